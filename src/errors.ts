@@ -1,0 +1,29 @@
+/**
+ * A small error hierarchy: every error sfn-fanout raises on purpose says what went wrong and how to
+ * fix it, and keeps the underlying error as `cause`.
+ */
+export class FanoutError extends Error {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = new.target.name;
+  }
+}
+
+/** A user-supplied value (input, option, template, handler module) is unusable. */
+export class InputError extends FanoutError {}
+
+/** The data store could not be listed, read or written. */
+export class StoreError extends FanoutError {}
+
+/** The user's handler module is missing or exports nothing usable. */
+export class HandlerModuleError extends FanoutError {}
+
+/** A partition rejected more records than the job tolerates. */
+export class RejectedRecordsError extends FanoutError {}
+
+/** A state machine definition uses a feature the local engine cannot execute faithfully. */
+export class UnsupportedFeatureError extends FanoutError {}
+
+export function errorMessage(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}

@@ -1,0 +1,46 @@
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { HandlerModuleError, errorMessage } from '../errors.ts';
+import type { PartitionHandler, RecordHandler } from './api.ts';
+import { defaultMerge } from './merge.ts';
+
+export type LoadedHandler =
+  | { readonly kind: 'record'; readonly handler: RecordHandler; readonly merge: (a: unknown, b: unknown) => unknown }
+  | { readonly kind: 'partition'; readonly handler: PartitionHandler; readonly merge: (a: unknown, b: unknown) => unknown };
+
+/** Imports the user's handler module (named exports or a default-exported object) and checks its shape. */
+export async function loadHandler(modulePath: string): Promise<LoadedHandler> {
+  const file = path.resolve(modulePath);
+  if (!existsSync(file)) {
+    throw new HandlerModuleError(`Handler module ${file} does not exist: check the handler path (relative paths start from the working directory).`);
+  }
+  let loaded: Record<string, unknown>;
+  try {
+    loaded = (await import(/* webpackIgnore: true */ pathToFileURL(file).href)) as Record<string, unknown>;
+  } catch (error) {
+    throw new HandlerModuleError(`Handler module ${file} failed to load: ${errorMessage(error)}`, { cause: error });
+  }
+  return checkHandler(loaded, file);
+}
+
+export function checkHandler(loaded: Record<string, unknown>, file: string): LoadedHandler {
+  const exports = (typeof loaded.default === 'object' && loaded.default !== null ? loaded.default : loaded) as Record<string, unknown>;
+  const has = (name: string): boolean => typeof exports[name] === 'function';
+  for (const name of ['init', 'processRecord', 'finish', 'processPartition', 'merge']) {
+    if (exports[name] !== undefined && !has(name)) {
+      throw new HandlerModuleError(`Handler module ${file} exports "${name}" but it is a ${typeof exports[name]}, not a function.`);
+    }
+  }
+  if (has('processRecord') === has('processPartition')) {
+    throw new HandlerModuleError(
+      has('processRecord')
+        ? `Handler module ${file} exports both processRecord and processPartition: export one of them.`
+        : `Handler module ${file} exports nothing usable: export a processRecord(state, record, context) or a processPartition(records, context) function (exports found: ${Object.keys(exports).join(', ') || 'none'}).`,
+    );
+  }
+  const merge = has('merge') ? (exports.merge as (a: unknown, b: unknown) => unknown) : defaultMerge;
+  return has('processRecord')
+    ? { kind: 'record', handler: exports as unknown as RecordHandler, merge }
+    : { kind: 'partition', handler: exports as unknown as PartitionHandler, merge };
+}

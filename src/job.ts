@@ -1,0 +1,115 @@
+import { InputError } from './errors.ts';
+import { parseLocation } from './location.ts';
+import type { PlanSizing } from './plan/partition-plan.ts';
+import { RECORD_FORMATS, type RecordFormat } from './records/formats.ts';
+
+/** A partition fails when it rejects more records than this. */
+export type RejectLimit = { readonly count: number } | { readonly percent: number };
+
+/** One batch job, validated. Travels as the state machine's execution input. */
+export interface Job {
+  readonly input: string;
+  readonly output: string;
+  readonly format: RecordFormat;
+  readonly sizing: PlanSizing;
+  readonly maxPartitions: number;
+  readonly maxRejected: RejectLimit;
+}
+
+/** The user-facing name of each job field: the action input and the CLI option (`--name`). */
+export const JOB_OPTION_NAMES = {
+  input: 'input',
+  output: 'output',
+  format: 'format',
+  partitions: 'partitions',
+  partitionSize: 'partition-size',
+  maxPartitions: 'max-partitions',
+  maxRejected: 'max-rejected',
+} as const;
+
+export type JobRequest = { readonly [K in keyof typeof JOB_OPTION_NAMES]?: unknown };
+
+export const DEFAULT_PARTITION_BYTES = 64 * 1024 * 1024;
+export const DEFAULT_MAX_PARTITIONS = 1000;
+/** Distributed Map's ceiling of parallel children; larger plans are a mistake, not a batch. */
+export const PARTITION_LIMIT = 10_000;
+
+/**
+ * Validates a job request from any edge (CLI strings, action inputs, an execution's JSON input).
+ * Values may be strings or numbers; every error names the option and says how to fix it.
+ */
+export function parseJob(request: JobRequest): Job {
+  const input = requiredText(request.input, 'input');
+  const output = requiredText(request.output, 'output');
+  // Parsed for validation only: the job keeps the URIs as the user wrote them.
+  parseLocation(input, JOB_OPTION_NAMES.input);
+  parseLocation(output, JOB_OPTION_NAMES.output);
+  const format = optionalText(request.format, 'format') ?? 'ndjson';
+  if (!(RECORD_FORMATS as readonly string[]).includes(format)) {
+    throw new InputError(`format "${format}" is not supported: use one of ${RECORD_FORMATS.join(', ')}.`);
+  }
+  const maxPartitions = optionalInteger(request.maxPartitions, 'maxPartitions', 1, PARTITION_LIMIT) ?? DEFAULT_MAX_PARTITIONS;
+  const partitions = optionalInteger(request.partitions, 'partitions', 1, PARTITION_LIMIT);
+  const partitionSize = optionalText(request.partitionSize, 'partitionSize');
+  if (partitions !== undefined && partitionSize !== undefined) {
+    throw new InputError('partitions and partition-size are both set: give one (a count, or a target size per partition).');
+  }
+  if (partitions !== undefined && partitions > maxPartitions) {
+    throw new InputError(`partitions is ${partitions} but max-partitions is ${maxPartitions}: lower partitions or raise max-partitions.`);
+  }
+  const sizing: PlanSizing =
+    partitions !== undefined
+      ? { partitions }
+      : { partitionBytes: partitionSize === undefined ? DEFAULT_PARTITION_BYTES : parseByteSize(partitionSize, 'partition-size') };
+  const maxRejected = parseRejectLimit(optionalText(request.maxRejected, 'maxRejected') ?? '0');
+  return { input, output, format: format as RecordFormat, sizing, maxPartitions, maxRejected };
+}
+
+const UNITS: Record<string, number> = { '': 1, b: 1, kb: 1e3, mb: 1e6, gb: 1e9, kib: 1024, mib: 1024 ** 2, gib: 1024 ** 3 };
+
+/** `1048576`, `64MiB`, `500 MB`, `1.5GiB`. */
+export function parseByteSize(text: string, name: string): number {
+  const match = /^(\d+(?:\.\d+)?)\s*([a-zA-Z]*)$/.exec(text.trim());
+  const unit = UNITS[match?.[2]?.toLowerCase() ?? 'x'];
+  const bytes = match === null || unit === undefined ? Number.NaN : Math.floor(Number(match[1]) * unit);
+  if (!Number.isSafeInteger(bytes) || bytes < 1) {
+    throw new InputError(`${name} "${text}" is not a size: give a positive number of bytes, or one with a unit like 64MiB or 500MB.`);
+  }
+  return bytes;
+}
+
+/** `0` (the default: any rejected record fails the partition), `25`, or `0.5%`. */
+export function parseRejectLimit(text: string): RejectLimit {
+  const percent = /^(\d+(?:\.\d+)?)\s*%$/.exec(text.trim());
+  if (percent !== null && Number(percent[1]) <= 100) return { percent: Number(percent[1]) };
+  if (/^\d+$/.test(text.trim())) return { count: Number(text.trim()) };
+  throw new InputError(`max-rejected "${text}" is not a limit: give a count of records (like 10) or a percentage (like 0.5%).`);
+}
+
+function requiredText(value: unknown, field: keyof typeof JOB_OPTION_NAMES): string {
+  const text = optionalText(value, field);
+  if (text === undefined) throw new InputError(`${JOB_OPTION_NAMES[field]} is required: ${HINTS[field]}`);
+  return text;
+}
+
+const HINTS: Partial<Record<keyof typeof JOB_OPTION_NAMES, string>> = {
+  input: 'give the data to process, like s3://my-bucket/logs/2026-11-26/ or ./examples/sample',
+  output: 'give where results go, like s3://my-bucket/results/ or ./out',
+};
+
+function optionalText(value: unknown, field: keyof typeof JOB_OPTION_NAMES): string | undefined {
+  if (value === undefined || value === null) return undefined;
+  if (typeof value === 'number') return String(value);
+  if (typeof value !== 'string') throw new InputError(`${JOB_OPTION_NAMES[field]} must be text, not ${typeof value}.`);
+  return value.trim() === '' ? undefined : value.trim();
+}
+
+function optionalInteger(value: unknown, field: keyof typeof JOB_OPTION_NAMES, min: number, max: number): number | undefined {
+  const text = optionalText(value, field);
+  if (text === undefined) return undefined;
+  const number = Number(text);
+  if (!/^\d+$/.test(text) || number < min || number > max) {
+    throw new InputError(`${JOB_OPTION_NAMES[field]} "${text}" must be a whole number from ${min} to ${max}.`);
+  }
+  return number;
+}

@@ -1,0 +1,138 @@
+import { RejectedRecordsError, errorMessage } from '../errors.ts';
+import type { FanoutRecord, PartitionContext, RecordContext } from '../handler/api.ts';
+import type { LoadedHandler } from '../handler/load-handler.ts';
+import type { RejectLimit } from '../job.ts';
+import type { Partition, Segment } from '../plan/partition-plan.ts';
+import { csvDecoder, linesDecoder, lineText, ndjsonDecoder, parseCsvLine, type LineDecoder, type RecordFormat } from '../records/formats.ts';
+import { firstLine, segmentLines } from '../records/segment-lines.ts';
+import type { ObjectStore } from '../store/object-store.ts';
+import { MAX_REJECTED_SAMPLES, partitionOutputKey, rejectedKey, type RejectedSample, type SucceededPartition } from './outcome.ts';
+
+export interface PartitionRun {
+  readonly partition: Partition;
+  readonly format: RecordFormat;
+  readonly maxRejected: RejectLimit;
+  readonly source: ObjectStore;
+  readonly destination: ObjectStore;
+  readonly handler: LoadedHandler;
+  readonly now?: () => number;
+}
+
+interface Rejection extends RejectedSample {
+  readonly line: string;
+}
+
+/**
+ * Streams a partition's segments, hands each record to the handler, and returns its result.
+ * Records that fail to parse, or make `processRecord` throw, are rejected: counted, sampled, and
+ * written whole to `rejected/part-NNNNN.jsonl` so no input is silently dropped.
+ */
+export async function runPartition(run: PartitionRun): Promise<SucceededPartition> {
+  const now = run.now ?? Date.now;
+  const startedAt = now();
+  const { partition, handler } = run;
+  const outputs: string[] = [];
+  const context: PartitionContext = {
+    partitionId: partition.id,
+    async writeOutput(name, body) {
+      const key = partitionOutputKey(partition.id, name);
+      await run.destination.write(key, body);
+      const uri = run.destination.uriOf(key);
+      if (!outputs.includes(uri)) outputs.push(uri);
+      return uri;
+    },
+  };
+  const rejections: Rejection[] = [];
+  let records = 0;
+  const reject = (key: string, offset: number, error: unknown, line: string): void => {
+    rejections.push({ key, offset, message: errorMessage(error), line });
+  };
+
+  /** Decoded records, a batch per chunk read; parse failures are rejected on the way. */
+  async function* recordBatches(): AsyncGenerator<FanoutRecord[]> {
+    for (const segment of partition.segments) {
+      const decode = await decoderFor(run.format, run.source, segment);
+      if (decode === undefined) continue;
+      const skipHeader = run.format === 'csv' && segment.start === 0;
+      for await (const lines of segmentLines(run.source, segment)) {
+        const batch: FanoutRecord[] = [];
+        for (const line of lines) {
+          if (line.bytes.length === 0 || (skipHeader && line.offset === 0)) continue;
+          records += 1;
+          try {
+            batch.push({ value: decode(line), key: segment.key, offset: line.offset });
+          } catch (error) {
+            reject(segment.key, line.offset, error, line.bytes.toString('utf8'));
+          }
+        }
+        yield batch;
+      }
+    }
+  }
+
+  let result: unknown;
+  if (handler.kind === 'partition') {
+    result = await handler.handler.processPartition(flatten(recordBatches()), context);
+  } else {
+    const { init, processRecord, finish } = handler.handler;
+    let state = init === undefined ? {} : init.call(handler.handler, context);
+    const recordContext: RecordContext = { partitionId: partition.id, key: '', offset: 0 };
+    for await (const batch of recordBatches()) {
+      for (const record of batch) {
+        recordContext.key = record.key;
+        recordContext.offset = record.offset;
+        try {
+          const next = processRecord.call(handler.handler, state, record.value, recordContext);
+          if (next !== undefined) state = next;
+        } catch (error) {
+          reject(record.key, record.offset, error, JSON.stringify(record.value));
+        }
+      }
+    }
+    result = finish === undefined ? state : await finish.call(handler.handler, state, context);
+  }
+
+  const samples = rejections.slice(0, MAX_REJECTED_SAMPLES).map(({ key, offset, message }) => ({ key, offset, message }));
+  if (exceeds(rejections.length, records, run.maxRejected)) {
+    const first = samples[0]!;
+    throw new RejectedRecordsError(
+      `Partition ${partition.id} rejected ${rejections.length} of ${records} records, over max-rejected ${describeLimit(run.maxRejected)}. First: ${first.key} at byte ${first.offset}: ${first.message}. Fix the data or the handler, or raise max-rejected.`,
+    );
+  }
+  if (rejections.length > 0) {
+    await run.destination.write(rejectedKey(partition.id), rejections.map((entry) => JSON.stringify(entry)).join('\n') + '\n');
+  }
+  return {
+    id: partition.id,
+    status: 'succeeded',
+    bytes: partition.bytes,
+    records,
+    rejected: rejections.length,
+    rejectedSamples: samples,
+    outputs,
+    startedAt,
+    finishedAt: now(),
+    result: result ?? null,
+  };
+}
+
+/** The decoder for a segment; for CSV it needs the object's header, read from its first line. */
+async function decoderFor(format: RecordFormat, source: ObjectStore, segment: Segment): Promise<LineDecoder | undefined> {
+  if (format === 'lines') return linesDecoder();
+  if (format === 'ndjson') return ndjsonDecoder();
+  const header = await firstLine(source, segment.key);
+  // An object that is only a header (or empty) has no records.
+  return header === undefined ? undefined : csvDecoder(parseCsvLine(lineText(header)));
+}
+
+async function* flatten<T>(batches: AsyncIterable<T[]>): AsyncGenerator<T> {
+  for await (const batch of batches) yield* batch;
+}
+
+function exceeds(rejected: number, records: number, limit: RejectLimit): boolean {
+  return 'count' in limit ? rejected > limit.count : rejected > (limit.percent / 100) * records;
+}
+
+function describeLimit(limit: RejectLimit): string {
+  return 'count' in limit ? String(limit.count) : `${limit.percent}%`;
+}

@@ -1,0 +1,24 @@
+/** One object under a location; `key` is relative to the location. */
+export interface StoredObject {
+  readonly key: string;
+  readonly size: number;
+}
+
+/** Bytes [start, end) of an object. */
+export interface ByteRange {
+  readonly start: number;
+  readonly end: number;
+}
+
+/**
+ * The one interface the data path needs from a store. Keys are relative to the store's location.
+ * `read` yields the bytes of `range` that exist: a range past the end of the object yields nothing.
+ */
+export interface ObjectStore {
+  readonly uri: string;
+  list(): AsyncIterable<StoredObject>;
+  read(key: string, range?: ByteRange): AsyncIterable<Uint8Array>;
+  write(key: string, body: string | Uint8Array): Promise<void>;
+  /** Full URI of a key, for reports and error messages. */
+  uriOf(key: string): string;
+}

@@ -1,0 +1,86 @@
+import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import type { Readable } from 'node:stream';
+import { StoreError, errorMessage } from '../errors.ts';
+import type { ByteRange, ObjectStore, StoredObject } from './object-store.ts';
+
+/** An S3 bucket and prefix as an object store; the client is built once by the caller. */
+export class S3Store implements ObjectStore {
+  readonly uri: string;
+  readonly #client: S3Client;
+  readonly #bucket: string;
+  readonly #prefix: string;
+
+  constructor(client: S3Client, bucket: string, prefix: string) {
+    this.#client = client;
+    this.#bucket = bucket;
+    this.#prefix = prefix;
+    this.uri = `s3://${bucket}/${prefix}`;
+  }
+
+  async *list(): AsyncIterable<StoredObject> {
+    let token: string | undefined;
+    do {
+      const page = await this.#client
+        .send(new ListObjectsV2Command({ Bucket: this.#bucket, Prefix: this.#prefix, ContinuationToken: token }))
+        .catch((error: unknown) => {
+          throw this.#explain('list', this.uri, error);
+        });
+      for (const object of page.Contents ?? []) {
+        const key = object.Key!.slice(this.#prefix.length);
+        // Zero-byte "folder" markers made by the console are not data.
+        if (key === '' || key.endsWith('/')) continue;
+        yield { key, size: object.Size ?? 0 };
+      }
+      token = page.IsTruncated === true ? page.NextContinuationToken : undefined;
+    } while (token !== undefined);
+  }
+
+  async *read(key: string, range?: ByteRange): AsyncIterable<Uint8Array> {
+    if (range !== undefined && range.end <= range.start) return;
+    let body: Readable;
+    try {
+      const response = await this.#client.send(
+        new GetObjectCommand({
+          Bucket: this.#bucket,
+          Key: this.#prefix + key,
+          ...(range === undefined ? {} : { Range: `bytes=${range.start}-${range.end - 1}` }),
+        }),
+      );
+      body = response.Body as Readable;
+    } catch (error) {
+      // A range that starts at or past the end of the object: there is nothing more to read.
+      if ((error as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode === 416) return;
+      throw this.#explain('read', this.uriOf(key), error);
+    }
+    try {
+      for await (const chunk of body) yield chunk as Uint8Array;
+    } finally {
+      body.destroy();
+    }
+  }
+
+  async write(key: string, body: string | Uint8Array): Promise<void> {
+    await this.#client
+      .send(new PutObjectCommand({ Bucket: this.#bucket, Key: this.#prefix + key, Body: body }))
+      .catch((error: unknown) => {
+        throw this.#explain('write', this.uriOf(key), error);
+      });
+  }
+
+  uriOf(key: string): string {
+    return `s3://${this.#bucket}/${this.#prefix}${key}`;
+  }
+
+  #explain(action: 'list' | 'read' | 'write', uri: string, error: unknown): StoreError {
+    const name = (error as { name?: string }).name ?? 'Error';
+    const hint =
+      name === 'NoSuchBucket'
+        ? `bucket "${this.#bucket}" does not exist: create it or fix the URI`
+        : name === 'NoSuchKey'
+          ? 'the object is gone: was it deleted after the plan was made?'
+          : name === 'AccessDenied'
+            ? `the role has no permission to ${action} it: allow s3:${action === 'list' ? 'ListBucket' : action === 'read' ? 'GetObject' : 'PutObject'}`
+            : errorMessage(error);
+    return new StoreError(`Cannot ${action} ${uri}: ${hint} (${name}).`, { cause: error });
+  }
+}
