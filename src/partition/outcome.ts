@@ -19,6 +19,9 @@ export interface SucceededPartition {
   readonly result: unknown;
 }
 
+/** What a worker returns through the Map: small, so 1,000 of them fit the 256 KiB payload limit. */
+export type PartitionSummary = Omit<SucceededPartition, 'result' | 'rejectedSamples' | 'outputs'>;
+
 /** Made by the state machine's Catch from the worker's error. */
 export interface FailedPartition {
   readonly id: number;
@@ -29,6 +32,9 @@ export interface FailedPartition {
 }
 
 export type PartitionOutcome = SucceededPartition | FailedPartition;
+
+/** One Map iteration's output. */
+export type MapResult = PartitionSummary | FailedPartition;
 
 export const MAX_REJECTED_SAMPLES = 10;
 
@@ -44,3 +50,14 @@ export function partitionOutputKey(partitionId: number, name: string): string {
 export function rejectedKey(partitionId: number): string {
   return `rejected/part-${String(partitionId).padStart(5, '0')}.jsonl`;
 }
+
+/** Where one execution keeps its bookkeeping under the output location. */
+export function runKey(runId: string, name: string): string {
+  return `_sfn-fanout/runs/${runId}/${name}`;
+}
+
+export function partitionDetailKey(runId: string, partitionId: number): string {
+  return runKey(runId, `partitions/part-${String(partitionId).padStart(5, '0')}.json`);
+}
+
+export const BATCH_FILE = 'batch.json';

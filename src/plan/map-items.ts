@@ -14,7 +14,7 @@ export interface ManifestRef {
 export type PartitionItem = Partition | { readonly id: number; readonly bytes: number; readonly manifest: ManifestRef };
 
 /** Inline items stay well under the 256 KiB state payload limit, leaving room for the results. */
-export const INLINE_ITEMS_BUDGET = 96 * 1024;
+export const INLINE_ITEMS_BUDGET = 128 * 1024;
 
 /**
  * The Map's items. A small plan travels inline; a larger one is written once as a JSONL manifest

@@ -3,13 +3,21 @@ import { InputError } from '../errors.ts';
 import { loadHandler, type LoadedHandler } from '../handler/load-handler.ts';
 import { parseJob, type Job, type JobRequest } from '../job.ts';
 import { parseLocation } from '../location.ts';
-import type { PartitionOutcome, SucceededPartition } from '../partition/outcome.ts';
+import {
+  BATCH_FILE,
+  partitionDetailKey,
+  runKey,
+  type MapResult,
+  type PartitionOutcome,
+  type PartitionSummary,
+  type SucceededPartition,
+} from '../partition/outcome.ts';
 import { reduceOutcomes, type BatchResult } from '../partition/reduce.ts';
 import { runPartition } from '../partition/run-partition.ts';
 import { mapItems, resolvePartition, type PartitionItem } from '../plan/map-items.ts';
 import { planPartitions } from '../plan/partition-plan.ts';
+import type { ObjectStore, StoredObject } from '../store/object-store.ts';
 import { openStore } from '../store/open-store.ts';
-import type { StoredObject } from '../store/object-store.ts';
 
 /**
  * The three steps of the state machine, as plain async functions of their event. The Lambda
@@ -24,13 +32,17 @@ export interface PartitionSettings {
 
 export interface PartitionEvent {
   readonly request: JobRequest;
+  /** The execution's name: results of one execution never mix with another's. */
+  readonly runId: string;
   readonly settings?: PartitionSettings;
 }
 
 export interface PartitionOutput {
   readonly job: Job;
+  readonly runId: string;
   readonly plan: { readonly objects: number; readonly bytes: number; readonly partitions: number; readonly cappedAt?: number; readonly manifest?: string };
-  readonly items: PartitionItem[];
+  /** The Map's items; the Map replaces them with its results. */
+  readonly partitions: PartitionItem[];
   readonly maxConcurrency: number;
   readonly toleratedFailurePercentage: number;
 }
@@ -42,14 +54,15 @@ export interface StepDeps {
 export async function partitionStep(event: PartitionEvent, deps: StepDeps): Promise<PartitionOutput> {
   const job = parseJob(event.request ?? {});
   const settings = parseSettings(event.settings ?? {});
-  const source = openStore(parseLocation(job.input, 'input'), deps.s3);
-  const destination = openStore(parseLocation(job.output, 'output'), deps.s3);
+  const runId = parseRunId(event.runId);
+  const { source, destination } = stores(job, deps);
   const listing: StoredObject[] = [];
   for await (const object of source.list()) listing.push(object);
   const plan = planPartitions(listing, { sizing: job.sizing, maxPartitions: job.maxPartitions });
   const { items, manifest } = await mapItems(plan, destination);
   return {
     job,
+    runId,
     plan: {
       objects: plan.objects,
       bytes: plan.bytes,
@@ -57,7 +70,7 @@ export async function partitionStep(event: PartitionEvent, deps: StepDeps): Prom
       ...(plan.cappedAt === undefined ? {} : { cappedAt: plan.cappedAt }),
       ...(manifest === undefined ? {} : { manifest }),
     },
-    items,
+    partitions: items,
     ...settings,
   };
 }
@@ -74,8 +87,24 @@ function parseSettings(settings: PartitionSettings): { maxConcurrency: number; t
   return { maxConcurrency, toleratedFailurePercentage };
 }
 
+function parseRunId(runId: unknown): string {
+  // Step Functions execution names: 1-80 characters, no spaces, slashes or wildcards.
+  if (typeof runId !== 'string' || !/^[A-Za-z0-9_.-]{1,80}$/.test(runId)) {
+    throw new InputError(`runId ${JSON.stringify(runId)} is not an execution name: pass $$.Execution.Name in the Partition state's Payload.`);
+  }
+  return runId;
+}
+
+function stores(job: Job, deps: StepDeps): { source: ObjectStore; destination: ObjectStore } {
+  return {
+    source: openStore(parseLocation(job.input, 'input'), deps.s3),
+    destination: openStore(parseLocation(job.output, 'output'), deps.s3),
+  };
+}
+
 export interface WorkEvent {
   readonly job: Job;
+  readonly runId: string;
   readonly item: PartitionItem;
 }
 
@@ -83,11 +112,11 @@ export interface WorkDeps extends StepDeps {
   readonly handler: () => Promise<LoadedHandler>;
 }
 
-export async function workStep(event: WorkEvent, deps: WorkDeps): Promise<SucceededPartition> {
-  const { job } = event;
-  const source = openStore(parseLocation(job.input, 'input'), deps.s3);
-  const destination = openStore(parseLocation(job.output, 'output'), deps.s3);
-  return runPartition({
+/** Runs one partition; the full outcome goes to the output store, a summary back through the Map. */
+export async function workStep(event: WorkEvent, deps: WorkDeps): Promise<PartitionSummary> {
+  const { job, runId } = event;
+  const { source, destination } = stores(job, deps);
+  const outcome = await runPartition({
     partition: await resolvePartition(event.item, destination),
     format: job.format,
     maxRejected: job.maxRejected,
@@ -95,21 +124,56 @@ export async function workStep(event: WorkEvent, deps: WorkDeps): Promise<Succee
     destination,
     handler: await deps.handler(),
   });
+  await destination.write(partitionDetailKey(parseRunId(runId), outcome.id), JSON.stringify(outcome));
+  const { result: _result, rejectedSamples: _samples, outputs: _outputs, ...summary } = outcome;
+  return summary;
 }
 
 export interface ReduceEvent {
   readonly job: Job;
-  readonly results: readonly PartitionOutcome[];
+  readonly runId: string;
+  readonly partitions: readonly MapResult[];
   readonly toleratedFailurePercentage: number;
 }
 
+/** The batch file: the batch result and every partition's outcome, read by both engines' reports. */
+export interface BatchFile extends BatchResult {
+  readonly runId: string;
+  readonly outcomes: readonly PartitionOutcome[];
+}
+
+const DETAIL_READS_IN_FLIGHT = 16;
+
 export async function reduceStep(event: ReduceEvent, deps: WorkDeps): Promise<BatchResult> {
   const handler = await deps.handler();
-  const batch = reduceOutcomes(event.results, handler.merge, event.toleratedFailurePercentage);
-  // The whole batch, partition outcomes included, for readers that cannot see the execution's payloads.
-  const destination = openStore(parseLocation(event.job.output, 'output'), deps.s3);
-  await destination.write('_sfn-fanout/batch.json', JSON.stringify({ ...batch, outcomes: event.results }, null, 2));
+  const runId = parseRunId(event.runId);
+  const { destination } = stores(event.job, deps);
+  const outcomes = await mapLimited(event.partitions, DETAIL_READS_IN_FLIGHT, async (entry): Promise<PartitionOutcome> =>
+    entry.status === 'failed' ? entry : readJson<SucceededPartition>(destination, partitionDetailKey(runId, entry.id)),
+  );
+  const batch = reduceOutcomes(outcomes, handler.merge, event.toleratedFailurePercentage);
+  const file: BatchFile = { ...batch, runId, outcomes: outcomes.map((outcome) => ({ ...outcome, ...(outcome.status === 'succeeded' ? { result: undefined } : {}) })) };
+  await destination.write(runKey(runId, BATCH_FILE), JSON.stringify(file));
   return batch;
+}
+
+export async function readJson<T>(store: ObjectStore, key: string): Promise<T> {
+  const chunks: Uint8Array[] = [];
+  for await (const chunk of store.read(key)) chunks.push(chunk);
+  return JSON.parse(Buffer.concat(chunks).toString('utf8')) as T;
+}
+
+async function mapLimited<T, R>(items: readonly T[], limit: number, task: (item: T) => Promise<R>): Promise<R[]> {
+  const results: R[] = new Array(items.length);
+  let next = 0;
+  const lanes = Array.from({ length: Math.min(limit, items.length) }, async () => {
+    while (next < items.length) {
+      const index = next++;
+      results[index] = await task(items[index]!);
+    }
+  });
+  await Promise.all(lanes);
+  return results;
 }
 
 /** The user handler module a Lambda runs: `SFN_FANOUT_HANDLER`, loaded once per container. */

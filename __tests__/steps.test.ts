@@ -1,0 +1,84 @@
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { loadHandler } from '../src/handler/load-handler.ts';
+import { defaultMerge } from '../src/handler/merge.ts';
+import type { PartitionOutcome } from '../src/partition/outcome.ts';
+import { reduceOutcomes } from '../src/partition/reduce.ts';
+import { INLINE_ITEMS_BUDGET, mapItems, resolvePartition } from '../src/plan/map-items.ts';
+import { planPartitions } from '../src/plan/partition-plan.ts';
+import { partitionStep, reduceStep, workStep } from '../src/steps/steps.ts';
+import { DirStore } from '../src/store/dir-store.ts';
+import { tempDir } from './helpers/corpus.ts';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const sample = path.join(root, 'examples/log-analytics/sample');
+const exampleHandler = path.join(root, 'examples/log-analytics/handler.ts');
+const noS3 = { s3: () => { throw new Error('no S3 in this test'); } };
+
+describe('the steps of the state machine', () => {
+  it('plans 1,000 partitions of a large object inline, well under the 256 KiB payload limit', async () => {
+    const plan = planPartitions([{ key: 'logs/2026/11/26/app-00001.ndjson', size: 64 * 1024 ** 3 }], { sizing: { partitions: 1000 }, maxPartitions: 1000 });
+    const { items, manifest } = await mapItems(plan, new DirStore(await tempDir()));
+    expect(manifest).toBeUndefined();
+    expect(Buffer.byteLength(JSON.stringify(items))).toBeLessThan(INLINE_ITEMS_BUDGET);
+  });
+
+  it('writes a larger plan as a JSONL manifest and each item reads back its own partition', async () => {
+    const listing = Array.from({ length: 5000 }, (_, i) => ({ key: `tiny/${String(i).padStart(5, '0')}.ndjson`, size: 100 }));
+    const plan = planPartitions(listing, { sizing: { partitions: 40 }, maxPartitions: 100 });
+    const output = new DirStore(await tempDir());
+    const { items, manifest } = await mapItems(plan, output);
+    expect(manifest).toMatch(/_sfn-fanout\/plans\/[0-9a-f]{20}\.jsonl$/);
+    expect(Buffer.byteLength(JSON.stringify(items))).toBeLessThan(8 * 1024);
+    const lines = (await readFile(manifest!, 'utf8')).trim().split('\n');
+    expect(lines).toHaveLength(40);
+    for (const [index, item] of items.entries()) expect(await resolvePartition(item, output)).toEqual(plan.partitions[index]);
+  });
+
+  it('runs the example over the sample data: partition, work every partition, reduce', async () => {
+    const output = await tempDir();
+    const partitioned = await partitionStep({ request: { input: sample, output, partitions: 4 }, runId: 'exec-1', settings: { toleratedFailurePercentage: '0' } }, noS3);
+    expect(partitioned.plan).toMatchObject({ objects: 5, partitions: 4 });
+    const deps = { ...noS3, handler: () => loadHandler(exampleHandler) };
+    const { job, runId } = partitioned;
+    const summaries = [];
+    for (const item of partitioned.partitions) summaries.push(await workStep({ job, runId, item }, deps));
+    expect(Buffer.byteLength(JSON.stringify(summaries[0]))).toBeLessThan(200);
+    const batch = await reduceStep({ job, runId, partitions: summaries, toleratedFailurePercentage: 0 }, deps);
+    const stats = batch.result as { requests: number; byStatus: Record<string, number>; latencyMs: { p50: number } };
+    expect(batch).toMatchObject({ status: 'SUCCEEDED', partitions: 4, succeeded: 4, failed: 0, records: 15438, rejected: 0 });
+    expect(stats.requests).toBe(15438);
+    expect(Object.values(stats.byStatus).reduce((a, b) => a + b)).toBe(15438);
+    expect(stats.latencyMs.p50).toBeGreaterThan(20);
+    const written = JSON.parse(await readFile(path.join(output, '_sfn-fanout/runs/exec-1/batch.json'), 'utf8'));
+    expect(written).toMatchObject({ runId: 'exec-1', status: 'SUCCEEDED', records: 15438 });
+    expect(written.outcomes.map((o: { id: number; records: number }) => o.id)).toEqual([0, 1, 2, 3]);
+  });
+});
+
+describe('reducing partition outcomes', () => {
+  const ok = (id: number, result: unknown): PartitionOutcome => ({
+    id, status: 'succeeded', bytes: 10, records: 2, rejected: 0, rejectedSamples: [], outputs: [], startedAt: 0, finishedAt: 1, result,
+  });
+  const failed = (id: number): PartitionOutcome => ({ id, status: 'failed', bytes: 10, error: 'Error', cause: 'boom' });
+
+  it('sums numbers, concatenates arrays and merges objects in partition order', () => {
+    const batch = reduceOutcomes([ok(1, { n: 2, seen: ['b'], by: { x: 1 } }), ok(0, { n: 1, seen: ['a'], by: { x: 1, y: 5 } })], defaultMerge, 0);
+    expect(batch.result).toEqual({ n: 3, seen: ['a', 'b'], by: { x: 2, y: 5 } });
+  });
+
+  it('fails the batch only when failed partitions exceed the tolerated percentage', () => {
+    const outcomes = [ok(0, 1), ok(1, 1), ok(2, 1), failed(3)];
+    expect(reduceOutcomes(outcomes, defaultMerge, 25)).toMatchObject({ status: 'SUCCEEDED', succeeded: 3, failed: 1, result: 3, failures: [{ id: 3, error: 'Error', cause: 'boom' }] });
+    expect(reduceOutcomes(outcomes, defaultMerge, 24.9)).toMatchObject({ status: 'FAILED' });
+  });
+
+  it('succeeds with a null result for an empty batch', () => {
+    expect(reduceOutcomes([], defaultMerge, 0)).toMatchObject({ status: 'SUCCEEDED', partitions: 0, result: null });
+  });
+
+  it('refuses to guess between two different strings and says to export merge', () => {
+    expect(() => defaultMerge({ region: 'eu' }, { region: 'us' })).toThrow('Cannot merge result.region: "eu" and "us"');
+  });
+});
