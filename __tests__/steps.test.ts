@@ -45,7 +45,7 @@ describe('the steps of the state machine', () => {
     const summaries = [];
     for (const item of partitioned.partitions) summaries.push(await workStep({ job, runId, item }, deps));
     expect(Buffer.byteLength(JSON.stringify(summaries[0]))).toBeLessThan(200);
-    const batch = await reduceStep({ job, runId, partitions: summaries, toleratedFailurePercentage: 0 }, deps);
+    const batch = await reduceStep({ job, runId, plan: partitioned.plan, partitions: summaries, toleratedFailurePercentage: 0 }, deps);
     const stats = batch.result as { requests: number; byStatus: Record<string, number>; latencyMs: { p50: number } };
     expect(batch).toMatchObject({ status: 'SUCCEEDED', partitions: 4, succeeded: 4, failed: 0, records: 15438, rejected: 0 });
     expect(stats.requests).toBe(15438);

@@ -65,6 +65,18 @@ export function parseJob(request: JobRequest): Job {
   return { input, output, format: format as RecordFormat, sizing, maxPartitions, maxRejected };
 }
 
+/** A validated job back in the request form an execution takes as input. */
+export function toJobRequest(job: Job): { [K in keyof typeof JOB_OPTION_NAMES]?: string | number } {
+  return {
+    input: job.input,
+    output: job.output,
+    format: job.format,
+    ...('partitions' in job.sizing ? { partitions: job.sizing.partitions } : { partitionSize: job.sizing.partitionBytes }),
+    maxPartitions: job.maxPartitions,
+    maxRejected: 'count' in job.maxRejected ? job.maxRejected.count : `${job.maxRejected.percent}%`,
+  };
+}
+
 const UNITS: Record<string, number> = { '': 1, b: 1, kb: 1e3, mb: 1e6, gb: 1e9, kib: 1024, mib: 1024 ** 2, gib: 1024 ** 3 };
 
 /** `1048576`, `64MiB`, `500 MB`, `1.5GiB`. */

@@ -37,10 +37,18 @@ export interface PartitionEvent {
   readonly settings?: PartitionSettings;
 }
 
+export interface PlanSummary {
+  readonly objects: number;
+  readonly bytes: number;
+  readonly partitions: number;
+  readonly cappedAt?: number;
+  readonly manifest?: string;
+}
+
 export interface PartitionOutput {
   readonly job: Job;
   readonly runId: string;
-  readonly plan: { readonly objects: number; readonly bytes: number; readonly partitions: number; readonly cappedAt?: number; readonly manifest?: string };
+  readonly plan: PlanSummary;
   /** The Map's items; the Map replaces them with its results. */
   readonly partitions: PartitionItem[];
   readonly maxConcurrency: number;
@@ -132,6 +140,7 @@ export async function workStep(event: WorkEvent, deps: WorkDeps): Promise<Partit
 export interface ReduceEvent {
   readonly job: Job;
   readonly runId: string;
+  readonly plan: PlanSummary;
   readonly partitions: readonly MapResult[];
   readonly toleratedFailurePercentage: number;
 }
@@ -139,6 +148,8 @@ export interface ReduceEvent {
 /** The batch file: the batch result and every partition's outcome, read by both engines' reports. */
 export interface BatchFile extends BatchResult {
   readonly runId: string;
+  readonly job: Job;
+  readonly plan: PlanSummary;
   readonly outcomes: readonly PartitionOutcome[];
 }
 
@@ -152,7 +163,9 @@ export async function reduceStep(event: ReduceEvent, deps: WorkDeps): Promise<Ba
     entry.status === 'failed' ? entry : readJson<SucceededPartition>(destination, partitionDetailKey(runId, entry.id)),
   );
   const batch = reduceOutcomes(outcomes, handler.merge, event.toleratedFailurePercentage);
-  const file: BatchFile = { ...batch, runId, outcomes: outcomes.map((outcome) => ({ ...outcome, ...(outcome.status === 'succeeded' ? { result: undefined } : {}) })) };
+  // Per-partition results stay in their own files; the merged one is in `result`.
+  const lean = outcomes.map((outcome) => (outcome.status === 'succeeded' ? { ...outcome, result: null } : outcome));
+  const file: BatchFile = { ...batch, runId, job: event.job, plan: event.plan, outcomes: lean };
   await destination.write(runKey(runId, BATCH_FILE), JSON.stringify(file));
   return batch;
 }

@@ -1,0 +1,20 @@
+// Bundles the compiled lib/ into dist/ with ncc: the action, the CLI and the local engine's
+// Lambda thread, side by side, so each finds the others by a relative path.
+import { execFileSync } from 'node:child_process';
+import { cpSync, mkdirSync, rmSync, readdirSync } from 'node:fs';
+import path from 'node:path';
+
+const entries = { index: 'lib/src/index.js', cli: 'lib/src/bin/cli.js', 'lambda-thread': 'lib/src/local/lambda-thread.js' };
+const staging = '.tmp/bundle';
+rmSync(staging, { recursive: true, force: true });
+rmSync('dist', { recursive: true, force: true });
+mkdirSync('dist');
+for (const [name, entry] of Object.entries(entries)) {
+  const out = path.join(staging, name);
+  execFileSync('ncc', ['build', entry, '-o', out, '--quiet', '--target', 'es2022', '--license', 'licenses.txt'], { stdio: 'inherit' });
+  for (const file of readdirSync(out)) {
+    const target = file === 'index.js' ? `${name}.js` : file === 'licenses.txt' ? `${name}.licenses.txt` : file;
+    cpSync(path.join(out, file), path.join('dist', target), { recursive: true });
+  }
+}
+rmSync(staging, { recursive: true, force: true });

@@ -1,0 +1,153 @@
+import { availableParallelism } from 'node:os';
+import path from 'node:path';
+import { randomUUID } from 'node:crypto';
+import { StateMachine, type StateMachineDefinition } from 'aws-local-stepfunctions';
+import { errorMessage } from '../errors.ts';
+import { toJobRequest, type Job } from '../job.ts';
+import { parseLocation } from '../location.ts';
+import { BATCH_FILE, runKey } from '../partition/outcome.ts';
+import { buildReport, type BatchReport } from '../report/batch-report.ts';
+import { readJson, type BatchFile } from '../steps/steps.ts';
+import { lazyS3Client, openStore, type S3Settings } from '../store/open-store.ts';
+import { LambdaPool } from './lambda-pool.ts';
+import { defaultTemplatePath, loadStateMachine, type LocalFunction } from './template-definition.ts';
+import { assertRunsLocally, retryingStateNames, taskStateNames } from './unsupported-features.ts';
+
+export interface LocalProgress {
+  readonly total: number | undefined;
+  readonly running: number;
+  readonly succeeded: number;
+  readonly failed: number;
+  readonly records: number;
+}
+
+/** Runs one invocation; the default is the pool. Tests wrap it to inject faults. */
+export type Invoke = (fn: LocalFunction, event: unknown) => Promise<unknown>;
+
+export interface LocalRunOptions {
+  readonly job: Job;
+  /** The user's handler module. */
+  readonly handler: string;
+  readonly template?: string;
+  /** Values for template parameters (MaxConcurrency, ToleratedFailurePercentage, ...). */
+  readonly parameters?: Readonly<Record<string, string>>;
+  /** Lambda environments at once; one per core by default. */
+  readonly concurrency?: number;
+  readonly s3?: S3Settings;
+  readonly runId?: string;
+  /** Replaces every Retry wait, in milliseconds (the template's backoff otherwise). */
+  readonly retryDelayMs?: number;
+  readonly wrapInvoke?: (invoke: Invoke) => Invoke;
+  readonly onProgress?: (progress: LocalProgress) => void;
+  readonly signal?: AbortSignal;
+  readonly now?: () => number;
+}
+
+type MapEvent = { type: string; output?: { status?: string; records?: number } };
+
+/**
+ * Executes the template's state machine with a real Amazon States Language interpreter, running
+ * each Task's Lambda handler in a pool of worker threads. The report comes from the batch file
+ * the reducer wrote, exactly as the AWS engine reads it.
+ */
+export async function runLocal(options: LocalRunOptions): Promise<BatchReport> {
+  const now = options.now ?? Date.now;
+  const machine = await loadStateMachine(options.template ?? defaultTemplatePath(), options.parameters);
+  assertRunsLocally(machine.definition, new Set(machine.functions.keys()));
+  const runId = options.runId ?? `local-${new Date(now()).toISOString().replace(/[:.]/g, '-')}-${randomUUID().slice(0, 8)}`;
+  const { job } = options;
+
+  const pool = new LambdaPool({
+    size: options.concurrency ?? availableParallelism(),
+    env: {
+      SFN_FANOUT_HANDLER: path.resolve(options.handler),
+      ...(options.s3?.endpoint === undefined ? {} : { SFN_FANOUT_S3_ENDPOINT: options.s3.endpoint }),
+      ...(options.s3?.region === undefined ? {} : { AWS_REGION: options.s3.region }),
+    },
+  });
+  const invoke = options.wrapInvoke?.(pool.invoke.bind(pool)) ?? pool.invoke.bind(pool);
+  const progress = { total: undefined as number | undefined, succeeded: 0, failed: 0, records: 0 };
+  const report = (): void => options.onProgress?.({ ...progress, running: pool.active });
+
+  const overrides = Object.fromEntries(
+    taskStateNames(machine.definition).map((name) => [
+      name,
+      async (raw: unknown): Promise<never> => {
+        const input = raw as { FunctionName?: string; Payload?: unknown };
+        // lambda:invoke hands the function its Payload and wraps the result as Lambda's Invoke API does.
+        const viaInvoke = typeof input?.FunctionName === 'string';
+        const fn = machine.functions.get(viaInvoke ? input.FunctionName! : stateResource(machine.definition, name))!;
+        const result = (await invoke(fn, viaInvoke ? input.Payload : input)) as { partitions?: unknown[] };
+        if (fn.module === 'partitioner' && Array.isArray(result?.partitions)) {
+          progress.total = result.partitions.length;
+          report();
+        }
+        return (viaInvoke ? { ExecutedVersion: '$LATEST', Payload: result, StatusCode: 200 } : result) as never;
+      },
+    ]),
+  );
+  const retryIntervalOverrides =
+    options.retryDelayMs === undefined ? undefined : Object.fromEntries(retryingStateNames(machine.definition).map((name) => [name, options.retryDelayMs!]));
+
+  const startedAt = now();
+  const input = toJobRequest(job);
+  const execution = new StateMachine(machine.definition as unknown as StateMachineDefinition, { validationOptions: { checkArn: false } }).run(input, {
+    overrides: { taskResourceLocalHandlers: overrides, ...(retryIntervalOverrides === undefined ? {} : { retryIntervalOverrides }) },
+    context: { Execution: { Id: `local:${runId}`, Name: runId, Input: input, StartTime: new Date(startedAt).toISOString() } },
+  });
+  const onAbort = (): void => execution.abort();
+  options.signal?.addEventListener('abort', onAbort, { once: true });
+  const watching = watchIterations(execution.eventLogs as AsyncIterable<MapEvent>, (event) => {
+    if (event.output?.status === 'failed') progress.failed += 1;
+    else {
+      progress.succeeded += 1;
+      progress.records += event.output?.records ?? 0;
+    }
+    report();
+  });
+
+  let error: { name: string; cause: string } | undefined;
+  try {
+    await execution.result;
+  } catch (failure) {
+    error = executionError(failure, options.signal);
+  } finally {
+    options.signal?.removeEventListener('abort', onAbort);
+    await pool.close();
+    await watching;
+  }
+  const finishedAt = now();
+  const output = openStore(parseLocation(job.output, 'output'), lazyS3Client(options.s3 ?? {}));
+  const batch = await readJson<BatchFile>(output, runKey(runId, BATCH_FILE)).catch(() => undefined);
+  return buildReport(
+    { engine: 'local', runId, input: job.input, output: job.output, format: job.format, startedAt, finishedAt, ...(error === undefined ? {} : { error }) },
+    batch,
+  );
+}
+
+function stateResource(definition: Record<string, unknown>, stateName: string): string {
+  let found = '';
+  const visit = (machine: Record<string, unknown>): void => {
+    for (const [name, state] of Object.entries((machine.States ?? {}) as Record<string, Record<string, unknown>>)) {
+      if (name === stateName) found = String(state.Resource);
+      const nested = (state.ItemProcessor ?? state.Iterator) as Record<string, unknown> | undefined;
+      if (nested !== undefined) visit(nested);
+    }
+  };
+  visit(definition);
+  return found;
+}
+
+async function watchIterations(events: AsyncIterable<MapEvent>, onFinished: (event: MapEvent) => void): Promise<void> {
+  for await (const event of events) {
+    if (event.type === 'MapIterationSucceeded') onFinished(event);
+    if (event.type === 'MapIterationFailed') onFinished({ type: event.type, output: { status: 'failed' } });
+  }
+}
+
+/** The interpreter wraps the failing state's error; unwrap it to what AWS reports as error and cause. */
+function executionError(failure: unknown, signal: AbortSignal | undefined): { name: string; cause: string } {
+  if (signal?.aborted === true) return { name: 'ExecutionAborted', cause: 'The run was cancelled.' };
+  const inner = (failure as { cause?: unknown }).cause ?? failure;
+  return { name: (inner as { name?: string }).name ?? 'Error', cause: errorMessage(inner) };
+}

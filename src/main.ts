@@ -1,0 +1,52 @@
+import { mkdir, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import * as core from '@actions/core';
+import { FanoutError, errorMessage } from './errors.ts';
+import { runLocal } from './local/local-engine.ts';
+import { renderConsoleReport, renderProgress } from './report/console.ts';
+import { renderSummary } from './report/summary.ts';
+import { parseRunSettings } from './settings.ts';
+
+/** The action: read and validate the inputs once, run the batch, write the summary and outputs. */
+export async function run(): Promise<void> {
+  try {
+    const settings = parseRunSettings((name) => core.getInput(name));
+    const started = Date.now();
+    let lastLogged = 0;
+    const report = await runLocal({
+      job: settings.job,
+      handler: settings.handler,
+      ...(settings.template === undefined ? {} : { template: settings.template }),
+      parameters: settings.parameters,
+      concurrency: settings.concurrency,
+      s3: settings.s3,
+      onProgress(progress) {
+        if (Date.now() - lastLogged < 10_000 && progress.succeeded + progress.failed !== progress.total) return;
+        lastLogged = Date.now();
+        core.info(renderProgress(progress, Date.now() - started));
+      },
+    });
+    core.info(renderConsoleReport(report));
+    const reportPath = settings.report ?? path.join(process.env.RUNNER_TEMP ?? tmpdir(), `sfn-fanout-${report.runId}.json`);
+    await mkdir(path.dirname(path.resolve(reportPath)), { recursive: true });
+    await writeFile(reportPath, JSON.stringify(report, null, 2));
+    const summary = renderSummary(report);
+    if (settings.summary !== undefined) await writeFile(settings.summary, summary);
+    await core.summary.addRaw(summary).write();
+    core.setOutput('status', report.status);
+    core.setOutput('run-id', report.runId);
+    core.setOutput('partitions', report.totals.partitions);
+    core.setOutput('succeeded', report.totals.succeeded);
+    core.setOutput('failed', report.totals.failed);
+    core.setOutput('records', report.totals.records);
+    core.setOutput('rejected', report.totals.rejected);
+    core.setOutput('result', JSON.stringify(report.result));
+    core.setOutput('report-path', reportPath);
+    if (report.status === 'FAILED') {
+      core.setFailed(`The batch failed${report.error === undefined ? '' : `: ${report.error.name}: ${report.error.message}`}. The job summary lists each failed partition.`);
+    }
+  } catch (error) {
+    core.setFailed(error instanceof FanoutError ? errorMessage(error) : `Unexpected error: ${errorMessage(error)}`);
+  }
+}

@@ -1,0 +1,113 @@
+import type { RejectedSample } from '../partition/outcome.ts';
+import type { BatchFile, PlanSummary } from '../steps/steps.ts';
+import { causeMessage } from '../lambda-error.ts';
+
+/** One row of the partition table. */
+export interface PartitionRow {
+  readonly id: number;
+  readonly status: 'succeeded' | 'failed';
+  readonly bytes: number;
+  readonly records?: number;
+  readonly rejected?: number;
+  readonly startedAt?: number;
+  readonly finishedAt?: number;
+  readonly durationMs?: number;
+  readonly error?: string;
+  readonly message?: string;
+  readonly rejectedSamples?: readonly RejectedSample[];
+  readonly outputs?: readonly string[];
+}
+
+export interface ReportLink {
+  readonly label: string;
+  readonly url: string;
+}
+
+/** What one batch did, whichever engine ran it: the one input of the summary, the outputs and the JSON report. */
+export interface BatchReport {
+  readonly engine: 'local' | 'aws';
+  readonly runId: string;
+  readonly status: 'SUCCEEDED' | 'FAILED';
+  /** Why the execution failed, when it did. */
+  readonly error?: { readonly name: string; readonly message: string };
+  readonly input: string;
+  readonly output: string;
+  readonly format: string;
+  readonly startedAt: number;
+  readonly finishedAt: number;
+  readonly wallMs: number;
+  readonly plan?: PlanSummary;
+  readonly totals: {
+    readonly partitions: number;
+    readonly succeeded: number;
+    readonly failed: number;
+    readonly records: number;
+    readonly rejected: number;
+    readonly bytes: number;
+    /** Sum of the workers' durations: with wallMs, the effective parallelism. */
+    readonly workerMs: number;
+  };
+  readonly toleratedFailurePercentage?: number;
+  readonly partitions: readonly PartitionRow[];
+  readonly result: unknown;
+  readonly links: readonly ReportLink[];
+}
+
+export interface ExecutionFacts {
+  readonly engine: BatchReport['engine'];
+  readonly runId: string;
+  readonly input: string;
+  readonly output: string;
+  readonly format: string;
+  readonly startedAt: number;
+  readonly finishedAt: number;
+  /** Set when the execution failed; its cause may be a Lambda error document. */
+  readonly error?: { readonly name: string; readonly cause: string };
+  readonly links?: readonly ReportLink[];
+}
+
+/** Builds the report from the facts of the execution and the batch file the reducer wrote (absent when it never ran). */
+export function buildReport(facts: ExecutionFacts, batch: BatchFile | undefined): BatchReport {
+  const partitions: PartitionRow[] = (batch?.outcomes ?? []).map((outcome) =>
+    outcome.status === 'succeeded'
+      ? {
+          id: outcome.id,
+          status: 'succeeded',
+          bytes: outcome.bytes,
+          records: outcome.records,
+          rejected: outcome.rejected,
+          startedAt: outcome.startedAt,
+          finishedAt: outcome.finishedAt,
+          durationMs: outcome.finishedAt - outcome.startedAt,
+          rejectedSamples: outcome.rejectedSamples,
+          outputs: outcome.outputs,
+        }
+      : { id: outcome.id, status: 'failed', bytes: outcome.bytes, error: outcome.error, message: causeMessage(outcome.cause) },
+  );
+  const failed = facts.error !== undefined || batch?.status === 'FAILED';
+  return {
+    engine: facts.engine,
+    runId: facts.runId,
+    status: failed ? 'FAILED' : 'SUCCEEDED',
+    ...(facts.error === undefined ? {} : { error: { name: facts.error.name, message: causeMessage(facts.error.cause) } }),
+    input: facts.input,
+    output: facts.output,
+    format: facts.format,
+    startedAt: facts.startedAt,
+    finishedAt: facts.finishedAt,
+    wallMs: facts.finishedAt - facts.startedAt,
+    ...(batch === undefined ? {} : { plan: batch.plan, toleratedFailurePercentage: batch.toleratedFailurePercentage }),
+    totals: {
+      partitions: batch?.partitions ?? 0,
+      succeeded: batch?.succeeded ?? 0,
+      failed: batch?.failed ?? 0,
+      records: batch?.records ?? 0,
+      rejected: batch?.rejected ?? 0,
+      bytes: batch?.bytes ?? 0,
+      workerMs: partitions.reduce((sum, row) => sum + (row.durationMs ?? 0), 0),
+    },
+    partitions,
+    result: batch?.result ?? null,
+    links: facts.links ?? [],
+  };
+}

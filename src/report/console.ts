@@ -1,0 +1,40 @@
+import type { LocalProgress } from '../local/local-engine.ts';
+import type { BatchReport } from './batch-report.ts';
+import { formatBytes, formatCount, formatDuration } from './markdown.ts';
+
+/** The partition table and totals as plain text, for a terminal or a CI log. */
+export function renderConsoleReport(report: BatchReport, maxRows = 50): string {
+  const header = ['partition', 'status', 'bytes', 'records', 'rejected', 'duration'];
+  const rows = report.partitions.slice(0, maxRows).map((row) => [
+    String(row.id),
+    row.status,
+    formatBytes(row.bytes),
+    row.records === undefined ? '-' : formatCount(row.records),
+    row.rejected === undefined ? '-' : formatCount(row.rejected),
+    row.durationMs === undefined ? '-' : formatDuration(row.durationMs),
+  ]);
+  const widths = header.map((title, column) => Math.max(title.length, ...rows.map((row) => row[column]!.length)));
+  const line = (cells: string[]): string => cells.map((cell, column) => (column < 2 ? cell.padEnd(widths[column]!) : cell.padStart(widths[column]!))).join('  ');
+  const lines = [line(header), ...rows.map(line)];
+  if (report.partitions.length > maxRows) lines.push(`... ${report.partitions.length - maxRows} more partitions in the JSON report`);
+  for (const row of report.partitions.filter((r) => r.status === 'failed').slice(0, 10)) {
+    lines.push(`partition ${row.id} failed: ${row.error}: ${row.message}`);
+  }
+  const t = report.totals;
+  const parallelism = report.wallMs > 0 ? (t.workerMs / report.wallMs).toFixed(1) : '0.0';
+  lines.push(
+    '',
+    `${report.status}: ${formatCount(t.partitions)} partitions (${t.succeeded} succeeded, ${t.failed} failed), ${formatCount(t.records)} records, ${formatCount(t.rejected)} rejected, ${formatBytes(t.bytes)} in ${formatDuration(report.wallMs)} (parallelism ${parallelism}x)`,
+  );
+  if (report.error !== undefined) lines.push(`${report.error.name}: ${report.error.message}`);
+  return lines.join('\n');
+}
+
+/** One progress line: partitions done / running / failed, records/s and an ETA. */
+export function renderProgress(progress: LocalProgress, elapsedMs: number): string {
+  const done = progress.succeeded + progress.failed;
+  const rate = elapsedMs > 0 ? (progress.records / elapsedMs) * 1000 : 0;
+  const total = progress.total === undefined ? '?' : String(progress.total);
+  const eta = progress.total !== undefined && done > 0 && done < progress.total ? ` · ETA ${formatDuration((elapsedMs / done) * (progress.total - done))}` : '';
+  return `partitions ${done}/${total} done · ${progress.running} running · ${progress.failed} failed · ${formatCount(Math.round(rate))} records/s${eta}`;
+}
