@@ -1,0 +1,140 @@
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { UnsupportedFeatureError } from '../src/errors.ts';
+import { parseJob } from '../src/job.ts';
+import { LambdaFunctionError } from '../src/lambda-error.ts';
+import { runLocal, type Invoke, type LocalRunOptions } from '../src/local/local-engine.ts';
+import { defaultTemplatePath } from '../src/local/template-definition.ts';
+import { tempDir } from './helpers/corpus.ts';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const behaviour = path.join(here, 'fixtures/behaviour-handler.ts');
+
+/** One file per partition: equal sizes make the planner give each file its own partition. */
+async function inputOf(files: string[][]): Promise<string> {
+  const dir = await tempDir();
+  const width = Math.max(...files.map((lines) => lines.join('\n').length)) + 1;
+  for (const [index, lines] of files.entries()) {
+    const body = lines.join('\n');
+    await writeFile(path.join(dir, `f${index}.txt`), `${body}\n${'#'.repeat(width - body.length)}\n`);
+  }
+  return dir;
+}
+
+async function run(input: string, partitions: number, options: Partial<LocalRunOptions> = {}) {
+  const job = parseJob({ input, output: await tempDir(), format: 'lines', partitions });
+  return runLocal({ job, handler: behaviour, concurrency: 4, retryDelayMs: 1, runId: 'test-run', ...options });
+}
+
+/** Counts worker invocations per partition and the most that ran at once. */
+function watchWorkers(fault?: (partitionId: number, attempt: number) => Error | undefined) {
+  const attempts = new Map<number, number>();
+  let inFlight = 0;
+  let peak = 0;
+  const wrapInvoke = (invoke: Invoke): Invoke => async (fn, event) => {
+    if (fn.module !== 'worker') return invoke(fn, event);
+    const id = (event as { item: { id: number } }).item.id;
+    const attempt = (attempts.get(id) ?? 0) + 1;
+    attempts.set(id, attempt);
+    const error = fault?.(id, attempt);
+    if (error !== undefined) throw error;
+    inFlight += 1;
+    peak = Math.max(peak, inFlight);
+    try {
+      return await invoke(fn, event);
+    } finally {
+      inFlight -= 1;
+    }
+  };
+  return { wrapInvoke, attempts, peak: () => peak };
+}
+
+describe('the local engine', () => {
+  it('runs the example over the sample data and every record is counted once', async () => {
+    const root = path.resolve(here, '..');
+    const job = parseJob({ input: path.join(root, 'examples/log-analytics/sample'), output: await tempDir(), partitions: 6 });
+    const report = await runLocal({ job, handler: path.join(root, 'examples/log-analytics/handler.ts'), concurrency: 3 });
+    expect(report).toMatchObject({ engine: 'local', status: 'SUCCEEDED', totals: { partitions: 6, succeeded: 6, failed: 0, records: 15438, rejected: 0 } });
+    expect((report.result as { requests: number }).requests).toBe(15438);
+    expect(report.partitions.map((row) => row.records).reduce((a, b) => a! + b!)).toBe(15438);
+    expect(report.plan).toMatchObject({ objects: 5, partitions: 6 });
+  });
+
+  it('reports a partition whose handler throws, and the batch succeeds while failures stay within the tolerated percentage', async () => {
+    const input = await inputOf([['a'], ['b'], ['boom:disk full'], ['d']]);
+    const report = await run(input, 4, { parameters: { ToleratedFailurePercentage: '25' } });
+    expect(report.status).toBe('SUCCEEDED');
+    expect(report.totals).toMatchObject({ partitions: 4, succeeded: 3, failed: 1 });
+    expect(report.partitions[2]).toEqual({ id: 2, status: 'failed', bytes: expect.any(Number), error: 'Error', message: 'boom in disk full' });
+  });
+
+  it('fails the batch when failures pass the tolerated percentage, and still reports every partition', async () => {
+    const input = await inputOf([['a'], ['b'], ['boom:disk full'], ['d']]);
+    const report = await run(input, 4, { parameters: { ToleratedFailurePercentage: '24' } });
+    expect(report.status).toBe('FAILED');
+    expect(report.error).toEqual({ name: 'SfnFanout.ToleratedFailureExceeded', message: expect.stringContaining('More partitions failed than ToleratedFailurePercentage allows') });
+    expect(report.partitions.map((row) => row.status)).toEqual(['succeeded', 'succeeded', 'failed', 'succeeded']);
+  });
+
+  it('retries transient Lambda errors as the template says, and does not retry the others', async () => {
+    const input = await inputOf([['a'], ['b'], ['c']]);
+    const workers = watchWorkers((id, attempt) => {
+      if (id === 1 && attempt <= 2) return new LambdaFunctionError('Lambda.TooManyRequestsException', 'Rate exceeded');
+      if (id === 2) return new LambdaFunctionError('Lambda.ResourceNotReadyException', 'Function is not ready');
+      return undefined;
+    });
+    const report = await run(input, 3, { wrapInvoke: workers.wrapInvoke, parameters: { ToleratedFailurePercentage: '50' } });
+    expect(Object.fromEntries(workers.attempts)).toEqual({ 0: 1, 1: 3, 2: 1 });
+    expect(report.partitions.map((row) => [row.status, row.error])).toEqual([
+      ['succeeded', undefined],
+      ['succeeded', undefined],
+      ['failed', 'Lambda.ResourceNotReadyException'],
+    ]);
+  });
+
+  it('honours the MaxConcurrency template parameter', async () => {
+    const input = await inputOf(Array.from({ length: 6 }, () => ['sleep:150']));
+    const limited = watchWorkers();
+    await run(input, 6, { wrapInvoke: limited.wrapInvoke, parameters: { MaxConcurrency: '2' } });
+    expect(limited.peak()).toBe(2);
+    const unlimited = watchWorkers();
+    await run(input, 6, { wrapInvoke: unlimited.wrapInvoke, concurrency: 6 });
+    expect(unlimited.peak()).toBeGreaterThan(2);
+  });
+
+  it('stops a worker that runs past its Lambda timeout and reports Sandbox.Timedout for that partition only', async () => {
+    const input = await inputOf([['a'], ['spin:20000'], ['c']]);
+    const started = Date.now();
+    const report = await run(input, 3, { parameters: { WorkerTimeout: '1', ToleratedFailurePercentage: '50' } });
+    expect(Date.now() - started).toBeLessThan(10_000);
+    expect(report.partitions[1]).toMatchObject({ status: 'failed', error: 'Sandbox.Timedout', message: 'Task timed out after 1.00 seconds' });
+    expect(report.totals).toMatchObject({ succeeded: 2, failed: 1 });
+  });
+
+  it('fails with the partitioner error when the input cannot be listed', async () => {
+    const missing = path.join(await tempDir(), 'missing');
+    const report = await run(missing, 2);
+    expect(report).toMatchObject({ status: 'FAILED', error: { name: 'StoreError', message: `Directory ${missing} cannot be read (ENOENT): check the path exists.` }, partitions: [] });
+  });
+
+  it('stops the execution and its workers when the run is cancelled', async () => {
+    const input = await inputOf([['sleep:20000'], ['sleep:20000']]);
+    const controller = new AbortController();
+    setTimeout(() => controller.abort(), 1500);
+    const started = Date.now();
+    const report = await run(input, 2, { signal: controller.signal });
+    expect(Date.now() - started).toBeLessThan(8000);
+    expect(report).toMatchObject({ status: 'FAILED', error: { name: 'ExecutionAborted' } });
+  });
+
+  it('refuses a template that uses a feature it cannot execute, before running anything', async () => {
+    const dir = await tempDir();
+    const template = (await readFile(defaultTemplatePath(), 'utf8')).replace("Comment: 'sfn-fanout: Partition -> Map(workers) -> Reduce'", 'QueryLanguage: JSONata');
+    await mkdir(dir, { recursive: true });
+    await writeFile(path.join(dir, 'template.yaml'), template);
+    const attempt = run(await inputOf([['a']]), 1, { template: path.join(dir, 'template.yaml') });
+    await expect(attempt).rejects.toThrow(UnsupportedFeatureError);
+    await expect(run(await inputOf([['a']]), 1, { template: path.join(dir, 'template.yaml') })).rejects.toThrow('the state machine uses QueryLanguage JSONata');
+  });
+});

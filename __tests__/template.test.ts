@@ -1,0 +1,130 @@
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import aslValidator from 'asl-validator';
+import { loadAwsServiceSpec } from '@aws-cdk/aws-service-spec';
+import { parseTemplateText } from '../src/local/cfn-yaml.ts';
+import { defaultTemplatePath, functionArn, loadStateMachine } from '../src/local/template-definition.ts';
+import { assertRunsLocally } from '../src/local/unsupported-features.ts';
+
+type Resource = { Type: string; Properties?: Record<string, unknown> };
+type SpecType = { type: string; reference?: { $ref: string }; element?: SpecType };
+type SpecProperty = { type: SpecType; required?: boolean };
+
+const templatePath = defaultTemplatePath();
+const here = path.dirname(fileURLToPath(import.meta.url));
+
+describe('the CloudFormation template', () => {
+  it('is the file under template/', () => {
+    expect(templatePath).toBe(path.resolve(here, '../template/sfn-fanout.yaml'));
+  });
+
+  it('resolves to a state machine definition that asl-validator accepts', async () => {
+    const { definition } = await loadStateMachine(templatePath);
+    const { isValid, errorsText } = aslValidator(definition);
+    expect(errorsText('\n')).toBe('');
+    expect(isValid).toBe(true);
+  });
+
+  it('calls each of its three functions through lambda:invoke, retries transient Lambda errors with jittered backoff, and catches inside the iteration', async () => {
+    const { definition, functions } = await loadStateMachine(templatePath);
+    expect([...functions.keys()]).toEqual(['PartitionerFunction', 'WorkerFunction', 'ReducerFunction'].map(functionArn));
+    const states = definition.States as Record<string, Record<string, unknown>>;
+    const work = states.Work!.ItemProcessor as { States: Record<string, Record<string, unknown>> };
+    const task = work.States.ProcessPartition!;
+    for (const state of [states.Partition!, task, states.Reduce!]) {
+      expect(state.Retry).toEqual([
+        {
+          ErrorEquals: ['Lambda.ServiceException', 'Lambda.AWSLambdaException', 'Lambda.SdkClientException', 'Lambda.TooManyRequestsException'],
+          IntervalSeconds: 2,
+          MaxAttempts: 6,
+          BackoffRate: 2,
+          MaxDelaySeconds: 60,
+          JitterStrategy: 'FULL',
+        },
+      ]);
+    }
+    expect(task.Catch).toEqual([{ ErrorEquals: ['States.ALL'], ResultPath: '$.failure', Next: 'PartitionFailed' }]);
+    expect(states.Work).toMatchObject({ MaxConcurrencyPath: '$.maxConcurrency', ResultPath: '$.partitions' });
+  });
+
+  it('uses only resource types and properties the current CloudFormation specification has, with every required property set', async () => {
+    const template = parseTemplateText(await readFile(templatePath, 'utf8')) as { Resources: Record<string, Resource> };
+    const db = await loadAwsServiceSpec();
+    const problems: string[] = [];
+    const checkObject = (where: string, value: unknown, properties: Record<string, SpecProperty>): void => {
+      if (typeof value !== 'object' || value === null || Array.isArray(value) || isIntrinsic(value)) return;
+      for (const [name, spec] of Object.entries(properties)) {
+        if (spec.required === true && !(name in value)) problems.push(`${where} is missing required ${name}`);
+      }
+      for (const [name, child] of Object.entries(value)) {
+        const spec = properties[name];
+        if (spec === undefined) {
+          problems.push(`${where}.${name} is not in the specification`);
+          continue;
+        }
+        const type = spec.type.type === 'array' ? spec.type.element! : spec.type;
+        if (type.reference === undefined) continue;
+        const nested = db.get('typeDefinition', type.reference.$ref) as unknown as { properties: Record<string, SpecProperty> };
+        for (const item of spec.type.type === 'array' && Array.isArray(child) ? child : [child]) checkObject(`${where}.${name}`, item, nested.properties);
+      }
+    };
+    for (const [logicalId, resource] of Object.entries(template.Resources)) {
+      const found = db.lookup('resource', 'cloudFormationType', 'equals', resource.Type);
+      if (found.length !== 1) {
+        problems.push(`${logicalId}: ${resource.Type} is not a resource type`);
+        continue;
+      }
+      const spec = found[0]! as unknown as { properties: Record<string, SpecProperty>; attributes: Record<string, unknown> };
+      checkObject(logicalId, resource.Properties ?? {}, spec.properties);
+    }
+    // Every !GetAtt names an attribute its resource type has.
+    const text = JSON.stringify(template);
+    for (const match of text.matchAll(/"Fn::GetAtt":\["([^"]+)","([^"]+)"\]/g)) {
+      const type = template.Resources[match[1]!]?.Type;
+      const spec = db.lookup('resource', 'cloudFormationType', 'equals', type ?? '')[0] as unknown as { attributes: Record<string, unknown> } | undefined;
+      if (spec === undefined || !(match[2]! in spec.attributes)) problems.push(`!GetAtt ${match[1]}.${match[2]} is not an attribute`);
+    }
+    expect(problems).toEqual([]);
+  });
+
+  it('runs nodejs24.x on arm64 by default, with log retention for every function', async () => {
+    const template = parseTemplateText(await readFile(templatePath, 'utf8')) as { Parameters: Record<string, { Default?: unknown }>; Resources: Record<string, Resource> };
+    const functions = Object.values(template.Resources).filter((r) => r.Type === 'AWS::Lambda::Function');
+    expect(functions).toHaveLength(3);
+    for (const fn of functions) {
+      expect(fn.Properties!.Runtime).toBe('nodejs24.x');
+      expect(fn.Properties!.LoggingConfig).toEqual({ LogGroup: { Ref: expect.stringMatching(/LogGroup$/) } });
+    }
+    expect(template.Parameters.Architecture!.Default).toBe('arm64');
+    const logGroups = Object.values(template.Resources).filter((r) => r.Type === 'AWS::Logs::LogGroup');
+    expect(logGroups.map((g) => g.Properties!.RetentionInDays)).toEqual([{ Ref: 'LogRetentionInDays' }, { Ref: 'LogRetentionInDays' }, { Ref: 'LogRetentionInDays' }]);
+  });
+});
+
+describe('the local engine refuses what it cannot run faithfully', () => {
+  const known = new Set([functionArn('WorkerFunction')]);
+  const invoke = { Type: 'Task', Resource: 'arn:aws:states:::lambda:invoke', Parameters: { FunctionName: functionArn('WorkerFunction') }, End: true };
+  const map = (extra: Record<string, unknown>) => ({
+    StartAt: 'Work',
+    States: { Work: { Type: 'Map', ItemProcessor: { StartAt: 'Do', States: { Do: invoke } }, End: true, ...extra } },
+  });
+
+  it.each([
+    [{ StartAt: 'A', QueryLanguage: 'JSONata', States: { A: { Type: 'Pass', End: true } } }, 'the state machine uses QueryLanguage JSONata'],
+    [{ StartAt: 'A', States: { A: { Type: 'Pass', Output: '{% $states.input %}', End: true } } }, 'State "A" uses the Output field (JSONata or variables)'],
+    [map({ ItemReader: { Resource: 'arn:aws:states:::s3:getObject' } }), 'State "Work" uses ItemReader (a Distributed Map field)'],
+    [map({ ToleratedFailurePercentage: 5 }), 'State "Work" uses ToleratedFailurePercentage (a Distributed Map field)'],
+    [map({ ItemProcessor: { ProcessorConfig: { Mode: 'DISTRIBUTED' }, StartAt: 'Do', States: { Do: invoke } } }), 'State "Work" uses Distributed Map (ProcessorConfig.Mode DISTRIBUTED)'],
+    [{ StartAt: 'A', States: { A: { Type: 'Task', Resource: 'arn:aws:states:::sqs:sendMessage', End: true } } }, 'State "A" uses the resource arn:aws:states:::sqs:sendMessage'],
+    [{ StartAt: 'A', States: { A: { ...invoke, Parameters: { 'FunctionName.$': '$.fn' } } } }, 'State "A" uses a FunctionName ("$.fn") that is not a function of the template'],
+  ])('%#: %s', (definition, message) => {
+    expect(() => assertRunsLocally(definition, known)).toThrow(message);
+    expect(() => assertRunsLocally(definition, known)).toThrow('which the local engine cannot execute faithfully');
+  });
+});
+
+function isIntrinsic(value: object): boolean {
+  const keys = Object.keys(value);
+  return keys.length === 1 && (keys[0] === 'Ref' || keys[0]!.startsWith('Fn::'));
+}
