@@ -77330,14 +77330,8 @@ function executionError(failure, signal) {
 ;// CONCATENATED MODULE: ./lib/src/report/markdown.js
 /** Text from outside (object keys, error messages, handler output) made inert in GitHub Markdown. */
 function escapeMarkdown(text) {
-    return text
-        .replace(/&/g, '&amp;')
-        .replace(/</g, '&lt;')
-        .replace(/>/g, '&gt;')
-        .replace(/"/g, '&quot;')
-        .replace(/`/g, '&#96;')
-        .replace(/([\\|*_[\]()#~!@:])/g, '\\$1')
-        .replace(/\r?\n|\r/g, ' ');
+    // Markdown punctuation first, so the entities added after keep their own `#` and `;`.
+    return escapeHtml(text.replace(/([\\|*_[\]()#~!@:])/g, '\\$1')).replace(/\r?\n|\r/g, ' ');
 }
 /** Text for inside a `<pre>` block: HTML-escaped, newlines kept. */
 function escapeHtml(text) {

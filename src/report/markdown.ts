@@ -1,13 +1,7 @@
 /** Text from outside (object keys, error messages, handler output) made inert in GitHub Markdown. */
 export function escapeMarkdown(text: string): string {
-  return text
-    .replace(/&/g, '&amp;')
-    .replace(/</g, '&lt;')
-    .replace(/>/g, '&gt;')
-    .replace(/"/g, '&quot;')
-    .replace(/`/g, '&#96;')
-    .replace(/([\\|*_[\]()#~!@:])/g, '\\$1')
-    .replace(/\r?\n|\r/g, ' ');
+  // Markdown punctuation first, so the entities added after keep their own `#` and `;`.
+  return escapeHtml(text.replace(/([\\|*_[\]()#~!@:])/g, '\\$1')).replace(/\r?\n|\r/g, ' ');
 }
 
 /** Text for inside a `<pre>` block: HTML-escaped, newlines kept. */

@@ -1,0 +1,128 @@
+import { execFile } from 'node:child_process';
+import { readFile, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { parse } from 'yaml';
+import { HELP, main } from '../src/cli.ts';
+import { SETTING_NAMES } from '../src/settings.ts';
+import { tempDir } from './helpers/corpus.ts';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const sample = path.join(root, 'examples/log-analytics/sample');
+const exampleHandler = path.join(root, 'examples/log-analytics/handler.ts');
+const run = promisify(execFile);
+
+async function cli(args: string[]) {
+  let out = '';
+  let err = '';
+  const code = await main(args, { out: (t) => void (out += t), err: (t) => void (err += t), tty: false });
+  return { code, out, err };
+}
+
+describe('the CLI', () => {
+  it('documents every option in --help, under the same names as the action inputs', async () => {
+    const { code, out } = await cli(['--help']);
+    expect(code).toBe(0);
+    expect(out).toBe(HELP);
+    const action = parse(await readFile(path.join(root, 'action.yml'), 'utf8')) as { inputs: Record<string, unknown> };
+    expect(Object.keys(action.inputs).sort()).toEqual([...SETTING_NAMES].sort());
+    for (const name of SETTING_NAMES) expect(HELP).toContain(`--${name} <`);
+  });
+
+  it('runs the sample, prints the partition table and writes the summary and the report', async () => {
+    const output = await tempDir();
+    const { code, out } = await cli(['run', '--input', sample, '--output', output, '--handler', exampleHandler, '--partitions', '3', '--summary', path.join(output, 's.md'), '--report', path.join(output, 'r.json')]);
+    expect(code).toBe(0);
+    expect(out).toMatch(/^partition\s+status\s+bytes\s+records\s+rejected\s+duration\n0\s+succeeded/);
+    expect(out).toContain('SUCCEEDED: 3 partitions (3 succeeded, 0 failed), 15,438 records');
+    expect(await readFile(path.join(output, 's.md'), 'utf8')).toContain('```mermaid');
+    expect(JSON.parse(await readFile(path.join(output, 'r.json'), 'utf8'))).toMatchObject({ status: 'SUCCEEDED', totals: { records: 15438 } });
+  });
+
+  it('plans without reading data', async () => {
+    const { code, out } = await cli(['plan', '--input', sample, '--partitions', '4']);
+    expect(code).toBe(0);
+    expect(out).toContain('5 objects, 1.6 MiB in 4 partitions; max/mean 1.000');
+  });
+
+  it.each([
+    [['run', '--input', sample, '--output', '/tmp/x', '--handler', exampleHandler, '--partitions', '0'], 'partitions "0" must be a whole number from 1 to 10000.'],
+    [['run', '--input', sample, '--output', '/tmp/x', '--handler', 'nope.ts'], 'handler "nope.ts" does not exist'],
+    [['run', '--input', 'ftp://x/y', '--output', '/tmp/x', '--handler', exampleHandler], 'input "ftp://x/y" uses the unsupported scheme "ftp://"'],
+    [['run', '--input', sample, '--output', '/tmp/x', '--handler', exampleHandler, '--engine', 'emr'], 'engine "emr" is not available'],
+    [['run', '--input', sample, '--output', '/tmp/x', '--handler', exampleHandler, '--max-concurrency', '41'], 'max-concurrency "41" must be a whole number from 0 to 40.'],
+    [['run', '--input', sample, '--output', '/tmp/x', '--handler', exampleHandler, '--s3-endpoint', 'localhost'], 's3-endpoint "localhost" is not a URL'],
+    [['run', '--bogus', 'x'], "Unknown option '--bogus'"],
+    [['deploy'], 'Unknown command "deploy": use run or plan.'],
+  ])('exits 2 with a clear error for %j', async (args, message) => {
+    const { code, err } = await cli(args);
+    expect(code).toBe(2);
+    expect(err).toContain(message);
+  });
+
+  it('exits 1 when the batch fails', async () => {
+    const input = await tempDir();
+    await writeFile(path.join(input, 'a.ndjson'), 'not json\n');
+    const { code, out } = await cli(['run', '--input', input, '--output', await tempDir(), '--handler', exampleHandler]);
+    expect(code).toBe(1);
+    expect(out).toContain('partition 0 failed: RejectedRecordsError: Partition 0 rejected 1 of 1 records');
+  });
+});
+
+describe('the bundled action (dist/index.js), run the way the runner runs it', () => {
+  it('reads INPUT_* variables, writes the job summary and sets every output', async () => {
+    const work = await tempDir();
+    const summaryFile = path.join(work, 'summary.md');
+    const outputFile = path.join(work, 'output.txt');
+    await writeFile(summaryFile, '');
+    await writeFile(outputFile, '');
+    const env = {
+      PATH: process.env.PATH,
+      RUNNER_TEMP: work,
+      GITHUB_STEP_SUMMARY: summaryFile,
+      GITHUB_OUTPUT: outputFile,
+      INPUT_ENGINE: 'local',
+      INPUT_INPUT: sample,
+      INPUT_OUTPUT: path.join(work, 'out'),
+      INPUT_HANDLER: exampleHandler,
+      INPUT_FORMAT: 'ndjson',
+      INPUT_PARTITIONS: '4',
+      'INPUT_MAX-PARTITIONS': '1000',
+      'INPUT_MAX-REJECTED': '0',
+      'INPUT_TOLERATED-FAILURE-PERCENTAGE': '0',
+    };
+    await run(process.execPath, [path.join(root, 'dist/index.js')], { env, cwd: root });
+    const summary = await readFile(summaryFile, 'utf8');
+    expect(summary).toContain('## ✅ sfn-fanout batch succeeded');
+    expect(summary).toContain('```mermaid');
+    const outputs = parseOutputFile(await readFile(outputFile, 'utf8'));
+    expect(outputs).toMatchObject({ status: 'SUCCEEDED', partitions: '4', succeeded: '4', failed: '0', records: '15438', rejected: '0' });
+    expect(JSON.parse(outputs.result!).requests).toBe(15438);
+    expect(JSON.parse(await readFile(outputs['report-path']!, 'utf8')).runId).toBe(outputs['run-id']);
+  });
+
+  it('fails the step with the input error and writes no outputs when an input is wrong', async () => {
+    const work = await tempDir();
+    const outputFile = path.join(work, 'output.txt');
+    await writeFile(outputFile, '');
+    const env = { PATH: process.env.PATH, GITHUB_OUTPUT: outputFile, INPUT_INPUT: sample, INPUT_OUTPUT: work, INPUT_HANDLER: exampleHandler, INPUT_PARTITIONS: 'many' };
+    const failure = await run(process.execPath, [path.join(root, 'dist/index.js')], { env, cwd: root }).catch((error: { code: number; stdout: string }) => error);
+    expect(failure).toMatchObject({ code: 1, stdout: expect.stringContaining('::error::partitions "many" must be a whole number from 1 to 10000.') });
+    expect(await readFile(outputFile, 'utf8')).toBe('');
+  });
+});
+
+/** GITHUB_OUTPUT's `name<<delimiter` blocks. */
+function parseOutputFile(text: string): Record<string, string> {
+  const outputs: Record<string, string> = {};
+  const lines = text.split('\n');
+  for (let i = 0; i < lines.length; i += 1) {
+    const match = /^([^<]+)<<(.+)$/.exec(lines[i]!);
+    if (match === null) continue;
+    const value: string[] = [];
+    for (i += 1; lines[i] !== match[2]; i += 1) value.push(lines[i]!);
+    outputs[match[1]!] = value.join('\n');
+  }
+  return outputs;
+}

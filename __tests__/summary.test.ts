@@ -1,0 +1,80 @@
+import type { BatchReport, PartitionRow } from '../src/report/batch-report.ts';
+import { escapeMarkdown } from '../src/report/markdown.ts';
+import { SUMMARY_BYTE_LIMIT, renderSummary } from '../src/report/summary.ts';
+
+function report(partitions: PartitionRow[], extra: Partial<BatchReport> = {}): BatchReport {
+  const succeeded = partitions.filter((p) => p.status === 'succeeded').length;
+  return {
+    engine: 'local',
+    runId: 'run-1',
+    status: 'SUCCEEDED',
+    input: 's3://in-bucket/logs/',
+    output: 's3://out-bucket/results/',
+    format: 'ndjson',
+    startedAt: 0,
+    finishedAt: 10_000,
+    wallMs: 10_000,
+    totals: { partitions: partitions.length, succeeded, failed: partitions.length - succeeded, records: 100, rejected: 0, bytes: 2048, workerMs: 40_000 },
+    partitions,
+    result: { requests: 100 },
+    links: [],
+    ...extra,
+  };
+}
+
+const ok = (id: number, durationMs = 1000): PartitionRow => ({ id, status: 'succeeded', bytes: 1024, records: 10, rejected: 0, startedAt: id * 10, finishedAt: id * 10 + durationMs, durationMs });
+
+describe('the job summary', () => {
+  it('shows the status, totals with effective parallelism, the partition table, a mermaid timeline and the result', () => {
+    const text = renderSummary(report([ok(0), ok(1, 3000)]));
+    expect(text).toContain('## ✅ sfn-fanout batch succeeded');
+    expect(text).toContain('| Effective parallelism | 4.0× |');
+    expect(text).toContain('| 1 | ✅ succeeded | 1.0 KiB | 10 | 0 | 3.0 s |');
+    expect(text).toContain('```mermaid\ngantt\n    dateFormat x\n    axisFormat %M:%S.%L\n    section partitions\n    p0 :0, 1000\n    p1 :10, 3010\n```');
+    expect(text).toContain('<pre>{\n  &quot;requests&quot;: 100\n}</pre>');
+  });
+
+  it('makes untrusted text inert: table pipes, HTML, backticks, newlines, links and mermaid fences', () => {
+    const hostile = 'a|b <img src=x onerror=alert(1)> `code` ```mermaid\nline2 [click](https://evil.example) @team';
+    const text = renderSummary(
+      report([{ id: 7, status: 'failed', bytes: 1, error: 'Error|X', message: hostile }], {
+        status: 'FAILED',
+        result: { note: '</pre><script>alert(1)</script>```' },
+        partitions: [{ id: 7, status: 'failed', bytes: 1, error: 'Error|X', message: hostile }, { ...ok(8), rejected: 1, rejectedSamples: [{ key: 'logs/<b>|x.ndjson', offset: 5, message: 'bad `json`' }] }],
+      }),
+    );
+    expect(text).not.toMatch(/<img|<script|<b>|<\/pre><script/);
+    expect(text).not.toContain('```mermaid\nline2');
+    expect(text).toContain(`| 7 | Error\\|X | ${escapeMarkdown(hostile)} |`);
+    expect(escapeMarkdown(hostile)).toBe(
+      'a\\|b &lt;img src=x onerror=alert\\(1\\)&gt; &#96;code&#96; &#96;&#96;&#96;mermaid line2 \\[click\\]\\(https\\://evil.example\\) \\@team',
+    );
+    expect(text).toContain('| 8 | logs/&lt;b&gt;\\|x.ndjson | 5 | bad &#96;json&#96; |');
+    // Every table row still has exactly its columns: no escaped pipe split a cell.
+    const failedRows = text.split('\n').filter((l) => l.startsWith('| 7 | Error'));
+    expect(failedRows).toHaveLength(1);
+    for (const line of failedRows) expect(line.split(/(?<!\\)\|/).length).toBe(5);
+  });
+
+  it('stays under GitHub’s 1 MiB limit for 10,000 partitions and says how many rows it left out', () => {
+    const partitions = Array.from({ length: 10_000 }, (_, id) => (id % 1000 === 999 ? { id, status: 'failed' as const, bytes: 5, error: 'Sandbox.Timedout', message: 'x'.repeat(3000) } : ok(id, 1000 + (id % 97))));
+    const text = renderSummary(report(partitions));
+    expect(Buffer.byteLength(text)).toBeLessThanOrEqual(SUMMARY_BYTE_LIMIT);
+    expect(text).toContain('9,800 of 10,000 partitions left out: shown are the failed and the slowest.');
+    expect(text).toContain('### Failed partitions (10)');
+    expect(text).toContain('| 999 | ❌ failed |');
+  });
+
+  it('halves the rows until the summary fits a smaller limit', () => {
+    const partitions = Array.from({ length: 500 }, (_, id) => ok(id));
+    const text = renderSummary(report(partitions), { maxBytes: 8000 });
+    expect(Buffer.byteLength(text)).toBeLessThanOrEqual(8000);
+    expect(text).toMatch(/of 500 partitions left out/);
+  });
+
+  it('puts the execution error in the summary of a failed batch', () => {
+    const text = renderSummary(report([], { status: 'FAILED', error: { name: 'StoreError', message: 'Cannot list s3://x/: bucket "x" does not exist' } }));
+    expect(text).toContain('## ❌ sfn-fanout batch failed');
+    expect(text).toContain('**StoreError**: Cannot list s3\\://x/\\: bucket &quot;x&quot; does not exist');
+  });
+});
