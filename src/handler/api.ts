@@ -31,6 +31,7 @@ export interface RecordHandler<TRecord = unknown, TState = unknown, TResult = TS
   /** The state a partition starts from; `{}` when not given. */
   init?(context: PartitionContext): TState;
   /** Folds one record into the state (mutate it, or return a new one). Throwing rejects the record. */
+  // eslint-disable-next-line @typescript-eslint/no-invalid-void-type -- mutating folds return nothing
   processRecord(state: TState, record: TRecord, context: RecordContext): TState | void;
   /** Turns the final state into the partition's result; the state itself when not given. */
   finish?(state: TState, context: PartitionContext): TResult | Promise<TResult>;
