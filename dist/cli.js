@@ -70333,7 +70333,7 @@ exports.JSONPath = JSONPath;
 /***/ ((__webpack_module__, __unused_webpack___webpack_exports__, __nccwpck_require__) => {
 
 __nccwpck_require__.a(__webpack_module__, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
-/* harmony import */ var _cli_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(435);
+/* harmony import */ var _cli_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(1894);
 
 // Ctrl-C stops the execution and its workers; a second one kills the process.
 const controller = new AbortController();
@@ -70351,7 +70351,7 @@ __webpack_async_result__();
 
 /***/ }),
 
-/***/ 435:
+/***/ 1894:
 /***/ ((__unused_webpack___webpack_module__, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -70396,6 +70396,378 @@ class UnsupportedFeatureError extends errors_FanoutError {
 }
 function errors_errorMessage(error) {
     return error instanceof Error ? error.message : String(error);
+}
+
+;// CONCATENATED MODULE: external "node:url"
+const external_node_url_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:url");
+;// CONCATENATED MODULE: ./lib/src/location.js
+
+
+
+const BUCKET_NAME = /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/;
+/**
+ * Parses `s3://bucket/prefix`, `file:///abs/path` or a plain path. A prefix is a folder: it is
+ * normalised to end with `/`, so `s3://b/day-1` never picks up `day-10/`.
+ */
+function location_parseLocation(value, inputName) {
+    const text = value.trim();
+    if (text === '') {
+        throw new errors_InputError(`${inputName} is empty: give an S3 URI like s3://my-bucket/logs/ or a local directory path.`);
+    }
+    const scheme = /^([a-zA-Z][a-zA-Z0-9+.-]*):\/\//.exec(text)?.[1]?.toLowerCase();
+    if (scheme === undefined)
+        return dirLocation(external_node_path_.resolve(text));
+    if (scheme === 'file')
+        return dirLocation((0,external_node_url_namespaceObject.fileURLToPath)(text));
+    if (scheme !== 's3') {
+        throw new errors_InputError(`${inputName} "${text}" uses the unsupported scheme "${scheme}://": use s3://bucket/prefix or a local directory path.`);
+    }
+    const rest = text.slice('s3://'.length);
+    const slash = rest.indexOf('/');
+    const bucket = slash === -1 ? rest : rest.slice(0, slash);
+    if (!BUCKET_NAME.test(bucket) || bucket.includes('..')) {
+        throw new errors_InputError(`${inputName} "${text}" does not name a valid S3 bucket ("${bucket}"): bucket names are 3-63 lowercase letters, digits, dots and hyphens.`);
+    }
+    const rawPrefix = slash === -1 ? '' : rest.slice(slash + 1).replace(/^\/+/, '');
+    const prefix = rawPrefix === '' || rawPrefix.endsWith('/') ? rawPrefix : `${rawPrefix}/`;
+    return { kind: 's3', bucket, prefix, uri: `s3://${bucket}/${prefix}` };
+}
+function dirLocation(dir) {
+    return { kind: 'dir', path: dir, uri: dir };
+}
+
+;// CONCATENATED MODULE: ./lib/src/plan/partition-plan.js
+
+const UNREADABLE = /\.(bz2|xz|zst|zstd|lz4|snappy|zip|7z|parquet|orc|avro)$/i;
+/** Gzip streams cannot be entered in the middle, so a `.gz` object is always one whole segment. */
+function partition_plan_isSplittable(key) {
+    return !/\.(gz|gzip)$/i.test(key);
+}
+/**
+ * Plans partitions of equal bytes. Whole (gzip) objects are placed first, largest first, on the
+ * least-loaded partition; splittable bytes then fill every partition up to one common level, cut
+ * at any byte (the worker's record rule makes any cut safe). Objects keep their key order.
+ */
+function partition_plan_planPartitions(listing, options) {
+    let objects = 0;
+    let bytes = 0;
+    const whole = [];
+    const splittable = [];
+    for (const object of listing) {
+        objects += 1;
+        if (UNREADABLE.test(object.key)) {
+            throw new errors_InputError(`Cannot read "${object.key}": only plain text and gzip (.gz) are supported. Decompress it, or move it out of the input location.`);
+        }
+        if (object.size === 0)
+            continue;
+        bytes += object.size;
+        (partition_plan_isSplittable(object.key) ? splittable : whole).push(object);
+    }
+    if (bytes === 0)
+        return { objects, bytes, partitions: [] };
+    const { count, cappedAt } = partitionCount(bytes, options);
+    const bins = Array.from({ length: count }, () => ({ load: 0, segments: [] }));
+    placeWholeObjects(whole, bins);
+    const quotas = fillQuotas(bins.map((bin) => bin.load), splittable.reduce((sum, object) => sum + object.size, 0));
+    pourSplittable(splittable, bins, quotas);
+    const partitions = bins
+        .filter((bin) => bin.load > 0)
+        .map((bin, id) => ({ id, bytes: bin.load, segments: bin.segments }));
+    return { objects, bytes, partitions, ...(cappedAt === undefined ? {} : { cappedAt }) };
+}
+function partitionCount(bytes, options) {
+    if ('partitions' in options.sizing) {
+        return { count: Math.min(options.sizing.partitions, bytes) };
+    }
+    const wanted = Math.ceil(bytes / options.sizing.partitionBytes);
+    return wanted > options.maxPartitions
+        ? { count: options.maxPartitions, cappedAt: options.maxPartitions }
+        : { count: wanted };
+}
+/** Longest-processing-time-first: each whole object goes to the least-loaded partition. */
+function placeWholeObjects(whole, bins) {
+    if (whole.length === 0)
+        return;
+    const sorted = [...whole].sort((a, b) => b.size - a.size || compareKeys(a.key, b.key));
+    const heap = new MinHeap((a, b) => bins[a].load - bins[b].load || a - b);
+    bins.forEach((_, index) => heap.push(index));
+    for (const object of sorted) {
+        const index = heap.pop();
+        const bin = bins[index];
+        bin.load += object.size;
+        bin.segments.push({ key: object.key, start: 0, end: object.size });
+        heap.push(index);
+    }
+    // Whole objects were placed by size; keep each partition's segments in key order for reading.
+    for (const bin of bins)
+        bin.segments.sort((a, b) => compareKeys(a.key, b.key));
+}
+/**
+ * Water-filling: the integer number of splittable bytes each partition takes so that all
+ * partitions below the common level are raised to it. The quotas sum to `splittableBytes`.
+ */
+function fillQuotas(loads, splittableBytes) {
+    const order = loads.map((load, index) => ({ load, index })).sort((a, b) => a.load - b.load || a.index - b.index);
+    let level = 0;
+    let filled = 0;
+    let below = 0;
+    for (const [position, entry] of order.entries()) {
+        filled += entry.load;
+        below = position + 1;
+        level = (splittableBytes + filled) / below;
+        const next = order[position + 1];
+        if (next === undefined || level <= next.load)
+            break;
+    }
+    const quotas = loads.map(() => 0);
+    let assigned = 0;
+    for (const entry of order.slice(0, below)) {
+        const quota = Math.max(0, Math.floor(level - entry.load));
+        quotas[entry.index] = quota;
+        assigned += quota;
+    }
+    // Hand out the bytes lost to rounding, one each, to the partitions that were filled.
+    for (let i = 0; assigned < splittableBytes; i = (i + 1) % below) {
+        quotas[order[i].index] += 1;
+        assigned += 1;
+    }
+    return quotas;
+}
+function pourSplittable(splittable, bins, quotas) {
+    let binIndex = 0;
+    for (const object of splittable) {
+        let start = 0;
+        while (start < object.size) {
+            while (quotas[binIndex] === 0)
+                binIndex += 1;
+            const bin = bins[binIndex];
+            const take = Math.min(quotas[binIndex], object.size - start);
+            bin.segments.push({ key: object.key, start, end: start + take });
+            bin.load += take;
+            quotas[binIndex] -= take;
+            start += take;
+        }
+    }
+}
+function compareKeys(a, b) {
+    return a < b ? -1 : a > b ? 1 : 0;
+}
+class MinHeap {
+    #items = [];
+    #less;
+    constructor(compare) {
+        this.#less = compare;
+    }
+    push(item) {
+        const items = this.#items;
+        items.push(item);
+        let i = items.length - 1;
+        while (i > 0) {
+            const parent = (i - 1) >> 1;
+            if (this.#less(items[i], items[parent]) >= 0)
+                break;
+            [items[i], items[parent]] = [items[parent], items[i]];
+            i = parent;
+        }
+    }
+    pop() {
+        const items = this.#items;
+        const top = items[0];
+        const last = items.pop();
+        if (items.length > 0 && last !== undefined) {
+            items[0] = last;
+            let i = 0;
+            for (;;) {
+                const left = 2 * i + 1;
+                const right = left + 1;
+                let smallest = i;
+                if (left < items.length && this.#less(items[left], items[smallest]) < 0)
+                    smallest = left;
+                if (right < items.length && this.#less(items[right], items[smallest]) < 0)
+                    smallest = right;
+                if (smallest === i)
+                    break;
+                [items[i], items[smallest]] = [items[smallest], items[i]];
+                i = smallest;
+            }
+        }
+        return top;
+    }
+}
+
+;// CONCATENATED MODULE: ./lib/src/report/markdown.js
+/** Text from outside (object keys, error messages, handler output) made inert in GitHub Markdown. */
+function escapeMarkdown(text) {
+    // Markdown punctuation first, so the entities added after keep their own `#` and `;`.
+    return escapeHtml(text.replace(/([\\|*_[\]()#~!@:])/g, '\\$1')).replace(/\r?\n|\r/g, ' ');
+}
+/** Text for inside a `<pre>` block: HTML-escaped, newlines kept. */
+function escapeHtml(text) {
+    return text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;').replace(/`/g, '&#96;');
+}
+function formatBytes(bytes) {
+    const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
+    let value = bytes;
+    let unit = 0;
+    while (value >= 1024 && unit < units.length - 1) {
+        value /= 1024;
+        unit += 1;
+    }
+    return `${unit === 0 ? value : value.toFixed(1)} ${units[unit]}`;
+}
+function formatDuration(ms) {
+    if (ms < 1000)
+        return `${Math.round(ms)} ms`;
+    if (ms < 60_000)
+        return `${(ms / 1000).toFixed(1)} s`;
+    const minutes = Math.floor(ms / 60_000);
+    return `${minutes} min ${Math.round((ms % 60_000) / 1000)} s`;
+}
+function formatCount(n) {
+    return n.toLocaleString('en-US');
+}
+
+;// CONCATENATED MODULE: ./lib/src/report/console.js
+
+/** The partition table and totals as plain text, for a terminal or a CI log. */
+function renderConsoleReport(report, maxRows = 50) {
+    const header = ['partition', 'status', 'bytes', 'records', 'rejected', 'duration'];
+    const rows = report.partitions.slice(0, maxRows).map((row) => [
+        String(row.id),
+        row.status,
+        formatBytes(row.bytes),
+        row.records === undefined ? '-' : formatCount(row.records),
+        row.rejected === undefined ? '-' : formatCount(row.rejected),
+        row.durationMs === undefined ? '-' : formatDuration(row.durationMs),
+    ]);
+    const widths = header.map((title, column) => Math.max(title.length, ...rows.map((row) => row[column].length)));
+    const line = (cells) => cells.map((cell, column) => (column < 2 ? cell.padEnd(widths[column]) : cell.padStart(widths[column]))).join('  ');
+    const lines = [line(header), ...rows.map(line)];
+    if (report.partitions.length > maxRows)
+        lines.push(`... ${report.partitions.length - maxRows} more partitions in the JSON report`);
+    for (const row of report.partitions.filter((r) => r.status === 'failed').slice(0, 10)) {
+        lines.push(`partition ${row.id} failed: ${row.error}: ${row.message}`);
+    }
+    const t = report.totals;
+    const parallelism = report.wallMs > 0 ? (t.workerMs / report.wallMs).toFixed(1) : '0.0';
+    lines.push('', `${report.status}: ${formatCount(t.partitions)} partitions (${t.succeeded} succeeded, ${t.failed} failed), ${formatCount(t.records)} records, ${formatCount(t.rejected)} rejected, ${formatBytes(t.bytes)} in ${formatDuration(report.wallMs)} (parallelism ${parallelism}x)`);
+    if (report.error !== undefined)
+        lines.push(`${report.error.name}: ${report.error.message}`);
+    return lines.join('\n');
+}
+/** One progress line: partitions done / running / failed, records/s and an ETA. */
+function renderProgress(progress, elapsedMs) {
+    const done = progress.succeeded + progress.failed;
+    const rate = elapsedMs > 0 ? (progress.records / elapsedMs) * 1000 : 0;
+    const total = progress.total === undefined ? '?' : String(progress.total);
+    const eta = progress.total !== undefined && done > 0 && done < progress.total ? ` · ETA ${formatDuration((elapsedMs / done) * (progress.total - done))}` : '';
+    return `partitions ${done}/${total} done · ${progress.running} running · ${progress.failed} failed · ${formatCount(Math.round(rate))} records/s${eta}`;
+}
+
+;// CONCATENATED MODULE: ./lib/src/report/summary.js
+
+/** GitHub drops a step summary over 1 MiB whole; stay well inside it. */
+const SUMMARY_BYTE_LIMIT = 1024 * 1024 - 64 * 1024;
+const DEFAULT_TABLE_ROWS = 200;
+const GANTT_ROWS = 60;
+const RESULT_CHARS = 20_000;
+/**
+ * The job summary, a pure function of the report. Big batches show the failed and the slowest
+ * partitions and say how many rows were left out; the whole never passes `maxBytes`.
+ */
+function renderSummary(report, options = {}) {
+    const maxBytes = options.maxBytes ?? SUMMARY_BYTE_LIMIT;
+    for (let rows = options.maxRows ?? DEFAULT_TABLE_ROWS;; rows = Math.floor(rows / 2)) {
+        const text = render(report, rows);
+        if (Buffer.byteLength(text) <= maxBytes)
+            return text;
+        if (rows === 0)
+            return truncateBytes(text, maxBytes);
+    }
+}
+function render(report, maxRows) {
+    const shown = pickRows(report.partitions, maxRows);
+    const left = report.partitions.length - shown.length;
+    const sections = [statusLine(report), totals(report)];
+    if (report.error !== undefined) {
+        sections.push(`**${escapeMarkdown(report.error.name)}**: ${escapeMarkdown(report.error.message)}`);
+    }
+    const failed = report.partitions.filter((row) => row.status === 'failed');
+    if (failed.length > 0) {
+        const listed = failed.slice(0, maxRows);
+        sections.push(`### Failed partitions (${failed.length})\n\n| Partition | Error | Message |\n|---:|---|---|\n` +
+            listed.map((row) => `| ${row.id} | ${escapeMarkdown(row.error ?? '')} | ${escapeMarkdown(row.message ?? '')} |`).join('\n') +
+            (failed.length > listed.length ? `\n\n${failed.length - listed.length} more failed partitions are in the JSON report.` : ''));
+    }
+    const rejected = report.partitions.filter((row) => (row.rejected ?? 0) > 0);
+    if (rejected.length > 0) {
+        const samples = rejected.slice(0, 10).flatMap((row) => (row.rejectedSamples ?? []).slice(0, 3).map((sample) => ({ id: row.id, ...sample })));
+        sections.push(`### Rejected records (${formatCount(report.totals.rejected)})\n\n| Partition | Object | Byte | Why |\n|---:|---|---:|---|\n` +
+            samples.map((s) => `| ${s.id} | ${escapeMarkdown(s.key)} | ${s.offset} | ${escapeMarkdown(s.message)} |`).join('\n'));
+    }
+    if (report.partitions.length > 0) {
+        sections.push(`### Partitions\n\n| Partition | Status | Bytes | Records | Rejected | Duration |\n|---:|---|---:|---:|---:|---:|\n` +
+            shown.map(partitionRow).join('\n') +
+            (left > 0 ? `\n\n${formatCount(left)} of ${formatCount(report.partitions.length)} partitions left out: shown are the failed and the slowest. All are in the JSON report.` : ''));
+        const timeline = gantt(report, maxRows);
+        if (timeline !== '')
+            sections.push(timeline);
+    }
+    sections.push(resultBlock(report.result));
+    if (report.links.length > 0)
+        sections.push(report.links.map((link) => `[${escapeMarkdown(link.label)}](${encodeURI(link.url)})`).join(' · '));
+    return sections.join('\n\n') + '\n';
+}
+function statusLine(report) {
+    const icon = report.status === 'SUCCEEDED' ? '✅' : '❌';
+    const verb = report.status === 'SUCCEEDED' ? 'succeeded' : 'failed';
+    return `## ${icon} sfn-fanout batch ${verb}\n\n${report.engine} engine · run ${escapeMarkdown(report.runId)} · ${escapeMarkdown(report.format)} from ${escapeMarkdown(report.input)} to ${escapeMarkdown(report.output)}`;
+}
+function totals(report) {
+    const t = report.totals;
+    const parallelism = report.wallMs > 0 ? t.workerMs / report.wallMs : 0;
+    const rows = [
+        ['Partitions', `${formatCount(t.partitions)} (${formatCount(t.succeeded)} succeeded, ${formatCount(t.failed)} failed)`],
+        ['Records', formatCount(t.records)],
+        ['Rejected records', formatCount(t.rejected)],
+        ['Bytes', formatBytes(t.bytes)],
+        ['Wall time', formatDuration(report.wallMs)],
+        ['Summed worker time', formatDuration(t.workerMs)],
+        ['Effective parallelism', `${parallelism.toFixed(1)}×`],
+    ];
+    if (report.plan?.cappedAt !== undefined)
+        rows.push(['Note', `partition count capped at max-partitions (${report.plan.cappedAt})`]);
+    return `| | |\n|---|---:|\n${rows.map(([name, value]) => `| ${name} | ${value} |`).join('\n')}`;
+}
+function partitionRow(row) {
+    const status = row.status === 'succeeded' ? '✅ succeeded' : '❌ failed';
+    const dash = (value, format) => (value === undefined ? '–' : format(value));
+    return `| ${row.id} | ${status} | ${formatBytes(row.bytes)} | ${dash(row.records, formatCount)} | ${dash(row.rejected, formatCount)} | ${dash(row.durationMs, formatDuration)} |`;
+}
+/** Failed partitions first, then the slowest; shown in partition order. */
+function pickRows(rows, maxRows) {
+    if (rows.length <= maxRows)
+        return [...rows];
+    const ranked = [...rows].sort((a, b) => Number(b.status === 'failed') - Number(a.status === 'failed') || (b.durationMs ?? 0) - (a.durationMs ?? 0) || a.id - b.id);
+    return ranked.slice(0, maxRows).sort((a, b) => a.id - b.id);
+}
+/** A mermaid timeline of the partitions; only generated names go in it, never untrusted text. */
+function gantt(report, maxRows) {
+    const timed = pickRows(report.partitions.filter((row) => row.startedAt !== undefined && row.finishedAt !== undefined), Math.min(maxRows, GANTT_ROWS));
+    if (timed.length === 0)
+        return '';
+    const origin = Math.min(...timed.map((row) => row.startedAt));
+    const lines = timed.map((row) => `    p${row.id} :${row.status === 'failed' ? 'crit, ' : ''}${row.startedAt - origin}, ${Math.max(1, row.finishedAt - origin)}`);
+    return ['### Timeline', '', '```mermaid', 'gantt', '    dateFormat x', '    axisFormat %M:%S.%L', '    section partitions', ...lines, '```'].join('\n');
+}
+function resultBlock(result) {
+    const json = JSON.stringify(result, null, 2) ?? 'null';
+    const shown = json.length > RESULT_CHARS ? `${json.slice(0, RESULT_CHARS)}\n… (${formatCount(json.length - RESULT_CHARS)} more characters in the JSON report)` : json;
+    return `<details><summary>Reducer result</summary>\n\n<pre>${escapeHtml(shown)}</pre>\n\n</details>`;
+}
+function truncateBytes(text, maxBytes) {
+    const note = '\n\n(Summary cut to fit GitHub’s size limit; see the JSON report.)\n';
+    return Buffer.from(text).subarray(0, maxBytes - Buffer.byteLength(note)).toString('utf8').replace(/\uFFFD$/, '') + note;
 }
 
 // EXTERNAL MODULE: external "node:os"
@@ -75781,44 +76153,6 @@ var StateMachine = class {
 };
 
 
-;// CONCATENATED MODULE: external "node:url"
-const external_node_url_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:url");
-;// CONCATENATED MODULE: ./lib/src/location.js
-
-
-
-const BUCKET_NAME = /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/;
-/**
- * Parses `s3://bucket/prefix`, `file:///abs/path` or a plain path. A prefix is a folder: it is
- * normalised to end with `/`, so `s3://b/day-1` never picks up `day-10/`.
- */
-function location_parseLocation(value, inputName) {
-    const text = value.trim();
-    if (text === '') {
-        throw new errors_InputError(`${inputName} is empty: give an S3 URI like s3://my-bucket/logs/ or a local directory path.`);
-    }
-    const scheme = /^([a-zA-Z][a-zA-Z0-9+.-]*):\/\//.exec(text)?.[1]?.toLowerCase();
-    if (scheme === undefined)
-        return dirLocation(external_node_path_.resolve(text));
-    if (scheme === 'file')
-        return dirLocation((0,external_node_url_namespaceObject.fileURLToPath)(text));
-    if (scheme !== 's3') {
-        throw new errors_InputError(`${inputName} "${text}" uses the unsupported scheme "${scheme}://": use s3://bucket/prefix or a local directory path.`);
-    }
-    const rest = text.slice('s3://'.length);
-    const slash = rest.indexOf('/');
-    const bucket = slash === -1 ? rest : rest.slice(0, slash);
-    if (!BUCKET_NAME.test(bucket) || bucket.includes('..')) {
-        throw new errors_InputError(`${inputName} "${text}" does not name a valid S3 bucket ("${bucket}"): bucket names are 3-63 lowercase letters, digits, dots and hyphens.`);
-    }
-    const rawPrefix = slash === -1 ? '' : rest.slice(slash + 1).replace(/^\/+/, '');
-    const prefix = rawPrefix === '' || rawPrefix.endsWith('/') ? rawPrefix : `${rawPrefix}/`;
-    return { kind: 's3', bucket, prefix, uri: `s3://${bucket}/${prefix}` };
-}
-function dirLocation(dir) {
-    return { kind: 'dir', path: dir, uri: dir };
-}
-
 ;// CONCATENATED MODULE: ./lib/src/records/formats.js
 const RECORD_FORMATS = ['lines', 'ndjson', 'csv'];
 const BOM = Buffer.from([0xef, 0xbb, 0xbf]);
@@ -76178,165 +76512,6 @@ function checkHandler(loaded, file) {
 var external_node_stream_ = __nccwpck_require__(7075);
 // EXTERNAL MODULE: external "node:zlib"
 var external_node_zlib_ = __nccwpck_require__(8522);
-;// CONCATENATED MODULE: ./lib/src/plan/partition-plan.js
-
-const UNREADABLE = /\.(bz2|xz|zst|zstd|lz4|snappy|zip|7z|parquet|orc|avro)$/i;
-/** Gzip streams cannot be entered in the middle, so a `.gz` object is always one whole segment. */
-function partition_plan_isSplittable(key) {
-    return !/\.(gz|gzip)$/i.test(key);
-}
-/**
- * Plans partitions of equal bytes. Whole (gzip) objects are placed first, largest first, on the
- * least-loaded partition; splittable bytes then fill every partition up to one common level, cut
- * at any byte (the worker's record rule makes any cut safe). Objects keep their key order.
- */
-function partition_plan_planPartitions(listing, options) {
-    let objects = 0;
-    let bytes = 0;
-    const whole = [];
-    const splittable = [];
-    for (const object of listing) {
-        objects += 1;
-        if (UNREADABLE.test(object.key)) {
-            throw new errors_InputError(`Cannot read "${object.key}": only plain text and gzip (.gz) are supported. Decompress it, or move it out of the input location.`);
-        }
-        if (object.size === 0)
-            continue;
-        bytes += object.size;
-        (partition_plan_isSplittable(object.key) ? splittable : whole).push(object);
-    }
-    if (bytes === 0)
-        return { objects, bytes, partitions: [] };
-    const { count, cappedAt } = partitionCount(bytes, options);
-    const bins = Array.from({ length: count }, () => ({ load: 0, segments: [] }));
-    placeWholeObjects(whole, bins);
-    const quotas = fillQuotas(bins.map((bin) => bin.load), splittable.reduce((sum, object) => sum + object.size, 0));
-    pourSplittable(splittable, bins, quotas);
-    const partitions = bins
-        .filter((bin) => bin.load > 0)
-        .map((bin, id) => ({ id, bytes: bin.load, segments: bin.segments }));
-    return { objects, bytes, partitions, ...(cappedAt === undefined ? {} : { cappedAt }) };
-}
-function partitionCount(bytes, options) {
-    if ('partitions' in options.sizing) {
-        return { count: Math.min(options.sizing.partitions, bytes) };
-    }
-    const wanted = Math.ceil(bytes / options.sizing.partitionBytes);
-    return wanted > options.maxPartitions
-        ? { count: options.maxPartitions, cappedAt: options.maxPartitions }
-        : { count: wanted };
-}
-/** Longest-processing-time-first: each whole object goes to the least-loaded partition. */
-function placeWholeObjects(whole, bins) {
-    if (whole.length === 0)
-        return;
-    const sorted = [...whole].sort((a, b) => b.size - a.size || compareKeys(a.key, b.key));
-    const heap = new MinHeap((a, b) => bins[a].load - bins[b].load || a - b);
-    bins.forEach((_, index) => heap.push(index));
-    for (const object of sorted) {
-        const index = heap.pop();
-        const bin = bins[index];
-        bin.load += object.size;
-        bin.segments.push({ key: object.key, start: 0, end: object.size });
-        heap.push(index);
-    }
-    // Whole objects were placed by size; keep each partition's segments in key order for reading.
-    for (const bin of bins)
-        bin.segments.sort((a, b) => compareKeys(a.key, b.key));
-}
-/**
- * Water-filling: the integer number of splittable bytes each partition takes so that all
- * partitions below the common level are raised to it. The quotas sum to `splittableBytes`.
- */
-function fillQuotas(loads, splittableBytes) {
-    const order = loads.map((load, index) => ({ load, index })).sort((a, b) => a.load - b.load || a.index - b.index);
-    let level = 0;
-    let filled = 0;
-    let below = 0;
-    for (const [position, entry] of order.entries()) {
-        filled += entry.load;
-        below = position + 1;
-        level = (splittableBytes + filled) / below;
-        const next = order[position + 1];
-        if (next === undefined || level <= next.load)
-            break;
-    }
-    const quotas = loads.map(() => 0);
-    let assigned = 0;
-    for (const entry of order.slice(0, below)) {
-        const quota = Math.max(0, Math.floor(level - entry.load));
-        quotas[entry.index] = quota;
-        assigned += quota;
-    }
-    // Hand out the bytes lost to rounding, one each, to the partitions that were filled.
-    for (let i = 0; assigned < splittableBytes; i = (i + 1) % below) {
-        quotas[order[i].index] += 1;
-        assigned += 1;
-    }
-    return quotas;
-}
-function pourSplittable(splittable, bins, quotas) {
-    let binIndex = 0;
-    for (const object of splittable) {
-        let start = 0;
-        while (start < object.size) {
-            while (quotas[binIndex] === 0)
-                binIndex += 1;
-            const bin = bins[binIndex];
-            const take = Math.min(quotas[binIndex], object.size - start);
-            bin.segments.push({ key: object.key, start, end: start + take });
-            bin.load += take;
-            quotas[binIndex] -= take;
-            start += take;
-        }
-    }
-}
-function compareKeys(a, b) {
-    return a < b ? -1 : a > b ? 1 : 0;
-}
-class MinHeap {
-    #items = [];
-    #less;
-    constructor(compare) {
-        this.#less = compare;
-    }
-    push(item) {
-        const items = this.#items;
-        items.push(item);
-        let i = items.length - 1;
-        while (i > 0) {
-            const parent = (i - 1) >> 1;
-            if (this.#less(items[i], items[parent]) >= 0)
-                break;
-            [items[i], items[parent]] = [items[parent], items[i]];
-            i = parent;
-        }
-    }
-    pop() {
-        const items = this.#items;
-        const top = items[0];
-        const last = items.pop();
-        if (items.length > 0 && last !== undefined) {
-            items[0] = last;
-            let i = 0;
-            for (;;) {
-                const left = 2 * i + 1;
-                const right = left + 1;
-                let smallest = i;
-                if (left < items.length && this.#less(items[left], items[smallest]) < 0)
-                    smallest = left;
-                if (right < items.length && this.#less(items[right], items[smallest]) < 0)
-                    smallest = right;
-                if (smallest === i)
-                    break;
-                [items[i], items[smallest]] = [items[smallest], items[i]];
-                i = smallest;
-            }
-        }
-        return top;
-    }
-}
-
 ;// CONCATENATED MODULE: ./lib/src/records/segment-lines.js
 
 
@@ -77327,179 +77502,20 @@ function executionError(failure, signal) {
     return { name: inner.name ?? 'Error', cause: errors_errorMessage(inner) };
 }
 
-;// CONCATENATED MODULE: ./lib/src/report/markdown.js
-/** Text from outside (object keys, error messages, handler output) made inert in GitHub Markdown. */
-function escapeMarkdown(text) {
-    // Markdown punctuation first, so the entities added after keep their own `#` and `;`.
-    return escapeHtml(text.replace(/([\\|*_[\]()#~!@:])/g, '\\$1')).replace(/\r?\n|\r/g, ' ');
-}
-/** Text for inside a `<pre>` block: HTML-escaped, newlines kept. */
-function escapeHtml(text) {
-    return text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;').replace(/`/g, '&#96;');
-}
-function formatBytes(bytes) {
-    const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
-    let value = bytes;
-    let unit = 0;
-    while (value >= 1024 && unit < units.length - 1) {
-        value /= 1024;
-        unit += 1;
-    }
-    return `${unit === 0 ? value : value.toFixed(1)} ${units[unit]}`;
-}
-function formatDuration(ms) {
-    if (ms < 1000)
-        return `${Math.round(ms)} ms`;
-    if (ms < 60_000)
-        return `${(ms / 1000).toFixed(1)} s`;
-    const minutes = Math.floor(ms / 60_000);
-    return `${minutes} min ${Math.round((ms % 60_000) / 1000)} s`;
-}
-function formatCount(n) {
-    return n.toLocaleString('en-US');
-}
+;// CONCATENATED MODULE: ./lib/src/run-batch.js
 
-;// CONCATENATED MODULE: ./lib/src/report/console.js
-
-/** The partition table and totals as plain text, for a terminal or a CI log. */
-function renderConsoleReport(report, maxRows = 50) {
-    const header = ['partition', 'status', 'bytes', 'records', 'rejected', 'duration'];
-    const rows = report.partitions.slice(0, maxRows).map((row) => [
-        String(row.id),
-        row.status,
-        formatBytes(row.bytes),
-        row.records === undefined ? '-' : formatCount(row.records),
-        row.rejected === undefined ? '-' : formatCount(row.rejected),
-        row.durationMs === undefined ? '-' : formatDuration(row.durationMs),
-    ]);
-    const widths = header.map((title, column) => Math.max(title.length, ...rows.map((row) => row[column].length)));
-    const line = (cells) => cells.map((cell, column) => (column < 2 ? cell.padEnd(widths[column]) : cell.padStart(widths[column]))).join('  ');
-    const lines = [line(header), ...rows.map(line)];
-    if (report.partitions.length > maxRows)
-        lines.push(`... ${report.partitions.length - maxRows} more partitions in the JSON report`);
-    for (const row of report.partitions.filter((r) => r.status === 'failed').slice(0, 10)) {
-        lines.push(`partition ${row.id} failed: ${row.error}: ${row.message}`);
-    }
-    const t = report.totals;
-    const parallelism = report.wallMs > 0 ? (t.workerMs / report.wallMs).toFixed(1) : '0.0';
-    lines.push('', `${report.status}: ${formatCount(t.partitions)} partitions (${t.succeeded} succeeded, ${t.failed} failed), ${formatCount(t.records)} records, ${formatCount(t.rejected)} rejected, ${formatBytes(t.bytes)} in ${formatDuration(report.wallMs)} (parallelism ${parallelism}x)`);
-    if (report.error !== undefined)
-        lines.push(`${report.error.name}: ${report.error.message}`);
-    return lines.join('\n');
-}
-/** One progress line: partitions done / running / failed, records/s and an ETA. */
-function renderProgress(progress, elapsedMs) {
-    const done = progress.succeeded + progress.failed;
-    const rate = elapsedMs > 0 ? (progress.records / elapsedMs) * 1000 : 0;
-    const total = progress.total === undefined ? '?' : String(progress.total);
-    const eta = progress.total !== undefined && done > 0 && done < progress.total ? ` · ETA ${formatDuration((elapsedMs / done) * (progress.total - done))}` : '';
-    return `partitions ${done}/${total} done · ${progress.running} running · ${progress.failed} failed · ${formatCount(Math.round(rate))} records/s${eta}`;
-}
-
-;// CONCATENATED MODULE: ./lib/src/report/summary.js
-
-/** GitHub drops a step summary over 1 MiB whole; stay well inside it. */
-const SUMMARY_BYTE_LIMIT = 1024 * 1024 - 64 * 1024;
-const DEFAULT_TABLE_ROWS = 200;
-const GANTT_ROWS = 60;
-const RESULT_CHARS = 20_000;
-/**
- * The job summary, a pure function of the report. Big batches show the failed and the slowest
- * partitions and say how many rows were left out; the whole never passes `maxBytes`.
- */
-function renderSummary(report, options = {}) {
-    const maxBytes = options.maxBytes ?? SUMMARY_BYTE_LIMIT;
-    for (let rows = options.maxRows ?? DEFAULT_TABLE_ROWS;; rows = Math.floor(rows / 2)) {
-        const text = render(report, rows);
-        if (Buffer.byteLength(text) <= maxBytes)
-            return text;
-        if (rows === 0)
-            return truncateBytes(text, maxBytes);
-    }
-}
-function render(report, maxRows) {
-    const shown = pickRows(report.partitions, maxRows);
-    const left = report.partitions.length - shown.length;
-    const sections = [statusLine(report), totals(report)];
-    if (report.error !== undefined) {
-        sections.push(`**${escapeMarkdown(report.error.name)}**: ${escapeMarkdown(report.error.message)}`);
-    }
-    const failed = report.partitions.filter((row) => row.status === 'failed');
-    if (failed.length > 0) {
-        const listed = failed.slice(0, maxRows);
-        sections.push(`### Failed partitions (${failed.length})\n\n| Partition | Error | Message |\n|---:|---|---|\n` +
-            listed.map((row) => `| ${row.id} | ${escapeMarkdown(row.error ?? '')} | ${escapeMarkdown(row.message ?? '')} |`).join('\n') +
-            (failed.length > listed.length ? `\n\n${failed.length - listed.length} more failed partitions are in the JSON report.` : ''));
-    }
-    const rejected = report.partitions.filter((row) => (row.rejected ?? 0) > 0);
-    if (rejected.length > 0) {
-        const samples = rejected.slice(0, 10).flatMap((row) => (row.rejectedSamples ?? []).slice(0, 3).map((sample) => ({ id: row.id, ...sample })));
-        sections.push(`### Rejected records (${formatCount(report.totals.rejected)})\n\n| Partition | Object | Byte | Why |\n|---:|---|---:|---|\n` +
-            samples.map((s) => `| ${s.id} | ${escapeMarkdown(s.key)} | ${s.offset} | ${escapeMarkdown(s.message)} |`).join('\n'));
-    }
-    if (report.partitions.length > 0) {
-        sections.push(`### Partitions\n\n| Partition | Status | Bytes | Records | Rejected | Duration |\n|---:|---|---:|---:|---:|---:|\n` +
-            shown.map(partitionRow).join('\n') +
-            (left > 0 ? `\n\n${formatCount(left)} of ${formatCount(report.partitions.length)} partitions left out: shown are the failed and the slowest. All are in the JSON report.` : ''));
-        const timeline = gantt(report, maxRows);
-        if (timeline !== '')
-            sections.push(timeline);
-    }
-    sections.push(resultBlock(report.result));
-    if (report.links.length > 0)
-        sections.push(report.links.map((link) => `[${escapeMarkdown(link.label)}](${encodeURI(link.url)})`).join(' · '));
-    return sections.join('\n\n') + '\n';
-}
-function statusLine(report) {
-    const icon = report.status === 'SUCCEEDED' ? '✅' : '❌';
-    const verb = report.status === 'SUCCEEDED' ? 'succeeded' : 'failed';
-    return `## ${icon} sfn-fanout batch ${verb}\n\n${report.engine} engine · run ${escapeMarkdown(report.runId)} · ${escapeMarkdown(report.format)} from ${escapeMarkdown(report.input)} to ${escapeMarkdown(report.output)}`;
-}
-function totals(report) {
-    const t = report.totals;
-    const parallelism = report.wallMs > 0 ? t.workerMs / report.wallMs : 0;
-    const rows = [
-        ['Partitions', `${formatCount(t.partitions)} (${formatCount(t.succeeded)} succeeded, ${formatCount(t.failed)} failed)`],
-        ['Records', formatCount(t.records)],
-        ['Rejected records', formatCount(t.rejected)],
-        ['Bytes', formatBytes(t.bytes)],
-        ['Wall time', formatDuration(report.wallMs)],
-        ['Summed worker time', formatDuration(t.workerMs)],
-        ['Effective parallelism', `${parallelism.toFixed(1)}×`],
-    ];
-    if (report.plan?.cappedAt !== undefined)
-        rows.push(['Note', `partition count capped at max-partitions (${report.plan.cappedAt})`]);
-    return `| | |\n|---|---:|\n${rows.map(([name, value]) => `| ${name} | ${value} |`).join('\n')}`;
-}
-function partitionRow(row) {
-    const status = row.status === 'succeeded' ? '✅ succeeded' : '❌ failed';
-    const dash = (value, format) => (value === undefined ? '–' : format(value));
-    return `| ${row.id} | ${status} | ${formatBytes(row.bytes)} | ${dash(row.records, formatCount)} | ${dash(row.rejected, formatCount)} | ${dash(row.durationMs, formatDuration)} |`;
-}
-/** Failed partitions first, then the slowest; shown in partition order. */
-function pickRows(rows, maxRows) {
-    if (rows.length <= maxRows)
-        return [...rows];
-    const ranked = [...rows].sort((a, b) => Number(b.status === 'failed') - Number(a.status === 'failed') || (b.durationMs ?? 0) - (a.durationMs ?? 0) || a.id - b.id);
-    return ranked.slice(0, maxRows).sort((a, b) => a.id - b.id);
-}
-/** A mermaid timeline of the partitions; only generated names go in it, never untrusted text. */
-function gantt(report, maxRows) {
-    const timed = pickRows(report.partitions.filter((row) => row.startedAt !== undefined && row.finishedAt !== undefined), Math.min(maxRows, GANTT_ROWS));
-    if (timed.length === 0)
-        return '';
-    const origin = Math.min(...timed.map((row) => row.startedAt));
-    const lines = timed.map((row) => `    p${row.id} :${row.status === 'failed' ? 'crit, ' : ''}${row.startedAt - origin}, ${Math.max(1, row.finishedAt - origin)}`);
-    return ['### Timeline', '', '```mermaid', 'gantt', '    dateFormat x', '    axisFormat %M:%S.%L', '    section partitions', ...lines, '```'].join('\n');
-}
-function resultBlock(result) {
-    const json = JSON.stringify(result, null, 2) ?? 'null';
-    const shown = json.length > RESULT_CHARS ? `${json.slice(0, RESULT_CHARS)}\n… (${formatCount(json.length - RESULT_CHARS)} more characters in the JSON report)` : json;
-    return `<details><summary>Reducer result</summary>\n\n<pre>${escapeHtml(shown)}</pre>\n\n</details>`;
-}
-function truncateBytes(text, maxBytes) {
-    const note = '\n\n(Summary cut to fit GitHub’s size limit; see the JSON report.)\n';
-    return Buffer.from(text).subarray(0, maxBytes - Buffer.byteLength(note)).toString('utf8').replace(/\uFFFD$/, '') + note;
+/** Runs a batch on the engine the settings name; the CLI and the action both come through here. */
+function runBatch(settings, hooks = {}) {
+    return runLocal({
+        job: settings.job,
+        handler: settings.handler,
+        ...(settings.template === undefined ? {} : { template: settings.template }),
+        parameters: settings.parameters,
+        concurrency: settings.concurrency,
+        s3: settings.s3,
+        ...(hooks.onProgress === undefined ? {} : { onProgress: hooks.onProgress }),
+        ...(hooks.signal === undefined ? {} : { signal: hooks.signal }),
+    });
 }
 
 ;// CONCATENATED MODULE: ./lib/src/settings.js
@@ -77670,13 +77686,7 @@ async function runCommand(read, io) {
     const settings = parseRunSettings(read);
     const started = Date.now();
     let lastLogged = 0;
-    const report = await runLocal({
-        job: settings.job,
-        handler: settings.handler,
-        ...(settings.template === undefined ? {} : { template: settings.template }),
-        parameters: settings.parameters,
-        concurrency: settings.concurrency,
-        s3: settings.s3,
+    const report = await runBatch(settings, {
         ...(io.signal === undefined ? {} : { signal: io.signal }),
         onProgress(progress) {
             const line = renderProgress(progress, Date.now() - started);

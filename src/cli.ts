@@ -2,12 +2,12 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { FanoutError, errorMessage } from './errors.ts';
-import { runLocal } from './local/local-engine.ts';
 import { parseLocation } from './location.ts';
 import { planPartitions } from './plan/partition-plan.ts';
 import { renderConsoleReport, renderProgress } from './report/console.ts';
 import { formatBytes } from './report/markdown.ts';
 import { renderSummary } from './report/summary.ts';
+import { runBatch } from './run-batch.ts';
 import { SETTING_NAMES, parseRunSettings } from './settings.ts';
 import type { StoredObject } from './store/object-store.ts';
 import { lazyS3Client, openStore } from './store/open-store.ts';
@@ -95,13 +95,7 @@ async function runCommand(read: (name: string) => string | undefined, io: CliIO)
   const settings = parseRunSettings(read);
   const started = Date.now();
   let lastLogged = 0;
-  const report = await runLocal({
-    job: settings.job,
-    handler: settings.handler,
-    ...(settings.template === undefined ? {} : { template: settings.template }),
-    parameters: settings.parameters,
-    concurrency: settings.concurrency,
-    s3: settings.s3,
+  const report = await runBatch(settings, {
     ...(io.signal === undefined ? {} : { signal: io.signal }),
     onProgress(progress) {
       const line = renderProgress(progress, Date.now() - started);

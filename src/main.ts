@@ -3,9 +3,9 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import * as core from '@actions/core';
 import { FanoutError, errorMessage } from './errors.ts';
-import { runLocal } from './local/local-engine.ts';
 import { renderConsoleReport, renderProgress } from './report/console.ts';
 import { renderSummary } from './report/summary.ts';
+import { runBatch } from './run-batch.ts';
 import { parseRunSettings } from './settings.ts';
 
 /** The action: read and validate the inputs once, run the batch, write the summary and outputs. */
@@ -14,13 +14,7 @@ export async function run(): Promise<void> {
     const settings = parseRunSettings((name) => core.getInput(name));
     const started = Date.now();
     let lastLogged = 0;
-    const report = await runLocal({
-      job: settings.job,
-      handler: settings.handler,
-      ...(settings.template === undefined ? {} : { template: settings.template }),
-      parameters: settings.parameters,
-      concurrency: settings.concurrency,
-      s3: settings.s3,
+    const report = await runBatch(settings, {
       onProgress(progress) {
         if (Date.now() - lastLogged < 10_000 && progress.succeeded + progress.failed !== progress.total) return;
         lastLogged = Date.now();

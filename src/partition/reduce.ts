@@ -1,13 +1,17 @@
 import type { FailedPartition, PartitionOutcome, SucceededPartition } from './outcome.ts';
 
-export interface BatchResult {
-  readonly status: 'SUCCEEDED' | 'FAILED';
+/** How many partitions, records and bytes a batch had; records and rejected count succeeded partitions. */
+export interface BatchCounts {
   readonly partitions: number;
   readonly succeeded: number;
   readonly failed: number;
   readonly records: number;
   readonly rejected: number;
   readonly bytes: number;
+}
+
+export interface BatchResult extends BatchCounts {
+  readonly status: 'SUCCEEDED' | 'FAILED';
   readonly toleratedFailurePercentage: number;
   /** The handler's results merged in partition order; null when no partition succeeded. */
   readonly result: unknown;

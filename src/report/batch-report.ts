@@ -1,4 +1,5 @@
 import type { RejectedSample } from '../partition/outcome.ts';
+import type { BatchCounts } from '../partition/reduce.ts';
 import type { BatchFile, PlanSummary } from '../steps/steps.ts';
 import { causeMessage } from '../lambda-error.ts';
 
@@ -37,16 +38,8 @@ export interface BatchReport {
   readonly finishedAt: number;
   readonly wallMs: number;
   readonly plan?: PlanSummary;
-  readonly totals: {
-    readonly partitions: number;
-    readonly succeeded: number;
-    readonly failed: number;
-    readonly records: number;
-    readonly rejected: number;
-    readonly bytes: number;
-    /** Sum of the workers' durations: with wallMs, the effective parallelism. */
-    readonly workerMs: number;
-  };
+  /** `workerMs` sums the workers' durations: over wallMs, the effective parallelism. */
+  readonly totals: BatchCounts & { readonly workerMs: number };
   readonly toleratedFailurePercentage?: number;
   readonly partitions: readonly PartitionRow[];
   readonly result: unknown;
