@@ -1,0 +1,170 @@
+import { createHash } from 'node:crypto';
+import {
+  DescribeExecutionCommand,
+  GetExecutionHistoryCommand,
+  RedriveExecutionCommand,
+  StartExecutionCommand,
+  StopExecutionCommand,
+  type DescribeExecutionCommandOutput,
+  type HistoryEvent,
+  type SFNClient,
+} from '@aws-sdk/client-sfn';
+import { FanoutError, InputError, errorMessage } from '../errors.ts';
+import { fullJitterDelay, isThrottling, isTransient } from './backoff.ts';
+import type { Clock } from './clock.ts';
+import { executionAcceptor } from './execution-acceptor.ts';
+import { NO_PROGRESS, applyHistory, type MapProgress } from './map-progress.ts';
+
+/** Where a workflow step stands: the same values on a retried step, new ones on a re-run (new attempt). */
+export interface StepIdentity {
+  readonly repository: string;
+  readonly workflow: string;
+  readonly job: string;
+  readonly step: string;
+  readonly runId: string;
+  readonly runAttempt: number;
+}
+
+/**
+ * A deterministic execution name (at most 80 characters): a retried step re-attaches to its own
+ * execution; a re-run of the workflow (a new attempt) starts a new one.
+ */
+export function executionName(step: StepIdentity, attempt = step.runAttempt): string {
+  const where = createHash('sha256').update([step.repository, step.workflow, step.job, step.step].join('\n')).digest('hex').slice(0, 12);
+  return `sfn-fanout-${step.runId}-${attempt}-${where}`.slice(0, 80);
+}
+
+export function executionArnOf(stateMachineArn: string, name: string): string {
+  const parts = stateMachineArn.split(':');
+  if (parts.length < 7 || parts[5] !== 'stateMachine') throw new InputError(`"${stateMachineArn}" is not a state machine ARN.`);
+  return [...parts.slice(0, 5), 'execution', parts[6], name].join(':');
+}
+
+export interface Started {
+  readonly executionArn: string;
+  /** True when the execution already existed and this step attached to it. */
+  readonly attached: boolean;
+}
+
+/**
+ * Starts the execution, or attaches to it. StartExecution is idempotent for a running execution
+ * with the same name and input; `ExecutionAlreadyExists` means it has closed (or its input differs).
+ */
+export async function startOrAttach(sfn: SFNClient, stateMachineArn: string, name: string, input: unknown): Promise<Started> {
+  const body = JSON.stringify(input);
+  try {
+    const { executionArn } = await sfn.send(new StartExecutionCommand({ stateMachineArn, name, input: body }));
+    return { executionArn: executionArn!, attached: false };
+  } catch (error) {
+    if ((error as { name?: string }).name !== 'ExecutionAlreadyExists') throw error;
+    const executionArn = executionArnOf(stateMachineArn, name);
+    const existing = await sfn.send(new DescribeExecutionCommand({ executionArn }));
+    if (existing.input !== undefined && existing.input !== body) {
+      throw new FanoutError(
+        `Execution ${name} already exists with different input (status ${existing.status}). Re-run the workflow to start a new attempt, or stop ${executionArn} first.`,
+        { cause: error },
+      );
+    }
+    return { executionArn, attached: true };
+  }
+}
+
+export interface WaitOptions {
+  readonly clock: Clock;
+  /** Stop the execution if it runs longer than this. */
+  readonly timeoutMs?: number;
+  /** Stop the execution when this aborts (the job was cancelled). */
+  readonly signal?: AbortSignal;
+  readonly onProgress?: (progress: MapProgress, status: string) => void;
+  readonly random?: () => number;
+  readonly firstDelayMs?: number;
+  readonly maxDelayMs?: number;
+}
+
+const FIRST_DELAY_MS = 2000;
+const MAX_DELAY_MS = 60_000;
+/** The wait before noticing completion stays within max(10 s, 5% of the time run so far). */
+const NOTICE_FLOOR_MS = 10_000;
+const NOTICE_SHARE = 0.05;
+const MAX_TRANSIENT_FAILURES = 8;
+/** Full jitter may draw near zero; a floor keeps the worst case at about one call a second. */
+const MIN_DELAY_MS = 1000;
+
+/**
+ * Polls DescribeExecution until the execution closes, with capped exponential backoff and full
+ * jitter; throttling doubles the cap. Progress comes from the history events added since the last
+ * poll (newest first, stopping at the last one seen), one page in the usual case.
+ */
+export async function waitForExecution(sfn: SFNClient, executionArn: string, options: WaitOptions): Promise<DescribeExecutionCommandOutput> {
+  const { clock } = options;
+  const random = options.random ?? Math.random;
+  const started = clock.now();
+  let progress = NO_PROGRESS;
+  let attempt = 0;
+  let slowdown = 1;
+  let transientFailures = 0;
+  let stopRequested: string | undefined;
+  for (;;) {
+    try {
+      const response = await sfn.send(new DescribeExecutionCommand({ executionArn }));
+      if (executionAcceptor(response) !== 'RETRY') {
+        progress = applyHistory(progress, await newHistoryEvents(sfn, executionArn, progress.lastEventId));
+        options.onProgress?.(progress, response.status ?? 'UNKNOWN');
+        return response;
+      }
+      progress = applyHistory(progress, await newHistoryEvents(sfn, executionArn, progress.lastEventId));
+      options.onProgress?.(progress, response.status ?? 'RUNNING');
+      transientFailures = 0;
+      slowdown = Math.max(1, slowdown / 2);
+    } catch (error) {
+      if (!isTransient(error) || ++transientFailures > MAX_TRANSIENT_FAILURES) throw error;
+      if (isThrottling(error)) slowdown = Math.min(slowdown * 2, 16);
+    }
+    const elapsed = clock.now() - started;
+    const reason = options.signal?.aborted === true ? 'the job was cancelled' : options.timeoutMs !== undefined && elapsed >= options.timeoutMs ? `it ran past the timeout of ${Math.round(options.timeoutMs / 1000)} s` : undefined;
+    if (reason !== undefined && stopRequested === undefined) {
+      stopRequested = reason;
+      await stopExecution(sfn, executionArn, `sfn-fanout stopped the execution: ${reason}.`);
+      continue;
+    }
+    const cap = Math.min(options.maxDelayMs ?? MAX_DELAY_MS, Math.max(NOTICE_FLOOR_MS, elapsed * NOTICE_SHARE)) * slowdown;
+    const delay = Math.max(MIN_DELAY_MS, fullJitterDelay(attempt++, options.firstDelayMs ?? FIRST_DELAY_MS, cap, random));
+    await clock.sleep(delay, stopRequested === undefined ? options.signal : undefined);
+  }
+}
+
+async function newHistoryEvents(sfn: SFNClient, executionArn: string, lastEventId: number): Promise<HistoryEvent[]> {
+  const fresh: HistoryEvent[] = [];
+  let nextToken: string | undefined;
+  do {
+    const page = await sfn.send(new GetExecutionHistoryCommand({ executionArn, reverseOrder: true, maxResults: 1000, includeExecutionData: false, nextToken }));
+    for (const event of page.events ?? []) {
+      if ((event.id ?? 0) <= lastEventId) return fresh.reverse();
+      fresh.push(event);
+    }
+    nextToken = page.nextToken;
+  } while (nextToken !== undefined);
+  return fresh.reverse();
+}
+
+export async function stopExecution(sfn: SFNClient, executionArn: string, cause: string): Promise<void> {
+  try {
+    await sfn.send(new StopExecutionCommand({ executionArn, error: 'SfnFanout.Stopped', cause }));
+  } catch (error) {
+    // Already closed: nothing to stop.
+    if ((error as { name?: string }).name !== 'ExecutionDoesNotExist' && !/not running|already/i.test(errorMessage(error))) throw error;
+  }
+}
+
+/** Restarts a failed, aborted or timed-out execution from where it failed (a Map re-runs only its failed iterations). */
+export async function redrive(sfn: SFNClient, executionArn: string): Promise<void> {
+  try {
+    await sfn.send(new RedriveExecutionCommand({ executionArn }));
+  } catch (error) {
+    const name = (error as { name?: string }).name;
+    if (name === 'ExecutionNotRedrivable' || name === 'ExecutionDoesNotExist') {
+      throw new InputError(`Cannot redrive ${executionArn}: ${errorMessage(error)} (${name}). Redrive works on FAILED, ABORTED or TIMED_OUT executions within 14 days; leave redrive empty to start a new execution.`, { cause: error });
+    }
+    throw error;
+  }
+}
