@@ -4,16 +4,24 @@ import { execFileSync } from 'node:child_process';
 import { cpSync, mkdirSync, rmSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 
-const entries = { index: 'lib/src/index.js', cli: 'lib/src/bin/cli.js', 'lambda-thread': 'lib/src/local/lambda-thread.js' };
+const entries = {
+  index: 'lib/src/index.js',
+  cli: 'lib/src/bin/cli.js',
+  'lambda-thread': 'lib/src/local/lambda-thread.js',
+  // What the AWS engine zips for the stack's functions.
+  'lambdas/partitioner': 'lib/lambdas/partitioner.js',
+  'lambdas/worker': 'lib/lambdas/worker.js',
+  'lambdas/reducer': 'lib/lambdas/reducer.js',
+};
 const staging = '.tmp/bundle';
 rmSync(staging, { recursive: true, force: true });
 rmSync('dist', { recursive: true, force: true });
-mkdirSync('dist');
+mkdirSync('dist/lambdas', { recursive: true });
 for (const [name, entry] of Object.entries(entries)) {
   const out = path.join(staging, name);
   execFileSync('ncc', ['build', entry, '-o', out, '--quiet', '--target', 'es2022', '--license', 'licenses.txt'], { stdio: 'inherit' });
   for (const file of readdirSync(out)) {
-    const target = file === 'index.js' ? `${name}.js` : file === 'licenses.txt' ? `${name}.licenses.txt` : file;
+    const target = file === 'index.js' ? `${name}.js` : file === 'licenses.txt' ? `${name}.licenses.txt` : path.join(path.dirname(name), file);
     cpSync(path.join(out, file), path.join('dist', target), { recursive: true });
   }
 }
