@@ -1363,6 +1363,5989 @@ exports.Sha512WebCrypto = Sha512WebCrypto;
 
 /***/ }),
 
+/***/ 3805:
+/***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
+
+var __webpack_unused_export__;
+const { awsEndpointFunctions, emitWarningIfUnsupportedVersion: emitWarningIfUnsupportedVersion$1, createDefaultUserAgentProvider, getDefaultSocketTimeout, NODE_APP_ID_CONFIG_OPTIONS, getAwsRegionExtensionConfiguration, resolveAwsRegionExtensionConfiguration, resolveUserAgentConfig, resolveHostHeaderConfig, getUserAgentPlugin, getHostHeaderPlugin, getLoggerPlugin, getRecursionDetectionPlugin } = __nccwpck_require__(5152);
+const { getHttpAuthSchemeEndpointRuleSetPlugin, DefaultIdentityProviderConfig, getHttpSigningPlugin, createPaginator } = __nccwpck_require__(402);
+const { normalizeProvider, getSmithyContext, ServiceException, NoOpLogger, emitWarningIfUnsupportedVersion, loadConfigsForDefaultMode, getDefaultExtensionConfiguration, resolveDefaultRuntimeConfig, Client, makeBuilder, createWaiter, checkExceptions, WaiterState, createAggregatedClient } = __nccwpck_require__(2658);
+const { Command: $Command } = __nccwpck_require__(2658);
+__webpack_unused_export__ = $Command;
+__webpack_unused_export__ = Client;
+const { resolveDefaultsModeConfig, loadConfig, NODE_USE_FIPS_ENDPOINT_CONFIG_OPTIONS, NODE_USE_DUALSTACK_ENDPOINT_CONFIG_OPTIONS, NODE_REGION_CONFIG_OPTIONS, NODE_REGION_CONFIG_FILE_OPTIONS, resolveRegionConfig } = __nccwpck_require__(7291);
+const { BinaryDecisionDiagram, EndpointCache, decideEndpoint, customEndpointFunctions, resolveEndpointConfig, getEndpointPlugin } = __nccwpck_require__(2085);
+const { parseUrl, getHttpHandlerExtensionConfiguration, resolveHttpHandlerRuntimeConfig, getContentLengthPlugin } = __nccwpck_require__(3422);
+const { DEFAULT_RETRY_MODE, NODE_RETRY_MODE_CONFIG_OPTIONS, NODE_MAX_ATTEMPT_CONFIG_OPTIONS, resolveRetryConfig, getRetryPlugin } = __nccwpck_require__(3609);
+const { TypeRegistry, getSchemaSerdePlugin } = __nccwpck_require__(6890);
+const { resolveAwsSdkSigV4Config, AwsSdkSigV4Signer, NODE_AUTH_SCHEME_PREFERENCE_OPTIONS } = __nccwpck_require__(7523);
+const { defaultProvider } = __nccwpck_require__(5861);
+const { toUtf8, fromUtf8, toBase64, fromBase64, calculateBodyLength } = __nccwpck_require__(2430);
+const { streamCollector, NodeHttpHandler } = __nccwpck_require__(1279);
+const { AwsQueryProtocol } = __nccwpck_require__(7288);
+const { Sha256 } = __nccwpck_require__(9542);
+
+const defaultCloudFormationHttpAuthSchemeParametersProvider = async (config, context, input) => {
+    return {
+        operation: getSmithyContext(context).operation,
+        region: await normalizeProvider(config.region)() || (() => {
+            throw new Error("expected `region` to be configured for `aws.auth#sigv4`");
+        })(),
+    };
+};
+function createAwsAuthSigv4HttpAuthOption(authParameters) {
+    return {
+        schemeId: "aws.auth#sigv4",
+        signingProperties: {
+            name: "cloudformation",
+            region: authParameters.region,
+        },
+        propertiesExtractor: (config, context) => ({
+            signingProperties: {
+                config,
+                context,
+            },
+        }),
+    };
+}
+const defaultCloudFormationHttpAuthSchemeProvider = (authParameters) => {
+    const options = [];
+    switch (authParameters.operation) {
+        default: {
+            options.push(createAwsAuthSigv4HttpAuthOption(authParameters));
+        }
+    }
+    return options;
+};
+const resolveHttpAuthSchemeConfig = (config) => {
+    const config_0 = resolveAwsSdkSigV4Config(config);
+    return Object.assign(config_0, {
+        authSchemePreference: normalizeProvider(config.authSchemePreference ?? []),
+    });
+};
+
+const resolveClientEndpointParameters = (options) => {
+    return Object.assign(options, {
+        useDualstackEndpoint: options.useDualstackEndpoint ?? false,
+        useFipsEndpoint: options.useFipsEndpoint ?? false,
+        defaultSigningName: "cloudformation",
+    });
+};
+const commonParams = {
+    UseFIPS: { type: "builtInParams", name: "useFipsEndpoint" },
+    Endpoint: { type: "builtInParams", name: "endpoint" },
+    Region: { type: "builtInParams", name: "region" },
+    UseDualStack: { type: "builtInParams", name: "useDualstackEndpoint" },
+};
+
+var version = "3.1168.0";
+var packageInfo = {
+	version: version};
+
+const k = "ref";
+const a = -1, b = true, c = "isSet", d = "PartitionResult", e = "booleanEquals", f = "getAttr", g = { [k]: "Endpoint" }, h = { [k]: d }, i = {}, j = [{ [k]: "Region" }];
+const _data = {
+    conditions: [
+        [c, [g]],
+        [c, j],
+        ["aws.partition", j, d],
+        [e, [{ [k]: "UseFIPS" }, b]],
+        [e, [{ [k]: "UseDualStack" }, b]],
+        [e, [{ fn: f, argv: [h, "supportsDualStack"] }, b]],
+        [e, [{ fn: f, argv: [h, "supportsFIPS"] }, b]],
+        ["stringEquals", [{ fn: f, argv: [h, "name"] }, "aws-us-gov"]]
+    ],
+    results: [
+        [a],
+        [a, "Invalid Configuration: FIPS and custom endpoint are not supported"],
+        [a, "Invalid Configuration: Dualstack and custom endpoint are not supported"],
+        [g, i],
+        ["https://cloudformation-fips.{Region}.{PartitionResult#dualStackDnsSuffix}", i],
+        [a, "FIPS and DualStack are enabled, but this partition does not support one or both"],
+        ["https://cloudformation.{Region}.amazonaws.com", i],
+        ["https://cloudformation-fips.{Region}.{PartitionResult#dnsSuffix}", i],
+        [a, "FIPS is enabled but this partition does not support FIPS"],
+        ["https://cloudformation.{Region}.{PartitionResult#dualStackDnsSuffix}", i],
+        [a, "DualStack is enabled but this partition does not support DualStack"],
+        ["https://cloudformation.{Region}.{PartitionResult#dnsSuffix}", i],
+        [a, "Invalid Configuration: Missing Region"]
+    ]
+};
+const root = 2;
+const r = 100_000_000;
+const nodes = new Int32Array([
+    -1, 1, -1,
+    0, 13, 3,
+    1, 4, r + 12,
+    2, 5, r + 12,
+    3, 8, 6,
+    4, 7, r + 11,
+    5, r + 9, r + 10,
+    4, 11, 9,
+    6, 10, r + 8,
+    7, r + 6, r + 7,
+    5, 12, r + 5,
+    6, r + 4, r + 5,
+    3, r + 1, 14,
+    4, r + 2, r + 3,
+]);
+const bdd = BinaryDecisionDiagram.from(nodes, root, _data.conditions, _data.results);
+
+const cache = new EndpointCache({
+    size: 50,
+    params: ["Endpoint", "Region", "UseDualStack", "UseFIPS"],
+});
+const defaultEndpointResolver = (endpointParams, context = {}) => {
+    return cache.get(endpointParams, () => decideEndpoint(bdd, {
+        endpointParams: endpointParams,
+        logger: context.logger,
+    }));
+};
+customEndpointFunctions.aws = awsEndpointFunctions;
+
+class CloudFormationServiceException extends ServiceException {
+    static shapeId = "smithy.ts.sdk.synthetic.com.amazonaws.cloudformation#CloudFormationServiceException";
+    constructor(options) {
+        super(options);
+        Object.setPrototypeOf(this, CloudFormationServiceException.prototype);
+    }
+}
+
+class InvalidOperationException extends CloudFormationServiceException {
+    static shapeId = "com.amazonaws.cloudformation#InvalidOperationException";
+    name = "InvalidOperationException";
+    $fault = "client";
+    Message;
+    constructor(opts) {
+        super({
+            name: "InvalidOperationException",
+            $fault: "client",
+            ...opts,
+        });
+        Object.setPrototypeOf(this, InvalidOperationException.prototype);
+        this.Message = opts.Message;
+    }
+}
+class OperationNotFoundException extends CloudFormationServiceException {
+    static shapeId = "com.amazonaws.cloudformation#OperationNotFoundException";
+    name = "OperationNotFoundException";
+    $fault = "client";
+    Message;
+    constructor(opts) {
+        super({
+            name: "OperationNotFoundException",
+            $fault: "client",
+            ...opts,
+        });
+        Object.setPrototypeOf(this, OperationNotFoundException.prototype);
+        this.Message = opts.Message;
+    }
+}
+class CFNRegistryException extends CloudFormationServiceException {
+    static shapeId = "com.amazonaws.cloudformation#CFNRegistryException";
+    name = "CFNRegistryException";
+    $fault = "client";
+    Message;
+    constructor(opts) {
+        super({
+            name: "CFNRegistryException",
+            $fault: "client",
+            ...opts,
+        });
+        Object.setPrototypeOf(this, CFNRegistryException.prototype);
+        this.Message = opts.Message;
+    }
+}
+class TypeNotFoundException extends CloudFormationServiceException {
+    static shapeId = "com.amazonaws.cloudformation#TypeNotFoundException";
+    name = "TypeNotFoundException";
+    $fault = "client";
+    Message;
+    constructor(opts) {
+        super({
+            name: "TypeNotFoundException",
+            $fault: "client",
+            ...opts,
+        });
+        Object.setPrototypeOf(this, TypeNotFoundException.prototype);
+        this.Message = opts.Message;
+    }
+}
+class AlreadyExistsException extends CloudFormationServiceException {
+    static shapeId = "com.amazonaws.cloudformation#AlreadyExistsException";
+    name = "AlreadyExistsException";
+    $fault = "client";
+    Message;
+    constructor(opts) {
+        super({
+            name: "AlreadyExistsException",
+            $fault: "client",
+            ...opts,
+        });
+        Object.setPrototypeOf(this, AlreadyExistsException.prototype);
+        this.Message = opts.Message;
+    }
+}
+class TypeConfigurationNotFoundException extends CloudFormationServiceException {
+    static shapeId = "com.amazonaws.cloudformation#TypeConfigurationNotFoundException";
+    name = "TypeConfigurationNotFoundException";
+    $fault = "client";
+    Message;
+    constructor(opts) {
+        super({
+            name: "TypeConfigurationNotFoundException",
+            $fault: "client",
+            ...opts,
+        });
+        Object.setPrototypeOf(this, TypeConfigurationNotFoundException.prototype);
+        this.Message = opts.Message;
+    }
+}
+class TokenAlreadyExistsException extends CloudFormationServiceException {
+    static shapeId = "com.amazonaws.cloudformation#TokenAlreadyExistsException";
+    name = "TokenAlreadyExistsException";
+    $fault = "client";
+    Message;
+    constructor(opts) {
+        super({
+            name: "TokenAlreadyExistsException",
+            $fault: "client",
+            ...opts,
+        });
+        Object.setPrototypeOf(this, TokenAlreadyExistsException.prototype);
+        this.Message = opts.Message;
+    }
+}
+class ChangeSetNotFoundException extends CloudFormationServiceException {
+    static shapeId = "com.amazonaws.cloudformation#ChangeSetNotFoundException";
+    name = "ChangeSetNotFoundException";
+    $fault = "client";
+    Message;
+    constructor(opts) {
+        super({
+            name: "ChangeSetNotFoundException",
+            $fault: "client",
+            ...opts,
+        });
+        Object.setPrototypeOf(this, ChangeSetNotFoundException.prototype);
+        this.Message = opts.Message;
+    }
+}
+class InsufficientCapabilitiesException extends CloudFormationServiceException {
+    static shapeId = "com.amazonaws.cloudformation#InsufficientCapabilitiesException";
+    name = "InsufficientCapabilitiesException";
+    $fault = "client";
+    Message;
+    constructor(opts) {
+        super({
+            name: "InsufficientCapabilitiesException",
+            $fault: "client",
+            ...opts,
+        });
+        Object.setPrototypeOf(this, InsufficientCapabilitiesException.prototype);
+        this.Message = opts.Message;
+    }
+}
+class LimitExceededException extends CloudFormationServiceException {
+    static shapeId = "com.amazonaws.cloudformation#LimitExceededException";
+    name = "LimitExceededException";
+    $fault = "client";
+    Message;
+    constructor(opts) {
+        super({
+            name: "LimitExceededException",
+            $fault: "client",
+            ...opts,
+        });
+        Object.setPrototypeOf(this, LimitExceededException.prototype);
+        this.Message = opts.Message;
+    }
+}
+class ConcurrentResourcesLimitExceededException extends CloudFormationServiceException {
+    static shapeId = "com.amazonaws.cloudformation#ConcurrentResourcesLimitExceededException";
+    name = "ConcurrentResourcesLimitExceededException";
+    $fault = "client";
+    Message;
+    constructor(opts) {
+        super({
+            name: "ConcurrentResourcesLimitExceededException",
+            $fault: "client",
+            ...opts,
+        });
+        Object.setPrototypeOf(this, ConcurrentResourcesLimitExceededException.prototype);
+        this.Message = opts.Message;
+    }
+}
+class OperationIdAlreadyExistsException extends CloudFormationServiceException {
+    static shapeId = "com.amazonaws.cloudformation#OperationIdAlreadyExistsException";
+    name = "OperationIdAlreadyExistsException";
+    $fault = "client";
+    Message;
+    constructor(opts) {
+        super({
+            name: "OperationIdAlreadyExistsException",
+            $fault: "client",
+            ...opts,
+        });
+        Object.setPrototypeOf(this, OperationIdAlreadyExistsException.prototype);
+        this.Message = opts.Message;
+    }
+}
+class OperationInProgressException extends CloudFormationServiceException {
+    static shapeId = "com.amazonaws.cloudformation#OperationInProgressException";
+    name = "OperationInProgressException";
+    $fault = "client";
+    Message;
+    constructor(opts) {
+        super({
+            name: "OperationInProgressException",
+            $fault: "client",
+            ...opts,
+        });
+        Object.setPrototypeOf(this, OperationInProgressException.prototype);
+        this.Message = opts.Message;
+    }
+}
+class StackSetNotFoundException extends CloudFormationServiceException {
+    static shapeId = "com.amazonaws.cloudformation#StackSetNotFoundException";
+    name = "StackSetNotFoundException";
+    $fault = "client";
+    Message;
+    constructor(opts) {
+        super({
+            name: "StackSetNotFoundException",
+            $fault: "client",
+            ...opts,
+        });
+        Object.setPrototypeOf(this, StackSetNotFoundException.prototype);
+        this.Message = opts.Message;
+    }
+}
+class StaleRequestException extends CloudFormationServiceException {
+    static shapeId = "com.amazonaws.cloudformation#StaleRequestException";
+    name = "StaleRequestException";
+    $fault = "client";
+    Message;
+    constructor(opts) {
+        super({
+            name: "StaleRequestException",
+            $fault: "client",
+            ...opts,
+        });
+        Object.setPrototypeOf(this, StaleRequestException.prototype);
+        this.Message = opts.Message;
+    }
+}
+class CreatedButModifiedException extends CloudFormationServiceException {
+    static shapeId = "com.amazonaws.cloudformation#CreatedButModifiedException";
+    name = "CreatedButModifiedException";
+    $fault = "client";
+    Message;
+    constructor(opts) {
+        super({
+            name: "CreatedButModifiedException",
+            $fault: "client",
+            ...opts,
+        });
+        Object.setPrototypeOf(this, CreatedButModifiedException.prototype);
+        this.Message = opts.Message;
+    }
+}
+class NameAlreadyExistsException extends CloudFormationServiceException {
+    static shapeId = "com.amazonaws.cloudformation#NameAlreadyExistsException";
+    name = "NameAlreadyExistsException";
+    $fault = "client";
+    Message;
+    constructor(opts) {
+        super({
+            name: "NameAlreadyExistsException",
+            $fault: "client",
+            ...opts,
+        });
+        Object.setPrototypeOf(this, NameAlreadyExistsException.prototype);
+        this.Message = opts.Message;
+    }
+}
+class InvalidChangeSetStatusException extends CloudFormationServiceException {
+    static shapeId = "com.amazonaws.cloudformation#InvalidChangeSetStatusException";
+    name = "InvalidChangeSetStatusException";
+    $fault = "client";
+    Message;
+    constructor(opts) {
+        super({
+            name: "InvalidChangeSetStatusException",
+            $fault: "client",
+            ...opts,
+        });
+        Object.setPrototypeOf(this, InvalidChangeSetStatusException.prototype);
+        this.Message = opts.Message;
+    }
+}
+class GeneratedTemplateNotFoundException extends CloudFormationServiceException {
+    static shapeId = "com.amazonaws.cloudformation#GeneratedTemplateNotFoundException";
+    name = "GeneratedTemplateNotFoundException";
+    $fault = "client";
+    Message;
+    constructor(opts) {
+        super({
+            name: "GeneratedTemplateNotFoundException",
+            $fault: "client",
+            ...opts,
+        });
+        Object.setPrototypeOf(this, GeneratedTemplateNotFoundException.prototype);
+        this.Message = opts.Message;
+    }
+}
+class StackSetNotEmptyException extends CloudFormationServiceException {
+    static shapeId = "com.amazonaws.cloudformation#StackSetNotEmptyException";
+    name = "StackSetNotEmptyException";
+    $fault = "client";
+    Message;
+    constructor(opts) {
+        super({
+            name: "StackSetNotEmptyException",
+            $fault: "client",
+            ...opts,
+        });
+        Object.setPrototypeOf(this, StackSetNotEmptyException.prototype);
+        this.Message = opts.Message;
+    }
+}
+class ResourceScanNotFoundException extends CloudFormationServiceException {
+    static shapeId = "com.amazonaws.cloudformation#ResourceScanNotFoundException";
+    name = "ResourceScanNotFoundException";
+    $fault = "client";
+    Message;
+    constructor(opts) {
+        super({
+            name: "ResourceScanNotFoundException",
+            $fault: "client",
+            ...opts,
+        });
+        Object.setPrototypeOf(this, ResourceScanNotFoundException.prototype);
+        this.Message = opts.Message;
+    }
+}
+class StackInstanceNotFoundException extends CloudFormationServiceException {
+    static shapeId = "com.amazonaws.cloudformation#StackInstanceNotFoundException";
+    name = "StackInstanceNotFoundException";
+    $fault = "client";
+    Message;
+    constructor(opts) {
+        super({
+            name: "StackInstanceNotFoundException",
+            $fault: "client",
+            ...opts,
+        });
+        Object.setPrototypeOf(this, StackInstanceNotFoundException.prototype);
+        this.Message = opts.Message;
+    }
+}
+class StackRefactorNotFoundException extends CloudFormationServiceException {
+    static shapeId = "com.amazonaws.cloudformation#StackRefactorNotFoundException";
+    name = "StackRefactorNotFoundException";
+    $fault = "client";
+    Message;
+    constructor(opts) {
+        super({
+            name: "StackRefactorNotFoundException",
+            $fault: "client",
+            ...opts,
+        });
+        Object.setPrototypeOf(this, StackRefactorNotFoundException.prototype);
+        this.Message = opts.Message;
+    }
+}
+class HookResultNotFoundException extends CloudFormationServiceException {
+    static shapeId = "com.amazonaws.cloudformation#HookResultNotFoundException";
+    name = "HookResultNotFoundException";
+    $fault = "client";
+    Message;
+    constructor(opts) {
+        super({
+            name: "HookResultNotFoundException",
+            $fault: "client",
+            ...opts,
+        });
+        Object.setPrototypeOf(this, HookResultNotFoundException.prototype);
+        this.Message = opts.Message;
+    }
+}
+class StackNotFoundException extends CloudFormationServiceException {
+    static shapeId = "com.amazonaws.cloudformation#StackNotFoundException";
+    name = "StackNotFoundException";
+    $fault = "client";
+    Message;
+    constructor(opts) {
+        super({
+            name: "StackNotFoundException",
+            $fault: "client",
+            ...opts,
+        });
+        Object.setPrototypeOf(this, StackNotFoundException.prototype);
+        this.Message = opts.Message;
+    }
+}
+class ResourceScanInProgressException extends CloudFormationServiceException {
+    static shapeId = "com.amazonaws.cloudformation#ResourceScanInProgressException";
+    name = "ResourceScanInProgressException";
+    $fault = "client";
+    Message;
+    constructor(opts) {
+        super({
+            name: "ResourceScanInProgressException",
+            $fault: "client",
+            ...opts,
+        });
+        Object.setPrototypeOf(this, ResourceScanInProgressException.prototype);
+        this.Message = opts.Message;
+    }
+}
+class InvalidStateTransitionException extends CloudFormationServiceException {
+    static shapeId = "com.amazonaws.cloudformation#InvalidStateTransitionException";
+    name = "InvalidStateTransitionException";
+    $fault = "client";
+    Message;
+    constructor(opts) {
+        super({
+            name: "InvalidStateTransitionException",
+            $fault: "client",
+            ...opts,
+        });
+        Object.setPrototypeOf(this, InvalidStateTransitionException.prototype);
+        this.Message = opts.Message;
+    }
+}
+class OperationStatusCheckFailedException extends CloudFormationServiceException {
+    static shapeId = "com.amazonaws.cloudformation#OperationStatusCheckFailedException";
+    name = "OperationStatusCheckFailedException";
+    $fault = "client";
+    Message;
+    constructor(opts) {
+        super({
+            name: "OperationStatusCheckFailedException",
+            $fault: "client",
+            ...opts,
+        });
+        Object.setPrototypeOf(this, OperationStatusCheckFailedException.prototype);
+        this.Message = opts.Message;
+    }
+}
+class ResourceScanLimitExceededException extends CloudFormationServiceException {
+    static shapeId = "com.amazonaws.cloudformation#ResourceScanLimitExceededException";
+    name = "ResourceScanLimitExceededException";
+    $fault = "client";
+    Message;
+    constructor(opts) {
+        super({
+            name: "ResourceScanLimitExceededException",
+            $fault: "client",
+            ...opts,
+        });
+        Object.setPrototypeOf(this, ResourceScanLimitExceededException.prototype);
+        this.Message = opts.Message;
+    }
+}
+
+const _A = "Arn";
+const _AC = "AfterContext";
+const _ACT = "AttributeChangeType";
+const _AD = "AutoDeployment";
+const _AEE = "AlreadyExistsException";
+const _AFT = "AccountFilterType";
+const _AGR = "AccountGateResult";
+const _AL = "AccountLimit";
+const _ALL = "AccountLimitList";
+const _ALc = "AccountLimits";
+const _ALn = "AnnotationList";
+const _AN = "AnnotationName";
+const _ANl = "AliasName";
+const _AOA = "ActivateOrganizationsAccess";
+const _AOAI = "ActivateOrganizationsAccessInput";
+const _AOAO = "ActivateOrganizationsAccessOutput";
+const _AP = "ActualProperties";
+const _AR = "AddResources";
+const _ARARN = "AdministrationRoleARN";
+const _AT = "ActivateType";
+const _ATAC = "AcceptTermsAndConditions";
+const _ATI = "ActivateTypeInput";
+const _ATO = "ActivateTypeOutput";
+const _AU = "AutoUpdate";
+const _AUc = "AccountsUrl";
+const _AV = "ActualValue";
+const _AVF = "AfterValueFrom";
+const _AVf = "AfterValue";
+const _AVl = "AllowedValues";
+const _Ac = "Accounts";
+const _Acc = "Account";
+const _Act = "Action";
+const _Acti = "Active";
+const _Al = "Alias";
+const _An = "Annotation";
+const _Ann = "Annotations";
+const _At = "Attribute";
+const _BC = "BeforeContext";
+const _BDTC = "BatchDescribeTypeConfigurations";
+const _BDTCE = "BatchDescribeTypeConfigurationsError";
+const _BDTCEa = "BatchDescribeTypeConfigurationsErrors";
+const _BDTCI = "BatchDescribeTypeConfigurationsInput";
+const _BDTCO = "BatchDescribeTypeConfigurationsOutput";
+const _BT = "BearerToken";
+const _BV = "BeforeValue";
+const _BVF = "BeforeValueFrom";
+const _C = "Change";
+const _CA = "CallAs";
+const _CAo = "ConnectionArn";
+const _CAon = "ConfigurationAlias";
+const _CAonf = "ConfigurationArn";
+const _CBME = "CreatedButModifiedException";
+const _CCS = "CreateChangeSet";
+const _CCSI = "CreateChangeSetInput";
+const _CCSO = "CreateChangeSetOutput";
+const _CE = "CausingEntity";
+const _CFNRE = "CFNRegistryException";
+const _CGT = "CreateGeneratedTemplate";
+const _CGTI = "CreateGeneratedTemplateInput";
+const _CGTO = "CreateGeneratedTemplateOutput";
+const _CM = "ConcurrencyMode";
+const _COS = "CurrentOperationStatus";
+const _CR = "CapabilitiesReason";
+const _CRLEE = "ConcurrentResourcesLimitExceededException";
+const _CRT = "ClientRequestToken";
+const _CS = "ConfigurationSchema";
+const _CSH = "ChangeSetHook";
+const _CSHRTD = "ChangeSetHookResourceTargetDetails";
+const _CSHTD = "ChangeSetHookTargetDetails";
+const _CSHh = "ChangeSetHooks";
+const _CSI = "ChangeSetId";
+const _CSII = "CreateStackInstancesInput";
+const _CSIO = "CreateStackInstancesOutput";
+const _CSIr = "CreateStackInput";
+const _CSIre = "CreateStackInstances";
+const _CSN = "ChangeSetName";
+const _CSNFE = "ChangeSetNotFoundException";
+const _CSO = "CreateStackOutput";
+const _CSR = "CreateStackRefactor";
+const _CSRI = "CreateStackRefactorInput";
+const _CSRO = "CreateStackRefactorOutput";
+const _CSS = "ChangeSetSummary";
+const _CSSI = "CreateStackSetInput";
+const _CSSO = "CreateStackSetOutput";
+const _CSSh = "ChangeSetSummaries";
+const _CSSr = "CreateStackSet";
+const _CST = "ChangeSetType";
+const _CSh = "ChangeSource";
+const _CSr = "CreateStack";
+const _CT = "CreationTime";
+const _CTl = "ClientToken";
+const _CTr = "CreationTimestamp";
+const _CUR = "ContinueUpdateRollback";
+const _CURI = "ContinueUpdateRollbackInput";
+const _CURO = "ContinueUpdateRollbackOutput";
+const _CUS = "CancelUpdateStack";
+const _CUSI = "CancelUpdateStackInput";
+const _Ca = "Capabilities";
+const _Cat = "Category";
+const _Ch = "Changes";
+const _Co = "Configuration";
+const _D = "Description";
+const _DAL = "DescribeAccountLimits";
+const _DALI = "DescribeAccountLimitsInput";
+const _DALO = "DescribeAccountLimitsOutput";
+const _DC = "DeploymentConfig";
+const _DCS = "DeleteChangeSet";
+const _DCSH = "DescribeChangeSetHooks";
+const _DCSHI = "DescribeChangeSetHooksInput";
+const _DCSHO = "DescribeChangeSetHooksOutput";
+const _DCSI = "DeleteChangeSetInput";
+const _DCSIe = "DescribeChangeSetInput";
+const _DCSO = "DeleteChangeSetOutput";
+const _DCSOe = "DescribeChangeSetOutput";
+const _DCSe = "DescribeChangeSet";
+const _DDS = "DriftDetectionStatus";
+const _DDT = "DriftDetectionTimestamp";
+const _DE = "DescribeEvents";
+const _DEI = "DescribeEventsInput";
+const _DEO = "DescribeEventsOutput";
+const _DGT = "DeleteGeneratedTemplate";
+const _DGTI = "DeleteGeneratedTemplateInput";
+const _DGTIe = "DescribeGeneratedTemplateInput";
+const _DGTO = "DescribeGeneratedTemplateOutput";
+const _DGTe = "DescribeGeneratedTemplate";
+const _DI = "DriftInformation";
+const _DM = "DeploymentMode";
+const _DMe = "DeletionMode";
+const _DO = "DependsOn";
+const _DOA = "DeactivateOrganizationsAccess";
+const _DOAI = "DeactivateOrganizationsAccessInput";
+const _DOAIe = "DescribeOrganizationsAccessInput";
+const _DOAO = "DeactivateOrganizationsAccessOutput";
+const _DOAOe = "DescribeOrganizationsAccessOutput";
+const _DOAe = "DescribeOrganizationsAccess";
+const _DP = "DeletionPolicy";
+const _DPI = "DescribePublisherInput";
+const _DPO = "DescribePublisherOutput";
+const _DPe = "DescribePublisher";
+const _DR = "DisableRollback";
+const _DRS = "DescribeResourceScan";
+const _DRSI = "DescribeResourceScanInput";
+const _DRSO = "DescribeResourceScanOutput";
+const _DRe = "DetectionReason";
+const _DS = "DetectionStatus";
+const _DSD = "DetectStackDrift";
+const _DSDDS = "DescribeStackDriftDetectionStatus";
+const _DSDDSI = "DescribeStackDriftDetectionStatusInput";
+const _DSDDSO = "DescribeStackDriftDetectionStatusOutput";
+const _DSDI = "DetectStackDriftInput";
+const _DSDO = "DetectStackDriftOutput";
+const _DSE = "DescribeStackEvents";
+const _DSEI = "DescribeStackEventsInput";
+const _DSEO = "DescribeStackEventsOutput";
+const _DSI = "DeleteStackInput";
+const _DSIC = "DriftedStackInstancesCount";
+const _DSII = "DeleteStackInstancesInput";
+const _DSIIe = "DescribeStackInstanceInput";
+const _DSIO = "DeleteStackInstancesOutput";
+const _DSIOe = "DescribeStackInstanceOutput";
+const _DSIe = "DescribeStacksInput";
+const _DSIel = "DeleteStackInstances";
+const _DSIes = "DescribeStackInstance";
+const _DSO = "DescribeStacksOutput";
+const _DSR = "DetectionStatusReason";
+const _DSRC = "DriftedStackResourceCount";
+const _DSRD = "DescribeStackResourceDrifts";
+const _DSRDI = "DescribeStackResourceDriftsInput";
+const _DSRDIe = "DetectStackResourceDriftInput";
+const _DSRDO = "DescribeStackResourceDriftsOutput";
+const _DSRDOe = "DetectStackResourceDriftOutput";
+const _DSRDe = "DetectStackResourceDrift";
+const _DSRI = "DescribeStackRefactorInput";
+const _DSRIe = "DescribeStackResourceInput";
+const _DSRIes = "DescribeStackResourcesInput";
+const _DSRO = "DescribeStackRefactorOutput";
+const _DSROe = "DescribeStackResourceOutput";
+const _DSROes = "DescribeStackResourcesOutput";
+const _DSRe = "DescribeStackRefactor";
+const _DSRes = "DescribeStackResource";
+const _DSResc = "DescribeStackResources";
+const _DSRr = "DriftStatusReason";
+const _DSS = "DeleteStackSet";
+const _DSSD = "DetectStackSetDrift";
+const _DSSDI = "DetectStackSetDriftInput";
+const _DSSDO = "DetectStackSetDriftOutput";
+const _DSSI = "DeleteStackSetInput";
+const _DSSIe = "DescribeStackSetInput";
+const _DSSO = "DeleteStackSetOutput";
+const _DSSOI = "DescribeStackSetOperationInput";
+const _DSSOO = "DescribeStackSetOperationOutput";
+const _DSSOe = "DescribeStackSetOutput";
+const _DSSOes = "DescribeStackSetOperation";
+const _DSSe = "DescribeStackSet";
+const _DSe = "DeprecatedStatus";
+const _DSel = "DeleteStack";
+const _DSes = "DescribeStacks";
+const _DSet = "DetailedStatus";
+const _DSr = "DriftStatus";
+const _DT = "DeploymentTargets";
+const _DTI = "DeactivateTypeInput";
+const _DTIe = "DeregisterTypeInput";
+const _DTIes = "DescribeTypeInput";
+const _DTO = "DeactivateTypeOutput";
+const _DTOe = "DeregisterTypeOutput";
+const _DTOes = "DescribeTypeOutput";
+const _DTR = "DescribeTypeRegistration";
+const _DTRI = "DescribeTypeRegistrationInput";
+const _DTRO = "DescribeTypeRegistrationOutput";
+const _DTe = "DeclaredTransforms";
+const _DTea = "DeactivateType";
+const _DTel = "DeletionTime";
+const _DTer = "DeregisterType";
+const _DTes = "DescribeType";
+const _DTi = "DifferenceType";
+const _DU = "DocumentationUrl";
+const _DV = "DisableValidation";
+const _DVI = "DefaultVersionId";
+const _DVe = "DefaultValue";
+const _De = "Details";
+const _Des = "Destination";
+const _Det = "Detection";
+const _Dr = "Drift";
+const _E = "Enabled";
+const _EC = "ErrorCode";
+const _ECS = "ExecuteChangeSet";
+const _ECSI = "ExecuteChangeSetInput";
+const _ECSO = "ExecuteChangeSetOutput";
+const _EF = "EventFilter";
+const _EI = "EventId";
+const _EM = "ErrorMessage";
+const _EN = "ExportName";
+const _EP = "ExpectedProperties";
+const _ERA = "ExecutionRoleArn";
+const _ERN = "ExecutionRoleName";
+const _ES = "ExecutionStatus";
+const _ESC = "EnableStackCreation";
+const _ESF = "ExecutionStatusFilter";
+const _ESI = "ExportingStackId";
+const _ESR = "ExecutionStatusReason";
+const _ESRI = "ExecuteStackRefactorInput";
+const _ESRx = "ExecuteStackRefactor";
+const _ET = "EndTime";
+const _ETC = "EstimateTemplateCost";
+const _ETCI = "EstimateTemplateCostInput";
+const _ETCO = "EstimateTemplateCostOutput";
+const _ETP = "EnableTerminationProtection";
+const _ETn = "EndTimestamp";
+const _ETv = "EventType";
+const _EV = "ExpectedValue";
+const _En = "Entity";
+const _Er = "Errors";
+const _Ev = "Evaluation";
+const _Ex = "Export";
+const _Exp = "Exports";
+const _F = "Filters";
+const _FE = "FailedEvents";
+const _FM = "FailureMode";
+const _FR = "ForceRollback";
+const _FSIC = "FailedStackInstancesCount";
+const _FTC = "FailureToleranceCount";
+const _FTP = "FailureTolerancePercentage";
+const _Fo = "Format";
+const _GGT = "GetGeneratedTemplate";
+const _GGTI = "GetGeneratedTemplateInput";
+const _GGTO = "GetGeneratedTemplateOutput";
+const _GHR = "GetHookResult";
+const _GHRI = "GetHookResultInput";
+const _GHRO = "GetHookResultOutput";
+const _GSP = "GetStackPolicy";
+const _GSPI = "GetStackPolicyInput";
+const _GSPO = "GetStackPolicyOutput";
+const _GT = "GetTemplate";
+const _GTI = "GeneratedTemplateId";
+const _GTIe = "GetTemplateInput";
+const _GTN = "GeneratedTemplateName";
+const _GTNFE = "GeneratedTemplateNotFoundException";
+const _GTO = "GetTemplateOutput";
+const _GTS = "GetTemplateSummary";
+const _GTSI = "GetTemplateSummaryInput";
+const _GTSO = "GetTemplateSummaryOutput";
+const _H = "Hooks";
+const _HET = "HookExecutionTarget";
+const _HFM = "HookFailureMode";
+const _HIC = "HookInvocationCount";
+const _HII = "HookInvocationId";
+const _HIP = "HookInvocationPoint";
+const _HR = "HookResults";
+const _HRI = "HookResultId";
+const _HRNFE = "HookResultNotFoundException";
+const _HRS = "HookResultSummary";
+const _HRSo = "HookResultSummaries";
+const _HS = "HookStatus";
+const _HSR = "HookStatusReason";
+const _HT = "HookTarget";
+const _HTo = "HookType";
+const _I = "Id";
+const _IA = "IsActivated";
+const _IAn = "InvokedAt";
+const _ICE = "InsufficientCapabilitiesException";
+const _ICSSE = "InvalidChangeSetStatusException";
+const _IDC = "IsDefaultConfiguration";
+const _IDV = "IsDefaultVersion";
+const _IER = "ImportExistingResources";
+const _INS = "IncludeNestedStacks";
+const _IOE = "InvalidOperationException";
+const _IP = "InvocationPoint";
+const _IPSIC = "InProgressStackInstancesCount";
+const _IPV = "IncludePropertyValues";
+const _IPd = "IdentityProvider";
+const _ISSIC = "InSyncStackInstancesCount";
+const _ISTE = "InvalidStateTransitionException";
+const _ISTSS = "ImportStacksToStackSet";
+const _ISTSSI = "ImportStacksToStackSetInput";
+const _ISTSSO = "ImportStacksToStackSetOutput";
+const _Im = "Imports";
+const _K = "Key";
+const _LC = "LoggingConfig";
+const _LCS = "ListChangeSets";
+const _LCSI = "ListChangeSetsInput";
+const _LCSO = "ListChangeSetsOutput";
+const _LCT = "LastCheckTimestamp";
+const _LDB = "LogDeliveryBucket";
+const _LDCT = "LastDriftCheckTimestamp";
+const _LE = "ListExports";
+const _LEE = "LimitExceededException";
+const _LEI = "ListExportsInput";
+const _LEO = "ListExportsOutput";
+const _LGN = "LogGroupName";
+const _LGT = "ListGeneratedTemplates";
+const _LGTI = "ListGeneratedTemplatesInput";
+const _LGTO = "ListGeneratedTemplatesOutput";
+const _LHR = "ListHookResults";
+const _LHRI = "ListHookResultsInput";
+const _LHRO = "ListHookResultsOutput";
+const _LI = "ListImports";
+const _LIH = "LogicalIdHierarchy";
+const _LII = "ListImportsInput";
+const _LIO = "ListImportsOutput";
+const _LO = "LastOperations";
+const _LOI = "LastOperationId";
+const _LPV = "LatestPublicVersion";
+const _LRA = "LogRoleArn";
+const _LRD = "LiveResourceDrift";
+const _LRI = "LogicalResourceId";
+const _LRIo = "LogicalResourceIds";
+const _LRS = "ListResourceScans";
+const _LRSI = "ListResourceScansInput";
+const _LRSO = "ListResourceScansOutput";
+const _LRSR = "ListResourceScanResources";
+const _LRSRI = "ListResourceScanResourcesInput";
+const _LRSRO = "ListResourceScanResourcesOutput";
+const _LRSRR = "ListResourceScanRelatedResources";
+const _LRSRRI = "ListResourceScanRelatedResourcesInput";
+const _LRSRRO = "ListResourceScanRelatedResourcesOutput";
+const _LS = "ListStacks";
+const _LSI = "ListStacksInput";
+const _LSII = "ListStackInstancesInput";
+const _LSIO = "ListStackInstancesOutput";
+const _LSIRD = "ListStackInstanceResourceDrifts";
+const _LSIRDI = "ListStackInstanceResourceDriftsInput";
+const _LSIRDO = "ListStackInstanceResourceDriftsOutput";
+const _LSIi = "ListStackInstances";
+const _LSO = "ListStacksOutput";
+const _LSR = "ListStackRefactors";
+const _LSRA = "ListStackRefactorActions";
+const _LSRAI = "ListStackRefactorActionsInput";
+const _LSRAO = "ListStackRefactorActionsOutput";
+const _LSRI = "ListStackRefactorsInput";
+const _LSRIi = "ListStackResourcesInput";
+const _LSRO = "ListStackRefactorsOutput";
+const _LSROi = "ListStackResourcesOutput";
+const _LSRi = "ListStackResources";
+const _LSS = "ListStackSets";
+const _LSSADT = "ListStackSetAutoDeploymentTargets";
+const _LSSADTI = "ListStackSetAutoDeploymentTargetsInput";
+const _LSSADTO = "ListStackSetAutoDeploymentTargetsOutput";
+const _LSSI = "ListStackSetsInput";
+const _LSSO = "ListStackSetsOutput";
+const _LSSOI = "ListStackSetOperationsInput";
+const _LSSOO = "ListStackSetOperationsOutput";
+const _LSSOR = "ListStackSetOperationResults";
+const _LSSORI = "ListStackSetOperationResultsInput";
+const _LSSORO = "ListStackSetOperationResultsOutput";
+const _LSSOi = "ListStackSetOperations";
+const _LT = "ListTypes";
+const _LTI = "ListTypesInput";
+const _LTO = "ListTypesOutput";
+const _LTR = "ListTypeRegistrations";
+const _LTRI = "ListTypeRegistrationsInput";
+const _LTRO = "ListTypeRegistrationsOutput";
+const _LTV = "ListTypeVersions";
+const _LTVI = "ListTypeVersionsInput";
+const _LTVO = "ListTypeVersionsOutput";
+const _LU = "LastUpdated";
+const _LUT = "LastUpdatedTime";
+const _LUTa = "LastUpdatedTimestamp";
+const _M = "Message";
+const _MBS = "ManagedByStack";
+const _MCC = "MaxConcurrentCount";
+const _MCP = "MaxConcurrentPercentage";
+const _ME = "ManagedExecution";
+const _MI = "ModuleInfo";
+const _MR = "MaxResults";
+const _MTIM = "MonitoringTimeInMinutes";
+const _MV = "MajorVersion";
+const _Me = "Metadata";
+const _Mo = "Mode";
+const _N = "Name";
+const _NAEE = "NameAlreadyExistsException";
+const _NARN = "NotificationARNs";
+const _NE = "NoEcho";
+const _NGTN = "NewGeneratedTemplateName";
+const _NOR = "NumberOfResources";
+const _NT = "NextToken";
+const _O = "Output";
+const _OE = "OperationEvents";
+const _OEp = "OperationEntry";
+const _OEpe = "OperationEvent";
+const _OF = "OnFailure";
+const _OI = "OperationId";
+const _OIAEE = "OperationIdAlreadyExistsException";
+const _OIPE = "OperationInProgressException";
+const _OK = "OutputKey";
+const _ONFE = "OperationNotFoundException";
+const _OP = "OperationPreferences";
+const _ORF = "OperationResultFilter";
+const _ORFp = "OperationResultFilters";
+const _OS = "OperationStatus";
+const _OSCFE = "OperationStatusCheckFailedException";
+const _OSF = "OnStackFailure";
+const _OT = "OperationType";
+const _OTA = "OriginalTypeArn";
+const _OTN = "OriginalTypeName";
+const _OUI = "OrganizationalUnitIds";
+const _OUIr = "OrganizationalUnitId";
+const _OV = "OutputValue";
+const _Ou = "Outputs";
+const _P = "Parameters";
+const _PA = "PolicyAction";
+const _PC = "PercentageCompleted";
+const _PCSI = "ParentChangeSetId";
+const _PCa = "ParameterConstraints";
+const _PD = "ParameterDeclaration";
+const _PDC = "PreviousDeploymentContext";
+const _PDa = "ParameterDeclarations";
+const _PDr = "PropertyDifference";
+const _PDro = "PropertyDifferences";
+const _PI = "PublisherId";
+const _PIa = "ParentId";
+const _PIu = "PublisherIdentity";
+const _PK = "ParameterKey";
+const _PM = "PermissionModel";
+const _PN = "PublisherName";
+const _PO = "ParameterOverrides";
+const _PP = "PublisherProfile";
+const _PPr = "PropertyPath";
+const _PRI = "PhysicalResourceId";
+const _PRIC = "PhysicalResourceIdContext";
+const _PRICKVP = "PhysicalResourceIdContextKeyValuePair";
+const _PS = "PublisherStatus";
+const _PSr = "ProgressStatus";
+const _PT = "ProvisioningType";
+const _PTA = "PublicTypeArn";
+const _PTI = "PublishTypeInput";
+const _PTO = "PublishTypeOutput";
+const _PTa = "ParameterType";
+const _PTu = "PublishType";
+const _PV = "PreviousValue";
+const _PVN = "PublicVersionNumber";
+const _PVa = "ParameterValue";
+const _Pa = "Parameter";
+const _Pat = "Path";
+const _Pr = "Progress";
+const _Pro = "Properties";
+const _R = "Resources";
+const _RA = "ResourceAction";
+const _RAI = "RemoveAliasInput";
+const _RAR = "RefreshAllResources";
+const _RARN = "RoleARN";
+const _RAT = "RequiredActivatedTypes";
+const _RATe = "RequiredActivatedType";
+const _RAe = "RemoveAlias";
+const _RC = "ResourceChange";
+const _RCD = "ResourceChangeDetail";
+const _RCDe = "ResourceChangeDetails";
+const _RCSI = "RootChangeSetId";
+const _RCT = "RegionConcurrencyType";
+const _RCo = "RollbackConfiguration";
+const _RD = "ResourceDefinition";
+const _RDIA = "ResourceDriftIgnoredAttributes";
+const _RDIAe = "ResourceDriftIgnoredAttribute";
+const _RDS = "ResourceDriftStatus";
+const _RDe = "ResourceDetail";
+const _RDes = "ResourceDefinitions";
+const _RDeso = "ResourceDetails";
+const _REOC = "RetainExceptOnCreate";
+const _RF = "ResourcesFailed";
+const _RHP = "RecordHandlerProgress";
+const _RHPI = "RecordHandlerProgressInput";
+const _RHPO = "RecordHandlerProgressOutput";
+const _RI = "ResourceIdentifier";
+const _RIS = "ResourceIdentifierSummaries";
+const _RISe = "ResourceIdentifierSummary";
+const _RIe = "ResourceIdentifiers";
+const _RIo = "RootId";
+const _RL = "RemediationLink";
+const _RLe = "ResourceLocation";
+const _RM = "RemediationMessage";
+const _RMe = "ResourceMappings";
+const _RMes = "ResourceModel";
+const _RMeso = "ResourceMapping";
+const _RO = "RegionOrder";
+const _RP = "ResourceProperties";
+const _RPI = "RegisterPublisherInput";
+const _RPO = "RegisterPublisherOutput";
+const _RPe = "ResourcesProcessing";
+const _RPeg = "RegisterPublisher";
+const _RPes = "ResourcesPending";
+const _RR = "RetainResources";
+const _RRe = "ResourcesRead";
+const _RRel = "RelatedResources";
+const _RRem = "RemoveResources";
+const _RReq = "RequiresRecreation";
+const _RS = "RetainStacks";
+const _RSF = "RegistrationStatusFilter";
+const _RSI = "ResourceScanId";
+const _RSIPE = "ResourceScanInProgressException";
+const _RSIo = "RollbackStackInput";
+const _RSLEE = "ResourceScanLimitExceededException";
+const _RSNFE = "ResourceScanNotFoundException";
+const _RSO = "RollbackStackOutput";
+const _RSOAR = "RetainStacksOnAccountRemoval";
+const _RSR = "ResourceStatusReason";
+const _RSS = "ResourceScanSummaries";
+const _RSSe = "ResourceScanSummary";
+const _RSe = "ResourcesScanned";
+const _RSes = "ResourceStatus";
+const _RSeso = "ResourcesSucceeded";
+const _RSo = "RollbackStack";
+const _RT = "ResourceType";
+const _RTD = "ResourceTargetDetails";
+const _RTDe = "ResourceTargetDefinition";
+const _RTI = "ResourcesToImport";
+const _RTIe = "RegisterTypeInput";
+const _RTIes = "ResourceToImport";
+const _RTL = "RegistrationTokenList";
+const _RTO = "RegisterTypeOutput";
+const _RTP = "ResourceTypePrefix";
+const _RTS = "ResourcesToSkip";
+const _RTe = "ResourceTypes";
+const _RTeg = "RegistrationToken";
+const _RTegi = "RegisterType";
+const _RTo = "RollbackTriggers";
+const _RTol = "RollbackTrigger";
+const _RV = "ResolvedValue";
+const _Re = "Regions";
+const _Rea = "Reason";
+const _Reg = "Region";
+const _Rep = "Replacement";
+const _Req = "Required";
+const _S = "Status";
+const _SA = "StagesAvailable";
+const _SAI = "SetAliasInput";
+const _SAe = "SetAlias";
+const _SD = "StackDefinitions";
+const _SDDI = "StackDriftDetectionId";
+const _SDI = "StackDriftInformation";
+const _SDIS = "StackDriftInformationSummary";
+const _SDS = "StackDriftStatus";
+const _SDt = "StackDefinition";
+const _SDta = "StatusDetails";
+const _SE = "StackEvents";
+const _SEt = "StackEvent";
+const _SF = "ScanFilters";
+const _SFc = "ScanFilter";
+const _SHP = "SchemaHandlerPackage";
+const _SI = "StackId";
+const _SIA = "StackInstanceAccount";
+const _SICS = "StackInstanceComprehensiveStatus";
+const _SIF = "StackInstanceFilter";
+const _SIFt = "StackInstanceFilters";
+const _SINFE = "StackInstanceNotFoundException";
+const _SIR = "StackInstanceRegion";
+const _SIRDS = "StackInstanceResourceDriftStatuses";
+const _SIRDSt = "StackInstanceResourceDriftsSummary";
+const _SIRDSta = "StackInstanceResourceDriftsSummaries";
+const _SIS = "StackInstanceStatus";
+const _SISt = "StackInstanceSummary";
+const _SISta = "StackInstanceSummaries";
+const _SIU = "StackIdsUrl";
+const _SIt = "StackInstance";
+const _SIta = "StackIds";
+const _SL = "SeverityLevel";
+const _SM = "StatusMessage";
+const _SMV = "SupportedMajorVersions";
+const _SN = "StackName";
+const _SNFE = "StackNotFoundException";
+const _SPB = "StackPolicyBody";
+const _SPDUB = "StackPolicyDuringUpdateBody";
+const _SPDUURL = "StackPolicyDuringUpdateURL";
+const _SPURL = "StackPolicyURL";
+const _SR = "StatusReason";
+const _SRA = "StackRefactorActions";
+const _SRAt = "StackRefactorAction";
+const _SRD = "StackResourceDrifts";
+const _SRDI = "StackResourceDriftInformation";
+const _SRDIS = "StackResourceDriftInformationSummary";
+const _SRDS = "StackResourceDriftStatus";
+const _SRDSF = "StackResourceDriftStatusFilters";
+const _SRDt = "StackResourceDetail";
+const _SRDta = "StackResourceDrift";
+const _SRE = "StaleRequestException";
+const _SRI = "StackRefactorId";
+const _SRIc = "ScannedResourceIdentifier";
+const _SRIca = "ScannedResourceIdentifiers";
+const _SRIi = "SignalResourceInput";
+const _SRNFE = "StackRefactorNotFoundException";
+const _SRS = "StackRefactorSummaries";
+const _SRSI = "StartResourceScanInput";
+const _SRSO = "StartResourceScanOutput";
+const _SRSt = "StackResourceSummaries";
+const _SRSta = "StackRefactorSummary";
+const _SRStac = "StackResourceSummary";
+const _SRStar = "StartResourceScan";
+const _SRTR = "StackRefactorTagResources";
+const _SRc = "ScannedResource";
+const _SRca = "ScannedResources";
+const _SRi = "SignalResource";
+const _SRt = "StackResources";
+const _SRta = "StackResource";
+const _SS = "StackSet";
+const _SSADTS = "StackSetAutoDeploymentTargetSummary";
+const _SSADTSt = "StackSetAutoDeploymentTargetSummaries";
+const _SSARN = "StackSetARN";
+const _SSDDD = "StackSetDriftDetectionDetails";
+const _SSF = "StackStatusFilter";
+const _SSI = "StackSetId";
+const _SSN = "StackSetName";
+const _SSNEE = "StackSetNotEmptyException";
+const _SSNFE = "StackSetNotFoundException";
+const _SSO = "StackSetOperation";
+const _SSOP = "StackSetOperationPreferences";
+const _SSORS = "StackSetOperationResultSummary";
+const _SSORSt = "StackSetOperationResultSummaries";
+const _SSOS = "StackSetOperationSummary";
+const _SSOSD = "StackSetOperationStatusDetails";
+const _SSOSt = "StackSetOperationSummaries";
+const _SSP = "SetStackPolicy";
+const _SSPI = "SetStackPolicyInput";
+const _SSR = "StackStatusReason";
+const _SSS = "StackSetSummary";
+const _SSSO = "StopStackSetOperation";
+const _SSSOI = "StopStackSetOperationInput";
+const _SSSOO = "StopStackSetOperationOutput";
+const _SSSt = "StackSetSummaries";
+const _SSt = "StackSummaries";
+const _SSta = "StackStatus";
+const _SStac = "StackSummary";
+const _ST = "StartTime";
+const _STC = "SetTypeConfiguration";
+const _STCI = "SetTypeConfigurationInput";
+const _STCO = "SetTypeConfigurationOutput";
+const _STDV = "SetTypeDefaultVersion";
+const _STDVI = "SetTypeDefaultVersionInput";
+const _STDVO = "SetTypeDefaultVersionOutput";
+const _STF = "ScanTypeFilter";
+const _STc = "ScanType";
+const _SU = "SourceUrl";
+const _Sc = "Schema";
+const _Sco = "Scope";
+const _So = "Source";
+const _St = "Stacks";
+const _Sta = "Stack";
+const _Su = "Summaries";
+const _T = "Type";
+const _TA = "TypeArn";
+const _TAEE = "TokenAlreadyExistsException";
+const _TB = "TemplateBody";
+const _TC = "TypeConfigurations";
+const _TCA = "TypeConfigurationAlias";
+const _TCAy = "TypeConfigurationArn";
+const _TCD = "TypeConfigurationDetails";
+const _TCDL = "TypeConfigurationDetailsList";
+const _TCI = "TypeConfigurationIdentifier";
+const _TCIy = "TypeConfigurationIdentifiers";
+const _TCNFE = "TypeConfigurationNotFoundException";
+const _TCVI = "TypeConfigurationVersionId";
+const _TCe = "TemplateConfiguration";
+const _TCi = "TimeCreated";
+const _TD = "TargetDetails";
+const _TDe = "TemplateDescription";
+const _TF = "TypeFilters";
+const _TH = "TypeHierarchy";
+const _TI = "TargetId";
+const _TIM = "TimeoutInMinutes";
+const _TK = "TagKey";
+const _TN = "TypeName";
+const _TNA = "TypeNameAlias";
+const _TNFE = "TypeNotFoundException";
+const _TNP = "TypeNamePrefix";
+const _TP = "TemplateParameter";
+const _TPe = "TemplateProgress";
+const _TPem = "TemplateParameters";
+const _TR = "TagResources";
+const _TS = "TemplateStage";
+const _TSC = "TemplateSummaryConfig";
+const _TSIC = "TotalStackInstancesCount";
+const _TSe = "TemplateSummary";
+const _TSem = "TemplateSummaries";
+const _TSy = "TypeSummaries";
+const _TSyp = "TypeSummary";
+const _TT = "TargetType";
+const _TTI = "TestTypeInput";
+const _TTN = "TargetTypeName";
+const _TTO = "TestTypeOutput";
+const _TTS = "TypeTestsStatus";
+const _TTSD = "TypeTestsStatusDescription";
+const _TTe = "TestType";
+const _TURL = "TemplateURL";
+const _TURTAW = "TreatUnrecognizedResourceTypesAsWarnings";
+const _TV = "TagValue";
+const _TVA = "TypeVersionArn";
+const _TVI = "TypeVersionId";
+const _TVS = "TypeVersionSummaries";
+const _TVSy = "TypeVersionSummary";
+const _TW = "TotalWarnings";
+const _Ta = "Tags";
+const _Tag = "Tag";
+const _Tar = "Target";
+const _Ti = "Timestamp";
+const _Ty = "Types";
+const _U = "Url";
+const _UGT = "UpdateGeneratedTemplate";
+const _UGTI = "UpdateGeneratedTemplateInput";
+const _UGTO = "UpdateGeneratedTemplateOutput";
+const _UI = "UniqueId";
+const _UPT = "UsePreviousTemplate";
+const _UPV = "UsePreviousValue";
+const _UR = "UntagResources";
+const _URP = "UpdateReplacePolicy";
+const _URT = "UnrecognizedResourceTypes";
+const _US = "UpdateStack";
+const _USI = "UpdateStackInput";
+const _USII = "UpdateStackInstancesInput";
+const _USIO = "UpdateStackInstancesOutput";
+const _USIp = "UpdateStackInstances";
+const _USO = "UpdateStackOutput";
+const _USS = "UpdateStackSet";
+const _USSI = "UpdateStackSetInput";
+const _USSO = "UpdateStackSetOutput";
+const _UTC = "UnprocessedTypeConfigurations";
+const _UTP = "UpdateTerminationProtection";
+const _UTPI = "UpdateTerminationProtectionInput";
+const _UTPO = "UpdateTerminationProtectionOutput";
+const _V = "Value";
+const _VB = "VersionBump";
+const _VFM = "ValidationFailureMode";
+const _VI = "VersionId";
+const _VN = "ValidationName";
+const _VP = "ValidationPath";
+const _VS = "ValidationStatus";
+const _VSR = "ValidationStatusReason";
+const _VT = "ValidateTemplate";
+const _VTI = "ValidateTemplateInput";
+const _VTO = "ValidateTemplateOutput";
+const _Va = "Values";
+const _Ve = "Version";
+const _Vi = "Visibility";
+const _W = "Warnings";
+const _WD = "WarningDetail";
+const _WDa = "WarningDetails";
+const _WP = "WarningProperty";
+const _WPa = "WarningProperties";
+const _aQE = "awsQueryError";
+const _c = "client";
+const _e = "error";
+const _hE = "httpError";
+const _s = "smithy.ts.sdk.synthetic.com.amazonaws.cloudformation";
+const n0 = "com.amazonaws.cloudformation";
+const _s_registry = new TypeRegistry(_s);
+var CloudFormationServiceException$ = [-3, _s, "CloudFormationServiceException", 0, [], []];
+_s_registry.registerError(CloudFormationServiceException$, CloudFormationServiceException);
+const n0_registry = new TypeRegistry(n0);
+var AlreadyExistsException$ = [-3, n0, _AEE,
+    { [_aQE]: [`AlreadyExistsException`, 400], [_e]: _c, [_hE]: 400 },
+    [_M],
+    [0]
+];
+n0_registry.registerError(AlreadyExistsException$, AlreadyExistsException);
+var CFNRegistryException$ = [-3, n0, _CFNRE,
+    { [_aQE]: [`CFNRegistryException`, 400], [_e]: _c, [_hE]: 400 },
+    [_M],
+    [0]
+];
+n0_registry.registerError(CFNRegistryException$, CFNRegistryException);
+var ChangeSetNotFoundException$ = [-3, n0, _CSNFE,
+    { [_aQE]: [`ChangeSetNotFound`, 404], [_e]: _c, [_hE]: 404 },
+    [_M],
+    [0]
+];
+n0_registry.registerError(ChangeSetNotFoundException$, ChangeSetNotFoundException);
+var ConcurrentResourcesLimitExceededException$ = [-3, n0, _CRLEE,
+    { [_aQE]: [`ConcurrentResourcesLimitExceeded`, 429], [_e]: _c, [_hE]: 429 },
+    [_M],
+    [0]
+];
+n0_registry.registerError(ConcurrentResourcesLimitExceededException$, ConcurrentResourcesLimitExceededException);
+var CreatedButModifiedException$ = [-3, n0, _CBME,
+    { [_aQE]: [`CreatedButModifiedException`, 409], [_e]: _c, [_hE]: 409 },
+    [_M],
+    [0]
+];
+n0_registry.registerError(CreatedButModifiedException$, CreatedButModifiedException);
+var GeneratedTemplateNotFoundException$ = [-3, n0, _GTNFE,
+    { [_aQE]: [`GeneratedTemplateNotFound`, 404], [_e]: _c, [_hE]: 404 },
+    [_M],
+    [0]
+];
+n0_registry.registerError(GeneratedTemplateNotFoundException$, GeneratedTemplateNotFoundException);
+var HookResultNotFoundException$ = [-3, n0, _HRNFE,
+    { [_aQE]: [`HookResultNotFound`, 404], [_e]: _c, [_hE]: 404 },
+    [_M],
+    [0]
+];
+n0_registry.registerError(HookResultNotFoundException$, HookResultNotFoundException);
+var InsufficientCapabilitiesException$ = [-3, n0, _ICE,
+    { [_aQE]: [`InsufficientCapabilitiesException`, 400], [_e]: _c, [_hE]: 400 },
+    [_M],
+    [0]
+];
+n0_registry.registerError(InsufficientCapabilitiesException$, InsufficientCapabilitiesException);
+var InvalidChangeSetStatusException$ = [-3, n0, _ICSSE,
+    { [_aQE]: [`InvalidChangeSetStatus`, 400], [_e]: _c, [_hE]: 400 },
+    [_M],
+    [0]
+];
+n0_registry.registerError(InvalidChangeSetStatusException$, InvalidChangeSetStatusException);
+var InvalidOperationException$ = [-3, n0, _IOE,
+    { [_aQE]: [`InvalidOperationException`, 400], [_e]: _c, [_hE]: 400 },
+    [_M],
+    [0]
+];
+n0_registry.registerError(InvalidOperationException$, InvalidOperationException);
+var InvalidStateTransitionException$ = [-3, n0, _ISTE,
+    { [_aQE]: [`InvalidStateTransition`, 400], [_e]: _c, [_hE]: 400 },
+    [_M],
+    [0]
+];
+n0_registry.registerError(InvalidStateTransitionException$, InvalidStateTransitionException);
+var LimitExceededException$ = [-3, n0, _LEE,
+    { [_aQE]: [`LimitExceededException`, 400], [_e]: _c, [_hE]: 400 },
+    [_M],
+    [0]
+];
+n0_registry.registerError(LimitExceededException$, LimitExceededException);
+var NameAlreadyExistsException$ = [-3, n0, _NAEE,
+    { [_aQE]: [`NameAlreadyExistsException`, 409], [_e]: _c, [_hE]: 409 },
+    [_M],
+    [0]
+];
+n0_registry.registerError(NameAlreadyExistsException$, NameAlreadyExistsException);
+var OperationIdAlreadyExistsException$ = [-3, n0, _OIAEE,
+    { [_aQE]: [`OperationIdAlreadyExistsException`, 409], [_e]: _c, [_hE]: 409 },
+    [_M],
+    [0]
+];
+n0_registry.registerError(OperationIdAlreadyExistsException$, OperationIdAlreadyExistsException);
+var OperationInProgressException$ = [-3, n0, _OIPE,
+    { [_aQE]: [`OperationInProgressException`, 409], [_e]: _c, [_hE]: 409 },
+    [_M],
+    [0]
+];
+n0_registry.registerError(OperationInProgressException$, OperationInProgressException);
+var OperationNotFoundException$ = [-3, n0, _ONFE,
+    { [_aQE]: [`OperationNotFoundException`, 404], [_e]: _c, [_hE]: 404 },
+    [_M],
+    [0]
+];
+n0_registry.registerError(OperationNotFoundException$, OperationNotFoundException);
+var OperationStatusCheckFailedException$ = [-3, n0, _OSCFE,
+    { [_aQE]: [`ConditionalCheckFailed`, 400], [_e]: _c, [_hE]: 400 },
+    [_M],
+    [0]
+];
+n0_registry.registerError(OperationStatusCheckFailedException$, OperationStatusCheckFailedException);
+var ResourceScanInProgressException$ = [-3, n0, _RSIPE,
+    { [_aQE]: [`ResourceScanInProgress`, 400], [_e]: _c, [_hE]: 400 },
+    [_M],
+    [0]
+];
+n0_registry.registerError(ResourceScanInProgressException$, ResourceScanInProgressException);
+var ResourceScanLimitExceededException$ = [-3, n0, _RSLEE,
+    { [_aQE]: [`ResourceScanLimitExceeded`, 400], [_e]: _c, [_hE]: 400 },
+    [_M],
+    [0]
+];
+n0_registry.registerError(ResourceScanLimitExceededException$, ResourceScanLimitExceededException);
+var ResourceScanNotFoundException$ = [-3, n0, _RSNFE,
+    { [_aQE]: [`ResourceScanNotFound`, 400], [_e]: _c, [_hE]: 400 },
+    [_M],
+    [0]
+];
+n0_registry.registerError(ResourceScanNotFoundException$, ResourceScanNotFoundException);
+var StackInstanceNotFoundException$ = [-3, n0, _SINFE,
+    { [_aQE]: [`StackInstanceNotFoundException`, 404], [_e]: _c, [_hE]: 404 },
+    [_M],
+    [0]
+];
+n0_registry.registerError(StackInstanceNotFoundException$, StackInstanceNotFoundException);
+var StackNotFoundException$ = [-3, n0, _SNFE,
+    { [_aQE]: [`StackNotFoundException`, 404], [_e]: _c, [_hE]: 404 },
+    [_M],
+    [0]
+];
+n0_registry.registerError(StackNotFoundException$, StackNotFoundException);
+var StackRefactorNotFoundException$ = [-3, n0, _SRNFE,
+    { [_aQE]: [`StackRefactorNotFoundException`, 404], [_e]: _c, [_hE]: 404 },
+    [_M],
+    [0]
+];
+n0_registry.registerError(StackRefactorNotFoundException$, StackRefactorNotFoundException);
+var StackSetNotEmptyException$ = [-3, n0, _SSNEE,
+    { [_aQE]: [`StackSetNotEmptyException`, 409], [_e]: _c, [_hE]: 409 },
+    [_M],
+    [0]
+];
+n0_registry.registerError(StackSetNotEmptyException$, StackSetNotEmptyException);
+var StackSetNotFoundException$ = [-3, n0, _SSNFE,
+    { [_aQE]: [`StackSetNotFoundException`, 404], [_e]: _c, [_hE]: 404 },
+    [_M],
+    [0]
+];
+n0_registry.registerError(StackSetNotFoundException$, StackSetNotFoundException);
+var StaleRequestException$ = [-3, n0, _SRE,
+    { [_aQE]: [`StaleRequestException`, 409], [_e]: _c, [_hE]: 409 },
+    [_M],
+    [0]
+];
+n0_registry.registerError(StaleRequestException$, StaleRequestException);
+var TokenAlreadyExistsException$ = [-3, n0, _TAEE,
+    { [_aQE]: [`TokenAlreadyExistsException`, 400], [_e]: _c, [_hE]: 400 },
+    [_M],
+    [0]
+];
+n0_registry.registerError(TokenAlreadyExistsException$, TokenAlreadyExistsException);
+var TypeConfigurationNotFoundException$ = [-3, n0, _TCNFE,
+    { [_aQE]: [`TypeConfigurationNotFoundException`, 404], [_e]: _c, [_hE]: 404 },
+    [_M],
+    [0]
+];
+n0_registry.registerError(TypeConfigurationNotFoundException$, TypeConfigurationNotFoundException);
+var TypeNotFoundException$ = [-3, n0, _TNFE,
+    { [_aQE]: [`TypeNotFoundException`, 404], [_e]: _c, [_hE]: 404 },
+    [_M],
+    [0]
+];
+n0_registry.registerError(TypeNotFoundException$, TypeNotFoundException);
+const errorTypeRegistries = [
+    _s_registry,
+    n0_registry,
+];
+var AccountGateResult$ = [3, n0, _AGR,
+    0,
+    [_S, _SR],
+    [0, 0]
+];
+var AccountLimit$ = [3, n0, _AL,
+    0,
+    [_N, _V],
+    [0, 1]
+];
+var ActivateOrganizationsAccessInput$ = [3, n0, _AOAI,
+    0,
+    [],
+    []
+];
+var ActivateOrganizationsAccessOutput$ = [3, n0, _AOAO,
+    0,
+    [],
+    []
+];
+var ActivateTypeInput$ = [3, n0, _ATI,
+    0,
+    [_T, _PTA, _PI, _TN, _TNA, _AU, _LC, _ERA, _VB, _MV],
+    [0, 0, 0, 0, 0, 2, () => LoggingConfig$, 0, 0, 1]
+];
+var ActivateTypeOutput$ = [3, n0, _ATO,
+    0,
+    [_A],
+    [0]
+];
+var Annotation$ = [3, n0, _An,
+    0,
+    [_AN, _S, _SM, _RM, _RL, _SL],
+    [0, 0, 0, 0, 0, 0]
+];
+var AutoDeployment$ = [3, n0, _AD,
+    0,
+    [_E, _RSOAR, _DO],
+    [2, 2, 64 | 0]
+];
+var BatchDescribeTypeConfigurationsError$ = [3, n0, _BDTCE,
+    0,
+    [_EC, _EM, _TCI],
+    [0, 0, () => TypeConfigurationIdentifier$]
+];
+var BatchDescribeTypeConfigurationsInput$ = [3, n0, _BDTCI,
+    0,
+    [_TCIy],
+    [() => TypeConfigurationIdentifiers], 1
+];
+var BatchDescribeTypeConfigurationsOutput$ = [3, n0, _BDTCO,
+    0,
+    [_Er, _UTC, _TC],
+    [() => BatchDescribeTypeConfigurationsErrors, () => UnprocessedTypeConfigurations, () => TypeConfigurationDetailsList]
+];
+var CancelUpdateStackInput$ = [3, n0, _CUSI,
+    0,
+    [_SN, _CRT],
+    [0, 0], 1
+];
+var Change$ = [3, n0, _C,
+    0,
+    [_T, _HIC, _RC],
+    [0, 1, () => ResourceChange$]
+];
+var ChangeSetHook$ = [3, n0, _CSH,
+    0,
+    [_IP, _FM, _TN, _TVI, _TCVI, _TD],
+    [0, 0, 0, 0, 0, () => ChangeSetHookTargetDetails$]
+];
+var ChangeSetHookResourceTargetDetails$ = [3, n0, _CSHRTD,
+    0,
+    [_LRI, _RT, _RA],
+    [0, 0, 0]
+];
+var ChangeSetHookTargetDetails$ = [3, n0, _CSHTD,
+    0,
+    [_TT, _RTD],
+    [0, () => ChangeSetHookResourceTargetDetails$]
+];
+var ChangeSetSummary$ = [3, n0, _CSS,
+    0,
+    [_SI, _SN, _CSI, _CSN, _ES, _S, _SR, _CT, _D, _INS, _PCSI, _RCSI, _IER],
+    [0, 0, 0, 0, 0, 0, 0, 4, 0, 2, 0, 0, 2]
+];
+var ContinueUpdateRollbackInput$ = [3, n0, _CURI,
+    0,
+    [_SN, _RARN, _RTS, _CRT, _FR],
+    [0, 0, 64 | 0, 0, 2], 1
+];
+var ContinueUpdateRollbackOutput$ = [3, n0, _CURO,
+    0,
+    [],
+    []
+];
+var CreateChangeSetInput$ = [3, n0, _CCSI,
+    0,
+    [_SN, _CSN, _TB, _TURL, _UPT, _P, _Ca, _RTe, _RARN, _RCo, _NARN, _Ta, _CTl, _D, _CST, _RTI, _INS, _OSF, _IER, _DM, _DC, _DV],
+    [0, 0, 0, 0, 2, () => _Parameters, 64 | 0, 64 | 0, 0, () => RollbackConfiguration$, 64 | 0, () => Tags, 0, 0, 0, () => ResourcesToImport, 2, 0, 2, 0, () => DeploymentConfig$, 2], 2
+];
+var CreateChangeSetOutput$ = [3, n0, _CCSO,
+    0,
+    [_I, _SI],
+    [0, 0]
+];
+var CreateGeneratedTemplateInput$ = [3, n0, _CGTI,
+    0,
+    [_GTN, _R, _SN, _TCe],
+    [0, () => ResourceDefinitions, 0, () => TemplateConfiguration$], 1
+];
+var CreateGeneratedTemplateOutput$ = [3, n0, _CGTO,
+    0,
+    [_GTI],
+    [0]
+];
+var CreateStackInput$ = [3, n0, _CSIr,
+    0,
+    [_SN, _TB, _TURL, _P, _DR, _RCo, _TIM, _NARN, _Ca, _RTe, _RARN, _OF, _SPB, _SPURL, _Ta, _CRT, _ETP, _REOC, _DC, _DV],
+    [0, 0, 0, () => _Parameters, 2, () => RollbackConfiguration$, 1, 64 | 0, 64 | 0, 64 | 0, 0, 0, 0, 0, () => Tags, 0, 2, 2, () => DeploymentConfig$, 2], 1
+];
+var CreateStackInstancesInput$ = [3, n0, _CSII,
+    0,
+    [_SSN, _Re, _Ac, _DT, _PO, _OP, _OI, _CA],
+    [0, 64 | 0, 64 | 0, () => DeploymentTargets$, () => _Parameters, () => StackSetOperationPreferences$, [0, 4], 0], 2
+];
+var CreateStackInstancesOutput$ = [3, n0, _CSIO,
+    0,
+    [_OI],
+    [0]
+];
+var CreateStackOutput$ = [3, n0, _CSO,
+    0,
+    [_SI, _OI],
+    [0, 0]
+];
+var CreateStackRefactorInput$ = [3, n0, _CSRI,
+    0,
+    [_SD, _D, _ESC, _RMe],
+    [() => StackDefinitions, 0, 2, () => ResourceMappings], 1
+];
+var CreateStackRefactorOutput$ = [3, n0, _CSRO,
+    0,
+    [_SRI],
+    [0], 1
+];
+var CreateStackSetInput$ = [3, n0, _CSSI,
+    0,
+    [_SSN, _D, _TB, _TURL, _SI, _P, _Ca, _Ta, _ARARN, _ERN, _PM, _AD, _CA, _CRT, _ME],
+    [0, 0, 0, 0, 0, () => _Parameters, 64 | 0, () => Tags, 0, 0, 0, () => AutoDeployment$, 0, [0, 4], () => ManagedExecution$], 1
+];
+var CreateStackSetOutput$ = [3, n0, _CSSO,
+    0,
+    [_SSI],
+    [0]
+];
+var DeactivateOrganizationsAccessInput$ = [3, n0, _DOAI,
+    0,
+    [],
+    []
+];
+var DeactivateOrganizationsAccessOutput$ = [3, n0, _DOAO,
+    0,
+    [],
+    []
+];
+var DeactivateTypeInput$ = [3, n0, _DTI,
+    0,
+    [_TN, _T, _A],
+    [0, 0, 0]
+];
+var DeactivateTypeOutput$ = [3, n0, _DTO,
+    0,
+    [],
+    []
+];
+var DeleteChangeSetInput$ = [3, n0, _DCSI,
+    0,
+    [_CSN, _SN],
+    [0, 0], 1
+];
+var DeleteChangeSetOutput$ = [3, n0, _DCSO,
+    0,
+    [],
+    []
+];
+var DeleteGeneratedTemplateInput$ = [3, n0, _DGTI,
+    0,
+    [_GTN],
+    [0], 1
+];
+var DeleteStackInput$ = [3, n0, _DSI,
+    0,
+    [_SN, _RR, _RARN, _CRT, _DMe, _DC],
+    [0, 64 | 0, 0, 0, 0, () => DeploymentConfig$], 1
+];
+var DeleteStackInstancesInput$ = [3, n0, _DSII,
+    0,
+    [_SSN, _Re, _RS, _Ac, _DT, _OP, _OI, _CA],
+    [0, 64 | 0, 2, 64 | 0, () => DeploymentTargets$, () => StackSetOperationPreferences$, [0, 4], 0], 3
+];
+var DeleteStackInstancesOutput$ = [3, n0, _DSIO,
+    0,
+    [_OI],
+    [0]
+];
+var DeleteStackSetInput$ = [3, n0, _DSSI,
+    0,
+    [_SSN, _CA],
+    [0, 0], 1
+];
+var DeleteStackSetOutput$ = [3, n0, _DSSO,
+    0,
+    [],
+    []
+];
+var DeploymentConfig$ = [3, n0, _DC,
+    0,
+    [_Mo, _DR],
+    [0, 2]
+];
+var DeploymentTargets$ = [3, n0, _DT,
+    0,
+    [_Ac, _AUc, _OUI, _AFT],
+    [64 | 0, 0, 64 | 0, 0]
+];
+var DeregisterTypeInput$ = [3, n0, _DTIe,
+    0,
+    [_A, _T, _TN, _VI],
+    [0, 0, 0, 0]
+];
+var DeregisterTypeOutput$ = [3, n0, _DTOe,
+    0,
+    [],
+    []
+];
+var DescribeAccountLimitsInput$ = [3, n0, _DALI,
+    0,
+    [_NT],
+    [0]
+];
+var DescribeAccountLimitsOutput$ = [3, n0, _DALO,
+    0,
+    [_ALc, _NT],
+    [() => AccountLimitList, 0]
+];
+var DescribeChangeSetHooksInput$ = [3, n0, _DCSHI,
+    0,
+    [_CSN, _SN, _NT, _LRI],
+    [0, 0, 0, 0], 1
+];
+var DescribeChangeSetHooksOutput$ = [3, n0, _DCSHO,
+    0,
+    [_CSI, _CSN, _H, _S, _NT, _SI, _SN],
+    [0, 0, () => ChangeSetHooks, 0, 0, 0, 0]
+];
+var DescribeChangeSetInput$ = [3, n0, _DCSIe,
+    0,
+    [_CSN, _SN, _NT, _IPV],
+    [0, 0, 0, 2], 1
+];
+var DescribeChangeSetOutput$ = [3, n0, _DCSOe,
+    0,
+    [_CSN, _CSI, _SI, _SN, _D, _P, _CT, _ES, _S, _SR, _SDS, _NARN, _RCo, _Ca, _Ta, _Ch, _NT, _INS, _PCSI, _RCSI, _OSF, _IER, _DM, _DC],
+    [0, 0, 0, 0, 0, () => _Parameters, 4, 0, 0, 0, 0, 64 | 0, () => RollbackConfiguration$, 64 | 0, () => Tags, () => Changes, 0, 2, 0, 0, 0, 2, 0, () => DeploymentConfig$]
+];
+var DescribeEventsInput$ = [3, n0, _DEI,
+    0,
+    [_SN, _CSN, _OI, _F, _NT],
+    [0, 0, 0, () => EventFilter$, 0]
+];
+var DescribeEventsOutput$ = [3, n0, _DEO,
+    0,
+    [_OE, _NT],
+    [() => OperationEvents, 0]
+];
+var DescribeGeneratedTemplateInput$ = [3, n0, _DGTIe,
+    0,
+    [_GTN],
+    [0], 1
+];
+var DescribeGeneratedTemplateOutput$ = [3, n0, _DGTO,
+    0,
+    [_GTI, _GTN, _R, _S, _SR, _CT, _LUT, _Pr, _SI, _TCe, _TW],
+    [0, 0, () => ResourceDetails, 0, 0, 4, 4, () => TemplateProgress$, 0, () => TemplateConfiguration$, 1]
+];
+var DescribeOrganizationsAccessInput$ = [3, n0, _DOAIe,
+    0,
+    [_CA],
+    [0]
+];
+var DescribeOrganizationsAccessOutput$ = [3, n0, _DOAOe,
+    0,
+    [_S],
+    [0]
+];
+var DescribePublisherInput$ = [3, n0, _DPI,
+    0,
+    [_PI],
+    [0]
+];
+var DescribePublisherOutput$ = [3, n0, _DPO,
+    0,
+    [_PI, _PS, _IPd, _PP],
+    [0, 0, 0, 0]
+];
+var DescribeResourceScanInput$ = [3, n0, _DRSI,
+    0,
+    [_RSI],
+    [0], 1
+];
+var DescribeResourceScanOutput$ = [3, n0, _DRSO,
+    0,
+    [_RSI, _S, _SR, _ST, _ET, _PC, _RTe, _RSe, _RRe, _SF],
+    [0, 0, 0, 4, 4, 1, 64 | 0, 1, 1, () => ScanFilters]
+];
+var DescribeStackDriftDetectionStatusInput$ = [3, n0, _DSDDSI,
+    0,
+    [_SDDI],
+    [0], 1
+];
+var DescribeStackDriftDetectionStatusOutput$ = [3, n0, _DSDDSO,
+    0,
+    [_SI, _SDDI, _DS, _Ti, _SDS, _DSR, _DSRC],
+    [0, 0, 0, 4, 0, 0, 1], 4
+];
+var DescribeStackEventsInput$ = [3, n0, _DSEI,
+    0,
+    [_SN, _NT],
+    [0, 0], 1
+];
+var DescribeStackEventsOutput$ = [3, n0, _DSEO,
+    0,
+    [_SE, _NT],
+    [() => StackEvents, 0]
+];
+var DescribeStackInstanceInput$ = [3, n0, _DSIIe,
+    0,
+    [_SSN, _SIA, _SIR, _CA],
+    [0, 0, 0, 0], 3
+];
+var DescribeStackInstanceOutput$ = [3, n0, _DSIOe,
+    0,
+    [_SIt],
+    [() => StackInstance$]
+];
+var DescribeStackRefactorInput$ = [3, n0, _DSRI,
+    0,
+    [_SRI],
+    [0], 1
+];
+var DescribeStackRefactorOutput$ = [3, n0, _DSRO,
+    0,
+    [_D, _SRI, _SIta, _ES, _ESR, _S, _SR],
+    [0, 0, 64 | 0, 0, 0, 0, 0]
+];
+var DescribeStackResourceDriftsInput$ = [3, n0, _DSRDI,
+    0,
+    [_SN, _SRDSF, _NT, _MR],
+    [0, 64 | 0, 0, 1], 1
+];
+var DescribeStackResourceDriftsOutput$ = [3, n0, _DSRDO,
+    0,
+    [_SRD, _NT],
+    [() => StackResourceDrifts, 0], 1
+];
+var DescribeStackResourceInput$ = [3, n0, _DSRIe,
+    0,
+    [_SN, _LRI],
+    [0, 0], 2
+];
+var DescribeStackResourceOutput$ = [3, n0, _DSROe,
+    0,
+    [_SRDt],
+    [() => StackResourceDetail$]
+];
+var DescribeStackResourcesInput$ = [3, n0, _DSRIes,
+    0,
+    [_SN, _LRI, _PRI],
+    [0, 0, 0]
+];
+var DescribeStackResourcesOutput$ = [3, n0, _DSROes,
+    0,
+    [_SRt],
+    [() => StackResources]
+];
+var DescribeStackSetInput$ = [3, n0, _DSSIe,
+    0,
+    [_SSN, _CA],
+    [0, 0], 1
+];
+var DescribeStackSetOperationInput$ = [3, n0, _DSSOI,
+    0,
+    [_SSN, _OI, _CA],
+    [0, 0, 0], 2
+];
+var DescribeStackSetOperationOutput$ = [3, n0, _DSSOO,
+    0,
+    [_SSO],
+    [() => StackSetOperation$]
+];
+var DescribeStackSetOutput$ = [3, n0, _DSSOe,
+    0,
+    [_SS],
+    [() => StackSet$]
+];
+var DescribeStacksInput$ = [3, n0, _DSIe,
+    0,
+    [_SN, _NT],
+    [0, 0]
+];
+var DescribeStacksOutput$ = [3, n0, _DSO,
+    0,
+    [_St, _NT],
+    [() => Stacks, 0]
+];
+var DescribeTypeInput$ = [3, n0, _DTIes,
+    0,
+    [_T, _TN, _A, _VI, _PI, _PVN],
+    [0, 0, 0, 0, 0, 0]
+];
+var DescribeTypeOutput$ = [3, n0, _DTOes,
+    0,
+    [_A, _T, _TN, _DVI, _IDV, _TTS, _TTSD, _D, _Sc, _PT, _DSe, _LC, _RAT, _ERA, _Vi, _SU, _DU, _LU, _TCi, _CS, _PI, _OTN, _OTA, _PVN, _LPV, _IA, _AU],
+    [0, 0, 0, 0, 2, 0, 0, 0, 0, 0, 0, () => LoggingConfig$, () => RequiredActivatedTypes, 0, 0, 0, 0, 4, 4, 0, 0, 0, 0, 0, 0, 2, 2]
+];
+var DescribeTypeRegistrationInput$ = [3, n0, _DTRI,
+    0,
+    [_RTeg],
+    [0], 1
+];
+var DescribeTypeRegistrationOutput$ = [3, n0, _DTRO,
+    0,
+    [_PSr, _D, _TA, _TVA],
+    [0, 0, 0, 0]
+];
+var DetectStackDriftInput$ = [3, n0, _DSDI,
+    0,
+    [_SN, _LRIo],
+    [0, 64 | 0], 1
+];
+var DetectStackDriftOutput$ = [3, n0, _DSDO,
+    0,
+    [_SDDI],
+    [0], 1
+];
+var DetectStackResourceDriftInput$ = [3, n0, _DSRDIe,
+    0,
+    [_SN, _LRI],
+    [0, 0], 2
+];
+var DetectStackResourceDriftOutput$ = [3, n0, _DSRDOe,
+    0,
+    [_SRDta],
+    [() => StackResourceDrift$], 1
+];
+var DetectStackSetDriftInput$ = [3, n0, _DSSDI,
+    0,
+    [_SSN, _OP, _OI, _CA],
+    [0, () => StackSetOperationPreferences$, [0, 4], 0], 1
+];
+var DetectStackSetDriftOutput$ = [3, n0, _DSSDO,
+    0,
+    [_OI],
+    [0]
+];
+var EstimateTemplateCostInput$ = [3, n0, _ETCI,
+    0,
+    [_TB, _TURL, _P],
+    [0, 0, () => _Parameters]
+];
+var EstimateTemplateCostOutput$ = [3, n0, _ETCO,
+    0,
+    [_U],
+    [0]
+];
+var EventFilter$ = [3, n0, _EF,
+    0,
+    [_FE],
+    [2]
+];
+var ExecuteChangeSetInput$ = [3, n0, _ECSI,
+    0,
+    [_CSN, _SN, _CRT, _DR, _REOC],
+    [0, 0, 0, 2, 2], 1
+];
+var ExecuteChangeSetOutput$ = [3, n0, _ECSO,
+    0,
+    [],
+    []
+];
+var ExecuteStackRefactorInput$ = [3, n0, _ESRI,
+    0,
+    [_SRI],
+    [0], 1
+];
+var Export$ = [3, n0, _Ex,
+    0,
+    [_ESI, _N, _V],
+    [0, 0, 0]
+];
+var GetGeneratedTemplateInput$ = [3, n0, _GGTI,
+    0,
+    [_GTN, _Fo],
+    [0, 0], 1
+];
+var GetGeneratedTemplateOutput$ = [3, n0, _GGTO,
+    0,
+    [_S, _TB],
+    [0, 0]
+];
+var GetHookResultInput$ = [3, n0, _GHRI,
+    0,
+    [_HRI],
+    [0]
+];
+var GetHookResultOutput$ = [3, n0, _GHRO,
+    0,
+    [_HRI, _IP, _FM, _TN, _OTN, _TVI, _TCVI, _TA, _S, _HSR, _IAn, _Tar, _Ann],
+    [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 4, () => HookTarget$, () => AnnotationList]
+];
+var GetStackPolicyInput$ = [3, n0, _GSPI,
+    0,
+    [_SN],
+    [0], 1
+];
+var GetStackPolicyOutput$ = [3, n0, _GSPO,
+    0,
+    [_SPB],
+    [0]
+];
+var GetTemplateInput$ = [3, n0, _GTIe,
+    0,
+    [_SN, _CSN, _TS],
+    [0, 0, 0]
+];
+var GetTemplateOutput$ = [3, n0, _GTO,
+    0,
+    [_TB, _SA],
+    [0, 64 | 0]
+];
+var GetTemplateSummaryInput$ = [3, n0, _GTSI,
+    0,
+    [_TB, _TURL, _SN, _SSN, _CA, _TSC],
+    [0, 0, 0, 0, 0, () => TemplateSummaryConfig$]
+];
+var GetTemplateSummaryOutput$ = [3, n0, _GTSO,
+    0,
+    [_P, _D, _Ca, _CR, _RTe, _Ve, _Me, _DTe, _RIS, _W],
+    [() => ParameterDeclarations, 0, 64 | 0, 0, 64 | 0, 0, 0, 64 | 0, () => ResourceIdentifierSummaries, () => Warnings$]
+];
+var HookResultSummary$ = [3, n0, _HRS,
+    0,
+    [_HRI, _IP, _FM, _TN, _TVI, _TCVI, _S, _HSR, _IAn, _TT, _TI, _TA, _HET],
+    [0, 0, 0, 0, 0, 0, 0, 0, 4, 0, 0, 0, 0]
+];
+var HookTarget$ = [3, n0, _HT,
+    0,
+    [_TT, _TTN, _TI, _Act],
+    [0, 0, 0, 0], 4
+];
+var ImportStacksToStackSetInput$ = [3, n0, _ISTSSI,
+    0,
+    [_SSN, _SIta, _SIU, _OUI, _OP, _OI, _CA],
+    [0, 64 | 0, 0, 64 | 0, () => StackSetOperationPreferences$, [0, 4], 0], 1
+];
+var ImportStacksToStackSetOutput$ = [3, n0, _ISTSSO,
+    0,
+    [_OI],
+    [0]
+];
+var ListChangeSetsInput$ = [3, n0, _LCSI,
+    0,
+    [_SN, _NT],
+    [0, 0], 1
+];
+var ListChangeSetsOutput$ = [3, n0, _LCSO,
+    0,
+    [_Su, _NT],
+    [() => ChangeSetSummaries, 0]
+];
+var ListExportsInput$ = [3, n0, _LEI,
+    0,
+    [_NT],
+    [0]
+];
+var ListExportsOutput$ = [3, n0, _LEO,
+    0,
+    [_Exp, _NT],
+    [() => Exports, 0]
+];
+var ListGeneratedTemplatesInput$ = [3, n0, _LGTI,
+    0,
+    [_NT, _MR],
+    [0, 1]
+];
+var ListGeneratedTemplatesOutput$ = [3, n0, _LGTO,
+    0,
+    [_Su, _NT],
+    [() => TemplateSummaries, 0]
+];
+var ListHookResultsInput$ = [3, n0, _LHRI,
+    0,
+    [_TT, _TI, _TA, _S, _NT],
+    [0, 0, 0, 0, 0]
+];
+var ListHookResultsOutput$ = [3, n0, _LHRO,
+    0,
+    [_TT, _TI, _HR, _NT],
+    [0, 0, () => HookResultSummaries, 0]
+];
+var ListImportsInput$ = [3, n0, _LII,
+    0,
+    [_EN, _NT],
+    [0, 0], 1
+];
+var ListImportsOutput$ = [3, n0, _LIO,
+    0,
+    [_Im, _NT],
+    [64 | 0, 0]
+];
+var ListResourceScanRelatedResourcesInput$ = [3, n0, _LRSRRI,
+    0,
+    [_RSI, _R, _NT, _MR],
+    [0, () => ScannedResourceIdentifiers, 0, 1], 2
+];
+var ListResourceScanRelatedResourcesOutput$ = [3, n0, _LRSRRO,
+    0,
+    [_RRel, _NT],
+    [() => RelatedResources, 0]
+];
+var ListResourceScanResourcesInput$ = [3, n0, _LRSRI,
+    0,
+    [_RSI, _RI, _RTP, _TK, _TV, _NT, _MR],
+    [0, 0, 0, 0, 0, 0, 1], 1
+];
+var ListResourceScanResourcesOutput$ = [3, n0, _LRSRO,
+    0,
+    [_R, _NT],
+    [() => ScannedResources, 0]
+];
+var ListResourceScansInput$ = [3, n0, _LRSI,
+    0,
+    [_NT, _MR, _STF],
+    [0, 1, 0]
+];
+var ListResourceScansOutput$ = [3, n0, _LRSO,
+    0,
+    [_RSS, _NT],
+    [() => ResourceScanSummaries, 0]
+];
+var ListStackInstanceResourceDriftsInput$ = [3, n0, _LSIRDI,
+    0,
+    [_SSN, _SIA, _SIR, _OI, _NT, _MR, _SIRDS, _CA],
+    [0, 0, 0, 0, 0, 1, 64 | 0, 0], 4
+];
+var ListStackInstanceResourceDriftsOutput$ = [3, n0, _LSIRDO,
+    0,
+    [_Su, _NT],
+    [() => StackInstanceResourceDriftsSummaries, 0]
+];
+var ListStackInstancesInput$ = [3, n0, _LSII,
+    0,
+    [_SSN, _NT, _MR, _F, _SIA, _SIR, _CA],
+    [0, 0, 1, () => StackInstanceFilters, 0, 0, 0], 1
+];
+var ListStackInstancesOutput$ = [3, n0, _LSIO,
+    0,
+    [_Su, _NT],
+    [() => StackInstanceSummaries, 0]
+];
+var ListStackRefactorActionsInput$ = [3, n0, _LSRAI,
+    0,
+    [_SRI, _NT, _MR],
+    [0, 0, 1], 1
+];
+var ListStackRefactorActionsOutput$ = [3, n0, _LSRAO,
+    0,
+    [_SRA, _NT],
+    [() => StackRefactorActions, 0], 1
+];
+var ListStackRefactorsInput$ = [3, n0, _LSRI,
+    0,
+    [_ESF, _NT, _MR],
+    [64 | 0, 0, 1]
+];
+var ListStackRefactorsOutput$ = [3, n0, _LSRO,
+    0,
+    [_SRS, _NT],
+    [() => StackRefactorSummaries, 0], 1
+];
+var ListStackResourcesInput$ = [3, n0, _LSRIi,
+    0,
+    [_SN, _NT],
+    [0, 0], 1
+];
+var ListStackResourcesOutput$ = [3, n0, _LSROi,
+    0,
+    [_SRSt, _NT],
+    [() => StackResourceSummaries, 0]
+];
+var ListStackSetAutoDeploymentTargetsInput$ = [3, n0, _LSSADTI,
+    0,
+    [_SSN, _NT, _MR, _CA],
+    [0, 0, 1, 0], 1
+];
+var ListStackSetAutoDeploymentTargetsOutput$ = [3, n0, _LSSADTO,
+    0,
+    [_Su, _NT],
+    [() => StackSetAutoDeploymentTargetSummaries, 0]
+];
+var ListStackSetOperationResultsInput$ = [3, n0, _LSSORI,
+    0,
+    [_SSN, _OI, _NT, _MR, _CA, _F],
+    [0, 0, 0, 1, 0, () => OperationResultFilters], 2
+];
+var ListStackSetOperationResultsOutput$ = [3, n0, _LSSORO,
+    0,
+    [_Su, _NT],
+    [() => StackSetOperationResultSummaries, 0]
+];
+var ListStackSetOperationsInput$ = [3, n0, _LSSOI,
+    0,
+    [_SSN, _NT, _MR, _CA],
+    [0, 0, 1, 0], 1
+];
+var ListStackSetOperationsOutput$ = [3, n0, _LSSOO,
+    0,
+    [_Su, _NT],
+    [() => StackSetOperationSummaries, 0]
+];
+var ListStackSetsInput$ = [3, n0, _LSSI,
+    0,
+    [_NT, _MR, _S, _CA],
+    [0, 1, 0, 0]
+];
+var ListStackSetsOutput$ = [3, n0, _LSSO,
+    0,
+    [_Su, _NT],
+    [() => StackSetSummaries, 0]
+];
+var ListStacksInput$ = [3, n0, _LSI,
+    0,
+    [_NT, _SSF],
+    [0, 64 | 0]
+];
+var ListStacksOutput$ = [3, n0, _LSO,
+    0,
+    [_SSt, _NT],
+    [() => StackSummaries, 0]
+];
+var ListTypeRegistrationsInput$ = [3, n0, _LTRI,
+    0,
+    [_T, _TN, _TA, _RSF, _MR, _NT],
+    [0, 0, 0, 0, 1, 0]
+];
+var ListTypeRegistrationsOutput$ = [3, n0, _LTRO,
+    0,
+    [_RTL, _NT],
+    [64 | 0, 0]
+];
+var ListTypesInput$ = [3, n0, _LTI,
+    0,
+    [_Vi, _PT, _DSe, _T, _F, _MR, _NT],
+    [0, 0, 0, 0, () => TypeFilters$, 1, 0]
+];
+var ListTypesOutput$ = [3, n0, _LTO,
+    0,
+    [_TSy, _NT],
+    [() => TypeSummaries, 0]
+];
+var ListTypeVersionsInput$ = [3, n0, _LTVI,
+    0,
+    [_T, _TN, _A, _MR, _NT, _DSe, _PI],
+    [0, 0, 0, 1, 0, 0, 0]
+];
+var ListTypeVersionsOutput$ = [3, n0, _LTVO,
+    0,
+    [_TVS, _NT],
+    [() => TypeVersionSummaries, 0]
+];
+var LiveResourceDrift$ = [3, n0, _LRD,
+    0,
+    [_PV, _AV, _DDT],
+    [0, 0, 4]
+];
+var LoggingConfig$ = [3, n0, _LC,
+    0,
+    [_LRA, _LGN],
+    [0, 0], 2
+];
+var ManagedExecution$ = [3, n0, _ME,
+    0,
+    [_Acti],
+    [2]
+];
+var ModuleInfo$ = [3, n0, _MI,
+    0,
+    [_TH, _LIH],
+    [0, 0]
+];
+var OperationEntry$ = [3, n0, _OEp,
+    0,
+    [_OT, _OI],
+    [0, 0]
+];
+var OperationEvent$ = [3, n0, _OEpe,
+    0,
+    [_EI, _SI, _OI, _OT, _OS, _ETv, _LRI, _PRI, _RT, _Ti, _ST, _ET, _RSes, _RSR, _RP, _CRT, _HTo, _HS, _HSR, _HIP, _HFM, _DSet, _VFM, _VN, _VS, _VSR, _VP],
+    [0, 0, 0, 0, 0, 0, 0, 0, 0, 4, 4, 4, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]
+];
+var OperationResultFilter$ = [3, n0, _ORF,
+    0,
+    [_N, _Va],
+    [0, 0]
+];
+var Output$ = [3, n0, _O,
+    0,
+    [_OK, _OV, _D, _EN],
+    [0, 0, 0, 0]
+];
+var Parameter$ = [3, n0, _Pa,
+    0,
+    [_PK, _PVa, _UPV, _RV],
+    [0, 0, 2, 0]
+];
+var ParameterConstraints$ = [3, n0, _PCa,
+    0,
+    [_AVl],
+    [64 | 0]
+];
+var ParameterDeclaration$ = [3, n0, _PD,
+    0,
+    [_PK, _DVe, _PTa, _NE, _D, _PCa],
+    [0, 0, 0, 2, 0, () => ParameterConstraints$]
+];
+var PhysicalResourceIdContextKeyValuePair$ = [3, n0, _PRICKVP,
+    0,
+    [_K, _V],
+    [0, 0], 2
+];
+var PropertyDifference$ = [3, n0, _PDr,
+    0,
+    [_PPr, _EV, _AV, _DTi],
+    [0, 0, 0, 0], 4
+];
+var PublishTypeInput$ = [3, n0, _PTI,
+    0,
+    [_T, _A, _TN, _PVN],
+    [0, 0, 0, 0]
+];
+var PublishTypeOutput$ = [3, n0, _PTO,
+    0,
+    [_PTA],
+    [0]
+];
+var RecordHandlerProgressInput$ = [3, n0, _RHPI,
+    0,
+    [_BT, _OS, _COS, _SM, _EC, _RMes, _CRT],
+    [0, 0, 0, 0, 0, 0, 0], 2
+];
+var RecordHandlerProgressOutput$ = [3, n0, _RHPO,
+    0,
+    [],
+    []
+];
+var RegisterPublisherInput$ = [3, n0, _RPI,
+    0,
+    [_ATAC, _CAo],
+    [2, 0]
+];
+var RegisterPublisherOutput$ = [3, n0, _RPO,
+    0,
+    [_PI],
+    [0]
+];
+var RegisterTypeInput$ = [3, n0, _RTIe,
+    0,
+    [_TN, _SHP, _T, _LC, _ERA, _CRT],
+    [0, 0, 0, () => LoggingConfig$, 0, 0], 2
+];
+var RegisterTypeOutput$ = [3, n0, _RTO,
+    0,
+    [_RTeg],
+    [0]
+];
+var RemoveAliasInput$ = [3, n0, _RAI,
+    0,
+    [_ANl],
+    [0], 1
+];
+var RequiredActivatedType$ = [3, n0, _RATe,
+    0,
+    [_TNA, _OTN, _PI, _SMV],
+    [0, 0, 0, 64 | 1]
+];
+var ResourceChange$ = [3, n0, _RC,
+    0,
+    [_PA, _Act, _LRI, _PRI, _RT, _Rep, _Sco, _RDS, _RDIA, _De, _CSI, _MI, _BC, _AC, _PDC],
+    [0, 0, 0, 0, 0, 0, 64 | 0, 0, () => ResourceDriftIgnoredAttributes, () => ResourceChangeDetails, 0, () => ModuleInfo$, 0, 0, 0]
+];
+var ResourceChangeDetail$ = [3, n0, _RCD,
+    0,
+    [_Tar, _Ev, _CSh, _CE],
+    [() => ResourceTargetDefinition$, 0, 0, 0]
+];
+var ResourceDefinition$ = [3, n0, _RD,
+    0,
+    [_RT, _RI, _LRI],
+    [0, 128 | 0, 0], 2
+];
+var ResourceDetail$ = [3, n0, _RDe,
+    0,
+    [_RT, _LRI, _RI, _RSes, _RSR, _W],
+    [0, 0, 128 | 0, 0, 0, () => WarningDetails]
+];
+var ResourceDriftIgnoredAttribute$ = [3, n0, _RDIAe,
+    0,
+    [_Pat, _Rea],
+    [0, 0]
+];
+var ResourceIdentifierSummary$ = [3, n0, _RISe,
+    0,
+    [_RT, _LRIo, _RIe],
+    [0, 64 | 0, 64 | 0]
+];
+var ResourceLocation$ = [3, n0, _RLe,
+    0,
+    [_SN, _LRI],
+    [0, 0], 2
+];
+var ResourceMapping$ = [3, n0, _RMeso,
+    0,
+    [_So, _Des],
+    [() => ResourceLocation$, () => ResourceLocation$], 2
+];
+var ResourceScanSummary$ = [3, n0, _RSSe,
+    0,
+    [_RSI, _S, _SR, _ST, _ET, _PC, _STc],
+    [0, 0, 0, 4, 4, 1, 0]
+];
+var ResourceTargetDefinition$ = [3, n0, _RTDe,
+    0,
+    [_At, _N, _RReq, _Pat, _BV, _AVf, _BVF, _AVF, _Dr, _ACT],
+    [0, 0, 0, 0, 0, 0, 0, 0, () => LiveResourceDrift$, 0]
+];
+var ResourceToImport$ = [3, n0, _RTIes,
+    0,
+    [_RT, _LRI, _RI],
+    [0, 0, 128 | 0], 3
+];
+var RollbackConfiguration$ = [3, n0, _RCo,
+    0,
+    [_RTo, _MTIM],
+    [() => RollbackTriggers, 1]
+];
+var RollbackStackInput$ = [3, n0, _RSIo,
+    0,
+    [_SN, _RARN, _CRT, _REOC, _DC],
+    [0, 0, 0, 2, () => DeploymentConfig$], 1
+];
+var RollbackStackOutput$ = [3, n0, _RSO,
+    0,
+    [_SI, _OI],
+    [0, 0]
+];
+var RollbackTrigger$ = [3, n0, _RTol,
+    0,
+    [_A, _T],
+    [0, 0], 2
+];
+var ScanFilter$ = [3, n0, _SFc,
+    0,
+    [_Ty],
+    [64 | 0]
+];
+var ScannedResource$ = [3, n0, _SRc,
+    0,
+    [_RT, _RI, _MBS],
+    [0, 128 | 0, 2]
+];
+var ScannedResourceIdentifier$ = [3, n0, _SRIc,
+    0,
+    [_RT, _RI],
+    [0, 128 | 0], 2
+];
+var SetAliasInput$ = [3, n0, _SAI,
+    0,
+    [_SN, _ANl],
+    [0, 0], 2
+];
+var SetStackPolicyInput$ = [3, n0, _SSPI,
+    0,
+    [_SN, _SPB, _SPURL],
+    [0, 0, 0], 1
+];
+var SetTypeConfigurationInput$ = [3, n0, _STCI,
+    0,
+    [_Co, _TA, _CAon, _TN, _T],
+    [0, 0, 0, 0, 0], 1
+];
+var SetTypeConfigurationOutput$ = [3, n0, _STCO,
+    0,
+    [_CAonf],
+    [0]
+];
+var SetTypeDefaultVersionInput$ = [3, n0, _STDVI,
+    0,
+    [_A, _T, _TN, _VI],
+    [0, 0, 0, 0]
+];
+var SetTypeDefaultVersionOutput$ = [3, n0, _STDVO,
+    0,
+    [],
+    []
+];
+var SignalResourceInput$ = [3, n0, _SRIi,
+    0,
+    [_SN, _LRI, _UI, _S],
+    [0, 0, 0, 0], 4
+];
+var Stack$ = [3, n0, _Sta,
+    0,
+    [_SN, _CT, _SSta, _SI, _CSI, _D, _P, _DTel, _LUT, _RCo, _SSR, _DR, _DC, _NARN, _TIM, _Ca, _Ou, _RARN, _Ta, _ETP, _PIa, _RIo, _DI, _REOC, _DMe, _DSet, _LO, _ANl],
+    [0, 4, 0, 0, 0, 0, () => _Parameters, 4, 4, () => RollbackConfiguration$, 0, 2, () => DeploymentConfig$, 64 | 0, 1, 64 | 0, () => Outputs, 0, () => Tags, 2, 0, 0, () => StackDriftInformation$, 2, 0, 0, () => LastOperations, 0], 3
+];
+var StackDefinition$ = [3, n0, _SDt,
+    0,
+    [_SN, _TB, _TURL],
+    [0, 0, 0]
+];
+var StackDriftInformation$ = [3, n0, _SDI,
+    0,
+    [_SDS, _LCT],
+    [0, 4], 1
+];
+var StackDriftInformationSummary$ = [3, n0, _SDIS,
+    0,
+    [_SDS, _LCT],
+    [0, 4], 1
+];
+var StackEvent$ = [3, n0, _SEt,
+    0,
+    [_SI, _EI, _SN, _Ti, _OI, _LRI, _PRI, _RT, _RSes, _RSR, _RP, _CRT, _HTo, _HS, _HSR, _HIP, _HII, _HFM, _DSet],
+    [0, 0, 0, 4, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0], 4
+];
+var StackInstance$ = [3, n0, _SIt,
+    0,
+    [_SSI, _Reg, _Acc, _SI, _PO, _S, _SIS, _SR, _OUIr, _DSr, _LDCT, _LOI],
+    [0, 0, 0, 0, () => _Parameters, 0, () => StackInstanceComprehensiveStatus$, 0, 0, 0, 4, 0]
+];
+var StackInstanceComprehensiveStatus$ = [3, n0, _SICS,
+    0,
+    [_DSet],
+    [0]
+];
+var StackInstanceFilter$ = [3, n0, _SIF,
+    0,
+    [_N, _Va],
+    [0, 0]
+];
+var StackInstanceResourceDriftsSummary$ = [3, n0, _SIRDSt,
+    0,
+    [_SI, _LRI, _RT, _SRDS, _Ti, _PRI, _PRIC, _PDro],
+    [0, 0, 0, 0, 4, 0, () => PhysicalResourceIdContext, () => PropertyDifferences], 5
+];
+var StackInstanceSummary$ = [3, n0, _SISt,
+    0,
+    [_SSI, _Reg, _Acc, _SI, _S, _SR, _SIS, _OUIr, _DSr, _LDCT, _LOI],
+    [0, 0, 0, 0, 0, 0, () => StackInstanceComprehensiveStatus$, 0, 0, 4, 0]
+];
+var StackRefactorAction$ = [3, n0, _SRAt,
+    0,
+    [_Act, _En, _PRI, _RI, _D, _Det, _DRe, _TR, _UR, _RMeso],
+    [0, 0, 0, 0, 0, 0, 0, () => StackRefactorTagResources, 64 | 0, () => ResourceMapping$]
+];
+var StackRefactorSummary$ = [3, n0, _SRSta,
+    0,
+    [_SRI, _D, _ES, _ESR, _S, _SR],
+    [0, 0, 0, 0, 0, 0]
+];
+var StackResource$ = [3, n0, _SRta,
+    0,
+    [_LRI, _RT, _Ti, _RSes, _SN, _SI, _PRI, _RSR, _D, _DI, _MI],
+    [0, 0, 4, 0, 0, 0, 0, 0, 0, () => StackResourceDriftInformation$, () => ModuleInfo$], 4
+];
+var StackResourceDetail$ = [3, n0, _SRDt,
+    0,
+    [_LRI, _RT, _LUTa, _RSes, _SN, _SI, _PRI, _RSR, _D, _Me, _DI, _MI],
+    [0, 0, 4, 0, 0, 0, 0, 0, 0, 0, () => StackResourceDriftInformation$, () => ModuleInfo$], 4
+];
+var StackResourceDrift$ = [3, n0, _SRDta,
+    0,
+    [_SI, _LRI, _RT, _SRDS, _Ti, _PRI, _PRIC, _EP, _AP, _PDro, _MI, _DSRr],
+    [0, 0, 0, 0, 4, 0, () => PhysicalResourceIdContext, 0, 0, () => PropertyDifferences, () => ModuleInfo$, 0], 5
+];
+var StackResourceDriftInformation$ = [3, n0, _SRDI,
+    0,
+    [_SRDS, _LCT],
+    [0, 4], 1
+];
+var StackResourceDriftInformationSummary$ = [3, n0, _SRDIS,
+    0,
+    [_SRDS, _LCT],
+    [0, 4], 1
+];
+var StackResourceSummary$ = [3, n0, _SRStac,
+    0,
+    [_LRI, _RT, _LUTa, _RSes, _PRI, _RSR, _DI, _MI],
+    [0, 0, 4, 0, 0, 0, () => StackResourceDriftInformationSummary$, () => ModuleInfo$], 4
+];
+var StackSet$ = [3, n0, _SS,
+    0,
+    [_SSN, _SSI, _D, _S, _TB, _P, _Ca, _Ta, _SSARN, _ARARN, _ERN, _SSDDD, _AD, _PM, _OUI, _ME, _Re],
+    [0, 0, 0, 0, 0, () => _Parameters, 64 | 0, () => Tags, 0, 0, 0, () => StackSetDriftDetectionDetails$, () => AutoDeployment$, 0, 64 | 0, () => ManagedExecution$, 64 | 0]
+];
+var StackSetAutoDeploymentTargetSummary$ = [3, n0, _SSADTS,
+    0,
+    [_OUIr, _Re],
+    [0, 64 | 0]
+];
+var StackSetDriftDetectionDetails$ = [3, n0, _SSDDD,
+    0,
+    [_DSr, _DDS, _LDCT, _TSIC, _DSIC, _ISSIC, _IPSIC, _FSIC],
+    [0, 0, 4, 1, 1, 1, 1, 1]
+];
+var StackSetOperation$ = [3, n0, _SSO,
+    0,
+    [_OI, _SSI, _Act, _S, _OP, _RS, _ARARN, _ERN, _CTr, _ETn, _DT, _SSDDD, _SR, _SDta],
+    [0, 0, 0, 0, () => StackSetOperationPreferences$, 2, 0, 0, 4, 4, () => DeploymentTargets$, () => StackSetDriftDetectionDetails$, 0, () => StackSetOperationStatusDetails$]
+];
+var StackSetOperationPreferences$ = [3, n0, _SSOP,
+    0,
+    [_RCT, _RO, _FTC, _FTP, _MCC, _MCP, _CM],
+    [0, 64 | 0, 1, 1, 1, 1, 0]
+];
+var StackSetOperationResultSummary$ = [3, n0, _SSORS,
+    0,
+    [_Acc, _Reg, _S, _SR, _AGR, _OUIr],
+    [0, 0, 0, 0, () => AccountGateResult$, 0]
+];
+var StackSetOperationStatusDetails$ = [3, n0, _SSOSD,
+    0,
+    [_FSIC],
+    [1]
+];
+var StackSetOperationSummary$ = [3, n0, _SSOS,
+    0,
+    [_OI, _Act, _S, _CTr, _ETn, _SR, _SDta, _OP],
+    [0, 0, 0, 4, 4, 0, () => StackSetOperationStatusDetails$, () => StackSetOperationPreferences$]
+];
+var StackSetSummary$ = [3, n0, _SSS,
+    0,
+    [_SSN, _SSI, _D, _S, _AD, _PM, _DSr, _LDCT, _ME],
+    [0, 0, 0, 0, () => AutoDeployment$, 0, 0, 4, () => ManagedExecution$]
+];
+var StackSummary$ = [3, n0, _SStac,
+    0,
+    [_SN, _CT, _SSta, _SI, _TDe, _LUT, _DTel, _SSR, _PIa, _RIo, _DI, _LO],
+    [0, 4, 0, 0, 0, 4, 4, 0, 0, 0, () => StackDriftInformationSummary$, () => LastOperations], 3
+];
+var StartResourceScanInput$ = [3, n0, _SRSI,
+    0,
+    [_CRT, _SF],
+    [0, () => ScanFilters]
+];
+var StartResourceScanOutput$ = [3, n0, _SRSO,
+    0,
+    [_RSI],
+    [0]
+];
+var StopStackSetOperationInput$ = [3, n0, _SSSOI,
+    0,
+    [_SSN, _OI, _CA],
+    [0, 0, 0], 2
+];
+var StopStackSetOperationOutput$ = [3, n0, _SSSOO,
+    0,
+    [],
+    []
+];
+var Tag$ = [3, n0, _Tag,
+    0,
+    [_K, _V],
+    [0, 0], 2
+];
+var TemplateConfiguration$ = [3, n0, _TCe,
+    0,
+    [_DP, _URP],
+    [0, 0]
+];
+var TemplateParameter$ = [3, n0, _TP,
+    0,
+    [_PK, _DVe, _NE, _D],
+    [0, 0, 2, 0]
+];
+var TemplateProgress$ = [3, n0, _TPe,
+    0,
+    [_RSeso, _RF, _RPe, _RPes],
+    [1, 1, 1, 1]
+];
+var TemplateSummary$ = [3, n0, _TSe,
+    0,
+    [_GTI, _GTN, _S, _SR, _CT, _LUT, _NOR],
+    [0, 0, 0, 0, 4, 4, 1]
+];
+var TemplateSummaryConfig$ = [3, n0, _TSC,
+    0,
+    [_TURTAW],
+    [2]
+];
+var TestTypeInput$ = [3, n0, _TTI,
+    0,
+    [_A, _T, _TN, _VI, _LDB],
+    [0, 0, 0, 0, 0]
+];
+var TestTypeOutput$ = [3, n0, _TTO,
+    0,
+    [_TVA],
+    [0]
+];
+var TypeConfigurationDetails$ = [3, n0, _TCD,
+    0,
+    [_A, _Al, _Co, _LU, _TA, _TN, _IDC],
+    [0, 0, 0, 4, 0, 0, 2]
+];
+var TypeConfigurationIdentifier$ = [3, n0, _TCI,
+    0,
+    [_TA, _TCA, _TCAy, _T, _TN],
+    [0, 0, 0, 0, 0]
+];
+var TypeFilters$ = [3, n0, _TF,
+    0,
+    [_Cat, _PI, _TNP],
+    [0, 0, 0]
+];
+var TypeSummary$ = [3, n0, _TSyp,
+    0,
+    [_T, _TN, _DVI, _TA, _LU, _D, _PI, _OTN, _PVN, _LPV, _PIu, _PN, _IA],
+    [0, 0, 0, 0, 4, 0, 0, 0, 0, 0, 0, 0, 2]
+];
+var TypeVersionSummary$ = [3, n0, _TVSy,
+    0,
+    [_T, _TN, _VI, _IDV, _A, _TCi, _D, _PVN],
+    [0, 0, 0, 2, 0, 4, 0, 0]
+];
+var UpdateGeneratedTemplateInput$ = [3, n0, _UGTI,
+    0,
+    [_GTN, _NGTN, _AR, _RRem, _RAR, _TCe],
+    [0, 0, () => ResourceDefinitions, 64 | 0, 2, () => TemplateConfiguration$], 1
+];
+var UpdateGeneratedTemplateOutput$ = [3, n0, _UGTO,
+    0,
+    [_GTI],
+    [0]
+];
+var UpdateStackInput$ = [3, n0, _USI,
+    0,
+    [_SN, _TB, _TURL, _UPT, _SPDUB, _SPDUURL, _P, _Ca, _RTe, _RARN, _RCo, _SPB, _SPURL, _NARN, _Ta, _DR, _CRT, _REOC, _DC, _DV],
+    [0, 0, 0, 2, 0, 0, () => _Parameters, 64 | 0, 64 | 0, 0, () => RollbackConfiguration$, 0, 0, 64 | 0, () => Tags, 2, 0, 2, () => DeploymentConfig$, 2], 1
+];
+var UpdateStackInstancesInput$ = [3, n0, _USII,
+    0,
+    [_SSN, _Re, _Ac, _DT, _PO, _OP, _OI, _CA],
+    [0, 64 | 0, 64 | 0, () => DeploymentTargets$, () => _Parameters, () => StackSetOperationPreferences$, [0, 4], 0], 2
+];
+var UpdateStackInstancesOutput$ = [3, n0, _USIO,
+    0,
+    [_OI],
+    [0]
+];
+var UpdateStackOutput$ = [3, n0, _USO,
+    0,
+    [_SI, _OI],
+    [0, 0]
+];
+var UpdateStackSetInput$ = [3, n0, _USSI,
+    0,
+    [_SSN, _D, _TB, _TURL, _UPT, _P, _Ca, _Ta, _OP, _ARARN, _ERN, _DT, _PM, _AD, _OI, _Ac, _Re, _CA, _ME],
+    [0, 0, 0, 0, 2, () => _Parameters, 64 | 0, () => Tags, () => StackSetOperationPreferences$, 0, 0, () => DeploymentTargets$, 0, () => AutoDeployment$, [0, 4], 64 | 0, 64 | 0, 0, () => ManagedExecution$], 1
+];
+var UpdateStackSetOutput$ = [3, n0, _USSO,
+    0,
+    [_OI],
+    [0]
+];
+var UpdateTerminationProtectionInput$ = [3, n0, _UTPI,
+    0,
+    [_ETP, _SN],
+    [2, 0], 2
+];
+var UpdateTerminationProtectionOutput$ = [3, n0, _UTPO,
+    0,
+    [_SI],
+    [0]
+];
+var ValidateTemplateInput$ = [3, n0, _VTI,
+    0,
+    [_TB, _TURL],
+    [0, 0]
+];
+var ValidateTemplateOutput$ = [3, n0, _VTO,
+    0,
+    [_P, _D, _Ca, _CR, _DTe],
+    [() => TemplateParameters, 0, 64 | 0, 0, 64 | 0]
+];
+var WarningDetail$ = [3, n0, _WD,
+    0,
+    [_T, _Pro],
+    [0, () => WarningProperties]
+];
+var WarningProperty$ = [3, n0, _WP,
+    0,
+    [_PPr, _Req, _D],
+    [0, 2, 0]
+];
+var Warnings$ = [3, n0, _W,
+    0,
+    [_URT],
+    [64 | 0]
+];
+var __Unit = "unit";
+var AccountLimitList = [1, n0, _ALL,
+    0, () => AccountLimit$
+];
+var AnnotationList = [1, n0, _ALn,
+    0, () => Annotation$
+];
+var BatchDescribeTypeConfigurationsErrors = [1, n0, _BDTCEa,
+    0, () => BatchDescribeTypeConfigurationsError$
+];
+var Changes = [1, n0, _Ch,
+    0, () => Change$
+];
+var ChangeSetHooks = [1, n0, _CSHh,
+    0, () => ChangeSetHook$
+];
+var ChangeSetSummaries = [1, n0, _CSSh,
+    0, () => ChangeSetSummary$
+];
+var Exports = [1, n0, _Exp,
+    0, () => Export$
+];
+var HookResultSummaries = [1, n0, _HRSo,
+    0, () => HookResultSummary$
+];
+var LastOperations = [1, n0, _LO,
+    0, () => OperationEntry$
+];
+var OperationEvents = [1, n0, _OE,
+    0, () => OperationEvent$
+];
+var OperationResultFilters = [1, n0, _ORFp,
+    0, () => OperationResultFilter$
+];
+var Outputs = [1, n0, _Ou,
+    0, () => Output$
+];
+var ParameterDeclarations = [1, n0, _PDa,
+    0, () => ParameterDeclaration$
+];
+var _Parameters = [1, n0, _P,
+    0, () => Parameter$
+];
+var PhysicalResourceIdContext = [1, n0, _PRIC,
+    0, () => PhysicalResourceIdContextKeyValuePair$
+];
+var PropertyDifferences = [1, n0, _PDro,
+    0, () => PropertyDifference$
+];
+var RelatedResources = [1, n0, _RRel,
+    0, () => ScannedResource$
+];
+var RequiredActivatedTypes = [1, n0, _RAT,
+    0, () => RequiredActivatedType$
+];
+var ResourceChangeDetails = [1, n0, _RCDe,
+    0, () => ResourceChangeDetail$
+];
+var ResourceDefinitions = [1, n0, _RDes,
+    0, () => ResourceDefinition$
+];
+var ResourceDetails = [1, n0, _RDeso,
+    0, () => ResourceDetail$
+];
+var ResourceDriftIgnoredAttributes = [1, n0, _RDIA,
+    0, () => ResourceDriftIgnoredAttribute$
+];
+var ResourceIdentifierSummaries = [1, n0, _RIS,
+    0, () => ResourceIdentifierSummary$
+];
+var ResourceMappings = [1, n0, _RMe,
+    0, () => ResourceMapping$
+];
+var ResourceScanSummaries = [1, n0, _RSS,
+    0, () => ResourceScanSummary$
+];
+var ResourcesToImport = [1, n0, _RTI,
+    0, () => ResourceToImport$
+];
+var RollbackTriggers = [1, n0, _RTo,
+    0, () => RollbackTrigger$
+];
+var ScanFilters = [1, n0, _SF,
+    0, () => ScanFilter$
+];
+var ScannedResourceIdentifiers = [1, n0, _SRIca,
+    0, () => ScannedResourceIdentifier$
+];
+var ScannedResources = [1, n0, _SRca,
+    0, () => ScannedResource$
+];
+var StackDefinitions = [1, n0, _SD,
+    0, () => StackDefinition$
+];
+var StackEvents = [1, n0, _SE,
+    0, () => StackEvent$
+];
+var StackInstanceFilters = [1, n0, _SIFt,
+    0, () => StackInstanceFilter$
+];
+var StackInstanceResourceDriftsSummaries = [1, n0, _SIRDSta,
+    0, () => StackInstanceResourceDriftsSummary$
+];
+var StackInstanceSummaries = [1, n0, _SISta,
+    0, () => StackInstanceSummary$
+];
+var StackRefactorActions = [1, n0, _SRA,
+    0, () => StackRefactorAction$
+];
+var StackRefactorSummaries = [1, n0, _SRS,
+    0, () => StackRefactorSummary$
+];
+var StackRefactorTagResources = [1, n0, _SRTR,
+    0, () => Tag$
+];
+var StackResourceDrifts = [1, n0, _SRD,
+    0, () => StackResourceDrift$
+];
+var StackResources = [1, n0, _SRt,
+    0, () => StackResource$
+];
+var StackResourceSummaries = [1, n0, _SRSt,
+    0, () => StackResourceSummary$
+];
+var Stacks = [1, n0, _St,
+    0, () => Stack$
+];
+var StackSetAutoDeploymentTargetSummaries = [1, n0, _SSADTSt,
+    0, () => StackSetAutoDeploymentTargetSummary$
+];
+var StackSetOperationResultSummaries = [1, n0, _SSORSt,
+    0, () => StackSetOperationResultSummary$
+];
+var StackSetOperationSummaries = [1, n0, _SSOSt,
+    0, () => StackSetOperationSummary$
+];
+var StackSetSummaries = [1, n0, _SSSt,
+    0, () => StackSetSummary$
+];
+var StackSummaries = [1, n0, _SSt,
+    0, () => StackSummary$
+];
+var Tags = [1, n0, _Ta,
+    0, () => Tag$
+];
+var TemplateParameters = [1, n0, _TPem,
+    0, () => TemplateParameter$
+];
+var TemplateSummaries = [1, n0, _TSem,
+    0, () => TemplateSummary$
+];
+var TypeConfigurationDetailsList = [1, n0, _TCDL,
+    0, () => TypeConfigurationDetails$
+];
+var TypeConfigurationIdentifiers = [1, n0, _TCIy,
+    0, () => TypeConfigurationIdentifier$
+];
+var TypeSummaries = [1, n0, _TSy,
+    0, () => TypeSummary$
+];
+var TypeVersionSummaries = [1, n0, _TVS,
+    0, () => TypeVersionSummary$
+];
+var UnprocessedTypeConfigurations = [1, n0, _UTC,
+    0, () => TypeConfigurationIdentifier$
+];
+var WarningDetails = [1, n0, _WDa,
+    0, () => WarningDetail$
+];
+var WarningProperties = [1, n0, _WPa,
+    0, () => WarningProperty$
+];
+var ActivateOrganizationsAccess$ = [9, n0, _AOA,
+    0, () => ActivateOrganizationsAccessInput$, () => ActivateOrganizationsAccessOutput$
+];
+var ActivateType$ = [9, n0, _AT,
+    2, () => ActivateTypeInput$, () => ActivateTypeOutput$
+];
+var BatchDescribeTypeConfigurations$ = [9, n0, _BDTC,
+    0, () => BatchDescribeTypeConfigurationsInput$, () => BatchDescribeTypeConfigurationsOutput$
+];
+var CancelUpdateStack$ = [9, n0, _CUS,
+    0, () => CancelUpdateStackInput$, () => __Unit
+];
+var ContinueUpdateRollback$ = [9, n0, _CUR,
+    0, () => ContinueUpdateRollbackInput$, () => ContinueUpdateRollbackOutput$
+];
+var CreateChangeSet$ = [9, n0, _CCS,
+    0, () => CreateChangeSetInput$, () => CreateChangeSetOutput$
+];
+var CreateGeneratedTemplate$ = [9, n0, _CGT,
+    0, () => CreateGeneratedTemplateInput$, () => CreateGeneratedTemplateOutput$
+];
+var CreateStack$ = [9, n0, _CSr,
+    0, () => CreateStackInput$, () => CreateStackOutput$
+];
+var CreateStackInstances$ = [9, n0, _CSIre,
+    0, () => CreateStackInstancesInput$, () => CreateStackInstancesOutput$
+];
+var CreateStackRefactor$ = [9, n0, _CSR,
+    0, () => CreateStackRefactorInput$, () => CreateStackRefactorOutput$
+];
+var CreateStackSet$ = [9, n0, _CSSr,
+    0, () => CreateStackSetInput$, () => CreateStackSetOutput$
+];
+var DeactivateOrganizationsAccess$ = [9, n0, _DOA,
+    0, () => DeactivateOrganizationsAccessInput$, () => DeactivateOrganizationsAccessOutput$
+];
+var DeactivateType$ = [9, n0, _DTea,
+    2, () => DeactivateTypeInput$, () => DeactivateTypeOutput$
+];
+var DeleteChangeSet$ = [9, n0, _DCS,
+    0, () => DeleteChangeSetInput$, () => DeleteChangeSetOutput$
+];
+var DeleteGeneratedTemplate$ = [9, n0, _DGT,
+    0, () => DeleteGeneratedTemplateInput$, () => __Unit
+];
+var DeleteStack$ = [9, n0, _DSel,
+    0, () => DeleteStackInput$, () => __Unit
+];
+var DeleteStackInstances$ = [9, n0, _DSIel,
+    0, () => DeleteStackInstancesInput$, () => DeleteStackInstancesOutput$
+];
+var DeleteStackSet$ = [9, n0, _DSS,
+    0, () => DeleteStackSetInput$, () => DeleteStackSetOutput$
+];
+var DeregisterType$ = [9, n0, _DTer,
+    2, () => DeregisterTypeInput$, () => DeregisterTypeOutput$
+];
+var DescribeAccountLimits$ = [9, n0, _DAL,
+    0, () => DescribeAccountLimitsInput$, () => DescribeAccountLimitsOutput$
+];
+var DescribeChangeSet$ = [9, n0, _DCSe,
+    0, () => DescribeChangeSetInput$, () => DescribeChangeSetOutput$
+];
+var DescribeChangeSetHooks$ = [9, n0, _DCSH,
+    0, () => DescribeChangeSetHooksInput$, () => DescribeChangeSetHooksOutput$
+];
+var DescribeEvents$ = [9, n0, _DE,
+    0, () => DescribeEventsInput$, () => DescribeEventsOutput$
+];
+var DescribeGeneratedTemplate$ = [9, n0, _DGTe,
+    0, () => DescribeGeneratedTemplateInput$, () => DescribeGeneratedTemplateOutput$
+];
+var DescribeOrganizationsAccess$ = [9, n0, _DOAe,
+    0, () => DescribeOrganizationsAccessInput$, () => DescribeOrganizationsAccessOutput$
+];
+var DescribePublisher$ = [9, n0, _DPe,
+    2, () => DescribePublisherInput$, () => DescribePublisherOutput$
+];
+var DescribeResourceScan$ = [9, n0, _DRS,
+    0, () => DescribeResourceScanInput$, () => DescribeResourceScanOutput$
+];
+var DescribeStackDriftDetectionStatus$ = [9, n0, _DSDDS,
+    0, () => DescribeStackDriftDetectionStatusInput$, () => DescribeStackDriftDetectionStatusOutput$
+];
+var DescribeStackEvents$ = [9, n0, _DSE,
+    0, () => DescribeStackEventsInput$, () => DescribeStackEventsOutput$
+];
+var DescribeStackInstance$ = [9, n0, _DSIes,
+    0, () => DescribeStackInstanceInput$, () => DescribeStackInstanceOutput$
+];
+var DescribeStackRefactor$ = [9, n0, _DSRe,
+    0, () => DescribeStackRefactorInput$, () => DescribeStackRefactorOutput$
+];
+var DescribeStackResource$ = [9, n0, _DSRes,
+    0, () => DescribeStackResourceInput$, () => DescribeStackResourceOutput$
+];
+var DescribeStackResourceDrifts$ = [9, n0, _DSRD,
+    0, () => DescribeStackResourceDriftsInput$, () => DescribeStackResourceDriftsOutput$
+];
+var DescribeStackResources$ = [9, n0, _DSResc,
+    0, () => DescribeStackResourcesInput$, () => DescribeStackResourcesOutput$
+];
+var DescribeStacks$ = [9, n0, _DSes,
+    0, () => DescribeStacksInput$, () => DescribeStacksOutput$
+];
+var DescribeStackSet$ = [9, n0, _DSSe,
+    0, () => DescribeStackSetInput$, () => DescribeStackSetOutput$
+];
+var DescribeStackSetOperation$ = [9, n0, _DSSOes,
+    0, () => DescribeStackSetOperationInput$, () => DescribeStackSetOperationOutput$
+];
+var DescribeType$ = [9, n0, _DTes,
+    2, () => DescribeTypeInput$, () => DescribeTypeOutput$
+];
+var DescribeTypeRegistration$ = [9, n0, _DTR,
+    2, () => DescribeTypeRegistrationInput$, () => DescribeTypeRegistrationOutput$
+];
+var DetectStackDrift$ = [9, n0, _DSD,
+    0, () => DetectStackDriftInput$, () => DetectStackDriftOutput$
+];
+var DetectStackResourceDrift$ = [9, n0, _DSRDe,
+    0, () => DetectStackResourceDriftInput$, () => DetectStackResourceDriftOutput$
+];
+var DetectStackSetDrift$ = [9, n0, _DSSD,
+    0, () => DetectStackSetDriftInput$, () => DetectStackSetDriftOutput$
+];
+var EstimateTemplateCost$ = [9, n0, _ETC,
+    0, () => EstimateTemplateCostInput$, () => EstimateTemplateCostOutput$
+];
+var ExecuteChangeSet$ = [9, n0, _ECS,
+    0, () => ExecuteChangeSetInput$, () => ExecuteChangeSetOutput$
+];
+var ExecuteStackRefactor$ = [9, n0, _ESRx,
+    0, () => ExecuteStackRefactorInput$, () => __Unit
+];
+var GetGeneratedTemplate$ = [9, n0, _GGT,
+    0, () => GetGeneratedTemplateInput$, () => GetGeneratedTemplateOutput$
+];
+var GetHookResult$ = [9, n0, _GHR,
+    0, () => GetHookResultInput$, () => GetHookResultOutput$
+];
+var GetStackPolicy$ = [9, n0, _GSP,
+    0, () => GetStackPolicyInput$, () => GetStackPolicyOutput$
+];
+var GetTemplate$ = [9, n0, _GT,
+    0, () => GetTemplateInput$, () => GetTemplateOutput$
+];
+var GetTemplateSummary$ = [9, n0, _GTS,
+    0, () => GetTemplateSummaryInput$, () => GetTemplateSummaryOutput$
+];
+var ImportStacksToStackSet$ = [9, n0, _ISTSS,
+    0, () => ImportStacksToStackSetInput$, () => ImportStacksToStackSetOutput$
+];
+var ListChangeSets$ = [9, n0, _LCS,
+    0, () => ListChangeSetsInput$, () => ListChangeSetsOutput$
+];
+var ListExports$ = [9, n0, _LE,
+    0, () => ListExportsInput$, () => ListExportsOutput$
+];
+var ListGeneratedTemplates$ = [9, n0, _LGT,
+    0, () => ListGeneratedTemplatesInput$, () => ListGeneratedTemplatesOutput$
+];
+var ListHookResults$ = [9, n0, _LHR,
+    0, () => ListHookResultsInput$, () => ListHookResultsOutput$
+];
+var ListImports$ = [9, n0, _LI,
+    0, () => ListImportsInput$, () => ListImportsOutput$
+];
+var ListResourceScanRelatedResources$ = [9, n0, _LRSRR,
+    0, () => ListResourceScanRelatedResourcesInput$, () => ListResourceScanRelatedResourcesOutput$
+];
+var ListResourceScanResources$ = [9, n0, _LRSR,
+    0, () => ListResourceScanResourcesInput$, () => ListResourceScanResourcesOutput$
+];
+var ListResourceScans$ = [9, n0, _LRS,
+    0, () => ListResourceScansInput$, () => ListResourceScansOutput$
+];
+var ListStackInstanceResourceDrifts$ = [9, n0, _LSIRD,
+    0, () => ListStackInstanceResourceDriftsInput$, () => ListStackInstanceResourceDriftsOutput$
+];
+var ListStackInstances$ = [9, n0, _LSIi,
+    0, () => ListStackInstancesInput$, () => ListStackInstancesOutput$
+];
+var ListStackRefactorActions$ = [9, n0, _LSRA,
+    0, () => ListStackRefactorActionsInput$, () => ListStackRefactorActionsOutput$
+];
+var ListStackRefactors$ = [9, n0, _LSR,
+    0, () => ListStackRefactorsInput$, () => ListStackRefactorsOutput$
+];
+var ListStackResources$ = [9, n0, _LSRi,
+    0, () => ListStackResourcesInput$, () => ListStackResourcesOutput$
+];
+var ListStacks$ = [9, n0, _LS,
+    0, () => ListStacksInput$, () => ListStacksOutput$
+];
+var ListStackSetAutoDeploymentTargets$ = [9, n0, _LSSADT,
+    0, () => ListStackSetAutoDeploymentTargetsInput$, () => ListStackSetAutoDeploymentTargetsOutput$
+];
+var ListStackSetOperationResults$ = [9, n0, _LSSOR,
+    0, () => ListStackSetOperationResultsInput$, () => ListStackSetOperationResultsOutput$
+];
+var ListStackSetOperations$ = [9, n0, _LSSOi,
+    0, () => ListStackSetOperationsInput$, () => ListStackSetOperationsOutput$
+];
+var ListStackSets$ = [9, n0, _LSS,
+    0, () => ListStackSetsInput$, () => ListStackSetsOutput$
+];
+var ListTypeRegistrations$ = [9, n0, _LTR,
+    2, () => ListTypeRegistrationsInput$, () => ListTypeRegistrationsOutput$
+];
+var ListTypes$ = [9, n0, _LT,
+    2, () => ListTypesInput$, () => ListTypesOutput$
+];
+var ListTypeVersions$ = [9, n0, _LTV,
+    2, () => ListTypeVersionsInput$, () => ListTypeVersionsOutput$
+];
+var PublishType$ = [9, n0, _PTu,
+    2, () => PublishTypeInput$, () => PublishTypeOutput$
+];
+var RecordHandlerProgress$ = [9, n0, _RHP,
+    2, () => RecordHandlerProgressInput$, () => RecordHandlerProgressOutput$
+];
+var RegisterPublisher$ = [9, n0, _RPeg,
+    2, () => RegisterPublisherInput$, () => RegisterPublisherOutput$
+];
+var RegisterType$ = [9, n0, _RTegi,
+    2, () => RegisterTypeInput$, () => RegisterTypeOutput$
+];
+var RemoveAlias$ = [9, n0, _RAe,
+    0, () => RemoveAliasInput$, () => __Unit
+];
+var RollbackStack$ = [9, n0, _RSo,
+    0, () => RollbackStackInput$, () => RollbackStackOutput$
+];
+var SetAlias$ = [9, n0, _SAe,
+    0, () => SetAliasInput$, () => __Unit
+];
+var SetStackPolicy$ = [9, n0, _SSP,
+    0, () => SetStackPolicyInput$, () => __Unit
+];
+var SetTypeConfiguration$ = [9, n0, _STC,
+    0, () => SetTypeConfigurationInput$, () => SetTypeConfigurationOutput$
+];
+var SetTypeDefaultVersion$ = [9, n0, _STDV,
+    2, () => SetTypeDefaultVersionInput$, () => SetTypeDefaultVersionOutput$
+];
+var SignalResource$ = [9, n0, _SRi,
+    0, () => SignalResourceInput$, () => __Unit
+];
+var StartResourceScan$ = [9, n0, _SRStar,
+    0, () => StartResourceScanInput$, () => StartResourceScanOutput$
+];
+var StopStackSetOperation$ = [9, n0, _SSSO,
+    0, () => StopStackSetOperationInput$, () => StopStackSetOperationOutput$
+];
+var TestType$ = [9, n0, _TTe,
+    2, () => TestTypeInput$, () => TestTypeOutput$
+];
+var UpdateGeneratedTemplate$ = [9, n0, _UGT,
+    0, () => UpdateGeneratedTemplateInput$, () => UpdateGeneratedTemplateOutput$
+];
+var UpdateStack$ = [9, n0, _US,
+    0, () => UpdateStackInput$, () => UpdateStackOutput$
+];
+var UpdateStackInstances$ = [9, n0, _USIp,
+    0, () => UpdateStackInstancesInput$, () => UpdateStackInstancesOutput$
+];
+var UpdateStackSet$ = [9, n0, _USS,
+    0, () => UpdateStackSetInput$, () => UpdateStackSetOutput$
+];
+var UpdateTerminationProtection$ = [9, n0, _UTP,
+    0, () => UpdateTerminationProtectionInput$, () => UpdateTerminationProtectionOutput$
+];
+var ValidateTemplate$ = [9, n0, _VT,
+    0, () => ValidateTemplateInput$, () => ValidateTemplateOutput$
+];
+
+const getRuntimeConfig$1 = (config) => {
+    return {
+        apiVersion: "2010-05-15",
+        base64Decoder: config?.base64Decoder ?? fromBase64,
+        base64Encoder: config?.base64Encoder ?? toBase64,
+        disableHostPrefix: config?.disableHostPrefix ?? false,
+        endpointProvider: config?.endpointProvider ?? defaultEndpointResolver,
+        extensions: config?.extensions ?? [],
+        httpAuthSchemeProvider: config?.httpAuthSchemeProvider ?? defaultCloudFormationHttpAuthSchemeProvider,
+        httpAuthSchemes: config?.httpAuthSchemes ?? [
+            {
+                schemeId: "aws.auth#sigv4",
+                identityProvider: (ipc) => ipc.getIdentityProvider("aws.auth#sigv4"),
+                signer: new AwsSdkSigV4Signer(),
+            },
+        ],
+        logger: config?.logger ?? new NoOpLogger(),
+        protocol: config?.protocol ?? AwsQueryProtocol,
+        protocolSettings: config?.protocolSettings ?? {
+            defaultNamespace: "com.amazonaws.cloudformation",
+            errorTypeRegistries,
+            xmlNamespace: "http://cloudformation.amazonaws.com/doc/2010-05-15/",
+            version: "2010-05-15",
+            serviceTarget: "CloudFormation",
+        },
+        serviceId: config?.serviceId ?? "CloudFormation",
+        sha256: config?.sha256 ?? Sha256,
+        urlParser: config?.urlParser ?? parseUrl,
+        utf8Decoder: config?.utf8Decoder ?? fromUtf8,
+        utf8Encoder: config?.utf8Encoder ?? toUtf8,
+    };
+};
+
+const getRuntimeConfig = (config) => {
+    emitWarningIfUnsupportedVersion(process.version);
+    const defaultsMode = resolveDefaultsModeConfig(config);
+    const defaultConfigProvider = () => defaultsMode().then(loadConfigsForDefaultMode);
+    const clientSharedValues = getRuntimeConfig$1(config);
+    emitWarningIfUnsupportedVersion$1(process.version);
+    const loaderConfig = {
+        profile: config?.profile,
+        logger: clientSharedValues.logger,
+    };
+    return {
+        ...clientSharedValues,
+        ...config,
+        runtime: "node",
+        defaultsMode,
+        authSchemePreference: config?.authSchemePreference ?? loadConfig(NODE_AUTH_SCHEME_PREFERENCE_OPTIONS, loaderConfig),
+        bodyLengthChecker: config?.bodyLengthChecker ?? calculateBodyLength,
+        credentialDefaultProvider: config?.credentialDefaultProvider ?? defaultProvider,
+        defaultSocketTimeout: getDefaultSocketTimeout(config?.requestHandler, 900_000),
+        defaultUserAgentProvider: config?.defaultUserAgentProvider ?? createDefaultUserAgentProvider({ serviceId: clientSharedValues.serviceId, clientVersion: packageInfo.version }),
+        maxAttempts: config?.maxAttempts ?? loadConfig(NODE_MAX_ATTEMPT_CONFIG_OPTIONS, config),
+        region: config?.region ?? loadConfig(NODE_REGION_CONFIG_OPTIONS, { ...NODE_REGION_CONFIG_FILE_OPTIONS, ...loaderConfig }),
+        requestHandler: NodeHttpHandler.create(config?.requestHandler ?? defaultConfigProvider),
+        retryMode: config?.retryMode ??
+            loadConfig({
+                ...NODE_RETRY_MODE_CONFIG_OPTIONS,
+                default: async () => (await defaultConfigProvider()).retryMode || DEFAULT_RETRY_MODE,
+            }, config),
+        streamCollector: config?.streamCollector ?? streamCollector,
+        useDualstackEndpoint: config?.useDualstackEndpoint ?? loadConfig(NODE_USE_DUALSTACK_ENDPOINT_CONFIG_OPTIONS, loaderConfig),
+        useFipsEndpoint: config?.useFipsEndpoint ?? loadConfig(NODE_USE_FIPS_ENDPOINT_CONFIG_OPTIONS, loaderConfig),
+        userAgentAppId: config?.userAgentAppId ?? loadConfig(NODE_APP_ID_CONFIG_OPTIONS, loaderConfig),
+    };
+};
+
+const getHttpAuthExtensionConfiguration = (runtimeConfig) => {
+    const _httpAuthSchemes = runtimeConfig.httpAuthSchemes;
+    let _httpAuthSchemeProvider = runtimeConfig.httpAuthSchemeProvider;
+    let _credentials = runtimeConfig.credentials;
+    return {
+        setHttpAuthScheme(httpAuthScheme) {
+            const index = _httpAuthSchemes.findIndex((scheme) => scheme.schemeId === httpAuthScheme.schemeId);
+            if (index === -1) {
+                _httpAuthSchemes.push(httpAuthScheme);
+            }
+            else {
+                _httpAuthSchemes.splice(index, 1, httpAuthScheme);
+            }
+        },
+        httpAuthSchemes() {
+            return _httpAuthSchemes;
+        },
+        setHttpAuthSchemeProvider(httpAuthSchemeProvider) {
+            _httpAuthSchemeProvider = httpAuthSchemeProvider;
+        },
+        httpAuthSchemeProvider() {
+            return _httpAuthSchemeProvider;
+        },
+        setCredentials(credentials) {
+            _credentials = credentials;
+        },
+        credentials() {
+            return _credentials;
+        },
+    };
+};
+const resolveHttpAuthRuntimeConfig = (config) => {
+    return {
+        httpAuthSchemes: config.httpAuthSchemes(),
+        httpAuthSchemeProvider: config.httpAuthSchemeProvider(),
+        credentials: config.credentials(),
+    };
+};
+
+const resolveRuntimeExtensions = (runtimeConfig, extensions) => {
+    const extensionConfiguration = Object.assign(getAwsRegionExtensionConfiguration(runtimeConfig), getDefaultExtensionConfiguration(runtimeConfig), getHttpHandlerExtensionConfiguration(runtimeConfig), getHttpAuthExtensionConfiguration(runtimeConfig));
+    extensions.forEach((extension) => extension.configure(extensionConfiguration));
+    return Object.assign(runtimeConfig, resolveAwsRegionExtensionConfiguration(extensionConfiguration), resolveDefaultRuntimeConfig(extensionConfiguration), resolveHttpHandlerRuntimeConfig(extensionConfiguration), resolveHttpAuthRuntimeConfig(extensionConfiguration));
+};
+
+class CloudFormationClient extends Client {
+    config;
+    constructor(...[configuration]) {
+        const _config_0 = getRuntimeConfig(configuration || {});
+        super(_config_0);
+        this.initConfig = _config_0;
+        const _config_1 = resolveClientEndpointParameters(_config_0);
+        const _config_2 = resolveUserAgentConfig(_config_1);
+        const _config_3 = resolveRetryConfig(_config_2);
+        const _config_4 = resolveRegionConfig(_config_3);
+        const _config_5 = resolveHostHeaderConfig(_config_4);
+        const _config_6 = resolveEndpointConfig(_config_5);
+        const _config_7 = resolveHttpAuthSchemeConfig(_config_6);
+        const _config_8 = resolveRuntimeExtensions(_config_7, configuration?.extensions || []);
+        this.config = _config_8;
+        this.middlewareStack.use(getSchemaSerdePlugin(this.config));
+        this.middlewareStack.use(getUserAgentPlugin(this.config));
+        this.middlewareStack.use(getRetryPlugin(this.config));
+        this.middlewareStack.use(getContentLengthPlugin(this.config));
+        this.middlewareStack.use(getHostHeaderPlugin(this.config));
+        this.middlewareStack.use(getLoggerPlugin(this.config));
+        this.middlewareStack.use(getRecursionDetectionPlugin(this.config));
+        this.middlewareStack.use(getHttpAuthSchemeEndpointRuleSetPlugin(this.config, {
+            httpAuthSchemeParametersProvider: defaultCloudFormationHttpAuthSchemeParametersProvider,
+            identityProviderConfigProvider: async (config) => new DefaultIdentityProviderConfig({
+                "aws.auth#sigv4": config.credentials,
+            }),
+        }));
+        this.middlewareStack.use(getHttpSigningPlugin(this.config));
+    }
+    destroy() {
+        super.destroy();
+    }
+}
+
+const command = makeBuilder(commonParams, "CloudFormation", "CloudFormationClient", getEndpointPlugin);
+const _ep0 = {};
+const _mw0 = (Command, cs, config, o) => [];
+
+class ActivateOrganizationsAccessCommand extends command(_ep0, _mw0, "ActivateOrganizationsAccess", ActivateOrganizationsAccess$) {
+}
+
+class ActivateTypeCommand extends command(_ep0, _mw0, "ActivateType", ActivateType$) {
+}
+
+class BatchDescribeTypeConfigurationsCommand extends command(_ep0, _mw0, "BatchDescribeTypeConfigurations", BatchDescribeTypeConfigurations$) {
+}
+
+class CancelUpdateStackCommand extends command(_ep0, _mw0, "CancelUpdateStack", CancelUpdateStack$) {
+}
+
+class ContinueUpdateRollbackCommand extends command(_ep0, _mw0, "ContinueUpdateRollback", ContinueUpdateRollback$) {
+}
+
+class CreateChangeSetCommand extends command(_ep0, _mw0, "CreateChangeSet", CreateChangeSet$) {
+}
+
+class CreateGeneratedTemplateCommand extends command(_ep0, _mw0, "CreateGeneratedTemplate", CreateGeneratedTemplate$) {
+}
+
+class CreateStackCommand extends command(_ep0, _mw0, "CreateStack", CreateStack$) {
+}
+
+class CreateStackInstancesCommand extends command(_ep0, _mw0, "CreateStackInstances", CreateStackInstances$) {
+}
+
+class CreateStackRefactorCommand extends command(_ep0, _mw0, "CreateStackRefactor", CreateStackRefactor$) {
+}
+
+class CreateStackSetCommand extends command(_ep0, _mw0, "CreateStackSet", CreateStackSet$) {
+}
+
+class DeactivateOrganizationsAccessCommand extends command(_ep0, _mw0, "DeactivateOrganizationsAccess", DeactivateOrganizationsAccess$) {
+}
+
+class DeactivateTypeCommand extends command(_ep0, _mw0, "DeactivateType", DeactivateType$) {
+}
+
+class DeleteChangeSetCommand extends command(_ep0, _mw0, "DeleteChangeSet", DeleteChangeSet$) {
+}
+
+class DeleteGeneratedTemplateCommand extends command(_ep0, _mw0, "DeleteGeneratedTemplate", DeleteGeneratedTemplate$) {
+}
+
+class DeleteStackCommand extends command(_ep0, _mw0, "DeleteStack", DeleteStack$) {
+}
+
+class DeleteStackInstancesCommand extends command(_ep0, _mw0, "DeleteStackInstances", DeleteStackInstances$) {
+}
+
+class DeleteStackSetCommand extends command(_ep0, _mw0, "DeleteStackSet", DeleteStackSet$) {
+}
+
+class DeregisterTypeCommand extends command(_ep0, _mw0, "DeregisterType", DeregisterType$) {
+}
+
+class DescribeAccountLimitsCommand extends command(_ep0, _mw0, "DescribeAccountLimits", DescribeAccountLimits$) {
+}
+
+class DescribeChangeSetCommand extends command(_ep0, _mw0, "DescribeChangeSet", DescribeChangeSet$) {
+}
+
+class DescribeChangeSetHooksCommand extends command(_ep0, _mw0, "DescribeChangeSetHooks", DescribeChangeSetHooks$) {
+}
+
+class DescribeEventsCommand extends command(_ep0, _mw0, "DescribeEvents", DescribeEvents$) {
+}
+
+class DescribeGeneratedTemplateCommand extends command(_ep0, _mw0, "DescribeGeneratedTemplate", DescribeGeneratedTemplate$) {
+}
+
+class DescribeOrganizationsAccessCommand extends command(_ep0, _mw0, "DescribeOrganizationsAccess", DescribeOrganizationsAccess$) {
+}
+
+class DescribePublisherCommand extends command(_ep0, _mw0, "DescribePublisher", DescribePublisher$) {
+}
+
+class DescribeResourceScanCommand extends command(_ep0, _mw0, "DescribeResourceScan", DescribeResourceScan$) {
+}
+
+class DescribeStackDriftDetectionStatusCommand extends command(_ep0, _mw0, "DescribeStackDriftDetectionStatus", DescribeStackDriftDetectionStatus$) {
+}
+
+class DescribeStackEventsCommand extends command(_ep0, _mw0, "DescribeStackEvents", DescribeStackEvents$) {
+}
+
+class DescribeStackInstanceCommand extends command(_ep0, _mw0, "DescribeStackInstance", DescribeStackInstance$) {
+}
+
+class DescribeStackRefactorCommand extends command(_ep0, _mw0, "DescribeStackRefactor", DescribeStackRefactor$) {
+}
+
+class DescribeStackResourceCommand extends command(_ep0, _mw0, "DescribeStackResource", DescribeStackResource$) {
+}
+
+class DescribeStackResourceDriftsCommand extends command(_ep0, _mw0, "DescribeStackResourceDrifts", DescribeStackResourceDrifts$) {
+}
+
+class DescribeStackResourcesCommand extends command(_ep0, _mw0, "DescribeStackResources", DescribeStackResources$) {
+}
+
+class DescribeStacksCommand extends command(_ep0, _mw0, "DescribeStacks", DescribeStacks$) {
+}
+
+class DescribeStackSetCommand extends command(_ep0, _mw0, "DescribeStackSet", DescribeStackSet$) {
+}
+
+class DescribeStackSetOperationCommand extends command(_ep0, _mw0, "DescribeStackSetOperation", DescribeStackSetOperation$) {
+}
+
+class DescribeTypeCommand extends command(_ep0, _mw0, "DescribeType", DescribeType$) {
+}
+
+class DescribeTypeRegistrationCommand extends command(_ep0, _mw0, "DescribeTypeRegistration", DescribeTypeRegistration$) {
+}
+
+class DetectStackDriftCommand extends command(_ep0, _mw0, "DetectStackDrift", DetectStackDrift$) {
+}
+
+class DetectStackResourceDriftCommand extends command(_ep0, _mw0, "DetectStackResourceDrift", DetectStackResourceDrift$) {
+}
+
+class DetectStackSetDriftCommand extends command(_ep0, _mw0, "DetectStackSetDrift", DetectStackSetDrift$) {
+}
+
+class EstimateTemplateCostCommand extends command(_ep0, _mw0, "EstimateTemplateCost", EstimateTemplateCost$) {
+}
+
+class ExecuteChangeSetCommand extends command(_ep0, _mw0, "ExecuteChangeSet", ExecuteChangeSet$) {
+}
+
+class ExecuteStackRefactorCommand extends command(_ep0, _mw0, "ExecuteStackRefactor", ExecuteStackRefactor$) {
+}
+
+class GetGeneratedTemplateCommand extends command(_ep0, _mw0, "GetGeneratedTemplate", GetGeneratedTemplate$) {
+}
+
+class GetHookResultCommand extends command(_ep0, _mw0, "GetHookResult", GetHookResult$) {
+}
+
+class GetStackPolicyCommand extends command(_ep0, _mw0, "GetStackPolicy", GetStackPolicy$) {
+}
+
+class GetTemplateCommand extends command(_ep0, _mw0, "GetTemplate", GetTemplate$) {
+}
+
+class GetTemplateSummaryCommand extends command(_ep0, _mw0, "GetTemplateSummary", GetTemplateSummary$) {
+}
+
+class ImportStacksToStackSetCommand extends command(_ep0, _mw0, "ImportStacksToStackSet", ImportStacksToStackSet$) {
+}
+
+class ListChangeSetsCommand extends command(_ep0, _mw0, "ListChangeSets", ListChangeSets$) {
+}
+
+class ListExportsCommand extends command(_ep0, _mw0, "ListExports", ListExports$) {
+}
+
+class ListGeneratedTemplatesCommand extends command(_ep0, _mw0, "ListGeneratedTemplates", ListGeneratedTemplates$) {
+}
+
+class ListHookResultsCommand extends command(_ep0, _mw0, "ListHookResults", ListHookResults$) {
+}
+
+class ListImportsCommand extends command(_ep0, _mw0, "ListImports", ListImports$) {
+}
+
+class ListResourceScanRelatedResourcesCommand extends command(_ep0, _mw0, "ListResourceScanRelatedResources", ListResourceScanRelatedResources$) {
+}
+
+class ListResourceScanResourcesCommand extends command(_ep0, _mw0, "ListResourceScanResources", ListResourceScanResources$) {
+}
+
+class ListResourceScansCommand extends command(_ep0, _mw0, "ListResourceScans", ListResourceScans$) {
+}
+
+class ListStackInstanceResourceDriftsCommand extends command(_ep0, _mw0, "ListStackInstanceResourceDrifts", ListStackInstanceResourceDrifts$) {
+}
+
+class ListStackInstancesCommand extends command(_ep0, _mw0, "ListStackInstances", ListStackInstances$) {
+}
+
+class ListStackRefactorActionsCommand extends command(_ep0, _mw0, "ListStackRefactorActions", ListStackRefactorActions$) {
+}
+
+class ListStackRefactorsCommand extends command(_ep0, _mw0, "ListStackRefactors", ListStackRefactors$) {
+}
+
+class ListStackResourcesCommand extends command(_ep0, _mw0, "ListStackResources", ListStackResources$) {
+}
+
+class ListStacksCommand extends command(_ep0, _mw0, "ListStacks", ListStacks$) {
+}
+
+class ListStackSetAutoDeploymentTargetsCommand extends command(_ep0, _mw0, "ListStackSetAutoDeploymentTargets", ListStackSetAutoDeploymentTargets$) {
+}
+
+class ListStackSetOperationResultsCommand extends command(_ep0, _mw0, "ListStackSetOperationResults", ListStackSetOperationResults$) {
+}
+
+class ListStackSetOperationsCommand extends command(_ep0, _mw0, "ListStackSetOperations", ListStackSetOperations$) {
+}
+
+class ListStackSetsCommand extends command(_ep0, _mw0, "ListStackSets", ListStackSets$) {
+}
+
+class ListTypeRegistrationsCommand extends command(_ep0, _mw0, "ListTypeRegistrations", ListTypeRegistrations$) {
+}
+
+class ListTypesCommand extends command(_ep0, _mw0, "ListTypes", ListTypes$) {
+}
+
+class ListTypeVersionsCommand extends command(_ep0, _mw0, "ListTypeVersions", ListTypeVersions$) {
+}
+
+class PublishTypeCommand extends command(_ep0, _mw0, "PublishType", PublishType$) {
+}
+
+class RecordHandlerProgressCommand extends command(_ep0, _mw0, "RecordHandlerProgress", RecordHandlerProgress$) {
+}
+
+class RegisterPublisherCommand extends command(_ep0, _mw0, "RegisterPublisher", RegisterPublisher$) {
+}
+
+class RegisterTypeCommand extends command(_ep0, _mw0, "RegisterType", RegisterType$) {
+}
+
+class RemoveAliasCommand extends command(_ep0, _mw0, "RemoveAlias", RemoveAlias$) {
+}
+
+class RollbackStackCommand extends command(_ep0, _mw0, "RollbackStack", RollbackStack$) {
+}
+
+class SetAliasCommand extends command(_ep0, _mw0, "SetAlias", SetAlias$) {
+}
+
+class SetStackPolicyCommand extends command(_ep0, _mw0, "SetStackPolicy", SetStackPolicy$) {
+}
+
+class SetTypeConfigurationCommand extends command(_ep0, _mw0, "SetTypeConfiguration", SetTypeConfiguration$) {
+}
+
+class SetTypeDefaultVersionCommand extends command(_ep0, _mw0, "SetTypeDefaultVersion", SetTypeDefaultVersion$) {
+}
+
+class SignalResourceCommand extends command(_ep0, _mw0, "SignalResource", SignalResource$) {
+}
+
+class StartResourceScanCommand extends command(_ep0, _mw0, "StartResourceScan", StartResourceScan$) {
+}
+
+class StopStackSetOperationCommand extends command(_ep0, _mw0, "StopStackSetOperation", StopStackSetOperation$) {
+}
+
+class TestTypeCommand extends command(_ep0, _mw0, "TestType", TestType$) {
+}
+
+class UpdateGeneratedTemplateCommand extends command(_ep0, _mw0, "UpdateGeneratedTemplate", UpdateGeneratedTemplate$) {
+}
+
+class UpdateStackCommand extends command(_ep0, _mw0, "UpdateStack", UpdateStack$) {
+}
+
+class UpdateStackInstancesCommand extends command(_ep0, _mw0, "UpdateStackInstances", UpdateStackInstances$) {
+}
+
+class UpdateStackSetCommand extends command(_ep0, _mw0, "UpdateStackSet", UpdateStackSet$) {
+}
+
+class UpdateTerminationProtectionCommand extends command(_ep0, _mw0, "UpdateTerminationProtection", UpdateTerminationProtection$) {
+}
+
+class ValidateTemplateCommand extends command(_ep0, _mw0, "ValidateTemplate", ValidateTemplate$) {
+}
+
+const paginateDescribeAccountLimits = createPaginator(CloudFormationClient, DescribeAccountLimitsCommand, "NextToken", "NextToken", "");
+
+const paginateDescribeChangeSet = createPaginator(CloudFormationClient, DescribeChangeSetCommand, "NextToken", "NextToken", "");
+
+const paginateDescribeEvents = createPaginator(CloudFormationClient, DescribeEventsCommand, "NextToken", "NextToken", "");
+
+const paginateDescribeStackEvents = createPaginator(CloudFormationClient, DescribeStackEventsCommand, "NextToken", "NextToken", "");
+
+const paginateDescribeStackResourceDrifts = createPaginator(CloudFormationClient, DescribeStackResourceDriftsCommand, "NextToken", "NextToken", "MaxResults");
+
+const paginateDescribeStacks = createPaginator(CloudFormationClient, DescribeStacksCommand, "NextToken", "NextToken", "");
+
+const paginateListChangeSets = createPaginator(CloudFormationClient, ListChangeSetsCommand, "NextToken", "NextToken", "");
+
+const paginateListExports = createPaginator(CloudFormationClient, ListExportsCommand, "NextToken", "NextToken", "");
+
+const paginateListGeneratedTemplates = createPaginator(CloudFormationClient, ListGeneratedTemplatesCommand, "NextToken", "NextToken", "MaxResults");
+
+const paginateListImports = createPaginator(CloudFormationClient, ListImportsCommand, "NextToken", "NextToken", "");
+
+const paginateListResourceScanRelatedResources = createPaginator(CloudFormationClient, ListResourceScanRelatedResourcesCommand, "NextToken", "NextToken", "MaxResults");
+
+const paginateListResourceScanResources = createPaginator(CloudFormationClient, ListResourceScanResourcesCommand, "NextToken", "NextToken", "MaxResults");
+
+const paginateListResourceScans = createPaginator(CloudFormationClient, ListResourceScansCommand, "NextToken", "NextToken", "MaxResults");
+
+const paginateListStackInstances = createPaginator(CloudFormationClient, ListStackInstancesCommand, "NextToken", "NextToken", "MaxResults");
+
+const paginateListStackRefactorActions = createPaginator(CloudFormationClient, ListStackRefactorActionsCommand, "NextToken", "NextToken", "MaxResults");
+
+const paginateListStackRefactors = createPaginator(CloudFormationClient, ListStackRefactorsCommand, "NextToken", "NextToken", "MaxResults");
+
+const paginateListStackResources = createPaginator(CloudFormationClient, ListStackResourcesCommand, "NextToken", "NextToken", "");
+
+const paginateListStackSetOperationResults = createPaginator(CloudFormationClient, ListStackSetOperationResultsCommand, "NextToken", "NextToken", "MaxResults");
+
+const paginateListStackSetOperations = createPaginator(CloudFormationClient, ListStackSetOperationsCommand, "NextToken", "NextToken", "MaxResults");
+
+const paginateListStackSets = createPaginator(CloudFormationClient, ListStackSetsCommand, "NextToken", "NextToken", "MaxResults");
+
+const paginateListStacks = createPaginator(CloudFormationClient, ListStacksCommand, "NextToken", "NextToken", "");
+
+const paginateListTypeRegistrations = createPaginator(CloudFormationClient, ListTypeRegistrationsCommand, "NextToken", "NextToken", "MaxResults");
+
+const paginateListTypes = createPaginator(CloudFormationClient, ListTypesCommand, "NextToken", "NextToken", "MaxResults");
+
+const paginateListTypeVersions = createPaginator(CloudFormationClient, ListTypeVersionsCommand, "NextToken", "NextToken", "MaxResults");
+
+const checkState$9 = async (client, input) => {
+    let reason;
+    try {
+        let result = await client.send(new DescribeChangeSetCommand(input));
+        reason = result;
+        try {
+            const returnComparator = () => {
+                return result.Status;
+            };
+            if (returnComparator() === "CREATE_COMPLETE") {
+                return { state: WaiterState.SUCCESS, reason };
+            }
+        }
+        catch (e) { }
+        try {
+            const returnComparator = () => {
+                return result.Status;
+            };
+            if (returnComparator() === "FAILED") {
+                return { state: WaiterState.FAILURE, reason };
+            }
+        }
+        catch (e) { }
+    }
+    catch (exception) {
+        reason = exception;
+        if (exception.name === "ValidationError") {
+            return { state: WaiterState.FAILURE, reason };
+        }
+    }
+    return { state: WaiterState.RETRY, reason };
+};
+const waitForChangeSetCreateComplete = async (params, input) => {
+    const serviceDefaults = { minDelay: 30, maxDelay: 120 };
+    return createWaiter({ ...serviceDefaults, ...params }, input, checkState$9);
+};
+const waitUntilChangeSetCreateComplete = async (params, input) => {
+    const serviceDefaults = { minDelay: 30, maxDelay: 120 };
+    const result = await createWaiter({ ...serviceDefaults, ...params }, input, checkState$9);
+    return checkExceptions(result);
+};
+
+const checkState$8 = async (client, input) => {
+    let reason;
+    try {
+        let result = await client.send(new DescribeStacksCommand(input));
+        reason = result;
+        try {
+            const returnComparator = () => {
+                let flat_1 = [].concat(...result.Stacks);
+                let projection_3 = flat_1.map((element_2) => {
+                    return element_2.StackStatus;
+                });
+                return projection_3;
+            };
+            let allStringEq_5 = (returnComparator().length > 0);
+            for (let element_4 of returnComparator()) {
+                allStringEq_5 = allStringEq_5 && (element_4 == "CREATE_COMPLETE");
+            }
+            if (allStringEq_5) {
+                return { state: WaiterState.SUCCESS, reason };
+            }
+        }
+        catch (e) { }
+        try {
+            const returnComparator = () => {
+                let flat_1 = [].concat(...result.Stacks);
+                let projection_3 = flat_1.map((element_2) => {
+                    return element_2.StackStatus;
+                });
+                return projection_3;
+            };
+            let allStringEq_5 = (returnComparator().length > 0);
+            for (let element_4 of returnComparator()) {
+                allStringEq_5 = allStringEq_5 && (element_4 == "UPDATE_COMPLETE");
+            }
+            if (allStringEq_5) {
+                return { state: WaiterState.SUCCESS, reason };
+            }
+        }
+        catch (e) { }
+        try {
+            const returnComparator = () => {
+                let flat_1 = [].concat(...result.Stacks);
+                let projection_3 = flat_1.map((element_2) => {
+                    return element_2.StackStatus;
+                });
+                return projection_3;
+            };
+            let allStringEq_5 = (returnComparator().length > 0);
+            for (let element_4 of returnComparator()) {
+                allStringEq_5 = allStringEq_5 && (element_4 == "UPDATE_IN_PROGRESS");
+            }
+            if (allStringEq_5) {
+                return { state: WaiterState.SUCCESS, reason };
+            }
+        }
+        catch (e) { }
+        try {
+            const returnComparator = () => {
+                let flat_1 = [].concat(...result.Stacks);
+                let projection_3 = flat_1.map((element_2) => {
+                    return element_2.StackStatus;
+                });
+                return projection_3;
+            };
+            let allStringEq_5 = (returnComparator().length > 0);
+            for (let element_4 of returnComparator()) {
+                allStringEq_5 = allStringEq_5 && (element_4 == "UPDATE_COMPLETE_CLEANUP_IN_PROGRESS");
+            }
+            if (allStringEq_5) {
+                return { state: WaiterState.SUCCESS, reason };
+            }
+        }
+        catch (e) { }
+        try {
+            const returnComparator = () => {
+                let flat_1 = [].concat(...result.Stacks);
+                let projection_3 = flat_1.map((element_2) => {
+                    return element_2.StackStatus;
+                });
+                return projection_3;
+            };
+            let allStringEq_5 = (returnComparator().length > 0);
+            for (let element_4 of returnComparator()) {
+                allStringEq_5 = allStringEq_5 && (element_4 == "UPDATE_FAILED");
+            }
+            if (allStringEq_5) {
+                return { state: WaiterState.SUCCESS, reason };
+            }
+        }
+        catch (e) { }
+        try {
+            const returnComparator = () => {
+                let flat_1 = [].concat(...result.Stacks);
+                let projection_3 = flat_1.map((element_2) => {
+                    return element_2.StackStatus;
+                });
+                return projection_3;
+            };
+            let allStringEq_5 = (returnComparator().length > 0);
+            for (let element_4 of returnComparator()) {
+                allStringEq_5 = allStringEq_5 && (element_4 == "UPDATE_ROLLBACK_IN_PROGRESS");
+            }
+            if (allStringEq_5) {
+                return { state: WaiterState.SUCCESS, reason };
+            }
+        }
+        catch (e) { }
+        try {
+            const returnComparator = () => {
+                let flat_1 = [].concat(...result.Stacks);
+                let projection_3 = flat_1.map((element_2) => {
+                    return element_2.StackStatus;
+                });
+                return projection_3;
+            };
+            let allStringEq_5 = (returnComparator().length > 0);
+            for (let element_4 of returnComparator()) {
+                allStringEq_5 = allStringEq_5 && (element_4 == "UPDATE_ROLLBACK_FAILED");
+            }
+            if (allStringEq_5) {
+                return { state: WaiterState.SUCCESS, reason };
+            }
+        }
+        catch (e) { }
+        try {
+            const returnComparator = () => {
+                let flat_1 = [].concat(...result.Stacks);
+                let projection_3 = flat_1.map((element_2) => {
+                    return element_2.StackStatus;
+                });
+                return projection_3;
+            };
+            let allStringEq_5 = (returnComparator().length > 0);
+            for (let element_4 of returnComparator()) {
+                allStringEq_5 = allStringEq_5 && (element_4 == "UPDATE_ROLLBACK_COMPLETE_CLEANUP_IN_PROGRESS");
+            }
+            if (allStringEq_5) {
+                return { state: WaiterState.SUCCESS, reason };
+            }
+        }
+        catch (e) { }
+        try {
+            const returnComparator = () => {
+                let flat_1 = [].concat(...result.Stacks);
+                let projection_3 = flat_1.map((element_2) => {
+                    return element_2.StackStatus;
+                });
+                return projection_3;
+            };
+            let allStringEq_5 = (returnComparator().length > 0);
+            for (let element_4 of returnComparator()) {
+                allStringEq_5 = allStringEq_5 && (element_4 == "UPDATE_ROLLBACK_COMPLETE");
+            }
+            if (allStringEq_5) {
+                return { state: WaiterState.SUCCESS, reason };
+            }
+        }
+        catch (e) { }
+        try {
+            const returnComparator = () => {
+                let flat_1 = [].concat(...result.Stacks);
+                let projection_3 = flat_1.map((element_2) => {
+                    return element_2.StackStatus;
+                });
+                return projection_3;
+            };
+            for (let anyStringEq_4 of returnComparator()) {
+                if (anyStringEq_4 == "CREATE_FAILED") {
+                    return { state: WaiterState.FAILURE, reason };
+                }
+            }
+        }
+        catch (e) { }
+        try {
+            const returnComparator = () => {
+                let flat_1 = [].concat(...result.Stacks);
+                let projection_3 = flat_1.map((element_2) => {
+                    return element_2.StackStatus;
+                });
+                return projection_3;
+            };
+            for (let anyStringEq_4 of returnComparator()) {
+                if (anyStringEq_4 == "DELETE_COMPLETE") {
+                    return { state: WaiterState.FAILURE, reason };
+                }
+            }
+        }
+        catch (e) { }
+        try {
+            const returnComparator = () => {
+                let flat_1 = [].concat(...result.Stacks);
+                let projection_3 = flat_1.map((element_2) => {
+                    return element_2.StackStatus;
+                });
+                return projection_3;
+            };
+            for (let anyStringEq_4 of returnComparator()) {
+                if (anyStringEq_4 == "DELETE_FAILED") {
+                    return { state: WaiterState.FAILURE, reason };
+                }
+            }
+        }
+        catch (e) { }
+        try {
+            const returnComparator = () => {
+                let flat_1 = [].concat(...result.Stacks);
+                let projection_3 = flat_1.map((element_2) => {
+                    return element_2.StackStatus;
+                });
+                return projection_3;
+            };
+            for (let anyStringEq_4 of returnComparator()) {
+                if (anyStringEq_4 == "ROLLBACK_FAILED") {
+                    return { state: WaiterState.FAILURE, reason };
+                }
+            }
+        }
+        catch (e) { }
+        try {
+            const returnComparator = () => {
+                let flat_1 = [].concat(...result.Stacks);
+                let projection_3 = flat_1.map((element_2) => {
+                    return element_2.StackStatus;
+                });
+                return projection_3;
+            };
+            for (let anyStringEq_4 of returnComparator()) {
+                if (anyStringEq_4 == "ROLLBACK_COMPLETE") {
+                    return { state: WaiterState.FAILURE, reason };
+                }
+            }
+        }
+        catch (e) { }
+    }
+    catch (exception) {
+        reason = exception;
+        if (exception.name === "ValidationError") {
+            return { state: WaiterState.FAILURE, reason };
+        }
+    }
+    return { state: WaiterState.RETRY, reason };
+};
+const waitForStackCreateComplete = async (params, input) => {
+    const serviceDefaults = { minDelay: 30, maxDelay: 120 };
+    return createWaiter({ ...serviceDefaults, ...params }, input, checkState$8);
+};
+const waitUntilStackCreateComplete = async (params, input) => {
+    const serviceDefaults = { minDelay: 30, maxDelay: 120 };
+    const result = await createWaiter({ ...serviceDefaults, ...params }, input, checkState$8);
+    return checkExceptions(result);
+};
+
+const checkState$7 = async (client, input) => {
+    let reason;
+    try {
+        let result = await client.send(new DescribeStacksCommand(input));
+        reason = result;
+        try {
+            const returnComparator = () => {
+                let flat_1 = [].concat(...result.Stacks);
+                let projection_3 = flat_1.map((element_2) => {
+                    return element_2.StackStatus;
+                });
+                return projection_3;
+            };
+            let allStringEq_5 = (returnComparator().length > 0);
+            for (let element_4 of returnComparator()) {
+                allStringEq_5 = allStringEq_5 && (element_4 == "DELETE_COMPLETE");
+            }
+            if (allStringEq_5) {
+                return { state: WaiterState.SUCCESS, reason };
+            }
+        }
+        catch (e) { }
+        try {
+            const returnComparator = () => {
+                let flat_1 = [].concat(...result.Stacks);
+                let projection_3 = flat_1.map((element_2) => {
+                    return element_2.StackStatus;
+                });
+                return projection_3;
+            };
+            for (let anyStringEq_4 of returnComparator()) {
+                if (anyStringEq_4 == "DELETE_FAILED") {
+                    return { state: WaiterState.FAILURE, reason };
+                }
+            }
+        }
+        catch (e) { }
+        try {
+            const returnComparator = () => {
+                let flat_1 = [].concat(...result.Stacks);
+                let projection_3 = flat_1.map((element_2) => {
+                    return element_2.StackStatus;
+                });
+                return projection_3;
+            };
+            for (let anyStringEq_4 of returnComparator()) {
+                if (anyStringEq_4 == "CREATE_FAILED") {
+                    return { state: WaiterState.FAILURE, reason };
+                }
+            }
+        }
+        catch (e) { }
+        try {
+            const returnComparator = () => {
+                let flat_1 = [].concat(...result.Stacks);
+                let projection_3 = flat_1.map((element_2) => {
+                    return element_2.StackStatus;
+                });
+                return projection_3;
+            };
+            for (let anyStringEq_4 of returnComparator()) {
+                if (anyStringEq_4 == "ROLLBACK_FAILED") {
+                    return { state: WaiterState.FAILURE, reason };
+                }
+            }
+        }
+        catch (e) { }
+        try {
+            const returnComparator = () => {
+                let flat_1 = [].concat(...result.Stacks);
+                let projection_3 = flat_1.map((element_2) => {
+                    return element_2.StackStatus;
+                });
+                return projection_3;
+            };
+            for (let anyStringEq_4 of returnComparator()) {
+                if (anyStringEq_4 == "UPDATE_ROLLBACK_IN_PROGRESS") {
+                    return { state: WaiterState.FAILURE, reason };
+                }
+            }
+        }
+        catch (e) { }
+        try {
+            const returnComparator = () => {
+                let flat_1 = [].concat(...result.Stacks);
+                let projection_3 = flat_1.map((element_2) => {
+                    return element_2.StackStatus;
+                });
+                return projection_3;
+            };
+            for (let anyStringEq_4 of returnComparator()) {
+                if (anyStringEq_4 == "UPDATE_ROLLBACK_FAILED") {
+                    return { state: WaiterState.FAILURE, reason };
+                }
+            }
+        }
+        catch (e) { }
+        try {
+            const returnComparator = () => {
+                let flat_1 = [].concat(...result.Stacks);
+                let projection_3 = flat_1.map((element_2) => {
+                    return element_2.StackStatus;
+                });
+                return projection_3;
+            };
+            for (let anyStringEq_4 of returnComparator()) {
+                if (anyStringEq_4 == "UPDATE_ROLLBACK_COMPLETE") {
+                    return { state: WaiterState.FAILURE, reason };
+                }
+            }
+        }
+        catch (e) { }
+        try {
+            const returnComparator = () => {
+                let flat_1 = [].concat(...result.Stacks);
+                let projection_3 = flat_1.map((element_2) => {
+                    return element_2.StackStatus;
+                });
+                return projection_3;
+            };
+            for (let anyStringEq_4 of returnComparator()) {
+                if (anyStringEq_4 == "UPDATE_COMPLETE") {
+                    return { state: WaiterState.FAILURE, reason };
+                }
+            }
+        }
+        catch (e) { }
+    }
+    catch (exception) {
+        reason = exception;
+        if (exception.name === "ValidationError") {
+            return { state: WaiterState.SUCCESS, reason };
+        }
+    }
+    return { state: WaiterState.RETRY, reason };
+};
+const waitForStackDeleteComplete = async (params, input) => {
+    const serviceDefaults = { minDelay: 30, maxDelay: 120 };
+    return createWaiter({ ...serviceDefaults, ...params }, input, checkState$7);
+};
+const waitUntilStackDeleteComplete = async (params, input) => {
+    const serviceDefaults = { minDelay: 30, maxDelay: 120 };
+    const result = await createWaiter({ ...serviceDefaults, ...params }, input, checkState$7);
+    return checkExceptions(result);
+};
+
+const checkState$6 = async (client, input) => {
+    let reason;
+    try {
+        let result = await client.send(new DescribeStacksCommand(input));
+        reason = result;
+        return { state: WaiterState.SUCCESS, reason };
+    }
+    catch (exception) {
+        reason = exception;
+        if (exception.name === "ValidationError") {
+            return { state: WaiterState.RETRY, reason };
+        }
+    }
+    return { state: WaiterState.RETRY, reason };
+};
+const waitForStackExists = async (params, input) => {
+    const serviceDefaults = { minDelay: 5, maxDelay: 120 };
+    return createWaiter({ ...serviceDefaults, ...params }, input, checkState$6);
+};
+const waitUntilStackExists = async (params, input) => {
+    const serviceDefaults = { minDelay: 5, maxDelay: 120 };
+    const result = await createWaiter({ ...serviceDefaults, ...params }, input, checkState$6);
+    return checkExceptions(result);
+};
+
+const checkState$5 = async (client, input) => {
+    let reason;
+    try {
+        let result = await client.send(new DescribeStacksCommand(input));
+        reason = result;
+        try {
+            const returnComparator = () => {
+                let flat_1 = [].concat(...result.Stacks);
+                let projection_3 = flat_1.map((element_2) => {
+                    return element_2.StackStatus;
+                });
+                return projection_3;
+            };
+            let allStringEq_5 = (returnComparator().length > 0);
+            for (let element_4 of returnComparator()) {
+                allStringEq_5 = allStringEq_5 && (element_4 == "IMPORT_COMPLETE");
+            }
+            if (allStringEq_5) {
+                return { state: WaiterState.SUCCESS, reason };
+            }
+        }
+        catch (e) { }
+        try {
+            const returnComparator = () => {
+                let flat_1 = [].concat(...result.Stacks);
+                let projection_3 = flat_1.map((element_2) => {
+                    return element_2.StackStatus;
+                });
+                return projection_3;
+            };
+            for (let anyStringEq_4 of returnComparator()) {
+                if (anyStringEq_4 == "ROLLBACK_COMPLETE") {
+                    return { state: WaiterState.FAILURE, reason };
+                }
+            }
+        }
+        catch (e) { }
+        try {
+            const returnComparator = () => {
+                let flat_1 = [].concat(...result.Stacks);
+                let projection_3 = flat_1.map((element_2) => {
+                    return element_2.StackStatus;
+                });
+                return projection_3;
+            };
+            for (let anyStringEq_4 of returnComparator()) {
+                if (anyStringEq_4 == "ROLLBACK_FAILED") {
+                    return { state: WaiterState.FAILURE, reason };
+                }
+            }
+        }
+        catch (e) { }
+        try {
+            const returnComparator = () => {
+                let flat_1 = [].concat(...result.Stacks);
+                let projection_3 = flat_1.map((element_2) => {
+                    return element_2.StackStatus;
+                });
+                return projection_3;
+            };
+            for (let anyStringEq_4 of returnComparator()) {
+                if (anyStringEq_4 == "IMPORT_ROLLBACK_IN_PROGRESS") {
+                    return { state: WaiterState.FAILURE, reason };
+                }
+            }
+        }
+        catch (e) { }
+        try {
+            const returnComparator = () => {
+                let flat_1 = [].concat(...result.Stacks);
+                let projection_3 = flat_1.map((element_2) => {
+                    return element_2.StackStatus;
+                });
+                return projection_3;
+            };
+            for (let anyStringEq_4 of returnComparator()) {
+                if (anyStringEq_4 == "IMPORT_ROLLBACK_FAILED") {
+                    return { state: WaiterState.FAILURE, reason };
+                }
+            }
+        }
+        catch (e) { }
+        try {
+            const returnComparator = () => {
+                let flat_1 = [].concat(...result.Stacks);
+                let projection_3 = flat_1.map((element_2) => {
+                    return element_2.StackStatus;
+                });
+                return projection_3;
+            };
+            for (let anyStringEq_4 of returnComparator()) {
+                if (anyStringEq_4 == "IMPORT_ROLLBACK_COMPLETE") {
+                    return { state: WaiterState.FAILURE, reason };
+                }
+            }
+        }
+        catch (e) { }
+    }
+    catch (exception) {
+        reason = exception;
+        if (exception.name === "ValidationError") {
+            return { state: WaiterState.FAILURE, reason };
+        }
+    }
+    return { state: WaiterState.RETRY, reason };
+};
+const waitForStackImportComplete = async (params, input) => {
+    const serviceDefaults = { minDelay: 30, maxDelay: 120 };
+    return createWaiter({ ...serviceDefaults, ...params }, input, checkState$5);
+};
+const waitUntilStackImportComplete = async (params, input) => {
+    const serviceDefaults = { minDelay: 30, maxDelay: 120 };
+    const result = await createWaiter({ ...serviceDefaults, ...params }, input, checkState$5);
+    return checkExceptions(result);
+};
+
+const checkState$4 = async (client, input) => {
+    let reason;
+    try {
+        let result = await client.send(new DescribeStackRefactorCommand(input));
+        reason = result;
+        try {
+            const returnComparator = () => {
+                return result.Status;
+            };
+            if (returnComparator() === "CREATE_COMPLETE") {
+                return { state: WaiterState.SUCCESS, reason };
+            }
+        }
+        catch (e) { }
+        try {
+            const returnComparator = () => {
+                return result.Status;
+            };
+            if (returnComparator() === "CREATE_FAILED") {
+                return { state: WaiterState.FAILURE, reason };
+            }
+        }
+        catch (e) { }
+    }
+    catch (exception) {
+        reason = exception;
+        if (exception.name === "ValidationError") {
+            return { state: WaiterState.FAILURE, reason };
+        }
+    }
+    return { state: WaiterState.RETRY, reason };
+};
+const waitForStackRefactorCreateComplete = async (params, input) => {
+    const serviceDefaults = { minDelay: 5, maxDelay: 120 };
+    return createWaiter({ ...serviceDefaults, ...params }, input, checkState$4);
+};
+const waitUntilStackRefactorCreateComplete = async (params, input) => {
+    const serviceDefaults = { minDelay: 5, maxDelay: 120 };
+    const result = await createWaiter({ ...serviceDefaults, ...params }, input, checkState$4);
+    return checkExceptions(result);
+};
+
+const checkState$3 = async (client, input) => {
+    let reason;
+    try {
+        let result = await client.send(new DescribeStackRefactorCommand(input));
+        reason = result;
+        try {
+            const returnComparator = () => {
+                return result.ExecutionStatus;
+            };
+            if (returnComparator() === "EXECUTE_COMPLETE") {
+                return { state: WaiterState.SUCCESS, reason };
+            }
+        }
+        catch (e) { }
+        try {
+            const returnComparator = () => {
+                return result.ExecutionStatus;
+            };
+            if (returnComparator() === "EXECUTE_FAILED") {
+                return { state: WaiterState.FAILURE, reason };
+            }
+        }
+        catch (e) { }
+        try {
+            const returnComparator = () => {
+                return result.ExecutionStatus;
+            };
+            if (returnComparator() === "ROLLBACK_COMPLETE") {
+                return { state: WaiterState.FAILURE, reason };
+            }
+        }
+        catch (e) { }
+    }
+    catch (exception) {
+        reason = exception;
+        if (exception.name === "ValidationError") {
+            return { state: WaiterState.FAILURE, reason };
+        }
+    }
+    return { state: WaiterState.RETRY, reason };
+};
+const waitForStackRefactorExecuteComplete = async (params, input) => {
+    const serviceDefaults = { minDelay: 15, maxDelay: 120 };
+    return createWaiter({ ...serviceDefaults, ...params }, input, checkState$3);
+};
+const waitUntilStackRefactorExecuteComplete = async (params, input) => {
+    const serviceDefaults = { minDelay: 15, maxDelay: 120 };
+    const result = await createWaiter({ ...serviceDefaults, ...params }, input, checkState$3);
+    return checkExceptions(result);
+};
+
+const checkState$2 = async (client, input) => {
+    let reason;
+    try {
+        let result = await client.send(new DescribeStacksCommand(input));
+        reason = result;
+        try {
+            const returnComparator = () => {
+                let flat_1 = [].concat(...result.Stacks);
+                let projection_3 = flat_1.map((element_2) => {
+                    return element_2.StackStatus;
+                });
+                return projection_3;
+            };
+            let allStringEq_5 = (returnComparator().length > 0);
+            for (let element_4 of returnComparator()) {
+                allStringEq_5 = allStringEq_5 && (element_4 == "UPDATE_ROLLBACK_COMPLETE");
+            }
+            if (allStringEq_5) {
+                return { state: WaiterState.SUCCESS, reason };
+            }
+        }
+        catch (e) { }
+        try {
+            const returnComparator = () => {
+                let flat_1 = [].concat(...result.Stacks);
+                let projection_3 = flat_1.map((element_2) => {
+                    return element_2.StackStatus;
+                });
+                return projection_3;
+            };
+            for (let anyStringEq_4 of returnComparator()) {
+                if (anyStringEq_4 == "UPDATE_FAILED") {
+                    return { state: WaiterState.FAILURE, reason };
+                }
+            }
+        }
+        catch (e) { }
+        try {
+            const returnComparator = () => {
+                let flat_1 = [].concat(...result.Stacks);
+                let projection_3 = flat_1.map((element_2) => {
+                    return element_2.StackStatus;
+                });
+                return projection_3;
+            };
+            for (let anyStringEq_4 of returnComparator()) {
+                if (anyStringEq_4 == "UPDATE_ROLLBACK_FAILED") {
+                    return { state: WaiterState.FAILURE, reason };
+                }
+            }
+        }
+        catch (e) { }
+        try {
+            const returnComparator = () => {
+                let flat_1 = [].concat(...result.Stacks);
+                let projection_3 = flat_1.map((element_2) => {
+                    return element_2.StackStatus;
+                });
+                return projection_3;
+            };
+            for (let anyStringEq_4 of returnComparator()) {
+                if (anyStringEq_4 == "DELETE_FAILED") {
+                    return { state: WaiterState.FAILURE, reason };
+                }
+            }
+        }
+        catch (e) { }
+    }
+    catch (exception) {
+        reason = exception;
+        if (exception.name === "ValidationError") {
+            return { state: WaiterState.FAILURE, reason };
+        }
+    }
+    return { state: WaiterState.RETRY, reason };
+};
+const waitForStackRollbackComplete = async (params, input) => {
+    const serviceDefaults = { minDelay: 30, maxDelay: 120 };
+    return createWaiter({ ...serviceDefaults, ...params }, input, checkState$2);
+};
+const waitUntilStackRollbackComplete = async (params, input) => {
+    const serviceDefaults = { minDelay: 30, maxDelay: 120 };
+    const result = await createWaiter({ ...serviceDefaults, ...params }, input, checkState$2);
+    return checkExceptions(result);
+};
+
+const checkState$1 = async (client, input) => {
+    let reason;
+    try {
+        let result = await client.send(new DescribeStacksCommand(input));
+        reason = result;
+        try {
+            const returnComparator = () => {
+                let flat_1 = [].concat(...result.Stacks);
+                let projection_3 = flat_1.map((element_2) => {
+                    return element_2.StackStatus;
+                });
+                return projection_3;
+            };
+            let allStringEq_5 = (returnComparator().length > 0);
+            for (let element_4 of returnComparator()) {
+                allStringEq_5 = allStringEq_5 && (element_4 == "UPDATE_COMPLETE");
+            }
+            if (allStringEq_5) {
+                return { state: WaiterState.SUCCESS, reason };
+            }
+        }
+        catch (e) { }
+        try {
+            const returnComparator = () => {
+                let flat_1 = [].concat(...result.Stacks);
+                let projection_3 = flat_1.map((element_2) => {
+                    return element_2.StackStatus;
+                });
+                return projection_3;
+            };
+            for (let anyStringEq_4 of returnComparator()) {
+                if (anyStringEq_4 == "UPDATE_FAILED") {
+                    return { state: WaiterState.FAILURE, reason };
+                }
+            }
+        }
+        catch (e) { }
+        try {
+            const returnComparator = () => {
+                let flat_1 = [].concat(...result.Stacks);
+                let projection_3 = flat_1.map((element_2) => {
+                    return element_2.StackStatus;
+                });
+                return projection_3;
+            };
+            for (let anyStringEq_4 of returnComparator()) {
+                if (anyStringEq_4 == "UPDATE_ROLLBACK_FAILED") {
+                    return { state: WaiterState.FAILURE, reason };
+                }
+            }
+        }
+        catch (e) { }
+        try {
+            const returnComparator = () => {
+                let flat_1 = [].concat(...result.Stacks);
+                let projection_3 = flat_1.map((element_2) => {
+                    return element_2.StackStatus;
+                });
+                return projection_3;
+            };
+            for (let anyStringEq_4 of returnComparator()) {
+                if (anyStringEq_4 == "UPDATE_ROLLBACK_COMPLETE") {
+                    return { state: WaiterState.FAILURE, reason };
+                }
+            }
+        }
+        catch (e) { }
+    }
+    catch (exception) {
+        reason = exception;
+        if (exception.name === "ValidationError") {
+            return { state: WaiterState.FAILURE, reason };
+        }
+    }
+    return { state: WaiterState.RETRY, reason };
+};
+const waitForStackUpdateComplete = async (params, input) => {
+    const serviceDefaults = { minDelay: 30, maxDelay: 120 };
+    return createWaiter({ ...serviceDefaults, ...params }, input, checkState$1);
+};
+const waitUntilStackUpdateComplete = async (params, input) => {
+    const serviceDefaults = { minDelay: 30, maxDelay: 120 };
+    const result = await createWaiter({ ...serviceDefaults, ...params }, input, checkState$1);
+    return checkExceptions(result);
+};
+
+const checkState = async (client, input) => {
+    let reason;
+    try {
+        let result = await client.send(new DescribeTypeRegistrationCommand(input));
+        reason = result;
+        try {
+            const returnComparator = () => {
+                return result.ProgressStatus;
+            };
+            if (returnComparator() === "COMPLETE") {
+                return { state: WaiterState.SUCCESS, reason };
+            }
+        }
+        catch (e) { }
+        try {
+            const returnComparator = () => {
+                return result.ProgressStatus;
+            };
+            if (returnComparator() === "FAILED") {
+                return { state: WaiterState.FAILURE, reason };
+            }
+        }
+        catch (e) { }
+    }
+    catch (exception) {
+        reason = exception;
+    }
+    return { state: WaiterState.RETRY, reason };
+};
+const waitForTypeRegistrationComplete = async (params, input) => {
+    const serviceDefaults = { minDelay: 30, maxDelay: 120 };
+    return createWaiter({ ...serviceDefaults, ...params }, input, checkState);
+};
+const waitUntilTypeRegistrationComplete = async (params, input) => {
+    const serviceDefaults = { minDelay: 30, maxDelay: 120 };
+    const result = await createWaiter({ ...serviceDefaults, ...params }, input, checkState);
+    return checkExceptions(result);
+};
+
+const commands = {
+    ActivateOrganizationsAccessCommand,
+    ActivateTypeCommand,
+    BatchDescribeTypeConfigurationsCommand,
+    CancelUpdateStackCommand,
+    ContinueUpdateRollbackCommand,
+    CreateChangeSetCommand,
+    CreateGeneratedTemplateCommand,
+    CreateStackCommand,
+    CreateStackInstancesCommand,
+    CreateStackRefactorCommand,
+    CreateStackSetCommand,
+    DeactivateOrganizationsAccessCommand,
+    DeactivateTypeCommand,
+    DeleteChangeSetCommand,
+    DeleteGeneratedTemplateCommand,
+    DeleteStackCommand,
+    DeleteStackInstancesCommand,
+    DeleteStackSetCommand,
+    DeregisterTypeCommand,
+    DescribeAccountLimitsCommand,
+    DescribeChangeSetCommand,
+    DescribeChangeSetHooksCommand,
+    DescribeEventsCommand,
+    DescribeGeneratedTemplateCommand,
+    DescribeOrganizationsAccessCommand,
+    DescribePublisherCommand,
+    DescribeResourceScanCommand,
+    DescribeStackDriftDetectionStatusCommand,
+    DescribeStackEventsCommand,
+    DescribeStackInstanceCommand,
+    DescribeStackRefactorCommand,
+    DescribeStackResourceCommand,
+    DescribeStackResourceDriftsCommand,
+    DescribeStackResourcesCommand,
+    DescribeStacksCommand,
+    DescribeStackSetCommand,
+    DescribeStackSetOperationCommand,
+    DescribeTypeCommand,
+    DescribeTypeRegistrationCommand,
+    DetectStackDriftCommand,
+    DetectStackResourceDriftCommand,
+    DetectStackSetDriftCommand,
+    EstimateTemplateCostCommand,
+    ExecuteChangeSetCommand,
+    ExecuteStackRefactorCommand,
+    GetGeneratedTemplateCommand,
+    GetHookResultCommand,
+    GetStackPolicyCommand,
+    GetTemplateCommand,
+    GetTemplateSummaryCommand,
+    ImportStacksToStackSetCommand,
+    ListChangeSetsCommand,
+    ListExportsCommand,
+    ListGeneratedTemplatesCommand,
+    ListHookResultsCommand,
+    ListImportsCommand,
+    ListResourceScanRelatedResourcesCommand,
+    ListResourceScanResourcesCommand,
+    ListResourceScansCommand,
+    ListStackInstanceResourceDriftsCommand,
+    ListStackInstancesCommand,
+    ListStackRefactorActionsCommand,
+    ListStackRefactorsCommand,
+    ListStackResourcesCommand,
+    ListStacksCommand,
+    ListStackSetAutoDeploymentTargetsCommand,
+    ListStackSetOperationResultsCommand,
+    ListStackSetOperationsCommand,
+    ListStackSetsCommand,
+    ListTypeRegistrationsCommand,
+    ListTypesCommand,
+    ListTypeVersionsCommand,
+    PublishTypeCommand,
+    RecordHandlerProgressCommand,
+    RegisterPublisherCommand,
+    RegisterTypeCommand,
+    RemoveAliasCommand,
+    RollbackStackCommand,
+    SetAliasCommand,
+    SetStackPolicyCommand,
+    SetTypeConfigurationCommand,
+    SetTypeDefaultVersionCommand,
+    SignalResourceCommand,
+    StartResourceScanCommand,
+    StopStackSetOperationCommand,
+    TestTypeCommand,
+    UpdateGeneratedTemplateCommand,
+    UpdateStackCommand,
+    UpdateStackInstancesCommand,
+    UpdateStackSetCommand,
+    UpdateTerminationProtectionCommand,
+    ValidateTemplateCommand,
+};
+const paginators = {
+    paginateDescribeAccountLimits,
+    paginateDescribeChangeSet,
+    paginateDescribeEvents,
+    paginateDescribeStackEvents,
+    paginateDescribeStackResourceDrifts,
+    paginateDescribeStacks,
+    paginateListChangeSets,
+    paginateListExports,
+    paginateListGeneratedTemplates,
+    paginateListImports,
+    paginateListResourceScanRelatedResources,
+    paginateListResourceScanResources,
+    paginateListResourceScans,
+    paginateListStackInstances,
+    paginateListStackRefactorActions,
+    paginateListStackRefactors,
+    paginateListStackResources,
+    paginateListStacks,
+    paginateListStackSetOperationResults,
+    paginateListStackSetOperations,
+    paginateListStackSets,
+    paginateListTypeRegistrations,
+    paginateListTypes,
+    paginateListTypeVersions,
+};
+const waiters = {
+    waitUntilChangeSetCreateComplete,
+    waitUntilStackRefactorCreateComplete,
+    waitUntilStackRefactorExecuteComplete,
+    waitUntilStackCreateComplete,
+    waitUntilStackDeleteComplete,
+    waitUntilStackExists,
+    waitUntilStackImportComplete,
+    waitUntilStackRollbackComplete,
+    waitUntilStackUpdateComplete,
+    waitUntilTypeRegistrationComplete,
+};
+class CloudFormation extends CloudFormationClient {
+}
+createAggregatedClient(commands, CloudFormation, { paginators, waiters });
+
+const AccountFilterType = {
+    DIFFERENCE: "DIFFERENCE",
+    INTERSECTION: "INTERSECTION",
+    NONE: "NONE",
+    UNION: "UNION",
+};
+const AccountGateStatus = {
+    FAILED: "FAILED",
+    SKIPPED: "SKIPPED",
+    SUCCEEDED: "SUCCEEDED",
+};
+const ThirdPartyType = {
+    HOOK: "HOOK",
+    MODULE: "MODULE",
+    RESOURCE: "RESOURCE",
+};
+const VersionBump = {
+    MAJOR: "MAJOR",
+    MINOR: "MINOR",
+};
+const AfterValueFrom = {
+    TEMPLATE: "TEMPLATE",
+};
+const AnnotationSeverityLevel = {
+    CRITICAL: "CRITICAL",
+    HIGH: "HIGH",
+    INFORMATIONAL: "INFORMATIONAL",
+    LOW: "LOW",
+    MEDIUM: "MEDIUM",
+};
+const AnnotationStatus = {
+    FAILED: "FAILED",
+    PASSED: "PASSED",
+    SKIPPED: "SKIPPED",
+};
+const AttributeChangeType = {
+    Add: "Add",
+    Modify: "Modify",
+    Remove: "Remove",
+    SyncWithActual: "SyncWithActual",
+};
+const BeaconStackOperationStatus = {
+    FAILED: "FAILED",
+    IN_PROGRESS: "IN_PROGRESS",
+    SUCCEEDED: "SUCCEEDED",
+};
+const BeforeValueFrom = {
+    ACTUAL_STATE: "ACTUAL_STATE",
+    PREVIOUS_DEPLOYMENT_STATE: "PREVIOUS_DEPLOYMENT_STATE",
+};
+const CallAs = {
+    DELEGATED_ADMIN: "DELEGATED_ADMIN",
+    SELF: "SELF",
+};
+const Capability = {
+    CAPABILITY_AUTO_EXPAND: "CAPABILITY_AUTO_EXPAND",
+    CAPABILITY_IAM: "CAPABILITY_IAM",
+    CAPABILITY_NAMED_IAM: "CAPABILITY_NAMED_IAM",
+};
+const Category = {
+    ACTIVATED: "ACTIVATED",
+    AWS_TYPES: "AWS_TYPES",
+    REGISTERED: "REGISTERED",
+    THIRD_PARTY: "THIRD_PARTY",
+};
+const ChangeAction = {
+    Add: "Add",
+    Dynamic: "Dynamic",
+    Import: "Import",
+    Modify: "Modify",
+    Remove: "Remove",
+    SyncWithActual: "SyncWithActual",
+};
+const ChangeSource = {
+    Automatic: "Automatic",
+    DirectModification: "DirectModification",
+    NoModification: "NoModification",
+    ParameterReference: "ParameterReference",
+    ResourceAttribute: "ResourceAttribute",
+    ResourceReference: "ResourceReference",
+};
+const EvaluationType = {
+    Dynamic: "Dynamic",
+    Static: "Static",
+};
+const ResourceAttribute = {
+    CreationPolicy: "CreationPolicy",
+    DeletionPolicy: "DeletionPolicy",
+    Metadata: "Metadata",
+    Properties: "Properties",
+    Tags: "Tags",
+    UpdatePolicy: "UpdatePolicy",
+    UpdateReplacePolicy: "UpdateReplacePolicy",
+};
+const RequiresRecreation = {
+    Always: "Always",
+    Conditionally: "Conditionally",
+    Never: "Never",
+};
+const PolicyAction = {
+    Delete: "Delete",
+    ReplaceAndDelete: "ReplaceAndDelete",
+    ReplaceAndRetain: "ReplaceAndRetain",
+    ReplaceAndSnapshot: "ReplaceAndSnapshot",
+    Retain: "Retain",
+    Snapshot: "Snapshot",
+};
+const Replacement = {
+    Conditional: "Conditional",
+    False: "False",
+    True: "True",
+};
+const DriftIgnoredReason = {
+    MANAGED_BY_AWS: "MANAGED_BY_AWS",
+    SENSITIVE_PROPERTY: "SENSITIVE_PROPERTY",
+    WRITE_ONLY_PROPERTY: "WRITE_ONLY_PROPERTY",
+};
+const StackResourceDriftStatus = {
+    DELETED: "DELETED",
+    IN_SYNC: "IN_SYNC",
+    MODIFIED: "MODIFIED",
+    NOT_CHECKED: "NOT_CHECKED",
+    UNKNOWN: "UNKNOWN",
+    UNSUPPORTED: "UNSUPPORTED",
+};
+const ChangeType = {
+    Resource: "Resource",
+};
+const HookFailureMode = {
+    FAIL: "FAIL",
+    WARN: "WARN",
+};
+const HookInvocationPoint = {
+    PRE_PROVISION: "PRE_PROVISION",
+};
+const HookTargetType = {
+    RESOURCE: "RESOURCE",
+};
+const ChangeSetHooksStatus = {
+    PLANNED: "PLANNED",
+    PLANNING: "PLANNING",
+    UNAVAILABLE: "UNAVAILABLE",
+};
+const ChangeSetStatus = {
+    CREATE_COMPLETE: "CREATE_COMPLETE",
+    CREATE_IN_PROGRESS: "CREATE_IN_PROGRESS",
+    CREATE_PENDING: "CREATE_PENDING",
+    DELETE_COMPLETE: "DELETE_COMPLETE",
+    DELETE_FAILED: "DELETE_FAILED",
+    DELETE_IN_PROGRESS: "DELETE_IN_PROGRESS",
+    DELETE_PENDING: "DELETE_PENDING",
+    FAILED: "FAILED",
+};
+const ExecutionStatus = {
+    AVAILABLE: "AVAILABLE",
+    EXECUTE_COMPLETE: "EXECUTE_COMPLETE",
+    EXECUTE_FAILED: "EXECUTE_FAILED",
+    EXECUTE_IN_PROGRESS: "EXECUTE_IN_PROGRESS",
+    OBSOLETE: "OBSOLETE",
+    UNAVAILABLE: "UNAVAILABLE",
+};
+const ChangeSetType = {
+    CREATE: "CREATE",
+    IMPORT: "IMPORT",
+    UPDATE: "UPDATE",
+};
+const DeploymentConfigMode = {
+    EXPRESS: "EXPRESS",
+    STANDARD: "STANDARD",
+};
+const DeploymentMode = {
+    REVERT_DRIFT: "REVERT_DRIFT",
+};
+const OnStackFailure = {
+    DELETE: "DELETE",
+    DO_NOTHING: "DO_NOTHING",
+    ROLLBACK: "ROLLBACK",
+};
+const GeneratedTemplateDeletionPolicy = {
+    DELETE: "DELETE",
+    RETAIN: "RETAIN",
+};
+const GeneratedTemplateUpdateReplacePolicy = {
+    DELETE: "DELETE",
+    RETAIN: "RETAIN",
+};
+const OnFailure = {
+    DELETE: "DELETE",
+    DO_NOTHING: "DO_NOTHING",
+    ROLLBACK: "ROLLBACK",
+};
+const ConcurrencyMode = {
+    SOFT_FAILURE_TOLERANCE: "SOFT_FAILURE_TOLERANCE",
+    STRICT_FAILURE_TOLERANCE: "STRICT_FAILURE_TOLERANCE",
+};
+const RegionConcurrencyType = {
+    PARALLEL: "PARALLEL",
+    SEQUENTIAL: "SEQUENTIAL",
+};
+const PermissionModels = {
+    SELF_MANAGED: "SELF_MANAGED",
+    SERVICE_MANAGED: "SERVICE_MANAGED",
+};
+const DeletionMode = {
+    FORCE_DELETE_STACK: "FORCE_DELETE_STACK",
+    STANDARD: "STANDARD",
+};
+const RegistryType = {
+    HOOK: "HOOK",
+    MODULE: "MODULE",
+    RESOURCE: "RESOURCE",
+};
+const StackDriftStatus = {
+    DRIFTED: "DRIFTED",
+    IN_SYNC: "IN_SYNC",
+    NOT_CHECKED: "NOT_CHECKED",
+    UNKNOWN: "UNKNOWN",
+};
+const DetailedStatus = {
+    CONFIGURATION_COMPLETE: "CONFIGURATION_COMPLETE",
+    VALIDATION_FAILED: "VALIDATION_FAILED",
+};
+const EventType = {
+    HOOK_INVOCATION_ERROR: "HOOK_INVOCATION_ERROR",
+    PROGRESS_EVENT: "PROGRESS_EVENT",
+    PROVISIONING_ERROR: "PROVISIONING_ERROR",
+    STACK_EVENT: "STACK_EVENT",
+    VALIDATION_ERROR: "VALIDATION_ERROR",
+};
+const HookStatus = {
+    HOOK_COMPLETE_FAILED: "HOOK_COMPLETE_FAILED",
+    HOOK_COMPLETE_SUCCEEDED: "HOOK_COMPLETE_SUCCEEDED",
+    HOOK_FAILED: "HOOK_FAILED",
+    HOOK_IN_PROGRESS: "HOOK_IN_PROGRESS",
+};
+const OperationType = {
+    CONTINUE_ROLLBACK: "CONTINUE_ROLLBACK",
+    CREATE_CHANGESET: "CREATE_CHANGESET",
+    CREATE_STACK: "CREATE_STACK",
+    DELETE_STACK: "DELETE_STACK",
+    ROLLBACK: "ROLLBACK",
+    UPDATE_STACK: "UPDATE_STACK",
+};
+const ResourceStatus = {
+    CREATE_COMPLETE: "CREATE_COMPLETE",
+    CREATE_FAILED: "CREATE_FAILED",
+    CREATE_IN_PROGRESS: "CREATE_IN_PROGRESS",
+    DELETE_COMPLETE: "DELETE_COMPLETE",
+    DELETE_FAILED: "DELETE_FAILED",
+    DELETE_IN_PROGRESS: "DELETE_IN_PROGRESS",
+    DELETE_SKIPPED: "DELETE_SKIPPED",
+    EXPORT_COMPLETE: "EXPORT_COMPLETE",
+    EXPORT_FAILED: "EXPORT_FAILED",
+    EXPORT_IN_PROGRESS: "EXPORT_IN_PROGRESS",
+    EXPORT_ROLLBACK_COMPLETE: "EXPORT_ROLLBACK_COMPLETE",
+    EXPORT_ROLLBACK_FAILED: "EXPORT_ROLLBACK_FAILED",
+    EXPORT_ROLLBACK_IN_PROGRESS: "EXPORT_ROLLBACK_IN_PROGRESS",
+    IMPORT_COMPLETE: "IMPORT_COMPLETE",
+    IMPORT_FAILED: "IMPORT_FAILED",
+    IMPORT_IN_PROGRESS: "IMPORT_IN_PROGRESS",
+    IMPORT_ROLLBACK_COMPLETE: "IMPORT_ROLLBACK_COMPLETE",
+    IMPORT_ROLLBACK_FAILED: "IMPORT_ROLLBACK_FAILED",
+    IMPORT_ROLLBACK_IN_PROGRESS: "IMPORT_ROLLBACK_IN_PROGRESS",
+    ROLLBACK_COMPLETE: "ROLLBACK_COMPLETE",
+    ROLLBACK_FAILED: "ROLLBACK_FAILED",
+    ROLLBACK_IN_PROGRESS: "ROLLBACK_IN_PROGRESS",
+    UPDATE_COMPLETE: "UPDATE_COMPLETE",
+    UPDATE_FAILED: "UPDATE_FAILED",
+    UPDATE_IN_PROGRESS: "UPDATE_IN_PROGRESS",
+    UPDATE_ROLLBACK_COMPLETE: "UPDATE_ROLLBACK_COMPLETE",
+    UPDATE_ROLLBACK_FAILED: "UPDATE_ROLLBACK_FAILED",
+    UPDATE_ROLLBACK_IN_PROGRESS: "UPDATE_ROLLBACK_IN_PROGRESS",
+};
+const ValidationStatus = {
+    FAILED: "FAILED",
+    SKIPPED: "SKIPPED",
+};
+const GeneratedTemplateResourceStatus = {
+    COMPLETE: "COMPLETE",
+    FAILED: "FAILED",
+    IN_PROGRESS: "IN_PROGRESS",
+    PENDING: "PENDING",
+};
+const WarningType = {
+    EXCLUDED_PROPERTIES: "EXCLUDED_PROPERTIES",
+    EXCLUDED_RESOURCES: "EXCLUDED_RESOURCES",
+    MUTUALLY_EXCLUSIVE_PROPERTIES: "MUTUALLY_EXCLUSIVE_PROPERTIES",
+    MUTUALLY_EXCLUSIVE_TYPES: "MUTUALLY_EXCLUSIVE_TYPES",
+    UNSUPPORTED_PROPERTIES: "UNSUPPORTED_PROPERTIES",
+};
+const GeneratedTemplateStatus = {
+    COMPLETE: "COMPLETE",
+    CREATE_IN_PROGRESS: "CREATE_IN_PROGRESS",
+    CREATE_PENDING: "CREATE_PENDING",
+    DELETE_IN_PROGRESS: "DELETE_IN_PROGRESS",
+    DELETE_PENDING: "DELETE_PENDING",
+    FAILED: "FAILED",
+    UPDATE_IN_PROGRESS: "UPDATE_IN_PROGRESS",
+    UPDATE_PENDING: "UPDATE_PENDING",
+};
+const OrganizationStatus = {
+    DISABLED: "DISABLED",
+    DISABLED_PERMANENTLY: "DISABLED_PERMANENTLY",
+    ENABLED: "ENABLED",
+};
+const IdentityProvider = {
+    AWS_Marketplace: "AWS_Marketplace",
+    Bitbucket: "Bitbucket",
+    GitHub: "GitHub",
+};
+const PublisherStatus = {
+    UNVERIFIED: "UNVERIFIED",
+    VERIFIED: "VERIFIED",
+};
+const ResourceScanStatus = {
+    COMPLETE: "COMPLETE",
+    EXPIRED: "EXPIRED",
+    FAILED: "FAILED",
+    IN_PROGRESS: "IN_PROGRESS",
+};
+const StackDriftDetectionStatus = {
+    DETECTION_COMPLETE: "DETECTION_COMPLETE",
+    DETECTION_FAILED: "DETECTION_FAILED",
+    DETECTION_IN_PROGRESS: "DETECTION_IN_PROGRESS",
+};
+const StackInstanceDetailedStatus = {
+    CANCELLED: "CANCELLED",
+    FAILED: "FAILED",
+    FAILED_IMPORT: "FAILED_IMPORT",
+    INOPERABLE: "INOPERABLE",
+    PENDING: "PENDING",
+    RUNNING: "RUNNING",
+    SKIPPED_SUSPENDED_ACCOUNT: "SKIPPED_SUSPENDED_ACCOUNT",
+    SUCCEEDED: "SUCCEEDED",
+};
+const StackInstanceStatus = {
+    CURRENT: "CURRENT",
+    INOPERABLE: "INOPERABLE",
+    OUTDATED: "OUTDATED",
+};
+const StackRefactorExecutionStatus = {
+    AVAILABLE: "AVAILABLE",
+    EXECUTE_COMPLETE: "EXECUTE_COMPLETE",
+    EXECUTE_FAILED: "EXECUTE_FAILED",
+    EXECUTE_IN_PROGRESS: "EXECUTE_IN_PROGRESS",
+    OBSOLETE: "OBSOLETE",
+    ROLLBACK_COMPLETE: "ROLLBACK_COMPLETE",
+    ROLLBACK_FAILED: "ROLLBACK_FAILED",
+    ROLLBACK_IN_PROGRESS: "ROLLBACK_IN_PROGRESS",
+    UNAVAILABLE: "UNAVAILABLE",
+};
+const StackRefactorStatus = {
+    CREATE_COMPLETE: "CREATE_COMPLETE",
+    CREATE_FAILED: "CREATE_FAILED",
+    CREATE_IN_PROGRESS: "CREATE_IN_PROGRESS",
+    DELETE_COMPLETE: "DELETE_COMPLETE",
+    DELETE_FAILED: "DELETE_FAILED",
+    DELETE_IN_PROGRESS: "DELETE_IN_PROGRESS",
+};
+const DifferenceType = {
+    ADD: "ADD",
+    NOT_EQUAL: "NOT_EQUAL",
+    REMOVE: "REMOVE",
+};
+const StackStatus = {
+    CREATE_COMPLETE: "CREATE_COMPLETE",
+    CREATE_FAILED: "CREATE_FAILED",
+    CREATE_IN_PROGRESS: "CREATE_IN_PROGRESS",
+    DELETE_COMPLETE: "DELETE_COMPLETE",
+    DELETE_FAILED: "DELETE_FAILED",
+    DELETE_IN_PROGRESS: "DELETE_IN_PROGRESS",
+    IMPORT_COMPLETE: "IMPORT_COMPLETE",
+    IMPORT_IN_PROGRESS: "IMPORT_IN_PROGRESS",
+    IMPORT_ROLLBACK_COMPLETE: "IMPORT_ROLLBACK_COMPLETE",
+    IMPORT_ROLLBACK_FAILED: "IMPORT_ROLLBACK_FAILED",
+    IMPORT_ROLLBACK_IN_PROGRESS: "IMPORT_ROLLBACK_IN_PROGRESS",
+    REVIEW_IN_PROGRESS: "REVIEW_IN_PROGRESS",
+    ROLLBACK_COMPLETE: "ROLLBACK_COMPLETE",
+    ROLLBACK_FAILED: "ROLLBACK_FAILED",
+    ROLLBACK_IN_PROGRESS: "ROLLBACK_IN_PROGRESS",
+    UPDATE_COMPLETE: "UPDATE_COMPLETE",
+    UPDATE_COMPLETE_CLEANUP_IN_PROGRESS: "UPDATE_COMPLETE_CLEANUP_IN_PROGRESS",
+    UPDATE_FAILED: "UPDATE_FAILED",
+    UPDATE_IN_PROGRESS: "UPDATE_IN_PROGRESS",
+    UPDATE_ROLLBACK_COMPLETE: "UPDATE_ROLLBACK_COMPLETE",
+    UPDATE_ROLLBACK_COMPLETE_CLEANUP_IN_PROGRESS: "UPDATE_ROLLBACK_COMPLETE_CLEANUP_IN_PROGRESS",
+    UPDATE_ROLLBACK_FAILED: "UPDATE_ROLLBACK_FAILED",
+    UPDATE_ROLLBACK_IN_PROGRESS: "UPDATE_ROLLBACK_IN_PROGRESS",
+};
+const StackSetDriftDetectionStatus = {
+    COMPLETED: "COMPLETED",
+    FAILED: "FAILED",
+    IN_PROGRESS: "IN_PROGRESS",
+    PARTIAL_SUCCESS: "PARTIAL_SUCCESS",
+    STOPPED: "STOPPED",
+};
+const StackSetDriftStatus = {
+    DRIFTED: "DRIFTED",
+    IN_SYNC: "IN_SYNC",
+    NOT_CHECKED: "NOT_CHECKED",
+};
+const StackSetStatus = {
+    ACTIVE: "ACTIVE",
+    DELETED: "DELETED",
+};
+const StackSetOperationAction = {
+    CREATE: "CREATE",
+    DELETE: "DELETE",
+    DETECT_DRIFT: "DETECT_DRIFT",
+    UPDATE: "UPDATE",
+};
+const StackSetOperationStatus = {
+    FAILED: "FAILED",
+    QUEUED: "QUEUED",
+    RUNNING: "RUNNING",
+    STOPPED: "STOPPED",
+    STOPPING: "STOPPING",
+    SUCCEEDED: "SUCCEEDED",
+};
+const DeprecatedStatus = {
+    DEPRECATED: "DEPRECATED",
+    LIVE: "LIVE",
+};
+const ProvisioningType = {
+    FULLY_MUTABLE: "FULLY_MUTABLE",
+    IMMUTABLE: "IMMUTABLE",
+    NON_PROVISIONABLE: "NON_PROVISIONABLE",
+};
+const TypeTestsStatus = {
+    FAILED: "FAILED",
+    IN_PROGRESS: "IN_PROGRESS",
+    NOT_TESTED: "NOT_TESTED",
+    PASSED: "PASSED",
+};
+const Visibility = {
+    PRIVATE: "PRIVATE",
+    PUBLIC: "PUBLIC",
+};
+const RegistrationStatus = {
+    COMPLETE: "COMPLETE",
+    FAILED: "FAILED",
+    IN_PROGRESS: "IN_PROGRESS",
+};
+const TemplateFormat = {
+    JSON: "JSON",
+    YAML: "YAML",
+};
+const HookTargetAction = {
+    CREATE: "CREATE",
+    DELETE: "DELETE",
+    IMPORT: "IMPORT",
+    UPDATE: "UPDATE",
+};
+const TemplateStage = {
+    Original: "Original",
+    Processed: "Processed",
+};
+const ListHookResultsTargetType = {
+    CHANGE_SET: "CHANGE_SET",
+    CLOUD_CONTROL: "CLOUD_CONTROL",
+    RESOURCE: "RESOURCE",
+    STACK: "STACK",
+};
+const ScanType = {
+    FULL: "FULL",
+    PARTIAL: "PARTIAL",
+};
+const StackInstanceFilterName = {
+    DETAILED_STATUS: "DETAILED_STATUS",
+    DRIFT_STATUS: "DRIFT_STATUS",
+    LAST_OPERATION_ID: "LAST_OPERATION_ID",
+};
+const StackRefactorActionType = {
+    CREATE: "CREATE",
+    MOVE: "MOVE",
+};
+const StackRefactorDetection = {
+    AUTO: "AUTO",
+    MANUAL: "MANUAL",
+};
+const StackRefactorActionEntity = {
+    RESOURCE: "RESOURCE",
+    STACK: "STACK",
+};
+const OperationResultFilterName = {
+    OPERATION_RESULT_STATUS: "OPERATION_RESULT_STATUS",
+};
+const StackSetOperationResultStatus = {
+    CANCELLED: "CANCELLED",
+    FAILED: "FAILED",
+    PENDING: "PENDING",
+    RUNNING: "RUNNING",
+    SUCCEEDED: "SUCCEEDED",
+};
+const OperationStatus = {
+    FAILED: "FAILED",
+    IN_PROGRESS: "IN_PROGRESS",
+    PENDING: "PENDING",
+    SUCCESS: "SUCCESS",
+};
+const HandlerErrorCode = {
+    AccessDenied: "AccessDenied",
+    AlreadyExists: "AlreadyExists",
+    GeneralServiceException: "GeneralServiceException",
+    HandlerInternalFailure: "HandlerInternalFailure",
+    InternalFailure: "InternalFailure",
+    InvalidCredentials: "InvalidCredentials",
+    InvalidRequest: "InvalidRequest",
+    InvalidTypeConfiguration: "InvalidTypeConfiguration",
+    NetworkFailure: "NetworkFailure",
+    NonCompliant: "NonCompliant",
+    NotFound: "NotFound",
+    NotUpdatable: "NotUpdatable",
+    ResourceConflict: "ResourceConflict",
+    ServiceInternalError: "ServiceInternalError",
+    ServiceLimitExceeded: "ServiceLimitExceeded",
+    ServiceTimeout: "NotStabilized",
+    Throttling: "Throttling",
+    Unknown: "Unknown",
+    UnsupportedTarget: "UnsupportedTarget",
+};
+const ResourceSignalStatus = {
+    FAILURE: "FAILURE",
+    SUCCESS: "SUCCESS",
+};
+
+__webpack_unused_export__ = AccountFilterType;
+__webpack_unused_export__ = AccountGateResult$;
+__webpack_unused_export__ = AccountGateStatus;
+__webpack_unused_export__ = AccountLimit$;
+__webpack_unused_export__ = ActivateOrganizationsAccess$;
+__webpack_unused_export__ = ActivateOrganizationsAccessCommand;
+__webpack_unused_export__ = ActivateOrganizationsAccessInput$;
+__webpack_unused_export__ = ActivateOrganizationsAccessOutput$;
+__webpack_unused_export__ = ActivateType$;
+__webpack_unused_export__ = ActivateTypeCommand;
+__webpack_unused_export__ = ActivateTypeInput$;
+__webpack_unused_export__ = ActivateTypeOutput$;
+__webpack_unused_export__ = AfterValueFrom;
+__webpack_unused_export__ = AlreadyExistsException;
+__webpack_unused_export__ = AlreadyExistsException$;
+__webpack_unused_export__ = Annotation$;
+__webpack_unused_export__ = AnnotationSeverityLevel;
+__webpack_unused_export__ = AnnotationStatus;
+__webpack_unused_export__ = AttributeChangeType;
+__webpack_unused_export__ = AutoDeployment$;
+__webpack_unused_export__ = BatchDescribeTypeConfigurations$;
+__webpack_unused_export__ = BatchDescribeTypeConfigurationsCommand;
+__webpack_unused_export__ = BatchDescribeTypeConfigurationsError$;
+__webpack_unused_export__ = BatchDescribeTypeConfigurationsInput$;
+__webpack_unused_export__ = BatchDescribeTypeConfigurationsOutput$;
+__webpack_unused_export__ = BeaconStackOperationStatus;
+__webpack_unused_export__ = BeforeValueFrom;
+__webpack_unused_export__ = CFNRegistryException;
+__webpack_unused_export__ = CFNRegistryException$;
+__webpack_unused_export__ = CallAs;
+__webpack_unused_export__ = CancelUpdateStack$;
+__webpack_unused_export__ = CancelUpdateStackCommand;
+__webpack_unused_export__ = CancelUpdateStackInput$;
+__webpack_unused_export__ = Capability;
+__webpack_unused_export__ = Category;
+__webpack_unused_export__ = Change$;
+__webpack_unused_export__ = ChangeAction;
+__webpack_unused_export__ = ChangeSetHook$;
+__webpack_unused_export__ = ChangeSetHookResourceTargetDetails$;
+__webpack_unused_export__ = ChangeSetHookTargetDetails$;
+__webpack_unused_export__ = ChangeSetHooksStatus;
+__webpack_unused_export__ = ChangeSetNotFoundException;
+__webpack_unused_export__ = ChangeSetNotFoundException$;
+__webpack_unused_export__ = ChangeSetStatus;
+__webpack_unused_export__ = ChangeSetSummary$;
+__webpack_unused_export__ = ChangeSetType;
+__webpack_unused_export__ = ChangeSource;
+__webpack_unused_export__ = ChangeType;
+__webpack_unused_export__ = CloudFormation;
+exports.m1N = CloudFormationClient;
+__webpack_unused_export__ = CloudFormationServiceException;
+__webpack_unused_export__ = CloudFormationServiceException$;
+__webpack_unused_export__ = ConcurrencyMode;
+__webpack_unused_export__ = ConcurrentResourcesLimitExceededException;
+__webpack_unused_export__ = ConcurrentResourcesLimitExceededException$;
+__webpack_unused_export__ = ContinueUpdateRollback$;
+__webpack_unused_export__ = ContinueUpdateRollbackCommand;
+__webpack_unused_export__ = ContinueUpdateRollbackInput$;
+__webpack_unused_export__ = ContinueUpdateRollbackOutput$;
+__webpack_unused_export__ = CreateChangeSet$;
+exports.YDU = CreateChangeSetCommand;
+__webpack_unused_export__ = CreateChangeSetInput$;
+__webpack_unused_export__ = CreateChangeSetOutput$;
+__webpack_unused_export__ = CreateGeneratedTemplate$;
+__webpack_unused_export__ = CreateGeneratedTemplateCommand;
+__webpack_unused_export__ = CreateGeneratedTemplateInput$;
+__webpack_unused_export__ = CreateGeneratedTemplateOutput$;
+__webpack_unused_export__ = CreateStack$;
+__webpack_unused_export__ = CreateStackCommand;
+__webpack_unused_export__ = CreateStackInput$;
+__webpack_unused_export__ = CreateStackInstances$;
+__webpack_unused_export__ = CreateStackInstancesCommand;
+__webpack_unused_export__ = CreateStackInstancesInput$;
+__webpack_unused_export__ = CreateStackInstancesOutput$;
+__webpack_unused_export__ = CreateStackOutput$;
+__webpack_unused_export__ = CreateStackRefactor$;
+__webpack_unused_export__ = CreateStackRefactorCommand;
+__webpack_unused_export__ = CreateStackRefactorInput$;
+__webpack_unused_export__ = CreateStackRefactorOutput$;
+__webpack_unused_export__ = CreateStackSet$;
+__webpack_unused_export__ = CreateStackSetCommand;
+__webpack_unused_export__ = CreateStackSetInput$;
+__webpack_unused_export__ = CreateStackSetOutput$;
+__webpack_unused_export__ = CreatedButModifiedException;
+__webpack_unused_export__ = CreatedButModifiedException$;
+__webpack_unused_export__ = DeactivateOrganizationsAccess$;
+__webpack_unused_export__ = DeactivateOrganizationsAccessCommand;
+__webpack_unused_export__ = DeactivateOrganizationsAccessInput$;
+__webpack_unused_export__ = DeactivateOrganizationsAccessOutput$;
+__webpack_unused_export__ = DeactivateType$;
+__webpack_unused_export__ = DeactivateTypeCommand;
+__webpack_unused_export__ = DeactivateTypeInput$;
+__webpack_unused_export__ = DeactivateTypeOutput$;
+__webpack_unused_export__ = DeleteChangeSet$;
+exports.$GE = DeleteChangeSetCommand;
+__webpack_unused_export__ = DeleteChangeSetInput$;
+__webpack_unused_export__ = DeleteChangeSetOutput$;
+__webpack_unused_export__ = DeleteGeneratedTemplate$;
+__webpack_unused_export__ = DeleteGeneratedTemplateCommand;
+__webpack_unused_export__ = DeleteGeneratedTemplateInput$;
+__webpack_unused_export__ = DeleteStack$;
+exports.fAr = DeleteStackCommand;
+__webpack_unused_export__ = DeleteStackInput$;
+__webpack_unused_export__ = DeleteStackInstances$;
+__webpack_unused_export__ = DeleteStackInstancesCommand;
+__webpack_unused_export__ = DeleteStackInstancesInput$;
+__webpack_unused_export__ = DeleteStackInstancesOutput$;
+__webpack_unused_export__ = DeleteStackSet$;
+__webpack_unused_export__ = DeleteStackSetCommand;
+__webpack_unused_export__ = DeleteStackSetInput$;
+__webpack_unused_export__ = DeleteStackSetOutput$;
+__webpack_unused_export__ = DeletionMode;
+__webpack_unused_export__ = DeploymentConfig$;
+__webpack_unused_export__ = DeploymentConfigMode;
+__webpack_unused_export__ = DeploymentMode;
+__webpack_unused_export__ = DeploymentTargets$;
+__webpack_unused_export__ = DeprecatedStatus;
+__webpack_unused_export__ = DeregisterType$;
+__webpack_unused_export__ = DeregisterTypeCommand;
+__webpack_unused_export__ = DeregisterTypeInput$;
+__webpack_unused_export__ = DeregisterTypeOutput$;
+__webpack_unused_export__ = DescribeAccountLimits$;
+__webpack_unused_export__ = DescribeAccountLimitsCommand;
+__webpack_unused_export__ = DescribeAccountLimitsInput$;
+__webpack_unused_export__ = DescribeAccountLimitsOutput$;
+__webpack_unused_export__ = DescribeChangeSet$;
+exports.TTT = DescribeChangeSetCommand;
+__webpack_unused_export__ = DescribeChangeSetHooks$;
+__webpack_unused_export__ = DescribeChangeSetHooksCommand;
+__webpack_unused_export__ = DescribeChangeSetHooksInput$;
+__webpack_unused_export__ = DescribeChangeSetHooksOutput$;
+__webpack_unused_export__ = DescribeChangeSetInput$;
+__webpack_unused_export__ = DescribeChangeSetOutput$;
+__webpack_unused_export__ = DescribeEvents$;
+__webpack_unused_export__ = DescribeEventsCommand;
+__webpack_unused_export__ = DescribeEventsInput$;
+__webpack_unused_export__ = DescribeEventsOutput$;
+__webpack_unused_export__ = DescribeGeneratedTemplate$;
+__webpack_unused_export__ = DescribeGeneratedTemplateCommand;
+__webpack_unused_export__ = DescribeGeneratedTemplateInput$;
+__webpack_unused_export__ = DescribeGeneratedTemplateOutput$;
+__webpack_unused_export__ = DescribeOrganizationsAccess$;
+__webpack_unused_export__ = DescribeOrganizationsAccessCommand;
+__webpack_unused_export__ = DescribeOrganizationsAccessInput$;
+__webpack_unused_export__ = DescribeOrganizationsAccessOutput$;
+__webpack_unused_export__ = DescribePublisher$;
+__webpack_unused_export__ = DescribePublisherCommand;
+__webpack_unused_export__ = DescribePublisherInput$;
+__webpack_unused_export__ = DescribePublisherOutput$;
+__webpack_unused_export__ = DescribeResourceScan$;
+__webpack_unused_export__ = DescribeResourceScanCommand;
+__webpack_unused_export__ = DescribeResourceScanInput$;
+__webpack_unused_export__ = DescribeResourceScanOutput$;
+__webpack_unused_export__ = DescribeStackDriftDetectionStatus$;
+__webpack_unused_export__ = DescribeStackDriftDetectionStatusCommand;
+__webpack_unused_export__ = DescribeStackDriftDetectionStatusInput$;
+__webpack_unused_export__ = DescribeStackDriftDetectionStatusOutput$;
+__webpack_unused_export__ = DescribeStackEvents$;
+exports.Ie9 = DescribeStackEventsCommand;
+__webpack_unused_export__ = DescribeStackEventsInput$;
+__webpack_unused_export__ = DescribeStackEventsOutput$;
+__webpack_unused_export__ = DescribeStackInstance$;
+__webpack_unused_export__ = DescribeStackInstanceCommand;
+__webpack_unused_export__ = DescribeStackInstanceInput$;
+__webpack_unused_export__ = DescribeStackInstanceOutput$;
+__webpack_unused_export__ = DescribeStackRefactor$;
+__webpack_unused_export__ = DescribeStackRefactorCommand;
+__webpack_unused_export__ = DescribeStackRefactorInput$;
+__webpack_unused_export__ = DescribeStackRefactorOutput$;
+__webpack_unused_export__ = DescribeStackResource$;
+__webpack_unused_export__ = DescribeStackResourceCommand;
+__webpack_unused_export__ = DescribeStackResourceDrifts$;
+__webpack_unused_export__ = DescribeStackResourceDriftsCommand;
+__webpack_unused_export__ = DescribeStackResourceDriftsInput$;
+__webpack_unused_export__ = DescribeStackResourceDriftsOutput$;
+__webpack_unused_export__ = DescribeStackResourceInput$;
+__webpack_unused_export__ = DescribeStackResourceOutput$;
+__webpack_unused_export__ = DescribeStackResources$;
+__webpack_unused_export__ = DescribeStackResourcesCommand;
+__webpack_unused_export__ = DescribeStackResourcesInput$;
+__webpack_unused_export__ = DescribeStackResourcesOutput$;
+__webpack_unused_export__ = DescribeStackSet$;
+__webpack_unused_export__ = DescribeStackSetCommand;
+__webpack_unused_export__ = DescribeStackSetInput$;
+__webpack_unused_export__ = DescribeStackSetOperation$;
+__webpack_unused_export__ = DescribeStackSetOperationCommand;
+__webpack_unused_export__ = DescribeStackSetOperationInput$;
+__webpack_unused_export__ = DescribeStackSetOperationOutput$;
+__webpack_unused_export__ = DescribeStackSetOutput$;
+__webpack_unused_export__ = DescribeStacks$;
+exports.Y47 = DescribeStacksCommand;
+__webpack_unused_export__ = DescribeStacksInput$;
+__webpack_unused_export__ = DescribeStacksOutput$;
+__webpack_unused_export__ = DescribeType$;
+__webpack_unused_export__ = DescribeTypeCommand;
+__webpack_unused_export__ = DescribeTypeInput$;
+__webpack_unused_export__ = DescribeTypeOutput$;
+__webpack_unused_export__ = DescribeTypeRegistration$;
+__webpack_unused_export__ = DescribeTypeRegistrationCommand;
+__webpack_unused_export__ = DescribeTypeRegistrationInput$;
+__webpack_unused_export__ = DescribeTypeRegistrationOutput$;
+__webpack_unused_export__ = DetailedStatus;
+__webpack_unused_export__ = DetectStackDrift$;
+__webpack_unused_export__ = DetectStackDriftCommand;
+__webpack_unused_export__ = DetectStackDriftInput$;
+__webpack_unused_export__ = DetectStackDriftOutput$;
+__webpack_unused_export__ = DetectStackResourceDrift$;
+__webpack_unused_export__ = DetectStackResourceDriftCommand;
+__webpack_unused_export__ = DetectStackResourceDriftInput$;
+__webpack_unused_export__ = DetectStackResourceDriftOutput$;
+__webpack_unused_export__ = DetectStackSetDrift$;
+__webpack_unused_export__ = DetectStackSetDriftCommand;
+__webpack_unused_export__ = DetectStackSetDriftInput$;
+__webpack_unused_export__ = DetectStackSetDriftOutput$;
+__webpack_unused_export__ = DifferenceType;
+__webpack_unused_export__ = DriftIgnoredReason;
+__webpack_unused_export__ = EstimateTemplateCost$;
+__webpack_unused_export__ = EstimateTemplateCostCommand;
+__webpack_unused_export__ = EstimateTemplateCostInput$;
+__webpack_unused_export__ = EstimateTemplateCostOutput$;
+__webpack_unused_export__ = EvaluationType;
+__webpack_unused_export__ = EventFilter$;
+__webpack_unused_export__ = EventType;
+__webpack_unused_export__ = ExecuteChangeSet$;
+exports.PB_ = ExecuteChangeSetCommand;
+__webpack_unused_export__ = ExecuteChangeSetInput$;
+__webpack_unused_export__ = ExecuteChangeSetOutput$;
+__webpack_unused_export__ = ExecuteStackRefactor$;
+__webpack_unused_export__ = ExecuteStackRefactorCommand;
+__webpack_unused_export__ = ExecuteStackRefactorInput$;
+__webpack_unused_export__ = ExecutionStatus;
+__webpack_unused_export__ = Export$;
+__webpack_unused_export__ = GeneratedTemplateDeletionPolicy;
+__webpack_unused_export__ = GeneratedTemplateNotFoundException;
+__webpack_unused_export__ = GeneratedTemplateNotFoundException$;
+__webpack_unused_export__ = GeneratedTemplateResourceStatus;
+__webpack_unused_export__ = GeneratedTemplateStatus;
+__webpack_unused_export__ = GeneratedTemplateUpdateReplacePolicy;
+__webpack_unused_export__ = GetGeneratedTemplate$;
+__webpack_unused_export__ = GetGeneratedTemplateCommand;
+__webpack_unused_export__ = GetGeneratedTemplateInput$;
+__webpack_unused_export__ = GetGeneratedTemplateOutput$;
+__webpack_unused_export__ = GetHookResult$;
+__webpack_unused_export__ = GetHookResultCommand;
+__webpack_unused_export__ = GetHookResultInput$;
+__webpack_unused_export__ = GetHookResultOutput$;
+__webpack_unused_export__ = GetStackPolicy$;
+__webpack_unused_export__ = GetStackPolicyCommand;
+__webpack_unused_export__ = GetStackPolicyInput$;
+__webpack_unused_export__ = GetStackPolicyOutput$;
+__webpack_unused_export__ = GetTemplate$;
+__webpack_unused_export__ = GetTemplateCommand;
+__webpack_unused_export__ = GetTemplateInput$;
+__webpack_unused_export__ = GetTemplateOutput$;
+__webpack_unused_export__ = GetTemplateSummary$;
+__webpack_unused_export__ = GetTemplateSummaryCommand;
+__webpack_unused_export__ = GetTemplateSummaryInput$;
+__webpack_unused_export__ = GetTemplateSummaryOutput$;
+__webpack_unused_export__ = HandlerErrorCode;
+__webpack_unused_export__ = HookFailureMode;
+__webpack_unused_export__ = HookInvocationPoint;
+__webpack_unused_export__ = HookResultNotFoundException;
+__webpack_unused_export__ = HookResultNotFoundException$;
+__webpack_unused_export__ = HookResultSummary$;
+__webpack_unused_export__ = HookStatus;
+__webpack_unused_export__ = HookTarget$;
+__webpack_unused_export__ = HookTargetAction;
+__webpack_unused_export__ = HookTargetType;
+__webpack_unused_export__ = IdentityProvider;
+__webpack_unused_export__ = ImportStacksToStackSet$;
+__webpack_unused_export__ = ImportStacksToStackSetCommand;
+__webpack_unused_export__ = ImportStacksToStackSetInput$;
+__webpack_unused_export__ = ImportStacksToStackSetOutput$;
+__webpack_unused_export__ = InsufficientCapabilitiesException;
+__webpack_unused_export__ = InsufficientCapabilitiesException$;
+__webpack_unused_export__ = InvalidChangeSetStatusException;
+__webpack_unused_export__ = InvalidChangeSetStatusException$;
+__webpack_unused_export__ = InvalidOperationException;
+__webpack_unused_export__ = InvalidOperationException$;
+__webpack_unused_export__ = InvalidStateTransitionException;
+__webpack_unused_export__ = InvalidStateTransitionException$;
+__webpack_unused_export__ = LimitExceededException;
+__webpack_unused_export__ = LimitExceededException$;
+__webpack_unused_export__ = ListChangeSets$;
+__webpack_unused_export__ = ListChangeSetsCommand;
+__webpack_unused_export__ = ListChangeSetsInput$;
+__webpack_unused_export__ = ListChangeSetsOutput$;
+__webpack_unused_export__ = ListExports$;
+__webpack_unused_export__ = ListExportsCommand;
+__webpack_unused_export__ = ListExportsInput$;
+__webpack_unused_export__ = ListExportsOutput$;
+__webpack_unused_export__ = ListGeneratedTemplates$;
+__webpack_unused_export__ = ListGeneratedTemplatesCommand;
+__webpack_unused_export__ = ListGeneratedTemplatesInput$;
+__webpack_unused_export__ = ListGeneratedTemplatesOutput$;
+__webpack_unused_export__ = ListHookResults$;
+__webpack_unused_export__ = ListHookResultsCommand;
+__webpack_unused_export__ = ListHookResultsInput$;
+__webpack_unused_export__ = ListHookResultsOutput$;
+__webpack_unused_export__ = ListHookResultsTargetType;
+__webpack_unused_export__ = ListImports$;
+__webpack_unused_export__ = ListImportsCommand;
+__webpack_unused_export__ = ListImportsInput$;
+__webpack_unused_export__ = ListImportsOutput$;
+__webpack_unused_export__ = ListResourceScanRelatedResources$;
+__webpack_unused_export__ = ListResourceScanRelatedResourcesCommand;
+__webpack_unused_export__ = ListResourceScanRelatedResourcesInput$;
+__webpack_unused_export__ = ListResourceScanRelatedResourcesOutput$;
+__webpack_unused_export__ = ListResourceScanResources$;
+__webpack_unused_export__ = ListResourceScanResourcesCommand;
+__webpack_unused_export__ = ListResourceScanResourcesInput$;
+__webpack_unused_export__ = ListResourceScanResourcesOutput$;
+__webpack_unused_export__ = ListResourceScans$;
+__webpack_unused_export__ = ListResourceScansCommand;
+__webpack_unused_export__ = ListResourceScansInput$;
+__webpack_unused_export__ = ListResourceScansOutput$;
+__webpack_unused_export__ = ListStackInstanceResourceDrifts$;
+__webpack_unused_export__ = ListStackInstanceResourceDriftsCommand;
+__webpack_unused_export__ = ListStackInstanceResourceDriftsInput$;
+__webpack_unused_export__ = ListStackInstanceResourceDriftsOutput$;
+__webpack_unused_export__ = ListStackInstances$;
+__webpack_unused_export__ = ListStackInstancesCommand;
+__webpack_unused_export__ = ListStackInstancesInput$;
+__webpack_unused_export__ = ListStackInstancesOutput$;
+__webpack_unused_export__ = ListStackRefactorActions$;
+__webpack_unused_export__ = ListStackRefactorActionsCommand;
+__webpack_unused_export__ = ListStackRefactorActionsInput$;
+__webpack_unused_export__ = ListStackRefactorActionsOutput$;
+__webpack_unused_export__ = ListStackRefactors$;
+__webpack_unused_export__ = ListStackRefactorsCommand;
+__webpack_unused_export__ = ListStackRefactorsInput$;
+__webpack_unused_export__ = ListStackRefactorsOutput$;
+__webpack_unused_export__ = ListStackResources$;
+__webpack_unused_export__ = ListStackResourcesCommand;
+__webpack_unused_export__ = ListStackResourcesInput$;
+__webpack_unused_export__ = ListStackResourcesOutput$;
+__webpack_unused_export__ = ListStackSetAutoDeploymentTargets$;
+__webpack_unused_export__ = ListStackSetAutoDeploymentTargetsCommand;
+__webpack_unused_export__ = ListStackSetAutoDeploymentTargetsInput$;
+__webpack_unused_export__ = ListStackSetAutoDeploymentTargetsOutput$;
+__webpack_unused_export__ = ListStackSetOperationResults$;
+__webpack_unused_export__ = ListStackSetOperationResultsCommand;
+__webpack_unused_export__ = ListStackSetOperationResultsInput$;
+__webpack_unused_export__ = ListStackSetOperationResultsOutput$;
+__webpack_unused_export__ = ListStackSetOperations$;
+__webpack_unused_export__ = ListStackSetOperationsCommand;
+__webpack_unused_export__ = ListStackSetOperationsInput$;
+__webpack_unused_export__ = ListStackSetOperationsOutput$;
+__webpack_unused_export__ = ListStackSets$;
+__webpack_unused_export__ = ListStackSetsCommand;
+__webpack_unused_export__ = ListStackSetsInput$;
+__webpack_unused_export__ = ListStackSetsOutput$;
+__webpack_unused_export__ = ListStacks$;
+__webpack_unused_export__ = ListStacksCommand;
+__webpack_unused_export__ = ListStacksInput$;
+__webpack_unused_export__ = ListStacksOutput$;
+__webpack_unused_export__ = ListTypeRegistrations$;
+__webpack_unused_export__ = ListTypeRegistrationsCommand;
+__webpack_unused_export__ = ListTypeRegistrationsInput$;
+__webpack_unused_export__ = ListTypeRegistrationsOutput$;
+__webpack_unused_export__ = ListTypeVersions$;
+__webpack_unused_export__ = ListTypeVersionsCommand;
+__webpack_unused_export__ = ListTypeVersionsInput$;
+__webpack_unused_export__ = ListTypeVersionsOutput$;
+__webpack_unused_export__ = ListTypes$;
+__webpack_unused_export__ = ListTypesCommand;
+__webpack_unused_export__ = ListTypesInput$;
+__webpack_unused_export__ = ListTypesOutput$;
+__webpack_unused_export__ = LiveResourceDrift$;
+__webpack_unused_export__ = LoggingConfig$;
+__webpack_unused_export__ = ManagedExecution$;
+__webpack_unused_export__ = ModuleInfo$;
+__webpack_unused_export__ = NameAlreadyExistsException;
+__webpack_unused_export__ = NameAlreadyExistsException$;
+__webpack_unused_export__ = OnFailure;
+__webpack_unused_export__ = OnStackFailure;
+__webpack_unused_export__ = OperationEntry$;
+__webpack_unused_export__ = OperationEvent$;
+__webpack_unused_export__ = OperationIdAlreadyExistsException;
+__webpack_unused_export__ = OperationIdAlreadyExistsException$;
+__webpack_unused_export__ = OperationInProgressException;
+__webpack_unused_export__ = OperationInProgressException$;
+__webpack_unused_export__ = OperationNotFoundException;
+__webpack_unused_export__ = OperationNotFoundException$;
+__webpack_unused_export__ = OperationResultFilter$;
+__webpack_unused_export__ = OperationResultFilterName;
+__webpack_unused_export__ = OperationStatus;
+__webpack_unused_export__ = OperationStatusCheckFailedException;
+__webpack_unused_export__ = OperationStatusCheckFailedException$;
+__webpack_unused_export__ = OperationType;
+__webpack_unused_export__ = OrganizationStatus;
+__webpack_unused_export__ = Output$;
+__webpack_unused_export__ = Parameter$;
+__webpack_unused_export__ = ParameterConstraints$;
+__webpack_unused_export__ = ParameterDeclaration$;
+__webpack_unused_export__ = PermissionModels;
+__webpack_unused_export__ = PhysicalResourceIdContextKeyValuePair$;
+__webpack_unused_export__ = PolicyAction;
+__webpack_unused_export__ = PropertyDifference$;
+__webpack_unused_export__ = ProvisioningType;
+__webpack_unused_export__ = PublishType$;
+__webpack_unused_export__ = PublishTypeCommand;
+__webpack_unused_export__ = PublishTypeInput$;
+__webpack_unused_export__ = PublishTypeOutput$;
+__webpack_unused_export__ = PublisherStatus;
+__webpack_unused_export__ = RecordHandlerProgress$;
+__webpack_unused_export__ = RecordHandlerProgressCommand;
+__webpack_unused_export__ = RecordHandlerProgressInput$;
+__webpack_unused_export__ = RecordHandlerProgressOutput$;
+__webpack_unused_export__ = RegionConcurrencyType;
+__webpack_unused_export__ = RegisterPublisher$;
+__webpack_unused_export__ = RegisterPublisherCommand;
+__webpack_unused_export__ = RegisterPublisherInput$;
+__webpack_unused_export__ = RegisterPublisherOutput$;
+__webpack_unused_export__ = RegisterType$;
+__webpack_unused_export__ = RegisterTypeCommand;
+__webpack_unused_export__ = RegisterTypeInput$;
+__webpack_unused_export__ = RegisterTypeOutput$;
+__webpack_unused_export__ = RegistrationStatus;
+__webpack_unused_export__ = RegistryType;
+__webpack_unused_export__ = RemoveAlias$;
+__webpack_unused_export__ = RemoveAliasCommand;
+__webpack_unused_export__ = RemoveAliasInput$;
+__webpack_unused_export__ = Replacement;
+__webpack_unused_export__ = RequiredActivatedType$;
+__webpack_unused_export__ = RequiresRecreation;
+__webpack_unused_export__ = ResourceAttribute;
+__webpack_unused_export__ = ResourceChange$;
+__webpack_unused_export__ = ResourceChangeDetail$;
+__webpack_unused_export__ = ResourceDefinition$;
+__webpack_unused_export__ = ResourceDetail$;
+__webpack_unused_export__ = ResourceDriftIgnoredAttribute$;
+__webpack_unused_export__ = ResourceIdentifierSummary$;
+__webpack_unused_export__ = ResourceLocation$;
+__webpack_unused_export__ = ResourceMapping$;
+__webpack_unused_export__ = ResourceScanInProgressException;
+__webpack_unused_export__ = ResourceScanInProgressException$;
+__webpack_unused_export__ = ResourceScanLimitExceededException;
+__webpack_unused_export__ = ResourceScanLimitExceededException$;
+__webpack_unused_export__ = ResourceScanNotFoundException;
+__webpack_unused_export__ = ResourceScanNotFoundException$;
+__webpack_unused_export__ = ResourceScanStatus;
+__webpack_unused_export__ = ResourceScanSummary$;
+__webpack_unused_export__ = ResourceSignalStatus;
+__webpack_unused_export__ = ResourceStatus;
+__webpack_unused_export__ = ResourceTargetDefinition$;
+__webpack_unused_export__ = ResourceToImport$;
+__webpack_unused_export__ = RollbackConfiguration$;
+__webpack_unused_export__ = RollbackStack$;
+__webpack_unused_export__ = RollbackStackCommand;
+__webpack_unused_export__ = RollbackStackInput$;
+__webpack_unused_export__ = RollbackStackOutput$;
+__webpack_unused_export__ = RollbackTrigger$;
+__webpack_unused_export__ = ScanFilter$;
+__webpack_unused_export__ = ScanType;
+__webpack_unused_export__ = ScannedResource$;
+__webpack_unused_export__ = ScannedResourceIdentifier$;
+__webpack_unused_export__ = SetAlias$;
+__webpack_unused_export__ = SetAliasCommand;
+__webpack_unused_export__ = SetAliasInput$;
+__webpack_unused_export__ = SetStackPolicy$;
+__webpack_unused_export__ = SetStackPolicyCommand;
+__webpack_unused_export__ = SetStackPolicyInput$;
+__webpack_unused_export__ = SetTypeConfiguration$;
+__webpack_unused_export__ = SetTypeConfigurationCommand;
+__webpack_unused_export__ = SetTypeConfigurationInput$;
+__webpack_unused_export__ = SetTypeConfigurationOutput$;
+__webpack_unused_export__ = SetTypeDefaultVersion$;
+__webpack_unused_export__ = SetTypeDefaultVersionCommand;
+__webpack_unused_export__ = SetTypeDefaultVersionInput$;
+__webpack_unused_export__ = SetTypeDefaultVersionOutput$;
+__webpack_unused_export__ = SignalResource$;
+__webpack_unused_export__ = SignalResourceCommand;
+__webpack_unused_export__ = SignalResourceInput$;
+__webpack_unused_export__ = Stack$;
+__webpack_unused_export__ = StackDefinition$;
+__webpack_unused_export__ = StackDriftDetectionStatus;
+__webpack_unused_export__ = StackDriftInformation$;
+__webpack_unused_export__ = StackDriftInformationSummary$;
+__webpack_unused_export__ = StackDriftStatus;
+__webpack_unused_export__ = StackEvent$;
+__webpack_unused_export__ = StackInstance$;
+__webpack_unused_export__ = StackInstanceComprehensiveStatus$;
+__webpack_unused_export__ = StackInstanceDetailedStatus;
+__webpack_unused_export__ = StackInstanceFilter$;
+__webpack_unused_export__ = StackInstanceFilterName;
+__webpack_unused_export__ = StackInstanceNotFoundException;
+__webpack_unused_export__ = StackInstanceNotFoundException$;
+__webpack_unused_export__ = StackInstanceResourceDriftsSummary$;
+__webpack_unused_export__ = StackInstanceStatus;
+__webpack_unused_export__ = StackInstanceSummary$;
+__webpack_unused_export__ = StackNotFoundException;
+__webpack_unused_export__ = StackNotFoundException$;
+__webpack_unused_export__ = StackRefactorAction$;
+__webpack_unused_export__ = StackRefactorActionEntity;
+__webpack_unused_export__ = StackRefactorActionType;
+__webpack_unused_export__ = StackRefactorDetection;
+__webpack_unused_export__ = StackRefactorExecutionStatus;
+__webpack_unused_export__ = StackRefactorNotFoundException;
+__webpack_unused_export__ = StackRefactorNotFoundException$;
+__webpack_unused_export__ = StackRefactorStatus;
+__webpack_unused_export__ = StackRefactorSummary$;
+__webpack_unused_export__ = StackResource$;
+__webpack_unused_export__ = StackResourceDetail$;
+__webpack_unused_export__ = StackResourceDrift$;
+__webpack_unused_export__ = StackResourceDriftInformation$;
+__webpack_unused_export__ = StackResourceDriftInformationSummary$;
+__webpack_unused_export__ = StackResourceDriftStatus;
+__webpack_unused_export__ = StackResourceSummary$;
+__webpack_unused_export__ = StackSet$;
+__webpack_unused_export__ = StackSetAutoDeploymentTargetSummary$;
+__webpack_unused_export__ = StackSetDriftDetectionDetails$;
+__webpack_unused_export__ = StackSetDriftDetectionStatus;
+__webpack_unused_export__ = StackSetDriftStatus;
+__webpack_unused_export__ = StackSetNotEmptyException;
+__webpack_unused_export__ = StackSetNotEmptyException$;
+__webpack_unused_export__ = StackSetNotFoundException;
+__webpack_unused_export__ = StackSetNotFoundException$;
+__webpack_unused_export__ = StackSetOperation$;
+__webpack_unused_export__ = StackSetOperationAction;
+__webpack_unused_export__ = StackSetOperationPreferences$;
+__webpack_unused_export__ = StackSetOperationResultStatus;
+__webpack_unused_export__ = StackSetOperationResultSummary$;
+__webpack_unused_export__ = StackSetOperationStatus;
+__webpack_unused_export__ = StackSetOperationStatusDetails$;
+__webpack_unused_export__ = StackSetOperationSummary$;
+__webpack_unused_export__ = StackSetStatus;
+__webpack_unused_export__ = StackSetSummary$;
+__webpack_unused_export__ = StackStatus;
+__webpack_unused_export__ = StackSummary$;
+__webpack_unused_export__ = StaleRequestException;
+__webpack_unused_export__ = StaleRequestException$;
+__webpack_unused_export__ = StartResourceScan$;
+__webpack_unused_export__ = StartResourceScanCommand;
+__webpack_unused_export__ = StartResourceScanInput$;
+__webpack_unused_export__ = StartResourceScanOutput$;
+__webpack_unused_export__ = StopStackSetOperation$;
+__webpack_unused_export__ = StopStackSetOperationCommand;
+__webpack_unused_export__ = StopStackSetOperationInput$;
+__webpack_unused_export__ = StopStackSetOperationOutput$;
+__webpack_unused_export__ = Tag$;
+__webpack_unused_export__ = TemplateConfiguration$;
+__webpack_unused_export__ = TemplateFormat;
+__webpack_unused_export__ = TemplateParameter$;
+__webpack_unused_export__ = TemplateProgress$;
+__webpack_unused_export__ = TemplateStage;
+__webpack_unused_export__ = TemplateSummary$;
+__webpack_unused_export__ = TemplateSummaryConfig$;
+__webpack_unused_export__ = TestType$;
+__webpack_unused_export__ = TestTypeCommand;
+__webpack_unused_export__ = TestTypeInput$;
+__webpack_unused_export__ = TestTypeOutput$;
+__webpack_unused_export__ = ThirdPartyType;
+__webpack_unused_export__ = TokenAlreadyExistsException;
+__webpack_unused_export__ = TokenAlreadyExistsException$;
+__webpack_unused_export__ = TypeConfigurationDetails$;
+__webpack_unused_export__ = TypeConfigurationIdentifier$;
+__webpack_unused_export__ = TypeConfigurationNotFoundException;
+__webpack_unused_export__ = TypeConfigurationNotFoundException$;
+__webpack_unused_export__ = TypeFilters$;
+__webpack_unused_export__ = TypeNotFoundException;
+__webpack_unused_export__ = TypeNotFoundException$;
+__webpack_unused_export__ = TypeSummary$;
+__webpack_unused_export__ = TypeTestsStatus;
+__webpack_unused_export__ = TypeVersionSummary$;
+__webpack_unused_export__ = UpdateGeneratedTemplate$;
+__webpack_unused_export__ = UpdateGeneratedTemplateCommand;
+__webpack_unused_export__ = UpdateGeneratedTemplateInput$;
+__webpack_unused_export__ = UpdateGeneratedTemplateOutput$;
+__webpack_unused_export__ = UpdateStack$;
+__webpack_unused_export__ = UpdateStackCommand;
+__webpack_unused_export__ = UpdateStackInput$;
+__webpack_unused_export__ = UpdateStackInstances$;
+__webpack_unused_export__ = UpdateStackInstancesCommand;
+__webpack_unused_export__ = UpdateStackInstancesInput$;
+__webpack_unused_export__ = UpdateStackInstancesOutput$;
+__webpack_unused_export__ = UpdateStackOutput$;
+__webpack_unused_export__ = UpdateStackSet$;
+__webpack_unused_export__ = UpdateStackSetCommand;
+__webpack_unused_export__ = UpdateStackSetInput$;
+__webpack_unused_export__ = UpdateStackSetOutput$;
+__webpack_unused_export__ = UpdateTerminationProtection$;
+exports.mP2 = UpdateTerminationProtectionCommand;
+__webpack_unused_export__ = UpdateTerminationProtectionInput$;
+__webpack_unused_export__ = UpdateTerminationProtectionOutput$;
+__webpack_unused_export__ = ValidateTemplate$;
+__webpack_unused_export__ = ValidateTemplateCommand;
+__webpack_unused_export__ = ValidateTemplateInput$;
+__webpack_unused_export__ = ValidateTemplateOutput$;
+__webpack_unused_export__ = ValidationStatus;
+__webpack_unused_export__ = VersionBump;
+__webpack_unused_export__ = Visibility;
+__webpack_unused_export__ = WarningDetail$;
+__webpack_unused_export__ = WarningProperty$;
+__webpack_unused_export__ = WarningType;
+__webpack_unused_export__ = Warnings$;
+__webpack_unused_export__ = errorTypeRegistries;
+__webpack_unused_export__ = paginateDescribeAccountLimits;
+__webpack_unused_export__ = paginateDescribeChangeSet;
+__webpack_unused_export__ = paginateDescribeEvents;
+__webpack_unused_export__ = paginateDescribeStackEvents;
+__webpack_unused_export__ = paginateDescribeStackResourceDrifts;
+__webpack_unused_export__ = paginateDescribeStacks;
+__webpack_unused_export__ = paginateListChangeSets;
+__webpack_unused_export__ = paginateListExports;
+__webpack_unused_export__ = paginateListGeneratedTemplates;
+__webpack_unused_export__ = paginateListImports;
+__webpack_unused_export__ = paginateListResourceScanRelatedResources;
+__webpack_unused_export__ = paginateListResourceScanResources;
+__webpack_unused_export__ = paginateListResourceScans;
+__webpack_unused_export__ = paginateListStackInstances;
+__webpack_unused_export__ = paginateListStackRefactorActions;
+__webpack_unused_export__ = paginateListStackRefactors;
+__webpack_unused_export__ = paginateListStackResources;
+__webpack_unused_export__ = paginateListStackSetOperationResults;
+__webpack_unused_export__ = paginateListStackSetOperations;
+__webpack_unused_export__ = paginateListStackSets;
+__webpack_unused_export__ = paginateListStacks;
+__webpack_unused_export__ = paginateListTypeRegistrations;
+__webpack_unused_export__ = paginateListTypeVersions;
+__webpack_unused_export__ = paginateListTypes;
+__webpack_unused_export__ = waitForChangeSetCreateComplete;
+__webpack_unused_export__ = waitForStackCreateComplete;
+__webpack_unused_export__ = waitForStackDeleteComplete;
+__webpack_unused_export__ = waitForStackExists;
+__webpack_unused_export__ = waitForStackImportComplete;
+__webpack_unused_export__ = waitForStackRefactorCreateComplete;
+__webpack_unused_export__ = waitForStackRefactorExecuteComplete;
+__webpack_unused_export__ = waitForStackRollbackComplete;
+__webpack_unused_export__ = waitForStackUpdateComplete;
+__webpack_unused_export__ = waitForTypeRegistrationComplete;
+__webpack_unused_export__ = waitUntilChangeSetCreateComplete;
+__webpack_unused_export__ = waitUntilStackCreateComplete;
+__webpack_unused_export__ = waitUntilStackDeleteComplete;
+__webpack_unused_export__ = waitUntilStackExists;
+__webpack_unused_export__ = waitUntilStackImportComplete;
+__webpack_unused_export__ = waitUntilStackRefactorCreateComplete;
+__webpack_unused_export__ = waitUntilStackRefactorExecuteComplete;
+__webpack_unused_export__ = waitUntilStackRollbackComplete;
+__webpack_unused_export__ = waitUntilStackUpdateComplete;
+__webpack_unused_export__ = waitUntilTypeRegistrationComplete;
+
+
+/***/ }),
+
 /***/ 1696:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
@@ -13438,7 +19421,7 @@ __webpack_unused_export__ = HeadBucketCommand;
 __webpack_unused_export__ = HeadBucketOutput$;
 __webpack_unused_export__ = HeadBucketRequest$;
 __webpack_unused_export__ = HeadObject$;
-__webpack_unused_export__ = HeadObjectCommand;
+exports.l81 = HeadObjectCommand;
 __webpack_unused_export__ = HeadObjectOutput$;
 __webpack_unused_export__ = HeadObjectRequest$;
 __webpack_unused_export__ = IdempotencyParameterMismatch;
@@ -13826,6 +19809,4295 @@ __webpack_unused_export__ = waitUntilBucketExists;
 __webpack_unused_export__ = waitUntilBucketNotExists;
 __webpack_unused_export__ = waitUntilObjectExists;
 __webpack_unused_export__ = waitUntilObjectNotExists;
+
+
+/***/ }),
+
+/***/ 8476:
+/***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
+
+var __webpack_unused_export__;
+const { awsEndpointFunctions, emitWarningIfUnsupportedVersion: emitWarningIfUnsupportedVersion$1, createDefaultUserAgentProvider, getDefaultSocketTimeout, NODE_APP_ID_CONFIG_OPTIONS, getAwsRegionExtensionConfiguration, resolveAwsRegionExtensionConfiguration, resolveUserAgentConfig, resolveHostHeaderConfig, getUserAgentPlugin, getHostHeaderPlugin, getLoggerPlugin, getRecursionDetectionPlugin, getLongPollPlugin } = __nccwpck_require__(5152);
+const { getHttpAuthSchemeEndpointRuleSetPlugin, DefaultIdentityProviderConfig, getHttpSigningPlugin, createPaginator } = __nccwpck_require__(402);
+const { normalizeProvider, getSmithyContext, ServiceException, NoOpLogger, emitWarningIfUnsupportedVersion, loadConfigsForDefaultMode, getDefaultExtensionConfiguration, resolveDefaultRuntimeConfig, Client, makeBuilder, createAggregatedClient } = __nccwpck_require__(2658);
+const { Command: $Command } = __nccwpck_require__(2658);
+__webpack_unused_export__ = $Command;
+__webpack_unused_export__ = Client;
+const { resolveDefaultsModeConfig, loadConfig, NODE_USE_FIPS_ENDPOINT_CONFIG_OPTIONS, NODE_USE_DUALSTACK_ENDPOINT_CONFIG_OPTIONS, NODE_REGION_CONFIG_OPTIONS, NODE_REGION_CONFIG_FILE_OPTIONS, resolveRegionConfig } = __nccwpck_require__(7291);
+const { BinaryDecisionDiagram, EndpointCache, decideEndpoint, customEndpointFunctions, resolveEndpointConfig, getEndpointPlugin } = __nccwpck_require__(2085);
+const { parseUrl, getHttpHandlerExtensionConfiguration, resolveHttpHandlerRuntimeConfig, getContentLengthPlugin } = __nccwpck_require__(3422);
+const { DEFAULT_RETRY_MODE, NODE_RETRY_MODE_CONFIG_OPTIONS, NODE_MAX_ATTEMPT_CONFIG_OPTIONS, resolveRetryConfig, getRetryPlugin } = __nccwpck_require__(3609);
+const { TypeRegistry, getSchemaSerdePlugin } = __nccwpck_require__(6890);
+const { resolveAwsSdkSigV4Config, AwsSdkSigV4Signer, NODE_AUTH_SCHEME_PREFERENCE_OPTIONS } = __nccwpck_require__(7523);
+const { defaultProvider } = __nccwpck_require__(5861);
+const { toUtf8, fromUtf8, toBase64, fromBase64, calculateBodyLength } = __nccwpck_require__(2430);
+const { streamCollector, NodeHttpHandler } = __nccwpck_require__(1279);
+const { AwsJson1_0Protocol } = __nccwpck_require__(7288);
+const { Sha256 } = __nccwpck_require__(9542);
+
+const defaultSFNHttpAuthSchemeParametersProvider = async (config, context, input) => {
+    return {
+        operation: getSmithyContext(context).operation,
+        region: await normalizeProvider(config.region)() || (() => {
+            throw new Error("expected `region` to be configured for `aws.auth#sigv4`");
+        })(),
+    };
+};
+function createAwsAuthSigv4HttpAuthOption(authParameters) {
+    return {
+        schemeId: "aws.auth#sigv4",
+        signingProperties: {
+            name: "states",
+            region: authParameters.region,
+        },
+        propertiesExtractor: (config, context) => ({
+            signingProperties: {
+                config,
+                context,
+            },
+        }),
+    };
+}
+const defaultSFNHttpAuthSchemeProvider = (authParameters) => {
+    const options = [];
+    switch (authParameters.operation) {
+        default: {
+            options.push(createAwsAuthSigv4HttpAuthOption(authParameters));
+        }
+    }
+    return options;
+};
+const resolveHttpAuthSchemeConfig = (config) => {
+    const config_0 = resolveAwsSdkSigV4Config(config);
+    return Object.assign(config_0, {
+        authSchemePreference: normalizeProvider(config.authSchemePreference ?? []),
+    });
+};
+
+const resolveClientEndpointParameters = (options) => {
+    return Object.assign(options, {
+        useDualstackEndpoint: options.useDualstackEndpoint ?? false,
+        useFipsEndpoint: options.useFipsEndpoint ?? false,
+        defaultSigningName: "states",
+    });
+};
+const commonParams = {
+    UseFIPS: { type: "builtInParams", name: "useFipsEndpoint" },
+    Endpoint: { type: "builtInParams", name: "endpoint" },
+    Region: { type: "builtInParams", name: "region" },
+    UseDualStack: { type: "builtInParams", name: "useDualstackEndpoint" },
+};
+
+var version = "3.1163.0";
+var packageInfo = {
+	version: version};
+
+const m = "ref";
+const a = -1, b = true, c = "isSet", d = "PartitionResult", e = "booleanEquals", f = "stringEquals", g = "getAttr", h = { [m]: "Endpoint" }, i = { [m]: "Region" }, j = { [m]: d }, k = {}, l = [i];
+const _data = {
+    conditions: [
+        [c, [h]],
+        [c, l],
+        ["aws.partition", l, d],
+        [e, [{ [m]: "UseFIPS" }, b]],
+        [e, [{ [m]: "UseDualStack" }, b]],
+        [f, [i, "us-gov-west-1"]],
+        [e, [{ fn: g, argv: [j, "supportsFIPS"] }, b]],
+        [f, [{ fn: g, argv: [j, "name"] }, "aws-us-gov"]],
+        [e, [{ fn: g, argv: [j, "supportsDualStack"] }, b]]
+    ],
+    results: [
+        [a],
+        [a, "Invalid Configuration: FIPS and custom endpoint are not supported"],
+        [a, "Invalid Configuration: Dualstack and custom endpoint are not supported"],
+        [h, k],
+        ["https://states.{Region}.{PartitionResult#dnsSuffix}", k],
+        ["https://states-fips.{Region}.{PartitionResult#dualStackDnsSuffix}", k],
+        [a, "FIPS and DualStack are enabled, but this partition does not support one or both"],
+        ["https://states-fips.{Region}.{PartitionResult#dnsSuffix}", k],
+        [a, "FIPS is enabled but this partition does not support FIPS"],
+        ["https://states.{Region}.{PartitionResult#dualStackDnsSuffix}", k],
+        [a, "DualStack is enabled but this partition does not support DualStack"],
+        [a, "Invalid Configuration: Missing Region"]
+    ]
+};
+const root = 2;
+const r = 100_000_000;
+const nodes = new Int32Array([
+    -1, 1, -1,
+    0, 14, 3,
+    1, 4, r + 11,
+    2, 5, r + 11,
+    3, 9, 6,
+    4, 7, r + 4,
+    7, r + 5, 8,
+    8, r + 9, r + 10,
+    4, 12, 10,
+    5, r + 4, 11,
+    6, r + 7, r + 8,
+    6, 13, r + 6,
+    8, r + 5, r + 6,
+    3, r + 1, 15,
+    4, r + 2, r + 3,
+]);
+const bdd = BinaryDecisionDiagram.from(nodes, root, _data.conditions, _data.results);
+
+const cache = new EndpointCache({
+    size: 50,
+    params: ["Endpoint", "Region", "UseDualStack", "UseFIPS"],
+});
+const defaultEndpointResolver = (endpointParams, context = {}) => {
+    return cache.get(endpointParams, () => decideEndpoint(bdd, {
+        endpointParams: endpointParams,
+        logger: context.logger,
+    }));
+};
+customEndpointFunctions.aws = awsEndpointFunctions;
+
+class SFNServiceException extends ServiceException {
+    static shapeId = "smithy.ts.sdk.synthetic.com.amazonaws.sfn#SFNServiceException";
+    constructor(options) {
+        super(options);
+        Object.setPrototypeOf(this, SFNServiceException.prototype);
+    }
+}
+
+class ActivityAlreadyExists extends SFNServiceException {
+    static shapeId = "com.amazonaws.sfn#ActivityAlreadyExists";
+    name = "ActivityAlreadyExists";
+    $fault = "client";
+    constructor(opts) {
+        super({
+            name: "ActivityAlreadyExists",
+            $fault: "client",
+            ...opts,
+        });
+        Object.setPrototypeOf(this, ActivityAlreadyExists.prototype);
+    }
+}
+class ActivityDoesNotExist extends SFNServiceException {
+    static shapeId = "com.amazonaws.sfn#ActivityDoesNotExist";
+    name = "ActivityDoesNotExist";
+    $fault = "client";
+    constructor(opts) {
+        super({
+            name: "ActivityDoesNotExist",
+            $fault: "client",
+            ...opts,
+        });
+        Object.setPrototypeOf(this, ActivityDoesNotExist.prototype);
+    }
+}
+class ActivityLimitExceeded extends SFNServiceException {
+    static shapeId = "com.amazonaws.sfn#ActivityLimitExceeded";
+    name = "ActivityLimitExceeded";
+    $fault = "client";
+    constructor(opts) {
+        super({
+            name: "ActivityLimitExceeded",
+            $fault: "client",
+            ...opts,
+        });
+        Object.setPrototypeOf(this, ActivityLimitExceeded.prototype);
+    }
+}
+class ActivityWorkerLimitExceeded extends SFNServiceException {
+    static shapeId = "com.amazonaws.sfn#ActivityWorkerLimitExceeded";
+    name = "ActivityWorkerLimitExceeded";
+    $fault = "client";
+    constructor(opts) {
+        super({
+            name: "ActivityWorkerLimitExceeded",
+            $fault: "client",
+            ...opts,
+        });
+        Object.setPrototypeOf(this, ActivityWorkerLimitExceeded.prototype);
+    }
+}
+class InvalidEncryptionConfiguration extends SFNServiceException {
+    static shapeId = "com.amazonaws.sfn#InvalidEncryptionConfiguration";
+    name = "InvalidEncryptionConfiguration";
+    $fault = "client";
+    constructor(opts) {
+        super({
+            name: "InvalidEncryptionConfiguration",
+            $fault: "client",
+            ...opts,
+        });
+        Object.setPrototypeOf(this, InvalidEncryptionConfiguration.prototype);
+    }
+}
+class InvalidName extends SFNServiceException {
+    static shapeId = "com.amazonaws.sfn#InvalidName";
+    name = "InvalidName";
+    $fault = "client";
+    constructor(opts) {
+        super({
+            name: "InvalidName",
+            $fault: "client",
+            ...opts,
+        });
+        Object.setPrototypeOf(this, InvalidName.prototype);
+    }
+}
+class KmsAccessDeniedException extends SFNServiceException {
+    static shapeId = "com.amazonaws.sfn#KmsAccessDeniedException";
+    name = "KmsAccessDeniedException";
+    $fault = "client";
+    constructor(opts) {
+        super({
+            name: "KmsAccessDeniedException",
+            $fault: "client",
+            ...opts,
+        });
+        Object.setPrototypeOf(this, KmsAccessDeniedException.prototype);
+    }
+}
+class KmsThrottlingException extends SFNServiceException {
+    static shapeId = "com.amazonaws.sfn#KmsThrottlingException";
+    name = "KmsThrottlingException";
+    $fault = "client";
+    constructor(opts) {
+        super({
+            name: "KmsThrottlingException",
+            $fault: "client",
+            ...opts,
+        });
+        Object.setPrototypeOf(this, KmsThrottlingException.prototype);
+    }
+}
+class TooManyTags extends SFNServiceException {
+    static shapeId = "com.amazonaws.sfn#TooManyTags";
+    name = "TooManyTags";
+    $fault = "client";
+    resourceName;
+    constructor(opts) {
+        super({
+            name: "TooManyTags",
+            $fault: "client",
+            ...opts,
+        });
+        Object.setPrototypeOf(this, TooManyTags.prototype);
+        this.resourceName = opts.resourceName;
+    }
+}
+class ConflictException extends SFNServiceException {
+    static shapeId = "com.amazonaws.sfn#ConflictException";
+    name = "ConflictException";
+    $fault = "client";
+    constructor(opts) {
+        super({
+            name: "ConflictException",
+            $fault: "client",
+            ...opts,
+        });
+        Object.setPrototypeOf(this, ConflictException.prototype);
+    }
+}
+class InvalidArn extends SFNServiceException {
+    static shapeId = "com.amazonaws.sfn#InvalidArn";
+    name = "InvalidArn";
+    $fault = "client";
+    constructor(opts) {
+        super({
+            name: "InvalidArn",
+            $fault: "client",
+            ...opts,
+        });
+        Object.setPrototypeOf(this, InvalidArn.prototype);
+    }
+}
+class InvalidDefinition extends SFNServiceException {
+    static shapeId = "com.amazonaws.sfn#InvalidDefinition";
+    name = "InvalidDefinition";
+    $fault = "client";
+    constructor(opts) {
+        super({
+            name: "InvalidDefinition",
+            $fault: "client",
+            ...opts,
+        });
+        Object.setPrototypeOf(this, InvalidDefinition.prototype);
+    }
+}
+class InvalidLoggingConfiguration extends SFNServiceException {
+    static shapeId = "com.amazonaws.sfn#InvalidLoggingConfiguration";
+    name = "InvalidLoggingConfiguration";
+    $fault = "client";
+    constructor(opts) {
+        super({
+            name: "InvalidLoggingConfiguration",
+            $fault: "client",
+            ...opts,
+        });
+        Object.setPrototypeOf(this, InvalidLoggingConfiguration.prototype);
+    }
+}
+class InvalidTracingConfiguration extends SFNServiceException {
+    static shapeId = "com.amazonaws.sfn#InvalidTracingConfiguration";
+    name = "InvalidTracingConfiguration";
+    $fault = "client";
+    constructor(opts) {
+        super({
+            name: "InvalidTracingConfiguration",
+            $fault: "client",
+            ...opts,
+        });
+        Object.setPrototypeOf(this, InvalidTracingConfiguration.prototype);
+    }
+}
+class StateMachineAlreadyExists extends SFNServiceException {
+    static shapeId = "com.amazonaws.sfn#StateMachineAlreadyExists";
+    name = "StateMachineAlreadyExists";
+    $fault = "client";
+    constructor(opts) {
+        super({
+            name: "StateMachineAlreadyExists",
+            $fault: "client",
+            ...opts,
+        });
+        Object.setPrototypeOf(this, StateMachineAlreadyExists.prototype);
+    }
+}
+class StateMachineDeleting extends SFNServiceException {
+    static shapeId = "com.amazonaws.sfn#StateMachineDeleting";
+    name = "StateMachineDeleting";
+    $fault = "client";
+    constructor(opts) {
+        super({
+            name: "StateMachineDeleting",
+            $fault: "client",
+            ...opts,
+        });
+        Object.setPrototypeOf(this, StateMachineDeleting.prototype);
+    }
+}
+class StateMachineLimitExceeded extends SFNServiceException {
+    static shapeId = "com.amazonaws.sfn#StateMachineLimitExceeded";
+    name = "StateMachineLimitExceeded";
+    $fault = "client";
+    constructor(opts) {
+        super({
+            name: "StateMachineLimitExceeded",
+            $fault: "client",
+            ...opts,
+        });
+        Object.setPrototypeOf(this, StateMachineLimitExceeded.prototype);
+    }
+}
+class StateMachineTypeNotSupported extends SFNServiceException {
+    static shapeId = "com.amazonaws.sfn#StateMachineTypeNotSupported";
+    name = "StateMachineTypeNotSupported";
+    $fault = "client";
+    constructor(opts) {
+        super({
+            name: "StateMachineTypeNotSupported",
+            $fault: "client",
+            ...opts,
+        });
+        Object.setPrototypeOf(this, StateMachineTypeNotSupported.prototype);
+    }
+}
+class ValidationException extends SFNServiceException {
+    static shapeId = "com.amazonaws.sfn#ValidationException";
+    name = "ValidationException";
+    $fault = "client";
+    reason;
+    constructor(opts) {
+        super({
+            name: "ValidationException",
+            $fault: "client",
+            ...opts,
+        });
+        Object.setPrototypeOf(this, ValidationException.prototype);
+        this.reason = opts.reason;
+    }
+}
+class ResourceNotFound extends SFNServiceException {
+    static shapeId = "com.amazonaws.sfn#ResourceNotFound";
+    name = "ResourceNotFound";
+    $fault = "client";
+    resourceName;
+    constructor(opts) {
+        super({
+            name: "ResourceNotFound",
+            $fault: "client",
+            ...opts,
+        });
+        Object.setPrototypeOf(this, ResourceNotFound.prototype);
+        this.resourceName = opts.resourceName;
+    }
+}
+class ServiceQuotaExceededException extends SFNServiceException {
+    static shapeId = "com.amazonaws.sfn#ServiceQuotaExceededException";
+    name = "ServiceQuotaExceededException";
+    $fault = "client";
+    constructor(opts) {
+        super({
+            name: "ServiceQuotaExceededException",
+            $fault: "client",
+            ...opts,
+        });
+        Object.setPrototypeOf(this, ServiceQuotaExceededException.prototype);
+    }
+}
+class ExecutionDoesNotExist extends SFNServiceException {
+    static shapeId = "com.amazonaws.sfn#ExecutionDoesNotExist";
+    name = "ExecutionDoesNotExist";
+    $fault = "client";
+    constructor(opts) {
+        super({
+            name: "ExecutionDoesNotExist",
+            $fault: "client",
+            ...opts,
+        });
+        Object.setPrototypeOf(this, ExecutionDoesNotExist.prototype);
+    }
+}
+class KmsInvalidStateException extends SFNServiceException {
+    static shapeId = "com.amazonaws.sfn#KmsInvalidStateException";
+    name = "KmsInvalidStateException";
+    $fault = "client";
+    kmsKeyState;
+    constructor(opts) {
+        super({
+            name: "KmsInvalidStateException",
+            $fault: "client",
+            ...opts,
+        });
+        Object.setPrototypeOf(this, KmsInvalidStateException.prototype);
+        this.kmsKeyState = opts.kmsKeyState;
+    }
+}
+class StateMachineDoesNotExist extends SFNServiceException {
+    static shapeId = "com.amazonaws.sfn#StateMachineDoesNotExist";
+    name = "StateMachineDoesNotExist";
+    $fault = "client";
+    constructor(opts) {
+        super({
+            name: "StateMachineDoesNotExist",
+            $fault: "client",
+            ...opts,
+        });
+        Object.setPrototypeOf(this, StateMachineDoesNotExist.prototype);
+    }
+}
+class InvalidToken extends SFNServiceException {
+    static shapeId = "com.amazonaws.sfn#InvalidToken";
+    name = "InvalidToken";
+    $fault = "client";
+    constructor(opts) {
+        super({
+            name: "InvalidToken",
+            $fault: "client",
+            ...opts,
+        });
+        Object.setPrototypeOf(this, InvalidToken.prototype);
+    }
+}
+class ExecutionLimitExceeded extends SFNServiceException {
+    static shapeId = "com.amazonaws.sfn#ExecutionLimitExceeded";
+    name = "ExecutionLimitExceeded";
+    $fault = "client";
+    constructor(opts) {
+        super({
+            name: "ExecutionLimitExceeded",
+            $fault: "client",
+            ...opts,
+        });
+        Object.setPrototypeOf(this, ExecutionLimitExceeded.prototype);
+    }
+}
+class ExecutionNotRedrivable extends SFNServiceException {
+    static shapeId = "com.amazonaws.sfn#ExecutionNotRedrivable";
+    name = "ExecutionNotRedrivable";
+    $fault = "client";
+    constructor(opts) {
+        super({
+            name: "ExecutionNotRedrivable",
+            $fault: "client",
+            ...opts,
+        });
+        Object.setPrototypeOf(this, ExecutionNotRedrivable.prototype);
+    }
+}
+class TaskDoesNotExist extends SFNServiceException {
+    static shapeId = "com.amazonaws.sfn#TaskDoesNotExist";
+    name = "TaskDoesNotExist";
+    $fault = "client";
+    constructor(opts) {
+        super({
+            name: "TaskDoesNotExist",
+            $fault: "client",
+            ...opts,
+        });
+        Object.setPrototypeOf(this, TaskDoesNotExist.prototype);
+    }
+}
+class TaskTimedOut extends SFNServiceException {
+    static shapeId = "com.amazonaws.sfn#TaskTimedOut";
+    name = "TaskTimedOut";
+    $fault = "client";
+    constructor(opts) {
+        super({
+            name: "TaskTimedOut",
+            $fault: "client",
+            ...opts,
+        });
+        Object.setPrototypeOf(this, TaskTimedOut.prototype);
+    }
+}
+class InvalidOutput extends SFNServiceException {
+    static shapeId = "com.amazonaws.sfn#InvalidOutput";
+    name = "InvalidOutput";
+    $fault = "client";
+    constructor(opts) {
+        super({
+            name: "InvalidOutput",
+            $fault: "client",
+            ...opts,
+        });
+        Object.setPrototypeOf(this, InvalidOutput.prototype);
+    }
+}
+class ExecutionAlreadyExists extends SFNServiceException {
+    static shapeId = "com.amazonaws.sfn#ExecutionAlreadyExists";
+    name = "ExecutionAlreadyExists";
+    $fault = "client";
+    constructor(opts) {
+        super({
+            name: "ExecutionAlreadyExists",
+            $fault: "client",
+            ...opts,
+        });
+        Object.setPrototypeOf(this, ExecutionAlreadyExists.prototype);
+    }
+}
+class InvalidExecutionInput extends SFNServiceException {
+    static shapeId = "com.amazonaws.sfn#InvalidExecutionInput";
+    name = "InvalidExecutionInput";
+    $fault = "client";
+    constructor(opts) {
+        super({
+            name: "InvalidExecutionInput",
+            $fault: "client",
+            ...opts,
+        });
+        Object.setPrototypeOf(this, InvalidExecutionInput.prototype);
+    }
+}
+class MissingRequiredParameter extends SFNServiceException {
+    static shapeId = "com.amazonaws.sfn#MissingRequiredParameter";
+    name = "MissingRequiredParameter";
+    $fault = "client";
+    constructor(opts) {
+        super({
+            name: "MissingRequiredParameter",
+            $fault: "client",
+            ...opts,
+        });
+        Object.setPrototypeOf(this, MissingRequiredParameter.prototype);
+    }
+}
+
+const _AAE = "ActivityAlreadyExists";
+const _AD = "AliasDescription";
+const _ADNE = "ActivityDoesNotExist";
+const _AFED = "ActivityFailedEventDetails";
+const _AL = "ActivityList";
+const _ALE = "ActivityLimitExceeded";
+const _ALI = "ActivityListItem";
+const _ASED = "ActivityScheduledEventDetails";
+const _ASEDc = "ActivityStartedEventDetails";
+const _ASEDct = "ActivitySucceededEventDetails";
+const _ASFED = "ActivityScheduleFailedEventDetails";
+const _ATOED = "ActivityTimedOutEventDetails";
+const _AV = "AssignedVariables";
+const _AVD = "AssignedVariablesDetails";
+const _AWLE = "ActivityWorkerLimitExceeded";
+const _BD = "BillingDetails";
+const _CA = "CreateActivity";
+const _CAI = "CreateActivityInput";
+const _CAO = "CreateActivityOutput";
+const _CE = "ConflictException";
+const _CP = "ConnectorParameters";
+const _CSM = "CreateStateMachine";
+const _CSMA = "CreateStateMachineAlias";
+const _CSMAI = "CreateStateMachineAliasInput";
+const _CSMAO = "CreateStateMachineAliasOutput";
+const _CSMI = "CreateStateMachineInput";
+const _CSMO = "CreateStateMachineOutput";
+const _CWEEDD = "CloudWatchEventsExecutionDataDetails";
+const _CWLLG = "CloudWatchLogsLogGroup";
+const _D = "Definition";
+const _DA = "DeleteActivity";
+const _DAI = "DeleteActivityInput";
+const _DAIe = "DescribeActivityInput";
+const _DAO = "DeleteActivityOutput";
+const _DAOe = "DescribeActivityOutput";
+const _DAe = "DescribeActivity";
+const _DE = "DescribeExecution";
+const _DEI = "DescribeExecutionInput";
+const _DEO = "DescribeExecutionOutput";
+const _DMR = "DescribeMapRun";
+const _DMRI = "DescribeMapRunInput";
+const _DMRO = "DescribeMapRunOutput";
+const _DSM = "DeleteStateMachine";
+const _DSMA = "DeleteStateMachineAlias";
+const _DSMAI = "DeleteStateMachineAliasInput";
+const _DSMAIe = "DescribeStateMachineAliasInput";
+const _DSMAO = "DeleteStateMachineAliasOutput";
+const _DSMAOe = "DescribeStateMachineAliasOutput";
+const _DSMAe = "DescribeStateMachineAlias";
+const _DSMFE = "DescribeStateMachineForExecution";
+const _DSMFEI = "DescribeStateMachineForExecutionInput";
+const _DSMFEO = "DescribeStateMachineForExecutionOutput";
+const _DSMI = "DeleteStateMachineInput";
+const _DSMIe = "DescribeStateMachineInput";
+const _DSMO = "DeleteStateMachineOutput";
+const _DSMOe = "DescribeStateMachineOutput";
+const _DSMV = "DeleteStateMachineVersion";
+const _DSMVI = "DeleteStateMachineVersionInput";
+const _DSMVO = "DeleteStateMachineVersionOutput";
+const _DSMe = "DescribeStateMachine";
+const _EAE = "ExecutionAlreadyExists";
+const _EAED = "ExecutionAbortedEventDetails";
+const _EC = "EncryptionConfiguration";
+const _EDNE = "ExecutionDoesNotExist";
+const _EFED = "EvaluationFailedEventDetails";
+const _EFEDx = "ExecutionFailedEventDetails";
+const _EFL = "EvaluationFailureLocation";
+const _EHI = "ExceptionHandlerIndex";
+const _EL = "ExecutionList";
+const _ELE = "ExecutionLimitExceeded";
+const _ELI = "ExecutionListItem";
+const _ENR = "ExecutionNotRedrivable";
+const _ERED = "ExecutionRedrivenEventDetails";
+const _ESED = "ExecutionStartedEventDetails";
+const _ESEDx = "ExecutionSucceededEventDetails";
+const _ETOED = "ExecutionTimedOutEventDetails";
+const _GAT = "GetActivityTask";
+const _GATI = "GetActivityTaskInput";
+const _GATO = "GetActivityTaskOutput";
+const _GEH = "GetExecutionHistory";
+const _GEHI = "GetExecutionHistoryInput";
+const _GEHO = "GetExecutionHistoryOutput";
+const _HE = "HistoryEvent";
+const _HEEDD = "HistoryEventExecutionDataDetails";
+const _HEL = "HistoryEventList";
+const _IA = "InvalidArn";
+const _ID = "InvalidDefinition";
+const _IDR = "InspectionDataRequest";
+const _IDRn = "InspectionDataResponse";
+const _IDn = "InspectionData";
+const _IEC = "InvalidEncryptionConfiguration";
+const _IED = "InspectionErrorDetails";
+const _IEI = "InvalidExecutionInput";
+const _ILC = "InvalidLoggingConfiguration";
+const _IMC = "InspectionMaxConcurrency";
+const _IN = "InvalidName";
+const _IO = "InvalidOutput";
+const _IT = "InvalidToken";
+const _ITC = "InvalidTracingConfiguration";
+const _ITFC = "InspectionToleratedFailureCount";
+const _ITFP = "InspectionToleratedFailurePercentage";
+const _KADE = "KmsAccessDeniedException";
+const _KISE = "KmsInvalidStateException";
+const _KTE = "KmsThrottlingException";
+const _LA = "ListActivities";
+const _LAI = "ListActivitiesInput";
+const _LAO = "ListActivitiesOutput";
+const _LC = "LoggingConfiguration";
+const _LD = "LogDestination";
+const _LDL = "LogDestinationList";
+const _LE = "ListExecutions";
+const _LEI = "ListExecutionsInput";
+const _LEO = "ListExecutionsOutput";
+const _LFFED = "LambdaFunctionFailedEventDetails";
+const _LFSED = "LambdaFunctionScheduledEventDetails";
+const _LFSEDa = "LambdaFunctionSucceededEventDetails";
+const _LFSFED = "LambdaFunctionScheduleFailedEventDetails";
+const _LFSFEDa = "LambdaFunctionStartFailedEventDetails";
+const _LFTOED = "LambdaFunctionTimedOutEventDetails";
+const _LMR = "ListMapRuns";
+const _LMRI = "ListMapRunsInput";
+const _LMRO = "ListMapRunsOutput";
+const _LSM = "ListStateMachines";
+const _LSMA = "ListStateMachineAliases";
+const _LSMAI = "ListStateMachineAliasesInput";
+const _LSMAO = "ListStateMachineAliasesOutput";
+const _LSMI = "ListStateMachinesInput";
+const _LSMO = "ListStateMachinesOutput";
+const _LSMV = "ListStateMachineVersions";
+const _LSMVI = "ListStateMachineVersionsInput";
+const _LSMVO = "ListStateMachineVersionsOutput";
+const _LTFR = "ListTagsForResource";
+const _LTFRI = "ListTagsForResourceInput";
+const _LTFRO = "ListTagsForResourceOutput";
+const _MEO = "MockErrorOutput";
+const _MI = "MockInput";
+const _MIED = "MapIterationEventDetails";
+const _MREC = "MapRunExecutionCounts";
+const _MRFED = "MapRunFailedEventDetails";
+const _MRIC = "MapRunItemCounts";
+const _MRL = "MapRunList";
+const _MRLI = "MapRunListItem";
+const _MRP = "MissingRequiredParameter";
+const _MRRED = "MapRunRedrivenEventDetails";
+const _MRSED = "MapRunStartedEventDetails";
+const _MSSED = "MapStateStartedEventDetails";
+const _PSMV = "PublishStateMachineVersion";
+const _PSMVI = "PublishStateMachineVersionInput";
+const _PSMVO = "PublishStateMachineVersionOutput";
+const _RBIS = "RetryBackoffIntervalSeconds";
+const _RCL = "RoutingConfigurationList";
+const _RCLI = "RoutingConfigurationListItem";
+const _RE = "RedriveExecution";
+const _REI = "RedriveExecutionInput";
+const _REO = "RedriveExecutionOutput";
+const _RNF = "ResourceNotFound";
+const _SC = "SensitiveCause";
+const _SD = "SensitiveData";
+const _SDJI = "SensitiveDataJobInput";
+const _SE = "SensitiveError";
+const _SEED = "StateEnteredEventDetails";
+const _SEEDt = "StateExitedEventDetails";
+const _SEI = "StartExecutionInput";
+const _SEIt = "StopExecutionInput";
+const _SEO = "StartExecutionOutput";
+const _SEOt = "StopExecutionOutput";
+const _SEt = "StartExecution";
+const _SEto = "StopExecution";
+const _SMAE = "StateMachineAlreadyExists";
+const _SMAL = "StateMachineAliasList";
+const _SMALI = "StateMachineAliasListItem";
+const _SMD = "StateMachineDeleting";
+const _SMDNE = "StateMachineDoesNotExist";
+const _SML = "StateMachineList";
+const _SMLE = "StateMachineLimitExceeded";
+const _SMLI = "StateMachineListItem";
+const _SMTNS = "StateMachineTypeNotSupported";
+const _SMVL = "StateMachineVersionList";
+const _SMVLI = "StateMachineVersionListItem";
+const _SQEE = "ServiceQuotaExceededException";
+const _SSE = "StartSyncExecution";
+const _SSEI = "StartSyncExecutionInput";
+const _SSEO = "StartSyncExecutionOutput";
+const _STF = "SendTaskFailure";
+const _STFI = "SendTaskFailureInput";
+const _STFO = "SendTaskFailureOutput";
+const _STH = "SendTaskHeartbeat";
+const _STHI = "SendTaskHeartbeatInput";
+const _STHO = "SendTaskHeartbeatOutput";
+const _STS = "SendTaskSuccess";
+const _STSI = "SendTaskSuccessInput";
+const _STSO = "SendTaskSuccessOutput";
+const _T = "Tag";
+const _TC = "TaskCredentials";
+const _TCr = "TracingConfiguration";
+const _TDNE = "TaskDoesNotExist";
+const _TFED = "TaskFailedEventDetails";
+const _TL = "TagList";
+const _TMT = "TooManyTags";
+const _TR = "TagResource";
+const _TRI = "TagResourceInput";
+const _TRO = "TagResourceOutput";
+const _TS = "TestState";
+const _TSC = "TestStateConfiguration";
+const _TSED = "TaskScheduledEventDetails";
+const _TSEDa = "TaskStartedEventDetails";
+const _TSEDas = "TaskSubmittedEventDetails";
+const _TSEDask = "TaskSucceededEventDetails";
+const _TSFED = "TaskStartFailedEventDetails";
+const _TSFEDa = "TaskSubmitFailedEventDetails";
+const _TSI = "TestStateInput";
+const _TSO = "TestStateOutput";
+const _TSSN = "TestStateStateName";
+const _TT = "TaskToken";
+const _TTO = "TaskTimedOut";
+const _TTOED = "TaskTimedOutEventDetails";
+const _UMR = "UpdateMapRun";
+const _UMRI = "UpdateMapRunInput";
+const _UMRO = "UpdateMapRunOutput";
+const _UR = "UntagResource";
+const _URI = "UntagResourceInput";
+const _URO = "UntagResourceOutput";
+const _USM = "UpdateStateMachine";
+const _USMA = "UpdateStateMachineAlias";
+const _USMAI = "UpdateStateMachineAliasInput";
+const _USMAO = "UpdateStateMachineAliasOutput";
+const _USMI = "UpdateStateMachineInput";
+const _USMO = "UpdateStateMachineOutput";
+const _VD = "VersionDescription";
+const _VE = "ValidationException";
+const _VN = "VariableName";
+const _VNL = "VariableNameList";
+const _VR = "VariableReferences";
+const _VSMD = "ValidateStateMachineDefinition";
+const _VSMDC = "ValidateStateMachineDefinitionCode";
+const _VSMDD = "ValidateStateMachineDefinitionDiagnostic";
+const _VSMDDL = "ValidateStateMachineDefinitionDiagnosticList";
+const _VSMDI = "ValidateStateMachineDefinitionInput";
+const _VSMDL = "ValidateStateMachineDefinitionLocation";
+const _VSMDM = "ValidateStateMachineDefinitionMessage";
+const _VSMDO = "ValidateStateMachineDefinitionOutput";
+const _VV = "VariableValue";
+const _a = "activities";
+const _aA = "activityArn";
+const _aAf = "afterArguments";
+const _aFED = "activityFailedEventDetails";
+const _aIB = "afterItemBatcher";
+const _aIP = "afterInputPath";
+const _aIPf = "afterItemsPath";
+const _aIPft = "afterItemsPointer";
+const _aIS = "afterItemSelector";
+const _aP = "afterParameters";
+const _aRP = "afterResultPath";
+const _aRS = "afterResultSelector";
+const _aSED = "activityScheduledEventDetails";
+const _aSEDc = "activityStartedEventDetails";
+const _aSEDct = "activitySucceededEventDetails";
+const _aSFED = "activityScheduleFailedEventDetails";
+const _aTOED = "activityTimedOutEventDetails";
+const _aV = "assignedVariables";
+const _aVD = "assignedVariablesDetails";
+const _ab = "aborted";
+const _b = "body";
+const _bD = "billingDetails";
+const _bDIM = "billedDurationInMilliseconds";
+const _bMUIMB = "billedMemoryUsedInMB";
+const _c = "client";
+const _cD = "creationDate";
+const _cI = "catchIndex";
+const _cT = "clientToken";
+const _cWLLG = "cloudWatchLogsLogGroup";
+const _ca = "cause";
+const _co = "context";
+const _cod = "code";
+const _d = "description";
+const _de = "definition";
+const _des = "destinations";
+const _di = "diagnostics";
+const _e = "error";
+const _eA = "executionArn";
+const _eAED = "executionAbortedEventDetails";
+const _eC = "encryptionConfiguration";
+const _eCBS = "errorCausedByState";
+const _eCx = "executionCounts";
+const _eD = "errorDetails";
+const _eFED = "executionFailedEventDetails";
+const _eFEDv = "evaluationFailedEventDetails";
+const _eO = "errorOutput";
+const _eRED = "executionRedrivenEventDetails";
+const _eSED = "executionStartedEventDetails";
+const _eSEDx = "executionSucceededEventDetails";
+const _eTOED = "executionTimedOutEventDetails";
+const _en = "enabled";
+const _end = "endpoint";
+const _ev = "events";
+const _ex = "executions";
+const _f = "failed";
+const _fNR = "failuresNotRedrivable";
+const _fVM = "fieldValidationMode";
+const _h = "headers";
+const _hE = "httpError";
+const _hIS = "heartbeatInSeconds";
+const _i = "input";
+const _iC = "itemCounts";
+const _iCt = "itemCount";
+const _iD = "inputDetails";
+const _iDn = "includedData";
+const _iDns = "inspectionData";
+const _iED = "includeExecutionData";
+const _iL = "inspectionLevel";
+const _id = "id";
+const _in = "included";
+const _ind = "index";
+const _k = "key";
+const _kDKRPS = "kmsDataKeyReusePeriodSeconds";
+const _kKI = "kmsKeyId";
+const _kKS = "kmsKeyState";
+const _l = "label";
+const _lC = "loggingConfiguration";
+const _lFFED = "lambdaFunctionFailedEventDetails";
+const _lFSED = "lambdaFunctionScheduledEventDetails";
+const _lFSEDa = "lambdaFunctionSucceededEventDetails";
+const _lFSFED = "lambdaFunctionScheduleFailedEventDetails";
+const _lFSFEDa = "lambdaFunctionStartFailedEventDetails";
+const _lFTOED = "lambdaFunctionTimedOutEventDetails";
+const _lGA = "logGroupArn";
+const _le = "level";
+const _len = "length";
+const _lo = "location";
+const _m = "message";
+const _mC = "maxConcurrency";
+const _mIAED = "mapIterationAbortedEventDetails";
+const _mIFC = "mapIterationFailureCount";
+const _mIFED = "mapIterationFailedEventDetails";
+const _mIRD = "mapItemReaderData";
+const _mISED = "mapIterationStartedEventDetails";
+const _mISEDa = "mapIterationSucceededEventDetails";
+const _mR = "maxResults";
+const _mRA = "mapRunArn";
+const _mRFED = "mapRunFailedEventDetails";
+const _mRRED = "mapRunRedrivenEventDetails";
+const _mRSED = "mapRunStartedEventDetails";
+const _mRa = "mapRuns";
+const _mSSED = "mapStateStartedEventDetails";
+const _me = "method";
+const _mo = "mock";
+const _n = "name";
+const _nS = "nextState";
+const _nT = "nextToken";
+const _o = "output";
+const _oD = "outputDetails";
+const _p = "publish";
+const _pEI = "previousEventId";
+const _pR = "pendingRedrive";
+const _pa = "parameters";
+const _pe = "pending";
+const _pr = "protocol";
+const _r = "reason";
+const _rA = "roleArn";
+const _rAe = "resourceArn";
+const _rBIS = "retryBackoffIntervalSeconds";
+const _rC = "routingConfiguration";
+const _rCe = "redriveCount";
+const _rD = "redriveDate";
+const _rF = "redriveFilter";
+const _rI = "revisionId";
+const _rIe = "retryIndex";
+const _rN = "resourceName";
+const _rO = "reverseOrder";
+const _rRC = "retrierRetryCount";
+const _rS = "redriveStatus";
+const _rSR = "redriveStatusReason";
+const _rSe = "revealSecrets";
+const _rT = "resourceType";
+const _rW = "resultsWritten";
+const _re = "resource";
+const _reg = "region";
+const _req = "request";
+const _res = "result";
+const _resp = "response";
+const _ru = "running";
+const _s = "smithy.ts.sdk.synthetic.com.amazonaws.sfn";
+const _sC = "statusCode";
+const _sCt = "stateConfiguration";
+const _sD = "startDate";
+const _sDt = "stopDate";
+const _sEED = "stateEnteredEventDetails";
+const _sEEDt = "stateExitedEventDetails";
+const _sF = "statusFilter";
+const _sM = "statusMessage";
+const _sMA = "stateMachineArn";
+const _sMAA = "stateMachineAliasArn";
+const _sMAt = "stateMachineAliases";
+const _sMV = "stateMachineVersions";
+const _sMVA = "stateMachineVersionArn";
+const _sMt = "stateMachines";
+const _sN = "stateName";
+const _se = "severity";
+const _st = "status";
+const _sta = "state";
+const _su = "succeeded";
+const _t = "truncated";
+const _tC = "tracingConfiguration";
+const _tCa = "taskCredentials";
+const _tFC = "toleratedFailureCount";
+const _tFED = "taskFailedEventDetails";
+const _tFP = "toleratedFailurePercentage";
+const _tH = "traceHeader";
+const _tIS = "timeoutInSeconds";
+const _tK = "tagKeys";
+const _tO = "timedOut";
+const _tSED = "taskScheduledEventDetails";
+const _tSEDa = "taskStartedEventDetails";
+const _tSEDas = "taskSubmittedEventDetails";
+const _tSEDask = "taskSucceededEventDetails";
+const _tSFED = "taskStartFailedEventDetails";
+const _tSFEDa = "taskSubmitFailedEventDetails";
+const _tT = "taskToken";
+const _tTOED = "taskTimedOutEventDetails";
+const _ta = "tags";
+const _ti = "timestamp";
+const _to = "total";
+const _ty = "type";
+const _u = "url";
+const _uD = "updateDate";
+const _v = "variables";
+const _vD = "versionDescription";
+const _vR = "variableReferences";
+const _va = "value";
+const _w = "weight";
+const _wN = "workerName";
+const n0 = "com.amazonaws.sfn";
+const _s_registry = new TypeRegistry(_s);
+var SFNServiceException$ = [-3, _s, "SFNServiceException", 0, [], []];
+_s_registry.registerError(SFNServiceException$, SFNServiceException);
+const n0_registry = new TypeRegistry(n0);
+var ActivityAlreadyExists$ = [-3, n0, _AAE,
+    { [_e]: _c },
+    [_m],
+    [0]
+];
+n0_registry.registerError(ActivityAlreadyExists$, ActivityAlreadyExists);
+var ActivityDoesNotExist$ = [-3, n0, _ADNE,
+    { [_e]: _c },
+    [_m],
+    [0]
+];
+n0_registry.registerError(ActivityDoesNotExist$, ActivityDoesNotExist);
+var ActivityLimitExceeded$ = [-3, n0, _ALE,
+    { [_e]: _c },
+    [_m],
+    [0]
+];
+n0_registry.registerError(ActivityLimitExceeded$, ActivityLimitExceeded);
+var ActivityWorkerLimitExceeded$ = [-3, n0, _AWLE,
+    { [_e]: _c },
+    [_m],
+    [0]
+];
+n0_registry.registerError(ActivityWorkerLimitExceeded$, ActivityWorkerLimitExceeded);
+var ConflictException$ = [-3, n0, _CE,
+    { [_e]: _c, [_hE]: 409 },
+    [_m],
+    [0]
+];
+n0_registry.registerError(ConflictException$, ConflictException);
+var ExecutionAlreadyExists$ = [-3, n0, _EAE,
+    { [_e]: _c },
+    [_m],
+    [0]
+];
+n0_registry.registerError(ExecutionAlreadyExists$, ExecutionAlreadyExists);
+var ExecutionDoesNotExist$ = [-3, n0, _EDNE,
+    { [_e]: _c },
+    [_m],
+    [0]
+];
+n0_registry.registerError(ExecutionDoesNotExist$, ExecutionDoesNotExist);
+var ExecutionLimitExceeded$ = [-3, n0, _ELE,
+    { [_e]: _c },
+    [_m],
+    [0]
+];
+n0_registry.registerError(ExecutionLimitExceeded$, ExecutionLimitExceeded);
+var ExecutionNotRedrivable$ = [-3, n0, _ENR,
+    { [_e]: _c },
+    [_m],
+    [0]
+];
+n0_registry.registerError(ExecutionNotRedrivable$, ExecutionNotRedrivable);
+var InvalidArn$ = [-3, n0, _IA,
+    { [_e]: _c },
+    [_m],
+    [0]
+];
+n0_registry.registerError(InvalidArn$, InvalidArn);
+var InvalidDefinition$ = [-3, n0, _ID,
+    { [_e]: _c },
+    [_m],
+    [0]
+];
+n0_registry.registerError(InvalidDefinition$, InvalidDefinition);
+var InvalidEncryptionConfiguration$ = [-3, n0, _IEC,
+    { [_e]: _c },
+    [_m],
+    [0]
+];
+n0_registry.registerError(InvalidEncryptionConfiguration$, InvalidEncryptionConfiguration);
+var InvalidExecutionInput$ = [-3, n0, _IEI,
+    { [_e]: _c },
+    [_m],
+    [0]
+];
+n0_registry.registerError(InvalidExecutionInput$, InvalidExecutionInput);
+var InvalidLoggingConfiguration$ = [-3, n0, _ILC,
+    { [_e]: _c },
+    [_m],
+    [0]
+];
+n0_registry.registerError(InvalidLoggingConfiguration$, InvalidLoggingConfiguration);
+var InvalidName$ = [-3, n0, _IN,
+    { [_e]: _c },
+    [_m],
+    [0]
+];
+n0_registry.registerError(InvalidName$, InvalidName);
+var InvalidOutput$ = [-3, n0, _IO,
+    { [_e]: _c },
+    [_m],
+    [0]
+];
+n0_registry.registerError(InvalidOutput$, InvalidOutput);
+var InvalidToken$ = [-3, n0, _IT,
+    { [_e]: _c },
+    [_m],
+    [0]
+];
+n0_registry.registerError(InvalidToken$, InvalidToken);
+var InvalidTracingConfiguration$ = [-3, n0, _ITC,
+    { [_e]: _c },
+    [_m],
+    [0]
+];
+n0_registry.registerError(InvalidTracingConfiguration$, InvalidTracingConfiguration);
+var KmsAccessDeniedException$ = [-3, n0, _KADE,
+    { [_e]: _c },
+    [_m],
+    [0]
+];
+n0_registry.registerError(KmsAccessDeniedException$, KmsAccessDeniedException);
+var KmsInvalidStateException$ = [-3, n0, _KISE,
+    { [_e]: _c },
+    [_kKS, _m],
+    [0, 0]
+];
+n0_registry.registerError(KmsInvalidStateException$, KmsInvalidStateException);
+var KmsThrottlingException$ = [-3, n0, _KTE,
+    { [_e]: _c },
+    [_m],
+    [0]
+];
+n0_registry.registerError(KmsThrottlingException$, KmsThrottlingException);
+var MissingRequiredParameter$ = [-3, n0, _MRP,
+    { [_e]: _c },
+    [_m],
+    [0]
+];
+n0_registry.registerError(MissingRequiredParameter$, MissingRequiredParameter);
+var ResourceNotFound$ = [-3, n0, _RNF,
+    { [_e]: _c, [_hE]: 404 },
+    [_m, _rN],
+    [0, 0]
+];
+n0_registry.registerError(ResourceNotFound$, ResourceNotFound);
+var ServiceQuotaExceededException$ = [-3, n0, _SQEE,
+    { [_e]: _c, [_hE]: 402 },
+    [_m],
+    [0]
+];
+n0_registry.registerError(ServiceQuotaExceededException$, ServiceQuotaExceededException);
+var StateMachineAlreadyExists$ = [-3, n0, _SMAE,
+    { [_e]: _c },
+    [_m],
+    [0]
+];
+n0_registry.registerError(StateMachineAlreadyExists$, StateMachineAlreadyExists);
+var StateMachineDeleting$ = [-3, n0, _SMD,
+    { [_e]: _c },
+    [_m],
+    [0]
+];
+n0_registry.registerError(StateMachineDeleting$, StateMachineDeleting);
+var StateMachineDoesNotExist$ = [-3, n0, _SMDNE,
+    { [_e]: _c },
+    [_m],
+    [0]
+];
+n0_registry.registerError(StateMachineDoesNotExist$, StateMachineDoesNotExist);
+var StateMachineLimitExceeded$ = [-3, n0, _SMLE,
+    { [_e]: _c },
+    [_m],
+    [0]
+];
+n0_registry.registerError(StateMachineLimitExceeded$, StateMachineLimitExceeded);
+var StateMachineTypeNotSupported$ = [-3, n0, _SMTNS,
+    { [_e]: _c },
+    [_m],
+    [0]
+];
+n0_registry.registerError(StateMachineTypeNotSupported$, StateMachineTypeNotSupported);
+var TaskDoesNotExist$ = [-3, n0, _TDNE,
+    { [_e]: _c },
+    [_m],
+    [0]
+];
+n0_registry.registerError(TaskDoesNotExist$, TaskDoesNotExist);
+var TaskTimedOut$ = [-3, n0, _TTO,
+    { [_e]: _c },
+    [_m],
+    [0]
+];
+n0_registry.registerError(TaskTimedOut$, TaskTimedOut);
+var TooManyTags$ = [-3, n0, _TMT,
+    { [_e]: _c, [_hE]: 400 },
+    [_m, _rN],
+    [0, 0]
+];
+n0_registry.registerError(TooManyTags$, TooManyTags);
+var ValidationException$ = [-3, n0, _VE,
+    { [_e]: _c, [_hE]: 400 },
+    [_m, _r],
+    [0, 0]
+];
+n0_registry.registerError(ValidationException$, ValidationException);
+const errorTypeRegistries = [
+    _s_registry,
+    n0_registry,
+];
+var AliasDescription = [0, n0, _AD, 8, 0];
+var ConnectorParameters = [0, n0, _CP, 8, 0];
+var Definition = [0, n0, _D, 8, 0];
+var EvaluationFailureLocation = [0, n0, _EFL, 8, 0];
+var ExceptionHandlerIndex = [0, n0, _EHI, 8, 1];
+var InspectionMaxConcurrency = [0, n0, _IMC, 8, 1];
+var InspectionToleratedFailureCount = [0, n0, _ITFC, 8, 1];
+var InspectionToleratedFailurePercentage = [0, n0, _ITFP, 8, 1];
+var RetryBackoffIntervalSeconds = [0, n0, _RBIS, 8, 1];
+var SensitiveCause = [0, n0, _SC, 8, 0];
+var SensitiveData = [0, n0, _SD, 8, 0];
+var SensitiveDataJobInput = [0, n0, _SDJI, 8, 0];
+var SensitiveError = [0, n0, _SE, 8, 0];
+var TaskToken = [0, n0, _TT, 8, 0];
+var TestStateStateName = [0, n0, _TSSN, 8, 0];
+var ValidateStateMachineDefinitionCode = [0, n0, _VSMDC, 8, 0];
+var ValidateStateMachineDefinitionLocation = [0, n0, _VSMDL, 8, 0];
+var ValidateStateMachineDefinitionMessage = [0, n0, _VSMDM, 8, 0];
+var VariableName = [0, n0, _VN, 8, 0];
+var VariableValue = [0, n0, _VV, 8, 0];
+var VersionDescription = [0, n0, _VD, 8, 0];
+var ActivityFailedEventDetails$ = [3, n0, _AFED,
+    0,
+    [_e, _ca],
+    [[() => SensitiveError, 0], [() => SensitiveCause, 0]]
+];
+var ActivityListItem$ = [3, n0, _ALI,
+    0,
+    [_aA, _n, _cD],
+    [0, 0, 4], 3
+];
+var ActivityScheduledEventDetails$ = [3, n0, _ASED,
+    0,
+    [_re, _i, _iD, _tIS, _hIS],
+    [0, [() => SensitiveData, 0], () => HistoryEventExecutionDataDetails$, 1, 1], 1
+];
+var ActivityScheduleFailedEventDetails$ = [3, n0, _ASFED,
+    0,
+    [_e, _ca],
+    [[() => SensitiveError, 0], [() => SensitiveCause, 0]]
+];
+var ActivityStartedEventDetails$ = [3, n0, _ASEDc,
+    0,
+    [_wN],
+    [0]
+];
+var ActivitySucceededEventDetails$ = [3, n0, _ASEDct,
+    0,
+    [_o, _oD],
+    [[() => SensitiveData, 0], () => HistoryEventExecutionDataDetails$]
+];
+var ActivityTimedOutEventDetails$ = [3, n0, _ATOED,
+    0,
+    [_e, _ca],
+    [[() => SensitiveError, 0], [() => SensitiveCause, 0]]
+];
+var AssignedVariablesDetails$ = [3, n0, _AVD,
+    0,
+    [_t],
+    [2]
+];
+var BillingDetails$ = [3, n0, _BD,
+    0,
+    [_bMUIMB, _bDIM],
+    [1, 1]
+];
+var CloudWatchEventsExecutionDataDetails$ = [3, n0, _CWEEDD,
+    0,
+    [_in],
+    [2]
+];
+var CloudWatchLogsLogGroup$ = [3, n0, _CWLLG,
+    0,
+    [_lGA],
+    [0]
+];
+var CreateActivityInput$ = [3, n0, _CAI,
+    0,
+    [_n, _ta, _eC],
+    [0, () => TagList, () => EncryptionConfiguration$], 1
+];
+var CreateActivityOutput$ = [3, n0, _CAO,
+    0,
+    [_aA, _cD],
+    [0, 4], 2
+];
+var CreateStateMachineAliasInput$ = [3, n0, _CSMAI,
+    0,
+    [_n, _rC, _d],
+    [0, () => RoutingConfigurationList, [() => AliasDescription, 0]], 2
+];
+var CreateStateMachineAliasOutput$ = [3, n0, _CSMAO,
+    0,
+    [_sMAA, _cD],
+    [0, 4], 2
+];
+var CreateStateMachineInput$ = [3, n0, _CSMI,
+    0,
+    [_n, _de, _rA, _ty, _lC, _ta, _tC, _p, _vD, _eC],
+    [0, [() => Definition, 0], 0, 0, () => LoggingConfiguration$, () => TagList, () => TracingConfiguration$, 2, [() => VersionDescription, 0], () => EncryptionConfiguration$], 3
+];
+var CreateStateMachineOutput$ = [3, n0, _CSMO,
+    0,
+    [_sMA, _cD, _sMVA],
+    [0, 4, 0], 2
+];
+var DeleteActivityInput$ = [3, n0, _DAI,
+    0,
+    [_aA],
+    [0], 1
+];
+var DeleteActivityOutput$ = [3, n0, _DAO,
+    0,
+    [],
+    []
+];
+var DeleteStateMachineAliasInput$ = [3, n0, _DSMAI,
+    0,
+    [_sMAA],
+    [0], 1
+];
+var DeleteStateMachineAliasOutput$ = [3, n0, _DSMAO,
+    0,
+    [],
+    []
+];
+var DeleteStateMachineInput$ = [3, n0, _DSMI,
+    0,
+    [_sMA],
+    [0], 1
+];
+var DeleteStateMachineOutput$ = [3, n0, _DSMO,
+    0,
+    [],
+    []
+];
+var DeleteStateMachineVersionInput$ = [3, n0, _DSMVI,
+    0,
+    [_sMVA],
+    [0], 1
+];
+var DeleteStateMachineVersionOutput$ = [3, n0, _DSMVO,
+    0,
+    [],
+    []
+];
+var DescribeActivityInput$ = [3, n0, _DAIe,
+    0,
+    [_aA],
+    [0], 1
+];
+var DescribeActivityOutput$ = [3, n0, _DAOe,
+    0,
+    [_aA, _n, _cD, _eC],
+    [0, 0, 4, () => EncryptionConfiguration$], 3
+];
+var DescribeExecutionInput$ = [3, n0, _DEI,
+    0,
+    [_eA, _iDn],
+    [0, 0], 1
+];
+var DescribeExecutionOutput$ = [3, n0, _DEO,
+    0,
+    [_eA, _sMA, _st, _sD, _n, _sDt, _i, _iD, _o, _oD, _tH, _mRA, _e, _ca, _sMVA, _sMAA, _rCe, _rD, _rS, _rSR],
+    [0, 0, 0, 4, 0, 4, [() => SensitiveData, 0], () => CloudWatchEventsExecutionDataDetails$, [() => SensitiveData, 0], () => CloudWatchEventsExecutionDataDetails$, 0, 0, [() => SensitiveError, 0], [() => SensitiveCause, 0], 0, 0, 1, 4, 0, [() => SensitiveData, 0]], 4
+];
+var DescribeMapRunInput$ = [3, n0, _DMRI,
+    0,
+    [_mRA],
+    [0], 1
+];
+var DescribeMapRunOutput$ = [3, n0, _DMRO,
+    0,
+    [_mRA, _eA, _st, _sD, _mC, _tFP, _tFC, _iC, _eCx, _sDt, _rCe, _rD],
+    [0, 0, 0, 4, 1, 1, 1, () => MapRunItemCounts$, () => MapRunExecutionCounts$, 4, 1, 4], 9
+];
+var DescribeStateMachineAliasInput$ = [3, n0, _DSMAIe,
+    0,
+    [_sMAA],
+    [0], 1
+];
+var DescribeStateMachineAliasOutput$ = [3, n0, _DSMAOe,
+    0,
+    [_sMAA, _n, _d, _rC, _cD, _uD],
+    [0, 0, [() => AliasDescription, 0], () => RoutingConfigurationList, 4, 4]
+];
+var DescribeStateMachineForExecutionInput$ = [3, n0, _DSMFEI,
+    0,
+    [_eA, _iDn],
+    [0, 0], 1
+];
+var DescribeStateMachineForExecutionOutput$ = [3, n0, _DSMFEO,
+    0,
+    [_sMA, _n, _de, _rA, _uD, _lC, _tC, _mRA, _l, _rI, _eC, _vR],
+    [0, 0, [() => Definition, 0], 0, 4, () => LoggingConfiguration$, () => TracingConfiguration$, 0, 0, 0, () => EncryptionConfiguration$, [() => VariableReferences, 0]], 5
+];
+var DescribeStateMachineInput$ = [3, n0, _DSMIe,
+    0,
+    [_sMA, _iDn],
+    [0, 0], 1
+];
+var DescribeStateMachineOutput$ = [3, n0, _DSMOe,
+    0,
+    [_sMA, _n, _de, _rA, _ty, _cD, _st, _lC, _tC, _l, _rI, _d, _eC, _vR],
+    [0, 0, [() => Definition, 0], 0, 0, 4, 0, () => LoggingConfiguration$, () => TracingConfiguration$, 0, 0, [() => VersionDescription, 0], () => EncryptionConfiguration$, [() => VariableReferences, 0]], 6
+];
+var EncryptionConfiguration$ = [3, n0, _EC,
+    0,
+    [_ty, _kKI, _kDKRPS],
+    [0, 0, 1], 1
+];
+var EvaluationFailedEventDetails$ = [3, n0, _EFED,
+    0,
+    [_sta, _e, _ca, _lo],
+    [0, [() => SensitiveError, 0], [() => SensitiveCause, 0], [() => EvaluationFailureLocation, 0]], 1
+];
+var ExecutionAbortedEventDetails$ = [3, n0, _EAED,
+    0,
+    [_e, _ca],
+    [[() => SensitiveError, 0], [() => SensitiveCause, 0]]
+];
+var ExecutionFailedEventDetails$ = [3, n0, _EFEDx,
+    0,
+    [_e, _ca],
+    [[() => SensitiveError, 0], [() => SensitiveCause, 0]]
+];
+var ExecutionListItem$ = [3, n0, _ELI,
+    0,
+    [_eA, _sMA, _n, _st, _sD, _sDt, _mRA, _iCt, _sMVA, _sMAA, _rCe, _rD],
+    [0, 0, 0, 0, 4, 4, 0, 1, 0, 0, 1, 4], 5
+];
+var ExecutionRedrivenEventDetails$ = [3, n0, _ERED,
+    0,
+    [_rCe],
+    [1]
+];
+var ExecutionStartedEventDetails$ = [3, n0, _ESED,
+    0,
+    [_i, _iD, _rA, _sMAA, _sMVA],
+    [[() => SensitiveData, 0], () => HistoryEventExecutionDataDetails$, 0, 0, 0]
+];
+var ExecutionSucceededEventDetails$ = [3, n0, _ESEDx,
+    0,
+    [_o, _oD],
+    [[() => SensitiveData, 0], () => HistoryEventExecutionDataDetails$]
+];
+var ExecutionTimedOutEventDetails$ = [3, n0, _ETOED,
+    0,
+    [_e, _ca],
+    [[() => SensitiveError, 0], [() => SensitiveCause, 0]]
+];
+var GetActivityTaskInput$ = [3, n0, _GATI,
+    0,
+    [_aA, _wN],
+    [0, 0], 1
+];
+var GetActivityTaskOutput$ = [3, n0, _GATO,
+    0,
+    [_tT, _i],
+    [[() => TaskToken, 0], [() => SensitiveDataJobInput, 0]]
+];
+var GetExecutionHistoryInput$ = [3, n0, _GEHI,
+    0,
+    [_eA, _mR, _rO, _nT, _iED],
+    [0, 1, 2, 0, 2], 1
+];
+var GetExecutionHistoryOutput$ = [3, n0, _GEHO,
+    0,
+    [_ev, _nT],
+    [[() => HistoryEventList, 0], 0], 1
+];
+var HistoryEvent$ = [3, n0, _HE,
+    0,
+    [_ti, _ty, _id, _pEI, _aFED, _aSFED, _aSED, _aSEDc, _aSEDct, _aTOED, _tFED, _tSED, _tSFED, _tSEDa, _tSFEDa, _tSEDas, _tSEDask, _tTOED, _eFED, _eSED, _eSEDx, _eAED, _eTOED, _eRED, _mSSED, _mISED, _mISEDa, _mIFED, _mIAED, _lFFED, _lFSFED, _lFSED, _lFSFEDa, _lFSEDa, _lFTOED, _sEED, _sEEDt, _mRSED, _mRFED, _mRRED, _eFEDv],
+    [4, 0, 1, 1, [() => ActivityFailedEventDetails$, 0], [() => ActivityScheduleFailedEventDetails$, 0], [() => ActivityScheduledEventDetails$, 0], () => ActivityStartedEventDetails$, [() => ActivitySucceededEventDetails$, 0], [() => ActivityTimedOutEventDetails$, 0], [() => TaskFailedEventDetails$, 0], [() => TaskScheduledEventDetails$, 0], [() => TaskStartFailedEventDetails$, 0], () => TaskStartedEventDetails$, [() => TaskSubmitFailedEventDetails$, 0], [() => TaskSubmittedEventDetails$, 0], [() => TaskSucceededEventDetails$, 0], [() => TaskTimedOutEventDetails$, 0], [() => ExecutionFailedEventDetails$, 0], [() => ExecutionStartedEventDetails$, 0], [() => ExecutionSucceededEventDetails$, 0], [() => ExecutionAbortedEventDetails$, 0], [() => ExecutionTimedOutEventDetails$, 0], () => ExecutionRedrivenEventDetails$, () => MapStateStartedEventDetails$, () => MapIterationEventDetails$, () => MapIterationEventDetails$, () => MapIterationEventDetails$, () => MapIterationEventDetails$, [() => LambdaFunctionFailedEventDetails$, 0], [() => LambdaFunctionScheduleFailedEventDetails$, 0], [() => LambdaFunctionScheduledEventDetails$, 0], [() => LambdaFunctionStartFailedEventDetails$, 0], [() => LambdaFunctionSucceededEventDetails$, 0], [() => LambdaFunctionTimedOutEventDetails$, 0], [() => StateEnteredEventDetails$, 0], [() => StateExitedEventDetails$, 0], () => MapRunStartedEventDetails$, [() => MapRunFailedEventDetails$, 0], () => MapRunRedrivenEventDetails$, [() => EvaluationFailedEventDetails$, 0]], 3
+];
+var HistoryEventExecutionDataDetails$ = [3, n0, _HEEDD,
+    0,
+    [_t],
+    [2]
+];
+var InspectionData$ = [3, n0, _IDn,
+    8,
+    [_i, _aAf, _aIP, _aP, _res, _aRS, _aRP, _req, _resp, _v, _eD, _aIPf, _aIS, _aIB, _aIPft, _tFC, _tFP, _mC],
+    [[() => SensitiveData, 0], [() => SensitiveData, 0], [() => SensitiveData, 0], [() => SensitiveData, 0], [() => SensitiveData, 0], [() => SensitiveData, 0], [() => SensitiveData, 0], () => InspectionDataRequest$, () => InspectionDataResponse$, [() => SensitiveData, 0], [() => InspectionErrorDetails$, 0], [() => SensitiveData, 0], [() => SensitiveData, 0], [() => SensitiveData, 0], [() => SensitiveData, 0], [() => InspectionToleratedFailureCount, 0], [() => InspectionToleratedFailurePercentage, 0], [() => InspectionMaxConcurrency, 0]]
+];
+var InspectionDataRequest$ = [3, n0, _IDR,
+    0,
+    [_pr, _me, _u, _h, _b],
+    [0, 0, 0, 0, 0]
+];
+var InspectionDataResponse$ = [3, n0, _IDRn,
+    0,
+    [_pr, _sC, _sM, _h, _b],
+    [0, 0, 0, 0, 0]
+];
+var InspectionErrorDetails$ = [3, n0, _IED,
+    0,
+    [_cI, _rIe, _rBIS],
+    [[() => ExceptionHandlerIndex, 0], [() => ExceptionHandlerIndex, 0], [() => RetryBackoffIntervalSeconds, 0]]
+];
+var LambdaFunctionFailedEventDetails$ = [3, n0, _LFFED,
+    0,
+    [_e, _ca],
+    [[() => SensitiveError, 0], [() => SensitiveCause, 0]]
+];
+var LambdaFunctionScheduledEventDetails$ = [3, n0, _LFSED,
+    0,
+    [_re, _i, _iD, _tIS, _tCa],
+    [0, [() => SensitiveData, 0], () => HistoryEventExecutionDataDetails$, 1, () => TaskCredentials$], 1
+];
+var LambdaFunctionScheduleFailedEventDetails$ = [3, n0, _LFSFED,
+    0,
+    [_e, _ca],
+    [[() => SensitiveError, 0], [() => SensitiveCause, 0]]
+];
+var LambdaFunctionStartFailedEventDetails$ = [3, n0, _LFSFEDa,
+    0,
+    [_e, _ca],
+    [[() => SensitiveError, 0], [() => SensitiveCause, 0]]
+];
+var LambdaFunctionSucceededEventDetails$ = [3, n0, _LFSEDa,
+    0,
+    [_o, _oD],
+    [[() => SensitiveData, 0], () => HistoryEventExecutionDataDetails$]
+];
+var LambdaFunctionTimedOutEventDetails$ = [3, n0, _LFTOED,
+    0,
+    [_e, _ca],
+    [[() => SensitiveError, 0], [() => SensitiveCause, 0]]
+];
+var ListActivitiesInput$ = [3, n0, _LAI,
+    0,
+    [_mR, _nT],
+    [1, 0]
+];
+var ListActivitiesOutput$ = [3, n0, _LAO,
+    0,
+    [_a, _nT],
+    [() => ActivityList, 0], 1
+];
+var ListExecutionsInput$ = [3, n0, _LEI,
+    0,
+    [_sMA, _sF, _mR, _nT, _mRA, _rF],
+    [0, 0, 1, 0, 0, 0]
+];
+var ListExecutionsOutput$ = [3, n0, _LEO,
+    0,
+    [_ex, _nT],
+    [() => ExecutionList, 0], 1
+];
+var ListMapRunsInput$ = [3, n0, _LMRI,
+    0,
+    [_eA, _mR, _nT],
+    [0, 1, 0], 1
+];
+var ListMapRunsOutput$ = [3, n0, _LMRO,
+    0,
+    [_mRa, _nT],
+    [() => MapRunList, 0], 1
+];
+var ListStateMachineAliasesInput$ = [3, n0, _LSMAI,
+    0,
+    [_sMA, _nT, _mR],
+    [0, 0, 1], 1
+];
+var ListStateMachineAliasesOutput$ = [3, n0, _LSMAO,
+    0,
+    [_sMAt, _nT],
+    [() => StateMachineAliasList, 0], 1
+];
+var ListStateMachinesInput$ = [3, n0, _LSMI,
+    0,
+    [_mR, _nT],
+    [1, 0]
+];
+var ListStateMachinesOutput$ = [3, n0, _LSMO,
+    0,
+    [_sMt, _nT],
+    [() => StateMachineList, 0], 1
+];
+var ListStateMachineVersionsInput$ = [3, n0, _LSMVI,
+    0,
+    [_sMA, _nT, _mR],
+    [0, 0, 1], 1
+];
+var ListStateMachineVersionsOutput$ = [3, n0, _LSMVO,
+    0,
+    [_sMV, _nT],
+    [() => StateMachineVersionList, 0], 1
+];
+var ListTagsForResourceInput$ = [3, n0, _LTFRI,
+    0,
+    [_rAe],
+    [0], 1
+];
+var ListTagsForResourceOutput$ = [3, n0, _LTFRO,
+    0,
+    [_ta],
+    [() => TagList]
+];
+var LogDestination$ = [3, n0, _LD,
+    0,
+    [_cWLLG],
+    [() => CloudWatchLogsLogGroup$]
+];
+var LoggingConfiguration$ = [3, n0, _LC,
+    0,
+    [_le, _iED, _des],
+    [0, 2, () => LogDestinationList]
+];
+var MapIterationEventDetails$ = [3, n0, _MIED,
+    0,
+    [_n, _ind],
+    [0, 1]
+];
+var MapRunExecutionCounts$ = [3, n0, _MREC,
+    0,
+    [_pe, _ru, _su, _f, _tO, _ab, _to, _rW, _fNR, _pR],
+    [1, 1, 1, 1, 1, 1, 1, 1, 1, 1], 8
+];
+var MapRunFailedEventDetails$ = [3, n0, _MRFED,
+    0,
+    [_e, _ca],
+    [[() => SensitiveError, 0], [() => SensitiveCause, 0]]
+];
+var MapRunItemCounts$ = [3, n0, _MRIC,
+    0,
+    [_pe, _ru, _su, _f, _tO, _ab, _to, _rW, _fNR, _pR],
+    [1, 1, 1, 1, 1, 1, 1, 1, 1, 1], 8
+];
+var MapRunListItem$ = [3, n0, _MRLI,
+    0,
+    [_eA, _mRA, _sMA, _sD, _sDt],
+    [0, 0, 0, 4, 4], 4
+];
+var MapRunRedrivenEventDetails$ = [3, n0, _MRRED,
+    0,
+    [_mRA, _rCe],
+    [0, 1]
+];
+var MapRunStartedEventDetails$ = [3, n0, _MRSED,
+    0,
+    [_mRA],
+    [0]
+];
+var MapStateStartedEventDetails$ = [3, n0, _MSSED,
+    0,
+    [_len],
+    [1]
+];
+var MockErrorOutput$ = [3, n0, _MEO,
+    0,
+    [_e, _ca],
+    [[() => SensitiveError, 0], [() => SensitiveCause, 0]]
+];
+var MockInput$ = [3, n0, _MI,
+    0,
+    [_res, _eO, _fVM],
+    [[() => SensitiveData, 0], [() => MockErrorOutput$, 0], 0]
+];
+var PublishStateMachineVersionInput$ = [3, n0, _PSMVI,
+    0,
+    [_sMA, _rI, _d],
+    [0, 0, [() => VersionDescription, 0]], 1
+];
+var PublishStateMachineVersionOutput$ = [3, n0, _PSMVO,
+    0,
+    [_cD, _sMVA],
+    [4, 0], 2
+];
+var RedriveExecutionInput$ = [3, n0, _REI,
+    0,
+    [_eA, _cT],
+    [0, [0, 4]], 1
+];
+var RedriveExecutionOutput$ = [3, n0, _REO,
+    0,
+    [_rD],
+    [4], 1
+];
+var RoutingConfigurationListItem$ = [3, n0, _RCLI,
+    0,
+    [_sMVA, _w],
+    [0, 1], 2
+];
+var SendTaskFailureInput$ = [3, n0, _STFI,
+    0,
+    [_tT, _e, _ca],
+    [[() => TaskToken, 0], [() => SensitiveError, 0], [() => SensitiveCause, 0]], 1
+];
+var SendTaskFailureOutput$ = [3, n0, _STFO,
+    0,
+    [],
+    []
+];
+var SendTaskHeartbeatInput$ = [3, n0, _STHI,
+    0,
+    [_tT],
+    [[() => TaskToken, 0]], 1
+];
+var SendTaskHeartbeatOutput$ = [3, n0, _STHO,
+    0,
+    [],
+    []
+];
+var SendTaskSuccessInput$ = [3, n0, _STSI,
+    0,
+    [_tT, _o],
+    [[() => TaskToken, 0], [() => SensitiveData, 0]], 2
+];
+var SendTaskSuccessOutput$ = [3, n0, _STSO,
+    0,
+    [],
+    []
+];
+var StartExecutionInput$ = [3, n0, _SEI,
+    0,
+    [_sMA, _n, _i, _tH],
+    [0, 0, [() => SensitiveData, 0], 0], 1
+];
+var StartExecutionOutput$ = [3, n0, _SEO,
+    0,
+    [_eA, _sD],
+    [0, 4], 2
+];
+var StartSyncExecutionInput$ = [3, n0, _SSEI,
+    0,
+    [_sMA, _n, _i, _tH, _iDn],
+    [0, 0, [() => SensitiveData, 0], 0, 0], 1
+];
+var StartSyncExecutionOutput$ = [3, n0, _SSEO,
+    0,
+    [_eA, _sD, _sDt, _st, _sMA, _n, _e, _ca, _i, _iD, _o, _oD, _tH, _bD],
+    [0, 4, 4, 0, 0, 0, [() => SensitiveError, 0], [() => SensitiveCause, 0], [() => SensitiveData, 0], () => CloudWatchEventsExecutionDataDetails$, [() => SensitiveData, 0], () => CloudWatchEventsExecutionDataDetails$, 0, () => BillingDetails$], 4
+];
+var StateEnteredEventDetails$ = [3, n0, _SEED,
+    0,
+    [_n, _i, _iD],
+    [0, [() => SensitiveData, 0], () => HistoryEventExecutionDataDetails$], 1
+];
+var StateExitedEventDetails$ = [3, n0, _SEEDt,
+    0,
+    [_n, _o, _oD, _aV, _aVD],
+    [0, [() => SensitiveData, 0], () => HistoryEventExecutionDataDetails$, [() => AssignedVariables, 0], () => AssignedVariablesDetails$], 1
+];
+var StateMachineAliasListItem$ = [3, n0, _SMALI,
+    0,
+    [_sMAA, _cD],
+    [0, 4], 2
+];
+var StateMachineListItem$ = [3, n0, _SMLI,
+    0,
+    [_sMA, _n, _ty, _cD],
+    [0, 0, 0, 4], 4
+];
+var StateMachineVersionListItem$ = [3, n0, _SMVLI,
+    0,
+    [_sMVA, _cD],
+    [0, 4], 2
+];
+var StopExecutionInput$ = [3, n0, _SEIt,
+    0,
+    [_eA, _e, _ca],
+    [0, [() => SensitiveError, 0], [() => SensitiveCause, 0]], 1
+];
+var StopExecutionOutput$ = [3, n0, _SEOt,
+    0,
+    [_sDt],
+    [4], 1
+];
+var Tag$ = [3, n0, _T,
+    0,
+    [_k, _va],
+    [0, 0]
+];
+var TagResourceInput$ = [3, n0, _TRI,
+    0,
+    [_rAe, _ta],
+    [0, () => TagList], 2
+];
+var TagResourceOutput$ = [3, n0, _TRO,
+    0,
+    [],
+    []
+];
+var TaskCredentials$ = [3, n0, _TC,
+    0,
+    [_rA],
+    [0]
+];
+var TaskFailedEventDetails$ = [3, n0, _TFED,
+    0,
+    [_rT, _re, _e, _ca],
+    [0, 0, [() => SensitiveError, 0], [() => SensitiveCause, 0]], 2
+];
+var TaskScheduledEventDetails$ = [3, n0, _TSED,
+    0,
+    [_rT, _re, _reg, _pa, _tIS, _hIS, _tCa],
+    [0, 0, 0, [() => ConnectorParameters, 0], 1, 1, () => TaskCredentials$], 4
+];
+var TaskStartedEventDetails$ = [3, n0, _TSEDa,
+    0,
+    [_rT, _re],
+    [0, 0], 2
+];
+var TaskStartFailedEventDetails$ = [3, n0, _TSFED,
+    0,
+    [_rT, _re, _e, _ca],
+    [0, 0, [() => SensitiveError, 0], [() => SensitiveCause, 0]], 2
+];
+var TaskSubmitFailedEventDetails$ = [3, n0, _TSFEDa,
+    0,
+    [_rT, _re, _e, _ca],
+    [0, 0, [() => SensitiveError, 0], [() => SensitiveCause, 0]], 2
+];
+var TaskSubmittedEventDetails$ = [3, n0, _TSEDas,
+    0,
+    [_rT, _re, _o, _oD],
+    [0, 0, [() => SensitiveData, 0], () => HistoryEventExecutionDataDetails$], 2
+];
+var TaskSucceededEventDetails$ = [3, n0, _TSEDask,
+    0,
+    [_rT, _re, _o, _oD],
+    [0, 0, [() => SensitiveData, 0], () => HistoryEventExecutionDataDetails$], 2
+];
+var TaskTimedOutEventDetails$ = [3, n0, _TTOED,
+    0,
+    [_rT, _re, _e, _ca],
+    [0, 0, [() => SensitiveError, 0], [() => SensitiveCause, 0]], 2
+];
+var TestStateConfiguration$ = [3, n0, _TSC,
+    0,
+    [_rRC, _eCBS, _mIFC, _mIRD],
+    [1, [() => TestStateStateName, 0], 1, [() => SensitiveData, 0]]
+];
+var TestStateInput$ = [3, n0, _TSI,
+    0,
+    [_de, _rA, _i, _iL, _rSe, _v, _sN, _mo, _co, _sCt],
+    [[() => Definition, 0], 0, [() => SensitiveData, 0], 0, 2, [() => SensitiveData, 0], [() => TestStateStateName, 0], [() => MockInput$, 0], [() => SensitiveData, 0], [() => TestStateConfiguration$, 0]], 1
+];
+var TestStateOutput$ = [3, n0, _TSO,
+    0,
+    [_o, _e, _ca, _iDns, _nS, _st],
+    [[() => SensitiveData, 0], [() => SensitiveError, 0], [() => SensitiveCause, 0], [() => InspectionData$, 0], 0, 0]
+];
+var TracingConfiguration$ = [3, n0, _TCr,
+    0,
+    [_en],
+    [2]
+];
+var UntagResourceInput$ = [3, n0, _URI,
+    0,
+    [_rAe, _tK],
+    [0, 64 | 0], 2
+];
+var UntagResourceOutput$ = [3, n0, _URO,
+    0,
+    [],
+    []
+];
+var UpdateMapRunInput$ = [3, n0, _UMRI,
+    0,
+    [_mRA, _mC, _tFP, _tFC],
+    [0, 1, 1, 1], 1
+];
+var UpdateMapRunOutput$ = [3, n0, _UMRO,
+    0,
+    [],
+    []
+];
+var UpdateStateMachineAliasInput$ = [3, n0, _USMAI,
+    0,
+    [_sMAA, _d, _rC],
+    [0, [() => AliasDescription, 0], () => RoutingConfigurationList], 1
+];
+var UpdateStateMachineAliasOutput$ = [3, n0, _USMAO,
+    0,
+    [_uD],
+    [4], 1
+];
+var UpdateStateMachineInput$ = [3, n0, _USMI,
+    0,
+    [_sMA, _de, _rA, _lC, _tC, _p, _vD, _eC],
+    [0, [() => Definition, 0], 0, () => LoggingConfiguration$, () => TracingConfiguration$, 2, [() => VersionDescription, 0], () => EncryptionConfiguration$], 1
+];
+var UpdateStateMachineOutput$ = [3, n0, _USMO,
+    0,
+    [_uD, _rI, _sMVA],
+    [4, 0, 0], 1
+];
+var ValidateStateMachineDefinitionDiagnostic$ = [3, n0, _VSMDD,
+    0,
+    [_se, _cod, _m, _lo],
+    [0, [() => ValidateStateMachineDefinitionCode, 0], [() => ValidateStateMachineDefinitionMessage, 0], [() => ValidateStateMachineDefinitionLocation, 0]], 3
+];
+var ValidateStateMachineDefinitionInput$ = [3, n0, _VSMDI,
+    0,
+    [_de, _ty, _se, _mR],
+    [[() => Definition, 0], 0, 0, 1], 1
+];
+var ValidateStateMachineDefinitionOutput$ = [3, n0, _VSMDO,
+    0,
+    [_res, _di, _t],
+    [0, [() => ValidateStateMachineDefinitionDiagnosticList, 0], 2], 2
+];
+var ActivityList = [1, n0, _AL,
+    0, () => ActivityListItem$
+];
+var ExecutionList = [1, n0, _EL,
+    0, () => ExecutionListItem$
+];
+var HistoryEventList = [1, n0, _HEL,
+    0, [() => HistoryEvent$,
+        0]
+];
+var LogDestinationList = [1, n0, _LDL,
+    0, () => LogDestination$
+];
+var MapRunList = [1, n0, _MRL,
+    0, () => MapRunListItem$
+];
+var RoutingConfigurationList = [1, n0, _RCL,
+    0, () => RoutingConfigurationListItem$
+];
+var StateMachineAliasList = [1, n0, _SMAL,
+    0, () => StateMachineAliasListItem$
+];
+var StateMachineList = [1, n0, _SML,
+    0, () => StateMachineListItem$
+];
+var StateMachineVersionList = [1, n0, _SMVL,
+    0, () => StateMachineVersionListItem$
+];
+var TagList = [1, n0, _TL,
+    0, () => Tag$
+];
+var ValidateStateMachineDefinitionDiagnosticList = [1, n0, _VSMDDL,
+    0, [() => ValidateStateMachineDefinitionDiagnostic$,
+        0]
+];
+var VariableNameList = [1, n0, _VNL,
+    0, [() => VariableName,
+        0]
+];
+var AssignedVariables = [2, n0, _AV,
+    0, [() => VariableName,
+        0],
+    [() => VariableValue,
+        0]
+];
+var VariableReferences = [2, n0, _VR,
+    8, [0,
+        0],
+    [() => VariableNameList,
+        0]
+];
+var CreateActivity$ = [9, n0, _CA,
+    2, () => CreateActivityInput$, () => CreateActivityOutput$
+];
+var CreateStateMachine$ = [9, n0, _CSM,
+    2, () => CreateStateMachineInput$, () => CreateStateMachineOutput$
+];
+var CreateStateMachineAlias$ = [9, n0, _CSMA,
+    0, () => CreateStateMachineAliasInput$, () => CreateStateMachineAliasOutput$
+];
+var DeleteActivity$ = [9, n0, _DA,
+    0, () => DeleteActivityInput$, () => DeleteActivityOutput$
+];
+var DeleteStateMachine$ = [9, n0, _DSM,
+    0, () => DeleteStateMachineInput$, () => DeleteStateMachineOutput$
+];
+var DeleteStateMachineAlias$ = [9, n0, _DSMA,
+    0, () => DeleteStateMachineAliasInput$, () => DeleteStateMachineAliasOutput$
+];
+var DeleteStateMachineVersion$ = [9, n0, _DSMV,
+    0, () => DeleteStateMachineVersionInput$, () => DeleteStateMachineVersionOutput$
+];
+var DescribeActivity$ = [9, n0, _DAe,
+    0, () => DescribeActivityInput$, () => DescribeActivityOutput$
+];
+var DescribeExecution$ = [9, n0, _DE,
+    0, () => DescribeExecutionInput$, () => DescribeExecutionOutput$
+];
+var DescribeMapRun$ = [9, n0, _DMR,
+    0, () => DescribeMapRunInput$, () => DescribeMapRunOutput$
+];
+var DescribeStateMachine$ = [9, n0, _DSMe,
+    0, () => DescribeStateMachineInput$, () => DescribeStateMachineOutput$
+];
+var DescribeStateMachineAlias$ = [9, n0, _DSMAe,
+    0, () => DescribeStateMachineAliasInput$, () => DescribeStateMachineAliasOutput$
+];
+var DescribeStateMachineForExecution$ = [9, n0, _DSMFE,
+    0, () => DescribeStateMachineForExecutionInput$, () => DescribeStateMachineForExecutionOutput$
+];
+var GetActivityTask$ = [9, n0, _GAT,
+    0, () => GetActivityTaskInput$, () => GetActivityTaskOutput$
+];
+var GetExecutionHistory$ = [9, n0, _GEH,
+    0, () => GetExecutionHistoryInput$, () => GetExecutionHistoryOutput$
+];
+var ListActivities$ = [9, n0, _LA,
+    0, () => ListActivitiesInput$, () => ListActivitiesOutput$
+];
+var ListExecutions$ = [9, n0, _LE,
+    0, () => ListExecutionsInput$, () => ListExecutionsOutput$
+];
+var ListMapRuns$ = [9, n0, _LMR,
+    0, () => ListMapRunsInput$, () => ListMapRunsOutput$
+];
+var ListStateMachineAliases$ = [9, n0, _LSMA,
+    0, () => ListStateMachineAliasesInput$, () => ListStateMachineAliasesOutput$
+];
+var ListStateMachines$ = [9, n0, _LSM,
+    0, () => ListStateMachinesInput$, () => ListStateMachinesOutput$
+];
+var ListStateMachineVersions$ = [9, n0, _LSMV,
+    0, () => ListStateMachineVersionsInput$, () => ListStateMachineVersionsOutput$
+];
+var ListTagsForResource$ = [9, n0, _LTFR,
+    0, () => ListTagsForResourceInput$, () => ListTagsForResourceOutput$
+];
+var PublishStateMachineVersion$ = [9, n0, _PSMV,
+    2, () => PublishStateMachineVersionInput$, () => PublishStateMachineVersionOutput$
+];
+var RedriveExecution$ = [9, n0, _RE,
+    2, () => RedriveExecutionInput$, () => RedriveExecutionOutput$
+];
+var SendTaskFailure$ = [9, n0, _STF,
+    0, () => SendTaskFailureInput$, () => SendTaskFailureOutput$
+];
+var SendTaskHeartbeat$ = [9, n0, _STH,
+    0, () => SendTaskHeartbeatInput$, () => SendTaskHeartbeatOutput$
+];
+var SendTaskSuccess$ = [9, n0, _STS,
+    0, () => SendTaskSuccessInput$, () => SendTaskSuccessOutput$
+];
+var StartExecution$ = [9, n0, _SEt,
+    2, () => StartExecutionInput$, () => StartExecutionOutput$
+];
+var StartSyncExecution$ = [9, n0, _SSE,
+    { [_end]: ["sync-"] }, () => StartSyncExecutionInput$, () => StartSyncExecutionOutput$
+];
+var StopExecution$ = [9, n0, _SEto,
+    0, () => StopExecutionInput$, () => StopExecutionOutput$
+];
+var TagResource$ = [9, n0, _TR,
+    0, () => TagResourceInput$, () => TagResourceOutput$
+];
+var TestState$ = [9, n0, _TS,
+    { [_end]: ["sync-"] }, () => TestStateInput$, () => TestStateOutput$
+];
+var UntagResource$ = [9, n0, _UR,
+    0, () => UntagResourceInput$, () => UntagResourceOutput$
+];
+var UpdateMapRun$ = [9, n0, _UMR,
+    0, () => UpdateMapRunInput$, () => UpdateMapRunOutput$
+];
+var UpdateStateMachine$ = [9, n0, _USM,
+    2, () => UpdateStateMachineInput$, () => UpdateStateMachineOutput$
+];
+var UpdateStateMachineAlias$ = [9, n0, _USMA,
+    0, () => UpdateStateMachineAliasInput$, () => UpdateStateMachineAliasOutput$
+];
+var ValidateStateMachineDefinition$ = [9, n0, _VSMD,
+    0, () => ValidateStateMachineDefinitionInput$, () => ValidateStateMachineDefinitionOutput$
+];
+
+const getRuntimeConfig$1 = (config) => {
+    return {
+        apiVersion: "2016-11-23",
+        base64Decoder: config?.base64Decoder ?? fromBase64,
+        base64Encoder: config?.base64Encoder ?? toBase64,
+        disableHostPrefix: config?.disableHostPrefix ?? false,
+        endpointProvider: config?.endpointProvider ?? defaultEndpointResolver,
+        extensions: config?.extensions ?? [],
+        httpAuthSchemeProvider: config?.httpAuthSchemeProvider ?? defaultSFNHttpAuthSchemeProvider,
+        httpAuthSchemes: config?.httpAuthSchemes ?? [
+            {
+                schemeId: "aws.auth#sigv4",
+                identityProvider: (ipc) => ipc.getIdentityProvider("aws.auth#sigv4"),
+                signer: new AwsSdkSigV4Signer(),
+            },
+        ],
+        logger: config?.logger ?? new NoOpLogger(),
+        protocol: config?.protocol ?? AwsJson1_0Protocol,
+        protocolSettings: config?.protocolSettings ?? {
+            defaultNamespace: "com.amazonaws.sfn",
+            errorTypeRegistries,
+            xmlNamespace: "http://swf.amazonaws.com/doc/2015-07-20/",
+            version: "2016-11-23",
+            serviceTarget: "AWSStepFunctions",
+        },
+        serviceId: config?.serviceId ?? "SFN",
+        sha256: config?.sha256 ?? Sha256,
+        urlParser: config?.urlParser ?? parseUrl,
+        utf8Decoder: config?.utf8Decoder ?? fromUtf8,
+        utf8Encoder: config?.utf8Encoder ?? toUtf8,
+    };
+};
+
+const getRuntimeConfig = (config) => {
+    emitWarningIfUnsupportedVersion(process.version);
+    const defaultsMode = resolveDefaultsModeConfig(config);
+    const defaultConfigProvider = () => defaultsMode().then(loadConfigsForDefaultMode);
+    const clientSharedValues = getRuntimeConfig$1(config);
+    emitWarningIfUnsupportedVersion$1(process.version);
+    const loaderConfig = {
+        profile: config?.profile,
+        logger: clientSharedValues.logger,
+    };
+    return {
+        ...clientSharedValues,
+        ...config,
+        runtime: "node",
+        defaultsMode,
+        authSchemePreference: config?.authSchemePreference ?? loadConfig(NODE_AUTH_SCHEME_PREFERENCE_OPTIONS, loaderConfig),
+        bodyLengthChecker: config?.bodyLengthChecker ?? calculateBodyLength,
+        credentialDefaultProvider: config?.credentialDefaultProvider ?? defaultProvider,
+        defaultSocketTimeout: getDefaultSocketTimeout(config?.requestHandler, 900_000),
+        defaultUserAgentProvider: config?.defaultUserAgentProvider ?? createDefaultUserAgentProvider({ serviceId: clientSharedValues.serviceId, clientVersion: packageInfo.version }),
+        maxAttempts: config?.maxAttempts ?? loadConfig(NODE_MAX_ATTEMPT_CONFIG_OPTIONS, config),
+        region: config?.region ?? loadConfig(NODE_REGION_CONFIG_OPTIONS, { ...NODE_REGION_CONFIG_FILE_OPTIONS, ...loaderConfig }),
+        requestHandler: NodeHttpHandler.create(config?.requestHandler ?? defaultConfigProvider),
+        retryMode: config?.retryMode ??
+            loadConfig({
+                ...NODE_RETRY_MODE_CONFIG_OPTIONS,
+                default: async () => (await defaultConfigProvider()).retryMode || DEFAULT_RETRY_MODE,
+            }, config),
+        streamCollector: config?.streamCollector ?? streamCollector,
+        useDualstackEndpoint: config?.useDualstackEndpoint ?? loadConfig(NODE_USE_DUALSTACK_ENDPOINT_CONFIG_OPTIONS, loaderConfig),
+        useFipsEndpoint: config?.useFipsEndpoint ?? loadConfig(NODE_USE_FIPS_ENDPOINT_CONFIG_OPTIONS, loaderConfig),
+        userAgentAppId: config?.userAgentAppId ?? loadConfig(NODE_APP_ID_CONFIG_OPTIONS, loaderConfig),
+    };
+};
+
+const getHttpAuthExtensionConfiguration = (runtimeConfig) => {
+    const _httpAuthSchemes = runtimeConfig.httpAuthSchemes;
+    let _httpAuthSchemeProvider = runtimeConfig.httpAuthSchemeProvider;
+    let _credentials = runtimeConfig.credentials;
+    return {
+        setHttpAuthScheme(httpAuthScheme) {
+            const index = _httpAuthSchemes.findIndex((scheme) => scheme.schemeId === httpAuthScheme.schemeId);
+            if (index === -1) {
+                _httpAuthSchemes.push(httpAuthScheme);
+            }
+            else {
+                _httpAuthSchemes.splice(index, 1, httpAuthScheme);
+            }
+        },
+        httpAuthSchemes() {
+            return _httpAuthSchemes;
+        },
+        setHttpAuthSchemeProvider(httpAuthSchemeProvider) {
+            _httpAuthSchemeProvider = httpAuthSchemeProvider;
+        },
+        httpAuthSchemeProvider() {
+            return _httpAuthSchemeProvider;
+        },
+        setCredentials(credentials) {
+            _credentials = credentials;
+        },
+        credentials() {
+            return _credentials;
+        },
+    };
+};
+const resolveHttpAuthRuntimeConfig = (config) => {
+    return {
+        httpAuthSchemes: config.httpAuthSchemes(),
+        httpAuthSchemeProvider: config.httpAuthSchemeProvider(),
+        credentials: config.credentials(),
+    };
+};
+
+const resolveRuntimeExtensions = (runtimeConfig, extensions) => {
+    const extensionConfiguration = Object.assign(getAwsRegionExtensionConfiguration(runtimeConfig), getDefaultExtensionConfiguration(runtimeConfig), getHttpHandlerExtensionConfiguration(runtimeConfig), getHttpAuthExtensionConfiguration(runtimeConfig));
+    extensions.forEach((extension) => extension.configure(extensionConfiguration));
+    return Object.assign(runtimeConfig, resolveAwsRegionExtensionConfiguration(extensionConfiguration), resolveDefaultRuntimeConfig(extensionConfiguration), resolveHttpHandlerRuntimeConfig(extensionConfiguration), resolveHttpAuthRuntimeConfig(extensionConfiguration));
+};
+
+class SFNClient extends Client {
+    config;
+    constructor(...[configuration]) {
+        const _config_0 = getRuntimeConfig(configuration || {});
+        super(_config_0);
+        this.initConfig = _config_0;
+        const _config_1 = resolveClientEndpointParameters(_config_0);
+        const _config_2 = resolveUserAgentConfig(_config_1);
+        const _config_3 = resolveRetryConfig(_config_2);
+        const _config_4 = resolveRegionConfig(_config_3);
+        const _config_5 = resolveHostHeaderConfig(_config_4);
+        const _config_6 = resolveEndpointConfig(_config_5);
+        const _config_7 = resolveHttpAuthSchemeConfig(_config_6);
+        const _config_8 = resolveRuntimeExtensions(_config_7, configuration?.extensions || []);
+        this.config = _config_8;
+        this.middlewareStack.use(getSchemaSerdePlugin(this.config));
+        this.middlewareStack.use(getUserAgentPlugin(this.config));
+        this.middlewareStack.use(getRetryPlugin(this.config));
+        this.middlewareStack.use(getContentLengthPlugin(this.config));
+        this.middlewareStack.use(getHostHeaderPlugin(this.config));
+        this.middlewareStack.use(getLoggerPlugin(this.config));
+        this.middlewareStack.use(getRecursionDetectionPlugin(this.config));
+        this.middlewareStack.use(getHttpAuthSchemeEndpointRuleSetPlugin(this.config, {
+            httpAuthSchemeParametersProvider: defaultSFNHttpAuthSchemeParametersProvider,
+            identityProviderConfigProvider: async (config) => new DefaultIdentityProviderConfig({
+                "aws.auth#sigv4": config.credentials,
+            }),
+        }));
+        this.middlewareStack.use(getHttpSigningPlugin(this.config));
+    }
+    destroy() {
+        super.destroy();
+    }
+}
+
+const command = makeBuilder(commonParams, "AWSStepFunctions", "SFNClient", getEndpointPlugin);
+const _ep0 = {};
+const _mw0 = (Command, cs, config, o) => [];
+const _mw1 = (Command, cs, config, o) => [
+    getLongPollPlugin(config),
+];
+
+class CreateActivityCommand extends command(_ep0, _mw0, "CreateActivity", CreateActivity$) {
+}
+
+class CreateStateMachineAliasCommand extends command(_ep0, _mw0, "CreateStateMachineAlias", CreateStateMachineAlias$) {
+}
+
+class CreateStateMachineCommand extends command(_ep0, _mw0, "CreateStateMachine", CreateStateMachine$) {
+}
+
+class DeleteActivityCommand extends command(_ep0, _mw0, "DeleteActivity", DeleteActivity$) {
+}
+
+class DeleteStateMachineAliasCommand extends command(_ep0, _mw0, "DeleteStateMachineAlias", DeleteStateMachineAlias$) {
+}
+
+class DeleteStateMachineCommand extends command(_ep0, _mw0, "DeleteStateMachine", DeleteStateMachine$) {
+}
+
+class DeleteStateMachineVersionCommand extends command(_ep0, _mw0, "DeleteStateMachineVersion", DeleteStateMachineVersion$) {
+}
+
+class DescribeActivityCommand extends command(_ep0, _mw0, "DescribeActivity", DescribeActivity$) {
+}
+
+class DescribeExecutionCommand extends command(_ep0, _mw0, "DescribeExecution", DescribeExecution$) {
+}
+
+class DescribeMapRunCommand extends command(_ep0, _mw0, "DescribeMapRun", DescribeMapRun$) {
+}
+
+class DescribeStateMachineAliasCommand extends command(_ep0, _mw0, "DescribeStateMachineAlias", DescribeStateMachineAlias$) {
+}
+
+class DescribeStateMachineCommand extends command(_ep0, _mw0, "DescribeStateMachine", DescribeStateMachine$) {
+}
+
+class DescribeStateMachineForExecutionCommand extends command(_ep0, _mw0, "DescribeStateMachineForExecution", DescribeStateMachineForExecution$) {
+}
+
+class GetActivityTaskCommand extends command(_ep0, _mw1, "GetActivityTask", GetActivityTask$) {
+}
+
+class GetExecutionHistoryCommand extends command(_ep0, _mw0, "GetExecutionHistory", GetExecutionHistory$) {
+}
+
+class ListActivitiesCommand extends command(_ep0, _mw0, "ListActivities", ListActivities$) {
+}
+
+class ListExecutionsCommand extends command(_ep0, _mw0, "ListExecutions", ListExecutions$) {
+}
+
+class ListMapRunsCommand extends command(_ep0, _mw0, "ListMapRuns", ListMapRuns$) {
+}
+
+class ListStateMachineAliasesCommand extends command(_ep0, _mw0, "ListStateMachineAliases", ListStateMachineAliases$) {
+}
+
+class ListStateMachinesCommand extends command(_ep0, _mw0, "ListStateMachines", ListStateMachines$) {
+}
+
+class ListStateMachineVersionsCommand extends command(_ep0, _mw0, "ListStateMachineVersions", ListStateMachineVersions$) {
+}
+
+class ListTagsForResourceCommand extends command(_ep0, _mw0, "ListTagsForResource", ListTagsForResource$) {
+}
+
+class PublishStateMachineVersionCommand extends command(_ep0, _mw0, "PublishStateMachineVersion", PublishStateMachineVersion$) {
+}
+
+class RedriveExecutionCommand extends command(_ep0, _mw0, "RedriveExecution", RedriveExecution$) {
+}
+
+class SendTaskFailureCommand extends command(_ep0, _mw0, "SendTaskFailure", SendTaskFailure$) {
+}
+
+class SendTaskHeartbeatCommand extends command(_ep0, _mw0, "SendTaskHeartbeat", SendTaskHeartbeat$) {
+}
+
+class SendTaskSuccessCommand extends command(_ep0, _mw0, "SendTaskSuccess", SendTaskSuccess$) {
+}
+
+class StartExecutionCommand extends command(_ep0, _mw0, "StartExecution", StartExecution$) {
+}
+
+class StartSyncExecutionCommand extends command(_ep0, _mw0, "StartSyncExecution", StartSyncExecution$) {
+}
+
+class StopExecutionCommand extends command(_ep0, _mw0, "StopExecution", StopExecution$) {
+}
+
+class TagResourceCommand extends command(_ep0, _mw0, "TagResource", TagResource$) {
+}
+
+class TestStateCommand extends command(_ep0, _mw0, "TestState", TestState$) {
+}
+
+class UntagResourceCommand extends command(_ep0, _mw0, "UntagResource", UntagResource$) {
+}
+
+class UpdateMapRunCommand extends command(_ep0, _mw0, "UpdateMapRun", UpdateMapRun$) {
+}
+
+class UpdateStateMachineAliasCommand extends command(_ep0, _mw0, "UpdateStateMachineAlias", UpdateStateMachineAlias$) {
+}
+
+class UpdateStateMachineCommand extends command(_ep0, _mw0, "UpdateStateMachine", UpdateStateMachine$) {
+}
+
+class ValidateStateMachineDefinitionCommand extends command(_ep0, _mw0, "ValidateStateMachineDefinition", ValidateStateMachineDefinition$) {
+}
+
+const paginateGetExecutionHistory = createPaginator(SFNClient, GetExecutionHistoryCommand, "nextToken", "nextToken", "maxResults");
+
+const paginateListActivities = createPaginator(SFNClient, ListActivitiesCommand, "nextToken", "nextToken", "maxResults");
+
+const paginateListExecutions = createPaginator(SFNClient, ListExecutionsCommand, "nextToken", "nextToken", "maxResults");
+
+const paginateListMapRuns = createPaginator(SFNClient, ListMapRunsCommand, "nextToken", "nextToken", "maxResults");
+
+const paginateListStateMachines = createPaginator(SFNClient, ListStateMachinesCommand, "nextToken", "nextToken", "maxResults");
+
+const commands = {
+    CreateActivityCommand,
+    CreateStateMachineCommand,
+    CreateStateMachineAliasCommand,
+    DeleteActivityCommand,
+    DeleteStateMachineCommand,
+    DeleteStateMachineAliasCommand,
+    DeleteStateMachineVersionCommand,
+    DescribeActivityCommand,
+    DescribeExecutionCommand,
+    DescribeMapRunCommand,
+    DescribeStateMachineCommand,
+    DescribeStateMachineAliasCommand,
+    DescribeStateMachineForExecutionCommand,
+    GetActivityTaskCommand,
+    GetExecutionHistoryCommand,
+    ListActivitiesCommand,
+    ListExecutionsCommand,
+    ListMapRunsCommand,
+    ListStateMachineAliasesCommand,
+    ListStateMachinesCommand,
+    ListStateMachineVersionsCommand,
+    ListTagsForResourceCommand,
+    PublishStateMachineVersionCommand,
+    RedriveExecutionCommand,
+    SendTaskFailureCommand,
+    SendTaskHeartbeatCommand,
+    SendTaskSuccessCommand,
+    StartExecutionCommand,
+    StartSyncExecutionCommand,
+    StopExecutionCommand,
+    TagResourceCommand,
+    TestStateCommand,
+    UntagResourceCommand,
+    UpdateMapRunCommand,
+    UpdateStateMachineCommand,
+    UpdateStateMachineAliasCommand,
+    ValidateStateMachineDefinitionCommand,
+};
+const paginators = {
+    paginateGetExecutionHistory,
+    paginateListActivities,
+    paginateListExecutions,
+    paginateListMapRuns,
+    paginateListStateMachines,
+};
+class SFN extends SFNClient {
+}
+createAggregatedClient(commands, SFN, { paginators });
+
+const EncryptionType = {
+    AWS_OWNED_KEY: "AWS_OWNED_KEY",
+    CUSTOMER_MANAGED_KMS_KEY: "CUSTOMER_MANAGED_KMS_KEY",
+};
+const LogLevel = {
+    ALL: "ALL",
+    ERROR: "ERROR",
+    FATAL: "FATAL",
+    OFF: "OFF",
+};
+const StateMachineType = {
+    EXPRESS: "EXPRESS",
+    STANDARD: "STANDARD",
+};
+const ValidationExceptionReason = {
+    API_DOES_NOT_SUPPORT_LABELED_ARNS: "API_DOES_NOT_SUPPORT_LABELED_ARNS",
+    CANNOT_UPDATE_COMPLETED_MAP_RUN: "CANNOT_UPDATE_COMPLETED_MAP_RUN",
+    INVALID_ROUTING_CONFIGURATION: "INVALID_ROUTING_CONFIGURATION",
+    MISSING_REQUIRED_PARAMETER: "MISSING_REQUIRED_PARAMETER",
+};
+const IncludedData = {
+    ALL_DATA: "ALL_DATA",
+    METADATA_ONLY: "METADATA_ONLY",
+};
+const ExecutionRedriveStatus = {
+    NOT_REDRIVABLE: "NOT_REDRIVABLE",
+    REDRIVABLE: "REDRIVABLE",
+    REDRIVABLE_BY_MAP_RUN: "REDRIVABLE_BY_MAP_RUN",
+};
+const ExecutionStatus = {
+    ABORTED: "ABORTED",
+    FAILED: "FAILED",
+    PENDING_REDRIVE: "PENDING_REDRIVE",
+    RUNNING: "RUNNING",
+    SUCCEEDED: "SUCCEEDED",
+    TIMED_OUT: "TIMED_OUT",
+};
+const KmsKeyState = {
+    CREATING: "CREATING",
+    DISABLED: "DISABLED",
+    PENDING_DELETION: "PENDING_DELETION",
+    PENDING_IMPORT: "PENDING_IMPORT",
+    UNAVAILABLE: "UNAVAILABLE",
+};
+const MapRunStatus = {
+    ABORTED: "ABORTED",
+    FAILED: "FAILED",
+    RUNNING: "RUNNING",
+    SUCCEEDED: "SUCCEEDED",
+};
+const StateMachineStatus = {
+    ACTIVE: "ACTIVE",
+    DELETING: "DELETING",
+};
+const HistoryEventType = {
+    ActivityFailed: "ActivityFailed",
+    ActivityScheduleFailed: "ActivityScheduleFailed",
+    ActivityScheduled: "ActivityScheduled",
+    ActivityStarted: "ActivityStarted",
+    ActivitySucceeded: "ActivitySucceeded",
+    ActivityTimedOut: "ActivityTimedOut",
+    ChoiceStateEntered: "ChoiceStateEntered",
+    ChoiceStateExited: "ChoiceStateExited",
+    EvaluationFailed: "EvaluationFailed",
+    ExecutionAborted: "ExecutionAborted",
+    ExecutionFailed: "ExecutionFailed",
+    ExecutionRedriven: "ExecutionRedriven",
+    ExecutionStarted: "ExecutionStarted",
+    ExecutionSucceeded: "ExecutionSucceeded",
+    ExecutionTimedOut: "ExecutionTimedOut",
+    FailStateEntered: "FailStateEntered",
+    LambdaFunctionFailed: "LambdaFunctionFailed",
+    LambdaFunctionScheduleFailed: "LambdaFunctionScheduleFailed",
+    LambdaFunctionScheduled: "LambdaFunctionScheduled",
+    LambdaFunctionStartFailed: "LambdaFunctionStartFailed",
+    LambdaFunctionStarted: "LambdaFunctionStarted",
+    LambdaFunctionSucceeded: "LambdaFunctionSucceeded",
+    LambdaFunctionTimedOut: "LambdaFunctionTimedOut",
+    MapIterationAborted: "MapIterationAborted",
+    MapIterationFailed: "MapIterationFailed",
+    MapIterationStarted: "MapIterationStarted",
+    MapIterationSucceeded: "MapIterationSucceeded",
+    MapRunAborted: "MapRunAborted",
+    MapRunFailed: "MapRunFailed",
+    MapRunRedriven: "MapRunRedriven",
+    MapRunStarted: "MapRunStarted",
+    MapRunSucceeded: "MapRunSucceeded",
+    MapStateAborted: "MapStateAborted",
+    MapStateEntered: "MapStateEntered",
+    MapStateExited: "MapStateExited",
+    MapStateFailed: "MapStateFailed",
+    MapStateStarted: "MapStateStarted",
+    MapStateSucceeded: "MapStateSucceeded",
+    ParallelStateAborted: "ParallelStateAborted",
+    ParallelStateEntered: "ParallelStateEntered",
+    ParallelStateExited: "ParallelStateExited",
+    ParallelStateFailed: "ParallelStateFailed",
+    ParallelStateStarted: "ParallelStateStarted",
+    ParallelStateSucceeded: "ParallelStateSucceeded",
+    PassStateEntered: "PassStateEntered",
+    PassStateExited: "PassStateExited",
+    SucceedStateEntered: "SucceedStateEntered",
+    SucceedStateExited: "SucceedStateExited",
+    TaskFailed: "TaskFailed",
+    TaskScheduled: "TaskScheduled",
+    TaskStartFailed: "TaskStartFailed",
+    TaskStarted: "TaskStarted",
+    TaskStateAborted: "TaskStateAborted",
+    TaskStateEntered: "TaskStateEntered",
+    TaskStateExited: "TaskStateExited",
+    TaskSubmitFailed: "TaskSubmitFailed",
+    TaskSubmitted: "TaskSubmitted",
+    TaskSucceeded: "TaskSucceeded",
+    TaskTimedOut: "TaskTimedOut",
+    WaitStateAborted: "WaitStateAborted",
+    WaitStateEntered: "WaitStateEntered",
+    WaitStateExited: "WaitStateExited",
+};
+const ExecutionRedriveFilter = {
+    NOT_REDRIVEN: "NOT_REDRIVEN",
+    REDRIVEN: "REDRIVEN",
+};
+const SyncExecutionStatus = {
+    FAILED: "FAILED",
+    SUCCEEDED: "SUCCEEDED",
+    TIMED_OUT: "TIMED_OUT",
+};
+const InspectionLevel = {
+    DEBUG: "DEBUG",
+    INFO: "INFO",
+    TRACE: "TRACE",
+};
+const MockResponseValidationMode = {
+    NONE: "NONE",
+    PRESENT: "PRESENT",
+    STRICT: "STRICT",
+};
+const TestExecutionStatus = {
+    CAUGHT_ERROR: "CAUGHT_ERROR",
+    FAILED: "FAILED",
+    RETRIABLE: "RETRIABLE",
+    SUCCEEDED: "SUCCEEDED",
+};
+const ValidateStateMachineDefinitionSeverity = {
+    ERROR: "ERROR",
+    WARNING: "WARNING",
+};
+const ValidateStateMachineDefinitionResultCode = {
+    FAIL: "FAIL",
+    OK: "OK",
+};
+
+__webpack_unused_export__ = ActivityAlreadyExists;
+__webpack_unused_export__ = ActivityAlreadyExists$;
+__webpack_unused_export__ = ActivityDoesNotExist;
+__webpack_unused_export__ = ActivityDoesNotExist$;
+__webpack_unused_export__ = ActivityFailedEventDetails$;
+__webpack_unused_export__ = ActivityLimitExceeded;
+__webpack_unused_export__ = ActivityLimitExceeded$;
+__webpack_unused_export__ = ActivityListItem$;
+__webpack_unused_export__ = ActivityScheduleFailedEventDetails$;
+__webpack_unused_export__ = ActivityScheduledEventDetails$;
+__webpack_unused_export__ = ActivityStartedEventDetails$;
+__webpack_unused_export__ = ActivitySucceededEventDetails$;
+__webpack_unused_export__ = ActivityTimedOutEventDetails$;
+__webpack_unused_export__ = ActivityWorkerLimitExceeded;
+__webpack_unused_export__ = ActivityWorkerLimitExceeded$;
+__webpack_unused_export__ = AssignedVariablesDetails$;
+__webpack_unused_export__ = BillingDetails$;
+__webpack_unused_export__ = CloudWatchEventsExecutionDataDetails$;
+__webpack_unused_export__ = CloudWatchLogsLogGroup$;
+__webpack_unused_export__ = ConflictException;
+__webpack_unused_export__ = ConflictException$;
+__webpack_unused_export__ = CreateActivity$;
+__webpack_unused_export__ = CreateActivityCommand;
+__webpack_unused_export__ = CreateActivityInput$;
+__webpack_unused_export__ = CreateActivityOutput$;
+__webpack_unused_export__ = CreateStateMachine$;
+__webpack_unused_export__ = CreateStateMachineAlias$;
+__webpack_unused_export__ = CreateStateMachineAliasCommand;
+__webpack_unused_export__ = CreateStateMachineAliasInput$;
+__webpack_unused_export__ = CreateStateMachineAliasOutput$;
+__webpack_unused_export__ = CreateStateMachineCommand;
+__webpack_unused_export__ = CreateStateMachineInput$;
+__webpack_unused_export__ = CreateStateMachineOutput$;
+__webpack_unused_export__ = DeleteActivity$;
+__webpack_unused_export__ = DeleteActivityCommand;
+__webpack_unused_export__ = DeleteActivityInput$;
+__webpack_unused_export__ = DeleteActivityOutput$;
+__webpack_unused_export__ = DeleteStateMachine$;
+__webpack_unused_export__ = DeleteStateMachineAlias$;
+__webpack_unused_export__ = DeleteStateMachineAliasCommand;
+__webpack_unused_export__ = DeleteStateMachineAliasInput$;
+__webpack_unused_export__ = DeleteStateMachineAliasOutput$;
+__webpack_unused_export__ = DeleteStateMachineCommand;
+__webpack_unused_export__ = DeleteStateMachineInput$;
+__webpack_unused_export__ = DeleteStateMachineOutput$;
+__webpack_unused_export__ = DeleteStateMachineVersion$;
+__webpack_unused_export__ = DeleteStateMachineVersionCommand;
+__webpack_unused_export__ = DeleteStateMachineVersionInput$;
+__webpack_unused_export__ = DeleteStateMachineVersionOutput$;
+__webpack_unused_export__ = DescribeActivity$;
+__webpack_unused_export__ = DescribeActivityCommand;
+__webpack_unused_export__ = DescribeActivityInput$;
+__webpack_unused_export__ = DescribeActivityOutput$;
+__webpack_unused_export__ = DescribeExecution$;
+exports.tVP = DescribeExecutionCommand;
+__webpack_unused_export__ = DescribeExecutionInput$;
+__webpack_unused_export__ = DescribeExecutionOutput$;
+__webpack_unused_export__ = DescribeMapRun$;
+__webpack_unused_export__ = DescribeMapRunCommand;
+__webpack_unused_export__ = DescribeMapRunInput$;
+__webpack_unused_export__ = DescribeMapRunOutput$;
+__webpack_unused_export__ = DescribeStateMachine$;
+__webpack_unused_export__ = DescribeStateMachineAlias$;
+__webpack_unused_export__ = DescribeStateMachineAliasCommand;
+__webpack_unused_export__ = DescribeStateMachineAliasInput$;
+__webpack_unused_export__ = DescribeStateMachineAliasOutput$;
+__webpack_unused_export__ = DescribeStateMachineCommand;
+__webpack_unused_export__ = DescribeStateMachineForExecution$;
+__webpack_unused_export__ = DescribeStateMachineForExecutionCommand;
+__webpack_unused_export__ = DescribeStateMachineForExecutionInput$;
+__webpack_unused_export__ = DescribeStateMachineForExecutionOutput$;
+__webpack_unused_export__ = DescribeStateMachineInput$;
+__webpack_unused_export__ = DescribeStateMachineOutput$;
+__webpack_unused_export__ = EncryptionConfiguration$;
+__webpack_unused_export__ = EncryptionType;
+__webpack_unused_export__ = EvaluationFailedEventDetails$;
+__webpack_unused_export__ = ExecutionAbortedEventDetails$;
+__webpack_unused_export__ = ExecutionAlreadyExists;
+__webpack_unused_export__ = ExecutionAlreadyExists$;
+__webpack_unused_export__ = ExecutionDoesNotExist;
+__webpack_unused_export__ = ExecutionDoesNotExist$;
+__webpack_unused_export__ = ExecutionFailedEventDetails$;
+__webpack_unused_export__ = ExecutionLimitExceeded;
+__webpack_unused_export__ = ExecutionLimitExceeded$;
+__webpack_unused_export__ = ExecutionListItem$;
+__webpack_unused_export__ = ExecutionNotRedrivable;
+__webpack_unused_export__ = ExecutionNotRedrivable$;
+__webpack_unused_export__ = ExecutionRedriveFilter;
+__webpack_unused_export__ = ExecutionRedriveStatus;
+__webpack_unused_export__ = ExecutionRedrivenEventDetails$;
+__webpack_unused_export__ = ExecutionStartedEventDetails$;
+__webpack_unused_export__ = ExecutionStatus;
+__webpack_unused_export__ = ExecutionSucceededEventDetails$;
+__webpack_unused_export__ = ExecutionTimedOutEventDetails$;
+__webpack_unused_export__ = GetActivityTask$;
+__webpack_unused_export__ = GetActivityTaskCommand;
+__webpack_unused_export__ = GetActivityTaskInput$;
+__webpack_unused_export__ = GetActivityTaskOutput$;
+__webpack_unused_export__ = GetExecutionHistory$;
+exports.eXg = GetExecutionHistoryCommand;
+__webpack_unused_export__ = GetExecutionHistoryInput$;
+__webpack_unused_export__ = GetExecutionHistoryOutput$;
+__webpack_unused_export__ = HistoryEvent$;
+__webpack_unused_export__ = HistoryEventExecutionDataDetails$;
+__webpack_unused_export__ = HistoryEventType;
+__webpack_unused_export__ = IncludedData;
+__webpack_unused_export__ = InspectionData$;
+__webpack_unused_export__ = InspectionDataRequest$;
+__webpack_unused_export__ = InspectionDataResponse$;
+__webpack_unused_export__ = InspectionErrorDetails$;
+__webpack_unused_export__ = InspectionLevel;
+__webpack_unused_export__ = InvalidArn;
+__webpack_unused_export__ = InvalidArn$;
+__webpack_unused_export__ = InvalidDefinition;
+__webpack_unused_export__ = InvalidDefinition$;
+__webpack_unused_export__ = InvalidEncryptionConfiguration;
+__webpack_unused_export__ = InvalidEncryptionConfiguration$;
+__webpack_unused_export__ = InvalidExecutionInput;
+__webpack_unused_export__ = InvalidExecutionInput$;
+__webpack_unused_export__ = InvalidLoggingConfiguration;
+__webpack_unused_export__ = InvalidLoggingConfiguration$;
+__webpack_unused_export__ = InvalidName;
+__webpack_unused_export__ = InvalidName$;
+__webpack_unused_export__ = InvalidOutput;
+__webpack_unused_export__ = InvalidOutput$;
+__webpack_unused_export__ = InvalidToken;
+__webpack_unused_export__ = InvalidToken$;
+__webpack_unused_export__ = InvalidTracingConfiguration;
+__webpack_unused_export__ = InvalidTracingConfiguration$;
+__webpack_unused_export__ = KmsAccessDeniedException;
+__webpack_unused_export__ = KmsAccessDeniedException$;
+__webpack_unused_export__ = KmsInvalidStateException;
+__webpack_unused_export__ = KmsInvalidStateException$;
+__webpack_unused_export__ = KmsKeyState;
+__webpack_unused_export__ = KmsThrottlingException;
+__webpack_unused_export__ = KmsThrottlingException$;
+__webpack_unused_export__ = LambdaFunctionFailedEventDetails$;
+__webpack_unused_export__ = LambdaFunctionScheduleFailedEventDetails$;
+__webpack_unused_export__ = LambdaFunctionScheduledEventDetails$;
+__webpack_unused_export__ = LambdaFunctionStartFailedEventDetails$;
+__webpack_unused_export__ = LambdaFunctionSucceededEventDetails$;
+__webpack_unused_export__ = LambdaFunctionTimedOutEventDetails$;
+__webpack_unused_export__ = ListActivities$;
+__webpack_unused_export__ = ListActivitiesCommand;
+__webpack_unused_export__ = ListActivitiesInput$;
+__webpack_unused_export__ = ListActivitiesOutput$;
+__webpack_unused_export__ = ListExecutions$;
+__webpack_unused_export__ = ListExecutionsCommand;
+__webpack_unused_export__ = ListExecutionsInput$;
+__webpack_unused_export__ = ListExecutionsOutput$;
+__webpack_unused_export__ = ListMapRuns$;
+__webpack_unused_export__ = ListMapRunsCommand;
+__webpack_unused_export__ = ListMapRunsInput$;
+__webpack_unused_export__ = ListMapRunsOutput$;
+__webpack_unused_export__ = ListStateMachineAliases$;
+__webpack_unused_export__ = ListStateMachineAliasesCommand;
+__webpack_unused_export__ = ListStateMachineAliasesInput$;
+__webpack_unused_export__ = ListStateMachineAliasesOutput$;
+__webpack_unused_export__ = ListStateMachineVersions$;
+__webpack_unused_export__ = ListStateMachineVersionsCommand;
+__webpack_unused_export__ = ListStateMachineVersionsInput$;
+__webpack_unused_export__ = ListStateMachineVersionsOutput$;
+__webpack_unused_export__ = ListStateMachines$;
+__webpack_unused_export__ = ListStateMachinesCommand;
+__webpack_unused_export__ = ListStateMachinesInput$;
+__webpack_unused_export__ = ListStateMachinesOutput$;
+__webpack_unused_export__ = ListTagsForResource$;
+__webpack_unused_export__ = ListTagsForResourceCommand;
+__webpack_unused_export__ = ListTagsForResourceInput$;
+__webpack_unused_export__ = ListTagsForResourceOutput$;
+__webpack_unused_export__ = LogDestination$;
+__webpack_unused_export__ = LogLevel;
+__webpack_unused_export__ = LoggingConfiguration$;
+__webpack_unused_export__ = MapIterationEventDetails$;
+__webpack_unused_export__ = MapRunExecutionCounts$;
+__webpack_unused_export__ = MapRunFailedEventDetails$;
+__webpack_unused_export__ = MapRunItemCounts$;
+__webpack_unused_export__ = MapRunListItem$;
+__webpack_unused_export__ = MapRunRedrivenEventDetails$;
+__webpack_unused_export__ = MapRunStartedEventDetails$;
+__webpack_unused_export__ = MapRunStatus;
+__webpack_unused_export__ = MapStateStartedEventDetails$;
+__webpack_unused_export__ = MissingRequiredParameter;
+__webpack_unused_export__ = MissingRequiredParameter$;
+__webpack_unused_export__ = MockErrorOutput$;
+__webpack_unused_export__ = MockInput$;
+__webpack_unused_export__ = MockResponseValidationMode;
+__webpack_unused_export__ = PublishStateMachineVersion$;
+__webpack_unused_export__ = PublishStateMachineVersionCommand;
+__webpack_unused_export__ = PublishStateMachineVersionInput$;
+__webpack_unused_export__ = PublishStateMachineVersionOutput$;
+__webpack_unused_export__ = RedriveExecution$;
+exports.lBA = RedriveExecutionCommand;
+__webpack_unused_export__ = RedriveExecutionInput$;
+__webpack_unused_export__ = RedriveExecutionOutput$;
+__webpack_unused_export__ = ResourceNotFound;
+__webpack_unused_export__ = ResourceNotFound$;
+__webpack_unused_export__ = RoutingConfigurationListItem$;
+__webpack_unused_export__ = SFN;
+exports.ZIB = SFNClient;
+__webpack_unused_export__ = SFNServiceException;
+__webpack_unused_export__ = SFNServiceException$;
+__webpack_unused_export__ = SendTaskFailure$;
+__webpack_unused_export__ = SendTaskFailureCommand;
+__webpack_unused_export__ = SendTaskFailureInput$;
+__webpack_unused_export__ = SendTaskFailureOutput$;
+__webpack_unused_export__ = SendTaskHeartbeat$;
+__webpack_unused_export__ = SendTaskHeartbeatCommand;
+__webpack_unused_export__ = SendTaskHeartbeatInput$;
+__webpack_unused_export__ = SendTaskHeartbeatOutput$;
+__webpack_unused_export__ = SendTaskSuccess$;
+__webpack_unused_export__ = SendTaskSuccessCommand;
+__webpack_unused_export__ = SendTaskSuccessInput$;
+__webpack_unused_export__ = SendTaskSuccessOutput$;
+__webpack_unused_export__ = ServiceQuotaExceededException;
+__webpack_unused_export__ = ServiceQuotaExceededException$;
+__webpack_unused_export__ = StartExecution$;
+exports.MX_ = StartExecutionCommand;
+__webpack_unused_export__ = StartExecutionInput$;
+__webpack_unused_export__ = StartExecutionOutput$;
+__webpack_unused_export__ = StartSyncExecution$;
+__webpack_unused_export__ = StartSyncExecutionCommand;
+__webpack_unused_export__ = StartSyncExecutionInput$;
+__webpack_unused_export__ = StartSyncExecutionOutput$;
+__webpack_unused_export__ = StateEnteredEventDetails$;
+__webpack_unused_export__ = StateExitedEventDetails$;
+__webpack_unused_export__ = StateMachineAliasListItem$;
+__webpack_unused_export__ = StateMachineAlreadyExists;
+__webpack_unused_export__ = StateMachineAlreadyExists$;
+__webpack_unused_export__ = StateMachineDeleting;
+__webpack_unused_export__ = StateMachineDeleting$;
+__webpack_unused_export__ = StateMachineDoesNotExist;
+__webpack_unused_export__ = StateMachineDoesNotExist$;
+__webpack_unused_export__ = StateMachineLimitExceeded;
+__webpack_unused_export__ = StateMachineLimitExceeded$;
+__webpack_unused_export__ = StateMachineListItem$;
+__webpack_unused_export__ = StateMachineStatus;
+__webpack_unused_export__ = StateMachineType;
+__webpack_unused_export__ = StateMachineTypeNotSupported;
+__webpack_unused_export__ = StateMachineTypeNotSupported$;
+__webpack_unused_export__ = StateMachineVersionListItem$;
+__webpack_unused_export__ = StopExecution$;
+exports.WP$ = StopExecutionCommand;
+__webpack_unused_export__ = StopExecutionInput$;
+__webpack_unused_export__ = StopExecutionOutput$;
+__webpack_unused_export__ = SyncExecutionStatus;
+__webpack_unused_export__ = Tag$;
+__webpack_unused_export__ = TagResource$;
+__webpack_unused_export__ = TagResourceCommand;
+__webpack_unused_export__ = TagResourceInput$;
+__webpack_unused_export__ = TagResourceOutput$;
+__webpack_unused_export__ = TaskCredentials$;
+__webpack_unused_export__ = TaskDoesNotExist;
+__webpack_unused_export__ = TaskDoesNotExist$;
+__webpack_unused_export__ = TaskFailedEventDetails$;
+__webpack_unused_export__ = TaskScheduledEventDetails$;
+__webpack_unused_export__ = TaskStartFailedEventDetails$;
+__webpack_unused_export__ = TaskStartedEventDetails$;
+__webpack_unused_export__ = TaskSubmitFailedEventDetails$;
+__webpack_unused_export__ = TaskSubmittedEventDetails$;
+__webpack_unused_export__ = TaskSucceededEventDetails$;
+__webpack_unused_export__ = TaskTimedOut;
+__webpack_unused_export__ = TaskTimedOut$;
+__webpack_unused_export__ = TaskTimedOutEventDetails$;
+__webpack_unused_export__ = TestExecutionStatus;
+__webpack_unused_export__ = TestState$;
+__webpack_unused_export__ = TestStateCommand;
+__webpack_unused_export__ = TestStateConfiguration$;
+__webpack_unused_export__ = TestStateInput$;
+__webpack_unused_export__ = TestStateOutput$;
+__webpack_unused_export__ = TooManyTags;
+__webpack_unused_export__ = TooManyTags$;
+__webpack_unused_export__ = TracingConfiguration$;
+__webpack_unused_export__ = UntagResource$;
+__webpack_unused_export__ = UntagResourceCommand;
+__webpack_unused_export__ = UntagResourceInput$;
+__webpack_unused_export__ = UntagResourceOutput$;
+__webpack_unused_export__ = UpdateMapRun$;
+__webpack_unused_export__ = UpdateMapRunCommand;
+__webpack_unused_export__ = UpdateMapRunInput$;
+__webpack_unused_export__ = UpdateMapRunOutput$;
+__webpack_unused_export__ = UpdateStateMachine$;
+__webpack_unused_export__ = UpdateStateMachineAlias$;
+__webpack_unused_export__ = UpdateStateMachineAliasCommand;
+__webpack_unused_export__ = UpdateStateMachineAliasInput$;
+__webpack_unused_export__ = UpdateStateMachineAliasOutput$;
+__webpack_unused_export__ = UpdateStateMachineCommand;
+__webpack_unused_export__ = UpdateStateMachineInput$;
+__webpack_unused_export__ = UpdateStateMachineOutput$;
+__webpack_unused_export__ = ValidateStateMachineDefinition$;
+__webpack_unused_export__ = ValidateStateMachineDefinitionCommand;
+__webpack_unused_export__ = ValidateStateMachineDefinitionDiagnostic$;
+__webpack_unused_export__ = ValidateStateMachineDefinitionInput$;
+__webpack_unused_export__ = ValidateStateMachineDefinitionOutput$;
+__webpack_unused_export__ = ValidateStateMachineDefinitionResultCode;
+__webpack_unused_export__ = ValidateStateMachineDefinitionSeverity;
+__webpack_unused_export__ = ValidationException;
+__webpack_unused_export__ = ValidationException$;
+__webpack_unused_export__ = ValidationExceptionReason;
+__webpack_unused_export__ = errorTypeRegistries;
+__webpack_unused_export__ = paginateGetExecutionHistory;
+__webpack_unused_export__ = paginateListActivities;
+__webpack_unused_export__ = paginateListExecutions;
+__webpack_unused_export__ = paginateListMapRuns;
+__webpack_unused_export__ = paginateListStateMachines;
+
+
+/***/ }),
+
+/***/ 1695:
+/***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
+
+var __webpack_unused_export__;
+const { awsEndpointFunctions, emitWarningIfUnsupportedVersion: emitWarningIfUnsupportedVersion$1, createDefaultUserAgentProvider, getDefaultSocketTimeout, NODE_APP_ID_CONFIG_OPTIONS, getAwsRegionExtensionConfiguration, resolveAwsRegionExtensionConfiguration, resolveUserAgentConfig, resolveHostHeaderConfig, getUserAgentPlugin, getHostHeaderPlugin, getLoggerPlugin, getRecursionDetectionPlugin, setCredentialFeature, stsRegionDefaultResolver } = __nccwpck_require__(5152);
+const { NoAuthSigner, getHttpAuthSchemeEndpointRuleSetPlugin, DefaultIdentityProviderConfig, getHttpSigningPlugin } = __nccwpck_require__(402);
+const { normalizeProvider, getSmithyContext, ServiceException, NoOpLogger, emitWarningIfUnsupportedVersion, loadConfigsForDefaultMode, getDefaultExtensionConfiguration, resolveDefaultRuntimeConfig, Client, makeBuilder, createAggregatedClient } = __nccwpck_require__(2658);
+const { Command: $Command } = __nccwpck_require__(2658);
+__webpack_unused_export__ = $Command;
+__webpack_unused_export__ = Client;
+const { resolveDefaultsModeConfig, loadConfig, NODE_USE_FIPS_ENDPOINT_CONFIG_OPTIONS, NODE_USE_DUALSTACK_ENDPOINT_CONFIG_OPTIONS, NODE_REGION_CONFIG_OPTIONS, NODE_REGION_CONFIG_FILE_OPTIONS, resolveRegionConfig } = __nccwpck_require__(7291);
+const { BinaryDecisionDiagram, EndpointCache, decideEndpoint, customEndpointFunctions, resolveParams, resolveEndpointConfig, getEndpointPlugin } = __nccwpck_require__(2085);
+const { parseUrl, getHttpHandlerExtensionConfiguration, resolveHttpHandlerRuntimeConfig, getContentLengthPlugin } = __nccwpck_require__(3422);
+const { DEFAULT_RETRY_MODE, NODE_RETRY_MODE_CONFIG_OPTIONS, NODE_MAX_ATTEMPT_CONFIG_OPTIONS, resolveRetryConfig, getRetryPlugin } = __nccwpck_require__(3609);
+const { TypeRegistry, getSchemaSerdePlugin } = __nccwpck_require__(6890);
+const { resolveAwsSdkSigV4Config, resolveAwsSdkSigV4AConfig, AwsSdkSigV4Signer, AwsSdkSigV4ASigner, NODE_SIGV4A_CONFIG_OPTIONS, NODE_AUTH_SCHEME_PREFERENCE_OPTIONS } = __nccwpck_require__(7523);
+const { SignatureV4MultiRegion } = __nccwpck_require__(5785);
+const { defaultProvider } = __nccwpck_require__(5861);
+const { toUtf8, fromUtf8, toBase64, fromBase64, calculateBodyLength } = __nccwpck_require__(2430);
+const { streamCollector, NodeHttpHandler } = __nccwpck_require__(1279);
+const { AwsQueryProtocol } = __nccwpck_require__(7288);
+const { Sha256 } = __nccwpck_require__(9542);
+
+const q = "ref";
+const a = -1, b = true, c = "isSet", d = "PartitionResult", e = "booleanEquals", f = "stringEquals", g = "getAttr", h = "us-east-1", i = "sigv4", j = "sts", k = "https://sts.{Region}.{PartitionResult#dnsSuffix}", l = { [q]: "Endpoint" }, m = { [q]: "Region" }, n = { [q]: d }, o = {}, p = [m];
+const _data = {
+    conditions: [
+        [c, [l]],
+        [c, p],
+        ["aws.partition", p, d],
+        [e, [{ [q]: "UseFIPS" }, b]],
+        [e, [{ [q]: "UseDualStack" }, b]],
+        [f, [m, "aws-global"]],
+        [e, [{ [q]: "UseGlobalEndpoint" }, b]],
+        [f, [m, "eu-central-1"]],
+        [e, [{ fn: g, argv: [n, "supportsDualStack"] }, b]],
+        [e, [{ fn: g, argv: [n, "supportsFIPS"] }, b]],
+        [f, [m, "ap-south-1"]],
+        [f, [m, "eu-north-1"]],
+        [f, [m, "eu-west-1"]],
+        [f, [m, "eu-west-2"]],
+        [f, [m, "eu-west-3"]],
+        [f, [m, "sa-east-1"]],
+        [f, [m, h]],
+        [f, [m, "us-east-2"]],
+        [f, [m, "us-west-2"]],
+        [f, [m, "us-west-1"]],
+        [f, [m, "ca-central-1"]],
+        [f, [m, "ap-southeast-1"]],
+        [f, [m, "ap-northeast-1"]],
+        [f, [m, "ap-southeast-2"]],
+        [f, [{ fn: g, argv: [n, "name"] }, "aws-us-gov"]]
+    ],
+    results: [
+        [a],
+        ["https://sts.amazonaws.com", { authSchemes: [{ name: i, signingName: j, signingRegion: h }] }],
+        [k, { authSchemes: [{ name: i, signingName: j, signingRegion: "{Region}" }] }],
+        [a, "Invalid Configuration: FIPS and custom endpoint are not supported"],
+        [a, "Invalid Configuration: Dualstack and custom endpoint are not supported"],
+        [l, o],
+        ["https://sts-fips.{Region}.{PartitionResult#dualStackDnsSuffix}", o],
+        [a, "FIPS and DualStack are enabled, but this partition does not support one or both"],
+        ["https://sts.{Region}.amazonaws.com", o],
+        ["https://sts-fips.{Region}.{PartitionResult#dnsSuffix}", o],
+        [a, "FIPS is enabled but this partition does not support FIPS"],
+        ["https://sts.{Region}.{PartitionResult#dualStackDnsSuffix}", o],
+        [a, "DualStack is enabled but this partition does not support DualStack"],
+        [k, o],
+        [a, "Invalid Configuration: Missing Region"]
+    ]
+};
+const root = 2;
+const r = 100_000_000;
+const nodes = new Int32Array([
+    -1, 1, -1,
+    0, 30, 3,
+    1, 4, r + 14,
+    2, 5, r + 14,
+    3, 25, 6,
+    4, 24, 7,
+    5, r + 1, 8,
+    6, 9, r + 13,
+    7, r + 1, 10,
+    10, r + 1, 11,
+    11, r + 1, 12,
+    12, r + 1, 13,
+    13, r + 1, 14,
+    14, r + 1, 15,
+    15, r + 1, 16,
+    16, r + 1, 17,
+    17, r + 1, 18,
+    18, r + 1, 19,
+    19, r + 1, 20,
+    20, r + 1, 21,
+    21, r + 1, 22,
+    22, r + 1, 23,
+    23, r + 1, r + 2,
+    8, r + 11, r + 12,
+    4, 28, 26,
+    9, 27, r + 10,
+    24, r + 8, r + 9,
+    8, 29, r + 7,
+    9, r + 6, r + 7,
+    3, r + 3, 31,
+    4, r + 4, r + 5,
+]);
+const bdd = BinaryDecisionDiagram.from(nodes, root, _data.conditions, _data.results);
+
+const cache = new EndpointCache({
+    size: 50,
+    params: ["Endpoint", "Region", "UseDualStack", "UseFIPS", "UseGlobalEndpoint"],
+});
+const defaultEndpointResolver = (endpointParams, context = {}) => {
+    return cache.get(endpointParams, () => decideEndpoint(bdd, {
+        endpointParams: endpointParams,
+        logger: context.logger,
+    }));
+};
+customEndpointFunctions.aws = awsEndpointFunctions;
+
+const createEndpointRuleSetHttpAuthSchemeParametersProvider = (defaultHttpAuthSchemeParametersProvider) => async (config, context, input) => {
+    if (!input) {
+        throw new Error("Could not find `input` for `defaultEndpointRuleSetHttpAuthSchemeParametersProvider`");
+    }
+    const defaultParameters = await defaultHttpAuthSchemeParametersProvider(config, context, input);
+    const instructionsFn = getSmithyContext(context)?.commandInstance?.constructor
+        ?.getEndpointParameterInstructions;
+    if (!instructionsFn) {
+        throw new Error(`getEndpointParameterInstructions() is not defined on '${context.commandName}'`);
+    }
+    const endpointParameters = await resolveParams(input, { getEndpointParameterInstructions: instructionsFn }, config);
+    return Object.assign(defaultParameters, endpointParameters);
+};
+const _defaultSTSHttpAuthSchemeParametersProvider = async (config, context, input) => {
+    return {
+        operation: getSmithyContext(context).operation,
+        region: await normalizeProvider(config.region)() || (() => {
+            throw new Error("expected `region` to be configured for `aws.auth#sigv4`");
+        })(),
+    };
+};
+const defaultSTSHttpAuthSchemeParametersProvider = createEndpointRuleSetHttpAuthSchemeParametersProvider(_defaultSTSHttpAuthSchemeParametersProvider);
+function createAwsAuthSigv4HttpAuthOption(authParameters) {
+    return {
+        schemeId: "aws.auth#sigv4",
+        signingProperties: {
+            name: "sts",
+            region: authParameters.region,
+        },
+        propertiesExtractor: (config, context) => ({
+            signingProperties: {
+                config,
+                context,
+            },
+        }),
+    };
+}
+function createAwsAuthSigv4aHttpAuthOption(authParameters) {
+    return {
+        schemeId: "aws.auth#sigv4a",
+        signingProperties: {
+            name: "sts",
+            region: authParameters.region,
+        },
+        propertiesExtractor: (config, context) => ({
+            signingProperties: {
+                config,
+                context,
+            },
+        }),
+    };
+}
+function createSmithyApiNoAuthHttpAuthOption(authParameters) {
+    return {
+        schemeId: "smithy.api#noAuth",
+    };
+}
+const createEndpointRuleSetHttpAuthSchemeProvider = (defaultEndpointResolver, defaultHttpAuthSchemeResolver, createHttpAuthOptionFunctions) => {
+    const endpointRuleSetHttpAuthSchemeProvider = (authParameters) => {
+        const endpoint = defaultEndpointResolver(authParameters);
+        const authSchemes = endpoint.properties?.authSchemes;
+        if (!authSchemes) {
+            return defaultHttpAuthSchemeResolver(authParameters);
+        }
+        const options = [];
+        for (const scheme of authSchemes) {
+            const { name: resolvedName, properties = {}, ...rest } = scheme;
+            const name = resolvedName.toLowerCase();
+            if (resolvedName !== name) {
+                console.warn(`HttpAuthScheme has been normalized with lowercasing: '${resolvedName}' to '${name}'`);
+            }
+            let schemeId;
+            if (name === "sigv4a") {
+                schemeId = "aws.auth#sigv4a";
+                const sigv4Present = authSchemes.find((s) => {
+                    const name = s.name.toLowerCase();
+                    return name !== "sigv4a" && name.startsWith("sigv4");
+                });
+                if (SignatureV4MultiRegion.sigv4aDependency() === "none" && sigv4Present) {
+                    continue;
+                }
+            }
+            else if (name.startsWith("sigv4")) {
+                schemeId = "aws.auth#sigv4";
+            }
+            else {
+                throw new Error(`Unknown HttpAuthScheme found in '@smithy.rules#endpointRuleSet': '${name}'`);
+            }
+            const createOption = createHttpAuthOptionFunctions[schemeId];
+            if (!createOption) {
+                throw new Error(`Could not find HttpAuthOption create function for '${schemeId}'`);
+            }
+            const option = createOption(authParameters);
+            option.schemeId = schemeId;
+            option.signingProperties = { ...(option.signingProperties || {}), ...rest, ...properties };
+            options.push(option);
+        }
+        return options;
+    };
+    return endpointRuleSetHttpAuthSchemeProvider;
+};
+const _defaultSTSHttpAuthSchemeProvider = (authParameters) => {
+    const options = [];
+    switch (authParameters.operation) {
+        case "AssumeRoleWithSAML": {
+            options.push(createSmithyApiNoAuthHttpAuthOption());
+            options.push(createAwsAuthSigv4aHttpAuthOption(authParameters));
+            break;
+        }
+        case "AssumeRoleWithWebIdentity": {
+            options.push(createSmithyApiNoAuthHttpAuthOption());
+            options.push(createAwsAuthSigv4aHttpAuthOption(authParameters));
+            break;
+        }
+        default: {
+            options.push(createAwsAuthSigv4HttpAuthOption(authParameters));
+            options.push(createAwsAuthSigv4aHttpAuthOption(authParameters));
+        }
+    }
+    return options;
+};
+const defaultSTSHttpAuthSchemeProvider = createEndpointRuleSetHttpAuthSchemeProvider(defaultEndpointResolver, _defaultSTSHttpAuthSchemeProvider, {
+    "aws.auth#sigv4": createAwsAuthSigv4HttpAuthOption,
+    "aws.auth#sigv4a": createAwsAuthSigv4aHttpAuthOption,
+    "smithy.api#noAuth": createSmithyApiNoAuthHttpAuthOption,
+});
+const resolveHttpAuthSchemeConfig = (config) => {
+    const config_0 = resolveAwsSdkSigV4Config(config);
+    const config_1 = resolveAwsSdkSigV4AConfig(config_0);
+    return Object.assign(config_1, {
+        authSchemePreference: normalizeProvider(config.authSchemePreference ?? []),
+    });
+};
+
+const resolveClientEndpointParameters = (options) => {
+    return Object.assign(options, {
+        useDualstackEndpoint: options.useDualstackEndpoint ?? false,
+        useFipsEndpoint: options.useFipsEndpoint ?? false,
+        useGlobalEndpoint: options.useGlobalEndpoint ?? false,
+        defaultSigningName: "sts",
+    });
+};
+const commonParams = {
+    UseGlobalEndpoint: { type: "builtInParams", name: "useGlobalEndpoint" },
+    UseFIPS: { type: "builtInParams", name: "useFipsEndpoint" },
+    Endpoint: { type: "builtInParams", name: "endpoint" },
+    Region: { type: "builtInParams", name: "region" },
+    UseDualStack: { type: "builtInParams", name: "useDualstackEndpoint" },
+};
+
+var version = "3.1173.0";
+var packageInfo = {
+	version: version};
+
+class STSServiceException extends ServiceException {
+    static shapeId = "smithy.ts.sdk.synthetic.com.amazonaws.sts#STSServiceException";
+    constructor(options) {
+        super(options);
+        Object.setPrototypeOf(this, STSServiceException.prototype);
+    }
+}
+
+class ExpiredTokenException extends STSServiceException {
+    static shapeId = "com.amazonaws.sts#ExpiredTokenException";
+    name = "ExpiredTokenException";
+    $fault = "client";
+    constructor(opts) {
+        super({
+            name: "ExpiredTokenException",
+            $fault: "client",
+            ...opts,
+        });
+        Object.setPrototypeOf(this, ExpiredTokenException.prototype);
+    }
+}
+class InvalidContextAssertionException extends STSServiceException {
+    static shapeId = "com.amazonaws.sts#InvalidContextAssertionException";
+    name = "InvalidContextAssertionException";
+    $fault = "client";
+    constructor(opts) {
+        super({
+            name: "InvalidContextAssertionException",
+            $fault: "client",
+            ...opts,
+        });
+        Object.setPrototypeOf(this, InvalidContextAssertionException.prototype);
+    }
+}
+class MalformedPolicyDocumentException extends STSServiceException {
+    static shapeId = "com.amazonaws.sts#MalformedPolicyDocumentException";
+    name = "MalformedPolicyDocumentException";
+    $fault = "client";
+    constructor(opts) {
+        super({
+            name: "MalformedPolicyDocumentException",
+            $fault: "client",
+            ...opts,
+        });
+        Object.setPrototypeOf(this, MalformedPolicyDocumentException.prototype);
+    }
+}
+class PackedPolicyTooLargeException extends STSServiceException {
+    static shapeId = "com.amazonaws.sts#PackedPolicyTooLargeException";
+    name = "PackedPolicyTooLargeException";
+    $fault = "client";
+    constructor(opts) {
+        super({
+            name: "PackedPolicyTooLargeException",
+            $fault: "client",
+            ...opts,
+        });
+        Object.setPrototypeOf(this, PackedPolicyTooLargeException.prototype);
+    }
+}
+class RegionDisabledException extends STSServiceException {
+    static shapeId = "com.amazonaws.sts#RegionDisabledException";
+    name = "RegionDisabledException";
+    $fault = "client";
+    constructor(opts) {
+        super({
+            name: "RegionDisabledException",
+            $fault: "client",
+            ...opts,
+        });
+        Object.setPrototypeOf(this, RegionDisabledException.prototype);
+    }
+}
+class IDPRejectedClaimException extends STSServiceException {
+    static shapeId = "com.amazonaws.sts#IDPRejectedClaimException";
+    name = "IDPRejectedClaimException";
+    $fault = "client";
+    constructor(opts) {
+        super({
+            name: "IDPRejectedClaimException",
+            $fault: "client",
+            ...opts,
+        });
+        Object.setPrototypeOf(this, IDPRejectedClaimException.prototype);
+    }
+}
+class InvalidIdentityTokenException extends STSServiceException {
+    static shapeId = "com.amazonaws.sts#InvalidIdentityTokenException";
+    name = "InvalidIdentityTokenException";
+    $fault = "client";
+    constructor(opts) {
+        super({
+            name: "InvalidIdentityTokenException",
+            $fault: "client",
+            ...opts,
+        });
+        Object.setPrototypeOf(this, InvalidIdentityTokenException.prototype);
+    }
+}
+class IDPCommunicationErrorException extends STSServiceException {
+    static shapeId = "com.amazonaws.sts#IDPCommunicationErrorException";
+    name = "IDPCommunicationErrorException";
+    $fault = "client";
+    $retryable = {};
+    constructor(opts) {
+        super({
+            name: "IDPCommunicationErrorException",
+            $fault: "client",
+            ...opts,
+        });
+        Object.setPrototypeOf(this, IDPCommunicationErrorException.prototype);
+    }
+}
+class InvalidAuthorizationMessageException extends STSServiceException {
+    static shapeId = "com.amazonaws.sts#InvalidAuthorizationMessageException";
+    name = "InvalidAuthorizationMessageException";
+    $fault = "client";
+    constructor(opts) {
+        super({
+            name: "InvalidAuthorizationMessageException",
+            $fault: "client",
+            ...opts,
+        });
+        Object.setPrototypeOf(this, InvalidAuthorizationMessageException.prototype);
+    }
+}
+class ExpiredTradeInTokenException extends STSServiceException {
+    static shapeId = "com.amazonaws.sts#ExpiredTradeInTokenException";
+    name = "ExpiredTradeInTokenException";
+    $fault = "client";
+    constructor(opts) {
+        super({
+            name: "ExpiredTradeInTokenException",
+            $fault: "client",
+            ...opts,
+        });
+        Object.setPrototypeOf(this, ExpiredTradeInTokenException.prototype);
+    }
+}
+class InsufficientSessionLifetimeException extends STSServiceException {
+    static shapeId = "com.amazonaws.sts#InsufficientSessionLifetimeException";
+    name = "InsufficientSessionLifetimeException";
+    $fault = "client";
+    constructor(opts) {
+        super({
+            name: "InsufficientSessionLifetimeException",
+            $fault: "client",
+            ...opts,
+        });
+        Object.setPrototypeOf(this, InsufficientSessionLifetimeException.prototype);
+    }
+}
+class InvalidSubjectCredentialsException extends STSServiceException {
+    static shapeId = "com.amazonaws.sts#InvalidSubjectCredentialsException";
+    name = "InvalidSubjectCredentialsException";
+    $fault = "client";
+    constructor(opts) {
+        super({
+            name: "InvalidSubjectCredentialsException",
+            $fault: "client",
+            ...opts,
+        });
+        Object.setPrototypeOf(this, InvalidSubjectCredentialsException.prototype);
+    }
+}
+class JWTPayloadSizeExceededException extends STSServiceException {
+    static shapeId = "com.amazonaws.sts#JWTPayloadSizeExceededException";
+    name = "JWTPayloadSizeExceededException";
+    $fault = "client";
+    constructor(opts) {
+        super({
+            name: "JWTPayloadSizeExceededException",
+            $fault: "client",
+            ...opts,
+        });
+        Object.setPrototypeOf(this, JWTPayloadSizeExceededException.prototype);
+    }
+}
+class OutboundWebIdentityFederationDisabledException extends STSServiceException {
+    static shapeId = "com.amazonaws.sts#OutboundWebIdentityFederationDisabledException";
+    name = "OutboundWebIdentityFederationDisabledException";
+    $fault = "client";
+    constructor(opts) {
+        super({
+            name: "OutboundWebIdentityFederationDisabledException",
+            $fault: "client",
+            ...opts,
+        });
+        Object.setPrototypeOf(this, OutboundWebIdentityFederationDisabledException.prototype);
+    }
+}
+class SessionDurationEscalationException extends STSServiceException {
+    static shapeId = "com.amazonaws.sts#SessionDurationEscalationException";
+    name = "SessionDurationEscalationException";
+    $fault = "client";
+    constructor(opts) {
+        super({
+            name: "SessionDurationEscalationException",
+            $fault: "client",
+            ...opts,
+        });
+        Object.setPrototypeOf(this, SessionDurationEscalationException.prototype);
+    }
+}
+
+const _A = "Arn";
+const _AKI = "AccessKeyId";
+const _AP = "AssumedPrincipal";
+const _AR = "AssumeRole";
+const _ARI = "AssumedRoleId";
+const _ARR = "AssumeRoleRequest";
+const _ARRs = "AssumeRoleResponse";
+const _ARRss = "AssumeRootRequest";
+const _ARRssu = "AssumeRootResponse";
+const _ARU = "AssumedRoleUser";
+const _ARWSAML = "AssumeRoleWithSAML";
+const _ARWSAMLR = "AssumeRoleWithSAMLRequest";
+const _ARWSAMLRs = "AssumeRoleWithSAMLResponse";
+const _ARWWI = "AssumeRoleWithWebIdentity";
+const _ARWWIR = "AssumeRoleWithWebIdentityRequest";
+const _ARWWIRs = "AssumeRoleWithWebIdentityResponse";
+const _ARs = "AssumeRoot";
+const _Ac = "Account";
+const _Au = "Audience";
+const _C = "Credentials";
+const _CA = "ContextAssertion";
+const _DAM = "DecodeAuthorizationMessage";
+const _DAMR = "DecodeAuthorizationMessageRequest";
+const _DAMRe = "DecodeAuthorizationMessageResponse";
+const _DM = "DecodedMessage";
+const _DS = "DurationSeconds";
+const _E = "Expiration";
+const _EI = "ExternalId";
+const _EM = "EncodedMessage";
+const _ETE = "ExpiredTokenException";
+const _ETITE = "ExpiredTradeInTokenException";
+const _FPA = "FederatedProviderArn";
+const _FU = "FederatedUser";
+const _FUI = "FederatedUserId";
+const _GAKI = "GetAccessKeyInfo";
+const _GAKIR = "GetAccessKeyInfoRequest";
+const _GAKIRe = "GetAccessKeyInfoResponse";
+const _GCI = "GetCallerIdentity";
+const _GCIR = "GetCallerIdentityRequest";
+const _GCIRe = "GetCallerIdentityResponse";
+const _GDAT = "GetDelegatedAccessToken";
+const _GDATR = "GetDelegatedAccessTokenRequest";
+const _GDATRe = "GetDelegatedAccessTokenResponse";
+const _GFT = "GetFederationToken";
+const _GFTR = "GetFederationTokenRequest";
+const _GFTRe = "GetFederationTokenResponse";
+const _GSC = "GetScopedCredentials";
+const _GSCR = "GetScopedCredentialsRequest";
+const _GSCRe = "GetScopedCredentialsResponse";
+const _GST = "GetSessionToken";
+const _GSTR = "GetSessionTokenRequest";
+const _GSTRe = "GetSessionTokenResponse";
+const _GWIT = "GetWebIdentityToken";
+const _GWITR = "GetWebIdentityTokenRequest";
+const _GWITRe = "GetWebIdentityTokenResponse";
+const _I = "Issuer";
+const _IAME = "InvalidAuthorizationMessageException";
+const _ICAE = "InvalidContextAssertionException";
+const _IDPCEE = "IDPCommunicationErrorException";
+const _IDPRCE = "IDPRejectedClaimException";
+const _IITE = "InvalidIdentityTokenException";
+const _IP = "IdentityProvider";
+const _ISCE = "InvalidSubjectCredentialsException";
+const _ISLE = "InsufficientSessionLifetimeException";
+const _JWTPSEE = "JWTPayloadSizeExceededException";
+const _K = "Key";
+const _MPDE = "MalformedPolicyDocumentException";
+const _MSTS = "MinimumSessionTokenSize";
+const _N = "Name";
+const _NQ = "NameQualifier";
+const _OI = "OriginIdentity";
+const _OWIFDE = "OutboundWebIdentityFederationDisabledException";
+const _P = "Policy";
+const _PA = "PolicyArns";
+const _PAr = "PrincipalArn";
+const _PAro = "ProviderArn";
+const _PC = "ProvidedContexts";
+const _PCLT = "ProvidedContextsListType";
+const _PCr = "ProvidedContext";
+const _PDT = "PolicyDescriptorType";
+const _PI = "ProviderId";
+const _PPS = "PackedPolicySize";
+const _PPTLE = "PackedPolicyTooLargeException";
+const _Pr = "Provider";
+const _RA = "RoleArn";
+const _RDE = "RegionDisabledException";
+const _RSN = "RoleSessionName";
+const _S = "Subject";
+const _SA = "SigningAlgorithm";
+const _SAK = "SecretAccessKey";
+const _SAMLA = "SAMLAssertion";
+const _SAMLAT = "SAMLAssertionType";
+const _SDEE = "SessionDurationEscalationException";
+const _SFWIT = "SubjectFromWebIdentityToken";
+const _SI = "SourceIdentity";
+const _SIe = "SessionInfo";
+const _SM = "SubjectMode";
+const _SN = "SerialNumber";
+const _SPC = "ScopedPoliciesCount";
+const _SS = "ScopedSession";
+const _SSD = "ScopedSessionDescription";
+const _SSI = "ScopedSessionId";
+const _ST = "SubjectType";
+const _STS = "SessionTokenSize";
+const _STU = "SessionTokenUtilization";
+const _STe = "SessionToken";
+const _Sc = "Scope";
+const _T = "Tags";
+const _TC = "TokenCode";
+const _TCr = "TransactionContext";
+const _TIPC = "TrustedIdentityPropagationContext";
+const _TIT = "TradeInToken";
+const _TP = "TargetPrincipal";
+const _TPA = "TaskPolicyArn";
+const _TTK = "TransitiveTagKeys";
+const _Ta = "Tag";
+const _UI = "UserId";
+const _V = "Value";
+const _WIT = "WebIdentityToken";
+const _a = "arn";
+const _aKST = "accessKeySecretType";
+const _aQE = "awsQueryError";
+const _c = "client";
+const _cTT = "clientTokenType";
+const _e = "error";
+const _hE = "httpError";
+const _m = "message";
+const _oIIT = "originIdentityIssuerType";
+const _oIST = "originIdentitySubjectType";
+const _oISTT = "originIdentitySubjectTypeType";
+const _pDLT = "policyDescriptorListType";
+const _s = "smithy.ts.sdk.synthetic.com.amazonaws.sts";
+const _tCIPMT = "transactionContextIdentityProviderMapType";
+const _tCVT = "transactionContextValueType";
+const _tITT = "tradeInTokenType";
+const _tLT = "tagListType";
+const _wITT = "webIdentityTokenType";
+const n0 = "com.amazonaws.sts";
+const _s_registry = new TypeRegistry(_s);
+var STSServiceException$ = [-3, _s, "STSServiceException", 0, [], []];
+_s_registry.registerError(STSServiceException$, STSServiceException);
+const n0_registry = new TypeRegistry(n0);
+var ExpiredTokenException$ = [-3, n0, _ETE,
+    { [_aQE]: [`ExpiredTokenException`, 400], [_e]: _c, [_hE]: 400 },
+    [_m],
+    [0]
+];
+n0_registry.registerError(ExpiredTokenException$, ExpiredTokenException);
+var ExpiredTradeInTokenException$ = [-3, n0, _ETITE,
+    { [_aQE]: [`ExpiredTradeInTokenException`, 400], [_e]: _c, [_hE]: 400 },
+    [_m],
+    [0]
+];
+n0_registry.registerError(ExpiredTradeInTokenException$, ExpiredTradeInTokenException);
+var IDPCommunicationErrorException$ = [-3, n0, _IDPCEE,
+    { [_aQE]: [`IDPCommunicationError`, 400], [_e]: _c, [_hE]: 400 },
+    [_m],
+    [0]
+];
+n0_registry.registerError(IDPCommunicationErrorException$, IDPCommunicationErrorException);
+var IDPRejectedClaimException$ = [-3, n0, _IDPRCE,
+    { [_aQE]: [`IDPRejectedClaim`, 403], [_e]: _c, [_hE]: 403 },
+    [_m],
+    [0]
+];
+n0_registry.registerError(IDPRejectedClaimException$, IDPRejectedClaimException);
+var InsufficientSessionLifetimeException$ = [-3, n0, _ISLE,
+    { [_aQE]: [`InsufficientSessionLifetime`, 400], [_e]: _c, [_hE]: 400 },
+    [_m],
+    [0]
+];
+n0_registry.registerError(InsufficientSessionLifetimeException$, InsufficientSessionLifetimeException);
+var InvalidAuthorizationMessageException$ = [-3, n0, _IAME,
+    { [_aQE]: [`InvalidAuthorizationMessageException`, 400], [_e]: _c, [_hE]: 400 },
+    [_m],
+    [0]
+];
+n0_registry.registerError(InvalidAuthorizationMessageException$, InvalidAuthorizationMessageException);
+var InvalidContextAssertionException$ = [-3, n0, _ICAE,
+    { [_aQE]: [`InvalidContextAssertion`, 400], [_e]: _c, [_hE]: 400 },
+    [_m],
+    [0]
+];
+n0_registry.registerError(InvalidContextAssertionException$, InvalidContextAssertionException);
+var InvalidIdentityTokenException$ = [-3, n0, _IITE,
+    { [_aQE]: [`InvalidIdentityToken`, 400], [_e]: _c, [_hE]: 400 },
+    [_m],
+    [0]
+];
+n0_registry.registerError(InvalidIdentityTokenException$, InvalidIdentityTokenException);
+var InvalidSubjectCredentialsException$ = [-3, n0, _ISCE,
+    { [_aQE]: [`InvalidSubjectCredentials`, 400], [_e]: _c, [_hE]: 400 },
+    [_m],
+    [0]
+];
+n0_registry.registerError(InvalidSubjectCredentialsException$, InvalidSubjectCredentialsException);
+var JWTPayloadSizeExceededException$ = [-3, n0, _JWTPSEE,
+    { [_aQE]: [`JWTPayloadSizeExceededException`, 400], [_e]: _c, [_hE]: 400 },
+    [_m],
+    [0]
+];
+n0_registry.registerError(JWTPayloadSizeExceededException$, JWTPayloadSizeExceededException);
+var MalformedPolicyDocumentException$ = [-3, n0, _MPDE,
+    { [_aQE]: [`MalformedPolicyDocument`, 400], [_e]: _c, [_hE]: 400 },
+    [_m],
+    [0]
+];
+n0_registry.registerError(MalformedPolicyDocumentException$, MalformedPolicyDocumentException);
+var OutboundWebIdentityFederationDisabledException$ = [-3, n0, _OWIFDE,
+    { [_aQE]: [`OutboundWebIdentityFederationDisabledException`, 403], [_e]: _c, [_hE]: 403 },
+    [_m],
+    [0]
+];
+n0_registry.registerError(OutboundWebIdentityFederationDisabledException$, OutboundWebIdentityFederationDisabledException);
+var PackedPolicyTooLargeException$ = [-3, n0, _PPTLE,
+    { [_aQE]: [`PackedPolicyTooLarge`, 400], [_e]: _c, [_hE]: 400 },
+    [_m],
+    [0]
+];
+n0_registry.registerError(PackedPolicyTooLargeException$, PackedPolicyTooLargeException);
+var RegionDisabledException$ = [-3, n0, _RDE,
+    { [_aQE]: [`RegionDisabledException`, 403], [_e]: _c, [_hE]: 403 },
+    [_m],
+    [0]
+];
+n0_registry.registerError(RegionDisabledException$, RegionDisabledException);
+var SessionDurationEscalationException$ = [-3, n0, _SDEE,
+    { [_aQE]: [`SessionDurationEscalationException`, 403], [_e]: _c, [_hE]: 403 },
+    [_m],
+    [0]
+];
+n0_registry.registerError(SessionDurationEscalationException$, SessionDurationEscalationException);
+const errorTypeRegistries = [
+    _s_registry,
+    n0_registry,
+];
+var accessKeySecretType = [0, n0, _aKST, 8, 0];
+var clientTokenType = [0, n0, _cTT, 8, 0];
+var originIdentityIssuerType = [0, n0, _oIIT, 8, 0];
+var originIdentitySubjectType = [0, n0, _oIST, 8, 0];
+var originIdentitySubjectTypeType = [0, n0, _oISTT, 8, 0];
+var SAMLAssertionType = [0, n0, _SAMLAT, 8, 0];
+var tradeInTokenType = [0, n0, _tITT, 8, 0];
+var transactionContextValueType = [0, n0, _tCVT, 8, 0];
+var webIdentityTokenType = [0, n0, _wITT, 8, 0];
+var AssumedRoleUser$ = [3, n0, _ARU,
+    0,
+    [_ARI, _A],
+    [0, 0], 2
+];
+var AssumeRoleRequest$ = [3, n0, _ARR,
+    0,
+    [_RA, _RSN, _PA, _P, _DS, _T, _TTK, _EI, _SN, _TC, _SI, _PC, _MSTS],
+    [0, 0, () => policyDescriptorListType, 0, 1, () => tagListType, 64 | 0, 0, 0, 0, 0, () => ProvidedContextsListType, 1], 2
+];
+var AssumeRoleResponse$ = [3, n0, _ARRs,
+    0,
+    [_C, _ARU, _PPS, _SI, _STU, _STS],
+    [[() => Credentials$, 0], () => AssumedRoleUser$, 1, 0, 1, 1]
+];
+var AssumeRoleWithSAMLRequest$ = [3, n0, _ARWSAMLR,
+    0,
+    [_RA, _PAr, _SAMLA, _PA, _P, _DS, _MSTS],
+    [0, 0, [() => SAMLAssertionType, 0], () => policyDescriptorListType, 0, 1, 1], 3
+];
+var AssumeRoleWithSAMLResponse$ = [3, n0, _ARWSAMLRs,
+    0,
+    [_C, _ARU, _PPS, _S, _ST, _I, _Au, _NQ, _SI, _STU, _STS, _TIPC],
+    [[() => Credentials$, 0], () => AssumedRoleUser$, 1, 0, 0, 0, 0, 0, 0, 1, 1, [() => TrustedIdentityPropagationContext$, 0]]
+];
+var AssumeRoleWithWebIdentityRequest$ = [3, n0, _ARWWIR,
+    0,
+    [_RA, _RSN, _WIT, _PI, _PA, _P, _DS, _MSTS],
+    [0, 0, [() => clientTokenType, 0], 0, () => policyDescriptorListType, 0, 1, 1], 3
+];
+var AssumeRoleWithWebIdentityResponse$ = [3, n0, _ARWWIRs,
+    0,
+    [_C, _SFWIT, _ARU, _PPS, _Pr, _Au, _SI, _STU, _STS, _TIPC],
+    [[() => Credentials$, 0], 0, () => AssumedRoleUser$, 1, 0, 0, 0, 1, 1, [() => TrustedIdentityPropagationContext$, 0]]
+];
+var AssumeRootRequest$ = [3, n0, _ARRss,
+    0,
+    [_TP, _TPA, _DS, _MSTS],
+    [0, () => PolicyDescriptorType$, 1, 1], 2
+];
+var AssumeRootResponse$ = [3, n0, _ARRssu,
+    0,
+    [_C, _SI, _STU, _STS],
+    [[() => Credentials$, 0], 0, 1, 1]
+];
+var Credentials$ = [3, n0, _C,
+    0,
+    [_AKI, _SAK, _STe, _E],
+    [0, [() => accessKeySecretType, 0], 0, 4], 4
+];
+var DecodeAuthorizationMessageRequest$ = [3, n0, _DAMR,
+    0,
+    [_EM],
+    [0], 1
+];
+var DecodeAuthorizationMessageResponse$ = [3, n0, _DAMRe,
+    0,
+    [_DM],
+    [0]
+];
+var FederatedUser$ = [3, n0, _FU,
+    0,
+    [_FUI, _A],
+    [0, 0], 2
+];
+var GetAccessKeyInfoRequest$ = [3, n0, _GAKIR,
+    0,
+    [_AKI],
+    [0], 1
+];
+var GetAccessKeyInfoResponse$ = [3, n0, _GAKIRe,
+    0,
+    [_Ac],
+    [0]
+];
+var GetCallerIdentityRequest$ = [3, n0, _GCIR,
+    0,
+    [],
+    []
+];
+var GetCallerIdentityResponse$ = [3, n0, _GCIRe,
+    0,
+    [_UI, _Ac, _A],
+    [0, 0, 0]
+];
+var GetDelegatedAccessTokenRequest$ = [3, n0, _GDATR,
+    0,
+    [_TIT],
+    [[() => tradeInTokenType, 0]], 1
+];
+var GetDelegatedAccessTokenResponse$ = [3, n0, _GDATRe,
+    0,
+    [_C, _PPS, _AP],
+    [[() => Credentials$, 0], 1, 0]
+];
+var GetFederationTokenRequest$ = [3, n0, _GFTR,
+    0,
+    [_N, _P, _PA, _DS, _T, _MSTS],
+    [0, 0, () => policyDescriptorListType, 1, () => tagListType, 1], 1
+];
+var GetFederationTokenResponse$ = [3, n0, _GFTRe,
+    0,
+    [_C, _FU, _PPS, _STU, _STS],
+    [[() => Credentials$, 0], () => FederatedUser$, 1, 1, 1]
+];
+var GetScopedCredentialsRequest$ = [3, n0, _GSCR,
+    0,
+    [_P, _DS, _MSTS, _SSD],
+    [0, 1, 1, 0]
+];
+var GetScopedCredentialsResponse$ = [3, n0, _GSCRe,
+    0,
+    [_C, _SIe, _STU, _STS, _SPC, _SI],
+    [[() => Credentials$, 0], () => ScopedSession$, 1, 1, 1, 0]
+];
+var GetSessionTokenRequest$ = [3, n0, _GSTR,
+    0,
+    [_DS, _SN, _TC, _MSTS],
+    [1, 0, 0, 1]
+];
+var GetSessionTokenResponse$ = [3, n0, _GSTRe,
+    0,
+    [_C, _STU, _STS],
+    [[() => Credentials$, 0], 1, 1]
+];
+var GetWebIdentityTokenRequest$ = [3, n0, _GWITR,
+    0,
+    [_Au, _SA, _DS, _Sc, _SM, _T],
+    [64 | 0, 0, 1, 0, 0, () => tagListType], 2
+];
+var GetWebIdentityTokenResponse$ = [3, n0, _GWITRe,
+    0,
+    [_WIT, _E],
+    [[() => webIdentityTokenType, 0], 4]
+];
+var OriginIdentity$ = [3, n0, _OI,
+    0,
+    [_S, _ST, _I, _FPA],
+    [[() => originIdentitySubjectType, 0], [() => originIdentitySubjectTypeType, 0], [() => originIdentityIssuerType, 0], 0]
+];
+var PolicyDescriptorType$ = [3, n0, _PDT,
+    0,
+    [_a],
+    [0]
+];
+var ProvidedContext$ = [3, n0, _PCr,
+    0,
+    [_PAro, _CA],
+    [0, 0]
+];
+var ScopedSession$ = [3, n0, _SS,
+    0,
+    [_SSI, _A],
+    [0, 0], 2
+];
+var Tag$ = [3, n0, _Ta,
+    0,
+    [_K, _V],
+    [0, 0], 2
+];
+var TransactionContext$ = [3, n0, _TCr,
+    0,
+    [_IP],
+    [[() => transactionContextIdentityProviderMapType, 0]]
+];
+var TrustedIdentityPropagationContext$ = [3, n0, _TIPC,
+    8,
+    [_OI, _TCr],
+    [[() => OriginIdentity$, 0], [() => TransactionContext$, 0]]
+];
+var policyDescriptorListType = [1, n0, _pDLT,
+    0, () => PolicyDescriptorType$
+];
+var ProvidedContextsListType = [1, n0, _PCLT,
+    0, () => ProvidedContext$
+];
+var tagListType = [1, n0, _tLT,
+    0, () => Tag$
+];
+var transactionContextIdentityProviderMapType = [2, n0, _tCIPMT,
+    0, [0,
+        0],
+    [() => transactionContextValueType,
+        0]
+];
+var AssumeRole$ = [9, n0, _AR,
+    0, () => AssumeRoleRequest$, () => AssumeRoleResponse$
+];
+var AssumeRoleWithSAML$ = [9, n0, _ARWSAML,
+    0, () => AssumeRoleWithSAMLRequest$, () => AssumeRoleWithSAMLResponse$
+];
+var AssumeRoleWithWebIdentity$ = [9, n0, _ARWWI,
+    0, () => AssumeRoleWithWebIdentityRequest$, () => AssumeRoleWithWebIdentityResponse$
+];
+var AssumeRoot$ = [9, n0, _ARs,
+    0, () => AssumeRootRequest$, () => AssumeRootResponse$
+];
+var DecodeAuthorizationMessage$ = [9, n0, _DAM,
+    0, () => DecodeAuthorizationMessageRequest$, () => DecodeAuthorizationMessageResponse$
+];
+var GetAccessKeyInfo$ = [9, n0, _GAKI,
+    0, () => GetAccessKeyInfoRequest$, () => GetAccessKeyInfoResponse$
+];
+var GetCallerIdentity$ = [9, n0, _GCI,
+    0, () => GetCallerIdentityRequest$, () => GetCallerIdentityResponse$
+];
+var GetDelegatedAccessToken$ = [9, n0, _GDAT,
+    0, () => GetDelegatedAccessTokenRequest$, () => GetDelegatedAccessTokenResponse$
+];
+var GetFederationToken$ = [9, n0, _GFT,
+    0, () => GetFederationTokenRequest$, () => GetFederationTokenResponse$
+];
+var GetScopedCredentials$ = [9, n0, _GSC,
+    0, () => GetScopedCredentialsRequest$, () => GetScopedCredentialsResponse$
+];
+var GetSessionToken$ = [9, n0, _GST,
+    0, () => GetSessionTokenRequest$, () => GetSessionTokenResponse$
+];
+var GetWebIdentityToken$ = [9, n0, _GWIT,
+    0, () => GetWebIdentityTokenRequest$, () => GetWebIdentityTokenResponse$
+];
+
+const getRuntimeConfig$1 = (config) => {
+    return {
+        apiVersion: "2011-06-15",
+        base64Decoder: config?.base64Decoder ?? fromBase64,
+        base64Encoder: config?.base64Encoder ?? toBase64,
+        disableHostPrefix: config?.disableHostPrefix ?? false,
+        endpointProvider: config?.endpointProvider ?? defaultEndpointResolver,
+        extensions: config?.extensions ?? [],
+        httpAuthSchemeProvider: config?.httpAuthSchemeProvider ?? defaultSTSHttpAuthSchemeProvider,
+        httpAuthSchemes: config?.httpAuthSchemes ?? [
+            {
+                schemeId: "aws.auth#sigv4",
+                identityProvider: (ipc) => ipc.getIdentityProvider("aws.auth#sigv4"),
+                signer: new AwsSdkSigV4Signer(),
+            },
+            {
+                schemeId: "aws.auth#sigv4a",
+                identityProvider: (ipc) => ipc.getIdentityProvider("aws.auth#sigv4a"),
+                signer: new AwsSdkSigV4ASigner(),
+            },
+            {
+                schemeId: "smithy.api#noAuth",
+                identityProvider: (ipc) => ipc.getIdentityProvider("smithy.api#noAuth") || (async () => ({})),
+                signer: new NoAuthSigner(),
+            },
+        ],
+        logger: config?.logger ?? new NoOpLogger(),
+        protocol: config?.protocol ?? AwsQueryProtocol,
+        protocolSettings: config?.protocolSettings ?? {
+            defaultNamespace: "com.amazonaws.sts",
+            errorTypeRegistries,
+            xmlNamespace: "https://sts.amazonaws.com/doc/2011-06-15/",
+            version: "2011-06-15",
+            serviceTarget: "AWSSecurityTokenServiceV20110615",
+        },
+        serviceId: config?.serviceId ?? "STS",
+        sha256: config?.sha256 ?? Sha256,
+        signerConstructor: config?.signerConstructor ?? SignatureV4MultiRegion,
+        urlParser: config?.urlParser ?? parseUrl,
+        utf8Decoder: config?.utf8Decoder ?? fromUtf8,
+        utf8Encoder: config?.utf8Encoder ?? toUtf8,
+    };
+};
+
+const getRuntimeConfig = (config) => {
+    emitWarningIfUnsupportedVersion(process.version);
+    const defaultsMode = resolveDefaultsModeConfig(config);
+    const defaultConfigProvider = () => defaultsMode().then(loadConfigsForDefaultMode);
+    const clientSharedValues = getRuntimeConfig$1(config);
+    emitWarningIfUnsupportedVersion$1(process.version);
+    const loaderConfig = {
+        profile: config?.profile,
+        logger: clientSharedValues.logger,
+    };
+    return {
+        ...clientSharedValues,
+        ...config,
+        runtime: "node",
+        defaultsMode,
+        authSchemePreference: config?.authSchemePreference ?? loadConfig(NODE_AUTH_SCHEME_PREFERENCE_OPTIONS, loaderConfig),
+        bodyLengthChecker: config?.bodyLengthChecker ?? calculateBodyLength,
+        credentialDefaultProvider: config?.credentialDefaultProvider ?? defaultProvider,
+        defaultSocketTimeout: getDefaultSocketTimeout(config?.requestHandler, 300_000),
+        defaultUserAgentProvider: config?.defaultUserAgentProvider ?? createDefaultUserAgentProvider({ serviceId: clientSharedValues.serviceId, clientVersion: packageInfo.version }),
+        httpAuthSchemes: config?.httpAuthSchemes ?? [
+            {
+                schemeId: "aws.auth#sigv4",
+                identityProvider: (ipc) => ipc.getIdentityProvider("aws.auth#sigv4") || (async (idProps) => await defaultProvider(idProps?.__config || {})()),
+                signer: new AwsSdkSigV4Signer(),
+            },
+            {
+                schemeId: "aws.auth#sigv4a",
+                identityProvider: (ipc) => ipc.getIdentityProvider("aws.auth#sigv4a"),
+                signer: new AwsSdkSigV4ASigner(),
+            },
+            {
+                schemeId: "smithy.api#noAuth",
+                identityProvider: (ipc) => ipc.getIdentityProvider("smithy.api#noAuth") || (async () => ({})),
+                signer: new NoAuthSigner(),
+            },
+        ],
+        maxAttempts: config?.maxAttempts ?? loadConfig(NODE_MAX_ATTEMPT_CONFIG_OPTIONS, config),
+        region: config?.region ?? loadConfig(NODE_REGION_CONFIG_OPTIONS, { ...NODE_REGION_CONFIG_FILE_OPTIONS, ...loaderConfig }),
+        requestHandler: NodeHttpHandler.create(config?.requestHandler ?? defaultConfigProvider),
+        retryMode: config?.retryMode ??
+            loadConfig({
+                ...NODE_RETRY_MODE_CONFIG_OPTIONS,
+                default: async () => (await defaultConfigProvider()).retryMode || DEFAULT_RETRY_MODE,
+            }, config),
+        sigv4aSigningRegionSet: config?.sigv4aSigningRegionSet ?? loadConfig(NODE_SIGV4A_CONFIG_OPTIONS, loaderConfig),
+        streamCollector: config?.streamCollector ?? streamCollector,
+        useDualstackEndpoint: config?.useDualstackEndpoint ?? loadConfig(NODE_USE_DUALSTACK_ENDPOINT_CONFIG_OPTIONS, loaderConfig),
+        useFipsEndpoint: config?.useFipsEndpoint ?? loadConfig(NODE_USE_FIPS_ENDPOINT_CONFIG_OPTIONS, loaderConfig),
+        userAgentAppId: config?.userAgentAppId ?? loadConfig(NODE_APP_ID_CONFIG_OPTIONS, loaderConfig),
+    };
+};
+
+const getHttpAuthExtensionConfiguration = (runtimeConfig) => {
+    const _httpAuthSchemes = runtimeConfig.httpAuthSchemes;
+    let _httpAuthSchemeProvider = runtimeConfig.httpAuthSchemeProvider;
+    let _credentials = runtimeConfig.credentials;
+    return {
+        setHttpAuthScheme(httpAuthScheme) {
+            const index = _httpAuthSchemes.findIndex((scheme) => scheme.schemeId === httpAuthScheme.schemeId);
+            if (index === -1) {
+                _httpAuthSchemes.push(httpAuthScheme);
+            }
+            else {
+                _httpAuthSchemes.splice(index, 1, httpAuthScheme);
+            }
+        },
+        httpAuthSchemes() {
+            return _httpAuthSchemes;
+        },
+        setHttpAuthSchemeProvider(httpAuthSchemeProvider) {
+            _httpAuthSchemeProvider = httpAuthSchemeProvider;
+        },
+        httpAuthSchemeProvider() {
+            return _httpAuthSchemeProvider;
+        },
+        setCredentials(credentials) {
+            _credentials = credentials;
+        },
+        credentials() {
+            return _credentials;
+        },
+    };
+};
+const resolveHttpAuthRuntimeConfig = (config) => {
+    return {
+        httpAuthSchemes: config.httpAuthSchemes(),
+        httpAuthSchemeProvider: config.httpAuthSchemeProvider(),
+        credentials: config.credentials(),
+    };
+};
+
+const resolveRuntimeExtensions = (runtimeConfig, extensions) => {
+    const extensionConfiguration = Object.assign(getAwsRegionExtensionConfiguration(runtimeConfig), getDefaultExtensionConfiguration(runtimeConfig), getHttpHandlerExtensionConfiguration(runtimeConfig), getHttpAuthExtensionConfiguration(runtimeConfig));
+    extensions.forEach((extension) => extension.configure(extensionConfiguration));
+    return Object.assign(runtimeConfig, resolveAwsRegionExtensionConfiguration(extensionConfiguration), resolveDefaultRuntimeConfig(extensionConfiguration), resolveHttpHandlerRuntimeConfig(extensionConfiguration), resolveHttpAuthRuntimeConfig(extensionConfiguration));
+};
+
+class STSClient extends Client {
+    config;
+    constructor(...[configuration]) {
+        const _config_0 = getRuntimeConfig(configuration || {});
+        super(_config_0);
+        this.initConfig = _config_0;
+        const _config_1 = resolveClientEndpointParameters(_config_0);
+        const _config_2 = resolveUserAgentConfig(_config_1);
+        const _config_3 = resolveRetryConfig(_config_2);
+        const _config_4 = resolveRegionConfig(_config_3);
+        const _config_5 = resolveHostHeaderConfig(_config_4);
+        const _config_6 = resolveEndpointConfig(_config_5);
+        const _config_7 = resolveHttpAuthSchemeConfig(_config_6);
+        const _config_8 = resolveRuntimeExtensions(_config_7, configuration?.extensions || []);
+        this.config = _config_8;
+        this.middlewareStack.use(getSchemaSerdePlugin(this.config));
+        this.middlewareStack.use(getUserAgentPlugin(this.config));
+        this.middlewareStack.use(getRetryPlugin(this.config));
+        this.middlewareStack.use(getContentLengthPlugin(this.config));
+        this.middlewareStack.use(getHostHeaderPlugin(this.config));
+        this.middlewareStack.use(getLoggerPlugin(this.config));
+        this.middlewareStack.use(getRecursionDetectionPlugin(this.config));
+        this.middlewareStack.use(getHttpAuthSchemeEndpointRuleSetPlugin(this.config, {
+            httpAuthSchemeParametersProvider: defaultSTSHttpAuthSchemeParametersProvider,
+            identityProviderConfigProvider: async (config) => new DefaultIdentityProviderConfig({
+                "aws.auth#sigv4": config.credentials,
+                "aws.auth#sigv4a": config.credentials,
+            }),
+        }));
+        this.middlewareStack.use(getHttpSigningPlugin(this.config));
+    }
+    destroy() {
+        super.destroy();
+    }
+}
+
+const command = makeBuilder(commonParams, "AWSSecurityTokenServiceV20110615", "STSClient", getEndpointPlugin);
+const _ep0 = {};
+const _mw0 = (Command, cs, config, o) => [];
+
+class AssumeRoleCommand extends command(_ep0, _mw0, "AssumeRole", AssumeRole$) {
+}
+
+class AssumeRoleWithSAMLCommand extends command(_ep0, _mw0, "AssumeRoleWithSAML", AssumeRoleWithSAML$) {
+}
+
+class AssumeRoleWithWebIdentityCommand extends command(_ep0, _mw0, "AssumeRoleWithWebIdentity", AssumeRoleWithWebIdentity$) {
+}
+
+class AssumeRootCommand extends command(_ep0, _mw0, "AssumeRoot", AssumeRoot$) {
+}
+
+class DecodeAuthorizationMessageCommand extends command(_ep0, _mw0, "DecodeAuthorizationMessage", DecodeAuthorizationMessage$) {
+}
+
+class GetAccessKeyInfoCommand extends command(_ep0, _mw0, "GetAccessKeyInfo", GetAccessKeyInfo$) {
+}
+
+class GetCallerIdentityCommand extends command(_ep0, _mw0, "GetCallerIdentity", GetCallerIdentity$) {
+}
+
+class GetDelegatedAccessTokenCommand extends command(_ep0, _mw0, "GetDelegatedAccessToken", GetDelegatedAccessToken$) {
+}
+
+class GetFederationTokenCommand extends command(_ep0, _mw0, "GetFederationToken", GetFederationToken$) {
+}
+
+class GetScopedCredentialsCommand extends command(_ep0, _mw0, "GetScopedCredentials", GetScopedCredentials$) {
+}
+
+class GetSessionTokenCommand extends command(_ep0, _mw0, "GetSessionToken", GetSessionToken$) {
+}
+
+class GetWebIdentityTokenCommand extends command(_ep0, _mw0, "GetWebIdentityToken", GetWebIdentityToken$) {
+}
+
+const commands = {
+    AssumeRoleCommand,
+    AssumeRoleWithSAMLCommand,
+    AssumeRoleWithWebIdentityCommand,
+    AssumeRootCommand,
+    DecodeAuthorizationMessageCommand,
+    GetAccessKeyInfoCommand,
+    GetCallerIdentityCommand,
+    GetDelegatedAccessTokenCommand,
+    GetFederationTokenCommand,
+    GetScopedCredentialsCommand,
+    GetSessionTokenCommand,
+    GetWebIdentityTokenCommand,
+};
+class STS extends STSClient {
+}
+createAggregatedClient(commands, STS);
+
+const WebIdentityTokenSubjectModeType = {
+    AWS_IDENTITY: "AWSIdentity",
+    ORIGIN_IDENTITY: "OriginIdentity",
+};
+
+const getAccountIdFromAssumedRoleUser = (assumedRoleUser) => {
+    if (typeof assumedRoleUser?.Arn === "string") {
+        const arnComponents = assumedRoleUser.Arn.split(":");
+        if (arnComponents.length > 4 && arnComponents[4] !== "") {
+            return arnComponents[4];
+        }
+    }
+    return undefined;
+};
+const resolveRegion = async (_region, _parentRegion, credentialProviderLogger, loaderConfig = {}) => {
+    const region = typeof _region === "function" ? await _region() : _region;
+    const parentRegion = typeof _parentRegion === "function" ? await _parentRegion() : _parentRegion;
+    let stsDefaultRegion = "";
+    const resolvedRegion = region ?? parentRegion ?? (stsDefaultRegion = await stsRegionDefaultResolver(loaderConfig)());
+    credentialProviderLogger?.debug?.("@aws-sdk/client-sts::resolveRegion", "accepting first of:", `${region} (credential provider clientConfig)`, `${parentRegion} (contextual client)`, `${stsDefaultRegion} (STS default: AWS_REGION, profile region, or us-east-1)`);
+    return resolvedRegion;
+};
+const getDefaultRoleAssumer$1 = (stsOptions, STSClient) => {
+    let stsClient;
+    let closureSourceCreds;
+    return async (sourceCreds, params) => {
+        closureSourceCreds = sourceCreds;
+        if (!stsClient) {
+            const { logger = stsOptions?.parentClientConfig?.logger, profile = stsOptions?.parentClientConfig?.profile, region, requestHandler = stsOptions?.parentClientConfig?.requestHandler, credentialProviderLogger, userAgentAppId = stsOptions?.parentClientConfig?.userAgentAppId, } = stsOptions;
+            const resolvedRegion = await resolveRegion(region, stsOptions?.parentClientConfig?.region, credentialProviderLogger, {
+                logger,
+                profile,
+            });
+            const isCompatibleRequestHandler = !isH2(requestHandler);
+            stsClient = new STSClient({
+                ...stsOptions,
+                userAgentAppId,
+                profile,
+                credentialDefaultProvider: () => async () => closureSourceCreds,
+                region: resolvedRegion,
+                requestHandler: isCompatibleRequestHandler ? requestHandler : undefined,
+                logger: logger,
+            });
+        }
+        const { Credentials, AssumedRoleUser } = await stsClient.send(new AssumeRoleCommand(params));
+        if (!Credentials || !Credentials.AccessKeyId || !Credentials.SecretAccessKey) {
+            throw new Error(`Invalid response from STS.assumeRole call with role ${params.RoleArn}`);
+        }
+        const accountId = getAccountIdFromAssumedRoleUser(AssumedRoleUser);
+        const credentials = {
+            accessKeyId: Credentials.AccessKeyId,
+            secretAccessKey: Credentials.SecretAccessKey,
+            sessionToken: Credentials.SessionToken,
+            expiration: Credentials.Expiration,
+            ...(Credentials.CredentialScope && { credentialScope: Credentials.CredentialScope }),
+            ...(accountId && { accountId }),
+        };
+        setCredentialFeature(credentials, "CREDENTIALS_STS_ASSUME_ROLE", "i");
+        return credentials;
+    };
+};
+const getDefaultRoleAssumerWithWebIdentity$1 = (stsOptions, STSClient) => {
+    let stsClient;
+    return async (params) => {
+        if (!stsClient) {
+            const { logger = stsOptions?.parentClientConfig?.logger, profile = stsOptions?.parentClientConfig?.profile, region, requestHandler = stsOptions?.parentClientConfig?.requestHandler, credentialProviderLogger, userAgentAppId = stsOptions?.parentClientConfig?.userAgentAppId, } = stsOptions;
+            const resolvedRegion = await resolveRegion(region, stsOptions?.parentClientConfig?.region, credentialProviderLogger, {
+                logger,
+                profile,
+            });
+            const isCompatibleRequestHandler = !isH2(requestHandler);
+            stsClient = new STSClient({
+                ...stsOptions,
+                userAgentAppId,
+                profile,
+                region: resolvedRegion,
+                requestHandler: isCompatibleRequestHandler ? requestHandler : undefined,
+                logger: logger,
+            });
+        }
+        const { Credentials, AssumedRoleUser } = await stsClient.send(new AssumeRoleWithWebIdentityCommand(params));
+        if (!Credentials || !Credentials.AccessKeyId || !Credentials.SecretAccessKey) {
+            throw new Error(`Invalid response from STS.assumeRoleWithWebIdentity call with role ${params.RoleArn}`);
+        }
+        const accountId = getAccountIdFromAssumedRoleUser(AssumedRoleUser);
+        const credentials = {
+            accessKeyId: Credentials.AccessKeyId,
+            secretAccessKey: Credentials.SecretAccessKey,
+            sessionToken: Credentials.SessionToken,
+            expiration: Credentials.Expiration,
+            ...(Credentials.CredentialScope && { credentialScope: Credentials.CredentialScope }),
+            ...(accountId && { accountId }),
+        };
+        if (accountId) {
+            setCredentialFeature(credentials, "RESOLVED_ACCOUNT_ID", "T");
+        }
+        setCredentialFeature(credentials, "CREDENTIALS_STS_ASSUME_ROLE_WEB_ID", "k");
+        return credentials;
+    };
+};
+const isH2 = (requestHandler) => {
+    return requestHandler?.metadata?.handlerProtocol === "h2";
+};
+
+const getCustomizableStsClientCtor = (baseCtor, customizations) => {
+    if (!customizations)
+        return baseCtor;
+    else
+        return class CustomizableSTSClient extends baseCtor {
+            constructor(config) {
+                super(config);
+                for (const customization of customizations) {
+                    this.middlewareStack.use(customization);
+                }
+            }
+        };
+};
+const getDefaultRoleAssumer = (stsOptions = {}, stsPlugins) => getDefaultRoleAssumer$1(stsOptions, getCustomizableStsClientCtor(STSClient, stsPlugins));
+const getDefaultRoleAssumerWithWebIdentity = (stsOptions = {}, stsPlugins) => getDefaultRoleAssumerWithWebIdentity$1(stsOptions, getCustomizableStsClientCtor(STSClient, stsPlugins));
+const decorateDefaultCredentialProvider = (provider) => (input) => provider({
+    roleAssumer: getDefaultRoleAssumer(input),
+    roleAssumerWithWebIdentity: getDefaultRoleAssumerWithWebIdentity(input),
+    ...input,
+});
+
+__webpack_unused_export__ = AssumeRole$;
+__webpack_unused_export__ = AssumeRoleCommand;
+__webpack_unused_export__ = AssumeRoleRequest$;
+__webpack_unused_export__ = AssumeRoleResponse$;
+__webpack_unused_export__ = AssumeRoleWithSAML$;
+__webpack_unused_export__ = AssumeRoleWithSAMLCommand;
+__webpack_unused_export__ = AssumeRoleWithSAMLRequest$;
+__webpack_unused_export__ = AssumeRoleWithSAMLResponse$;
+__webpack_unused_export__ = AssumeRoleWithWebIdentity$;
+__webpack_unused_export__ = AssumeRoleWithWebIdentityCommand;
+__webpack_unused_export__ = AssumeRoleWithWebIdentityRequest$;
+__webpack_unused_export__ = AssumeRoleWithWebIdentityResponse$;
+__webpack_unused_export__ = AssumeRoot$;
+__webpack_unused_export__ = AssumeRootCommand;
+__webpack_unused_export__ = AssumeRootRequest$;
+__webpack_unused_export__ = AssumeRootResponse$;
+__webpack_unused_export__ = AssumedRoleUser$;
+__webpack_unused_export__ = Credentials$;
+__webpack_unused_export__ = DecodeAuthorizationMessage$;
+__webpack_unused_export__ = DecodeAuthorizationMessageCommand;
+__webpack_unused_export__ = DecodeAuthorizationMessageRequest$;
+__webpack_unused_export__ = DecodeAuthorizationMessageResponse$;
+__webpack_unused_export__ = ExpiredTokenException;
+__webpack_unused_export__ = ExpiredTokenException$;
+__webpack_unused_export__ = ExpiredTradeInTokenException;
+__webpack_unused_export__ = ExpiredTradeInTokenException$;
+__webpack_unused_export__ = FederatedUser$;
+__webpack_unused_export__ = GetAccessKeyInfo$;
+__webpack_unused_export__ = GetAccessKeyInfoCommand;
+__webpack_unused_export__ = GetAccessKeyInfoRequest$;
+__webpack_unused_export__ = GetAccessKeyInfoResponse$;
+__webpack_unused_export__ = GetCallerIdentity$;
+exports.zI = GetCallerIdentityCommand;
+__webpack_unused_export__ = GetCallerIdentityRequest$;
+__webpack_unused_export__ = GetCallerIdentityResponse$;
+__webpack_unused_export__ = GetDelegatedAccessToken$;
+__webpack_unused_export__ = GetDelegatedAccessTokenCommand;
+__webpack_unused_export__ = GetDelegatedAccessTokenRequest$;
+__webpack_unused_export__ = GetDelegatedAccessTokenResponse$;
+__webpack_unused_export__ = GetFederationToken$;
+__webpack_unused_export__ = GetFederationTokenCommand;
+__webpack_unused_export__ = GetFederationTokenRequest$;
+__webpack_unused_export__ = GetFederationTokenResponse$;
+__webpack_unused_export__ = GetScopedCredentials$;
+__webpack_unused_export__ = GetScopedCredentialsCommand;
+__webpack_unused_export__ = GetScopedCredentialsRequest$;
+__webpack_unused_export__ = GetScopedCredentialsResponse$;
+__webpack_unused_export__ = GetSessionToken$;
+__webpack_unused_export__ = GetSessionTokenCommand;
+__webpack_unused_export__ = GetSessionTokenRequest$;
+__webpack_unused_export__ = GetSessionTokenResponse$;
+__webpack_unused_export__ = GetWebIdentityToken$;
+__webpack_unused_export__ = GetWebIdentityTokenCommand;
+__webpack_unused_export__ = GetWebIdentityTokenRequest$;
+__webpack_unused_export__ = GetWebIdentityTokenResponse$;
+__webpack_unused_export__ = IDPCommunicationErrorException;
+__webpack_unused_export__ = IDPCommunicationErrorException$;
+__webpack_unused_export__ = IDPRejectedClaimException;
+__webpack_unused_export__ = IDPRejectedClaimException$;
+__webpack_unused_export__ = InsufficientSessionLifetimeException;
+__webpack_unused_export__ = InsufficientSessionLifetimeException$;
+__webpack_unused_export__ = InvalidAuthorizationMessageException;
+__webpack_unused_export__ = InvalidAuthorizationMessageException$;
+__webpack_unused_export__ = InvalidContextAssertionException;
+__webpack_unused_export__ = InvalidContextAssertionException$;
+__webpack_unused_export__ = InvalidIdentityTokenException;
+__webpack_unused_export__ = InvalidIdentityTokenException$;
+__webpack_unused_export__ = InvalidSubjectCredentialsException;
+__webpack_unused_export__ = InvalidSubjectCredentialsException$;
+__webpack_unused_export__ = JWTPayloadSizeExceededException;
+__webpack_unused_export__ = JWTPayloadSizeExceededException$;
+__webpack_unused_export__ = MalformedPolicyDocumentException;
+__webpack_unused_export__ = MalformedPolicyDocumentException$;
+__webpack_unused_export__ = OriginIdentity$;
+__webpack_unused_export__ = OutboundWebIdentityFederationDisabledException;
+__webpack_unused_export__ = OutboundWebIdentityFederationDisabledException$;
+__webpack_unused_export__ = PackedPolicyTooLargeException;
+__webpack_unused_export__ = PackedPolicyTooLargeException$;
+__webpack_unused_export__ = PolicyDescriptorType$;
+__webpack_unused_export__ = ProvidedContext$;
+__webpack_unused_export__ = RegionDisabledException;
+__webpack_unused_export__ = RegionDisabledException$;
+__webpack_unused_export__ = STS;
+exports.iM = STSClient;
+__webpack_unused_export__ = STSServiceException;
+__webpack_unused_export__ = STSServiceException$;
+__webpack_unused_export__ = ScopedSession$;
+__webpack_unused_export__ = SessionDurationEscalationException;
+__webpack_unused_export__ = SessionDurationEscalationException$;
+__webpack_unused_export__ = Tag$;
+__webpack_unused_export__ = TransactionContext$;
+__webpack_unused_export__ = TrustedIdentityPropagationContext$;
+__webpack_unused_export__ = WebIdentityTokenSubjectModeType;
+__webpack_unused_export__ = decorateDefaultCredentialProvider;
+__webpack_unused_export__ = errorTypeRegistries;
+__webpack_unused_export__ = getDefaultRoleAssumer;
+__webpack_unused_export__ = getDefaultRoleAssumerWithWebIdentity;
 
 
 /***/ }),
@@ -16829,7 +27101,7 @@ function resolveLogins(logins) {
 function fromCognitoIdentity(parameters) {
     return async (awsIdentityProperties) => {
         parameters.logger?.debug("@aws-sdk/credential-provider-cognito-identity - fromCognitoIdentity");
-        const { GetCredentialsForIdentityCommand, CognitoIdentityClient } = __nccwpck_require__(361);
+        const { GetCredentialsForIdentityCommand, CognitoIdentityClient } = __nccwpck_require__(2742);
         const fromConfigs = (property) => parameters.clientConfig?.[property] ??
             parameters.parentClientConfig?.[property] ??
             awsIdentityProperties?.callerClientConfig?.[property];
@@ -16967,7 +27239,7 @@ function fromCognitoIdentityPool({ accountId, cache = localStorage(), client, cl
         ? `aws:cognito-identity-credentials:${identityPoolId}:${userIdentifier}`
         : undefined;
     let provider = async (awsIdentityProperties) => {
-        const { GetIdCommand, CognitoIdentityClient } = __nccwpck_require__(361);
+        const { GetIdCommand, CognitoIdentityClient } = __nccwpck_require__(2742);
         const fromConfigs = (property) => clientConfig?.[property] ??
             parentClientConfig?.[property] ??
             awsIdentityProperties?.callerClientConfig?.[property];
@@ -17014,7 +27286,7 @@ exports.fromCognitoIdentityPool = fromCognitoIdentityPool;
 
 /***/ }),
 
-/***/ 361:
+/***/ 2742:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 const { CognitoIdentityClient, GetCredentialsForIdentityCommand, GetIdCommand } = __nccwpck_require__(364);
@@ -40321,7 +50593,7 @@ Object.defineProperty(exports, "stringify", ({ enumerable: true, get: function (
 Object.defineProperty(exports, "nil", ({ enumerable: true, get: function () { return codegen_1.nil; } }));
 Object.defineProperty(exports, "Name", ({ enumerable: true, get: function () { return codegen_1.Name; } }));
 Object.defineProperty(exports, "CodeGen", ({ enumerable: true, get: function () { return codegen_1.CodeGen; } }));
-var validation_error_1 = __nccwpck_require__(3021);
+var validation_error_1 = __nccwpck_require__(5402);
 Object.defineProperty(exports, "ValidationError", ({ enumerable: true, get: function () { return validation_error_1.default; } }));
 var ref_error_1 = __nccwpck_require__(3162);
 Object.defineProperty(exports, "MissingRefError", ({ enumerable: true, get: function () { return ref_error_1.default; } }));
@@ -40498,7 +50770,7 @@ exports.regexpCode = regexpCode;
 Object.defineProperty(exports, "__esModule", ({ value: true }));
 exports.or = exports.and = exports.not = exports.CodeGen = exports.operators = exports.varKinds = exports.ValueScopeName = exports.ValueScope = exports.Scope = exports.Name = exports.regexpCode = exports.stringify = exports.getProperty = exports.nil = exports.strConcat = exports.str = exports._ = void 0;
 const code_1 = __nccwpck_require__(567);
-const scope_1 = __nccwpck_require__(7788);
+const scope_1 = __nccwpck_require__(5407);
 var code_2 = __nccwpck_require__(567);
 Object.defineProperty(exports, "_", ({ enumerable: true, get: function () { return code_2._; } }));
 Object.defineProperty(exports, "str", ({ enumerable: true, get: function () { return code_2.str; } }));
@@ -40508,7 +50780,7 @@ Object.defineProperty(exports, "getProperty", ({ enumerable: true, get: function
 Object.defineProperty(exports, "stringify", ({ enumerable: true, get: function () { return code_2.stringify; } }));
 Object.defineProperty(exports, "regexpCode", ({ enumerable: true, get: function () { return code_2.regexpCode; } }));
 Object.defineProperty(exports, "Name", ({ enumerable: true, get: function () { return code_2.Name; } }));
-var scope_2 = __nccwpck_require__(7788);
+var scope_2 = __nccwpck_require__(5407);
 Object.defineProperty(exports, "Scope", ({ enumerable: true, get: function () { return scope_2.Scope; } }));
 Object.defineProperty(exports, "ValueScope", ({ enumerable: true, get: function () { return scope_2.ValueScope; } }));
 Object.defineProperty(exports, "ValueScopeName", ({ enumerable: true, get: function () { return scope_2.ValueScopeName; } }));
@@ -41194,7 +51466,7 @@ function par(x) {
 
 /***/ }),
 
-/***/ 7788:
+/***/ 5407:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
@@ -41479,7 +51751,7 @@ function extraErrorProps(cxt, { params, message }, keyValues) {
 Object.defineProperty(exports, "__esModule", ({ value: true }));
 exports.resolveSchema = exports.getCompilingSchema = exports.resolveRef = exports.compileSchema = exports.SchemaEnv = void 0;
 const codegen_1 = __nccwpck_require__(1436);
-const validation_error_1 = __nccwpck_require__(3021);
+const validation_error_1 = __nccwpck_require__(5402);
 const names_1 = __nccwpck_require__(630);
 const resolve_1 = __nccwpck_require__(4090);
 const util_1 = __nccwpck_require__(4464);
@@ -43238,7 +53510,7 @@ Object.defineProperty(exports, "stringify", ({ enumerable: true, get: function (
 Object.defineProperty(exports, "nil", ({ enumerable: true, get: function () { return codegen_1.nil; } }));
 Object.defineProperty(exports, "Name", ({ enumerable: true, get: function () { return codegen_1.Name; } }));
 Object.defineProperty(exports, "CodeGen", ({ enumerable: true, get: function () { return codegen_1.CodeGen; } }));
-const validation_error_1 = __nccwpck_require__(3021);
+const validation_error_1 = __nccwpck_require__(5402);
 const ref_error_1 = __nccwpck_require__(3162);
 const rules_1 = __nccwpck_require__(7353);
 const compile_1 = __nccwpck_require__(2718);
@@ -43902,7 +54174,7 @@ exports["default"] = uri;
 
 /***/ }),
 
-/***/ 3021:
+/***/ 5402:
 /***/ ((__unused_webpack_module, exports) => {
 
 
@@ -44417,7 +54689,7 @@ const anyOf_1 = __nccwpck_require__(9380);
 const oneOf_1 = __nccwpck_require__(2490);
 const allOf_1 = __nccwpck_require__(9205);
 const if_1 = __nccwpck_require__(8584);
-const thenElse_1 = __nccwpck_require__(6829);
+const thenElse_1 = __nccwpck_require__(9210);
 function getApplicator(draft2020 = false) {
     const applicator = [
         // any
@@ -44842,7 +55114,7 @@ exports["default"] = def;
 
 /***/ }),
 
-/***/ 6829:
+/***/ 9210:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
@@ -48908,7 +59180,7 @@ var ErrorCodes;
 
 /***/ }),
 
-/***/ 3683:
+/***/ 6064:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
@@ -49060,11 +59332,11 @@ var parallel_json_1 = __importDefault(__nccwpck_require__(5298));
 var pass_json_1 = __importDefault(__nccwpck_require__(7796));
 var base_state_machine_json_1 = __importDefault(__nccwpck_require__(6280));
 var state_machine_json_1 = __importDefault(__nccwpck_require__(2250));
-var state_json_1 = __importDefault(__nccwpck_require__(1342));
+var state_json_1 = __importDefault(__nccwpck_require__(8961));
 var succeed_json_1 = __importDefault(__nccwpck_require__(5695));
 var task_json_1 = __importDefault(__nccwpck_require__(6592));
 var wait_json_1 = __importDefault(__nccwpck_require__(9052));
-var map_json_1 = __importDefault(__nccwpck_require__(6273));
+var map_json_1 = __importDefault(__nccwpck_require__(8654));
 var errors_json_1 = __importDefault(__nccwpck_require__(7678));
 var types_1 = __nccwpck_require__(7525);
 var asl_path_validator_1 = __nccwpck_require__(7468);
@@ -49558,7 +59830,7 @@ var state_transitions_errors_1 = __nccwpck_require__(2918);
 var duplicate_state_names_errors_1 = __nccwpck_require__(1806);
 var missing_terminal_state_errors_1 = __nccwpck_require__(7813);
 var types_1 = __nccwpck_require__(7525);
-var duplicate_payload_template_fields_1 = __nccwpck_require__(3683);
+var duplicate_payload_template_fields_1 = __nccwpck_require__(6064);
 var state_checks_1 = __nccwpck_require__(1824);
 var DefaultOptions = {
     checkPaths: true,
@@ -59776,14 +70048,14 @@ exports.composeCollection = composeCollection;
 
 /***/ }),
 
-/***/ 6064:
+/***/ 3683:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var Document = __nccwpck_require__(5402);
+var Document = __nccwpck_require__(3021);
 var composeNode = __nccwpck_require__(5937);
-var resolveEnd = __nccwpck_require__(5407);
+var resolveEnd = __nccwpck_require__(7788);
 var resolveProps = __nccwpck_require__(4631);
 
 function composeDoc(options, directives, { offset, start, value, end }, onError) {
@@ -59837,7 +70109,7 @@ var Alias = __nccwpck_require__(4065);
 var identity = __nccwpck_require__(1127);
 var composeCollection = __nccwpck_require__(7349);
 var composeScalar = __nccwpck_require__(5413);
-var resolveEnd = __nccwpck_require__(5407);
+var resolveEnd = __nccwpck_require__(7788);
 var utilEmptyScalarPosition = __nccwpck_require__(2599);
 
 const CN = { composeNode, composeEmptyNode };
@@ -60048,12 +70320,12 @@ exports.composeScalar = composeScalar;
 
 
 var node_process = __nccwpck_require__(932);
-var directives = __nccwpck_require__(8961);
-var Document = __nccwpck_require__(5402);
+var directives = __nccwpck_require__(1342);
+var Document = __nccwpck_require__(3021);
 var errors = __nccwpck_require__(1464);
 var identity = __nccwpck_require__(1127);
-var composeDoc = __nccwpck_require__(6064);
-var resolveEnd = __nccwpck_require__(5407);
+var composeDoc = __nccwpck_require__(3683);
+var resolveEnd = __nccwpck_require__(7788);
 
 function getErrorPos(src) {
     if (typeof src === 'number')
@@ -60662,7 +70934,7 @@ exports.resolveBlockSeq = resolveBlockSeq;
 
 /***/ }),
 
-/***/ 5407:
+/***/ 7788:
 /***/ ((__unused_webpack_module, exports) => {
 
 
@@ -60717,7 +70989,7 @@ var identity = __nccwpck_require__(1127);
 var Pair = __nccwpck_require__(7165);
 var YAMLMap = __nccwpck_require__(4454);
 var YAMLSeq = __nccwpck_require__(2223);
-var resolveEnd = __nccwpck_require__(5407);
+var resolveEnd = __nccwpck_require__(7788);
 var resolveProps = __nccwpck_require__(4631);
 var utilContainsNewline = __nccwpck_require__(9499);
 var utilMapIncludes = __nccwpck_require__(1187);
@@ -60930,7 +71202,7 @@ exports.resolveFlowCollection = resolveFlowCollection;
 
 
 var Scalar = __nccwpck_require__(3301);
-var resolveEnd = __nccwpck_require__(5407);
+var resolveEnd = __nccwpck_require__(7788);
 
 function resolveFlowScalar(scalar, strict, onError) {
     const { offset, type, source, end } = scalar;
@@ -61438,7 +71710,7 @@ exports.mapIncludes = mapIncludes;
 
 /***/ }),
 
-/***/ 5402:
+/***/ 3021:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
@@ -61449,11 +71721,11 @@ var identity = __nccwpck_require__(1127);
 var Pair = __nccwpck_require__(7165);
 var toJS = __nccwpck_require__(4043);
 var Schema = __nccwpck_require__(5840);
-var stringifyDocument = __nccwpck_require__(9210);
+var stringifyDocument = __nccwpck_require__(6829);
 var anchors = __nccwpck_require__(1596);
 var applyReviver = __nccwpck_require__(3661);
 var createNode = __nccwpck_require__(2404);
-var directives = __nccwpck_require__(8961);
+var directives = __nccwpck_require__(1342);
 
 class Document {
     constructor(value, replacer, options) {
@@ -62026,7 +72298,7 @@ exports.createNode = createNode;
 
 /***/ }),
 
-/***/ 8961:
+/***/ 1342:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
@@ -62287,7 +72559,7 @@ var __webpack_unused_export__;
 
 
 var composer = __nccwpck_require__(9984);
-var Document = __nccwpck_require__(5402);
+var Document = __nccwpck_require__(3021);
 var Schema = __nccwpck_require__(5840);
 var errors = __nccwpck_require__(1464);
 var Alias = __nccwpck_require__(4065);
@@ -62297,7 +72569,7 @@ var Scalar = __nccwpck_require__(3301);
 var YAMLMap = __nccwpck_require__(4454);
 var YAMLSeq = __nccwpck_require__(2223);
 var cst = __nccwpck_require__(3461);
-var lexer = __nccwpck_require__(2742);
+var lexer = __nccwpck_require__(361);
 var lineCounter = __nccwpck_require__(6628);
 var parser = __nccwpck_require__(3456);
 var publicApi = __nccwpck_require__(4047);
@@ -63750,7 +74022,7 @@ exports.tokenType = tokenType;
 
 /***/ }),
 
-/***/ 2742:
+/***/ 361:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
@@ -64535,7 +74807,7 @@ exports.LineCounter = LineCounter;
 
 var node_process = __nccwpck_require__(932);
 var cst = __nccwpck_require__(3461);
-var lexer = __nccwpck_require__(2742);
+var lexer = __nccwpck_require__(361);
 
 function includesToken(list, type) {
     for (let i = 0; i < list.length; ++i)
@@ -65521,7 +75793,7 @@ exports.Parser = Parser;
 
 
 var composer = __nccwpck_require__(9984);
-var Document = __nccwpck_require__(5402);
+var Document = __nccwpck_require__(3021);
 var errors = __nccwpck_require__(1464);
 var log = __nccwpck_require__(7249);
 var identity = __nccwpck_require__(1127);
@@ -67371,7 +77643,7 @@ exports.stringifyComment = stringifyComment;
 
 /***/ }),
 
-/***/ 9210:
+/***/ 6829:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
@@ -70333,7 +80605,7 @@ exports.JSONPath = JSONPath;
 /***/ ((__webpack_module__, __unused_webpack___webpack_exports__, __nccwpck_require__) => {
 
 __nccwpck_require__.a(__webpack_module__, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
-/* harmony import */ var _cli_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(1894);
+/* harmony import */ var _cli_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(6273);
 
 // Ctrl-C stops the execution and its workers; a second one kills the process.
 const controller = new AbortController();
@@ -70351,7 +80623,7 @@ __webpack_async_result__();
 
 /***/ }),
 
-/***/ 1894:
+/***/ 6273:
 /***/ ((__unused_webpack___webpack_module__, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -70386,7 +80658,7 @@ class errors_InputError extends errors_FanoutError {
 class errors_StoreError extends errors_FanoutError {
 }
 /** The user's handler module is missing or exports nothing usable. */
-class errors_HandlerModuleError extends (/* unused pure expression or super */ null && (errors_FanoutError)) {
+class errors_HandlerModuleError extends errors_FanoutError {
 }
 /** A partition rejected more records than the job tolerates. */
 class errors_RejectedRecordsError extends (/* unused pure expression or super */ null && (errors_FanoutError)) {
@@ -70658,10 +80930,10 @@ function renderConsoleReport(report, maxRows = 50) {
 /** One progress line: partitions done / running / failed, records/s and an ETA. */
 function renderProgress(progress, elapsedMs) {
     const done = progress.succeeded + progress.failed;
-    const rate = elapsedMs > 0 ? (progress.records / elapsedMs) * 1000 : 0;
     const total = progress.total === undefined ? '?' : String(progress.total);
     const eta = progress.total !== undefined && done > 0 && done < progress.total ? ` · ETA ${formatDuration((elapsedMs / done) * (progress.total - done))}` : '';
-    return `partitions ${done}/${total} done · ${progress.running} running · ${progress.failed} failed · ${formatCount(Math.round(rate))} records/s${eta}`;
+    const rate = progress.records === undefined || elapsedMs <= 0 ? '' : ` · ${formatCount(Math.round((progress.records / elapsedMs) * 1000))} records/s`;
+    return `partitions ${done}/${total} done · ${progress.running} running · ${progress.failed} failed${rate}${eta}`;
 }
 
 ;// CONCATENATED MODULE: ./lib/src/report/summary.js
@@ -70735,6 +81007,10 @@ function totals(report) {
         ['Summed worker time', formatDuration(t.workerMs)],
         ['Effective parallelism', `${parallelism.toFixed(1)}×`],
     ];
+    if (report.cost !== undefined) {
+        const c = report.cost;
+        rows.push(['Estimated cost', `$${c.usd.toFixed(4)} (${c.lambdaGbSeconds.toFixed(1)} GB-s, ${formatCount(c.requests)} requests, ${formatCount(c.stateTransitions)} state transitions)`]);
+    }
     if (report.plan?.cappedAt !== undefined)
         rows.push(['Note', `partition count capped at max-partitions (${report.plan.cappedAt})`]);
     return `| | |\n|---|---:|\n${rows.map(([name, value]) => `| ${name} | ${value} |`).join('\n')}`;
@@ -70770,10 +81046,1778 @@ function truncateBytes(text, maxBytes) {
     return Buffer.from(text).subarray(0, maxBytes - Buffer.byteLength(note)).toString('utf8').replace(/\uFFFD$/, '') + note;
 }
 
-// EXTERNAL MODULE: external "node:os"
-var external_node_os_ = __nccwpck_require__(8161);
+// EXTERNAL MODULE: ./node_modules/@aws-sdk/client-cloudformation/dist-cjs/index.js
+var dist_cjs = __nccwpck_require__(3805);
+// EXTERNAL MODULE: ./node_modules/@aws-sdk/client-s3/dist-cjs/index.js
+var client_s3_dist_cjs = __nccwpck_require__(3711);
+// EXTERNAL MODULE: ./node_modules/@aws-sdk/client-sfn/dist-cjs/index.js
+var client_sfn_dist_cjs = __nccwpck_require__(8476);
+// EXTERNAL MODULE: ./node_modules/@aws-sdk/client-sts/dist-cjs/index.js
+var client_sts_dist_cjs = __nccwpck_require__(1695);
 // EXTERNAL MODULE: external "node:crypto"
 var external_node_crypto_ = __nccwpck_require__(7598);
+;// CONCATENATED MODULE: ./lib/src/records/formats.js
+const RECORD_FORMATS = ['lines', 'ndjson', 'csv'];
+const BOM = Buffer.from([0xef, 0xbb, 0xbf]);
+/** A line's text, without the UTF-8 byte-order mark a file may start with. */
+function formats_lineText(line) {
+    const bytes = line.offset === 0 && line.bytes.subarray(0, 3).equals(BOM) ? line.bytes.subarray(3) : line.bytes;
+    return bytes.toString('utf8');
+}
+function formats_linesDecoder() {
+    return formats_lineText;
+}
+function formats_ndjsonDecoder() {
+    return (line) => JSON.parse(formats_lineText(line));
+}
+function formats_csvDecoder(header) {
+    return (line) => {
+        const fields = formats_parseCsvLine(formats_lineText(line));
+        if (fields.length !== header.length) {
+            throw new Error(`has ${fields.length} fields where the header has ${header.length}`);
+        }
+        const record = {};
+        header.forEach((name, index) => {
+            record[name] = fields[index];
+        });
+        return record;
+    };
+}
+/**
+ * RFC 4180 fields of one line: quoted fields may hold commas and doubled quotes. A record may not
+ * span lines (quoted newlines), as with Spark's default `multiLine=false`.
+ */
+function formats_parseCsvLine(text) {
+    const fields = [];
+    let i = 0;
+    for (;;) {
+        if (text[i] === '"') {
+            let value = '';
+            i += 1;
+            for (;;) {
+                const quote = text.indexOf('"', i);
+                if (quote === -1)
+                    throw new Error('has a quoted field with no closing quote');
+                value += text.slice(i, quote);
+                if (text[quote + 1] === '"') {
+                    value += '"';
+                    i = quote + 2;
+                    continue;
+                }
+                i = quote + 1;
+                break;
+            }
+            if (i < text.length && text[i] !== ',')
+                throw new Error(`has text after a closing quote at column ${i + 1}`);
+            fields.push(value);
+        }
+        else {
+            const comma = text.indexOf(',', i);
+            fields.push(text.slice(i, comma === -1 ? text.length : comma));
+            i = comma === -1 ? text.length : comma;
+        }
+        if (i >= text.length)
+            return fields;
+        i += 1; // the comma
+        if (i === text.length) {
+            fields.push('');
+            return fields;
+        }
+    }
+}
+
+;// CONCATENATED MODULE: ./lib/src/job.js
+
+
+
+/** The user-facing name of each job field: the action input and the CLI option (`--name`). */
+const JOB_OPTION_NAMES = {
+    input: 'input',
+    output: 'output',
+    format: 'format',
+    partitions: 'partitions',
+    partitionSize: 'partition-size',
+    maxPartitions: 'max-partitions',
+    maxRejected: 'max-rejected',
+};
+const DEFAULT_PARTITION_BYTES = 64 * 1024 * 1024;
+const DEFAULT_MAX_PARTITIONS = 1000;
+/** Distributed Map's ceiling of parallel children; larger plans are a mistake, not a batch. */
+const PARTITION_LIMIT = 10_000;
+/**
+ * Validates a job request from any edge (CLI strings, action inputs, an execution's JSON input).
+ * Values may be strings or numbers; every error names the option and says how to fix it.
+ */
+function job_parseJob(request) {
+    const input = requiredText(request.input, 'input');
+    const output = requiredText(request.output, 'output');
+    // Parsed for validation only: the job keeps the URIs as the user wrote them.
+    location_parseLocation(input, JOB_OPTION_NAMES.input);
+    location_parseLocation(output, JOB_OPTION_NAMES.output);
+    const format = optionalText(request.format, 'format') ?? 'ndjson';
+    if (!RECORD_FORMATS.includes(format)) {
+        throw new errors_InputError(`format "${format}" is not supported: use one of ${RECORD_FORMATS.join(', ')}.`);
+    }
+    const maxPartitions = optionalInteger(request.maxPartitions, 'maxPartitions', 1, PARTITION_LIMIT) ?? DEFAULT_MAX_PARTITIONS;
+    const partitions = optionalInteger(request.partitions, 'partitions', 1, PARTITION_LIMIT);
+    const partitionSize = optionalText(request.partitionSize, 'partitionSize');
+    if (partitions !== undefined && partitionSize !== undefined) {
+        throw new errors_InputError('partitions and partition-size are both set: give one (a count, or a target size per partition).');
+    }
+    if (partitions !== undefined && partitions > maxPartitions) {
+        throw new errors_InputError(`partitions is ${partitions} but max-partitions is ${maxPartitions}: lower partitions or raise max-partitions.`);
+    }
+    const sizing = partitions !== undefined
+        ? { partitions }
+        : { partitionBytes: partitionSize === undefined ? DEFAULT_PARTITION_BYTES : parseByteSize(partitionSize, 'partition-size') };
+    const maxRejected = parseRejectLimit(optionalText(request.maxRejected, 'maxRejected') ?? '0');
+    return { input, output, format: format, sizing, maxPartitions, maxRejected };
+}
+/** A validated job back in the request form an execution takes as input. */
+function toJobRequest(job) {
+    return {
+        input: job.input,
+        output: job.output,
+        format: job.format,
+        ...('partitions' in job.sizing ? { partitions: job.sizing.partitions } : { partitionSize: job.sizing.partitionBytes }),
+        maxPartitions: job.maxPartitions,
+        maxRejected: 'count' in job.maxRejected ? job.maxRejected.count : `${job.maxRejected.percent}%`,
+    };
+}
+const UNITS = { '': 1, b: 1, kb: 1e3, mb: 1e6, gb: 1e9, kib: 1024, mib: 1024 ** 2, gib: 1024 ** 3 };
+/** `1048576`, `64MiB`, `500 MB`, `1.5GiB`. */
+function parseByteSize(text, name) {
+    const match = /^(\d+(?:\.\d+)?)\s*([a-zA-Z]*)$/.exec(text.trim());
+    const unit = UNITS[match?.[2]?.toLowerCase() ?? 'x'];
+    const bytes = match === null || unit === undefined ? Number.NaN : Math.floor(Number(match[1]) * unit);
+    if (!Number.isSafeInteger(bytes) || bytes < 1) {
+        throw new errors_InputError(`${name} "${text}" is not a size: give a positive number of bytes, or one with a unit like 64MiB or 500MB.`);
+    }
+    return bytes;
+}
+/** `0` (the default: any rejected record fails the partition), `25`, or `0.5%`. */
+function parseRejectLimit(text) {
+    const percent = /^(\d+(?:\.\d+)?)\s*%$/.exec(text.trim());
+    if (percent !== null && Number(percent[1]) <= 100)
+        return { percent: Number(percent[1]) };
+    if (/^\d+$/.test(text.trim()))
+        return { count: Number(text.trim()) };
+    throw new errors_InputError(`max-rejected "${text}" is not a limit: give a count of records (like 10) or a percentage (like 0.5%).`);
+}
+function requiredText(value, field) {
+    const text = optionalText(value, field);
+    if (text === undefined)
+        throw new errors_InputError(`${JOB_OPTION_NAMES[field]} is required: ${HINTS[field]}`);
+    return text;
+}
+const HINTS = {
+    input: 'give the data to process, like s3://my-bucket/logs/2026-11-26/ or ./examples/sample',
+    output: 'give where results go, like s3://my-bucket/results/ or ./out',
+};
+function optionalText(value, field) {
+    if (value === undefined || value === null)
+        return undefined;
+    if (typeof value === 'number')
+        return String(value);
+    if (typeof value !== 'string')
+        throw new errors_InputError(`${JOB_OPTION_NAMES[field]} must be text, not ${typeof value}.`);
+    return value.trim() === '' ? undefined : value.trim();
+}
+function optionalInteger(value, field, min, max) {
+    const text = optionalText(value, field);
+    if (text === undefined)
+        return undefined;
+    const number = Number(text);
+    if (!/^\d+$/.test(text) || number < min || number > max) {
+        throw new errors_InputError(`${JOB_OPTION_NAMES[field]} "${text}" must be a whole number from ${min} to ${max}.`);
+    }
+    return number;
+}
+
+;// CONCATENATED MODULE: ./lib/src/partition/outcome.js
+/** What one worker reports for its partition; both engines carry these to the reducer and report. */
+const outcome_MAX_REJECTED_SAMPLES = 10;
+/** Output keys are a pure function of the partition id, so a re-run overwrites, never duplicates. */
+function outcome_partitionOutputKey(partitionId, name) {
+    const safe = name.replace(/\\/g, '/');
+    if (safe === '' || safe.startsWith('/') || safe.split('/').some((part) => part === '..' || part === '.' || part === '')) {
+        throw new Error(`Output name "${name}" must be a relative path without "." or ".." parts, like "counts.json".`);
+    }
+    return `partitions/part-${String(partitionId).padStart(5, '0')}/${safe}`;
+}
+function outcome_rejectedKey(partitionId) {
+    return `rejected/part-${String(partitionId).padStart(5, '0')}.jsonl`;
+}
+/** Where one execution keeps its bookkeeping under the output location. */
+function outcome_runKey(runId, name) {
+    return `_sfn-fanout/runs/${runId}/${name}`;
+}
+function outcome_partitionDetailKey(runId, partitionId) {
+    return outcome_runKey(runId, `partitions/part-${String(partitionId).padStart(5, '0')}.json`);
+}
+const outcome_BATCH_FILE = 'batch.json';
+
+;// CONCATENATED MODULE: ./lib/src/lambda-error.js
+/**
+ * A function error as Step Functions reports it: the error name is the function's errorType
+ * (what Retry and Catch match), and the cause is the JSON document Lambda returns.
+ */
+class LambdaFunctionError extends Error {
+    constructor(errorType, errorMessage, trace = []) {
+        super(JSON.stringify({ errorType, errorMessage, trace }));
+        this.name = errorType;
+    }
+}
+function serializeError(error) {
+    if (error instanceof Error) {
+        return { errorType: error.name, errorMessage: error.message, trace: (error.stack ?? '').split('\n').slice(1, 11).map((line) => line.trim()) };
+    }
+    return { errorType: 'Error', errorMessage: String(error), trace: [] };
+}
+/** The errorMessage of a Lambda cause document, or the cause itself when it is not one. */
+function causeMessage(cause) {
+    try {
+        const parsed = JSON.parse(cause);
+        return typeof parsed.errorMessage === 'string' ? parsed.errorMessage : cause;
+    }
+    catch {
+        return cause;
+    }
+}
+
+;// CONCATENATED MODULE: ./lib/src/report/batch-report.js
+
+/** Builds the report from the facts of the execution and the batch file the reducer wrote (absent when it never ran). */
+function buildReport(facts, batch) {
+    const partitions = (batch?.outcomes ?? []).map((outcome) => outcome.status === 'succeeded'
+        ? {
+            id: outcome.id,
+            status: 'succeeded',
+            bytes: outcome.bytes,
+            records: outcome.records,
+            rejected: outcome.rejected,
+            startedAt: outcome.startedAt,
+            finishedAt: outcome.finishedAt,
+            durationMs: outcome.finishedAt - outcome.startedAt,
+            rejectedSamples: outcome.rejectedSamples,
+            outputs: outcome.outputs,
+        }
+        : { id: outcome.id, status: 'failed', bytes: outcome.bytes, error: outcome.error, message: causeMessage(outcome.cause) });
+    const failed = facts.error !== undefined || batch?.status === 'FAILED';
+    return {
+        engine: facts.engine,
+        runId: facts.runId,
+        status: failed ? 'FAILED' : 'SUCCEEDED',
+        ...(facts.error === undefined ? {} : { error: { name: facts.error.name, message: causeMessage(facts.error.cause) } }),
+        input: facts.input,
+        output: facts.output,
+        format: facts.format,
+        startedAt: facts.startedAt,
+        finishedAt: facts.finishedAt,
+        wallMs: facts.finishedAt - facts.startedAt,
+        ...(batch === undefined ? {} : { plan: batch.plan, toleratedFailurePercentage: batch.toleratedFailurePercentage }),
+        totals: {
+            partitions: batch?.partitions ?? 0,
+            succeeded: batch?.succeeded ?? 0,
+            failed: batch?.failed ?? 0,
+            records: batch?.records ?? 0,
+            rejected: batch?.rejected ?? 0,
+            bytes: batch?.bytes ?? 0,
+            workerMs: partitions.reduce((sum, row) => sum + (row.durationMs ?? 0), 0),
+        },
+        partitions,
+        result: batch?.result ?? null,
+        links: facts.links ?? [],
+    };
+}
+
+;// CONCATENATED MODULE: ./lib/src/report/cost.js
+const DEFAULT_PRICES = { lambdaGbSecond: 0.0000133334, lambdaPerMillionRequests: 0.2, perThousandStateTransitions: 0.025 };
+/**
+ * An estimate from what the report knows: worker durations times worker memory, one request per
+ * partition plus the partitioner and reducer, and the state transitions the template makes
+ * (Partition, Map, one task per partition, one more per failed one, Reduce, the check, the end).
+ */
+function estimateCost(report, workerMemoryMb, prices = DEFAULT_PRICES) {
+    const lambdaGbSeconds = (report.totals.workerMs / 1000) * (workerMemoryMb / 1024);
+    const requests = report.totals.partitions + 2;
+    const stateTransitions = 5 + report.totals.partitions + report.totals.failed;
+    const usd = lambdaGbSeconds * prices.lambdaGbSecond + (requests / 1e6) * prices.lambdaPerMillionRequests + (stateTransitions / 1000) * prices.perThousandStateTransitions;
+    return { usd, lambdaGbSeconds, requests, stateTransitions };
+}
+
+// EXTERNAL MODULE: external "node:fs"
+var external_node_fs_ = __nccwpck_require__(3024);
+;// CONCATENATED MODULE: ./lib/src/handler/merge.js
+
+/**
+ * The reducer's default merge: numbers add up, arrays concatenate, objects merge key by key,
+ * a missing or null side takes the other. Anything else must be equal on both sides, or the
+ * handler has to export its own `merge`.
+ */
+function merge_defaultMerge(a, b, path = 'result') {
+    if (a === undefined || a === null)
+        return b;
+    if (b === undefined || b === null)
+        return a;
+    if (typeof a === 'number' && typeof b === 'number')
+        return a + b;
+    if (Array.isArray(a) && Array.isArray(b))
+        return [...a, ...b];
+    if (isPlainObject(a) && isPlainObject(b)) {
+        const merged = { ...a };
+        for (const [key, value] of Object.entries(b))
+            merged[key] = merge_defaultMerge(merged[key], value, `${path}.${key}`);
+        return merged;
+    }
+    if (a === b)
+        return a;
+    throw new FanoutError(`Cannot merge ${path}: ${JSON.stringify(a)} and ${JSON.stringify(b)} are neither numbers, arrays nor objects, and differ. Export a merge(a, b) function from the handler module.`);
+}
+function isPlainObject(value) {
+    return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+;// CONCATENATED MODULE: ./lib/src/handler/load-handler.js
+var __rewriteRelativeImportExtension = (undefined && undefined.__rewriteRelativeImportExtension) || function (path, preserveJsx) {
+    if (typeof path === "string" && /^\.\.?\//.test(path)) {
+        return path.replace(/\.(tsx)$|((?:\.d)?)((?:\.[^./]+?)?)\.([cm]?)ts$/i, function (m, tsx, d, ext, cm) {
+            return tsx ? preserveJsx ? ".jsx" : ".js" : d && (!ext || !cm) ? m : (d + ext + "." + cm.toLowerCase() + "js");
+        });
+    }
+    return path;
+};
+
+
+
+
+
+/** Imports the user's handler module (named exports or a default-exported object) and checks its shape. */
+async function load_handler_loadHandler(modulePath) {
+    const file = path.resolve(modulePath);
+    if (!existsSync(file)) {
+        throw new HandlerModuleError(`Handler module ${file} does not exist: check the handler path (relative paths start from the working directory).`);
+    }
+    let loaded;
+    try {
+        loaded = (await import(__rewriteRelativeImportExtension(/* webpackIgnore: true */ pathToFileURL(file).href)));
+    }
+    catch (error) {
+        throw new HandlerModuleError(`Handler module ${file} failed to load: ${errorMessage(error)}`, { cause: error });
+    }
+    return checkHandler(loaded, file);
+}
+function checkHandler(loaded, file) {
+    const exports = (typeof loaded.default === 'object' && loaded.default !== null ? loaded.default : loaded);
+    const has = (name) => typeof exports[name] === 'function';
+    for (const name of ['init', 'processRecord', 'finish', 'processPartition', 'merge']) {
+        if (exports[name] !== undefined && !has(name)) {
+            throw new HandlerModuleError(`Handler module ${file} exports "${name}" but it is a ${typeof exports[name]}, not a function.`);
+        }
+    }
+    if (has('processRecord') === has('processPartition')) {
+        throw new HandlerModuleError(has('processRecord')
+            ? `Handler module ${file} exports both processRecord and processPartition: export one of them.`
+            : `Handler module ${file} exports nothing usable: export a processRecord(state, record, context) or a processPartition(records, context) function (exports found: ${Object.keys(exports).join(', ') || 'none'}).`);
+    }
+    const merge = has('merge') ? exports.merge : defaultMerge;
+    return has('processRecord')
+        ? { kind: 'record', handler: exports, merge }
+        : { kind: 'partition', handler: exports, merge };
+}
+
+// EXTERNAL MODULE: external "node:stream"
+var external_node_stream_ = __nccwpck_require__(7075);
+// EXTERNAL MODULE: external "node:zlib"
+var external_node_zlib_ = __nccwpck_require__(8522);
+;// CONCATENATED MODULE: ./lib/src/records/segment-lines.js
+
+
+
+
+const FIRST_CONTINUATION = (/* unused pure expression or super */ null && (64 * 1024));
+const MAX_CONTINUATION = (/* unused pure expression or super */ null && (8 * 1024 * 1024));
+/**
+ * The lines a segment owns. The rule: a line belongs to the segment whose byte range holds its
+ * first byte. So a segment starting at `s > 0` reads from `s - 1` (to learn whether a line starts
+ * exactly at `s`), and the line that starts before `end` is read to its end, past `end` if need be.
+ */
+function segment_lines_segmentLines(store, segment) {
+    if (!isSplittable(segment.key)) {
+        // A whole gzip object: offsets are positions in the decompressed text.
+        return splitLines(gunzip(store.read(segment.key)), { firstOffset: 0 });
+    }
+    const from = Math.max(0, segment.start - 1);
+    return splitLines(bytesFrom(store, segment.key, from, segment.end), {
+        firstOffset: from,
+        skipBefore: segment.start,
+        stopAt: segment.end,
+    });
+}
+/** The first line of an object (a CSV header), read without reading the rest. */
+async function segment_lines_firstLine(store, key) {
+    const lines = isSplittable(key)
+        ? splitLines(bytesFrom(store, key, 0, FIRST_CONTINUATION), { firstOffset: 0, stopAt: 1 })
+        : splitLines(gunzip(store.read(key)), { firstOffset: 0, stopAt: 1 });
+    for await (const batch of lines)
+        return batch[0];
+    return undefined;
+}
+/** The segment's bytes, then further ranges of growing size until the caller stops or EOF. */
+async function* bytesFrom(store, key, start, end) {
+    let position = start;
+    let step = end - start;
+    let continuation = 0;
+    for (;;) {
+        let got = 0;
+        for await (const chunk of store.read(key, { start: position, end: position + step })) {
+            got += chunk.byteLength;
+            yield chunk;
+        }
+        if (got === 0)
+            return;
+        position += got;
+        // Past the segment only the rest of one record is wanted: start small, then grow.
+        continuation = continuation === 0 ? FIRST_CONTINUATION : Math.min(continuation * 2, MAX_CONTINUATION);
+        step = continuation;
+    }
+}
+function gunzip(chunks) {
+    // pipeline() carries a read error or a corrupt stream through to the reader.
+    return pipeline(Readable.from(chunks), createGunzip(), () => { });
+}
+
+;// CONCATENATED MODULE: ./lib/src/partition/run-partition.js
+
+
+
+
+/**
+ * Streams a partition's segments, hands each record to the handler, and returns its result.
+ * Records that fail to parse, or make `processRecord` throw, are rejected: counted, sampled, and
+ * written whole to `rejected/part-NNNNN.jsonl` so no input is silently dropped.
+ */
+async function run_partition_runPartition(run) {
+    const now = run.now ?? Date.now;
+    const startedAt = now();
+    const { partition, handler } = run;
+    const outputs = [];
+    const context = {
+        partitionId: partition.id,
+        async writeOutput(name, body) {
+            const key = partitionOutputKey(partition.id, name);
+            await run.destination.write(key, body);
+            const uri = run.destination.uriOf(key);
+            if (!outputs.includes(uri))
+                outputs.push(uri);
+            return uri;
+        },
+    };
+    const rejections = [];
+    let records = 0;
+    const reject = (key, offset, error, line) => {
+        rejections.push({ key, offset, message: errorMessage(error), line });
+    };
+    /** Decoded records, a batch per chunk read; parse failures are rejected on the way. */
+    async function* recordBatches() {
+        for (const segment of partition.segments) {
+            const decode = await decoderFor(run.format, run.source, segment);
+            if (decode === undefined)
+                continue;
+            const skipHeader = run.format === 'csv' && segment.start === 0;
+            for await (const lines of segmentLines(run.source, segment)) {
+                const batch = [];
+                for (const line of lines) {
+                    if (line.bytes.length === 0 || (skipHeader && line.offset === 0))
+                        continue;
+                    records += 1;
+                    try {
+                        batch.push({ value: decode(line), key: segment.key, offset: line.offset });
+                    }
+                    catch (error) {
+                        reject(segment.key, line.offset, error, line.bytes.toString('utf8'));
+                    }
+                }
+                yield batch;
+            }
+        }
+    }
+    let result;
+    if (handler.kind === 'partition') {
+        result = await handler.handler.processPartition(flatten(recordBatches()), context);
+    }
+    else {
+        const { init, processRecord, finish } = handler.handler;
+        let state = init === undefined ? {} : init.call(handler.handler, context);
+        const recordContext = { partitionId: partition.id, key: '', offset: 0 };
+        for await (const batch of recordBatches()) {
+            for (const record of batch) {
+                recordContext.key = record.key;
+                recordContext.offset = record.offset;
+                try {
+                    const next = processRecord.call(handler.handler, state, record.value, recordContext);
+                    if (next !== undefined)
+                        state = next;
+                }
+                catch (error) {
+                    reject(record.key, record.offset, error, JSON.stringify(record.value));
+                }
+            }
+        }
+        result = finish === undefined ? state : await finish.call(handler.handler, state, context);
+    }
+    const samples = rejections.slice(0, MAX_REJECTED_SAMPLES).map(({ key, offset, message }) => ({ key, offset, message }));
+    if (exceeds(rejections.length, records, run.maxRejected)) {
+        const first = samples[0];
+        throw new RejectedRecordsError(`Partition ${partition.id} rejected ${rejections.length} of ${records} records, over max-rejected ${describeLimit(run.maxRejected)}. First: ${first.key} at byte ${first.offset}: ${first.message}. Fix the data or the handler, or raise max-rejected.`);
+    }
+    if (rejections.length > 0) {
+        await run.destination.write(rejectedKey(partition.id), rejections.map((entry) => JSON.stringify(entry)).join('\n') + '\n');
+    }
+    return {
+        id: partition.id,
+        status: 'succeeded',
+        bytes: partition.bytes,
+        records,
+        rejected: rejections.length,
+        rejectedSamples: samples,
+        outputs,
+        startedAt,
+        finishedAt: now(),
+        result: result ?? null,
+    };
+}
+/** The decoder for a segment; for CSV it needs the object's header, read from its first line. */
+async function decoderFor(format, source, segment) {
+    if (format === 'lines')
+        return linesDecoder();
+    if (format === 'ndjson')
+        return ndjsonDecoder();
+    const header = await firstLine(source, segment.key);
+    // An object that is only a header (or empty) has no records.
+    return header === undefined ? undefined : csvDecoder(parseCsvLine(lineText(header)));
+}
+async function* flatten(batches) {
+    for await (const batch of batches)
+        yield* batch;
+}
+function exceeds(rejected, records, limit) {
+    return 'count' in limit ? rejected > limit.count : rejected > (limit.percent / 100) * records;
+}
+function describeLimit(limit) {
+    return 'count' in limit ? String(limit.count) : `${limit.percent}%`;
+}
+
+;// CONCATENATED MODULE: ./lib/src/plan/map-items.js
+
+
+/** Inline items stay well under the 256 KiB state payload limit, leaving room for the results. */
+const INLINE_ITEMS_BUDGET = (/* unused pure expression or super */ null && (128 * 1024));
+/**
+ * The Map's items. A small plan travels inline; a larger one is written once as a JSONL manifest
+ * (one partition a line, keyed by its content hash) and each item points at its own line.
+ */
+async function map_items_mapItems(plan, destination, budget = INLINE_ITEMS_BUDGET) {
+    const lines = plan.partitions.map((partition) => JSON.stringify(partition));
+    const inlineBytes = lines.reduce((sum, line) => sum + Buffer.byteLength(line) + 1, 0);
+    if (inlineBytes <= budget)
+        return { items: [...plan.partitions] };
+    const body = Buffer.from(lines.join('\n') + '\n');
+    const key = `_sfn-fanout/plans/${createHash('sha256').update(body).digest('hex').slice(0, 20)}.jsonl`;
+    await destination.write(key, body);
+    let start = 0;
+    const items = plan.partitions.map((partition, index) => {
+        const end = start + Buffer.byteLength(lines[index]);
+        const item = { id: partition.id, bytes: partition.bytes, manifest: { key, start, end } };
+        start = end + 1;
+        return item;
+    });
+    return { items, manifest: destination.uriOf(key) };
+}
+/** The partition an item stands for, reading its manifest line when it is a pointer. */
+async function map_items_resolvePartition(item, destination) {
+    if (!('manifest' in item))
+        return item;
+    const chunks = [];
+    for await (const chunk of destination.read(item.manifest.key, { start: item.manifest.start, end: item.manifest.end })) {
+        chunks.push(chunk);
+    }
+    const partition = JSON.parse(Buffer.concat(chunks).toString('utf8'));
+    if (partition.id !== item.id) {
+        throw new StoreError(`Plan manifest ${destination.uriOf(item.manifest.key)} does not hold partition ${item.id} at bytes ${item.manifest.start}-${item.manifest.end}: it was overwritten. Run the batch again.`);
+    }
+    return partition;
+}
+
+;// CONCATENATED MODULE: ./lib/src/store/dir-store.js
+
+
+
+
+const READ_CHUNK = 1 << 20;
+/** A local directory as an object store: keys are `/`-separated paths below it. */
+class DirStore {
+    uri;
+    #root;
+    constructor(root) {
+        this.#root = root;
+        this.uri = root;
+    }
+    async *list() {
+        const info = await (0,promises_.stat)(this.#root).catch((error) => {
+            throw new errors_StoreError(`Directory ${this.#root} cannot be read (${code(error)}): check the path exists.`, { cause: error });
+        });
+        if (!info.isDirectory())
+            throw new errors_StoreError(`${this.#root} is not a directory: give the folder that holds the data.`);
+        yield* this.#walk('');
+    }
+    async *#walk(relative) {
+        const dir = await (0,promises_.opendir)(external_node_path_.join(this.#root, relative));
+        const entries = [];
+        for await (const entry of dir)
+            entries.push({ name: entry.name, isDir: entry.isDirectory() });
+        // Sorted like an S3 listing, so both stores give the same plan for the same data.
+        entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+        for (const entry of entries) {
+            const key = relative === '' ? entry.name : `${relative}/${entry.name}`;
+            if (entry.isDir)
+                yield* this.#walk(key);
+            else
+                yield { key, size: (await (0,promises_.stat)(external_node_path_.join(this.#root, key))).size };
+        }
+    }
+    async *read(key, range) {
+        if (range !== undefined && range.end <= range.start)
+            return;
+        const file = this.#pathOf(key);
+        const stream = (0,external_node_fs_.createReadStream)(file, {
+            highWaterMark: READ_CHUNK,
+            ...(range === undefined ? {} : { start: range.start, end: range.end - 1 }),
+        });
+        try {
+            for await (const chunk of stream)
+                yield chunk;
+        }
+        catch (error) {
+            throw new errors_StoreError(`Cannot read ${file} (${code(error)}).`, { cause: error });
+        }
+        finally {
+            stream.destroy();
+        }
+    }
+    async write(key, body) {
+        const file = this.#pathOf(key);
+        await (0,promises_.mkdir)(external_node_path_.dirname(file), { recursive: true });
+        await (0,promises_.writeFile)(file, body);
+    }
+    uriOf(key) {
+        return this.#pathOf(key);
+    }
+    #pathOf(key) {
+        const file = external_node_path_.resolve(this.#root, key);
+        if (!file.startsWith(external_node_path_.resolve(this.#root) + external_node_path_.sep)) {
+            throw new errors_StoreError(`Key "${key}" points outside ${this.#root}.`);
+        }
+        return file;
+    }
+}
+function code(error) {
+    return error.code ?? String(error);
+}
+
+;// CONCATENATED MODULE: ./lib/src/store/s3-store.js
+
+
+/** An S3 bucket and prefix as an object store; the client is built once by the caller. */
+class S3Store {
+    uri;
+    #client;
+    #bucket;
+    #prefix;
+    constructor(client, bucket, prefix) {
+        this.#client = client;
+        this.#bucket = bucket;
+        this.#prefix = prefix;
+        this.uri = `s3://${bucket}/${prefix}`;
+    }
+    async *list() {
+        let token;
+        do {
+            const page = await this.#client
+                .send(new client_s3_dist_cjs/* ListObjectsV2Command */.u6x({ Bucket: this.#bucket, Prefix: this.#prefix, ContinuationToken: token }))
+                .catch((error) => {
+                throw this.#explain('list', this.uri, error);
+            });
+            for (const object of page.Contents ?? []) {
+                const key = object.Key.slice(this.#prefix.length);
+                // Zero-byte "folder" markers made by the console are not data.
+                if (key === '' || key.endsWith('/'))
+                    continue;
+                yield { key, size: object.Size ?? 0 };
+            }
+            token = page.IsTruncated === true ? page.NextContinuationToken : undefined;
+        } while (token !== undefined);
+    }
+    async *read(key, range) {
+        if (range !== undefined && range.end <= range.start)
+            return;
+        let body;
+        try {
+            const response = await this.#client.send(new client_s3_dist_cjs/* GetObjectCommand */.jLs({
+                Bucket: this.#bucket,
+                Key: this.#prefix + key,
+                ...(range === undefined ? {} : { Range: `bytes=${range.start}-${range.end - 1}` }),
+            }));
+            body = response.Body;
+        }
+        catch (error) {
+            // A range that starts at or past the end of the object: there is nothing more to read.
+            if (error.$metadata?.httpStatusCode === 416)
+                return;
+            throw this.#explain('read', this.uriOf(key), error);
+        }
+        try {
+            for await (const chunk of body)
+                yield chunk;
+        }
+        finally {
+            body.destroy();
+        }
+    }
+    async write(key, body) {
+        await this.#client
+            .send(new client_s3_dist_cjs/* PutObjectCommand */.wKZ({ Bucket: this.#bucket, Key: this.#prefix + key, Body: body }))
+            .catch((error) => {
+            throw this.#explain('write', this.uriOf(key), error);
+        });
+    }
+    uriOf(key) {
+        return `s3://${this.#bucket}/${this.#prefix}${key}`;
+    }
+    #explain(action, uri, error) {
+        const name = error.name ?? 'Error';
+        const hint = name === 'NoSuchBucket'
+            ? `bucket "${this.#bucket}" does not exist: create it or fix the URI`
+            : name === 'NoSuchKey'
+                ? 'the object is gone: was it deleted after the plan was made?'
+                : name === 'AccessDenied'
+                    ? `the role has no permission to ${action} it: allow s3:${action === 'list' ? 'ListBucket' : action === 'read' ? 'GetObject' : 'PutObject'}`
+                    : errors_errorMessage(error);
+        return new errors_StoreError(`Cannot ${action} ${uri}: ${hint} (${name}).`, { cause: error });
+    }
+}
+
+;// CONCATENATED MODULE: ./lib/src/store/open-store.js
+
+
+
+/** Reads S3 settings from the environment the way Lambda and the CLI both see them. */
+function s3SettingsFromEnv(env = process.env) {
+    return { endpoint: env.SFN_FANOUT_S3_ENDPOINT || undefined, region: env.AWS_REGION || env.AWS_DEFAULT_REGION };
+}
+function createS3Client(settings) {
+    return new client_s3_dist_cjs/* S3Client */.YxF({
+        region: settings.region ?? 'us-east-1',
+        ...(settings.endpoint === undefined ? {} : { endpoint: settings.endpoint, forcePathStyle: true }),
+    });
+}
+/** Opens a store for a location; one S3 client serves every S3 location of a run. */
+function open_store_openStore(location, s3) {
+    return location.kind === 's3' ? new S3Store(s3(), location.bucket, location.prefix) : new DirStore(location.path);
+}
+/** Builds the S3 client lazily, once, so a local-only run never touches AWS configuration. */
+function lazyS3Client(settings) {
+    let client;
+    return () => (client ??= createS3Client(settings));
+}
+
+;// CONCATENATED MODULE: ./lib/src/steps/steps.js
+
+
+
+
+
+
+
+
+
+
+async function partitionStep(event, deps) {
+    const job = parseJob(event.request ?? {});
+    const settings = parseSettings(event.settings ?? {});
+    const runId = parseRunId(event.runId);
+    const { source, destination } = stores(job, deps);
+    const listing = [];
+    for await (const object of source.list())
+        listing.push(object);
+    const plan = planPartitions(listing, { sizing: job.sizing, maxPartitions: job.maxPartitions });
+    const { items, manifest } = await mapItems(plan, destination);
+    return {
+        job,
+        runId,
+        plan: {
+            objects: plan.objects,
+            bytes: plan.bytes,
+            partitions: plan.partitions.length,
+            ...(plan.cappedAt === undefined ? {} : { cappedAt: plan.cappedAt }),
+            ...(manifest === undefined ? {} : { manifest }),
+        },
+        partitions: items,
+        ...settings,
+    };
+}
+function parseSettings(settings) {
+    const maxConcurrency = Number(settings.maxConcurrency ?? 0);
+    const toleratedFailurePercentage = Number(settings.toleratedFailurePercentage ?? 0);
+    if (!Number.isInteger(maxConcurrency) || maxConcurrency < 0) {
+        throw new InputError(`MaxConcurrency "${settings.maxConcurrency}" must be a whole number, 0 for as many as the Map allows.`);
+    }
+    if (!(toleratedFailurePercentage >= 0 && toleratedFailurePercentage <= 100)) {
+        throw new InputError(`ToleratedFailurePercentage "${settings.toleratedFailurePercentage}" must be a number from 0 to 100.`);
+    }
+    return { maxConcurrency, toleratedFailurePercentage };
+}
+function parseRunId(runId) {
+    // Step Functions execution names: 1-80 characters, no spaces, slashes or wildcards.
+    if (typeof runId !== 'string' || !/^[A-Za-z0-9_.-]{1,80}$/.test(runId)) {
+        throw new InputError(`runId ${JSON.stringify(runId)} is not an execution name: pass $$.Execution.Name in the Partition state's Payload.`);
+    }
+    return runId;
+}
+function stores(job, deps) {
+    return {
+        source: openStore(parseLocation(job.input, 'input'), deps.s3),
+        destination: openStore(parseLocation(job.output, 'output'), deps.s3),
+    };
+}
+/** Runs one partition; the full outcome goes to the output store, a summary back through the Map. */
+async function workStep(event, deps) {
+    const { job, runId } = event;
+    const { source, destination } = stores(job, deps);
+    const outcome = await runPartition({
+        partition: await resolvePartition(event.item, destination),
+        format: job.format,
+        maxRejected: job.maxRejected,
+        source,
+        destination,
+        handler: await deps.handler(),
+    });
+    await destination.write(partitionDetailKey(parseRunId(runId), outcome.id), JSON.stringify(outcome));
+    const { result: _result, rejectedSamples: _samples, outputs: _outputs, ...summary } = outcome;
+    return summary;
+}
+const DETAIL_READS_IN_FLIGHT = 16;
+async function reduceStep(event, deps) {
+    const handler = await deps.handler();
+    const runId = parseRunId(event.runId);
+    const { destination } = stores(event.job, deps);
+    const outcomes = await mapLimited(event.partitions, DETAIL_READS_IN_FLIGHT, async (entry) => entry.status === 'failed' ? entry : readJson(destination, partitionDetailKey(runId, entry.id)));
+    const batch = reduceOutcomes(outcomes, handler.merge, event.toleratedFailurePercentage);
+    // Per-partition results stay in their own files; the merged one is in `result`.
+    const lean = outcomes.map((outcome) => (outcome.status === 'succeeded' ? { ...outcome, result: null } : outcome));
+    const file = { ...batch, runId, job: event.job, plan: event.plan, outcomes: lean };
+    await destination.write(runKey(runId, BATCH_FILE), JSON.stringify(file));
+    return batch;
+}
+async function readJson(store, key) {
+    const chunks = [];
+    for await (const chunk of store.read(key))
+        chunks.push(chunk);
+    return JSON.parse(Buffer.concat(chunks).toString('utf8'));
+}
+async function mapLimited(items, limit, task) {
+    const results = new Array(items.length);
+    let next = 0;
+    const lanes = Array.from({ length: Math.min(limit, items.length) }, async () => {
+        while (next < items.length) {
+            const index = next++;
+            results[index] = await task(items[index]);
+        }
+    });
+    await Promise.all(lanes);
+    return results;
+}
+/** The user handler module a Lambda runs: `SFN_FANOUT_HANDLER`, loaded once per container. */
+function handlerFromEnv(env = process.env) {
+    let loaded;
+    return () => {
+        const modulePath = env.SFN_FANOUT_HANDLER;
+        if (modulePath === undefined || modulePath === '') {
+            return Promise.reject(new InputError('SFN_FANOUT_HANDLER is not set: it must name the handler module the worker runs.'));
+        }
+        return (loaded ??= loadHandler(modulePath));
+    };
+}
+
+;// CONCATENATED MODULE: external "node:module"
+const external_node_module_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:module");
+;// CONCATENATED MODULE: ./lib/src/aws/zip.js
+
+
+// 1980-01-01 00:00:00, the earliest DOS time: no clock, no timezone in the bytes.
+const DOS_TIME = 0;
+const DOS_DATE = (0 << 9) | (1 << 5) | 1;
+const UNIX_FILE_0644 = (0o100644 << 16) >>> 0;
+/**
+ * A zip whose bytes depend only on the entries: sorted names, fixed timestamps and permissions,
+ * deflate at a fixed level. The same sources give the same archive and so the same content hash.
+ */
+function deterministicZip(entries) {
+    const sorted = [...entries].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+    if (sorted.length > 0xffff)
+        throw new errors_FanoutError(`The package has ${sorted.length} files, more than a zip without Zip64 holds (65,535).`);
+    const locals = [];
+    const centrals = [];
+    let offset = 0;
+    for (const [index, entry] of sorted.entries()) {
+        if (index > 0 && sorted[index - 1].name === entry.name)
+            throw new errors_FanoutError(`The package has "${entry.name}" twice.`);
+        const name = Buffer.from(entry.name, 'utf8');
+        const compressed = (0,external_node_zlib_.deflateRawSync)(entry.data, { level: 9 });
+        const checksum = (0,external_node_zlib_.crc32)(entry.data);
+        const local = Buffer.alloc(30);
+        local.writeUInt32LE(0x04034b50, 0);
+        local.writeUInt16LE(20, 4); // version needed: 2.0 (deflate)
+        local.writeUInt16LE(0x0800, 6); // UTF-8 names
+        local.writeUInt16LE(8, 8); // deflate
+        local.writeUInt16LE(DOS_TIME, 10);
+        local.writeUInt16LE(DOS_DATE, 12);
+        local.writeUInt32LE(checksum, 14);
+        local.writeUInt32LE(compressed.length, 18);
+        local.writeUInt32LE(entry.data.length, 22);
+        local.writeUInt16LE(name.length, 26);
+        local.writeUInt16LE(0, 28);
+        const central = Buffer.alloc(46);
+        central.writeUInt32LE(0x02014b50, 0);
+        central.writeUInt16LE(0x0314, 4); // made by: Unix, spec 2.0
+        central.writeUInt16LE(20, 6);
+        central.writeUInt16LE(0x0800, 8);
+        central.writeUInt16LE(8, 10);
+        central.writeUInt16LE(DOS_TIME, 12);
+        central.writeUInt16LE(DOS_DATE, 14);
+        central.writeUInt32LE(checksum, 16);
+        central.writeUInt32LE(compressed.length, 20);
+        central.writeUInt32LE(entry.data.length, 24);
+        central.writeUInt16LE(name.length, 28);
+        central.writeUInt32LE(UNIX_FILE_0644, 38);
+        central.writeUInt32LE(offset, 42);
+        locals.push(local, name, compressed);
+        centrals.push(central, name);
+        offset += local.length + name.length + compressed.length;
+        if (offset > 0xffffffff)
+            throw new errors_FanoutError('The package is over 4 GiB: Lambda takes 50 MB zipped.');
+    }
+    const directory = Buffer.concat(centrals);
+    const end = Buffer.alloc(22);
+    end.writeUInt32LE(0x06054b50, 0);
+    end.writeUInt16LE(sorted.length, 8);
+    end.writeUInt16LE(sorted.length, 10);
+    end.writeUInt32LE(directory.length, 12);
+    end.writeUInt32LE(offset, 16);
+    return Buffer.concat([...locals, directory, end]);
+}
+
+;// CONCATENATED MODULE: ./lib/src/aws/code-package.js
+
+
+
+
+
+
+
+
+
+const LAMBDA_MODULES = ['partitioner', 'worker', 'reducer'];
+/** The bundled Lambda handlers: dist/lambdas/ beside the action, or in the repository. */
+function defaultLambdaDir() {
+    const here = external_node_path_.dirname((0,external_node_url_namespaceObject.fileURLToPath)(import.meta.url));
+    return here.endsWith(`${external_node_path_.sep}dist`) ? external_node_path_.join(here, 'lambdas') : external_node_path_.resolve(here, '../../dist/lambdas');
+}
+/**
+ * The code zip every function of the stack runs: sfn-fanout's bundled handlers at the root, and
+ * under handler/ the user's module with the relative files and npm packages it imports (found by
+ * following its import statements; `import type` is left out, as Node strips it).
+ */
+async function buildCodePackage(handlerPath, lambdaDir = defaultLambdaDir()) {
+    const handlerFile = external_node_path_.resolve(handlerPath);
+    if (!(0,external_node_fs_.existsSync)(handlerFile))
+        throw new errors_HandlerModuleError(`Handler module ${handlerFile} does not exist.`);
+    const root = external_node_path_.dirname(handlerFile);
+    const entries = [{ name: 'package.json', data: Buffer.from('{\n  "type": "module"\n}\n') }];
+    for (const name of LAMBDA_MODULES) {
+        const file = external_node_path_.join(lambdaDir, `${name}.js`);
+        if (!(0,external_node_fs_.existsSync)(file))
+            throw new errors_StoreError(`The bundled ${name} handler is missing (${file}): run npm run build.`);
+        entries.push({ name: `${name}.js`, data: await (0,promises_.readFile)(file) });
+    }
+    const files = new Map();
+    await collectModule(handlerFile, root, files);
+    for (const [archivePath, file] of files)
+        entries.push({ name: `handler/${archivePath}`, data: await (0,promises_.readFile)(file) });
+    const zip = deterministicZip(entries);
+    return {
+        zip,
+        sha256: (0,external_node_crypto_.createHash)('sha256').update(zip).digest('hex'),
+        handlerEntry: `handler/${external_node_path_.relative(root, handlerFile).split(external_node_path_.sep).join('/')}`,
+        files: entries.map((entry) => entry.name).sort(),
+    };
+}
+const IMPORT = /(?:^|[\s;}])(?:import|export)\s+(type\s+)?(?:[\w$*{}\s,]+?\s+from\s+)?['"]([^'"\n]+)['"]|\bimport\(\s*['"]([^'"\n]+)['"]\s*\)/g;
+const BUILTINS = new Set(external_node_module_namespaceObject.builtinModules);
+async function collectModule(file, root, files) {
+    const archivePath = external_node_path_.relative(root, file).split(external_node_path_.sep).join('/');
+    if (archivePath.startsWith('..')) {
+        throw new errors_HandlerModuleError(`The handler imports ${file}, outside its folder ${root}: move that file into the handler's folder so it is packaged.`);
+    }
+    if (files.has(archivePath))
+        return;
+    files.set(archivePath, file);
+    const source = await (0,promises_.readFile)(file, 'utf8');
+    for (const match of source.matchAll(IMPORT)) {
+        if (match[1] !== undefined)
+            continue; // import type: erased before it runs
+        const specifier = match[2] ?? match[3];
+        if (specifier.startsWith('.')) {
+            await collectModule(external_node_path_.resolve(external_node_path_.dirname(file), specifier), root, files);
+        }
+        else if (!specifier.startsWith('node:') && !BUILTINS.has(specifier)) {
+            await collectPackage(packageName(specifier), root, root, files);
+        }
+    }
+}
+function packageName(specifier) {
+    const parts = specifier.split('/');
+    return specifier.startsWith('@') ? `${parts[0]}/${parts[1]}` : parts[0];
+}
+/** An npm package and its dependencies, found as Node would from `from`, copied whole under node_modules/. */
+async function collectPackage(name, from, root, files) {
+    const archiveDir = `node_modules/${name}`;
+    if ([...files.keys()].some((key) => key.startsWith(`${archiveDir}/`)))
+        return;
+    let dir = from;
+    let found;
+    for (;;) {
+        const candidate = external_node_path_.join(dir, 'node_modules', name);
+        if ((0,external_node_fs_.existsSync)(external_node_path_.join(candidate, 'package.json'))) {
+            found = candidate;
+            break;
+        }
+        const parent = external_node_path_.dirname(dir);
+        if (parent === dir)
+            break;
+        dir = parent;
+    }
+    if (found === undefined)
+        throw new errors_HandlerModuleError(`The handler imports "${name}", which is not installed: run npm install ${name} in the handler's project.`);
+    for (const file of await listFiles(found)) {
+        files.set(`${archiveDir}/${external_node_path_.relative(found, file).split(external_node_path_.sep).join('/')}`, file);
+    }
+    const manifest = JSON.parse(await (0,promises_.readFile)(external_node_path_.join(found, 'package.json'), 'utf8'));
+    for (const dependency of Object.keys(manifest.dependencies ?? {}))
+        await collectPackage(dependency, found, root, files);
+}
+async function listFiles(dir) {
+    const out = [];
+    for (const entry of await (0,promises_.readdir)(dir, { withFileTypes: true })) {
+        const full = external_node_path_.join(dir, entry.name);
+        if (entry.isDirectory()) {
+            if (entry.name !== 'node_modules' && entry.name !== '.git')
+                out.push(...(await listFiles(full)));
+        }
+        else if ((await (0,promises_.stat)(full)).isFile())
+            out.push(full);
+    }
+    return out;
+}
+/** Uploads under a content-hash key unless that key already exists; returns whether it uploaded. */
+async function uploadIfAbsent(s3, bucket, key, body) {
+    try {
+        await s3.send(new client_s3_dist_cjs/* HeadObjectCommand */.l81({ Bucket: bucket, Key: key }));
+        return false;
+    }
+    catch (error) {
+        const status = error.$metadata?.httpStatusCode;
+        if (status !== 404)
+            throw new errors_StoreError(`Cannot check s3://${bucket}/${key}: ${errors_errorMessage(error)}. Does the role have s3:GetObject on the artifact bucket?`, { cause: error });
+    }
+    await s3.send(new client_s3_dist_cjs/* PutObjectCommand */.wKZ({ Bucket: bucket, Key: key, Body: body, ContentType: 'application/zip' })).catch((error) => {
+        throw new errors_StoreError(`Cannot upload s3://${bucket}/${key}: ${errors_errorMessage(error)}. Does the role have s3:PutObject on the artifact bucket?`, { cause: error });
+    });
+    return true;
+}
+function codeKey(pkg) {
+    return `sfn-fanout/code/${pkg.sha256}.zip`;
+}
+
+;// CONCATENATED MODULE: ./lib/src/aws/backoff.js
+/** Capped exponential backoff with full jitter: a random wait in [0, min(cap, base * 2^attempt)). */
+function fullJitterDelay(attempt, baseMs, capMs, random = Math.random) {
+    return Math.floor(random() * Math.min(capMs, baseMs * 2 ** Math.min(attempt, 30)));
+}
+/** AWS's names for "slow down" across services. */
+function isThrottling(error) {
+    const name = error.name ?? '';
+    return ['ThrottlingException', 'Throttling', 'TooManyRequestsException', 'RequestLimitExceeded', 'SlowDown'].includes(name);
+}
+/** Errors worth another try: throttling, a 5xx, or the network. */
+function isTransient(error) {
+    const status = error.$metadata?.httpStatusCode ?? 0;
+    const code = error.code ?? '';
+    return isThrottling(error) || status >= 500 || ['ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ECONNREFUSED'].includes(code);
+}
+
+;// CONCATENATED MODULE: ./lib/src/aws/deploy.js
+
+
+
+
+/** TemplateBody's limit; a larger template goes through S3 as TemplateURL. */
+const TEMPLATE_BODY_LIMIT = 51_200;
+class StackDeployError extends errors_FanoutError {
+    failures;
+    constructor(message, failures) {
+        super(failures.length === 0 ? message : `${message}\n${failures.map((f) => `  ${f.logicalId} (${f.type}) ${f.status}: ${f.reason}`).join('\n')}`);
+        this.failures = failures;
+    }
+}
+const NO_CHANGES = /didn't contain changes|No updates are to be performed/i;
+const SETTLED = /(_COMPLETE|_FAILED)$/;
+/**
+ * Creates or updates a stack through a change set. A change set with nothing to do is success (and
+ * is deleted); a stack left in ROLLBACK_COMPLETE by a failed create is deleted and created again.
+ */
+async function deployStack(cfn, request, deps) {
+    const { stackName } = request;
+    let existing = await describeStack(cfn, stackName);
+    if (existing !== undefined && !SETTLED.test(existing.StackStatus ?? '') && existing.StackStatus !== 'REVIEW_IN_PROGRESS') {
+        deps.log(`Stack ${stackName} is ${existing.StackStatus}; waiting for it to settle.`);
+        existing = await waitForStack(cfn, deps, existing.StackId);
+    }
+    if (existing?.StackStatus === 'ROLLBACK_COMPLETE' || existing?.StackStatus === 'ROLLBACK_FAILED') {
+        deps.log(`Stack ${stackName} is ${existing.StackStatus} (a failed create) and cannot be updated: deleting it to create it again.`);
+        await deleteStack(cfn, stackName, deps);
+        existing = undefined;
+    }
+    const changeSetType = existing === undefined || existing.StackStatus === 'REVIEW_IN_PROGRESS' ? 'CREATE' : 'UPDATE';
+    const template = Buffer.byteLength(request.templateBody) > TEMPLATE_BODY_LIMIT ? { TemplateURL: await deps.uploadTemplate(request.templateBody) } : { TemplateBody: request.templateBody };
+    const changeSetName = `sfn-fanout-${(0,external_node_crypto_.createHash)('sha256').update(request.templateBody).update(JSON.stringify(request.parameters)).digest('hex').slice(0, 16)}-${deps.clock.now()}`;
+    deps.log(`Creating change set ${changeSetName} (${changeSetType}) for stack ${stackName}.`);
+    let changeSetId;
+    try {
+        const created = await cfn.send(new dist_cjs/* CreateChangeSetCommand */.YDU({
+            StackName: stackName,
+            ChangeSetName: changeSetName,
+            ChangeSetType: changeSetType,
+            ...template,
+            Parameters: Object.entries(request.parameters).map(([ParameterKey, ParameterValue]) => ({ ParameterKey, ParameterValue })),
+            Capabilities: [...request.capabilities],
+            Tags: Object.entries(request.tags).map(([Key, Value]) => ({ Key, Value })),
+            ...(request.roleArn === undefined ? {} : { RoleARN: request.roleArn }),
+        }));
+        changeSetId = created.Id;
+    }
+    catch (error) {
+        if (error.name === 'ValidationError' && NO_CHANGES.test(errors_errorMessage(error)))
+            return unchanged(cfn, stackName, deps);
+        throw error;
+    }
+    const changeSet = await waitForChangeSet(cfn, changeSetId, deps);
+    if (changeSet.Status === 'FAILED') {
+        if (NO_CHANGES.test(changeSet.StatusReason ?? '')) {
+            await cfn.send(new dist_cjs/* DeleteChangeSetCommand */.$GE({ ChangeSetName: changeSetId }));
+            return unchanged(cfn, stackName, deps);
+        }
+        throw new StackDeployError(`Change set for ${stackName} failed: ${changeSet.StatusReason}`, []);
+    }
+    const since = deps.clock.now();
+    await cfn.send(new dist_cjs/* ExecuteChangeSetCommand */.PB_({ ChangeSetName: changeSetId }));
+    const stack = await waitForStack(cfn, deps, changeSet.StackId, since);
+    if (!/^(CREATE|UPDATE)_COMPLETE$/.test(stack.StackStatus ?? '')) {
+        const failures = await failedResources(cfn, stack.StackId, since);
+        throw new StackDeployError(`Deploying stack ${stackName} ended in ${stack.StackStatus}${stack.StackStatusReason === undefined ? '' : ` (${stack.StackStatusReason})`}. Failed resources:`, failures);
+    }
+    if (request.terminationProtection !== undefined && request.terminationProtection !== stack.EnableTerminationProtection) {
+        await cfn.send(new dist_cjs/* UpdateTerminationProtectionCommand */.mP2({ StackName: stackName, EnableTerminationProtection: request.terminationProtection }));
+    }
+    deps.log(`Stack ${stackName} is ${stack.StackStatus}.`);
+    return { stackId: stack.StackId, outputs: outputsOf(stack), changed: true };
+}
+async function unchanged(cfn, stackName, deps) {
+    deps.log(`Stack ${stackName} is up to date: nothing to change.`);
+    const stack = (await describeStack(cfn, stackName));
+    return { stackId: stack.StackId, outputs: outputsOf(stack), changed: false };
+}
+async function deleteStack(cfn, stackName, deps) {
+    const stack = await describeStack(cfn, stackName);
+    if (stack === undefined)
+        return;
+    const since = deps.clock.now();
+    await cfn.send(new dist_cjs/* DeleteStackCommand */.fAr({ StackName: stack.StackId }));
+    const final = await waitForStack(cfn, deps, stack.StackId, since);
+    if (final.StackStatus !== 'DELETE_COMPLETE') {
+        const failures = await failedResources(cfn, stack.StackId, since);
+        throw new StackDeployError(`Deleting stack ${stackName} ended in ${final.StackStatus}. Failed resources:`, failures);
+    }
+    deps.log(`Stack ${stackName} deleted.`);
+}
+async function describeStack(cfn, stackName) {
+    try {
+        return (await cfn.send(new dist_cjs/* DescribeStacksCommand */.Y47({ StackName: stackName }))).Stacks?.[0];
+    }
+    catch (error) {
+        if (error.name === 'ValidationError' && /does not exist/.test(errors_errorMessage(error)))
+            return undefined;
+        throw error;
+    }
+}
+async function waitForChangeSet(cfn, changeSetId, deps) {
+    for (let attempt = 0;; attempt += 1) {
+        const changeSet = await cfn.send(new dist_cjs/* DescribeChangeSetCommand */.TTT({ ChangeSetName: changeSetId }));
+        if (changeSet.Status === 'CREATE_COMPLETE' || changeSet.Status === 'FAILED')
+            return changeSet;
+        await deps.clock.sleep(Math.max(1000, fullJitterDelay(attempt, 2000, 10_000, deps.random)));
+    }
+}
+/**
+ * Waits for a stack to settle, streaming its new events to the log. Deleted stacks are looked up
+ * by id, since their name no longer resolves.
+ */
+async function waitForStack(cfn, deps, stackId, since = deps.clock.now()) {
+    const seen = new Set();
+    for (let attempt = 0;; attempt += 1) {
+        let stack;
+        try {
+            stack = (await cfn.send(new dist_cjs/* DescribeStacksCommand */.Y47({ StackName: stackId }))).Stacks?.[0];
+            for (const event of await newEvents(cfn, stackId, since, seen)) {
+                deps.log(`${event.Timestamp?.toISOString() ?? ''} ${event.LogicalResourceId} ${event.ResourceType} ${event.ResourceStatus}${event.ResourceStatusReason === undefined ? '' : `: ${event.ResourceStatusReason}`}`);
+            }
+        }
+        catch (error) {
+            if (!isTransient(error))
+                throw error;
+        }
+        if (stack !== undefined && SETTLED.test(stack.StackStatus ?? ''))
+            return stack;
+        await deps.clock.sleep(Math.max(2000, fullJitterDelay(attempt, 5000, 30_000, deps.random)));
+    }
+}
+/** Events of this deployment not logged yet, oldest first. */
+async function newEvents(cfn, stackId, since, seen) {
+    const fresh = [];
+    let nextToken;
+    pages: do {
+        const page = await cfn.send(new dist_cjs/* DescribeStackEventsCommand */.Ie9({ StackName: stackId, NextToken: nextToken }));
+        for (const event of page.StackEvents ?? []) {
+            if ((event.Timestamp?.getTime() ?? 0) < since || seen.has(event.EventId))
+                break pages;
+            seen.add(event.EventId);
+            fresh.push(event);
+        }
+        nextToken = page.NextToken;
+    } while (nextToken !== undefined);
+    return fresh.reverse();
+}
+/** Every resource that failed in this deployment, not just the first: what users need to fix it. */
+async function failedResources(cfn, stackId, since) {
+    const failures = [];
+    let nextToken;
+    pages: do {
+        const page = await cfn.send(new dist_cjs/* DescribeStackEventsCommand */.Ie9({ StackName: stackId, NextToken: nextToken }));
+        for (const event of page.StackEvents ?? []) {
+            if ((event.Timestamp?.getTime() ?? 0) < since)
+                break pages;
+            if (event.ResourceStatus?.endsWith('_FAILED') === true) {
+                failures.push({ logicalId: event.LogicalResourceId ?? '?', type: event.ResourceType ?? '?', status: event.ResourceStatus, reason: event.ResourceStatusReason ?? '' });
+            }
+        }
+        nextToken = page.NextToken;
+    } while (nextToken !== undefined);
+    return failures.reverse();
+}
+function outputsOf(stack) {
+    return Object.fromEntries((stack.Outputs ?? []).map((output) => [output.OutputKey, output.OutputValue]));
+}
+
+;// CONCATENATED MODULE: ./lib/src/aws/execution-acceptor.js
+/** Maps one DescribeExecution response to the waiter's next move; no I/O, no time. */
+function executionAcceptor(response) {
+    switch (response.status) {
+        case 'SUCCEEDED':
+            return 'SUCCESS';
+        case 'FAILED':
+        case 'TIMED_OUT':
+        case 'ABORTED':
+            return 'FAILURE';
+        default:
+            // RUNNING, and PENDING_REDRIVE (a redrive that has not started yet).
+            return 'RETRY';
+    }
+}
+
+;// CONCATENATED MODULE: ./lib/src/aws/map-progress.js
+/** The state the template's Catch leads a failed partition to. */
+const PARTITION_FAILED_STATE = 'PartitionFailed';
+const PARTITION_TASK_STATE = 'ProcessPartition';
+const NO_PROGRESS = { total: undefined, started: 0, succeeded: 0, failed: 0, lastEventId: 0 };
+/** Folds execution history events (oldest first) into partition progress; events already counted are skipped. */
+function applyHistory(progress, events) {
+    let { total, started, succeeded, failed, lastEventId } = progress;
+    for (const event of events) {
+        const id = event.id ?? 0;
+        if (id <= lastEventId)
+            continue;
+        lastEventId = id;
+        if (event.type === 'MapStateStarted')
+            total = event.mapStateStartedEventDetails?.length ?? total;
+        else if (event.type === 'MapIterationStarted')
+            started += 1;
+        else if (event.type === 'TaskStateExited' && event.stateExitedEventDetails?.name === PARTITION_TASK_STATE)
+            succeeded += 1;
+        else if (event.type === 'PassStateExited' && event.stateExitedEventDetails?.name === PARTITION_FAILED_STATE)
+            failed += 1;
+    }
+    return { total, started, succeeded, failed, lastEventId };
+}
+
+;// CONCATENATED MODULE: ./lib/src/aws/execution.js
+
+
+
+
+
+
+/**
+ * A deterministic execution name (at most 80 characters): a retried step re-attaches to its own
+ * execution; a re-run of the workflow (a new attempt) starts a new one.
+ */
+function executionName(step, attempt = step.runAttempt) {
+    const where = (0,external_node_crypto_.createHash)('sha256').update([step.repository, step.workflow, step.job, step.step].join('\n')).digest('hex').slice(0, 12);
+    return `sfn-fanout-${step.runId}-${attempt}-${where}`.slice(0, 80);
+}
+function executionArnOf(stateMachineArn, name) {
+    const parts = stateMachineArn.split(':');
+    if (parts.length < 7 || parts[5] !== 'stateMachine')
+        throw new errors_InputError(`"${stateMachineArn}" is not a state machine ARN.`);
+    return [...parts.slice(0, 5), 'execution', parts[6], name].join(':');
+}
+/**
+ * Starts the execution, or attaches to it. StartExecution is idempotent for a running execution
+ * with the same name and input; `ExecutionAlreadyExists` means it has closed (or its input differs).
+ */
+async function startOrAttach(sfn, stateMachineArn, name, input) {
+    const body = JSON.stringify(input);
+    try {
+        const { executionArn } = await sfn.send(new client_sfn_dist_cjs/* StartExecutionCommand */.MX_({ stateMachineArn, name, input: body }));
+        return { executionArn: executionArn, attached: false };
+    }
+    catch (error) {
+        if (error.name !== 'ExecutionAlreadyExists')
+            throw error;
+        const executionArn = executionArnOf(stateMachineArn, name);
+        const existing = await sfn.send(new client_sfn_dist_cjs/* DescribeExecutionCommand */.tVP({ executionArn }));
+        if (existing.input !== undefined && existing.input !== body) {
+            throw new errors_FanoutError(`Execution ${name} already exists with different input (status ${existing.status}). Re-run the workflow to start a new attempt, or stop ${executionArn} first.`, { cause: error });
+        }
+        return { executionArn, attached: true };
+    }
+}
+const FIRST_DELAY_MS = 2000;
+const MAX_DELAY_MS = 60_000;
+/** The wait before noticing completion stays within max(10 s, 5% of the time run so far). */
+const NOTICE_FLOOR_MS = 10_000;
+const NOTICE_SHARE = 0.05;
+const MAX_TRANSIENT_FAILURES = 8;
+/** Full jitter may draw near zero; a floor keeps the worst case at about one call a second. */
+const MIN_DELAY_MS = 1000;
+/**
+ * Polls DescribeExecution until the execution closes, with capped exponential backoff and full
+ * jitter; throttling doubles the cap. Progress comes from the history events added since the last
+ * poll (newest first, stopping at the last one seen), one page in the usual case.
+ */
+async function waitForExecution(sfn, executionArn, options) {
+    const { clock } = options;
+    const random = options.random ?? Math.random;
+    const started = clock.now();
+    let progress = NO_PROGRESS;
+    let attempt = 0;
+    let slowdown = 1;
+    let transientFailures = 0;
+    let stopRequested;
+    for (;;) {
+        try {
+            const response = await sfn.send(new client_sfn_dist_cjs/* DescribeExecutionCommand */.tVP({ executionArn }));
+            if (executionAcceptor(response) !== 'RETRY') {
+                progress = applyHistory(progress, await newHistoryEvents(sfn, executionArn, progress.lastEventId));
+                options.onProgress?.(progress, response.status ?? 'UNKNOWN');
+                return response;
+            }
+            progress = applyHistory(progress, await newHistoryEvents(sfn, executionArn, progress.lastEventId));
+            options.onProgress?.(progress, response.status ?? 'RUNNING');
+            transientFailures = 0;
+            slowdown = Math.max(1, slowdown / 2);
+        }
+        catch (error) {
+            if (!isTransient(error) || ++transientFailures > MAX_TRANSIENT_FAILURES)
+                throw error;
+            if (isThrottling(error))
+                slowdown = Math.min(slowdown * 2, 16);
+        }
+        const elapsed = clock.now() - started;
+        const reason = options.signal?.aborted === true ? 'the job was cancelled' : options.timeoutMs !== undefined && elapsed >= options.timeoutMs ? `it ran past the timeout of ${Math.round(options.timeoutMs / 1000)} s` : undefined;
+        if (reason !== undefined && stopRequested === undefined) {
+            stopRequested = reason;
+            await stopExecution(sfn, executionArn, `sfn-fanout stopped the execution: ${reason}.`);
+            continue;
+        }
+        const cap = Math.min(options.maxDelayMs ?? MAX_DELAY_MS, Math.max(NOTICE_FLOOR_MS, elapsed * NOTICE_SHARE)) * slowdown;
+        const delay = Math.max(MIN_DELAY_MS, fullJitterDelay(attempt++, options.firstDelayMs ?? FIRST_DELAY_MS, cap, random));
+        await clock.sleep(delay, stopRequested === undefined ? options.signal : undefined);
+    }
+}
+async function newHistoryEvents(sfn, executionArn, lastEventId) {
+    const fresh = [];
+    let nextToken;
+    do {
+        const page = await sfn.send(new client_sfn_dist_cjs/* GetExecutionHistoryCommand */.eXg({ executionArn, reverseOrder: true, maxResults: 1000, includeExecutionData: false, nextToken }));
+        for (const event of page.events ?? []) {
+            if ((event.id ?? 0) <= lastEventId)
+                return fresh.reverse();
+            fresh.push(event);
+        }
+        nextToken = page.nextToken;
+    } while (nextToken !== undefined);
+    return fresh.reverse();
+}
+async function stopExecution(sfn, executionArn, cause) {
+    try {
+        await sfn.send(new client_sfn_dist_cjs/* StopExecutionCommand */.WP$({ executionArn, error: 'SfnFanout.Stopped', cause }));
+    }
+    catch (error) {
+        // Already closed: nothing to stop.
+        if (error.name !== 'ExecutionDoesNotExist' && !/not running|already/i.test(errors_errorMessage(error)))
+            throw error;
+    }
+}
+/** Restarts a failed, aborted or timed-out execution from where it failed (a Map re-runs only its failed iterations). */
+async function redrive(sfn, executionArn) {
+    try {
+        await sfn.send(new client_sfn_dist_cjs/* RedriveExecutionCommand */.lBA({ executionArn }));
+    }
+    catch (error) {
+        const name = error.name;
+        if (name === 'ExecutionNotRedrivable' || name === 'ExecutionDoesNotExist') {
+            throw new errors_InputError(`Cannot redrive ${executionArn}: ${errors_errorMessage(error)} (${name}). Redrive works on FAILED, ABORTED or TIMED_OUT executions within 14 days; leave redrive empty to start a new execution.`, { cause: error });
+        }
+        throw error;
+    }
+}
+
+// EXTERNAL MODULE: ./node_modules/yaml/dist/index.js
+var dist = __nccwpck_require__(8815);
+;// CONCATENATED MODULE: ./lib/src/local/cfn-yaml.js
+
+const FUNCTIONS = ['Base64', 'Cidr', 'FindInMap', 'GetAtt', 'GetAZs', 'If', 'ImportValue', 'Join', 'Select', 'Split', 'Sub', 'Equals', 'Not', 'And', 'Or', 'Length', 'ToJsonString'];
+/** CloudFormation's short-form tags (`!Ref`, `!GetAtt A.Arn`, `!Sub ...`) as their long JSON forms. */
+const CFN_TAGS = [
+    { tag: '!Ref', resolve: (value) => ({ Ref: value }) },
+    { tag: '!Condition', resolve: (value) => ({ Condition: value }) },
+    ...FUNCTIONS.flatMap((name) => {
+        const key = `Fn::${name}`;
+        const scalar = name === 'GetAtt' ? (value) => ({ [key]: value.split('.') }) : (value) => ({ [key]: value });
+        return [
+            { tag: `!${name}`, resolve: scalar },
+            { tag: `!${name}`, collection: 'seq', resolve: (value) => ({ [key]: value.toJSON() }) },
+            { tag: `!${name}`, collection: 'map', resolve: (value) => ({ [key]: value.toJSON() }) },
+        ];
+    }),
+];
+/** Parses a CloudFormation template written in YAML (short-form tags included) or JSON. */
+function parseTemplateText(text) {
+    return (0,dist/* parse */.qg)(text, { customTags: CFN_TAGS, prettyErrors: true });
+}
+
+;// CONCATENATED MODULE: ./lib/src/local/template-definition.js
+
+
+
+
+
+/** A template shipped in template/: found from src/local/ in the sources, or from dist/ in the bundle. */
+function bundledTemplate(name) {
+    const here = external_node_path_.dirname((0,external_node_url_namespaceObject.fileURLToPath)(import.meta.url));
+    return external_node_path_.resolve(here, here.endsWith(`${external_node_path_.sep}dist`) ? '../template' : '../../template', name);
+}
+/** The template the action deploys and the local engine runs by default. */
+function defaultTemplatePath() {
+    return bundledTemplate('sfn-fanout.yaml');
+}
+const LOCAL_ACCOUNT = '000000000000';
+const LOCAL_REGION = 'local';
+/**
+ * Reads a template and resolves its one state machine: `DefinitionSubstitutions`, `!Ref` to
+ * parameters (defaults, or the given values) and `!GetAtt Function.Arn` become concrete values, so
+ * the definition is exactly what AWS would run, with local ARNs for the functions.
+ */
+async function loadStateMachine(templatePath, parameters = {}) {
+    let template;
+    try {
+        template = parseTemplateText(await (0,promises_.readFile)(templatePath, 'utf8'));
+    }
+    catch (error) {
+        throw new errors_InputError(`Template ${templatePath} cannot be read: ${errors_errorMessage(error)}`, { cause: error });
+    }
+    const resources = template?.Resources ?? {};
+    const machines = Object.entries(resources).filter(([, resource]) => resource.Type === 'AWS::StepFunctions::StateMachine');
+    if (machines.length !== 1) {
+        throw new errors_InputError(`Template ${templatePath} has ${machines.length} AWS::StepFunctions::StateMachine resources: the local engine needs exactly one.`);
+    }
+    const [machineId, machine] = machines[0];
+    const resolver = new Resolver(template, parameters, templatePath);
+    const properties = machine.Properties ?? {};
+    const substitutions = Object.fromEntries(Object.entries((properties.DefinitionSubstitutions ?? {})).map(([name, value]) => [name, String(resolver.resolve(value, `${machineId}.DefinitionSubstitutions.${name}`))]));
+    const raw = properties.Definition ?? (typeof properties.DefinitionString === 'string' ? JSON.parse(properties.DefinitionString) : undefined);
+    if (raw === undefined) {
+        throw new errors_InputError(`State machine ${machineId} has no Definition (or literal DefinitionString): the local engine reads the definition from the template.`);
+    }
+    const definition = substitute(raw, substitutions, machineId);
+    const functions = new Map();
+    for (const [logicalId, resource] of Object.entries(resources)) {
+        if (resource.Type !== 'AWS::Lambda::Function')
+            continue;
+        const props = resource.Properties ?? {};
+        const handler = String(resolver.resolve(props.Handler, `${logicalId}.Handler`));
+        const dot = handler.lastIndexOf('.');
+        const variables = (props.Environment?.Variables ?? {});
+        functions.set(functionArn(logicalId), {
+            logicalId,
+            module: handler.slice(0, dot),
+            exportName: handler.slice(dot + 1),
+            timeoutSeconds: Number(resolver.resolve(props.Timeout ?? 3, `${logicalId}.Timeout`)),
+            memoryMb: Number(resolver.resolve(props.MemorySize ?? 128, `${logicalId}.MemorySize`)),
+            environment: Object.fromEntries(Object.entries(variables).map(([name, value]) => [name, String(resolver.resolve(value, `${logicalId}.Environment.${name}`))])),
+        });
+    }
+    return { definition, functions };
+}
+function functionArn(logicalId) {
+    return `arn:aws:lambda:${LOCAL_REGION}:${LOCAL_ACCOUNT}:function:${logicalId}`;
+}
+/** The few intrinsic functions a state machine's substitutions and a function's settings use. */
+class Resolver {
+    #template;
+    #parameters;
+    #file;
+    constructor(template, parameters, file) {
+        this.#template = template;
+        this.#parameters = parameters;
+        this.#file = file;
+    }
+    resolve(value, where) {
+        if (typeof value !== 'object' || value === null)
+            return value;
+        const node = value;
+        if (typeof node.Ref === 'string')
+            return this.#ref(node.Ref, where);
+        const getAtt = node['Fn::GetAtt'];
+        if (Array.isArray(getAtt) && getAtt[1] === 'Arn' && this.#template.Resources?.[String(getAtt[0])]?.Type === 'AWS::Lambda::Function') {
+            return functionArn(String(getAtt[0]));
+        }
+        const sub = node['Fn::Sub'];
+        if (typeof sub === 'string')
+            return sub.replace(/\$\{([^}!]+)\}/g, (_, name) => String(this.#ref(name, where)));
+        throw new errors_InputError(`${this.#file}: ${where} uses ${JSON.stringify(value)}, which the local engine cannot resolve. Use a literal, !Ref to a parameter, or !GetAtt <Function>.Arn.`);
+    }
+    #ref(name, where) {
+        if (name in this.#parameters)
+            return this.#parameters[name];
+        const parameter = this.#template.Parameters?.[name];
+        if (parameter !== undefined) {
+            if (parameter.Default === undefined) {
+                throw new errors_InputError(`${this.#file}: ${where} needs parameter ${name}, which has no Default: give it a value.`);
+            }
+            return parameter.Default;
+        }
+        if (name === 'AWS::StackName')
+            return 'sfn-fanout-local';
+        if (name === 'AWS::Region')
+            return LOCAL_REGION;
+        if (name === 'AWS::AccountId')
+            return LOCAL_ACCOUNT;
+        if (name === 'AWS::Partition')
+            return 'aws';
+        const resource = this.#template.Resources?.[name];
+        if (resource !== undefined)
+            return name;
+        throw new errors_InputError(`${this.#file}: ${where} refers to "${name}", which is neither a parameter nor a resource.`);
+    }
+}
+function substitute(value, substitutions, machineId) {
+    if (typeof value === 'string') {
+        return value.replace(/\$\{([A-Za-z0-9_]+)\}/g, (_match, name) => {
+            if (!(name in substitutions)) {
+                throw new errors_InputError(`State machine ${machineId} uses \${${name}}, which is not in its DefinitionSubstitutions.`);
+            }
+            return substitutions[name];
+        });
+    }
+    if (Array.isArray(value))
+        return value.map((item) => substitute(item, substitutions, machineId));
+    if (typeof value === 'object' && value !== null) {
+        return Object.fromEntries(Object.entries(value).map(([key, item]) => [key, substitute(item, substitutions, machineId)]));
+    }
+    return value;
+}
+
+;// CONCATENATED MODULE: ./lib/src/aws/aws-engine.js
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+const BOOTSTRAP_STACK = 'sfn-fanout-bootstrap';
+/**
+ * The batch in AWS: package the code, deploy the stack through a change set, start (or attach to,
+ * or redrive) one execution, wait for it, and report it from the batch file the reducer wrote.
+ */
+async function runAws(options, clients, deps) {
+    const input = location_parseLocation(options.job.input, 'input');
+    const output = location_parseLocation(options.job.output, 'output');
+    if (input.kind !== 's3' || output.kind !== 's3') {
+        throw new errors_InputError('engine aws reads and writes S3: give input and output as s3://bucket/prefix/ (or use engine local for directories).');
+    }
+    await checkCredentials(clients.sts);
+    const deployDeps = {
+        clock: deps.clock,
+        log: deps.log,
+        uploadTemplate: async (body) => {
+            const bucket = options.artifactBucket ?? (await bootstrapBucket());
+            const key = `sfn-fanout/templates/${(0,external_node_crypto_.createHash)('sha256').update(body).digest('hex')}.yaml`;
+            await uploadIfAbsent(clients.s3, bucket, key, Buffer.from(body));
+            return `https://${bucket}.s3.${options.region}.amazonaws.com/${key}`;
+        },
+    };
+    let bootstrapped;
+    async function bootstrapBucket() {
+        if (bootstrapped !== undefined)
+            return bootstrapped;
+        const body = await (0,promises_.readFile)(bundledTemplate('bootstrap.yaml'), 'utf8');
+        const stack = await deployStack(clients.cfn, { stackName: BOOTSTRAP_STACK, templateBody: body, parameters: {}, capabilities: [], tags: options.tags }, deployDeps);
+        return (bootstrapped = stack.outputs.BucketName);
+    }
+    const artifactBucket = options.artifactBucket ?? (await bootstrapBucket());
+    const pkg = await buildCodePackage(options.handler);
+    const key = codeKey(pkg);
+    deps.log((await uploadIfAbsent(clients.s3, artifactBucket, key, pkg.zip)) ? `Uploaded the code to s3://${artifactBucket}/${key}.` : `The code is already at s3://${artifactBucket}/${key}.`);
+    const stack = await deployStack(clients.cfn, {
+        stackName: options.stackName,
+        templateBody: await (0,promises_.readFile)(options.template ?? defaultTemplatePath(), 'utf8'),
+        parameters: {
+            ArtifactBucket: artifactBucket,
+            CodeKey: key,
+            HandlerPath: pkg.handlerEntry,
+            InputBucket: input.bucket,
+            InputPrefix: input.prefix,
+            OutputBucket: output.bucket,
+            OutputPrefix: output.prefix,
+            ...options.parameters,
+        },
+        capabilities: options.capabilities,
+        tags: options.tags,
+        ...(options.roleArn === undefined ? {} : { roleArn: options.roleArn }),
+        ...(options.terminationProtection === undefined ? {} : { terminationProtection: options.terminationProtection }),
+    }, deployDeps);
+    try {
+        const stateMachineArn = stack.outputs.StateMachineArn;
+        if (stateMachineArn === undefined)
+            throw new errors_InputError(`Stack ${options.stackName} has no StateMachineArn output: the template must export it.`);
+        const name = executionName(options.step);
+        let executionArn;
+        if (options.redrive !== undefined) {
+            executionArn = options.redrive === 'previous-attempt' ? executionArnOf(stateMachineArn, executionName(options.step, options.step.runAttempt - 1)) : options.redrive;
+            deps.log(`Redriving ${executionArn}.`);
+            await redrive(clients.sfn, executionArn);
+        }
+        else {
+            const started = await startOrAttach(clients.sfn, stateMachineArn, name, toJobRequest(options.job));
+            executionArn = started.executionArn;
+            deps.log(started.attached ? `Execution ${name} already exists: attaching to it instead of starting another.` : `Started execution ${executionArn}.`);
+        }
+        deps.onExecution?.(executionArn);
+        const startedAt = deps.clock.now();
+        const final = await waitForExecution(clients.sfn, executionArn, {
+            clock: deps.clock,
+            ...(options.timeoutMs === undefined ? {} : { timeoutMs: options.timeoutMs }),
+            ...(deps.signal === undefined ? {} : { signal: deps.signal }),
+            ...(deps.onProgress === undefined ? {} : { onProgress: deps.onProgress }),
+        });
+        const runId = executionArn.split(':').at(-1);
+        const batch = await readJson(new S3Store(clients.s3, output.bucket, output.prefix), outcome_runKey(runId, outcome_BATCH_FILE)).catch(() => undefined);
+        const report = buildReport({
+            engine: 'aws',
+            runId,
+            input: options.job.input,
+            output: options.job.output,
+            format: options.job.format,
+            startedAt: final.startDate?.getTime() ?? startedAt,
+            finishedAt: final.stopDate?.getTime() ?? deps.clock.now(),
+            ...(final.status === 'SUCCEEDED' ? {} : { error: { name: final.error ?? final.status ?? 'Failed', cause: final.cause ?? `The execution ended ${final.status}.` } }),
+            links: consoleLinks(options.region, executionArn, stack.stackId),
+        }, batch);
+        return { ...report, cost: estimateCost(report, Number(options.parameters.WorkerMemorySize ?? 1769), options.prices) };
+    }
+    finally {
+        if (options.deleteStack)
+            await deleteStack(clients.cfn, options.stackName, deployDeps);
+    }
+}
+async function checkCredentials(sts) {
+    try {
+        await sts.send(new client_sts_dist_cjs/* GetCallerIdentityCommand */.zI({}));
+    }
+    catch (error) {
+        const name = error.name ?? '';
+        if (name === 'CredentialsProviderError' || /credential/i.test(errors_errorMessage(error))) {
+            throw new errors_InputError('No AWS credentials were found. Add a step before this one: uses: aws-actions/configure-aws-credentials@v4 with role-to-assume and aws-region, and give the job permissions: id-token: write.', { cause: error });
+        }
+        throw new errors_InputError(`The AWS credentials do not work: ${errors_errorMessage(error)} (${name}).`, { cause: error });
+    }
+}
+function consoleLinks(region, executionArn, stackId) {
+    const base = `https://${region}.console.aws.amazon.com`;
+    return [
+        { label: 'Execution in the Step Functions console', url: `${base}/states/home?region=${region}#/v2/executions/details/${executionArn}` },
+        { label: 'Stack in the CloudFormation console', url: `${base}/cloudformation/home?region=${region}#/stacks/stackinfo?stackId=${encodeURIComponent(stackId)}` },
+    ];
+}
+
+;// CONCATENATED MODULE: ./lib/src/aws/clock.js
+const systemClock = {
+    now: () => Date.now(),
+    sleep: (ms, signal) => new Promise((resolve) => {
+        if (signal?.aborted === true)
+            return resolve();
+        const timer = setTimeout(done, ms);
+        function done() {
+            clearTimeout(timer);
+            signal?.removeEventListener('abort', done);
+            resolve();
+        }
+        signal?.addEventListener('abort', done, { once: true });
+    }),
+};
+
+// EXTERNAL MODULE: external "node:os"
+var external_node_os_ = __nccwpck_require__(8161);
 // EXTERNAL MODULE: external "vm"
 var external_vm_ = __nccwpck_require__(9154);
 ;// CONCATENATED MODULE: ./node_modules/jsonpath-plus/dist/index-node-esm.js
@@ -73026,7 +85070,7 @@ function wildcardMatch(pattern, options) {
 // EXTERNAL MODULE: ./node_modules/p-limit/index.js
 var p_limit = __nccwpck_require__(8890);
 // EXTERNAL MODULE: ./node_modules/@aws-sdk/client-lambda/dist-cjs/index.js
-var dist_cjs = __nccwpck_require__(1696);
+var client_lambda_dist_cjs = __nccwpck_require__(1696);
 // EXTERNAL MODULE: ./node_modules/@aws-sdk/credential-providers/dist-cjs/index.js
 var credential_providers_dist_cjs = __nccwpck_require__(9719);
 // EXTERNAL MODULE: ./node_modules/aws-local-stepfunctions/node_modules/asl-validator/dist/src/validator.js
@@ -75356,7 +87400,7 @@ var LambdaInvocationError = class extends RuntimeError {
 var LambdaClient = class {
   client;
   constructor(config) {
-    this.client = new dist_cjs/* LambdaClient */.Nox({});
+    this.client = new client_lambda_dist_cjs/* LambdaClient */.Nox({});
     if (config) {
       if (!config.region) {
         throw new StatesRuntimeError(
@@ -75378,7 +87422,7 @@ var LambdaClient = class {
         }
       }
       if (config.credentials?.cognitoIdentityPool) {
-        this.client = new dist_cjs/* LambdaClient */.Nox({
+        this.client = new client_lambda_dist_cjs/* LambdaClient */.Nox({
           region: config.region,
           credentials: (0,credential_providers_dist_cjs/* fromCognitoIdentityPool */.s5)({
             ...config.credentials.cognitoIdentityPool,
@@ -75386,7 +87430,7 @@ var LambdaClient = class {
           })
         });
       } else if (config.credentials?.accessKeys) {
-        this.client = new dist_cjs/* LambdaClient */.Nox({ region: config.region, credentials: config.credentials.accessKeys });
+        this.client = new client_lambda_dist_cjs/* LambdaClient */.Nox({ region: config.region, credentials: config.credentials.accessKeys });
       }
     } else {
       if (isBrowserEnvironment) {
@@ -75398,7 +87442,7 @@ var LambdaClient = class {
   }
   async invokeFunction(funcNameOrArn, payload) {
     const payloadBuffer = new TextEncoder().encode(JSON.stringify(payload));
-    const invokeCommand = new dist_cjs/* InvokeCommand */.mdN({
+    const invokeCommand = new client_lambda_dist_cjs/* InvokeCommand */.mdN({
       FunctionName: funcNameOrArn,
       Payload: payloadBuffer
     });
@@ -76153,886 +88197,6 @@ var StateMachine = class {
 };
 
 
-;// CONCATENATED MODULE: ./lib/src/records/formats.js
-const RECORD_FORMATS = ['lines', 'ndjson', 'csv'];
-const BOM = Buffer.from([0xef, 0xbb, 0xbf]);
-/** A line's text, without the UTF-8 byte-order mark a file may start with. */
-function formats_lineText(line) {
-    const bytes = line.offset === 0 && line.bytes.subarray(0, 3).equals(BOM) ? line.bytes.subarray(3) : line.bytes;
-    return bytes.toString('utf8');
-}
-function formats_linesDecoder() {
-    return formats_lineText;
-}
-function formats_ndjsonDecoder() {
-    return (line) => JSON.parse(formats_lineText(line));
-}
-function formats_csvDecoder(header) {
-    return (line) => {
-        const fields = formats_parseCsvLine(formats_lineText(line));
-        if (fields.length !== header.length) {
-            throw new Error(`has ${fields.length} fields where the header has ${header.length}`);
-        }
-        const record = {};
-        header.forEach((name, index) => {
-            record[name] = fields[index];
-        });
-        return record;
-    };
-}
-/**
- * RFC 4180 fields of one line: quoted fields may hold commas and doubled quotes. A record may not
- * span lines (quoted newlines), as with Spark's default `multiLine=false`.
- */
-function formats_parseCsvLine(text) {
-    const fields = [];
-    let i = 0;
-    for (;;) {
-        if (text[i] === '"') {
-            let value = '';
-            i += 1;
-            for (;;) {
-                const quote = text.indexOf('"', i);
-                if (quote === -1)
-                    throw new Error('has a quoted field with no closing quote');
-                value += text.slice(i, quote);
-                if (text[quote + 1] === '"') {
-                    value += '"';
-                    i = quote + 2;
-                    continue;
-                }
-                i = quote + 1;
-                break;
-            }
-            if (i < text.length && text[i] !== ',')
-                throw new Error(`has text after a closing quote at column ${i + 1}`);
-            fields.push(value);
-        }
-        else {
-            const comma = text.indexOf(',', i);
-            fields.push(text.slice(i, comma === -1 ? text.length : comma));
-            i = comma === -1 ? text.length : comma;
-        }
-        if (i >= text.length)
-            return fields;
-        i += 1; // the comma
-        if (i === text.length) {
-            fields.push('');
-            return fields;
-        }
-    }
-}
-
-;// CONCATENATED MODULE: ./lib/src/job.js
-
-
-
-/** The user-facing name of each job field: the action input and the CLI option (`--name`). */
-const JOB_OPTION_NAMES = {
-    input: 'input',
-    output: 'output',
-    format: 'format',
-    partitions: 'partitions',
-    partitionSize: 'partition-size',
-    maxPartitions: 'max-partitions',
-    maxRejected: 'max-rejected',
-};
-const DEFAULT_PARTITION_BYTES = 64 * 1024 * 1024;
-const DEFAULT_MAX_PARTITIONS = 1000;
-/** Distributed Map's ceiling of parallel children; larger plans are a mistake, not a batch. */
-const PARTITION_LIMIT = 10_000;
-/**
- * Validates a job request from any edge (CLI strings, action inputs, an execution's JSON input).
- * Values may be strings or numbers; every error names the option and says how to fix it.
- */
-function job_parseJob(request) {
-    const input = requiredText(request.input, 'input');
-    const output = requiredText(request.output, 'output');
-    // Parsed for validation only: the job keeps the URIs as the user wrote them.
-    location_parseLocation(input, JOB_OPTION_NAMES.input);
-    location_parseLocation(output, JOB_OPTION_NAMES.output);
-    const format = optionalText(request.format, 'format') ?? 'ndjson';
-    if (!RECORD_FORMATS.includes(format)) {
-        throw new errors_InputError(`format "${format}" is not supported: use one of ${RECORD_FORMATS.join(', ')}.`);
-    }
-    const maxPartitions = optionalInteger(request.maxPartitions, 'maxPartitions', 1, PARTITION_LIMIT) ?? DEFAULT_MAX_PARTITIONS;
-    const partitions = optionalInteger(request.partitions, 'partitions', 1, PARTITION_LIMIT);
-    const partitionSize = optionalText(request.partitionSize, 'partitionSize');
-    if (partitions !== undefined && partitionSize !== undefined) {
-        throw new errors_InputError('partitions and partition-size are both set: give one (a count, or a target size per partition).');
-    }
-    if (partitions !== undefined && partitions > maxPartitions) {
-        throw new errors_InputError(`partitions is ${partitions} but max-partitions is ${maxPartitions}: lower partitions or raise max-partitions.`);
-    }
-    const sizing = partitions !== undefined
-        ? { partitions }
-        : { partitionBytes: partitionSize === undefined ? DEFAULT_PARTITION_BYTES : parseByteSize(partitionSize, 'partition-size') };
-    const maxRejected = parseRejectLimit(optionalText(request.maxRejected, 'maxRejected') ?? '0');
-    return { input, output, format: format, sizing, maxPartitions, maxRejected };
-}
-/** A validated job back in the request form an execution takes as input. */
-function toJobRequest(job) {
-    return {
-        input: job.input,
-        output: job.output,
-        format: job.format,
-        ...('partitions' in job.sizing ? { partitions: job.sizing.partitions } : { partitionSize: job.sizing.partitionBytes }),
-        maxPartitions: job.maxPartitions,
-        maxRejected: 'count' in job.maxRejected ? job.maxRejected.count : `${job.maxRejected.percent}%`,
-    };
-}
-const UNITS = { '': 1, b: 1, kb: 1e3, mb: 1e6, gb: 1e9, kib: 1024, mib: 1024 ** 2, gib: 1024 ** 3 };
-/** `1048576`, `64MiB`, `500 MB`, `1.5GiB`. */
-function parseByteSize(text, name) {
-    const match = /^(\d+(?:\.\d+)?)\s*([a-zA-Z]*)$/.exec(text.trim());
-    const unit = UNITS[match?.[2]?.toLowerCase() ?? 'x'];
-    const bytes = match === null || unit === undefined ? Number.NaN : Math.floor(Number(match[1]) * unit);
-    if (!Number.isSafeInteger(bytes) || bytes < 1) {
-        throw new errors_InputError(`${name} "${text}" is not a size: give a positive number of bytes, or one with a unit like 64MiB or 500MB.`);
-    }
-    return bytes;
-}
-/** `0` (the default: any rejected record fails the partition), `25`, or `0.5%`. */
-function parseRejectLimit(text) {
-    const percent = /^(\d+(?:\.\d+)?)\s*%$/.exec(text.trim());
-    if (percent !== null && Number(percent[1]) <= 100)
-        return { percent: Number(percent[1]) };
-    if (/^\d+$/.test(text.trim()))
-        return { count: Number(text.trim()) };
-    throw new errors_InputError(`max-rejected "${text}" is not a limit: give a count of records (like 10) or a percentage (like 0.5%).`);
-}
-function requiredText(value, field) {
-    const text = optionalText(value, field);
-    if (text === undefined)
-        throw new errors_InputError(`${JOB_OPTION_NAMES[field]} is required: ${HINTS[field]}`);
-    return text;
-}
-const HINTS = {
-    input: 'give the data to process, like s3://my-bucket/logs/2026-11-26/ or ./examples/sample',
-    output: 'give where results go, like s3://my-bucket/results/ or ./out',
-};
-function optionalText(value, field) {
-    if (value === undefined || value === null)
-        return undefined;
-    if (typeof value === 'number')
-        return String(value);
-    if (typeof value !== 'string')
-        throw new errors_InputError(`${JOB_OPTION_NAMES[field]} must be text, not ${typeof value}.`);
-    return value.trim() === '' ? undefined : value.trim();
-}
-function optionalInteger(value, field, min, max) {
-    const text = optionalText(value, field);
-    if (text === undefined)
-        return undefined;
-    const number = Number(text);
-    if (!/^\d+$/.test(text) || number < min || number > max) {
-        throw new errors_InputError(`${JOB_OPTION_NAMES[field]} "${text}" must be a whole number from ${min} to ${max}.`);
-    }
-    return number;
-}
-
-;// CONCATENATED MODULE: ./lib/src/partition/outcome.js
-/** What one worker reports for its partition; both engines carry these to the reducer and report. */
-const outcome_MAX_REJECTED_SAMPLES = 10;
-/** Output keys are a pure function of the partition id, so a re-run overwrites, never duplicates. */
-function outcome_partitionOutputKey(partitionId, name) {
-    const safe = name.replace(/\\/g, '/');
-    if (safe === '' || safe.startsWith('/') || safe.split('/').some((part) => part === '..' || part === '.' || part === '')) {
-        throw new Error(`Output name "${name}" must be a relative path without "." or ".." parts, like "counts.json".`);
-    }
-    return `partitions/part-${String(partitionId).padStart(5, '0')}/${safe}`;
-}
-function outcome_rejectedKey(partitionId) {
-    return `rejected/part-${String(partitionId).padStart(5, '0')}.jsonl`;
-}
-/** Where one execution keeps its bookkeeping under the output location. */
-function outcome_runKey(runId, name) {
-    return `_sfn-fanout/runs/${runId}/${name}`;
-}
-function outcome_partitionDetailKey(runId, partitionId) {
-    return outcome_runKey(runId, `partitions/part-${String(partitionId).padStart(5, '0')}.json`);
-}
-const outcome_BATCH_FILE = 'batch.json';
-
-;// CONCATENATED MODULE: ./lib/src/lambda-error.js
-/**
- * A function error as Step Functions reports it: the error name is the function's errorType
- * (what Retry and Catch match), and the cause is the JSON document Lambda returns.
- */
-class LambdaFunctionError extends Error {
-    constructor(errorType, errorMessage, trace = []) {
-        super(JSON.stringify({ errorType, errorMessage, trace }));
-        this.name = errorType;
-    }
-}
-function serializeError(error) {
-    if (error instanceof Error) {
-        return { errorType: error.name, errorMessage: error.message, trace: (error.stack ?? '').split('\n').slice(1, 11).map((line) => line.trim()) };
-    }
-    return { errorType: 'Error', errorMessage: String(error), trace: [] };
-}
-/** The errorMessage of a Lambda cause document, or the cause itself when it is not one. */
-function causeMessage(cause) {
-    try {
-        const parsed = JSON.parse(cause);
-        return typeof parsed.errorMessage === 'string' ? parsed.errorMessage : cause;
-    }
-    catch {
-        return cause;
-    }
-}
-
-;// CONCATENATED MODULE: ./lib/src/report/batch-report.js
-
-/** Builds the report from the facts of the execution and the batch file the reducer wrote (absent when it never ran). */
-function buildReport(facts, batch) {
-    const partitions = (batch?.outcomes ?? []).map((outcome) => outcome.status === 'succeeded'
-        ? {
-            id: outcome.id,
-            status: 'succeeded',
-            bytes: outcome.bytes,
-            records: outcome.records,
-            rejected: outcome.rejected,
-            startedAt: outcome.startedAt,
-            finishedAt: outcome.finishedAt,
-            durationMs: outcome.finishedAt - outcome.startedAt,
-            rejectedSamples: outcome.rejectedSamples,
-            outputs: outcome.outputs,
-        }
-        : { id: outcome.id, status: 'failed', bytes: outcome.bytes, error: outcome.error, message: causeMessage(outcome.cause) });
-    const failed = facts.error !== undefined || batch?.status === 'FAILED';
-    return {
-        engine: facts.engine,
-        runId: facts.runId,
-        status: failed ? 'FAILED' : 'SUCCEEDED',
-        ...(facts.error === undefined ? {} : { error: { name: facts.error.name, message: causeMessage(facts.error.cause) } }),
-        input: facts.input,
-        output: facts.output,
-        format: facts.format,
-        startedAt: facts.startedAt,
-        finishedAt: facts.finishedAt,
-        wallMs: facts.finishedAt - facts.startedAt,
-        ...(batch === undefined ? {} : { plan: batch.plan, toleratedFailurePercentage: batch.toleratedFailurePercentage }),
-        totals: {
-            partitions: batch?.partitions ?? 0,
-            succeeded: batch?.succeeded ?? 0,
-            failed: batch?.failed ?? 0,
-            records: batch?.records ?? 0,
-            rejected: batch?.rejected ?? 0,
-            bytes: batch?.bytes ?? 0,
-            workerMs: partitions.reduce((sum, row) => sum + (row.durationMs ?? 0), 0),
-        },
-        partitions,
-        result: batch?.result ?? null,
-        links: facts.links ?? [],
-    };
-}
-
-// EXTERNAL MODULE: external "node:fs"
-var external_node_fs_ = __nccwpck_require__(3024);
-;// CONCATENATED MODULE: ./lib/src/handler/merge.js
-
-/**
- * The reducer's default merge: numbers add up, arrays concatenate, objects merge key by key,
- * a missing or null side takes the other. Anything else must be equal on both sides, or the
- * handler has to export its own `merge`.
- */
-function merge_defaultMerge(a, b, path = 'result') {
-    if (a === undefined || a === null)
-        return b;
-    if (b === undefined || b === null)
-        return a;
-    if (typeof a === 'number' && typeof b === 'number')
-        return a + b;
-    if (Array.isArray(a) && Array.isArray(b))
-        return [...a, ...b];
-    if (isPlainObject(a) && isPlainObject(b)) {
-        const merged = { ...a };
-        for (const [key, value] of Object.entries(b))
-            merged[key] = merge_defaultMerge(merged[key], value, `${path}.${key}`);
-        return merged;
-    }
-    if (a === b)
-        return a;
-    throw new FanoutError(`Cannot merge ${path}: ${JSON.stringify(a)} and ${JSON.stringify(b)} are neither numbers, arrays nor objects, and differ. Export a merge(a, b) function from the handler module.`);
-}
-function isPlainObject(value) {
-    return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
-
-;// CONCATENATED MODULE: ./lib/src/handler/load-handler.js
-var __rewriteRelativeImportExtension = (undefined && undefined.__rewriteRelativeImportExtension) || function (path, preserveJsx) {
-    if (typeof path === "string" && /^\.\.?\//.test(path)) {
-        return path.replace(/\.(tsx)$|((?:\.d)?)((?:\.[^./]+?)?)\.([cm]?)ts$/i, function (m, tsx, d, ext, cm) {
-            return tsx ? preserveJsx ? ".jsx" : ".js" : d && (!ext || !cm) ? m : (d + ext + "." + cm.toLowerCase() + "js");
-        });
-    }
-    return path;
-};
-
-
-
-
-
-/** Imports the user's handler module (named exports or a default-exported object) and checks its shape. */
-async function load_handler_loadHandler(modulePath) {
-    const file = path.resolve(modulePath);
-    if (!existsSync(file)) {
-        throw new HandlerModuleError(`Handler module ${file} does not exist: check the handler path (relative paths start from the working directory).`);
-    }
-    let loaded;
-    try {
-        loaded = (await import(__rewriteRelativeImportExtension(/* webpackIgnore: true */ pathToFileURL(file).href)));
-    }
-    catch (error) {
-        throw new HandlerModuleError(`Handler module ${file} failed to load: ${errorMessage(error)}`, { cause: error });
-    }
-    return checkHandler(loaded, file);
-}
-function checkHandler(loaded, file) {
-    const exports = (typeof loaded.default === 'object' && loaded.default !== null ? loaded.default : loaded);
-    const has = (name) => typeof exports[name] === 'function';
-    for (const name of ['init', 'processRecord', 'finish', 'processPartition', 'merge']) {
-        if (exports[name] !== undefined && !has(name)) {
-            throw new HandlerModuleError(`Handler module ${file} exports "${name}" but it is a ${typeof exports[name]}, not a function.`);
-        }
-    }
-    if (has('processRecord') === has('processPartition')) {
-        throw new HandlerModuleError(has('processRecord')
-            ? `Handler module ${file} exports both processRecord and processPartition: export one of them.`
-            : `Handler module ${file} exports nothing usable: export a processRecord(state, record, context) or a processPartition(records, context) function (exports found: ${Object.keys(exports).join(', ') || 'none'}).`);
-    }
-    const merge = has('merge') ? exports.merge : defaultMerge;
-    return has('processRecord')
-        ? { kind: 'record', handler: exports, merge }
-        : { kind: 'partition', handler: exports, merge };
-}
-
-// EXTERNAL MODULE: external "node:stream"
-var external_node_stream_ = __nccwpck_require__(7075);
-// EXTERNAL MODULE: external "node:zlib"
-var external_node_zlib_ = __nccwpck_require__(8522);
-;// CONCATENATED MODULE: ./lib/src/records/segment-lines.js
-
-
-
-
-const FIRST_CONTINUATION = (/* unused pure expression or super */ null && (64 * 1024));
-const MAX_CONTINUATION = (/* unused pure expression or super */ null && (8 * 1024 * 1024));
-/**
- * The lines a segment owns. The rule: a line belongs to the segment whose byte range holds its
- * first byte. So a segment starting at `s > 0` reads from `s - 1` (to learn whether a line starts
- * exactly at `s`), and the line that starts before `end` is read to its end, past `end` if need be.
- */
-function segment_lines_segmentLines(store, segment) {
-    if (!isSplittable(segment.key)) {
-        // A whole gzip object: offsets are positions in the decompressed text.
-        return splitLines(gunzip(store.read(segment.key)), { firstOffset: 0 });
-    }
-    const from = Math.max(0, segment.start - 1);
-    return splitLines(bytesFrom(store, segment.key, from, segment.end), {
-        firstOffset: from,
-        skipBefore: segment.start,
-        stopAt: segment.end,
-    });
-}
-/** The first line of an object (a CSV header), read without reading the rest. */
-async function segment_lines_firstLine(store, key) {
-    const lines = isSplittable(key)
-        ? splitLines(bytesFrom(store, key, 0, FIRST_CONTINUATION), { firstOffset: 0, stopAt: 1 })
-        : splitLines(gunzip(store.read(key)), { firstOffset: 0, stopAt: 1 });
-    for await (const batch of lines)
-        return batch[0];
-    return undefined;
-}
-/** The segment's bytes, then further ranges of growing size until the caller stops or EOF. */
-async function* bytesFrom(store, key, start, end) {
-    let position = start;
-    let step = end - start;
-    let continuation = 0;
-    for (;;) {
-        let got = 0;
-        for await (const chunk of store.read(key, { start: position, end: position + step })) {
-            got += chunk.byteLength;
-            yield chunk;
-        }
-        if (got === 0)
-            return;
-        position += got;
-        // Past the segment only the rest of one record is wanted: start small, then grow.
-        continuation = continuation === 0 ? FIRST_CONTINUATION : Math.min(continuation * 2, MAX_CONTINUATION);
-        step = continuation;
-    }
-}
-function gunzip(chunks) {
-    // pipeline() carries a read error or a corrupt stream through to the reader.
-    return pipeline(Readable.from(chunks), createGunzip(), () => { });
-}
-
-;// CONCATENATED MODULE: ./lib/src/partition/run-partition.js
-
-
-
-
-/**
- * Streams a partition's segments, hands each record to the handler, and returns its result.
- * Records that fail to parse, or make `processRecord` throw, are rejected: counted, sampled, and
- * written whole to `rejected/part-NNNNN.jsonl` so no input is silently dropped.
- */
-async function run_partition_runPartition(run) {
-    const now = run.now ?? Date.now;
-    const startedAt = now();
-    const { partition, handler } = run;
-    const outputs = [];
-    const context = {
-        partitionId: partition.id,
-        async writeOutput(name, body) {
-            const key = partitionOutputKey(partition.id, name);
-            await run.destination.write(key, body);
-            const uri = run.destination.uriOf(key);
-            if (!outputs.includes(uri))
-                outputs.push(uri);
-            return uri;
-        },
-    };
-    const rejections = [];
-    let records = 0;
-    const reject = (key, offset, error, line) => {
-        rejections.push({ key, offset, message: errorMessage(error), line });
-    };
-    /** Decoded records, a batch per chunk read; parse failures are rejected on the way. */
-    async function* recordBatches() {
-        for (const segment of partition.segments) {
-            const decode = await decoderFor(run.format, run.source, segment);
-            if (decode === undefined)
-                continue;
-            const skipHeader = run.format === 'csv' && segment.start === 0;
-            for await (const lines of segmentLines(run.source, segment)) {
-                const batch = [];
-                for (const line of lines) {
-                    if (line.bytes.length === 0 || (skipHeader && line.offset === 0))
-                        continue;
-                    records += 1;
-                    try {
-                        batch.push({ value: decode(line), key: segment.key, offset: line.offset });
-                    }
-                    catch (error) {
-                        reject(segment.key, line.offset, error, line.bytes.toString('utf8'));
-                    }
-                }
-                yield batch;
-            }
-        }
-    }
-    let result;
-    if (handler.kind === 'partition') {
-        result = await handler.handler.processPartition(flatten(recordBatches()), context);
-    }
-    else {
-        const { init, processRecord, finish } = handler.handler;
-        let state = init === undefined ? {} : init.call(handler.handler, context);
-        const recordContext = { partitionId: partition.id, key: '', offset: 0 };
-        for await (const batch of recordBatches()) {
-            for (const record of batch) {
-                recordContext.key = record.key;
-                recordContext.offset = record.offset;
-                try {
-                    const next = processRecord.call(handler.handler, state, record.value, recordContext);
-                    if (next !== undefined)
-                        state = next;
-                }
-                catch (error) {
-                    reject(record.key, record.offset, error, JSON.stringify(record.value));
-                }
-            }
-        }
-        result = finish === undefined ? state : await finish.call(handler.handler, state, context);
-    }
-    const samples = rejections.slice(0, MAX_REJECTED_SAMPLES).map(({ key, offset, message }) => ({ key, offset, message }));
-    if (exceeds(rejections.length, records, run.maxRejected)) {
-        const first = samples[0];
-        throw new RejectedRecordsError(`Partition ${partition.id} rejected ${rejections.length} of ${records} records, over max-rejected ${describeLimit(run.maxRejected)}. First: ${first.key} at byte ${first.offset}: ${first.message}. Fix the data or the handler, or raise max-rejected.`);
-    }
-    if (rejections.length > 0) {
-        await run.destination.write(rejectedKey(partition.id), rejections.map((entry) => JSON.stringify(entry)).join('\n') + '\n');
-    }
-    return {
-        id: partition.id,
-        status: 'succeeded',
-        bytes: partition.bytes,
-        records,
-        rejected: rejections.length,
-        rejectedSamples: samples,
-        outputs,
-        startedAt,
-        finishedAt: now(),
-        result: result ?? null,
-    };
-}
-/** The decoder for a segment; for CSV it needs the object's header, read from its first line. */
-async function decoderFor(format, source, segment) {
-    if (format === 'lines')
-        return linesDecoder();
-    if (format === 'ndjson')
-        return ndjsonDecoder();
-    const header = await firstLine(source, segment.key);
-    // An object that is only a header (or empty) has no records.
-    return header === undefined ? undefined : csvDecoder(parseCsvLine(lineText(header)));
-}
-async function* flatten(batches) {
-    for await (const batch of batches)
-        yield* batch;
-}
-function exceeds(rejected, records, limit) {
-    return 'count' in limit ? rejected > limit.count : rejected > (limit.percent / 100) * records;
-}
-function describeLimit(limit) {
-    return 'count' in limit ? String(limit.count) : `${limit.percent}%`;
-}
-
-;// CONCATENATED MODULE: ./lib/src/plan/map-items.js
-
-
-/** Inline items stay well under the 256 KiB state payload limit, leaving room for the results. */
-const INLINE_ITEMS_BUDGET = (/* unused pure expression or super */ null && (128 * 1024));
-/**
- * The Map's items. A small plan travels inline; a larger one is written once as a JSONL manifest
- * (one partition a line, keyed by its content hash) and each item points at its own line.
- */
-async function map_items_mapItems(plan, destination, budget = INLINE_ITEMS_BUDGET) {
-    const lines = plan.partitions.map((partition) => JSON.stringify(partition));
-    const inlineBytes = lines.reduce((sum, line) => sum + Buffer.byteLength(line) + 1, 0);
-    if (inlineBytes <= budget)
-        return { items: [...plan.partitions] };
-    const body = Buffer.from(lines.join('\n') + '\n');
-    const key = `_sfn-fanout/plans/${createHash('sha256').update(body).digest('hex').slice(0, 20)}.jsonl`;
-    await destination.write(key, body);
-    let start = 0;
-    const items = plan.partitions.map((partition, index) => {
-        const end = start + Buffer.byteLength(lines[index]);
-        const item = { id: partition.id, bytes: partition.bytes, manifest: { key, start, end } };
-        start = end + 1;
-        return item;
-    });
-    return { items, manifest: destination.uriOf(key) };
-}
-/** The partition an item stands for, reading its manifest line when it is a pointer. */
-async function map_items_resolvePartition(item, destination) {
-    if (!('manifest' in item))
-        return item;
-    const chunks = [];
-    for await (const chunk of destination.read(item.manifest.key, { start: item.manifest.start, end: item.manifest.end })) {
-        chunks.push(chunk);
-    }
-    const partition = JSON.parse(Buffer.concat(chunks).toString('utf8'));
-    if (partition.id !== item.id) {
-        throw new StoreError(`Plan manifest ${destination.uriOf(item.manifest.key)} does not hold partition ${item.id} at bytes ${item.manifest.start}-${item.manifest.end}: it was overwritten. Run the batch again.`);
-    }
-    return partition;
-}
-
-// EXTERNAL MODULE: ./node_modules/@aws-sdk/client-s3/dist-cjs/index.js
-var client_s3_dist_cjs = __nccwpck_require__(3711);
-;// CONCATENATED MODULE: ./lib/src/store/dir-store.js
-
-
-
-
-const READ_CHUNK = 1 << 20;
-/** A local directory as an object store: keys are `/`-separated paths below it. */
-class DirStore {
-    uri;
-    #root;
-    constructor(root) {
-        this.#root = root;
-        this.uri = root;
-    }
-    async *list() {
-        const info = await (0,promises_.stat)(this.#root).catch((error) => {
-            throw new errors_StoreError(`Directory ${this.#root} cannot be read (${code(error)}): check the path exists.`, { cause: error });
-        });
-        if (!info.isDirectory())
-            throw new errors_StoreError(`${this.#root} is not a directory: give the folder that holds the data.`);
-        yield* this.#walk('');
-    }
-    async *#walk(relative) {
-        const dir = await (0,promises_.opendir)(external_node_path_.join(this.#root, relative));
-        const entries = [];
-        for await (const entry of dir)
-            entries.push({ name: entry.name, isDir: entry.isDirectory() });
-        // Sorted like an S3 listing, so both stores give the same plan for the same data.
-        entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
-        for (const entry of entries) {
-            const key = relative === '' ? entry.name : `${relative}/${entry.name}`;
-            if (entry.isDir)
-                yield* this.#walk(key);
-            else
-                yield { key, size: (await (0,promises_.stat)(external_node_path_.join(this.#root, key))).size };
-        }
-    }
-    async *read(key, range) {
-        if (range !== undefined && range.end <= range.start)
-            return;
-        const file = this.#pathOf(key);
-        const stream = (0,external_node_fs_.createReadStream)(file, {
-            highWaterMark: READ_CHUNK,
-            ...(range === undefined ? {} : { start: range.start, end: range.end - 1 }),
-        });
-        try {
-            for await (const chunk of stream)
-                yield chunk;
-        }
-        catch (error) {
-            throw new errors_StoreError(`Cannot read ${file} (${code(error)}).`, { cause: error });
-        }
-        finally {
-            stream.destroy();
-        }
-    }
-    async write(key, body) {
-        const file = this.#pathOf(key);
-        await (0,promises_.mkdir)(external_node_path_.dirname(file), { recursive: true });
-        await (0,promises_.writeFile)(file, body);
-    }
-    uriOf(key) {
-        return this.#pathOf(key);
-    }
-    #pathOf(key) {
-        const file = external_node_path_.resolve(this.#root, key);
-        if (!file.startsWith(external_node_path_.resolve(this.#root) + external_node_path_.sep)) {
-            throw new errors_StoreError(`Key "${key}" points outside ${this.#root}.`);
-        }
-        return file;
-    }
-}
-function code(error) {
-    return error.code ?? String(error);
-}
-
-;// CONCATENATED MODULE: ./lib/src/store/s3-store.js
-
-
-/** An S3 bucket and prefix as an object store; the client is built once by the caller. */
-class S3Store {
-    uri;
-    #client;
-    #bucket;
-    #prefix;
-    constructor(client, bucket, prefix) {
-        this.#client = client;
-        this.#bucket = bucket;
-        this.#prefix = prefix;
-        this.uri = `s3://${bucket}/${prefix}`;
-    }
-    async *list() {
-        let token;
-        do {
-            const page = await this.#client
-                .send(new client_s3_dist_cjs/* ListObjectsV2Command */.u6x({ Bucket: this.#bucket, Prefix: this.#prefix, ContinuationToken: token }))
-                .catch((error) => {
-                throw this.#explain('list', this.uri, error);
-            });
-            for (const object of page.Contents ?? []) {
-                const key = object.Key.slice(this.#prefix.length);
-                // Zero-byte "folder" markers made by the console are not data.
-                if (key === '' || key.endsWith('/'))
-                    continue;
-                yield { key, size: object.Size ?? 0 };
-            }
-            token = page.IsTruncated === true ? page.NextContinuationToken : undefined;
-        } while (token !== undefined);
-    }
-    async *read(key, range) {
-        if (range !== undefined && range.end <= range.start)
-            return;
-        let body;
-        try {
-            const response = await this.#client.send(new client_s3_dist_cjs/* GetObjectCommand */.jLs({
-                Bucket: this.#bucket,
-                Key: this.#prefix + key,
-                ...(range === undefined ? {} : { Range: `bytes=${range.start}-${range.end - 1}` }),
-            }));
-            body = response.Body;
-        }
-        catch (error) {
-            // A range that starts at or past the end of the object: there is nothing more to read.
-            if (error.$metadata?.httpStatusCode === 416)
-                return;
-            throw this.#explain('read', this.uriOf(key), error);
-        }
-        try {
-            for await (const chunk of body)
-                yield chunk;
-        }
-        finally {
-            body.destroy();
-        }
-    }
-    async write(key, body) {
-        await this.#client
-            .send(new client_s3_dist_cjs/* PutObjectCommand */.wKZ({ Bucket: this.#bucket, Key: this.#prefix + key, Body: body }))
-            .catch((error) => {
-            throw this.#explain('write', this.uriOf(key), error);
-        });
-    }
-    uriOf(key) {
-        return `s3://${this.#bucket}/${this.#prefix}${key}`;
-    }
-    #explain(action, uri, error) {
-        const name = error.name ?? 'Error';
-        const hint = name === 'NoSuchBucket'
-            ? `bucket "${this.#bucket}" does not exist: create it or fix the URI`
-            : name === 'NoSuchKey'
-                ? 'the object is gone: was it deleted after the plan was made?'
-                : name === 'AccessDenied'
-                    ? `the role has no permission to ${action} it: allow s3:${action === 'list' ? 'ListBucket' : action === 'read' ? 'GetObject' : 'PutObject'}`
-                    : errors_errorMessage(error);
-        return new errors_StoreError(`Cannot ${action} ${uri}: ${hint} (${name}).`, { cause: error });
-    }
-}
-
-;// CONCATENATED MODULE: ./lib/src/store/open-store.js
-
-
-
-/** Reads S3 settings from the environment the way Lambda and the CLI both see them. */
-function s3SettingsFromEnv(env = process.env) {
-    return { endpoint: env.SFN_FANOUT_S3_ENDPOINT || undefined, region: env.AWS_REGION || env.AWS_DEFAULT_REGION };
-}
-function createS3Client(settings) {
-    return new client_s3_dist_cjs/* S3Client */.YxF({
-        region: settings.region ?? 'us-east-1',
-        ...(settings.endpoint === undefined ? {} : { endpoint: settings.endpoint, forcePathStyle: true }),
-    });
-}
-/** Opens a store for a location; one S3 client serves every S3 location of a run. */
-function open_store_openStore(location, s3) {
-    return location.kind === 's3' ? new S3Store(s3(), location.bucket, location.prefix) : new DirStore(location.path);
-}
-/** Builds the S3 client lazily, once, so a local-only run never touches AWS configuration. */
-function lazyS3Client(settings) {
-    let client;
-    return () => (client ??= createS3Client(settings));
-}
-
-;// CONCATENATED MODULE: ./lib/src/steps/steps.js
-
-
-
-
-
-
-
-
-
-
-async function partitionStep(event, deps) {
-    const job = parseJob(event.request ?? {});
-    const settings = parseSettings(event.settings ?? {});
-    const runId = parseRunId(event.runId);
-    const { source, destination } = stores(job, deps);
-    const listing = [];
-    for await (const object of source.list())
-        listing.push(object);
-    const plan = planPartitions(listing, { sizing: job.sizing, maxPartitions: job.maxPartitions });
-    const { items, manifest } = await mapItems(plan, destination);
-    return {
-        job,
-        runId,
-        plan: {
-            objects: plan.objects,
-            bytes: plan.bytes,
-            partitions: plan.partitions.length,
-            ...(plan.cappedAt === undefined ? {} : { cappedAt: plan.cappedAt }),
-            ...(manifest === undefined ? {} : { manifest }),
-        },
-        partitions: items,
-        ...settings,
-    };
-}
-function parseSettings(settings) {
-    const maxConcurrency = Number(settings.maxConcurrency ?? 0);
-    const toleratedFailurePercentage = Number(settings.toleratedFailurePercentage ?? 0);
-    if (!Number.isInteger(maxConcurrency) || maxConcurrency < 0) {
-        throw new InputError(`MaxConcurrency "${settings.maxConcurrency}" must be a whole number, 0 for as many as the Map allows.`);
-    }
-    if (!(toleratedFailurePercentage >= 0 && toleratedFailurePercentage <= 100)) {
-        throw new InputError(`ToleratedFailurePercentage "${settings.toleratedFailurePercentage}" must be a number from 0 to 100.`);
-    }
-    return { maxConcurrency, toleratedFailurePercentage };
-}
-function parseRunId(runId) {
-    // Step Functions execution names: 1-80 characters, no spaces, slashes or wildcards.
-    if (typeof runId !== 'string' || !/^[A-Za-z0-9_.-]{1,80}$/.test(runId)) {
-        throw new InputError(`runId ${JSON.stringify(runId)} is not an execution name: pass $$.Execution.Name in the Partition state's Payload.`);
-    }
-    return runId;
-}
-function stores(job, deps) {
-    return {
-        source: openStore(parseLocation(job.input, 'input'), deps.s3),
-        destination: openStore(parseLocation(job.output, 'output'), deps.s3),
-    };
-}
-/** Runs one partition; the full outcome goes to the output store, a summary back through the Map. */
-async function workStep(event, deps) {
-    const { job, runId } = event;
-    const { source, destination } = stores(job, deps);
-    const outcome = await runPartition({
-        partition: await resolvePartition(event.item, destination),
-        format: job.format,
-        maxRejected: job.maxRejected,
-        source,
-        destination,
-        handler: await deps.handler(),
-    });
-    await destination.write(partitionDetailKey(parseRunId(runId), outcome.id), JSON.stringify(outcome));
-    const { result: _result, rejectedSamples: _samples, outputs: _outputs, ...summary } = outcome;
-    return summary;
-}
-const DETAIL_READS_IN_FLIGHT = 16;
-async function reduceStep(event, deps) {
-    const handler = await deps.handler();
-    const runId = parseRunId(event.runId);
-    const { destination } = stores(event.job, deps);
-    const outcomes = await mapLimited(event.partitions, DETAIL_READS_IN_FLIGHT, async (entry) => entry.status === 'failed' ? entry : readJson(destination, partitionDetailKey(runId, entry.id)));
-    const batch = reduceOutcomes(outcomes, handler.merge, event.toleratedFailurePercentage);
-    // Per-partition results stay in their own files; the merged one is in `result`.
-    const lean = outcomes.map((outcome) => (outcome.status === 'succeeded' ? { ...outcome, result: null } : outcome));
-    const file = { ...batch, runId, job: event.job, plan: event.plan, outcomes: lean };
-    await destination.write(runKey(runId, BATCH_FILE), JSON.stringify(file));
-    return batch;
-}
-async function readJson(store, key) {
-    const chunks = [];
-    for await (const chunk of store.read(key))
-        chunks.push(chunk);
-    return JSON.parse(Buffer.concat(chunks).toString('utf8'));
-}
-async function mapLimited(items, limit, task) {
-    const results = new Array(items.length);
-    let next = 0;
-    const lanes = Array.from({ length: Math.min(limit, items.length) }, async () => {
-        while (next < items.length) {
-            const index = next++;
-            results[index] = await task(items[index]);
-        }
-    });
-    await Promise.all(lanes);
-    return results;
-}
-/** The user handler module a Lambda runs: `SFN_FANOUT_HANDLER`, loaded once per container. */
-function handlerFromEnv(env = process.env) {
-    let loaded;
-    return () => {
-        const modulePath = env.SFN_FANOUT_HANDLER;
-        if (modulePath === undefined || modulePath === '') {
-            return Promise.reject(new InputError('SFN_FANOUT_HANDLER is not set: it must name the handler module the worker runs.'));
-        }
-        return (loaded ??= loadHandler(modulePath));
-    };
-}
-
 ;// CONCATENATED MODULE: external "node:worker_threads"
 const external_node_worker_threads_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:worker_threads");
 ;// CONCATENATED MODULE: ./lib/src/local/lambda-pool.js
@@ -77146,160 +88310,6 @@ class LambdaPool {
         if (!this.#closed)
             this.#dispatch();
     }
-}
-
-// EXTERNAL MODULE: ./node_modules/yaml/dist/index.js
-var dist = __nccwpck_require__(8815);
-;// CONCATENATED MODULE: ./lib/src/local/cfn-yaml.js
-
-const FUNCTIONS = ['Base64', 'Cidr', 'FindInMap', 'GetAtt', 'GetAZs', 'If', 'ImportValue', 'Join', 'Select', 'Split', 'Sub', 'Equals', 'Not', 'And', 'Or', 'Length', 'ToJsonString'];
-/** CloudFormation's short-form tags (`!Ref`, `!GetAtt A.Arn`, `!Sub ...`) as their long JSON forms. */
-const CFN_TAGS = [
-    { tag: '!Ref', resolve: (value) => ({ Ref: value }) },
-    { tag: '!Condition', resolve: (value) => ({ Condition: value }) },
-    ...FUNCTIONS.flatMap((name) => {
-        const key = `Fn::${name}`;
-        const scalar = name === 'GetAtt' ? (value) => ({ [key]: value.split('.') }) : (value) => ({ [key]: value });
-        return [
-            { tag: `!${name}`, resolve: scalar },
-            { tag: `!${name}`, collection: 'seq', resolve: (value) => ({ [key]: value.toJSON() }) },
-            { tag: `!${name}`, collection: 'map', resolve: (value) => ({ [key]: value.toJSON() }) },
-        ];
-    }),
-];
-/** Parses a CloudFormation template written in YAML (short-form tags included) or JSON. */
-function parseTemplateText(text) {
-    return (0,dist/* parse */.qg)(text, { customTags: CFN_TAGS, prettyErrors: true });
-}
-
-;// CONCATENATED MODULE: ./lib/src/local/template-definition.js
-
-
-
-
-
-/** The template shipped with sfn-fanout, the one the action deploys. */
-function defaultTemplatePath() {
-    // From src/local/ in the sources, or from dist/ in the bundle.
-    const here = external_node_path_.dirname((0,external_node_url_namespaceObject.fileURLToPath)(import.meta.url));
-    const fromSources = external_node_path_.resolve(here, '../../template/sfn-fanout.yaml');
-    return here.endsWith(`${external_node_path_.sep}dist`) ? external_node_path_.resolve(here, '../template/sfn-fanout.yaml') : fromSources;
-}
-const LOCAL_ACCOUNT = '000000000000';
-const LOCAL_REGION = 'local';
-/**
- * Reads a template and resolves its one state machine: `DefinitionSubstitutions`, `!Ref` to
- * parameters (defaults, or the given values) and `!GetAtt Function.Arn` become concrete values, so
- * the definition is exactly what AWS would run, with local ARNs for the functions.
- */
-async function loadStateMachine(templatePath, parameters = {}) {
-    let template;
-    try {
-        template = parseTemplateText(await (0,promises_.readFile)(templatePath, 'utf8'));
-    }
-    catch (error) {
-        throw new errors_InputError(`Template ${templatePath} cannot be read: ${errors_errorMessage(error)}`, { cause: error });
-    }
-    const resources = template?.Resources ?? {};
-    const machines = Object.entries(resources).filter(([, resource]) => resource.Type === 'AWS::StepFunctions::StateMachine');
-    if (machines.length !== 1) {
-        throw new errors_InputError(`Template ${templatePath} has ${machines.length} AWS::StepFunctions::StateMachine resources: the local engine needs exactly one.`);
-    }
-    const [machineId, machine] = machines[0];
-    const resolver = new Resolver(template, parameters, templatePath);
-    const properties = machine.Properties ?? {};
-    const substitutions = Object.fromEntries(Object.entries((properties.DefinitionSubstitutions ?? {})).map(([name, value]) => [name, String(resolver.resolve(value, `${machineId}.DefinitionSubstitutions.${name}`))]));
-    const raw = properties.Definition ?? (typeof properties.DefinitionString === 'string' ? JSON.parse(properties.DefinitionString) : undefined);
-    if (raw === undefined) {
-        throw new errors_InputError(`State machine ${machineId} has no Definition (or literal DefinitionString): the local engine reads the definition from the template.`);
-    }
-    const definition = substitute(raw, substitutions, machineId);
-    const functions = new Map();
-    for (const [logicalId, resource] of Object.entries(resources)) {
-        if (resource.Type !== 'AWS::Lambda::Function')
-            continue;
-        const props = resource.Properties ?? {};
-        const handler = String(resolver.resolve(props.Handler, `${logicalId}.Handler`));
-        const dot = handler.lastIndexOf('.');
-        const variables = (props.Environment?.Variables ?? {});
-        functions.set(functionArn(logicalId), {
-            logicalId,
-            module: handler.slice(0, dot),
-            exportName: handler.slice(dot + 1),
-            timeoutSeconds: Number(resolver.resolve(props.Timeout ?? 3, `${logicalId}.Timeout`)),
-            memoryMb: Number(resolver.resolve(props.MemorySize ?? 128, `${logicalId}.MemorySize`)),
-            environment: Object.fromEntries(Object.entries(variables).map(([name, value]) => [name, String(resolver.resolve(value, `${logicalId}.Environment.${name}`))])),
-        });
-    }
-    return { definition, functions };
-}
-function functionArn(logicalId) {
-    return `arn:aws:lambda:${LOCAL_REGION}:${LOCAL_ACCOUNT}:function:${logicalId}`;
-}
-/** The few intrinsic functions a state machine's substitutions and a function's settings use. */
-class Resolver {
-    #template;
-    #parameters;
-    #file;
-    constructor(template, parameters, file) {
-        this.#template = template;
-        this.#parameters = parameters;
-        this.#file = file;
-    }
-    resolve(value, where) {
-        if (typeof value !== 'object' || value === null)
-            return value;
-        const node = value;
-        if (typeof node.Ref === 'string')
-            return this.#ref(node.Ref, where);
-        const getAtt = node['Fn::GetAtt'];
-        if (Array.isArray(getAtt) && getAtt[1] === 'Arn' && this.#template.Resources?.[String(getAtt[0])]?.Type === 'AWS::Lambda::Function') {
-            return functionArn(String(getAtt[0]));
-        }
-        const sub = node['Fn::Sub'];
-        if (typeof sub === 'string')
-            return sub.replace(/\$\{([^}!]+)\}/g, (_, name) => String(this.#ref(name, where)));
-        throw new errors_InputError(`${this.#file}: ${where} uses ${JSON.stringify(value)}, which the local engine cannot resolve. Use a literal, !Ref to a parameter, or !GetAtt <Function>.Arn.`);
-    }
-    #ref(name, where) {
-        if (name in this.#parameters)
-            return this.#parameters[name];
-        const parameter = this.#template.Parameters?.[name];
-        if (parameter !== undefined) {
-            if (parameter.Default === undefined) {
-                throw new errors_InputError(`${this.#file}: ${where} needs parameter ${name}, which has no Default: give it a value.`);
-            }
-            return parameter.Default;
-        }
-        if (name === 'AWS::StackName')
-            return 'sfn-fanout-local';
-        if (name === 'AWS::Region')
-            return LOCAL_REGION;
-        if (name === 'AWS::AccountId')
-            return LOCAL_ACCOUNT;
-        if (name === 'AWS::Partition')
-            return 'aws';
-        const resource = this.#template.Resources?.[name];
-        if (resource !== undefined)
-            return name;
-        throw new errors_InputError(`${this.#file}: ${where} refers to "${name}", which is neither a parameter nor a resource.`);
-    }
-}
-function substitute(value, substitutions, machineId) {
-    if (typeof value === 'string') {
-        return value.replace(/\$\{([A-Za-z0-9_]+)\}/g, (_match, name) => {
-            if (!(name in substitutions)) {
-                throw new errors_InputError(`State machine ${machineId} uses \${${name}}, which is not in its DefinitionSubstitutions.`);
-            }
-            return substitutions[name];
-        });
-    }
-    if (Array.isArray(value))
-        return value.map((item) => substitute(item, substitutions, machineId));
-    if (typeof value === 'object' && value !== null) {
-        return Object.fromEntries(Object.entries(value).map(([key, item]) => [key, substitute(item, substitutions, machineId)]));
-    }
-    return value;
 }
 
 ;// CONCATENATED MODULE: ./lib/src/local/unsupported-features.js
@@ -77504,21 +88514,59 @@ function executionError(failure, signal) {
 
 ;// CONCATENATED MODULE: ./lib/src/run-batch.js
 
+
+
+
+
+
+
 /** Runs a batch on the engine the settings name; the CLI and the action both come through here. */
 function runBatch(settings, hooks = {}) {
-    return runLocal({
+    const common = {
         job: settings.job,
         handler: settings.handler,
         ...(settings.template === undefined ? {} : { template: settings.template }),
         parameters: settings.parameters,
+    };
+    if (settings.aws !== undefined) {
+        const { aws } = settings;
+        const clients = {
+            cfn: new dist_cjs/* CloudFormationClient */.m1N({ region: aws.region }),
+            sfn: new client_sfn_dist_cjs/* SFNClient */.ZIB({ region: aws.region }),
+            s3: new client_s3_dist_cjs/* S3Client */.YxF({ region: aws.region }),
+            sts: new client_sts_dist_cjs/* STSClient */.iM({ region: aws.region }),
+        };
+        return runAws({ ...common, ...aws, step: stepFromEnv() }, clients, {
+            clock: systemClock,
+            log: hooks.log ?? (() => { }),
+            ...(hooks.signal === undefined ? {} : { signal: hooks.signal }),
+            ...(hooks.onExecution === undefined ? {} : { onExecution: hooks.onExecution }),
+            onProgress: (progress) => hooks.onProgress?.({ total: progress.total, running: progress.started - progress.succeeded - progress.failed, succeeded: progress.succeeded, failed: progress.failed }),
+        });
+    }
+    return runLocal({
+        ...common,
         concurrency: settings.concurrency,
         s3: settings.s3,
         ...(hooks.onProgress === undefined ? {} : { onProgress: hooks.onProgress }),
         ...(hooks.signal === undefined ? {} : { signal: hooks.signal }),
     });
 }
+/** Which workflow step this is, from the runner's environment; a one-off identity outside Actions. */
+function stepFromEnv(env = process.env) {
+    return {
+        repository: env.GITHUB_REPOSITORY ?? 'local',
+        workflow: env.GITHUB_WORKFLOW ?? 'cli',
+        job: env.GITHUB_JOB ?? 'cli',
+        step: env.GITHUB_ACTION ?? 'cli',
+        runId: env.GITHUB_RUN_ID ?? String(Date.now()),
+        runAttempt: Number(env.GITHUB_RUN_ATTEMPT ?? 1),
+    };
+}
 
 ;// CONCATENATED MODULE: ./lib/src/settings.js
+
+
 
 
 
@@ -77532,19 +88580,33 @@ const SETTING_NAMES = [
     'concurrency',
     'max-concurrency',
     'tolerated-failure-percentage',
+    'parameters',
     's3-endpoint',
     'region',
     'summary',
     'report',
+    'stack-name',
+    'artifact-bucket',
+    'capabilities',
+    'tags',
+    'role-arn',
+    'termination-protection',
+    'delete-stack',
+    'timeout-minutes',
+    'redrive',
+    'lambda-price-per-gb-second',
+    'lambda-price-per-million-requests',
+    'price-per-thousand-state-transitions',
 ];
+const CAPABILITIES = ['CAPABILITY_IAM', 'CAPABILITY_NAMED_IAM', 'CAPABILITY_AUTO_EXPAND'];
 function parseRunSettings(read) {
     const value = (name) => {
         const text = read(name)?.trim();
         return text === undefined || text === '' ? undefined : text;
     };
     const engine = value('engine') ?? 'local';
-    if (engine !== 'local') {
-        throw new errors_InputError(`engine "${engine}" is not available in this version: use engine local (the AWS engine is on the way).`);
+    if (engine !== 'local' && engine !== 'aws') {
+        throw new errors_InputError(`engine "${engine}" is not known: use local (this machine) or aws (a deployed stack).`);
     }
     const request = Object.fromEntries(Object.entries(JOB_OPTION_NAMES).map(([field, name]) => [field, value(name)]));
     const job = job_parseJob(request);
@@ -77557,7 +88619,7 @@ function parseRunSettings(read) {
     const template = value('template');
     if (template !== undefined && !(0,external_node_fs_.existsSync)(template))
         throw new errors_InputError(`template "${template}" does not exist (looked in ${external_node_path_.resolve(template)}).`);
-    const parameters = {};
+    const parameters = { ...stringMap(value('parameters'), 'parameters') };
     const maxConcurrency = wholeNumber(value('max-concurrency'), 'max-concurrency', 0, 40);
     if (maxConcurrency !== undefined)
         parameters.MaxConcurrency = String(maxConcurrency);
@@ -77577,6 +88639,7 @@ function parseRunSettings(read) {
     const report = value('report');
     return {
         engine,
+        ...(engine === 'aws' ? { aws: parseAwsSettings(value, endpoint) } : {}),
         job,
         handler,
         ...(template === undefined ? {} : { template }),
@@ -77586,6 +88649,85 @@ function parseRunSettings(read) {
         ...(summary === undefined ? {} : { summary }),
         ...(report === undefined ? {} : { report }),
     };
+}
+function parseAwsSettings(value, endpoint) {
+    if (endpoint !== undefined)
+        throw new errors_InputError('s3-endpoint is for engine local: the AWS engine uses S3 itself.');
+    const region = value('region') ?? process.env.AWS_REGION ?? process.env.AWS_DEFAULT_REGION;
+    if (region === undefined)
+        throw new errors_InputError('region is required for engine aws: set the region input, or aws-region in aws-actions/configure-aws-credentials.');
+    if (!/^[a-z]{2}(-[a-z]+)+-\d$/.test(region))
+        throw new errors_InputError(`region "${region}" is not an AWS region, like us-east-1.`);
+    const stackName = value('stack-name');
+    if (stackName === undefined || !/^[A-Za-z][A-Za-z0-9-]{0,127}$/.test(stackName)) {
+        throw new errors_InputError(`stack-name ${stackName === undefined ? 'is required for engine aws' : `"${stackName}" is not a stack name`}: letters, digits and hyphens, starting with a letter, up to 128 characters.`);
+    }
+    const capabilities = (value('capabilities') ?? 'CAPABILITY_IAM').split(/[\s,]+/).filter(Boolean);
+    for (const capability of capabilities) {
+        if (!CAPABILITIES.includes(capability))
+            throw new errors_InputError(`capabilities "${capability}" is not one of ${CAPABILITIES.join(', ')}.`);
+    }
+    const roleArn = value('role-arn');
+    if (roleArn !== undefined && !/^arn:aws[a-z-]*:iam::\d{12}:role\/.+/.test(roleArn))
+        throw new errors_InputError(`role-arn "${roleArn}" is not an IAM role ARN.`);
+    const redrive = value('redrive');
+    if (redrive !== undefined && redrive !== 'previous-attempt' && !/^arn:aws[a-z-]*:states:[^:]+:\d{12}:execution:[^:]+:[^:]+$/.test(redrive)) {
+        throw new errors_InputError(`redrive "${redrive}" must be previous-attempt or the ARN of an execution to redrive.`);
+    }
+    const timeoutMinutes = wholeNumber(value('timeout-minutes'), 'timeout-minutes', 1, 60 * 24 * 365);
+    const terminationProtection = optionalBoolean(value('termination-protection'), 'termination-protection');
+    const artifactBucket = value('artifact-bucket');
+    return {
+        region,
+        stackName,
+        ...(artifactBucket === undefined ? {} : { artifactBucket }),
+        capabilities: capabilities,
+        tags: stringMap(value('tags'), 'tags'),
+        ...(roleArn === undefined ? {} : { roleArn }),
+        ...(terminationProtection === undefined ? {} : { terminationProtection }),
+        deleteStack: optionalBoolean(value('delete-stack'), 'delete-stack') ?? false,
+        ...(timeoutMinutes === undefined ? {} : { timeoutMs: timeoutMinutes * 60_000 }),
+        ...(redrive === undefined ? {} : { redrive }),
+        prices: {
+            lambdaGbSecond: price(value('lambda-price-per-gb-second'), 'lambda-price-per-gb-second') ?? DEFAULT_PRICES.lambdaGbSecond,
+            lambdaPerMillionRequests: price(value('lambda-price-per-million-requests'), 'lambda-price-per-million-requests') ?? DEFAULT_PRICES.lambdaPerMillionRequests,
+            perThousandStateTransitions: price(value('price-per-thousand-state-transitions'), 'price-per-thousand-state-transitions') ?? DEFAULT_PRICES.perThousandStateTransitions,
+        },
+    };
+}
+/** A YAML or JSON map of names to scalar values (`Key: value` lines, or `{"Key": "value"}`). */
+function stringMap(text, name) {
+    if (text === undefined)
+        return {};
+    let parsed;
+    try {
+        parsed = (0,dist/* parse */.qg)(text);
+    }
+    catch (error) {
+        throw new errors_InputError(`${name} is neither JSON nor YAML: ${error.message.split('\n')[0]}. Give a map like {"WorkerMemorySize": "3008"} or WorkerMemorySize: 3008.`);
+    }
+    if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
+        throw new errors_InputError(`${name} must be a map of names to values, like {"WorkerMemorySize": "3008"} or WorkerMemorySize: 3008.`);
+    }
+    return Object.fromEntries(Object.entries(parsed).map(([key, item]) => {
+        if (typeof item === 'object' && item !== null)
+            throw new errors_InputError(`${name}: the value of ${key} must be a string, number or boolean.`);
+        return [key, String(item)];
+    }));
+}
+function optionalBoolean(text, name) {
+    if (text === undefined)
+        return undefined;
+    if (text === 'true' || text === 'false')
+        return text === 'true';
+    throw new errors_InputError(`${name} "${text}" must be true or false.`);
+}
+function price(text, name) {
+    if (text === undefined)
+        return undefined;
+    if (!/^\d+(\.\d+)?$/.test(text))
+        throw new errors_InputError(`${name} "${text}" must be a price in USD, like 0.0000133334.`);
+    return Number(text);
 }
 function wholeNumber(text, name, min, max) {
     if (text === undefined)
@@ -77634,10 +88776,24 @@ Options (the action's inputs have the same names):
   --max-concurrency <n>           The Map's MaxConcurrency template parameter (0-40, 0 = 40).
   --tolerated-failure-percentage <p>  Share of partitions that may fail before the batch does (default 0).
   --template <file>               CloudFormation template (default: the bundled sfn-fanout.yaml).
-  --engine <local>                Where to run (default local).
+  --engine <local|aws>            Where to run (default local).
+  --parameters <map>              Template parameters, a YAML or JSON map.
   --s3-endpoint <url>             An S3-compatible endpoint (s3rver, MinIO), path-style.
   --region <region>               AWS region for S3.
   --summary <file>                Write the Markdown job summary here.
+
+AWS engine (credentials from the default chain):
+  --stack-name <name>             Stack to create or update.
+  --artifact-bucket <bucket>      Bucket for the code zip; a bootstrap stack makes one when empty.
+  --capabilities <list>           CloudFormation capabilities (default CAPABILITY_IAM).
+  --tags <map>                    Stack tags, a YAML or JSON map.
+  --role-arn <arn>                Role CloudFormation deploys with.
+  --termination-protection <bool> Turn stack termination protection on or off.
+  --delete-stack <bool>           Delete the stack after the run.
+  --timeout-minutes <n>           Stop the execution after this long.
+  --redrive <previous-attempt|arn>  Redrive a failed execution instead of starting one.
+  --lambda-price-per-gb-second <usd>, --lambda-price-per-million-requests <usd>,
+  --price-per-thousand-state-transitions <usd>   Prices for the cost estimate.
   --report <file>                 Write the JSON batch report here.
   -h, --help                      Show this help.
 
@@ -77798,7 +88954,7 @@ module.exports = /*#__PURE__*/JSON.parse('{"$id":"http://asl-validator.cloud/jso
 
 /***/ }),
 
-/***/ 6273:
+/***/ 8654:
 /***/ ((module) => {
 
 module.exports = /*#__PURE__*/JSON.parse('{"$id":"http://asl-validator.cloud/map.json#","$schema":"http://json-schema.org/draft-07/schema#","definitions":{"ItemProcessor":{"type":"object","allOf":[{"$ref":"base-state-machine.json#"}],"$comment":"The \\"ItemProcessor\\" field MAY contain a field named \\"ProcessorConfig\\", whose value MUST be a JSON object whose value is defined by the interpreter.","properties":{"ProcessorConfig":{"type":"object","oneOf":[{"properties":{"Mode":{"type":"string","enum":["INLINE"]}},"required":["Mode"]},{"properties":{"Mode":{"type":"string","enum":["DISTRIBUTED"]},"ExecutionType":{"type":"string","enum":["EXPRESS","STANDARD"]}},"required":["Mode","ExecutionType"]}]}}},"Label":{"type":"string"},"MaxConcurrency":{"type":"number","minimum":0},"MaxInputBytesPerBatch":{"type":"integer","minimum":0,"maximum":262144},"MaxItems":{"$comment":"MAY have a \\"MaxItems\\" field which MUST be a positive integer","type":"integer","minimum":1},"MaxItemsPerBatch":{"type":"integer","minimum":0},"Resource":{"$comment":"The ResultWrite/ItemReader Configuration MUST have a \\"Resource\\" field, whose value MUST be a URI that uniquely identifies the specific task to execute. The States language does not constrain the URI scheme nor any other part of the URI.","type":"string"},"ToleratedFailureCount":{"type":"integer","minimum":0},"ToleratedFailurePercentage":{"type":"integer","minimum":0,"maximum":100},"Type":{"type":"string","enum":["Map"]}},"oneOf":[{"type":"object","properties":{"QueryLanguage":{"$ref":"paths.json#/definitions/queryLanguage"},"Type":{"$ref":"#/definitions/Type"},"Next":{"$ref":"common.json#/definitions/Next"},"End":{"$ref":"common.json#/definitions/End"},"Comment":{"$ref":"common.json#/definitions/Comment"},"OutputPath":{"$ref":"paths.json#/definitions/asl_path"},"InputPath":{"$ref":"paths.json#/definitions/asl_path"},"ResultPath":{"$ref":"paths.json#/definitions/asl_result_path"},"ItemsPath":{"$ref":"paths.json#/definitions/asl_ref_path"},"Label":{"$ref":"#/definitions/Label"},"MaxConcurrency":{"$ref":"#/definitions/MaxConcurrency"},"MaxConcurrencyPath":{"$ref":"paths.json#/definitions/asl_ref_path"},"ItemReader":{"$comment":"A Map State MAY have an \\"ItemReader\\" field, whose value MUST be a JSON object and is called the ItemReader Configuration","type":"object","properties":{"Resource":{"$ref":"#/definitions/Resource"},"Parameters":{"$comment":"The ItemReader Configuration MAY have a \\"Parameters\\" field, whose value MUST be a Payload Template.","$ref":"paths.json#/definitions/asl_payload_template"},"ReaderConfig":{"$comment":"The ItemReader Configuration MAY have a \\"ReaderConfig\\" field whose value is a JSON object which MAY have a \\"MaxItems\\" field which MUST be a positive integer.","type":"object","properties":{"MaxItems":{"$ref":"#/definitions/MaxItems"},"MaxItemsPath":{"$comment":"A \\"ReaderConfig\\" field MAY have \\"MaxItemsPath\\" field which MUST be a Reference Path which, when resolved, MUST select a field whose value is a positive integer.","$ref":"paths.json#/definitions/asl_ref_path"},"Parameters":{"$ref":"paths.json#/definitions/asl_payload_template"}},"additionalProperties":true}},"required":["Resource"]},"ItemProcessor":{"$ref":"#/definitions/ItemProcessor"},"Iterator":{"$ref":"base-state-machine.json#"},"Parameters":{"$ref":"paths.json#/definitions/asl_payload_template"},"ItemSelector":{"$ref":"paths.json#/definitions/asl_payload_template"},"ItemBatcher":{"type":"object","properties":{"MaxItemsPerBatch":{"$ref":"#/definitions/MaxItemsPerBatch"},"MaxItemsPerBatchPath":{"$ref":"paths.json#/definitions/asl_ref_path"},"MaxInputBytesPerBatch":{"$ref":"#/definitions/MaxInputBytesPerBatch"},"MaxInputBytesPerBatchPath":{"$ref":"paths.json#/definitions/asl_ref_path"},"BatchInput":{"$ref":"paths.json#/definitions/asl_payload_template"}}},"ResultSelector":{"$ref":"paths.json#/definitions/asl_payload_template"},"ResultWriter":{"$comment":"A Map State MAY have a \\"ResultWriter\\" field, whose value MUST be a JSON object and is called the ResultWriter Configuration.","type":"object","required":["Resource"],"properties":{"Parameters":{"$comment":"In a JSONPath Map State, the ResultWriter Configuration MAY have a \\"Parameters\\" field, whose value MUST be a Payload Template.","$ref":"paths.json#/definitions/asl_payload_template"},"Resource":{"$ref":"#/definitions/Resource"}}},"Assign":{"$ref":"paths.json#/definitions/assign"},"Retry":{"$ref":"common.json#/definitions/Retry"},"Catch":{"$ref":"common.json#/definitions/Catch"},"ToleratedFailureCount":{"$ref":"#/definitions/ToleratedFailureCount"},"ToleratedFailureCountPath":{"$ref":"paths.json#/definitions/asl_ref_path"},"ToleratedFailurePercentage":{"$ref":"#/definitions/ToleratedFailurePercentage"},"ToleratedFailurePercentagePath":{"$ref":"paths.json#/definitions/asl_ref_path"}},"additionalProperties":false,"required":["QueryLanguage","Type"]},{"type":"object","properties":{"QueryLanguage":{"$ref":"jsonata.json#/definitions/queryLanguage"},"Type":{"$ref":"#/definitions/Type"},"Next":{"$ref":"common.json#/definitions/Next"},"End":{"$ref":"common.json#/definitions/End"},"Comment":{"$ref":"common.json#/definitions/Comment"},"Items":{"oneOf":[{"type":"array"},{"$ref":"jsonata.json#/definitions/jsonata"}]},"Label":{"$ref":"#/definitions/Label"},"MaxConcurrency":{"oneOf":[{"$ref":"#/definitions/MaxConcurrency"},{"$comment":"A JSONata Map State MAY specify a JSONata string for the \\"MaxConcurrency\\" field, which MUST evaluate to a non-negative integer.","$ref":"jsonata.json#/definitions/jsonata"}]},"ItemReader":{"$comment":"A Map State MAY have an \\"ItemReader\\" field, whose value MUST be a JSON object and is called the ItemReader Configuration","type":"object","properties":{"Resource":{"$ref":"#/definitions/Resource"},"Arguments":{"$comment":"In a JSONata Map State, the ItemReader Configuration MAY have an \\"Arguments\\" field, whose value MUST be a JSON object or a JSONata string that evaluates to a JSON object.","$ref":"jsonata.json#/definitions/arguments"},"ReaderConfig":{"$comment":"The ItemReader Configuration MAY have a \\"ReaderConfig\\" field whose value is a JSON object which MAY have a \\"MaxItems\\" field which MUST be a positive integer.","type":"object","properties":{"MaxItems":{"$comment":"In a JSONata Map State, the \\"ReaderConfig\\" field\'s \\"MaxItems\\" field MAY be a JSONata string that MUST evaluate to a positive integer.","oneOf":[{"$ref":"#/definitions/MaxItems"},{"$ref":"jsonata.json#/definitions/jsonata"}]},"Arguments":{"$ref":"jsonata.json#/definitions/arguments"}},"additionalProperties":true}},"required":["Resource"]},"ItemProcessor":{"$ref":"#/definitions/ItemProcessor"},"Iterator":{"$ref":"base-state-machine.json#"},"ItemSelector":{"$ref":"jsonata.json#/definitions/jsonata_template"},"ItemBatcher":{"type":"object","properties":{"MaxItemsPerBatch":{"oneOf":[{"$ref":"#/definitions/MaxItemsPerBatch"},{"$ref":"jsonata.json#/definitions/jsonata"}]},"MaxInputBytesPerBatch":{"oneOf":[{"$ref":"#/definitions/MaxInputBytesPerBatch"},{"$ref":"jsonata.json#/definitions/jsonata"}]},"BatchInput":{"oneOf":[{"$ref":"jsonata.json#/definitions/jsonata"},{"$ref":"jsonata.json#/definitions/jsonata_template"}]}}},"ResultWriter":{"$comment":"A Map State MAY have a \\"ResultWriter\\" field, whose value MUST be a JSON object and is called the ResultWriter Configuration.","type":"object","required":["Resource"],"properties":{"Arguments":{"$comment":"In a JSONata Map State, the ResultWriter Configuration MAY have an \\"Arguments\\" field, whose value MUST be a JSON object or a JSONata string that evaluates to a JSON object.","$ref":"jsonata.json#/definitions/arguments"},"Resource":{"$ref":"#/definitions/Resource"}}},"Retry":{"$ref":"common.json#/definitions/Retry"},"Catch":{"$ref":"common.json#/definitions/Catch"},"ToleratedFailureCount":{"oneOf":[{"$ref":"#/definitions/ToleratedFailureCount"},{"$ref":"jsonata.json#/definitions/jsonata"}]},"ToleratedFailurePercentage":{"oneOf":[{"$ref":"#/definitions/ToleratedFailurePercentage"},{"$ref":"jsonata.json#/definitions/jsonata"}]},"Output":{"$ref":"jsonata.json#/definitions/output"},"Assign":{"$ref":"jsonata.json#/definitions/assign"}},"required":["QueryLanguage","Type"],"additionalProperties":false}]}');
@@ -77833,7 +88989,7 @@ module.exports = /*#__PURE__*/JSON.parse('{"$id":"http://asl-validator.cloud/sta
 
 /***/ }),
 
-/***/ 1342:
+/***/ 8961:
 /***/ ((module) => {
 
 module.exports = /*#__PURE__*/JSON.parse('{"$id":"http://asl-validator.cloud/state.json#","$schema":"http://json-schema.org/draft-07/schema#","type":"object","oneOf":[{"$ref":"choice.json#"},{"$ref":"fail.json#"},{"$ref":"parallel.json#"},{"$ref":"pass.json#"},{"$ref":"succeed.json#"},{"$ref":"task.json#"},{"$ref":"wait.json#"},{"$ref":"map.json#"}]}');

@@ -6,6 +6,7 @@ import path from 'node:path';
 
 const entries = {
   index: 'lib/src/index.js',
+  post: 'lib/src/post.js',
   cli: 'lib/src/bin/cli.js',
   'lambda-thread': 'lib/src/local/lambda-thread.js',
   // What the AWS engine zips for the stack's functions.

@@ -36,10 +36,24 @@ Options (the action's inputs have the same names):
   --max-concurrency <n>           The Map's MaxConcurrency template parameter (0-40, 0 = 40).
   --tolerated-failure-percentage <p>  Share of partitions that may fail before the batch does (default 0).
   --template <file>               CloudFormation template (default: the bundled sfn-fanout.yaml).
-  --engine <local>                Where to run (default local).
+  --engine <local|aws>            Where to run (default local).
+  --parameters <map>              Template parameters, a YAML or JSON map.
   --s3-endpoint <url>             An S3-compatible endpoint (s3rver, MinIO), path-style.
   --region <region>               AWS region for S3.
   --summary <file>                Write the Markdown job summary here.
+
+AWS engine (credentials from the default chain):
+  --stack-name <name>             Stack to create or update.
+  --artifact-bucket <bucket>      Bucket for the code zip; a bootstrap stack makes one when empty.
+  --capabilities <list>           CloudFormation capabilities (default CAPABILITY_IAM).
+  --tags <map>                    Stack tags, a YAML or JSON map.
+  --role-arn <arn>                Role CloudFormation deploys with.
+  --termination-protection <bool> Turn stack termination protection on or off.
+  --delete-stack <bool>           Delete the stack after the run.
+  --timeout-minutes <n>           Stop the execution after this long.
+  --redrive <previous-attempt|arn>  Redrive a failed execution instead of starting one.
+  --lambda-price-per-gb-second <usd>, --lambda-price-per-million-requests <usd>,
+  --price-per-thousand-state-transitions <usd>   Prices for the cost estimate.
   --report <file>                 Write the JSON batch report here.
   -h, --help                      Show this help.
 

@@ -10,11 +10,22 @@ import { parseRunSettings } from './settings.ts';
 
 /** The action: read and validate the inputs once, run the batch, write the summary and outputs. */
 export async function run(): Promise<void> {
+  // A cancelled job gets SIGINT, then SIGTERM: stop the execution rather than leave it running.
+  const controller = new AbortController();
+  process.once('SIGINT', () => controller.abort());
+  process.once('SIGTERM', () => controller.abort());
   try {
     const settings = parseRunSettings((name) => core.getInput(name));
     const started = Date.now();
     let lastLogged = 0;
     const report = await runBatch(settings, {
+      signal: controller.signal,
+      log: (line) => core.info(line),
+      onExecution(executionArn) {
+        core.saveState('execution-arn', executionArn);
+        core.saveState('region', settings.aws?.region ?? '');
+        core.setOutput('execution-arn', executionArn);
+      },
       onProgress(progress) {
         if (Date.now() - lastLogged < 10_000 && progress.succeeded + progress.failed !== progress.total) return;
         lastLogged = Date.now();
@@ -37,6 +48,10 @@ export async function run(): Promise<void> {
     core.setOutput('rejected', report.totals.rejected);
     core.setOutput('result', JSON.stringify(report.result));
     core.setOutput('report-path', reportPath);
+    const stackLink = report.links.find((link) => link.label.startsWith('Stack'));
+    if (stackLink !== undefined) core.setOutput('stack-id', decodeURIComponent(stackLink.url.split('stackId=')[1] ?? ''));
+    // The post step has nothing left to stop.
+    core.saveState('execution-arn', '');
     if (report.status === 'FAILED') {
       core.setFailed(`The batch failed${report.error === undefined ? '' : `: ${report.error.name}: ${report.error.message}`}. The job summary lists each failed partition.`);
     }

@@ -3,14 +3,33 @@ import { availableParallelism } from 'node:os';
 import path from 'node:path';
 import { InputError } from './errors.ts';
 import { JOB_OPTION_NAMES, parseJob, type Job, type JobRequest } from './job.ts';
+import { parse as parseYaml } from 'yaml';
+import { DEFAULT_PRICES, type Prices } from './report/cost.ts';
 import type { S3Settings } from './store/open-store.ts';
 
 /**
  * Every setting of a run, validated once. The CLI (`--name`) and the action (`name:` input)
  * share these names, so one parser serves both and its errors read the same.
  */
+/** What only the AWS engine needs. */
+export interface AwsSettings {
+  readonly region: string;
+  readonly stackName: string;
+  readonly artifactBucket?: string;
+  readonly capabilities: readonly ('CAPABILITY_IAM' | 'CAPABILITY_NAMED_IAM' | 'CAPABILITY_AUTO_EXPAND')[];
+  readonly tags: Readonly<Record<string, string>>;
+  readonly roleArn?: string;
+  readonly terminationProtection?: boolean;
+  readonly deleteStack: boolean;
+  readonly timeoutMs?: number;
+  readonly redrive?: string;
+  readonly prices: Prices;
+}
+
 export interface RunSettings {
-  readonly engine: 'local';
+  readonly engine: 'local' | 'aws';
+  /** Set when engine is aws. */
+  readonly aws?: AwsSettings;
   readonly job: Job;
   readonly handler: string;
   readonly template?: string;
@@ -33,11 +52,26 @@ export const SETTING_NAMES = [
   'concurrency',
   'max-concurrency',
   'tolerated-failure-percentage',
+  'parameters',
   's3-endpoint',
   'region',
   'summary',
   'report',
+  'stack-name',
+  'artifact-bucket',
+  'capabilities',
+  'tags',
+  'role-arn',
+  'termination-protection',
+  'delete-stack',
+  'timeout-minutes',
+  'redrive',
+  'lambda-price-per-gb-second',
+  'lambda-price-per-million-requests',
+  'price-per-thousand-state-transitions',
 ] as const;
+
+const CAPABILITIES = ['CAPABILITY_IAM', 'CAPABILITY_NAMED_IAM', 'CAPABILITY_AUTO_EXPAND'] as const;
 
 export function parseRunSettings(read: ReadSetting): RunSettings {
   const value = (name: string): string | undefined => {
@@ -45,8 +79,8 @@ export function parseRunSettings(read: ReadSetting): RunSettings {
     return text === undefined || text === '' ? undefined : text;
   };
   const engine = value('engine') ?? 'local';
-  if (engine !== 'local') {
-    throw new InputError(`engine "${engine}" is not available in this version: use engine local (the AWS engine is on the way).`);
+  if (engine !== 'local' && engine !== 'aws') {
+    throw new InputError(`engine "${engine}" is not known: use local (this machine) or aws (a deployed stack).`);
   }
   const request: JobRequest = Object.fromEntries(Object.entries(JOB_OPTION_NAMES).map(([field, name]) => [field, value(name)]));
   const job = parseJob(request);
@@ -57,7 +91,7 @@ export function parseRunSettings(read: ReadSetting): RunSettings {
   if (!existsSync(handler)) throw new InputError(`handler "${handler}" does not exist (looked in ${path.resolve(handler)}).`);
   const template = value('template');
   if (template !== undefined && !existsSync(template)) throw new InputError(`template "${template}" does not exist (looked in ${path.resolve(template)}).`);
-  const parameters: Record<string, string> = {};
+  const parameters: Record<string, string> = { ...stringMap(value('parameters'), 'parameters') };
   const maxConcurrency = wholeNumber(value('max-concurrency'), 'max-concurrency', 0, 40);
   if (maxConcurrency !== undefined) parameters.MaxConcurrency = String(maxConcurrency);
   const tolerated = value('tolerated-failure-percentage');
@@ -76,6 +110,7 @@ export function parseRunSettings(read: ReadSetting): RunSettings {
   const report = value('report');
   return {
     engine,
+    ...(engine === 'aws' ? { aws: parseAwsSettings(value, endpoint) } : {}),
     job,
     handler,
     ...(template === undefined ? {} : { template }),
@@ -85,6 +120,79 @@ export function parseRunSettings(read: ReadSetting): RunSettings {
     ...(summary === undefined ? {} : { summary }),
     ...(report === undefined ? {} : { report }),
   };
+}
+
+function parseAwsSettings(value: (name: string) => string | undefined, endpoint: string | undefined): AwsSettings {
+  if (endpoint !== undefined) throw new InputError('s3-endpoint is for engine local: the AWS engine uses S3 itself.');
+  const region = value('region') ?? process.env.AWS_REGION ?? process.env.AWS_DEFAULT_REGION;
+  if (region === undefined) throw new InputError('region is required for engine aws: set the region input, or aws-region in aws-actions/configure-aws-credentials.');
+  if (!/^[a-z]{2}(-[a-z]+)+-\d$/.test(region)) throw new InputError(`region "${region}" is not an AWS region, like us-east-1.`);
+  const stackName = value('stack-name');
+  if (stackName === undefined || !/^[A-Za-z][A-Za-z0-9-]{0,127}$/.test(stackName)) {
+    throw new InputError(`stack-name ${stackName === undefined ? 'is required for engine aws' : `"${stackName}" is not a stack name`}: letters, digits and hyphens, starting with a letter, up to 128 characters.`);
+  }
+  const capabilities = (value('capabilities') ?? 'CAPABILITY_IAM').split(/[\s,]+/).filter(Boolean);
+  for (const capability of capabilities) {
+    if (!(CAPABILITIES as readonly string[]).includes(capability)) throw new InputError(`capabilities "${capability}" is not one of ${CAPABILITIES.join(', ')}.`);
+  }
+  const roleArn = value('role-arn');
+  if (roleArn !== undefined && !/^arn:aws[a-z-]*:iam::\d{12}:role\/.+/.test(roleArn)) throw new InputError(`role-arn "${roleArn}" is not an IAM role ARN.`);
+  const redrive = value('redrive');
+  if (redrive !== undefined && redrive !== 'previous-attempt' && !/^arn:aws[a-z-]*:states:[^:]+:\d{12}:execution:[^:]+:[^:]+$/.test(redrive)) {
+    throw new InputError(`redrive "${redrive}" must be previous-attempt or the ARN of an execution to redrive.`);
+  }
+  const timeoutMinutes = wholeNumber(value('timeout-minutes'), 'timeout-minutes', 1, 60 * 24 * 365);
+  const terminationProtection = optionalBoolean(value('termination-protection'), 'termination-protection');
+  const artifactBucket = value('artifact-bucket');
+  return {
+    region,
+    stackName,
+    ...(artifactBucket === undefined ? {} : { artifactBucket }),
+    capabilities: capabilities as AwsSettings['capabilities'],
+    tags: stringMap(value('tags'), 'tags'),
+    ...(roleArn === undefined ? {} : { roleArn }),
+    ...(terminationProtection === undefined ? {} : { terminationProtection }),
+    deleteStack: optionalBoolean(value('delete-stack'), 'delete-stack') ?? false,
+    ...(timeoutMinutes === undefined ? {} : { timeoutMs: timeoutMinutes * 60_000 }),
+    ...(redrive === undefined ? {} : { redrive }),
+    prices: {
+      lambdaGbSecond: price(value('lambda-price-per-gb-second'), 'lambda-price-per-gb-second') ?? DEFAULT_PRICES.lambdaGbSecond,
+      lambdaPerMillionRequests: price(value('lambda-price-per-million-requests'), 'lambda-price-per-million-requests') ?? DEFAULT_PRICES.lambdaPerMillionRequests,
+      perThousandStateTransitions: price(value('price-per-thousand-state-transitions'), 'price-per-thousand-state-transitions') ?? DEFAULT_PRICES.perThousandStateTransitions,
+    },
+  };
+}
+
+/** A YAML or JSON map of names to scalar values (`Key: value` lines, or `{"Key": "value"}`). */
+function stringMap(text: string | undefined, name: string): Record<string, string> {
+  if (text === undefined) return {};
+  let parsed: unknown;
+  try {
+    parsed = parseYaml(text);
+  } catch (error) {
+    throw new InputError(`${name} is neither JSON nor YAML: ${(error as Error).message.split('\n')[0]}. Give a map like {"WorkerMemorySize": "3008"} or WorkerMemorySize: 3008.`);
+  }
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
+    throw new InputError(`${name} must be a map of names to values, like {"WorkerMemorySize": "3008"} or WorkerMemorySize: 3008.`);
+  }
+  return Object.fromEntries(
+    Object.entries(parsed).map(([key, item]) => {
+      if (typeof item === 'object' && item !== null) throw new InputError(`${name}: the value of ${key} must be a string, number or boolean.`);
+      return [key, String(item)];
+    }),
+  );
+}
+
+function optionalBoolean(text: string | undefined, name: string): boolean | undefined {
+  if (text === undefined) return undefined;
+  if (text === 'true' || text === 'false') return text === 'true';
+  throw new InputError(`${name} "${text}" must be true or false.`);
+}
+
+function price(text: string | undefined, name: string): number | undefined {
+  if (text === undefined) return undefined;
+  if (!/^\d+(\.\d+)?$/.test(text)) throw new InputError(`${name} "${text}" must be a price in USD, like 0.0000133334.`);
+  return Number(text);
 }
 
 function wholeNumber(text: string | undefined, name: string, min: number, max: number): number | undefined {

@@ -6,20 +6,12 @@ import { errorMessage } from '../errors.ts';
 import { toJobRequest, type Job } from '../job.ts';
 import { parseLocation } from '../location.ts';
 import { BATCH_FILE, runKey } from '../partition/outcome.ts';
-import { buildReport, type BatchReport } from '../report/batch-report.ts';
+import { buildReport, type BatchProgress, type BatchReport } from '../report/batch-report.ts';
 import { readJson, type BatchFile } from '../steps/steps.ts';
 import { lazyS3Client, openStore, type S3Settings } from '../store/open-store.ts';
 import { LambdaPool } from './lambda-pool.ts';
 import { defaultTemplatePath, loadStateMachine, type LocalFunction } from './template-definition.ts';
 import { assertRunsLocally, retryingStateNames, taskStateNames } from './unsupported-features.ts';
-
-export interface LocalProgress {
-  readonly total: number | undefined;
-  readonly running: number;
-  readonly succeeded: number;
-  readonly failed: number;
-  readonly records: number;
-}
 
 /** Runs one invocation; the default is the pool. Tests wrap it to inject faults. */
 export type Invoke = (fn: LocalFunction, event: unknown) => Promise<unknown>;
@@ -38,7 +30,7 @@ export interface LocalRunOptions {
   /** Replaces every Retry wait, in milliseconds (the template's backoff otherwise). */
   readonly retryDelayMs?: number;
   readonly wrapInvoke?: (invoke: Invoke) => Invoke;
-  readonly onProgress?: (progress: LocalProgress) => void;
+  readonly onProgress?: (progress: BatchProgress) => void;
   readonly signal?: AbortSignal;
   readonly now?: () => number;
 }

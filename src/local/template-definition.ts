@@ -21,12 +21,15 @@ export interface LocalStateMachine {
   readonly functions: ReadonlyMap<string, LocalFunction>;
 }
 
-/** The template shipped with sfn-fanout, the one the action deploys. */
-export function defaultTemplatePath(): string {
-  // From src/local/ in the sources, or from dist/ in the bundle.
+/** A template shipped in template/: found from src/local/ in the sources, or from dist/ in the bundle. */
+export function bundledTemplate(name: string): string {
   const here = path.dirname(fileURLToPath(import.meta.url));
-  const fromSources = path.resolve(here, '../../template/sfn-fanout.yaml');
-  return here.endsWith(`${path.sep}dist`) ? path.resolve(here, '../template/sfn-fanout.yaml') : fromSources;
+  return path.resolve(here, here.endsWith(`${path.sep}dist`) ? '../template' : '../../template', name);
+}
+
+/** The template the action deploys and the local engine runs by default. */
+export function defaultTemplatePath(): string {
+  return bundledTemplate('sfn-fanout.yaml');
 }
 
 type Template = {

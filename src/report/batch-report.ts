@@ -1,5 +1,6 @@
 import type { RejectedSample } from '../partition/outcome.ts';
 import type { BatchCounts } from '../partition/reduce.ts';
+import type { CostEstimate } from './cost.ts';
 import type { BatchFile, PlanSummary } from '../steps/steps.ts';
 import { causeMessage } from '../lambda-error.ts';
 
@@ -17,6 +18,15 @@ export interface PartitionRow {
   readonly message?: string;
   readonly rejectedSamples?: readonly RejectedSample[];
   readonly outputs?: readonly string[];
+}
+
+/** Where a running batch stands; both engines report it. `records` is known only locally, as it goes. */
+export interface BatchProgress {
+  readonly total: number | undefined;
+  readonly running: number;
+  readonly succeeded: number;
+  readonly failed: number;
+  readonly records?: number;
 }
 
 export interface ReportLink {
@@ -44,6 +54,8 @@ export interface BatchReport {
   readonly partitions: readonly PartitionRow[];
   readonly result: unknown;
   readonly links: readonly ReportLink[];
+  /** The AWS engine's estimate of what the run cost. */
+  readonly cost?: CostEstimate;
 }
 
 export interface ExecutionFacts {

@@ -1,5 +1,4 @@
-import type { LocalProgress } from '../local/local-engine.ts';
-import type { BatchReport } from './batch-report.ts';
+import type { BatchProgress, BatchReport } from './batch-report.ts';
 import { formatBytes, formatCount, formatDuration } from './markdown.ts';
 
 /** The partition table and totals as plain text, for a terminal or a CI log. */
@@ -31,10 +30,10 @@ export function renderConsoleReport(report: BatchReport, maxRows = 50): string {
 }
 
 /** One progress line: partitions done / running / failed, records/s and an ETA. */
-export function renderProgress(progress: LocalProgress, elapsedMs: number): string {
+export function renderProgress(progress: BatchProgress, elapsedMs: number): string {
   const done = progress.succeeded + progress.failed;
-  const rate = elapsedMs > 0 ? (progress.records / elapsedMs) * 1000 : 0;
   const total = progress.total === undefined ? '?' : String(progress.total);
   const eta = progress.total !== undefined && done > 0 && done < progress.total ? ` · ETA ${formatDuration((elapsedMs / done) * (progress.total - done))}` : '';
-  return `partitions ${done}/${total} done · ${progress.running} running · ${progress.failed} failed · ${formatCount(Math.round(rate))} records/s${eta}`;
+  const rate = progress.records === undefined || elapsedMs <= 0 ? '' : ` · ${formatCount(Math.round((progress.records / elapsedMs) * 1000))} records/s`;
+  return `partitions ${done}/${total} done · ${progress.running} running · ${progress.failed} failed${rate}${eta}`;
 }

@@ -81,6 +81,10 @@ function totals(report: BatchReport): string {
     ['Summed worker time', formatDuration(t.workerMs)],
     ['Effective parallelism', `${parallelism.toFixed(1)}×`],
   ];
+  if (report.cost !== undefined) {
+    const c = report.cost;
+    rows.push(['Estimated cost', `$${c.usd.toFixed(4)} (${c.lambdaGbSeconds.toFixed(1)} GB-s, ${formatCount(c.requests)} requests, ${formatCount(c.stateTransitions)} state transitions)`]);
+  }
   if (report.plan?.cappedAt !== undefined) rows.push(['Note', `partition count capped at max-partitions (${report.plan.cappedAt})`]);
   return `| | |\n|---|---:|\n${rows.map(([name, value]) => `| ${name} | ${value} |`).join('\n')}`;
 }

@@ -1,0 +1,197 @@
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import {
+  CloudFormationClient,
+  CreateChangeSetCommand,
+  DeleteStackCommand,
+  DescribeChangeSetCommand,
+  DescribeStackEventsCommand,
+  DescribeStacksCommand,
+  ExecuteChangeSetCommand,
+} from '@aws-sdk/client-cloudformation';
+import { DescribeExecutionCommand, GetExecutionHistoryCommand, RedriveExecutionCommand, SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
+import { GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts';
+import { mockClient } from 'aws-sdk-client-mock';
+import { runAws, type AwsRunOptions } from '../src/aws/aws-engine.ts';
+import { executionName } from '../src/aws/execution.ts';
+import { parseJob } from '../src/job.ts';
+import { DEFAULT_PRICES } from '../src/report/cost.ts';
+import { S3Store } from '../src/store/s3-store.ts';
+import { startLocalS3, type LocalS3 } from './helpers/s3-server.ts';
+import { VirtualClock } from './helpers/virtual-clock.ts';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const cfnMock = mockClient(CloudFormationClient);
+const sfnMock = mockClient(SFNClient);
+const stsMock = mockClient(STSClient);
+const REGION = 'us-east-1';
+const ACCOUNT = '123456789012';
+const STATE_MACHINE = `arn:aws:states:${REGION}:${ACCOUNT}:stateMachine:fanout-sm`;
+
+/** A small CloudFormation: change sets complete, executing one completes the stack with the outputs its template has. */
+function fakeCloudFormation() {
+  const stacks = new Map<string, { id: string; status: string; outputs: Record<string, string> }>();
+  const changeSets = new Map<string, { stack: string; type: string }>();
+  const byIdOrName = (key: string) => [...stacks.entries()].find(([name, s]) => name === key || s.id === key);
+  cfnMock.on(DescribeStacksCommand).callsFake(({ StackName }) => {
+    const found = byIdOrName(StackName);
+    if (found === undefined || (found[1].status === 'DELETE_COMPLETE' && StackName === found[0])) {
+      throw Object.assign(new Error(`Stack with id ${StackName} does not exist`), { name: 'ValidationError', $metadata: { httpStatusCode: 400 } });
+    }
+    const [name, stack] = found;
+    return { Stacks: [{ StackName: name, StackId: stack.id, StackStatus: stack.status, CreationTime: new Date(), Outputs: Object.entries(stack.outputs).map(([OutputKey, OutputValue]) => ({ OutputKey, OutputValue })) }] };
+  });
+  cfnMock.on(CreateChangeSetCommand).callsFake(({ StackName, ChangeSetType, ChangeSetName }) => {
+    const id = `arn:aws:cloudformation:${REGION}:${ACCOUNT}:changeSet/${ChangeSetName}/x`;
+    const stackId = `arn:aws:cloudformation:${REGION}:${ACCOUNT}:stack/${StackName}/id`;
+    if (!stacks.has(StackName)) stacks.set(StackName, { id: stackId, status: 'REVIEW_IN_PROGRESS', outputs: {} });
+    changeSets.set(id, { stack: StackName, type: ChangeSetType });
+    return { Id: id, StackId: stackId };
+  });
+  cfnMock.on(DescribeChangeSetCommand).callsFake(({ ChangeSetName }) => ({ Status: 'CREATE_COMPLETE', StackId: stacks.get(changeSets.get(ChangeSetName)!.stack)!.id }));
+  cfnMock.on(ExecuteChangeSetCommand).callsFake(({ ChangeSetName }) => {
+    const { stack, type } = changeSets.get(ChangeSetName)!;
+    stacks.get(stack)!.status = `${type}_COMPLETE`;
+    stacks.get(stack)!.outputs = stack === 'sfn-fanout-bootstrap' ? { BucketName: 'fanout-artifacts' } : { StateMachineArn: STATE_MACHINE };
+    return {};
+  });
+  cfnMock.on(DescribeStackEventsCommand).resolves({ StackEvents: [] });
+  cfnMock.on(DeleteStackCommand).callsFake(({ StackName }) => {
+    byIdOrName(StackName)![1].status = 'DELETE_COMPLETE';
+    return {};
+  });
+  return stacks;
+}
+
+describe('the AWS engine, end to end against mocked CloudFormation and Step Functions and S3 on s3rver', () => {
+  let s3: LocalS3;
+  beforeAll(async () => {
+    s3 = await startLocalS3(['fanout-artifacts', 'logs-in', 'results-out']);
+  });
+  afterAll(async () => s3.stop());
+  beforeEach(() => {
+    cfnMock.reset();
+    sfnMock.reset();
+    stsMock.reset();
+    stsMock.on(GetCallerIdentityCommand).resolves({ Account: ACCOUNT, Arn: `arn:aws:sts::${ACCOUNT}:assumed-role/gha/run`, UserId: 'x' });
+  });
+
+  const step = { repository: 'acme/logs', workflow: 'nightly', job: 'batch', step: 'fanout', runId: '555', runAttempt: 2 };
+  const options = (overrides: Partial<AwsRunOptions> = {}): AwsRunOptions => ({
+    job: parseJob({ input: 's3://logs-in/2026-11-26/', output: 's3://results-out/nightly/', partitions: 2 }),
+    handler: path.join(root, 'examples/log-analytics/handler.ts'),
+    parameters: { WorkerMemorySize: '2048' },
+    region: REGION,
+    stackName: 'fanout',
+    capabilities: ['CAPABILITY_IAM'],
+    tags: { project: 'logs' },
+    deleteStack: false,
+    step,
+    prices: DEFAULT_PRICES,
+    ...overrides,
+  });
+  const clients = () => ({ cfn: new CloudFormationClient({ region: REGION }), sfn: new SFNClient({ region: REGION }), s3: s3.client, sts: new STSClient({ region: REGION }) });
+
+  /** The execution runs for a while, then the reducer's batch file appears, as in AWS. */
+  function execution(status: 'SUCCEEDED' | 'FAILED', clock: VirtualClock) {
+    const name = executionName(step);
+    const arn = `arn:aws:states:${REGION}:${ACCOUNT}:execution:fanout-sm:${name}`;
+    sfnMock.on(StartExecutionCommand).resolves({ executionArn: arn, startDate: new Date(clock.now()) });
+    sfnMock.on(GetExecutionHistoryCommand).resolves({ events: [] });
+    let polls = 0;
+    sfnMock.on(DescribeExecutionCommand).callsFake(async () => {
+      polls += 1;
+      if (polls < 3) return { executionArn: arn, status: 'RUNNING', startDate: new Date(0) };
+      await new S3Store(s3.client, 'results-out', 'nightly/').write(
+        `_sfn-fanout/runs/${name}/batch.json`,
+        JSON.stringify({
+          status, partitions: 2, succeeded: status === 'SUCCEEDED' ? 2 : 1, failed: status === 'SUCCEEDED' ? 0 : 1, records: 20, rejected: 0, bytes: 4096,
+          toleratedFailurePercentage: 0, result: { requests: 20 }, failures: [], runId: name, job: {}, plan: { objects: 1, bytes: 4096, partitions: 2 },
+          outcomes: [
+            { id: 0, status: 'succeeded', bytes: 2048, records: 20, rejected: 0, rejectedSamples: [], outputs: [], startedAt: 1000, finishedAt: 61_000, result: null },
+            status === 'SUCCEEDED'
+              ? { id: 1, status: 'succeeded', bytes: 2048, records: 0, rejected: 0, rejectedSamples: [], outputs: [], startedAt: 1000, finishedAt: 61_000, result: null }
+              : { id: 1, status: 'failed', bytes: 2048, error: 'Sandbox.Timedout', cause: '{"errorType":"Sandbox.Timedout","errorMessage":"Task timed out after 900.00 seconds"}' },
+          ],
+        }),
+      );
+      return status === 'SUCCEEDED'
+        ? { executionArn: arn, status, startDate: new Date(0), stopDate: new Date(120_000), output: '{}' }
+        : { executionArn: arn, status, startDate: new Date(0), stopDate: new Date(120_000), error: 'SfnFanout.ToleratedFailureExceeded', cause: 'More partitions failed than ToleratedFailurePercentage allows.' };
+    });
+    return { name, arn };
+  }
+
+  it('bootstraps the artifact bucket, uploads the code, deploys, runs one execution and reports it, then deletes the stack', async () => {
+    const clock = new VirtualClock();
+    const stacks = fakeCloudFormation();
+    const { name, arn } = execution('SUCCEEDED', clock);
+    const log: string[] = [];
+    const report = await runAws(options({ deleteStack: true }), clients(), { clock, log: (line) => log.push(line) });
+
+    const changeSets = cfnMock.commandCalls(CreateChangeSetCommand).map((call) => call.args[0].input);
+    expect(changeSets.map((c) => c.StackName)).toEqual(['sfn-fanout-bootstrap', 'fanout']);
+    const parameters = Object.fromEntries(changeSets[1]!.Parameters!.map((p) => [p.ParameterKey, p.ParameterValue]));
+    expect(parameters).toMatchObject({ ArtifactBucket: 'fanout-artifacts', HandlerPath: 'handler/handler.ts', InputBucket: 'logs-in', InputPrefix: '2026-11-26/', OutputBucket: 'results-out', OutputPrefix: 'nightly/', WorkerMemorySize: '2048' });
+    expect(parameters.CodeKey).toMatch(/^sfn-fanout\/code\/[0-9a-f]{64}\.zip$/);
+    expect(sfnMock.commandCalls(StartExecutionCommand)[0]!.args[0].input).toEqual({
+      stateMachineArn: STATE_MACHINE,
+      name,
+      input: JSON.stringify({ input: 's3://logs-in/2026-11-26/', output: 's3://results-out/nightly/', format: 'ndjson', partitions: 2, maxPartitions: 1000, maxRejected: 0 }),
+    });
+    expect(report).toMatchObject({ engine: 'aws', status: 'SUCCEEDED', runId: name, wallMs: 120_000, totals: { partitions: 2, succeeded: 2, records: 20, workerMs: 120_000 }, result: { requests: 20 } });
+    expect(report.links.map((l) => l.url)).toEqual([
+      `https://us-east-1.console.aws.amazon.com/states/home?region=us-east-1#/v2/executions/details/${arn}`,
+      `https://us-east-1.console.aws.amazon.com/cloudformation/home?region=us-east-1#/stacks/stackinfo?stackId=${encodeURIComponent(stacks.get('fanout')!.id)}`,
+    ]);
+    // 120 worker-seconds at 2 GB, 4 requests, 7 transitions.
+    expect(report.cost).toEqual({ usd: expect.closeTo(240 * 0.0000133334 + 4 * 0.2e-6 + 7 * 0.025e-3, 10), lambdaGbSeconds: 240, requests: 4, stateTransitions: 7 });
+    expect(cfnMock.commandCalls(DeleteStackCommand)).toHaveLength(1);
+    expect(log).toContain(`Started execution ${arn}.`);
+  });
+
+  it('uses the given artifact bucket, and skips the upload when the code is already there', async () => {
+    const clock = new VirtualClock();
+    fakeCloudFormation();
+    execution('SUCCEEDED', clock);
+    const log: string[] = [];
+    await runAws(options({ artifactBucket: 'fanout-artifacts' }), clients(), { clock, log: (line) => log.push(line) });
+    expect(log.some((line) => /^The code is already at s3:\/\/fanout-artifacts\/sfn-fanout\/code\//.test(line))).toBe(true);
+    expect(cfnMock.commandCalls(CreateChangeSetCommand).map((call) => call.args[0].input.StackName)).toEqual(['fanout']);
+  });
+
+  it('reports a failed batch with its error and every partition', async () => {
+    const clock = new VirtualClock();
+    fakeCloudFormation();
+    execution('FAILED', clock);
+    const report = await runAws(options({ artifactBucket: 'fanout-artifacts' }), clients(), { clock, log: () => {} });
+    expect(report.status).toBe('FAILED');
+    expect(report.error).toEqual({ name: 'SfnFanout.ToleratedFailureExceeded', message: 'More partitions failed than ToleratedFailurePercentage allows.' });
+    expect(report.partitions[1]).toEqual({ id: 1, status: 'failed', bytes: 2048, error: 'Sandbox.Timedout', message: 'Task timed out after 900.00 seconds' });
+  });
+
+  it('redrives the previous attempt’s execution instead of starting a new one', async () => {
+    const clock = new VirtualClock();
+    fakeCloudFormation();
+    execution('SUCCEEDED', clock);
+    sfnMock.on(RedriveExecutionCommand).resolves({ redriveDate: new Date() });
+    await runAws(options({ artifactBucket: 'fanout-artifacts', redrive: 'previous-attempt' }), clients(), { clock, log: () => {} });
+    expect(sfnMock.commandCalls(StartExecutionCommand)).toHaveLength(0);
+    expect(sfnMock.commandCalls(RedriveExecutionCommand)[0]!.args[0].input).toEqual({ executionArn: `arn:aws:states:${REGION}:${ACCOUNT}:execution:fanout-sm:${executionName(step, 1)}` });
+  });
+
+  it('says how to set up credentials when there are none, before touching anything else', async () => {
+    stsMock.on(GetCallerIdentityCommand).rejects(Object.assign(new Error('Could not load credentials from any providers'), { name: 'CredentialsProviderError' }));
+    await expect(runAws(options(), clients(), { clock: new VirtualClock(), log: () => {} })).rejects.toThrow(
+      'No AWS credentials were found. Add a step before this one: uses: aws-actions/configure-aws-credentials@v4 with role-to-assume and aws-region, and give the job permissions: id-token: write.',
+    );
+    expect(cfnMock.calls()).toHaveLength(0);
+    expect(sfnMock.calls()).toHaveLength(0);
+  });
+
+  it('refuses local paths before any AWS call', async () => {
+    const job = parseJob({ input: './logs', output: 's3://results-out/x/' });
+    await expect(runAws(options({ job }), clients(), { clock: new VirtualClock(), log: () => {} })).rejects.toThrow('engine aws reads and writes S3');
+    expect(stsMock.calls()).toHaveLength(0);
+  });
+});
