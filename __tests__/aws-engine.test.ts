@@ -180,6 +180,22 @@ describe('the AWS engine, end to end against mocked CloudFormation and Step Func
     expect(sfnMock.commandCalls(RedriveExecutionCommand)[0]!.args[0].input).toEqual({ executionArn: `arn:aws:states:${REGION}:${ACCOUNT}:execution:fanout-sm:${executionName(step, 1)}` });
   });
 
+  it('still deletes an ephemeral stack whose deploy failed, and reports the failed resources', async () => {
+    const clock = new VirtualClock();
+    const stacks = fakeCloudFormation();
+    cfnMock.on(ExecuteChangeSetCommand).callsFake(() => {
+      stacks.get('fanout')!.status = 'ROLLBACK_COMPLETE';
+      return {};
+    });
+    cfnMock.on(DescribeStackEventsCommand).resolves({
+      StackEvents: [{ EventId: 'e1', StackId: stacks.get('fanout')?.id ?? 'x', StackName: 'fanout', Timestamp: new Date(clock.now() + 1), LogicalResourceId: 'WorkerRole', ResourceType: 'AWS::IAM::Role', ResourceStatus: 'CREATE_FAILED', ResourceStatusReason: 'User is not authorized to perform: iam:CreateRole' }],
+    });
+    const failure = runAws(options({ artifactBucket: 'fanout-artifacts', deleteStack: true }), clients(), { clock, log: () => {} });
+    await expect(failure).rejects.toThrow('WorkerRole (AWS::IAM::Role) CREATE_FAILED: User is not authorized to perform: iam:CreateRole');
+    expect(cfnMock.commandCalls(DeleteStackCommand)).toHaveLength(1);
+    expect(sfnMock.calls()).toHaveLength(0);
+  });
+
   it('says how to set up credentials when there are none, before touching anything else', async () => {
     stsMock.on(GetCallerIdentityCommand).rejects(Object.assign(new Error('Could not load credentials from any providers'), { name: 'CredentialsProviderError' }));
     await expect(runAws(options(), clients(), { clock: new VirtualClock(), log: () => {} })).rejects.toThrow(

@@ -1,6 +1,6 @@
 import type { BatchReport, PartitionRow } from '../src/report/batch-report.ts';
 import { escapeMarkdown } from '../src/report/markdown.ts';
-import { SUMMARY_BYTE_LIMIT, renderSummary } from '../src/report/summary.ts';
+import { SUMMARY_BYTE_LIMIT, renderDeployFailure, renderSummary } from '../src/report/summary.ts';
 
 function report(partitions: PartitionRow[], extra: Partial<BatchReport> = {}): BatchReport {
   const succeeded = partitions.filter((p) => p.status === 'succeeded').length;
@@ -76,5 +76,18 @@ describe('the job summary', () => {
     const text = renderSummary(report([], { status: 'FAILED', error: { name: 'StoreError', message: 'Cannot list s3://x/: bucket "x" does not exist' } }));
     expect(text).toContain('## ❌ sfn-fanout batch failed');
     expect(text).toContain('**StoreError**: Cannot list s3\\://x/\\: bucket &quot;x&quot; does not exist');
+  });
+
+  it('lists every failed resource of a failed deploy, escaped', () => {
+    const text = renderDeployFailure('fanout', 'Deploying stack fanout ended in ROLLBACK_COMPLETE. Failed resources:\n  ...', [
+      { logicalId: 'WorkerRole', type: 'AWS::IAM::Role', status: 'CREATE_FAILED', reason: 'not authorized: iam:CreateRole | <b>' },
+      { logicalId: 'WorkerFunction', type: 'AWS::Lambda::Function', status: 'CREATE_FAILED', reason: 'Resource creation cancelled' },
+    ]);
+    expect(text).toBe(
+      '## ❌ sfn-fanout could not deploy stack fanout\n\nDeploying stack fanout ended in ROLLBACK\\_COMPLETE. Failed resources\\:\n\n' +
+        '| Resource | Type | Status | Reason |\n|---|---|---|---|\n' +
+        '| WorkerRole | AWS\\:\\:IAM\\:\\:Role | CREATE\\_FAILED | not authorized\\: iam\\:CreateRole \\| &lt;b&gt; |\n' +
+        '| WorkerFunction | AWS\\:\\:Lambda\\:\\:Function | CREATE\\_FAILED | Resource creation cancelled |\n',
+    );
   });
 });

@@ -80869,7 +80869,7 @@ class MinHeap {
 
 ;// CONCATENATED MODULE: ./lib/src/report/markdown.js
 /** Text from outside (object keys, error messages, handler output) made inert in GitHub Markdown. */
-function escapeMarkdown(text) {
+function markdown_escapeMarkdown(text) {
     // Markdown punctuation first, so the entities added after keep their own `#` and `;`.
     return escapeHtml(text.replace(/([\\|*_[\]()#~!@:])/g, '\\$1')).replace(/\r?\n|\r/g, ' ');
 }
@@ -80962,20 +80962,20 @@ function render(report, maxRows) {
     const left = report.partitions.length - shown.length;
     const sections = [statusLine(report), totals(report)];
     if (report.error !== undefined) {
-        sections.push(`**${escapeMarkdown(report.error.name)}**: ${escapeMarkdown(report.error.message)}`);
+        sections.push(`**${markdown_escapeMarkdown(report.error.name)}**: ${markdown_escapeMarkdown(report.error.message)}`);
     }
     const failed = report.partitions.filter((row) => row.status === 'failed');
     if (failed.length > 0) {
         const listed = failed.slice(0, maxRows);
         sections.push(`### Failed partitions (${failed.length})\n\n| Partition | Error | Message |\n|---:|---|---|\n` +
-            listed.map((row) => `| ${row.id} | ${escapeMarkdown(row.error ?? '')} | ${escapeMarkdown(row.message ?? '')} |`).join('\n') +
+            listed.map((row) => `| ${row.id} | ${markdown_escapeMarkdown(row.error ?? '')} | ${markdown_escapeMarkdown(row.message ?? '')} |`).join('\n') +
             (failed.length > listed.length ? `\n\n${failed.length - listed.length} more failed partitions are in the JSON report.` : ''));
     }
     const rejected = report.partitions.filter((row) => (row.rejected ?? 0) > 0);
     if (rejected.length > 0) {
         const samples = rejected.slice(0, 10).flatMap((row) => (row.rejectedSamples ?? []).slice(0, 3).map((sample) => ({ id: row.id, ...sample })));
         sections.push(`### Rejected records (${formatCount(report.totals.rejected)})\n\n| Partition | Object | Byte | Why |\n|---:|---|---:|---|\n` +
-            samples.map((s) => `| ${s.id} | ${escapeMarkdown(s.key)} | ${s.offset} | ${escapeMarkdown(s.message)} |`).join('\n'));
+            samples.map((s) => `| ${s.id} | ${markdown_escapeMarkdown(s.key)} | ${s.offset} | ${markdown_escapeMarkdown(s.message)} |`).join('\n'));
     }
     if (report.partitions.length > 0) {
         sections.push(`### Partitions\n\n| Partition | Status | Bytes | Records | Rejected | Duration |\n|---:|---|---:|---:|---:|---:|\n` +
@@ -80987,13 +80987,13 @@ function render(report, maxRows) {
     }
     sections.push(resultBlock(report.result));
     if (report.links.length > 0)
-        sections.push(report.links.map((link) => `[${escapeMarkdown(link.label)}](${encodeURI(link.url)})`).join(' · '));
+        sections.push(report.links.map((link) => `[${markdown_escapeMarkdown(link.label)}](${encodeURI(link.url)})`).join(' · '));
     return sections.join('\n\n') + '\n';
 }
 function statusLine(report) {
     const icon = report.status === 'SUCCEEDED' ? '✅' : '❌';
     const verb = report.status === 'SUCCEEDED' ? 'succeeded' : 'failed';
-    return `## ${icon} sfn-fanout batch ${verb}\n\n${report.engine} engine · run ${escapeMarkdown(report.runId)} · ${escapeMarkdown(report.format)} from ${escapeMarkdown(report.input)} to ${escapeMarkdown(report.output)}`;
+    return `## ${icon} sfn-fanout batch ${verb}\n\n${report.engine} engine · run ${markdown_escapeMarkdown(report.runId)} · ${markdown_escapeMarkdown(report.format)} from ${markdown_escapeMarkdown(report.input)} to ${markdown_escapeMarkdown(report.output)}`;
 }
 function totals(report) {
     const t = report.totals;
@@ -81040,6 +81040,13 @@ function resultBlock(result) {
     const json = JSON.stringify(result, null, 2) ?? 'null';
     const shown = json.length > RESULT_CHARS ? `${json.slice(0, RESULT_CHARS)}\n… (${formatCount(json.length - RESULT_CHARS)} more characters in the JSON report)` : json;
     return `<details><summary>Reducer result</summary>\n\n<pre>${escapeHtml(shown)}</pre>\n\n</details>`;
+}
+/** The summary of a deploy that failed before any execution: every failed resource and why. */
+function renderDeployFailure(stackName, message, failures) {
+    const table = failures.length === 0
+        ? ''
+        : `\n\n| Resource | Type | Status | Reason |\n|---|---|---|---|\n${failures.map((f) => `| ${escapeMarkdown(f.logicalId)} | ${escapeMarkdown(f.type)} | ${escapeMarkdown(f.status)} | ${escapeMarkdown(f.reason)} |`).join('\n')}`;
+    return `## ❌ sfn-fanout could not deploy stack ${escapeMarkdown(stackName)}\n\n${escapeMarkdown(message.split('\n')[0] ?? '')}${table}\n`;
 }
 function truncateBytes(text, maxBytes) {
     const note = '\n\n(Summary cut to fit GitHub’s size limit; see the JSON report.)\n';
@@ -82718,25 +82725,25 @@ async function runAws(options, clients, deps) {
     const pkg = await buildCodePackage(options.handler);
     const key = codeKey(pkg);
     deps.log((await uploadIfAbsent(clients.s3, artifactBucket, key, pkg.zip)) ? `Uploaded the code to s3://${artifactBucket}/${key}.` : `The code is already at s3://${artifactBucket}/${key}.`);
-    const stack = await deployStack(clients.cfn, {
-        stackName: options.stackName,
-        templateBody: await (0,promises_.readFile)(options.template ?? defaultTemplatePath(), 'utf8'),
-        parameters: {
-            ArtifactBucket: artifactBucket,
-            CodeKey: key,
-            HandlerPath: pkg.handlerEntry,
-            InputBucket: input.bucket,
-            InputPrefix: input.prefix,
-            OutputBucket: output.bucket,
-            OutputPrefix: output.prefix,
-            ...options.parameters,
-        },
-        capabilities: options.capabilities,
-        tags: options.tags,
-        ...(options.roleArn === undefined ? {} : { roleArn: options.roleArn }),
-        ...(options.terminationProtection === undefined ? {} : { terminationProtection: options.terminationProtection }),
-    }, deployDeps);
     try {
+        const stack = await deployStack(clients.cfn, {
+            stackName: options.stackName,
+            templateBody: await (0,promises_.readFile)(options.template ?? defaultTemplatePath(), 'utf8'),
+            parameters: {
+                ArtifactBucket: artifactBucket,
+                CodeKey: key,
+                HandlerPath: pkg.handlerEntry,
+                InputBucket: input.bucket,
+                InputPrefix: input.prefix,
+                OutputBucket: output.bucket,
+                OutputPrefix: output.prefix,
+                ...options.parameters,
+            },
+            capabilities: options.capabilities,
+            tags: options.tags,
+            ...(options.roleArn === undefined ? {} : { roleArn: options.roleArn }),
+            ...(options.terminationProtection === undefined ? {} : { terminationProtection: options.terminationProtection }),
+        }, deployDeps);
         const stateMachineArn = stack.outputs.StateMachineArn;
         if (stateMachineArn === undefined)
             throw new errors_InputError(`Stack ${options.stackName} has no StateMachineArn output: the template must export it.`);
@@ -82776,8 +82783,10 @@ async function runAws(options, clients, deps) {
         return { ...report, cost: estimateCost(report, Number(options.parameters.WorkerMemorySize ?? 1769), options.prices) };
     }
     finally {
-        if (options.deleteStack)
-            await deleteStack(clients.cfn, options.stackName, deployDeps);
+        // Ephemeral stacks go even when the deploy or the run failed; a failed delete must not hide why.
+        if (options.deleteStack) {
+            await deleteStack(clients.cfn, options.stackName, deployDeps).catch((error) => deps.log(`Could not delete stack ${options.stackName}: ${errors_errorMessage(error)}`));
+        }
     }
 }
 async function checkCredentials(sts) {

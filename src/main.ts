@@ -4,7 +4,8 @@ import path from 'node:path';
 import * as core from '@actions/core';
 import { FanoutError, errorMessage } from './errors.ts';
 import { renderConsoleReport, renderProgress } from './report/console.ts';
-import { renderSummary } from './report/summary.ts';
+import { renderDeployFailure, renderSummary } from './report/summary.ts';
+import { StackDeployError } from './aws/deploy.ts';
 import { runBatch } from './run-batch.ts';
 import { parseRunSettings } from './settings.ts';
 
@@ -56,6 +57,9 @@ export async function run(): Promise<void> {
       core.setFailed(`The batch failed${report.error === undefined ? '' : `: ${report.error.name}: ${report.error.message}`}. The job summary lists each failed partition.`);
     }
   } catch (error) {
+    if (error instanceof StackDeployError) {
+      await core.summary.addRaw(renderDeployFailure(core.getInput('stack-name'), error.message, error.failures)).write();
+    }
     core.setFailed(error instanceof FanoutError ? errorMessage(error) : `Unexpected error: ${errorMessage(error)}`);
   }
 }

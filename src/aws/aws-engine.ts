@@ -81,29 +81,29 @@ export async function runAws(options: AwsRunOptions, clients: AwsClients, deps: 
   const key = codeKey(pkg);
   deps.log((await uploadIfAbsent(clients.s3, artifactBucket, key, pkg.zip)) ? `Uploaded the code to s3://${artifactBucket}/${key}.` : `The code is already at s3://${artifactBucket}/${key}.`);
 
-  const stack = await deployStack(
-    clients.cfn,
-    {
-      stackName: options.stackName,
-      templateBody: await readFile(options.template ?? defaultTemplatePath(), 'utf8'),
-      parameters: {
-        ArtifactBucket: artifactBucket,
-        CodeKey: key,
-        HandlerPath: pkg.handlerEntry,
-        InputBucket: input.bucket,
-        InputPrefix: input.prefix,
-        OutputBucket: output.bucket,
-        OutputPrefix: output.prefix,
-        ...options.parameters,
-      },
-      capabilities: options.capabilities,
-      tags: options.tags,
-      ...(options.roleArn === undefined ? {} : { roleArn: options.roleArn }),
-      ...(options.terminationProtection === undefined ? {} : { terminationProtection: options.terminationProtection }),
-    },
-    deployDeps,
-  );
   try {
+    const stack = await deployStack(
+      clients.cfn,
+      {
+        stackName: options.stackName,
+        templateBody: await readFile(options.template ?? defaultTemplatePath(), 'utf8'),
+        parameters: {
+          ArtifactBucket: artifactBucket,
+          CodeKey: key,
+          HandlerPath: pkg.handlerEntry,
+          InputBucket: input.bucket,
+          InputPrefix: input.prefix,
+          OutputBucket: output.bucket,
+          OutputPrefix: output.prefix,
+          ...options.parameters,
+        },
+        capabilities: options.capabilities,
+        tags: options.tags,
+        ...(options.roleArn === undefined ? {} : { roleArn: options.roleArn }),
+        ...(options.terminationProtection === undefined ? {} : { terminationProtection: options.terminationProtection }),
+      },
+      deployDeps,
+    );
     const stateMachineArn = stack.outputs.StateMachineArn;
     if (stateMachineArn === undefined) throw new InputError(`Stack ${options.stackName} has no StateMachineArn output: the template must export it.`);
     const name = executionName(options.step);
@@ -143,7 +143,10 @@ export async function runAws(options: AwsRunOptions, clients: AwsClients, deps: 
     );
     return { ...report, cost: estimateCost(report, Number(options.parameters.WorkerMemorySize ?? 1769), options.prices) };
   } finally {
-    if (options.deleteStack) await deleteStack(clients.cfn, options.stackName, deployDeps);
+    // Ephemeral stacks go even when the deploy or the run failed; a failed delete must not hide why.
+    if (options.deleteStack) {
+      await deleteStack(clients.cfn, options.stackName, deployDeps).catch((error: unknown) => deps.log(`Could not delete stack ${options.stackName}: ${errorMessage(error)}`));
+    }
   }
 }
 

@@ -1,3 +1,4 @@
+import type { FailedResource } from '../aws/deploy.ts';
 import type { BatchReport, PartitionRow } from './batch-report.ts';
 import { escapeHtml, escapeMarkdown, formatBytes, formatCount, formatDuration } from './markdown.ts';
 
@@ -115,6 +116,15 @@ function resultBlock(result: unknown): string {
   const json = JSON.stringify(result, null, 2) ?? 'null';
   const shown = json.length > RESULT_CHARS ? `${json.slice(0, RESULT_CHARS)}\n… (${formatCount(json.length - RESULT_CHARS)} more characters in the JSON report)` : json;
   return `<details><summary>Reducer result</summary>\n\n<pre>${escapeHtml(shown)}</pre>\n\n</details>`;
+}
+
+/** The summary of a deploy that failed before any execution: every failed resource and why. */
+export function renderDeployFailure(stackName: string, message: string, failures: readonly FailedResource[]): string {
+  const table =
+    failures.length === 0
+      ? ''
+      : `\n\n| Resource | Type | Status | Reason |\n|---|---|---|---|\n${failures.map((f) => `| ${escapeMarkdown(f.logicalId)} | ${escapeMarkdown(f.type)} | ${escapeMarkdown(f.status)} | ${escapeMarkdown(f.reason)} |`).join('\n')}`;
+  return `## ❌ sfn-fanout could not deploy stack ${escapeMarkdown(stackName)}\n\n${escapeMarkdown(message.split('\n')[0] ?? '')}${table}\n`;
 }
 
 function truncateBytes(text: string, maxBytes: number): string {
