@@ -33406,76 +33406,6 @@ function dirLocation(dir) {
     return { kind: 'dir', path: dir, uri: dir };
 }
 
-;// CONCATENATED MODULE: ./lib/src/records/formats.js
-const formats_RECORD_FORMATS = (/* unused pure expression or super */ null && (['lines', 'ndjson', 'csv']));
-const BOM = Buffer.from([0xef, 0xbb, 0xbf]);
-/** A line's text, without the UTF-8 byte-order mark a file may start with. */
-function lineText(line) {
-    const bytes = line.offset === 0 && line.bytes.subarray(0, 3).equals(BOM) ? line.bytes.subarray(3) : line.bytes;
-    return bytes.toString('utf8');
-}
-function linesDecoder() {
-    return lineText;
-}
-function ndjsonDecoder() {
-    return (line) => JSON.parse(lineText(line));
-}
-function csvDecoder(header) {
-    return (line) => {
-        const fields = parseCsvLine(lineText(line));
-        if (fields.length !== header.length) {
-            throw new Error(`has ${fields.length} fields where the header has ${header.length}`);
-        }
-        const record = {};
-        header.forEach((name, index) => {
-            record[name] = fields[index];
-        });
-        return record;
-    };
-}
-/**
- * RFC 4180 fields of one line: quoted fields may hold commas and doubled quotes. A record may not
- * span lines (quoted newlines), as with Spark's default `multiLine=false`.
- */
-function parseCsvLine(text) {
-    const fields = [];
-    let i = 0;
-    for (;;) {
-        if (text[i] === '"') {
-            let value = '';
-            i += 1;
-            for (;;) {
-                const quote = text.indexOf('"', i);
-                if (quote === -1)
-                    throw new Error('has a quoted field with no closing quote');
-                value += text.slice(i, quote);
-                if (text[quote + 1] === '"') {
-                    value += '"';
-                    i = quote + 2;
-                    continue;
-                }
-                i = quote + 1;
-                break;
-            }
-            if (i < text.length && text[i] !== ',')
-                throw new Error(`has text after a closing quote at column ${i + 1}`);
-            fields.push(value);
-        }
-        else {
-            const comma = text.indexOf(',', i);
-            fields.push(text.slice(i, comma === -1 ? text.length : comma));
-            i = comma === -1 ? text.length : comma;
-        }
-        if (i >= text.length)
-            return fields;
-        i += 1; // the comma
-        if (i === text.length) {
-            fields.push('');
-            return fields;
-        }
-    }
-}
-
 ;// CONCATENATED MODULE: ./lib/src/job.js
 
 
@@ -33606,6 +33536,78 @@ function outcome_partitionDetailKey(runId, partitionId) {
     return outcome_runKey(runId, `partitions/part-${String(partitionId).padStart(5, '0')}.json`);
 }
 const outcome_BATCH_FILE = 'batch.json';
+
+;// CONCATENATED MODULE: ./lib/src/records/formats.js
+const formats_RECORD_FORMATS = (/* unused pure expression or super */ null && (['lines', 'ndjson', 'csv']));
+/** A line's text, without the UTF-8 byte-order mark a file may start with. */
+function lineText(line) {
+    const { buffer, start } = line;
+    const bom = line.offset === 0 && line.end - start >= 3 && buffer[start] === 0xef && buffer[start + 1] === 0xbb && buffer[start + 2] === 0xbf;
+    return buffer.toString('utf8', bom ? start + 3 : start, line.end);
+}
+function linesDecoder() {
+    return lineText;
+}
+function ndjsonDecoder() {
+    return (line) => JSON.parse(lineText(line));
+}
+function csvDecoder(header) {
+    return (line) => {
+        const text = lineText(line);
+        // Most lines quote nothing: a plain split is the same answer, several times faster.
+        const fields = text.includes('"') ? parseCsvLine(text) : text.split(',');
+        if (fields.length !== header.length) {
+            throw new Error(`has ${fields.length} fields where the header has ${header.length}`);
+        }
+        const record = {};
+        header.forEach((name, index) => {
+            record[name] = fields[index];
+        });
+        return record;
+    };
+}
+/**
+ * RFC 4180 fields of one line: quoted fields may hold commas and doubled quotes. A record may not
+ * span lines (quoted newlines), as with Spark's default `multiLine=false`.
+ */
+function parseCsvLine(text) {
+    const fields = [];
+    let i = 0;
+    for (;;) {
+        if (text[i] === '"') {
+            let value = '';
+            i += 1;
+            for (;;) {
+                const quote = text.indexOf('"', i);
+                if (quote === -1)
+                    throw new Error('has a quoted field with no closing quote');
+                value += text.slice(i, quote);
+                if (text[quote + 1] === '"') {
+                    value += '"';
+                    i = quote + 2;
+                    continue;
+                }
+                i = quote + 1;
+                break;
+            }
+            if (i < text.length && text[i] !== ',')
+                throw new Error(`has text after a closing quote at column ${i + 1}`);
+            fields.push(value);
+        }
+        else {
+            const comma = text.indexOf(',', i);
+            fields.push(text.slice(i, comma === -1 ? text.length : comma));
+            i = comma === -1 ? text.length : comma;
+        }
+        if (i >= text.length)
+            return fields;
+        i += 1; // the comma
+        if (i === text.length) {
+            fields.push('');
+            return fields;
+        }
+    }
+}
 
 // EXTERNAL MODULE: external "node:stream"
 var external_node_stream_ = __nccwpck_require__(7075);
@@ -33789,8 +33791,12 @@ async function* splitLines(chunks, window) {
         let done = false;
         for (let at = chunk.indexOf(NEWLINE, from); at !== -1; at = chunk.indexOf(NEWLINE, from)) {
             if (lineStart >= skipBefore) {
-                const piece = chunk.subarray(from, at);
-                batch.push({ bytes: trimCarriageReturn(pending.length === 0 ? piece : Buffer.concat([...pending, piece])), offset: lineStart });
+                if (pending.length === 0) {
+                    batch.push({ buffer: chunk, start: from, end: at > from && chunk[at - 1] === CARRIAGE_RETURN ? at - 1 : at, offset: lineStart });
+                }
+                else {
+                    batch.push(wholeLine(Buffer.concat([...pending, chunk.subarray(from, at)]), lineStart));
+                }
             }
             pending = [];
             from = at + 1;
@@ -33809,10 +33815,11 @@ async function* splitLines(chunks, window) {
         chunkOffset += chunk.length;
     }
     if (pending.length > 0)
-        yield [{ bytes: trimCarriageReturn(Buffer.concat(pending)), offset: lineStart }];
+        yield [wholeLine(Buffer.concat(pending), lineStart)];
 }
-function trimCarriageReturn(line) {
-    return line.length > 0 && line[line.length - 1] === CARRIAGE_RETURN ? line.subarray(0, line.length - 1) : line;
+function wholeLine(buffer, offset) {
+    const end = buffer.length > 0 && buffer[buffer.length - 1] === CARRIAGE_RETURN ? buffer.length - 1 : buffer.length;
+    return { buffer, start: 0, end, offset };
 }
 
 ;// CONCATENATED MODULE: ./lib/src/records/segment-lines.js
@@ -33903,7 +33910,7 @@ async function runPartition(run) {
     const reject = (key, offset, error, line) => {
         rejections.push({ key, offset, message: errorMessage(error), line });
     };
-    /** Decoded records, a batch per chunk read; parse failures are rejected on the way. */
+    /** Decoded records of one segment, a batch per chunk read; parse failures are rejected on the way. */
     async function* recordBatches() {
         for (const segment of partition.segments) {
             const decode = await decoderFor(run.format, run.source, segment);
@@ -33911,16 +33918,17 @@ async function runPartition(run) {
                 continue;
             const skipHeader = run.format === 'csv' && segment.start === 0;
             for await (const lines of segmentLines(run.source, segment)) {
-                const batch = [];
+                const batch = { key: segment.key, values: [], offsets: [] };
                 for (const line of lines) {
-                    if (line.bytes.length === 0 || (skipHeader && line.offset === 0))
+                    if (line.end === line.start || (skipHeader && line.offset === 0))
                         continue;
                     records += 1;
                     try {
-                        batch.push({ value: decode(line), key: segment.key, offset: line.offset });
+                        batch.values.push(decode(line));
+                        batch.offsets.push(line.offset);
                     }
                     catch (error) {
-                        reject(segment.key, line.offset, error, line.bytes.toString('utf8'));
+                        reject(segment.key, line.offset, error, line.buffer.toString('utf8', line.start, line.end));
                     }
                 }
                 yield batch;
@@ -33929,23 +33937,23 @@ async function runPartition(run) {
     }
     let result;
     if (handler.kind === 'partition') {
-        result = await handler.handler.processPartition(flatten(recordBatches()), context);
+        result = await handler.handler.processPartition(asRecords(recordBatches()), context);
     }
     else {
         const { init, processRecord, finish } = handler.handler;
         let state = init === undefined ? {} : init.call(handler.handler, context);
         const recordContext = { partitionId: partition.id, key: '', offset: 0 };
-        for await (const batch of recordBatches()) {
-            for (const record of batch) {
-                recordContext.key = record.key;
-                recordContext.offset = record.offset;
+        for await (const { key, values, offsets } of recordBatches()) {
+            recordContext.key = key;
+            for (let i = 0; i < values.length; i += 1) {
+                recordContext.offset = offsets[i];
                 try {
-                    const next = processRecord.call(handler.handler, state, record.value, recordContext);
+                    const next = processRecord.call(handler.handler, state, values[i], recordContext);
                     if (next !== undefined)
                         state = next;
                 }
                 catch (error) {
-                    reject(record.key, record.offset, error, JSON.stringify(record.value));
+                    reject(key, offsets[i], error, JSON.stringify(values[i]));
                 }
             }
         }
@@ -33982,9 +33990,11 @@ async function decoderFor(format, source, segment) {
     // An object that is only a header (or empty) has no records.
     return header === undefined ? undefined : csvDecoder(parseCsvLine(lineText(header)));
 }
-async function* flatten(batches) {
-    for await (const batch of batches)
-        yield* batch;
+async function* asRecords(batches) {
+    for await (const { key, values, offsets } of batches) {
+        for (let i = 0; i < values.length; i += 1)
+            yield { value: values[i], key, offset: offsets[i] };
+    }
 }
 function exceeds(rejected, records, limit) {
     return 'count' in limit ? rejected > limit.count : rejected > (limit.percent / 100) * records;
@@ -34119,6 +34129,7 @@ function code(error) {
 ;// CONCATENATED MODULE: ./lib/src/store/s3-store.js
 
 
+const MAX_RESUMES = 5;
 /** An S3 bucket and prefix as an object store; the client is built once by the caller. */
 class S3Store {
     uri;
@@ -34149,30 +34160,45 @@ class S3Store {
             token = page.IsTruncated === true ? page.NextContinuationToken : undefined;
         } while (token !== undefined);
     }
+    /**
+     * Streams the bytes of a range. The SDK retries a failed request (SlowDown, 5xx); a connection
+     * dropped in the middle of a body is resumed here with a new ranged GET from the first byte not yet
+     * yielded, so no byte is lost or repeated.
+     */
     async *read(key, range) {
         if (range !== undefined && range.end <= range.start)
             return;
-        let body;
-        try {
-            const response = await this.#client.send(new dist_cjs/* GetObjectCommand */.jLs({
-                Bucket: this.#bucket,
-                Key: this.#prefix + key,
-                ...(range === undefined ? {} : { Range: `bytes=${range.start}-${range.end - 1}` }),
-            }));
-            body = response.Body;
-        }
-        catch (error) {
-            // A range that starts at or past the end of the object: there is nothing more to read.
-            if (error.$metadata?.httpStatusCode === 416)
+        let position = range?.start ?? 0;
+        for (let resumes = 0;; resumes += 1) {
+            let body;
+            try {
+                const response = await this.#client.send(new dist_cjs/* GetObjectCommand */.jLs({
+                    Bucket: this.#bucket,
+                    Key: this.#prefix + key,
+                    ...(range === undefined && position === 0 ? {} : { Range: `bytes=${position}-${range === undefined ? '' : range.end - 1}` }),
+                }));
+                body = response.Body;
+            }
+            catch (error) {
+                // A range that starts at or past the end of the object: there is nothing more to read.
+                if (error.$metadata?.httpStatusCode === 416)
+                    return;
+                throw this.#explain('read', this.uriOf(key), error);
+            }
+            try {
+                for await (const chunk of body) {
+                    position += chunk.byteLength;
+                    yield chunk;
+                }
                 return;
-            throw this.#explain('read', this.uriOf(key), error);
-        }
-        try {
-            for await (const chunk of body)
-                yield chunk;
-        }
-        finally {
-            body.destroy();
+            }
+            catch (error) {
+                if (resumes >= MAX_RESUMES)
+                    throw this.#explain('read', this.uriOf(key), error);
+            }
+            finally {
+                body.destroy();
+            }
         }
     }
     async write(key, body) {

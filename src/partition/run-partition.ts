@@ -48,21 +48,22 @@ export async function runPartition(run: PartitionRun): Promise<SucceededPartitio
     rejections.push({ key, offset, message: errorMessage(error), line });
   };
 
-  /** Decoded records, a batch per chunk read; parse failures are rejected on the way. */
-  async function* recordBatches(): AsyncGenerator<FanoutRecord[]> {
+  /** Decoded records of one segment, a batch per chunk read; parse failures are rejected on the way. */
+  async function* recordBatches(): AsyncGenerator<RecordBatch> {
     for (const segment of partition.segments) {
       const decode = await decoderFor(run.format, run.source, segment);
       if (decode === undefined) continue;
       const skipHeader = run.format === 'csv' && segment.start === 0;
       for await (const lines of segmentLines(run.source, segment)) {
-        const batch: FanoutRecord[] = [];
+        const batch: RecordBatch = { key: segment.key, values: [], offsets: [] };
         for (const line of lines) {
-          if (line.bytes.length === 0 || (skipHeader && line.offset === 0)) continue;
+          if (line.end === line.start || (skipHeader && line.offset === 0)) continue;
           records += 1;
           try {
-            batch.push({ value: decode(line), key: segment.key, offset: line.offset });
+            batch.values.push(decode(line));
+            batch.offsets.push(line.offset);
           } catch (error) {
-            reject(segment.key, line.offset, error, line.bytes.toString('utf8'));
+            reject(segment.key, line.offset, error, line.buffer.toString('utf8', line.start, line.end));
           }
         }
         yield batch;
@@ -72,20 +73,20 @@ export async function runPartition(run: PartitionRun): Promise<SucceededPartitio
 
   let result: unknown;
   if (handler.kind === 'partition') {
-    result = await handler.handler.processPartition(flatten(recordBatches()), context);
+    result = await handler.handler.processPartition(asRecords(recordBatches()), context);
   } else {
     const { init, processRecord, finish } = handler.handler;
     let state = init === undefined ? {} : init.call(handler.handler, context);
     const recordContext: RecordContext = { partitionId: partition.id, key: '', offset: 0 };
-    for await (const batch of recordBatches()) {
-      for (const record of batch) {
-        recordContext.key = record.key;
-        recordContext.offset = record.offset;
+    for await (const { key, values, offsets } of recordBatches()) {
+      recordContext.key = key;
+      for (let i = 0; i < values.length; i += 1) {
+        recordContext.offset = offsets[i]!;
         try {
-          const next = processRecord.call(handler.handler, state, record.value, recordContext);
+          const next = processRecord.call(handler.handler, state, values[i], recordContext);
           if (next !== undefined) state = next;
         } catch (error) {
-          reject(record.key, record.offset, error, JSON.stringify(record.value));
+          reject(key, offsets[i]!, error, JSON.stringify(values[i]));
         }
       }
     }
@@ -125,8 +126,17 @@ async function decoderFor(format: RecordFormat, source: ObjectStore, segment: Se
   return header === undefined ? undefined : csvDecoder(parseCsvLine(lineText(header)));
 }
 
-async function* flatten<T>(batches: AsyncIterable<T[]>): AsyncGenerator<T> {
-  for await (const batch of batches) yield* batch;
+/** Records of one segment: parallel arrays, so the per-record path allocates nothing of its own. */
+interface RecordBatch {
+  readonly key: string;
+  readonly values: unknown[];
+  readonly offsets: number[];
+}
+
+async function* asRecords(batches: AsyncIterable<RecordBatch>): AsyncGenerator<FanoutRecord> {
+  for await (const { key, values, offsets } of batches) {
+    for (let i = 0; i < values.length; i += 1) yield { value: values[i], key, offset: offsets[i]! };
+  }
 }
 
 function exceeds(rejected: number, records: number, limit: RejectLimit): boolean {

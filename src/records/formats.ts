@@ -3,12 +3,11 @@ import type { RawLine } from './split-lines.ts';
 export const RECORD_FORMATS = ['lines', 'ndjson', 'csv'] as const;
 export type RecordFormat = (typeof RECORD_FORMATS)[number];
 
-const BOM = Buffer.from([0xef, 0xbb, 0xbf]);
-
 /** A line's text, without the UTF-8 byte-order mark a file may start with. */
 export function lineText(line: RawLine): string {
-  const bytes = line.offset === 0 && line.bytes.subarray(0, 3).equals(BOM) ? line.bytes.subarray(3) : line.bytes;
-  return bytes.toString('utf8');
+  const { buffer, start } = line;
+  const bom = line.offset === 0 && line.end - start >= 3 && buffer[start] === 0xef && buffer[start + 1] === 0xbb && buffer[start + 2] === 0xbf;
+  return buffer.toString('utf8', bom ? start + 3 : start, line.end);
 }
 
 /** Turns one line into a record; throws (the record is then rejected) when it does not parse. */
@@ -24,7 +23,9 @@ export function ndjsonDecoder(): LineDecoder {
 
 export function csvDecoder(header: readonly string[]): LineDecoder {
   return (line) => {
-    const fields = parseCsvLine(lineText(line));
+    const text = lineText(line);
+    // Most lines quote nothing: a plain split is the same answer, several times faster.
+    const fields = text.includes('"') ? parseCsvLine(text) : text.split(',');
     if (fields.length !== header.length) {
       throw new Error(`has ${fields.length} fields where the header has ${header.length}`);
     }

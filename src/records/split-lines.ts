@@ -1,6 +1,11 @@
-/** One line of an object: its bytes without the `\n` (and without a `\r` before it). */
+/**
+ * One line of an object: bytes [start, end) of `buffer`, without the `\n` (and without a `\r`
+ * before it). A view, not a copy: no buffer is allocated per line.
+ */
 export interface RawLine {
-  readonly bytes: Buffer;
+  readonly buffer: Buffer;
+  readonly start: number;
+  readonly end: number;
   /** Absolute offset of the line's first byte in the (decompressed) object. */
   readonly offset: number;
 }
@@ -33,8 +38,11 @@ export async function* splitLines(chunks: AsyncIterable<Uint8Array>, window: Spl
     let done = false;
     for (let at = chunk.indexOf(NEWLINE, from); at !== -1; at = chunk.indexOf(NEWLINE, from)) {
       if (lineStart >= skipBefore) {
-        const piece = chunk.subarray(from, at);
-        batch.push({ bytes: trimCarriageReturn(pending.length === 0 ? piece : Buffer.concat([...pending, piece])), offset: lineStart });
+        if (pending.length === 0) {
+          batch.push({ buffer: chunk, start: from, end: at > from && chunk[at - 1] === CARRIAGE_RETURN ? at - 1 : at, offset: lineStart });
+        } else {
+          batch.push(wholeLine(Buffer.concat([...pending, chunk.subarray(from, at)]), lineStart));
+        }
       }
       pending = [];
       from = at + 1;
@@ -49,9 +57,10 @@ export async function* splitLines(chunks: AsyncIterable<Uint8Array>, window: Spl
     if (from < chunk.length && lineStart >= skipBefore) pending.push(chunk.subarray(from));
     chunkOffset += chunk.length;
   }
-  if (pending.length > 0) yield [{ bytes: trimCarriageReturn(Buffer.concat(pending)), offset: lineStart }];
+  if (pending.length > 0) yield [wholeLine(Buffer.concat(pending), lineStart)];
 }
 
-function trimCarriageReturn(line: Buffer): Buffer {
-  return line.length > 0 && line[line.length - 1] === CARRIAGE_RETURN ? line.subarray(0, line.length - 1) : line;
+function wholeLine(buffer: Buffer, offset: number): RawLine {
+  const end = buffer.length > 0 && buffer[buffer.length - 1] === CARRIAGE_RETURN ? buffer.length - 1 : buffer.length;
+  return { buffer, start: 0, end, offset };
 }

@@ -3,6 +3,8 @@ import type { Readable } from 'node:stream';
 import { StoreError, errorMessage } from '../errors.ts';
 import type { ByteRange, ObjectStore, StoredObject } from './object-store.ts';
 
+const MAX_RESUMES = 5;
+
 /** An S3 bucket and prefix as an object store; the client is built once by the caller. */
 export class S3Store implements ObjectStore {
   readonly uri: string;
@@ -35,27 +37,41 @@ export class S3Store implements ObjectStore {
     } while (token !== undefined);
   }
 
+  /**
+   * Streams the bytes of a range. The SDK retries a failed request (SlowDown, 5xx); a connection
+   * dropped in the middle of a body is resumed here with a new ranged GET from the first byte not yet
+   * yielded, so no byte is lost or repeated.
+   */
   async *read(key: string, range?: ByteRange): AsyncIterable<Uint8Array> {
     if (range !== undefined && range.end <= range.start) return;
-    let body: Readable;
-    try {
-      const response = await this.#client.send(
-        new GetObjectCommand({
-          Bucket: this.#bucket,
-          Key: this.#prefix + key,
-          ...(range === undefined ? {} : { Range: `bytes=${range.start}-${range.end - 1}` }),
-        }),
-      );
-      body = response.Body as Readable;
-    } catch (error) {
-      // A range that starts at or past the end of the object: there is nothing more to read.
-      if ((error as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode === 416) return;
-      throw this.#explain('read', this.uriOf(key), error);
-    }
-    try {
-      for await (const chunk of body) yield chunk as Uint8Array;
-    } finally {
-      body.destroy();
+    let position = range?.start ?? 0;
+    for (let resumes = 0; ; resumes += 1) {
+      let body: Readable;
+      try {
+        const response = await this.#client.send(
+          new GetObjectCommand({
+            Bucket: this.#bucket,
+            Key: this.#prefix + key,
+            ...(range === undefined && position === 0 ? {} : { Range: `bytes=${position}-${range === undefined ? '' : range.end - 1}` }),
+          }),
+        );
+        body = response.Body as Readable;
+      } catch (error) {
+        // A range that starts at or past the end of the object: there is nothing more to read.
+        if ((error as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode === 416) return;
+        throw this.#explain('read', this.uriOf(key), error);
+      }
+      try {
+        for await (const chunk of body) {
+          position += (chunk as Uint8Array).byteLength;
+          yield chunk as Uint8Array;
+        }
+        return;
+      } catch (error) {
+        if (resumes >= MAX_RESUMES) throw this.#explain('read', this.uriOf(key), error);
+      } finally {
+        body.destroy();
+      }
     }
   }
 
