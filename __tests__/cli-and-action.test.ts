@@ -1,8 +1,7 @@
-import { execFile } from 'node:child_process';
 import { readFile, writeFile } from 'node:fs/promises';
+import { runBundledAction } from './helpers/run-action.ts';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { promisify } from 'node:util';
 import { parse } from 'yaml';
 import { HELP, main } from '../src/cli.ts';
 import { SETTING_NAMES } from '../src/settings.ts';
@@ -11,7 +10,6 @@ import { tempDir } from './helpers/corpus.ts';
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const sample = path.join(root, 'examples/log-analytics/sample');
 const exampleHandler = path.join(root, 'examples/log-analytics/handler.ts');
-const run = promisify(execFile);
 
 async function cli(args: string[]) {
   let out = '';
@@ -72,44 +70,32 @@ describe('the CLI', () => {
 
 describe('the bundled action (dist/index.js), run the way the runner runs it', () => {
   it('reads INPUT_* variables, writes the job summary and sets every output', async () => {
-    const work = await tempDir();
-    const summaryFile = path.join(work, 'summary.md');
-    const outputFile = path.join(work, 'output.txt');
-    await writeFile(summaryFile, '');
-    await writeFile(outputFile, '');
-    const env = {
-      PATH: process.env.PATH,
-      RUNNER_TEMP: work,
-      GITHUB_STEP_SUMMARY: summaryFile,
-      GITHUB_OUTPUT: outputFile,
-      INPUT_ENGINE: 'local',
-      INPUT_INPUT: sample,
-      INPUT_OUTPUT: path.join(work, 'out'),
-      INPUT_HANDLER: exampleHandler,
-      INPUT_FORMAT: 'ndjson',
-      INPUT_PARTITIONS: '4',
-      'INPUT_MAX-PARTITIONS': '1000',
-      'INPUT_MAX-REJECTED': '0',
-      'INPUT_TOLERATED-FAILURE-PERCENTAGE': '0',
-    };
-    await run(process.execPath, [path.join(root, 'dist/index.js')], { env, cwd: root });
-    const summary = await readFile(summaryFile, 'utf8');
-    expect(summary).toContain('## ✅ sfn-fanout batch succeeded');
-    expect(summary).toContain('```mermaid');
-    const outputs = parseOutputFile(await readFile(outputFile, 'utf8'));
+    const output = await tempDir();
+    const action = await runBundledAction({
+      engine: 'local',
+      input: sample,
+      output,
+      handler: exampleHandler,
+      format: 'ndjson',
+      partitions: '4',
+      'max-partitions': '1000',
+      'max-rejected': '0',
+      'tolerated-failure-percentage': '0',
+    });
+    expect(action.code).toBe(0);
+    expect(action.summary).toContain('## ✅ sfn-fanout batch succeeded');
+    expect(action.summary).toContain('```mermaid');
+    const outputs = parseOutputFile(action.outputFile);
     expect(outputs).toMatchObject({ status: 'SUCCEEDED', partitions: '4', succeeded: '4', failed: '0', records: '15438', rejected: '0' });
     expect(JSON.parse(outputs.result!).requests).toBe(15438);
     expect(JSON.parse(await readFile(outputs['report-path']!, 'utf8')).runId).toBe(outputs['run-id']);
   });
 
   it('fails the step with the input error and writes no outputs when an input is wrong', async () => {
-    const work = await tempDir();
-    const outputFile = path.join(work, 'output.txt');
-    await writeFile(outputFile, '');
-    const env = { PATH: process.env.PATH, GITHUB_OUTPUT: outputFile, INPUT_INPUT: sample, INPUT_OUTPUT: work, INPUT_HANDLER: exampleHandler, INPUT_PARTITIONS: 'many' };
-    const failure = await run(process.execPath, [path.join(root, 'dist/index.js')], { env, cwd: root }).catch((error: { code: number; stdout: string }) => error);
-    expect(failure).toMatchObject({ code: 1, stdout: expect.stringContaining('::error::partitions "many" must be a whole number from 1 to 10000.') });
-    expect(await readFile(outputFile, 'utf8')).toBe('');
+    const action = await runBundledAction({ input: sample, output: await tempDir(), handler: exampleHandler, partitions: 'many' });
+    expect(action.code).toBe(1);
+    expect(action.stdout).toContain('::error::partitions "many" must be a whole number from 1 to 10000.');
+    expect(action.outputFile).toBe('');
   });
 });
 

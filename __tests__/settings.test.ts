@@ -1,7 +1,7 @@
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { InputError } from '../src/errors.ts';
-import { parseRunSettings } from '../src/settings.ts';
+import { SETTING_NAMES, parseRunSettings } from '../src/settings.ts';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const base: Record<string, string> = {
@@ -58,5 +58,53 @@ describe('settings for engine aws', () => {
     } finally {
       Object.assign(process.env, Object.fromEntries(Object.entries(saved).filter(([, v]) => v !== undefined)));
     }
+  });
+});
+
+describe('every input, given a bad value, is refused before anything runs, by name and with the fix', () => {
+  const local: Record<string, string> = { input: 'examples/log-analytics/sample', output: 'out/x', handler: path.join(root, 'examples/log-analytics/handler.ts') };
+  const rows: [string, Record<string, string>, string][] = [
+    ['engine', { engine: 'spark' }, 'engine "spark" is not known: use local (this machine) or aws (a deployed stack).'],
+    ['input', { input: 'gs://b/x' }, 'input "gs://b/x" uses the unsupported scheme "gs://": use s3://bucket/prefix or a local directory path.'],
+    ['input', { input: '' }, 'input is required: give the data to process'],
+    ['output', { output: 's3://B/x' }, 'output "s3://B/x" does not name a valid S3 bucket ("B")'],
+    ['handler', { handler: '' }, 'handler is required: give the module with your processRecord or processPartition'],
+    ['handler', { handler: 'missing.ts' }, 'handler "missing.ts" does not exist'],
+    ['format', { format: 'parquet' }, 'format "parquet" is not supported: use one of lines, ndjson, csv.'],
+    ['partitions', { partitions: '-1' }, 'partitions "-1" must be a whole number from 1 to 10000.'],
+    ['partition-size', { 'partition-size': '64 parsecs' }, 'partition-size "64 parsecs" is not a size'],
+    ['max-partitions', { 'max-partitions': '0' }, 'max-partitions "0" must be a whole number from 1 to 10000.'],
+    ['max-rejected', { 'max-rejected': 'lots' }, 'max-rejected "lots" is not a limit: give a count of records (like 10) or a percentage (like 0.5%).'],
+    ['concurrency', { concurrency: '0' }, 'concurrency "0" must be a whole number from 1 to 1024.'],
+    ['max-concurrency', { 'max-concurrency': '100' }, 'max-concurrency "100" must be a whole number from 0 to 40.'],
+    ['tolerated-failure-percentage', { 'tolerated-failure-percentage': 'ten' }, 'tolerated-failure-percentage "ten" must be a number from 0 to 100.'],
+    ['template', { template: 'nope.yaml' }, 'template "nope.yaml" does not exist'],
+    ['parameters', { parameters: '{"a": ' }, 'parameters is neither JSON nor YAML'],
+    ['s3-endpoint', { 's3-endpoint': 'minio:9000' }, 's3-endpoint "minio:9000" is not a URL: give one like http://127.0.0.1:4568.'],
+    ['region', { engine: 'aws', 'stack-name': 's', region: 'Ohio' }, 'region "Ohio" is not an AWS region, like us-east-1.'],
+    ['stack-name', { engine: 'aws', region: 'us-east-1', 'stack-name': 'my_stack' }, 'stack-name "my_stack" is not a stack name'],
+    ['artifact-bucket', { engine: 'aws', region: 'us-east-1', 'stack-name': 's', 'artifact-bucket': 'Artifacts!' }, 'artifact-bucket "Artifacts!" is not a bucket name'],
+    ['capabilities', { engine: 'aws', region: 'us-east-1', 'stack-name': 's', capabilities: 'IAM' }, 'capabilities "IAM" is not one of'],
+    ['tags', { engine: 'aws', region: 'us-east-1', 'stack-name': 's', tags: '[1, 2]' }, 'tags must be a map of names to values'],
+    ['role-arn', { engine: 'aws', region: 'us-east-1', 'stack-name': 's', 'role-arn': 'arn:aws:iam::1:user/x' }, 'role-arn "arn:aws:iam::1:user/x" is not an IAM role ARN.'],
+    ['termination-protection', { engine: 'aws', region: 'us-east-1', 'stack-name': 's', 'termination-protection': 'yes' }, 'termination-protection "yes" must be true or false.'],
+    ['delete-stack', { engine: 'aws', region: 'us-east-1', 'stack-name': 's', 'delete-stack': '1' }, 'delete-stack "1" must be true or false.'],
+    ['timeout-minutes', { engine: 'aws', region: 'us-east-1', 'stack-name': 's', 'timeout-minutes': '1.5' }, 'timeout-minutes "1.5" must be a whole number'],
+    ['redrive', { engine: 'aws', region: 'us-east-1', 'stack-name': 's', redrive: 'last' }, 'redrive "last" must be previous-attempt or the ARN of an execution to redrive.'],
+    ['lambda-price-per-gb-second', { engine: 'aws', region: 'us-east-1', 'stack-name': 's', 'lambda-price-per-gb-second': '$1' }, 'lambda-price-per-gb-second "$1" must be a price in USD'],
+    ['lambda-price-per-million-requests', { engine: 'aws', region: 'us-east-1', 'stack-name': 's', 'lambda-price-per-million-requests': 'free' }, 'lambda-price-per-million-requests "free" must be a price in USD'],
+    ['price-per-thousand-state-transitions', { engine: 'aws', region: 'us-east-1', 'stack-name': 's', 'price-per-thousand-state-transitions': '-0.1' }, 'price-per-thousand-state-transitions "-0.1" must be a price in USD'],
+  ];
+
+  it.each(rows)('%s %j', (name, overrides, message) => {
+    const read = (input: string): string | undefined => ({ ...local, ...overrides })[input];
+    expect(() => parseRunSettings(read)).toThrow(InputError);
+    expect(() => parseRunSettings(read)).toThrow(message);
+    expect(message.includes(name)).toBe(true);
+  });
+
+  it('covers every input that can be wrong (summary and report are free-form paths)', () => {
+    const covered = new Set(rows.map(([name]) => name));
+    expect(SETTING_NAMES.filter((name) => !covered.has(name))).toEqual(['summary', 'report']);
   });
 });

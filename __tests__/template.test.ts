@@ -102,6 +102,19 @@ describe('the CloudFormation template', () => {
   });
 });
 
+describe('a template the local engine cannot use', () => {
+  it.each([
+    ['Resources: [unclosed', 'cannot be read:'],
+    ['Resources:\n  Bucket:\n    Type: AWS::S3::Bucket\n', 'has 0 AWS::StepFunctions::StateMachine resources: the local engine needs exactly one.'],
+  ])('%j is refused with a clear error', async (text, message) => {
+    const { writeFile, mkdtemp } = await import('node:fs/promises');
+    const { tmpdir } = await import('node:os');
+    const file = path.join(await mkdtemp(path.join(tmpdir(), 'tpl-')), 'bad.yaml');
+    await writeFile(file, text);
+    await expect(loadStateMachine(file)).rejects.toThrow(message);
+  });
+});
+
 describe('the local engine refuses what it cannot run faithfully', () => {
   const known = new Set([functionArn('WorkerFunction')]);
   const invoke = { Type: 'Task', Resource: 'arn:aws:states:::lambda:invoke', Parameters: { FunctionName: functionArn('WorkerFunction') }, End: true };

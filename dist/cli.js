@@ -81741,6 +81741,10 @@ function code(error) {
 
 
 const MAX_RESUMES = 5;
+function isNetworkError(error) {
+    const { code, name } = error;
+    return ['ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'ECONNREFUSED'].includes(code ?? '') || name === 'TimeoutError' || /socket hang up/i.test(errors_errorMessage(error));
+}
 /** An S3 bucket and prefix as an object store; the client is built once by the caller. */
 class S3Store {
     uri;
@@ -81794,6 +81798,9 @@ class S3Store {
                 // A range that starts at or past the end of the object: there is nothing more to read.
                 if (error.$metadata?.httpStatusCode === 416)
                     return;
+                // A connection lost before the response: ask again, within the same budget.
+                if (isNetworkError(error) && resumes < MAX_RESUMES)
+                    continue;
                 throw this.#explain('read', this.uriOf(key), error);
             }
             try {
@@ -88707,6 +88714,9 @@ function parseAwsSettings(value, endpoint) {
     const timeoutMinutes = wholeNumber(value('timeout-minutes'), 'timeout-minutes', 1, 60 * 24 * 365);
     const terminationProtection = optionalBoolean(value('termination-protection'), 'termination-protection');
     const artifactBucket = value('artifact-bucket');
+    if (artifactBucket !== undefined && !/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/.test(artifactBucket)) {
+        throw new errors_InputError(`artifact-bucket "${artifactBucket}" is not a bucket name: 3-63 lowercase letters, digits, dots and hyphens.`);
+    }
     return {
         region,
         stackName,

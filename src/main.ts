@@ -7,6 +7,7 @@ import { renderConsoleReport, renderProgress } from './report/console.ts';
 import { renderDeployFailure, renderSummary } from './report/summary.ts';
 import { StackDeployError } from './aws/deploy.ts';
 import { runBatch } from './run-batch.ts';
+import { possibleSecrets } from './secrets.ts';
 import { parseRunSettings } from './settings.ts';
 
 /** The action: read and validate the inputs once, run the batch, write the summary and outputs. */
@@ -17,6 +18,7 @@ export async function run(): Promise<void> {
   process.once('SIGTERM', () => controller.abort());
   try {
     const settings = parseRunSettings((name) => core.getInput(name));
+    for (const secret of possibleSecrets(settings)) core.setSecret(secret);
     const started = Date.now();
     let lastLogged = 0;
     const report = await runBatch(settings, {

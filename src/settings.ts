@@ -144,6 +144,9 @@ function parseAwsSettings(value: (name: string) => string | undefined, endpoint:
   const timeoutMinutes = wholeNumber(value('timeout-minutes'), 'timeout-minutes', 1, 60 * 24 * 365);
   const terminationProtection = optionalBoolean(value('termination-protection'), 'termination-protection');
   const artifactBucket = value('artifact-bucket');
+  if (artifactBucket !== undefined && !/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/.test(artifactBucket)) {
+    throw new InputError(`artifact-bucket "${artifactBucket}" is not a bucket name: 3-63 lowercase letters, digits, dots and hyphens.`);
+  }
   return {
     region,
     stackName,

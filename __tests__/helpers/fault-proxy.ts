@@ -45,14 +45,19 @@ export async function startFaultProxy(upstream: string, faults: S3Fault[]): Prom
         injected.push(fault);
         const length = Number(upstreamResponse.headers['content-length'] ?? 0);
         let sent = 0;
+        let cut = false;
         upstreamResponse.on('data', (chunk: Buffer) => {
-          const room = Math.max(0, Math.floor(length / 2) - sent);
-          if (room > 0) response.write(chunk.subarray(0, room));
-          sent += chunk.length;
-          if (sent >= length / 2) {
-            upstreamResponse.destroy();
-            response.socket?.destroy();
+          if (cut) return;
+          const room = Math.max(1, Math.floor(length / 2) - sent);
+          sent += Math.min(room, chunk.length);
+          if (sent < length / 2 && room >= chunk.length) {
+            response.write(chunk);
+            return;
           }
+          // Half the body has gone out: cut the connection once those bytes are on the wire.
+          cut = true;
+          upstreamResponse.destroy();
+          response.write(chunk.subarray(0, room), () => response.socket?.destroy());
         });
       },
     );

@@ -34038,6 +34038,10 @@ function code(error) {
 
 
 const MAX_RESUMES = 5;
+function isNetworkError(error) {
+    const { code, name } = error;
+    return ['ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'ECONNREFUSED'].includes(code ?? '') || name === 'TimeoutError' || /socket hang up/i.test(errors_errorMessage(error));
+}
 /** An S3 bucket and prefix as an object store; the client is built once by the caller. */
 class S3Store {
     uri;
@@ -34091,6 +34095,9 @@ class S3Store {
                 // A range that starts at or past the end of the object: there is nothing more to read.
                 if (error.$metadata?.httpStatusCode === 416)
                     return;
+                // A connection lost before the response: ask again, within the same budget.
+                if (isNetworkError(error) && resumes < MAX_RESUMES)
+                    continue;
                 throw this.#explain('read', this.uriOf(key), error);
             }
             try {

@@ -5,6 +5,11 @@ import type { ByteRange, ObjectStore, StoredObject } from './object-store.ts';
 
 const MAX_RESUMES = 5;
 
+function isNetworkError(error: unknown): boolean {
+  const { code, name } = error as { code?: string; name?: string };
+  return ['ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'ECONNREFUSED'].includes(code ?? '') || name === 'TimeoutError' || /socket hang up/i.test(errorMessage(error));
+}
+
 /** An S3 bucket and prefix as an object store; the client is built once by the caller. */
 export class S3Store implements ObjectStore {
   readonly uri: string;
@@ -59,6 +64,8 @@ export class S3Store implements ObjectStore {
       } catch (error) {
         // A range that starts at or past the end of the object: there is nothing more to read.
         if ((error as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode === 416) return;
+        // A connection lost before the response: ask again, within the same budget.
+        if (isNetworkError(error) && resumes < MAX_RESUMES) continue;
         throw this.#explain('read', this.uriOf(key), error);
       }
       try {

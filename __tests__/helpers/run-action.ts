@@ -1,0 +1,41 @@
+import { execFile } from 'node:child_process';
+import { readFile, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { tempDir } from './corpus.ts';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+const execute = promisify(execFile);
+
+export interface ActionRun {
+  readonly code: number;
+  readonly stdout: string;
+  readonly stderr: string;
+  readonly summary: string;
+  /** GITHUB_OUTPUT's raw text. */
+  readonly outputFile: string;
+  readonly work: string;
+}
+
+/** Runs dist/index.js as the runner does: INPUT_* variables, and GITHUB_STEP_SUMMARY and GITHUB_OUTPUT files. */
+export async function runBundledAction(inputs: Record<string, string>, env: Record<string, string> = {}): Promise<ActionRun> {
+  const work = await tempDir();
+  const summaryFile = path.join(work, 'summary.md');
+  const outputFile = path.join(work, 'output.txt');
+  await writeFile(summaryFile, '');
+  await writeFile(outputFile, '');
+  const variables = {
+    PATH: process.env.PATH,
+    RUNNER_TEMP: work,
+    GITHUB_STEP_SUMMARY: summaryFile,
+    GITHUB_OUTPUT: outputFile,
+    ...env,
+    ...Object.fromEntries(Object.entries(inputs).map(([name, value]) => [`INPUT_${name.toUpperCase()}`, value])),
+  };
+  const result = await execute(process.execPath, [path.join(root, 'dist/index.js')], { env: variables, cwd: root }).then(
+    ({ stdout, stderr }) => ({ code: 0, stdout, stderr }),
+    (error: { code: number; stdout: string; stderr: string }) => ({ code: error.code, stdout: error.stdout, stderr: error.stderr }),
+  );
+  return { ...result, summary: await readFile(summaryFile, 'utf8'), outputFile: await readFile(outputFile, 'utf8'), work };
+}
