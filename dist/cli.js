@@ -80708,6 +80708,186 @@ function dirLocation(dir) {
     return { kind: 'dir', path: dir, uri: dir };
 }
 
+;// CONCATENATED MODULE: ./lib/src/records/formats.js
+const RECORD_FORMATS = ['lines', 'ndjson', 'csv'];
+/** A line's text, without the UTF-8 byte-order mark a file may start with. */
+function formats_lineText(line) {
+    const { buffer, start } = line;
+    const bom = line.offset === 0 && line.end - start >= 3 && buffer[start] === 0xef && buffer[start + 1] === 0xbb && buffer[start + 2] === 0xbf;
+    return buffer.toString('utf8', bom ? start + 3 : start, line.end);
+}
+function formats_linesDecoder() {
+    return formats_lineText;
+}
+function formats_ndjsonDecoder() {
+    return (line) => JSON.parse(formats_lineText(line));
+}
+function formats_csvDecoder(header) {
+    return (line) => {
+        const text = formats_lineText(line);
+        // Most lines quote nothing: a plain split is the same answer, several times faster.
+        const fields = text.includes('"') ? formats_parseCsvLine(text) : text.split(',');
+        if (fields.length !== header.length) {
+            throw new Error(`has ${fields.length} fields where the header has ${header.length}`);
+        }
+        const record = {};
+        header.forEach((name, index) => {
+            record[name] = fields[index];
+        });
+        return record;
+    };
+}
+/**
+ * RFC 4180 fields of one line: quoted fields may hold commas and doubled quotes. A record may not
+ * span lines (quoted newlines), as with Spark's default `multiLine=false`.
+ */
+function formats_parseCsvLine(text) {
+    const fields = [];
+    let i = 0;
+    for (;;) {
+        if (text[i] === '"') {
+            let value = '';
+            i += 1;
+            for (;;) {
+                const quote = text.indexOf('"', i);
+                if (quote === -1)
+                    throw new Error('has a quoted field with no closing quote');
+                value += text.slice(i, quote);
+                if (text[quote + 1] === '"') {
+                    value += '"';
+                    i = quote + 2;
+                    continue;
+                }
+                i = quote + 1;
+                break;
+            }
+            if (i < text.length && text[i] !== ',')
+                throw new Error(`has text after a closing quote at column ${i + 1}`);
+            fields.push(value);
+        }
+        else {
+            const comma = text.indexOf(',', i);
+            fields.push(text.slice(i, comma === -1 ? text.length : comma));
+            i = comma === -1 ? text.length : comma;
+        }
+        if (i >= text.length)
+            return fields;
+        i += 1; // the comma
+        if (i === text.length) {
+            fields.push('');
+            return fields;
+        }
+    }
+}
+
+;// CONCATENATED MODULE: ./lib/src/job.js
+
+
+
+/** The user-facing name of each job field: the action input and the CLI option (`--name`). */
+const JOB_OPTION_NAMES = {
+    input: 'input',
+    output: 'output',
+    format: 'format',
+    partitions: 'partitions',
+    partitionSize: 'partition-size',
+    maxPartitions: 'max-partitions',
+    maxRejected: 'max-rejected',
+};
+const DEFAULT_PARTITION_BYTES = 64 * 1024 * 1024;
+const DEFAULT_MAX_PARTITIONS = 1000;
+/** Distributed Map's ceiling of parallel children; larger plans are a mistake, not a batch. */
+const PARTITION_LIMIT = 10_000;
+/**
+ * Validates a job request from any edge (CLI strings, action inputs, an execution's JSON input).
+ * Values may be strings or numbers; every error names the option and says how to fix it.
+ */
+function job_parseJob(request) {
+    const input = requiredText(request.input, 'input');
+    const output = requiredText(request.output, 'output');
+    // Parsed for validation only: the job keeps the URIs as the user wrote them.
+    location_parseLocation(input, JOB_OPTION_NAMES.input);
+    location_parseLocation(output, JOB_OPTION_NAMES.output);
+    const format = optionalText(request.format, 'format') ?? 'ndjson';
+    if (!RECORD_FORMATS.includes(format)) {
+        throw new errors_InputError(`format "${format}" is not supported: use one of ${RECORD_FORMATS.join(', ')}.`);
+    }
+    const maxPartitions = optionalInteger(request.maxPartitions, 'maxPartitions', 1, PARTITION_LIMIT) ?? DEFAULT_MAX_PARTITIONS;
+    const partitions = optionalInteger(request.partitions, 'partitions', 1, PARTITION_LIMIT);
+    const partitionSize = optionalText(request.partitionSize, 'partitionSize');
+    if (partitions !== undefined && partitionSize !== undefined) {
+        throw new errors_InputError('partitions and partition-size are both set: give one (a count, or a target size per partition).');
+    }
+    if (partitions !== undefined && partitions > maxPartitions) {
+        throw new errors_InputError(`partitions is ${partitions} but max-partitions is ${maxPartitions}: lower partitions or raise max-partitions.`);
+    }
+    const sizing = partitions !== undefined
+        ? { partitions }
+        : { partitionBytes: partitionSize === undefined ? DEFAULT_PARTITION_BYTES : parseByteSize(partitionSize, 'partition-size') };
+    const maxRejected = parseRejectLimit(optionalText(request.maxRejected, 'maxRejected') ?? '0');
+    return { input, output, format: format, sizing, maxPartitions, maxRejected };
+}
+/** A validated job back in the request form an execution takes as input. */
+function toJobRequest(job) {
+    return {
+        input: job.input,
+        output: job.output,
+        format: job.format,
+        ...('partitions' in job.sizing ? { partitions: job.sizing.partitions } : { partitionSize: job.sizing.partitionBytes }),
+        maxPartitions: job.maxPartitions,
+        maxRejected: 'count' in job.maxRejected ? job.maxRejected.count : `${job.maxRejected.percent}%`,
+    };
+}
+const UNITS = { '': 1, b: 1, kb: 1e3, mb: 1e6, gb: 1e9, kib: 1024, mib: 1024 ** 2, gib: 1024 ** 3 };
+/** `1048576`, `64MiB`, `500 MB`, `1.5GiB`. */
+function parseByteSize(text, name) {
+    const match = /^(\d+(?:\.\d+)?)\s*([a-zA-Z]*)$/.exec(text.trim());
+    const unit = UNITS[match?.[2]?.toLowerCase() ?? 'x'];
+    const bytes = match === null || unit === undefined ? Number.NaN : Math.floor(Number(match[1]) * unit);
+    if (!Number.isSafeInteger(bytes) || bytes < 1) {
+        throw new errors_InputError(`${name} "${text}" is not a size: give a positive number of bytes, or one with a unit like 64MiB or 500MB.`);
+    }
+    return bytes;
+}
+/** `0` (the default: any rejected record fails the partition), `25`, or `0.5%`. */
+function parseRejectLimit(text) {
+    const percent = /^(\d+(?:\.\d+)?)\s*%$/.exec(text.trim());
+    if (percent !== null && Number(percent[1]) <= 100)
+        return { percent: Number(percent[1]) };
+    if (/^\d+$/.test(text.trim()))
+        return { count: Number(text.trim()) };
+    throw new errors_InputError(`max-rejected "${text}" is not a limit: give a count of records (like 10) or a percentage (like 0.5%).`);
+}
+function requiredText(value, field) {
+    const text = optionalText(value, field);
+    if (text === undefined)
+        throw new errors_InputError(`${JOB_OPTION_NAMES[field]} is required: ${HINTS[field]}`);
+    return text;
+}
+const HINTS = {
+    input: 'give the data to process, like s3://my-bucket/logs/2026-11-26/ or ./examples/sample',
+    output: 'give where results go, like s3://my-bucket/results/ or ./out',
+};
+function optionalText(value, field) {
+    if (value === undefined || value === null)
+        return undefined;
+    if (typeof value === 'number')
+        return String(value);
+    if (typeof value !== 'string')
+        throw new errors_InputError(`${JOB_OPTION_NAMES[field]} must be text, not ${typeof value}.`);
+    return value.trim() === '' ? undefined : value.trim();
+}
+function optionalInteger(value, field, min, max) {
+    const text = optionalText(value, field);
+    if (text === undefined)
+        return undefined;
+    const number = Number(text);
+    if (!/^\d+$/.test(text) || number < min || number > max) {
+        throw new errors_InputError(`${JOB_OPTION_NAMES[field]} "${text}" must be a whole number from ${min} to ${max}.`);
+    }
+    return number;
+}
+
 ;// CONCATENATED MODULE: ./lib/src/plan/partition-plan.js
 
 const UNREADABLE = /\.(bz2|xz|zst|zstd|lz4|snappy|zip|7z|parquet|orc|avro)$/i;
@@ -81063,186 +81243,6 @@ var client_sfn_dist_cjs = __nccwpck_require__(8476);
 var client_sts_dist_cjs = __nccwpck_require__(1695);
 // EXTERNAL MODULE: external "node:crypto"
 var external_node_crypto_ = __nccwpck_require__(7598);
-;// CONCATENATED MODULE: ./lib/src/records/formats.js
-const RECORD_FORMATS = ['lines', 'ndjson', 'csv'];
-/** A line's text, without the UTF-8 byte-order mark a file may start with. */
-function formats_lineText(line) {
-    const { buffer, start } = line;
-    const bom = line.offset === 0 && line.end - start >= 3 && buffer[start] === 0xef && buffer[start + 1] === 0xbb && buffer[start + 2] === 0xbf;
-    return buffer.toString('utf8', bom ? start + 3 : start, line.end);
-}
-function formats_linesDecoder() {
-    return formats_lineText;
-}
-function formats_ndjsonDecoder() {
-    return (line) => JSON.parse(formats_lineText(line));
-}
-function formats_csvDecoder(header) {
-    return (line) => {
-        const text = formats_lineText(line);
-        // Most lines quote nothing: a plain split is the same answer, several times faster.
-        const fields = text.includes('"') ? formats_parseCsvLine(text) : text.split(',');
-        if (fields.length !== header.length) {
-            throw new Error(`has ${fields.length} fields where the header has ${header.length}`);
-        }
-        const record = {};
-        header.forEach((name, index) => {
-            record[name] = fields[index];
-        });
-        return record;
-    };
-}
-/**
- * RFC 4180 fields of one line: quoted fields may hold commas and doubled quotes. A record may not
- * span lines (quoted newlines), as with Spark's default `multiLine=false`.
- */
-function formats_parseCsvLine(text) {
-    const fields = [];
-    let i = 0;
-    for (;;) {
-        if (text[i] === '"') {
-            let value = '';
-            i += 1;
-            for (;;) {
-                const quote = text.indexOf('"', i);
-                if (quote === -1)
-                    throw new Error('has a quoted field with no closing quote');
-                value += text.slice(i, quote);
-                if (text[quote + 1] === '"') {
-                    value += '"';
-                    i = quote + 2;
-                    continue;
-                }
-                i = quote + 1;
-                break;
-            }
-            if (i < text.length && text[i] !== ',')
-                throw new Error(`has text after a closing quote at column ${i + 1}`);
-            fields.push(value);
-        }
-        else {
-            const comma = text.indexOf(',', i);
-            fields.push(text.slice(i, comma === -1 ? text.length : comma));
-            i = comma === -1 ? text.length : comma;
-        }
-        if (i >= text.length)
-            return fields;
-        i += 1; // the comma
-        if (i === text.length) {
-            fields.push('');
-            return fields;
-        }
-    }
-}
-
-;// CONCATENATED MODULE: ./lib/src/job.js
-
-
-
-/** The user-facing name of each job field: the action input and the CLI option (`--name`). */
-const JOB_OPTION_NAMES = {
-    input: 'input',
-    output: 'output',
-    format: 'format',
-    partitions: 'partitions',
-    partitionSize: 'partition-size',
-    maxPartitions: 'max-partitions',
-    maxRejected: 'max-rejected',
-};
-const DEFAULT_PARTITION_BYTES = 64 * 1024 * 1024;
-const DEFAULT_MAX_PARTITIONS = 1000;
-/** Distributed Map's ceiling of parallel children; larger plans are a mistake, not a batch. */
-const PARTITION_LIMIT = 10_000;
-/**
- * Validates a job request from any edge (CLI strings, action inputs, an execution's JSON input).
- * Values may be strings or numbers; every error names the option and says how to fix it.
- */
-function job_parseJob(request) {
-    const input = requiredText(request.input, 'input');
-    const output = requiredText(request.output, 'output');
-    // Parsed for validation only: the job keeps the URIs as the user wrote them.
-    location_parseLocation(input, JOB_OPTION_NAMES.input);
-    location_parseLocation(output, JOB_OPTION_NAMES.output);
-    const format = optionalText(request.format, 'format') ?? 'ndjson';
-    if (!RECORD_FORMATS.includes(format)) {
-        throw new errors_InputError(`format "${format}" is not supported: use one of ${RECORD_FORMATS.join(', ')}.`);
-    }
-    const maxPartitions = optionalInteger(request.maxPartitions, 'maxPartitions', 1, PARTITION_LIMIT) ?? DEFAULT_MAX_PARTITIONS;
-    const partitions = optionalInteger(request.partitions, 'partitions', 1, PARTITION_LIMIT);
-    const partitionSize = optionalText(request.partitionSize, 'partitionSize');
-    if (partitions !== undefined && partitionSize !== undefined) {
-        throw new errors_InputError('partitions and partition-size are both set: give one (a count, or a target size per partition).');
-    }
-    if (partitions !== undefined && partitions > maxPartitions) {
-        throw new errors_InputError(`partitions is ${partitions} but max-partitions is ${maxPartitions}: lower partitions or raise max-partitions.`);
-    }
-    const sizing = partitions !== undefined
-        ? { partitions }
-        : { partitionBytes: partitionSize === undefined ? DEFAULT_PARTITION_BYTES : parseByteSize(partitionSize, 'partition-size') };
-    const maxRejected = parseRejectLimit(optionalText(request.maxRejected, 'maxRejected') ?? '0');
-    return { input, output, format: format, sizing, maxPartitions, maxRejected };
-}
-/** A validated job back in the request form an execution takes as input. */
-function toJobRequest(job) {
-    return {
-        input: job.input,
-        output: job.output,
-        format: job.format,
-        ...('partitions' in job.sizing ? { partitions: job.sizing.partitions } : { partitionSize: job.sizing.partitionBytes }),
-        maxPartitions: job.maxPartitions,
-        maxRejected: 'count' in job.maxRejected ? job.maxRejected.count : `${job.maxRejected.percent}%`,
-    };
-}
-const UNITS = { '': 1, b: 1, kb: 1e3, mb: 1e6, gb: 1e9, kib: 1024, mib: 1024 ** 2, gib: 1024 ** 3 };
-/** `1048576`, `64MiB`, `500 MB`, `1.5GiB`. */
-function parseByteSize(text, name) {
-    const match = /^(\d+(?:\.\d+)?)\s*([a-zA-Z]*)$/.exec(text.trim());
-    const unit = UNITS[match?.[2]?.toLowerCase() ?? 'x'];
-    const bytes = match === null || unit === undefined ? Number.NaN : Math.floor(Number(match[1]) * unit);
-    if (!Number.isSafeInteger(bytes) || bytes < 1) {
-        throw new errors_InputError(`${name} "${text}" is not a size: give a positive number of bytes, or one with a unit like 64MiB or 500MB.`);
-    }
-    return bytes;
-}
-/** `0` (the default: any rejected record fails the partition), `25`, or `0.5%`. */
-function parseRejectLimit(text) {
-    const percent = /^(\d+(?:\.\d+)?)\s*%$/.exec(text.trim());
-    if (percent !== null && Number(percent[1]) <= 100)
-        return { percent: Number(percent[1]) };
-    if (/^\d+$/.test(text.trim()))
-        return { count: Number(text.trim()) };
-    throw new errors_InputError(`max-rejected "${text}" is not a limit: give a count of records (like 10) or a percentage (like 0.5%).`);
-}
-function requiredText(value, field) {
-    const text = optionalText(value, field);
-    if (text === undefined)
-        throw new errors_InputError(`${JOB_OPTION_NAMES[field]} is required: ${HINTS[field]}`);
-    return text;
-}
-const HINTS = {
-    input: 'give the data to process, like s3://my-bucket/logs/2026-11-26/ or ./examples/sample',
-    output: 'give where results go, like s3://my-bucket/results/ or ./out',
-};
-function optionalText(value, field) {
-    if (value === undefined || value === null)
-        return undefined;
-    if (typeof value === 'number')
-        return String(value);
-    if (typeof value !== 'string')
-        throw new errors_InputError(`${JOB_OPTION_NAMES[field]} must be text, not ${typeof value}.`);
-    return value.trim() === '' ? undefined : value.trim();
-}
-function optionalInteger(value, field, min, max) {
-    const text = optionalText(value, field);
-    if (text === undefined)
-        return undefined;
-    const number = Number(text);
-    if (!/^\d+$/.test(text) || number < min || number > max) {
-        throw new errors_InputError(`${JOB_OPTION_NAMES[field]} "${text}" must be a whole number from ${min} to ${max}.`);
-    }
-    return number;
-}
-
 ;// CONCATENATED MODULE: ./lib/src/partition/outcome.js
 /** What one worker reports for its partition; both engines carry these to the reducer and report. */
 const outcome_MAX_REJECTED_SAMPLES = 10;
@@ -88399,6 +88399,7 @@ function checkTask(name, state, knownFunctions) {
         throw unsupported(name, `the resource ${resource}`, `call the template's Lambda functions through ${LAMBDA_INVOKE}`);
     }
 }
+/** Calls `visit` for every state, those inside Map and Parallel states included. */
 function visitStates(machine, visit) {
     for (const [name, state] of Object.entries((machine.States ?? {}))) {
         visit(name, state);
@@ -88521,16 +88522,10 @@ async function runLocal(options) {
 }
 function stateResource(definition, stateName) {
     let found = '';
-    const visit = (machine) => {
-        for (const [name, state] of Object.entries((machine.States ?? {}))) {
-            if (name === stateName)
-                found = String(state.Resource);
-            const nested = (state.ItemProcessor ?? state.Iterator);
-            if (nested !== undefined)
-                visit(nested);
-        }
-    };
-    visit(definition);
+    visitStates(definition, (name, state) => {
+        if (name === stateName)
+            found = String(state.Resource);
+    });
     return found;
 }
 async function watchIterations(events, onFinished) {
@@ -88792,6 +88787,7 @@ function wholeNumber(text, name, min, max) {
 
 
 
+
 const HELP = `sfn-fanout: fan a batch job out over many Lambdas with a Step Functions Map state.
 
 Usage:
@@ -88908,13 +88904,13 @@ async function runCommand(read, io) {
     return report.status === 'SUCCEEDED' ? 0 : 1;
 }
 async function planCommand(read, io) {
-    // plan needs no output or handler: validate the job with a placeholder output.
-    const settings = parseRunSettings((name) => (name === 'output' ? (read(name) ?? '.') : name === 'handler' ? (read(name) ?? '.') : read(name)));
-    const source = open_store_openStore(location_parseLocation(settings.job.input, 'input'), lazyS3Client(settings.s3));
+    // Planning writes nothing, so the output only needs to parse.
+    const job = job_parseJob({ ...Object.fromEntries(Object.entries(JOB_OPTION_NAMES).map(([field, name]) => [field, read(name)])), output: read('output') ?? '.' });
+    const source = open_store_openStore(location_parseLocation(job.input, 'input'), lazyS3Client({ endpoint: read('s3-endpoint'), region: read('region') }));
     const listing = [];
     for await (const object of source.list())
         listing.push(object);
-    const plan = partition_plan_planPartitions(listing, { sizing: settings.job.sizing, maxPartitions: settings.job.maxPartitions });
+    const plan = partition_plan_planPartitions(listing, { sizing: job.sizing, maxPartitions: job.maxPartitions });
     const lines = [`partition  bytes       segments  first`];
     for (const partition of plan.partitions.slice(0, 100)) {
         const first = partition.segments[0];
@@ -88926,8 +88922,9 @@ async function planCommand(read, io) {
     const balance = sizes.length === 0 ? 1 : Math.max(...sizes) / (plan.bytes / sizes.length);
     lines.push('', `${plan.objects} objects, ${formatBytes(plan.bytes)} in ${plan.partitions.length} partitions; max/mean ${balance.toFixed(3)}${plan.cappedAt === undefined ? '' : ` (capped at max-partitions ${plan.cappedAt})`}`);
     io.out(`${lines.join('\n')}\n`);
-    if (settings.report !== undefined)
-        await writeText(settings.report, JSON.stringify(plan, null, 2));
+    const report = read('report');
+    if (report !== undefined)
+        await writeText(report, JSON.stringify(plan, null, 2));
     return 0;
 }
 async function writeText(file, text) {

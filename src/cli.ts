@@ -2,6 +2,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { FanoutError, errorMessage } from './errors.ts';
+import { JOB_OPTION_NAMES, parseJob } from './job.ts';
 import { parseLocation } from './location.ts';
 import { planPartitions } from './plan/partition-plan.ts';
 import { renderConsoleReport, renderProgress } from './report/console.ts';
@@ -134,12 +135,12 @@ async function runCommand(read: (name: string) => string | undefined, io: CliIO)
 }
 
 async function planCommand(read: (name: string) => string | undefined, io: CliIO): Promise<number> {
-  // plan needs no output or handler: validate the job with a placeholder output.
-  const settings = parseRunSettings((name) => (name === 'output' ? (read(name) ?? '.') : name === 'handler' ? (read(name) ?? '.') : read(name)));
-  const source = openStore(parseLocation(settings.job.input, 'input'), lazyS3Client(settings.s3));
+  // Planning writes nothing, so the output only needs to parse.
+  const job = parseJob({ ...Object.fromEntries(Object.entries(JOB_OPTION_NAMES).map(([field, name]) => [field, read(name)])), output: read('output') ?? '.' });
+  const source = openStore(parseLocation(job.input, 'input'), lazyS3Client({ endpoint: read('s3-endpoint'), region: read('region') }));
   const listing: StoredObject[] = [];
   for await (const object of source.list()) listing.push(object);
-  const plan = planPartitions(listing, { sizing: settings.job.sizing, maxPartitions: settings.job.maxPartitions });
+  const plan = planPartitions(listing, { sizing: job.sizing, maxPartitions: job.maxPartitions });
   const lines = [`partition  bytes       segments  first`];
   for (const partition of plan.partitions.slice(0, 100)) {
     const first = partition.segments[0]!;
@@ -150,7 +151,8 @@ async function planCommand(read: (name: string) => string | undefined, io: CliIO
   const balance = sizes.length === 0 ? 1 : Math.max(...sizes) / (plan.bytes / sizes.length);
   lines.push('', `${plan.objects} objects, ${formatBytes(plan.bytes)} in ${plan.partitions.length} partitions; max/mean ${balance.toFixed(3)}${plan.cappedAt === undefined ? '' : ` (capped at max-partitions ${plan.cappedAt})`}`);
   io.out(`${lines.join('\n')}\n`);
-  if (settings.report !== undefined) await writeText(settings.report, JSON.stringify(plan, null, 2));
+  const report = read('report');
+  if (report !== undefined) await writeText(report, JSON.stringify(plan, null, 2));
   return 0;
 }
 

@@ -11,7 +11,7 @@ import { readJson, type BatchFile } from '../steps/steps.ts';
 import { lazyS3Client, openStore, type S3Settings } from '../store/open-store.ts';
 import { LambdaPool } from './lambda-pool.ts';
 import { defaultTemplatePath, loadStateMachine, type LocalFunction } from './template-definition.ts';
-import { assertRunsLocally, retryingStateNames, taskStateNames } from './unsupported-features.ts';
+import { assertRunsLocally, retryingStateNames, taskStateNames, visitStates } from './unsupported-features.ts';
 
 /** Runs one invocation; the default is the pool. Tests wrap it to inject faults. */
 export type Invoke = (fn: LocalFunction, event: unknown) => Promise<unknown>;
@@ -119,14 +119,9 @@ export async function runLocal(options: LocalRunOptions): Promise<BatchReport> {
 
 function stateResource(definition: Record<string, unknown>, stateName: string): string {
   let found = '';
-  const visit = (machine: Record<string, unknown>): void => {
-    for (const [name, state] of Object.entries((machine.States ?? {}) as Record<string, Record<string, unknown>>)) {
-      if (name === stateName) found = String(state.Resource);
-      const nested = (state.ItemProcessor ?? state.Iterator) as Record<string, unknown> | undefined;
-      if (nested !== undefined) visit(nested);
-    }
-  };
-  visit(definition);
+  visitStates(definition, (name, state) => {
+    if (name === stateName) found = String(state.Resource);
+  });
   return found;
 }
 

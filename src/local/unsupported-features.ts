@@ -48,7 +48,8 @@ function checkTask(name: string, state: State, knownFunctions: ReadonlySet<strin
   }
 }
 
-function visitStates(machine: State, visit: (name: string, state: State) => void): void {
+/** Calls `visit` for every state, those inside Map and Parallel states included. */
+export function visitStates(machine: State, visit: (name: string, state: State) => void): void {
   for (const [name, state] of Object.entries((machine.States ?? {}) as Record<string, State>)) {
     visit(name, state);
     const nested = (state.ItemProcessor ?? state.Iterator) as State | undefined;
