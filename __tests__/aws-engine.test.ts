@@ -110,7 +110,7 @@ describe('the AWS engine, end to end against mocked CloudFormation and Step Func
     sfnMock.on(RedriveExecutionCommand).resolves({ redriveDate: new Date() });
     await runAws(options({ artifactBucket: 'fanout-artifacts', redrive: 'previous-attempt' }), clients(), { clock, log: () => {} });
     expect(sfnMock.commandCalls(StartExecutionCommand)).toHaveLength(0);
-    expect(sfnMock.commandCalls(RedriveExecutionCommand)[0]!.args[0].input).toEqual({ executionArn: `arn:aws:states:${REGION}:${ACCOUNT}:execution:StateMachine-AbC123:${executionName(step, 1)}` });
+    expect(sfnMock.commandCalls(RedriveExecutionCommand)[0]!.args[0].input).toEqual({ executionArn: `arn:aws:states:${REGION}:${ACCOUNT}:execution:fanout-fanout:${executionName(step, 1)}` });
   });
 
   it('still deletes an ephemeral stack whose deploy failed, and reports the failed resources', async () => {

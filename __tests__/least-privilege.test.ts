@@ -23,8 +23,14 @@ const resourceText = (resource: unknown): string[] =>
 
 async function templateStatements(file: string): Promise<{ role: string; statement: Statement }[]> {
   const template = parseTemplateText(await readFile(path.join(root, file), 'utf8')) as { Resources: Record<string, { Type: string; Properties: { Policies?: { PolicyDocument: { Statement: Statement[] } }[]; PolicyDocument?: { Statement: Statement[] } } }> };
+  // A policy switched on by a condition counts as granted: both branches are checked.
+  const policies = (list: unknown[]): { PolicyDocument: { Statement: Statement[] } }[] =>
+    list.flatMap((item) => {
+      const branches = (item as { 'Fn::If'?: unknown[] })['Fn::If'];
+      return branches === undefined ? [item as { PolicyDocument: { Statement: Statement[] } }] : policies(branches.slice(1).filter((b) => JSON.stringify(b) !== '{"Ref":"AWS::NoValue"}'));
+    });
   return Object.entries(template.Resources).flatMap(([role, resource]) => [
-    ...(resource.Properties.Policies ?? []).flatMap((policy) => policy.PolicyDocument.Statement.map((statement) => ({ role, statement }))),
+    ...policies(resource.Properties.Policies ?? []).flatMap((policy) => policy.PolicyDocument.Statement.map((statement) => ({ role, statement }))),
     ...(resource.Properties.PolicyDocument?.Statement ?? []).map((statement) => ({ role, statement })),
   ]);
 }
@@ -63,9 +69,10 @@ describe('least privilege', () => {
     expect(problems).toEqual([]);
   });
 
-  it('the state machine may only invoke its own three functions', async () => {
+  it('the state machine may only invoke its own three functions and, in Distributed mode, run its own children', async () => {
     const statements = (await templateStatements('template/sfn-fanout.yaml')).filter(({ role }) => role === 'StateMachineRole');
-    expect(statements).toHaveLength(1);
+    expect(statements.map(({ statement }) => statement.Sid ?? statement.Action)).toEqual(['lambda:InvokeFunction', 'StartChildWorkflows', 'WatchChildWorkflows', 'ReadPlanManifest', 'WriteMapResults']);
+    expect(statements[1]!.statement.Resource).toEqual({ 'Fn::Sub': 'arn:${AWS::Partition}:states:${AWS::Region}:${AWS::AccountId}:stateMachine:${AWS::StackName}-fanout' });
     expect(statements[0]!.statement).toMatchObject({ Effect: 'Allow', Action: 'lambda:InvokeFunction' });
     expect(statements[0]!.statement.Resource).toEqual([
       { 'Fn::GetAtt': ['PartitionerFunction', 'Arn'] },
@@ -159,8 +166,8 @@ describe('least privilege', () => {
           clients,
           { clock, log: () => {} },
         );
-        await stopExecution(clients.sfn, 'arn:aws:states:us-east-1:123456789012:execution:StateMachine-AbC123:x', 'test');
-        await redrive(clients.sfn, 'arn:aws:states:us-east-1:123456789012:execution:StateMachine-AbC123:x');
+        await stopExecution(clients.sfn, 'arn:aws:states:us-east-1:123456789012:execution:fanout-fanout:x', 'test');
+        await redrive(clients.sfn, 'arn:aws:states:us-east-1:123456789012:execution:fanout-fanout:x');
 
         const policy = JSON.parse(await readFile(path.join(root, 'template/deploy-role-policy.json'), 'utf8')) as { Statement: Statement[] };
         const allowed = new Set(policy.Statement.filter((s) => s.Effect === 'Allow').flatMap((s) => asList(s.Action)));

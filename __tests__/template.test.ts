@@ -12,6 +12,7 @@ type SpecType = { type: string; reference?: { $ref: string }; element?: SpecType
 type SpecProperty = { type: SpecType; required?: boolean };
 
 const templatePath = defaultTemplatePath();
+const LOCATIONS = { InputBucket: 'logs-in', OutputBucket: 'results-out', OutputPrefix: 'nightly/' };
 const here = path.dirname(fileURLToPath(import.meta.url));
 
 describe('the CloudFormation template', () => {
@@ -19,15 +20,29 @@ describe('the CloudFormation template', () => {
     expect(templatePath).toBe(path.resolve(here, '../template/sfn-fanout.yaml'));
   });
 
-  it('resolves to a state machine definition that asl-validator accepts', async () => {
-    const { definition } = await loadStateMachine(templatePath);
+  it.each(['INLINE', 'DISTRIBUTED'])('resolves to a state machine definition that asl-validator accepts in %s mode', async (MapMode) => {
+    const { definition } = await loadStateMachine(templatePath, { ...LOCATIONS, MapMode });
     const { isValid, errorsText } = aslValidator(definition);
     expect(errorsText('\n')).toBe('');
     expect(isValid).toBe(true);
   });
 
+  it('switches the one Map to Distributed with the MapMode parameter: items from the plan manifest, results to S3', async () => {
+    const { definition } = await loadStateMachine(templatePath, { ...LOCATIONS, MapMode: 'DISTRIBUTED', ChildExecutionType: 'EXPRESS' });
+    const work = (definition.States as Record<string, Record<string, unknown>>).Work!;
+    expect(work.ItemsPath).toBeUndefined();
+    expect(work).toMatchObject({
+      ItemReader: { Resource: 'arn:aws:states:::s3:getObject', ReaderConfig: { InputType: 'JSONL' }, Parameters: { 'Bucket.$': '$.manifest.bucket', 'Key.$': '$.manifest.key' } },
+      ToleratedFailurePercentage: 100,
+      ResultWriter: { Resource: 'arn:aws:states:::s3:putObject', Parameters: { Bucket: 'results-out', Prefix: 'nightly/_sfn-fanout/map-results' } },
+      ItemProcessor: { ProcessorConfig: { Mode: 'DISTRIBUTED', ExecutionType: 'EXPRESS' } },
+    });
+    const inline = (await loadStateMachine(templatePath, LOCATIONS)).definition.States as Record<string, Record<string, unknown>>;
+    expect(Object.keys(inline.Work!).sort()).toEqual(['ItemProcessor', 'ItemSelector', 'ItemsPath', 'MaxConcurrencyPath', 'Next', 'ResultPath', 'Type']);
+  });
+
   it('calls each of its three functions through lambda:invoke, retries transient Lambda errors with jittered backoff, and catches inside the iteration', async () => {
-    const { definition, functions } = await loadStateMachine(templatePath);
+    const { definition, functions } = await loadStateMachine(templatePath, LOCATIONS);
     expect([...functions.keys()]).toEqual(['PartitionerFunction', 'WorkerFunction', 'ReducerFunction'].map(functionArn));
     const states = definition.States as Record<string, Record<string, unknown>>;
     const work = states.Work!.ItemProcessor as { States: Record<string, Record<string, unknown>> };

@@ -82610,11 +82610,11 @@ async function loadStateMachine(templatePath, parameters = {}) {
     const resolver = new Resolver(template, parameters, templatePath);
     const properties = machine.Properties ?? {};
     const substitutions = Object.fromEntries(Object.entries((properties.DefinitionSubstitutions ?? {})).map(([name, value]) => [name, String(resolver.resolve(value, `${machineId}.DefinitionSubstitutions.${name}`))]));
-    const raw = properties.Definition ?? (typeof properties.DefinitionString === 'string' ? JSON.parse(properties.DefinitionString) : undefined);
-    if (raw === undefined) {
+    const written = properties.Definition ?? (typeof properties.DefinitionString === 'string' ? JSON.parse(properties.DefinitionString) : undefined);
+    if (written === undefined) {
         throw new errors_InputError(`State machine ${machineId} has no Definition (or literal DefinitionString): the local engine reads the definition from the template.`);
     }
-    const definition = substitute(raw, substitutions, machineId);
+    const definition = substitute(resolver.resolveDeep(written, `${machineId}.Definition`), substitutions, machineId);
     const functions = new Map();
     for (const [logicalId, resource] of Object.entries(resources)) {
         if (resource.Type !== 'AWS::Lambda::Function')
@@ -82637,15 +82637,68 @@ async function loadStateMachine(templatePath, parameters = {}) {
 function functionArn(logicalId) {
     return `arn:aws:lambda:${LOCAL_REGION}:${LOCAL_ACCOUNT}:function:${logicalId}`;
 }
-/** The few intrinsic functions a state machine's substitutions and a function's settings use. */
+const NO_VALUE = Symbol('AWS::NoValue');
+/** The intrinsic functions a state machine definition, its substitutions and its functions' settings use. */
 class Resolver {
     #template;
     #parameters;
     #file;
+    #conditions = new Map();
     constructor(template, parameters, file) {
         this.#template = template;
         this.#parameters = parameters;
         this.#file = file;
+    }
+    /** Resolves `Fn::If` (dropping `AWS::NoValue`) and `Ref` anywhere in a JSON value, as CloudFormation does. */
+    resolveDeep(value, where) {
+        if (Array.isArray(value))
+            return value.map((item) => this.resolveDeep(item, where)).filter((item) => item !== NO_VALUE);
+        if (typeof value !== 'object' || value === null)
+            return value;
+        const node = value;
+        const keys = Object.keys(node);
+        if (keys.length === 1 && keys[0] === 'Fn::If') {
+            const [condition, whenTrue, whenFalse] = node['Fn::If'];
+            return this.resolveDeep(this.condition(condition, where) ? whenTrue : whenFalse, where);
+        }
+        if (keys.length === 1 && keys[0] === 'Ref')
+            return node.Ref === 'AWS::NoValue' ? NO_VALUE : this.resolve(node, where);
+        if (keys.length === 1 && keys[0].startsWith('Fn::'))
+            return this.resolve(node, where);
+        const out = {};
+        for (const [key, item] of Object.entries(node)) {
+            const resolved = this.resolveDeep(item, `${where}.${key}`);
+            if (resolved !== NO_VALUE)
+                out[key] = resolved;
+        }
+        return out;
+    }
+    condition(name, where) {
+        const known = this.#conditions.get(name);
+        if (known !== undefined)
+            return known;
+        const expression = this.#template.Conditions?.[name];
+        if (expression === undefined)
+            throw new errors_InputError(`${this.#file}: ${where} uses condition ${name}, which the template does not define.`);
+        const value = this.#evaluate(expression, `Conditions.${name}`);
+        this.#conditions.set(name, value);
+        return value;
+    }
+    #evaluate(expression, where) {
+        const node = (expression ?? {});
+        if (typeof node.Condition === 'string')
+            return this.condition(node.Condition, where);
+        if (Array.isArray(node['Fn::Equals'])) {
+            const [a, b] = node['Fn::Equals'].map((side) => String(this.resolveDeep(side, where)));
+            return a === b;
+        }
+        if (Array.isArray(node['Fn::Not']))
+            return !this.#evaluate(node['Fn::Not'][0], where);
+        if (Array.isArray(node['Fn::And']))
+            return node['Fn::And'].every((item) => this.#evaluate(item, where));
+        if (Array.isArray(node['Fn::Or']))
+            return node['Fn::Or'].some((item) => this.#evaluate(item, where));
+        throw new errors_InputError(`${this.#file}: ${where} is ${JSON.stringify(expression)}, a condition the local engine cannot evaluate (use Fn::Equals, Fn::Not, Fn::And, Fn::Or).`);
     }
     resolve(value, where) {
         if (typeof value !== 'object' || value === null)
@@ -88455,7 +88508,7 @@ function unsupported(where, feature, fix) {
  */
 async function runLocal(options) {
     const now = options.now ?? Date.now;
-    const machine = await loadStateMachine(options.template ?? defaultTemplatePath(), options.parameters);
+    const machine = await loadStateMachine(options.template ?? defaultTemplatePath(), { ...locationParameters(options.job), ...options.parameters });
     assertRunsLocally(machine.definition, new Set(machine.functions.keys()));
     const runId = options.runId ?? `local-${new Date(now()).toISOString().replace(/[:.]/g, '-')}-${(0,external_node_crypto_.randomUUID)().slice(0, 8)}`;
     const { job } = options;
@@ -88519,6 +88572,16 @@ async function runLocal(options) {
     const output = open_store_openStore(location_parseLocation(job.output, 'output'), lazyS3Client(options.s3 ?? {}));
     const batch = await readJson(output, outcome_runKey(runId, outcome_BATCH_FILE)).catch(() => undefined);
     return buildReport({ engine: 'local', runId, input: job.input, output: job.output, format: job.format, startedAt, finishedAt, ...(error === undefined ? {} : { error }) }, batch);
+}
+/** The template's location parameters, as the AWS engine sets them; a directory stands as bucket "local". */
+function locationParameters(job) {
+    const parameters = {};
+    for (const [name, uri] of [['Input', job.input], ['Output', job.output]]) {
+        const location = location_parseLocation(uri, name.toLowerCase());
+        parameters[`${name}Bucket`] = location.kind === 's3' ? location.bucket : 'local';
+        parameters[`${name}Prefix`] = location.kind === 's3' ? location.prefix : '';
+    }
+    return parameters;
 }
 function stateResource(definition, stateName) {
     let found = '';

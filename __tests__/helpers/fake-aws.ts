@@ -16,7 +16,7 @@ import type { VirtualClock } from './virtual-clock.ts';
 
 export const REGION = 'us-east-1';
 export const ACCOUNT = '123456789012';
-export const STATE_MACHINE = `arn:aws:states:${REGION}:${ACCOUNT}:stateMachine:StateMachine-AbC123`;
+export const STATE_MACHINE = `arn:aws:states:${REGION}:${ACCOUNT}:stateMachine:fanout-fanout`;
 
 /** A small CloudFormation: change sets complete, executing one completes the stack with the outputs its template has. */
 export function fakeStacks(cfnMock: AwsClientStub<CloudFormationClient>) {
@@ -56,7 +56,7 @@ export function fakeStacks(cfnMock: AwsClientStub<CloudFormationClient>) {
 /** The execution runs for a while, then the reducer's batch file appears, as in AWS. */
 export function fakeExecution(sfnMock: AwsClientStub<SFNClient>, s3: S3Client, step: StepIdentity, status: 'SUCCEEDED' | 'FAILED', clock: VirtualClock) {
     const name = executionName(step);
-    const arn = `arn:aws:states:${REGION}:${ACCOUNT}:execution:StateMachine-AbC123:${name}`;
+    const arn = `arn:aws:states:${REGION}:${ACCOUNT}:execution:fanout-fanout:${name}`;
     sfnMock.on(StartExecutionCommand).resolves({ executionArn: arn, startDate: new Date(clock.now()) });
     sfnMock.on(GetExecutionHistoryCommand).resolves({ events: [] });
     let polls = 0;

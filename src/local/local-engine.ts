@@ -44,7 +44,7 @@ type MapEvent = { type: string; output?: { status?: string; records?: number } }
  */
 export async function runLocal(options: LocalRunOptions): Promise<BatchReport> {
   const now = options.now ?? Date.now;
-  const machine = await loadStateMachine(options.template ?? defaultTemplatePath(), options.parameters);
+  const machine = await loadStateMachine(options.template ?? defaultTemplatePath(), { ...locationParameters(options.job), ...options.parameters });
   assertRunsLocally(machine.definition, new Set(machine.functions.keys()));
   const runId = options.runId ?? `local-${new Date(now()).toISOString().replace(/[:.]/g, '-')}-${randomUUID().slice(0, 8)}`;
   const { job } = options;
@@ -115,6 +115,17 @@ export async function runLocal(options: LocalRunOptions): Promise<BatchReport> {
     { engine: 'local', runId, input: job.input, output: job.output, format: job.format, startedAt, finishedAt, ...(error === undefined ? {} : { error }) },
     batch,
   );
+}
+
+/** The template's location parameters, as the AWS engine sets them; a directory stands as bucket "local". */
+function locationParameters(job: Job): Record<string, string> {
+  const parameters: Record<string, string> = {};
+  for (const [name, uri] of [['Input', job.input], ['Output', job.output]] as const) {
+    const location = parseLocation(uri, name.toLowerCase());
+    parameters[`${name}Bucket`] = location.kind === 's3' ? location.bucket : 'local';
+    parameters[`${name}Prefix`] = location.kind === 's3' ? location.prefix : '';
+  }
+  return parameters;
 }
 
 function stateResource(definition: Record<string, unknown>, stateName: string): string {

@@ -34,6 +34,7 @@ export function defaultTemplatePath(): string {
 
 type Template = {
   Parameters?: Record<string, { Default?: unknown; Type?: string }>;
+  Conditions?: Record<string, unknown>;
   Resources?: Record<string, { Type?: string; Properties?: Record<string, unknown> }>;
 };
 
@@ -63,11 +64,11 @@ export async function loadStateMachine(templatePath: string, parameters: Readonl
   const substitutions = Object.fromEntries(
     Object.entries((properties.DefinitionSubstitutions ?? {}) as Record<string, unknown>).map(([name, value]) => [name, String(resolver.resolve(value, `${machineId}.DefinitionSubstitutions.${name}`))]),
   );
-  const raw = properties.Definition ?? (typeof properties.DefinitionString === 'string' ? JSON.parse(properties.DefinitionString) : undefined);
-  if (raw === undefined) {
+  const written = properties.Definition ?? (typeof properties.DefinitionString === 'string' ? JSON.parse(properties.DefinitionString) : undefined);
+  if (written === undefined) {
     throw new InputError(`State machine ${machineId} has no Definition (or literal DefinitionString): the local engine reads the definition from the template.`);
   }
-  const definition = substitute(raw, substitutions, machineId) as Record<string, unknown>;
+  const definition = substitute(resolver.resolveDeep(written, `${machineId}.Definition`), substitutions, machineId) as Record<string, unknown>;
 
   const functions = new Map<string, LocalFunction>();
   for (const [logicalId, resource] of Object.entries(resources)) {
@@ -92,16 +93,62 @@ export function functionArn(logicalId: string): string {
   return `arn:aws:lambda:${LOCAL_REGION}:${LOCAL_ACCOUNT}:function:${logicalId}`;
 }
 
-/** The few intrinsic functions a state machine's substitutions and a function's settings use. */
+const NO_VALUE = Symbol('AWS::NoValue');
+
+/** The intrinsic functions a state machine definition, its substitutions and its functions' settings use. */
 class Resolver {
   readonly #template: Template;
   readonly #parameters: Readonly<Record<string, string>>;
   readonly #file: string;
+  readonly #conditions = new Map<string, boolean>();
 
   constructor(template: Template, parameters: Readonly<Record<string, string>>, file: string) {
     this.#template = template;
     this.#parameters = parameters;
     this.#file = file;
+  }
+
+  /** Resolves `Fn::If` (dropping `AWS::NoValue`) and `Ref` anywhere in a JSON value, as CloudFormation does. */
+  resolveDeep(value: unknown, where: string): unknown {
+    if (Array.isArray(value)) return value.map((item) => this.resolveDeep(item, where)).filter((item) => item !== NO_VALUE);
+    if (typeof value !== 'object' || value === null) return value;
+    const node = value as Record<string, unknown>;
+    const keys = Object.keys(node);
+    if (keys.length === 1 && keys[0] === 'Fn::If') {
+      const [condition, whenTrue, whenFalse] = node['Fn::If'] as [string, unknown, unknown];
+      return this.resolveDeep(this.condition(condition, where) ? whenTrue : whenFalse, where);
+    }
+    if (keys.length === 1 && keys[0] === 'Ref') return node.Ref === 'AWS::NoValue' ? NO_VALUE : this.resolve(node, where);
+    if (keys.length === 1 && keys[0]!.startsWith('Fn::')) return this.resolve(node, where);
+    const out: Record<string, unknown> = {};
+    for (const [key, item] of Object.entries(node)) {
+      const resolved = this.resolveDeep(item, `${where}.${key}`);
+      if (resolved !== NO_VALUE) out[key] = resolved;
+    }
+    return out;
+  }
+
+  condition(name: string, where: string): boolean {
+    const known = this.#conditions.get(name);
+    if (known !== undefined) return known;
+    const expression = this.#template.Conditions?.[name];
+    if (expression === undefined) throw new InputError(`${this.#file}: ${where} uses condition ${name}, which the template does not define.`);
+    const value = this.#evaluate(expression, `Conditions.${name}`);
+    this.#conditions.set(name, value);
+    return value;
+  }
+
+  #evaluate(expression: unknown, where: string): boolean {
+    const node = (expression ?? {}) as Record<string, unknown[]> & { Condition?: string };
+    if (typeof node.Condition === 'string') return this.condition(node.Condition, where);
+    if (Array.isArray(node['Fn::Equals'])) {
+      const [a, b] = node['Fn::Equals'].map((side) => String(this.resolveDeep(side, where)));
+      return a === b;
+    }
+    if (Array.isArray(node['Fn::Not'])) return !this.#evaluate(node['Fn::Not'][0], where);
+    if (Array.isArray(node['Fn::And'])) return node['Fn::And'].every((item) => this.#evaluate(item, where));
+    if (Array.isArray(node['Fn::Or'])) return node['Fn::Or'].some((item) => this.#evaluate(item, where));
+    throw new InputError(`${this.#file}: ${where} is ${JSON.stringify(expression)}, a condition the local engine cannot evaluate (use Fn::Equals, Fn::Not, Fn::And, Fn::Or).`);
   }
 
   resolve(value: unknown, where: string): unknown {
