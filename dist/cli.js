@@ -59336,7 +59336,7 @@ var state_json_1 = __importDefault(__nccwpck_require__(8961));
 var succeed_json_1 = __importDefault(__nccwpck_require__(5695));
 var task_json_1 = __importDefault(__nccwpck_require__(6592));
 var wait_json_1 = __importDefault(__nccwpck_require__(9052));
-var map_json_1 = __importDefault(__nccwpck_require__(8654));
+var map_json_1 = __importDefault(__nccwpck_require__(6273));
 var errors_json_1 = __importDefault(__nccwpck_require__(7678));
 var types_1 = __nccwpck_require__(7525);
 var asl_path_validator_1 = __nccwpck_require__(7468);
@@ -80605,7 +80605,7 @@ exports.JSONPath = JSONPath;
 /***/ ((__webpack_module__, __unused_webpack___webpack_exports__, __nccwpck_require__) => {
 
 __nccwpck_require__.a(__webpack_module__, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
-/* harmony import */ var _cli_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(6273);
+/* harmony import */ var _cli_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(635);
 
 // Ctrl-C stops the execution and its workers; a second one kills the process.
 const controller = new AbortController();
@@ -80623,7 +80623,7 @@ __webpack_async_result__();
 
 /***/ }),
 
-/***/ 6273:
+/***/ 635:
 /***/ ((__unused_webpack___webpack_module__, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -80645,28 +80645,28 @@ var external_node_util_ = __nccwpck_require__(7975);
  * A small error hierarchy: every error sfn-fanout raises on purpose says what went wrong and how to
  * fix it, and keeps the underlying error as `cause`.
  */
-class errors_FanoutError extends Error {
+class FanoutError extends Error {
     constructor(message, options) {
         super(message, options);
         this.name = new.target.name;
     }
 }
 /** A user-supplied value (input, option, template, handler module) is unusable. */
-class errors_InputError extends errors_FanoutError {
+class InputError extends FanoutError {
 }
 /** The data store could not be listed, read or written. */
-class errors_StoreError extends errors_FanoutError {
+class StoreError extends FanoutError {
 }
 /** The user's handler module is missing or exports nothing usable. */
-class errors_HandlerModuleError extends errors_FanoutError {
+class HandlerModuleError extends FanoutError {
 }
 /** A partition rejected more records than the job tolerates. */
-class errors_RejectedRecordsError extends (/* unused pure expression or super */ null && (errors_FanoutError)) {
+class RejectedRecordsError extends (/* unused pure expression or super */ null && (FanoutError)) {
 }
 /** A state machine definition uses a feature the local engine cannot execute faithfully. */
-class UnsupportedFeatureError extends errors_FanoutError {
+class UnsupportedFeatureError extends FanoutError {
 }
-function errors_errorMessage(error) {
+function errorMessage(error) {
     return error instanceof Error ? error.message : String(error);
 }
 
@@ -80681,10 +80681,10 @@ const BUCKET_NAME = /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/;
  * Parses `s3://bucket/prefix`, `file:///abs/path` or a plain path. A prefix is a folder: it is
  * normalised to end with `/`, so `s3://b/day-1` never picks up `day-10/`.
  */
-function location_parseLocation(value, inputName) {
+function parseLocation(value, inputName) {
     const text = value.trim();
     if (text === '') {
-        throw new errors_InputError(`${inputName} is empty: give an S3 URI like s3://my-bucket/logs/ or a local directory path.`);
+        throw new InputError(`${inputName} is empty: give an S3 URI like s3://my-bucket/logs/ or a local directory path.`);
     }
     const scheme = /^([a-zA-Z][a-zA-Z0-9+.-]*):\/\//.exec(text)?.[1]?.toLowerCase();
     if (scheme === undefined)
@@ -80692,13 +80692,13 @@ function location_parseLocation(value, inputName) {
     if (scheme === 'file')
         return dirLocation((0,external_node_url_namespaceObject.fileURLToPath)(text));
     if (scheme !== 's3') {
-        throw new errors_InputError(`${inputName} "${text}" uses the unsupported scheme "${scheme}://": use s3://bucket/prefix or a local directory path.`);
+        throw new InputError(`${inputName} "${text}" uses the unsupported scheme "${scheme}://": use s3://bucket/prefix or a local directory path.`);
     }
     const rest = text.slice('s3://'.length);
     const slash = rest.indexOf('/');
     const bucket = slash === -1 ? rest : rest.slice(0, slash);
     if (!BUCKET_NAME.test(bucket) || bucket.includes('..')) {
-        throw new errors_InputError(`${inputName} "${text}" does not name a valid S3 bucket ("${bucket}"): bucket names are 3-63 lowercase letters, digits, dots and hyphens.`);
+        throw new InputError(`${inputName} "${text}" does not name a valid S3 bucket ("${bucket}"): bucket names are 3-63 lowercase letters, digits, dots and hyphens.`);
     }
     const rawPrefix = slash === -1 ? '' : rest.slice(slash + 1).replace(/^\/+/, '');
     const prefix = rawPrefix === '' || rawPrefix.endsWith('/') ? rawPrefix : `${rawPrefix}/`;
@@ -80711,22 +80711,22 @@ function dirLocation(dir) {
 ;// CONCATENATED MODULE: ./lib/src/records/formats.js
 const RECORD_FORMATS = ['lines', 'ndjson', 'csv'];
 /** A line's text, without the UTF-8 byte-order mark a file may start with. */
-function formats_lineText(line) {
+function lineText(line) {
     const { buffer, start } = line;
     const bom = line.offset === 0 && line.end - start >= 3 && buffer[start] === 0xef && buffer[start + 1] === 0xbb && buffer[start + 2] === 0xbf;
     return buffer.toString('utf8', bom ? start + 3 : start, line.end);
 }
-function formats_linesDecoder() {
-    return formats_lineText;
+function linesDecoder() {
+    return lineText;
 }
-function formats_ndjsonDecoder() {
-    return (line) => JSON.parse(formats_lineText(line));
+function ndjsonDecoder() {
+    return (line) => JSON.parse(lineText(line));
 }
-function formats_csvDecoder(header) {
+function csvDecoder(header) {
     return (line) => {
-        const text = formats_lineText(line);
+        const text = lineText(line);
         // Most lines quote nothing: a plain split is the same answer, several times faster.
-        const fields = text.includes('"') ? formats_parseCsvLine(text) : text.split(',');
+        const fields = text.includes('"') ? parseCsvLine(text) : text.split(',');
         if (fields.length !== header.length) {
             throw new Error(`has ${fields.length} fields where the header has ${header.length}`);
         }
@@ -80741,7 +80741,7 @@ function formats_csvDecoder(header) {
  * RFC 4180 fields of one line: quoted fields may hold commas and doubled quotes. A record may not
  * span lines (quoted newlines), as with Spark's default `multiLine=false`.
  */
-function formats_parseCsvLine(text) {
+function parseCsvLine(text) {
     const fields = [];
     let i = 0;
     for (;;) {
@@ -80802,24 +80802,24 @@ const PARTITION_LIMIT = 10_000;
  * Validates a job request from any edge (CLI strings, action inputs, an execution's JSON input).
  * Values may be strings or numbers; every error names the option and says how to fix it.
  */
-function job_parseJob(request) {
+function parseJob(request) {
     const input = requiredText(request.input, 'input');
     const output = requiredText(request.output, 'output');
     // Parsed for validation only: the job keeps the URIs as the user wrote them.
-    location_parseLocation(input, JOB_OPTION_NAMES.input);
-    location_parseLocation(output, JOB_OPTION_NAMES.output);
+    parseLocation(input, JOB_OPTION_NAMES.input);
+    parseLocation(output, JOB_OPTION_NAMES.output);
     const format = optionalText(request.format, 'format') ?? 'ndjson';
     if (!RECORD_FORMATS.includes(format)) {
-        throw new errors_InputError(`format "${format}" is not supported: use one of ${RECORD_FORMATS.join(', ')}.`);
+        throw new InputError(`format "${format}" is not supported: use one of ${RECORD_FORMATS.join(', ')}.`);
     }
     const maxPartitions = optionalInteger(request.maxPartitions, 'maxPartitions', 1, PARTITION_LIMIT) ?? DEFAULT_MAX_PARTITIONS;
     const partitions = optionalInteger(request.partitions, 'partitions', 1, PARTITION_LIMIT);
     const partitionSize = optionalText(request.partitionSize, 'partitionSize');
     if (partitions !== undefined && partitionSize !== undefined) {
-        throw new errors_InputError('partitions and partition-size are both set: give one (a count, or a target size per partition).');
+        throw new InputError('partitions and partition-size are both set: give one (a count, or a target size per partition).');
     }
     if (partitions !== undefined && partitions > maxPartitions) {
-        throw new errors_InputError(`partitions is ${partitions} but max-partitions is ${maxPartitions}: lower partitions or raise max-partitions.`);
+        throw new InputError(`partitions is ${partitions} but max-partitions is ${maxPartitions}: lower partitions or raise max-partitions.`);
     }
     const sizing = partitions !== undefined
         ? { partitions }
@@ -80845,7 +80845,7 @@ function parseByteSize(text, name) {
     const unit = UNITS[match?.[2]?.toLowerCase() ?? 'x'];
     const bytes = match === null || unit === undefined ? Number.NaN : Math.floor(Number(match[1]) * unit);
     if (!Number.isSafeInteger(bytes) || bytes < 1) {
-        throw new errors_InputError(`${name} "${text}" is not a size: give a positive number of bytes, or one with a unit like 64MiB or 500MB.`);
+        throw new InputError(`${name} "${text}" is not a size: give a positive number of bytes, or one with a unit like 64MiB or 500MB.`);
     }
     return bytes;
 }
@@ -80856,12 +80856,12 @@ function parseRejectLimit(text) {
         return { percent: Number(percent[1]) };
     if (/^\d+$/.test(text.trim()))
         return { count: Number(text.trim()) };
-    throw new errors_InputError(`max-rejected "${text}" is not a limit: give a count of records (like 10) or a percentage (like 0.5%).`);
+    throw new InputError(`max-rejected "${text}" is not a limit: give a count of records (like 10) or a percentage (like 0.5%).`);
 }
 function requiredText(value, field) {
     const text = optionalText(value, field);
     if (text === undefined)
-        throw new errors_InputError(`${JOB_OPTION_NAMES[field]} is required: ${HINTS[field]}`);
+        throw new InputError(`${JOB_OPTION_NAMES[field]} is required: ${HINTS[field]}`);
     return text;
 }
 const HINTS = {
@@ -80874,7 +80874,7 @@ function optionalText(value, field) {
     if (typeof value === 'number')
         return String(value);
     if (typeof value !== 'string')
-        throw new errors_InputError(`${JOB_OPTION_NAMES[field]} must be text, not ${typeof value}.`);
+        throw new InputError(`${JOB_OPTION_NAMES[field]} must be text, not ${typeof value}.`);
     return value.trim() === '' ? undefined : value.trim();
 }
 function optionalInteger(value, field, min, max) {
@@ -80883,7 +80883,7 @@ function optionalInteger(value, field, min, max) {
         return undefined;
     const number = Number(text);
     if (!/^\d+$/.test(text) || number < min || number > max) {
-        throw new errors_InputError(`${JOB_OPTION_NAMES[field]} "${text}" must be a whole number from ${min} to ${max}.`);
+        throw new InputError(`${JOB_OPTION_NAMES[field]} "${text}" must be a whole number from ${min} to ${max}.`);
     }
     return number;
 }
@@ -80892,7 +80892,7 @@ function optionalInteger(value, field, min, max) {
 
 const UNREADABLE = /\.(bz2|xz|zst|zstd|lz4|snappy|zip|7z|parquet|orc|avro)$/i;
 /** Gzip streams cannot be entered in the middle, so a `.gz` object is always one whole segment. */
-function partition_plan_isSplittable(key) {
+function isSplittable(key) {
     return !/\.(gz|gzip)$/i.test(key);
 }
 /**
@@ -80900,7 +80900,7 @@ function partition_plan_isSplittable(key) {
  * least-loaded partition; splittable bytes then fill every partition up to one common level, cut
  * at any byte (the worker's record rule makes any cut safe). Objects keep their key order.
  */
-function partition_plan_planPartitions(listing, options) {
+function planPartitions(listing, options) {
     let objects = 0;
     let bytes = 0;
     const whole = [];
@@ -80908,12 +80908,12 @@ function partition_plan_planPartitions(listing, options) {
     for (const object of listing) {
         objects += 1;
         if (UNREADABLE.test(object.key)) {
-            throw new errors_InputError(`Cannot read "${object.key}": only plain text and gzip (.gz) are supported. Decompress it, or move it out of the input location.`);
+            throw new InputError(`Cannot read "${object.key}": only plain text and gzip (.gz) are supported. Decompress it, or move it out of the input location.`);
         }
         if (object.size === 0)
             continue;
         bytes += object.size;
-        (partition_plan_isSplittable(object.key) ? splittable : whole).push(object);
+        (isSplittable(object.key) ? splittable : whole).push(object);
     }
     if (bytes === 0)
         return { objects, bytes, partitions: [] };
@@ -81245,26 +81245,26 @@ var client_sts_dist_cjs = __nccwpck_require__(1695);
 var external_node_crypto_ = __nccwpck_require__(7598);
 ;// CONCATENATED MODULE: ./lib/src/partition/outcome.js
 /** What one worker reports for its partition; both engines carry these to the reducer and report. */
-const outcome_MAX_REJECTED_SAMPLES = 10;
+const MAX_REJECTED_SAMPLES = 10;
 /** Output keys are a pure function of the partition id, so a re-run overwrites, never duplicates. */
-function outcome_partitionOutputKey(partitionId, name) {
+function partitionOutputKey(partitionId, name) {
     const safe = name.replace(/\\/g, '/');
     if (safe === '' || safe.startsWith('/') || safe.split('/').some((part) => part === '..' || part === '.' || part === '')) {
         throw new Error(`Output name "${name}" must be a relative path without "." or ".." parts, like "counts.json".`);
     }
     return `partitions/part-${String(partitionId).padStart(5, '0')}/${safe}`;
 }
-function outcome_rejectedKey(partitionId) {
+function rejectedKey(partitionId) {
     return `rejected/part-${String(partitionId).padStart(5, '0')}.jsonl`;
 }
 /** Where one execution keeps its bookkeeping under the output location. */
-function outcome_runKey(runId, name) {
+function runKey(runId, name) {
     return `_sfn-fanout/runs/${runId}/${name}`;
 }
-function outcome_partitionDetailKey(runId, partitionId) {
-    return outcome_runKey(runId, `partitions/part-${String(partitionId).padStart(5, '0')}.json`);
+function partitionDetailKey(runId, partitionId) {
+    return runKey(runId, `partitions/part-${String(partitionId).padStart(5, '0')}.json`);
 }
-const outcome_BATCH_FILE = 'batch.json';
+const BATCH_FILE = 'batch.json';
 
 ;// CONCATENATED MODULE: ./lib/src/lambda-error.js
 /**
@@ -81355,386 +81355,13 @@ function estimateCost(report, workerMemoryMb, prices = DEFAULT_PRICES) {
     return { usd, lambdaGbSeconds, requests, stateTransitions };
 }
 
-// EXTERNAL MODULE: external "node:fs"
-var external_node_fs_ = __nccwpck_require__(3024);
-;// CONCATENATED MODULE: ./lib/src/handler/merge.js
-
-/**
- * The reducer's default merge: numbers add up, arrays concatenate, objects merge key by key,
- * a missing or null side takes the other. Anything else must be equal on both sides, or the
- * handler has to export its own `merge`.
- */
-function merge_defaultMerge(a, b, path = 'result') {
-    if (a === undefined || a === null)
-        return b;
-    if (b === undefined || b === null)
-        return a;
-    if (typeof a === 'number' && typeof b === 'number')
-        return a + b;
-    if (Array.isArray(a) && Array.isArray(b))
-        return [...a, ...b];
-    if (isPlainObject(a) && isPlainObject(b)) {
-        const merged = { ...a };
-        for (const [key, value] of Object.entries(b))
-            merged[key] = merge_defaultMerge(merged[key], value, `${path}.${key}`);
-        return merged;
-    }
-    if (a === b)
-        return a;
-    throw new FanoutError(`Cannot merge ${path}: ${JSON.stringify(a)} and ${JSON.stringify(b)} are neither numbers, arrays nor objects, and differ. Export a merge(a, b) function from the handler module.`);
-}
-function isPlainObject(value) {
-    return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
-
-;// CONCATENATED MODULE: ./lib/src/handler/load-handler.js
-var __rewriteRelativeImportExtension = (undefined && undefined.__rewriteRelativeImportExtension) || function (path, preserveJsx) {
-    if (typeof path === "string" && /^\.\.?\//.test(path)) {
-        return path.replace(/\.(tsx)$|((?:\.d)?)((?:\.[^./]+?)?)\.([cm]?)ts$/i, function (m, tsx, d, ext, cm) {
-            return tsx ? preserveJsx ? ".jsx" : ".js" : d && (!ext || !cm) ? m : (d + ext + "." + cm.toLowerCase() + "js");
-        });
-    }
-    return path;
-};
-
-
-
-
-
-/** Imports the user's handler module (named exports or a default-exported object) and checks its shape. */
-async function load_handler_loadHandler(modulePath) {
-    const file = path.resolve(modulePath);
-    if (!existsSync(file)) {
-        throw new HandlerModuleError(`Handler module ${file} does not exist: check the handler path (relative paths start from the working directory).`);
-    }
-    let loaded;
-    try {
-        loaded = (await import(__rewriteRelativeImportExtension(/* webpackIgnore: true */ pathToFileURL(file).href)));
-    }
-    catch (error) {
-        throw new HandlerModuleError(`Handler module ${file} failed to load: ${errorMessage(error)}`, { cause: error });
-    }
-    return checkHandler(loaded, file);
-}
-function checkHandler(loaded, file) {
-    const exports = (typeof loaded.default === 'object' && loaded.default !== null ? loaded.default : loaded);
-    const has = (name) => typeof exports[name] === 'function';
-    for (const name of ['init', 'processRecord', 'finish', 'processPartition', 'merge']) {
-        if (exports[name] !== undefined && !has(name)) {
-            throw new HandlerModuleError(`Handler module ${file} exports "${name}" but it is a ${typeof exports[name]}, not a function.`);
-        }
-    }
-    if (has('processRecord') === has('processPartition')) {
-        throw new HandlerModuleError(has('processRecord')
-            ? `Handler module ${file} exports both processRecord and processPartition: export one of them.`
-            : `Handler module ${file} exports nothing usable: export a processRecord(state, record, context) or a processPartition(records, context) function (exports found: ${Object.keys(exports).join(', ') || 'none'}).`);
-    }
-    const merge = has('merge') ? exports.merge : defaultMerge;
-    return has('processRecord')
-        ? { kind: 'record', handler: exports, merge }
-        : { kind: 'partition', handler: exports, merge };
-}
-
-// EXTERNAL MODULE: external "node:stream"
-var external_node_stream_ = __nccwpck_require__(7075);
-// EXTERNAL MODULE: external "node:zlib"
-var external_node_zlib_ = __nccwpck_require__(8522);
-;// CONCATENATED MODULE: ./lib/src/records/segment-lines.js
-
-
-
-
-const FIRST_CONTINUATION = (/* unused pure expression or super */ null && (64 * 1024));
-const MAX_CONTINUATION = (/* unused pure expression or super */ null && (8 * 1024 * 1024));
-/**
- * The lines a segment owns. The rule: a line belongs to the segment whose byte range holds its
- * first byte. So a segment starting at `s > 0` reads from `s - 1` (to learn whether a line starts
- * exactly at `s`), and the line that starts before `end` is read to its end, past `end` if need be.
- */
-function segment_lines_segmentLines(store, segment) {
-    if (!isSplittable(segment.key)) {
-        // A whole gzip object: offsets are positions in the decompressed text.
-        return splitLines(gunzip(store.read(segment.key)), { firstOffset: 0 });
-    }
-    const from = Math.max(0, segment.start - 1);
-    return splitLines(bytesFrom(store, segment.key, from, segment.end), {
-        firstOffset: from,
-        skipBefore: segment.start,
-        stopAt: segment.end,
-    });
-}
-/** The first line of an object (a CSV header), read without reading the rest. */
-async function segment_lines_firstLine(store, key) {
-    const lines = isSplittable(key)
-        ? splitLines(bytesFrom(store, key, 0, FIRST_CONTINUATION), { firstOffset: 0, stopAt: 1 })
-        : splitLines(gunzip(store.read(key)), { firstOffset: 0, stopAt: 1 });
-    for await (const batch of lines)
-        return batch[0];
-    return undefined;
-}
-/** The segment's bytes, then further ranges of growing size until the caller stops or EOF. */
-async function* bytesFrom(store, key, start, end) {
-    let position = start;
-    let step = end - start;
-    let continuation = 0;
-    for (;;) {
-        let got = 0;
-        for await (const chunk of store.read(key, { start: position, end: position + step })) {
-            got += chunk.byteLength;
-            yield chunk;
-        }
-        if (got === 0)
-            return;
-        position += got;
-        // Past the segment only the rest of one record is wanted: start small, then grow.
-        continuation = continuation === 0 ? FIRST_CONTINUATION : Math.min(continuation * 2, MAX_CONTINUATION);
-        step = continuation;
-    }
-}
-function gunzip(chunks) {
-    // pipeline() carries a read error or a corrupt stream through to the reader.
-    return pipeline(Readable.from(chunks), createGunzip(), () => { });
-}
-
-;// CONCATENATED MODULE: ./lib/src/partition/run-partition.js
-
-
-
-
-/**
- * Streams a partition's segments, hands each record to the handler, and returns its result.
- * Records that fail to parse, or make `processRecord` throw, are rejected: counted, sampled, and
- * written whole to `rejected/part-NNNNN.jsonl` so no input is silently dropped.
- */
-async function run_partition_runPartition(run) {
-    const now = run.now ?? Date.now;
-    const startedAt = now();
-    const { partition, handler } = run;
-    const outputs = [];
-    const context = {
-        partitionId: partition.id,
-        async writeOutput(name, body) {
-            const key = partitionOutputKey(partition.id, name);
-            await run.destination.write(key, body);
-            const uri = run.destination.uriOf(key);
-            if (!outputs.includes(uri))
-                outputs.push(uri);
-            return uri;
-        },
-    };
-    const rejections = [];
-    let records = 0;
-    const reject = (key, offset, error, line) => {
-        rejections.push({ key, offset, message: errorMessage(error), line });
-    };
-    /** Decoded records of one segment, a batch per chunk read; parse failures are rejected on the way. */
-    async function* recordBatches() {
-        for (const segment of partition.segments) {
-            const decode = await decoderFor(run.format, run.source, segment);
-            if (decode === undefined)
-                continue;
-            const skipHeader = run.format === 'csv' && segment.start === 0;
-            for await (const lines of segmentLines(run.source, segment)) {
-                const batch = { key: segment.key, values: [], offsets: [] };
-                for (const line of lines) {
-                    if (line.end === line.start || (skipHeader && line.offset === 0))
-                        continue;
-                    records += 1;
-                    try {
-                        batch.values.push(decode(line));
-                        batch.offsets.push(line.offset);
-                    }
-                    catch (error) {
-                        reject(segment.key, line.offset, error, line.buffer.toString('utf8', line.start, line.end));
-                    }
-                }
-                yield batch;
-            }
-        }
-    }
-    let result;
-    if (handler.kind === 'partition') {
-        result = await handler.handler.processPartition(asRecords(recordBatches()), context);
-    }
-    else {
-        const { init, processRecord, finish } = handler.handler;
-        let state = init === undefined ? {} : init.call(handler.handler, context);
-        const recordContext = { partitionId: partition.id, key: '', offset: 0 };
-        for await (const { key, values, offsets } of recordBatches()) {
-            recordContext.key = key;
-            for (let i = 0; i < values.length; i += 1) {
-                recordContext.offset = offsets[i];
-                try {
-                    const next = processRecord.call(handler.handler, state, values[i], recordContext);
-                    if (next !== undefined)
-                        state = next;
-                }
-                catch (error) {
-                    reject(key, offsets[i], error, JSON.stringify(values[i]));
-                }
-            }
-        }
-        result = finish === undefined ? state : await finish.call(handler.handler, state, context);
-    }
-    const samples = rejections.slice(0, MAX_REJECTED_SAMPLES).map(({ key, offset, message }) => ({ key, offset, message }));
-    if (exceeds(rejections.length, records, run.maxRejected)) {
-        const first = samples[0];
-        throw new RejectedRecordsError(`Partition ${partition.id} rejected ${rejections.length} of ${records} records, over max-rejected ${describeLimit(run.maxRejected)}. First: ${first.key} at byte ${first.offset}: ${first.message}. Fix the data or the handler, or raise max-rejected.`);
-    }
-    if (rejections.length > 0) {
-        await run.destination.write(rejectedKey(partition.id), rejections.map((entry) => JSON.stringify(entry)).join('\n') + '\n');
-    }
-    return {
-        id: partition.id,
-        status: 'succeeded',
-        bytes: partition.bytes,
-        records,
-        rejected: rejections.length,
-        rejectedSamples: samples,
-        outputs,
-        startedAt,
-        finishedAt: now(),
-        result: result ?? null,
-    };
-}
-/** The decoder for a segment; for CSV it needs the object's header, read from its first line. */
-async function decoderFor(format, source, segment) {
-    if (format === 'lines')
-        return linesDecoder();
-    if (format === 'ndjson')
-        return ndjsonDecoder();
-    const header = await firstLine(source, segment.key);
-    // An object that is only a header (or empty) has no records.
-    return header === undefined ? undefined : csvDecoder(parseCsvLine(lineText(header)));
-}
-async function* asRecords(batches) {
-    for await (const { key, values, offsets } of batches) {
-        for (let i = 0; i < values.length; i += 1)
-            yield { value: values[i], key, offset: offsets[i] };
-    }
-}
-function exceeds(rejected, records, limit) {
-    return 'count' in limit ? rejected > limit.count : rejected > (limit.percent / 100) * records;
-}
-function describeLimit(limit) {
-    return 'count' in limit ? String(limit.count) : `${limit.percent}%`;
-}
-
-;// CONCATENATED MODULE: ./lib/src/plan/map-items.js
-
-
-/** Inline items stay well under the 256 KiB state payload limit, leaving room for the results. */
-const INLINE_ITEMS_BUDGET = (/* unused pure expression or super */ null && (128 * 1024));
-/**
- * The Map's items. A small plan travels inline; a larger one is written once as a JSONL manifest
- * (one partition a line, keyed by its content hash) and each item points at its own line.
- */
-async function map_items_mapItems(plan, destination, budget = INLINE_ITEMS_BUDGET) {
-    const lines = plan.partitions.map((partition) => JSON.stringify(partition));
-    const inlineBytes = lines.reduce((sum, line) => sum + Buffer.byteLength(line) + 1, 0);
-    if (inlineBytes <= budget)
-        return { items: [...plan.partitions] };
-    const body = Buffer.from(lines.join('\n') + '\n');
-    const key = `_sfn-fanout/plans/${createHash('sha256').update(body).digest('hex').slice(0, 20)}.jsonl`;
-    await destination.write(key, body);
-    let start = 0;
-    const items = plan.partitions.map((partition, index) => {
-        const end = start + Buffer.byteLength(lines[index]);
-        const item = { id: partition.id, bytes: partition.bytes, manifest: { key, start, end } };
-        start = end + 1;
-        return item;
-    });
-    return { items, manifest: destination.uriOf(key) };
-}
-/** The partition an item stands for, reading its manifest line when it is a pointer. */
-async function map_items_resolvePartition(item, destination) {
-    if (!('manifest' in item))
-        return item;
+;// CONCATENATED MODULE: ./lib/src/store/read-json.js
+/** A whole JSON object from a store. */
+async function readJson(store, key) {
     const chunks = [];
-    for await (const chunk of destination.read(item.manifest.key, { start: item.manifest.start, end: item.manifest.end })) {
+    for await (const chunk of store.read(key))
         chunks.push(chunk);
-    }
-    const partition = JSON.parse(Buffer.concat(chunks).toString('utf8'));
-    if (partition.id !== item.id) {
-        throw new StoreError(`Plan manifest ${destination.uriOf(item.manifest.key)} does not hold partition ${item.id} at bytes ${item.manifest.start}-${item.manifest.end}: it was overwritten. Run the batch again.`);
-    }
-    return partition;
-}
-
-;// CONCATENATED MODULE: ./lib/src/store/dir-store.js
-
-
-
-
-const READ_CHUNK = 1 << 20;
-/** A local directory as an object store: keys are `/`-separated paths below it. */
-class DirStore {
-    uri;
-    #root;
-    constructor(root) {
-        this.#root = root;
-        this.uri = root;
-    }
-    async *list() {
-        const info = await (0,promises_.stat)(this.#root).catch((error) => {
-            throw new errors_StoreError(`Directory ${this.#root} cannot be read (${code(error)}): check the path exists.`, { cause: error });
-        });
-        if (!info.isDirectory())
-            throw new errors_StoreError(`${this.#root} is not a directory: give the folder that holds the data.`);
-        yield* this.#walk('');
-    }
-    async *#walk(relative) {
-        const dir = await (0,promises_.opendir)(external_node_path_.join(this.#root, relative));
-        const entries = [];
-        for await (const entry of dir)
-            entries.push({ name: entry.name, isDir: entry.isDirectory() });
-        // Sorted like an S3 listing, so both stores give the same plan for the same data.
-        entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
-        for (const entry of entries) {
-            const key = relative === '' ? entry.name : `${relative}/${entry.name}`;
-            if (entry.isDir)
-                yield* this.#walk(key);
-            else
-                yield { key, size: (await (0,promises_.stat)(external_node_path_.join(this.#root, key))).size };
-        }
-    }
-    async *read(key, range) {
-        if (range !== undefined && range.end <= range.start)
-            return;
-        const file = this.#pathOf(key);
-        const stream = (0,external_node_fs_.createReadStream)(file, {
-            highWaterMark: READ_CHUNK,
-            ...(range === undefined ? {} : { start: range.start, end: range.end - 1 }),
-        });
-        try {
-            for await (const chunk of stream)
-                yield chunk;
-        }
-        catch (error) {
-            throw new errors_StoreError(`Cannot read ${file} (${code(error)}).`, { cause: error });
-        }
-        finally {
-            stream.destroy();
-        }
-    }
-    async write(key, body) {
-        const file = this.#pathOf(key);
-        await (0,promises_.mkdir)(external_node_path_.dirname(file), { recursive: true });
-        await (0,promises_.writeFile)(file, body);
-    }
-    uriOf(key) {
-        return this.#pathOf(key);
-    }
-    #pathOf(key) {
-        const file = external_node_path_.resolve(this.#root, key);
-        if (!file.startsWith(external_node_path_.resolve(this.#root) + external_node_path_.sep)) {
-            throw new errors_StoreError(`Key "${key}" points outside ${this.#root}.`);
-        }
-        return file;
-    }
-}
-function code(error) {
-    return error.code ?? String(error);
+    return JSON.parse(Buffer.concat(chunks).toString('utf8'));
 }
 
 ;// CONCATENATED MODULE: ./lib/src/store/s3-store.js
@@ -81743,7 +81370,7 @@ function code(error) {
 const MAX_RESUMES = 5;
 function isNetworkError(error) {
     const { code, name } = error;
-    return ['ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'ECONNREFUSED'].includes(code ?? '') || name === 'TimeoutError' || /socket hang up/i.test(errors_errorMessage(error));
+    return ['ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'ECONNREFUSED'].includes(code ?? '') || name === 'TimeoutError' || /socket hang up/i.test(errorMessage(error));
 }
 /** An S3 bucket and prefix as an object store; the client is built once by the caller. */
 class S3Store {
@@ -81837,155 +81464,17 @@ class S3Store {
                 ? 'the object is gone: was it deleted after the plan was made?'
                 : name === 'AccessDenied'
                     ? `the role has no permission to ${action} it: allow s3:${action === 'list' ? 'ListBucket' : action === 'read' ? 'GetObject' : 'PutObject'}`
-                    : errors_errorMessage(error);
-        return new errors_StoreError(`Cannot ${action} ${uri}: ${hint} (${name}).`, { cause: error });
+                    : errorMessage(error);
+        return new StoreError(`Cannot ${action} ${uri}: ${hint} (${name}).`, { cause: error });
     }
 }
 
-;// CONCATENATED MODULE: ./lib/src/store/open-store.js
-
-
-
-/** Reads S3 settings from the environment the way Lambda and the CLI both see them. */
-function s3SettingsFromEnv(env = process.env) {
-    return { endpoint: env.SFN_FANOUT_S3_ENDPOINT || undefined, region: env.AWS_REGION || env.AWS_DEFAULT_REGION };
-}
-function createS3Client(settings) {
-    return new client_s3_dist_cjs/* S3Client */.YxF({
-        region: settings.region ?? 'us-east-1',
-        ...(settings.endpoint === undefined ? {} : { endpoint: settings.endpoint, forcePathStyle: true }),
-    });
-}
-/** Opens a store for a location; one S3 client serves every S3 location of a run. */
-function open_store_openStore(location, s3) {
-    return location.kind === 's3' ? new S3Store(s3(), location.bucket, location.prefix) : new DirStore(location.path);
-}
-/** Builds the S3 client lazily, once, so a local-only run never touches AWS configuration. */
-function lazyS3Client(settings) {
-    let client;
-    return () => (client ??= createS3Client(settings));
-}
-
-;// CONCATENATED MODULE: ./lib/src/steps/steps.js
-
-
-
-
-
-
-
-
-
-
-async function partitionStep(event, deps) {
-    const job = parseJob(event.request ?? {});
-    const settings = parseSettings(event.settings ?? {});
-    const runId = parseRunId(event.runId);
-    const { source, destination } = stores(job, deps);
-    const listing = [];
-    for await (const object of source.list())
-        listing.push(object);
-    const plan = planPartitions(listing, { sizing: job.sizing, maxPartitions: job.maxPartitions });
-    const { items, manifest } = await mapItems(plan, destination);
-    return {
-        job,
-        runId,
-        plan: {
-            objects: plan.objects,
-            bytes: plan.bytes,
-            partitions: plan.partitions.length,
-            ...(plan.cappedAt === undefined ? {} : { cappedAt: plan.cappedAt }),
-            ...(manifest === undefined ? {} : { manifest }),
-        },
-        partitions: items,
-        ...settings,
-    };
-}
-function parseSettings(settings) {
-    const maxConcurrency = Number(settings.maxConcurrency ?? 0);
-    const toleratedFailurePercentage = Number(settings.toleratedFailurePercentage ?? 0);
-    if (!Number.isInteger(maxConcurrency) || maxConcurrency < 0) {
-        throw new InputError(`MaxConcurrency "${settings.maxConcurrency}" must be a whole number, 0 for as many as the Map allows.`);
-    }
-    if (!(toleratedFailurePercentage >= 0 && toleratedFailurePercentage <= 100)) {
-        throw new InputError(`ToleratedFailurePercentage "${settings.toleratedFailurePercentage}" must be a number from 0 to 100.`);
-    }
-    return { maxConcurrency, toleratedFailurePercentage };
-}
-function parseRunId(runId) {
-    // Step Functions execution names: 1-80 characters, no spaces, slashes or wildcards.
-    if (typeof runId !== 'string' || !/^[A-Za-z0-9_.-]{1,80}$/.test(runId)) {
-        throw new InputError(`runId ${JSON.stringify(runId)} is not an execution name: pass $$.Execution.Name in the Partition state's Payload.`);
-    }
-    return runId;
-}
-function stores(job, deps) {
-    return {
-        source: openStore(parseLocation(job.input, 'input'), deps.s3),
-        destination: openStore(parseLocation(job.output, 'output'), deps.s3),
-    };
-}
-/** Runs one partition; the full outcome goes to the output store, a summary back through the Map. */
-async function workStep(event, deps) {
-    const { job, runId } = event;
-    const { source, destination } = stores(job, deps);
-    const outcome = await runPartition({
-        partition: await resolvePartition(event.item, destination),
-        format: job.format,
-        maxRejected: job.maxRejected,
-        source,
-        destination,
-        handler: await deps.handler(),
-    });
-    await destination.write(partitionDetailKey(parseRunId(runId), outcome.id), JSON.stringify(outcome));
-    const { result: _result, rejectedSamples: _samples, outputs: _outputs, ...summary } = outcome;
-    return summary;
-}
-const DETAIL_READS_IN_FLIGHT = 16;
-async function reduceStep(event, deps) {
-    const handler = await deps.handler();
-    const runId = parseRunId(event.runId);
-    const { destination } = stores(event.job, deps);
-    const outcomes = await mapLimited(event.partitions, DETAIL_READS_IN_FLIGHT, async (entry) => entry.status === 'failed' ? entry : readJson(destination, partitionDetailKey(runId, entry.id)));
-    const batch = reduceOutcomes(outcomes, handler.merge, event.toleratedFailurePercentage);
-    // Per-partition results stay in their own files; the merged one is in `result`.
-    const lean = outcomes.map((outcome) => (outcome.status === 'succeeded' ? { ...outcome, result: null } : outcome));
-    const file = { ...batch, runId, job: event.job, plan: event.plan, outcomes: lean };
-    await destination.write(runKey(runId, BATCH_FILE), JSON.stringify(file));
-    return batch;
-}
-async function readJson(store, key) {
-    const chunks = [];
-    for await (const chunk of store.read(key))
-        chunks.push(chunk);
-    return JSON.parse(Buffer.concat(chunks).toString('utf8'));
-}
-async function mapLimited(items, limit, task) {
-    const results = new Array(items.length);
-    let next = 0;
-    const lanes = Array.from({ length: Math.min(limit, items.length) }, async () => {
-        while (next < items.length) {
-            const index = next++;
-            results[index] = await task(items[index]);
-        }
-    });
-    await Promise.all(lanes);
-    return results;
-}
-/** The user handler module a Lambda runs: `SFN_FANOUT_HANDLER`, loaded once per container. */
-function handlerFromEnv(env = process.env) {
-    let loaded;
-    return () => {
-        const modulePath = env.SFN_FANOUT_HANDLER;
-        if (modulePath === undefined || modulePath === '') {
-            return Promise.reject(new InputError('SFN_FANOUT_HANDLER is not set: it must name the handler module the worker runs.'));
-        }
-        return (loaded ??= loadHandler(modulePath));
-    };
-}
-
+// EXTERNAL MODULE: external "node:fs"
+var external_node_fs_ = __nccwpck_require__(3024);
 ;// CONCATENATED MODULE: external "node:module"
 const external_node_module_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:module");
+// EXTERNAL MODULE: external "node:zlib"
+var external_node_zlib_ = __nccwpck_require__(8522);
 ;// CONCATENATED MODULE: ./lib/src/aws/zip.js
 
 
@@ -82000,13 +81489,13 @@ const UNIX_FILE_0644 = (0o100644 << 16) >>> 0;
 function deterministicZip(entries) {
     const sorted = [...entries].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
     if (sorted.length > 0xffff)
-        throw new errors_FanoutError(`The package has ${sorted.length} files, more than a zip without Zip64 holds (65,535).`);
+        throw new FanoutError(`The package has ${sorted.length} files, more than a zip without Zip64 holds (65,535).`);
     const locals = [];
     const centrals = [];
     let offset = 0;
     for (const [index, entry] of sorted.entries()) {
         if (index > 0 && sorted[index - 1].name === entry.name)
-            throw new errors_FanoutError(`The package has "${entry.name}" twice.`);
+            throw new FanoutError(`The package has "${entry.name}" twice.`);
         const name = Buffer.from(entry.name, 'utf8');
         const compressed = (0,external_node_zlib_.deflateRawSync)(entry.data, { level: 9 });
         const checksum = (0,external_node_zlib_.crc32)(entry.data);
@@ -82040,7 +81529,7 @@ function deterministicZip(entries) {
         centrals.push(central, name);
         offset += local.length + name.length + compressed.length;
         if (offset > 0xffffffff)
-            throw new errors_FanoutError('The package is over 4 GiB: Lambda takes 50 MB zipped.');
+            throw new FanoutError('The package is over 4 GiB: Lambda takes 50 MB zipped.');
     }
     const directory = Buffer.concat(centrals);
     const end = Buffer.alloc(22);
@@ -82076,13 +81565,13 @@ function defaultLambdaDir() {
 async function buildCodePackage(handlerPath, lambdaDir = defaultLambdaDir()) {
     const handlerFile = external_node_path_.resolve(handlerPath);
     if (!(0,external_node_fs_.existsSync)(handlerFile))
-        throw new errors_HandlerModuleError(`Handler module ${handlerFile} does not exist.`);
+        throw new HandlerModuleError(`Handler module ${handlerFile} does not exist.`);
     const root = external_node_path_.dirname(handlerFile);
     const entries = [{ name: 'package.json', data: Buffer.from('{\n  "type": "module"\n}\n') }];
     for (const name of LAMBDA_MODULES) {
         const file = external_node_path_.join(lambdaDir, `${name}.js`);
         if (!(0,external_node_fs_.existsSync)(file))
-            throw new errors_StoreError(`The bundled ${name} handler is missing (${file}): run npm run build.`);
+            throw new StoreError(`The bundled ${name} handler is missing (${file}): run npm run build.`);
         entries.push({ name: `${name}.js`, data: await (0,promises_.readFile)(file) });
     }
     const files = new Map();
@@ -82102,7 +81591,7 @@ const BUILTINS = new Set(external_node_module_namespaceObject.builtinModules);
 async function collectModule(file, root, files) {
     const archivePath = external_node_path_.relative(root, file).split(external_node_path_.sep).join('/');
     if (archivePath.startsWith('..')) {
-        throw new errors_HandlerModuleError(`The handler imports ${file}, outside its folder ${root}: move that file into the handler's folder so it is packaged.`);
+        throw new HandlerModuleError(`The handler imports ${file}, outside its folder ${root}: move that file into the handler's folder so it is packaged.`);
     }
     if (files.has(archivePath))
         return;
@@ -82143,7 +81632,7 @@ async function collectPackage(name, from, root, files) {
         dir = parent;
     }
     if (found === undefined)
-        throw new errors_HandlerModuleError(`The handler imports "${name}", which is not installed: run npm install ${name} in the handler's project.`);
+        throw new HandlerModuleError(`The handler imports "${name}", which is not installed: run npm install ${name} in the handler's project.`);
     for (const file of await listFiles(found)) {
         files.set(`${archiveDir}/${external_node_path_.relative(found, file).split(external_node_path_.sep).join('/')}`, file);
     }
@@ -82173,10 +81662,10 @@ async function uploadIfAbsent(s3, bucket, key, body) {
     catch (error) {
         const status = error.$metadata?.httpStatusCode;
         if (status !== 404)
-            throw new errors_StoreError(`Cannot check s3://${bucket}/${key}: ${errors_errorMessage(error)}. Does the role have s3:GetObject on the artifact bucket?`, { cause: error });
+            throw new StoreError(`Cannot check s3://${bucket}/${key}: ${errorMessage(error)}. Does the role have s3:GetObject on the artifact bucket?`, { cause: error });
     }
     await s3.send(new client_s3_dist_cjs/* PutObjectCommand */.wKZ({ Bucket: bucket, Key: key, Body: body, ContentType: 'application/zip' })).catch((error) => {
-        throw new errors_StoreError(`Cannot upload s3://${bucket}/${key}: ${errors_errorMessage(error)}. Does the role have s3:PutObject on the artifact bucket?`, { cause: error });
+        throw new StoreError(`Cannot upload s3://${bucket}/${key}: ${errorMessage(error)}. Does the role have s3:PutObject on the artifact bucket?`, { cause: error });
     });
     return true;
 }
@@ -82208,7 +81697,7 @@ function isTransient(error) {
 
 /** TemplateBody's limit; a larger template goes through S3 as TemplateURL. */
 const TEMPLATE_BODY_LIMIT = 51_200;
-class StackDeployError extends errors_FanoutError {
+class StackDeployError extends FanoutError {
     failures;
     constructor(message, failures) {
         super(failures.length === 0 ? message : `${message}\n${failures.map((f) => `  ${f.logicalId} (${f.type}) ${f.status}: ${f.reason}`).join('\n')}`);
@@ -82252,7 +81741,7 @@ async function deployStack(cfn, request, deps) {
         changeSetId = created.Id;
     }
     catch (error) {
-        if (error.name === 'ValidationError' && NO_CHANGES.test(errors_errorMessage(error)))
+        if (error.name === 'ValidationError' && NO_CHANGES.test(errorMessage(error)))
             return unchanged(cfn, stackName, deps);
         throw error;
     }
@@ -82300,7 +81789,7 @@ async function describeStack(cfn, stackName) {
         return (await cfn.send(new dist_cjs/* DescribeStacksCommand */.Y47({ StackName: stackName }))).Stacks?.[0];
     }
     catch (error) {
-        if (error.name === 'ValidationError' && /does not exist/.test(errors_errorMessage(error)))
+        if (error.name === 'ValidationError' && /does not exist/.test(errorMessage(error)))
             return undefined;
         throw error;
     }
@@ -82432,7 +81921,7 @@ function executionName(step, attempt = step.runAttempt) {
 function executionArnOf(stateMachineArn, name) {
     const parts = stateMachineArn.split(':');
     if (parts.length < 7 || parts[5] !== 'stateMachine')
-        throw new errors_InputError(`"${stateMachineArn}" is not a state machine ARN.`);
+        throw new InputError(`"${stateMachineArn}" is not a state machine ARN.`);
     return [...parts.slice(0, 5), 'execution', parts[6], name].join(':');
 }
 /**
@@ -82451,7 +81940,7 @@ async function startOrAttach(sfn, stateMachineArn, name, input) {
         const executionArn = executionArnOf(stateMachineArn, name);
         const existing = await sfn.send(new client_sfn_dist_cjs/* DescribeExecutionCommand */.tVP({ executionArn }));
         if (existing.input !== undefined && existing.input !== body) {
-            throw new errors_FanoutError(`Execution ${name} already exists with different input (status ${existing.status}). Re-run the workflow to start a new attempt, or stop ${executionArn} first.`, { cause: error });
+            throw new FanoutError(`Execution ${name} already exists with different input (status ${existing.status}). Re-run the workflow to start a new attempt, or stop ${executionArn} first.`, { cause: error });
         }
         return { executionArn, attached: true };
     }
@@ -82529,7 +82018,7 @@ async function stopExecution(sfn, executionArn, cause) {
     }
     catch (error) {
         // Already closed: nothing to stop.
-        if (error.name !== 'ExecutionDoesNotExist' && !/not running|already/i.test(errors_errorMessage(error)))
+        if (error.name !== 'ExecutionDoesNotExist' && !/not running|already/i.test(errorMessage(error)))
             throw error;
     }
 }
@@ -82541,7 +82030,7 @@ async function redrive(sfn, executionArn) {
     catch (error) {
         const name = error.name;
         if (name === 'ExecutionNotRedrivable' || name === 'ExecutionDoesNotExist') {
-            throw new errors_InputError(`Cannot redrive ${executionArn}: ${errors_errorMessage(error)} (${name}). Redrive works on FAILED, ABORTED or TIMED_OUT executions within 14 days; leave redrive empty to start a new execution.`, { cause: error });
+            throw new InputError(`Cannot redrive ${executionArn}: ${errorMessage(error)} (${name}). Redrive works on FAILED, ABORTED or TIMED_OUT executions within 14 days; leave redrive empty to start a new execution.`, { cause: error });
         }
         throw error;
     }
@@ -82599,12 +82088,12 @@ async function loadStateMachine(templatePath, parameters = {}) {
         template = parseTemplateText(await (0,promises_.readFile)(templatePath, 'utf8'));
     }
     catch (error) {
-        throw new errors_InputError(`Template ${templatePath} cannot be read: ${errors_errorMessage(error)}`, { cause: error });
+        throw new InputError(`Template ${templatePath} cannot be read: ${errorMessage(error)}`, { cause: error });
     }
     const resources = template?.Resources ?? {};
     const machines = Object.entries(resources).filter(([, resource]) => resource.Type === 'AWS::StepFunctions::StateMachine');
     if (machines.length !== 1) {
-        throw new errors_InputError(`Template ${templatePath} has ${machines.length} AWS::StepFunctions::StateMachine resources: the local engine needs exactly one.`);
+        throw new InputError(`Template ${templatePath} has ${machines.length} AWS::StepFunctions::StateMachine resources: the local engine needs exactly one.`);
     }
     const [machineId, machine] = machines[0];
     const resolver = new Resolver(template, parameters, templatePath);
@@ -82612,7 +82101,7 @@ async function loadStateMachine(templatePath, parameters = {}) {
     const substitutions = Object.fromEntries(Object.entries((properties.DefinitionSubstitutions ?? {})).map(([name, value]) => [name, String(resolver.resolve(value, `${machineId}.DefinitionSubstitutions.${name}`))]));
     const written = properties.Definition ?? (typeof properties.DefinitionString === 'string' ? JSON.parse(properties.DefinitionString) : undefined);
     if (written === undefined) {
-        throw new errors_InputError(`State machine ${machineId} has no Definition (or literal DefinitionString): the local engine reads the definition from the template.`);
+        throw new InputError(`State machine ${machineId} has no Definition (or literal DefinitionString): the local engine reads the definition from the template.`);
     }
     const definition = substitute(resolver.resolveDeep(written, `${machineId}.Definition`), substitutions, machineId);
     const functions = new Map();
@@ -82679,7 +82168,7 @@ class Resolver {
             return known;
         const expression = this.#template.Conditions?.[name];
         if (expression === undefined)
-            throw new errors_InputError(`${this.#file}: ${where} uses condition ${name}, which the template does not define.`);
+            throw new InputError(`${this.#file}: ${where} uses condition ${name}, which the template does not define.`);
         const value = this.#evaluate(expression, `Conditions.${name}`);
         this.#conditions.set(name, value);
         return value;
@@ -82698,7 +82187,7 @@ class Resolver {
             return node['Fn::And'].every((item) => this.#evaluate(item, where));
         if (Array.isArray(node['Fn::Or']))
             return node['Fn::Or'].some((item) => this.#evaluate(item, where));
-        throw new errors_InputError(`${this.#file}: ${where} is ${JSON.stringify(expression)}, a condition the local engine cannot evaluate (use Fn::Equals, Fn::Not, Fn::And, Fn::Or).`);
+        throw new InputError(`${this.#file}: ${where} is ${JSON.stringify(expression)}, a condition the local engine cannot evaluate (use Fn::Equals, Fn::Not, Fn::And, Fn::Or).`);
     }
     resolve(value, where) {
         if (typeof value !== 'object' || value === null)
@@ -82713,7 +82202,7 @@ class Resolver {
         const sub = node['Fn::Sub'];
         if (typeof sub === 'string')
             return sub.replace(/\$\{([^}!]+)\}/g, (_, name) => String(this.#ref(name, where)));
-        throw new errors_InputError(`${this.#file}: ${where} uses ${JSON.stringify(value)}, which the local engine cannot resolve. Use a literal, !Ref to a parameter, or !GetAtt <Function>.Arn.`);
+        throw new InputError(`${this.#file}: ${where} uses ${JSON.stringify(value)}, which the local engine cannot resolve. Use a literal, !Ref to a parameter, or !GetAtt <Function>.Arn.`);
     }
     #ref(name, where) {
         if (name in this.#parameters)
@@ -82721,7 +82210,7 @@ class Resolver {
         const parameter = this.#template.Parameters?.[name];
         if (parameter !== undefined) {
             if (parameter.Default === undefined) {
-                throw new errors_InputError(`${this.#file}: ${where} needs parameter ${name}, which has no Default: give it a value.`);
+                throw new InputError(`${this.#file}: ${where} needs parameter ${name}, which has no Default: give it a value.`);
             }
             return parameter.Default;
         }
@@ -82736,14 +82225,14 @@ class Resolver {
         const resource = this.#template.Resources?.[name];
         if (resource !== undefined)
             return name;
-        throw new errors_InputError(`${this.#file}: ${where} refers to "${name}", which is neither a parameter nor a resource.`);
+        throw new InputError(`${this.#file}: ${where} refers to "${name}", which is neither a parameter nor a resource.`);
     }
 }
 function substitute(value, substitutions, machineId) {
     if (typeof value === 'string') {
         return value.replace(/\$\{([A-Za-z0-9_]+)\}/g, (_match, name) => {
             if (!(name in substitutions)) {
-                throw new errors_InputError(`State machine ${machineId} uses \${${name}}, which is not in its DefinitionSubstitutions.`);
+                throw new InputError(`State machine ${machineId} uses \${${name}}, which is not in its DefinitionSubstitutions.`);
             }
             return substitutions[name];
         });
@@ -82778,10 +82267,10 @@ const BOOTSTRAP_STACK = 'sfn-fanout-bootstrap';
  * or redrive) one execution, wait for it, and report it from the batch file the reducer wrote.
  */
 async function runAws(options, clients, deps) {
-    const input = location_parseLocation(options.job.input, 'input');
-    const output = location_parseLocation(options.job.output, 'output');
+    const input = parseLocation(options.job.input, 'input');
+    const output = parseLocation(options.job.output, 'output');
     if (input.kind !== 's3' || output.kind !== 's3') {
-        throw new errors_InputError('engine aws reads and writes S3: give input and output as s3://bucket/prefix/ (or use engine local for directories).');
+        throw new InputError('engine aws reads and writes S3: give input and output as s3://bucket/prefix/ (or use engine local for directories).');
     }
     await checkCredentials(clients.sts);
     const deployDeps = {
@@ -82827,7 +82316,7 @@ async function runAws(options, clients, deps) {
         }, deployDeps);
         const stateMachineArn = stack.outputs.StateMachineArn;
         if (stateMachineArn === undefined)
-            throw new errors_InputError(`Stack ${options.stackName} has no StateMachineArn output: the template must export it.`);
+            throw new InputError(`Stack ${options.stackName} has no StateMachineArn output: the template must export it.`);
         const name = executionName(options.step);
         let executionArn;
         if (options.redrive !== undefined) {
@@ -82849,7 +82338,7 @@ async function runAws(options, clients, deps) {
             ...(deps.onProgress === undefined ? {} : { onProgress: deps.onProgress }),
         });
         const runId = executionArn.split(':').at(-1);
-        const batch = await readJson(new S3Store(clients.s3, output.bucket, output.prefix), outcome_runKey(runId, outcome_BATCH_FILE)).catch(() => undefined);
+        const batch = await readJson(new S3Store(clients.s3, output.bucket, output.prefix), runKey(runId, BATCH_FILE)).catch(() => undefined);
         const report = buildReport({
             engine: 'aws',
             runId,
@@ -82866,7 +82355,7 @@ async function runAws(options, clients, deps) {
     finally {
         // Ephemeral stacks go even when the deploy or the run failed; a failed delete must not hide why.
         if (options.deleteStack) {
-            await deleteStack(clients.cfn, options.stackName, deployDeps).catch((error) => deps.log(`Could not delete stack ${options.stackName}: ${errors_errorMessage(error)}`));
+            await deleteStack(clients.cfn, options.stackName, deployDeps).catch((error) => deps.log(`Could not delete stack ${options.stackName}: ${errorMessage(error)}`));
         }
     }
 }
@@ -82876,10 +82365,10 @@ async function checkCredentials(sts) {
     }
     catch (error) {
         const name = error.name ?? '';
-        if (name === 'CredentialsProviderError' || /credential/i.test(errors_errorMessage(error))) {
-            throw new errors_InputError('No AWS credentials were found. Add a step before this one: uses: aws-actions/configure-aws-credentials@v4 with role-to-assume and aws-region, and give the job permissions: id-token: write.', { cause: error });
+        if (name === 'CredentialsProviderError' || /credential/i.test(errorMessage(error))) {
+            throw new InputError('No AWS credentials were found. Add a step before this one: uses: aws-actions/configure-aws-credentials@v4 with role-to-assume and aws-region, and give the job permissions: id-token: write.', { cause: error });
         }
-        throw new errors_InputError(`The AWS credentials do not work: ${errors_errorMessage(error)} (${name}).`, { cause: error });
+        throw new InputError(`The AWS credentials do not work: ${errorMessage(error)} (${name}).`, { cause: error });
     }
 }
 function consoleLinks(region, executionArn, stackId) {
@@ -88287,6 +87776,106 @@ var StateMachine = class {
 };
 
 
+;// CONCATENATED MODULE: ./lib/src/store/dir-store.js
+
+
+
+
+const READ_CHUNK = 1 << 20;
+/** A local directory as an object store: keys are `/`-separated paths below it. */
+class DirStore {
+    uri;
+    #root;
+    constructor(root) {
+        this.#root = root;
+        this.uri = root;
+    }
+    async *list() {
+        const info = await (0,promises_.stat)(this.#root).catch((error) => {
+            throw new StoreError(`Directory ${this.#root} cannot be read (${code(error)}): check the path exists.`, { cause: error });
+        });
+        if (!info.isDirectory())
+            throw new StoreError(`${this.#root} is not a directory: give the folder that holds the data.`);
+        yield* this.#walk('');
+    }
+    async *#walk(relative) {
+        const dir = await (0,promises_.opendir)(external_node_path_.join(this.#root, relative));
+        const entries = [];
+        for await (const entry of dir)
+            entries.push({ name: entry.name, isDir: entry.isDirectory() });
+        // Sorted like an S3 listing, so both stores give the same plan for the same data.
+        entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+        for (const entry of entries) {
+            const key = relative === '' ? entry.name : `${relative}/${entry.name}`;
+            if (entry.isDir)
+                yield* this.#walk(key);
+            else
+                yield { key, size: (await (0,promises_.stat)(external_node_path_.join(this.#root, key))).size };
+        }
+    }
+    async *read(key, range) {
+        if (range !== undefined && range.end <= range.start)
+            return;
+        const file = this.#pathOf(key);
+        const stream = (0,external_node_fs_.createReadStream)(file, {
+            highWaterMark: READ_CHUNK,
+            ...(range === undefined ? {} : { start: range.start, end: range.end - 1 }),
+        });
+        try {
+            for await (const chunk of stream)
+                yield chunk;
+        }
+        catch (error) {
+            throw new StoreError(`Cannot read ${file} (${code(error)}).`, { cause: error });
+        }
+        finally {
+            stream.destroy();
+        }
+    }
+    async write(key, body) {
+        const file = this.#pathOf(key);
+        await (0,promises_.mkdir)(external_node_path_.dirname(file), { recursive: true });
+        await (0,promises_.writeFile)(file, body);
+    }
+    uriOf(key) {
+        return this.#pathOf(key);
+    }
+    #pathOf(key) {
+        const file = external_node_path_.resolve(this.#root, key);
+        if (!file.startsWith(external_node_path_.resolve(this.#root) + external_node_path_.sep)) {
+            throw new StoreError(`Key "${key}" points outside ${this.#root}.`);
+        }
+        return file;
+    }
+}
+function code(error) {
+    return error.code ?? String(error);
+}
+
+;// CONCATENATED MODULE: ./lib/src/store/open-store.js
+
+
+
+/** Reads S3 settings from the environment the way Lambda and the CLI both see them. */
+function s3SettingsFromEnv(env = process.env) {
+    return { endpoint: env.SFN_FANOUT_S3_ENDPOINT || undefined, region: env.AWS_REGION || env.AWS_DEFAULT_REGION };
+}
+function createS3Client(settings) {
+    return new client_s3_dist_cjs/* S3Client */.YxF({
+        region: settings.region ?? 'us-east-1',
+        ...(settings.endpoint === undefined ? {} : { endpoint: settings.endpoint, forcePathStyle: true }),
+    });
+}
+/** Opens a store for a location; one S3 client serves every S3 location of a run. */
+function openStore(location, s3) {
+    return location.kind === 's3' ? new S3Store(s3(), location.bucket, location.prefix) : new DirStore(location.path);
+}
+/** Builds the S3 client lazily, once, so a local-only run never touches AWS configuration. */
+function lazyS3Client(settings) {
+    let client;
+    return () => (client ??= createS3Client(settings));
+}
+
 ;// CONCATENATED MODULE: external "node:worker_threads"
 const external_node_worker_threads_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:worker_threads");
 ;// CONCATENATED MODULE: ./lib/src/local/lambda-pool.js
@@ -88402,7 +87991,146 @@ class LambdaPool {
     }
 }
 
+;// CONCATENATED MODULE: ./lib/src/concurrency.js
+/** Runs `task` over `items` with at most `limit` in flight; results keep the items' order. */
+async function mapLimited(items, limit, task) {
+    const results = new Array(items.length);
+    let next = 0;
+    const lanes = Array.from({ length: Math.max(1, Math.min(limit, items.length)) }, async () => {
+        while (next < items.length) {
+            const index = next++;
+            results[index] = await task(items[index], index);
+        }
+    });
+    await Promise.all(lanes);
+    return results;
+}
+
+;// CONCATENATED MODULE: ./lib/src/local/distributed-map.js
+
+
+
+
+/** The Distributed Map fields the local engine executes; anything else it refuses by name. */
+const SUPPORTED = new Set(['Type', 'Comment', 'ItemReader', 'ItemsPath', 'ItemSelector', 'ItemProcessor', 'MaxConcurrency', 'MaxConcurrencyPath', 'ToleratedFailurePercentage', 'ResultWriter', 'Label', 'InputPath', 'ResultPath', 'ResultSelector', 'OutputPath', 'Retry', 'Catch', 'Next', 'End']);
+function isDistributedMap(state) {
+    return state.Type === 'Map' && state.ItemProcessor?.ProcessorConfig?.Mode === 'DISTRIBUTED';
+}
+function assertDistributedMapRunsLocally(name, state) {
+    const refuse = (feature) => {
+        throw new UnsupportedFeatureError(`State "${name}" uses ${feature}, which the local engine's Distributed Map does not execute: remove it for local runs, or run it with engine aws.`);
+    };
+    for (const field of Object.keys(state))
+        if (!SUPPORTED.has(field))
+            refuse(field);
+    const reader = state.ItemReader;
+    if (reader !== undefined && (reader.Resource !== 'arn:aws:states:::s3:getObject' || reader.ReaderConfig?.InputType !== 'JSONL')) {
+        refuse(`an ItemReader other than s3:getObject with InputType JSONL (${reader.Resource}, ${reader.ReaderConfig?.InputType})`);
+    }
+    const writer = state.ResultWriter;
+    if (writer !== undefined && writer.Resource !== 'arn:aws:states:::s3:putObject')
+        refuse(`a ResultWriter other than s3:putObject (${writer.Resource})`);
+}
+/** The Task that stands in for a Distributed Map: same input, output and error handling. */
+function distributedMapAsTask(state) {
+    const kept = ['Comment', 'InputPath', 'ResultPath', 'ResultSelector', 'OutputPath', 'Retry', 'Catch', 'Next', 'End'];
+    return { Type: 'Task', Resource: 'arn:aws:states:::sfn-fanout:distributedMap', ...Object.fromEntries(kept.filter((key) => key in state).map((key) => [key, state[key]])) };
+}
+/**
+ * Runs a Distributed Map as AWS does: items from the ItemReader's JSONL object, each child a
+ * separate execution of the ItemProcessor with its ItemSelector input, at most MaxConcurrency at
+ * once; a child that fails counts against ToleratedFailurePercentage; with a ResultWriter the
+ * results go to `<Prefix>/<map run id>/` as manifest.json, SUCCEEDED_0.json and FAILED_0.json.
+ */
+async function runDistributedMap(state, input, deps) {
+    const items = await readItems(state, input, deps);
+    const processor = { ...state.ItemProcessor };
+    delete processor.ProcessorConfig;
+    const machine = new StateMachine(processor, { validationOptions: { noValidate: true } });
+    const limit = Number(state.MaxConcurrencyPath === undefined ? (state.MaxConcurrency ?? 0) : valueAt(String(state.MaxConcurrencyPath), input, {})) || items.length;
+    const mapRunId = (0,external_node_crypto_.randomUUID)();
+    const startDate = new Date().toISOString();
+    const records = await mapLimited(items, limit, async (item, index) => {
+        const childInput = state.ItemSelector === undefined ? item : payload(state.ItemSelector, input, { Map: { Item: { Index: index, Value: item } } });
+        const name = `${mapRunId}:${index}`;
+        try {
+            const output = await machine.run(childInput, deps.runOptions).result;
+            deps.onChildFinished?.(output, false);
+            return { Name: name, Input: JSON.stringify(childInput), Output: JSON.stringify(output), Status: 'SUCCEEDED' };
+        }
+        catch (failure) {
+            const inner = failure.cause ?? failure;
+            deps.onChildFinished?.(undefined, true);
+            return { Name: name, Input: JSON.stringify(childInput), Status: 'FAILED', Error: inner.name ?? 'Error', Cause: errorMessage(inner) };
+        }
+    });
+    const succeeded = records.filter((record) => record.Status === 'SUCCEEDED');
+    const failed = records.filter((record) => record.Status !== 'SUCCEEDED');
+    const mapRunArn = `arn:aws:states:local:000000000000:mapRun:${deps.runId}/${String(state.Label ?? 'Map')}:${mapRunId}`;
+    const output = state.ResultWriter === undefined ? records.map((record) => JSON.parse(record.Output ?? 'null')) : await writeResults(state, mapRunId, mapRunArn, { succeeded, failed }, startDate, deps);
+    const tolerated = Number(state.ToleratedFailurePercentage ?? 0);
+    if (items.length > 0 && (failed.length / items.length) * 100 > tolerated) {
+        throw Object.assign(new Error(`${failed.length} of ${items.length} child workflows failed, over ToleratedFailurePercentage ${tolerated}.`), { name: 'States.ExceedToleratedFailureThreshold' });
+    }
+    return output;
+}
+async function readItems(state, input, deps) {
+    const reader = state.ItemReader;
+    if (reader === undefined) {
+        const items = valueAt(String(state.ItemsPath ?? '$'), input, {});
+        if (!Array.isArray(items))
+            throw Object.assign(new Error('The Map state input is not an array.'), { name: 'States.Runtime' });
+        return items;
+    }
+    const { Bucket, Key } = payload(reader.Parameters ?? {}, input, {});
+    const chunks = [];
+    for await (const chunk of deps.storeFor(Bucket).read(Key))
+        chunks.push(chunk);
+    return Buffer.concat(chunks)
+        .toString('utf8')
+        .split('\n')
+        .filter((line) => line.trim() !== '')
+        .map((line) => JSON.parse(line));
+}
+async function writeResults(state, mapRunId, mapRunArn, results, startDate, deps) {
+    const { Bucket, Prefix } = payload((state.ResultWriter.Parameters ?? {}), {}, {});
+    const store = deps.storeFor(Bucket);
+    const base = `${Prefix === undefined || Prefix === '' ? '' : `${Prefix.replace(/\/$/, '')}/`}${mapRunId}/`;
+    const files = { SUCCEEDED: [], FAILED: [], PENDING: [] };
+    for (const [kind, records] of [['SUCCEEDED', results.succeeded], ['FAILED', results.failed]]) {
+        if (records.length === 0)
+            continue;
+        const body = JSON.stringify(records.map((record) => ({ ExecutionArn: `${mapRunArn}:${record.Name}`, StartDate: startDate, StopDate: new Date().toISOString(), ...record })));
+        const key = `${base}${kind}_0.json`;
+        await store.write(key, body);
+        files[kind].push({ Key: key, Size: Buffer.byteLength(body) });
+    }
+    const manifest = { DestinationBucket: Bucket, MapRunArn: mapRunArn, ResultFiles: files };
+    await store.write(`${base}manifest.json`, JSON.stringify(manifest));
+    return { MapRunArn: mapRunArn, ResultWriterDetails: { Bucket, Key: `${base}manifest.json` } };
+}
+/** A payload template: `key.$` fields take the value at a path of the input (`$.`) or the context (`$$.`). */
+function payload(template, input, context) {
+    return Object.fromEntries(Object.entries(template).map(([key, value]) => {
+        if (key.endsWith('.$'))
+            return [key.slice(0, -2), valueAt(String(value), input, context)];
+        if (typeof value === 'object' && value !== null && !Array.isArray(value))
+            return [key, payload(value, input, context)];
+        return [key, value];
+    }));
+}
+function valueAt(path, input, context) {
+    const match = /^(\$\$?)((?:\.[A-Za-z0-9_]+)*)$/.exec(path);
+    if (match === null)
+        throw new UnsupportedFeatureError(`The path ${path} is more than the local Distributed Map reads: use $.field.field or $$.Map.Item.Value.`);
+    let value = match[1] === '$$' ? context : input;
+    for (const part of match[2].split('.').slice(1))
+        value = value?.[part];
+    return value;
+}
+
 ;// CONCATENATED MODULE: ./lib/src/local/unsupported-features.js
+
 
 const DISTRIBUTED_MAP_FIELDS = ['ItemReader', 'ItemBatcher', 'ResultWriter', 'ToleratedFailurePercentage', 'ToleratedFailurePercentagePath', 'ToleratedFailureCount', 'ToleratedFailureCountPath', 'Label'];
 const JSONATA_FIELDS = ['Arguments', 'Output', 'Assign'];
@@ -88422,11 +88150,11 @@ function assertRunsLocally(definition, knownFunctions) {
             if (field in state)
                 throw unsupported(name, `the ${field} field (JSONata or variables)`, 'use Parameters, ResultSelector and ResultPath');
         }
-        if (state.Type === 'Map') {
-            const processor = (state.ItemProcessor ?? {});
-            if (processor.ProcessorConfig?.Mode === 'DISTRIBUTED') {
-                throw unsupported(name, 'Distributed Map (ProcessorConfig.Mode DISTRIBUTED)', 'use an Inline Map for local runs');
-            }
+        if (isDistributedMap(state)) {
+            // The local engine runs Distributed Maps itself (distributed-map.ts), within a supported subset.
+            assertDistributedMapRunsLocally(name, state);
+        }
+        else if (state.Type === 'Map') {
             for (const field of DISTRIBUTED_MAP_FIELDS) {
                 if (field in state)
                     throw unsupported(name, `${field} (a Distributed Map field)`, 'use an Inline Map for local runs');
@@ -88501,6 +88229,7 @@ function unsupported(where, feature, fix) {
 
 
 
+
 /**
  * Executes the template's state machine with a real Amazon States Language interpreter, running
  * each Task's Lambda handler in a pool of worker threads. The report comes from the batch file
@@ -88523,6 +88252,9 @@ async function runLocal(options) {
     const invoke = options.wrapInvoke?.(pool.invoke.bind(pool)) ?? pool.invoke.bind(pool);
     const progress = { total: undefined, succeeded: 0, failed: 0, records: 0 };
     const report = () => options.onProgress?.({ ...progress, running: pool.active });
+    // Distributed Maps become Tasks whose local handler runs them (the interpreter would run them inline).
+    const distributedMaps = new Map();
+    const definition = withDistributedMapsAsTasks(machine.definition, distributedMaps);
     const overrides = Object.fromEntries(taskStateNames(machine.definition).map((name) => [
         name,
         async (raw) => {
@@ -88531,18 +88263,38 @@ async function runLocal(options) {
             const viaInvoke = typeof input?.FunctionName === 'string';
             const fn = machine.functions.get(viaInvoke ? input.FunctionName : stateResource(machine.definition, name));
             const result = (await invoke(fn, viaInvoke ? input.Payload : input));
-            if (fn.module === 'partitioner' && Array.isArray(result?.partitions)) {
-                progress.total = result.partitions.length;
+            if (fn.module === 'partitioner' && typeof result?.plan?.partitions === 'number') {
+                progress.total = result.plan.partitions;
                 report();
             }
             return (viaInvoke ? { ExecutedVersion: '$LATEST', Payload: result, StatusCode: 200 } : result);
         },
     ]));
     const retryIntervalOverrides = options.retryDelayMs === undefined ? undefined : Object.fromEntries(retryingStateNames(machine.definition).map((name) => [name, options.retryDelayMs]));
+    const runOptions = { overrides: { taskResourceLocalHandlers: overrides, ...(retryIntervalOverrides === undefined ? {} : { retryIntervalOverrides }) } };
+    const outputLocation = parseLocation(job.output, 'output');
+    const s3Client = lazyS3Client(options.s3 ?? {});
+    for (const [name, state] of distributedMaps) {
+        overrides[name] = async (input) => (await runDistributedMap(state, input, {
+            storeFor: (bucket) => (bucket === 'local' ? openStore(outputLocation, s3Client) : openStore(parseLocation(`s3://${bucket}/`, 'bucket'), s3Client)),
+            runOptions,
+            runId,
+            onChildFinished: (output, failed) => {
+                const summary = output;
+                if (failed || summary?.status === 'failed')
+                    progress.failed += 1;
+                else {
+                    progress.succeeded += 1;
+                    progress.records += summary?.records ?? 0;
+                }
+                report();
+            },
+        }));
+    }
     const startedAt = now();
     const input = toJobRequest(job);
-    const execution = new StateMachine(machine.definition, { validationOptions: { checkArn: false } }).run(input, {
-        overrides: { taskResourceLocalHandlers: overrides, ...(retryIntervalOverrides === undefined ? {} : { retryIntervalOverrides }) },
+    const execution = new StateMachine(definition, { validationOptions: { checkArn: false } }).run(input, {
+        ...runOptions,
         context: { Execution: { Id: `local:${runId}`, Name: runId, Input: input, StartTime: new Date(startedAt).toISOString() } },
     });
     const onAbort = () => execution.abort();
@@ -88569,19 +88321,27 @@ async function runLocal(options) {
         await watching;
     }
     const finishedAt = now();
-    const output = open_store_openStore(location_parseLocation(job.output, 'output'), lazyS3Client(options.s3 ?? {}));
-    const batch = await readJson(output, outcome_runKey(runId, outcome_BATCH_FILE)).catch(() => undefined);
+    const batch = await readJson(openStore(outputLocation, s3Client), runKey(runId, BATCH_FILE)).catch(() => undefined);
     return buildReport({ engine: 'local', runId, input: job.input, output: job.output, format: job.format, startedAt, finishedAt, ...(error === undefined ? {} : { error }) }, batch);
 }
 /** The template's location parameters, as the AWS engine sets them; a directory stands as bucket "local". */
 function locationParameters(job) {
     const parameters = {};
     for (const [name, uri] of [['Input', job.input], ['Output', job.output]]) {
-        const location = location_parseLocation(uri, name.toLowerCase());
+        const location = parseLocation(uri, name.toLowerCase());
         parameters[`${name}Bucket`] = location.kind === 's3' ? location.bucket : 'local';
         parameters[`${name}Prefix`] = location.kind === 's3' ? location.prefix : '';
     }
     return parameters;
+}
+function withDistributedMapsAsTasks(machine, found) {
+    const states = Object.fromEntries(Object.entries((machine.States ?? {})).map(([name, state]) => {
+        if (!isDistributedMap(state))
+            return [name, state];
+        found.set(name, state);
+        return [name, distributedMapAsTask(state)];
+    }));
+    return { ...machine, States: states };
 }
 function stateResource(definition, stateName) {
     let found = '';
@@ -88604,7 +88364,7 @@ function executionError(failure, signal) {
     if (signal?.aborted === true)
         return { name: 'ExecutionAborted', cause: 'The run was cancelled.' };
     const inner = failure.cause ?? failure;
-    return { name: inner.name ?? 'Error', cause: errors_errorMessage(inner) };
+    return { name: inner.name ?? 'Error', cause: errorMessage(inner) };
 }
 
 ;// CONCATENATED MODULE: ./lib/src/run-batch.js
@@ -88701,19 +88461,19 @@ function parseRunSettings(read) {
     };
     const engine = value('engine') ?? 'local';
     if (engine !== 'local' && engine !== 'aws') {
-        throw new errors_InputError(`engine "${engine}" is not known: use local (this machine) or aws (a deployed stack).`);
+        throw new InputError(`engine "${engine}" is not known: use local (this machine) or aws (a deployed stack).`);
     }
     const request = Object.fromEntries(Object.entries(JOB_OPTION_NAMES).map(([field, name]) => [field, value(name)]));
-    const job = job_parseJob(request);
+    const job = parseJob(request);
     const handler = value('handler');
     if (handler === undefined) {
-        throw new errors_InputError('handler is required: give the module with your processRecord or processPartition, like examples/log-analytics/handler.ts.');
+        throw new InputError('handler is required: give the module with your processRecord or processPartition, like examples/log-analytics/handler.ts.');
     }
     if (!(0,external_node_fs_.existsSync)(handler))
-        throw new errors_InputError(`handler "${handler}" does not exist (looked in ${external_node_path_.resolve(handler)}).`);
+        throw new InputError(`handler "${handler}" does not exist (looked in ${external_node_path_.resolve(handler)}).`);
     const template = value('template');
     if (template !== undefined && !(0,external_node_fs_.existsSync)(template))
-        throw new errors_InputError(`template "${template}" does not exist (looked in ${external_node_path_.resolve(template)}).`);
+        throw new InputError(`template "${template}" does not exist (looked in ${external_node_path_.resolve(template)}).`);
     const parameters = { ...stringMap(value('parameters'), 'parameters') };
     const maxConcurrency = wholeNumber(value('max-concurrency'), 'max-concurrency', 0, 40);
     if (maxConcurrency !== undefined)
@@ -88722,13 +88482,13 @@ function parseRunSettings(read) {
     if (tolerated !== undefined) {
         const percent = Number(tolerated);
         if (!/^\d+(\.\d+)?$/.test(tolerated) || percent > 100) {
-            throw new errors_InputError(`tolerated-failure-percentage "${tolerated}" must be a number from 0 to 100.`);
+            throw new InputError(`tolerated-failure-percentage "${tolerated}" must be a number from 0 to 100.`);
         }
         parameters.ToleratedFailurePercentage = tolerated;
     }
     const endpoint = value('s3-endpoint');
     if (endpoint !== undefined && !/^https?:\/\/[^\s/]+/.test(endpoint)) {
-        throw new errors_InputError(`s3-endpoint "${endpoint}" is not a URL: give one like http://127.0.0.1:4568.`);
+        throw new InputError(`s3-endpoint "${endpoint}" is not a URL: give one like http://127.0.0.1:4568.`);
     }
     const summary = value('summary');
     const report = value('report');
@@ -88747,33 +88507,33 @@ function parseRunSettings(read) {
 }
 function parseAwsSettings(value, endpoint) {
     if (endpoint !== undefined)
-        throw new errors_InputError('s3-endpoint is for engine local: the AWS engine uses S3 itself.');
+        throw new InputError('s3-endpoint is for engine local: the AWS engine uses S3 itself.');
     const region = value('region') ?? process.env.AWS_REGION ?? process.env.AWS_DEFAULT_REGION;
     if (region === undefined)
-        throw new errors_InputError('region is required for engine aws: set the region input, or aws-region in aws-actions/configure-aws-credentials.');
+        throw new InputError('region is required for engine aws: set the region input, or aws-region in aws-actions/configure-aws-credentials.');
     if (!/^[a-z]{2}(-[a-z]+)+-\d$/.test(region))
-        throw new errors_InputError(`region "${region}" is not an AWS region, like us-east-1.`);
+        throw new InputError(`region "${region}" is not an AWS region, like us-east-1.`);
     const stackName = value('stack-name');
     if (stackName === undefined || !/^[A-Za-z][A-Za-z0-9-]{0,127}$/.test(stackName)) {
-        throw new errors_InputError(`stack-name ${stackName === undefined ? 'is required for engine aws' : `"${stackName}" is not a stack name`}: letters, digits and hyphens, starting with a letter, up to 128 characters.`);
+        throw new InputError(`stack-name ${stackName === undefined ? 'is required for engine aws' : `"${stackName}" is not a stack name`}: letters, digits and hyphens, starting with a letter, up to 128 characters.`);
     }
     const capabilities = (value('capabilities') ?? 'CAPABILITY_IAM').split(/[\s,]+/).filter(Boolean);
     for (const capability of capabilities) {
         if (!CAPABILITIES.includes(capability))
-            throw new errors_InputError(`capabilities "${capability}" is not one of ${CAPABILITIES.join(', ')}.`);
+            throw new InputError(`capabilities "${capability}" is not one of ${CAPABILITIES.join(', ')}.`);
     }
     const roleArn = value('role-arn');
     if (roleArn !== undefined && !/^arn:aws[a-z-]*:iam::\d{12}:role\/.+/.test(roleArn))
-        throw new errors_InputError(`role-arn "${roleArn}" is not an IAM role ARN.`);
+        throw new InputError(`role-arn "${roleArn}" is not an IAM role ARN.`);
     const redrive = value('redrive');
     if (redrive !== undefined && redrive !== 'previous-attempt' && !/^arn:aws[a-z-]*:states:[^:]+:\d{12}:execution:[^:]+:[^:]+$/.test(redrive)) {
-        throw new errors_InputError(`redrive "${redrive}" must be previous-attempt or the ARN of an execution to redrive.`);
+        throw new InputError(`redrive "${redrive}" must be previous-attempt or the ARN of an execution to redrive.`);
     }
     const timeoutMinutes = wholeNumber(value('timeout-minutes'), 'timeout-minutes', 1, 60 * 24 * 365);
     const terminationProtection = optionalBoolean(value('termination-protection'), 'termination-protection');
     const artifactBucket = value('artifact-bucket');
     if (artifactBucket !== undefined && !/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/.test(artifactBucket)) {
-        throw new errors_InputError(`artifact-bucket "${artifactBucket}" is not a bucket name: 3-63 lowercase letters, digits, dots and hyphens.`);
+        throw new InputError(`artifact-bucket "${artifactBucket}" is not a bucket name: 3-63 lowercase letters, digits, dots and hyphens.`);
     }
     return {
         region,
@@ -88802,14 +88562,14 @@ function stringMap(text, name) {
         parsed = (0,dist/* parse */.qg)(text);
     }
     catch (error) {
-        throw new errors_InputError(`${name} is neither JSON nor YAML: ${error.message.split('\n')[0]}. Give a map like {"WorkerMemorySize": "3008"} or WorkerMemorySize: 3008.`);
+        throw new InputError(`${name} is neither JSON nor YAML: ${error.message.split('\n')[0]}. Give a map like {"WorkerMemorySize": "3008"} or WorkerMemorySize: 3008.`);
     }
     if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
-        throw new errors_InputError(`${name} must be a map of names to values, like {"WorkerMemorySize": "3008"} or WorkerMemorySize: 3008.`);
+        throw new InputError(`${name} must be a map of names to values, like {"WorkerMemorySize": "3008"} or WorkerMemorySize: 3008.`);
     }
     return Object.fromEntries(Object.entries(parsed).map(([key, item]) => {
         if (typeof item === 'object' && item !== null)
-            throw new errors_InputError(`${name}: the value of ${key} must be a string, number or boolean.`);
+            throw new InputError(`${name}: the value of ${key} must be a string, number or boolean.`);
         return [key, String(item)];
     }));
 }
@@ -88818,13 +88578,13 @@ function optionalBoolean(text, name) {
         return undefined;
     if (text === 'true' || text === 'false')
         return text === 'true';
-    throw new errors_InputError(`${name} "${text}" must be true or false.`);
+    throw new InputError(`${name} "${text}" must be true or false.`);
 }
 function price(text, name) {
     if (text === undefined)
         return undefined;
     if (!/^\d+(\.\d+)?$/.test(text))
-        throw new errors_InputError(`${name} "${text}" must be a price in USD, like 0.0000133334.`);
+        throw new InputError(`${name} "${text}" must be a price in USD, like 0.0000133334.`);
     return Number(text);
 }
 function wholeNumber(text, name, min, max) {
@@ -88832,7 +88592,7 @@ function wholeNumber(text, name, min, max) {
         return undefined;
     const number = Number(text);
     if (!/^\d+$/.test(text) || number < min || number > max) {
-        throw new errors_InputError(`${name} "${text}" must be a whole number from ${min} to ${max}.`);
+        throw new InputError(`${name} "${text}" must be a whole number from ${min} to ${max}.`);
     }
     return number;
 }
@@ -88904,7 +88664,7 @@ async function main(argv, io) {
         parsed = parseCommandLine(argv);
     }
     catch (error) {
-        io.err(`${errors_errorMessage(error)}\nRun sfn-fanout --help for the options.\n`);
+        io.err(`${errorMessage(error)}\nRun sfn-fanout --help for the options.\n`);
         return 2;
     }
     if (parsed.help || parsed.command === undefined) {
@@ -88915,8 +88675,8 @@ async function main(argv, io) {
         return parsed.command === 'plan' ? await planCommand(parsed.read, io) : await runCommand(parsed.read, io);
     }
     catch (error) {
-        io.err(`${error instanceof errors_FanoutError ? '' : 'Unexpected error: '}${errors_errorMessage(error)}\n`);
-        return error instanceof errors_FanoutError ? 2 : 1;
+        io.err(`${error instanceof FanoutError ? '' : 'Unexpected error: '}${errorMessage(error)}\n`);
+        return error instanceof FanoutError ? 2 : 1;
     }
 }
 function parseCommandLine(argv) {
@@ -88968,12 +88728,12 @@ async function runCommand(read, io) {
 }
 async function planCommand(read, io) {
     // Planning writes nothing, so the output only needs to parse.
-    const job = job_parseJob({ ...Object.fromEntries(Object.entries(JOB_OPTION_NAMES).map(([field, name]) => [field, read(name)])), output: read('output') ?? '.' });
-    const source = open_store_openStore(location_parseLocation(job.input, 'input'), lazyS3Client({ endpoint: read('s3-endpoint'), region: read('region') }));
+    const job = parseJob({ ...Object.fromEntries(Object.entries(JOB_OPTION_NAMES).map(([field, name]) => [field, read(name)])), output: read('output') ?? '.' });
+    const source = openStore(parseLocation(job.input, 'input'), lazyS3Client({ endpoint: read('s3-endpoint'), region: read('region') }));
     const listing = [];
     for await (const object of source.list())
         listing.push(object);
-    const plan = partition_plan_planPartitions(listing, { sizing: job.sizing, maxPartitions: job.maxPartitions });
+    const plan = planPartitions(listing, { sizing: job.sizing, maxPartitions: job.maxPartitions });
     const lines = [`partition  bytes       segments  first`];
     for (const partition of plan.partitions.slice(0, 100)) {
         const first = partition.segments[0];
@@ -89054,7 +88814,7 @@ module.exports = /*#__PURE__*/JSON.parse('{"$id":"http://asl-validator.cloud/jso
 
 /***/ }),
 
-/***/ 8654:
+/***/ 6273:
 /***/ ((module) => {
 
 module.exports = /*#__PURE__*/JSON.parse('{"$id":"http://asl-validator.cloud/map.json#","$schema":"http://json-schema.org/draft-07/schema#","definitions":{"ItemProcessor":{"type":"object","allOf":[{"$ref":"base-state-machine.json#"}],"$comment":"The \\"ItemProcessor\\" field MAY contain a field named \\"ProcessorConfig\\", whose value MUST be a JSON object whose value is defined by the interpreter.","properties":{"ProcessorConfig":{"type":"object","oneOf":[{"properties":{"Mode":{"type":"string","enum":["INLINE"]}},"required":["Mode"]},{"properties":{"Mode":{"type":"string","enum":["DISTRIBUTED"]},"ExecutionType":{"type":"string","enum":["EXPRESS","STANDARD"]}},"required":["Mode","ExecutionType"]}]}}},"Label":{"type":"string"},"MaxConcurrency":{"type":"number","minimum":0},"MaxInputBytesPerBatch":{"type":"integer","minimum":0,"maximum":262144},"MaxItems":{"$comment":"MAY have a \\"MaxItems\\" field which MUST be a positive integer","type":"integer","minimum":1},"MaxItemsPerBatch":{"type":"integer","minimum":0},"Resource":{"$comment":"The ResultWrite/ItemReader Configuration MUST have a \\"Resource\\" field, whose value MUST be a URI that uniquely identifies the specific task to execute. The States language does not constrain the URI scheme nor any other part of the URI.","type":"string"},"ToleratedFailureCount":{"type":"integer","minimum":0},"ToleratedFailurePercentage":{"type":"integer","minimum":0,"maximum":100},"Type":{"type":"string","enum":["Map"]}},"oneOf":[{"type":"object","properties":{"QueryLanguage":{"$ref":"paths.json#/definitions/queryLanguage"},"Type":{"$ref":"#/definitions/Type"},"Next":{"$ref":"common.json#/definitions/Next"},"End":{"$ref":"common.json#/definitions/End"},"Comment":{"$ref":"common.json#/definitions/Comment"},"OutputPath":{"$ref":"paths.json#/definitions/asl_path"},"InputPath":{"$ref":"paths.json#/definitions/asl_path"},"ResultPath":{"$ref":"paths.json#/definitions/asl_result_path"},"ItemsPath":{"$ref":"paths.json#/definitions/asl_ref_path"},"Label":{"$ref":"#/definitions/Label"},"MaxConcurrency":{"$ref":"#/definitions/MaxConcurrency"},"MaxConcurrencyPath":{"$ref":"paths.json#/definitions/asl_ref_path"},"ItemReader":{"$comment":"A Map State MAY have an \\"ItemReader\\" field, whose value MUST be a JSON object and is called the ItemReader Configuration","type":"object","properties":{"Resource":{"$ref":"#/definitions/Resource"},"Parameters":{"$comment":"The ItemReader Configuration MAY have a \\"Parameters\\" field, whose value MUST be a Payload Template.","$ref":"paths.json#/definitions/asl_payload_template"},"ReaderConfig":{"$comment":"The ItemReader Configuration MAY have a \\"ReaderConfig\\" field whose value is a JSON object which MAY have a \\"MaxItems\\" field which MUST be a positive integer.","type":"object","properties":{"MaxItems":{"$ref":"#/definitions/MaxItems"},"MaxItemsPath":{"$comment":"A \\"ReaderConfig\\" field MAY have \\"MaxItemsPath\\" field which MUST be a Reference Path which, when resolved, MUST select a field whose value is a positive integer.","$ref":"paths.json#/definitions/asl_ref_path"},"Parameters":{"$ref":"paths.json#/definitions/asl_payload_template"}},"additionalProperties":true}},"required":["Resource"]},"ItemProcessor":{"$ref":"#/definitions/ItemProcessor"},"Iterator":{"$ref":"base-state-machine.json#"},"Parameters":{"$ref":"paths.json#/definitions/asl_payload_template"},"ItemSelector":{"$ref":"paths.json#/definitions/asl_payload_template"},"ItemBatcher":{"type":"object","properties":{"MaxItemsPerBatch":{"$ref":"#/definitions/MaxItemsPerBatch"},"MaxItemsPerBatchPath":{"$ref":"paths.json#/definitions/asl_ref_path"},"MaxInputBytesPerBatch":{"$ref":"#/definitions/MaxInputBytesPerBatch"},"MaxInputBytesPerBatchPath":{"$ref":"paths.json#/definitions/asl_ref_path"},"BatchInput":{"$ref":"paths.json#/definitions/asl_payload_template"}}},"ResultSelector":{"$ref":"paths.json#/definitions/asl_payload_template"},"ResultWriter":{"$comment":"A Map State MAY have a \\"ResultWriter\\" field, whose value MUST be a JSON object and is called the ResultWriter Configuration.","type":"object","required":["Resource"],"properties":{"Parameters":{"$comment":"In a JSONPath Map State, the ResultWriter Configuration MAY have a \\"Parameters\\" field, whose value MUST be a Payload Template.","$ref":"paths.json#/definitions/asl_payload_template"},"Resource":{"$ref":"#/definitions/Resource"}}},"Assign":{"$ref":"paths.json#/definitions/assign"},"Retry":{"$ref":"common.json#/definitions/Retry"},"Catch":{"$ref":"common.json#/definitions/Catch"},"ToleratedFailureCount":{"$ref":"#/definitions/ToleratedFailureCount"},"ToleratedFailureCountPath":{"$ref":"paths.json#/definitions/asl_ref_path"},"ToleratedFailurePercentage":{"$ref":"#/definitions/ToleratedFailurePercentage"},"ToleratedFailurePercentagePath":{"$ref":"paths.json#/definitions/asl_ref_path"}},"additionalProperties":false,"required":["QueryLanguage","Type"]},{"type":"object","properties":{"QueryLanguage":{"$ref":"jsonata.json#/definitions/queryLanguage"},"Type":{"$ref":"#/definitions/Type"},"Next":{"$ref":"common.json#/definitions/Next"},"End":{"$ref":"common.json#/definitions/End"},"Comment":{"$ref":"common.json#/definitions/Comment"},"Items":{"oneOf":[{"type":"array"},{"$ref":"jsonata.json#/definitions/jsonata"}]},"Label":{"$ref":"#/definitions/Label"},"MaxConcurrency":{"oneOf":[{"$ref":"#/definitions/MaxConcurrency"},{"$comment":"A JSONata Map State MAY specify a JSONata string for the \\"MaxConcurrency\\" field, which MUST evaluate to a non-negative integer.","$ref":"jsonata.json#/definitions/jsonata"}]},"ItemReader":{"$comment":"A Map State MAY have an \\"ItemReader\\" field, whose value MUST be a JSON object and is called the ItemReader Configuration","type":"object","properties":{"Resource":{"$ref":"#/definitions/Resource"},"Arguments":{"$comment":"In a JSONata Map State, the ItemReader Configuration MAY have an \\"Arguments\\" field, whose value MUST be a JSON object or a JSONata string that evaluates to a JSON object.","$ref":"jsonata.json#/definitions/arguments"},"ReaderConfig":{"$comment":"The ItemReader Configuration MAY have a \\"ReaderConfig\\" field whose value is a JSON object which MAY have a \\"MaxItems\\" field which MUST be a positive integer.","type":"object","properties":{"MaxItems":{"$comment":"In a JSONata Map State, the \\"ReaderConfig\\" field\'s \\"MaxItems\\" field MAY be a JSONata string that MUST evaluate to a positive integer.","oneOf":[{"$ref":"#/definitions/MaxItems"},{"$ref":"jsonata.json#/definitions/jsonata"}]},"Arguments":{"$ref":"jsonata.json#/definitions/arguments"}},"additionalProperties":true}},"required":["Resource"]},"ItemProcessor":{"$ref":"#/definitions/ItemProcessor"},"Iterator":{"$ref":"base-state-machine.json#"},"ItemSelector":{"$ref":"jsonata.json#/definitions/jsonata_template"},"ItemBatcher":{"type":"object","properties":{"MaxItemsPerBatch":{"oneOf":[{"$ref":"#/definitions/MaxItemsPerBatch"},{"$ref":"jsonata.json#/definitions/jsonata"}]},"MaxInputBytesPerBatch":{"oneOf":[{"$ref":"#/definitions/MaxInputBytesPerBatch"},{"$ref":"jsonata.json#/definitions/jsonata"}]},"BatchInput":{"oneOf":[{"$ref":"jsonata.json#/definitions/jsonata"},{"$ref":"jsonata.json#/definitions/jsonata_template"}]}}},"ResultWriter":{"$comment":"A Map State MAY have a \\"ResultWriter\\" field, whose value MUST be a JSON object and is called the ResultWriter Configuration.","type":"object","required":["Resource"],"properties":{"Arguments":{"$comment":"In a JSONata Map State, the ResultWriter Configuration MAY have an \\"Arguments\\" field, whose value MUST be a JSON object or a JSONata string that evaluates to a JSON object.","$ref":"jsonata.json#/definitions/arguments"},"Resource":{"$ref":"#/definitions/Resource"}}},"Retry":{"$ref":"common.json#/definitions/Retry"},"Catch":{"$ref":"common.json#/definitions/Catch"},"ToleratedFailureCount":{"oneOf":[{"$ref":"#/definitions/ToleratedFailureCount"},{"$ref":"jsonata.json#/definitions/jsonata"}]},"ToleratedFailurePercentage":{"oneOf":[{"$ref":"#/definitions/ToleratedFailurePercentage"},{"$ref":"jsonata.json#/definitions/jsonata"}]},"Output":{"$ref":"jsonata.json#/definitions/output"},"Assign":{"$ref":"jsonata.json#/definitions/assign"}},"required":["QueryLanguage","Type"],"additionalProperties":false}]}');

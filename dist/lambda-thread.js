@@ -33274,6 +33274,21 @@ __nccwpck_require__.d(worker_namespaceObject, {
 
 ;// CONCATENATED MODULE: external "node:worker_threads"
 const external_node_worker_threads_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:worker_threads");
+;// CONCATENATED MODULE: ./lib/src/concurrency.js
+/** Runs `task` over `items` with at most `limit` in flight; results keep the items' order. */
+async function mapLimited(items, limit, task) {
+    const results = new Array(items.length);
+    let next = 0;
+    const lanes = Array.from({ length: Math.max(1, Math.min(limit, items.length)) }, async () => {
+        while (next < items.length) {
+            const index = next++;
+            results[index] = await task(items[index], index);
+        }
+    });
+    await Promise.all(lanes);
+    return results;
+}
+
 ;// CONCATENATED MODULE: ./lib/src/errors.js
 /**
  * A small error hierarchy: every error sfn-fanout raises on purpose says what went wrong and how to
@@ -34077,7 +34092,7 @@ async function mapItems(plan, destination, budget = INLINE_ITEMS_BUDGET) {
         start = end + 1;
         return item;
     });
-    return { items, manifest: destination.uriOf(key) };
+    return { items, manifest: destination.uriOf(key), manifestKey: key };
 }
 /** The partition an item stands for, reading its manifest line when it is a pointer. */
 async function resolvePartition(item, destination) {
@@ -34094,8 +34109,6 @@ async function resolvePartition(item, destination) {
     return partition;
 }
 
-// EXTERNAL MODULE: ./node_modules/@aws-sdk/client-s3/dist-cjs/index.js
-var dist_cjs = __nccwpck_require__(3711);
 // EXTERNAL MODULE: external "node:fs/promises"
 var promises_ = __nccwpck_require__(1455);
 ;// CONCATENATED MODULE: ./lib/src/store/dir-store.js
@@ -34174,6 +34187,8 @@ function code(error) {
     return error.code ?? String(error);
 }
 
+// EXTERNAL MODULE: ./node_modules/@aws-sdk/client-s3/dist-cjs/index.js
+var dist_cjs = __nccwpck_require__(3711);
 ;// CONCATENATED MODULE: ./lib/src/store/s3-store.js
 
 
@@ -34303,7 +34318,54 @@ function lazyS3Client(settings) {
     return () => (client ??= createS3Client(settings));
 }
 
+;// CONCATENATED MODULE: ./lib/src/store/read-json.js
+/** A whole JSON object from a store. */
+async function readJson(store, key) {
+    const chunks = [];
+    for await (const chunk of store.read(key))
+        chunks.push(chunk);
+    return JSON.parse(Buffer.concat(chunks).toString('utf8'));
+}
+
+;// CONCATENATED MODULE: ./lib/src/steps/map-run-results.js
+
+
+
+
+/**
+ * The Map results a Distributed Map's ResultWriter wrote. A succeeded child's Output is what the
+ * iteration returned (a partition summary, or a partition the Catch marked failed); a child that
+ * failed, timed out or never ran (PENDING) becomes a failed partition with its error.
+ */
+function mapResultsOf(files) {
+    const failedChild = (record, error, cause) => {
+        const input = JSON.parse(record.Input);
+        return { id: input.item.id, status: 'failed', bytes: input.item.bytes, error, cause };
+    };
+    return [
+        ...files.succeeded.map((record) => JSON.parse(record.Output ?? 'null')),
+        ...files.failed.map((record) => failedChild(record, record.Error ?? `States.${record.Status}`, record.Cause ?? `The child workflow ended ${record.Status}.`)),
+        ...files.pending.map((record) => failedChild(record, 'SfnFanout.NotRun', 'The child workflow never ran (the Map run stopped first).')),
+    ];
+}
+async function readMapRunResults(job, output, deps) {
+    const { Bucket, Key } = output.ResultWriterDetails;
+    // "local" is the local engine's stand-in for a directory output: keys are relative to it.
+    const store = Bucket === 'local' ? new DirStore(parseLocation(job.output, 'output').uri) : openStore(parseLocation(`s3://${Bucket}/`, 'ResultWriter bucket'), deps.s3);
+    const manifest = await readJson(store, Key);
+    const read = async (kind) => {
+        const records = [];
+        for (const file of manifest.ResultFiles[kind] ?? [])
+            records.push(...(await readJson(store, file.Key)));
+        return records;
+    };
+    return mapResultsOf({ succeeded: await read('SUCCEEDED'), failed: await read('FAILED'), pending: await read('PENDING') });
+}
+
 ;// CONCATENATED MODULE: ./lib/src/steps/steps.js
+
+
+
 
 
 
@@ -34323,7 +34385,9 @@ async function partitionStep(event, deps) {
     for await (const object of source.list())
         listing.push(object);
     const plan = planPartitions(listing, { sizing: job.sizing, maxPartitions: job.maxPartitions });
-    const { items, manifest } = await mapItems(plan, destination);
+    const distributed = settings.mapMode === 'DISTRIBUTED';
+    // Distributed: the manifest is always written, and its lines are the items.
+    const { items, manifest, manifestKey } = await mapItems(plan, destination, distributed ? -1 : undefined);
     return {
         job,
         runId,
@@ -34334,9 +34398,15 @@ async function partitionStep(event, deps) {
             ...(plan.cappedAt === undefined ? {} : { cappedAt: plan.cappedAt }),
             ...(manifest === undefined ? {} : { manifest }),
         },
-        partitions: items,
-        ...settings,
+        partitions: distributed ? [] : items,
+        ...(distributed && manifestKey !== undefined ? { manifest: manifestLocation(job, manifestKey) } : {}),
+        maxConcurrency: settings.maxConcurrency,
+        toleratedFailurePercentage: settings.toleratedFailurePercentage,
     };
+}
+function manifestLocation(job, key) {
+    const output = parseLocation(job.output, 'output');
+    return output.kind === 's3' ? { bucket: output.bucket, key: output.prefix + key } : { bucket: 'local', key };
 }
 function parseSettings(settings) {
     const maxConcurrency = Number(settings.maxConcurrency ?? 0);
@@ -34347,7 +34417,10 @@ function parseSettings(settings) {
     if (!(toleratedFailurePercentage >= 0 && toleratedFailurePercentage <= 100)) {
         throw new InputError(`ToleratedFailurePercentage "${settings.toleratedFailurePercentage}" must be a number from 0 to 100.`);
     }
-    return { maxConcurrency, toleratedFailurePercentage };
+    const mapMode = settings.mapMode ?? 'INLINE';
+    if (mapMode !== 'INLINE' && mapMode !== 'DISTRIBUTED')
+        throw new InputError(`MapMode "${mapMode}" must be INLINE or DISTRIBUTED.`);
+    return { maxConcurrency, toleratedFailurePercentage, mapMode };
 }
 function parseRunId(runId) {
     // Step Functions execution names: 1-80 characters, no spaces, slashes or wildcards.
@@ -34383,31 +34456,14 @@ async function reduceStep(event, deps) {
     const handler = await deps.handler();
     const runId = parseRunId(event.runId);
     const { destination } = stores(event.job, deps);
-    const outcomes = await mapLimited(event.partitions, DETAIL_READS_IN_FLIGHT, async (entry) => entry.status === 'failed' ? entry : readJson(destination, partitionDetailKey(runId, entry.id)));
+    const results = Array.isArray(event.partitions) ? event.partitions : await readMapRunResults(event.job, event.partitions, deps);
+    const outcomes = await mapLimited(results, DETAIL_READS_IN_FLIGHT, async (entry) => entry.status === 'failed' ? entry : readJson(destination, partitionDetailKey(runId, entry.id)));
     const batch = reduceOutcomes(outcomes, handler.merge, event.toleratedFailurePercentage);
     // Per-partition results stay in their own files; the merged one is in `result`.
     const lean = outcomes.map((outcome) => (outcome.status === 'succeeded' ? { ...outcome, result: null } : outcome));
     const file = { ...batch, runId, job: event.job, plan: event.plan, outcomes: lean };
     await destination.write(runKey(runId, BATCH_FILE), JSON.stringify(file));
     return batch;
-}
-async function readJson(store, key) {
-    const chunks = [];
-    for await (const chunk of store.read(key))
-        chunks.push(chunk);
-    return JSON.parse(Buffer.concat(chunks).toString('utf8'));
-}
-async function mapLimited(items, limit, task) {
-    const results = new Array(items.length);
-    let next = 0;
-    const lanes = Array.from({ length: Math.min(limit, items.length) }, async () => {
-        while (next < items.length) {
-            const index = next++;
-            results[index] = await task(items[index]);
-        }
-    });
-    await Promise.all(lanes);
-    return results;
 }
 /** The user handler module a Lambda runs: `SFN_FANOUT_HANDLER`, loaded once per container. */
 function handlerFromEnv(env = process.env) {

@@ -34029,7 +34029,7 @@ async function map_items_mapItems(plan, destination, budget = INLINE_ITEMS_BUDGE
         start = end + 1;
         return item;
     });
-    return { items, manifest: destination.uriOf(key) };
+    return { items, manifest: destination.uriOf(key), manifestKey: key };
 }
 /** The partition an item stands for, reading its manifest line when it is a pointer. */
 async function resolvePartition(item, destination) {
@@ -34046,8 +34046,6 @@ async function resolvePartition(item, destination) {
     return partition;
 }
 
-// EXTERNAL MODULE: ./node_modules/@aws-sdk/client-s3/dist-cjs/index.js
-var dist_cjs = __nccwpck_require__(3711);
 // EXTERNAL MODULE: external "node:fs/promises"
 var promises_ = __nccwpck_require__(1455);
 ;// CONCATENATED MODULE: ./lib/src/store/dir-store.js
@@ -34057,7 +34055,7 @@ var promises_ = __nccwpck_require__(1455);
 
 const READ_CHUNK = 1 << 20;
 /** A local directory as an object store: keys are `/`-separated paths below it. */
-class DirStore {
+class dir_store_DirStore {
     uri;
     #root;
     constructor(root) {
@@ -34126,6 +34124,8 @@ function code(error) {
     return error.code ?? String(error);
 }
 
+// EXTERNAL MODULE: ./node_modules/@aws-sdk/client-s3/dist-cjs/index.js
+var dist_cjs = __nccwpck_require__(3711);
 ;// CONCATENATED MODULE: ./lib/src/store/s3-store.js
 
 
@@ -34246,8 +34246,8 @@ function createS3Client(settings) {
     });
 }
 /** Opens a store for a location; one S3 client serves every S3 location of a run. */
-function openStore(location, s3) {
-    return location.kind === 's3' ? new S3Store(s3(), location.bucket, location.prefix) : new DirStore(location.path);
+function open_store_openStore(location, s3) {
+    return location.kind === 's3' ? new S3Store(s3(), location.bucket, location.prefix) : new dir_store_DirStore(location.path);
 }
 /** Builds the S3 client lazily, once, so a local-only run never touches AWS configuration. */
 function lazyS3Client(settings) {
@@ -34255,7 +34255,45 @@ function lazyS3Client(settings) {
     return () => (client ??= createS3Client(settings));
 }
 
+;// CONCATENATED MODULE: ./lib/src/steps/map-run-results.js
+
+
+
+
+/**
+ * The Map results a Distributed Map's ResultWriter wrote. A succeeded child's Output is what the
+ * iteration returned (a partition summary, or a partition the Catch marked failed); a child that
+ * failed, timed out or never ran (PENDING) becomes a failed partition with its error.
+ */
+function mapResultsOf(files) {
+    const failedChild = (record, error, cause) => {
+        const input = JSON.parse(record.Input);
+        return { id: input.item.id, status: 'failed', bytes: input.item.bytes, error, cause };
+    };
+    return [
+        ...files.succeeded.map((record) => JSON.parse(record.Output ?? 'null')),
+        ...files.failed.map((record) => failedChild(record, record.Error ?? `States.${record.Status}`, record.Cause ?? `The child workflow ended ${record.Status}.`)),
+        ...files.pending.map((record) => failedChild(record, 'SfnFanout.NotRun', 'The child workflow never ran (the Map run stopped first).')),
+    ];
+}
+async function map_run_results_readMapRunResults(job, output, deps) {
+    const { Bucket, Key } = output.ResultWriterDetails;
+    // "local" is the local engine's stand-in for a directory output: keys are relative to it.
+    const store = Bucket === 'local' ? new DirStore(parseLocation(job.output, 'output').uri) : openStore(parseLocation(`s3://${Bucket}/`, 'ResultWriter bucket'), deps.s3);
+    const manifest = await readJson(store, Key);
+    const read = async (kind) => {
+        const records = [];
+        for (const file of manifest.ResultFiles[kind] ?? [])
+            records.push(...(await readJson(store, file.Key)));
+        return records;
+    };
+    return mapResultsOf({ succeeded: await read('SUCCEEDED'), failed: await read('FAILED'), pending: await read('PENDING') });
+}
+
 ;// CONCATENATED MODULE: ./lib/src/steps/steps.js
+
+
+
 
 
 
@@ -34275,7 +34313,9 @@ async function partitionStep(event, deps) {
     for await (const object of source.list())
         listing.push(object);
     const plan = planPartitions(listing, { sizing: job.sizing, maxPartitions: job.maxPartitions });
-    const { items, manifest } = await mapItems(plan, destination);
+    const distributed = settings.mapMode === 'DISTRIBUTED';
+    // Distributed: the manifest is always written, and its lines are the items.
+    const { items, manifest, manifestKey } = await mapItems(plan, destination, distributed ? -1 : undefined);
     return {
         job,
         runId,
@@ -34286,9 +34326,15 @@ async function partitionStep(event, deps) {
             ...(plan.cappedAt === undefined ? {} : { cappedAt: plan.cappedAt }),
             ...(manifest === undefined ? {} : { manifest }),
         },
-        partitions: items,
-        ...settings,
+        partitions: distributed ? [] : items,
+        ...(distributed && manifestKey !== undefined ? { manifest: manifestLocation(job, manifestKey) } : {}),
+        maxConcurrency: settings.maxConcurrency,
+        toleratedFailurePercentage: settings.toleratedFailurePercentage,
     };
+}
+function manifestLocation(job, key) {
+    const output = parseLocation(job.output, 'output');
+    return output.kind === 's3' ? { bucket: output.bucket, key: output.prefix + key } : { bucket: 'local', key };
 }
 function parseSettings(settings) {
     const maxConcurrency = Number(settings.maxConcurrency ?? 0);
@@ -34299,7 +34345,10 @@ function parseSettings(settings) {
     if (!(toleratedFailurePercentage >= 0 && toleratedFailurePercentage <= 100)) {
         throw new InputError(`ToleratedFailurePercentage "${settings.toleratedFailurePercentage}" must be a number from 0 to 100.`);
     }
-    return { maxConcurrency, toleratedFailurePercentage };
+    const mapMode = settings.mapMode ?? 'INLINE';
+    if (mapMode !== 'INLINE' && mapMode !== 'DISTRIBUTED')
+        throw new InputError(`MapMode "${mapMode}" must be INLINE or DISTRIBUTED.`);
+    return { maxConcurrency, toleratedFailurePercentage, mapMode };
 }
 function parseRunId(runId) {
     // Step Functions execution names: 1-80 characters, no spaces, slashes or wildcards.
@@ -34310,8 +34359,8 @@ function parseRunId(runId) {
 }
 function stores(job, deps) {
     return {
-        source: openStore(location_parseLocation(job.input, 'input'), deps.s3),
-        destination: openStore(location_parseLocation(job.output, 'output'), deps.s3),
+        source: open_store_openStore(location_parseLocation(job.input, 'input'), deps.s3),
+        destination: open_store_openStore(location_parseLocation(job.output, 'output'), deps.s3),
     };
 }
 /** Runs one partition; the full outcome goes to the output store, a summary back through the Map. */
@@ -34335,31 +34384,14 @@ async function reduceStep(event, deps) {
     const handler = await deps.handler();
     const runId = parseRunId(event.runId);
     const { destination } = stores(event.job, deps);
-    const outcomes = await mapLimited(event.partitions, DETAIL_READS_IN_FLIGHT, async (entry) => entry.status === 'failed' ? entry : readJson(destination, partitionDetailKey(runId, entry.id)));
+    const results = Array.isArray(event.partitions) ? event.partitions : await readMapRunResults(event.job, event.partitions, deps);
+    const outcomes = await mapLimited(results, DETAIL_READS_IN_FLIGHT, async (entry) => entry.status === 'failed' ? entry : readJson(destination, partitionDetailKey(runId, entry.id)));
     const batch = reduceOutcomes(outcomes, handler.merge, event.toleratedFailurePercentage);
     // Per-partition results stay in their own files; the merged one is in `result`.
     const lean = outcomes.map((outcome) => (outcome.status === 'succeeded' ? { ...outcome, result: null } : outcome));
     const file = { ...batch, runId, job: event.job, plan: event.plan, outcomes: lean };
     await destination.write(runKey(runId, BATCH_FILE), JSON.stringify(file));
     return batch;
-}
-async function readJson(store, key) {
-    const chunks = [];
-    for await (const chunk of store.read(key))
-        chunks.push(chunk);
-    return JSON.parse(Buffer.concat(chunks).toString('utf8'));
-}
-async function mapLimited(items, limit, task) {
-    const results = new Array(items.length);
-    let next = 0;
-    const lanes = Array.from({ length: Math.min(limit, items.length) }, async () => {
-        while (next < items.length) {
-            const index = next++;
-            results[index] = await task(items[index]);
-        }
-    });
-    await Promise.all(lanes);
-    return results;
 }
 /** The user handler module a Lambda runs: `SFN_FANOUT_HANDLER`, loaded once per container. */
 function handlerFromEnv(env = process.env) {

@@ -7,9 +7,11 @@ import { toJobRequest, type Job } from '../job.ts';
 import { parseLocation } from '../location.ts';
 import { BATCH_FILE, runKey } from '../partition/outcome.ts';
 import { buildReport, type BatchProgress, type BatchReport } from '../report/batch-report.ts';
-import { readJson, type BatchFile } from '../steps/steps.ts';
+import type { BatchFile } from '../steps/steps.ts';
+import { readJson } from '../store/read-json.ts';
 import { lazyS3Client, openStore, type S3Settings } from '../store/open-store.ts';
 import { LambdaPool } from './lambda-pool.ts';
+import { distributedMapAsTask, isDistributedMap, runDistributedMap } from './distributed-map.ts';
 import { defaultTemplatePath, loadStateMachine, type LocalFunction } from './template-definition.ts';
 import { assertRunsLocally, retryingStateNames, taskStateNames, visitStates } from './unsupported-features.ts';
 
@@ -61,7 +63,10 @@ export async function runLocal(options: LocalRunOptions): Promise<BatchReport> {
   const progress = { total: undefined as number | undefined, succeeded: 0, failed: 0, records: 0 };
   const report = (): void => options.onProgress?.({ ...progress, running: pool.active });
 
-  const overrides = Object.fromEntries(
+  // Distributed Maps become Tasks whose local handler runs them (the interpreter would run them inline).
+  const distributedMaps = new Map<string, Record<string, unknown>>();
+  const definition = withDistributedMapsAsTasks(machine.definition, distributedMaps);
+  const overrides: Record<string, (input: unknown) => Promise<never>> = Object.fromEntries(
     taskStateNames(machine.definition).map((name) => [
       name,
       async (raw: unknown): Promise<never> => {
@@ -69,9 +74,9 @@ export async function runLocal(options: LocalRunOptions): Promise<BatchReport> {
         // lambda:invoke hands the function its Payload and wraps the result as Lambda's Invoke API does.
         const viaInvoke = typeof input?.FunctionName === 'string';
         const fn = machine.functions.get(viaInvoke ? input.FunctionName! : stateResource(machine.definition, name))!;
-        const result = (await invoke(fn, viaInvoke ? input.Payload : input)) as { partitions?: unknown[] };
-        if (fn.module === 'partitioner' && Array.isArray(result?.partitions)) {
-          progress.total = result.partitions.length;
+        const result = (await invoke(fn, viaInvoke ? input.Payload : input)) as { plan?: { partitions?: number } };
+        if (fn.module === 'partitioner' && typeof result?.plan?.partitions === 'number') {
+          progress.total = result.plan.partitions;
           report();
         }
         return (viaInvoke ? { ExecutedVersion: '$LATEST', Payload: result, StatusCode: 200 } : result) as never;
@@ -80,11 +85,31 @@ export async function runLocal(options: LocalRunOptions): Promise<BatchReport> {
   );
   const retryIntervalOverrides =
     options.retryDelayMs === undefined ? undefined : Object.fromEntries(retryingStateNames(machine.definition).map((name) => [name, options.retryDelayMs!]));
+  const runOptions = { overrides: { taskResourceLocalHandlers: overrides, ...(retryIntervalOverrides === undefined ? {} : { retryIntervalOverrides }) } };
+  const outputLocation = parseLocation(job.output, 'output');
+  const s3Client = lazyS3Client(options.s3 ?? {});
+  for (const [name, state] of distributedMaps) {
+    overrides[name] = async (input: unknown) =>
+      (await runDistributedMap(state, input, {
+        storeFor: (bucket) => (bucket === 'local' ? openStore(outputLocation, s3Client) : openStore(parseLocation(`s3://${bucket}/`, 'bucket'), s3Client)),
+        runOptions,
+        runId,
+        onChildFinished: (output, failed) => {
+          const summary = output as { status?: string; records?: number } | undefined;
+          if (failed || summary?.status === 'failed') progress.failed += 1;
+          else {
+            progress.succeeded += 1;
+            progress.records += summary?.records ?? 0;
+          }
+          report();
+        },
+      })) as never;
+  }
 
   const startedAt = now();
   const input = toJobRequest(job);
-  const execution = new StateMachine(machine.definition as unknown as StateMachineDefinition, { validationOptions: { checkArn: false } }).run(input, {
-    overrides: { taskResourceLocalHandlers: overrides, ...(retryIntervalOverrides === undefined ? {} : { retryIntervalOverrides }) },
+  const execution = new StateMachine(definition as unknown as StateMachineDefinition, { validationOptions: { checkArn: false } }).run(input, {
+    ...runOptions,
     context: { Execution: { Id: `local:${runId}`, Name: runId, Input: input, StartTime: new Date(startedAt).toISOString() } },
   });
   const onAbort = (): void => execution.abort();
@@ -109,8 +134,7 @@ export async function runLocal(options: LocalRunOptions): Promise<BatchReport> {
     await watching;
   }
   const finishedAt = now();
-  const output = openStore(parseLocation(job.output, 'output'), lazyS3Client(options.s3 ?? {}));
-  const batch = await readJson<BatchFile>(output, runKey(runId, BATCH_FILE)).catch(() => undefined);
+  const batch = await readJson<BatchFile>(openStore(outputLocation, s3Client), runKey(runId, BATCH_FILE)).catch(() => undefined);
   return buildReport(
     { engine: 'local', runId, input: job.input, output: job.output, format: job.format, startedAt, finishedAt, ...(error === undefined ? {} : { error }) },
     batch,
@@ -126,6 +150,17 @@ function locationParameters(job: Job): Record<string, string> {
     parameters[`${name}Prefix`] = location.kind === 's3' ? location.prefix : '';
   }
   return parameters;
+}
+
+function withDistributedMapsAsTasks(machine: Record<string, unknown>, found: Map<string, Record<string, unknown>>): Record<string, unknown> {
+  const states = Object.fromEntries(
+    Object.entries((machine.States ?? {}) as Record<string, Record<string, unknown>>).map(([name, state]) => {
+      if (!isDistributedMap(state)) return [name, state];
+      found.set(name, state);
+      return [name, distributedMapAsTask(state)];
+    }),
+  );
+  return { ...machine, States: states };
 }
 
 function stateResource(definition: Record<string, unknown>, stateName: string): string {

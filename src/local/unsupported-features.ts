@@ -1,4 +1,5 @@
 import { UnsupportedFeatureError } from '../errors.ts';
+import { assertDistributedMapRunsLocally, isDistributedMap } from './distributed-map.ts';
 
 type State = Record<string, unknown>;
 
@@ -19,11 +20,10 @@ export function assertRunsLocally(definition: State, knownFunctions: ReadonlySet
     for (const field of JSONATA_FIELDS) {
       if (field in state) throw unsupported(name, `the ${field} field (JSONata or variables)`, 'use Parameters, ResultSelector and ResultPath');
     }
-    if (state.Type === 'Map') {
-      const processor = (state.ItemProcessor ?? {}) as { ProcessorConfig?: { Mode?: string } };
-      if (processor.ProcessorConfig?.Mode === 'DISTRIBUTED') {
-        throw unsupported(name, 'Distributed Map (ProcessorConfig.Mode DISTRIBUTED)', 'use an Inline Map for local runs');
-      }
+    if (isDistributedMap(state)) {
+      // The local engine runs Distributed Maps itself (distributed-map.ts), within a supported subset.
+      assertDistributedMapRunsLocally(name, state);
+    } else if (state.Type === 'Map') {
       for (const field of DISTRIBUTED_MAP_FIELDS) {
         if (field in state) throw unsupported(name, `${field} (a Distributed Map field)`, 'use an Inline Map for local runs');
       }

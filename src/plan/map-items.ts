@@ -24,7 +24,7 @@ export async function mapItems(
   plan: PartitionPlan,
   destination: ObjectStore,
   budget = INLINE_ITEMS_BUDGET,
-): Promise<{ items: PartitionItem[]; manifest?: string }> {
+): Promise<{ items: PartitionItem[]; manifest?: string; manifestKey?: string }> {
   const lines = plan.partitions.map((partition) => JSON.stringify(partition));
   const inlineBytes = lines.reduce((sum, line) => sum + Buffer.byteLength(line) + 1, 0);
   if (inlineBytes <= budget) return { items: [...plan.partitions] };
@@ -38,7 +38,7 @@ export async function mapItems(
     start = end + 1;
     return item;
   });
-  return { items, manifest: destination.uriOf(key) };
+  return { items, manifest: destination.uriOf(key), manifestKey: key };
 }
 
 /** The partition an item stands for, reading its manifest line when it is a pointer. */

@@ -1,4 +1,5 @@
 import type { S3Client } from '@aws-sdk/client-s3';
+import { mapLimited } from '../concurrency.ts';
 import { InputError } from '../errors.ts';
 import { loadHandler, type LoadedHandler } from '../handler/load-handler.ts';
 import { parseJob, type Job, type JobRequest } from '../job.ts';
@@ -16,8 +17,10 @@ import { reduceOutcomes, type BatchResult } from '../partition/reduce.ts';
 import { runPartition } from '../partition/run-partition.ts';
 import { mapItems, resolvePartition, type PartitionItem } from '../plan/map-items.ts';
 import { planPartitions } from '../plan/partition-plan.ts';
+import { readMapRunResults, type DistributedMapOutput } from './map-run-results.ts';
 import type { ObjectStore, StoredObject } from '../store/object-store.ts';
 import { openStore } from '../store/open-store.ts';
+import { readJson } from '../store/read-json.ts';
 
 /**
  * The three steps of the state machine, as plain async functions of their event. The Lambda
@@ -28,6 +31,15 @@ import { openStore } from '../store/open-store.ts';
 export interface PartitionSettings {
   readonly maxConcurrency?: string | number;
   readonly toleratedFailurePercentage?: string | number;
+  readonly mapMode?: string;
+}
+
+export type MapMode = 'INLINE' | 'DISTRIBUTED';
+
+/** Where a Distributed Map's ItemReader finds the plan: `bucket` is "local" for a directory output. */
+export interface ManifestLocation {
+  readonly bucket: string;
+  readonly key: string;
 }
 
 export interface PartitionEvent {
@@ -49,8 +61,10 @@ export interface PartitionOutput {
   readonly job: Job;
   readonly runId: string;
   readonly plan: PlanSummary;
-  /** The Map's items; the Map replaces them with its results. */
+  /** The Map's items (Inline); the Map replaces them with its results. Empty in Distributed mode. */
   readonly partitions: PartitionItem[];
+  /** The plan as JSONL, one partition a line: the Distributed Map's ItemReader reads it. */
+  readonly manifest?: ManifestLocation;
   readonly maxConcurrency: number;
   readonly toleratedFailurePercentage: number;
 }
@@ -67,7 +81,9 @@ export async function partitionStep(event: PartitionEvent, deps: StepDeps): Prom
   const listing: StoredObject[] = [];
   for await (const object of source.list()) listing.push(object);
   const plan = planPartitions(listing, { sizing: job.sizing, maxPartitions: job.maxPartitions });
-  const { items, manifest } = await mapItems(plan, destination);
+  const distributed = settings.mapMode === 'DISTRIBUTED';
+  // Distributed: the manifest is always written, and its lines are the items.
+  const { items, manifest, manifestKey } = await mapItems(plan, destination, distributed ? -1 : undefined);
   return {
     job,
     runId,
@@ -78,12 +94,19 @@ export async function partitionStep(event: PartitionEvent, deps: StepDeps): Prom
       ...(plan.cappedAt === undefined ? {} : { cappedAt: plan.cappedAt }),
       ...(manifest === undefined ? {} : { manifest }),
     },
-    partitions: items,
-    ...settings,
+    partitions: distributed ? [] : items,
+    ...(distributed && manifestKey !== undefined ? { manifest: manifestLocation(job, manifestKey) } : {}),
+    maxConcurrency: settings.maxConcurrency,
+    toleratedFailurePercentage: settings.toleratedFailurePercentage,
   };
 }
 
-function parseSettings(settings: PartitionSettings): { maxConcurrency: number; toleratedFailurePercentage: number } {
+function manifestLocation(job: Job, key: string): ManifestLocation {
+  const output = parseLocation(job.output, 'output');
+  return output.kind === 's3' ? { bucket: output.bucket, key: output.prefix + key } : { bucket: 'local', key };
+}
+
+function parseSettings(settings: PartitionSettings): { maxConcurrency: number; toleratedFailurePercentage: number; mapMode: MapMode } {
   const maxConcurrency = Number(settings.maxConcurrency ?? 0);
   const toleratedFailurePercentage = Number(settings.toleratedFailurePercentage ?? 0);
   if (!Number.isInteger(maxConcurrency) || maxConcurrency < 0) {
@@ -92,7 +115,9 @@ function parseSettings(settings: PartitionSettings): { maxConcurrency: number; t
   if (!(toleratedFailurePercentage >= 0 && toleratedFailurePercentage <= 100)) {
     throw new InputError(`ToleratedFailurePercentage "${settings.toleratedFailurePercentage}" must be a number from 0 to 100.`);
   }
-  return { maxConcurrency, toleratedFailurePercentage };
+  const mapMode = settings.mapMode ?? 'INLINE';
+  if (mapMode !== 'INLINE' && mapMode !== 'DISTRIBUTED') throw new InputError(`MapMode "${mapMode}" must be INLINE or DISTRIBUTED.`);
+  return { maxConcurrency, toleratedFailurePercentage, mapMode };
 }
 
 function parseRunId(runId: unknown): string {
@@ -141,7 +166,8 @@ export interface ReduceEvent {
   readonly job: Job;
   readonly runId: string;
   readonly plan: PlanSummary;
-  readonly partitions: readonly MapResult[];
+  /** The Inline Map's results, or where a Distributed Map's ResultWriter put them. */
+  readonly partitions: readonly MapResult[] | DistributedMapOutput;
   readonly toleratedFailurePercentage: number;
 }
 
@@ -159,7 +185,8 @@ export async function reduceStep(event: ReduceEvent, deps: WorkDeps): Promise<Ba
   const handler = await deps.handler();
   const runId = parseRunId(event.runId);
   const { destination } = stores(event.job, deps);
-  const outcomes = await mapLimited(event.partitions, DETAIL_READS_IN_FLIGHT, async (entry): Promise<PartitionOutcome> =>
+  const results = Array.isArray(event.partitions) ? event.partitions : await readMapRunResults(event.job, event.partitions as DistributedMapOutput, deps);
+  const outcomes = await mapLimited(results, DETAIL_READS_IN_FLIGHT, async (entry): Promise<PartitionOutcome> =>
     entry.status === 'failed' ? entry : readJson<SucceededPartition>(destination, partitionDetailKey(runId, entry.id)),
   );
   const batch = reduceOutcomes(outcomes, handler.merge, event.toleratedFailurePercentage);
@@ -168,25 +195,6 @@ export async function reduceStep(event: ReduceEvent, deps: WorkDeps): Promise<Ba
   const file: BatchFile = { ...batch, runId, job: event.job, plan: event.plan, outcomes: lean };
   await destination.write(runKey(runId, BATCH_FILE), JSON.stringify(file));
   return batch;
-}
-
-export async function readJson<T>(store: ObjectStore, key: string): Promise<T> {
-  const chunks: Uint8Array[] = [];
-  for await (const chunk of store.read(key)) chunks.push(chunk);
-  return JSON.parse(Buffer.concat(chunks).toString('utf8')) as T;
-}
-
-async function mapLimited<T, R>(items: readonly T[], limit: number, task: (item: T) => Promise<R>): Promise<R[]> {
-  const results: R[] = new Array(items.length);
-  let next = 0;
-  const lanes = Array.from({ length: Math.min(limit, items.length) }, async () => {
-    while (next < items.length) {
-      const index = next++;
-      results[index] = await task(items[index]!);
-    }
-  });
-  await Promise.all(lanes);
-  return results;
 }
 
 /** The user handler module a Lambda runs: `SFN_FANOUT_HANDLER`, loaded once per container. */
