@@ -47,7 +47,7 @@ describe('Distributed Map, run by the local engine', () => {
 
   it('reports a partition whose worker fails, and applies the tolerated percentage as in Inline mode', async () => {
     const input = await tempDir();
-    for (const [index, line] of ['a', 'boom:x', 'c', 'd'].entries()) await writeFile(path.join(input, `f${index}.txt`), `${line.padEnd(8)}\n`);
+    for (const [index, line] of ['aaaaaa', 'boom:x', 'cccccc', 'dddddd'].entries()) await writeFile(path.join(input, `f${index}.txt`), `${line}\n`);
     const job = parseJob({ input, output: await tempDir(), format: 'lines', partitions: 4 });
     const handler = path.join(here, 'fixtures/behaviour-handler.ts');
     const within = await runLocal({ job, handler, concurrency: 2, parameters: { ...DISTRIBUTED, ToleratedFailurePercentage: '25' } });

@@ -143,7 +143,7 @@ describe('the local engine refuses what it cannot run faithfully', () => {
     [{ StartAt: 'A', States: { A: { Type: 'Pass', Output: '{% $states.input %}', End: true } } }, 'State "A" uses the Output field (JSONata or variables)'],
     [map({ ItemReader: { Resource: 'arn:aws:states:::s3:getObject' } }), 'State "Work" uses ItemReader (a Distributed Map field)'],
     [map({ ToleratedFailurePercentage: 5 }), 'State "Work" uses ToleratedFailurePercentage (a Distributed Map field)'],
-    [map({ ItemProcessor: { ProcessorConfig: { Mode: 'DISTRIBUTED' }, StartAt: 'Do', States: { Do: invoke } } }), 'State "Work" uses Distributed Map (ProcessorConfig.Mode DISTRIBUTED)'],
+    [map({ ItemBatcher: { MaxItemsPerBatch: 5 }, ItemProcessor: { ProcessorConfig: { Mode: 'DISTRIBUTED' }, StartAt: 'Do', States: { Do: invoke } } }), 'State "Work" uses ItemBatcher'],
     [{ StartAt: 'A', States: { A: { Type: 'Task', Resource: 'arn:aws:states:::sqs:sendMessage', End: true } } }, 'State "A" uses the resource arn:aws:states:::sqs:sendMessage'],
     [{ StartAt: 'A', States: { A: { ...invoke, Parameters: { 'FunctionName.$': '$.fn' } } } }, 'State "A" uses a FunctionName ("$.fn") that is not a function of the template'],
   ])('%#: %s', (definition, message) => {

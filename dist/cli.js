@@ -88018,7 +88018,7 @@ function isDistributedMap(state) {
 }
 function assertDistributedMapRunsLocally(name, state) {
     const refuse = (feature) => {
-        throw new UnsupportedFeatureError(`State "${name}" uses ${feature}, which the local engine's Distributed Map does not execute: remove it for local runs, or run it with engine aws.`);
+        throw new UnsupportedFeatureError(`State "${name}" uses ${feature}, which the local engine cannot execute faithfully in a Distributed Map: remove it for local runs, or run it with engine aws.`);
     };
     for (const field of Object.keys(state))
         if (!SUPPORTED.has(field))

@@ -17,7 +17,7 @@ export function isDistributedMap(state: State): boolean {
 
 export function assertDistributedMapRunsLocally(name: string, state: State): void {
   const refuse = (feature: string): never => {
-    throw new UnsupportedFeatureError(`State "${name}" uses ${feature}, which the local engine's Distributed Map does not execute: remove it for local runs, or run it with engine aws.`);
+    throw new UnsupportedFeatureError(`State "${name}" uses ${feature}, which the local engine cannot execute faithfully in a Distributed Map: remove it for local runs, or run it with engine aws.`);
   };
   for (const field of Object.keys(state)) if (!SUPPORTED.has(field)) refuse(field);
   const reader = state.ItemReader as { Resource?: string; ReaderConfig?: { InputType?: string } } | undefined;
