@@ -1,5 +1,6 @@
 import {
   DescribeExecutionCommand,
+  DescribeMapRunCommand,
   ExecutionAlreadyExists,
   ExecutionNotRedrivable,
   GetExecutionHistoryCommand,
@@ -204,5 +205,33 @@ describe('starting an execution', () => {
     sfnMock.on(RedriveExecutionCommand).rejects(new ExecutionNotRedrivable({ message: 'Execution is not in a redrivable state: SUCCEEDED', $metadata: {} }));
     await expect(redrive(sfn, EXECUTION)).rejects.toThrow('Cannot redrive');
     await expect(redrive(sfn, EXECUTION)).rejects.toThrow('Redrive works on FAILED, ABORTED or TIMED_OUT executions within 14 days');
+  });
+});
+
+describe('progress of a Distributed Map', () => {
+  it('reads the map run’s item counts once it starts, at most one DescribeMapRun a second', async () => {
+    const clock = new VirtualClock();
+    const start = clock.now();
+    const mapRunArn = 'arn:aws:states:us-east-1:123456789012:mapRun:sfn-fanout-nightly/Work:0d5c';
+    sfnMock.on(DescribeExecutionCommand).callsFake(() => ({ executionArn: EXECUTION, status: clock.now() - start >= 120_000 ? 'SUCCEEDED' : 'RUNNING' }));
+    sfnMock.on(GetExecutionHistoryCommand).resolves({
+      events: [
+        { id: 3, type: 'MapRunStarted', timestamp: new Date(), mapRunStartedEventDetails: { mapRunArn } },
+        { id: 2, type: 'MapStateStarted', timestamp: new Date(), mapStateStartedEventDetails: { length: 0 } },
+        { id: 1, type: 'ExecutionStarted', timestamp: new Date() },
+      ] as HistoryEvent[],
+    });
+    let described = 0;
+    sfnMock.on(DescribeMapRunCommand).callsFake(() => {
+      described += 1;
+      const done = Math.min(10_000, described * 700);
+      return { mapRunArn, status: 'RUNNING', itemCounts: { pending: 10_000 - done, running: 0, succeeded: done - 3, failed: 2, timedOut: 1, aborted: 0, total: 10_000, resultsWritten: done } };
+    });
+    const seen: string[] = [];
+    await waitForExecution(sfn, EXECUTION, { clock, random: () => 0, onProgress: (p) => seen.push(`${p.total} ${p.succeeded}/${p.failed}`) });
+    expect(seen[0]).toBe('10000 697/3');
+    expect(seen.at(-1)).toBe('10000 9997/3');
+    expect(described / ((clock.now() - start) / 1000)).toBeLessThanOrEqual(1);
+    expect(sfnMock.commandCalls(DescribeMapRunCommand).every((call) => call.args[0].input.mapRunArn === mapRunArn)).toBe(true);
   });
 });

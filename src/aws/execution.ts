@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import {
   DescribeExecutionCommand,
+  DescribeMapRunCommand,
   GetExecutionHistoryCommand,
   RedriveExecutionCommand,
   StartExecutionCommand,
@@ -13,7 +14,7 @@ import { FanoutError, InputError, errorMessage } from '../errors.ts';
 import { fullJitterDelay, isThrottling, isTransient } from './backoff.ts';
 import type { Clock } from './clock.ts';
 import { executionAcceptor } from './execution-acceptor.ts';
-import { NO_PROGRESS, applyHistory, type MapProgress } from './map-progress.ts';
+import { NO_PROGRESS, applyHistory, applyMapRun, type MapProgress } from './map-progress.ts';
 
 /** Where a workflow step stands: the same values on a retried step, new ones on a re-run (new attempt). */
 export interface StepIdentity {
@@ -89,6 +90,8 @@ const NOTICE_SHARE = 0.05;
 const MAX_TRANSIENT_FAILURES = 8;
 /** Full jitter may draw near zero; a floor keeps the worst case at about one call a second. */
 const MIN_DELAY_MS = 1000;
+/** DescribeMapRun's bucket refills at one request a second: read it half as often. */
+const MAP_RUN_INTERVAL_MS = 2000;
 
 /**
  * Polls DescribeExecution until the execution closes, with capped exponential backoff and full
@@ -104,16 +107,15 @@ export async function waitForExecution(sfn: SFNClient, executionArn: string, opt
   let slowdown = 1;
   let transientFailures = 0;
   let stopRequested: string | undefined;
+  let lastMapRunPoll = Number.NEGATIVE_INFINITY;
   for (;;) {
     try {
       const response = await sfn.send(new DescribeExecutionCommand({ executionArn }));
-      if (executionAcceptor(response) !== 'RETRY') {
-        progress = applyHistory(progress, await newHistoryEvents(sfn, executionArn, progress.lastEventId));
-        options.onProgress?.(progress, response.status ?? 'UNKNOWN');
-        return response;
-      }
-      progress = applyHistory(progress, await newHistoryEvents(sfn, executionArn, progress.lastEventId));
+      const mapRunDue = clock.now() - lastMapRunPoll >= MAP_RUN_INTERVAL_MS;
+      progress = await refreshProgress(sfn, executionArn, progress, mapRunDue);
+      if (mapRunDue && progress.mapRunArn !== undefined) lastMapRunPoll = clock.now();
       options.onProgress?.(progress, response.status ?? 'RUNNING');
+      if (executionAcceptor(response) !== 'RETRY') return response;
       transientFailures = 0;
       slowdown = Math.max(1, slowdown / 2);
     } catch (error) {
@@ -131,6 +133,14 @@ export async function waitForExecution(sfn: SFNClient, executionArn: string, opt
     const delay = Math.max(MIN_DELAY_MS, fullJitterDelay(attempt++, options.firstDelayMs ?? FIRST_DELAY_MS, cap, random));
     await clock.sleep(delay, stopRequested === undefined ? options.signal : undefined);
   }
+}
+
+/** New history events, then, once a Distributed Map run exists and a read is due, its item counts. */
+async function refreshProgress(sfn: SFNClient, executionArn: string, progress: MapProgress, mapRunDue: boolean): Promise<MapProgress> {
+  const next = applyHistory(progress, await newHistoryEvents(sfn, executionArn, progress.lastEventId));
+  if (next.mapRunArn === undefined || !mapRunDue) return next;
+  const run = await sfn.send(new DescribeMapRunCommand({ mapRunArn: next.mapRunArn }));
+  return run.itemCounts === undefined ? next : applyMapRun(next, run.itemCounts);
 }
 
 async function newHistoryEvents(sfn: SFNClient, executionArn: string, lastEventId: number): Promise<HistoryEvent[]> {
