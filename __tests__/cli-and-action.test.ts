@@ -49,7 +49,7 @@ describe('the CLI', () => {
     [['run', '--input', sample, '--output', '/tmp/x', '--handler', 'nope.ts'], 'handler "nope.ts" does not exist'],
     [['run', '--input', 'ftp://x/y', '--output', '/tmp/x', '--handler', exampleHandler], 'input "ftp://x/y" uses the unsupported scheme "ftp://"'],
     [['run', '--input', sample, '--output', '/tmp/x', '--handler', exampleHandler, '--engine', 'emr'], 'engine "emr" is not known: use local (this machine) or aws (a deployed stack).'],
-    [['run', '--input', sample, '--output', '/tmp/x', '--handler', exampleHandler, '--max-concurrency', '41'], 'max-concurrency "41" must be a whole number from 0 to 40.'],
+    [['run', '--input', sample, '--output', '/tmp/x', '--handler', exampleHandler, '--max-concurrency', '10001'], 'max-concurrency "10001" must be a whole number from 0 to 10000.'],
     [['run', '--input', sample, '--output', '/tmp/x', '--handler', exampleHandler, '--s3-endpoint', 'localhost'], 's3-endpoint "localhost" is not a URL'],
     [['run', '--bogus', 'x'], "Unknown option '--bogus'"],
     [['deploy'], 'Unknown command "deploy": use run or plan.'],

@@ -22443,7 +22443,7 @@ exports.tVP = DescribeExecutionCommand;
 __webpack_unused_export__ = DescribeExecutionInput$;
 __webpack_unused_export__ = DescribeExecutionOutput$;
 __webpack_unused_export__ = DescribeMapRun$;
-__webpack_unused_export__ = DescribeMapRunCommand;
+exports.cN = DescribeMapRunCommand;
 __webpack_unused_export__ = DescribeMapRunInput$;
 __webpack_unused_export__ = DescribeMapRunOutput$;
 __webpack_unused_export__ = DescribeStateMachine$;
@@ -80605,7 +80605,7 @@ exports.JSONPath = JSONPath;
 /***/ ((__webpack_module__, __unused_webpack___webpack_exports__, __nccwpck_require__) => {
 
 __nccwpck_require__.a(__webpack_module__, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
-/* harmony import */ var _cli_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(635);
+/* harmony import */ var _cli_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(906);
 
 // Ctrl-C stops the execution and its workers; a second one kills the process.
 const controller = new AbortController();
@@ -80623,7 +80623,7 @@ __webpack_async_result__();
 
 /***/ }),
 
-/***/ 635:
+/***/ 906:
 /***/ ((__unused_webpack___webpack_module__, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -80645,28 +80645,28 @@ var external_node_util_ = __nccwpck_require__(7975);
  * A small error hierarchy: every error sfn-fanout raises on purpose says what went wrong and how to
  * fix it, and keeps the underlying error as `cause`.
  */
-class FanoutError extends Error {
+class errors_FanoutError extends Error {
     constructor(message, options) {
         super(message, options);
         this.name = new.target.name;
     }
 }
 /** A user-supplied value (input, option, template, handler module) is unusable. */
-class InputError extends FanoutError {
+class errors_InputError extends errors_FanoutError {
 }
 /** The data store could not be listed, read or written. */
-class StoreError extends FanoutError {
+class errors_StoreError extends errors_FanoutError {
 }
 /** The user's handler module is missing or exports nothing usable. */
-class HandlerModuleError extends FanoutError {
+class errors_HandlerModuleError extends errors_FanoutError {
 }
 /** A partition rejected more records than the job tolerates. */
-class RejectedRecordsError extends (/* unused pure expression or super */ null && (FanoutError)) {
+class errors_RejectedRecordsError extends (/* unused pure expression or super */ null && (errors_FanoutError)) {
 }
 /** A state machine definition uses a feature the local engine cannot execute faithfully. */
-class UnsupportedFeatureError extends FanoutError {
+class UnsupportedFeatureError extends errors_FanoutError {
 }
-function errorMessage(error) {
+function errors_errorMessage(error) {
     return error instanceof Error ? error.message : String(error);
 }
 
@@ -80681,10 +80681,10 @@ const BUCKET_NAME = /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/;
  * Parses `s3://bucket/prefix`, `file:///abs/path` or a plain path. A prefix is a folder: it is
  * normalised to end with `/`, so `s3://b/day-1` never picks up `day-10/`.
  */
-function parseLocation(value, inputName) {
+function location_parseLocation(value, inputName) {
     const text = value.trim();
     if (text === '') {
-        throw new InputError(`${inputName} is empty: give an S3 URI like s3://my-bucket/logs/ or a local directory path.`);
+        throw new errors_InputError(`${inputName} is empty: give an S3 URI like s3://my-bucket/logs/ or a local directory path.`);
     }
     const scheme = /^([a-zA-Z][a-zA-Z0-9+.-]*):\/\//.exec(text)?.[1]?.toLowerCase();
     if (scheme === undefined)
@@ -80692,13 +80692,13 @@ function parseLocation(value, inputName) {
     if (scheme === 'file')
         return dirLocation((0,external_node_url_namespaceObject.fileURLToPath)(text));
     if (scheme !== 's3') {
-        throw new InputError(`${inputName} "${text}" uses the unsupported scheme "${scheme}://": use s3://bucket/prefix or a local directory path.`);
+        throw new errors_InputError(`${inputName} "${text}" uses the unsupported scheme "${scheme}://": use s3://bucket/prefix or a local directory path.`);
     }
     const rest = text.slice('s3://'.length);
     const slash = rest.indexOf('/');
     const bucket = slash === -1 ? rest : rest.slice(0, slash);
     if (!BUCKET_NAME.test(bucket) || bucket.includes('..')) {
-        throw new InputError(`${inputName} "${text}" does not name a valid S3 bucket ("${bucket}"): bucket names are 3-63 lowercase letters, digits, dots and hyphens.`);
+        throw new errors_InputError(`${inputName} "${text}" does not name a valid S3 bucket ("${bucket}"): bucket names are 3-63 lowercase letters, digits, dots and hyphens.`);
     }
     const rawPrefix = slash === -1 ? '' : rest.slice(slash + 1).replace(/^\/+/, '');
     const prefix = rawPrefix === '' || rawPrefix.endsWith('/') ? rawPrefix : `${rawPrefix}/`;
@@ -80711,22 +80711,22 @@ function dirLocation(dir) {
 ;// CONCATENATED MODULE: ./lib/src/records/formats.js
 const RECORD_FORMATS = ['lines', 'ndjson', 'csv'];
 /** A line's text, without the UTF-8 byte-order mark a file may start with. */
-function lineText(line) {
+function formats_lineText(line) {
     const { buffer, start } = line;
     const bom = line.offset === 0 && line.end - start >= 3 && buffer[start] === 0xef && buffer[start + 1] === 0xbb && buffer[start + 2] === 0xbf;
     return buffer.toString('utf8', bom ? start + 3 : start, line.end);
 }
-function linesDecoder() {
-    return lineText;
+function formats_linesDecoder() {
+    return formats_lineText;
 }
-function ndjsonDecoder() {
-    return (line) => JSON.parse(lineText(line));
+function formats_ndjsonDecoder() {
+    return (line) => JSON.parse(formats_lineText(line));
 }
-function csvDecoder(header) {
+function formats_csvDecoder(header) {
     return (line) => {
-        const text = lineText(line);
+        const text = formats_lineText(line);
         // Most lines quote nothing: a plain split is the same answer, several times faster.
-        const fields = text.includes('"') ? parseCsvLine(text) : text.split(',');
+        const fields = text.includes('"') ? formats_parseCsvLine(text) : text.split(',');
         if (fields.length !== header.length) {
             throw new Error(`has ${fields.length} fields where the header has ${header.length}`);
         }
@@ -80741,7 +80741,7 @@ function csvDecoder(header) {
  * RFC 4180 fields of one line: quoted fields may hold commas and doubled quotes. A record may not
  * span lines (quoted newlines), as with Spark's default `multiLine=false`.
  */
-function parseCsvLine(text) {
+function formats_parseCsvLine(text) {
     const fields = [];
     let i = 0;
     for (;;) {
@@ -80802,24 +80802,24 @@ const PARTITION_LIMIT = 10_000;
  * Validates a job request from any edge (CLI strings, action inputs, an execution's JSON input).
  * Values may be strings or numbers; every error names the option and says how to fix it.
  */
-function parseJob(request) {
+function job_parseJob(request) {
     const input = requiredText(request.input, 'input');
     const output = requiredText(request.output, 'output');
     // Parsed for validation only: the job keeps the URIs as the user wrote them.
-    parseLocation(input, JOB_OPTION_NAMES.input);
-    parseLocation(output, JOB_OPTION_NAMES.output);
+    location_parseLocation(input, JOB_OPTION_NAMES.input);
+    location_parseLocation(output, JOB_OPTION_NAMES.output);
     const format = optionalText(request.format, 'format') ?? 'ndjson';
     if (!RECORD_FORMATS.includes(format)) {
-        throw new InputError(`format "${format}" is not supported: use one of ${RECORD_FORMATS.join(', ')}.`);
+        throw new errors_InputError(`format "${format}" is not supported: use one of ${RECORD_FORMATS.join(', ')}.`);
     }
     const maxPartitions = optionalInteger(request.maxPartitions, 'maxPartitions', 1, PARTITION_LIMIT) ?? DEFAULT_MAX_PARTITIONS;
     const partitions = optionalInteger(request.partitions, 'partitions', 1, PARTITION_LIMIT);
     const partitionSize = optionalText(request.partitionSize, 'partitionSize');
     if (partitions !== undefined && partitionSize !== undefined) {
-        throw new InputError('partitions and partition-size are both set: give one (a count, or a target size per partition).');
+        throw new errors_InputError('partitions and partition-size are both set: give one (a count, or a target size per partition).');
     }
     if (partitions !== undefined && partitions > maxPartitions) {
-        throw new InputError(`partitions is ${partitions} but max-partitions is ${maxPartitions}: lower partitions or raise max-partitions.`);
+        throw new errors_InputError(`partitions is ${partitions} but max-partitions is ${maxPartitions}: lower partitions or raise max-partitions.`);
     }
     const sizing = partitions !== undefined
         ? { partitions }
@@ -80845,7 +80845,7 @@ function parseByteSize(text, name) {
     const unit = UNITS[match?.[2]?.toLowerCase() ?? 'x'];
     const bytes = match === null || unit === undefined ? Number.NaN : Math.floor(Number(match[1]) * unit);
     if (!Number.isSafeInteger(bytes) || bytes < 1) {
-        throw new InputError(`${name} "${text}" is not a size: give a positive number of bytes, or one with a unit like 64MiB or 500MB.`);
+        throw new errors_InputError(`${name} "${text}" is not a size: give a positive number of bytes, or one with a unit like 64MiB or 500MB.`);
     }
     return bytes;
 }
@@ -80856,12 +80856,12 @@ function parseRejectLimit(text) {
         return { percent: Number(percent[1]) };
     if (/^\d+$/.test(text.trim()))
         return { count: Number(text.trim()) };
-    throw new InputError(`max-rejected "${text}" is not a limit: give a count of records (like 10) or a percentage (like 0.5%).`);
+    throw new errors_InputError(`max-rejected "${text}" is not a limit: give a count of records (like 10) or a percentage (like 0.5%).`);
 }
 function requiredText(value, field) {
     const text = optionalText(value, field);
     if (text === undefined)
-        throw new InputError(`${JOB_OPTION_NAMES[field]} is required: ${HINTS[field]}`);
+        throw new errors_InputError(`${JOB_OPTION_NAMES[field]} is required: ${HINTS[field]}`);
     return text;
 }
 const HINTS = {
@@ -80874,7 +80874,7 @@ function optionalText(value, field) {
     if (typeof value === 'number')
         return String(value);
     if (typeof value !== 'string')
-        throw new InputError(`${JOB_OPTION_NAMES[field]} must be text, not ${typeof value}.`);
+        throw new errors_InputError(`${JOB_OPTION_NAMES[field]} must be text, not ${typeof value}.`);
     return value.trim() === '' ? undefined : value.trim();
 }
 function optionalInteger(value, field, min, max) {
@@ -80883,168 +80883,9 @@ function optionalInteger(value, field, min, max) {
         return undefined;
     const number = Number(text);
     if (!/^\d+$/.test(text) || number < min || number > max) {
-        throw new InputError(`${JOB_OPTION_NAMES[field]} "${text}" must be a whole number from ${min} to ${max}.`);
+        throw new errors_InputError(`${JOB_OPTION_NAMES[field]} "${text}" must be a whole number from ${min} to ${max}.`);
     }
     return number;
-}
-
-;// CONCATENATED MODULE: ./lib/src/plan/partition-plan.js
-
-const UNREADABLE = /\.(bz2|xz|zst|zstd|lz4|snappy|zip|7z|parquet|orc|avro)$/i;
-/** Gzip streams cannot be entered in the middle, so a `.gz` object is always one whole segment. */
-function isSplittable(key) {
-    return !/\.(gz|gzip)$/i.test(key);
-}
-/**
- * Plans partitions of equal bytes. Whole (gzip) objects are placed first, largest first, on the
- * least-loaded partition; splittable bytes then fill every partition up to one common level, cut
- * at any byte (the worker's record rule makes any cut safe). Objects keep their key order.
- */
-function planPartitions(listing, options) {
-    let objects = 0;
-    let bytes = 0;
-    const whole = [];
-    const splittable = [];
-    for (const object of listing) {
-        objects += 1;
-        if (UNREADABLE.test(object.key)) {
-            throw new InputError(`Cannot read "${object.key}": only plain text and gzip (.gz) are supported. Decompress it, or move it out of the input location.`);
-        }
-        if (object.size === 0)
-            continue;
-        bytes += object.size;
-        (isSplittable(object.key) ? splittable : whole).push(object);
-    }
-    if (bytes === 0)
-        return { objects, bytes, partitions: [] };
-    const { count, cappedAt } = partitionCount(bytes, options);
-    const bins = Array.from({ length: count }, () => ({ load: 0, segments: [] }));
-    placeWholeObjects(whole, bins);
-    const quotas = fillQuotas(bins.map((bin) => bin.load), splittable.reduce((sum, object) => sum + object.size, 0));
-    pourSplittable(splittable, bins, quotas);
-    const partitions = bins
-        .filter((bin) => bin.load > 0)
-        .map((bin, id) => ({ id, bytes: bin.load, segments: bin.segments }));
-    return { objects, bytes, partitions, ...(cappedAt === undefined ? {} : { cappedAt }) };
-}
-function partitionCount(bytes, options) {
-    if ('partitions' in options.sizing) {
-        return { count: Math.min(options.sizing.partitions, bytes) };
-    }
-    const wanted = Math.ceil(bytes / options.sizing.partitionBytes);
-    return wanted > options.maxPartitions
-        ? { count: options.maxPartitions, cappedAt: options.maxPartitions }
-        : { count: wanted };
-}
-/** Longest-processing-time-first: each whole object goes to the least-loaded partition. */
-function placeWholeObjects(whole, bins) {
-    if (whole.length === 0)
-        return;
-    const sorted = [...whole].sort((a, b) => b.size - a.size || compareKeys(a.key, b.key));
-    const heap = new MinHeap((a, b) => bins[a].load - bins[b].load || a - b);
-    bins.forEach((_, index) => heap.push(index));
-    for (const object of sorted) {
-        const index = heap.pop();
-        const bin = bins[index];
-        bin.load += object.size;
-        bin.segments.push({ key: object.key, start: 0, end: object.size });
-        heap.push(index);
-    }
-    // Whole objects were placed by size; keep each partition's segments in key order for reading.
-    for (const bin of bins)
-        bin.segments.sort((a, b) => compareKeys(a.key, b.key));
-}
-/**
- * Water-filling: the integer number of splittable bytes each partition takes so that all
- * partitions below the common level are raised to it. The quotas sum to `splittableBytes`.
- */
-function fillQuotas(loads, splittableBytes) {
-    const order = loads.map((load, index) => ({ load, index })).sort((a, b) => a.load - b.load || a.index - b.index);
-    let level = 0;
-    let filled = 0;
-    let below = 0;
-    for (const [position, entry] of order.entries()) {
-        filled += entry.load;
-        below = position + 1;
-        level = (splittableBytes + filled) / below;
-        const next = order[position + 1];
-        if (next === undefined || level <= next.load)
-            break;
-    }
-    const quotas = loads.map(() => 0);
-    let assigned = 0;
-    for (const entry of order.slice(0, below)) {
-        const quota = Math.max(0, Math.floor(level - entry.load));
-        quotas[entry.index] = quota;
-        assigned += quota;
-    }
-    // Hand out the bytes lost to rounding, one each, to the partitions that were filled.
-    for (let i = 0; assigned < splittableBytes; i = (i + 1) % below) {
-        quotas[order[i].index] += 1;
-        assigned += 1;
-    }
-    return quotas;
-}
-function pourSplittable(splittable, bins, quotas) {
-    let binIndex = 0;
-    for (const object of splittable) {
-        let start = 0;
-        while (start < object.size) {
-            while (quotas[binIndex] === 0)
-                binIndex += 1;
-            const bin = bins[binIndex];
-            const take = Math.min(quotas[binIndex], object.size - start);
-            bin.segments.push({ key: object.key, start, end: start + take });
-            bin.load += take;
-            quotas[binIndex] -= take;
-            start += take;
-        }
-    }
-}
-function compareKeys(a, b) {
-    return a < b ? -1 : a > b ? 1 : 0;
-}
-class MinHeap {
-    #items = [];
-    #less;
-    constructor(compare) {
-        this.#less = compare;
-    }
-    push(item) {
-        const items = this.#items;
-        items.push(item);
-        let i = items.length - 1;
-        while (i > 0) {
-            const parent = (i - 1) >> 1;
-            if (this.#less(items[i], items[parent]) >= 0)
-                break;
-            [items[i], items[parent]] = [items[parent], items[i]];
-            i = parent;
-        }
-    }
-    pop() {
-        const items = this.#items;
-        const top = items[0];
-        const last = items.pop();
-        if (items.length > 0 && last !== undefined) {
-            items[0] = last;
-            let i = 0;
-            for (;;) {
-                const left = 2 * i + 1;
-                const right = left + 1;
-                let smallest = i;
-                if (left < items.length && this.#less(items[left], items[smallest]) < 0)
-                    smallest = left;
-                if (right < items.length && this.#less(items[right], items[smallest]) < 0)
-                    smallest = right;
-                if (smallest === i)
-                    break;
-                [items[i], items[smallest]] = [items[smallest], items[i]];
-                i = smallest;
-            }
-        }
-        return top;
-    }
 }
 
 ;// CONCATENATED MODULE: ./lib/src/report/markdown.js
@@ -81235,8 +81076,6 @@ function truncateBytes(text, maxBytes) {
 
 // EXTERNAL MODULE: ./node_modules/@aws-sdk/client-cloudformation/dist-cjs/index.js
 var dist_cjs = __nccwpck_require__(3805);
-// EXTERNAL MODULE: ./node_modules/@aws-sdk/client-s3/dist-cjs/index.js
-var client_s3_dist_cjs = __nccwpck_require__(3711);
 // EXTERNAL MODULE: ./node_modules/@aws-sdk/client-sfn/dist-cjs/index.js
 var client_sfn_dist_cjs = __nccwpck_require__(8476);
 // EXTERNAL MODULE: ./node_modules/@aws-sdk/client-sts/dist-cjs/index.js
@@ -81245,26 +81084,26 @@ var client_sts_dist_cjs = __nccwpck_require__(1695);
 var external_node_crypto_ = __nccwpck_require__(7598);
 ;// CONCATENATED MODULE: ./lib/src/partition/outcome.js
 /** What one worker reports for its partition; both engines carry these to the reducer and report. */
-const MAX_REJECTED_SAMPLES = 10;
+const outcome_MAX_REJECTED_SAMPLES = 10;
 /** Output keys are a pure function of the partition id, so a re-run overwrites, never duplicates. */
-function partitionOutputKey(partitionId, name) {
+function outcome_partitionOutputKey(partitionId, name) {
     const safe = name.replace(/\\/g, '/');
     if (safe === '' || safe.startsWith('/') || safe.split('/').some((part) => part === '..' || part === '.' || part === '')) {
         throw new Error(`Output name "${name}" must be a relative path without "." or ".." parts, like "counts.json".`);
     }
     return `partitions/part-${String(partitionId).padStart(5, '0')}/${safe}`;
 }
-function rejectedKey(partitionId) {
+function outcome_rejectedKey(partitionId) {
     return `rejected/part-${String(partitionId).padStart(5, '0')}.jsonl`;
 }
 /** Where one execution keeps its bookkeeping under the output location. */
-function runKey(runId, name) {
+function outcome_runKey(runId, name) {
     return `_sfn-fanout/runs/${runId}/${name}`;
 }
-function partitionDetailKey(runId, partitionId) {
-    return runKey(runId, `partitions/part-${String(partitionId).padStart(5, '0')}.json`);
+function outcome_partitionDetailKey(runId, partitionId) {
+    return outcome_runKey(runId, `partitions/part-${String(partitionId).padStart(5, '0')}.json`);
 }
-const BATCH_FILE = 'batch.json';
+const outcome_BATCH_FILE = 'batch.json';
 
 ;// CONCATENATED MODULE: ./lib/src/lambda-error.js
 /**
@@ -81357,20 +81196,22 @@ function estimateCost(report, workerMemoryMb, prices = DEFAULT_PRICES) {
 
 ;// CONCATENATED MODULE: ./lib/src/store/read-json.js
 /** A whole JSON object from a store. */
-async function readJson(store, key) {
+async function read_json_readJson(store, key) {
     const chunks = [];
     for await (const chunk of store.read(key))
         chunks.push(chunk);
     return JSON.parse(Buffer.concat(chunks).toString('utf8'));
 }
 
+// EXTERNAL MODULE: ./node_modules/@aws-sdk/client-s3/dist-cjs/index.js
+var client_s3_dist_cjs = __nccwpck_require__(3711);
 ;// CONCATENATED MODULE: ./lib/src/store/s3-store.js
 
 
 const MAX_RESUMES = 5;
 function isNetworkError(error) {
     const { code, name } = error;
-    return ['ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'ECONNREFUSED'].includes(code ?? '') || name === 'TimeoutError' || /socket hang up/i.test(errorMessage(error));
+    return ['ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'ECONNREFUSED'].includes(code ?? '') || name === 'TimeoutError' || /socket hang up/i.test(errors_errorMessage(error));
 }
 /** An S3 bucket and prefix as an object store; the client is built once by the caller. */
 class S3Store {
@@ -81464,8 +81305,8 @@ class S3Store {
                 ? 'the object is gone: was it deleted after the plan was made?'
                 : name === 'AccessDenied'
                     ? `the role has no permission to ${action} it: allow s3:${action === 'list' ? 'ListBucket' : action === 'read' ? 'GetObject' : 'PutObject'}`
-                    : errorMessage(error);
-        return new StoreError(`Cannot ${action} ${uri}: ${hint} (${name}).`, { cause: error });
+                    : errors_errorMessage(error);
+        return new errors_StoreError(`Cannot ${action} ${uri}: ${hint} (${name}).`, { cause: error });
     }
 }
 
@@ -81489,13 +81330,13 @@ const UNIX_FILE_0644 = (0o100644 << 16) >>> 0;
 function deterministicZip(entries) {
     const sorted = [...entries].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
     if (sorted.length > 0xffff)
-        throw new FanoutError(`The package has ${sorted.length} files, more than a zip without Zip64 holds (65,535).`);
+        throw new errors_FanoutError(`The package has ${sorted.length} files, more than a zip without Zip64 holds (65,535).`);
     const locals = [];
     const centrals = [];
     let offset = 0;
     for (const [index, entry] of sorted.entries()) {
         if (index > 0 && sorted[index - 1].name === entry.name)
-            throw new FanoutError(`The package has "${entry.name}" twice.`);
+            throw new errors_FanoutError(`The package has "${entry.name}" twice.`);
         const name = Buffer.from(entry.name, 'utf8');
         const compressed = (0,external_node_zlib_.deflateRawSync)(entry.data, { level: 9 });
         const checksum = (0,external_node_zlib_.crc32)(entry.data);
@@ -81529,7 +81370,7 @@ function deterministicZip(entries) {
         centrals.push(central, name);
         offset += local.length + name.length + compressed.length;
         if (offset > 0xffffffff)
-            throw new FanoutError('The package is over 4 GiB: Lambda takes 50 MB zipped.');
+            throw new errors_FanoutError('The package is over 4 GiB: Lambda takes 50 MB zipped.');
     }
     const directory = Buffer.concat(centrals);
     const end = Buffer.alloc(22);
@@ -81565,13 +81406,13 @@ function defaultLambdaDir() {
 async function buildCodePackage(handlerPath, lambdaDir = defaultLambdaDir()) {
     const handlerFile = external_node_path_.resolve(handlerPath);
     if (!(0,external_node_fs_.existsSync)(handlerFile))
-        throw new HandlerModuleError(`Handler module ${handlerFile} does not exist.`);
+        throw new errors_HandlerModuleError(`Handler module ${handlerFile} does not exist.`);
     const root = external_node_path_.dirname(handlerFile);
     const entries = [{ name: 'package.json', data: Buffer.from('{\n  "type": "module"\n}\n') }];
     for (const name of LAMBDA_MODULES) {
         const file = external_node_path_.join(lambdaDir, `${name}.js`);
         if (!(0,external_node_fs_.existsSync)(file))
-            throw new StoreError(`The bundled ${name} handler is missing (${file}): run npm run build.`);
+            throw new errors_StoreError(`The bundled ${name} handler is missing (${file}): run npm run build.`);
         entries.push({ name: `${name}.js`, data: await (0,promises_.readFile)(file) });
     }
     const files = new Map();
@@ -81591,7 +81432,7 @@ const BUILTINS = new Set(external_node_module_namespaceObject.builtinModules);
 async function collectModule(file, root, files) {
     const archivePath = external_node_path_.relative(root, file).split(external_node_path_.sep).join('/');
     if (archivePath.startsWith('..')) {
-        throw new HandlerModuleError(`The handler imports ${file}, outside its folder ${root}: move that file into the handler's folder so it is packaged.`);
+        throw new errors_HandlerModuleError(`The handler imports ${file}, outside its folder ${root}: move that file into the handler's folder so it is packaged.`);
     }
     if (files.has(archivePath))
         return;
@@ -81632,7 +81473,7 @@ async function collectPackage(name, from, root, files) {
         dir = parent;
     }
     if (found === undefined)
-        throw new HandlerModuleError(`The handler imports "${name}", which is not installed: run npm install ${name} in the handler's project.`);
+        throw new errors_HandlerModuleError(`The handler imports "${name}", which is not installed: run npm install ${name} in the handler's project.`);
     for (const file of await listFiles(found)) {
         files.set(`${archiveDir}/${external_node_path_.relative(found, file).split(external_node_path_.sep).join('/')}`, file);
     }
@@ -81662,10 +81503,10 @@ async function uploadIfAbsent(s3, bucket, key, body) {
     catch (error) {
         const status = error.$metadata?.httpStatusCode;
         if (status !== 404)
-            throw new StoreError(`Cannot check s3://${bucket}/${key}: ${errorMessage(error)}. Does the role have s3:GetObject on the artifact bucket?`, { cause: error });
+            throw new errors_StoreError(`Cannot check s3://${bucket}/${key}: ${errors_errorMessage(error)}. Does the role have s3:GetObject on the artifact bucket?`, { cause: error });
     }
     await s3.send(new client_s3_dist_cjs/* PutObjectCommand */.wKZ({ Bucket: bucket, Key: key, Body: body, ContentType: 'application/zip' })).catch((error) => {
-        throw new StoreError(`Cannot upload s3://${bucket}/${key}: ${errorMessage(error)}. Does the role have s3:PutObject on the artifact bucket?`, { cause: error });
+        throw new errors_StoreError(`Cannot upload s3://${bucket}/${key}: ${errors_errorMessage(error)}. Does the role have s3:PutObject on the artifact bucket?`, { cause: error });
     });
     return true;
 }
@@ -81697,7 +81538,7 @@ function isTransient(error) {
 
 /** TemplateBody's limit; a larger template goes through S3 as TemplateURL. */
 const TEMPLATE_BODY_LIMIT = 51_200;
-class StackDeployError extends FanoutError {
+class StackDeployError extends errors_FanoutError {
     failures;
     constructor(message, failures) {
         super(failures.length === 0 ? message : `${message}\n${failures.map((f) => `  ${f.logicalId} (${f.type}) ${f.status}: ${f.reason}`).join('\n')}`);
@@ -81741,7 +81582,7 @@ async function deployStack(cfn, request, deps) {
         changeSetId = created.Id;
     }
     catch (error) {
-        if (error.name === 'ValidationError' && NO_CHANGES.test(errorMessage(error)))
+        if (error.name === 'ValidationError' && NO_CHANGES.test(errors_errorMessage(error)))
             return unchanged(cfn, stackName, deps);
         throw error;
     }
@@ -81789,7 +81630,7 @@ async function describeStack(cfn, stackName) {
         return (await cfn.send(new dist_cjs/* DescribeStacksCommand */.Y47({ StackName: stackName }))).Stacks?.[0];
     }
     catch (error) {
-        if (error.name === 'ValidationError' && /does not exist/.test(errorMessage(error)))
+        if (error.name === 'ValidationError' && /does not exist/.test(errors_errorMessage(error)))
             return undefined;
         throw error;
     }
@@ -81885,7 +81726,7 @@ const PARTITION_TASK_STATE = 'ProcessPartition';
 const NO_PROGRESS = { total: undefined, started: 0, succeeded: 0, failed: 0, lastEventId: 0 };
 /** Folds execution history events (oldest first) into partition progress; events already counted are skipped. */
 function applyHistory(progress, events) {
-    let { total, started, succeeded, failed, lastEventId } = progress;
+    let { total, started, succeeded, failed, lastEventId, mapRunArn } = progress;
     for (const event of events) {
         const id = event.id ?? 0;
         if (id <= lastEventId)
@@ -81899,8 +81740,19 @@ function applyHistory(progress, events) {
             succeeded += 1;
         else if (event.type === 'PassStateExited' && event.stateExitedEventDetails?.name === PARTITION_FAILED_STATE)
             failed += 1;
+        else if (event.type === 'MapRunStarted')
+            mapRunArn = event.mapRunStartedEventDetails?.mapRunArn ?? mapRunArn;
     }
-    return { total, started, succeeded, failed, lastEventId };
+    return { total, started, succeeded, failed, lastEventId, ...(mapRunArn === undefined ? {} : { mapRunArn }) };
+}
+/**
+ * A Distributed Map run's item counts as progress. A child that caught its partition's failure
+ * counts as succeeded here; the report tells them apart.
+ */
+function applyMapRun(progress, counts) {
+    const failed = (counts.failed ?? 0) + (counts.timedOut ?? 0) + (counts.aborted ?? 0);
+    const succeeded = counts.succeeded ?? 0;
+    return { ...progress, total: counts.total ?? progress.total, started: (counts.running ?? 0) + succeeded + failed, succeeded, failed };
 }
 
 ;// CONCATENATED MODULE: ./lib/src/aws/execution.js
@@ -81921,7 +81773,7 @@ function executionName(step, attempt = step.runAttempt) {
 function executionArnOf(stateMachineArn, name) {
     const parts = stateMachineArn.split(':');
     if (parts.length < 7 || parts[5] !== 'stateMachine')
-        throw new InputError(`"${stateMachineArn}" is not a state machine ARN.`);
+        throw new errors_InputError(`"${stateMachineArn}" is not a state machine ARN.`);
     return [...parts.slice(0, 5), 'execution', parts[6], name].join(':');
 }
 /**
@@ -81940,7 +81792,7 @@ async function startOrAttach(sfn, stateMachineArn, name, input) {
         const executionArn = executionArnOf(stateMachineArn, name);
         const existing = await sfn.send(new client_sfn_dist_cjs/* DescribeExecutionCommand */.tVP({ executionArn }));
         if (existing.input !== undefined && existing.input !== body) {
-            throw new FanoutError(`Execution ${name} already exists with different input (status ${existing.status}). Re-run the workflow to start a new attempt, or stop ${executionArn} first.`, { cause: error });
+            throw new errors_FanoutError(`Execution ${name} already exists with different input (status ${existing.status}). Re-run the workflow to start a new attempt, or stop ${executionArn} first.`, { cause: error });
         }
         return { executionArn, attached: true };
     }
@@ -81953,6 +81805,8 @@ const NOTICE_SHARE = 0.05;
 const MAX_TRANSIENT_FAILURES = 8;
 /** Full jitter may draw near zero; a floor keeps the worst case at about one call a second. */
 const MIN_DELAY_MS = 1000;
+/** DescribeMapRun's bucket refills at one request a second: read it half as often. */
+const MAP_RUN_INTERVAL_MS = 2000;
 /**
  * Polls DescribeExecution until the execution closes, with capped exponential backoff and full
  * jitter; throttling doubles the cap. Progress comes from the history events added since the last
@@ -81967,16 +81821,17 @@ async function waitForExecution(sfn, executionArn, options) {
     let slowdown = 1;
     let transientFailures = 0;
     let stopRequested;
+    let lastMapRunPoll = Number.NEGATIVE_INFINITY;
     for (;;) {
         try {
             const response = await sfn.send(new client_sfn_dist_cjs/* DescribeExecutionCommand */.tVP({ executionArn }));
-            if (executionAcceptor(response) !== 'RETRY') {
-                progress = applyHistory(progress, await newHistoryEvents(sfn, executionArn, progress.lastEventId));
-                options.onProgress?.(progress, response.status ?? 'UNKNOWN');
-                return response;
-            }
-            progress = applyHistory(progress, await newHistoryEvents(sfn, executionArn, progress.lastEventId));
+            const mapRunDue = clock.now() - lastMapRunPoll >= MAP_RUN_INTERVAL_MS;
+            progress = await refreshProgress(sfn, executionArn, progress, mapRunDue);
+            if (mapRunDue && progress.mapRunArn !== undefined)
+                lastMapRunPoll = clock.now();
             options.onProgress?.(progress, response.status ?? 'RUNNING');
+            if (executionAcceptor(response) !== 'RETRY')
+                return response;
             transientFailures = 0;
             slowdown = Math.max(1, slowdown / 2);
         }
@@ -81998,6 +81853,14 @@ async function waitForExecution(sfn, executionArn, options) {
         await clock.sleep(delay, stopRequested === undefined ? options.signal : undefined);
     }
 }
+/** New history events, then, once a Distributed Map run exists and a read is due, its item counts. */
+async function refreshProgress(sfn, executionArn, progress, mapRunDue) {
+    const next = applyHistory(progress, await newHistoryEvents(sfn, executionArn, progress.lastEventId));
+    if (next.mapRunArn === undefined || !mapRunDue)
+        return next;
+    const run = await sfn.send(new client_sfn_dist_cjs/* DescribeMapRunCommand */.cN({ mapRunArn: next.mapRunArn }));
+    return run.itemCounts === undefined ? next : applyMapRun(next, run.itemCounts);
+}
 async function newHistoryEvents(sfn, executionArn, lastEventId) {
     const fresh = [];
     let nextToken;
@@ -82018,7 +81881,7 @@ async function stopExecution(sfn, executionArn, cause) {
     }
     catch (error) {
         // Already closed: nothing to stop.
-        if (error.name !== 'ExecutionDoesNotExist' && !/not running|already/i.test(errorMessage(error)))
+        if (error.name !== 'ExecutionDoesNotExist' && !/not running|already/i.test(errors_errorMessage(error)))
             throw error;
     }
 }
@@ -82030,7 +81893,7 @@ async function redrive(sfn, executionArn) {
     catch (error) {
         const name = error.name;
         if (name === 'ExecutionNotRedrivable' || name === 'ExecutionDoesNotExist') {
-            throw new InputError(`Cannot redrive ${executionArn}: ${errorMessage(error)} (${name}). Redrive works on FAILED, ABORTED or TIMED_OUT executions within 14 days; leave redrive empty to start a new execution.`, { cause: error });
+            throw new errors_InputError(`Cannot redrive ${executionArn}: ${errors_errorMessage(error)} (${name}). Redrive works on FAILED, ABORTED or TIMED_OUT executions within 14 days; leave redrive empty to start a new execution.`, { cause: error });
         }
         throw error;
     }
@@ -82088,12 +81951,12 @@ async function loadStateMachine(templatePath, parameters = {}) {
         template = parseTemplateText(await (0,promises_.readFile)(templatePath, 'utf8'));
     }
     catch (error) {
-        throw new InputError(`Template ${templatePath} cannot be read: ${errorMessage(error)}`, { cause: error });
+        throw new errors_InputError(`Template ${templatePath} cannot be read: ${errors_errorMessage(error)}`, { cause: error });
     }
     const resources = template?.Resources ?? {};
     const machines = Object.entries(resources).filter(([, resource]) => resource.Type === 'AWS::StepFunctions::StateMachine');
     if (machines.length !== 1) {
-        throw new InputError(`Template ${templatePath} has ${machines.length} AWS::StepFunctions::StateMachine resources: the local engine needs exactly one.`);
+        throw new errors_InputError(`Template ${templatePath} has ${machines.length} AWS::StepFunctions::StateMachine resources: the local engine needs exactly one.`);
     }
     const [machineId, machine] = machines[0];
     const resolver = new Resolver(template, parameters, templatePath);
@@ -82101,7 +81964,7 @@ async function loadStateMachine(templatePath, parameters = {}) {
     const substitutions = Object.fromEntries(Object.entries((properties.DefinitionSubstitutions ?? {})).map(([name, value]) => [name, String(resolver.resolve(value, `${machineId}.DefinitionSubstitutions.${name}`))]));
     const written = properties.Definition ?? (typeof properties.DefinitionString === 'string' ? JSON.parse(properties.DefinitionString) : undefined);
     if (written === undefined) {
-        throw new InputError(`State machine ${machineId} has no Definition (or literal DefinitionString): the local engine reads the definition from the template.`);
+        throw new errors_InputError(`State machine ${machineId} has no Definition (or literal DefinitionString): the local engine reads the definition from the template.`);
     }
     const definition = substitute(resolver.resolveDeep(written, `${machineId}.Definition`), substitutions, machineId);
     const functions = new Map();
@@ -82168,7 +82031,7 @@ class Resolver {
             return known;
         const expression = this.#template.Conditions?.[name];
         if (expression === undefined)
-            throw new InputError(`${this.#file}: ${where} uses condition ${name}, which the template does not define.`);
+            throw new errors_InputError(`${this.#file}: ${where} uses condition ${name}, which the template does not define.`);
         const value = this.#evaluate(expression, `Conditions.${name}`);
         this.#conditions.set(name, value);
         return value;
@@ -82187,7 +82050,7 @@ class Resolver {
             return node['Fn::And'].every((item) => this.#evaluate(item, where));
         if (Array.isArray(node['Fn::Or']))
             return node['Fn::Or'].some((item) => this.#evaluate(item, where));
-        throw new InputError(`${this.#file}: ${where} is ${JSON.stringify(expression)}, a condition the local engine cannot evaluate (use Fn::Equals, Fn::Not, Fn::And, Fn::Or).`);
+        throw new errors_InputError(`${this.#file}: ${where} is ${JSON.stringify(expression)}, a condition the local engine cannot evaluate (use Fn::Equals, Fn::Not, Fn::And, Fn::Or).`);
     }
     resolve(value, where) {
         if (typeof value !== 'object' || value === null)
@@ -82202,7 +82065,7 @@ class Resolver {
         const sub = node['Fn::Sub'];
         if (typeof sub === 'string')
             return sub.replace(/\$\{([^}!]+)\}/g, (_, name) => String(this.#ref(name, where)));
-        throw new InputError(`${this.#file}: ${where} uses ${JSON.stringify(value)}, which the local engine cannot resolve. Use a literal, !Ref to a parameter, or !GetAtt <Function>.Arn.`);
+        throw new errors_InputError(`${this.#file}: ${where} uses ${JSON.stringify(value)}, which the local engine cannot resolve. Use a literal, !Ref to a parameter, or !GetAtt <Function>.Arn.`);
     }
     #ref(name, where) {
         if (name in this.#parameters)
@@ -82210,7 +82073,7 @@ class Resolver {
         const parameter = this.#template.Parameters?.[name];
         if (parameter !== undefined) {
             if (parameter.Default === undefined) {
-                throw new InputError(`${this.#file}: ${where} needs parameter ${name}, which has no Default: give it a value.`);
+                throw new errors_InputError(`${this.#file}: ${where} needs parameter ${name}, which has no Default: give it a value.`);
             }
             return parameter.Default;
         }
@@ -82225,14 +82088,14 @@ class Resolver {
         const resource = this.#template.Resources?.[name];
         if (resource !== undefined)
             return name;
-        throw new InputError(`${this.#file}: ${where} refers to "${name}", which is neither a parameter nor a resource.`);
+        throw new errors_InputError(`${this.#file}: ${where} refers to "${name}", which is neither a parameter nor a resource.`);
     }
 }
 function substitute(value, substitutions, machineId) {
     if (typeof value === 'string') {
         return value.replace(/\$\{([A-Za-z0-9_]+)\}/g, (_match, name) => {
             if (!(name in substitutions)) {
-                throw new InputError(`State machine ${machineId} uses \${${name}}, which is not in its DefinitionSubstitutions.`);
+                throw new errors_InputError(`State machine ${machineId} uses \${${name}}, which is not in its DefinitionSubstitutions.`);
             }
             return substitutions[name];
         });
@@ -82267,10 +82130,10 @@ const BOOTSTRAP_STACK = 'sfn-fanout-bootstrap';
  * or redrive) one execution, wait for it, and report it from the batch file the reducer wrote.
  */
 async function runAws(options, clients, deps) {
-    const input = parseLocation(options.job.input, 'input');
-    const output = parseLocation(options.job.output, 'output');
+    const input = location_parseLocation(options.job.input, 'input');
+    const output = location_parseLocation(options.job.output, 'output');
     if (input.kind !== 's3' || output.kind !== 's3') {
-        throw new InputError('engine aws reads and writes S3: give input and output as s3://bucket/prefix/ (or use engine local for directories).');
+        throw new errors_InputError('engine aws reads and writes S3: give input and output as s3://bucket/prefix/ (or use engine local for directories).');
     }
     await checkCredentials(clients.sts);
     const deployDeps = {
@@ -82316,7 +82179,7 @@ async function runAws(options, clients, deps) {
         }, deployDeps);
         const stateMachineArn = stack.outputs.StateMachineArn;
         if (stateMachineArn === undefined)
-            throw new InputError(`Stack ${options.stackName} has no StateMachineArn output: the template must export it.`);
+            throw new errors_InputError(`Stack ${options.stackName} has no StateMachineArn output: the template must export it.`);
         const name = executionName(options.step);
         let executionArn;
         if (options.redrive !== undefined) {
@@ -82338,7 +82201,7 @@ async function runAws(options, clients, deps) {
             ...(deps.onProgress === undefined ? {} : { onProgress: deps.onProgress }),
         });
         const runId = executionArn.split(':').at(-1);
-        const batch = await readJson(new S3Store(clients.s3, output.bucket, output.prefix), runKey(runId, BATCH_FILE)).catch(() => undefined);
+        const batch = await read_json_readJson(new S3Store(clients.s3, output.bucket, output.prefix), outcome_runKey(runId, outcome_BATCH_FILE)).catch(() => undefined);
         const report = buildReport({
             engine: 'aws',
             runId,
@@ -82355,7 +82218,7 @@ async function runAws(options, clients, deps) {
     finally {
         // Ephemeral stacks go even when the deploy or the run failed; a failed delete must not hide why.
         if (options.deleteStack) {
-            await deleteStack(clients.cfn, options.stackName, deployDeps).catch((error) => deps.log(`Could not delete stack ${options.stackName}: ${errorMessage(error)}`));
+            await deleteStack(clients.cfn, options.stackName, deployDeps).catch((error) => deps.log(`Could not delete stack ${options.stackName}: ${errors_errorMessage(error)}`));
         }
     }
 }
@@ -82365,10 +82228,10 @@ async function checkCredentials(sts) {
     }
     catch (error) {
         const name = error.name ?? '';
-        if (name === 'CredentialsProviderError' || /credential/i.test(errorMessage(error))) {
-            throw new InputError('No AWS credentials were found. Add a step before this one: uses: aws-actions/configure-aws-credentials@v4 with role-to-assume and aws-region, and give the job permissions: id-token: write.', { cause: error });
+        if (name === 'CredentialsProviderError' || /credential/i.test(errors_errorMessage(error))) {
+            throw new errors_InputError('No AWS credentials were found. Add a step before this one: uses: aws-actions/configure-aws-credentials@v4 with role-to-assume and aws-region, and give the job permissions: id-token: write.', { cause: error });
         }
-        throw new InputError(`The AWS credentials do not work: ${errorMessage(error)} (${name}).`, { cause: error });
+        throw new errors_InputError(`The AWS credentials do not work: ${errors_errorMessage(error)} (${name}).`, { cause: error });
     }
 }
 function consoleLinks(region, executionArn, stackId) {
@@ -87783,7 +87646,7 @@ var StateMachine = class {
 
 const READ_CHUNK = 1 << 20;
 /** A local directory as an object store: keys are `/`-separated paths below it. */
-class DirStore {
+class dir_store_DirStore {
     uri;
     #root;
     constructor(root) {
@@ -87792,10 +87655,10 @@ class DirStore {
     }
     async *list() {
         const info = await (0,promises_.stat)(this.#root).catch((error) => {
-            throw new StoreError(`Directory ${this.#root} cannot be read (${code(error)}): check the path exists.`, { cause: error });
+            throw new errors_StoreError(`Directory ${this.#root} cannot be read (${code(error)}): check the path exists.`, { cause: error });
         });
         if (!info.isDirectory())
-            throw new StoreError(`${this.#root} is not a directory: give the folder that holds the data.`);
+            throw new errors_StoreError(`${this.#root} is not a directory: give the folder that holds the data.`);
         yield* this.#walk('');
     }
     async *#walk(relative) {
@@ -87826,7 +87689,7 @@ class DirStore {
                 yield chunk;
         }
         catch (error) {
-            throw new StoreError(`Cannot read ${file} (${code(error)}).`, { cause: error });
+            throw new errors_StoreError(`Cannot read ${file} (${code(error)}).`, { cause: error });
         }
         finally {
             stream.destroy();
@@ -87843,7 +87706,7 @@ class DirStore {
     #pathOf(key) {
         const file = external_node_path_.resolve(this.#root, key);
         if (!file.startsWith(external_node_path_.resolve(this.#root) + external_node_path_.sep)) {
-            throw new StoreError(`Key "${key}" points outside ${this.#root}.`);
+            throw new errors_StoreError(`Key "${key}" points outside ${this.#root}.`);
         }
         return file;
     }
@@ -87867,8 +87730,8 @@ function createS3Client(settings) {
     });
 }
 /** Opens a store for a location; one S3 client serves every S3 location of a run. */
-function openStore(location, s3) {
-    return location.kind === 's3' ? new S3Store(s3(), location.bucket, location.prefix) : new DirStore(location.path);
+function open_store_openStore(location, s3) {
+    return location.kind === 's3' ? new S3Store(s3(), location.bucket, location.prefix) : new dir_store_DirStore(location.path);
 }
 /** Builds the S3 client lazily, once, so a local-only run never touches AWS configuration. */
 function lazyS3Client(settings) {
@@ -87993,7 +87856,7 @@ class LambdaPool {
 
 ;// CONCATENATED MODULE: ./lib/src/concurrency.js
 /** Runs `task` over `items` with at most `limit` in flight; results keep the items' order. */
-async function mapLimited(items, limit, task) {
+async function concurrency_mapLimited(items, limit, task) {
     const results = new Array(items.length);
     let next = 0;
     const lanes = Array.from({ length: Math.max(1, Math.min(limit, items.length)) }, async () => {
@@ -88050,7 +87913,7 @@ async function runDistributedMap(state, input, deps) {
     const limit = Number(state.MaxConcurrencyPath === undefined ? (state.MaxConcurrency ?? 0) : valueAt(String(state.MaxConcurrencyPath), input, {})) || items.length;
     const mapRunId = (0,external_node_crypto_.randomUUID)();
     const startDate = new Date().toISOString();
-    const records = await mapLimited(items, limit, async (item, index) => {
+    const records = await concurrency_mapLimited(items, limit, async (item, index) => {
         const childInput = state.ItemSelector === undefined ? item : payload(state.ItemSelector, input, { Map: { Item: { Index: index, Value: item } } });
         const name = `${mapRunId}:${index}`;
         try {
@@ -88061,7 +87924,7 @@ async function runDistributedMap(state, input, deps) {
         catch (failure) {
             const inner = failure.cause ?? failure;
             deps.onChildFinished?.(undefined, true);
-            return { Name: name, Input: JSON.stringify(childInput), Status: 'FAILED', Error: inner.name ?? 'Error', Cause: errorMessage(inner) };
+            return { Name: name, Input: JSON.stringify(childInput), Status: 'FAILED', Error: inner.name ?? 'Error', Cause: errors_errorMessage(inner) };
         }
     });
     const succeeded = records.filter((record) => record.Status === 'SUCCEEDED');
@@ -88272,11 +88135,11 @@ async function runLocal(options) {
     ]));
     const retryIntervalOverrides = options.retryDelayMs === undefined ? undefined : Object.fromEntries(retryingStateNames(machine.definition).map((name) => [name, options.retryDelayMs]));
     const runOptions = { overrides: { taskResourceLocalHandlers: overrides, ...(retryIntervalOverrides === undefined ? {} : { retryIntervalOverrides }) } };
-    const outputLocation = parseLocation(job.output, 'output');
+    const outputLocation = location_parseLocation(job.output, 'output');
     const s3Client = lazyS3Client(options.s3 ?? {});
     for (const [name, state] of distributedMaps) {
         overrides[name] = async (input) => (await runDistributedMap(state, input, {
-            storeFor: (bucket) => (bucket === 'local' ? openStore(outputLocation, s3Client) : openStore(parseLocation(`s3://${bucket}/`, 'bucket'), s3Client)),
+            storeFor: (bucket) => (bucket === 'local' ? open_store_openStore(outputLocation, s3Client) : open_store_openStore(location_parseLocation(`s3://${bucket}/`, 'bucket'), s3Client)),
             runOptions,
             runId,
             onChildFinished: (output, failed) => {
@@ -88321,14 +88184,14 @@ async function runLocal(options) {
         await watching;
     }
     const finishedAt = now();
-    const batch = await readJson(openStore(outputLocation, s3Client), runKey(runId, BATCH_FILE)).catch(() => undefined);
+    const batch = await read_json_readJson(open_store_openStore(outputLocation, s3Client), outcome_runKey(runId, outcome_BATCH_FILE)).catch(() => undefined);
     return buildReport({ engine: 'local', runId, input: job.input, output: job.output, format: job.format, startedAt, finishedAt, ...(error === undefined ? {} : { error }) }, batch);
 }
 /** The template's location parameters, as the AWS engine sets them; a directory stands as bucket "local". */
 function locationParameters(job) {
     const parameters = {};
     for (const [name, uri] of [['Input', job.input], ['Output', job.output]]) {
-        const location = parseLocation(uri, name.toLowerCase());
+        const location = location_parseLocation(uri, name.toLowerCase());
         parameters[`${name}Bucket`] = location.kind === 's3' ? location.bucket : 'local';
         parameters[`${name}Prefix`] = location.kind === 's3' ? location.prefix : '';
     }
@@ -88364,7 +88227,653 @@ function executionError(failure, signal) {
     if (signal?.aborted === true)
         return { name: 'ExecutionAborted', cause: 'The run was cancelled.' };
     const inner = failure.cause ?? failure;
-    return { name: inner.name ?? 'Error', cause: errorMessage(inner) };
+    return { name: inner.name ?? 'Error', cause: errors_errorMessage(inner) };
+}
+
+;// CONCATENATED MODULE: ./lib/src/plan/map-mode.js
+
+/**
+ * What an Inline Map holds with room to spare: 40 at once, and about 7 history events and a
+ * ~150-byte summary a partition against the 25,000-event history and the 256 KiB payload.
+ */
+const INLINE_LIMITS = { partitions: 1000, concurrency: 40 };
+/** The low end of one Lambda's S3 reads: the speed EXPRESS children are sized by. */
+const CONSERVATIVE_BYTES_PER_SECOND = 30e6;
+/** EXPRESS children live 5 minutes; a partition gets 60 s, leaving the rest to Lambda retries. */
+const EXPRESS_BUDGET_SECONDS = 60;
+function chooseMapMode(requested, facts) {
+    const overInline = [
+        ...(facts.partitions > INLINE_LIMITS.partitions ? [`${formatCount(facts.partitions)} partitions are more than an Inline Map holds with room (${formatCount(INLINE_LIMITS.partitions)})`] : []),
+        ...(facts.maxConcurrency > INLINE_LIMITS.concurrency ? [`max concurrency ${facts.maxConcurrency} is over Inline's ${INLINE_LIMITS.concurrency}`] : []),
+    ];
+    const mapMode = requested === 'auto' ? (overInline.length > 0 ? 'DISTRIBUTED' : 'INLINE') : requested === 'inline' ? 'INLINE' : 'DISTRIBUTED';
+    const seconds = facts.largestPartitionBytes / CONSERVATIVE_BYTES_PER_SECOND;
+    const childExecutionType = seconds <= EXPRESS_BUDGET_SECONDS ? 'EXPRESS' : 'STANDARD';
+    const why = requested !== 'auto'
+        ? `map-mode ${requested} was asked for${requested === 'inline' && overInline.length > 0 ? `, although ${overInline.join(' and ')}` : ''}`
+        : overInline.length > 0
+            ? overInline.join(' and ')
+            : `${formatCount(facts.partitions)} partitions at concurrency ${facts.maxConcurrency === 0 ? 'up to 40' : facts.maxConcurrency} fit an Inline Map`;
+    const child = mapMode === 'INLINE'
+        ? ''
+        : `; children ${childExecutionType}: the largest partition should take about ${Math.ceil(seconds)} s at ${CONSERVATIVE_BYTES_PER_SECOND / 1e6} MB/s, ${childExecutionType === 'EXPRESS' ? 'well within' : 'too close to'} the 5-minute EXPRESS limit`;
+    return { mapMode, childExecutionType, reason: `Map mode ${mapMode}: ${why}${child}.` };
+}
+
+;// CONCATENATED MODULE: ./lib/src/handler/merge.js
+
+/**
+ * The reducer's default merge: numbers add up, arrays concatenate, objects merge key by key,
+ * a missing or null side takes the other. Anything else must be equal on both sides, or the
+ * handler has to export its own `merge`.
+ */
+function merge_defaultMerge(a, b, path = 'result') {
+    if (a === undefined || a === null)
+        return b;
+    if (b === undefined || b === null)
+        return a;
+    if (typeof a === 'number' && typeof b === 'number')
+        return a + b;
+    if (Array.isArray(a) && Array.isArray(b))
+        return [...a, ...b];
+    if (isPlainObject(a) && isPlainObject(b)) {
+        const merged = { ...a };
+        for (const [key, value] of Object.entries(b))
+            merged[key] = merge_defaultMerge(merged[key], value, `${path}.${key}`);
+        return merged;
+    }
+    if (a === b)
+        return a;
+    throw new FanoutError(`Cannot merge ${path}: ${JSON.stringify(a)} and ${JSON.stringify(b)} are neither numbers, arrays nor objects, and differ. Export a merge(a, b) function from the handler module.`);
+}
+function isPlainObject(value) {
+    return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+;// CONCATENATED MODULE: ./lib/src/handler/load-handler.js
+var __rewriteRelativeImportExtension = (undefined && undefined.__rewriteRelativeImportExtension) || function (path, preserveJsx) {
+    if (typeof path === "string" && /^\.\.?\//.test(path)) {
+        return path.replace(/\.(tsx)$|((?:\.d)?)((?:\.[^./]+?)?)\.([cm]?)ts$/i, function (m, tsx, d, ext, cm) {
+            return tsx ? preserveJsx ? ".jsx" : ".js" : d && (!ext || !cm) ? m : (d + ext + "." + cm.toLowerCase() + "js");
+        });
+    }
+    return path;
+};
+
+
+
+
+
+/** Imports the user's handler module (named exports or a default-exported object) and checks its shape. */
+async function load_handler_loadHandler(modulePath) {
+    const file = path.resolve(modulePath);
+    if (!existsSync(file)) {
+        throw new HandlerModuleError(`Handler module ${file} does not exist: check the handler path (relative paths start from the working directory).`);
+    }
+    let loaded;
+    try {
+        loaded = (await import(__rewriteRelativeImportExtension(/* webpackIgnore: true */ pathToFileURL(file).href)));
+    }
+    catch (error) {
+        throw new HandlerModuleError(`Handler module ${file} failed to load: ${errorMessage(error)}`, { cause: error });
+    }
+    return checkHandler(loaded, file);
+}
+function checkHandler(loaded, file) {
+    const exports = (typeof loaded.default === 'object' && loaded.default !== null ? loaded.default : loaded);
+    const has = (name) => typeof exports[name] === 'function';
+    for (const name of ['init', 'processRecord', 'finish', 'processPartition', 'merge']) {
+        if (exports[name] !== undefined && !has(name)) {
+            throw new HandlerModuleError(`Handler module ${file} exports "${name}" but it is a ${typeof exports[name]}, not a function.`);
+        }
+    }
+    if (has('processRecord') === has('processPartition')) {
+        throw new HandlerModuleError(has('processRecord')
+            ? `Handler module ${file} exports both processRecord and processPartition: export one of them.`
+            : `Handler module ${file} exports nothing usable: export a processRecord(state, record, context) or a processPartition(records, context) function (exports found: ${Object.keys(exports).join(', ') || 'none'}).`);
+    }
+    const merge = has('merge') ? exports.merge : defaultMerge;
+    return has('processRecord')
+        ? { kind: 'record', handler: exports, merge }
+        : { kind: 'partition', handler: exports, merge };
+}
+
+// EXTERNAL MODULE: external "node:stream"
+var external_node_stream_ = __nccwpck_require__(7075);
+;// CONCATENATED MODULE: ./lib/src/plan/partition-plan.js
+
+const UNREADABLE = /\.(bz2|xz|zst|zstd|lz4|snappy|zip|7z|parquet|orc|avro)$/i;
+/** Gzip streams cannot be entered in the middle, so a `.gz` object is always one whole segment. */
+function partition_plan_isSplittable(key) {
+    return !/\.(gz|gzip)$/i.test(key);
+}
+/**
+ * Plans partitions of equal bytes. Whole (gzip) objects are placed first, largest first, on the
+ * least-loaded partition; splittable bytes then fill every partition up to one common level, cut
+ * at any byte (the worker's record rule makes any cut safe). Objects keep their key order.
+ */
+function planPartitions(listing, options) {
+    let objects = 0;
+    let bytes = 0;
+    const whole = [];
+    const splittable = [];
+    for (const object of listing) {
+        objects += 1;
+        if (UNREADABLE.test(object.key)) {
+            throw new errors_InputError(`Cannot read "${object.key}": only plain text and gzip (.gz) are supported. Decompress it, or move it out of the input location.`);
+        }
+        if (object.size === 0)
+            continue;
+        bytes += object.size;
+        (partition_plan_isSplittable(object.key) ? splittable : whole).push(object);
+    }
+    if (bytes === 0)
+        return { objects, bytes, partitions: [] };
+    const { count, cappedAt } = partitionCount(bytes, options);
+    const bins = Array.from({ length: count }, () => ({ load: 0, segments: [] }));
+    placeWholeObjects(whole, bins);
+    const quotas = fillQuotas(bins.map((bin) => bin.load), splittable.reduce((sum, object) => sum + object.size, 0));
+    pourSplittable(splittable, bins, quotas);
+    const partitions = bins
+        .filter((bin) => bin.load > 0)
+        .map((bin, id) => ({ id, bytes: bin.load, segments: bin.segments }));
+    return { objects, bytes, partitions, ...(cappedAt === undefined ? {} : { cappedAt }) };
+}
+function partitionCount(bytes, options) {
+    if ('partitions' in options.sizing) {
+        return { count: Math.min(options.sizing.partitions, bytes) };
+    }
+    const wanted = Math.ceil(bytes / options.sizing.partitionBytes);
+    return wanted > options.maxPartitions
+        ? { count: options.maxPartitions, cappedAt: options.maxPartitions }
+        : { count: wanted };
+}
+/** Longest-processing-time-first: each whole object goes to the least-loaded partition. */
+function placeWholeObjects(whole, bins) {
+    if (whole.length === 0)
+        return;
+    const sorted = [...whole].sort((a, b) => b.size - a.size || compareKeys(a.key, b.key));
+    const heap = new MinHeap((a, b) => bins[a].load - bins[b].load || a - b);
+    bins.forEach((_, index) => heap.push(index));
+    for (const object of sorted) {
+        const index = heap.pop();
+        const bin = bins[index];
+        bin.load += object.size;
+        bin.segments.push({ key: object.key, start: 0, end: object.size });
+        heap.push(index);
+    }
+    // Whole objects were placed by size; keep each partition's segments in key order for reading.
+    for (const bin of bins)
+        bin.segments.sort((a, b) => compareKeys(a.key, b.key));
+}
+/**
+ * Water-filling: the integer number of splittable bytes each partition takes so that all
+ * partitions below the common level are raised to it. The quotas sum to `splittableBytes`.
+ */
+function fillQuotas(loads, splittableBytes) {
+    const order = loads.map((load, index) => ({ load, index })).sort((a, b) => a.load - b.load || a.index - b.index);
+    let level = 0;
+    let filled = 0;
+    let below = 0;
+    for (const [position, entry] of order.entries()) {
+        filled += entry.load;
+        below = position + 1;
+        level = (splittableBytes + filled) / below;
+        const next = order[position + 1];
+        if (next === undefined || level <= next.load)
+            break;
+    }
+    const quotas = loads.map(() => 0);
+    let assigned = 0;
+    for (const entry of order.slice(0, below)) {
+        const quota = Math.max(0, Math.floor(level - entry.load));
+        quotas[entry.index] = quota;
+        assigned += quota;
+    }
+    // Hand out the bytes lost to rounding, one each, to the partitions that were filled.
+    for (let i = 0; assigned < splittableBytes; i = (i + 1) % below) {
+        quotas[order[i].index] += 1;
+        assigned += 1;
+    }
+    return quotas;
+}
+function pourSplittable(splittable, bins, quotas) {
+    let binIndex = 0;
+    for (const object of splittable) {
+        let start = 0;
+        while (start < object.size) {
+            while (quotas[binIndex] === 0)
+                binIndex += 1;
+            const bin = bins[binIndex];
+            const take = Math.min(quotas[binIndex], object.size - start);
+            bin.segments.push({ key: object.key, start, end: start + take });
+            bin.load += take;
+            quotas[binIndex] -= take;
+            start += take;
+        }
+    }
+}
+function compareKeys(a, b) {
+    return a < b ? -1 : a > b ? 1 : 0;
+}
+class MinHeap {
+    #items = [];
+    #less;
+    constructor(compare) {
+        this.#less = compare;
+    }
+    push(item) {
+        const items = this.#items;
+        items.push(item);
+        let i = items.length - 1;
+        while (i > 0) {
+            const parent = (i - 1) >> 1;
+            if (this.#less(items[i], items[parent]) >= 0)
+                break;
+            [items[i], items[parent]] = [items[parent], items[i]];
+            i = parent;
+        }
+    }
+    pop() {
+        const items = this.#items;
+        const top = items[0];
+        const last = items.pop();
+        if (items.length > 0 && last !== undefined) {
+            items[0] = last;
+            let i = 0;
+            for (;;) {
+                const left = 2 * i + 1;
+                const right = left + 1;
+                let smallest = i;
+                if (left < items.length && this.#less(items[left], items[smallest]) < 0)
+                    smallest = left;
+                if (right < items.length && this.#less(items[right], items[smallest]) < 0)
+                    smallest = right;
+                if (smallest === i)
+                    break;
+                [items[i], items[smallest]] = [items[smallest], items[i]];
+                i = smallest;
+            }
+        }
+        return top;
+    }
+}
+
+;// CONCATENATED MODULE: ./lib/src/records/segment-lines.js
+
+
+
+
+const FIRST_CONTINUATION = (/* unused pure expression or super */ null && (64 * 1024));
+const MAX_CONTINUATION = (/* unused pure expression or super */ null && (8 * 1024 * 1024));
+/**
+ * The lines a segment owns. The rule: a line belongs to the segment whose byte range holds its
+ * first byte. So a segment starting at `s > 0` reads from `s - 1` (to learn whether a line starts
+ * exactly at `s`), and the line that starts before `end` is read to its end, past `end` if need be.
+ */
+function segment_lines_segmentLines(store, segment) {
+    if (!isSplittable(segment.key)) {
+        // A whole gzip object: offsets are positions in the decompressed text.
+        return splitLines(gunzip(store.read(segment.key)), { firstOffset: 0 });
+    }
+    const from = Math.max(0, segment.start - 1);
+    return splitLines(bytesFrom(store, segment.key, from, segment.end), {
+        firstOffset: from,
+        skipBefore: segment.start,
+        stopAt: segment.end,
+    });
+}
+/** The first line of an object (a CSV header), read without reading the rest. */
+async function segment_lines_firstLine(store, key) {
+    const lines = isSplittable(key)
+        ? splitLines(bytesFrom(store, key, 0, FIRST_CONTINUATION), { firstOffset: 0, stopAt: 1 })
+        : splitLines(gunzip(store.read(key)), { firstOffset: 0, stopAt: 1 });
+    for await (const batch of lines)
+        return batch[0];
+    return undefined;
+}
+/** The segment's bytes, then further ranges of growing size until the caller stops or EOF. */
+async function* bytesFrom(store, key, start, end) {
+    let position = start;
+    let step = end - start;
+    let continuation = 0;
+    for (;;) {
+        let got = 0;
+        for await (const chunk of store.read(key, { start: position, end: position + step })) {
+            got += chunk.byteLength;
+            yield chunk;
+        }
+        if (got === 0)
+            return;
+        position += got;
+        // Past the segment only the rest of one record is wanted: start small, then grow.
+        continuation = continuation === 0 ? FIRST_CONTINUATION : Math.min(continuation * 2, MAX_CONTINUATION);
+        step = continuation;
+    }
+}
+function gunzip(chunks) {
+    // pipeline() carries a read error or a corrupt stream through to the reader.
+    return pipeline(Readable.from(chunks), createGunzip(), () => { });
+}
+
+;// CONCATENATED MODULE: ./lib/src/partition/run-partition.js
+
+
+
+
+/**
+ * Streams a partition's segments, hands each record to the handler, and returns its result.
+ * Records that fail to parse, or make `processRecord` throw, are rejected: counted, sampled, and
+ * written whole to `rejected/part-NNNNN.jsonl` so no input is silently dropped.
+ */
+async function run_partition_runPartition(run) {
+    const now = run.now ?? Date.now;
+    const startedAt = now();
+    const { partition, handler } = run;
+    const outputs = [];
+    const context = {
+        partitionId: partition.id,
+        async writeOutput(name, body) {
+            const key = partitionOutputKey(partition.id, name);
+            await run.destination.write(key, body);
+            const uri = run.destination.uriOf(key);
+            if (!outputs.includes(uri))
+                outputs.push(uri);
+            return uri;
+        },
+    };
+    const rejections = [];
+    let records = 0;
+    const reject = (key, offset, error, line) => {
+        rejections.push({ key, offset, message: errorMessage(error), line });
+    };
+    /** Decoded records of one segment, a batch per chunk read; parse failures are rejected on the way. */
+    async function* recordBatches() {
+        for (const segment of partition.segments) {
+            const decode = await decoderFor(run.format, run.source, segment);
+            if (decode === undefined)
+                continue;
+            const skipHeader = run.format === 'csv' && segment.start === 0;
+            for await (const lines of segmentLines(run.source, segment)) {
+                const batch = { key: segment.key, values: [], offsets: [] };
+                for (const line of lines) {
+                    if (line.end === line.start || (skipHeader && line.offset === 0))
+                        continue;
+                    records += 1;
+                    try {
+                        batch.values.push(decode(line));
+                        batch.offsets.push(line.offset);
+                    }
+                    catch (error) {
+                        reject(segment.key, line.offset, error, line.buffer.toString('utf8', line.start, line.end));
+                    }
+                }
+                yield batch;
+            }
+        }
+    }
+    let result;
+    if (handler.kind === 'partition') {
+        result = await handler.handler.processPartition(asRecords(recordBatches()), context);
+    }
+    else {
+        const { init, processRecord, finish } = handler.handler;
+        let state = init === undefined ? {} : init.call(handler.handler, context);
+        const recordContext = { partitionId: partition.id, key: '', offset: 0 };
+        for await (const { key, values, offsets } of recordBatches()) {
+            recordContext.key = key;
+            for (let i = 0; i < values.length; i += 1) {
+                recordContext.offset = offsets[i];
+                try {
+                    const next = processRecord.call(handler.handler, state, values[i], recordContext);
+                    if (next !== undefined)
+                        state = next;
+                }
+                catch (error) {
+                    reject(key, offsets[i], error, JSON.stringify(values[i]));
+                }
+            }
+        }
+        result = finish === undefined ? state : await finish.call(handler.handler, state, context);
+    }
+    const samples = rejections.slice(0, MAX_REJECTED_SAMPLES).map(({ key, offset, message }) => ({ key, offset, message }));
+    if (exceeds(rejections.length, records, run.maxRejected)) {
+        const first = samples[0];
+        throw new RejectedRecordsError(`Partition ${partition.id} rejected ${rejections.length} of ${records} records, over max-rejected ${describeLimit(run.maxRejected)}. First: ${first.key} at byte ${first.offset}: ${first.message}. Fix the data or the handler, or raise max-rejected.`);
+    }
+    if (rejections.length > 0) {
+        await run.destination.write(rejectedKey(partition.id), rejections.map((entry) => JSON.stringify(entry)).join('\n') + '\n');
+    }
+    return {
+        id: partition.id,
+        status: 'succeeded',
+        bytes: partition.bytes,
+        records,
+        rejected: rejections.length,
+        rejectedSamples: samples,
+        outputs,
+        startedAt,
+        finishedAt: now(),
+        result: result ?? null,
+    };
+}
+/** The decoder for a segment; for CSV it needs the object's header, read from its first line. */
+async function decoderFor(format, source, segment) {
+    if (format === 'lines')
+        return linesDecoder();
+    if (format === 'ndjson')
+        return ndjsonDecoder();
+    const header = await firstLine(source, segment.key);
+    // An object that is only a header (or empty) has no records.
+    return header === undefined ? undefined : csvDecoder(parseCsvLine(lineText(header)));
+}
+async function* asRecords(batches) {
+    for await (const { key, values, offsets } of batches) {
+        for (let i = 0; i < values.length; i += 1)
+            yield { value: values[i], key, offset: offsets[i] };
+    }
+}
+function exceeds(rejected, records, limit) {
+    return 'count' in limit ? rejected > limit.count : rejected > (limit.percent / 100) * records;
+}
+function describeLimit(limit) {
+    return 'count' in limit ? String(limit.count) : `${limit.percent}%`;
+}
+
+;// CONCATENATED MODULE: ./lib/src/plan/map-items.js
+
+
+/** Inline items stay well under the 256 KiB state payload limit, leaving room for the results. */
+const INLINE_ITEMS_BUDGET = (/* unused pure expression or super */ null && (128 * 1024));
+/**
+ * The Map's items. A small plan travels inline; a larger one is written once as a JSONL manifest
+ * (one partition a line, keyed by its content hash) and each item points at its own line.
+ */
+async function map_items_mapItems(plan, destination, budget = INLINE_ITEMS_BUDGET) {
+    const lines = plan.partitions.map((partition) => JSON.stringify(partition));
+    const inlineBytes = lines.reduce((sum, line) => sum + Buffer.byteLength(line) + 1, 0);
+    if (inlineBytes <= budget)
+        return { items: [...plan.partitions] };
+    const body = Buffer.from(lines.join('\n') + '\n');
+    const key = `_sfn-fanout/plans/${createHash('sha256').update(body).digest('hex').slice(0, 20)}.jsonl`;
+    await destination.write(key, body);
+    let start = 0;
+    const items = plan.partitions.map((partition, index) => {
+        const end = start + Buffer.byteLength(lines[index]);
+        const item = { id: partition.id, bytes: partition.bytes, manifest: { key, start, end } };
+        start = end + 1;
+        return item;
+    });
+    return { items, manifest: destination.uriOf(key), manifestKey: key };
+}
+/** The partition an item stands for, reading its manifest line when it is a pointer. */
+async function map_items_resolvePartition(item, destination) {
+    if (!('manifest' in item))
+        return item;
+    const chunks = [];
+    for await (const chunk of destination.read(item.manifest.key, { start: item.manifest.start, end: item.manifest.end })) {
+        chunks.push(chunk);
+    }
+    const partition = JSON.parse(Buffer.concat(chunks).toString('utf8'));
+    if (partition.id !== item.id) {
+        throw new StoreError(`Plan manifest ${destination.uriOf(item.manifest.key)} does not hold partition ${item.id} at bytes ${item.manifest.start}-${item.manifest.end}: it was overwritten. Run the batch again.`);
+    }
+    return partition;
+}
+
+;// CONCATENATED MODULE: ./lib/src/steps/map-run-results.js
+
+
+
+
+/**
+ * The Map results a Distributed Map's ResultWriter wrote. A succeeded child's Output is what the
+ * iteration returned (a partition summary, or a partition the Catch marked failed); a child that
+ * failed, timed out or never ran (PENDING) becomes a failed partition with its error.
+ */
+function mapResultsOf(files) {
+    const failedChild = (record, error, cause) => {
+        const input = JSON.parse(record.Input);
+        return { id: input.item.id, status: 'failed', bytes: input.item.bytes, error, cause };
+    };
+    return [
+        ...files.succeeded.map((record) => JSON.parse(record.Output ?? 'null')),
+        ...files.failed.map((record) => failedChild(record, record.Error ?? `States.${record.Status}`, record.Cause ?? `The child workflow ended ${record.Status}.`)),
+        ...files.pending.map((record) => failedChild(record, 'SfnFanout.NotRun', 'The child workflow never ran (the Map run stopped first).')),
+    ];
+}
+async function map_run_results_readMapRunResults(job, output, deps) {
+    const { Bucket, Key } = output.ResultWriterDetails;
+    // "local" is the local engine's stand-in for a directory output: keys are relative to it.
+    const store = Bucket === 'local' ? new DirStore(parseLocation(job.output, 'output').uri) : openStore(parseLocation(`s3://${Bucket}/`, 'ResultWriter bucket'), deps.s3);
+    const manifest = await readJson(store, Key);
+    const read = async (kind) => {
+        const records = [];
+        for (const file of manifest.ResultFiles[kind] ?? [])
+            records.push(...(await readJson(store, file.Key)));
+        return records;
+    };
+    return mapResultsOf({ succeeded: await read('SUCCEEDED'), failed: await read('FAILED'), pending: await read('PENDING') });
+}
+
+;// CONCATENATED MODULE: ./lib/src/steps/steps.js
+
+
+
+
+
+
+
+
+
+
+
+
+
+/** Lists the input (sizes only) and plans its partitions. */
+async function planJob(job, deps) {
+    const source = open_store_openStore(location_parseLocation(job.input, 'input'), deps.s3);
+    const listing = [];
+    for await (const object of source.list())
+        listing.push(object);
+    return planPartitions(listing, { sizing: job.sizing, maxPartitions: job.maxPartitions });
+}
+async function partitionStep(event, deps) {
+    const job = parseJob(event.request ?? {});
+    const settings = parseSettings(event.settings ?? {});
+    const runId = parseRunId(event.runId);
+    const { destination } = stores(job, deps);
+    const plan = await planJob(job, deps);
+    const distributed = settings.mapMode === 'DISTRIBUTED';
+    // Distributed: the manifest is always written, and its lines are the items.
+    const { items, manifest, manifestKey } = await mapItems(plan, destination, distributed ? -1 : undefined);
+    return {
+        job,
+        runId,
+        plan: {
+            objects: plan.objects,
+            bytes: plan.bytes,
+            partitions: plan.partitions.length,
+            ...(plan.cappedAt === undefined ? {} : { cappedAt: plan.cappedAt }),
+            ...(manifest === undefined ? {} : { manifest }),
+        },
+        partitions: distributed ? [] : items,
+        ...(distributed && manifestKey !== undefined ? { manifest: manifestLocation(job, manifestKey) } : {}),
+        maxConcurrency: settings.maxConcurrency,
+        toleratedFailurePercentage: settings.toleratedFailurePercentage,
+    };
+}
+function manifestLocation(job, key) {
+    const output = parseLocation(job.output, 'output');
+    return output.kind === 's3' ? { bucket: output.bucket, key: output.prefix + key } : { bucket: 'local', key };
+}
+function parseSettings(settings) {
+    const maxConcurrency = Number(settings.maxConcurrency ?? 0);
+    const toleratedFailurePercentage = Number(settings.toleratedFailurePercentage ?? 0);
+    if (!Number.isInteger(maxConcurrency) || maxConcurrency < 0) {
+        throw new InputError(`MaxConcurrency "${settings.maxConcurrency}" must be a whole number, 0 for as many as the Map allows.`);
+    }
+    if (!(toleratedFailurePercentage >= 0 && toleratedFailurePercentage <= 100)) {
+        throw new InputError(`ToleratedFailurePercentage "${settings.toleratedFailurePercentage}" must be a number from 0 to 100.`);
+    }
+    const mapMode = settings.mapMode ?? 'INLINE';
+    if (mapMode !== 'INLINE' && mapMode !== 'DISTRIBUTED')
+        throw new InputError(`MapMode "${mapMode}" must be INLINE or DISTRIBUTED.`);
+    return { maxConcurrency, toleratedFailurePercentage, mapMode };
+}
+function parseRunId(runId) {
+    // Step Functions execution names: 1-80 characters, no spaces, slashes or wildcards.
+    if (typeof runId !== 'string' || !/^[A-Za-z0-9_.-]{1,80}$/.test(runId)) {
+        throw new InputError(`runId ${JSON.stringify(runId)} is not an execution name: pass $$.Execution.Name in the Partition state's Payload.`);
+    }
+    return runId;
+}
+function stores(job, deps) {
+    return {
+        source: openStore(parseLocation(job.input, 'input'), deps.s3),
+        destination: openStore(parseLocation(job.output, 'output'), deps.s3),
+    };
+}
+/** Runs one partition; the full outcome goes to the output store, a summary back through the Map. */
+async function workStep(event, deps) {
+    const { job, runId } = event;
+    const { source, destination } = stores(job, deps);
+    const outcome = await runPartition({
+        partition: await resolvePartition(event.item, destination),
+        format: job.format,
+        maxRejected: job.maxRejected,
+        source,
+        destination,
+        handler: await deps.handler(),
+    });
+    await destination.write(partitionDetailKey(parseRunId(runId), outcome.id), JSON.stringify(outcome));
+    const { result: _result, rejectedSamples: _samples, outputs: _outputs, ...summary } = outcome;
+    return summary;
+}
+const DETAIL_READS_IN_FLIGHT = 16;
+async function reduceStep(event, deps) {
+    const handler = await deps.handler();
+    const runId = parseRunId(event.runId);
+    const { destination } = stores(event.job, deps);
+    const results = Array.isArray(event.partitions) ? event.partitions : await readMapRunResults(event.job, event.partitions, deps);
+    const outcomes = await mapLimited(results, DETAIL_READS_IN_FLIGHT, async (entry) => entry.status === 'failed' ? entry : readJson(destination, partitionDetailKey(runId, entry.id)));
+    const batch = reduceOutcomes(outcomes, handler.merge, event.toleratedFailurePercentage);
+    // Per-partition results stay in their own files; the merged one is in `result`.
+    const lean = outcomes.map((outcome) => (outcome.status === 'succeeded' ? { ...outcome, result: null } : outcome));
+    const file = { ...batch, runId, job: event.job, plan: event.plan, outcomes: lean };
+    await destination.write(runKey(runId, BATCH_FILE), JSON.stringify(file));
+    return batch;
+}
+/** The user handler module a Lambda runs: `SFN_FANOUT_HANDLER`, loaded once per container. */
+function handlerFromEnv(env = process.env) {
+    let loaded;
+    return () => {
+        const modulePath = env.SFN_FANOUT_HANDLER;
+        if (modulePath === undefined || modulePath === '') {
+            return Promise.reject(new InputError('SFN_FANOUT_HANDLER is not set: it must name the handler module the worker runs.'));
+        }
+        return (loaded ??= loadHandler(modulePath));
+    };
 }
 
 ;// CONCATENATED MODULE: ./lib/src/run-batch.js
@@ -88375,25 +88884,30 @@ function executionError(failure, signal) {
 
 
 
+
+
+
 /** Runs a batch on the engine the settings name; the CLI and the action both come through here. */
-function runBatch(settings, hooks = {}) {
+async function runBatch(settings, hooks = {}) {
+    const log = hooks.log ?? (() => { });
+    const s3 = settings.aws === undefined ? lazyS3Client(settings.s3) : lazyS3Client({ region: settings.aws.region });
     const common = {
         job: settings.job,
         handler: settings.handler,
         ...(settings.template === undefined ? {} : { template: settings.template }),
-        parameters: settings.parameters,
+        parameters: await withMapMode(settings, s3, log),
     };
     if (settings.aws !== undefined) {
         const { aws } = settings;
         const clients = {
             cfn: new dist_cjs/* CloudFormationClient */.m1N({ region: aws.region }),
             sfn: new client_sfn_dist_cjs/* SFNClient */.ZIB({ region: aws.region }),
-            s3: new client_s3_dist_cjs/* S3Client */.YxF({ region: aws.region }),
+            s3: s3(),
             sts: new client_sts_dist_cjs/* STSClient */.iM({ region: aws.region }),
         };
         return runAws({ ...common, ...aws, step: stepFromEnv() }, clients, {
             clock: systemClock,
-            log: hooks.log ?? (() => { }),
+            log,
             ...(hooks.signal === undefined ? {} : { signal: hooks.signal }),
             ...(hooks.onExecution === undefined ? {} : { onExecution: hooks.onExecution }),
             onProgress: (progress) => hooks.onProgress?.({ total: progress.total, running: progress.started - progress.succeeded - progress.failed, succeeded: progress.succeeded, failed: progress.failed }),
@@ -88406,6 +88920,23 @@ function runBatch(settings, hooks = {}) {
         ...(hooks.onProgress === undefined ? {} : { onProgress: hooks.onProgress }),
         ...(hooks.signal === undefined ? {} : { signal: hooks.signal }),
     });
+}
+/**
+ * The template's MapMode (and ChildExecutionType) for this run, unless the parameters set them:
+ * `auto` plans the input (sizes only) and chooses, saying why in the log.
+ */
+async function withMapMode(settings, s3, log) {
+    const { parameters } = settings;
+    if (parameters.MapMode !== undefined)
+        return parameters;
+    const plan = await planJob(settings.job, { s3 });
+    const choice = chooseMapMode(settings.mapMode, {
+        partitions: plan.partitions.length,
+        maxConcurrency: Number(parameters.MaxConcurrency ?? 0),
+        largestPartitionBytes: Math.max(0, ...plan.partitions.map((partition) => partition.bytes)),
+    });
+    log(choice.reason);
+    return { ...parameters, MapMode: choice.mapMode, ...(choice.mapMode === 'DISTRIBUTED' && parameters.ChildExecutionType === undefined ? { ChildExecutionType: choice.childExecutionType } : {}) };
 }
 /** Which workflow step this is, from the runner's environment; a one-off identity outside Actions. */
 function stepFromEnv(env = process.env) {
@@ -88429,6 +88960,7 @@ function stepFromEnv(env = process.env) {
 
 const SETTING_NAMES = [
     'engine',
+    'map-mode',
     ...Object.values(JOB_OPTION_NAMES),
     'handler',
     'template',
@@ -88461,39 +88993,44 @@ function parseRunSettings(read) {
     };
     const engine = value('engine') ?? 'local';
     if (engine !== 'local' && engine !== 'aws') {
-        throw new InputError(`engine "${engine}" is not known: use local (this machine) or aws (a deployed stack).`);
+        throw new errors_InputError(`engine "${engine}" is not known: use local (this machine) or aws (a deployed stack).`);
     }
     const request = Object.fromEntries(Object.entries(JOB_OPTION_NAMES).map(([field, name]) => [field, value(name)]));
-    const job = parseJob(request);
+    const job = job_parseJob(request);
     const handler = value('handler');
     if (handler === undefined) {
-        throw new InputError('handler is required: give the module with your processRecord or processPartition, like examples/log-analytics/handler.ts.');
+        throw new errors_InputError('handler is required: give the module with your processRecord or processPartition, like examples/log-analytics/handler.ts.');
     }
     if (!(0,external_node_fs_.existsSync)(handler))
-        throw new InputError(`handler "${handler}" does not exist (looked in ${external_node_path_.resolve(handler)}).`);
+        throw new errors_InputError(`handler "${handler}" does not exist (looked in ${external_node_path_.resolve(handler)}).`);
     const template = value('template');
     if (template !== undefined && !(0,external_node_fs_.existsSync)(template))
-        throw new InputError(`template "${template}" does not exist (looked in ${external_node_path_.resolve(template)}).`);
+        throw new errors_InputError(`template "${template}" does not exist (looked in ${external_node_path_.resolve(template)}).`);
     const parameters = { ...stringMap(value('parameters'), 'parameters') };
-    const maxConcurrency = wholeNumber(value('max-concurrency'), 'max-concurrency', 0, 40);
+    const maxConcurrency = wholeNumber(value('max-concurrency'), 'max-concurrency', 0, 10_000);
     if (maxConcurrency !== undefined)
         parameters.MaxConcurrency = String(maxConcurrency);
     const tolerated = value('tolerated-failure-percentage');
     if (tolerated !== undefined) {
         const percent = Number(tolerated);
         if (!/^\d+(\.\d+)?$/.test(tolerated) || percent > 100) {
-            throw new InputError(`tolerated-failure-percentage "${tolerated}" must be a number from 0 to 100.`);
+            throw new errors_InputError(`tolerated-failure-percentage "${tolerated}" must be a number from 0 to 100.`);
         }
         parameters.ToleratedFailurePercentage = tolerated;
     }
     const endpoint = value('s3-endpoint');
     if (endpoint !== undefined && !/^https?:\/\/[^\s/]+/.test(endpoint)) {
-        throw new InputError(`s3-endpoint "${endpoint}" is not a URL: give one like http://127.0.0.1:4568.`);
+        throw new errors_InputError(`s3-endpoint "${endpoint}" is not a URL: give one like http://127.0.0.1:4568.`);
     }
     const summary = value('summary');
     const report = value('report');
+    const mapMode = value('map-mode') ?? 'auto';
+    if (mapMode !== 'auto' && mapMode !== 'inline' && mapMode !== 'distributed') {
+        throw new errors_InputError(`map-mode "${mapMode}" is not one of auto, inline, distributed.`);
+    }
     return {
         engine,
+        mapMode,
         ...(engine === 'aws' ? { aws: parseAwsSettings(value, endpoint) } : {}),
         job,
         handler,
@@ -88507,33 +89044,33 @@ function parseRunSettings(read) {
 }
 function parseAwsSettings(value, endpoint) {
     if (endpoint !== undefined)
-        throw new InputError('s3-endpoint is for engine local: the AWS engine uses S3 itself.');
+        throw new errors_InputError('s3-endpoint is for engine local: the AWS engine uses S3 itself.');
     const region = value('region') ?? process.env.AWS_REGION ?? process.env.AWS_DEFAULT_REGION;
     if (region === undefined)
-        throw new InputError('region is required for engine aws: set the region input, or aws-region in aws-actions/configure-aws-credentials.');
+        throw new errors_InputError('region is required for engine aws: set the region input, or aws-region in aws-actions/configure-aws-credentials.');
     if (!/^[a-z]{2}(-[a-z]+)+-\d$/.test(region))
-        throw new InputError(`region "${region}" is not an AWS region, like us-east-1.`);
+        throw new errors_InputError(`region "${region}" is not an AWS region, like us-east-1.`);
     const stackName = value('stack-name');
     if (stackName === undefined || !/^[A-Za-z][A-Za-z0-9-]{0,127}$/.test(stackName)) {
-        throw new InputError(`stack-name ${stackName === undefined ? 'is required for engine aws' : `"${stackName}" is not a stack name`}: letters, digits and hyphens, starting with a letter, up to 128 characters.`);
+        throw new errors_InputError(`stack-name ${stackName === undefined ? 'is required for engine aws' : `"${stackName}" is not a stack name`}: letters, digits and hyphens, starting with a letter, up to 128 characters.`);
     }
     const capabilities = (value('capabilities') ?? 'CAPABILITY_IAM').split(/[\s,]+/).filter(Boolean);
     for (const capability of capabilities) {
         if (!CAPABILITIES.includes(capability))
-            throw new InputError(`capabilities "${capability}" is not one of ${CAPABILITIES.join(', ')}.`);
+            throw new errors_InputError(`capabilities "${capability}" is not one of ${CAPABILITIES.join(', ')}.`);
     }
     const roleArn = value('role-arn');
     if (roleArn !== undefined && !/^arn:aws[a-z-]*:iam::\d{12}:role\/.+/.test(roleArn))
-        throw new InputError(`role-arn "${roleArn}" is not an IAM role ARN.`);
+        throw new errors_InputError(`role-arn "${roleArn}" is not an IAM role ARN.`);
     const redrive = value('redrive');
     if (redrive !== undefined && redrive !== 'previous-attempt' && !/^arn:aws[a-z-]*:states:[^:]+:\d{12}:execution:[^:]+:[^:]+$/.test(redrive)) {
-        throw new InputError(`redrive "${redrive}" must be previous-attempt or the ARN of an execution to redrive.`);
+        throw new errors_InputError(`redrive "${redrive}" must be previous-attempt or the ARN of an execution to redrive.`);
     }
     const timeoutMinutes = wholeNumber(value('timeout-minutes'), 'timeout-minutes', 1, 60 * 24 * 365);
     const terminationProtection = optionalBoolean(value('termination-protection'), 'termination-protection');
     const artifactBucket = value('artifact-bucket');
     if (artifactBucket !== undefined && !/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/.test(artifactBucket)) {
-        throw new InputError(`artifact-bucket "${artifactBucket}" is not a bucket name: 3-63 lowercase letters, digits, dots and hyphens.`);
+        throw new errors_InputError(`artifact-bucket "${artifactBucket}" is not a bucket name: 3-63 lowercase letters, digits, dots and hyphens.`);
     }
     return {
         region,
@@ -88562,14 +89099,14 @@ function stringMap(text, name) {
         parsed = (0,dist/* parse */.qg)(text);
     }
     catch (error) {
-        throw new InputError(`${name} is neither JSON nor YAML: ${error.message.split('\n')[0]}. Give a map like {"WorkerMemorySize": "3008"} or WorkerMemorySize: 3008.`);
+        throw new errors_InputError(`${name} is neither JSON nor YAML: ${error.message.split('\n')[0]}. Give a map like {"WorkerMemorySize": "3008"} or WorkerMemorySize: 3008.`);
     }
     if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
-        throw new InputError(`${name} must be a map of names to values, like {"WorkerMemorySize": "3008"} or WorkerMemorySize: 3008.`);
+        throw new errors_InputError(`${name} must be a map of names to values, like {"WorkerMemorySize": "3008"} or WorkerMemorySize: 3008.`);
     }
     return Object.fromEntries(Object.entries(parsed).map(([key, item]) => {
         if (typeof item === 'object' && item !== null)
-            throw new InputError(`${name}: the value of ${key} must be a string, number or boolean.`);
+            throw new errors_InputError(`${name}: the value of ${key} must be a string, number or boolean.`);
         return [key, String(item)];
     }));
 }
@@ -88578,13 +89115,13 @@ function optionalBoolean(text, name) {
         return undefined;
     if (text === 'true' || text === 'false')
         return text === 'true';
-    throw new InputError(`${name} "${text}" must be true or false.`);
+    throw new errors_InputError(`${name} "${text}" must be true or false.`);
 }
 function price(text, name) {
     if (text === undefined)
         return undefined;
     if (!/^\d+(\.\d+)?$/.test(text))
-        throw new InputError(`${name} "${text}" must be a price in USD, like 0.0000133334.`);
+        throw new errors_InputError(`${name} "${text}" must be a price in USD, like 0.0000133334.`);
     return Number(text);
 }
 function wholeNumber(text, name, min, max) {
@@ -88592,13 +89129,12 @@ function wholeNumber(text, name, min, max) {
         return undefined;
     const number = Number(text);
     if (!/^\d+$/.test(text) || number < min || number > max) {
-        throw new InputError(`${name} "${text}" must be a whole number from ${min} to ${max}.`);
+        throw new errors_InputError(`${name} "${text}" must be a whole number from ${min} to ${max}.`);
     }
     return number;
 }
 
 ;// CONCATENATED MODULE: ./lib/src/cli.js
-
 
 
 
@@ -88632,10 +89168,11 @@ Options (the action's inputs have the same names):
   --max-partitions <n>            Cap on the partition count (default 1000).
   --max-rejected <n|p%>           Rejected records a partition tolerates (default 0).
   --concurrency <n>               Lambda environments run at once locally (default: one per core).
-  --max-concurrency <n>           The Map's MaxConcurrency template parameter (0-40, 0 = 40).
+  --max-concurrency <n>           The Map's MaxConcurrency (0-10000; Inline runs at most 40; 0 = as many as allowed).
   --tolerated-failure-percentage <p>  Share of partitions that may fail before the batch does (default 0).
   --template <file>               CloudFormation template (default: the bundled sfn-fanout.yaml).
   --engine <local|aws>            Where to run (default local).
+  --map-mode <auto|inline|distributed>  Inline or Distributed Map; auto decides from the plan and says why.
   --parameters <map>              Template parameters, a YAML or JSON map.
   --s3-endpoint <url>             An S3-compatible endpoint (s3rver, MinIO), path-style.
   --region <region>               AWS region for S3.
@@ -88664,7 +89201,7 @@ async function main(argv, io) {
         parsed = parseCommandLine(argv);
     }
     catch (error) {
-        io.err(`${errorMessage(error)}\nRun sfn-fanout --help for the options.\n`);
+        io.err(`${errors_errorMessage(error)}\nRun sfn-fanout --help for the options.\n`);
         return 2;
     }
     if (parsed.help || parsed.command === undefined) {
@@ -88675,8 +89212,8 @@ async function main(argv, io) {
         return parsed.command === 'plan' ? await planCommand(parsed.read, io) : await runCommand(parsed.read, io);
     }
     catch (error) {
-        io.err(`${error instanceof FanoutError ? '' : 'Unexpected error: '}${errorMessage(error)}\n`);
-        return error instanceof FanoutError ? 2 : 1;
+        io.err(`${error instanceof errors_FanoutError ? '' : 'Unexpected error: '}${errors_errorMessage(error)}\n`);
+        return error instanceof errors_FanoutError ? 2 : 1;
     }
 }
 function parseCommandLine(argv) {
@@ -88703,6 +89240,7 @@ async function runCommand(read, io) {
     let lastLogged = 0;
     const report = await runBatch(settings, {
         ...(io.signal === undefined ? {} : { signal: io.signal }),
+        log: (line) => io.err(`${line}\n`),
         onProgress(progress) {
             const line = renderProgress(progress, Date.now() - started);
             if (io.tty)
@@ -88728,12 +89266,8 @@ async function runCommand(read, io) {
 }
 async function planCommand(read, io) {
     // Planning writes nothing, so the output only needs to parse.
-    const job = parseJob({ ...Object.fromEntries(Object.entries(JOB_OPTION_NAMES).map(([field, name]) => [field, read(name)])), output: read('output') ?? '.' });
-    const source = openStore(parseLocation(job.input, 'input'), lazyS3Client({ endpoint: read('s3-endpoint'), region: read('region') }));
-    const listing = [];
-    for await (const object of source.list())
-        listing.push(object);
-    const plan = planPartitions(listing, { sizing: job.sizing, maxPartitions: job.maxPartitions });
+    const job = job_parseJob({ ...Object.fromEntries(Object.entries(JOB_OPTION_NAMES).map(([field, name]) => [field, read(name)])), output: read('output') ?? '.' });
+    const plan = await planJob(job, { s3: lazyS3Client({ endpoint: read('s3-endpoint'), region: read('region') }) });
     const lines = [`partition  bytes       segments  first`];
     for (const partition of plan.partitions.slice(0, 100)) {
         const first = partition.segments[0];

@@ -34376,15 +34376,20 @@ async function readMapRunResults(job, output, deps) {
 
 
 
+/** Lists the input (sizes only) and plans its partitions. */
+async function planJob(job, deps) {
+    const source = openStore(parseLocation(job.input, 'input'), deps.s3);
+    const listing = [];
+    for await (const object of source.list())
+        listing.push(object);
+    return planPartitions(listing, { sizing: job.sizing, maxPartitions: job.maxPartitions });
+}
 async function partitionStep(event, deps) {
     const job = parseJob(event.request ?? {});
     const settings = parseSettings(event.settings ?? {});
     const runId = parseRunId(event.runId);
-    const { source, destination } = stores(job, deps);
-    const listing = [];
-    for await (const object of source.list())
-        listing.push(object);
-    const plan = planPartitions(listing, { sizing: job.sizing, maxPartitions: job.maxPartitions });
+    const { destination } = stores(job, deps);
+    const plan = await planJob(job, deps);
     const distributed = settings.mapMode === 'DISTRIBUTED';
     // Distributed: the manifest is always written, and its lines are the items.
     const { items, manifest, manifestKey } = await mapItems(plan, destination, distributed ? -1 : undefined);

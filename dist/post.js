@@ -55359,7 +55359,7 @@ const PARTITION_TASK_STATE = 'ProcessPartition';
 const map_progress_NO_PROGRESS = { total: undefined, started: 0, succeeded: 0, failed: 0, lastEventId: 0 };
 /** Folds execution history events (oldest first) into partition progress; events already counted are skipped. */
 function map_progress_applyHistory(progress, events) {
-    let { total, started, succeeded, failed, lastEventId } = progress;
+    let { total, started, succeeded, failed, lastEventId, mapRunArn } = progress;
     for (const event of events) {
         const id = event.id ?? 0;
         if (id <= lastEventId)
@@ -55373,8 +55373,19 @@ function map_progress_applyHistory(progress, events) {
             succeeded += 1;
         else if (event.type === 'PassStateExited' && event.stateExitedEventDetails?.name === PARTITION_FAILED_STATE)
             failed += 1;
+        else if (event.type === 'MapRunStarted')
+            mapRunArn = event.mapRunStartedEventDetails?.mapRunArn ?? mapRunArn;
     }
-    return { total, started, succeeded, failed, lastEventId };
+    return { total, started, succeeded, failed, lastEventId, ...(mapRunArn === undefined ? {} : { mapRunArn }) };
+}
+/**
+ * A Distributed Map run's item counts as progress. A child that caught its partition's failure
+ * counts as succeeded here; the report tells them apart.
+ */
+function map_progress_applyMapRun(progress, counts) {
+    const failed = (counts.failed ?? 0) + (counts.timedOut ?? 0) + (counts.aborted ?? 0);
+    const succeeded = counts.succeeded ?? 0;
+    return { ...progress, total: counts.total ?? progress.total, started: (counts.running ?? 0) + succeeded + failed, succeeded, failed };
 }
 
 ;// CONCATENATED MODULE: ./lib/src/aws/execution.js
@@ -55427,6 +55438,8 @@ const NOTICE_SHARE = 0.05;
 const MAX_TRANSIENT_FAILURES = 8;
 /** Full jitter may draw near zero; a floor keeps the worst case at about one call a second. */
 const MIN_DELAY_MS = 1000;
+/** DescribeMapRun's bucket refills at one request a second: read it half as often. */
+const MAP_RUN_INTERVAL_MS = 2000;
 /**
  * Polls DescribeExecution until the execution closes, with capped exponential backoff and full
  * jitter; throttling doubles the cap. Progress comes from the history events added since the last
@@ -55441,16 +55454,17 @@ async function waitForExecution(sfn, executionArn, options) {
     let slowdown = 1;
     let transientFailures = 0;
     let stopRequested;
+    let lastMapRunPoll = Number.NEGATIVE_INFINITY;
     for (;;) {
         try {
             const response = await sfn.send(new DescribeExecutionCommand({ executionArn }));
-            if (executionAcceptor(response) !== 'RETRY') {
-                progress = applyHistory(progress, await newHistoryEvents(sfn, executionArn, progress.lastEventId));
-                options.onProgress?.(progress, response.status ?? 'UNKNOWN');
-                return response;
-            }
-            progress = applyHistory(progress, await newHistoryEvents(sfn, executionArn, progress.lastEventId));
+            const mapRunDue = clock.now() - lastMapRunPoll >= MAP_RUN_INTERVAL_MS;
+            progress = await refreshProgress(sfn, executionArn, progress, mapRunDue);
+            if (mapRunDue && progress.mapRunArn !== undefined)
+                lastMapRunPoll = clock.now();
             options.onProgress?.(progress, response.status ?? 'RUNNING');
+            if (executionAcceptor(response) !== 'RETRY')
+                return response;
             transientFailures = 0;
             slowdown = Math.max(1, slowdown / 2);
         }
@@ -55471,6 +55485,14 @@ async function waitForExecution(sfn, executionArn, options) {
         const delay = Math.max(MIN_DELAY_MS, fullJitterDelay(attempt++, options.firstDelayMs ?? FIRST_DELAY_MS, cap, random));
         await clock.sleep(delay, stopRequested === undefined ? options.signal : undefined);
     }
+}
+/** New history events, then, once a Distributed Map run exists and a read is due, its item counts. */
+async function refreshProgress(sfn, executionArn, progress, mapRunDue) {
+    const next = applyHistory(progress, await newHistoryEvents(sfn, executionArn, progress.lastEventId));
+    if (next.mapRunArn === undefined || !mapRunDue)
+        return next;
+    const run = await sfn.send(new DescribeMapRunCommand({ mapRunArn: next.mapRunArn }));
+    return run.itemCounts === undefined ? next : applyMapRun(next, run.itemCounts);
 }
 async function newHistoryEvents(sfn, executionArn, lastEventId) {
     const fresh = [];

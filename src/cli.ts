@@ -3,15 +3,13 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { FanoutError, errorMessage } from './errors.ts';
 import { JOB_OPTION_NAMES, parseJob } from './job.ts';
-import { parseLocation } from './location.ts';
-import { planPartitions } from './plan/partition-plan.ts';
 import { renderConsoleReport, renderProgress } from './report/console.ts';
 import { formatBytes } from './report/markdown.ts';
 import { renderSummary } from './report/summary.ts';
 import { runBatch } from './run-batch.ts';
 import { SETTING_NAMES, parseRunSettings } from './settings.ts';
-import type { StoredObject } from './store/object-store.ts';
-import { lazyS3Client, openStore } from './store/open-store.ts';
+import { planJob } from './steps/steps.ts';
+import { lazyS3Client } from './store/open-store.ts';
 
 export const HELP = `sfn-fanout: fan a batch job out over many Lambdas with a Step Functions Map state.
 
@@ -34,10 +32,11 @@ Options (the action's inputs have the same names):
   --max-partitions <n>            Cap on the partition count (default 1000).
   --max-rejected <n|p%>           Rejected records a partition tolerates (default 0).
   --concurrency <n>               Lambda environments run at once locally (default: one per core).
-  --max-concurrency <n>           The Map's MaxConcurrency template parameter (0-40, 0 = 40).
+  --max-concurrency <n>           The Map's MaxConcurrency (0-10000; Inline runs at most 40; 0 = as many as allowed).
   --tolerated-failure-percentage <p>  Share of partitions that may fail before the batch does (default 0).
   --template <file>               CloudFormation template (default: the bundled sfn-fanout.yaml).
   --engine <local|aws>            Where to run (default local).
+  --map-mode <auto|inline|distributed>  Inline or Distributed Map; auto decides from the plan and says why.
   --parameters <map>              Template parameters, a YAML or JSON map.
   --s3-endpoint <url>             An S3-compatible endpoint (s3rver, MinIO), path-style.
   --region <region>               AWS region for S3.
@@ -112,6 +111,7 @@ async function runCommand(read: (name: string) => string | undefined, io: CliIO)
   let lastLogged = 0;
   const report = await runBatch(settings, {
     ...(io.signal === undefined ? {} : { signal: io.signal }),
+    log: (line) => io.err(`${line}\n`),
     onProgress(progress) {
       const line = renderProgress(progress, Date.now() - started);
       if (io.tty) io.err(`\r\x1b[2K${line}`);
@@ -137,10 +137,7 @@ async function runCommand(read: (name: string) => string | undefined, io: CliIO)
 async function planCommand(read: (name: string) => string | undefined, io: CliIO): Promise<number> {
   // Planning writes nothing, so the output only needs to parse.
   const job = parseJob({ ...Object.fromEntries(Object.entries(JOB_OPTION_NAMES).map(([field, name]) => [field, read(name)])), output: read('output') ?? '.' });
-  const source = openStore(parseLocation(job.input, 'input'), lazyS3Client({ endpoint: read('s3-endpoint'), region: read('region') }));
-  const listing: StoredObject[] = [];
-  for await (const object of source.list()) listing.push(object);
-  const plan = planPartitions(listing, { sizing: job.sizing, maxPartitions: job.maxPartitions });
+  const plan = await planJob(job, { s3: lazyS3Client({ endpoint: read('s3-endpoint'), region: read('region') }) });
   const lines = [`partition  bytes       segments  first`];
   for (const partition of plan.partitions.slice(0, 100)) {
     const first = partition.segments[0]!;

@@ -8,6 +8,9 @@ import type { StepIdentity } from './aws/execution.ts';
 import { runLocal } from './local/local-engine.ts';
 import type { BatchProgress, BatchReport } from './report/batch-report.ts';
 import type { RunSettings } from './settings.ts';
+import { chooseMapMode } from './plan/map-mode.ts';
+import { planJob } from './steps/steps.ts';
+import { lazyS3Client } from './store/open-store.ts';
 
 export interface RunHooks {
   readonly onProgress?: (progress: BatchProgress) => void;
@@ -18,24 +21,26 @@ export interface RunHooks {
 }
 
 /** Runs a batch on the engine the settings name; the CLI and the action both come through here. */
-export function runBatch(settings: RunSettings, hooks: RunHooks = {}): Promise<BatchReport> {
+export async function runBatch(settings: RunSettings, hooks: RunHooks = {}): Promise<BatchReport> {
+  const log = hooks.log ?? (() => {});
+  const s3 = settings.aws === undefined ? lazyS3Client(settings.s3) : lazyS3Client({ region: settings.aws.region });
   const common = {
     job: settings.job,
     handler: settings.handler,
     ...(settings.template === undefined ? {} : { template: settings.template }),
-    parameters: settings.parameters,
+    parameters: await withMapMode(settings, s3, log),
   };
   if (settings.aws !== undefined) {
     const { aws } = settings;
     const clients = {
       cfn: new CloudFormationClient({ region: aws.region }),
       sfn: new SFNClient({ region: aws.region }),
-      s3: new S3Client({ region: aws.region }),
+      s3: s3(),
       sts: new STSClient({ region: aws.region }),
     };
     return runAws({ ...common, ...aws, step: stepFromEnv() }, clients, {
       clock: systemClock,
-      log: hooks.log ?? (() => {}),
+      log,
       ...(hooks.signal === undefined ? {} : { signal: hooks.signal }),
       ...(hooks.onExecution === undefined ? {} : { onExecution: hooks.onExecution }),
       onProgress: (progress) =>
@@ -49,6 +54,23 @@ export function runBatch(settings: RunSettings, hooks: RunHooks = {}): Promise<B
     ...(hooks.onProgress === undefined ? {} : { onProgress: hooks.onProgress }),
     ...(hooks.signal === undefined ? {} : { signal: hooks.signal }),
   });
+}
+
+/**
+ * The template's MapMode (and ChildExecutionType) for this run, unless the parameters set them:
+ * `auto` plans the input (sizes only) and chooses, saying why in the log.
+ */
+async function withMapMode(settings: RunSettings, s3: () => S3Client, log: (line: string) => void): Promise<Readonly<Record<string, string>>> {
+  const { parameters } = settings;
+  if (parameters.MapMode !== undefined) return parameters;
+  const plan = await planJob(settings.job, { s3 });
+  const choice = chooseMapMode(settings.mapMode, {
+    partitions: plan.partitions.length,
+    maxConcurrency: Number(parameters.MaxConcurrency ?? 0),
+    largestPartitionBytes: Math.max(0, ...plan.partitions.map((partition) => partition.bytes)),
+  });
+  log(choice.reason);
+  return { ...parameters, MapMode: choice.mapMode, ...(choice.mapMode === 'DISTRIBUTED' && parameters.ChildExecutionType === undefined ? { ChildExecutionType: choice.childExecutionType } : {}) };
 }
 
 /** Which workflow step this is, from the runner's environment; a one-off identity outside Actions. */

@@ -4,6 +4,7 @@ import path from 'node:path';
 import { InputError } from './errors.ts';
 import { JOB_OPTION_NAMES, parseJob, type Job, type JobRequest } from './job.ts';
 import { parse as parseYaml } from 'yaml';
+import type { MapModeRequest } from './plan/map-mode.ts';
 import { DEFAULT_PRICES, type Prices } from './report/cost.ts';
 import type { S3Settings } from './store/open-store.ts';
 
@@ -28,6 +29,8 @@ export interface AwsSettings {
 
 export interface RunSettings {
   readonly engine: 'local' | 'aws';
+  /** Inline or Distributed Map; `auto` decides from the plan (the MapMode parameter overrides it). */
+  readonly mapMode: MapModeRequest;
   /** Set when engine is aws. */
   readonly aws?: AwsSettings;
   readonly job: Job;
@@ -46,6 +49,7 @@ export type ReadSetting = (name: string) => string | undefined;
 
 export const SETTING_NAMES = [
   'engine',
+  'map-mode',
   ...Object.values(JOB_OPTION_NAMES),
   'handler',
   'template',
@@ -92,7 +96,7 @@ export function parseRunSettings(read: ReadSetting): RunSettings {
   const template = value('template');
   if (template !== undefined && !existsSync(template)) throw new InputError(`template "${template}" does not exist (looked in ${path.resolve(template)}).`);
   const parameters: Record<string, string> = { ...stringMap(value('parameters'), 'parameters') };
-  const maxConcurrency = wholeNumber(value('max-concurrency'), 'max-concurrency', 0, 40);
+  const maxConcurrency = wholeNumber(value('max-concurrency'), 'max-concurrency', 0, 10_000);
   if (maxConcurrency !== undefined) parameters.MaxConcurrency = String(maxConcurrency);
   const tolerated = value('tolerated-failure-percentage');
   if (tolerated !== undefined) {
@@ -108,8 +112,13 @@ export function parseRunSettings(read: ReadSetting): RunSettings {
   }
   const summary = value('summary');
   const report = value('report');
+  const mapMode = value('map-mode') ?? 'auto';
+  if (mapMode !== 'auto' && mapMode !== 'inline' && mapMode !== 'distributed') {
+    throw new InputError(`map-mode "${mapMode}" is not one of auto, inline, distributed.`);
+  }
   return {
     engine,
+    mapMode,
     ...(engine === 'aws' ? { aws: parseAwsSettings(value, endpoint) } : {}),
     job,
     handler,

@@ -34169,7 +34169,7 @@ function createS3Client(settings) {
     });
 }
 /** Opens a store for a location; one S3 client serves every S3 location of a run. */
-function openStore(location, s3) {
+function open_store_openStore(location, s3) {
     return location.kind === 's3' ? new S3Store(s3(), location.bucket, location.prefix) : new DirStore(location.path);
 }
 /** Builds the S3 client lazily, once, so a local-only run never touches AWS configuration. */
@@ -34211,7 +34211,7 @@ function mapResultsOf(files) {
 async function readMapRunResults(job, output, deps) {
     const { Bucket, Key } = output.ResultWriterDetails;
     // "local" is the local engine's stand-in for a directory output: keys are relative to it.
-    const store = Bucket === 'local' ? new DirStore(location_parseLocation(job.output, 'output').uri) : openStore(location_parseLocation(`s3://${Bucket}/`, 'ResultWriter bucket'), deps.s3);
+    const store = Bucket === 'local' ? new DirStore(location_parseLocation(job.output, 'output').uri) : open_store_openStore(location_parseLocation(`s3://${Bucket}/`, 'ResultWriter bucket'), deps.s3);
     const manifest = await readJson(store, Key);
     const read = async (kind) => {
         const records = [];
@@ -34236,15 +34236,20 @@ async function readMapRunResults(job, output, deps) {
 
 
 
+/** Lists the input (sizes only) and plans its partitions. */
+async function planJob(job, deps) {
+    const source = openStore(parseLocation(job.input, 'input'), deps.s3);
+    const listing = [];
+    for await (const object of source.list())
+        listing.push(object);
+    return planPartitions(listing, { sizing: job.sizing, maxPartitions: job.maxPartitions });
+}
 async function partitionStep(event, deps) {
     const job = parseJob(event.request ?? {});
     const settings = parseSettings(event.settings ?? {});
     const runId = parseRunId(event.runId);
-    const { source, destination } = stores(job, deps);
-    const listing = [];
-    for await (const object of source.list())
-        listing.push(object);
-    const plan = planPartitions(listing, { sizing: job.sizing, maxPartitions: job.maxPartitions });
+    const { destination } = stores(job, deps);
+    const plan = await planJob(job, deps);
     const distributed = settings.mapMode === 'DISTRIBUTED';
     // Distributed: the manifest is always written, and its lines are the items.
     const { items, manifest, manifestKey } = await mapItems(plan, destination, distributed ? -1 : undefined);
@@ -34291,8 +34296,8 @@ function parseRunId(runId) {
 }
 function stores(job, deps) {
     return {
-        source: openStore(location_parseLocation(job.input, 'input'), deps.s3),
-        destination: openStore(location_parseLocation(job.output, 'output'), deps.s3),
+        source: open_store_openStore(location_parseLocation(job.input, 'input'), deps.s3),
+        destination: open_store_openStore(location_parseLocation(job.output, 'output'), deps.s3),
     };
 }
 /** Runs one partition; the full outcome goes to the output store, a summary back through the Map. */

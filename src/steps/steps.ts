@@ -16,7 +16,7 @@ import {
 import { reduceOutcomes, type BatchResult } from '../partition/reduce.ts';
 import { runPartition } from '../partition/run-partition.ts';
 import { mapItems, resolvePartition, type PartitionItem } from '../plan/map-items.ts';
-import { planPartitions } from '../plan/partition-plan.ts';
+import { planPartitions, type PartitionPlan } from '../plan/partition-plan.ts';
 import { readMapRunResults, type DistributedMapOutput } from './map-run-results.ts';
 import type { ObjectStore, StoredObject } from '../store/object-store.ts';
 import { openStore } from '../store/open-store.ts';
@@ -73,14 +73,20 @@ export interface StepDeps {
   readonly s3: () => S3Client;
 }
 
+/** Lists the input (sizes only) and plans its partitions. */
+export async function planJob(job: Job, deps: StepDeps): Promise<PartitionPlan> {
+  const source = openStore(parseLocation(job.input, 'input'), deps.s3);
+  const listing: StoredObject[] = [];
+  for await (const object of source.list()) listing.push(object);
+  return planPartitions(listing, { sizing: job.sizing, maxPartitions: job.maxPartitions });
+}
+
 export async function partitionStep(event: PartitionEvent, deps: StepDeps): Promise<PartitionOutput> {
   const job = parseJob(event.request ?? {});
   const settings = parseSettings(event.settings ?? {});
   const runId = parseRunId(event.runId);
-  const { source, destination } = stores(job, deps);
-  const listing: StoredObject[] = [];
-  for await (const object of source.list()) listing.push(object);
-  const plan = planPartitions(listing, { sizing: job.sizing, maxPartitions: job.maxPartitions });
+  const { destination } = stores(job, deps);
+  const plan = await planJob(job, deps);
   const distributed = settings.mapMode === 'DISTRIBUTED';
   // Distributed: the manifest is always written, and its lines are the items.
   const { items, manifest, manifestKey } = await mapItems(plan, destination, distributed ? -1 : undefined);

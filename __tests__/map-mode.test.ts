@@ -1,0 +1,40 @@
+import { chooseMapMode } from '../src/plan/map-mode.ts';
+
+const MiB = 1024 * 1024;
+
+describe('choosing the map mode', () => {
+  it('stays Inline at the limits: 1,000 partitions at concurrency 40', () => {
+    expect(chooseMapMode('auto', { partitions: 1000, maxConcurrency: 40, largestPartitionBytes: 64 * MiB })).toEqual({
+      mapMode: 'INLINE',
+      childExecutionType: 'EXPRESS',
+      reason: 'Map mode INLINE: 1,000 partitions at concurrency 40 fit an Inline Map.',
+    });
+  });
+
+  it('goes Distributed one partition past the limit, and says why', () => {
+    expect(chooseMapMode('auto', { partitions: 1001, maxConcurrency: 0, largestPartitionBytes: 64 * MiB }).reason).toBe(
+      'Map mode DISTRIBUTED: 1,001 partitions are more than an Inline Map holds with room (1,000); children EXPRESS: the largest partition should take about 3 s at 30 MB/s, well within the 5-minute EXPRESS limit.',
+    );
+  });
+
+  it('goes Distributed when the wanted concurrency passes 40', () => {
+    expect(chooseMapMode('auto', { partitions: 200, maxConcurrency: 41, largestPartitionBytes: MiB })).toMatchObject({ mapMode: 'DISTRIBUTED', reason: expect.stringContaining('max concurrency 41 is over Inline\'s 40') });
+  });
+
+  it('runs children as STANDARD when the largest partition could not finish well within 5 minutes', () => {
+    expect(chooseMapMode('distributed', { partitions: 10, maxConcurrency: 0, largestPartitionBytes: 1.8e9 })).toMatchObject({ childExecutionType: 'EXPRESS' });
+    expect(chooseMapMode('distributed', { partitions: 10, maxConcurrency: 0, largestPartitionBytes: 1.8e9 + 30e6 })).toMatchObject({
+      childExecutionType: 'STANDARD',
+      reason: expect.stringContaining('should take about 61 s at 30 MB/s, too close to the 5-minute EXPRESS limit'),
+    });
+  });
+
+  it('does what was asked, and warns when Inline was asked past its limits', () => {
+    expect(chooseMapMode('inline', { partitions: 5000, maxConcurrency: 0, largestPartitionBytes: MiB })).toEqual({
+      mapMode: 'INLINE',
+      childExecutionType: 'EXPRESS',
+      reason: 'Map mode INLINE: map-mode inline was asked for, although 5,000 partitions are more than an Inline Map holds with room (1,000).',
+    });
+    expect(chooseMapMode('distributed', { partitions: 3, maxConcurrency: 0, largestPartitionBytes: MiB }).mapMode).toBe('DISTRIBUTED');
+  });
+});
