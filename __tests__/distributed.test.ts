@@ -5,6 +5,7 @@ import { UnsupportedFeatureError } from '../src/errors.ts';
 import { parseJob } from '../src/job.ts';
 import { runLocal, type Invoke } from '../src/local/local-engine.ts';
 import { assertDistributedMapRunsLocally } from '../src/local/distributed-map.ts';
+import { partitionResults } from '../src/partition/outcome.ts';
 import { mapResultsOf, readMapRunResults, type ResultManifest } from '../src/steps/map-run-results.ts';
 import { DirStore } from '../src/store/dir-store.ts';
 import { tempDir } from './helpers/corpus.ts';
@@ -76,8 +77,32 @@ describe('Distributed Map, run by the local engine', () => {
     expect(peak).toBe(2);
   });
 
+  it('batches partitions into children with an ItemBatcher; a failing partition fails alone, and every record counts once', async () => {
+    const input = await tempDir();
+    const lines = ['aaaaaa', 'bbbbbb', 'boom:z', 'dddddd', 'eeeeee', 'ffffff', 'gggggg'];
+    for (const [index, line] of lines.entries()) await writeFile(path.join(input, `f${index}.txt`), `${line}\n`);
+    const output = await tempDir();
+    const report = await runLocal({
+      job: parseJob({ input, output, format: 'lines', partitions: 7 }),
+      handler: path.join(here, 'fixtures/behaviour-handler.ts'),
+      concurrency: 2,
+      parameters: { ...DISTRIBUTED, ItemsPerBatch: '3', ToleratedFailurePercentage: '20' },
+    });
+    expect(report.status).toBe('SUCCEEDED');
+    expect(report.partitions.map((row) => row.status)).toEqual(['succeeded', 'succeeded', 'failed', 'succeeded', 'succeeded', 'succeeded', 'succeeded']);
+    expect(report.partitions[2]).toMatchObject({ error: 'Error', message: 'boom in z' });
+    expect(report.totals.records).toBe(6);
+    const store = new DirStore(output);
+    const keys: string[] = [];
+    for await (const object of store.list()) keys.push(object.key);
+    const succeededFile = keys.find((key) => key.endsWith('SUCCEEDED_0.json'))!;
+    const children = JSON.parse(await readFile(path.join(output, succeededFile), 'utf8')) as { Input: string; Output: string }[];
+    expect(children.map((child) => (JSON.parse(child.Input) as { Items: unknown[] }).Items.length)).toEqual([3, 3, 1]);
+    expect(children.every((child) => Array.isArray(JSON.parse(child.Output)) && (JSON.parse(child.Input) as { BatchInput: { runId: string } }).BatchInput.runId === report.runId)).toBe(true);
+  });
+
   it.each([
-    [{ ItemBatcher: { MaxItemsPerBatch: 10 } }, 'State "Work" uses ItemBatcher'],
+    [{ ItemBatcher: { MaxInputBytesPerBatch: 1000 } }, 'State "Work" uses ItemBatcher.MaxInputBytesPerBatch'],
     [{ ToleratedFailureCount: 3 }, 'State "Work" uses ToleratedFailureCount'],
     [{ ItemReader: { Resource: 'arn:aws:states:::s3:listObjectsV2' } }, 'an ItemReader other than s3:getObject with InputType JSONL'],
   ])('refuses %j by name', (extra, message) => {
@@ -125,6 +150,6 @@ describe('the reducer on a ResultWriter layout', () => {
     );
     const job = parseJob({ input: sample, output });
     const results = await readMapRunResults(job, { ResultWriterDetails: { Bucket: 'local', Key: `${base}manifest.json` } }, { s3: () => { throw new Error('no S3'); } });
-    expect(results.map((r) => [r.id, r.status])).toEqual([[0, 'succeeded'], [1, 'succeeded'], [2, 'failed']]);
+    expect(partitionResults(results).map((r) => [r.id, r.status])).toEqual([[0, 'succeeded'], [1, 'succeeded'], [2, 'failed']]);
   });
 });

@@ -103,13 +103,35 @@ describe('the local engine', () => {
     expect(unlimited.peak()).toBeGreaterThan(2);
   });
 
-  it('stops a worker that runs past its Lambda timeout and reports Sandbox.Timedout for that partition only', async () => {
+  it('stops a worker past its Lambda timeout, splits the partition, and reports Sandbox.Timedout for the half that still times out', async () => {
     const input = await inputOf([['a'], ['spin:20000'], ['c']]);
     const started = Date.now();
     const report = await run(input, 3, { parameters: { WorkerTimeout: '1', ToleratedFailurePercentage: '50' } });
-    expect(Date.now() - started).toBeLessThan(10_000);
-    expect(report.partitions[1]).toMatchObject({ status: 'failed', error: 'Sandbox.Timedout', message: 'Task timed out after 1.00 seconds' });
-    expect(report.totals).toMatchObject({ succeeded: 2, failed: 1 });
+    expect(Date.now() - started).toBeLessThan(15_000);
+    expect(report.partitions.map((row) => [row.id, row.split, row.status])).toEqual([
+      [0, undefined, 'succeeded'],
+      [1, '1', 'failed'],
+      [1, '2', 'succeeded'],
+      [2, undefined, 'succeeded'],
+    ]);
+    expect(report.partitions[1]).toMatchObject({ error: 'Sandbox.Timedout', message: 'Task timed out after 1.00 seconds' });
+  });
+
+  it('completes a partition too slow for the timeout by splitting it in two, every record exactly once', async () => {
+    const records = Array.from({ length: 24 }, (_, i) => `sleep:100 record ${String(i).padStart(2, '0')}`);
+    const input = await tempDir();
+    await writeFile(path.join(input, 'slow.txt'), `${records.join('\n')}\n`);
+    const output = await tempDir();
+    // 24 records at 100 ms is 2.4 s: over a 2 s timeout whole, 1.2 s a half.
+    const report = await runLocal({ job: parseJob({ input, output, format: 'lines', partitions: 1 }), handler: path.join(here, 'fixtures/echo-handler.ts'), concurrency: 2, runId: 'split-run', parameters: { WorkerTimeout: '2' } });
+    expect(report.status).toBe('SUCCEEDED');
+    expect(report.partitions.map((row) => [row.id, row.split, row.status])).toEqual([[0, '1', 'succeeded'], [0, '2', 'succeeded']]);
+    expect(report.totals.records).toBe(24);
+    const written = [
+      ...(await readFile(path.join(output, 'partitions/part-00000-1/lines.txt'), 'utf8')).trim().split('\n'),
+      ...(await readFile(path.join(output, 'partitions/part-00000-2/lines.txt'), 'utf8')).trim().split('\n'),
+    ];
+    expect(written.sort()).toEqual([...records].sort());
   });
 
   it('fails with the partitioner error when the input cannot be listed', async () => {

@@ -37,6 +37,11 @@ describe('the CloudFormation template', () => {
       ResultWriter: { Resource: 'arn:aws:states:::s3:putObject', Parameters: { Bucket: 'results-out', Prefix: 'nightly/_sfn-fanout/map-results' } },
       ItemProcessor: { ProcessorConfig: { Mode: 'DISTRIBUTED', ExecutionType: 'EXPRESS' } },
     });
+    const batchedDefinition = (await loadStateMachine(templatePath, { ...LOCATIONS, MapMode: 'DISTRIBUTED', ItemsPerBatch: '50' })).definition;
+    const batched = batchedDefinition.States as Record<string, Record<string, unknown>>;
+    expect(batched.Work).toMatchObject({ ItemBatcher: { MaxItemsPerBatchPath: '$.itemsPerBatch', BatchInput: { 'job.$': '$.job', 'runId.$': '$.runId' } } });
+    expect(batched.Work!.ItemSelector).toBeUndefined();
+    expect(aslValidator(batchedDefinition).errorsText('\n')).toBe('');
     const inline = (await loadStateMachine(templatePath, LOCATIONS)).definition.States as Record<string, Record<string, unknown>>;
     expect(Object.keys(inline.Work!).sort()).toEqual(['ItemProcessor', 'ItemSelector', 'ItemsPath', 'MaxConcurrencyPath', 'Next', 'ResultPath', 'Type']);
   });
@@ -59,7 +64,12 @@ describe('the CloudFormation template', () => {
         },
       ]);
     }
-    expect(task.Catch).toEqual([{ ErrorEquals: ['States.ALL'], ResultPath: '$.failure', Next: 'PartitionFailed' }]);
+    expect(task.Catch).toEqual([
+      { ErrorEquals: ['Sandbox.Timedout', 'States.Timeout'], ResultPath: '$.failure', Next: 'SplitPartition' },
+      { ErrorEquals: ['States.ALL'], ResultPath: '$.failure', Next: 'PartitionFailed' },
+    ]);
+    expect(work.States.SplitPartition).toMatchObject({ Next: 'ProcessHalves', Parameters: { FunctionName: functionArn('PartitionerFunction'), Payload: { 'split.$': '$' } } });
+    expect(work.States.ProcessHalves).toMatchObject({ Type: 'Map', ItemsPath: '$.halves', MaxConcurrency: 2 });
     expect(states.Work).toMatchObject({ MaxConcurrencyPath: '$.maxConcurrency', ResultPath: '$.partitions' });
   });
 
@@ -143,7 +153,7 @@ describe('the local engine refuses what it cannot run faithfully', () => {
     [{ StartAt: 'A', States: { A: { Type: 'Pass', Output: '{% $states.input %}', End: true } } }, 'State "A" uses the Output field (JSONata or variables)'],
     [map({ ItemReader: { Resource: 'arn:aws:states:::s3:getObject' } }), 'State "Work" uses ItemReader (a Distributed Map field)'],
     [map({ ToleratedFailurePercentage: 5 }), 'State "Work" uses ToleratedFailurePercentage (a Distributed Map field)'],
-    [map({ ItemBatcher: { MaxItemsPerBatch: 5 }, ItemProcessor: { ProcessorConfig: { Mode: 'DISTRIBUTED' }, StartAt: 'Do', States: { Do: invoke } } }), 'State "Work" uses ItemBatcher'],
+    [map({ ItemBatcher: { MaxInputBytesPerBatch: 5 }, ItemProcessor: { ProcessorConfig: { Mode: 'DISTRIBUTED' }, StartAt: 'Do', States: { Do: invoke } } }), 'State "Work" uses ItemBatcher.MaxInputBytesPerBatch'],
     [{ StartAt: 'A', States: { A: { Type: 'Task', Resource: 'arn:aws:states:::sqs:sendMessage', End: true } } }, 'State "A" uses the resource arn:aws:states:::sqs:sendMessage'],
     [{ StartAt: 'A', States: { A: { ...invoke, Parameters: { 'FunctionName.$': '$.fn' } } } }, 'State "A" uses a FunctionName ("$.fn") that is not a function of the template'],
   ])('%#: %s', (definition, message) => {

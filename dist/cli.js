@@ -80605,7 +80605,7 @@ exports.JSONPath = JSONPath;
 /***/ ((__webpack_module__, __unused_webpack___webpack_exports__, __nccwpck_require__) => {
 
 __nccwpck_require__.a(__webpack_module__, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
-/* harmony import */ var _cli_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(906);
+/* harmony import */ var _cli_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(3877);
 
 // Ctrl-C stops the execution and its workers; a second one kills the process.
 const controller = new AbortController();
@@ -80623,7 +80623,7 @@ __webpack_async_result__();
 
 /***/ }),
 
-/***/ 906:
+/***/ 3877:
 /***/ ((__unused_webpack___webpack_module__, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -80888,6 +80888,85 @@ function optionalInteger(value, field, min, max) {
     return number;
 }
 
+;// CONCATENATED MODULE: ./lib/src/lambda-error.js
+/**
+ * A function error as Step Functions reports it: the error name is the function's errorType
+ * (what Retry and Catch match), and the cause is the JSON document Lambda returns.
+ */
+class LambdaFunctionError extends Error {
+    constructor(errorType, errorMessage, trace = []) {
+        super(JSON.stringify({ errorType, errorMessage, trace }));
+        this.name = errorType;
+    }
+}
+function lambda_error_serializeError(error) {
+    if (error instanceof Error) {
+        return { errorType: error.name, errorMessage: error.message, trace: (error.stack ?? '').split('\n').slice(1, 11).map((line) => line.trim()) };
+    }
+    return { errorType: 'Error', errorMessage: String(error), trace: [] };
+}
+/** The errorMessage of a Lambda cause document, or the cause itself when it is not one. */
+function causeMessage(cause) {
+    try {
+        const parsed = JSON.parse(cause);
+        return typeof parsed.errorMessage === 'string' ? parsed.errorMessage : cause;
+    }
+    catch {
+        return cause;
+    }
+}
+
+;// CONCATENATED MODULE: ./lib/src/report/batch-report.js
+
+/** A row's name: `3`, or `3/1` for the first half of partition 3 after it was split. */
+function rowName(row) {
+    return row.split === undefined ? String(row.id) : `${row.id}/${row.split}`;
+}
+/** Builds the report from the facts of the execution and the batch file the reducer wrote (absent when it never ran). */
+function buildReport(facts, batch) {
+    const partitions = (batch?.outcomes ?? []).map((outcome) => outcome.status === 'succeeded'
+        ? {
+            id: outcome.id,
+            ...(outcome.split === undefined ? {} : { split: outcome.split }),
+            status: 'succeeded',
+            bytes: outcome.bytes,
+            records: outcome.records,
+            rejected: outcome.rejected,
+            startedAt: outcome.startedAt,
+            finishedAt: outcome.finishedAt,
+            durationMs: outcome.finishedAt - outcome.startedAt,
+            rejectedSamples: outcome.rejectedSamples,
+            outputs: outcome.outputs,
+        }
+        : { id: outcome.id, ...(outcome.split === undefined ? {} : { split: outcome.split }), status: 'failed', bytes: outcome.bytes, error: outcome.error, message: causeMessage(outcome.cause) });
+    const failed = facts.error !== undefined || batch?.status === 'FAILED';
+    return {
+        engine: facts.engine,
+        runId: facts.runId,
+        status: failed ? 'FAILED' : 'SUCCEEDED',
+        ...(facts.error === undefined ? {} : { error: { name: facts.error.name, message: causeMessage(facts.error.cause) } }),
+        input: facts.input,
+        output: facts.output,
+        format: facts.format,
+        startedAt: facts.startedAt,
+        finishedAt: facts.finishedAt,
+        wallMs: facts.finishedAt - facts.startedAt,
+        ...(batch === undefined ? {} : { plan: batch.plan, toleratedFailurePercentage: batch.toleratedFailurePercentage }),
+        totals: {
+            partitions: batch?.partitions ?? 0,
+            succeeded: batch?.succeeded ?? 0,
+            failed: batch?.failed ?? 0,
+            records: batch?.records ?? 0,
+            rejected: batch?.rejected ?? 0,
+            bytes: batch?.bytes ?? 0,
+            workerMs: partitions.reduce((sum, row) => sum + (row.durationMs ?? 0), 0),
+        },
+        partitions,
+        result: batch?.result ?? null,
+        links: facts.links ?? [],
+    };
+}
+
 ;// CONCATENATED MODULE: ./lib/src/report/markdown.js
 /** Text from outside (object keys, error messages, handler output) made inert in GitHub Markdown. */
 function markdown_escapeMarkdown(text) {
@@ -80922,11 +81001,12 @@ function formatCount(n) {
 
 ;// CONCATENATED MODULE: ./lib/src/report/console.js
 
+
 /** The partition table and totals as plain text, for a terminal or a CI log. */
 function renderConsoleReport(report, maxRows = 50) {
     const header = ['partition', 'status', 'bytes', 'records', 'rejected', 'duration'];
     const rows = report.partitions.slice(0, maxRows).map((row) => [
-        String(row.id),
+        rowName(row),
         row.status,
         formatBytes(row.bytes),
         row.records === undefined ? '-' : formatCount(row.records),
@@ -80939,7 +81019,7 @@ function renderConsoleReport(report, maxRows = 50) {
     if (report.partitions.length > maxRows)
         lines.push(`... ${report.partitions.length - maxRows} more partitions in the JSON report`);
     for (const row of report.partitions.filter((r) => r.status === 'failed').slice(0, 10)) {
-        lines.push(`partition ${row.id} failed: ${row.error}: ${row.message}`);
+        lines.push(`partition ${rowName(row)} failed: ${row.error}: ${row.message}`);
     }
     const t = report.totals;
     const parallelism = report.wallMs > 0 ? (t.workerMs / report.wallMs).toFixed(1) : '0.0';
@@ -80958,6 +81038,7 @@ function renderProgress(progress, elapsedMs) {
 }
 
 ;// CONCATENATED MODULE: ./lib/src/report/summary.js
+
 
 /** GitHub drops a step summary over 1 MiB whole; stay well inside it. */
 const SUMMARY_BYTE_LIMIT = 1024 * 1024 - 64 * 1024;
@@ -80989,7 +81070,7 @@ function render(report, maxRows) {
     if (failed.length > 0) {
         const listed = failed.slice(0, maxRows);
         sections.push(`### Failed partitions (${failed.length})\n\n| Partition | Error | Message |\n|---:|---|---|\n` +
-            listed.map((row) => `| ${row.id} | ${markdown_escapeMarkdown(row.error ?? '')} | ${markdown_escapeMarkdown(row.message ?? '')} |`).join('\n') +
+            listed.map((row) => `| ${rowName(row)} | ${markdown_escapeMarkdown(row.error ?? '')} | ${markdown_escapeMarkdown(row.message ?? '')} |`).join('\n') +
             (failed.length > listed.length ? `\n\n${failed.length - listed.length} more failed partitions are in the JSON report.` : ''));
     }
     const rejected = report.partitions.filter((row) => (row.rejected ?? 0) > 0);
@@ -81032,6 +81113,13 @@ function totals(report) {
         const c = report.cost;
         rows.push(['Estimated cost', `$${c.usd.toFixed(4)} (${c.lambdaGbSeconds.toFixed(1)} GB-s, ${formatCount(c.requests)} requests, ${formatCount(c.stateTransitions)} state transitions)`]);
     }
+    const adapted = report.plan?.adapted;
+    if (adapted !== undefined) {
+        rows.push(['Partition size', `at most ${formatBytes(adapted.maxPartitionBytes)}: run ${markdown_escapeMarkdown(adapted.fromRun)} measured ${formatBytes(adapted.bytesPerSecond)}/s, and a partition gets half the worker timeout`]);
+    }
+    const splits = new Set(report.partitions.filter((row) => row.split !== undefined).map((row) => row.id)).size;
+    if (splits > 0)
+        rows.push(['Split after a timeout', `${formatCount(splits)} partitions, each run again as two halves (rows n/1 and n/2)`]);
     if (report.plan?.cappedAt !== undefined)
         rows.push(['Note', `partition count capped at max-partitions (${report.plan.cappedAt})`]);
     return `| | |\n|---|---:|\n${rows.map(([name, value]) => `| ${name} | ${value} |`).join('\n')}`;
@@ -81039,7 +81127,7 @@ function totals(report) {
 function partitionRow(row) {
     const status = row.status === 'succeeded' ? '✅ succeeded' : '❌ failed';
     const dash = (value, format) => (value === undefined ? '–' : format(value));
-    return `| ${row.id} | ${status} | ${formatBytes(row.bytes)} | ${dash(row.records, formatCount)} | ${dash(row.rejected, formatCount)} | ${dash(row.durationMs, formatDuration)} |`;
+    return `| ${rowName(row)} | ${status} | ${formatBytes(row.bytes)} | ${dash(row.records, formatCount)} | ${dash(row.rejected, formatCount)} | ${dash(row.durationMs, formatDuration)} |`;
 }
 /** Failed partitions first, then the slowest; shown in partition order. */
 function pickRows(rows, maxRows) {
@@ -81054,7 +81142,7 @@ function gantt(report, maxRows) {
     if (timed.length === 0)
         return '';
     const origin = Math.min(...timed.map((row) => row.startedAt));
-    const lines = timed.map((row) => `    p${row.id} :${row.status === 'failed' ? 'crit, ' : ''}${row.startedAt - origin}, ${Math.max(1, row.finishedAt - origin)}`);
+    const lines = timed.map((row) => `    p${rowName(row).replace('/', '_')} :${row.status === 'failed' ? 'crit, ' : ''}${row.startedAt - origin}, ${Math.max(1, row.finishedAt - origin)}`);
     return ['### Timeline', '', '```mermaid', 'gantt', '    dateFormat x', '    axisFormat %M:%S.%L', '    section partitions', ...lines, '```'].join('\n');
 }
 function resultBlock(result) {
@@ -81084,100 +81172,42 @@ var client_sts_dist_cjs = __nccwpck_require__(1695);
 var external_node_crypto_ = __nccwpck_require__(7598);
 ;// CONCATENATED MODULE: ./lib/src/partition/outcome.js
 /** What one worker reports for its partition; both engines carry these to the reducer and report. */
+/** Every partition's result in a list of iteration results. */
+function outcome_partitionResults(results) {
+    return results.flatMap((result) => {
+        if (Array.isArray(result))
+            return [...result];
+        if ('batch' in result) {
+            const { batch, error, cause } = result;
+            return batch.map(({ id, bytes }) => ({ id, status: 'failed', bytes, error, cause }));
+        }
+        return [result];
+    });
+}
+/** `00003`, or `00003-1` for the first half of partition 3. */
+function partitionLabel({ id, split }) {
+    return `${String(id).padStart(5, '0')}${split === undefined ? '' : `-${split}`}`;
+}
 const outcome_MAX_REJECTED_SAMPLES = 10;
 /** Output keys are a pure function of the partition id, so a re-run overwrites, never duplicates. */
-function outcome_partitionOutputKey(partitionId, name) {
+function outcome_partitionOutputKey(partition, name) {
     const safe = name.replace(/\\/g, '/');
     if (safe === '' || safe.startsWith('/') || safe.split('/').some((part) => part === '..' || part === '.' || part === '')) {
         throw new Error(`Output name "${name}" must be a relative path without "." or ".." parts, like "counts.json".`);
     }
-    return `partitions/part-${String(partitionId).padStart(5, '0')}/${safe}`;
+    return `partitions/part-${partitionLabel(partition)}/${safe}`;
 }
-function outcome_rejectedKey(partitionId) {
-    return `rejected/part-${String(partitionId).padStart(5, '0')}.jsonl`;
+function outcome_rejectedKey(partition) {
+    return `rejected/part-${partitionLabel(partition)}.jsonl`;
 }
 /** Where one execution keeps its bookkeeping under the output location. */
 function outcome_runKey(runId, name) {
     return `_sfn-fanout/runs/${runId}/${name}`;
 }
-function outcome_partitionDetailKey(runId, partitionId) {
-    return outcome_runKey(runId, `partitions/part-${String(partitionId).padStart(5, '0')}.json`);
+function outcome_partitionDetailKey(runId, partition) {
+    return outcome_runKey(runId, `partitions/part-${partitionLabel(partition)}.json`);
 }
 const outcome_BATCH_FILE = 'batch.json';
-
-;// CONCATENATED MODULE: ./lib/src/lambda-error.js
-/**
- * A function error as Step Functions reports it: the error name is the function's errorType
- * (what Retry and Catch match), and the cause is the JSON document Lambda returns.
- */
-class LambdaFunctionError extends Error {
-    constructor(errorType, errorMessage, trace = []) {
-        super(JSON.stringify({ errorType, errorMessage, trace }));
-        this.name = errorType;
-    }
-}
-function serializeError(error) {
-    if (error instanceof Error) {
-        return { errorType: error.name, errorMessage: error.message, trace: (error.stack ?? '').split('\n').slice(1, 11).map((line) => line.trim()) };
-    }
-    return { errorType: 'Error', errorMessage: String(error), trace: [] };
-}
-/** The errorMessage of a Lambda cause document, or the cause itself when it is not one. */
-function causeMessage(cause) {
-    try {
-        const parsed = JSON.parse(cause);
-        return typeof parsed.errorMessage === 'string' ? parsed.errorMessage : cause;
-    }
-    catch {
-        return cause;
-    }
-}
-
-;// CONCATENATED MODULE: ./lib/src/report/batch-report.js
-
-/** Builds the report from the facts of the execution and the batch file the reducer wrote (absent when it never ran). */
-function buildReport(facts, batch) {
-    const partitions = (batch?.outcomes ?? []).map((outcome) => outcome.status === 'succeeded'
-        ? {
-            id: outcome.id,
-            status: 'succeeded',
-            bytes: outcome.bytes,
-            records: outcome.records,
-            rejected: outcome.rejected,
-            startedAt: outcome.startedAt,
-            finishedAt: outcome.finishedAt,
-            durationMs: outcome.finishedAt - outcome.startedAt,
-            rejectedSamples: outcome.rejectedSamples,
-            outputs: outcome.outputs,
-        }
-        : { id: outcome.id, status: 'failed', bytes: outcome.bytes, error: outcome.error, message: causeMessage(outcome.cause) });
-    const failed = facts.error !== undefined || batch?.status === 'FAILED';
-    return {
-        engine: facts.engine,
-        runId: facts.runId,
-        status: failed ? 'FAILED' : 'SUCCEEDED',
-        ...(facts.error === undefined ? {} : { error: { name: facts.error.name, message: causeMessage(facts.error.cause) } }),
-        input: facts.input,
-        output: facts.output,
-        format: facts.format,
-        startedAt: facts.startedAt,
-        finishedAt: facts.finishedAt,
-        wallMs: facts.finishedAt - facts.startedAt,
-        ...(batch === undefined ? {} : { plan: batch.plan, toleratedFailurePercentage: batch.toleratedFailurePercentage }),
-        totals: {
-            partitions: batch?.partitions ?? 0,
-            succeeded: batch?.succeeded ?? 0,
-            failed: batch?.failed ?? 0,
-            records: batch?.records ?? 0,
-            rejected: batch?.rejected ?? 0,
-            bytes: batch?.bytes ?? 0,
-            workerMs: partitions.reduce((sum, row) => sum + (row.durationMs ?? 0), 0),
-        },
-        partitions,
-        result: batch?.result ?? null,
-        links: facts.links ?? [],
-    };
-}
 
 ;// CONCATENATED MODULE: ./lib/src/report/cost.js
 const DEFAULT_PRICES = { lambdaGbSecond: 0.0000133334, lambdaPerMillionRequests: 0.2, perThousandStateTransitions: 0.025 };
@@ -87875,7 +87905,7 @@ async function concurrency_mapLimited(items, limit, task) {
 
 
 /** The Distributed Map fields the local engine executes; anything else it refuses by name. */
-const SUPPORTED = new Set(['Type', 'Comment', 'ItemReader', 'ItemsPath', 'ItemSelector', 'ItemProcessor', 'MaxConcurrency', 'MaxConcurrencyPath', 'ToleratedFailurePercentage', 'ResultWriter', 'Label', 'InputPath', 'ResultPath', 'ResultSelector', 'OutputPath', 'Retry', 'Catch', 'Next', 'End']);
+const SUPPORTED = new Set(['Type', 'Comment', 'ItemReader', 'ItemBatcher', 'ItemsPath', 'ItemSelector', 'ItemProcessor', 'MaxConcurrency', 'MaxConcurrencyPath', 'ToleratedFailurePercentage', 'ResultWriter', 'Label', 'InputPath', 'ResultPath', 'ResultSelector', 'OutputPath', 'Retry', 'Catch', 'Next', 'End']);
 function isDistributedMap(state) {
     return state.Type === 'Map' && state.ItemProcessor?.ProcessorConfig?.Mode === 'DISTRIBUTED';
 }
@@ -87889,6 +87919,11 @@ function assertDistributedMapRunsLocally(name, state) {
     const reader = state.ItemReader;
     if (reader !== undefined && (reader.Resource !== 'arn:aws:states:::s3:getObject' || reader.ReaderConfig?.InputType !== 'JSONL')) {
         refuse(`an ItemReader other than s3:getObject with InputType JSONL (${reader.Resource}, ${reader.ReaderConfig?.InputType})`);
+    }
+    const batcher = state.ItemBatcher;
+    for (const field of Object.keys(batcher ?? {})) {
+        if (!['MaxItemsPerBatch', 'MaxItemsPerBatchPath', 'BatchInput'].includes(field))
+            refuse(`ItemBatcher.${field}`);
     }
     const writer = state.ResultWriter;
     if (writer !== undefined && writer.Resource !== 'arn:aws:states:::s3:putObject')
@@ -87913,8 +87948,9 @@ async function runDistributedMap(state, input, deps) {
     const limit = Number(state.MaxConcurrencyPath === undefined ? (state.MaxConcurrency ?? 0) : valueAt(String(state.MaxConcurrencyPath), input, {})) || items.length;
     const mapRunId = (0,external_node_crypto_.randomUUID)();
     const startDate = new Date().toISOString();
-    const records = await concurrency_mapLimited(items, limit, async (item, index) => {
-        const childInput = state.ItemSelector === undefined ? item : payload(state.ItemSelector, input, { Map: { Item: { Index: index, Value: item } } });
+    const selected = items.map((item, index) => (state.ItemSelector === undefined ? item : payload(state.ItemSelector, input, { Map: { Item: { Index: index, Value: item } } })));
+    const children = batched(selected, state.ItemBatcher, input);
+    const records = await concurrency_mapLimited(children, limit, async (childInput, index) => {
         const name = `${mapRunId}:${index}`;
         try {
             const output = await machine.run(childInput, deps.runOptions).result;
@@ -87932,10 +87968,24 @@ async function runDistributedMap(state, input, deps) {
     const mapRunArn = `arn:aws:states:local:000000000000:mapRun:${deps.runId}/${String(state.Label ?? 'Map')}:${mapRunId}`;
     const output = state.ResultWriter === undefined ? records.map((record) => JSON.parse(record.Output ?? 'null')) : await writeResults(state, mapRunId, mapRunArn, { succeeded, failed }, startDate, deps);
     const tolerated = Number(state.ToleratedFailurePercentage ?? 0);
-    if (items.length > 0 && (failed.length / items.length) * 100 > tolerated) {
-        throw Object.assign(new Error(`${failed.length} of ${items.length} child workflows failed, over ToleratedFailurePercentage ${tolerated}.`), { name: 'States.ExceedToleratedFailureThreshold' });
+    if (children.length > 0 && (failed.length / children.length) * 100 > tolerated) {
+        throw Object.assign(new Error(`${failed.length} of ${children.length} child workflows failed, over ToleratedFailurePercentage ${tolerated}.`), { name: 'States.ExceedToleratedFailureThreshold' });
     }
     return output;
+}
+/** With an ItemBatcher, each child gets `{ BatchInput, Items }` of up to MaxItemsPerBatch items. */
+function batched(items, batcher, input) {
+    if (batcher === undefined)
+        return items;
+    const size = Number(batcher.MaxItemsPerBatchPath === undefined ? batcher.MaxItemsPerBatch : valueAt(String(batcher.MaxItemsPerBatchPath), input, {}));
+    if (!Number.isInteger(size) || size < 1)
+        throw Object.assign(new Error(`MaxItemsPerBatch ${size} is not a whole number from 1.`), { name: 'States.Runtime' });
+    const batchInput = batcher.BatchInput === undefined ? undefined : payload(batcher.BatchInput, input, {});
+    const batches = [];
+    for (let start = 0; start < items.length; start += size) {
+        batches.push({ ...(batchInput === undefined ? {} : { BatchInput: batchInput }), Items: items.slice(start, start + size) });
+    }
+    return batches;
 }
 async function readItems(state, input, deps) {
     const reader = state.ItemReader;
@@ -88574,7 +88624,7 @@ async function run_partition_runPartition(run) {
     const context = {
         partitionId: partition.id,
         async writeOutput(name, body) {
-            const key = partitionOutputKey(partition.id, name);
+            const key = partitionOutputKey(partition, name);
             await run.destination.write(key, body);
             const uri = run.destination.uriOf(key);
             if (!outputs.includes(uri))
@@ -88642,10 +88692,11 @@ async function run_partition_runPartition(run) {
         throw new RejectedRecordsError(`Partition ${partition.id} rejected ${rejections.length} of ${records} records, over max-rejected ${describeLimit(run.maxRejected)}. First: ${first.key} at byte ${first.offset}: ${first.message}. Fix the data or the handler, or raise max-rejected.`);
     }
     if (rejections.length > 0) {
-        await run.destination.write(rejectedKey(partition.id), rejections.map((entry) => JSON.stringify(entry)).join('\n') + '\n');
+        await run.destination.write(rejectedKey(partition), rejections.map((entry) => JSON.stringify(entry)).join('\n') + '\n');
     }
     return {
         id: partition.id,
+        ...(partition.split === undefined ? {} : { split: partition.split }),
         status: 'succeeded',
         bytes: partition.bytes,
         records,
@@ -88721,6 +88772,77 @@ async function map_items_resolvePartition(item, destination) {
     return partition;
 }
 
+;// CONCATENATED MODULE: ./lib/src/plan/split-partition.js
+
+
+/**
+ * Cuts a partition at its byte midpoint into two halves ("1" and "2"). Any cut inside a splittable
+ * object is safe, since a record belongs to the half that holds its first byte; a whole (gzip)
+ * object is never cut, so the cut moves to the nearest object boundary.
+ */
+function split_partition_splitPartition(partition) {
+    if (partition.split !== undefined) {
+        throw new FanoutError(`Partition ${partition.id} half ${partition.split} timed out again: halves are not split further. Lower partition-size, or give the workers more memory (CPU) or a longer timeout.`);
+    }
+    const target = Math.floor(partition.bytes / 2);
+    const first = [];
+    const second = [];
+    let position = 0;
+    for (const segment of partition.segments) {
+        const size = segment.end - segment.start;
+        const cutAt = target - position;
+        if (cutAt <= 0)
+            second.push(segment);
+        else if (cutAt >= size)
+            first.push(segment);
+        else if (isSplittable(segment.key)) {
+            first.push({ key: segment.key, start: segment.start, end: segment.start + cutAt });
+            second.push({ key: segment.key, start: segment.start + cutAt, end: segment.end });
+        }
+        else
+            (cutAt >= size / 2 ? first : second).push(segment);
+        position += size;
+    }
+    if (first.length === 0 || second.length === 0) {
+        throw new FanoutError(`Partition ${partition.id} is one gzip object (${partition.segments[0]?.key}) and cannot be split: a gzip stream must be read whole. Give the workers more memory (CPU) or a longer timeout, or store the data uncompressed or in smaller objects.`);
+    }
+    const bytes = (segments) => segments.reduce((sum, segment) => sum + segment.end - segment.start, 0);
+    return [
+        { id: partition.id, split: '1', bytes: bytes(first), segments: first },
+        { id: partition.id, split: '2', bytes: bytes(second), segments: second },
+    ];
+}
+
+;// CONCATENATED MODULE: ./lib/src/plan/adaptive-sizing.js
+const adaptive_sizing_THROUGHPUT_FILE = '_sfn-fanout/throughput.json';
+/**
+ * Keeps each partition's expected time under half the worker timeout, at the throughput the
+ * previous run measured: a target size above that is lowered, a count too small is raised.
+ */
+function adaptSizing(sizing, totalBytes, maxPartitions, throughput, workerTimeoutSeconds) {
+    if (throughput === undefined || !(throughput.bytesPerSecond > 0) || !(workerTimeoutSeconds > 0) || totalBytes === 0)
+        return { sizing };
+    const maxPartitionBytes = Math.max(1, Math.floor((throughput.bytesPerSecond * workerTimeoutSeconds) / 2));
+    const adapted = { maxPartitionBytes, bytesPerSecond: throughput.bytesPerSecond, fromRun: throughput.runId };
+    if ('partitionBytes' in sizing) {
+        return sizing.partitionBytes <= maxPartitionBytes ? { sizing } : { sizing: { partitionBytes: maxPartitionBytes }, adapted };
+    }
+    const needed = Math.min(maxPartitions, Math.ceil(totalBytes / maxPartitionBytes));
+    return needed <= sizing.partitions ? { sizing } : { sizing: { partitions: needed }, adapted };
+}
+/** The throughput of a finished batch, from its succeeded partitions. */
+function adaptive_sizing_measuredThroughput(outcomes, runId) {
+    let bytes = 0;
+    let ms = 0;
+    for (const outcome of outcomes) {
+        if (outcome.status !== 'succeeded' || outcome.startedAt === undefined || outcome.finishedAt === undefined)
+            continue;
+        bytes += outcome.bytes;
+        ms += outcome.finishedAt - outcome.startedAt;
+    }
+    return bytes > 0 && ms > 0 ? { bytesPerSecond: Math.round((bytes / ms) * 1000), runId } : undefined;
+}
+
 ;// CONCATENATED MODULE: ./lib/src/steps/map-run-results.js
 
 
@@ -88734,6 +88856,9 @@ async function map_items_resolvePartition(item, destination) {
 function mapResultsOf(files) {
     const failedChild = (record, error, cause) => {
         const input = JSON.parse(record.Input);
+        // A batched child stood for several partitions: each of them failed.
+        if (input.Items !== undefined)
+            return { status: 'failed', batch: input.Items.map(({ id, bytes }) => ({ id, bytes })), error, cause };
         return { id: input.item.id, status: 'failed', bytes: input.item.bytes, error, cause };
     };
     return [
@@ -88770,20 +88895,30 @@ async function map_run_results_readMapRunResults(job, output, deps) {
 
 
 
-/** Lists the input (sizes only) and plans its partitions. */
-async function planJob(job, deps) {
+
+
+
+/**
+ * Lists the input (sizes only) and plans its partitions; with the previous run's throughput and
+ * the worker timeout, no partition is planned to take more than half the timeout.
+ */
+async function planJob(job, deps, pacing) {
     const source = open_store_openStore(location_parseLocation(job.input, 'input'), deps.s3);
     const listing = [];
     for await (const object of source.list())
         listing.push(object);
-    return planPartitions(listing, { sizing: job.sizing, maxPartitions: job.maxPartitions });
+    const total = listing.reduce((sum, object) => sum + object.size, 0);
+    const { sizing, adapted } = adaptSizing(job.sizing, total, job.maxPartitions, pacing?.throughput, pacing?.workerTimeoutSeconds ?? 0);
+    const plan = planPartitions(listing, { sizing, maxPartitions: job.maxPartitions });
+    return adapted === undefined ? plan : { ...plan, adapted };
 }
 async function partitionStep(event, deps) {
     const job = parseJob(event.request ?? {});
     const settings = parseSettings(event.settings ?? {});
     const runId = parseRunId(event.runId);
     const { destination } = stores(job, deps);
-    const plan = await planJob(job, deps);
+    const throughput = await readJson(destination, THROUGHPUT_FILE).catch(() => undefined);
+    const plan = await planJob(job, deps, { throughput, workerTimeoutSeconds: settings.workerTimeoutSeconds });
     const distributed = settings.mapMode === 'DISTRIBUTED';
     // Distributed: the manifest is always written, and its lines are the items.
     const { items, manifest, manifestKey } = await mapItems(plan, destination, distributed ? -1 : undefined);
@@ -88796,11 +88931,13 @@ async function partitionStep(event, deps) {
             partitions: plan.partitions.length,
             ...(plan.cappedAt === undefined ? {} : { cappedAt: plan.cappedAt }),
             ...(manifest === undefined ? {} : { manifest }),
+            ...(plan.adapted === undefined ? {} : { adapted: plan.adapted }),
         },
         partitions: distributed ? [] : items,
         ...(distributed && manifestKey !== undefined ? { manifest: manifestLocation(job, manifestKey) } : {}),
         maxConcurrency: settings.maxConcurrency,
         toleratedFailurePercentage: settings.toleratedFailurePercentage,
+        itemsPerBatch: settings.itemsPerBatch,
     };
 }
 function manifestLocation(job, key) {
@@ -88819,7 +88956,13 @@ function parseSettings(settings) {
     const mapMode = settings.mapMode ?? 'INLINE';
     if (mapMode !== 'INLINE' && mapMode !== 'DISTRIBUTED')
         throw new InputError(`MapMode "${mapMode}" must be INLINE or DISTRIBUTED.`);
-    return { maxConcurrency, toleratedFailurePercentage, mapMode };
+    const workerTimeoutSeconds = Number(settings.workerTimeout ?? 0);
+    if (!(workerTimeoutSeconds >= 0))
+        throw new InputError(`WorkerTimeout "${settings.workerTimeout}" must be a number of seconds.`);
+    const itemsPerBatch = Number(settings.itemsPerBatch ?? 1);
+    if (!Number.isInteger(itemsPerBatch) || itemsPerBatch < 1)
+        throw new InputError(`ItemsPerBatch "${settings.itemsPerBatch}" must be a whole number from 1.`);
+    return { maxConcurrency, toleratedFailurePercentage, mapMode, workerTimeoutSeconds, itemsPerBatch };
 }
 function parseRunId(runId) {
     // Step Functions execution names: 1-80 characters, no spaces, slashes or wildcards.
@@ -88834,6 +88977,23 @@ function stores(job, deps) {
         destination: openStore(parseLocation(job.output, 'output'), deps.s3),
     };
 }
+/**
+ * Runs each partition of a batch in turn; a partition that fails is reported as failed (its
+ * error as Lambda would report it), so one bad partition does not fail its batch.
+ */
+async function batchStep(event, deps) {
+    const results = [];
+    for (const item of event.Items) {
+        try {
+            results.push(await workStep({ ...event.BatchInput, item }, deps));
+        }
+        catch (error) {
+            const { errorType, errorMessage, trace } = serializeError(error);
+            results.push({ id: item.id, status: 'failed', bytes: item.bytes, error: errorType, cause: JSON.stringify({ errorType, errorMessage, trace }) });
+        }
+    }
+    return results;
+}
 /** Runs one partition; the full outcome goes to the output store, a summary back through the Map. */
 async function workStep(event, deps) {
     const { job, runId } = event;
@@ -88846,18 +89006,29 @@ async function workStep(event, deps) {
         destination,
         handler: await deps.handler(),
     });
-    await destination.write(partitionDetailKey(parseRunId(runId), outcome.id), JSON.stringify(outcome));
+    await destination.write(partitionDetailKey(parseRunId(runId), outcome), JSON.stringify(outcome));
     const { result: _result, rejectedSamples: _samples, outputs: _outputs, ...summary } = outcome;
     return summary;
+}
+/** Splits a partition that timed out into two halves, which the state machine then runs. */
+async function splitStep(event, deps) {
+    const { job, runId, item } = event.split;
+    const { destination } = stores(job, deps);
+    return { job, runId: parseRunId(runId), halves: splitPartition(await resolvePartition(item, destination)) };
 }
 const DETAIL_READS_IN_FLIGHT = 16;
 async function reduceStep(event, deps) {
     const handler = await deps.handler();
     const runId = parseRunId(event.runId);
     const { destination } = stores(event.job, deps);
-    const results = Array.isArray(event.partitions) ? event.partitions : await readMapRunResults(event.job, event.partitions, deps);
-    const outcomes = await mapLimited(results, DETAIL_READS_IN_FLIGHT, async (entry) => entry.status === 'failed' ? entry : readJson(destination, partitionDetailKey(runId, entry.id)));
+    const iterations = Array.isArray(event.partitions) ? event.partitions : await readMapRunResults(event.job, event.partitions, deps);
+    const results = partitionResults(iterations);
+    const outcomes = await mapLimited(results, DETAIL_READS_IN_FLIGHT, async (entry) => entry.status === 'failed' ? entry : readJson(destination, partitionDetailKey(runId, entry)));
     const batch = reduceOutcomes(outcomes, handler.merge, event.toleratedFailurePercentage);
+    // The next run plans its partitions from what this one measured.
+    const throughput = measuredThroughput(outcomes, runId);
+    if (throughput !== undefined)
+        await destination.write(THROUGHPUT_FILE, JSON.stringify(throughput));
     // Per-partition results stay in their own files; the merged one is in `result`.
     const lean = outcomes.map((outcome) => (outcome.status === 'succeeded' ? { ...outcome, result: null } : outcome));
     const file = { ...batch, runId, job: event.job, plan: event.plan, outcomes: lean };

@@ -33319,6 +33319,34 @@ function errorMessage(error) {
     return error instanceof Error ? error.message : String(error);
 }
 
+;// CONCATENATED MODULE: ./lib/src/lambda-error.js
+/**
+ * A function error as Step Functions reports it: the error name is the function's errorType
+ * (what Retry and Catch match), and the cause is the JSON document Lambda returns.
+ */
+class LambdaFunctionError extends Error {
+    constructor(errorType, errorMessage, trace = []) {
+        super(JSON.stringify({ errorType, errorMessage, trace }));
+        this.name = errorType;
+    }
+}
+function serializeError(error) {
+    if (error instanceof Error) {
+        return { errorType: error.name, errorMessage: error.message, trace: (error.stack ?? '').split('\n').slice(1, 11).map((line) => line.trim()) };
+    }
+    return { errorType: 'Error', errorMessage: String(error), trace: [] };
+}
+/** The errorMessage of a Lambda cause document, or the cause itself when it is not one. */
+function causeMessage(cause) {
+    try {
+        const parsed = JSON.parse(cause);
+        return typeof parsed.errorMessage === 'string' ? parsed.errorMessage : cause;
+    }
+    catch {
+        return cause;
+    }
+}
+
 // EXTERNAL MODULE: external "node:fs"
 var external_node_fs_ = __nccwpck_require__(3024);
 // EXTERNAL MODULE: external "node:path"
@@ -33621,24 +33649,40 @@ function optionalInteger(value, field, min, max) {
 
 ;// CONCATENATED MODULE: ./lib/src/partition/outcome.js
 /** What one worker reports for its partition; both engines carry these to the reducer and report. */
+/** Every partition's result in a list of iteration results. */
+function partitionResults(results) {
+    return results.flatMap((result) => {
+        if (Array.isArray(result))
+            return [...result];
+        if ('batch' in result) {
+            const { batch, error, cause } = result;
+            return batch.map(({ id, bytes }) => ({ id, status: 'failed', bytes, error, cause }));
+        }
+        return [result];
+    });
+}
+/** `00003`, or `00003-1` for the first half of partition 3. */
+function partitionLabel({ id, split }) {
+    return `${String(id).padStart(5, '0')}${split === undefined ? '' : `-${split}`}`;
+}
 const MAX_REJECTED_SAMPLES = 10;
 /** Output keys are a pure function of the partition id, so a re-run overwrites, never duplicates. */
-function partitionOutputKey(partitionId, name) {
+function partitionOutputKey(partition, name) {
     const safe = name.replace(/\\/g, '/');
     if (safe === '' || safe.startsWith('/') || safe.split('/').some((part) => part === '..' || part === '.' || part === '')) {
         throw new Error(`Output name "${name}" must be a relative path without "." or ".." parts, like "counts.json".`);
     }
-    return `partitions/part-${String(partitionId).padStart(5, '0')}/${safe}`;
+    return `partitions/part-${partitionLabel(partition)}/${safe}`;
 }
-function rejectedKey(partitionId) {
-    return `rejected/part-${String(partitionId).padStart(5, '0')}.jsonl`;
+function rejectedKey(partition) {
+    return `rejected/part-${partitionLabel(partition)}.jsonl`;
 }
 /** Where one execution keeps its bookkeeping under the output location. */
 function runKey(runId, name) {
     return `_sfn-fanout/runs/${runId}/${name}`;
 }
-function partitionDetailKey(runId, partitionId) {
-    return runKey(runId, `partitions/part-${String(partitionId).padStart(5, '0')}.json`);
+function partitionDetailKey(runId, partition) {
+    return runKey(runId, `partitions/part-${partitionLabel(partition)}.json`);
 }
 const BATCH_FILE = 'batch.json';
 
@@ -33648,7 +33692,7 @@ const BATCH_FILE = 'batch.json';
  * decides the batch status: it fails when the share of failed partitions exceeds the tolerance.
  */
 function reduceOutcomes(outcomes, merge, toleratedFailurePercentage) {
-    const sorted = [...outcomes].sort((a, b) => a.id - b.id);
+    const sorted = [...outcomes].sort((a, b) => a.id - b.id || (a.split ?? '').localeCompare(b.split ?? ''));
     const succeeded = sorted.filter((outcome) => outcome.status === 'succeeded');
     const failures = sorted
         .filter((outcome) => outcome.status === 'failed')
@@ -33960,7 +34004,7 @@ async function runPartition(run) {
     const context = {
         partitionId: partition.id,
         async writeOutput(name, body) {
-            const key = partitionOutputKey(partition.id, name);
+            const key = partitionOutputKey(partition, name);
             await run.destination.write(key, body);
             const uri = run.destination.uriOf(key);
             if (!outputs.includes(uri))
@@ -34028,10 +34072,11 @@ async function runPartition(run) {
         throw new RejectedRecordsError(`Partition ${partition.id} rejected ${rejections.length} of ${records} records, over max-rejected ${describeLimit(run.maxRejected)}. First: ${first.key} at byte ${first.offset}: ${first.message}. Fix the data or the handler, or raise max-rejected.`);
     }
     if (rejections.length > 0) {
-        await run.destination.write(rejectedKey(partition.id), rejections.map((entry) => JSON.stringify(entry)).join('\n') + '\n');
+        await run.destination.write(rejectedKey(partition), rejections.map((entry) => JSON.stringify(entry)).join('\n') + '\n');
     }
     return {
         id: partition.id,
+        ...(partition.split === undefined ? {} : { split: partition.split }),
         status: 'succeeded',
         bytes: partition.bytes,
         records,
@@ -34107,6 +34152,77 @@ async function resolvePartition(item, destination) {
         throw new StoreError(`Plan manifest ${destination.uriOf(item.manifest.key)} does not hold partition ${item.id} at bytes ${item.manifest.start}-${item.manifest.end}: it was overwritten. Run the batch again.`);
     }
     return partition;
+}
+
+;// CONCATENATED MODULE: ./lib/src/plan/split-partition.js
+
+
+/**
+ * Cuts a partition at its byte midpoint into two halves ("1" and "2"). Any cut inside a splittable
+ * object is safe, since a record belongs to the half that holds its first byte; a whole (gzip)
+ * object is never cut, so the cut moves to the nearest object boundary.
+ */
+function splitPartition(partition) {
+    if (partition.split !== undefined) {
+        throw new FanoutError(`Partition ${partition.id} half ${partition.split} timed out again: halves are not split further. Lower partition-size, or give the workers more memory (CPU) or a longer timeout.`);
+    }
+    const target = Math.floor(partition.bytes / 2);
+    const first = [];
+    const second = [];
+    let position = 0;
+    for (const segment of partition.segments) {
+        const size = segment.end - segment.start;
+        const cutAt = target - position;
+        if (cutAt <= 0)
+            second.push(segment);
+        else if (cutAt >= size)
+            first.push(segment);
+        else if (isSplittable(segment.key)) {
+            first.push({ key: segment.key, start: segment.start, end: segment.start + cutAt });
+            second.push({ key: segment.key, start: segment.start + cutAt, end: segment.end });
+        }
+        else
+            (cutAt >= size / 2 ? first : second).push(segment);
+        position += size;
+    }
+    if (first.length === 0 || second.length === 0) {
+        throw new FanoutError(`Partition ${partition.id} is one gzip object (${partition.segments[0]?.key}) and cannot be split: a gzip stream must be read whole. Give the workers more memory (CPU) or a longer timeout, or store the data uncompressed or in smaller objects.`);
+    }
+    const bytes = (segments) => segments.reduce((sum, segment) => sum + segment.end - segment.start, 0);
+    return [
+        { id: partition.id, split: '1', bytes: bytes(first), segments: first },
+        { id: partition.id, split: '2', bytes: bytes(second), segments: second },
+    ];
+}
+
+;// CONCATENATED MODULE: ./lib/src/plan/adaptive-sizing.js
+const THROUGHPUT_FILE = '_sfn-fanout/throughput.json';
+/**
+ * Keeps each partition's expected time under half the worker timeout, at the throughput the
+ * previous run measured: a target size above that is lowered, a count too small is raised.
+ */
+function adaptSizing(sizing, totalBytes, maxPartitions, throughput, workerTimeoutSeconds) {
+    if (throughput === undefined || !(throughput.bytesPerSecond > 0) || !(workerTimeoutSeconds > 0) || totalBytes === 0)
+        return { sizing };
+    const maxPartitionBytes = Math.max(1, Math.floor((throughput.bytesPerSecond * workerTimeoutSeconds) / 2));
+    const adapted = { maxPartitionBytes, bytesPerSecond: throughput.bytesPerSecond, fromRun: throughput.runId };
+    if ('partitionBytes' in sizing) {
+        return sizing.partitionBytes <= maxPartitionBytes ? { sizing } : { sizing: { partitionBytes: maxPartitionBytes }, adapted };
+    }
+    const needed = Math.min(maxPartitions, Math.ceil(totalBytes / maxPartitionBytes));
+    return needed <= sizing.partitions ? { sizing } : { sizing: { partitions: needed }, adapted };
+}
+/** The throughput of a finished batch, from its succeeded partitions. */
+function measuredThroughput(outcomes, runId) {
+    let bytes = 0;
+    let ms = 0;
+    for (const outcome of outcomes) {
+        if (outcome.status !== 'succeeded' || outcome.startedAt === undefined || outcome.finishedAt === undefined)
+            continue;
+        bytes += outcome.bytes;
+        ms += outcome.finishedAt - outcome.startedAt;
+    }
+    return bytes > 0 && ms > 0 ? { bytesPerSecond: Math.round((bytes / ms) * 1000), runId } : undefined;
 }
 
 // EXTERNAL MODULE: external "node:fs/promises"
@@ -34340,6 +34456,9 @@ async function readJson(store, key) {
 function mapResultsOf(files) {
     const failedChild = (record, error, cause) => {
         const input = JSON.parse(record.Input);
+        // A batched child stood for several partitions: each of them failed.
+        if (input.Items !== undefined)
+            return { status: 'failed', batch: input.Items.map(({ id, bytes }) => ({ id, bytes })), error, cause };
         return { id: input.item.id, status: 'failed', bytes: input.item.bytes, error, cause };
     };
     return [
@@ -34376,20 +34495,30 @@ async function readMapRunResults(job, output, deps) {
 
 
 
-/** Lists the input (sizes only) and plans its partitions. */
-async function planJob(job, deps) {
+
+
+
+/**
+ * Lists the input (sizes only) and plans its partitions; with the previous run's throughput and
+ * the worker timeout, no partition is planned to take more than half the timeout.
+ */
+async function planJob(job, deps, pacing) {
     const source = openStore(parseLocation(job.input, 'input'), deps.s3);
     const listing = [];
     for await (const object of source.list())
         listing.push(object);
-    return planPartitions(listing, { sizing: job.sizing, maxPartitions: job.maxPartitions });
+    const total = listing.reduce((sum, object) => sum + object.size, 0);
+    const { sizing, adapted } = adaptSizing(job.sizing, total, job.maxPartitions, pacing?.throughput, pacing?.workerTimeoutSeconds ?? 0);
+    const plan = planPartitions(listing, { sizing, maxPartitions: job.maxPartitions });
+    return adapted === undefined ? plan : { ...plan, adapted };
 }
 async function partitionStep(event, deps) {
     const job = parseJob(event.request ?? {});
     const settings = parseSettings(event.settings ?? {});
     const runId = parseRunId(event.runId);
     const { destination } = stores(job, deps);
-    const plan = await planJob(job, deps);
+    const throughput = await readJson(destination, THROUGHPUT_FILE).catch(() => undefined);
+    const plan = await planJob(job, deps, { throughput, workerTimeoutSeconds: settings.workerTimeoutSeconds });
     const distributed = settings.mapMode === 'DISTRIBUTED';
     // Distributed: the manifest is always written, and its lines are the items.
     const { items, manifest, manifestKey } = await mapItems(plan, destination, distributed ? -1 : undefined);
@@ -34402,11 +34531,13 @@ async function partitionStep(event, deps) {
             partitions: plan.partitions.length,
             ...(plan.cappedAt === undefined ? {} : { cappedAt: plan.cappedAt }),
             ...(manifest === undefined ? {} : { manifest }),
+            ...(plan.adapted === undefined ? {} : { adapted: plan.adapted }),
         },
         partitions: distributed ? [] : items,
         ...(distributed && manifestKey !== undefined ? { manifest: manifestLocation(job, manifestKey) } : {}),
         maxConcurrency: settings.maxConcurrency,
         toleratedFailurePercentage: settings.toleratedFailurePercentage,
+        itemsPerBatch: settings.itemsPerBatch,
     };
 }
 function manifestLocation(job, key) {
@@ -34425,7 +34556,13 @@ function parseSettings(settings) {
     const mapMode = settings.mapMode ?? 'INLINE';
     if (mapMode !== 'INLINE' && mapMode !== 'DISTRIBUTED')
         throw new InputError(`MapMode "${mapMode}" must be INLINE or DISTRIBUTED.`);
-    return { maxConcurrency, toleratedFailurePercentage, mapMode };
+    const workerTimeoutSeconds = Number(settings.workerTimeout ?? 0);
+    if (!(workerTimeoutSeconds >= 0))
+        throw new InputError(`WorkerTimeout "${settings.workerTimeout}" must be a number of seconds.`);
+    const itemsPerBatch = Number(settings.itemsPerBatch ?? 1);
+    if (!Number.isInteger(itemsPerBatch) || itemsPerBatch < 1)
+        throw new InputError(`ItemsPerBatch "${settings.itemsPerBatch}" must be a whole number from 1.`);
+    return { maxConcurrency, toleratedFailurePercentage, mapMode, workerTimeoutSeconds, itemsPerBatch };
 }
 function parseRunId(runId) {
     // Step Functions execution names: 1-80 characters, no spaces, slashes or wildcards.
@@ -34440,6 +34577,23 @@ function stores(job, deps) {
         destination: openStore(parseLocation(job.output, 'output'), deps.s3),
     };
 }
+/**
+ * Runs each partition of a batch in turn; a partition that fails is reported as failed (its
+ * error as Lambda would report it), so one bad partition does not fail its batch.
+ */
+async function batchStep(event, deps) {
+    const results = [];
+    for (const item of event.Items) {
+        try {
+            results.push(await workStep({ ...event.BatchInput, item }, deps));
+        }
+        catch (error) {
+            const { errorType, errorMessage, trace } = serializeError(error);
+            results.push({ id: item.id, status: 'failed', bytes: item.bytes, error: errorType, cause: JSON.stringify({ errorType, errorMessage, trace }) });
+        }
+    }
+    return results;
+}
 /** Runs one partition; the full outcome goes to the output store, a summary back through the Map. */
 async function workStep(event, deps) {
     const { job, runId } = event;
@@ -34452,18 +34606,29 @@ async function workStep(event, deps) {
         destination,
         handler: await deps.handler(),
     });
-    await destination.write(partitionDetailKey(parseRunId(runId), outcome.id), JSON.stringify(outcome));
+    await destination.write(partitionDetailKey(parseRunId(runId), outcome), JSON.stringify(outcome));
     const { result: _result, rejectedSamples: _samples, outputs: _outputs, ...summary } = outcome;
     return summary;
+}
+/** Splits a partition that timed out into two halves, which the state machine then runs. */
+async function splitStep(event, deps) {
+    const { job, runId, item } = event.split;
+    const { destination } = stores(job, deps);
+    return { job, runId: parseRunId(runId), halves: splitPartition(await resolvePartition(item, destination)) };
 }
 const DETAIL_READS_IN_FLIGHT = 16;
 async function reduceStep(event, deps) {
     const handler = await deps.handler();
     const runId = parseRunId(event.runId);
     const { destination } = stores(event.job, deps);
-    const results = Array.isArray(event.partitions) ? event.partitions : await readMapRunResults(event.job, event.partitions, deps);
-    const outcomes = await mapLimited(results, DETAIL_READS_IN_FLIGHT, async (entry) => entry.status === 'failed' ? entry : readJson(destination, partitionDetailKey(runId, entry.id)));
+    const iterations = Array.isArray(event.partitions) ? event.partitions : await readMapRunResults(event.job, event.partitions, deps);
+    const results = partitionResults(iterations);
+    const outcomes = await mapLimited(results, DETAIL_READS_IN_FLIGHT, async (entry) => entry.status === 'failed' ? entry : readJson(destination, partitionDetailKey(runId, entry)));
     const batch = reduceOutcomes(outcomes, handler.merge, event.toleratedFailurePercentage);
+    // The next run plans its partitions from what this one measured.
+    const throughput = measuredThroughput(outcomes, runId);
+    if (throughput !== undefined)
+        await destination.write(THROUGHPUT_FILE, JSON.stringify(throughput));
     // Per-partition results stay in their own files; the merged one is in `result`.
     const lean = outcomes.map((outcome) => (outcome.status === 'succeeded' ? { ...outcome, result: null } : outcome));
     const file = { ...batch, runId, job: event.job, plan: event.plan, outcomes: lean };
@@ -34486,9 +34651,9 @@ function handlerFromEnv(env = process.env) {
 
 
 const s3 = lazyS3Client(s3SettingsFromEnv());
-/** Lists the input and plans balanced partitions. */
+/** Lists the input and plans balanced partitions; or, given `split`, halves a partition that timed out. */
 async function handler(event) {
-    return partitionStep(event, { s3 });
+    return 'split' in event ? splitStep(event, { s3 }) : partitionStep(event, { s3 });
 }
 
 ;// CONCATENATED MODULE: ./lib/lambdas/reducer.js
@@ -34506,37 +34671,9 @@ async function reducer_handler(event) {
 
 const worker_s3 = lazyS3Client(s3SettingsFromEnv());
 const worker_userHandler = handlerFromEnv();
-/** Runs the user's handler over one partition. */
+/** Runs the user's handler over one partition, or over each partition of a batch. */
 async function worker_handler(event) {
-    return workStep(event, { s3: worker_s3, handler: worker_userHandler });
-}
-
-;// CONCATENATED MODULE: ./lib/src/lambda-error.js
-/**
- * A function error as Step Functions reports it: the error name is the function's errorType
- * (what Retry and Catch match), and the cause is the JSON document Lambda returns.
- */
-class LambdaFunctionError extends Error {
-    constructor(errorType, errorMessage, trace = []) {
-        super(JSON.stringify({ errorType, errorMessage, trace }));
-        this.name = errorType;
-    }
-}
-function serializeError(error) {
-    if (error instanceof Error) {
-        return { errorType: error.name, errorMessage: error.message, trace: (error.stack ?? '').split('\n').slice(1, 11).map((line) => line.trim()) };
-    }
-    return { errorType: 'Error', errorMessage: String(error), trace: [] };
-}
-/** The errorMessage of a Lambda cause document, or the cause itself when it is not one. */
-function causeMessage(cause) {
-    try {
-        const parsed = JSON.parse(cause);
-        return typeof parsed.errorMessage === 'string' ? parsed.errorMessage : cause;
-    }
-    catch {
-        return cause;
-    }
+    return 'Items' in event ? batchStep(event, { s3: worker_s3, handler: worker_userHandler }) : workStep(event, { s3: worker_s3, handler: worker_userHandler });
 }
 
 ;// CONCATENATED MODULE: ./lib/src/local/lambda-thread.js

@@ -33271,7 +33271,7 @@ class errors_FanoutError extends Error {
 class errors_InputError extends errors_FanoutError {
 }
 /** The data store could not be listed, read or written. */
-class errors_StoreError extends errors_FanoutError {
+class StoreError extends errors_FanoutError {
 }
 /** The user's handler module is missing or exports nothing usable. */
 class errors_HandlerModuleError extends (/* unused pure expression or super */ null && (errors_FanoutError)) {
@@ -33284,6 +33284,34 @@ class UnsupportedFeatureError extends (/* unused pure expression or super */ nul
 }
 function errors_errorMessage(error) {
     return error instanceof Error ? error.message : String(error);
+}
+
+;// CONCATENATED MODULE: ./lib/src/lambda-error.js
+/**
+ * A function error as Step Functions reports it: the error name is the function's errorType
+ * (what Retry and Catch match), and the cause is the JSON document Lambda returns.
+ */
+class LambdaFunctionError extends Error {
+    constructor(errorType, errorMessage, trace = []) {
+        super(JSON.stringify({ errorType, errorMessage, trace }));
+        this.name = errorType;
+    }
+}
+function lambda_error_serializeError(error) {
+    if (error instanceof Error) {
+        return { errorType: error.name, errorMessage: error.message, trace: (error.stack ?? '').split('\n').slice(1, 11).map((line) => line.trim()) };
+    }
+    return { errorType: 'Error', errorMessage: String(error), trace: [] };
+}
+/** The errorMessage of a Lambda cause document, or the cause itself when it is not one. */
+function causeMessage(cause) {
+    try {
+        const parsed = JSON.parse(cause);
+        return typeof parsed.errorMessage === 'string' ? parsed.errorMessage : cause;
+    }
+    catch {
+        return cause;
+    }
 }
 
 // EXTERNAL MODULE: external "node:fs"
@@ -33824,7 +33852,7 @@ async function run_partition_runPartition(run) {
     const context = {
         partitionId: partition.id,
         async writeOutput(name, body) {
-            const key = partitionOutputKey(partition.id, name);
+            const key = partitionOutputKey(partition, name);
             await run.destination.write(key, body);
             const uri = run.destination.uriOf(key);
             if (!outputs.includes(uri))
@@ -33892,10 +33920,11 @@ async function run_partition_runPartition(run) {
         throw new RejectedRecordsError(`Partition ${partition.id} rejected ${rejections.length} of ${records} records, over max-rejected ${describeLimit(run.maxRejected)}. First: ${first.key} at byte ${first.offset}: ${first.message}. Fix the data or the handler, or raise max-rejected.`);
     }
     if (rejections.length > 0) {
-        await run.destination.write(rejectedKey(partition.id), rejections.map((entry) => JSON.stringify(entry)).join('\n') + '\n');
+        await run.destination.write(rejectedKey(partition), rejections.map((entry) => JSON.stringify(entry)).join('\n') + '\n');
     }
     return {
         id: partition.id,
+        ...(partition.split === undefined ? {} : { split: partition.split }),
         status: 'succeeded',
         bytes: partition.bytes,
         records,
@@ -33973,6 +34002,77 @@ async function map_items_resolvePartition(item, destination) {
     return partition;
 }
 
+;// CONCATENATED MODULE: ./lib/src/plan/split-partition.js
+
+
+/**
+ * Cuts a partition at its byte midpoint into two halves ("1" and "2"). Any cut inside a splittable
+ * object is safe, since a record belongs to the half that holds its first byte; a whole (gzip)
+ * object is never cut, so the cut moves to the nearest object boundary.
+ */
+function splitPartition(partition) {
+    if (partition.split !== undefined) {
+        throw new errors_FanoutError(`Partition ${partition.id} half ${partition.split} timed out again: halves are not split further. Lower partition-size, or give the workers more memory (CPU) or a longer timeout.`);
+    }
+    const target = Math.floor(partition.bytes / 2);
+    const first = [];
+    const second = [];
+    let position = 0;
+    for (const segment of partition.segments) {
+        const size = segment.end - segment.start;
+        const cutAt = target - position;
+        if (cutAt <= 0)
+            second.push(segment);
+        else if (cutAt >= size)
+            first.push(segment);
+        else if (partition_plan_isSplittable(segment.key)) {
+            first.push({ key: segment.key, start: segment.start, end: segment.start + cutAt });
+            second.push({ key: segment.key, start: segment.start + cutAt, end: segment.end });
+        }
+        else
+            (cutAt >= size / 2 ? first : second).push(segment);
+        position += size;
+    }
+    if (first.length === 0 || second.length === 0) {
+        throw new errors_FanoutError(`Partition ${partition.id} is one gzip object (${partition.segments[0]?.key}) and cannot be split: a gzip stream must be read whole. Give the workers more memory (CPU) or a longer timeout, or store the data uncompressed or in smaller objects.`);
+    }
+    const bytes = (segments) => segments.reduce((sum, segment) => sum + segment.end - segment.start, 0);
+    return [
+        { id: partition.id, split: '1', bytes: bytes(first), segments: first },
+        { id: partition.id, split: '2', bytes: bytes(second), segments: second },
+    ];
+}
+
+;// CONCATENATED MODULE: ./lib/src/plan/adaptive-sizing.js
+const adaptive_sizing_THROUGHPUT_FILE = '_sfn-fanout/throughput.json';
+/**
+ * Keeps each partition's expected time under half the worker timeout, at the throughput the
+ * previous run measured: a target size above that is lowered, a count too small is raised.
+ */
+function adaptSizing(sizing, totalBytes, maxPartitions, throughput, workerTimeoutSeconds) {
+    if (throughput === undefined || !(throughput.bytesPerSecond > 0) || !(workerTimeoutSeconds > 0) || totalBytes === 0)
+        return { sizing };
+    const maxPartitionBytes = Math.max(1, Math.floor((throughput.bytesPerSecond * workerTimeoutSeconds) / 2));
+    const adapted = { maxPartitionBytes, bytesPerSecond: throughput.bytesPerSecond, fromRun: throughput.runId };
+    if ('partitionBytes' in sizing) {
+        return sizing.partitionBytes <= maxPartitionBytes ? { sizing } : { sizing: { partitionBytes: maxPartitionBytes }, adapted };
+    }
+    const needed = Math.min(maxPartitions, Math.ceil(totalBytes / maxPartitionBytes));
+    return needed <= sizing.partitions ? { sizing } : { sizing: { partitions: needed }, adapted };
+}
+/** The throughput of a finished batch, from its succeeded partitions. */
+function adaptive_sizing_measuredThroughput(outcomes, runId) {
+    let bytes = 0;
+    let ms = 0;
+    for (const outcome of outcomes) {
+        if (outcome.status !== 'succeeded' || outcome.startedAt === undefined || outcome.finishedAt === undefined)
+            continue;
+        bytes += outcome.bytes;
+        ms += outcome.finishedAt - outcome.startedAt;
+    }
+    return bytes > 0 && ms > 0 ? { bytesPerSecond: Math.round((bytes / ms) * 1000), runId } : undefined;
+}
+
 // EXTERNAL MODULE: external "node:fs/promises"
 var promises_ = __nccwpck_require__(1455);
 ;// CONCATENATED MODULE: ./lib/src/store/dir-store.js
@@ -33991,10 +34091,10 @@ class dir_store_DirStore {
     }
     async *list() {
         const info = await (0,promises_.stat)(this.#root).catch((error) => {
-            throw new errors_StoreError(`Directory ${this.#root} cannot be read (${code(error)}): check the path exists.`, { cause: error });
+            throw new StoreError(`Directory ${this.#root} cannot be read (${code(error)}): check the path exists.`, { cause: error });
         });
         if (!info.isDirectory())
-            throw new errors_StoreError(`${this.#root} is not a directory: give the folder that holds the data.`);
+            throw new StoreError(`${this.#root} is not a directory: give the folder that holds the data.`);
         yield* this.#walk('');
     }
     async *#walk(relative) {
@@ -34025,7 +34125,7 @@ class dir_store_DirStore {
                 yield chunk;
         }
         catch (error) {
-            throw new errors_StoreError(`Cannot read ${file} (${code(error)}).`, { cause: error });
+            throw new StoreError(`Cannot read ${file} (${code(error)}).`, { cause: error });
         }
         finally {
             stream.destroy();
@@ -34042,7 +34142,7 @@ class dir_store_DirStore {
     #pathOf(key) {
         const file = external_node_path_.resolve(this.#root, key);
         if (!file.startsWith(external_node_path_.resolve(this.#root) + external_node_path_.sep)) {
-            throw new errors_StoreError(`Key "${key}" points outside ${this.#root}.`);
+            throw new StoreError(`Key "${key}" points outside ${this.#root}.`);
         }
         return file;
     }
@@ -34154,7 +34254,7 @@ class S3Store {
                 : name === 'AccessDenied'
                     ? `the role has no permission to ${action} it: allow s3:${action === 'list' ? 'ListBucket' : action === 'read' ? 'GetObject' : 'PutObject'}`
                     : errors_errorMessage(error);
-        return new errors_StoreError(`Cannot ${action} ${uri}: ${hint} (${name}).`, { cause: error });
+        return new StoreError(`Cannot ${action} ${uri}: ${hint} (${name}).`, { cause: error });
     }
 }
 
@@ -34195,6 +34295,9 @@ function lazyS3Client(settings) {
 function mapResultsOf(files) {
     const failedChild = (record, error, cause) => {
         const input = JSON.parse(record.Input);
+        // A batched child stood for several partitions: each of them failed.
+        if (input.Items !== undefined)
+            return { status: 'failed', batch: input.Items.map(({ id, bytes }) => ({ id, bytes })), error, cause };
         return { id: input.item.id, status: 'failed', bytes: input.item.bytes, error, cause };
     };
     return [
@@ -34217,6 +34320,15 @@ async function map_run_results_readMapRunResults(job, output, deps) {
     return mapResultsOf({ succeeded: await read('SUCCEEDED'), failed: await read('FAILED'), pending: await read('PENDING') });
 }
 
+;// CONCATENATED MODULE: ./lib/src/store/read-json.js
+/** A whole JSON object from a store. */
+async function read_json_readJson(store, key) {
+    const chunks = [];
+    for await (const chunk of store.read(key))
+        chunks.push(chunk);
+    return JSON.parse(Buffer.concat(chunks).toString('utf8'));
+}
+
 ;// CONCATENATED MODULE: ./lib/src/steps/steps.js
 
 
@@ -34231,20 +34343,30 @@ async function map_run_results_readMapRunResults(job, output, deps) {
 
 
 
-/** Lists the input (sizes only) and plans its partitions. */
-async function planJob(job, deps) {
+
+
+
+/**
+ * Lists the input (sizes only) and plans its partitions; with the previous run's throughput and
+ * the worker timeout, no partition is planned to take more than half the timeout.
+ */
+async function planJob(job, deps, pacing) {
     const source = open_store_openStore(location_parseLocation(job.input, 'input'), deps.s3);
     const listing = [];
     for await (const object of source.list())
         listing.push(object);
-    return planPartitions(listing, { sizing: job.sizing, maxPartitions: job.maxPartitions });
+    const total = listing.reduce((sum, object) => sum + object.size, 0);
+    const { sizing, adapted } = adaptSizing(job.sizing, total, job.maxPartitions, pacing?.throughput, pacing?.workerTimeoutSeconds ?? 0);
+    const plan = planPartitions(listing, { sizing, maxPartitions: job.maxPartitions });
+    return adapted === undefined ? plan : { ...plan, adapted };
 }
 async function partitionStep(event, deps) {
     const job = parseJob(event.request ?? {});
     const settings = parseSettings(event.settings ?? {});
     const runId = parseRunId(event.runId);
     const { destination } = stores(job, deps);
-    const plan = await planJob(job, deps);
+    const throughput = await read_json_readJson(destination, adaptive_sizing_THROUGHPUT_FILE).catch(() => undefined);
+    const plan = await planJob(job, deps, { throughput, workerTimeoutSeconds: settings.workerTimeoutSeconds });
     const distributed = settings.mapMode === 'DISTRIBUTED';
     // Distributed: the manifest is always written, and its lines are the items.
     const { items, manifest, manifestKey } = await mapItems(plan, destination, distributed ? -1 : undefined);
@@ -34257,11 +34379,13 @@ async function partitionStep(event, deps) {
             partitions: plan.partitions.length,
             ...(plan.cappedAt === undefined ? {} : { cappedAt: plan.cappedAt }),
             ...(manifest === undefined ? {} : { manifest }),
+            ...(plan.adapted === undefined ? {} : { adapted: plan.adapted }),
         },
         partitions: distributed ? [] : items,
         ...(distributed && manifestKey !== undefined ? { manifest: manifestLocation(job, manifestKey) } : {}),
         maxConcurrency: settings.maxConcurrency,
         toleratedFailurePercentage: settings.toleratedFailurePercentage,
+        itemsPerBatch: settings.itemsPerBatch,
     };
 }
 function manifestLocation(job, key) {
@@ -34280,7 +34404,13 @@ function parseSettings(settings) {
     const mapMode = settings.mapMode ?? 'INLINE';
     if (mapMode !== 'INLINE' && mapMode !== 'DISTRIBUTED')
         throw new errors_InputError(`MapMode "${mapMode}" must be INLINE or DISTRIBUTED.`);
-    return { maxConcurrency, toleratedFailurePercentage, mapMode };
+    const workerTimeoutSeconds = Number(settings.workerTimeout ?? 0);
+    if (!(workerTimeoutSeconds >= 0))
+        throw new errors_InputError(`WorkerTimeout "${settings.workerTimeout}" must be a number of seconds.`);
+    const itemsPerBatch = Number(settings.itemsPerBatch ?? 1);
+    if (!Number.isInteger(itemsPerBatch) || itemsPerBatch < 1)
+        throw new errors_InputError(`ItemsPerBatch "${settings.itemsPerBatch}" must be a whole number from 1.`);
+    return { maxConcurrency, toleratedFailurePercentage, mapMode, workerTimeoutSeconds, itemsPerBatch };
 }
 function parseRunId(runId) {
     // Step Functions execution names: 1-80 characters, no spaces, slashes or wildcards.
@@ -34295,6 +34425,23 @@ function stores(job, deps) {
         destination: open_store_openStore(location_parseLocation(job.output, 'output'), deps.s3),
     };
 }
+/**
+ * Runs each partition of a batch in turn; a partition that fails is reported as failed (its
+ * error as Lambda would report it), so one bad partition does not fail its batch.
+ */
+async function batchStep(event, deps) {
+    const results = [];
+    for (const item of event.Items) {
+        try {
+            results.push(await workStep({ ...event.BatchInput, item }, deps));
+        }
+        catch (error) {
+            const { errorType, errorMessage, trace } = serializeError(error);
+            results.push({ id: item.id, status: 'failed', bytes: item.bytes, error: errorType, cause: JSON.stringify({ errorType, errorMessage, trace }) });
+        }
+    }
+    return results;
+}
 /** Runs one partition; the full outcome goes to the output store, a summary back through the Map. */
 async function workStep(event, deps) {
     const { job, runId } = event;
@@ -34307,18 +34454,29 @@ async function workStep(event, deps) {
         destination,
         handler: await deps.handler(),
     });
-    await destination.write(partitionDetailKey(parseRunId(runId), outcome.id), JSON.stringify(outcome));
+    await destination.write(partitionDetailKey(parseRunId(runId), outcome), JSON.stringify(outcome));
     const { result: _result, rejectedSamples: _samples, outputs: _outputs, ...summary } = outcome;
     return summary;
+}
+/** Splits a partition that timed out into two halves, which the state machine then runs. */
+async function splitStep(event, deps) {
+    const { job, runId, item } = event.split;
+    const { destination } = stores(job, deps);
+    return { job, runId: parseRunId(runId), halves: splitPartition(await map_items_resolvePartition(item, destination)) };
 }
 const DETAIL_READS_IN_FLIGHT = 16;
 async function reduceStep(event, deps) {
     const handler = await deps.handler();
     const runId = parseRunId(event.runId);
     const { destination } = stores(event.job, deps);
-    const results = Array.isArray(event.partitions) ? event.partitions : await readMapRunResults(event.job, event.partitions, deps);
-    const outcomes = await mapLimited(results, DETAIL_READS_IN_FLIGHT, async (entry) => entry.status === 'failed' ? entry : readJson(destination, partitionDetailKey(runId, entry.id)));
+    const iterations = Array.isArray(event.partitions) ? event.partitions : await readMapRunResults(event.job, event.partitions, deps);
+    const results = partitionResults(iterations);
+    const outcomes = await mapLimited(results, DETAIL_READS_IN_FLIGHT, async (entry) => entry.status === 'failed' ? entry : readJson(destination, partitionDetailKey(runId, entry)));
     const batch = reduceOutcomes(outcomes, handler.merge, event.toleratedFailurePercentage);
+    // The next run plans its partitions from what this one measured.
+    const throughput = measuredThroughput(outcomes, runId);
+    if (throughput !== undefined)
+        await destination.write(THROUGHPUT_FILE, JSON.stringify(throughput));
     // Per-partition results stay in their own files; the merged one is in `result`.
     const lean = outcomes.map((outcome) => (outcome.status === 'succeeded' ? { ...outcome, result: null } : outcome));
     const file = { ...batch, runId, job: event.job, plan: event.plan, outcomes: lean };
@@ -34341,9 +34499,9 @@ function handlerFromEnv(env = process.env) {
 
 
 const s3 = lazyS3Client(s3SettingsFromEnv());
-/** Lists the input and plans balanced partitions. */
+/** Lists the input and plans balanced partitions; or, given `split`, halves a partition that timed out. */
 async function handler(event) {
-    return partitionStep(event, { s3 });
+    return 'split' in event ? splitStep(event, { s3 }) : partitionStep(event, { s3 });
 }
 
 var __webpack_exports__handler = __webpack_exports__.R;

@@ -33261,29 +33261,57 @@ __nccwpck_require__.d(__webpack_exports__, {
  * A small error hierarchy: every error sfn-fanout raises on purpose says what went wrong and how to
  * fix it, and keeps the underlying error as `cause`.
  */
-class FanoutError extends Error {
+class errors_FanoutError extends Error {
     constructor(message, options) {
         super(message, options);
         this.name = new.target.name;
     }
 }
 /** A user-supplied value (input, option, template, handler module) is unusable. */
-class errors_InputError extends FanoutError {
+class errors_InputError extends errors_FanoutError {
 }
 /** The data store could not be listed, read or written. */
-class StoreError extends FanoutError {
+class StoreError extends errors_FanoutError {
 }
 /** The user's handler module is missing or exports nothing usable. */
-class HandlerModuleError extends FanoutError {
+class HandlerModuleError extends errors_FanoutError {
 }
 /** A partition rejected more records than the job tolerates. */
-class RejectedRecordsError extends FanoutError {
+class RejectedRecordsError extends errors_FanoutError {
 }
 /** A state machine definition uses a feature the local engine cannot execute faithfully. */
-class UnsupportedFeatureError extends (/* unused pure expression or super */ null && (FanoutError)) {
+class UnsupportedFeatureError extends (/* unused pure expression or super */ null && (errors_FanoutError)) {
 }
 function errorMessage(error) {
     return error instanceof Error ? error.message : String(error);
+}
+
+;// CONCATENATED MODULE: ./lib/src/lambda-error.js
+/**
+ * A function error as Step Functions reports it: the error name is the function's errorType
+ * (what Retry and Catch match), and the cause is the JSON document Lambda returns.
+ */
+class LambdaFunctionError extends Error {
+    constructor(errorType, errorMessage, trace = []) {
+        super(JSON.stringify({ errorType, errorMessage, trace }));
+        this.name = errorType;
+    }
+}
+function serializeError(error) {
+    if (error instanceof Error) {
+        return { errorType: error.name, errorMessage: error.message, trace: (error.stack ?? '').split('\n').slice(1, 11).map((line) => line.trim()) };
+    }
+    return { errorType: 'Error', errorMessage: String(error), trace: [] };
+}
+/** The errorMessage of a Lambda cause document, or the cause itself when it is not one. */
+function causeMessage(cause) {
+    try {
+        const parsed = JSON.parse(cause);
+        return typeof parsed.errorMessage === 'string' ? parsed.errorMessage : cause;
+    }
+    catch {
+        return cause;
+    }
 }
 
 // EXTERNAL MODULE: external "node:fs"
@@ -33316,7 +33344,7 @@ function defaultMerge(a, b, path = 'result') {
     }
     if (a === b)
         return a;
-    throw new FanoutError(`Cannot merge ${path}: ${JSON.stringify(a)} and ${JSON.stringify(b)} are neither numbers, arrays nor objects, and differ. Export a merge(a, b) function from the handler module.`);
+    throw new errors_FanoutError(`Cannot merge ${path}: ${JSON.stringify(a)} and ${JSON.stringify(b)} are neither numbers, arrays nor objects, and differ. Export a merge(a, b) function from the handler module.`);
 }
 function isPlainObject(value) {
     return typeof value === 'object' && value !== null && !Array.isArray(value);
@@ -33516,24 +33544,40 @@ function optionalInteger(value, field, min, max) {
 
 ;// CONCATENATED MODULE: ./lib/src/partition/outcome.js
 /** What one worker reports for its partition; both engines carry these to the reducer and report. */
+/** Every partition's result in a list of iteration results. */
+function outcome_partitionResults(results) {
+    return results.flatMap((result) => {
+        if (Array.isArray(result))
+            return [...result];
+        if ('batch' in result) {
+            const { batch, error, cause } = result;
+            return batch.map(({ id, bytes }) => ({ id, status: 'failed', bytes, error, cause }));
+        }
+        return [result];
+    });
+}
+/** `00003`, or `00003-1` for the first half of partition 3. */
+function partitionLabel({ id, split }) {
+    return `${String(id).padStart(5, '0')}${split === undefined ? '' : `-${split}`}`;
+}
 const MAX_REJECTED_SAMPLES = 10;
 /** Output keys are a pure function of the partition id, so a re-run overwrites, never duplicates. */
-function partitionOutputKey(partitionId, name) {
+function partitionOutputKey(partition, name) {
     const safe = name.replace(/\\/g, '/');
     if (safe === '' || safe.startsWith('/') || safe.split('/').some((part) => part === '..' || part === '.' || part === '')) {
         throw new Error(`Output name "${name}" must be a relative path without "." or ".." parts, like "counts.json".`);
     }
-    return `partitions/part-${String(partitionId).padStart(5, '0')}/${safe}`;
+    return `partitions/part-${partitionLabel(partition)}/${safe}`;
 }
-function rejectedKey(partitionId) {
-    return `rejected/part-${String(partitionId).padStart(5, '0')}.jsonl`;
+function rejectedKey(partition) {
+    return `rejected/part-${partitionLabel(partition)}.jsonl`;
 }
 /** Where one execution keeps its bookkeeping under the output location. */
 function outcome_runKey(runId, name) {
     return `_sfn-fanout/runs/${runId}/${name}`;
 }
-function outcome_partitionDetailKey(runId, partitionId) {
-    return outcome_runKey(runId, `partitions/part-${String(partitionId).padStart(5, '0')}.json`);
+function outcome_partitionDetailKey(runId, partition) {
+    return outcome_runKey(runId, `partitions/part-${partitionLabel(partition)}.json`);
 }
 const outcome_BATCH_FILE = 'batch.json';
 
@@ -33617,7 +33661,7 @@ var external_node_zlib_ = __nccwpck_require__(8522);
 
 const UNREADABLE = /\.(bz2|xz|zst|zstd|lz4|snappy|zip|7z|parquet|orc|avro)$/i;
 /** Gzip streams cannot be entered in the middle, so a `.gz` object is always one whole segment. */
-function isSplittable(key) {
+function partition_plan_isSplittable(key) {
     return !/\.(gz|gzip)$/i.test(key);
 }
 /**
@@ -33638,7 +33682,7 @@ function partition_plan_planPartitions(listing, options) {
         if (object.size === 0)
             continue;
         bytes += object.size;
-        (isSplittable(object.key) ? splittable : whole).push(object);
+        (partition_plan_isSplittable(object.key) ? splittable : whole).push(object);
     }
     if (bytes === 0)
         return { objects, bytes, partitions: [] };
@@ -33835,7 +33879,7 @@ const MAX_CONTINUATION = 8 * 1024 * 1024;
  * exactly at `s`), and the line that starts before `end` is read to its end, past `end` if need be.
  */
 function segmentLines(store, segment) {
-    if (!isSplittable(segment.key)) {
+    if (!partition_plan_isSplittable(segment.key)) {
         // A whole gzip object: offsets are positions in the decompressed text.
         return splitLines(gunzip(store.read(segment.key)), { firstOffset: 0 });
     }
@@ -33848,7 +33892,7 @@ function segmentLines(store, segment) {
 }
 /** The first line of an object (a CSV header), read without reading the rest. */
 async function firstLine(store, key) {
-    const lines = isSplittable(key)
+    const lines = partition_plan_isSplittable(key)
         ? splitLines(bytesFrom(store, key, 0, FIRST_CONTINUATION), { firstOffset: 0, stopAt: 1 })
         : splitLines(gunzip(store.read(key)), { firstOffset: 0, stopAt: 1 });
     for await (const batch of lines)
@@ -33897,7 +33941,7 @@ async function runPartition(run) {
     const context = {
         partitionId: partition.id,
         async writeOutput(name, body) {
-            const key = partitionOutputKey(partition.id, name);
+            const key = partitionOutputKey(partition, name);
             await run.destination.write(key, body);
             const uri = run.destination.uriOf(key);
             if (!outputs.includes(uri))
@@ -33965,10 +34009,11 @@ async function runPartition(run) {
         throw new RejectedRecordsError(`Partition ${partition.id} rejected ${rejections.length} of ${records} records, over max-rejected ${describeLimit(run.maxRejected)}. First: ${first.key} at byte ${first.offset}: ${first.message}. Fix the data or the handler, or raise max-rejected.`);
     }
     if (rejections.length > 0) {
-        await run.destination.write(rejectedKey(partition.id), rejections.map((entry) => JSON.stringify(entry)).join('\n') + '\n');
+        await run.destination.write(rejectedKey(partition), rejections.map((entry) => JSON.stringify(entry)).join('\n') + '\n');
     }
     return {
         id: partition.id,
+        ...(partition.split === undefined ? {} : { split: partition.split }),
         status: 'succeeded',
         bytes: partition.bytes,
         records,
@@ -34032,7 +34077,7 @@ async function map_items_mapItems(plan, destination, budget = INLINE_ITEMS_BUDGE
     return { items, manifest: destination.uriOf(key), manifestKey: key };
 }
 /** The partition an item stands for, reading its manifest line when it is a pointer. */
-async function resolvePartition(item, destination) {
+async function map_items_resolvePartition(item, destination) {
     if (!('manifest' in item))
         return item;
     const chunks = [];
@@ -34044,6 +34089,47 @@ async function resolvePartition(item, destination) {
         throw new StoreError(`Plan manifest ${destination.uriOf(item.manifest.key)} does not hold partition ${item.id} at bytes ${item.manifest.start}-${item.manifest.end}: it was overwritten. Run the batch again.`);
     }
     return partition;
+}
+
+;// CONCATENATED MODULE: ./lib/src/plan/split-partition.js
+
+
+/**
+ * Cuts a partition at its byte midpoint into two halves ("1" and "2"). Any cut inside a splittable
+ * object is safe, since a record belongs to the half that holds its first byte; a whole (gzip)
+ * object is never cut, so the cut moves to the nearest object boundary.
+ */
+function split_partition_splitPartition(partition) {
+    if (partition.split !== undefined) {
+        throw new FanoutError(`Partition ${partition.id} half ${partition.split} timed out again: halves are not split further. Lower partition-size, or give the workers more memory (CPU) or a longer timeout.`);
+    }
+    const target = Math.floor(partition.bytes / 2);
+    const first = [];
+    const second = [];
+    let position = 0;
+    for (const segment of partition.segments) {
+        const size = segment.end - segment.start;
+        const cutAt = target - position;
+        if (cutAt <= 0)
+            second.push(segment);
+        else if (cutAt >= size)
+            first.push(segment);
+        else if (isSplittable(segment.key)) {
+            first.push({ key: segment.key, start: segment.start, end: segment.start + cutAt });
+            second.push({ key: segment.key, start: segment.start + cutAt, end: segment.end });
+        }
+        else
+            (cutAt >= size / 2 ? first : second).push(segment);
+        position += size;
+    }
+    if (first.length === 0 || second.length === 0) {
+        throw new FanoutError(`Partition ${partition.id} is one gzip object (${partition.segments[0]?.key}) and cannot be split: a gzip stream must be read whole. Give the workers more memory (CPU) or a longer timeout, or store the data uncompressed or in smaller objects.`);
+    }
+    const bytes = (segments) => segments.reduce((sum, segment) => sum + segment.end - segment.start, 0);
+    return [
+        { id: partition.id, split: '1', bytes: bytes(first), segments: first },
+        { id: partition.id, split: '2', bytes: bytes(second), segments: second },
+    ];
 }
 
 // EXTERNAL MODULE: external "node:fs/promises"
@@ -34268,6 +34354,9 @@ function lazyS3Client(settings) {
 function mapResultsOf(files) {
     const failedChild = (record, error, cause) => {
         const input = JSON.parse(record.Input);
+        // A batched child stood for several partitions: each of them failed.
+        if (input.Items !== undefined)
+            return { status: 'failed', batch: input.Items.map(({ id, bytes }) => ({ id, bytes })), error, cause };
         return { id: input.item.id, status: 'failed', bytes: input.item.bytes, error, cause };
     };
     return [
@@ -34304,20 +34393,30 @@ async function map_run_results_readMapRunResults(job, output, deps) {
 
 
 
-/** Lists the input (sizes only) and plans its partitions. */
-async function planJob(job, deps) {
+
+
+
+/**
+ * Lists the input (sizes only) and plans its partitions; with the previous run's throughput and
+ * the worker timeout, no partition is planned to take more than half the timeout.
+ */
+async function planJob(job, deps, pacing) {
     const source = openStore(parseLocation(job.input, 'input'), deps.s3);
     const listing = [];
     for await (const object of source.list())
         listing.push(object);
-    return planPartitions(listing, { sizing: job.sizing, maxPartitions: job.maxPartitions });
+    const total = listing.reduce((sum, object) => sum + object.size, 0);
+    const { sizing, adapted } = adaptSizing(job.sizing, total, job.maxPartitions, pacing?.throughput, pacing?.workerTimeoutSeconds ?? 0);
+    const plan = planPartitions(listing, { sizing, maxPartitions: job.maxPartitions });
+    return adapted === undefined ? plan : { ...plan, adapted };
 }
 async function partitionStep(event, deps) {
     const job = parseJob(event.request ?? {});
     const settings = parseSettings(event.settings ?? {});
     const runId = parseRunId(event.runId);
     const { destination } = stores(job, deps);
-    const plan = await planJob(job, deps);
+    const throughput = await readJson(destination, THROUGHPUT_FILE).catch(() => undefined);
+    const plan = await planJob(job, deps, { throughput, workerTimeoutSeconds: settings.workerTimeoutSeconds });
     const distributed = settings.mapMode === 'DISTRIBUTED';
     // Distributed: the manifest is always written, and its lines are the items.
     const { items, manifest, manifestKey } = await mapItems(plan, destination, distributed ? -1 : undefined);
@@ -34330,11 +34429,13 @@ async function partitionStep(event, deps) {
             partitions: plan.partitions.length,
             ...(plan.cappedAt === undefined ? {} : { cappedAt: plan.cappedAt }),
             ...(manifest === undefined ? {} : { manifest }),
+            ...(plan.adapted === undefined ? {} : { adapted: plan.adapted }),
         },
         partitions: distributed ? [] : items,
         ...(distributed && manifestKey !== undefined ? { manifest: manifestLocation(job, manifestKey) } : {}),
         maxConcurrency: settings.maxConcurrency,
         toleratedFailurePercentage: settings.toleratedFailurePercentage,
+        itemsPerBatch: settings.itemsPerBatch,
     };
 }
 function manifestLocation(job, key) {
@@ -34353,7 +34454,13 @@ function parseSettings(settings) {
     const mapMode = settings.mapMode ?? 'INLINE';
     if (mapMode !== 'INLINE' && mapMode !== 'DISTRIBUTED')
         throw new InputError(`MapMode "${mapMode}" must be INLINE or DISTRIBUTED.`);
-    return { maxConcurrency, toleratedFailurePercentage, mapMode };
+    const workerTimeoutSeconds = Number(settings.workerTimeout ?? 0);
+    if (!(workerTimeoutSeconds >= 0))
+        throw new InputError(`WorkerTimeout "${settings.workerTimeout}" must be a number of seconds.`);
+    const itemsPerBatch = Number(settings.itemsPerBatch ?? 1);
+    if (!Number.isInteger(itemsPerBatch) || itemsPerBatch < 1)
+        throw new InputError(`ItemsPerBatch "${settings.itemsPerBatch}" must be a whole number from 1.`);
+    return { maxConcurrency, toleratedFailurePercentage, mapMode, workerTimeoutSeconds, itemsPerBatch };
 }
 function parseRunId(runId) {
     // Step Functions execution names: 1-80 characters, no spaces, slashes or wildcards.
@@ -34368,30 +34475,58 @@ function stores(job, deps) {
         destination: open_store_openStore(location_parseLocation(job.output, 'output'), deps.s3),
     };
 }
+/**
+ * Runs each partition of a batch in turn; a partition that fails is reported as failed (its
+ * error as Lambda would report it), so one bad partition does not fail its batch.
+ */
+async function batchStep(event, deps) {
+    const results = [];
+    for (const item of event.Items) {
+        try {
+            results.push(await workStep({ ...event.BatchInput, item }, deps));
+        }
+        catch (error) {
+            const { errorType, errorMessage, trace } = serializeError(error);
+            results.push({ id: item.id, status: 'failed', bytes: item.bytes, error: errorType, cause: JSON.stringify({ errorType, errorMessage, trace }) });
+        }
+    }
+    return results;
+}
 /** Runs one partition; the full outcome goes to the output store, a summary back through the Map. */
 async function workStep(event, deps) {
     const { job, runId } = event;
     const { source, destination } = stores(job, deps);
     const outcome = await runPartition({
-        partition: await resolvePartition(event.item, destination),
+        partition: await map_items_resolvePartition(event.item, destination),
         format: job.format,
         maxRejected: job.maxRejected,
         source,
         destination,
         handler: await deps.handler(),
     });
-    await destination.write(outcome_partitionDetailKey(parseRunId(runId), outcome.id), JSON.stringify(outcome));
+    await destination.write(outcome_partitionDetailKey(parseRunId(runId), outcome), JSON.stringify(outcome));
     const { result: _result, rejectedSamples: _samples, outputs: _outputs, ...summary } = outcome;
     return summary;
+}
+/** Splits a partition that timed out into two halves, which the state machine then runs. */
+async function splitStep(event, deps) {
+    const { job, runId, item } = event.split;
+    const { destination } = stores(job, deps);
+    return { job, runId: parseRunId(runId), halves: splitPartition(await resolvePartition(item, destination)) };
 }
 const DETAIL_READS_IN_FLIGHT = 16;
 async function reduceStep(event, deps) {
     const handler = await deps.handler();
     const runId = parseRunId(event.runId);
     const { destination } = stores(event.job, deps);
-    const results = Array.isArray(event.partitions) ? event.partitions : await readMapRunResults(event.job, event.partitions, deps);
-    const outcomes = await mapLimited(results, DETAIL_READS_IN_FLIGHT, async (entry) => entry.status === 'failed' ? entry : readJson(destination, partitionDetailKey(runId, entry.id)));
+    const iterations = Array.isArray(event.partitions) ? event.partitions : await readMapRunResults(event.job, event.partitions, deps);
+    const results = partitionResults(iterations);
+    const outcomes = await mapLimited(results, DETAIL_READS_IN_FLIGHT, async (entry) => entry.status === 'failed' ? entry : readJson(destination, partitionDetailKey(runId, entry)));
     const batch = reduceOutcomes(outcomes, handler.merge, event.toleratedFailurePercentage);
+    // The next run plans its partitions from what this one measured.
+    const throughput = measuredThroughput(outcomes, runId);
+    if (throughput !== undefined)
+        await destination.write(THROUGHPUT_FILE, JSON.stringify(throughput));
     // Per-partition results stay in their own files; the merged one is in `result`.
     const lean = outcomes.map((outcome) => (outcome.status === 'succeeded' ? { ...outcome, result: null } : outcome));
     const file = { ...batch, runId, job: event.job, plan: event.plan, outcomes: lean };
@@ -34415,9 +34550,9 @@ function handlerFromEnv(env = process.env) {
 
 const s3 = lazyS3Client(s3SettingsFromEnv());
 const userHandler = handlerFromEnv();
-/** Runs the user's handler over one partition. */
+/** Runs the user's handler over one partition, or over each partition of a batch. */
 async function handler(event) {
-    return workStep(event, { s3, handler: userHandler });
+    return 'Items' in event ? batchStep(event, { s3, handler: userHandler }) : workStep(event, { s3, handler: userHandler });
 }
 
 var __webpack_exports__handler = __webpack_exports__.R;

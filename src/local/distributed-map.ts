@@ -9,7 +9,7 @@ type State = Record<string, unknown>;
 type NamedRecord = ChildRecord & { readonly Name: string };
 
 /** The Distributed Map fields the local engine executes; anything else it refuses by name. */
-const SUPPORTED = new Set(['Type', 'Comment', 'ItemReader', 'ItemsPath', 'ItemSelector', 'ItemProcessor', 'MaxConcurrency', 'MaxConcurrencyPath', 'ToleratedFailurePercentage', 'ResultWriter', 'Label', 'InputPath', 'ResultPath', 'ResultSelector', 'OutputPath', 'Retry', 'Catch', 'Next', 'End']);
+const SUPPORTED = new Set(['Type', 'Comment', 'ItemReader', 'ItemBatcher', 'ItemsPath', 'ItemSelector', 'ItemProcessor', 'MaxConcurrency', 'MaxConcurrencyPath', 'ToleratedFailurePercentage', 'ResultWriter', 'Label', 'InputPath', 'ResultPath', 'ResultSelector', 'OutputPath', 'Retry', 'Catch', 'Next', 'End']);
 
 export function isDistributedMap(state: State): boolean {
   return state.Type === 'Map' && (state.ItemProcessor as { ProcessorConfig?: { Mode?: string } } | undefined)?.ProcessorConfig?.Mode === 'DISTRIBUTED';
@@ -23,6 +23,10 @@ export function assertDistributedMapRunsLocally(name: string, state: State): voi
   const reader = state.ItemReader as { Resource?: string; ReaderConfig?: { InputType?: string } } | undefined;
   if (reader !== undefined && (reader.Resource !== 'arn:aws:states:::s3:getObject' || reader.ReaderConfig?.InputType !== 'JSONL')) {
     refuse(`an ItemReader other than s3:getObject with InputType JSONL (${reader.Resource}, ${reader.ReaderConfig?.InputType})`);
+  }
+  const batcher = state.ItemBatcher as Record<string, unknown> | undefined;
+  for (const field of Object.keys(batcher ?? {})) {
+    if (!['MaxItemsPerBatch', 'MaxItemsPerBatchPath', 'BatchInput'].includes(field)) refuse(`ItemBatcher.${field}`);
   }
   const writer = state.ResultWriter as { Resource?: string } | undefined;
   if (writer !== undefined && writer.Resource !== 'arn:aws:states:::s3:putObject') refuse(`a ResultWriter other than s3:putObject (${writer.Resource})`);
@@ -56,8 +60,9 @@ export async function runDistributedMap(state: State, input: unknown, deps: Dist
   const limit = Number(state.MaxConcurrencyPath === undefined ? (state.MaxConcurrency ?? 0) : valueAt(String(state.MaxConcurrencyPath), input, {})) || items.length;
   const mapRunId = randomUUID();
   const startDate = new Date().toISOString();
-  const records = await mapLimited(items, limit, async (item, index): Promise<NamedRecord> => {
-    const childInput = state.ItemSelector === undefined ? item : payload(state.ItemSelector as State, input, { Map: { Item: { Index: index, Value: item } } });
+  const selected = items.map((item, index) => (state.ItemSelector === undefined ? item : payload(state.ItemSelector as State, input, { Map: { Item: { Index: index, Value: item } } })));
+  const children = batched(selected, state.ItemBatcher as State | undefined, input);
+  const records = await mapLimited(children, limit, async (childInput, index): Promise<NamedRecord> => {
     const name = `${mapRunId}:${index}`;
     try {
       const output = await machine.run(childInput as never, deps.runOptions).result;
@@ -74,10 +79,23 @@ export async function runDistributedMap(state: State, input: unknown, deps: Dist
   const mapRunArn = `arn:aws:states:local:000000000000:mapRun:${deps.runId}/${String(state.Label ?? 'Map')}:${mapRunId}`;
   const output = state.ResultWriter === undefined ? records.map((record) => JSON.parse(record.Output ?? 'null')) : await writeResults(state, mapRunId, mapRunArn, { succeeded, failed }, startDate, deps);
   const tolerated = Number(state.ToleratedFailurePercentage ?? 0);
-  if (items.length > 0 && (failed.length / items.length) * 100 > tolerated) {
-    throw Object.assign(new Error(`${failed.length} of ${items.length} child workflows failed, over ToleratedFailurePercentage ${tolerated}.`), { name: 'States.ExceedToleratedFailureThreshold' });
+  if (children.length > 0 && (failed.length / children.length) * 100 > tolerated) {
+    throw Object.assign(new Error(`${failed.length} of ${children.length} child workflows failed, over ToleratedFailurePercentage ${tolerated}.`), { name: 'States.ExceedToleratedFailureThreshold' });
   }
   return output;
+}
+
+/** With an ItemBatcher, each child gets `{ BatchInput, Items }` of up to MaxItemsPerBatch items. */
+function batched(items: unknown[], batcher: State | undefined, input: unknown): unknown[] {
+  if (batcher === undefined) return items;
+  const size = Number(batcher.MaxItemsPerBatchPath === undefined ? batcher.MaxItemsPerBatch : valueAt(String(batcher.MaxItemsPerBatchPath), input, {}));
+  if (!Number.isInteger(size) || size < 1) throw Object.assign(new Error(`MaxItemsPerBatch ${size} is not a whole number from 1.`), { name: 'States.Runtime' });
+  const batchInput = batcher.BatchInput === undefined ? undefined : payload(batcher.BatchInput as State, input, {});
+  const batches: unknown[] = [];
+  for (let start = 0; start < items.length; start += size) {
+    batches.push({ ...(batchInput === undefined ? {} : { BatchInput: batchInput }), Items: items.slice(start, start + size) });
+  }
+  return batches;
 }
 
 async function readItems(state: State, input: unknown, deps: DistributedMapDeps): Promise<unknown[]> {

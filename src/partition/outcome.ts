@@ -8,6 +8,7 @@ export interface RejectedSample {
 
 export interface SucceededPartition {
   readonly id: number;
+  readonly split?: string;
   readonly status: 'succeeded';
   readonly bytes: number;
   readonly records: number;
@@ -25,6 +26,7 @@ export type PartitionSummary = Omit<SucceededPartition, 'result' | 'rejectedSamp
 /** Made by the state machine's Catch from the worker's error. */
 export interface FailedPartition {
   readonly id: number;
+  readonly split?: string;
   readonly status: 'failed';
   readonly bytes: number;
   readonly error: string;
@@ -33,22 +35,53 @@ export interface FailedPartition {
 
 export type PartitionOutcome = SucceededPartition | FailedPartition;
 
-/** One Map iteration's output. */
-export type MapResult = PartitionSummary | FailedPartition;
+/** A whole batch of partitions that failed together (its child ran out of time, say). */
+export interface BatchFailure {
+  readonly status: 'failed';
+  readonly batch: readonly { readonly id: number; readonly bytes: number }[];
+  readonly error: string;
+  readonly cause: string;
+}
+
+/** One Map iteration's output: a partition, the two halves of one split after a timeout, a batch's partitions, or a failed batch. */
+export type MapResult = PartitionSummary | FailedPartition | BatchFailure | readonly (PartitionSummary | FailedPartition)[];
+
+/** Every partition's result in a list of iteration results. */
+export function partitionResults(results: readonly MapResult[]): (PartitionSummary | FailedPartition)[] {
+  return results.flatMap((result): (PartitionSummary | FailedPartition)[] => {
+    if (Array.isArray(result)) return [...(result as readonly (PartitionSummary | FailedPartition)[])];
+    if ('batch' in (result as object)) {
+      const { batch, error, cause } = result as BatchFailure;
+      return batch.map(({ id, bytes }) => ({ id, status: 'failed' as const, bytes, error, cause }));
+    }
+    return [result as PartitionSummary | FailedPartition];
+  });
+}
+
+/** Which partition (or half of one) a file belongs to. */
+export interface PartitionName {
+  readonly id: number;
+  readonly split?: string | undefined;
+}
+
+/** `00003`, or `00003-1` for the first half of partition 3. */
+export function partitionLabel({ id, split }: PartitionName): string {
+  return `${String(id).padStart(5, '0')}${split === undefined ? '' : `-${split}`}`;
+}
 
 export const MAX_REJECTED_SAMPLES = 10;
 
 /** Output keys are a pure function of the partition id, so a re-run overwrites, never duplicates. */
-export function partitionOutputKey(partitionId: number, name: string): string {
+export function partitionOutputKey(partition: PartitionName, name: string): string {
   const safe = name.replace(/\\/g, '/');
   if (safe === '' || safe.startsWith('/') || safe.split('/').some((part) => part === '..' || part === '.' || part === '')) {
     throw new Error(`Output name "${name}" must be a relative path without "." or ".." parts, like "counts.json".`);
   }
-  return `partitions/part-${String(partitionId).padStart(5, '0')}/${safe}`;
+  return `partitions/part-${partitionLabel(partition)}/${safe}`;
 }
 
-export function rejectedKey(partitionId: number): string {
-  return `rejected/part-${String(partitionId).padStart(5, '0')}.jsonl`;
+export function rejectedKey(partition: PartitionName): string {
+  return `rejected/part-${partitionLabel(partition)}.jsonl`;
 }
 
 /** Where one execution keeps its bookkeeping under the output location. */
@@ -56,8 +89,8 @@ export function runKey(runId: string, name: string): string {
   return `_sfn-fanout/runs/${runId}/${name}`;
 }
 
-export function partitionDetailKey(runId: string, partitionId: number): string {
-  return runKey(runId, `partitions/part-${String(partitionId).padStart(5, '0')}.json`);
+export function partitionDetailKey(runId: string, partition: PartitionName): string {
+  return runKey(runId, `partitions/part-${partitionLabel(partition)}.json`);
 }
 
 export const BATCH_FILE = 'batch.json';

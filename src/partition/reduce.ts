@@ -27,7 +27,7 @@ export function reduceOutcomes(
   merge: (a: unknown, b: unknown) => unknown,
   toleratedFailurePercentage: number,
 ): BatchResult {
-  const sorted = [...outcomes].sort((a, b) => a.id - b.id);
+  const sorted = [...outcomes].sort((a, b) => a.id - b.id || (a.split ?? '').localeCompare(b.split ?? ''));
   const succeeded = sorted.filter((outcome): outcome is SucceededPartition => outcome.status === 'succeeded');
   const failures = sorted
     .filter((outcome): outcome is FailedPartition => outcome.status === 'failed')

@@ -35,7 +35,7 @@ export async function runPartition(run: PartitionRun): Promise<SucceededPartitio
   const context: PartitionContext = {
     partitionId: partition.id,
     async writeOutput(name, body) {
-      const key = partitionOutputKey(partition.id, name);
+      const key = partitionOutputKey(partition, name);
       await run.destination.write(key, body);
       const uri = run.destination.uriOf(key);
       if (!outputs.includes(uri)) outputs.push(uri);
@@ -101,10 +101,11 @@ export async function runPartition(run: PartitionRun): Promise<SucceededPartitio
     );
   }
   if (rejections.length > 0) {
-    await run.destination.write(rejectedKey(partition.id), rejections.map((entry) => JSON.stringify(entry)).join('\n') + '\n');
+    await run.destination.write(rejectedKey(partition), rejections.map((entry) => JSON.stringify(entry)).join('\n') + '\n');
   }
   return {
     id: partition.id,
+    ...(partition.split === undefined ? {} : { split: partition.split }),
     status: 'succeeded',
     bytes: partition.bytes,
     records,

@@ -10,6 +10,8 @@ export interface Segment {
 
 export interface Partition {
   readonly id: number;
+  /** Set on the halves of a partition split after a timeout: "1" and "2". */
+  readonly split?: string;
   readonly bytes: number;
   readonly segments: readonly Segment[];
 }

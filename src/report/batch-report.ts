@@ -7,6 +7,8 @@ import { causeMessage } from '../lambda-error.ts';
 /** One row of the partition table. */
 export interface PartitionRow {
   readonly id: number;
+  /** The half ("1" or "2") of a partition that was split after a timeout. */
+  readonly split?: string;
   readonly status: 'succeeded' | 'failed';
   readonly bytes: number;
   readonly records?: number;
@@ -58,6 +60,11 @@ export interface BatchReport {
   readonly cost?: CostEstimate;
 }
 
+/** A row's name: `3`, or `3/1` for the first half of partition 3 after it was split. */
+export function rowName(row: Pick<PartitionRow, 'id' | 'split'>): string {
+  return row.split === undefined ? String(row.id) : `${row.id}/${row.split}`;
+}
+
 export interface ExecutionFacts {
   readonly engine: BatchReport['engine'];
   readonly runId: string;
@@ -77,6 +84,7 @@ export function buildReport(facts: ExecutionFacts, batch: BatchFile | undefined)
     outcome.status === 'succeeded'
       ? {
           id: outcome.id,
+          ...(outcome.split === undefined ? {} : { split: outcome.split }),
           status: 'succeeded',
           bytes: outcome.bytes,
           records: outcome.records,
@@ -87,7 +95,7 @@ export function buildReport(facts: ExecutionFacts, batch: BatchFile | undefined)
           rejectedSamples: outcome.rejectedSamples,
           outputs: outcome.outputs,
         }
-      : { id: outcome.id, status: 'failed', bytes: outcome.bytes, error: outcome.error, message: causeMessage(outcome.cause) },
+      : { id: outcome.id, ...(outcome.split === undefined ? {} : { split: outcome.split }), status: 'failed', bytes: outcome.bytes, error: outcome.error, message: causeMessage(outcome.cause) },
   );
   const failed = facts.error !== undefined || batch?.status === 'FAILED';
   return {

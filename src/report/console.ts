@@ -1,11 +1,11 @@
-import type { BatchProgress, BatchReport } from './batch-report.ts';
+import { rowName, type BatchProgress, type BatchReport } from './batch-report.ts';
 import { formatBytes, formatCount, formatDuration } from './markdown.ts';
 
 /** The partition table and totals as plain text, for a terminal or a CI log. */
 export function renderConsoleReport(report: BatchReport, maxRows = 50): string {
   const header = ['partition', 'status', 'bytes', 'records', 'rejected', 'duration'];
   const rows = report.partitions.slice(0, maxRows).map((row) => [
-    String(row.id),
+    rowName(row),
     row.status,
     formatBytes(row.bytes),
     row.records === undefined ? '-' : formatCount(row.records),
@@ -17,7 +17,7 @@ export function renderConsoleReport(report: BatchReport, maxRows = 50): string {
   const lines = [line(header), ...rows.map(line)];
   if (report.partitions.length > maxRows) lines.push(`... ${report.partitions.length - maxRows} more partitions in the JSON report`);
   for (const row of report.partitions.filter((r) => r.status === 'failed').slice(0, 10)) {
-    lines.push(`partition ${row.id} failed: ${row.error}: ${row.message}`);
+    lines.push(`partition ${rowName(row)} failed: ${row.error}: ${row.message}`);
   }
   const t = report.totals;
   const parallelism = report.wallMs > 0 ? (t.workerMs / report.wallMs).toFixed(1) : '0.0';

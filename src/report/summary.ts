@@ -1,5 +1,5 @@
 import type { FailedResource } from '../aws/deploy.ts';
-import type { BatchReport, PartitionRow } from './batch-report.ts';
+import { rowName, type BatchReport, type PartitionRow } from './batch-report.ts';
 import { escapeHtml, escapeMarkdown, formatBytes, formatCount, formatDuration } from './markdown.ts';
 
 /** GitHub drops a step summary over 1 MiB whole; stay well inside it. */
@@ -38,7 +38,7 @@ function render(report: BatchReport, maxRows: number): string {
     const listed = failed.slice(0, maxRows);
     sections.push(
       `### Failed partitions (${failed.length})\n\n| Partition | Error | Message |\n|---:|---|---|\n` +
-        listed.map((row) => `| ${row.id} | ${escapeMarkdown(row.error ?? '')} | ${escapeMarkdown(row.message ?? '')} |`).join('\n') +
+        listed.map((row) => `| ${rowName(row)} | ${escapeMarkdown(row.error ?? '')} | ${escapeMarkdown(row.message ?? '')} |`).join('\n') +
         (failed.length > listed.length ? `\n\n${failed.length - listed.length} more failed partitions are in the JSON report.` : ''),
     );
   }
@@ -86,6 +86,12 @@ function totals(report: BatchReport): string {
     const c = report.cost;
     rows.push(['Estimated cost', `$${c.usd.toFixed(4)} (${c.lambdaGbSeconds.toFixed(1)} GB-s, ${formatCount(c.requests)} requests, ${formatCount(c.stateTransitions)} state transitions)`]);
   }
+  const adapted = report.plan?.adapted;
+  if (adapted !== undefined) {
+    rows.push(['Partition size', `at most ${formatBytes(adapted.maxPartitionBytes)}: run ${escapeMarkdown(adapted.fromRun)} measured ${formatBytes(adapted.bytesPerSecond)}/s, and a partition gets half the worker timeout`]);
+  }
+  const splits = new Set(report.partitions.filter((row) => row.split !== undefined).map((row) => row.id)).size;
+  if (splits > 0) rows.push(['Split after a timeout', `${formatCount(splits)} partitions, each run again as two halves (rows n/1 and n/2)`]);
   if (report.plan?.cappedAt !== undefined) rows.push(['Note', `partition count capped at max-partitions (${report.plan.cappedAt})`]);
   return `| | |\n|---|---:|\n${rows.map(([name, value]) => `| ${name} | ${value} |`).join('\n')}`;
 }
@@ -93,7 +99,7 @@ function totals(report: BatchReport): string {
 function partitionRow(row: PartitionRow): string {
   const status = row.status === 'succeeded' ? '✅ succeeded' : '❌ failed';
   const dash = (value: number | undefined, format: (n: number) => string): string => (value === undefined ? '–' : format(value));
-  return `| ${row.id} | ${status} | ${formatBytes(row.bytes)} | ${dash(row.records, formatCount)} | ${dash(row.rejected, formatCount)} | ${dash(row.durationMs, formatDuration)} |`;
+  return `| ${rowName(row)} | ${status} | ${formatBytes(row.bytes)} | ${dash(row.records, formatCount)} | ${dash(row.rejected, formatCount)} | ${dash(row.durationMs, formatDuration)} |`;
 }
 
 /** Failed partitions first, then the slowest; shown in partition order. */
@@ -108,7 +114,7 @@ function gantt(report: BatchReport, maxRows: number): string {
   const timed = pickRows(report.partitions.filter((row) => row.startedAt !== undefined && row.finishedAt !== undefined), Math.min(maxRows, GANTT_ROWS));
   if (timed.length === 0) return '';
   const origin = Math.min(...timed.map((row) => row.startedAt!));
-  const lines = timed.map((row) => `    p${row.id} :${row.status === 'failed' ? 'crit, ' : ''}${row.startedAt! - origin}, ${Math.max(1, row.finishedAt! - origin)}`);
+  const lines = timed.map((row) => `    p${rowName(row).replace('/', '_')} :${row.status === 'failed' ? 'crit, ' : ''}${row.startedAt! - origin}, ${Math.max(1, row.finishedAt! - origin)}`);
   return ['### Timeline', '', '```mermaid', 'gantt', '    dateFormat x', '    axisFormat %M:%S.%L', '    section partitions', ...lines, '```'].join('\n');
 }
 

@@ -36,8 +36,10 @@ export interface ChildRecord {
  */
 export function mapResultsOf(files: { succeeded: readonly ChildRecord[]; failed: readonly ChildRecord[]; pending: readonly ChildRecord[] }): MapResult[] {
   const failedChild = (record: ChildRecord, error: string, cause: string): MapResult => {
-    const input = JSON.parse(record.Input) as { item: { id: number; bytes: number } };
-    return { id: input.item.id, status: 'failed', bytes: input.item.bytes, error, cause };
+    const input = JSON.parse(record.Input) as { item?: { id: number; bytes: number }; Items?: { id: number; bytes: number }[] };
+    // A batched child stood for several partitions: each of them failed.
+    if (input.Items !== undefined) return { status: 'failed', batch: input.Items.map(({ id, bytes }) => ({ id, bytes })), error, cause };
+    return { id: input.item!.id, status: 'failed', bytes: input.item!.bytes, error, cause };
   };
   return [
     ...files.succeeded.map((record) => JSON.parse(record.Output ?? 'null') as MapResult),

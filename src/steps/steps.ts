@@ -1,6 +1,7 @@
 import type { S3Client } from '@aws-sdk/client-s3';
 import { mapLimited } from '../concurrency.ts';
 import { InputError } from '../errors.ts';
+import { serializeError } from '../lambda-error.ts';
 import { loadHandler, type LoadedHandler } from '../handler/load-handler.ts';
 import { parseJob, type Job, type JobRequest } from '../job.ts';
 import { parseLocation } from '../location.ts';
@@ -8,7 +9,9 @@ import {
   BATCH_FILE,
   partitionDetailKey,
   runKey,
+  partitionResults,
   type MapResult,
+  type FailedPartition,
   type PartitionOutcome,
   type PartitionSummary,
   type SucceededPartition,
@@ -16,7 +19,9 @@ import {
 import { reduceOutcomes, type BatchResult } from '../partition/reduce.ts';
 import { runPartition } from '../partition/run-partition.ts';
 import { mapItems, resolvePartition, type PartitionItem } from '../plan/map-items.ts';
-import { planPartitions, type PartitionPlan } from '../plan/partition-plan.ts';
+import { planPartitions, type Partition, type PartitionPlan } from '../plan/partition-plan.ts';
+import { splitPartition } from '../plan/split-partition.ts';
+import { THROUGHPUT_FILE, adaptSizing, measuredThroughput, type AdaptedSizing, type Throughput } from '../plan/adaptive-sizing.ts';
 import { readMapRunResults, type DistributedMapOutput } from './map-run-results.ts';
 import type { ObjectStore, StoredObject } from '../store/object-store.ts';
 import { openStore } from '../store/open-store.ts';
@@ -32,6 +37,10 @@ export interface PartitionSettings {
   readonly maxConcurrency?: string | number;
   readonly toleratedFailurePercentage?: string | number;
   readonly mapMode?: string;
+  /** The worker's timeout in seconds: partitions are sized to take at most half of it. */
+  readonly workerTimeout?: string | number;
+  /** Partitions per Distributed Map child (its ItemBatcher). */
+  readonly itemsPerBatch?: string | number;
 }
 
 export type MapMode = 'INLINE' | 'DISTRIBUTED';
@@ -55,6 +64,8 @@ export interface PlanSummary {
   readonly partitions: number;
   readonly cappedAt?: number;
   readonly manifest?: string;
+  /** Set when the previous run's throughput made partitions smaller. */
+  readonly adapted?: AdaptedSizing['adapted'];
 }
 
 export interface PartitionOutput {
@@ -67,18 +78,25 @@ export interface PartitionOutput {
   readonly manifest?: ManifestLocation;
   readonly maxConcurrency: number;
   readonly toleratedFailurePercentage: number;
+  readonly itemsPerBatch: number;
 }
 
 export interface StepDeps {
   readonly s3: () => S3Client;
 }
 
-/** Lists the input (sizes only) and plans its partitions. */
-export async function planJob(job: Job, deps: StepDeps): Promise<PartitionPlan> {
+/**
+ * Lists the input (sizes only) and plans its partitions; with the previous run's throughput and
+ * the worker timeout, no partition is planned to take more than half the timeout.
+ */
+export async function planJob(job: Job, deps: StepDeps, pacing?: { throughput: Throughput | undefined; workerTimeoutSeconds: number }): Promise<PartitionPlan & { adapted?: AdaptedSizing['adapted'] }> {
   const source = openStore(parseLocation(job.input, 'input'), deps.s3);
   const listing: StoredObject[] = [];
   for await (const object of source.list()) listing.push(object);
-  return planPartitions(listing, { sizing: job.sizing, maxPartitions: job.maxPartitions });
+  const total = listing.reduce((sum, object) => sum + object.size, 0);
+  const { sizing, adapted } = adaptSizing(job.sizing, total, job.maxPartitions, pacing?.throughput, pacing?.workerTimeoutSeconds ?? 0);
+  const plan = planPartitions(listing, { sizing, maxPartitions: job.maxPartitions });
+  return adapted === undefined ? plan : { ...plan, adapted };
 }
 
 export async function partitionStep(event: PartitionEvent, deps: StepDeps): Promise<PartitionOutput> {
@@ -86,7 +104,8 @@ export async function partitionStep(event: PartitionEvent, deps: StepDeps): Prom
   const settings = parseSettings(event.settings ?? {});
   const runId = parseRunId(event.runId);
   const { destination } = stores(job, deps);
-  const plan = await planJob(job, deps);
+  const throughput = await readJson<Throughput>(destination, THROUGHPUT_FILE).catch(() => undefined);
+  const plan = await planJob(job, deps, { throughput, workerTimeoutSeconds: settings.workerTimeoutSeconds });
   const distributed = settings.mapMode === 'DISTRIBUTED';
   // Distributed: the manifest is always written, and its lines are the items.
   const { items, manifest, manifestKey } = await mapItems(plan, destination, distributed ? -1 : undefined);
@@ -99,11 +118,13 @@ export async function partitionStep(event: PartitionEvent, deps: StepDeps): Prom
       partitions: plan.partitions.length,
       ...(plan.cappedAt === undefined ? {} : { cappedAt: plan.cappedAt }),
       ...(manifest === undefined ? {} : { manifest }),
+      ...(plan.adapted === undefined ? {} : { adapted: plan.adapted }),
     },
     partitions: distributed ? [] : items,
     ...(distributed && manifestKey !== undefined ? { manifest: manifestLocation(job, manifestKey) } : {}),
     maxConcurrency: settings.maxConcurrency,
     toleratedFailurePercentage: settings.toleratedFailurePercentage,
+    itemsPerBatch: settings.itemsPerBatch,
   };
 }
 
@@ -112,7 +133,7 @@ function manifestLocation(job: Job, key: string): ManifestLocation {
   return output.kind === 's3' ? { bucket: output.bucket, key: output.prefix + key } : { bucket: 'local', key };
 }
 
-function parseSettings(settings: PartitionSettings): { maxConcurrency: number; toleratedFailurePercentage: number; mapMode: MapMode } {
+function parseSettings(settings: PartitionSettings): { maxConcurrency: number; toleratedFailurePercentage: number; mapMode: MapMode; workerTimeoutSeconds: number; itemsPerBatch: number } {
   const maxConcurrency = Number(settings.maxConcurrency ?? 0);
   const toleratedFailurePercentage = Number(settings.toleratedFailurePercentage ?? 0);
   if (!Number.isInteger(maxConcurrency) || maxConcurrency < 0) {
@@ -123,7 +144,11 @@ function parseSettings(settings: PartitionSettings): { maxConcurrency: number; t
   }
   const mapMode = settings.mapMode ?? 'INLINE';
   if (mapMode !== 'INLINE' && mapMode !== 'DISTRIBUTED') throw new InputError(`MapMode "${mapMode}" must be INLINE or DISTRIBUTED.`);
-  return { maxConcurrency, toleratedFailurePercentage, mapMode };
+  const workerTimeoutSeconds = Number(settings.workerTimeout ?? 0);
+  if (!(workerTimeoutSeconds >= 0)) throw new InputError(`WorkerTimeout "${settings.workerTimeout}" must be a number of seconds.`);
+  const itemsPerBatch = Number(settings.itemsPerBatch ?? 1);
+  if (!Number.isInteger(itemsPerBatch) || itemsPerBatch < 1) throw new InputError(`ItemsPerBatch "${settings.itemsPerBatch}" must be a whole number from 1.`);
+  return { maxConcurrency, toleratedFailurePercentage, mapMode, workerTimeoutSeconds, itemsPerBatch };
 }
 
 function parseRunId(runId: unknown): string {
@@ -147,8 +172,31 @@ export interface WorkEvent {
   readonly item: PartitionItem;
 }
 
+/** A Distributed Map child's input with an ItemBatcher. */
+export interface BatchEvent {
+  readonly BatchInput: { readonly job: Job; readonly runId: string };
+  readonly Items: readonly PartitionItem[];
+}
+
 export interface WorkDeps extends StepDeps {
   readonly handler: () => Promise<LoadedHandler>;
+}
+
+/**
+ * Runs each partition of a batch in turn; a partition that fails is reported as failed (its
+ * error as Lambda would report it), so one bad partition does not fail its batch.
+ */
+export async function batchStep(event: BatchEvent, deps: WorkDeps): Promise<(PartitionSummary | FailedPartition)[]> {
+  const results: (PartitionSummary | FailedPartition)[] = [];
+  for (const item of event.Items) {
+    try {
+      results.push(await workStep({ ...event.BatchInput, item }, deps));
+    } catch (error) {
+      const { errorType, errorMessage, trace } = serializeError(error);
+      results.push({ id: item.id, status: 'failed', bytes: item.bytes, error: errorType, cause: JSON.stringify({ errorType, errorMessage, trace }) });
+    }
+  }
+  return results;
 }
 
 /** Runs one partition; the full outcome goes to the output store, a summary back through the Map. */
@@ -163,9 +211,27 @@ export async function workStep(event: WorkEvent, deps: WorkDeps): Promise<Partit
     destination,
     handler: await deps.handler(),
   });
-  await destination.write(partitionDetailKey(parseRunId(runId), outcome.id), JSON.stringify(outcome));
+  await destination.write(partitionDetailKey(parseRunId(runId), outcome), JSON.stringify(outcome));
   const { result: _result, rejectedSamples: _samples, outputs: _outputs, ...summary } = outcome;
   return summary;
+}
+
+export interface SplitEvent {
+  /** The iteration input of the partition that timed out. */
+  readonly split: WorkEvent;
+}
+
+export interface SplitOutput {
+  readonly job: Job;
+  readonly runId: string;
+  readonly halves: [Partition, Partition];
+}
+
+/** Splits a partition that timed out into two halves, which the state machine then runs. */
+export async function splitStep(event: SplitEvent, deps: StepDeps): Promise<SplitOutput> {
+  const { job, runId, item } = event.split;
+  const { destination } = stores(job, deps);
+  return { job, runId: parseRunId(runId), halves: splitPartition(await resolvePartition(item, destination)) };
 }
 
 export interface ReduceEvent {
@@ -191,11 +257,15 @@ export async function reduceStep(event: ReduceEvent, deps: WorkDeps): Promise<Ba
   const handler = await deps.handler();
   const runId = parseRunId(event.runId);
   const { destination } = stores(event.job, deps);
-  const results = Array.isArray(event.partitions) ? event.partitions : await readMapRunResults(event.job, event.partitions as DistributedMapOutput, deps);
+  const iterations = Array.isArray(event.partitions) ? event.partitions : await readMapRunResults(event.job, event.partitions as DistributedMapOutput, deps);
+  const results = partitionResults(iterations as MapResult[]);
   const outcomes = await mapLimited(results, DETAIL_READS_IN_FLIGHT, async (entry): Promise<PartitionOutcome> =>
-    entry.status === 'failed' ? entry : readJson<SucceededPartition>(destination, partitionDetailKey(runId, entry.id)),
+    entry.status === 'failed' ? entry : readJson<SucceededPartition>(destination, partitionDetailKey(runId, entry)),
   );
   const batch = reduceOutcomes(outcomes, handler.merge, event.toleratedFailurePercentage);
+  // The next run plans its partitions from what this one measured.
+  const throughput = measuredThroughput(outcomes, runId);
+  if (throughput !== undefined) await destination.write(THROUGHPUT_FILE, JSON.stringify(throughput));
   // Per-partition results stay in their own files; the merged one is in `result`.
   const lean = outcomes.map((outcome) => (outcome.status === 'succeeded' ? { ...outcome, result: null } : outcome));
   const file: BatchFile = { ...batch, runId, job: event.job, plan: event.plan, outcomes: lean };
