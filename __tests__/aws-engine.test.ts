@@ -79,6 +79,7 @@ describe('the AWS engine, end to end against mocked CloudFormation and Step Func
     ]);
     // 120 worker-seconds at 2 GB, 4 requests, 7 transitions.
     expect(report.cost).toEqual({ usd: expect.closeTo(240 * 0.0000133334 + 4 * 0.2e-6 + 7 * 0.025e-3, 10), lambdaGbSeconds: 240, requests: 4, stateTransitions: 7 });
+    expect(report.aws).toEqual({ executionArn: arn, stackId: stacks.get('fanout')!.id });
     expect(cfnMock.commandCalls(DeleteStackCommand)).toHaveLength(1);
     expect(log).toContain(`Started execution ${arn}.`);
   });

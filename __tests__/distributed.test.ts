@@ -9,6 +9,7 @@ import { partitionResults } from '../src/partition/outcome.ts';
 import { mapResultsOf, readMapRunResults, type ResultManifest } from '../src/steps/map-run-results.ts';
 import { DirStore } from '../src/store/dir-store.ts';
 import { tempDir } from './helpers/corpus.ts';
+import type { BatchProgress } from '../src/report/batch-report.ts';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -82,13 +83,16 @@ describe('Distributed Map, run by the local engine', () => {
     const lines = ['aaaaaa', 'bbbbbb', 'boom:z', 'dddddd', 'eeeeee', 'ffffff', 'gggggg'];
     for (const [index, line] of lines.entries()) await writeFile(path.join(input, `f${index}.txt`), `${line}\n`);
     const output = await tempDir();
+    let last: BatchProgress | undefined;
     const report = await runLocal({
       job: parseJob({ input, output, format: 'lines', partitions: 7 }),
       handler: path.join(here, 'fixtures/behaviour-handler.ts'),
       concurrency: 2,
       parameters: { ...DISTRIBUTED, ItemsPerBatch: '3', ToleratedFailurePercentage: '20' },
+      onProgress: (p) => void (last = p),
     });
     expect(report.status).toBe('SUCCEEDED');
+    expect(last).toMatchObject({ total: 7, succeeded: 6, failed: 1, records: 6 });
     expect(report.partitions.map((row) => row.status)).toEqual(['succeeded', 'succeeded', 'failed', 'succeeded', 'succeeded', 'succeeded', 'succeeded']);
     expect(report.partitions[2]).toMatchObject({ error: 'Error', message: 'boom in z' });
     expect(report.totals.records).toBe(6);

@@ -6,6 +6,7 @@ import { parseJob } from '../src/job.ts';
 import { LambdaFunctionError } from '../src/lambda-error.ts';
 import { runLocal, type Invoke, type LocalRunOptions } from '../src/local/local-engine.ts';
 import { defaultTemplatePath } from '../src/local/template-definition.ts';
+import type { BatchProgress } from '../src/report/batch-report.ts';
 import { tempDir } from './helpers/corpus.ts';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -123,8 +124,10 @@ describe('the local engine', () => {
     await writeFile(path.join(input, 'slow.txt'), `${records.join('\n')}\n`);
     const output = await tempDir();
     // 24 records at 100 ms is 2.4 s: over a 2 s timeout whole, 1.2 s a half.
-    const report = await runLocal({ job: parseJob({ input, output, format: 'lines', partitions: 1 }), handler: path.join(here, 'fixtures/echo-handler.ts'), concurrency: 2, runId: 'split-run', parameters: { WorkerTimeout: '2' } });
+    const seen: BatchProgress[] = [];
+    const report = await runLocal({ job: parseJob({ input, output, format: 'lines', partitions: 1 }), handler: path.join(here, 'fixtures/echo-handler.ts'), concurrency: 2, runId: 'split-run', parameters: { WorkerTimeout: '2' }, onProgress: (p) => seen.push(p) });
     expect(report.status).toBe('SUCCEEDED');
+    expect(seen.at(-1)).toMatchObject({ total: 1, succeeded: 2, failed: 0, records: 24 });
     expect(report.partitions.map((row) => [row.id, row.split, row.status])).toEqual([[0, '1', 'succeeded'], [0, '2', 'succeeded']]);
     expect(report.totals.records).toBe(24);
     const written = [

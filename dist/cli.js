@@ -82243,7 +82243,7 @@ async function runAws(options, clients, deps) {
             ...(final.status === 'SUCCEEDED' ? {} : { error: { name: final.error ?? final.status ?? 'Failed', cause: final.cause ?? `The execution ended ${final.status}.` } }),
             links: consoleLinks(options.region, executionArn, stack.stackId),
         }, batch);
-        return { ...report, cost: estimateCost(report, Number(options.parameters.WorkerMemorySize ?? 1769), options.prices) };
+        return { ...report, cost: estimateCost(report, Number(options.parameters.WorkerMemorySize ?? 1769), options.prices), aws: { executionArn, stackId: stack.stackId } };
     }
     finally {
         // Ephemeral stacks go even when the deploy or the run failed; a failed delete must not hide why.
@@ -88165,6 +88165,20 @@ async function runLocal(options) {
     const invoke = options.wrapInvoke?.(pool.invoke.bind(pool)) ?? pool.invoke.bind(pool);
     const progress = { total: undefined, succeeded: 0, failed: 0, records: 0 };
     const report = () => options.onProgress?.({ ...progress, running: pool.active });
+    /** One finished iteration: a partition, the halves of a split one, or a batch. */
+    const countFinished = (output, failed) => {
+        if (failed)
+            progress.failed += 1;
+        for (const result of output === undefined || output === null ? [] : outcome_partitionResults([output])) {
+            if (result.status === 'failed')
+                progress.failed += 1;
+            else {
+                progress.succeeded += 1;
+                progress.records += result.records;
+            }
+        }
+        report();
+    };
     // Distributed Maps become Tasks whose local handler runs them (the interpreter would run them inline).
     const distributedMaps = new Map();
     const definition = withDistributedMapsAsTasks(machine.definition, distributedMaps);
@@ -88192,16 +88206,7 @@ async function runLocal(options) {
             storeFor: (bucket) => (bucket === 'local' ? open_store_openStore(outputLocation, s3Client) : open_store_openStore(location_parseLocation(`s3://${bucket}/`, 'bucket'), s3Client)),
             runOptions,
             runId,
-            onChildFinished: (output, failed) => {
-                const summary = output;
-                if (failed || summary?.status === 'failed')
-                    progress.failed += 1;
-                else {
-                    progress.succeeded += 1;
-                    progress.records += summary?.records ?? 0;
-                }
-                report();
-            },
+            onChildFinished: countFinished,
         }));
     }
     const startedAt = now();
@@ -88212,15 +88217,9 @@ async function runLocal(options) {
     });
     const onAbort = () => execution.abort();
     options.signal?.addEventListener('abort', onAbort, { once: true });
-    const watching = watchIterations(execution.eventLogs, (event) => {
-        if (event.output?.status === 'failed')
-            progress.failed += 1;
-        else {
-            progress.succeeded += 1;
-            progress.records += event.output?.records ?? 0;
-        }
-        report();
-    });
+    // Only the top-level Maps' iterations are partitions; a nested Map runs a split partition's halves.
+    const topLevelMaps = new Set(Object.entries((definition.States ?? {})).filter(([, state]) => state.Type === 'Map').map(([name]) => name));
+    const watching = watchIterations(execution.eventLogs, topLevelMaps, countFinished);
     let error;
     try {
         await execution.result;
@@ -88264,12 +88263,14 @@ function stateResource(definition, stateName) {
     });
     return found;
 }
-async function watchIterations(events, onFinished) {
+async function watchIterations(events, maps, onFinished) {
     for await (const event of events) {
+        if (!maps.has(event.parentState?.name ?? ''))
+            continue;
         if (event.type === 'MapIterationSucceeded')
-            onFinished(event);
+            onFinished(event.output, false);
         if (event.type === 'MapIterationFailed')
-            onFinished({ type: event.type, output: { status: 'failed' } });
+            onFinished(undefined, true);
     }
 }
 /** The interpreter wraps the failing state's error; unwrap it to what AWS reports as error and cause. */

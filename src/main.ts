@@ -27,7 +27,6 @@ export async function run(): Promise<void> {
       onExecution(executionArn) {
         core.saveState('execution-arn', executionArn);
         core.saveState('region', settings.aws?.region ?? '');
-        core.setOutput('execution-arn', executionArn);
       },
       onProgress(progress) {
         if (Date.now() - lastLogged < 10_000 && progress.succeeded + progress.failed !== progress.total) return;
@@ -51,8 +50,10 @@ export async function run(): Promise<void> {
     core.setOutput('rejected', report.totals.rejected);
     core.setOutput('result', JSON.stringify(report.result));
     core.setOutput('report-path', reportPath);
-    const stackLink = report.links.find((link) => link.label.startsWith('Stack'));
-    if (stackLink !== undefined) core.setOutput('stack-id', decodeURIComponent(stackLink.url.split('stackId=')[1] ?? ''));
+    if (report.aws !== undefined) {
+      core.setOutput('execution-arn', report.aws.executionArn);
+      core.setOutput('stack-id', report.aws.stackId);
+    }
     // The post step has nothing left to stop.
     core.saveState('execution-arn', '');
     if (report.status === 'FAILED') {

@@ -142,7 +142,7 @@ export async function runAws(options: AwsRunOptions, clients: AwsClients, deps: 
       },
       batch,
     );
-    return { ...report, cost: estimateCost(report, Number(options.parameters.WorkerMemorySize ?? 1769), options.prices) };
+    return { ...report, cost: estimateCost(report, Number(options.parameters.WorkerMemorySize ?? 1769), options.prices), aws: { executionArn, stackId: stack.stackId } };
   } finally {
     // Ephemeral stacks go even when the deploy or the run failed; a failed delete must not hide why.
     if (options.deleteStack) {

@@ -5,7 +5,7 @@ import { StateMachine, type StateMachineDefinition } from 'aws-local-stepfunctio
 import { errorMessage } from '../errors.ts';
 import { toJobRequest, type Job } from '../job.ts';
 import { parseLocation } from '../location.ts';
-import { BATCH_FILE, runKey } from '../partition/outcome.ts';
+import { BATCH_FILE, partitionResults, runKey, type MapResult } from '../partition/outcome.ts';
 import { buildReport, type BatchProgress, type BatchReport } from '../report/batch-report.ts';
 import type { BatchFile } from '../steps/steps.ts';
 import { readJson } from '../store/read-json.ts';
@@ -37,7 +37,7 @@ export interface LocalRunOptions {
   readonly now?: () => number;
 }
 
-type MapEvent = { type: string; output?: { status?: string; records?: number } };
+type MapEvent = { type: string; output?: unknown; parentState?: { name?: string } };
 
 /**
  * Executes the template's state machine with a real Amazon States Language interpreter, running
@@ -62,6 +62,18 @@ export async function runLocal(options: LocalRunOptions): Promise<BatchReport> {
   const invoke = options.wrapInvoke?.(pool.invoke.bind(pool)) ?? pool.invoke.bind(pool);
   const progress = { total: undefined as number | undefined, succeeded: 0, failed: 0, records: 0 };
   const report = (): void => options.onProgress?.({ ...progress, running: pool.active });
+  /** One finished iteration: a partition, the halves of a split one, or a batch. */
+  const countFinished = (output: unknown, failed: boolean): void => {
+    if (failed) progress.failed += 1;
+    for (const result of output === undefined || output === null ? [] : partitionResults([output as MapResult])) {
+      if (result.status === 'failed') progress.failed += 1;
+      else {
+        progress.succeeded += 1;
+        progress.records += result.records;
+      }
+    }
+    report();
+  };
 
   // Distributed Maps become Tasks whose local handler runs them (the interpreter would run them inline).
   const distributedMaps = new Map<string, Record<string, unknown>>();
@@ -94,15 +106,7 @@ export async function runLocal(options: LocalRunOptions): Promise<BatchReport> {
         storeFor: (bucket) => (bucket === 'local' ? openStore(outputLocation, s3Client) : openStore(parseLocation(`s3://${bucket}/`, 'bucket'), s3Client)),
         runOptions,
         runId,
-        onChildFinished: (output, failed) => {
-          const summary = output as { status?: string; records?: number } | undefined;
-          if (failed || summary?.status === 'failed') progress.failed += 1;
-          else {
-            progress.succeeded += 1;
-            progress.records += summary?.records ?? 0;
-          }
-          report();
-        },
+        onChildFinished: countFinished,
       })) as never;
   }
 
@@ -114,14 +118,9 @@ export async function runLocal(options: LocalRunOptions): Promise<BatchReport> {
   });
   const onAbort = (): void => execution.abort();
   options.signal?.addEventListener('abort', onAbort, { once: true });
-  const watching = watchIterations(execution.eventLogs as AsyncIterable<MapEvent>, (event) => {
-    if (event.output?.status === 'failed') progress.failed += 1;
-    else {
-      progress.succeeded += 1;
-      progress.records += event.output?.records ?? 0;
-    }
-    report();
-  });
+  // Only the top-level Maps' iterations are partitions; a nested Map runs a split partition's halves.
+  const topLevelMaps = new Set(Object.entries((definition.States ?? {}) as Record<string, { Type?: string }>).filter(([, state]) => state.Type === 'Map').map(([name]) => name));
+  const watching = watchIterations(execution.eventLogs as AsyncIterable<MapEvent>, topLevelMaps, countFinished);
 
   let error: { name: string; cause: string } | undefined;
   try {
@@ -171,10 +170,11 @@ function stateResource(definition: Record<string, unknown>, stateName: string): 
   return found;
 }
 
-async function watchIterations(events: AsyncIterable<MapEvent>, onFinished: (event: MapEvent) => void): Promise<void> {
+async function watchIterations(events: AsyncIterable<MapEvent>, maps: ReadonlySet<string>, onFinished: (output: unknown, failed: boolean) => void): Promise<void> {
   for await (const event of events) {
-    if (event.type === 'MapIterationSucceeded') onFinished(event);
-    if (event.type === 'MapIterationFailed') onFinished({ type: event.type, output: { status: 'failed' } });
+    if (!maps.has(event.parentState?.name ?? '')) continue;
+    if (event.type === 'MapIterationSucceeded') onFinished(event.output, false);
+    if (event.type === 'MapIterationFailed') onFinished(undefined, true);
   }
 }
 

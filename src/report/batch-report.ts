@@ -58,6 +58,8 @@ export interface BatchReport {
   readonly links: readonly ReportLink[];
   /** The AWS engine's estimate of what the run cost. */
   readonly cost?: CostEstimate;
+  /** The AWS engine's execution and stack. */
+  readonly aws?: { readonly executionArn: string; readonly stackId: string };
 }
 
 /** A row's name: `3`, or `3/1` for the first half of partition 3 after it was split. */
