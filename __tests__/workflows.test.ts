@@ -52,6 +52,22 @@ describe('workflow files', () => {
     expect(offending).toEqual([]);
   });
 
+  it('the reusable workflow mirrors every action input and output, and passes each input to the action', async () => {
+    const action = parse(await readFile(path.join(root, 'action.yml'), 'utf8')) as { inputs: Record<string, unknown>; outputs: Record<string, unknown> };
+    const reusable = parse(await readFile(path.join(root, '.github/workflows/sfn-fanout.yml'), 'utf8')) as {
+      on: { workflow_call: { inputs: Record<string, unknown>; outputs: Record<string, unknown>; secrets: Record<string, unknown> } };
+      jobs: { fanout: { steps: { id?: string; with?: Record<string, string> }[] } };
+    };
+    const call = reusable.on.workflow_call;
+    // role-arn arrives as the secret cloudformation-role-arn; the job's own limit is the workflow's.
+    expect(Object.keys(action.inputs).filter((name) => name !== 'role-arn' && !(name in call.inputs))).toEqual([]);
+    expect(Object.keys(call.inputs).filter((name) => name !== 'job-timeout-minutes' && !(name in action.inputs))).toEqual([]);
+    expect(Object.keys(action.outputs).filter((name) => !(name in call.outputs))).toEqual([]);
+    const step = reusable.jobs.fanout.steps.find((candidate) => candidate.id === 'fanout')!;
+    expect(Object.keys(step.with!).sort()).toEqual(Object.keys(action.inputs).sort());
+    expect(Object.keys(call.secrets).sort()).toEqual(['cloudformation-role-arn', 'role-to-assume']);
+  });
+
   it('flag a script-injection hole, so a clean result means something', async () => {
     const lint = await createLinter();
     const unsafe = 'on: pull_request\njobs:\n  x:\n    runs-on: ubuntu-latest\n    steps:\n      - run: echo "${{ github.event.pull_request.title }}"\n';
