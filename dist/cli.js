@@ -80605,7 +80605,7 @@ exports.JSONPath = JSONPath;
 /***/ ((__webpack_module__, __unused_webpack___webpack_exports__, __nccwpck_require__) => {
 
 __nccwpck_require__.a(__webpack_module__, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
-/* harmony import */ var _cli_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(3877);
+/* harmony import */ var _cli_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(8568);
 
 // Ctrl-C stops the execution and its workers; a second one kills the process.
 const controller = new AbortController();
@@ -80623,7 +80623,7 @@ __webpack_async_result__();
 
 /***/ }),
 
-/***/ 3877:
+/***/ 8568:
 /***/ ((__unused_webpack___webpack_module__, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -80794,6 +80794,10 @@ const JOB_OPTION_NAMES = {
     maxPartitions: 'max-partitions',
     maxRejected: 'max-rejected',
 };
+/** A job request from options read by their user-facing names (CLI options, action inputs). */
+function readJobRequest(read) {
+    return Object.fromEntries(Object.entries(JOB_OPTION_NAMES).map(([field, name]) => [field, read(name)]));
+}
 const DEFAULT_PARTITION_BYTES = 64 * 1024 * 1024;
 const DEFAULT_MAX_PARTITIONS = 1000;
 /** Distributed Map's ceiling of parallel children; larger plans are a mistake, not a batch. */
@@ -81235,6 +81239,84 @@ async function read_json_readJson(store, key) {
 
 // EXTERNAL MODULE: ./node_modules/@aws-sdk/client-s3/dist-cjs/index.js
 var client_s3_dist_cjs = __nccwpck_require__(3711);
+// EXTERNAL MODULE: external "node:fs"
+var external_node_fs_ = __nccwpck_require__(3024);
+;// CONCATENATED MODULE: ./lib/src/store/dir-store.js
+
+
+
+
+const READ_CHUNK = 1 << 20;
+/** A local directory as an object store: keys are `/`-separated paths below it. */
+class DirStore {
+    uri;
+    #root;
+    constructor(root) {
+        this.#root = root;
+        this.uri = root;
+    }
+    async *list() {
+        const info = await (0,promises_.stat)(this.#root).catch((error) => {
+            throw new errors_StoreError(`Directory ${this.#root} cannot be read (${code(error)}): check the path exists.`, { cause: error });
+        });
+        if (!info.isDirectory())
+            throw new errors_StoreError(`${this.#root} is not a directory: give the folder that holds the data.`);
+        yield* this.#walk('');
+    }
+    async *#walk(relative) {
+        const dir = await (0,promises_.opendir)(external_node_path_.join(this.#root, relative));
+        const entries = [];
+        for await (const entry of dir)
+            entries.push({ name: entry.name, isDir: entry.isDirectory() });
+        // Sorted like an S3 listing, so both stores give the same plan for the same data.
+        entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+        for (const entry of entries) {
+            const key = relative === '' ? entry.name : `${relative}/${entry.name}`;
+            if (entry.isDir)
+                yield* this.#walk(key);
+            else
+                yield { key, size: (await (0,promises_.stat)(external_node_path_.join(this.#root, key))).size };
+        }
+    }
+    async *read(key, range) {
+        if (range !== undefined && range.end <= range.start)
+            return;
+        const file = this.#pathOf(key);
+        const stream = (0,external_node_fs_.createReadStream)(file, {
+            highWaterMark: READ_CHUNK,
+            ...(range === undefined ? {} : { start: range.start, end: range.end - 1 }),
+        });
+        try {
+            for await (const chunk of stream)
+                yield chunk;
+        }
+        catch (error) {
+            throw new errors_StoreError(`Cannot read ${file} (${code(error)}).`, { cause: error });
+        }
+        finally {
+            stream.destroy();
+        }
+    }
+    async write(key, body) {
+        const file = this.#pathOf(key);
+        await (0,promises_.mkdir)(external_node_path_.dirname(file), { recursive: true });
+        await (0,promises_.writeFile)(file, body);
+    }
+    uriOf(key) {
+        return this.#pathOf(key);
+    }
+    #pathOf(key) {
+        const file = external_node_path_.resolve(this.#root, key);
+        if (!file.startsWith(external_node_path_.resolve(this.#root) + external_node_path_.sep)) {
+            throw new errors_StoreError(`Key "${key}" points outside ${this.#root}.`);
+        }
+        return file;
+    }
+}
+function code(error) {
+    return error.code ?? String(error);
+}
+
 ;// CONCATENATED MODULE: ./lib/src/store/s3-store.js
 
 
@@ -81340,8 +81422,56 @@ class S3Store {
     }
 }
 
-// EXTERNAL MODULE: external "node:fs"
-var external_node_fs_ = __nccwpck_require__(3024);
+;// CONCATENATED MODULE: ./lib/src/store/open-store.js
+
+
+
+/** Reads S3 settings from the environment the way Lambda and the CLI both see them. */
+function s3SettingsFromEnv(env = process.env) {
+    return { endpoint: env.SFN_FANOUT_S3_ENDPOINT || undefined, region: env.AWS_REGION || env.AWS_DEFAULT_REGION };
+}
+function createS3Client(settings) {
+    return new client_s3_dist_cjs/* S3Client */.YxF({
+        region: settings.region ?? 'us-east-1',
+        ...(settings.endpoint === undefined ? {} : { endpoint: settings.endpoint, forcePathStyle: true }),
+    });
+}
+/** Opens a store for a location; one S3 client serves every S3 location of a run. */
+function openStore(location, s3) {
+    return location.kind === 's3' ? new S3Store(s3(), location.bucket, location.prefix) : new DirStore(location.path);
+}
+/** Builds the S3 client lazily, once, so a local-only run never touches AWS configuration. */
+function lazyS3Client(settings) {
+    let client;
+    return () => (client ??= createS3Client(settings));
+}
+
+;// CONCATENATED MODULE: ./lib/src/store/bucket-names.js
+
+
+/**
+ * Where Step Functions wants a bucket (ItemReader, ResultWriter, template parameters), a local
+ * directory stands in as this name, and keys are relative to the directory.
+ */
+const LOCAL_BUCKET = 'local';
+/** A key of the output location as the bucket and full key Step Functions uses. */
+function bucket_names_bucketAndKey(output, key) {
+    return output.kind === 's3' ? { bucket: output.bucket, key: output.prefix + key } : { bucket: LOCAL_BUCKET, key };
+}
+/** The store that holds a bucket's keys: the output directory for the local stand-in, else the bucket's root. */
+function bucket_names_storeForBucket(bucket, output, s3) {
+    return bucket === LOCAL_BUCKET ? openStore(output, s3) : openStore(location_parseLocation(`s3://${bucket}/`, 'bucket'), s3);
+}
+/** The template's InputBucket, InputPrefix, OutputBucket and OutputPrefix for two locations. */
+function locationParameters(input, output) {
+    const parameters = {};
+    for (const [name, location] of [['Input', input], ['Output', output]]) {
+        parameters[`${name}Bucket`] = location.kind === 's3' ? location.bucket : LOCAL_BUCKET;
+        parameters[`${name}Prefix`] = location.kind === 's3' ? location.prefix : '';
+    }
+    return parameters;
+}
+
 ;// CONCATENATED MODULE: external "node:module"
 const external_node_module_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:module");
 // EXTERNAL MODULE: external "node:zlib"
@@ -82154,6 +82284,7 @@ function substitute(value, substitutions, machineId) {
 
 
 
+
 const BOOTSTRAP_STACK = 'sfn-fanout-bootstrap';
 /**
  * The batch in AWS: package the code, deploy the stack through a change set, start (or attach to,
@@ -82196,10 +82327,7 @@ async function runAws(options, clients, deps) {
                 ArtifactBucket: artifactBucket,
                 CodeKey: key,
                 HandlerPath: pkg.handlerEntry,
-                InputBucket: input.bucket,
-                InputPrefix: input.prefix,
-                OutputBucket: output.bucket,
-                OutputPrefix: output.prefix,
+                ...locationParameters(input, output),
                 ...options.parameters,
             },
             capabilities: options.capabilities,
@@ -87669,106 +87797,6 @@ var StateMachine = class {
 };
 
 
-;// CONCATENATED MODULE: ./lib/src/store/dir-store.js
-
-
-
-
-const READ_CHUNK = 1 << 20;
-/** A local directory as an object store: keys are `/`-separated paths below it. */
-class dir_store_DirStore {
-    uri;
-    #root;
-    constructor(root) {
-        this.#root = root;
-        this.uri = root;
-    }
-    async *list() {
-        const info = await (0,promises_.stat)(this.#root).catch((error) => {
-            throw new errors_StoreError(`Directory ${this.#root} cannot be read (${code(error)}): check the path exists.`, { cause: error });
-        });
-        if (!info.isDirectory())
-            throw new errors_StoreError(`${this.#root} is not a directory: give the folder that holds the data.`);
-        yield* this.#walk('');
-    }
-    async *#walk(relative) {
-        const dir = await (0,promises_.opendir)(external_node_path_.join(this.#root, relative));
-        const entries = [];
-        for await (const entry of dir)
-            entries.push({ name: entry.name, isDir: entry.isDirectory() });
-        // Sorted like an S3 listing, so both stores give the same plan for the same data.
-        entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
-        for (const entry of entries) {
-            const key = relative === '' ? entry.name : `${relative}/${entry.name}`;
-            if (entry.isDir)
-                yield* this.#walk(key);
-            else
-                yield { key, size: (await (0,promises_.stat)(external_node_path_.join(this.#root, key))).size };
-        }
-    }
-    async *read(key, range) {
-        if (range !== undefined && range.end <= range.start)
-            return;
-        const file = this.#pathOf(key);
-        const stream = (0,external_node_fs_.createReadStream)(file, {
-            highWaterMark: READ_CHUNK,
-            ...(range === undefined ? {} : { start: range.start, end: range.end - 1 }),
-        });
-        try {
-            for await (const chunk of stream)
-                yield chunk;
-        }
-        catch (error) {
-            throw new errors_StoreError(`Cannot read ${file} (${code(error)}).`, { cause: error });
-        }
-        finally {
-            stream.destroy();
-        }
-    }
-    async write(key, body) {
-        const file = this.#pathOf(key);
-        await (0,promises_.mkdir)(external_node_path_.dirname(file), { recursive: true });
-        await (0,promises_.writeFile)(file, body);
-    }
-    uriOf(key) {
-        return this.#pathOf(key);
-    }
-    #pathOf(key) {
-        const file = external_node_path_.resolve(this.#root, key);
-        if (!file.startsWith(external_node_path_.resolve(this.#root) + external_node_path_.sep)) {
-            throw new errors_StoreError(`Key "${key}" points outside ${this.#root}.`);
-        }
-        return file;
-    }
-}
-function code(error) {
-    return error.code ?? String(error);
-}
-
-;// CONCATENATED MODULE: ./lib/src/store/open-store.js
-
-
-
-/** Reads S3 settings from the environment the way Lambda and the CLI both see them. */
-function s3SettingsFromEnv(env = process.env) {
-    return { endpoint: env.SFN_FANOUT_S3_ENDPOINT || undefined, region: env.AWS_REGION || env.AWS_DEFAULT_REGION };
-}
-function createS3Client(settings) {
-    return new client_s3_dist_cjs/* S3Client */.YxF({
-        region: settings.region ?? 'us-east-1',
-        ...(settings.endpoint === undefined ? {} : { endpoint: settings.endpoint, forcePathStyle: true }),
-    });
-}
-/** Opens a store for a location; one S3 client serves every S3 location of a run. */
-function open_store_openStore(location, s3) {
-    return location.kind === 's3' ? new S3Store(s3(), location.bucket, location.prefix) : new dir_store_DirStore(location.path);
-}
-/** Builds the S3 client lazily, once, so a local-only run never touches AWS configuration. */
-function lazyS3Client(settings) {
-    let client;
-    return () => (client ??= createS3Client(settings));
-}
-
 ;// CONCATENATED MODULE: external "node:worker_threads"
 const external_node_worker_threads_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:worker_threads");
 ;// CONCATENATED MODULE: ./lib/src/local/lambda-pool.js
@@ -88143,6 +88171,7 @@ function unsupported(where, feature, fix) {
 
 
 
+
 /**
  * Executes the template's state machine with a real Amazon States Language interpreter, running
  * each Task's Lambda handler in a pool of worker threads. The report comes from the batch file
@@ -88150,7 +88179,10 @@ function unsupported(where, feature, fix) {
  */
 async function runLocal(options) {
     const now = options.now ?? Date.now;
-    const machine = await loadStateMachine(options.template ?? defaultTemplatePath(), { ...locationParameters(options.job), ...options.parameters });
+    const machine = await loadStateMachine(options.template ?? defaultTemplatePath(), {
+        ...locationParameters(location_parseLocation(options.job.input, 'input'), location_parseLocation(options.job.output, 'output')),
+        ...options.parameters,
+    });
     assertRunsLocally(machine.definition, new Set(machine.functions.keys()));
     const runId = options.runId ?? `local-${new Date(now()).toISOString().replace(/[:.]/g, '-')}-${(0,external_node_crypto_.randomUUID)().slice(0, 8)}`;
     const { job } = options;
@@ -88203,7 +88235,7 @@ async function runLocal(options) {
     const s3Client = lazyS3Client(options.s3 ?? {});
     for (const [name, state] of distributedMaps) {
         overrides[name] = async (input) => (await runDistributedMap(state, input, {
-            storeFor: (bucket) => (bucket === 'local' ? open_store_openStore(outputLocation, s3Client) : open_store_openStore(location_parseLocation(`s3://${bucket}/`, 'bucket'), s3Client)),
+            storeFor: (bucket) => bucket_names_storeForBucket(bucket, outputLocation, s3Client),
             runOptions,
             runId,
             onChildFinished: countFinished,
@@ -88233,18 +88265,8 @@ async function runLocal(options) {
         await watching;
     }
     const finishedAt = now();
-    const batch = await read_json_readJson(open_store_openStore(outputLocation, s3Client), outcome_runKey(runId, outcome_BATCH_FILE)).catch(() => undefined);
+    const batch = await read_json_readJson(openStore(outputLocation, s3Client), outcome_runKey(runId, outcome_BATCH_FILE)).catch(() => undefined);
     return buildReport({ engine: 'local', runId, input: job.input, output: job.output, format: job.format, startedAt, finishedAt, ...(error === undefined ? {} : { error }) }, batch);
-}
-/** The template's location parameters, as the AWS engine sets them; a directory stands as bucket "local". */
-function locationParameters(job) {
-    const parameters = {};
-    for (const [name, uri] of [['Input', job.input], ['Output', job.output]]) {
-        const location = location_parseLocation(uri, name.toLowerCase());
-        parameters[`${name}Bucket`] = location.kind === 's3' ? location.bucket : 'local';
-        parameters[`${name}Prefix`] = location.kind === 's3' ? location.prefix : '';
-    }
-    return parameters;
 }
 function withDistributedMapsAsTasks(machine, found) {
     const states = Object.fromEntries(Object.entries((machine.States ?? {})).map(([name, state]) => {
@@ -88848,7 +88870,6 @@ function adaptive_sizing_measuredThroughput(outcomes, runId) {
 
 
 
-
 /**
  * The Map results a Distributed Map's ResultWriter wrote. A succeeded child's Output is what the
  * iteration returned (a partition summary, or a partition the Catch marked failed); a child that
@@ -88870,8 +88891,7 @@ function mapResultsOf(files) {
 }
 async function map_run_results_readMapRunResults(job, output, deps) {
     const { Bucket, Key } = output.ResultWriterDetails;
-    // "local" is the local engine's stand-in for a directory output: keys are relative to it.
-    const store = Bucket === 'local' ? new DirStore(parseLocation(job.output, 'output').uri) : openStore(parseLocation(`s3://${Bucket}/`, 'ResultWriter bucket'), deps.s3);
+    const store = storeForBucket(Bucket, parseLocation(job.output, 'output'), deps.s3);
     const manifest = await readJson(store, Key);
     const read = async (kind) => {
         const records = [];
@@ -88899,14 +88919,14 @@ async function map_run_results_readMapRunResults(job, output, deps) {
 
 
 
+
 /**
  * Lists the input (sizes only) and plans its partitions; with the previous run's throughput and
  * the worker timeout, no partition is planned to take more than half the timeout.
  */
 async function planJob(job, deps, pacing) {
-    const source = open_store_openStore(location_parseLocation(job.input, 'input'), deps.s3);
     const listing = [];
-    for await (const object of source.list())
+    for await (const object of stores(job, deps).source.list())
         listing.push(object);
     const total = listing.reduce((sum, object) => sum + object.size, 0);
     const { sizing, adapted } = adaptSizing(job.sizing, total, job.maxPartitions, pacing?.throughput, pacing?.workerTimeoutSeconds ?? 0);
@@ -88935,15 +88955,11 @@ async function partitionStep(event, deps) {
             ...(plan.adapted === undefined ? {} : { adapted: plan.adapted }),
         },
         partitions: distributed ? [] : items,
-        ...(distributed && manifestKey !== undefined ? { manifest: manifestLocation(job, manifestKey) } : {}),
+        ...(distributed && manifestKey !== undefined ? { manifest: bucketAndKey(parseLocation(job.output, 'output'), manifestKey) } : {}),
         maxConcurrency: settings.maxConcurrency,
         toleratedFailurePercentage: settings.toleratedFailurePercentage,
         itemsPerBatch: settings.itemsPerBatch,
     };
-}
-function manifestLocation(job, key) {
-    const output = parseLocation(job.output, 'output');
-    return output.kind === 's3' ? { bucket: output.bucket, key: output.prefix + key } : { bucket: 'local', key };
 }
 function parseSettings(settings) {
     const maxConcurrency = Number(settings.maxConcurrency ?? 0);
@@ -88974,8 +88990,8 @@ function parseRunId(runId) {
 }
 function stores(job, deps) {
     return {
-        source: openStore(parseLocation(job.input, 'input'), deps.s3),
-        destination: openStore(parseLocation(job.output, 'output'), deps.s3),
+        source: openStore(location_parseLocation(job.input, 'input'), deps.s3),
+        destination: openStore(location_parseLocation(job.output, 'output'), deps.s3),
     };
 }
 /**
@@ -89167,8 +89183,7 @@ function parseRunSettings(read) {
     if (engine !== 'local' && engine !== 'aws') {
         throw new errors_InputError(`engine "${engine}" is not known: use local (this machine) or aws (a deployed stack).`);
     }
-    const request = Object.fromEntries(Object.entries(JOB_OPTION_NAMES).map(([field, name]) => [field, value(name)]));
-    const job = job_parseJob(request);
+    const job = job_parseJob(readJobRequest(value));
     const handler = value('handler');
     if (handler === undefined) {
         throw new errors_InputError('handler is required: give the module with your processRecord or processPartition, like examples/log-analytics/handler.ts.');
@@ -89438,7 +89453,7 @@ async function runCommand(read, io) {
 }
 async function planCommand(read, io) {
     // Planning writes nothing, so the output only needs to parse.
-    const job = job_parseJob({ ...Object.fromEntries(Object.entries(JOB_OPTION_NAMES).map(([field, name]) => [field, read(name)])), output: read('output') ?? '.' });
+    const job = job_parseJob({ ...readJobRequest(read), output: read('output') ?? '.' });
     const plan = await planJob(job, { s3: lazyS3Client({ endpoint: read('s3-endpoint'), region: read('region') }) });
     const lines = [`partition  bytes       segments  first`];
     for (const partition of plan.partitions.slice(0, 100)) {

@@ -2,7 +2,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { FanoutError, errorMessage } from './errors.ts';
-import { JOB_OPTION_NAMES, parseJob } from './job.ts';
+import { parseJob, readJobRequest } from './job.ts';
 import { renderConsoleReport, renderProgress } from './report/console.ts';
 import { formatBytes } from './report/markdown.ts';
 import { renderSummary } from './report/summary.ts';
@@ -136,7 +136,7 @@ async function runCommand(read: (name: string) => string | undefined, io: CliIO)
 
 async function planCommand(read: (name: string) => string | undefined, io: CliIO): Promise<number> {
   // Planning writes nothing, so the output only needs to parse.
-  const job = parseJob({ ...Object.fromEntries(Object.entries(JOB_OPTION_NAMES).map(([field, name]) => [field, read(name)])), output: read('output') ?? '.' });
+  const job = parseJob({ ...readJobRequest(read), output: read('output') ?? '.' });
   const plan = await planJob(job, { s3: lazyS3Client({ endpoint: read('s3-endpoint'), region: read('region') }) });
   const lines = [`partition  bytes       segments  first`];
   for (const partition of plan.partitions.slice(0, 100)) {

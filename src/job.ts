@@ -29,6 +29,11 @@ export const JOB_OPTION_NAMES = {
 
 export type JobRequest = { readonly [K in keyof typeof JOB_OPTION_NAMES]?: unknown };
 
+/** A job request from options read by their user-facing names (CLI options, action inputs). */
+export function readJobRequest(read: (name: string) => string | undefined): JobRequest {
+  return Object.fromEntries(Object.entries(JOB_OPTION_NAMES).map(([field, name]) => [field, read(name)]));
+}
+
 export const DEFAULT_PARTITION_BYTES = 64 * 1024 * 1024;
 export const DEFAULT_MAX_PARTITIONS = 1000;
 /** Distributed Map's ceiling of parallel children; larger plans are a mistake, not a batch. */

@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import path from 'node:path';
 import { InputError } from './errors.ts';
-import { JOB_OPTION_NAMES, parseJob, type Job, type JobRequest } from './job.ts';
+import { JOB_OPTION_NAMES, parseJob, readJobRequest, type Job } from './job.ts';
 import { parse as parseYaml } from 'yaml';
 import type { MapModeRequest } from './plan/map-mode.ts';
 import { DEFAULT_PRICES, type Prices } from './report/cost.ts';
@@ -86,8 +86,7 @@ export function parseRunSettings(read: ReadSetting): RunSettings {
   if (engine !== 'local' && engine !== 'aws') {
     throw new InputError(`engine "${engine}" is not known: use local (this machine) or aws (a deployed stack).`);
   }
-  const request: JobRequest = Object.fromEntries(Object.entries(JOB_OPTION_NAMES).map(([field, name]) => [field, value(name)]));
-  const job = parseJob(request);
+  const job = parseJob(readJobRequest(value));
   const handler = value('handler');
   if (handler === undefined) {
     throw new InputError('handler is required: give the module with your processRecord or processPartition, like examples/log-analytics/handler.ts.');

@@ -33463,6 +33463,10 @@ const JOB_OPTION_NAMES = {
     maxPartitions: 'max-partitions',
     maxRejected: 'max-rejected',
 };
+/** A job request from options read by their user-facing names (CLI options, action inputs). */
+function readJobRequest(read) {
+    return Object.fromEntries(Object.entries(JOB_OPTION_NAMES).map(([field, name]) => [field, read(name)]));
+}
 const DEFAULT_PARTITION_BYTES = (/* unused pure expression or super */ null && (64 * 1024 * 1024));
 const DEFAULT_MAX_PARTITIONS = 1000;
 /** Distributed Map's ceiling of parallel children; larger plans are a mistake, not a batch. */
@@ -34085,6 +34089,8 @@ function measuredThroughput(outcomes, runId) {
     return bytes > 0 && ms > 0 ? { bytesPerSecond: Math.round((bytes / ms) * 1000), runId } : undefined;
 }
 
+// EXTERNAL MODULE: ./node_modules/@aws-sdk/client-s3/dist-cjs/index.js
+var dist_cjs = __nccwpck_require__(3711);
 // EXTERNAL MODULE: external "node:fs/promises"
 var promises_ = __nccwpck_require__(1455);
 ;// CONCATENATED MODULE: ./lib/src/store/dir-store.js
@@ -34163,8 +34169,6 @@ function code(error) {
     return error.code ?? String(error);
 }
 
-// EXTERNAL MODULE: ./node_modules/@aws-sdk/client-s3/dist-cjs/index.js
-var dist_cjs = __nccwpck_require__(3711);
 ;// CONCATENATED MODULE: ./lib/src/store/s3-store.js
 
 
@@ -34285,13 +34289,39 @@ function createS3Client(settings) {
     });
 }
 /** Opens a store for a location; one S3 client serves every S3 location of a run. */
-function open_store_openStore(location, s3) {
+function openStore(location, s3) {
     return location.kind === 's3' ? new S3Store(s3(), location.bucket, location.prefix) : new DirStore(location.path);
 }
 /** Builds the S3 client lazily, once, so a local-only run never touches AWS configuration. */
 function lazyS3Client(settings) {
     let client;
     return () => (client ??= createS3Client(settings));
+}
+
+;// CONCATENATED MODULE: ./lib/src/store/bucket-names.js
+
+
+/**
+ * Where Step Functions wants a bucket (ItemReader, ResultWriter, template parameters), a local
+ * directory stands in as this name, and keys are relative to the directory.
+ */
+const LOCAL_BUCKET = 'local';
+/** A key of the output location as the bucket and full key Step Functions uses. */
+function bucket_names_bucketAndKey(output, key) {
+    return output.kind === 's3' ? { bucket: output.bucket, key: output.prefix + key } : { bucket: LOCAL_BUCKET, key };
+}
+/** The store that holds a bucket's keys: the output directory for the local stand-in, else the bucket's root. */
+function storeForBucket(bucket, output, s3) {
+    return bucket === LOCAL_BUCKET ? openStore(output, s3) : openStore(location_parseLocation(`s3://${bucket}/`, 'bucket'), s3);
+}
+/** The template's InputBucket, InputPrefix, OutputBucket and OutputPrefix for two locations. */
+function locationParameters(input, output) {
+    const parameters = {};
+    for (const [name, location] of [['Input', input], ['Output', output]]) {
+        parameters[`${name}Bucket`] = location.kind === 's3' ? location.bucket : LOCAL_BUCKET;
+        parameters[`${name}Prefix`] = location.kind === 's3' ? location.prefix : '';
+    }
+    return parameters;
 }
 
 ;// CONCATENATED MODULE: ./lib/src/store/read-json.js
@@ -34304,7 +34334,6 @@ async function read_json_readJson(store, key) {
 }
 
 ;// CONCATENATED MODULE: ./lib/src/steps/map-run-results.js
-
 
 
 
@@ -34329,8 +34358,7 @@ function mapResultsOf(files) {
 }
 async function readMapRunResults(job, output, deps) {
     const { Bucket, Key } = output.ResultWriterDetails;
-    // "local" is the local engine's stand-in for a directory output: keys are relative to it.
-    const store = Bucket === 'local' ? new DirStore(location_parseLocation(job.output, 'output').uri) : open_store_openStore(location_parseLocation(`s3://${Bucket}/`, 'ResultWriter bucket'), deps.s3);
+    const store = storeForBucket(Bucket, location_parseLocation(job.output, 'output'), deps.s3);
     const manifest = await read_json_readJson(store, Key);
     const read = async (kind) => {
         const records = [];
@@ -34358,14 +34386,14 @@ async function readMapRunResults(job, output, deps) {
 
 
 
+
 /**
  * Lists the input (sizes only) and plans its partitions; with the previous run's throughput and
  * the worker timeout, no partition is planned to take more than half the timeout.
  */
 async function planJob(job, deps, pacing) {
-    const source = openStore(parseLocation(job.input, 'input'), deps.s3);
     const listing = [];
-    for await (const object of source.list())
+    for await (const object of stores(job, deps).source.list())
         listing.push(object);
     const total = listing.reduce((sum, object) => sum + object.size, 0);
     const { sizing, adapted } = adaptSizing(job.sizing, total, job.maxPartitions, pacing?.throughput, pacing?.workerTimeoutSeconds ?? 0);
@@ -34394,15 +34422,11 @@ async function partitionStep(event, deps) {
             ...(plan.adapted === undefined ? {} : { adapted: plan.adapted }),
         },
         partitions: distributed ? [] : items,
-        ...(distributed && manifestKey !== undefined ? { manifest: manifestLocation(job, manifestKey) } : {}),
+        ...(distributed && manifestKey !== undefined ? { manifest: bucketAndKey(parseLocation(job.output, 'output'), manifestKey) } : {}),
         maxConcurrency: settings.maxConcurrency,
         toleratedFailurePercentage: settings.toleratedFailurePercentage,
         itemsPerBatch: settings.itemsPerBatch,
     };
-}
-function manifestLocation(job, key) {
-    const output = parseLocation(job.output, 'output');
-    return output.kind === 's3' ? { bucket: output.bucket, key: output.prefix + key } : { bucket: 'local', key };
 }
 function parseSettings(settings) {
     const maxConcurrency = Number(settings.maxConcurrency ?? 0);
@@ -34433,8 +34457,8 @@ function parseRunId(runId) {
 }
 function stores(job, deps) {
     return {
-        source: open_store_openStore(location_parseLocation(job.input, 'input'), deps.s3),
-        destination: open_store_openStore(location_parseLocation(job.output, 'output'), deps.s3),
+        source: openStore(location_parseLocation(job.input, 'input'), deps.s3),
+        destination: openStore(location_parseLocation(job.output, 'output'), deps.s3),
     };
 }
 /**

@@ -13,6 +13,7 @@ import { estimateCost } from '../report/cost.ts';
 import type { AwsSettings } from '../settings.ts';
 import type { BatchFile } from '../steps/steps.ts';
 import { readJson } from '../store/read-json.ts';
+import { locationParameters } from '../store/bucket-names.ts';
 import { S3Store } from '../store/s3-store.ts';
 import type { Clock } from './clock.ts';
 import { buildCodePackage, codeKey, uploadIfAbsent } from './code-package.ts';
@@ -92,10 +93,7 @@ export async function runAws(options: AwsRunOptions, clients: AwsClients, deps: 
           ArtifactBucket: artifactBucket,
           CodeKey: key,
           HandlerPath: pkg.handlerEntry,
-          InputBucket: input.bucket,
-          InputPrefix: input.prefix,
-          OutputBucket: output.bucket,
-          OutputPrefix: output.prefix,
+          ...locationParameters(input, output),
           ...options.parameters,
         },
         capabilities: options.capabilities,

@@ -9,6 +9,7 @@ import { BATCH_FILE, partitionResults, runKey, type MapResult } from '../partiti
 import { buildReport, type BatchProgress, type BatchReport } from '../report/batch-report.ts';
 import type { BatchFile } from '../steps/steps.ts';
 import { readJson } from '../store/read-json.ts';
+import { locationParameters, storeForBucket } from '../store/bucket-names.ts';
 import { lazyS3Client, openStore, type S3Settings } from '../store/open-store.ts';
 import { LambdaPool } from './lambda-pool.ts';
 import { distributedMapAsTask, isDistributedMap, runDistributedMap } from './distributed-map.ts';
@@ -46,7 +47,10 @@ type MapEvent = { type: string; output?: unknown; parentState?: { name?: string 
  */
 export async function runLocal(options: LocalRunOptions): Promise<BatchReport> {
   const now = options.now ?? Date.now;
-  const machine = await loadStateMachine(options.template ?? defaultTemplatePath(), { ...locationParameters(options.job), ...options.parameters });
+  const machine = await loadStateMachine(options.template ?? defaultTemplatePath(), {
+    ...locationParameters(parseLocation(options.job.input, 'input'), parseLocation(options.job.output, 'output')),
+    ...options.parameters,
+  });
   assertRunsLocally(machine.definition, new Set(machine.functions.keys()));
   const runId = options.runId ?? `local-${new Date(now()).toISOString().replace(/[:.]/g, '-')}-${randomUUID().slice(0, 8)}`;
   const { job } = options;
@@ -103,7 +107,7 @@ export async function runLocal(options: LocalRunOptions): Promise<BatchReport> {
   for (const [name, state] of distributedMaps) {
     overrides[name] = async (input: unknown) =>
       (await runDistributedMap(state, input, {
-        storeFor: (bucket) => (bucket === 'local' ? openStore(outputLocation, s3Client) : openStore(parseLocation(`s3://${bucket}/`, 'bucket'), s3Client)),
+        storeFor: (bucket) => storeForBucket(bucket, outputLocation, s3Client),
         runOptions,
         runId,
         onChildFinished: countFinished,
@@ -138,17 +142,6 @@ export async function runLocal(options: LocalRunOptions): Promise<BatchReport> {
     { engine: 'local', runId, input: job.input, output: job.output, format: job.format, startedAt, finishedAt, ...(error === undefined ? {} : { error }) },
     batch,
   );
-}
-
-/** The template's location parameters, as the AWS engine sets them; a directory stands as bucket "local". */
-function locationParameters(job: Job): Record<string, string> {
-  const parameters: Record<string, string> = {};
-  for (const [name, uri] of [['Input', job.input], ['Output', job.output]] as const) {
-    const location = parseLocation(uri, name.toLowerCase());
-    parameters[`${name}Bucket`] = location.kind === 's3' ? location.bucket : 'local';
-    parameters[`${name}Prefix`] = location.kind === 's3' ? location.prefix : '';
-  }
-  return parameters;
 }
 
 function withDistributedMapsAsTasks(machine: Record<string, unknown>, found: Map<string, Record<string, unknown>>): Record<string, unknown> {

@@ -1,9 +1,7 @@
 import type { Job } from '../job.ts';
 import { parseLocation } from '../location.ts';
 import type { MapResult } from '../partition/outcome.ts';
-import { DirStore } from '../store/dir-store.ts';
-import type { ObjectStore } from '../store/object-store.ts';
-import { openStore } from '../store/open-store.ts';
+import { storeForBucket } from '../store/bucket-names.ts';
 import { readJson } from '../store/read-json.ts';
 import type { StepDeps } from './steps.ts';
 
@@ -50,8 +48,7 @@ export function mapResultsOf(files: { succeeded: readonly ChildRecord[]; failed:
 
 export async function readMapRunResults(job: Job, output: DistributedMapOutput, deps: StepDeps): Promise<MapResult[]> {
   const { Bucket, Key } = output.ResultWriterDetails;
-  // "local" is the local engine's stand-in for a directory output: keys are relative to it.
-  const store: ObjectStore = Bucket === 'local' ? new DirStore(parseLocation(job.output, 'output').uri) : openStore(parseLocation(`s3://${Bucket}/`, 'ResultWriter bucket'), deps.s3);
+  const store = storeForBucket(Bucket, parseLocation(job.output, 'output'), deps.s3);
   const manifest = await readJson<ResultManifest>(store, Key);
   const read = async (kind: 'SUCCEEDED' | 'FAILED' | 'PENDING'): Promise<ChildRecord[]> => {
     const records: ChildRecord[] = [];

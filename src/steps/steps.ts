@@ -24,12 +24,14 @@ import { splitPartition } from '../plan/split-partition.ts';
 import { THROUGHPUT_FILE, adaptSizing, measuredThroughput, type AdaptedSizing, type Throughput } from '../plan/adaptive-sizing.ts';
 import { readMapRunResults, type DistributedMapOutput } from './map-run-results.ts';
 import type { ObjectStore, StoredObject } from '../store/object-store.ts';
+import { bucketAndKey } from '../store/bucket-names.ts';
 import { openStore } from '../store/open-store.ts';
 import { readJson } from '../store/read-json.ts';
 
 /**
- * The three steps of the state machine, as plain async functions of their event. The Lambda
- * handlers in lambdas/ are one-line wrappers; the local engine runs the same wrappers.
+ * The steps of the state machine (partition, work a partition or a batch, split, reduce), as
+ * plain async functions of their event. The Lambda handlers in lambdas/ are thin wrappers; the
+ * local engine runs the same wrappers.
  */
 
 /** Deploy-time settings the state machine passes to the partitioner (strings: they come from DefinitionSubstitutions). */
@@ -90,9 +92,8 @@ export interface StepDeps {
  * the worker timeout, no partition is planned to take more than half the timeout.
  */
 export async function planJob(job: Job, deps: StepDeps, pacing?: { throughput: Throughput | undefined; workerTimeoutSeconds: number }): Promise<PartitionPlan & { adapted?: AdaptedSizing['adapted'] }> {
-  const source = openStore(parseLocation(job.input, 'input'), deps.s3);
   const listing: StoredObject[] = [];
-  for await (const object of source.list()) listing.push(object);
+  for await (const object of stores(job, deps).source.list()) listing.push(object);
   const total = listing.reduce((sum, object) => sum + object.size, 0);
   const { sizing, adapted } = adaptSizing(job.sizing, total, job.maxPartitions, pacing?.throughput, pacing?.workerTimeoutSeconds ?? 0);
   const plan = planPartitions(listing, { sizing, maxPartitions: job.maxPartitions });
@@ -121,16 +122,11 @@ export async function partitionStep(event: PartitionEvent, deps: StepDeps): Prom
       ...(plan.adapted === undefined ? {} : { adapted: plan.adapted }),
     },
     partitions: distributed ? [] : items,
-    ...(distributed && manifestKey !== undefined ? { manifest: manifestLocation(job, manifestKey) } : {}),
+    ...(distributed && manifestKey !== undefined ? { manifest: bucketAndKey(parseLocation(job.output, 'output'), manifestKey) } : {}),
     maxConcurrency: settings.maxConcurrency,
     toleratedFailurePercentage: settings.toleratedFailurePercentage,
     itemsPerBatch: settings.itemsPerBatch,
   };
-}
-
-function manifestLocation(job: Job, key: string): ManifestLocation {
-  const output = parseLocation(job.output, 'output');
-  return output.kind === 's3' ? { bucket: output.bucket, key: output.prefix + key } : { bucket: 'local', key };
 }
 
 function parseSettings(settings: PartitionSettings): { maxConcurrency: number; toleratedFailurePercentage: number; mapMode: MapMode; workerTimeoutSeconds: number; itemsPerBatch: number } {
