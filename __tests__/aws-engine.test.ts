@@ -65,7 +65,7 @@ describe('the AWS engine, end to end against mocked CloudFormation and Step Func
     const changeSets = cfnMock.commandCalls(CreateChangeSetCommand).map((call) => call.args[0].input);
     expect(changeSets.map((c) => c.StackName)).toEqual(['sfn-fanout-bootstrap', 'fanout']);
     const parameters = Object.fromEntries(changeSets[1]!.Parameters!.map((p) => [p.ParameterKey, p.ParameterValue]));
-    expect(parameters).toMatchObject({ ArtifactBucket: 'fanout-artifacts', HandlerPath: 'handler/handler.ts', InputBucket: 'logs-in', InputPrefix: '2026-11-26/', OutputBucket: 'results-out', OutputPrefix: 'nightly/', WorkerMemorySize: '2048' });
+    expect(parameters).toMatchObject({ ArtifactBucket: 'fanout-artifacts', HandlerPath: 'handler/handler.mjs', InputBucket: 'logs-in', InputPrefix: '2026-11-26/', OutputBucket: 'results-out', OutputPrefix: 'nightly/', WorkerMemorySize: '2048' });
     expect(parameters.CodeKey).toMatch(/^sfn-fanout\/code\/[0-9a-f]{64}\.zip$/);
     expect(sfnMock.commandCalls(StartExecutionCommand)[0]!.args[0].input).toEqual({
       stateMachineArn: STATE_MACHINE,

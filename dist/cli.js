@@ -2,6 +2,25 @@
 import { createRequire as __WEBPACK_EXTERNAL_createRequire } from "module";
 /******/ var __webpack_modules__ = ({
 
+/***/ 7211:
+/***/ ((module) => {
+
+function webpackEmptyAsyncContext(req) {
+	// Here Promise.resolve().then() is used instead of new Promise() to prevent
+	// uncaught exception popping up in devtools
+	return Promise.resolve().then(() => {
+		var e = new Error("Cannot find module '" + req + "'");
+		e.code = 'MODULE_NOT_FOUND';
+		throw e;
+	});
+}
+webpackEmptyAsyncContext.keys = () => ([]);
+webpackEmptyAsyncContext.resolve = webpackEmptyAsyncContext;
+webpackEmptyAsyncContext.id = 7211;
+module.exports = webpackEmptyAsyncContext;
+
+/***/ }),
+
 /***/ 8282:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
@@ -68036,6 +68055,27 @@ module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("buffer");
 
 /***/ }),
 
+/***/ 5317:
+/***/ ((module) => {
+
+module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("child_process");
+
+/***/ }),
+
+/***/ 6982:
+/***/ ((module) => {
+
+module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("crypto");
+
+/***/ }),
+
+/***/ 9896:
+/***/ ((module) => {
+
+module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("fs");
+
+/***/ }),
+
 /***/ 6698:
 /***/ ((module) => {
 
@@ -68134,6 +68174,27 @@ module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:zlib");
 
 /***/ }),
 
+/***/ 857:
+/***/ ((module) => {
+
+module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("os");
+
+/***/ }),
+
+/***/ 6928:
+/***/ ((module) => {
+
+module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("path");
+
+/***/ }),
+
+/***/ 7682:
+/***/ ((module) => {
+
+module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("pnpapi");
+
+/***/ }),
+
 /***/ 932:
 /***/ ((module) => {
 
@@ -68141,10 +68202,24 @@ module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("process");
 
 /***/ }),
 
+/***/ 2018:
+/***/ ((module) => {
+
+module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("tty");
+
+/***/ }),
+
 /***/ 9154:
 /***/ ((module) => {
 
 module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("vm");
+
+/***/ }),
+
+/***/ 8167:
+/***/ ((module) => {
+
+module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("worker_threads");
 
 /***/ }),
 
@@ -80605,7 +80680,7 @@ exports.JSONPath = JSONPath;
 /***/ ((__webpack_module__, __unused_webpack___webpack_exports__, __nccwpck_require__) => {
 
 __nccwpck_require__.a(__webpack_module__, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
-/* harmony import */ var _cli_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(8568);
+/* harmony import */ var _cli_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(9139);
 
 // Ctrl-C stops the execution and its workers; a second one kills the process.
 const controller = new AbortController();
@@ -80623,7 +80698,7 @@ __webpack_async_result__();
 
 /***/ }),
 
-/***/ 8568:
+/***/ 9139:
 /***/ ((__unused_webpack___webpack_module__, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -81474,6 +81549,470 @@ function locationParameters(input, output) {
 
 ;// CONCATENATED MODULE: external "node:module"
 const external_node_module_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:module");
+// EXTERNAL MODULE: external "node:os"
+var external_node_os_ = __nccwpck_require__(8161);
+;// CONCATENATED MODULE: ./lib/src/handler/bundle-cache.js
+
+
+
+
+
+/**
+ * The bundle cache. Bundles are immutable directories named by the hash of their files
+ * (`bundles/<sha256>/`); an index entry per handler and build settings (`index/<key>.json`) names
+ * the bundle and every file it was built from (the bundled sources, and each package.json,
+ * tsconfig.json and jsconfig.json above them, present or not) with its hash. An entry is used only
+ * while every one of those files still hashes the same, so editing a source, a dependency or a
+ * config rebuilds; a new esbuild or sfn-fanout release changes the key.
+ */
+/** Files that change how esbuild resolves or compiles what sits below them. */
+const CONFIG_FILES = ['package.json', 'tsconfig.json', 'jsconfig.json'];
+/**
+ * Where bundles are cached: SFN_FANOUT_CACHE_DIR; else `node_modules/.cache/sfn-fanout` of the
+ * handler's project (where babel-loader and others keep theirs; `npm ci` clears it); else the
+ * system temporary directory.
+ */
+function bundleCacheRoot(projectDir, env = process.env) {
+    if (env.SFN_FANOUT_CACHE_DIR !== undefined && env.SFN_FANOUT_CACHE_DIR !== '')
+        return external_node_path_.resolve(env.SFN_FANOUT_CACHE_DIR);
+    for (let dir = projectDir;; dir = external_node_path_.dirname(dir)) {
+        if ((0,external_node_fs_.existsSync)(external_node_path_.join(dir, 'node_modules')))
+            return external_node_path_.join(dir, 'node_modules', '.cache', 'sfn-fanout');
+        if (external_node_path_.dirname(dir) === dir)
+            break;
+    }
+    return external_node_path_.join((0,external_node_os_.tmpdir)(), `sfn-fanout-cache-${process.getuid?.() ?? 'user'}`);
+}
+/** The hash of a bundle: of each file's path and content, in path order. */
+function filesHash(files) {
+    const hash = (0,external_node_crypto_.createHash)('sha256');
+    for (const name of [...files.keys()].sort())
+        hash.update(`${name}\0${sha256(files.get(name))}\n`);
+    return hash.digest('hex');
+}
+function sha256(data) {
+    return (0,external_node_crypto_.createHash)('sha256').update(data).digest('hex');
+}
+class BundleCache {
+    root;
+    constructor(root) {
+        this.root = root;
+    }
+    /** The cached bundle for `key`, when every file it was built from is unchanged. */
+    async get(key) {
+        const entry = await (0,promises_.readFile)(this.#indexFile(key), 'utf8')
+            .then((text) => JSON.parse(text))
+            .catch(() => undefined);
+        if (entry === undefined)
+            return undefined;
+        for (const [file, expected] of entry.sources) {
+            if ((await hashOrNull(file)) !== expected)
+                return undefined;
+        }
+        const dir = external_node_path_.join(this.root, 'bundles', entry.bundle);
+        const files = await readTree(dir).catch(() => undefined);
+        // A bundle directory that was changed by hand no longer hashes to its name: build again.
+        if (files === undefined || filesHash(files) !== entry.bundle)
+            return undefined;
+        return { files, dir, sha256: entry.bundle, meta: entry.meta };
+    }
+    /** Stores a bundle and records what it was built from; returns where it lives. */
+    async put(key, files, inputs, meta) {
+        const hash = filesHash(files);
+        const dir = external_node_path_.join(this.root, 'bundles', hash);
+        if (!(0,external_node_fs_.existsSync)(dir)) {
+            // Written aside and renamed into place: a reader never sees half a bundle.
+            const staging = external_node_path_.join(this.root, 'bundles', `.staging-${(0,external_node_crypto_.randomUUID)()}`);
+            for (const [name, data] of files) {
+                await (0,promises_.mkdir)(external_node_path_.dirname(external_node_path_.join(staging, name)), { recursive: true });
+                await (0,promises_.writeFile)(external_node_path_.join(staging, name), data);
+            }
+            await (0,promises_.rename)(staging, dir).catch(async () => (0,promises_.rm)(staging, { recursive: true, force: true }));
+        }
+        const sources = [];
+        for (const file of [...new Set(inputs)].sort())
+            sources.push([file, await hashOrNull(file)]);
+        for (const file of configFilesAbove(inputs))
+            sources.push([file, await hashOrNull(file)]);
+        const entry = { bundle: hash, sources, meta };
+        const indexFile = this.#indexFile(key);
+        await (0,promises_.mkdir)(external_node_path_.dirname(indexFile), { recursive: true });
+        const temporary = `${indexFile}.${(0,external_node_crypto_.randomUUID)()}`;
+        await (0,promises_.writeFile)(temporary, JSON.stringify(entry));
+        await (0,promises_.rename)(temporary, indexFile);
+        return { files, dir, sha256: hash };
+    }
+    #indexFile(key) {
+        return external_node_path_.join(this.root, 'index', `${key}.json`);
+    }
+}
+function configFilesAbove(inputs) {
+    const dirs = new Set();
+    for (const input of inputs) {
+        for (let dir = external_node_path_.dirname(input); !dirs.has(dir); dir = external_node_path_.dirname(dir)) {
+            dirs.add(dir);
+            if (external_node_path_.dirname(dir) === dir)
+                break;
+        }
+    }
+    return [...dirs].sort().flatMap((dir) => CONFIG_FILES.map((name) => external_node_path_.join(dir, name)));
+}
+async function hashOrNull(file) {
+    return (0,promises_.readFile)(file).then(sha256, () => null);
+}
+async function readTree(root, prefix = '') {
+    const files = new Map();
+    for (const entry of await (0,promises_.readdir)(external_node_path_.join(root, prefix), { withFileTypes: true })) {
+        const name = prefix === '' ? entry.name : `${prefix}/${entry.name}`;
+        if (entry.isDirectory())
+            for (const [inner, data] of await readTree(root, name))
+                files.set(inner, data);
+        else
+            files.set(name, await (0,promises_.readFile)(external_node_path_.join(root, name)));
+    }
+    return files;
+}
+
+// EXTERNAL MODULE: external "node:child_process"
+var external_node_child_process_ = __nccwpck_require__(1421);
+;// CONCATENATED MODULE: ./lib/src/handler/load-esbuild.js
+var __rewriteRelativeImportExtension = (undefined && undefined.__rewriteRelativeImportExtension) || function (path, preserveJsx) {
+    if (typeof path === "string" && /^\.\.?\//.test(path)) {
+        return path.replace(/\.(tsx)$|((?:\.d)?)((?:\.[^./]+?)?)\.([cm]?)ts$/i, function (m, tsx, d, ext, cm) {
+            return tsx ? preserveJsx ? ".jsx" : ".js" : d && (!ext || !cm) ? m : (d + ext + "." + cm.toLowerCase() + "js");
+        });
+    }
+    return path;
+};
+
+
+
+
+
+
+/** The esbuild release sfn-fanout is tested with (package.json pins the same). */
+const ESBUILD_VERSION = '0.28.2';
+/**
+ * esbuild runs a native binary, so the committed dist/ bundle leaves it out and finds it here:
+ * beside sfn-fanout (after npm ci, or npx), in the handler's project, or else installed once with
+ * npm into the cache (an action run from a checkout has no node_modules of its own).
+ */
+async function loadEsbuild(sources) {
+    const failures = [];
+    const attempt = async (where, load) => {
+        try {
+            const loaded = (await load());
+            return typeof loaded.build === 'function' ? loaded : loaded.default;
+        }
+        catch (error) {
+            failures.push(`${where}: ${errors_errorMessage(error).split('\n')[0]}`);
+            return undefined;
+        }
+    };
+    const fromFile = (packageJson) => async () => __nccwpck_require__(7211)(__rewriteRelativeImportExtension((0,external_node_url_namespaceObject.pathToFileURL)((0,external_node_module_namespaceObject.createRequire)(packageJson).resolve('esbuild')).href));
+    const found = (await attempt('beside sfn-fanout', () => __nccwpck_require__.e(/* import() */ 979).then(__nccwpck_require__.t.bind(__nccwpck_require__, 2979, 19)))) ??
+        (await attempt(`in ${sources.projectDir}`, fromFile(external_node_path_.join(sources.projectDir, 'package.json')))) ??
+        (await attempt(`in ${sources.installDir}`, fromFile(external_node_path_.join(sources.installDir, 'package.json'))));
+    if (found !== undefined)
+        return found;
+    sources.log?.(`esbuild is not installed here: installing esbuild@${ESBUILD_VERSION} into ${sources.installDir} (once).`);
+    const npm = sources.npm ?? runNpm;
+    try {
+        await npm(['install', '--prefix', sources.installDir, '--no-save', '--no-package-lock', '--no-audit', '--no-fund', '--loglevel=error', `esbuild@${ESBUILD_VERSION}`]);
+    }
+    catch (error) {
+        throw new errors_HandlerModuleError(`sfn-fanout bundles the handler with esbuild, which is not installed (${failures.join('; ')}) and could not be installed with npm: ${errors_errorMessage(error)}. ` +
+            `Run npm install --save-dev esbuild@${ESBUILD_VERSION} in the handler's project.`, { cause: error });
+    }
+    const installed = await attempt(`in ${sources.installDir}`, fromFile(external_node_path_.join(sources.installDir, 'package.json')));
+    if (installed === undefined)
+        throw new errors_HandlerModuleError(`esbuild was installed into ${sources.installDir} but does not load: ${failures.at(-1)}.`);
+    return installed;
+}
+async function runNpm(args) {
+    await (0,external_node_util_.promisify)(external_node_child_process_.execFile)('npm', [...args], { shell: process.platform === 'win32', timeout: 300_000 });
+}
+
+;// CONCATENATED MODULE: ./lib/src/handler/native-addons.js
+
+
+
+
+const ELF_MACHINES = { 0x03: 'x86', 0x28: 'arm', 0x3e: 'x86_64', 0xb7: 'arm64' };
+const MACHO_CPUS = { 0x01000007: 'x86_64', 0x0100000c: 'arm64' };
+/** The OS and architecture of a compiled file, from its first bytes (ELF, Mach-O or PE). */
+function binaryTarget(header) {
+    const bytes = Buffer.from(header.buffer, header.byteOffset, header.byteLength);
+    if (bytes.length >= 20 && bytes.readUInt32BE(0) === 0x7f454c46) {
+        const machine = bytes[5] === 2 ? bytes.readUInt16BE(18) : bytes.readUInt16LE(18);
+        return { os: 'linux', arch: ELF_MACHINES[machine] ?? `machine 0x${machine.toString(16)}` };
+    }
+    if (bytes.length >= 8 && bytes.readUInt32LE(0) === 0xfeedfacf)
+        return { os: 'macos', arch: MACHO_CPUS[bytes.readUInt32LE(4)] ?? 'unknown' };
+    if (bytes.length >= 4 && bytes.readUInt32BE(0) === 0xcafebabe)
+        return { os: 'macos', arch: 'universal' };
+    if (bytes.length >= 2 && bytes[0] === 0x4d && bytes[1] === 0x5a)
+        return { os: 'windows', arch: 'unknown' };
+    return { os: 'unknown', arch: 'unknown' };
+}
+/** What stops a package's native addons from loading on Lambda's Linux for `architecture`; undefined when they load. */
+function nativeAddonProblem(addons, architecture) {
+    const problems = addons
+        .filter((addon) => !addon.binaries.some((binary) => binary.os === 'linux' && binary.arch === architecture))
+        .map((addon) => {
+        const built = addon.binaries.map((binary) => `${binary.file} (${binary.os} ${binary.arch})`).join(', ');
+        return `${addon.name}: ${built === '' ? 'no compiled .node file was found (was it installed with --ignore-scripts?)' : `built for ${built}`}`;
+    });
+    if (problems.length === 0)
+        return undefined;
+    return (`The handler uses native addons that cannot load on the functions' linux ${architecture}:\n  ${problems.join('\n  ')}\n` +
+        `Install them for Lambda's platform (npm install --os=linux --cpu=${architecture === 'arm64' ? 'arm64' : 'x64'}), set the Architecture template parameter to match ` +
+        `(parameters: {"Architecture": "${architecture === 'arm64' ? 'x86_64' : 'arm64'}"}), or use a pure-JavaScript package.`);
+}
+function assertNativeAddonsRunOn(addons, architecture) {
+    const problem = nativeAddonProblem(addons, architecture);
+    if (problem !== undefined)
+        throw new errors_HandlerModuleError(problem);
+}
+const LOADER_PACKAGES = ['bindings', 'node-gyp-build', 'prebuild-install', 'node-pre-gyp', '@mapbox/node-pre-gyp', 'node-gyp-build-optional-packages'];
+/** Where packages keep compiled files; searched below the package root, never in its node_modules. */
+const BINARY_DIRS = ['', 'build', 'prebuilds', 'lib', 'bin', 'binding', 'dist'];
+const MAX_DEPTH = 4;
+/**
+ * Whether a package directory holds compiled code or loads it at run time: a `binding.gyp`, a
+ * `.node` file, or a dependency on one of the loaders (`bindings`, `node-gyp-build`, ...), which find
+ * their `.node` file relative to the package and so break once inlined into a bundle.
+ */
+async function isNativePackage(dir) {
+    if ((0,external_node_fs_.existsSync)(external_node_path_.join(dir, 'binding.gyp')))
+        return true;
+    const manifest = JSON.parse(await (0,promises_.readFile)(external_node_path_.join(dir, 'package.json'), 'utf8').catch(() => '{}'));
+    if (manifest.gypfile === true || LOADER_PACKAGES.some((name) => manifest.dependencies?.[name] !== undefined))
+        return true;
+    return (await findBinaries(dir)).length > 0;
+}
+async function findBinaries(root) {
+    const found = [];
+    const walk = async (dir, depth) => {
+        const entries = await (0,promises_.readdir)(dir, { withFileTypes: true }).catch(() => []);
+        for (const entry of entries) {
+            const full = external_node_path_.join(dir, entry.name);
+            if (entry.isFile() && entry.name.endsWith('.node'))
+                found.push(full);
+            else if (entry.isDirectory() && entry.name !== 'node_modules' && depth < MAX_DEPTH && (depth > 0 || BINARY_DIRS.includes(entry.name)))
+                await walk(full, depth + 1);
+        }
+    };
+    await walk(root, 0);
+    return found.sort();
+}
+/**
+ * A native package and the packages it needs at run time (its `dependencies`, found as Node finds
+ * them), as files under `node_modules/<name>/`, ready to ship beside the bundle.
+ */
+async function nativePackageFiles(name, dir, files) {
+    const before = new Set(files.keys());
+    await copyPackage(name, dir, files);
+    const binaries = [...files.keys()]
+        .filter((file) => !before.has(file) && file.endsWith('.node'))
+        .map((file) => ({ file, ...binaryTarget(files.get(file).subarray(0, 64)) }));
+    return { name, binaries };
+}
+async function copyPackage(name, dir, files) {
+    const archiveDir = `node_modules/${name}`;
+    if (files.has(`${archiveDir}/package.json`))
+        return;
+    for (const file of await listFiles(dir))
+        files.set(`${archiveDir}/${toPosix(external_node_path_.relative(dir, file))}`, await (0,promises_.readFile)(file));
+    const manifest = JSON.parse(files.get(`${archiveDir}/package.json`)?.toString('utf8') ?? '{}');
+    for (const dependency of Object.keys(manifest.dependencies ?? {}).sort()) {
+        const found = findPackageDir(dependency, dir);
+        if (found === undefined)
+            throw new errors_HandlerModuleError(`${name} needs "${dependency}", which is not installed: run npm install in the handler's project.`);
+        await copyPackage(dependency, found, files);
+    }
+}
+/** Where Node would find package `name` from `from`: the nearest `node_modules/<name>` above it. */
+function findPackageDir(name, from) {
+    for (let dir = from;; dir = external_node_path_.dirname(dir)) {
+        const candidate = external_node_path_.join(dir, 'node_modules', name);
+        if ((0,external_node_fs_.existsSync)(external_node_path_.join(candidate, 'package.json')))
+            return candidate;
+        if (external_node_path_.dirname(dir) === dir)
+            return undefined;
+    }
+}
+async function listFiles(dir) {
+    const out = [];
+    for (const entry of await (0,promises_.readdir)(dir, { withFileTypes: true })) {
+        const full = external_node_path_.join(dir, entry.name);
+        if (entry.isDirectory()) {
+            if (entry.name !== 'node_modules' && entry.name !== '.git')
+                out.push(...(await listFiles(full)));
+        }
+        else if ((await (0,promises_.stat)(full)).isFile())
+            out.push(full);
+    }
+    return out.sort();
+}
+function toPosix(relative) {
+    return relative.split(external_node_path_.sep).join('/');
+}
+
+;// CONCATENATED MODULE: ./lib/src/handler/bundle.js
+
+
+
+
+
+
+
+/** The bundled module inside a bundle (and, under handler/, inside the code zip). */
+const BUNDLE_ENTRY = 'handler.mjs';
+/** Bumped when the build settings or the bundle layout change, so old cache entries are not used. */
+const BUNDLE_FORMAT = 1;
+/**
+ * The build, as AWS CDK's NodejsFunction and SAM's esbuild builder make it for ESM: one ESM file
+ * for Node 24 with a linked source map; npm packages bundled and tree-shaken (preferring their ESM
+ * builds), the AWS SDK v3 included like any package so the code that runs locally is exactly the
+ * code that runs in Lambda whatever SDK the runtime ships; Node built-ins left to Node. CommonJS
+ * packages inside get a real `require` (for built-ins) and `__dirname`/`__filename`.
+ */
+const BUILD_OPTIONS = {
+    bundle: true,
+    platform: 'node',
+    format: 'esm',
+    target: 'node24',
+    mainFields: ['module', 'main'],
+    sourcemap: 'linked',
+    sourcesContent: true,
+    banner: { js: "import { createRequire as __sfnFanoutCreateRequire } from 'node:module';\nconst require = __sfnFanoutCreateRequire(import.meta.url);" },
+    define: { __dirname: 'import.meta.dirname', __filename: 'import.meta.filename' },
+    // A .node file required by path is copied beside the bundle, and its architecture checked.
+    loader: { '.node': 'copy' },
+    logLevel: 'silent',
+    metafile: true,
+    write: false,
+};
+/**
+ * Bundles the user's handler with esbuild, or takes it from the cache when nothing it was built
+ * from has changed. Any TypeScript (enums, namespaces, parameter properties), CommonJS or ESM, in
+ * any package type. Build errors name the user's file, line and column.
+ */
+async function bundleHandler(modulePath, options = {}) {
+    const source = external_node_path_.resolve(modulePath);
+    if (!(0,external_node_fs_.existsSync)(source) || !(0,external_node_fs_.statSync)(source).isFile()) {
+        throw new errors_HandlerModuleError(`Handler module ${source} does not exist: check the handler path (relative paths start from the working directory).`);
+    }
+    const projectDir = packageRoot(source);
+    const cacheRoot = options.cacheRoot ?? bundleCacheRoot(projectDir);
+    const esbuild = options.esbuild ?? (await loadEsbuild({ projectDir, installDir: external_node_path_.join(cacheRoot, `esbuild-${ESBUILD_VERSION}`), ...(options.log === undefined ? {} : { log: options.log }) }));
+    const cache = new BundleCache(cacheRoot);
+    const key = sha256(JSON.stringify({ format: BUNDLE_FORMAT, esbuild: esbuild.version, source, options: BUILD_OPTIONS }));
+    const hit = await cache.get(key);
+    if (hit !== undefined)
+        return { source, projectDir, dir: hit.dir, file: external_node_path_.join(hit.dir, BUNDLE_ENTRY), files: hit.files, sha256: hit.sha256, ...hit.meta, cached: true };
+    const natives = new Map();
+    let result;
+    try {
+        result = await esbuild.build({
+            ...BUILD_OPTIONS,
+            entryPoints: [source],
+            absWorkingDir: projectDir,
+            // Never written: the path only makes the map's source paths relative to the project.
+            outfile: external_node_path_.join(projectDir, BUNDLE_ENTRY),
+            plugins: [nativePackagesExternal(natives)],
+        });
+    }
+    catch (error) {
+        const failure = error;
+        if (!Array.isArray(failure.errors))
+            throw error;
+        throw new errors_HandlerModuleError(`Handler module ${displayPath(source)} does not build:\n${formatMessages(failure.errors, projectDir)}`, { cause: error });
+    }
+    const files = new Map();
+    const nativeAddons = [];
+    for (const output of result.outputFiles) {
+        const name = external_node_path_.relative(projectDir, output.path).split(external_node_path_.sep).join('/');
+        const data = Buffer.from(output.contents);
+        files.set(name, data);
+        if (name.endsWith('.node'))
+            nativeAddons.push({ name, binaries: [{ file: name, ...binaryTarget(data.subarray(0, 64)) }] });
+    }
+    for (const [name, dir] of [...natives].sort(([a], [b]) => (a < b ? -1 : 1)))
+        nativeAddons.push(await nativePackageFiles(name, dir, files));
+    const entryOutput = Object.values(result.metafile.outputs).find((output) => output.entryPoint !== undefined);
+    const meta = {
+        exports: entryOutput?.exports ?? [],
+        nativeAddons,
+        warnings: result.warnings.length === 0 ? [] : [formatMessages(result.warnings, projectDir)],
+    };
+    const inputs = Object.keys(result.metafile.inputs)
+        .map((input) => external_node_path_.resolve(projectDir, input))
+        .filter((input) => (0,external_node_fs_.existsSync)(input));
+    const stored = await cache.put(key, files, [...inputs, ...[...natives.values()].map((dir) => external_node_path_.join(dir, 'package.json'))], meta);
+    return { source, projectDir, dir: stored.dir, file: external_node_path_.join(stored.dir, BUNDLE_ENTRY), files, sha256: stored.sha256, ...meta, cached: false };
+}
+/** The nearest directory above the module with a package.json: its package, where its tsconfig and node_modules are. */
+function packageRoot(file) {
+    for (let dir = external_node_path_.dirname(file);; dir = external_node_path_.dirname(dir)) {
+        if ((0,external_node_fs_.existsSync)(external_node_path_.join(dir, 'package.json')))
+            return dir;
+        if (external_node_path_.dirname(dir) === dir)
+            return external_node_path_.dirname(file);
+    }
+}
+const BUILTINS = new Set(external_node_module_namespaceObject.builtinModules);
+/** Packages with compiled code stay out of the bundle: they are required at run time from node_modules/ beside it. */
+function nativePackagesExternal(found) {
+    const verdicts = new Map();
+    return {
+        name: 'sfn-fanout-native-packages',
+        setup(build) {
+            // Bare specifiers only (the filter runs in esbuild; RE2 has no lookahead).
+            build.onResolve({ filter: /^[^./]/ }, async (args) => {
+                if (args.path.startsWith('node:') || BUILTINS.has(args.path.split('/')[0]))
+                    return undefined;
+                const name = packageName(args.path);
+                const dir = findPackageDir(name, args.resolveDir);
+                if (dir === undefined)
+                    return undefined;
+                let native = verdicts.get(dir);
+                if (native === undefined)
+                    verdicts.set(dir, (native = isNativePackage(dir)));
+                if (!(await native))
+                    return undefined;
+                if (!found.has(name))
+                    found.set(name, dir);
+                return { path: args.path, external: true };
+            });
+        },
+    };
+}
+function packageName(specifier) {
+    const parts = specifier.split('/');
+    return specifier.startsWith('@') ? `${parts[0]}/${parts[1]}` : parts[0];
+}
+/** esbuild messages as `file:line:column: text`, the source line and a caret, with the fix where we know it. */
+function formatMessages(messages, projectDir) {
+    return messages
+        .map((message) => {
+        const hint = /^Could not resolve "([^".][^"]*)"/.exec(message.text);
+        const fix = hint === null ? '' : ` (is it installed? run npm install ${packageName(hint[1])} in the handler's project)`;
+        const location = message.location;
+        if (location === null)
+            return `  ${message.text}${fix}`;
+        const file = displayPath(external_node_path_.resolve(projectDir, location.file));
+        return `  ${file}:${location.line}:${location.column + 1}: ${message.text}${fix}\n    ${location.lineText}\n    ${' '.repeat(location.column)}^`;
+    })
+        .join('\n');
+}
+/** A path as the user would type it: relative to the working directory when below it. */
+function displayPath(file) {
+    const relative = external_node_path_.relative(process.cwd(), file);
+    return relative !== '' && !relative.startsWith('..') && !external_node_path_.isAbsolute(relative) ? relative : file;
+}
+
 // EXTERNAL MODULE: external "node:zlib"
 var external_node_zlib_ = __nccwpck_require__(8522);
 ;// CONCATENATED MODULE: ./lib/src/aws/zip.js
@@ -81552,6 +82091,7 @@ function deterministicZip(entries) {
 
 
 
+
 const LAMBDA_MODULES = ['partitioner', 'worker', 'reducer'];
 /** The bundled Lambda handlers: dist/lambdas/ beside the action, or in the repository. */
 function defaultLambdaDir() {
@@ -81560,14 +82100,11 @@ function defaultLambdaDir() {
 }
 /**
  * The code zip every function of the stack runs: sfn-fanout's bundled handlers at the root, and
- * under handler/ the user's module with the relative files and npm packages it imports (found by
- * following its import statements; `import type` is left out, as Node strips it).
+ * under handler/ the user's handler bundle, the very files the local engine runs.
  */
-async function buildCodePackage(handlerPath, lambdaDir = defaultLambdaDir()) {
-    const handlerFile = external_node_path_.resolve(handlerPath);
-    if (!(0,external_node_fs_.existsSync)(handlerFile))
-        throw new errors_HandlerModuleError(`Handler module ${handlerFile} does not exist.`);
-    const root = external_node_path_.dirname(handlerFile);
+async function buildCodePackage(bundle, options) {
+    assertNativeAddonsRunOn(bundle.nativeAddons, options.architecture);
+    const lambdaDir = options.lambdaDir ?? defaultLambdaDir();
     const entries = [{ name: 'package.json', data: Buffer.from('{\n  "type": "module"\n}\n') }];
     for (const name of LAMBDA_MODULES) {
         const file = external_node_path_.join(lambdaDir, `${name}.js`);
@@ -81575,84 +82112,15 @@ async function buildCodePackage(handlerPath, lambdaDir = defaultLambdaDir()) {
             throw new errors_StoreError(`The bundled ${name} handler is missing (${file}): run npm run build.`);
         entries.push({ name: `${name}.js`, data: await (0,promises_.readFile)(file) });
     }
-    const files = new Map();
-    await collectModule(handlerFile, root, files);
-    for (const [archivePath, file] of files)
-        entries.push({ name: `handler/${archivePath}`, data: await (0,promises_.readFile)(file) });
+    for (const [name, data] of bundle.files)
+        entries.push({ name: `handler/${name}`, data });
     const zip = deterministicZip(entries);
     return {
         zip,
         sha256: (0,external_node_crypto_.createHash)('sha256').update(zip).digest('hex'),
-        handlerEntry: `handler/${external_node_path_.relative(root, handlerFile).split(external_node_path_.sep).join('/')}`,
+        handlerEntry: `handler/${BUNDLE_ENTRY}`,
         files: entries.map((entry) => entry.name).sort(),
     };
-}
-const IMPORT = /(?:^|[\s;}])(?:import|export)\s+(type\s+)?(?:[\w$*{}\s,]+?\s+from\s+)?['"]([^'"\n]+)['"]|\bimport\(\s*['"]([^'"\n]+)['"]\s*\)/g;
-const BUILTINS = new Set(external_node_module_namespaceObject.builtinModules);
-async function collectModule(file, root, files) {
-    const archivePath = external_node_path_.relative(root, file).split(external_node_path_.sep).join('/');
-    if (archivePath.startsWith('..')) {
-        throw new errors_HandlerModuleError(`The handler imports ${file}, outside its folder ${root}: move that file into the handler's folder so it is packaged.`);
-    }
-    if (files.has(archivePath))
-        return;
-    files.set(archivePath, file);
-    const source = await (0,promises_.readFile)(file, 'utf8');
-    for (const match of source.matchAll(IMPORT)) {
-        if (match[1] !== undefined)
-            continue; // import type: erased before it runs
-        const specifier = match[2] ?? match[3];
-        if (specifier.startsWith('.')) {
-            await collectModule(external_node_path_.resolve(external_node_path_.dirname(file), specifier), root, files);
-        }
-        else if (!specifier.startsWith('node:') && !BUILTINS.has(specifier)) {
-            await collectPackage(packageName(specifier), root, root, files);
-        }
-    }
-}
-function packageName(specifier) {
-    const parts = specifier.split('/');
-    return specifier.startsWith('@') ? `${parts[0]}/${parts[1]}` : parts[0];
-}
-/** An npm package and its dependencies, found as Node would from `from`, copied whole under node_modules/. */
-async function collectPackage(name, from, root, files) {
-    const archiveDir = `node_modules/${name}`;
-    if ([...files.keys()].some((key) => key.startsWith(`${archiveDir}/`)))
-        return;
-    let dir = from;
-    let found;
-    for (;;) {
-        const candidate = external_node_path_.join(dir, 'node_modules', name);
-        if ((0,external_node_fs_.existsSync)(external_node_path_.join(candidate, 'package.json'))) {
-            found = candidate;
-            break;
-        }
-        const parent = external_node_path_.dirname(dir);
-        if (parent === dir)
-            break;
-        dir = parent;
-    }
-    if (found === undefined)
-        throw new errors_HandlerModuleError(`The handler imports "${name}", which is not installed: run npm install ${name} in the handler's project.`);
-    for (const file of await listFiles(found)) {
-        files.set(`${archiveDir}/${external_node_path_.relative(found, file).split(external_node_path_.sep).join('/')}`, file);
-    }
-    const manifest = JSON.parse(await (0,promises_.readFile)(external_node_path_.join(found, 'package.json'), 'utf8'));
-    for (const dependency of Object.keys(manifest.dependencies ?? {}))
-        await collectPackage(dependency, found, root, files);
-}
-async function listFiles(dir) {
-    const out = [];
-    for (const entry of await (0,promises_.readdir)(dir, { withFileTypes: true })) {
-        const full = external_node_path_.join(dir, entry.name);
-        if (entry.isDirectory()) {
-            if (entry.name !== 'node_modules' && entry.name !== '.git')
-                out.push(...(await listFiles(full)));
-        }
-        else if ((await (0,promises_.stat)(full)).isFile())
-            out.push(full);
-    }
-    return out;
 }
 /** Uploads under a content-hash key unless that key already exists; returns whether it uploaded. */
 async function uploadIfAbsent(s3, bucket, key, body) {
@@ -82268,7 +82736,74 @@ function substitute(value, substitutions, machineId) {
     return value;
 }
 
+;// CONCATENATED MODULE: ./lib/src/local/template-parameters.js
+
+
+
+async function templateParameters(templatePath) {
+    let template;
+    try {
+        template = parseTemplateText(await (0,promises_.readFile)(templatePath, 'utf8'));
+    }
+    catch (error) {
+        throw new errors_InputError(`Template ${templatePath} cannot be read: ${errors_errorMessage(error)}`, { cause: error });
+    }
+    return template?.Parameters ?? {};
+}
+/**
+ * Checks parameter values against the template's declarations as CloudFormation does on deploy
+ * (a known name; Number values numeric within MinValue/MaxValue; AllowedValues; AllowedPattern;
+ * MinLength/MaxLength), so a bad value is refused before any work in both engines: the local
+ * engine would otherwise run with it (a WorkerTimeout of 0 times every worker out).
+ */
+async function checkTemplateParameters(templatePath, values) {
+    const declared = await templateParameters(templatePath);
+    for (const [name, value] of Object.entries(values)) {
+        const spec = declared[name];
+        if (spec === undefined) {
+            throw new errors_InputError(`parameters: ${name} is not a parameter of ${templatePath} (it has ${Object.keys(declared).join(', ') || 'none'}).`);
+        }
+        const problem = parameterProblem(spec, value);
+        if (problem !== undefined)
+            throw new errors_InputError(`parameters: ${name} "${value}" ${problem} (${templatePath}).`);
+    }
+}
+function parameterProblem(spec, value) {
+    const type = spec.Type ?? 'String';
+    const items = type === 'CommaDelimitedList' || type === 'List<Number>' ? value.split(',').map((item) => item.trim()) : [value];
+    const numeric = type === 'Number' || type === 'List<Number>';
+    for (const item of items) {
+        if (numeric && !/^-?\d+(\.\d+)?$/.test(item))
+            return `must be a number`;
+        if (spec.AllowedValues !== undefined && !spec.AllowedValues.map(String).includes(item))
+            return `must be one of ${spec.AllowedValues.join(', ')}`;
+        if (numeric && spec.MinValue !== undefined && Number(item) < Number(spec.MinValue))
+            return `is below the template's MinValue ${spec.MinValue}${range(spec)}`;
+        if (numeric && spec.MaxValue !== undefined && Number(item) > Number(spec.MaxValue))
+            return `is above the template's MaxValue ${spec.MaxValue}${range(spec)}`;
+        if (!numeric && spec.AllowedPattern !== undefined && !new RegExp(`^(?:${spec.AllowedPattern})$`).test(item))
+            return `does not match the template's AllowedPattern ${spec.AllowedPattern}`;
+        if (!numeric && spec.MinLength !== undefined && item.length < Number(spec.MinLength))
+            return `is shorter than the template's MinLength ${spec.MinLength}`;
+        if (!numeric && spec.MaxLength !== undefined && item.length > Number(spec.MaxLength))
+            return `is longer than the template's MaxLength ${spec.MaxLength}`;
+    }
+    return undefined;
+}
+function range(spec) {
+    return spec.MinValue !== undefined && spec.MaxValue !== undefined ? `: give ${spec.MinValue} to ${spec.MaxValue}` : '';
+}
+/** The functions' architecture: the Architecture parameter given, else the template's default, else Lambda's (x86_64). */
+async function functionArchitecture(templatePath, values) {
+    const architecture = values.Architecture ?? (await templateParameters(templatePath)).Architecture?.Default ?? 'x86_64';
+    if (architecture !== 'arm64' && architecture !== 'x86_64')
+        throw new errors_InputError(`parameters: Architecture "${String(architecture)}" must be arm64 or x86_64.`);
+    return architecture;
+}
+
 ;// CONCATENATED MODULE: ./lib/src/aws/aws-engine.js
+
+
 
 
 
@@ -82316,7 +82851,8 @@ async function runAws(options, clients, deps) {
         return (bootstrapped = stack.outputs.BucketName);
     }
     const artifactBucket = options.artifactBucket ?? (await bootstrapBucket());
-    const pkg = await buildCodePackage(options.handler);
+    const bundle = options.bundle ?? (await bundleHandler(options.handler, { log: deps.log }));
+    const pkg = await buildCodePackage(bundle, { architecture: await functionArchitecture(options.template ?? defaultTemplatePath(), options.parameters) });
     const key = codeKey(pkg);
     deps.log((await uploadIfAbsent(clients.s3, artifactBucket, key, pkg.zip)) ? `Uploaded the code to s3://${artifactBucket}/${key}.` : `The code is already at s3://${artifactBucket}/${key}.`);
     try {
@@ -82416,8 +82952,6 @@ const systemClock = {
     }),
 };
 
-// EXTERNAL MODULE: external "node:os"
-var external_node_os_ = __nccwpck_require__(8161);
 // EXTERNAL MODULE: external "vm"
 var external_vm_ = __nccwpck_require__(9154);
 ;// CONCATENATED MODULE: ./node_modules/jsonpath-plus/dist/index-node-esm.js
@@ -86116,7 +86650,7 @@ var SHA512 = class _SHA512 extends BaseHashAlgorithm {
 // src/util/hash.ts
 var md5 = new MD5();
 var sha1 = new SHA1();
-var sha256 = new SHA256();
+var main_node_esm_sha256 = new SHA256();
 var sha384 = new SHA384();
 var sha512 = new SHA512();
 
@@ -86157,7 +86691,7 @@ var StatesHash = class extends BaseIntrinsicFunction {
       case "SHA-1":
         return sha1.getDigest(str);
       case "SHA-256":
-        return sha256.getDigest(str);
+        return main_node_esm_sha256.getDigest(str);
       case "SHA-384":
         return sha384.getDigest(str);
       case "SHA-512":
@@ -88186,10 +88720,12 @@ async function runLocal(options) {
     assertRunsLocally(machine.definition, new Set(machine.functions.keys()));
     const runId = options.runId ?? `local-${new Date(now()).toISOString().replace(/[:.]/g, '-')}-${(0,external_node_crypto_.randomUUID)().slice(0, 8)}`;
     const { job } = options;
+    // The same bundle the AWS engine zips: a local run exercises the code Lambda will run.
+    const bundle = options.bundle ?? (await bundleHandler(options.handler));
     const pool = new LambdaPool({
         size: options.concurrency ?? (0,external_node_os_.availableParallelism)(),
         env: {
-            SFN_FANOUT_HANDLER: external_node_path_.resolve(options.handler),
+            SFN_FANOUT_HANDLER: bundle.file,
             ...(options.s3?.endpoint === undefined ? {} : { SFN_FANOUT_S3_ENDPOINT: options.s3.endpoint }),
             ...(options.s3?.region === undefined ? {} : { AWS_REGION: options.s3.region }),
         },
@@ -88364,7 +88900,7 @@ function isPlainObject(value) {
 }
 
 ;// CONCATENATED MODULE: ./lib/src/handler/load-handler.js
-var __rewriteRelativeImportExtension = (undefined && undefined.__rewriteRelativeImportExtension) || function (path, preserveJsx) {
+var load_handler_rewriteRelativeImportExtension = (undefined && undefined.__rewriteRelativeImportExtension) || function (path, preserveJsx) {
     if (typeof path === "string" && /^\.\.?\//.test(path)) {
         return path.replace(/\.(tsx)$|((?:\.d)?)((?:\.[^./]+?)?)\.([cm]?)ts$/i, function (m, tsx, d, ext, cm) {
             return tsx ? preserveJsx ? ".jsx" : ".js" : d && (!ext || !cm) ? m : (d + ext + "." + cm.toLowerCase() + "js");
@@ -88385,7 +88921,7 @@ async function load_handler_loadHandler(modulePath) {
     }
     let loaded;
     try {
-        loaded = (await import(__rewriteRelativeImportExtension(/* webpackIgnore: true */ pathToFileURL(file).href)));
+        loaded = (await import(load_handler_rewriteRelativeImportExtension(/* webpackIgnore: true */ pathToFileURL(file).href)));
     }
     catch (error) {
         throw new HandlerModuleError(`Handler module ${file} failed to load: ${errorMessage(error)}`, { cause: error });
@@ -88400,15 +88936,22 @@ function checkHandler(loaded, file) {
             throw new HandlerModuleError(`Handler module ${file} exports "${name}" but it is a ${typeof exports[name]}, not a function.`);
         }
     }
-    if (has('processRecord') === has('processPartition')) {
-        throw new HandlerModuleError(has('processRecord')
-            ? `Handler module ${file} exports both processRecord and processPartition: export one of them.`
-            : `Handler module ${file} exports nothing usable: export a processRecord(state, record, context) or a processPartition(records, context) function (exports found: ${Object.keys(exports).join(', ') || 'none'}).`);
-    }
+    const problem = exportsProblem(file, has('processRecord'), has('processPartition'), Object.keys(exports));
+    if (problem !== undefined)
+        throw new HandlerModuleError(problem);
     const merge = has('merge') ? exports.merge : defaultMerge;
     return has('processRecord')
         ? { kind: 'record', handler: exports, merge }
         : { kind: 'partition', handler: exports, merge };
+}
+/** Why a module with these exports is no handler; undefined when it is one. */
+function exportsProblem(file, processRecord, processPartition, found) {
+    if (processRecord && processPartition)
+        return `Handler module ${file} exports both processRecord and processPartition: export one of them.`;
+    if (!processRecord && !processPartition) {
+        return `Handler module ${file} exports nothing usable: export a processRecord(state, record, context) or a processPartition(records, context) function (exports found: ${found.join(', ') || 'none'}).`;
+    }
+    return undefined;
 }
 
 // EXTERNAL MODULE: external "node:stream"
@@ -89064,7 +89607,102 @@ function handlerFromEnv(env = process.env) {
     };
 }
 
+;// CONCATENATED MODULE: ./lib/src/local/check-handler.js
+
+
+
+
+const CHECK_HANDLER_MODULE = 'sfn-fanout-check-handler';
+const CHECK = { logicalId: 'HandlerCheck', module: CHECK_HANDLER_MODULE, exportName: 'handler', timeoutSeconds: 60, memoryMb: 0, environment: {} };
+/**
+ * Loads the bundled handler once in a worker thread, as a Lambda environment would, and checks its
+ * exports: a module that throws on load, or exports nothing usable, fails before any planning.
+ * A thread, not this process, so whatever the module starts (timers, sockets) ends with it.
+ */
+async function checkHandlerLoads(bundle) {
+    const pool = new LambdaPool({ size: 1, env: { SFN_FANOUT_HANDLER: bundle.file } });
+    try {
+        return (await pool.invoke(CHECK, null));
+    }
+    catch (error) {
+        // Say it in the user's terms: their file, and source-mapped paths below their project.
+        const message = causeMessage(error.message)
+            .replaceAll(bundle.file, bundle.source)
+            .replaceAll(bundle.dir + external_node_path_.sep, bundle.projectDir + external_node_path_.sep);
+        throw new errors_HandlerModuleError(message.startsWith('Handler module') ? message : `Handler module ${bundle.source} failed to load: ${message}`, { cause: error });
+    }
+    finally {
+        await pool.close();
+    }
+}
+
+;// CONCATENATED MODULE: ./lib/src/preflight.js
+
+
+
+
+
+
+
+
+
+/** Lambda environments (worker threads) per core the local engine starts at most. */
+const LOCAL_THREADS_PER_CORE = 4;
+/**
+ * What can be checked before any work (planning, deploying, starting threads) is checked here, and a
+ * failure is an input error (exit 2): template parameters against the template's limits, the
+ * handler bundled (build errors at the user's file and line) and loaded once, native addons
+ * against the functions' architecture, and the local concurrency capped.
+ */
+async function prepareRun(settings, log, now = Date.now) {
+    const templatePath = settings.template ?? defaultTemplatePath();
+    await checkTemplateParameters(templatePath, settings.parameters);
+    const architecture = await functionArchitecture(templatePath, settings.parameters);
+    const started = now();
+    const bundle = await bundleHandler(settings.handler, { log });
+    const size = [...bundle.files.values()].reduce((sum, data) => sum + data.length, 0);
+    log(`Handler ${displayPath(bundle.source)}: bundle ${bundle.sha256.slice(0, 12)}, ${formatBytes(size)}, ${bundle.cached ? 'from the cache' : `built in ${now() - started} ms`}.`);
+    for (const warning of bundle.warnings)
+        log(`esbuild warnings for the handler:\n${warning}`);
+    if (settings.aws !== undefined) {
+        assertNativeAddonsRunOn(bundle.nativeAddons, architecture);
+        // Not loaded here: its top level would run with the runner's credentials, not the function's.
+        if (!bundle.exports.includes('default')) {
+            const problem = exportsProblem(displayPath(bundle.source), bundle.exports.includes('processRecord'), bundle.exports.includes('processPartition'), bundle.exports);
+            if (problem !== undefined)
+                throw new errors_HandlerModuleError(problem);
+        }
+        return { bundle, concurrency: settings.concurrency };
+    }
+    const problem = nativeAddonProblem(bundle.nativeAddons, architecture);
+    if (problem !== undefined)
+        log(`Warning: this run goes on, on this machine, but engine aws would refuse it. ${problem}`);
+    await checkHandlerLoads(bundle);
+    const concurrency = localConcurrency(settings.concurrency, (0,external_node_os_.availableParallelism)(), Number(settings.parameters.MaxConcurrency ?? 0));
+    if (concurrency.note !== undefined)
+        log(concurrency.note);
+    return { bundle, concurrency: concurrency.size };
+}
+/**
+ * Each local Lambda environment is a thread with its own heap (1,024 of them took 5 GB), so the
+ * count is capped at LOCAL_THREADS_PER_CORE per core. MaxConcurrency only ever lowers it: a
+ * Map's iterations wait for a free environment, so a MaxConcurrency of 10,000 starts no more threads.
+ */
+function localConcurrency(requested, cores, maxConcurrency) {
+    const cap = LOCAL_THREADS_PER_CORE * cores;
+    const notes = [];
+    let size = requested;
+    if (requested > cap) {
+        size = cap;
+        notes.push(`concurrency ${requested} is far above this machine's ${cores} cores: running ${cap} Lambda environments at once (${LOCAL_THREADS_PER_CORE} per core; each is a thread with its own heap).`);
+    }
+    if (maxConcurrency > size)
+        notes.push(`MaxConcurrency ${maxConcurrency}: the local engine runs at most ${size} partitions at once (concurrency), the rest wait their turn.`);
+    return notes.length === 0 ? { size } : { size, note: notes.join(' ') };
+}
+
 ;// CONCATENATED MODULE: ./lib/src/run-batch.js
+
 
 
 
@@ -89078,10 +89716,12 @@ function handlerFromEnv(env = process.env) {
 /** Runs a batch on the engine the settings name; the CLI and the action both come through here. */
 async function runBatch(settings, hooks = {}) {
     const log = hooks.log ?? (() => { });
+    const prepared = await prepareRun(settings, log);
     const s3 = settings.aws === undefined ? lazyS3Client(settings.s3) : lazyS3Client({ region: settings.aws.region });
     const common = {
         job: settings.job,
         handler: settings.handler,
+        bundle: prepared.bundle,
         ...(settings.template === undefined ? {} : { template: settings.template }),
         parameters: await withMapMode(settings, s3, log),
     };
@@ -89103,7 +89743,7 @@ async function runBatch(settings, hooks = {}) {
     }
     return runLocal({
         ...common,
-        concurrency: settings.concurrency,
+        concurrency: prepared.concurrency,
         s3: settings.s3,
         ...(hooks.onProgress === undefined ? {} : { onProgress: hooks.onProgress }),
         ...(hooks.signal === undefined ? {} : { signal: hooks.signal }),
@@ -89630,6 +90270,9 @@ module.exports = /*#__PURE__*/JSON.parse('{"$id":"http://asl-validator.cloud/wai
 /******/ 	return module.exports;
 /******/ }
 /******/ 
+/******/ // expose the modules object (__webpack_modules__)
+/******/ __nccwpck_require__.m = __webpack_modules__;
+/******/ 
 /************************************************************************/
 /******/ /* webpack/runtime/asset-relocator-loader */
 /******/ if (typeof __nccwpck_require__ !== 'undefined') __nccwpck_require__.ab = decodeURIComponent(new URL('.', import.meta.url).pathname).slice(import.meta.url.match(/^file:\/\/\/\w:/) ? 1 : 0, -1) + "/";
@@ -89745,6 +90388,28 @@ module.exports = /*#__PURE__*/JSON.parse('{"$id":"http://asl-validator.cloud/wai
 /******/ 	};
 /******/ })();
 /******/ 
+/******/ /* webpack/runtime/ensure chunk */
+/******/ (() => {
+/******/ 	__nccwpck_require__.f = {};
+/******/ 	// This file contains only the entry chunk.
+/******/ 	// The chunk loading function for additional chunks
+/******/ 	__nccwpck_require__.e = (chunkId) => {
+/******/ 		return Promise.all(Object.keys(__nccwpck_require__.f).reduce((promises, key) => {
+/******/ 			__nccwpck_require__.f[key](chunkId, promises);
+/******/ 			return promises;
+/******/ 		}, []));
+/******/ 	};
+/******/ })();
+/******/ 
+/******/ /* webpack/runtime/get javascript chunk filename */
+/******/ (() => {
+/******/ 	// This function allow to reference async chunks
+/******/ 	__nccwpck_require__.u = (chunkId) => {
+/******/ 		// return url for filenames based on template
+/******/ 		return "" + chunkId + ".index.js";
+/******/ 	};
+/******/ })();
+/******/ 
 /******/ /* webpack/runtime/hasOwnProperty shorthand */
 /******/ (() => {
 /******/ 	__nccwpck_require__.o = (obj, prop) => (Object.prototype.hasOwnProperty.call(obj, prop))
@@ -89759,6 +90424,69 @@ module.exports = /*#__PURE__*/JSON.parse('{"$id":"http://asl-validator.cloud/wai
 /******/ 		}
 /******/ 		Object.defineProperty(exports, '__esModule', { value: true });
 /******/ 	};
+/******/ })();
+/******/ 
+/******/ /* webpack/runtime/import chunk loading */
+/******/ (() => {
+/******/ 	// no baseURI
+/******/ 	
+/******/ 	// object to store loaded and loading chunks
+/******/ 	// undefined = chunk not loaded, null = chunk preloaded/prefetched
+/******/ 	// [resolve, Promise] = chunk loading, 0 = chunk loaded
+/******/ 	var installedChunks = {
+/******/ 		792: 0
+/******/ 	};
+/******/ 	
+/******/ 	var installChunk = (data) => {
+/******/ 		var {ids, modules, runtime} = data;
+/******/ 		// add "modules" to the modules object,
+/******/ 		// then flag all "ids" as loaded and fire callback
+/******/ 		var moduleId, chunkId, i = 0;
+/******/ 		for(moduleId in modules) {
+/******/ 			if(__nccwpck_require__.o(modules, moduleId)) {
+/******/ 				__nccwpck_require__.m[moduleId] = modules[moduleId];
+/******/ 			}
+/******/ 		}
+/******/ 		if(runtime) runtime(__nccwpck_require__);
+/******/ 		for(;i < ids.length; i++) {
+/******/ 			chunkId = ids[i];
+/******/ 			if(__nccwpck_require__.o(installedChunks, chunkId) && installedChunks[chunkId]) {
+/******/ 				installedChunks[chunkId][0]();
+/******/ 			}
+/******/ 			installedChunks[ids[i]] = 0;
+/******/ 		}
+/******/ 	
+/******/ 	}
+/******/ 	
+/******/ 	__nccwpck_require__.f.j = (chunkId, promises) => {
+/******/ 			// import() chunk loading for javascript
+/******/ 			var installedChunkData = __nccwpck_require__.o(installedChunks, chunkId) ? installedChunks[chunkId] : undefined;
+/******/ 			if(installedChunkData !== 0) { // 0 means "already installed".
+/******/ 	
+/******/ 				// a Promise means "currently loading".
+/******/ 				if(installedChunkData) {
+/******/ 					promises.push(installedChunkData[1]);
+/******/ 				} else {
+/******/ 					if(true) { // all chunks have JS
+/******/ 						// setup Promise in chunk cache
+/******/ 						var promise = import("./" + __nccwpck_require__.u(chunkId)).then(installChunk, (e) => {
+/******/ 							if(installedChunks[chunkId] !== 0) installedChunks[chunkId] = undefined;
+/******/ 							throw e;
+/******/ 						});
+/******/ 						var promise = Promise.race([promise, new Promise((resolve) => (installedChunkData = installedChunks[chunkId] = [resolve]))])
+/******/ 						promises.push(installedChunkData[1] = promise);
+/******/ 					}
+/******/ 				}
+/******/ 			}
+/******/ 	};
+/******/ 	
+/******/ 	// no prefetching
+/******/ 	
+/******/ 	// no preloaded
+/******/ 	
+/******/ 	// no external install chunk
+/******/ 	
+/******/ 	// no on chunks loaded
 /******/ })();
 /******/ 
 /************************************************************************/

@@ -33307,7 +33307,7 @@ class InputError extends FanoutError {
 class StoreError extends FanoutError {
 }
 /** The user's handler module is missing or exports nothing usable. */
-class HandlerModuleError extends FanoutError {
+class errors_HandlerModuleError extends FanoutError {
 }
 /** A partition rejected more records than the job tolerates. */
 class RejectedRecordsError extends FanoutError {
@@ -33324,7 +33324,7 @@ function errorMessage(error) {
  * A function error as Step Functions reports it: the error name is the function's errorType
  * (what Retry and Catch match), and the cause is the JSON document Lambda returns.
  */
-class LambdaFunctionError extends Error {
+class lambda_error_LambdaFunctionError extends Error {
     constructor(errorType, errorMessage, trace = []) {
         super(JSON.stringify({ errorType, errorMessage, trace }));
         this.name = errorType;
@@ -33337,7 +33337,7 @@ function serializeError(error) {
     return { errorType: 'Error', errorMessage: String(error), trace: [] };
 }
 /** The errorMessage of a Lambda cause document, or the cause itself when it is not one. */
-function causeMessage(cause) {
+function lambda_error_causeMessage(cause) {
     try {
         const parsed = JSON.parse(cause);
         return typeof parsed.errorMessage === 'string' ? parsed.errorMessage : cause;
@@ -33401,14 +33401,14 @@ var __rewriteRelativeImportExtension = (undefined && undefined.__rewriteRelative
 async function loadHandler(modulePath) {
     const file = external_node_path_.resolve(modulePath);
     if (!(0,external_node_fs_.existsSync)(file)) {
-        throw new HandlerModuleError(`Handler module ${file} does not exist: check the handler path (relative paths start from the working directory).`);
+        throw new errors_HandlerModuleError(`Handler module ${file} does not exist: check the handler path (relative paths start from the working directory).`);
     }
     let loaded;
     try {
         loaded = (await import(__rewriteRelativeImportExtension(/* webpackIgnore: true */ (0,external_node_url_namespaceObject.pathToFileURL)(file).href)));
     }
     catch (error) {
-        throw new HandlerModuleError(`Handler module ${file} failed to load: ${errorMessage(error)}`, { cause: error });
+        throw new errors_HandlerModuleError(`Handler module ${file} failed to load: ${errorMessage(error)}`, { cause: error });
     }
     return checkHandler(loaded, file);
 }
@@ -33417,18 +33417,25 @@ function checkHandler(loaded, file) {
     const has = (name) => typeof exports[name] === 'function';
     for (const name of ['init', 'processRecord', 'finish', 'processPartition', 'merge']) {
         if (exports[name] !== undefined && !has(name)) {
-            throw new HandlerModuleError(`Handler module ${file} exports "${name}" but it is a ${typeof exports[name]}, not a function.`);
+            throw new errors_HandlerModuleError(`Handler module ${file} exports "${name}" but it is a ${typeof exports[name]}, not a function.`);
         }
     }
-    if (has('processRecord') === has('processPartition')) {
-        throw new HandlerModuleError(has('processRecord')
-            ? `Handler module ${file} exports both processRecord and processPartition: export one of them.`
-            : `Handler module ${file} exports nothing usable: export a processRecord(state, record, context) or a processPartition(records, context) function (exports found: ${Object.keys(exports).join(', ') || 'none'}).`);
-    }
+    const problem = exportsProblem(file, has('processRecord'), has('processPartition'), Object.keys(exports));
+    if (problem !== undefined)
+        throw new errors_HandlerModuleError(problem);
     const merge = has('merge') ? exports.merge : defaultMerge;
     return has('processRecord')
         ? { kind: 'record', handler: exports, merge }
         : { kind: 'partition', handler: exports, merge };
+}
+/** Why a module with these exports is no handler; undefined when it is one. */
+function exportsProblem(file, processRecord, processPartition, found) {
+    if (processRecord && processPartition)
+        return `Handler module ${file} exports both processRecord and processPartition: export one of them.`;
+    if (!processRecord && !processPartition) {
+        return `Handler module ${file} exports nothing usable: export a processRecord(state, record, context) or a processPartition(records, context) function (exports found: ${found.join(', ') || 'none'}).`;
+    }
+    return undefined;
 }
 
 ;// CONCATENATED MODULE: ./lib/src/location.js
@@ -34700,14 +34707,162 @@ async function worker_handler(event) {
     return 'Items' in event ? batchStep(event, { s3: worker_s3, handler: worker_userHandler }) : workStep(event, { s3: worker_s3, handler: worker_userHandler });
 }
 
+;// CONCATENATED MODULE: ./lib/src/local/lambda-pool.js
+
+
+// Sources run as .ts on Node 24; the bundle keeps its thread entry beside itself in dist/.
+const THREAD_FILE = import.meta.url.endsWith('.ts') ? './lambda-thread.ts' : './lambda-thread.js';
+/** A worker thread standing in for one Lambda execution environment. */
+class Environment {
+    thread;
+    current;
+    timer;
+    constructor(env) {
+        this.thread = new Worker(new URL(THREAD_FILE, import.meta.url), { env: { ...process.env, ...env } });
+    }
+}
+/**
+ * Runs Lambda handlers in worker threads, so partitions really run in parallel on all cores.
+ * Like Lambda, an environment runs one invocation at a time, a function's Timeout kills it
+ * (`Sandbox.Timedout`), and a crashed environment is replaced (`Runtime.ExitError`).
+ */
+class lambda_pool_LambdaPool {
+    #options;
+    #idle = [];
+    #busy = new Set();
+    #queue = [];
+    #nextId = 0;
+    #closed = false;
+    constructor(options) {
+        if (!Number.isInteger(options.size) || options.size < 1)
+            throw new RangeError(`Pool size must be a positive whole number, not ${options.size}.`);
+        this.#options = options;
+    }
+    /** Invocations running now. */
+    get active() {
+        return this.#busy.size;
+    }
+    invoke(fn, event) {
+        if (this.#closed)
+            return Promise.reject(new Error('The Lambda pool is closed.'));
+        return new Promise((resolve, reject) => {
+            this.#queue.push({ id: this.#nextId++, fn, event, resolve, reject });
+            this.#dispatch();
+        });
+    }
+    async close() {
+        this.#closed = true;
+        for (const pending of this.#queue.splice(0))
+            pending.reject(new Error('The Lambda pool was closed before this invocation started.'));
+        const all = [...this.#idle.splice(0), ...this.#busy];
+        this.#busy.clear();
+        for (const environment of all) {
+            clearTimeout(environment.timer);
+            environment.current?.reject(new LambdaFunctionError('Runtime.ExitError', 'The run was stopped.'));
+        }
+        await Promise.all(all.map((environment) => environment.thread.terminate()));
+    }
+    #dispatch() {
+        while (this.#queue.length > 0) {
+            const environment = this.#idle.pop() ?? (this.#busy.size < this.#options.size ? this.#spawn() : undefined);
+            if (environment === undefined)
+                return;
+            this.#start(environment, this.#queue.shift());
+        }
+    }
+    #spawn() {
+        const environment = new Environment(this.#options.env);
+        environment.thread.on('message', (reply) => this.#finish(environment, reply));
+        environment.thread.on('error', (error) => this.#crash(environment, 'Runtime.ExitError', `The environment crashed: ${error.message}`));
+        environment.thread.on('exit', (code) => this.#crash(environment, 'Runtime.ExitError', `The environment exited with code ${code} before the handler returned.`));
+        return environment;
+    }
+    #start(environment, invocation) {
+        environment.current = invocation;
+        this.#busy.add(environment);
+        const { fn } = invocation;
+        environment.timer = setTimeout(() => {
+            this.#crash(environment, 'Sandbox.Timedout', `Task timed out after ${fn.timeoutSeconds.toFixed(2)} seconds`);
+        }, fn.timeoutSeconds * 1000);
+        environment.thread.postMessage({ id: invocation.id, module: fn.module, exportName: fn.exportName, event: invocation.event });
+    }
+    #finish(environment, reply) {
+        const invocation = environment.current;
+        if (invocation === undefined || invocation.id !== reply.id)
+            return;
+        clearTimeout(environment.timer);
+        environment.current = undefined;
+        this.#busy.delete(environment);
+        if (!this.#closed)
+            this.#idle.push(environment);
+        if (reply.ok)
+            invocation.resolve(reply.result);
+        else
+            invocation.reject(new LambdaFunctionError(reply.error.errorType, reply.error.errorMessage, reply.error.trace));
+        this.#dispatch();
+    }
+    /** The environment is lost (timeout, crash): fail its invocation and never reuse it. */
+    #crash(environment, errorType, message) {
+        if (!this.#busy.has(environment) && !this.#idle.includes(environment))
+            return;
+        clearTimeout(environment.timer);
+        this.#busy.delete(environment);
+        const idleIndex = this.#idle.indexOf(environment);
+        if (idleIndex !== -1)
+            this.#idle.splice(idleIndex, 1);
+        const invocation = environment.current;
+        environment.current = undefined;
+        environment.thread.removeAllListeners();
+        void environment.thread.terminate();
+        invocation?.reject(new LambdaFunctionError(errorType, message));
+        if (!this.#closed)
+            this.#dispatch();
+    }
+}
+
+;// CONCATENATED MODULE: ./lib/src/local/check-handler.js
+
+
+
+
+const CHECK_HANDLER_MODULE = 'sfn-fanout-check-handler';
+const CHECK = { logicalId: 'HandlerCheck', module: CHECK_HANDLER_MODULE, exportName: 'handler', timeoutSeconds: 60, memoryMb: 0, environment: {} };
+/**
+ * Loads the bundled handler once in a worker thread, as a Lambda environment would, and checks its
+ * exports: a module that throws on load, or exports nothing usable, fails before any planning.
+ * A thread, not this process, so whatever the module starts (timers, sockets) ends with it.
+ */
+async function checkHandlerLoads(bundle) {
+    const pool = new LambdaPool({ size: 1, env: { SFN_FANOUT_HANDLER: bundle.file } });
+    try {
+        return (await pool.invoke(CHECK, null));
+    }
+    catch (error) {
+        // Say it in the user's terms: their file, and source-mapped paths below their project.
+        const message = causeMessage(error.message)
+            .replaceAll(bundle.file, bundle.source)
+            .replaceAll(bundle.dir + path.sep, bundle.projectDir + path.sep);
+        throw new HandlerModuleError(message.startsWith('Handler module') ? message : `Handler module ${bundle.source} failed to load: ${message}`, { cause: error });
+    }
+    finally {
+        await pool.close();
+    }
+}
+
 ;// CONCATENATED MODULE: ./lib/src/local/lambda-thread.js
 
 
 
 
 
+
+
+// Stack traces from the user's bundle name their own files and lines, as NODE_OPTIONS=--enable-source-maps does in Lambda.
+process.setSourceMapsEnabled(true);
+/** Not a Lambda: loads the user's handler once, so a module that cannot load fails the run before any work. */
+const handlerCheck = { handler: async () => (await handlerFromEnv()()).kind };
 /** One Lambda execution environment: runs one invocation at a time, keeps module state between them. */
-const modules = { partitioner: partitioner_namespaceObject, reducer: reducer_namespaceObject, worker: worker_namespaceObject };
+const modules = { partitioner: partitioner_namespaceObject, reducer: reducer_namespaceObject, worker: worker_namespaceObject, [CHECK_HANDLER_MODULE]: handlerCheck };
 external_node_worker_threads_namespaceObject.parentPort?.on('message', async ({ id, module, exportName, event }) => {
     try {
         const handler = modules[module]?.[exportName];

@@ -10,6 +10,7 @@ import type { BatchProgress, BatchReport } from './report/batch-report.ts';
 import type { RunSettings } from './settings.ts';
 import { chooseMapMode } from './plan/map-mode.ts';
 import { planJob } from './steps/steps.ts';
+import { prepareRun } from './preflight.ts';
 import { lazyS3Client } from './store/open-store.ts';
 
 export interface RunHooks {
@@ -23,10 +24,12 @@ export interface RunHooks {
 /** Runs a batch on the engine the settings name; the CLI and the action both come through here. */
 export async function runBatch(settings: RunSettings, hooks: RunHooks = {}): Promise<BatchReport> {
   const log = hooks.log ?? (() => {});
+  const prepared = await prepareRun(settings, log);
   const s3 = settings.aws === undefined ? lazyS3Client(settings.s3) : lazyS3Client({ region: settings.aws.region });
   const common = {
     job: settings.job,
     handler: settings.handler,
+    bundle: prepared.bundle,
     ...(settings.template === undefined ? {} : { template: settings.template }),
     parameters: await withMapMode(settings, s3, log),
   };
@@ -49,7 +52,7 @@ export async function runBatch(settings: RunSettings, hooks: RunHooks = {}): Pro
   }
   return runLocal({
     ...common,
-    concurrency: settings.concurrency,
+    concurrency: prepared.concurrency,
     s3: settings.s3,
     ...(hooks.onProgress === undefined ? {} : { onProgress: hooks.onProgress }),
     ...(hooks.signal === undefined ? {} : { signal: hooks.signal }),

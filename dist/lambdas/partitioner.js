@@ -33387,15 +33387,22 @@ function checkHandler(loaded, file) {
             throw new HandlerModuleError(`Handler module ${file} exports "${name}" but it is a ${typeof exports[name]}, not a function.`);
         }
     }
-    if (has('processRecord') === has('processPartition')) {
-        throw new HandlerModuleError(has('processRecord')
-            ? `Handler module ${file} exports both processRecord and processPartition: export one of them.`
-            : `Handler module ${file} exports nothing usable: export a processRecord(state, record, context) or a processPartition(records, context) function (exports found: ${Object.keys(exports).join(', ') || 'none'}).`);
-    }
+    const problem = exportsProblem(file, has('processRecord'), has('processPartition'), Object.keys(exports));
+    if (problem !== undefined)
+        throw new HandlerModuleError(problem);
     const merge = has('merge') ? exports.merge : defaultMerge;
     return has('processRecord')
         ? { kind: 'record', handler: exports, merge }
         : { kind: 'partition', handler: exports, merge };
+}
+/** Why a module with these exports is no handler; undefined when it is one. */
+function exportsProblem(file, processRecord, processPartition, found) {
+    if (processRecord && processPartition)
+        return `Handler module ${file} exports both processRecord and processPartition: export one of them.`;
+    if (!processRecord && !processPartition) {
+        return `Handler module ${file} exports nothing usable: export a processRecord(state, record, context) or a processPartition(records, context) function (exports found: ${found.join(', ') || 'none'}).`;
+    }
+    return undefined;
 }
 
 ;// CONCATENATED MODULE: ./lib/src/location.js

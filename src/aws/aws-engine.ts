@@ -21,6 +21,8 @@ import { deleteStack, deployStack, type DeployDeps } from './deploy.ts';
 import { executionArnOf, executionName, redrive, startOrAttach, waitForExecution, type StepIdentity } from './execution.ts';
 import type { MapProgress } from './map-progress.ts';
 import { bundledTemplate, defaultTemplatePath } from '../local/template-definition.ts';
+import { functionArchitecture } from '../local/template-parameters.ts';
+import { bundleHandler, type HandlerBundle } from '../handler/bundle.ts';
 
 export interface AwsClients {
   readonly cfn: CloudFormationClient;
@@ -32,6 +34,8 @@ export interface AwsClients {
 export interface AwsRunOptions extends AwsSettings {
   readonly job: Job;
   readonly handler: string;
+  /** Its bundle, when the caller built it already (the run's preflight does). */
+  readonly bundle?: HandlerBundle;
   readonly template?: string;
   /** Template parameters set by the user (memory, timeouts, MaxConcurrency, ...). */
   readonly parameters: Readonly<Record<string, string>>;
@@ -79,7 +83,8 @@ export async function runAws(options: AwsRunOptions, clients: AwsClients, deps: 
   }
 
   const artifactBucket = options.artifactBucket ?? (await bootstrapBucket());
-  const pkg = await buildCodePackage(options.handler);
+  const bundle = options.bundle ?? (await bundleHandler(options.handler, { log: deps.log }));
+  const pkg = await buildCodePackage(bundle, { architecture: await functionArchitecture(options.template ?? defaultTemplatePath(), options.parameters) });
   const key = codeKey(pkg);
   deps.log((await uploadIfAbsent(clients.s3, artifactBucket, key, pkg.zip)) ? `Uploaded the code to s3://${artifactBucket}/${key}.` : `The code is already at s3://${artifactBucket}/${key}.`);
 
