@@ -1,9 +1,10 @@
-import { readFile, writeFile } from 'node:fs/promises';
+import { cp, readFile, writeFile } from 'node:fs/promises';
 import { runBundledAction } from './helpers/run-action.ts';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parse } from 'yaml';
 import { HELP, main } from '../src/cli.ts';
+import { ESBUILD_VERSION } from '../src/handler/load-esbuild.ts';
 import { SETTING_NAMES } from '../src/settings.ts';
 import { tempDir } from './helpers/corpus.ts';
 
@@ -89,6 +90,34 @@ describe('the bundled action (dist/index.js), run the way the runner runs it', (
     expect(outputs).toMatchObject({ status: 'SUCCEEDED', partitions: '4', succeeded: '4', failed: '0', records: '15438', rejected: '0' });
     expect(JSON.parse(outputs.result!).requests).toBe(15438);
     expect(JSON.parse(await readFile(outputs['report-path']!, 'utf8')).runId).toBe(outputs['run-id']);
+  });
+
+  it('runs from a checkout of the action with no node_modules: esbuild is installed once with npm', async () => {
+    // What `uses: sfn-fanout/sfn-fanout@main` checks out: the committed files, no node_modules.
+    const checkout = await tempDir('action-checkout-');
+    for (const item of ['dist', 'template', 'package.json']) await cp(path.join(root, item), path.join(checkout, item), { recursive: true });
+    // A user's repository with the example handler, and no esbuild in it either.
+    const project = await tempDir('user-repo-');
+    for (const file of ['handler.ts', 'sketch.ts']) await cp(path.join(root, 'examples/log-analytics', file), path.join(project, file));
+    // npm as the runner has it, installing from this machine's copy of the registry package.
+    const bin = await tempDir('fake-npm-');
+    const npmLog = path.join(bin, 'calls.txt');
+    await writeFile(
+      path.join(bin, 'npm'),
+      `#!/bin/sh\necho "$@" >> ${npmLog}\nwhile [ "$1" != "--prefix" ]; do shift; done\nmkdir -p "$2/node_modules/@esbuild"\ncp -r ${root}/node_modules/esbuild "$2/node_modules/"\ncp -r ${root}/node_modules/@esbuild/${process.platform}-${process.arch} "$2/node_modules/@esbuild/"\n`,
+      { mode: 0o755 },
+    );
+    const cache = await tempDir('cache-');
+    const inputs = { input: sample, output: await tempDir(), handler: path.join(project, 'handler.ts'), partitions: '2' };
+    const env = { PATH: `${bin}:${process.env.PATH}`, SFN_FANOUT_CACHE_DIR: cache };
+    const first = await runBundledAction(inputs, env, checkout);
+    expect([first.code, first.stdout]).toEqual([0, expect.any(String)]);
+    expect(first.stdout).toContain(`esbuild is not installed here: installing esbuild@${ESBUILD_VERSION} into ${path.join(cache, `esbuild-${ESBUILD_VERSION}`)} (once).`);
+    expect(parseOutputFile(first.outputFile)).toMatchObject({ status: 'SUCCEEDED', records: '15438' });
+    const second = await runBundledAction({ ...inputs, output: await tempDir() }, env, checkout);
+    expect(second.code).toBe(0);
+    expect(second.stdout).toContain('from the cache');
+    expect((await readFile(npmLog, 'utf8')).trim().split('\n')).toEqual([`install --prefix ${path.join(cache, `esbuild-${ESBUILD_VERSION}`)} --no-save --no-package-lock --no-audit --no-fund --loglevel=error esbuild@${ESBUILD_VERSION}`]);
   });
 
   it('fails the step with the input error and writes no outputs when an input is wrong', async () => {

@@ -37,9 +37,9 @@ export async function loadEsbuild(sources: EsbuildSources): Promise<EsbuildApi> 
       return undefined;
     }
   };
-  const fromFile = (packageJson: string) => async () => import(pathToFileURL(createRequire(packageJson).resolve('esbuild')).href);
+  const fromFile = (packageJson: string) => async () => import(/* webpackIgnore: true */ pathToFileURL(createRequire(packageJson).resolve('esbuild')).href);
   const found =
-    (await attempt('beside sfn-fanout', () => import('esbuild'))) ??
+    (await attempt('beside sfn-fanout', () => import(/* webpackIgnore: true */ 'esbuild'))) ??
     (await attempt(`in ${sources.projectDir}`, fromFile(path.join(sources.projectDir, 'package.json')))) ??
     (await attempt(`in ${sources.installDir}`, fromFile(path.join(sources.installDir, 'package.json'))));
   if (found !== undefined) return found;
