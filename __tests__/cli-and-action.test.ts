@@ -1,9 +1,9 @@
-import { cp, readFile, writeFile } from 'node:fs/promises';
+import { cp, readdir, readFile, writeFile } from 'node:fs/promises';
 import { runBundledAction } from './helpers/run-action.ts';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parse } from 'yaml';
-import { HELP, main } from '../src/cli.ts';
+import { HELP, PLAN_HELP, RUN_HELP, main } from '../src/cli.ts';
 import { ESBUILD_VERSION } from '../src/handler/load-esbuild.ts';
 import { SETTING_NAMES } from '../src/settings.ts';
 import { tempDir } from './helpers/corpus.ts';
@@ -20,13 +20,29 @@ async function cli(args: string[]) {
 }
 
 describe('the CLI', () => {
-  it('documents every option in --help, under the same names as the action inputs', async () => {
+  it('documents every option in run --help, under the same names as the action inputs', async () => {
     const { code, out } = await cli(['--help']);
-    expect(code).toBe(0);
-    expect(out).toBe(HELP);
+    expect([code, out]).toEqual([0, HELP]);
+    const run = await cli(['run', '--help']);
+    expect([run.code, run.out]).toEqual([0, RUN_HELP]);
     const action = parse(await readFile(path.join(root, 'action.yml'), 'utf8')) as { inputs: Record<string, unknown> };
     expect(Object.keys(action.inputs).sort()).toEqual([...SETTING_NAMES].sort());
-    for (const name of SETTING_NAMES) expect(HELP).toContain(`--${name} <`);
+    for (const name of SETTING_NAMES) expect(RUN_HELP).toContain(`--${name} <`);
+    // The report is written by both engines, so it is not listed under one.
+    expect(RUN_HELP).toMatch(/Results \(both engines\):\n {2}--summary <file> .*\n {2}--report <file>/);
+  });
+
+  it('shows plan\'s own options for plan --help, and refuses a run option given to plan', async () => {
+    const { code, out } = await cli(['plan', '--help']);
+    expect([code, out]).toEqual([0, PLAN_HELP]);
+    expect(PLAN_HELP).not.toContain('--handler');
+    const wrong = await cli(['plan', '--input', sample, '--handler', exampleHandler, '--concurrency', '4']);
+    expect([wrong.code, wrong.err]).toEqual([2, 'plan does not use --handler, --concurrency: it only lists the input and plans (see sfn-fanout plan --help).\nRun sfn-fanout --help for the options.\n']);
+  });
+
+  it('prints its version from package.json', async () => {
+    const { version } = JSON.parse(await readFile(path.join(root, 'package.json'), 'utf8')) as { version: string };
+    expect(await cli(['--version'])).toEqual({ code: 0, out: `sfn-fanout ${version} (Node.js ${process.version})\n`, err: '' });
   });
 
   it('runs the sample, prints the partition table and writes the summary and the report', async () => {
@@ -42,7 +58,20 @@ describe('the CLI', () => {
   it('plans without reading data', async () => {
     const { code, out } = await cli(['plan', '--input', sample, '--partitions', '4']);
     expect(code).toBe(0);
-    expect(out).toContain('5 objects, 1.6 MiB in 4 partitions; max/mean 1.000');
+    expect(out).toContain('5 objects, 1.6 MiB (~1.9 MiB uncompressed) in 4 partitions; max/mean 1.000 by uncompressed size');
+    expect(out).toMatch(/^0 .* access-0004.ndjson.gz \[0, 39346\)  \(gzip: one object, read whole; ~488.4 KiB uncompressed\)$/m);
+  });
+
+  it('takes a single file as input, and reads that file only', async () => {
+    const [first] = (await readdir(sample)).sort();
+    const lines = (await readFile(path.join(sample, first!), 'utf8')).split('\n').filter((line) => line !== '').length;
+    const plan = await cli(['plan', '--input', path.join(sample, first!), '--partitions', '2']);
+    expect(plan.out).toMatch(new RegExp(`^0 .* ${first!.replace('.', '\\.')} \\[0, \\d+\\)$`, 'm'));
+    expect(plan.out).toContain('1 objects,');
+    const output = await tempDir();
+    const { code, out } = await cli(['run', '--input', path.join(sample, first!), '--output', output, '--handler', exampleHandler, '--partitions', '2', '--concurrency', '1']);
+    expect(code).toBe(0);
+    expect(out).toContain(`SUCCEEDED: 2 partitions (2 succeeded, 0 failed), ${lines.toLocaleString('en-US')} records`);
   });
 
   it.each([
@@ -54,6 +83,10 @@ describe('the CLI', () => {
     [['run', '--input', sample, '--output', '/tmp/x', '--handler', exampleHandler, '--s3-endpoint', 'localhost'], 's3-endpoint "localhost" is not a URL'],
     [['run', '--bogus', 'x'], "Unknown option '--bogus'"],
     [['deploy'], 'Unknown command "deploy": use run or plan.'],
+    [['run', '--input', sample, '--output', 's3:/bucket/x', '--handler', exampleHandler], 'output "s3:/bucket/x" is not a URI: write s3://bucket/prefix with two slashes, or ./s3:/bucket/x for a local path with a colon in its name.'],
+    [['run', '--input', 'S3:/bucket/x', '--output', '/tmp/x', '--handler', exampleHandler], 'input "S3:/bucket/x" is not a URI: write s3://bucket/prefix with two slashes'],
+    [['run', '--input', '/nowhere/logs', '--output', '/tmp/x', '--handler', exampleHandler], 'input: directory /nowhere/logs does not exist: give the folder or file that holds the data'],
+    [['plan', '--input', 'nowhere/logs'], `input: directory ${path.resolve('nowhere/logs')} does not exist`],
   ])('exits 2 with a clear error for %j', async (args, message) => {
     const { code, err } = await cli(args);
     expect(code).toBe(2);

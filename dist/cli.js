@@ -52052,7 +52052,7 @@ Object.defineProperty(exports, "__esModule", ({ value: true }));
 exports.getSchemaRefs = exports.resolveUrl = exports.normalizeId = exports._getFullPath = exports.getFullPath = exports.inlineRef = void 0;
 const util_1 = __nccwpck_require__(4464);
 const equal = __nccwpck_require__(3430);
-const traverse = __nccwpck_require__(1167);
+const traverse = __nccwpck_require__(3548);
 // TODO refactor to use keyword definitions
 const SIMPLE_INLINED = new Set([
     "type",
@@ -60075,7 +60075,7 @@ module.exports = function equal(a, b) {
 
 /***/ }),
 
-/***/ 1167:
+/***/ 3548:
 /***/ ((module) => {
 
 
@@ -80605,13 +80605,16 @@ exports.JSONPath = JSONPath;
 /***/ ((__webpack_module__, __unused_webpack___webpack_exports__, __nccwpck_require__) => {
 
 __nccwpck_require__.a(__webpack_module__, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
-/* harmony import */ var _cli_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(9139);
+/* harmony import */ var _require_node_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(8898);
+/* harmony import */ var _cli_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(1167);
+// First: it checks the Node.js version before the rest of the CLI loads.
+
 
 // Ctrl-C stops the execution and its workers; a second one kills the process.
 const controller = new AbortController();
 process.once('SIGINT', () => controller.abort());
 process.once('SIGTERM', () => controller.abort());
-process.exitCode = await (0,_cli_js__WEBPACK_IMPORTED_MODULE_0__/* .main */ .i)(process.argv.slice(2), {
+process.exitCode = await (0,_cli_js__WEBPACK_IMPORTED_MODULE_1__/* .main */ .iW)(process.argv.slice(2), {
     out: (text) => process.stdout.write(text),
     err: (text) => process.stderr.write(text),
     tty: process.stderr.isTTY === true,
@@ -80623,19 +80626,52 @@ __webpack_async_result__();
 
 /***/ }),
 
-/***/ 9139:
+/***/ 8898:
+/***/ (() => {
+
+
+;// CONCATENATED MODULE: ./lib/src/node-version.js
+/** The Node.js sfn-fanout runs on: what GitHub runs actions with (node24) and Lambda's nodejs24.x. */
+const REQUIRED_NODE_MAJOR = 24;
+/**
+ * One line saying why this Node.js cannot run sfn-fanout, or undefined. On Node 20 the local engine
+ * otherwise fails deep inside a worker thread ("Promise.withResolvers is not a function") and the
+ * run reports only a crashed Lambda environment.
+ */
+function nodeVersionProblem(version = process.version) {
+    const major = Number(/^v?(\d+)\./.exec(version)?.[1] ?? 0);
+    if (major >= REQUIRED_NODE_MAJOR)
+        return undefined;
+    return `sfn-fanout needs Node.js ${REQUIRED_NODE_MAJOR} or later, and this is ${version}: run it as npx sfn-fanout after npm ci (which installs Node.js ${REQUIRED_NODE_MAJOR} for the project), or install Node.js ${REQUIRED_NODE_MAJOR}.`;
+}
+
+;// CONCATENATED MODULE: ./lib/src/bin/require-node.js
+
+// Imported first by the CLI, so it runs before any other module: on an old Node, one line and exit 2.
+const problem = nodeVersionProblem();
+if (problem !== undefined) {
+    process.stderr.write(`${problem}\n`);
+    process.exit(2);
+}
+
+
+/***/ }),
+
+/***/ 1167:
 /***/ ((__unused_webpack___webpack_module__, __webpack_exports__, __nccwpck_require__) => {
 
 
 // EXPORTS
 __nccwpck_require__.d(__webpack_exports__, {
-  i: () => (/* binding */ main)
+  iW: () => (/* binding */ main)
 });
 
-// UNUSED EXPORTS: HELP
+// UNUSED EXPORTS: HELP, PLAN_HELP, RUN_HELP
 
 // EXTERNAL MODULE: external "node:fs/promises"
 var promises_ = __nccwpck_require__(1455);
+;// CONCATENATED MODULE: external "node:module"
+const external_node_module_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:module");
 // EXTERNAL MODULE: external "node:path"
 var external_node_path_ = __nccwpck_require__(6760);
 // EXTERNAL MODULE: external "node:util"
@@ -80670,27 +80706,39 @@ function errors_errorMessage(error) {
     return error instanceof Error ? error.message : String(error);
 }
 
+// EXTERNAL MODULE: external "node:fs"
+var external_node_fs_ = __nccwpck_require__(3024);
 ;// CONCATENATED MODULE: external "node:url"
 const external_node_url_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:url");
 ;// CONCATENATED MODULE: ./lib/src/location.js
 
 
 
+
 const BUCKET_NAME = /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/;
+/** A last path part that names a data file rather than a folder: `logs/app.ndjson.gz`, `data.csv`. */
+const DATA_FILE = /\.(csv|tsv|txt|log|json|jsonl|ndjson|gz|gzip|bz2|xz|zst|zstd|lz4|snappy|zip|7z|parquet|orc|avro)$/i;
 /**
  * Parses `s3://bucket/prefix`, `file:///abs/path` or a plain path. A prefix is a folder: it is
- * normalised to end with `/`, so `s3://b/day-1` never picks up `day-10/`.
+ * normalised to end with `/`, so `s3://b/day-1` never picks up `day-10/`. As an input (`single`),
+ * an existing local file, or an S3 key without a trailing `/` whose last part has a data file
+ * extension (`s3://b/logs/app.csv`), is that one object.
  */
-function location_parseLocation(value, inputName) {
+function location_parseLocation(value, inputName, { single = false } = {}) {
     const text = value.trim();
     if (text === '') {
         throw new errors_InputError(`${inputName} is empty: give an S3 URI like s3://my-bucket/logs/ or a local directory path.`);
     }
     const scheme = /^([a-zA-Z][a-zA-Z0-9+.-]*):\/\//.exec(text)?.[1]?.toLowerCase();
+    // `s3:/bucket/x` would otherwise be a local directory named `s3:`. (One letter is a Windows drive.)
+    const malformed = scheme === undefined ? /^([a-zA-Z][a-zA-Z0-9+.-]+):/.exec(text)?.[1] : undefined;
+    if (malformed !== undefined) {
+        throw new errors_InputError(`${inputName} "${text}" is not a URI: write ${malformed.toLowerCase()}://bucket/prefix with two slashes, or ./${text} for a local path with a colon in its name.`);
+    }
     if (scheme === undefined)
-        return dirLocation(external_node_path_.resolve(text));
+        return dirLocation(external_node_path_.resolve(text), single);
     if (scheme === 'file')
-        return dirLocation((0,external_node_url_namespaceObject.fileURLToPath)(text));
+        return dirLocation((0,external_node_url_namespaceObject.fileURLToPath)(text), single);
     if (scheme !== 's3') {
         throw new errors_InputError(`${inputName} "${text}" uses the unsupported scheme "${scheme}://": use s3://bucket/prefix or a local directory path.`);
     }
@@ -80701,11 +80749,22 @@ function location_parseLocation(value, inputName) {
         throw new errors_InputError(`${inputName} "${text}" does not name a valid S3 bucket ("${bucket}"): bucket names are 3-63 lowercase letters, digits, dots and hyphens.`);
     }
     const rawPrefix = slash === -1 ? '' : rest.slice(slash + 1).replace(/^\/+/, '');
+    if (single && DATA_FILE.test(rawPrefix)) {
+        const cut = rawPrefix.lastIndexOf('/') + 1;
+        return { kind: 's3', bucket, prefix: rawPrefix.slice(0, cut), uri: `s3://${bucket}/${rawPrefix}`, object: rawPrefix.slice(cut) };
+    }
     const prefix = rawPrefix === '' || rawPrefix.endsWith('/') ? rawPrefix : `${rawPrefix}/`;
     return { kind: 's3', bucket, prefix, uri: `s3://${bucket}/${prefix}` };
 }
-function dirLocation(dir) {
-    return { kind: 'dir', path: dir, uri: dir };
+function dirLocation(target, single) {
+    if (single && (0,external_node_fs_.statSync)(target, { throwIfNoEntry: false })?.isFile() === true) {
+        return { kind: 'dir', path: external_node_path_.dirname(target), uri: target, object: external_node_path_.basename(target) };
+    }
+    return { kind: 'dir', path: target, uri: target };
+}
+/** The input location of a job: a folder, or one file or S3 object. */
+function parseInputLocation(value, inputName = 'input') {
+    return location_parseLocation(value, inputName, { single: true });
 }
 
 ;// CONCATENATED MODULE: ./lib/src/records/formats.js
@@ -80810,7 +80869,7 @@ function job_parseJob(request) {
     const input = requiredText(request.input, 'input');
     const output = requiredText(request.output, 'output');
     // Parsed for validation only: the job keeps the URIs as the user wrote them.
-    location_parseLocation(input, JOB_OPTION_NAMES.input);
+    parseInputLocation(input, JOB_OPTION_NAMES.input);
     location_parseLocation(output, JOB_OPTION_NAMES.output);
     const format = optionalText(request.format, 'format') ?? 'ndjson';
     if (!RECORD_FORMATS.includes(format)) {
@@ -81041,6 +81100,215 @@ function renderProgress(progress, elapsedMs) {
     return `partitions ${done}/${total} done · ${progress.running} running · ${progress.failed} failed${rate}${eta}`;
 }
 
+;// CONCATENATED MODULE: ./lib/src/plan/partition-plan.js
+
+const UNREADABLE = /\.(bz2|xz|zst|zstd|lz4|snappy|zip|7z|parquet|orc|avro)$/i;
+/** Gzip streams cannot be entered in the middle, so a `.gz` object is always one whole segment. */
+function partition_plan_isSplittable(key) {
+    return !/\.(gz|gzip)$/i.test(key);
+}
+/**
+ * Plans partitions of equal work. Whole (gzip) objects are placed first, heaviest first (by their
+ * uncompressed size when known), on the least-loaded partition; splittable bytes then fill every
+ * partition up to one common level, cut at any byte (the worker's record rule makes any cut safe).
+ * Objects keep their key order.
+ */
+function planPartitions(listing, options) {
+    let objects = 0;
+    let bytes = 0;
+    let weight = 0;
+    const whole = [];
+    const splittable = [];
+    for (const object of listing) {
+        objects += 1;
+        if (UNREADABLE.test(object.key)) {
+            throw new errors_InputError(`Cannot read "${object.key}": only plain text and gzip (.gz) are supported. Decompress it, or move it out of the input location.`);
+        }
+        if (object.size === 0)
+            continue;
+        bytes += object.size;
+        weight += weightOf(object);
+        (partition_plan_isSplittable(object.key) ? splittable : whole).push(object);
+    }
+    if (bytes === 0)
+        return { objects, bytes, partitions: [] };
+    const { count, cappedAt } = partitionCount(bytes, weight, options);
+    const bins = Array.from({ length: count }, () => ({ load: 0, bytes: 0, segments: [] }));
+    placeWholeObjects(whole, bins);
+    const quotas = fillQuotas(bins.map((bin) => bin.load), splittable.reduce((sum, object) => sum + object.size, 0));
+    pourSplittable(splittable, bins, quotas);
+    const compressed = whole.length > 0;
+    const partitions = bins
+        .filter((bin) => bin.bytes > 0)
+        .map((bin, id) => ({ id, bytes: bin.bytes, ...(compressed && bin.load !== bin.bytes ? { uncompressedBytes: bin.load } : {}), segments: bin.segments }));
+    return { objects, bytes, ...(weight !== bytes ? { uncompressedBytes: weight } : {}), partitions, ...(cappedAt === undefined ? {} : { cappedAt }) };
+}
+/** What an object costs a worker: its bytes once decompressed. */
+function weightOf(object) {
+    return Math.max(object.size, object.uncompressedSize ?? 0);
+}
+/**
+ * Why a plan has fewer partitions than `--partitions` asked for, or undefined: gzip objects cannot
+ * be split, so each is read whole by one worker, and a partition needs at least one byte.
+ */
+function partitionShortfall(plan, sizing) {
+    if (!('partitions' in sizing) || plan.partitions.length >= sizing.partitions || plan.bytes === 0)
+        return undefined;
+    const whole = plan.partitions.flatMap((partition) => partition.segments).filter((segment) => !partition_plan_isSplittable(segment.key));
+    const asked = `${plan.partitions.length} partition${plan.partitions.length === 1 ? '' : 's'}, not the ${sizing.partitions} asked for`;
+    if (whole.length === plan.partitions.flatMap((partition) => partition.segments).length) {
+        return `${asked}: ${whole.length === 1 ? `${whole[0].key} is gzip, which cannot be split` : `the input is ${whole.length} gzip objects, which cannot be split`}: each gzip object is read whole by one worker. Split the data into more files (or store it uncompressed) for more parallelism.`;
+    }
+    return `${asked}: ${plan.bytes < sizing.partitions ? `the input has only ${plan.bytes} bytes` : 'gzip objects cannot be split, and they fill the others'}.`;
+}
+function partitionCount(bytes, weight, options) {
+    if ('partitions' in options.sizing) {
+        return { count: Math.min(options.sizing.partitions, bytes) };
+    }
+    const wanted = Math.ceil(weight / options.sizing.partitionBytes);
+    return wanted > options.maxPartitions
+        ? { count: options.maxPartitions, cappedAt: options.maxPartitions }
+        : { count: wanted };
+}
+/** Longest-processing-time-first: each whole object goes to the least-loaded partition. */
+function placeWholeObjects(whole, bins) {
+    if (whole.length === 0)
+        return;
+    const sorted = [...whole].sort((a, b) => weightOf(b) - weightOf(a) || compareKeys(a.key, b.key));
+    const heap = new MinHeap((a, b) => bins[a].load - bins[b].load || a - b);
+    bins.forEach((_, index) => heap.push(index));
+    for (const object of sorted) {
+        const index = heap.pop();
+        const bin = bins[index];
+        bin.load += weightOf(object);
+        bin.bytes += object.size;
+        bin.segments.push({ key: object.key, start: 0, end: object.size });
+        heap.push(index);
+    }
+    // Whole objects were placed by size; keep each partition's segments in key order for reading.
+    for (const bin of bins)
+        bin.segments.sort((a, b) => compareKeys(a.key, b.key));
+}
+/**
+ * Water-filling: the integer number of splittable bytes each partition takes so that all
+ * partitions below the common level are raised to it. The quotas sum to `splittableBytes`.
+ */
+function fillQuotas(loads, splittableBytes) {
+    const order = loads.map((load, index) => ({ load, index })).sort((a, b) => a.load - b.load || a.index - b.index);
+    let level = 0;
+    let filled = 0;
+    let below = 0;
+    for (const [position, entry] of order.entries()) {
+        filled += entry.load;
+        below = position + 1;
+        level = (splittableBytes + filled) / below;
+        const next = order[position + 1];
+        if (next === undefined || level <= next.load)
+            break;
+    }
+    const quotas = loads.map(() => 0);
+    let assigned = 0;
+    for (const entry of order.slice(0, below)) {
+        const quota = Math.max(0, Math.floor(level - entry.load));
+        quotas[entry.index] = quota;
+        assigned += quota;
+    }
+    // Hand out the bytes lost to rounding, one each, to the partitions that were filled.
+    for (let i = 0; assigned < splittableBytes; i = (i + 1) % below) {
+        quotas[order[i].index] += 1;
+        assigned += 1;
+    }
+    return quotas;
+}
+function pourSplittable(splittable, bins, quotas) {
+    let binIndex = 0;
+    for (const object of splittable) {
+        let start = 0;
+        while (start < object.size) {
+            while (quotas[binIndex] === 0)
+                binIndex += 1;
+            const bin = bins[binIndex];
+            const take = Math.min(quotas[binIndex], object.size - start);
+            bin.segments.push({ key: object.key, start, end: start + take });
+            bin.load += take;
+            bin.bytes += take;
+            quotas[binIndex] -= take;
+            start += take;
+        }
+    }
+}
+function compareKeys(a, b) {
+    return a < b ? -1 : a > b ? 1 : 0;
+}
+class MinHeap {
+    #items = [];
+    #less;
+    constructor(compare) {
+        this.#less = compare;
+    }
+    push(item) {
+        const items = this.#items;
+        items.push(item);
+        let i = items.length - 1;
+        while (i > 0) {
+            const parent = (i - 1) >> 1;
+            if (this.#less(items[i], items[parent]) >= 0)
+                break;
+            [items[i], items[parent]] = [items[parent], items[i]];
+            i = parent;
+        }
+    }
+    pop() {
+        const items = this.#items;
+        const top = items[0];
+        const last = items.pop();
+        if (items.length > 0 && last !== undefined) {
+            items[0] = last;
+            let i = 0;
+            for (;;) {
+                const left = 2 * i + 1;
+                const right = left + 1;
+                let smallest = i;
+                if (left < items.length && this.#less(items[left], items[smallest]) < 0)
+                    smallest = left;
+                if (right < items.length && this.#less(items[right], items[smallest]) < 0)
+                    smallest = right;
+                if (smallest === i)
+                    break;
+                [items[i], items[smallest]] = [items[smallest], items[i]];
+                i = smallest;
+            }
+        }
+        return top;
+    }
+}
+
+;// CONCATENATED MODULE: ./lib/src/plan/render-plan.js
+
+
+const SHOWN = 100;
+/** The plan as `sfn-fanout plan` prints it: one row a partition, its gzip objects marked as read whole, and why it has fewer partitions than asked. */
+function renderPlan(plan, sizing) {
+    const lines = [`partition  bytes       segments  first`];
+    for (const partition of plan.partitions.slice(0, SHOWN)) {
+        const first = partition.segments[0];
+        const gzip = partition.segments.filter((segment) => !partition_plan_isSplittable(segment.key)).length;
+        const whole = gzip === 0 ? '' : `  (${gzip === 1 ? 'gzip: one object, read whole' : `${gzip} gzip objects, each read whole`}; ~${formatBytes(partition.uncompressedBytes ?? partition.bytes)} uncompressed)`;
+        lines.push(`${String(partition.id).padEnd(9)}  ${formatBytes(partition.bytes).padStart(10)}  ${String(partition.segments.length).padStart(8)}  ${first.key} [${first.start}, ${first.end})${whole}`);
+    }
+    if (plan.partitions.length > SHOWN)
+        lines.push(`... ${plan.partitions.length - SHOWN} more`);
+    const loads = plan.partitions.map((partition) => partition.uncompressedBytes ?? partition.bytes);
+    const total = plan.uncompressedBytes ?? plan.bytes;
+    const balance = loads.length === 0 ? 1 : Math.max(...loads) / (total / loads.length);
+    const uncompressed = plan.uncompressedBytes === undefined ? '' : ` (~${formatBytes(plan.uncompressedBytes)} uncompressed)`;
+    lines.push('', `${plan.objects} objects, ${formatBytes(plan.bytes)}${uncompressed} in ${plan.partitions.length} partitions; max/mean ${balance.toFixed(3)}${plan.uncompressedBytes === undefined ? '' : ' by uncompressed size'}${plan.cappedAt === undefined ? '' : ` (capped at max-partitions ${plan.cappedAt})`}`);
+    const shortfall = partitionShortfall(plan, sizing);
+    if (shortfall !== undefined)
+        lines.push(shortfall);
+    return lines.join('\n');
+}
+
 ;// CONCATENATED MODULE: ./lib/src/report/summary.js
 
 
@@ -81239,8 +81507,6 @@ async function read_json_readJson(store, key) {
 
 // EXTERNAL MODULE: ./node_modules/@aws-sdk/client-s3/dist-cjs/index.js
 var client_s3_dist_cjs = __nccwpck_require__(3711);
-// EXTERNAL MODULE: external "node:fs"
-var external_node_fs_ = __nccwpck_require__(3024);
 ;// CONCATENATED MODULE: ./lib/src/store/dir-store.js
 
 
@@ -81251,14 +81517,23 @@ const READ_CHUNK = 1 << 20;
 class DirStore {
     uri;
     #root;
-    constructor(root) {
+    #only;
+    /** With `only`, the store lists that one file of the directory (an input that is a single file). */
+    constructor(root, only) {
         this.#root = root;
-        this.uri = root;
+        this.#only = only;
+        this.uri = only === undefined ? root : external_node_path_.join(root, only);
     }
     async *list() {
-        const info = await (0,promises_.stat)(this.#root).catch((error) => {
-            throw new errors_StoreError(`Directory ${this.#root} cannot be read (${code(error)}): check the path exists.`, { cause: error });
+        const info = await (0,promises_.stat)(this.uri).catch((error) => {
+            throw new errors_StoreError(`${this.#only === undefined ? 'Directory' : 'File'} ${this.uri} cannot be read (${code(error)}): check the path exists.`, { cause: error });
         });
+        if (this.#only !== undefined) {
+            if (!info.isFile())
+                throw new errors_StoreError(`${this.uri} is not a file.`);
+            yield { key: this.#only, size: info.size };
+            return;
+        }
         if (!info.isDirectory())
             throw new errors_StoreError(`${this.#root} is not a directory: give the folder that holds the data.`);
         yield* this.#walk('');
@@ -81331,29 +81606,38 @@ class S3Store {
     #client;
     #bucket;
     #prefix;
-    constructor(client, bucket, prefix) {
+    #only;
+    /** With `only`, the store lists that one object of the prefix (an input that is a single object). */
+    constructor(client, bucket, prefix, only) {
         this.#client = client;
         this.#bucket = bucket;
         this.#prefix = prefix;
-        this.uri = `s3://${bucket}/${prefix}`;
+        this.#only = only;
+        this.uri = `s3://${bucket}/${prefix}${only ?? ''}`;
     }
     async *list() {
         let token;
+        let found = false;
         do {
+            // One object is listed, not read with HeadObject: the role's s3:ListBucket on the prefix covers it.
             const page = await this.#client
-                .send(new client_s3_dist_cjs/* ListObjectsV2Command */.u6x({ Bucket: this.#bucket, Prefix: this.#prefix, ContinuationToken: token }))
+                .send(new client_s3_dist_cjs/* ListObjectsV2Command */.u6x({ Bucket: this.#bucket, Prefix: this.#prefix + (this.#only ?? ''), ContinuationToken: token }))
                 .catch((error) => {
                 throw this.#explain('list', this.uri, error);
             });
             for (const object of page.Contents ?? []) {
                 const key = object.Key.slice(this.#prefix.length);
                 // Zero-byte "folder" markers made by the console are not data.
-                if (key === '' || key.endsWith('/'))
+                if (key === '' || key.endsWith('/') || (this.#only !== undefined && key !== this.#only))
                     continue;
+                found = true;
                 yield { key, size: object.Size ?? 0 };
             }
-            token = page.IsTruncated === true ? page.NextContinuationToken : undefined;
+            token = page.IsTruncated === true && (this.#only === undefined || !found) ? page.NextContinuationToken : undefined;
         } while (token !== undefined);
+        if (this.#only !== undefined && !found) {
+            throw new errors_StoreError(`Cannot list ${this.uri}: no object has that key. End the URI with / if it is a folder.`);
+        }
     }
     /**
      * Streams the bytes of a range. The SDK retries a failed request (SlowDown, 5xx); a connection
@@ -81438,7 +81722,7 @@ function createS3Client(settings) {
 }
 /** Opens a store for a location; one S3 client serves every S3 location of a run. */
 function openStore(location, s3) {
-    return location.kind === 's3' ? new S3Store(s3(), location.bucket, location.prefix) : new DirStore(location.path);
+    return location.kind === 's3' ? new S3Store(s3(), location.bucket, location.prefix, location.object) : new DirStore(location.path, location.object);
 }
 /** Builds the S3 client lazily, once, so a local-only run never touches AWS configuration. */
 function lazyS3Client(settings) {
@@ -81467,13 +81751,12 @@ function locationParameters(input, output) {
     const parameters = {};
     for (const [name, location] of [['Input', input], ['Output', output]]) {
         parameters[`${name}Bucket`] = location.kind === 's3' ? location.bucket : LOCAL_BUCKET;
-        parameters[`${name}Prefix`] = location.kind === 's3' ? location.prefix : '';
+        // One object: its key is the prefix the functions may read, and nothing beside it.
+        parameters[`${name}Prefix`] = location.kind === 's3' ? location.prefix + (location.object ?? '') : '';
     }
     return parameters;
 }
 
-;// CONCATENATED MODULE: external "node:module"
-const external_node_module_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:module");
 // EXTERNAL MODULE: external "node:os"
 var external_node_os_ = __nccwpck_require__(8161);
 ;// CONCATENATED MODULE: ./lib/src/handler/bundle-cache.js
@@ -82751,7 +83034,7 @@ const BOOTSTRAP_STACK = 'sfn-fanout-bootstrap';
  * or redrive) one execution, wait for it, and report it from the batch file the reducer wrote.
  */
 async function runAws(options, clients, deps) {
-    const input = location_parseLocation(options.job.input, 'input');
+    const input = parseInputLocation(options.job.input);
     const output = location_parseLocation(options.job.output, 'output');
     if (input.kind !== 's3' || output.kind !== 's3') {
         throw new errors_InputError('engine aws reads and writes S3: give input and output as s3://bucket/prefix/ (or use engine local for directories).');
@@ -88639,7 +88922,7 @@ function unsupported(where, feature, fix) {
 async function runLocal(options) {
     const now = options.now ?? Date.now;
     const machine = await loadStateMachine(options.template ?? defaultTemplatePath(), {
-        ...locationParameters(location_parseLocation(options.job.input, 'input'), location_parseLocation(options.job.output, 'output')),
+        ...locationParameters(parseInputLocation(options.job.input), location_parseLocation(options.job.output, 'output')),
         ...options.parameters,
     });
     assertRunsLocally(machine.definition, new Set(machine.functions.keys()));
@@ -88881,165 +89164,6 @@ function exportsProblem(file, processRecord, processPartition, found) {
 
 // EXTERNAL MODULE: external "node:stream"
 var external_node_stream_ = __nccwpck_require__(7075);
-;// CONCATENATED MODULE: ./lib/src/plan/partition-plan.js
-
-const UNREADABLE = /\.(bz2|xz|zst|zstd|lz4|snappy|zip|7z|parquet|orc|avro)$/i;
-/** Gzip streams cannot be entered in the middle, so a `.gz` object is always one whole segment. */
-function partition_plan_isSplittable(key) {
-    return !/\.(gz|gzip)$/i.test(key);
-}
-/**
- * Plans partitions of equal bytes. Whole (gzip) objects are placed first, largest first, on the
- * least-loaded partition; splittable bytes then fill every partition up to one common level, cut
- * at any byte (the worker's record rule makes any cut safe). Objects keep their key order.
- */
-function planPartitions(listing, options) {
-    let objects = 0;
-    let bytes = 0;
-    const whole = [];
-    const splittable = [];
-    for (const object of listing) {
-        objects += 1;
-        if (UNREADABLE.test(object.key)) {
-            throw new errors_InputError(`Cannot read "${object.key}": only plain text and gzip (.gz) are supported. Decompress it, or move it out of the input location.`);
-        }
-        if (object.size === 0)
-            continue;
-        bytes += object.size;
-        (partition_plan_isSplittable(object.key) ? splittable : whole).push(object);
-    }
-    if (bytes === 0)
-        return { objects, bytes, partitions: [] };
-    const { count, cappedAt } = partitionCount(bytes, options);
-    const bins = Array.from({ length: count }, () => ({ load: 0, segments: [] }));
-    placeWholeObjects(whole, bins);
-    const quotas = fillQuotas(bins.map((bin) => bin.load), splittable.reduce((sum, object) => sum + object.size, 0));
-    pourSplittable(splittable, bins, quotas);
-    const partitions = bins
-        .filter((bin) => bin.load > 0)
-        .map((bin, id) => ({ id, bytes: bin.load, segments: bin.segments }));
-    return { objects, bytes, partitions, ...(cappedAt === undefined ? {} : { cappedAt }) };
-}
-function partitionCount(bytes, options) {
-    if ('partitions' in options.sizing) {
-        return { count: Math.min(options.sizing.partitions, bytes) };
-    }
-    const wanted = Math.ceil(bytes / options.sizing.partitionBytes);
-    return wanted > options.maxPartitions
-        ? { count: options.maxPartitions, cappedAt: options.maxPartitions }
-        : { count: wanted };
-}
-/** Longest-processing-time-first: each whole object goes to the least-loaded partition. */
-function placeWholeObjects(whole, bins) {
-    if (whole.length === 0)
-        return;
-    const sorted = [...whole].sort((a, b) => b.size - a.size || compareKeys(a.key, b.key));
-    const heap = new MinHeap((a, b) => bins[a].load - bins[b].load || a - b);
-    bins.forEach((_, index) => heap.push(index));
-    for (const object of sorted) {
-        const index = heap.pop();
-        const bin = bins[index];
-        bin.load += object.size;
-        bin.segments.push({ key: object.key, start: 0, end: object.size });
-        heap.push(index);
-    }
-    // Whole objects were placed by size; keep each partition's segments in key order for reading.
-    for (const bin of bins)
-        bin.segments.sort((a, b) => compareKeys(a.key, b.key));
-}
-/**
- * Water-filling: the integer number of splittable bytes each partition takes so that all
- * partitions below the common level are raised to it. The quotas sum to `splittableBytes`.
- */
-function fillQuotas(loads, splittableBytes) {
-    const order = loads.map((load, index) => ({ load, index })).sort((a, b) => a.load - b.load || a.index - b.index);
-    let level = 0;
-    let filled = 0;
-    let below = 0;
-    for (const [position, entry] of order.entries()) {
-        filled += entry.load;
-        below = position + 1;
-        level = (splittableBytes + filled) / below;
-        const next = order[position + 1];
-        if (next === undefined || level <= next.load)
-            break;
-    }
-    const quotas = loads.map(() => 0);
-    let assigned = 0;
-    for (const entry of order.slice(0, below)) {
-        const quota = Math.max(0, Math.floor(level - entry.load));
-        quotas[entry.index] = quota;
-        assigned += quota;
-    }
-    // Hand out the bytes lost to rounding, one each, to the partitions that were filled.
-    for (let i = 0; assigned < splittableBytes; i = (i + 1) % below) {
-        quotas[order[i].index] += 1;
-        assigned += 1;
-    }
-    return quotas;
-}
-function pourSplittable(splittable, bins, quotas) {
-    let binIndex = 0;
-    for (const object of splittable) {
-        let start = 0;
-        while (start < object.size) {
-            while (quotas[binIndex] === 0)
-                binIndex += 1;
-            const bin = bins[binIndex];
-            const take = Math.min(quotas[binIndex], object.size - start);
-            bin.segments.push({ key: object.key, start, end: start + take });
-            bin.load += take;
-            quotas[binIndex] -= take;
-            start += take;
-        }
-    }
-}
-function compareKeys(a, b) {
-    return a < b ? -1 : a > b ? 1 : 0;
-}
-class MinHeap {
-    #items = [];
-    #less;
-    constructor(compare) {
-        this.#less = compare;
-    }
-    push(item) {
-        const items = this.#items;
-        items.push(item);
-        let i = items.length - 1;
-        while (i > 0) {
-            const parent = (i - 1) >> 1;
-            if (this.#less(items[i], items[parent]) >= 0)
-                break;
-            [items[i], items[parent]] = [items[parent], items[i]];
-            i = parent;
-        }
-    }
-    pop() {
-        const items = this.#items;
-        const top = items[0];
-        const last = items.pop();
-        if (items.length > 0 && last !== undefined) {
-            items[0] = last;
-            let i = 0;
-            for (;;) {
-                const left = 2 * i + 1;
-                const right = left + 1;
-                let smallest = i;
-                if (left < items.length && this.#less(items[left], items[smallest]) < 0)
-                    smallest = left;
-                if (right < items.length && this.#less(items[right], items[smallest]) < 0)
-                    smallest = right;
-                if (smallest === i)
-                    break;
-                [items[i], items[smallest]] = [items[smallest], items[i]];
-                i = smallest;
-            }
-        }
-        return top;
-    }
-}
-
 ;// CONCATENATED MODULE: ./lib/src/records/segment-lines.js
 
 
@@ -89263,6 +89387,41 @@ async function map_items_resolvePartition(item, destination) {
     return partition;
 }
 
+;// CONCATENATED MODULE: ./lib/src/plan/gzip-size.js
+
+
+/** The smallest gzip stream: a 10-byte header, an empty deflate block, the 8-byte trailer. */
+const MIN_GZIP_BYTES = 18;
+const TRAILER_READS_IN_FLIGHT = 16;
+/**
+ * The size a gzip object decompresses to, so partitions are balanced by the work they hold rather
+ * than by compressed bytes (a 10x-compressed log weighs 10x its size). One ranged read of the
+ * trailer's last 4 bytes: ISIZE, the uncompressed length modulo 2^32 (RFC 1952). ISIZE is low for
+ * streams over 4 GiB and, in a file of several gzip members, counts only the last member; an
+ * object never weighs less than its compressed size, so such an object is at worst weighed as it
+ * was before. Objects whose trailer cannot be read keep their compressed size.
+ */
+async function withUncompressedSizes(store, objects) {
+    return concurrency_mapLimited(objects, TRAILER_READS_IN_FLIGHT, async (object) => {
+        if (partition_plan_isSplittable(object.key) || object.size < MIN_GZIP_BYTES)
+            return object;
+        const trailer = await readRange(store, object.key, object.size - 4, object.size).catch(() => undefined);
+        if (trailer?.length !== 4)
+            return object;
+        return { ...object, uncompressedSize: estimateUncompressed(trailer.readUInt32LE(0), object.size) };
+    });
+}
+/** ISIZE as a weight: never below the compressed size (see withUncompressedSizes). */
+function estimateUncompressed(isize, compressedSize) {
+    return Math.max(isize, compressedSize);
+}
+async function readRange(store, key, start, end) {
+    const chunks = [];
+    for await (const chunk of store.read(key, { start, end }))
+        chunks.push(chunk);
+    return Buffer.concat(chunks);
+}
+
 ;// CONCATENATED MODULE: ./lib/src/plan/split-partition.js
 
 
@@ -89388,17 +89547,19 @@ async function map_run_results_readMapRunResults(job, output, deps) {
 
 
 
+
 /**
  * Lists the input (sizes only) and plans its partitions; with the previous run's throughput and
  * the worker timeout, no partition is planned to take more than half the timeout.
  */
 async function planJob(job, deps, pacing) {
     const listing = [];
-    for await (const object of stores(job, deps).source.list())
+    const { source } = stores(job, deps);
+    for await (const object of source.list())
         listing.push(object);
     const total = listing.reduce((sum, object) => sum + object.size, 0);
     const { sizing, adapted } = adaptSizing(job.sizing, total, job.maxPartitions, pacing?.throughput, pacing?.workerTimeoutSeconds ?? 0);
-    const plan = planPartitions(listing, { sizing, maxPartitions: job.maxPartitions });
+    const plan = planPartitions(await withUncompressedSizes(source, listing), { sizing, maxPartitions: job.maxPartitions });
     return adapted === undefined ? plan : { ...plan, adapted };
 }
 async function partitionStep(event, deps) {
@@ -89458,7 +89619,7 @@ function parseRunId(runId) {
 }
 function stores(job, deps) {
     return {
-        source: openStore(location_parseLocation(job.input, 'input'), deps.s3),
+        source: openStore(parseInputLocation(job.input), deps.s3),
         destination: openStore(location_parseLocation(job.output, 'output'), deps.s3),
     };
 }
@@ -89638,6 +89799,7 @@ function localConcurrency(requested, cores, maxConcurrency) {
 
 
 
+
 /** Runs a batch on the engine the settings name; the CLI and the action both come through here. */
 async function runBatch(settings, hooks = {}) {
     const log = hooks.log ?? (() => { });
@@ -89680,13 +89842,21 @@ async function runBatch(settings, hooks = {}) {
  */
 async function withMapMode(settings, s3, log) {
     const { parameters } = settings;
-    if (parameters.MapMode !== undefined)
+    const askedFor = 'partitions' in settings.job.sizing;
+    if (parameters.MapMode !== undefined && !askedFor)
         return parameters;
     const plan = await planJob(settings.job, { s3 });
+    // A partition count asked for and not met (one gzip object is one partition) is said before the run.
+    const shortfall = partitionShortfall(plan, settings.job.sizing);
+    if (shortfall !== undefined)
+        log(shortfall);
+    if (parameters.MapMode !== undefined)
+        return parameters;
     const choice = chooseMapMode(settings.mapMode, {
         partitions: plan.partitions.length,
         maxConcurrency: Number(parameters.MaxConcurrency ?? 0),
-        largestPartitionBytes: Math.max(0, ...plan.partitions.map((partition) => partition.bytes)),
+        // A gzip partition takes as long as the bytes it decompresses to.
+        largestPartitionBytes: Math.max(0, ...plan.partitions.map((partition) => partition.uncompressedBytes ?? partition.bytes)),
     });
     log(choice.reason);
     return { ...parameters, MapMode: choice.mapMode, ...(choice.mapMode === 'DISTRIBUTED' && parameters.ChildExecutionType === undefined ? { ChildExecutionType: choice.childExecutionType } : {}) };
@@ -89704,6 +89874,7 @@ function stepFromEnv(env = process.env) {
 }
 
 ;// CONCATENATED MODULE: ./lib/src/settings.js
+
 
 
 
@@ -89776,6 +89947,7 @@ function parseRunSettings(read) {
     }
     const summary = value('summary');
     const report = value('report');
+    checkLocalPaths({ input: job.input, output: job.output, summary, report });
     const mapMode = value('map-mode') ?? 'auto';
     if (mapMode !== 'auto' && mapMode !== 'inline' && mapMode !== 'distributed') {
         throw new errors_InputError(`map-mode "${mapMode}" is not one of auto, inline, distributed.`);
@@ -89842,6 +90014,25 @@ function parseAwsSettings(value, endpoint) {
         },
     };
 }
+/**
+ * The local paths of a run, checked before any work: the input exists, the output directory is
+ * not a file, and the summary and report files are not directories.
+ */
+function checkLocalPaths(paths) {
+    const input = paths.input === undefined ? undefined : parseInputLocation(paths.input);
+    if (input?.kind === 'dir' && !(0,external_node_fs_.existsSync)(input.uri)) {
+        throw new errors_InputError(`input: directory ${input.uri} does not exist: give the folder or file that holds the data (relative paths start from ${process.cwd()}).`);
+    }
+    const output = paths.output === undefined ? undefined : location_parseLocation(paths.output, 'output');
+    if (output?.kind === 'dir' && (0,external_node_fs_.statSync)(output.path, { throwIfNoEntry: false })?.isFile() === true) {
+        throw new errors_InputError(`output: ${output.path} is a file: give a directory for the results (it is created when missing).`);
+    }
+    for (const [name, file] of [['summary', paths.summary], ['report', paths.report]]) {
+        if (file !== undefined && (0,external_node_fs_.statSync)(file, { throwIfNoEntry: false })?.isDirectory() === true) {
+            throw new errors_InputError(`${name}: ${file} is a directory: give a file name, like ${external_node_path_.join(file, `${name === 'summary' ? 'summary.md' : 'report.json'}`)}.`);
+        }
+    }
+}
 /** A YAML or JSON map of names to scalar values (`Key: value` lines, or `{"Key": "value"}`). */
 function stringMap(text, name) {
     if (text === undefined)
@@ -89899,38 +90090,57 @@ function wholeNumber(text, name, min, max) {
 
 
 
+
 const HELP = `sfn-fanout: fan a batch job out over many Lambdas with a Step Functions Map state.
 
 Usage:
   sfn-fanout run  --input <uri> --output <uri> --handler <module> [options]
   sfn-fanout plan --input <uri> [--partitions <n> | --partition-size <size>]
+  sfn-fanout --version
 
 Commands:
-  run    Run the template's state machine (Partition -> Map -> Reduce) with the local engine:
-         a real States Language interpreter, each Lambda in a worker thread.
+  run    Run the template's state machine (Partition -> Map -> Reduce): locally by default (a real
+         States Language interpreter, each Lambda in a worker thread), or in AWS with --engine aws.
   plan   List the input and print the partition plan; reads no data.
 
-Options (the action's inputs have the same names):
-  --input <uri>                   Data to process: s3://bucket/prefix/ or a local directory.
+Run sfn-fanout <command> --help for the command's options.
+Exit codes: 0 the batch succeeded, 1 it failed, 2 the command line is wrong.
+`;
+const RUN_HELP = `Usage: sfn-fanout run --input <uri> --output <uri> --handler <module> [options]
+
+Runs the template's state machine over the input: Partition -> Map(workers) -> Reduce.
+The options have the same names as the action's inputs.
+
+Data and handler:
+  --input <uri>                   Data to process: s3://bucket/prefix/, s3://bucket/key.csv, a local
+                                  directory or a local file.
   --output <uri>                  Where results go: s3://bucket/prefix/ or a local directory.
-  --handler <module>              Your handler module (exports processRecord or processPartition).
+  --handler <module>              Your handler module (exports processRecord or processPartition), in
+                                  TypeScript or JavaScript; bundled with esbuild with its npm packages.
   --format <lines|ndjson|csv>     How records are read (default ndjson).
+
+Partitions:
   --partitions <n>                Number of partitions (1-10000).
   --partition-size <size>         Target bytes per partition, like 64MiB (default 64MiB).
   --max-partitions <n>            Cap on the partition count (default 1000).
   --max-rejected <n|p%>           Rejected records a partition tolerates (default 0).
-  --concurrency <n>               Lambda environments run at once locally (default: one per core).
+
+State machine (both engines):
+  --engine <local|aws>            Where to run (default local).
+  --map-mode <auto|inline|distributed>  Inline or Distributed Map; auto decides from the plan and says why.
   --max-concurrency <n>           The Map's MaxConcurrency (0-10000; Inline runs at most 40; 0 = as many as allowed).
   --tolerated-failure-percentage <p>  Share of partitions that may fail before the batch does (default 0).
   --template <file>               CloudFormation template (default: the bundled sfn-fanout.yaml).
-  --engine <local|aws>            Where to run (default local).
-  --map-mode <auto|inline|distributed>  Inline or Distributed Map; auto decides from the plan and says why.
-  --parameters <map>              Template parameters, a YAML or JSON map.
+  --parameters <map>              Template parameters, a YAML or JSON map, checked against the template.
+
+Local engine:
+  --concurrency <n>               Lambda environments (threads) at once (default: one per core; at
+                                  most 4 per core).
   --s3-endpoint <url>             An S3-compatible endpoint (s3rver, MinIO), path-style.
   --region <region>               AWS region for S3.
-  --summary <file>                Write the Markdown job summary here.
 
 AWS engine (credentials from the default chain):
+  --region <region>               Region of the stack (and of S3).
   --stack-name <name>             Stack to create or update.
   --artifact-bucket <bucket>      Bucket for the code zip; a bootstrap stack makes one when empty.
   --capabilities <list>           CloudFormation capabilities (default CAPABILITY_IAM).
@@ -89942,10 +90152,31 @@ AWS engine (credentials from the default chain):
   --redrive <previous-attempt|arn>  Redrive a failed execution instead of starting one.
   --lambda-price-per-gb-second <usd>, --lambda-price-per-million-requests <usd>,
   --price-per-thousand-state-transitions <usd>   Prices for the cost estimate.
+
+Results (both engines):
+  --summary <file>                Write the Markdown job summary here.
   --report <file>                 Write the JSON batch report here.
   -h, --help                      Show this help.
 
-Exit codes: 0 the batch succeeded, 1 it failed, 2 the command line is wrong.
+Exit codes: 0 the batch succeeded, 1 it failed, 2 the command line is wrong (checked before any work).
+`;
+/** The options plan reads; any other is refused, so a run option given to plan is not silently ignored. */
+const PLAN_OPTIONS = ['input', 'output', 'format', 'partitions', 'partition-size', 'max-partitions', 's3-endpoint', 'region', 'report'];
+const PLAN_HELP = `Usage: sfn-fanout plan --input <uri> [options]
+
+Lists the input (sizes only, and the last 4 bytes of each gzip object: its uncompressed size) and
+prints the partition plan a run would make. Reads no records, writes nothing but --report.
+
+  --input <uri>                   s3://bucket/prefix/, s3://bucket/key.csv, a local directory or file.
+  --partitions <n>                Number of partitions (1-10000).
+  --partition-size <size>         Target bytes per partition, like 64MiB (default 64MiB).
+  --max-partitions <n>            Cap on the partition count (default 1000).
+  --format <lines|ndjson|csv>     Checked like run's; the plan does not depend on it.
+  --output <uri>                  Checked like run's; nothing is written there.
+  --s3-endpoint <url>             An S3-compatible endpoint (s3rver, MinIO), path-style.
+  --region <region>               AWS region for S3.
+  --report <file>                 Write the plan as JSON here.
+  -h, --help                      Show this help.
 `;
 async function main(argv, io) {
     let parsed;
@@ -89956,8 +90187,12 @@ async function main(argv, io) {
         io.err(`${errors_errorMessage(error)}\nRun sfn-fanout --help for the options.\n`);
         return 2;
     }
+    if (parsed.version) {
+        io.out(`sfn-fanout ${packageVersion()} (Node.js ${process.version})\n`);
+        return 0;
+    }
     if (parsed.help || parsed.command === undefined) {
-        io.out(HELP);
+        io.out(parsed.command === 'run' ? RUN_HELP : parsed.command === 'plan' ? PLAN_HELP : HELP);
         return parsed.help ? 0 : 2;
     }
     try {
@@ -89975,6 +90210,7 @@ function parseCommandLine(argv) {
         strict: true,
         options: {
             help: { type: 'boolean', short: 'h' },
+            version: { type: 'boolean', short: 'v' },
             ...Object.fromEntries(SETTING_NAMES.map((name) => [name, { type: 'string' }])),
         },
     });
@@ -89983,8 +90219,17 @@ function parseCommandLine(argv) {
         throw new Error(`Unknown command "${command}": use run or plan.`);
     if (extra.length > 0)
         throw new Error(`Unexpected argument "${extra[0]}".`);
+    if (command === 'plan') {
+        const unused = SETTING_NAMES.filter((name) => values[name] !== undefined && !PLAN_OPTIONS.includes(name));
+        if (unused.length > 0)
+            throw new Error(`plan does not use ${unused.map((name) => `--${name}`).join(', ')}: it only lists the input and plans (see sfn-fanout plan --help).`);
+    }
     const read = (name) => values[name];
-    return { help: values.help === true, command, read };
+    return { help: values.help === true, version: values.version === true, command, read };
+}
+/** The version in package.json (one level up from src/cli.ts; ncc inlines it into dist/cli.js). */
+function packageVersion() {
+    return (0,external_node_module_namespaceObject.createRequire)(import.meta.url)('../package.json').version;
 }
 async function runCommand(read, io) {
     const settings = parseRunSettings(read);
@@ -90019,18 +90264,9 @@ async function runCommand(read, io) {
 async function planCommand(read, io) {
     // Planning writes nothing, so the output only needs to parse.
     const job = job_parseJob({ ...readJobRequest(read), output: read('output') ?? '.' });
+    checkLocalPaths({ input: job.input, report: read('report') });
     const plan = await planJob(job, { s3: lazyS3Client({ endpoint: read('s3-endpoint'), region: read('region') }) });
-    const lines = [`partition  bytes       segments  first`];
-    for (const partition of plan.partitions.slice(0, 100)) {
-        const first = partition.segments[0];
-        lines.push(`${String(partition.id).padEnd(9)}  ${formatBytes(partition.bytes).padStart(10)}  ${String(partition.segments.length).padStart(8)}  ${first.key} [${first.start}, ${first.end})`);
-    }
-    if (plan.partitions.length > 100)
-        lines.push(`... ${plan.partitions.length - 100} more`);
-    const sizes = plan.partitions.map((p) => p.bytes);
-    const balance = sizes.length === 0 ? 1 : Math.max(...sizes) / (plan.bytes / sizes.length);
-    lines.push('', `${plan.objects} objects, ${formatBytes(plan.bytes)} in ${plan.partitions.length} partitions; max/mean ${balance.toFixed(3)}${plan.cappedAt === undefined ? '' : ` (capped at max-partitions ${plan.cappedAt})`}`);
-    io.out(`${lines.join('\n')}\n`);
+    io.out(`${renderPlan(plan, job.sizing)}\n`);
     const report = read('report');
     if (report !== undefined)
         await writeText(report, JSON.stringify(plan, null, 2));

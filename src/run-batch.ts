@@ -9,6 +9,7 @@ import { runLocal } from './local/local-engine.ts';
 import type { BatchProgress, BatchReport } from './report/batch-report.ts';
 import type { RunSettings } from './settings.ts';
 import { chooseMapMode } from './plan/map-mode.ts';
+import { partitionShortfall } from './plan/partition-plan.ts';
 import { planJob } from './steps/steps.ts';
 import { prepareRun } from './preflight.ts';
 import { lazyS3Client } from './store/open-store.ts';
@@ -65,12 +66,18 @@ export async function runBatch(settings: RunSettings, hooks: RunHooks = {}): Pro
  */
 async function withMapMode(settings: RunSettings, s3: () => S3Client, log: (line: string) => void): Promise<Readonly<Record<string, string>>> {
   const { parameters } = settings;
-  if (parameters.MapMode !== undefined) return parameters;
+  const askedFor = 'partitions' in settings.job.sizing;
+  if (parameters.MapMode !== undefined && !askedFor) return parameters;
   const plan = await planJob(settings.job, { s3 });
+  // A partition count asked for and not met (one gzip object is one partition) is said before the run.
+  const shortfall = partitionShortfall(plan, settings.job.sizing);
+  if (shortfall !== undefined) log(shortfall);
+  if (parameters.MapMode !== undefined) return parameters;
   const choice = chooseMapMode(settings.mapMode, {
     partitions: plan.partitions.length,
     maxConcurrency: Number(parameters.MaxConcurrency ?? 0),
-    largestPartitionBytes: Math.max(0, ...plan.partitions.map((partition) => partition.bytes)),
+    // A gzip partition takes as long as the bytes it decompresses to.
+    largestPartitionBytes: Math.max(0, ...plan.partitions.map((partition) => partition.uncompressedBytes ?? partition.bytes)),
   });
   log(choice.reason);
   return { ...parameters, MapMode: choice.mapMode, ...(choice.mapMode === 'DISTRIBUTED' && parameters.ChildExecutionType === undefined ? { ChildExecutionType: choice.childExecutionType } : {}) };

@@ -6,7 +6,7 @@ import { GetCallerIdentityCommand, type STSClient } from '@aws-sdk/client-sts';
 import { createHash } from 'node:crypto';
 import { InputError, errorMessage } from '../errors.ts';
 import { toJobRequest, type Job } from '../job.ts';
-import { parseLocation } from '../location.ts';
+import { parseInputLocation, parseLocation } from '../location.ts';
 import { BATCH_FILE, runKey } from '../partition/outcome.ts';
 import { buildReport, type BatchReport, type ReportLink } from '../report/batch-report.ts';
 import { estimateCost } from '../report/cost.ts';
@@ -58,7 +58,7 @@ export const BOOTSTRAP_STACK = 'sfn-fanout-bootstrap';
  * or redrive) one execution, wait for it, and report it from the batch file the reducer wrote.
  */
 export async function runAws(options: AwsRunOptions, clients: AwsClients, deps: AwsRunDeps): Promise<BatchReport> {
-  const input = parseLocation(options.job.input, 'input');
+  const input = parseInputLocation(options.job.input);
   const output = parseLocation(options.job.output, 'output');
   if (input.kind !== 's3' || output.kind !== 's3') {
     throw new InputError('engine aws reads and writes S3: give input and output as s3://bucket/prefix/ (or use engine local for directories).');

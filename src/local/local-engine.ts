@@ -4,7 +4,7 @@ import { StateMachine, type StateMachineDefinition } from 'aws-local-stepfunctio
 import { errorMessage } from '../errors.ts';
 import { bundleHandler, type HandlerBundle } from '../handler/bundle.ts';
 import { toJobRequest, type Job } from '../job.ts';
-import { parseLocation } from '../location.ts';
+import { parseInputLocation, parseLocation } from '../location.ts';
 import { BATCH_FILE, partitionResults, runKey, type MapResult } from '../partition/outcome.ts';
 import { buildReport, type BatchProgress, type BatchReport } from '../report/batch-report.ts';
 import type { BatchFile } from '../steps/steps.ts';
@@ -50,7 +50,7 @@ type MapEvent = { type: string; output?: unknown; parentState?: { name?: string 
 export async function runLocal(options: LocalRunOptions): Promise<BatchReport> {
   const now = options.now ?? Date.now;
   const machine = await loadStateMachine(options.template ?? defaultTemplatePath(), {
-    ...locationParameters(parseLocation(options.job.input, 'input'), parseLocation(options.job.output, 'output')),
+    ...locationParameters(parseInputLocation(options.job.input), parseLocation(options.job.output, 'output')),
     ...options.parameters,
   });
   assertRunsLocally(machine.definition, new Set(machine.functions.keys()));
