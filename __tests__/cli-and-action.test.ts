@@ -1,10 +1,14 @@
+import { execFile, execFileSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { cp, readdir, readFile, writeFile } from 'node:fs/promises';
 import { runBundledAction } from './helpers/run-action.ts';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
 import { parse } from 'yaml';
 import { HELP, PLAN_HELP, RUN_HELP, main } from '../src/cli.ts';
 import { ESBUILD_VERSION } from '../src/handler/load-esbuild.ts';
+import { nodeVersionProblem } from '../src/node-version.ts';
 import { SETTING_NAMES } from '../src/settings.ts';
 import { tempDir } from './helpers/corpus.ts';
 
@@ -38,6 +42,23 @@ describe('the CLI', () => {
     expect(PLAN_HELP).not.toContain('--handler');
     const wrong = await cli(['plan', '--input', sample, '--handler', exampleHandler, '--concurrency', '4']);
     expect([wrong.code, wrong.err]).toEqual([2, 'plan does not use --handler, --concurrency: it only lists the input and plans (see sfn-fanout plan --help).\nRun sfn-fanout --help for the options.\n']);
+  });
+
+  it('says in one line which Node.js it needs, exit 2, when started on an older one', async () => {
+    expect(nodeVersionProblem('v20.20.2')).toBe('sfn-fanout needs Node.js 24 or later, and this is v20.20.2: run it as npx sfn-fanout after npm ci (which installs Node.js 24 for the project), or install Node.js 24.');
+    expect(nodeVersionProblem('v24.0.0')).toBeUndefined();
+    expect(nodeVersionProblem('v25.1.0')).toBeUndefined();
+  });
+
+  // The machine's own Node (20 here), not the project's Node 24 that runs the tests.
+  const olderNode = ['/usr/bin/node', '/usr/local/bin/node'].find((file) => existsSync(file) && Number(execFileSync(file, ['-p', 'process.versions.node.split(".")[0]']).toString()) < 24);
+  (olderNode === undefined ? it.skip : it)('dist/cli.js on the machine\'s older Node prints that line and nothing else', async () => {
+    const result = await promisify(execFile)(olderNode!, [path.join(root, 'dist/cli.js'), 'run', '--input', sample]).then(
+      () => ({ code: 0, stderr: '' }),
+      (error: { code: number; stderr: string }) => ({ code: error.code, stderr: error.stderr }),
+    );
+    const version = execFileSync(olderNode!, ['--version']).toString().trim();
+    expect(result).toEqual({ code: 2, stderr: `${nodeVersionProblem(version)!}\n` });
   });
 
   it('prints its version from package.json', async () => {
