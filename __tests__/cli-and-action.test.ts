@@ -80,7 +80,7 @@ describe('the CLI', () => {
     const { code, out } = await cli(['plan', '--input', sample, '--partitions', '4']);
     expect(code).toBe(0);
     expect(out).toContain('5 objects, 1.6 MiB (~1.9 MiB uncompressed) in 4 partitions; max/mean 1.000 by uncompressed size');
-    expect(out).toMatch(/^0 .* access-0004.ndjson.gz \[0, 39346\)  \(gzip: one object, read whole; ~488.4 KiB uncompressed\)$/m);
+    expect(out).toMatch(/^0 .* access-0004.ndjson.gz \[0, 39346\) {2}\(gzip: one object, read whole; ~488.4 KiB uncompressed\)$/m);
   });
 
   it('takes a single file as input, and reads that file only', async () => {
