@@ -206,9 +206,10 @@ describe('native addons', () => {
     const project = await writeHandlerProject();
     await cp(realAddon, path.join(project, 'node_modules/real-native'), { recursive: true });
     await writeFile(path.join(project, 'handlers/real-native.js'), "const addon = require('real-native');\nexports.processRecord = (state) => { state.addon = typeof addon; };\n");
-    const output = await tempDir();
-    const { code, err } = await cli(['run', '--input', path.join(project, 'input'), '--output', output, '--handler', path.join(project, 'handlers/real-native.js'), '--format', 'lines', '--partitions', '1', '--parameters', 'Architecture: x86_64', '--report', path.join(output, 'r.json')]);
-    expect([code, err]).toEqual([0, expect.any(String)]);
-    expect(JSON.parse(await readFile(path.join(output, 'r.json'), 'utf8')).result).toEqual({ addon: 'object' });
+    const bundle = await bundleHandler(path.join(project, 'handlers/real-native.js'));
+    expect(bundle.nativeAddons).toEqual([{ name: 'real-native', binaries: [expect.objectContaining({ os: 'linux', arch: 'x86_64' })] }]);
+    await expect(buildCodePackage(bundle, { architecture: 'x86_64' })).resolves.toMatchObject({ handlerEntry: 'handler/handler.mjs' });
+    const report = await runLocal({ job: parseJob({ input: path.join(project, 'input'), output: await tempDir(), format: 'lines', partitions: 1 }), handler: bundle.source, bundle, concurrency: 1 });
+    expect([report.status, report.result]).toEqual(['SUCCEEDED', { addon: 'object' }]);
   });
 });

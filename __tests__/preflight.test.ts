@@ -6,6 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { main } from '../src/cli.ts';
 import { HandlerModuleError } from '../src/errors.ts';
 import { parseInputLocation } from '../src/location.ts';
+import { checkTemplateParameters } from '../src/local/template-parameters.ts';
 import { LOCAL_THREADS_PER_CORE, localConcurrency, prepareRun } from '../src/preflight.ts';
 import { parseRunSettings } from '../src/settings.ts';
 import { locationParameters } from '../src/store/bucket-names.ts';
@@ -43,6 +44,14 @@ describe('inputs that can be checked before work are checked before work (exit 2
     // Refused before planning: no map mode was chosen, nothing was written.
     expect(err).not.toContain('Map mode');
     expect(existsSync(output)).toBe(false);
+  });
+
+  it('never shows the value of a NoEcho or secret-sounding parameter it refuses', async () => {
+    const file = path.join(await tempDir(), 'secret-template.yaml');
+    await writeFile(file, 'Parameters:\n  DbPassword: { Type: String, AllowedPattern: "[a-z]+" }\n  Pin: { Type: Number, NoEcho: true, MaxValue: 9999 }\n');
+    await expect(checkTemplateParameters(file, { DbPassword: 'Hunter2!' })).rejects.toThrow(`parameters: DbPassword (value hidden) does not match the template's AllowedPattern [a-z]+ (${file}).`);
+    await expect(checkTemplateParameters(file, { Pin: '123456' })).rejects.toThrow(`parameters: Pin (value hidden) is above the template's MaxValue 9999 (${file}).`);
+    await expect(checkTemplateParameters(file, { DbPassword: 'hunter', Pin: '1234' })).resolves.toBeUndefined();
   });
 
   it('refuses an output path that is a file, and a summary or report path that is a directory', async () => {

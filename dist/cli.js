@@ -52052,7 +52052,7 @@ Object.defineProperty(exports, "__esModule", ({ value: true }));
 exports.getSchemaRefs = exports.resolveUrl = exports.normalizeId = exports._getFullPath = exports.getFullPath = exports.inlineRef = void 0;
 const util_1 = __nccwpck_require__(4464);
 const equal = __nccwpck_require__(3430);
-const traverse = __nccwpck_require__(3548);
+const traverse = __nccwpck_require__(1167);
 // TODO refactor to use keyword definitions
 const SIMPLE_INLINED = new Set([
     "type",
@@ -60075,7 +60075,7 @@ module.exports = function equal(a, b) {
 
 /***/ }),
 
-/***/ 3548:
+/***/ 1167:
 /***/ ((module) => {
 
 
@@ -80606,7 +80606,7 @@ exports.JSONPath = JSONPath;
 
 __nccwpck_require__.a(__webpack_module__, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
 /* harmony import */ var _require_node_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(8898);
-/* harmony import */ var _cli_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(1167);
+/* harmony import */ var _cli_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(6189);
 // First: it checks the Node.js version before the rest of the CLI loads.
 
 
@@ -80657,7 +80657,7 @@ if (problem !== undefined) {
 
 /***/ }),
 
-/***/ 1167:
+/***/ 6189:
 /***/ ((__unused_webpack___webpack_module__, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -81813,10 +81813,8 @@ class BundleCache {
             .catch(() => undefined);
         if (entry === undefined)
             return undefined;
-        for (const [file, expected] of entry.sources) {
-            if ((await hashOrNull(file)) !== expected)
-                return undefined;
-        }
+        if (entry.sources.some(([file, expected]) => hashOrNull(file) !== expected))
+            return undefined;
         const dir = external_node_path_.join(this.root, 'bundles', entry.bundle);
         const files = await readTree(dir).catch(() => undefined);
         // A bundle directory that was changed by hand no longer hashes to its name: build again.
@@ -81837,11 +81835,7 @@ class BundleCache {
             }
             await (0,promises_.rename)(staging, dir).catch(async () => (0,promises_.rm)(staging, { recursive: true, force: true }));
         }
-        const sources = [];
-        for (const file of [...new Set(inputs)].sort())
-            sources.push([file, await hashOrNull(file)]);
-        for (const file of configFilesAbove(inputs))
-            sources.push([file, await hashOrNull(file)]);
+        const sources = [...[...new Set(inputs)].sort(), ...configFilesAbove(inputs)].map((file) => [file, hashOrNull(file)]);
         const entry = { bundle: hash, sources, meta };
         const indexFile = this.#indexFile(key);
         await (0,promises_.mkdir)(external_node_path_.dirname(indexFile), { recursive: true });
@@ -81865,8 +81859,17 @@ function configFilesAbove(inputs) {
     }
     return [...dirs].sort().flatMap((dir) => CONFIG_FILES.map((name) => external_node_path_.join(dir, name)));
 }
-async function hashOrNull(file) {
-    return (0,promises_.readFile)(file).then(sha256, () => null);
+/**
+ * Synchronous on purpose: an SDK-sized bundle has ~1,500 files to check, and one read after another
+ * took a fifth of the time of as many reads in flight on the thread pool.
+ */
+function hashOrNull(file) {
+    try {
+        return sha256((0,external_node_fs_.readFileSync)(file));
+    }
+    catch {
+        return null;
+    }
 }
 async function readTree(root, prefix = '') {
     const files = new Map();
@@ -82944,7 +82947,25 @@ function substitute(value, substitutions, machineId) {
     return value;
 }
 
+;// CONCATENATED MODULE: ./lib/src/secrets.js
+const SECRET_NAME = /secret|password|passwd|token|credential|private|api[-_]?key|access[-_]?key/i;
+function isSecretName(name) {
+    return SECRET_NAME.test(name);
+}
+/**
+ * Values of a run that may be secret, for the runner to mask in every log line: template
+ * parameters and tags with secret-sounding names, and a password in an S3 endpoint URL.
+ */
+function possibleSecrets(settings) {
+    const named = [...Object.entries(settings.parameters), ...Object.entries(settings.aws?.tags ?? {})]
+        .filter(([name, value]) => isSecretName(name) && value !== '')
+        .map(([, value]) => value);
+    const endpointPassword = settings.s3.endpoint === undefined ? '' : decodeURIComponent(new URL(settings.s3.endpoint).password);
+    return endpointPassword === '' ? named : [...named, endpointPassword];
+}
+
 ;// CONCATENATED MODULE: ./lib/src/local/template-parameters.js
+
 
 
 
@@ -82972,8 +82993,10 @@ async function checkTemplateParameters(templatePath, values) {
             throw new errors_InputError(`parameters: ${name} is not a parameter of ${templatePath} (it has ${Object.keys(declared).join(', ') || 'none'}).`);
         }
         const problem = parameterProblem(spec, value);
+        // A NoEcho or secret-sounding parameter's value stays out of the message, as CloudFormation keeps it out of its output.
+        const shown = spec.NoEcho === true || spec.NoEcho === 'true' || isSecretName(name) ? '(value hidden)' : `"${value}"`;
         if (problem !== undefined)
-            throw new errors_InputError(`parameters: ${name} "${value}" ${problem} (${templatePath}).`);
+            throw new errors_InputError(`parameters: ${name} ${shown} ${problem} (${templatePath}).`);
     }
 }
 function parameterProblem(spec, value) {
@@ -89399,7 +89422,8 @@ const TRAILER_READS_IN_FLIGHT = 16;
  * trailer's last 4 bytes: ISIZE, the uncompressed length modulo 2^32 (RFC 1952). ISIZE is low for
  * streams over 4 GiB and, in a file of several gzip members, counts only the last member; an
  * object never weighs less than its compressed size, so such an object is at worst weighed as it
- * was before. Objects whose trailer cannot be read keep their compressed size.
+ * was before. A trailer claiming more than deflate's 1032:1 (a file that is not gzip at all), or
+ * one that cannot be read, leaves the compressed size.
  */
 async function withUncompressedSizes(store, objects) {
     return concurrency_mapLimited(objects, TRAILER_READS_IN_FLIGHT, async (object) => {
@@ -89411,9 +89435,11 @@ async function withUncompressedSizes(store, objects) {
         return { ...object, uncompressedSize: estimateUncompressed(trailer.readUInt32LE(0), object.size) };
     });
 }
-/** ISIZE as a weight: never below the compressed size (see withUncompressedSizes). */
+/** Deflate cannot compress better than about 1032:1; an ISIZE beyond that is not a gzip trailer. */
+const MAX_DEFLATE_RATIO = 1032;
+/** ISIZE as a weight: never below the compressed size, nor above what deflate can expand to (see withUncompressedSizes). */
 function estimateUncompressed(isize, compressedSize) {
-    return Math.max(isize, compressedSize);
+    return isize > compressedSize * MAX_DEFLATE_RATIO ? compressedSize : Math.max(isize, compressedSize);
 }
 async function readRange(store, key, start, end) {
     const chunks = [];

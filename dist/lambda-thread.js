@@ -34222,7 +34222,8 @@ const TRAILER_READS_IN_FLIGHT = 16;
  * trailer's last 4 bytes: ISIZE, the uncompressed length modulo 2^32 (RFC 1952). ISIZE is low for
  * streams over 4 GiB and, in a file of several gzip members, counts only the last member; an
  * object never weighs less than its compressed size, so such an object is at worst weighed as it
- * was before. Objects whose trailer cannot be read keep their compressed size.
+ * was before. A trailer claiming more than deflate's 1032:1 (a file that is not gzip at all), or
+ * one that cannot be read, leaves the compressed size.
  */
 async function withUncompressedSizes(store, objects) {
     return mapLimited(objects, TRAILER_READS_IN_FLIGHT, async (object) => {
@@ -34234,9 +34235,11 @@ async function withUncompressedSizes(store, objects) {
         return { ...object, uncompressedSize: estimateUncompressed(trailer.readUInt32LE(0), object.size) };
     });
 }
-/** ISIZE as a weight: never below the compressed size (see withUncompressedSizes). */
+/** Deflate cannot compress better than about 1032:1; an ISIZE beyond that is not a gzip trailer. */
+const MAX_DEFLATE_RATIO = 1032;
+/** ISIZE as a weight: never below the compressed size, nor above what deflate can expand to (see withUncompressedSizes). */
 function estimateUncompressed(isize, compressedSize) {
-    return Math.max(isize, compressedSize);
+    return isize > compressedSize * MAX_DEFLATE_RATIO ? compressedSize : Math.max(isize, compressedSize);
 }
 async function readRange(store, key, start, end) {
     const chunks = [];

@@ -1,10 +1,12 @@
 import { readFile } from 'node:fs/promises';
 import { InputError, errorMessage } from '../errors.ts';
 import type { Architecture } from '../handler/native-addons.ts';
+import { isSecretName } from '../secrets.ts';
 import { parseTemplateText } from './cfn-yaml.ts';
 
 interface ParameterSpec {
   readonly Type?: string;
+  readonly NoEcho?: boolean | string;
   readonly Default?: unknown;
   readonly AllowedValues?: readonly unknown[];
   readonly AllowedPattern?: string;
@@ -38,7 +40,9 @@ export async function checkTemplateParameters(templatePath: string, values: Read
       throw new InputError(`parameters: ${name} is not a parameter of ${templatePath} (it has ${Object.keys(declared).join(', ') || 'none'}).`);
     }
     const problem = parameterProblem(spec, value);
-    if (problem !== undefined) throw new InputError(`parameters: ${name} "${value}" ${problem} (${templatePath}).`);
+    // A NoEcho or secret-sounding parameter's value stays out of the message, as CloudFormation keeps it out of its output.
+    const shown = spec.NoEcho === true || spec.NoEcho === 'true' || isSecretName(name) ? '(value hidden)' : `"${value}"`;
+    if (problem !== undefined) throw new InputError(`parameters: ${name} ${shown} ${problem} (${templatePath}).`);
   }
 }
 
