@@ -6,22 +6,16 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { parse } from 'yaml';
-import { HELP, PLAN_HELP, RUN_HELP, main } from '../src/cli.ts';
+import { HELP, PLAN_HELP, RUN_HELP } from '../src/cli.ts';
 import { ESBUILD_VERSION } from '../src/handler/load-esbuild.ts';
 import { nodeVersionProblem } from '../src/node-version.ts';
 import { SETTING_NAMES } from '../src/settings.ts';
+import { cli } from './helpers/cli.ts';
 import { tempDir } from './helpers/corpus.ts';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const sample = path.join(root, 'examples/log-analytics/sample');
 const exampleHandler = path.join(root, 'examples/log-analytics/handler.ts');
-
-async function cli(args: string[]) {
-  let out = '';
-  let err = '';
-  const code = await main(args, { out: (t) => void (out += t), err: (t) => void (err += t), tty: false });
-  return { code, out, err };
-}
 
 describe('the CLI', () => {
   it('documents every option in run --help, under the same names as the action inputs', async () => {

@@ -4,24 +4,17 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { buildCodePackage, codeKey } from '../src/aws/code-package.ts';
-import { main } from '../src/cli.ts';
 import { HandlerModuleError } from '../src/errors.ts';
 import { bundleHandler } from '../src/handler/bundle.ts';
 import { parseJob } from '../src/job.ts';
 import { runLocal } from '../src/local/local-engine.ts';
 import { partitionDetailKey } from '../src/partition/outcome.ts';
+import { cli } from './helpers/cli.ts';
 import { tempDir } from './helpers/corpus.ts';
 import { LEVELS, PROJECT_HANDLERS, writeHandlerProject } from './helpers/handler-project.ts';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const run = promisify(execFile);
-
-async function cli(args: string[]) {
-  let out = '';
-  let err = '';
-  const code = await main(args, { out: (t) => void (out += t), err: (t) => void (err += t), tty: false });
-  return { code, out, err };
-}
 
 /** Unzips a code package and calls `<module>.handler` in a separate Node process, as Lambda's runtime does. */
 async function invokeFromZip(zip: Buffer, handler: string, event: unknown): Promise<unknown> {

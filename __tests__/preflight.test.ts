@@ -3,13 +3,13 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { main } from '../src/cli.ts';
 import { HandlerModuleError } from '../src/errors.ts';
 import { parseInputLocation } from '../src/location.ts';
 import { checkTemplateParameters } from '../src/local/template-parameters.ts';
 import { LOCAL_THREADS_PER_CORE, localConcurrency, prepareRun } from '../src/preflight.ts';
 import { parseRunSettings } from '../src/settings.ts';
 import { locationParameters } from '../src/store/bucket-names.ts';
+import { cli } from './helpers/cli.ts';
 import { tempDir } from './helpers/corpus.ts';
 import { startLocalS3, type LocalS3 } from './helpers/s3-server.ts';
 
@@ -18,13 +18,6 @@ const root = path.resolve(here, '..');
 const sample = path.join(root, 'examples/log-analytics/sample');
 const exampleHandler = path.join(root, 'examples/log-analytics/handler.ts');
 const template = path.join(root, 'template/sfn-fanout.yaml');
-
-async function cli(args: string[]) {
-  let out = '';
-  let err = '';
-  const code = await main(args, { out: (t) => void (out += t), err: (t) => void (err += t), tty: false });
-  return { code, out, err };
-}
 
 describe('inputs that can be checked before work are checked before work (exit 2, nothing run)', () => {
   it.each([
