@@ -28,6 +28,7 @@ describe('inputs that can be checked before work are checked before work (exit 2
     [['--parameters', 'LogRetentionInDays: 2'], 'parameters: LogRetentionInDays "2" must be one of 1, 3, 5, 7, 14, 30'],
     [['--parameters', 'WorkerTimeot: 60'], `parameters: WorkerTimeot is not a parameter of ${template} (it has ArtifactBucket, CodeKey, HandlerPath,`],
     [['--handler', path.join(here, 'fixtures/handler-throws-on-load.ts')], `Handler module ${path.join(here, 'fixtures/handler-throws-on-load.ts')} failed to load: database URL is not configured`],
+    [['--handler', path.join(here, 'fixtures')], `Handler module ${path.join(here, 'fixtures')} is a directory: give the module file, like ${path.join(here, 'fixtures/handler.ts')}.`],
     [['--handler', path.join(here, 'fixtures/handler-exports-nothing.ts')], 'exports nothing usable: export a processRecord(state, record, context) or a processPartition(records, context) function (exports found: name)'],
   ])('%j', async (extra, message) => {
     const output = path.join(await tempDir(), 'out');

@@ -77,9 +77,10 @@ interface BundleMeta {
  */
 export async function bundleHandler(modulePath: string, options: BundleOptions = {}): Promise<HandlerBundle> {
   const source = path.resolve(modulePath);
-  if (!existsSync(source) || !statSync(source).isFile()) {
+  if (!existsSync(source)) {
     throw new HandlerModuleError(`Handler module ${source} does not exist: check the handler path (relative paths start from the working directory).`);
   }
+  if (!statSync(source).isFile()) throw new HandlerModuleError(`Handler module ${source} is a directory: give the module file, like ${path.join(source, 'handler.ts')}.`);
   const projectDir = packageRoot(source);
   const cacheRoot = options.cacheRoot ?? bundleCacheRoot(projectDir);
   const esbuild = options.esbuild ?? (await loadEsbuild({ projectDir, installDir: path.join(cacheRoot, `esbuild-${ESBUILD_VERSION}`), ...(options.log === undefined ? {} : { log: options.log }) }));
