@@ -82112,9 +82112,11 @@ const BUILD_OPTIONS = {
  */
 async function bundleHandler(modulePath, options = {}) {
     const source = external_node_path_.resolve(modulePath);
-    if (!(0,external_node_fs_.existsSync)(source) || !(0,external_node_fs_.statSync)(source).isFile()) {
+    if (!(0,external_node_fs_.existsSync)(source)) {
         throw new errors_HandlerModuleError(`Handler module ${source} does not exist: check the handler path (relative paths start from the working directory).`);
     }
+    if (!(0,external_node_fs_.statSync)(source).isFile())
+        throw new errors_HandlerModuleError(`Handler module ${source} is a directory: give the module file, like ${external_node_path_.join(source, 'handler.ts')}.`);
     const projectDir = packageRoot(source);
     const cacheRoot = options.cacheRoot ?? bundleCacheRoot(projectDir);
     const esbuild = options.esbuild ?? (await loadEsbuild({ projectDir, installDir: external_node_path_.join(cacheRoot, `esbuild-${ESBUILD_VERSION}`), ...(options.log === undefined ? {} : { log: options.log }) }));
