@@ -318,7 +318,7 @@ here, a warm-up not counted above).
 if (values.only !== undefined) {
   if (values.only !== 'bundling') throw new Error(`--only ${values.only}: the section that runs alone is bundling.`);
   console.log(renderBundling(await handlerBundling(), 7));
-  await rm(path.join(data, 'bundling'), { recursive: true, force: true });
+  await rm(data, { recursive: true, force: true });
   process.exit(0);
 }
 
