@@ -85,6 +85,8 @@ export interface PartitionOutput {
 
 export interface StepDeps {
   readonly s3: () => S3Client;
+  /** Takes known secrets out of the files a step writes (partition details, rejected records, the batch file). */
+  readonly redact?: (text: string) => string;
 }
 
 /**
@@ -206,8 +208,9 @@ export async function workStep(event: WorkEvent, deps: WorkDeps): Promise<Partit
     source,
     destination,
     handler: await deps.handler(),
+    ...(deps.redact === undefined ? {} : { redact: deps.redact }),
   });
-  await destination.write(partitionDetailKey(parseRunId(runId), outcome), JSON.stringify(outcome));
+  await destination.write(partitionDetailKey(parseRunId(runId), outcome), (deps.redact ?? String)(JSON.stringify(outcome)));
   const { result: _result, rejectedSamples: _samples, outputs: _outputs, ...summary } = outcome;
   return summary;
 }
@@ -265,7 +268,7 @@ export async function reduceStep(event: ReduceEvent, deps: WorkDeps): Promise<Ba
   // Per-partition results stay in their own files; the merged one is in `result`.
   const lean = outcomes.map((outcome) => (outcome.status === 'succeeded' ? { ...outcome, result: null } : outcome));
   const file: BatchFile = { ...batch, runId, job: event.job, plan: event.plan, outcomes: lean };
-  await destination.write(runKey(runId, BATCH_FILE), JSON.stringify(file));
+  await destination.write(runKey(runId, BATCH_FILE), (deps.redact ?? String)(JSON.stringify(file)));
   return batch;
 }
 
