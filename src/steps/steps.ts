@@ -99,6 +99,11 @@ export async function planJob(job: Job, deps: StepDeps, pacing?: { throughput: T
   const total = listing.reduce((sum, object) => sum + object.size, 0);
   const { sizing, adapted } = adaptSizing(job.sizing, total, job.maxPartitions, pacing?.throughput, pacing?.workerTimeoutSeconds ?? 0);
   const plan = planPartitions(listing, { sizing, maxPartitions: job.maxPartitions });
+  if (plan.partitions.length === 0 && !job.allowEmpty) {
+    throw new InputError(
+      `input ${job.input} is empty: ${plan.objects === 0 ? 'there is no object under it' : `its ${plan.objects} objects are all empty`}. Check the path (a date in the prefix?), or set allow-empty to true when an empty batch is expected.`,
+    );
+  }
   return adapted === undefined ? plan : { ...plan, adapted };
 }
 
