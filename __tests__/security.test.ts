@@ -238,9 +238,9 @@ describe('the environment a local Lambda sees', () => {
     return (report.result as { env: Record<string, string> }).env;
   }
 
-  it('is what Lambda gives the function: its template variables, AWS_REGION and the AWS_LAMBDA_* variables; none of the runner’s', async () => {
-    const env = await workerEnv(await inputOf([['a']]), await tempDir(), { s3: { region: 'eu-west-1' } });
-    expect(Object.keys(env).sort()).toEqual(lambdaNames);
+  it('is what Lambda gives the function (its template variables, AWS_REGION, the AWS_LAMBDA_* variables) and what pass-env names; none of the runner’s', async () => {
+    const env = await workerEnv(await inputOf([['a']]), await tempDir(), { s3: { region: 'eu-west-1' }, environment: { MY_SETTING: 'passed on purpose' } });
+    expect(Object.keys(env).sort()).toEqual([...lambdaNames, 'MY_SETTING'].sort());
     expect(env).toMatchObject({
       AWS_REGION: 'eu-west-1',
       AWS_EXECUTION_ENV: 'AWS_Lambda_nodejs24.x',
@@ -250,15 +250,12 @@ describe('the environment a local Lambda sees', () => {
       _HANDLER: 'worker.handler',
       NODE_OPTIONS: '--enable-source-maps',
       SFN_FANOUT_HANDLER: envHandler,
+      MY_SETTING: 'passed on purpose',
     });
     expect(env.AWS_LAMBDA_LOG_STREAM_NAME).toMatch(/^\d{4}\/\d{2}\/\d{2}\/\[\$LATEST\][0-9a-f]{32}$/);
   });
 
-  it('gets a variable passed on purpose (pass-env), and credentials only when the run uses S3', async () => {
-    const withPassed = await workerEnv(await inputOf([['a']]), await tempDir(), { environment: { MY_SETTING: 'passed on purpose' } });
-    expect(Object.keys(withPassed).sort()).toEqual([...lambdaNames, 'MY_SETTING'].sort());
-    expect(withPassed.MY_SETTING).toBe('passed on purpose');
-
+  it('gets credentials only when the run uses S3: this process’s, as a Lambda gets its role’s', async () => {
     // s3rver knows only its own documented keys.
     Object.assign(process.env, { AWS_ACCESS_KEY_ID: 'S3RVER', AWS_SECRET_ACCESS_KEY: 'S3RVER' });
     delete process.env.AWS_SESSION_TOKEN;
@@ -267,8 +264,8 @@ describe('the environment a local Lambda sees', () => {
       await new S3Store(s3.client, 'env-bucket', 'in/').write('a.txt', 'a\n');
       const env = await workerEnv('s3://env-bucket/in/', await tempDir(), { s3: { endpoint: s3.endpoint, region: 'us-east-1' } });
       expect(Object.keys(env).sort()).toEqual([...lambdaNames, 'AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY', 'SFN_FANOUT_S3_ENDPOINT'].sort());
-      // The process's own credentials for S3, resolved once, as a Lambda gets its role's: they read
-      // the input (s3rver takes no other keys); the result the handler returned has them redacted.
+      // Resolved once from this process's chain: they read the input (s3rver takes no other keys);
+      // the result the handler returned has them redacted.
       expect(env).toMatchObject({ AWS_ACCESS_KEY_ID: '***', AWS_SECRET_ACCESS_KEY: '***', SFN_FANOUT_S3_ENDPOINT: s3.endpoint });
     } finally {
       await s3.stop();
