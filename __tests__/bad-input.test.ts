@@ -1,13 +1,18 @@
+import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import { gzipSync } from 'node:zlib';
 import { fileURLToPath } from 'node:url';
+import { main } from '../src/cli.ts';
 import { HandlerModuleError, InputError, StoreError } from '../src/errors.ts';
 import { checkHandler, loadHandler } from '../src/handler/load-handler.ts';
 import { parseJob } from '../src/job.ts';
 import { parseLocation } from '../src/location.ts';
+import { runPartition } from '../src/partition/run-partition.ts';
+import { planPartitions } from '../src/plan/partition-plan.ts';
 import { partitionStep } from '../src/steps/steps.ts';
 import { DirStore } from '../src/store/dir-store.ts';
 import { S3Store } from '../src/store/s3-store.ts';
-import { tempDir } from './helpers/corpus.ts';
+import { collectingHandler, tempDir, tempDirStore } from './helpers/corpus.ts';
 import { startLocalS3, type LocalS3 } from './helpers/s3-server.ts';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -58,6 +63,7 @@ describe('bad input gets an error that names the input and the fix', () => {
       sizing: { partitionBytes: 64 * 1024 * 1024 },
       maxPartitions: 1000,
       maxRejected: { count: 0 },
+      allowEmpty: false,
     });
     expect(parseJob({ input: './in', output: './o', partitionSize: '1.5 KiB', maxRejected: '0.5%' })).toMatchObject({
       sizing: { partitionBytes: 1536 },
@@ -88,12 +94,31 @@ describe('bad input gets an error that names the input and the fix', () => {
       await expect(listing()).rejects.toThrow('Cannot list s3://absent-bucket/logs/: bucket "absent-bucket" does not exist: create it or fix the URI (NoSuchBucket).');
     });
 
-    it('plans an empty prefix as a valid empty plan, not a crash', async () => {
-      const output = await partitionStep(
-        { request: { input: 's3://present-bucket/nothing-here/', output: await tempDir() }, runId: 'run-1', settings: { maxConcurrency: '4', toleratedFailurePercentage: '10' } },
-        { s3: () => s3.client },
+    it('refuses an empty prefix by name, and plans it as an empty batch with allow-empty', async () => {
+      const event = { request: { input: 's3://present-bucket/nothing-here/', output: await tempDir() }, runId: 'run-1', settings: { maxConcurrency: '4', toleratedFailurePercentage: '10' } };
+      const refused = partitionStep(event, { s3: () => s3.client });
+      await expect(refused).rejects.toThrow(InputError);
+      await expect(partitionStep(event, { s3: () => s3.client })).rejects.toThrow(
+        'input s3://present-bucket/nothing-here/ is empty: there is no object under it. Check the path (a date in the prefix?), or set allow-empty to true when an empty batch is expected.',
       );
+      const output = await partitionStep({ ...event, request: { ...event.request, allowEmpty: 'true' } }, { s3: () => s3.client });
       expect(output).toMatchObject({ plan: { objects: 0, bytes: 0, partitions: 0 }, partitions: [], maxConcurrency: 4, toleratedFailurePercentage: 10 });
+    });
+
+    it('refuses an object whose key ends in "/" but holds data, by name; skips an empty folder marker', async () => {
+      const store = new S3Store(s3.client, 'present-bucket', 'marked/');
+      await store.write('day-1/', '');
+      await store.write('day-1/a.txt', 'a\n');
+      const keys = async (): Promise<string[]> => {
+        const found: string[] = [];
+        for await (const object of store.list()) found.push(object.key);
+        return found;
+      };
+      expect(await keys()).toEqual(['day-1/a.txt']);
+      await store.write('day-2/', 'data that looks like a folder\n');
+      await expect(keys()).rejects.toThrow(
+        's3://present-bucket/marked/day-2/ holds 30 bytes, but its key ends in "/" as a folder marker\'s does: sfn-fanout does not read it as data, and will not skip it silently.',
+      );
     });
   });
 
@@ -125,5 +150,66 @@ describe('bad input gets an error that names the input and the fix', () => {
     const both = { processRecord() {}, processPartition: async () => null };
     expect(() => checkHandler(both, 'h.js')).toThrow('exports both processRecord and processPartition: export one of them.');
     expect(() => checkHandler({ processRecord() {}, merge: 3 }, 'h.js')).toThrow('exports "merge" but it is a number, not a function.');
+  });
+});
+
+describe('a corrupt gzip object is named, with where it goes wrong', () => {
+  const text = Buffer.from(Array.from({ length: 40_000 }, (_, i) => `record ${i} ${(i * 7919) % 104_729}`).join('\n') + '\n');
+  const gz = gzipSync(text);
+
+  async function readWhole(body: Buffer): Promise<unknown> {
+    const dir = await tempDir();
+    await writeFile(path.join(dir, 'logs.gz'), body);
+    const source = new DirStore(dir);
+    const plan = planPartitions([{ key: 'logs.gz', size: body.length }], { sizing: { partitions: 1 }, maxPartitions: 1 });
+    return runPartition({ partition: plan.partitions[0]!, format: 'lines', maxRejected: { count: 0 }, source, destination: await tempDirStore(), handler: collectingHandler() }).then(
+      () => 'read',
+      (error: Error) => ({ type: error.constructor.name, message: error.message.replace(dir, '<dir>') }),
+    );
+  }
+
+  it('a truncated one: the object, and the byte where it ends', async () => {
+    const half = Math.floor(gz.length / 2);
+    expect(await readWhole(gz.subarray(0, half))).toEqual({
+      type: 'DataError',
+      message: expect.stringMatching(new RegExp(`^<dir>/logs\\.gz ends before its gzip stream does \\(truncated\\?\\) near byte ${half} of the compressed object, after \\d+ bytes of text\\. Re-create or re-upload it`)),
+    });
+  });
+
+  it('one that is not gzip at all, and one damaged in the middle: the object, and the byte where decompression failed (at or after the damage)', async () => {
+    expect(await readWhole(Buffer.from('plain text, not gzip\n'))).toEqual({ type: 'DataError', message: expect.stringContaining('<dir>/logs.gz is not valid gzip (incorrect header check) near byte 0 of the compressed object, after 0 bytes of text.') });
+    const damaged = Buffer.from(gz);
+    const at = Math.floor(gz.length * 0.6);
+    for (let i = at; i < at + 64; i += 1) damaged[i] = damaged[i]! ^ 0xff;
+    const failure = (await readWhole(damaged)) as { type: string; message: string };
+    expect(failure.type).toBe('DataError');
+    const near = Number(/near byte (\d+) of the compressed object/.exec(failure.message)?.[1]);
+    expect(failure.message).toMatch(/^<dir>\/logs\.gz is not valid gzip \(.+\) near byte \d+ of the compressed object, after \d+ bytes of text\./);
+    // Deflate notices damage where it breaks the stream, or at the checksum: never before it.
+    expect(near).toBeGreaterThanOrEqual(at - 16 * 1024);
+    expect(near).toBeLessThanOrEqual(gz.length);
+  });
+});
+
+describe('an empty input', () => {
+  async function cli(args: string[]) {
+    let out = '';
+    let err = '';
+    const code = await main(args, { out: (t) => void (out += t), err: (t) => void (err += t), tty: false });
+    return { code, out, err };
+  }
+
+  it('is refused with exit 2, saying it is empty; with allow-empty it succeeds with a warning', async () => {
+    const input = await tempDir();
+    await writeFile(path.join(input, 'empty.ndjson'), '');
+    const args = ['run', '--input', input, '--output', await tempDir(), '--handler', path.join(here, 'fixtures/echo-handler.ts')];
+    const refused = await cli(args);
+    expect(refused).toMatchObject({ code: 2, out: '' });
+    // The handler is bundled first (one log line); the refusal is the last line.
+    expect(refused.err.split('\n').at(-2)).toBe(`input ${input} is empty: its 1 objects are all empty. Check the path (a date in the prefix?), or set allow-empty to true when an empty batch is expected.`);
+    const allowed = await cli([...args, '--allow-empty', 'true']);
+    expect(allowed.code).toBe(0);
+    expect(allowed.err).toContain(`warning: input ${input} is empty; allow-empty is set, so the batch succeeded with nothing to do.\n`);
+    expect(allowed.out).toContain('SUCCEEDED: 0 partitions');
   });
 });

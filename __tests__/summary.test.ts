@@ -1,4 +1,7 @@
+import { micromark } from 'micromark';
+import { gfm, gfmHtml } from 'micromark-extension-gfm';
 import type { BatchReport, PartitionRow } from '../src/report/batch-report.ts';
+import { consoleText, renderConsoleReport } from '../src/report/console.ts';
 import { escapeMarkdown } from '../src/report/markdown.ts';
 import { SUMMARY_BYTE_LIMIT, renderDeployFailure, renderSummary } from '../src/report/summary.ts';
 
@@ -89,5 +92,38 @@ describe('the job summary', () => {
         '| WorkerRole | AWS\\:\\:IAM\\:\\:Role | CREATE\\_FAILED | not authorized\\: iam\\:CreateRole \\| &lt;b&gt; |\n' +
         '| WorkerFunction | AWS\\:\\:Lambda\\:\\:Function | CREATE\\_FAILED | Resource creation cancelled |\n',
     );
+  });
+});
+
+describe('links and terminal codes from the data', () => {
+  /** GitHub-flavoured Markdown rendered by micromark's GFM extension: an independent reading of the summary. */
+  const toHtml = (markdown: string): string => micromark(markdown, { allowDangerousHtml: true, extensions: [gfm()], htmlExtensions: [gfmHtml()] });
+  const linky = 'see www.evil.example, WWW.Evil.example/x, https://evil.example/a, http://e.example, mailto:a@evil.example and me@evil.example';
+
+  it('become no link in the rendered summary, in a failed partition, a rejected record, the error and the object key', () => {
+    const text = renderSummary(
+      report([{ id: 1, status: 'failed', bytes: 1, error: 'www.err.example', message: linky }, { ...ok(2), rejected: 1, rejectedSamples: [{ key: 'www.key.example/a.txt', offset: 0, message: linky }] }], {
+        status: 'FAILED',
+        error: { name: 'Error', message: linky },
+        result: { note: linky },
+        links: [{ label: 'Execution', url: 'https://console.aws.amazon.com/states/home' }],
+      }),
+    );
+    const hrefs = [...toHtml(text).matchAll(/<a href="([^"]*)"/g)].map((match) => match[1]);
+    expect(hrefs).toEqual(['https://console.aws.amazon.com/states/home']);
+    // The same text unescaped would have been links: the reference renderer is not blind to them.
+    expect([...toHtml(`| x |\n|---|\n| ${linky} |`).matchAll(/<a href/g)]).toHaveLength(6);
+  });
+
+  it('lose their control characters on the console, and a message cannot start a line of its own', () => {
+    const hostile = 'bad\x1b[2J\x1b[31m red\r\n::error::forged\u202Eevil\x07';
+    const text = renderConsoleReport(report([{ id: 3, status: 'failed', bytes: 1, error: 'Error\x1b[0m', message: hostile }], { status: 'FAILED', error: { name: '::warning::x', message: hostile } }));
+    // eslint-disable-next-line no-control-regex -- finding control characters is the point
+    expect(text).not.toMatch(/[\x00-\x08\x0b-\x1f\x7f\u202e]/);
+    expect(text).toContain('partition 3 failed: Error[0m: bad[2J[31m red ::error::forgedevil\n');
+    expect(text).toContain('error: ::warning::x: bad[2J[31m red ::error::forgedevil');
+    // A line that starts with `::` is a workflow command to the runner, when the CLI runs in a workflow step.
+    expect(text.split('\n').filter((line) => line.startsWith('::'))).toEqual([]);
+    expect(consoleText('a\tb\nc\x1b[1m')).toBe('a\tb\nc[1m');
   });
 });

@@ -80606,20 +80606,29 @@ exports.JSONPath = JSONPath;
 
 __nccwpck_require__.a(__webpack_module__, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
 /* harmony import */ var _require_node_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(8898);
-/* harmony import */ var _cli_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(6189);
+/* harmony import */ var _cli_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(9211);
 // First: it checks the Node.js version before the rest of the CLI loads.
 
 
-// Ctrl-C stops the execution and its workers; a second one kills the process.
+// The first SIGINT or SIGTERM stops the run, which still writes its report; a second one kills the process.
 const controller = new AbortController();
-process.once('SIGINT', () => controller.abort());
-process.once('SIGTERM', () => controller.abort());
+const stop = (signal) => {
+    process.off('SIGINT', stop);
+    process.off('SIGTERM', stop);
+    process.stderr.write(`\n${signal}: stopping the run and writing its report; send it again to stop at once.\n`);
+    controller.abort(signal);
+};
+process.on('SIGINT', stop);
+process.on('SIGTERM', stop);
 process.exitCode = await (0,_cli_js__WEBPACK_IMPORTED_MODULE_1__/* .main */ .iW)(process.argv.slice(2), {
     out: (text) => process.stdout.write(text),
     err: (text) => process.stderr.write(text),
     tty: process.stderr.isTTY === true,
     signal: controller.signal,
 });
+// A stopped run has written what it had to: nothing still winding down (a socket, a thread) may keep it alive.
+if (controller.signal.aborted)
+    process.exit();
 
 __webpack_async_result__();
 } catch(e) { __webpack_async_result__(e); } }, 1);
@@ -80657,7 +80666,7 @@ if (problem !== undefined) {
 
 /***/ }),
 
-/***/ 6189:
+/***/ 9211:
 /***/ ((__unused_webpack___webpack_module__, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -80672,6 +80681,8 @@ __nccwpck_require__.d(__webpack_exports__, {
 var promises_ = __nccwpck_require__(1455);
 ;// CONCATENATED MODULE: external "node:module"
 const external_node_module_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:module");
+// EXTERNAL MODULE: external "node:os"
+var external_node_os_ = __nccwpck_require__(8161);
 // EXTERNAL MODULE: external "node:path"
 var external_node_path_ = __nccwpck_require__(6760);
 // EXTERNAL MODULE: external "node:util"
@@ -80702,8 +80713,46 @@ class errors_RejectedRecordsError extends (/* unused pure expression or super */
 /** A state machine definition uses a feature the local engine cannot execute faithfully. */
 class UnsupportedFeatureError extends errors_FanoutError {
 }
+/** An input object's bytes cannot be decoded (a corrupt or truncated gzip object). */
+class errors_DataError extends (/* unused pure expression or super */ null && (errors_FanoutError)) {
+}
+/** The run was cancelled (SIGINT, SIGTERM, a cancelled job); `reason` names the signal when one did it. */
+class CancelledError extends errors_FanoutError {
+    constructor(reason) {
+        super(`The run was cancelled${typeof reason === 'string' ? ` by ${reason}` : ''}.`);
+    }
+}
 function errors_errorMessage(error) {
     return error instanceof Error ? error.message : String(error);
+}
+
+;// CONCATENATED MODULE: ./lib/src/concurrency.js
+
+/** Runs `task` over `items` with at most `limit` in flight; results keep the items' order. */
+async function concurrency_mapLimited(items, limit, task) {
+    const results = new Array(items.length);
+    let next = 0;
+    const lanes = Array.from({ length: Math.max(1, Math.min(limit, items.length)) }, async () => {
+        while (next < items.length) {
+            const index = next++;
+            results[index] = await task(items[index], index);
+        }
+    });
+    await Promise.all(lanes);
+    return results;
+}
+/** Settles with `promise`, or rejects as soon as `signal` aborts; the promise left behind may settle unobserved. */
+function abortable(promise, signal) {
+    if (signal === undefined)
+        return promise;
+    promise.catch(() => { });
+    return new Promise((resolve, reject) => {
+        const onAbort = () => reject(signal.reason instanceof Error ? signal.reason : new CancelledError(signal.reason));
+        if (signal.aborted)
+            return onAbort();
+        signal.addEventListener('abort', onAbort, { once: true });
+        promise.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
+    });
 }
 
 // EXTERNAL MODULE: external "node:fs"
@@ -80852,6 +80901,7 @@ const JOB_OPTION_NAMES = {
     partitionSize: 'partition-size',
     maxPartitions: 'max-partitions',
     maxRejected: 'max-rejected',
+    allowEmpty: 'allow-empty',
 };
 /** A job request from options read by their user-facing names (CLI options, action inputs). */
 function readJobRequest(read) {
@@ -80888,7 +80938,10 @@ function job_parseJob(request) {
         ? { partitions }
         : { partitionBytes: partitionSize === undefined ? DEFAULT_PARTITION_BYTES : parseByteSize(partitionSize, 'partition-size') };
     const maxRejected = parseRejectLimit(optionalText(request.maxRejected, 'maxRejected') ?? '0');
-    return { input, output, format: format, sizing, maxPartitions, maxRejected };
+    const allowEmpty = request.allowEmpty === true ? 'true' : (optionalText(request.allowEmpty === false ? 'false' : request.allowEmpty, 'allowEmpty') ?? 'false');
+    if (allowEmpty !== 'true' && allowEmpty !== 'false')
+        throw new errors_InputError(`allow-empty "${allowEmpty}" must be true or false.`);
+    return { input, output, format: format, sizing, maxPartitions, maxRejected, allowEmpty: allowEmpty === 'true' };
 }
 /** A validated job back in the request form an execution takes as input. */
 function toJobRequest(job) {
@@ -80899,6 +80952,7 @@ function toJobRequest(job) {
         ...('partitions' in job.sizing ? { partitions: job.sizing.partitions } : { partitionSize: job.sizing.partitionBytes }),
         maxPartitions: job.maxPartitions,
         maxRejected: 'count' in job.maxRejected ? job.maxRejected.count : `${job.maxRejected.percent}%`,
+        ...(job.allowEmpty ? { allowEmpty: 'true' } : {}),
     };
 }
 const UNITS = { '': 1, b: 1, kb: 1e3, mb: 1e6, gb: 1e9, kib: 1024, mib: 1024 ** 2, gib: 1024 ** 3 };
@@ -80978,6 +81032,24 @@ function causeMessage(cause) {
         return cause;
     }
 }
+/**
+ * A Lambda handler that never returns or throws a known secret: what it returns and throws is
+ * written to Step Functions' history, the execution output and the logs, in AWS as locally.
+ */
+function redactingHandler(redactor, handler) {
+    return async (event) => {
+        try {
+            return redactor.redactDeep(await handler(event));
+        }
+        catch (error) {
+            const { errorType, errorMessage, trace } = lambda_error_serializeError(error);
+            const redacted = new Error(redactor.redact(errorMessage));
+            redacted.name = errorType;
+            redacted.stack = [`${errorType}: ${redacted.message}`, ...trace.map((line) => `    ${redactor.redact(line)}`)].join('\n');
+            throw redacted;
+        }
+    };
+}
 
 ;// CONCATENATED MODULE: ./lib/src/report/batch-report.js
 
@@ -81031,10 +81103,16 @@ function buildReport(facts, batch) {
 }
 
 ;// CONCATENATED MODULE: ./lib/src/report/markdown.js
-/** Text from outside (object keys, error messages, handler output) made inert in GitHub Markdown. */
+/**
+ * Text from outside (object keys, error messages, handler output) made inert in GitHub Markdown:
+ * no HTML, emphasis, table cell break, mention or link. Escaping `:` and `@` stops GitHub's
+ * autolinks of `https://…` and `user@host`; escaping the dot of `www.` stops the last kind.
+ */
 function markdown_escapeMarkdown(text) {
     // Markdown punctuation first, so the entities added after keep their own `#` and `;`.
-    return escapeHtml(text.replace(/([\\|*_[\]()#~!@:])/g, '\\$1')).replace(/\r?\n|\r/g, ' ');
+    return escapeHtml(text.replace(/([\\|*_[\]()#~!@:])/g, '\\$1'))
+        .replace(/\r?\n|\r/g, ' ')
+        .replace(/(www)\./gi, '$1\\.');
 }
 /** Text for inside a `<pre>` block: HTML-escaped, newlines kept. */
 function escapeHtml(text) {
@@ -81065,6 +81143,20 @@ function formatCount(n) {
 ;// CONCATENATED MODULE: ./lib/src/report/console.js
 
 
+/**
+ * Control characters (escape sequences, carriage returns, backspaces) and Unicode direction
+ * overrides: in data they could recolour, rewrite or hide what a terminal or a CI log shows.
+ */
+// eslint-disable-next-line no-control-regex -- matching control characters is the point
+const CONTROL = /[\u0000-\u0008\u000B-\u001F\u007F-\u009F\u061C\u200E\u200F\u202A-\u202E\u2066-\u2069]/g;
+/** Text made safe for a terminal or a CI log: every control character removed but new lines and tabs. */
+function consoleText(text) {
+    return text.replace(CONTROL, '');
+}
+/** A value from the data on one line of its own row: it cannot start a line of its own. */
+function field(text) {
+    return consoleText(text ?? '').replace(/[\n\t]+/g, ' ');
+}
 /** The partition table and totals as plain text, for a terminal or a CI log. */
 function renderConsoleReport(report, maxRows = 50) {
     const header = ['partition', 'status', 'bytes', 'records', 'rejected', 'duration'];
@@ -81082,13 +81174,13 @@ function renderConsoleReport(report, maxRows = 50) {
     if (report.partitions.length > maxRows)
         lines.push(`... ${report.partitions.length - maxRows} more partitions in the JSON report`);
     for (const row of report.partitions.filter((r) => r.status === 'failed').slice(0, 10)) {
-        lines.push(`partition ${rowName(row)} failed: ${row.error}: ${row.message}`);
+        lines.push(`partition ${rowName(row)} failed: ${field(row.error)}: ${field(row.message)}`);
     }
     const t = report.totals;
     const parallelism = report.wallMs > 0 ? (t.workerMs / report.wallMs).toFixed(1) : '0.0';
     lines.push('', `${report.status}: ${formatCount(t.partitions)} partitions (${t.succeeded} succeeded, ${t.failed} failed), ${formatCount(t.records)} records, ${formatCount(t.rejected)} rejected, ${formatBytes(t.bytes)} in ${formatDuration(report.wallMs)} (parallelism ${parallelism}x)`);
     if (report.error !== undefined)
-        lines.push(`${report.error.name}: ${report.error.message}`);
+        lines.push(`error: ${field(report.error.name)}: ${field(report.error.message)}`);
     return lines.join('\n');
 }
 /** One progress line: partitions done / running / failed, records/s and an ETA. */
@@ -81507,6 +81599,8 @@ async function read_json_readJson(store, key) {
 
 // EXTERNAL MODULE: ./node_modules/@aws-sdk/client-s3/dist-cjs/index.js
 var client_s3_dist_cjs = __nccwpck_require__(3711);
+// EXTERNAL MODULE: ./node_modules/@smithy/node-http-handler/dist-cjs/index.js
+var node_http_handler_dist_cjs = __nccwpck_require__(1279);
 ;// CONCATENATED MODULE: ./lib/src/store/dir-store.js
 
 
@@ -81536,22 +81630,59 @@ class DirStore {
         }
         if (!info.isDirectory())
             throw new errors_StoreError(`${this.#root} is not a directory: give the folder that holds the data.`);
-        yield* this.#walk('');
+        const realRoot = await (0,promises_.realpath)(this.#root);
+        yield* this.#walk('', realRoot, [realRoot]);
     }
-    async *#walk(relative) {
-        const dir = await (0,promises_.opendir)(external_node_path_.join(this.#root, relative));
+    /**
+     * Lists a directory in key order. A symbolic link is followed while it stays inside the input:
+     * one that leaves it, dangles or loops is refused by name, never skipped. Refused rather than
+     * skipped, since a skipped file is data silently missing from the result, and a followed one
+     * could be anything on the machine (a credentials file put its keys in rejected records once).
+     * A directory reached again through a link is a loop; FIFOs and devices are refused (reading
+     * one would hang or never end).
+     */
+    async *#walk(relative, realDir, ancestors) {
+        const dir = external_node_path_.join(this.#root, relative);
         const entries = [];
-        for await (const entry of dir)
-            entries.push({ name: entry.name, isDir: entry.isDirectory() });
+        try {
+            for await (const entry of await (0,promises_.opendir)(dir))
+                entries.push({ name: entry.name, isLink: entry.isSymbolicLink() });
+        }
+        catch (error) {
+            throw new errors_StoreError(`input: directory ${dir} cannot be read (${code(error)}).`, { cause: error });
+        }
         // Sorted like an S3 listing, so both stores give the same plan for the same data.
         entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
-        for (const entry of entries) {
-            const key = relative === '' ? entry.name : `${relative}/${entry.name}`;
-            if (entry.isDir)
-                yield* this.#walk(key);
-            else
-                yield { key, size: (await (0,promises_.stat)(external_node_path_.join(this.#root, key))).size };
+        for (const { name, isLink } of entries) {
+            const key = relative === '' ? name : `${relative}/${name}`;
+            const file = external_node_path_.join(this.#root, key);
+            const real = isLink ? await this.#linkTarget(file, ancestors[0]) : external_node_path_.join(realDir, name);
+            const info = await (0,promises_.stat)(real).catch((error) => {
+                throw new errors_StoreError(`input: ${file} cannot be read (${code(error)}).`, { cause: error });
+            });
+            if (info.isDirectory()) {
+                if (ancestors.includes(real))
+                    throw new errors_StoreError(`input: ${file} is a symbolic link back to ${real}, which holds it: a loop. Remove the link.`);
+                yield* this.#walk(key, real, [...ancestors, real]);
+            }
+            else if (info.isFile()) {
+                yield { key, size: info.size };
+            }
+            else {
+                throw new errors_StoreError(`input: ${file} is not a regular file (a FIFO, socket or device): move it out of the input directory.`);
+            }
         }
+    }
+    /** Where a symbolic link leads, when that is inside the input root. */
+    async #linkTarget(file, realRoot) {
+        const real = await (0,promises_.realpath)(file).catch(async (error) => {
+            const reason = code(error) === 'ELOOP' ? 'a symbolic link loop' : `a symbolic link to ${external_node_path_.resolve(external_node_path_.dirname(file), await (0,promises_.readlink)(file))}, which does not exist`;
+            throw new errors_StoreError(`input: ${file} is ${reason}. Remove the link or fix its target.`, { cause: error });
+        });
+        if (real !== realRoot && !real.startsWith(realRoot + external_node_path_.sep)) {
+            throw new errors_StoreError(`input: ${file} is a symbolic link to ${real}, outside the input directory ${this.#root}. sfn-fanout does not follow links out of the input: copy the file in, or give the directory that holds it as the input.`);
+        }
+        return real;
     }
     async *read(key, range) {
         if (range !== undefined && range.end <= range.start)
@@ -81627,9 +81758,14 @@ class S3Store {
             });
             for (const object of page.Contents ?? []) {
                 const key = object.Key.slice(this.#prefix.length);
-                // Zero-byte "folder" markers made by the console are not data.
-                if (key === '' || key.endsWith('/') || (this.#only !== undefined && key !== this.#only))
+                if (this.#only !== undefined && key !== this.#only)
                     continue;
+                if (key === '' || key.endsWith('/')) {
+                    // Zero-byte "folder" markers made by the console are not data; one that holds data is refused, never skipped.
+                    if ((object.Size ?? 0) === 0)
+                        continue;
+                    throw new errors_StoreError(`${this.uriOf(key)} holds ${object.Size} bytes, but its key ends in "/" as a folder marker's does: sfn-fanout does not read it as data, and will not skip it silently. Move it to a key without the trailing "/" (aws s3 mv), or delete it if it is not data.`);
+                }
                 found = true;
                 yield { key, size: object.Size ?? 0 };
             }
@@ -81710,24 +81846,61 @@ class S3Store {
 
 
 
+
+const S3_TIMEOUTS = { connectionTimeoutMs: 5_000, socketTimeoutMs: 30_000, requestTimeoutMs: 300_000 };
 /** Reads S3 settings from the environment the way Lambda and the CLI both see them. */
 function s3SettingsFromEnv(env = process.env) {
     return { endpoint: env.SFN_FANOUT_S3_ENDPOINT || undefined, region: env.AWS_REGION || env.AWS_DEFAULT_REGION };
 }
-function createS3Client(settings) {
+/** The region S3 is reached in: the setting, else the environment's, as the SDK and Lambda read it. */
+function regionOf(settings, env = process.env) {
+    return settings.region ?? s3SettingsFromEnv(env).region ?? 'us-east-1';
+}
+function createS3Client(settings, options = {}) {
+    const timeouts = options.timeouts ?? S3_TIMEOUTS;
+    const http = new node_http_handler_dist_cjs.NodeHttpHandler({
+        connectionTimeout: timeouts.connectionTimeoutMs,
+        socketTimeout: timeouts.socketTimeoutMs,
+        requestTimeout: timeouts.requestTimeoutMs,
+        // Without this a request past requestTimeout only logs a warning and carries on waiting.
+        throwOnRequestTimeout: true,
+    });
     return new client_s3_dist_cjs/* S3Client */.YxF({
-        region: settings.region ?? 'us-east-1',
+        region: regionOf(settings),
+        requestHandler: options.signal === undefined ? http : new CancellableHandler(http, options.signal),
         ...(settings.endpoint === undefined ? {} : { endpoint: settings.endpoint, forcePathStyle: true }),
     });
+}
+/** Hands every request the run's abort signal, alongside any signal of its own. */
+class CancellableHandler {
+    #inner;
+    #signal;
+    constructor(inner, signal) {
+        this.#inner = inner;
+        this.#signal = signal;
+    }
+    handle(...[request, options = {}]) {
+        const own = options.abortSignal;
+        return this.#inner.handle(request, { ...options, abortSignal: own === undefined ? this.#signal : AbortSignal.any([own, this.#signal]) });
+    }
+    updateHttpClientConfig(...args) {
+        this.#inner.updateHttpClientConfig(...args);
+    }
+    httpHandlerConfigs() {
+        return this.#inner.httpHandlerConfigs();
+    }
+    destroy() {
+        this.#inner.destroy();
+    }
 }
 /** Opens a store for a location; one S3 client serves every S3 location of a run. */
 function openStore(location, s3) {
     return location.kind === 's3' ? new S3Store(s3(), location.bucket, location.prefix, location.object) : new DirStore(location.path, location.object);
 }
 /** Builds the S3 client lazily, once, so a local-only run never touches AWS configuration. */
-function lazyS3Client(settings) {
+function lazyS3Client(settings, options = {}) {
     let client;
-    return () => (client ??= createS3Client(settings));
+    return () => (client ??= createS3Client(settings, options));
 }
 
 ;// CONCATENATED MODULE: ./lib/src/store/bucket-names.js
@@ -81757,8 +81930,6 @@ function locationParameters(input, output) {
     return parameters;
 }
 
-// EXTERNAL MODULE: external "node:os"
-var external_node_os_ = __nccwpck_require__(8161);
 ;// CONCATENATED MODULE: ./lib/src/handler/bundle-cache.js
 
 
@@ -82820,6 +82991,7 @@ async function loadStateMachine(templatePath, parameters = {}) {
             logicalId,
             module: handler.slice(0, dot),
             exportName: handler.slice(dot + 1),
+            runtime: String(resolver.resolve(props.Runtime ?? 'nodejs24.x', `${logicalId}.Runtime`)),
             timeoutSeconds: Number(resolver.resolve(props.Timeout ?? 3, `${logicalId}.Timeout`)),
             memoryMb: Number(resolver.resolve(props.MemorySize ?? 128, `${logicalId}.MemorySize`)),
             environment: Object.fromEntries(Object.entries(variables).map(([name, value]) => [name, String(resolver.resolve(value, `${logicalId}.Environment.${name}`))])),
@@ -82949,21 +83121,104 @@ function substitute(value, substitutions, machineId) {
     return value;
 }
 
+;// CONCATENATED MODULE: external "node:worker_threads"
+const external_node_worker_threads_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:worker_threads");
 ;// CONCATENATED MODULE: ./lib/src/secrets.js
+
+
+/** What a redacted secret becomes: what the runner's own masking writes. */
+const REDACTED = '***';
+/** Shorter values are flags and numbers, not secrets; masking them would garble every report. */
+const MIN_SECRET_LENGTH = 4;
 const SECRET_NAME = /secret|password|passwd|token|credential|private|api[-_]?key|access[-_]?key/i;
 function isSecretName(name) {
     return SECRET_NAME.test(name);
 }
+/** Variables that hold credentials whatever they are called elsewhere. */
+const SECRET_VARIABLES = ['AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY', 'AWS_SESSION_TOKEN', 'AWS_SECURITY_TOKEN', 'GITHUB_TOKEN', 'GH_TOKEN', 'ACTIONS_RUNTIME_TOKEN', 'ACTIONS_ID_TOKEN_REQUEST_TOKEN'];
+/**
+ * Tokens recognisable by their shape, registered or not: GitHub's (`ghp_`, `gho_`, `ghu_`, `ghs_`,
+ * `ghr_`, `github_pat_`) and AWS access key ids. A `\` may stand before each `_`: Markdown escaping.
+ */
+const TOKEN_SHAPES = [/\bgh[pousr]\\?_[A-Za-z0-9]{20,}/, /\bgithub\\?_pat\\?_(?:[A-Za-z0-9]|\\?_){20,}/, /\b(?:AKIA|ASIA)[A-Z0-9]{16}\b/];
+/**
+ * Takes known secret values, and anything shaped like a token, out of text. Every text sfn-fanout
+ * writes (summary, JSON report, batch and rejected files, console, action outputs) passes through
+ * one of these at the point it is written. A value is also found in the forms our own escaping
+ * gives it (Markdown, HTML, JSON), so redacting a rendered text is as safe as redacting its parts.
+ */
+class Redactor {
+    #values = new Set();
+    #pattern;
+    constructor(values = []) {
+        this.#pattern = this.#compile();
+        this.add(values);
+    }
+    /** The secret values known, for a process (a Lambda thread) that must redact them too. */
+    get values() {
+        return [...this.#values];
+    }
+    add(values) {
+        const before = this.#values.size;
+        for (const value of values)
+            if (value.length >= MIN_SECRET_LENGTH)
+                this.#values.add(value);
+        if (this.#values.size !== before)
+            this.#pattern = this.#compile();
+        return this;
+    }
+    redact(text) {
+        return text.replace(this.#pattern, REDACTED);
+    }
+    /**
+     * A JSON value with every string in it (keys too) redacted. One scan of its JSON text decides (a
+     * walk testing each string was slower: 1 M keys took seconds); a value with nothing to redact
+     * comes back as it is, and JSON.parse keeps a `__proto__` key a key.
+     */
+    redactDeep(value) {
+        const json = JSON.stringify(value);
+        if (json === undefined)
+            return value;
+        this.#pattern.lastIndex = 0;
+        return this.#pattern.test(json) ? JSON.parse(json.replace(this.#pattern, REDACTED)) : value;
+    }
+    #compile() {
+        const json = (text) => JSON.stringify(text).slice(1, -1);
+        const forms = new Set([...this.#values].flatMap((value) => [value, markdown_escapeMarkdown(value), escapeHtml(value), json(value), json(json(value))]));
+        // Longest first, so a secret that contains another is taken whole.
+        const literals = [...forms].sort((a, b) => b.length - a.length).map((form) => form.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'));
+        return new RegExp([...literals, ...TOKEN_SHAPES.map((shape) => shape.source)].join('|'), 'g');
+    }
+}
+/** The secret values in an environment: credentials and tokens, and any variable named like a secret. */
+function environmentSecrets(env) {
+    return Object.entries(env)
+        .filter(([name, value]) => value !== undefined && (SECRET_VARIABLES.includes(name) || SECRET_NAME.test(name)))
+        .map(([, value]) => value);
+}
 /**
  * Values of a run that may be secret, for the runner to mask in every log line: template
- * parameters and tags with secret-sounding names, and a password in an S3 endpoint URL.
+ * parameters and tags with secret-sounding names, a password in an S3 endpoint URL, and
+ * variables passed to the local Lambdas (pass-env) with secret-sounding names.
  */
-function possibleSecrets(settings) {
-    const named = [...Object.entries(settings.parameters), ...Object.entries(settings.aws?.tags ?? {})]
+function possibleSecrets(settings, env = process.env) {
+    const named = [...Object.entries(settings.parameters), ...Object.entries(settings.aws?.tags ?? {}), ...settings.passEnv.map((name) => [name, env[name] ?? ''])]
         .filter(([name, value]) => isSecretName(name) && value !== '')
         .map(([, value]) => value);
     const endpointPassword = settings.s3.endpoint === undefined ? '' : decodeURIComponent(new URL(settings.s3.endpoint).password);
     return endpointPassword === '' ? named : [...named, endpointPassword];
+}
+/** Every secret a run's process knows: its environment's and the run's own. */
+function runSecrets(settings, env = process.env) {
+    return new Redactor([...environmentSecrets(env), ...possibleSecrets(settings, env)]);
+}
+/**
+ * The secrets a Lambda handler process knows: its own environment's (in AWS, the role's
+ * credentials) and, in a local engine's thread, the list the engine handed over.
+ */
+function lambdaSecrets(env = process.env) {
+    const handedOver = workerData?.secrets;
+    return new Redactor([...environmentSecrets(env), ...(Array.isArray(handedOver) ? handedOver.filter((value) => typeof value === 'string') : [])]);
 }
 
 ;// CONCATENATED MODULE: ./lib/src/local/template-parameters.js
@@ -88564,26 +88819,90 @@ var StateMachine = class {
 };
 
 
-;// CONCATENATED MODULE: external "node:worker_threads"
-const external_node_worker_threads_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:worker_threads");
+;// CONCATENATED MODULE: ./lib/src/local/lambda-environment.js
+
+/**
+ * Variables Lambda sets itself and a function's configuration cannot: the local engine sets them
+ * as Lambda would, so pass-env may not name them.
+ */
+const RESERVED_VARIABLES = [
+    '_HANDLER',
+    'AWS_REGION',
+    'AWS_DEFAULT_REGION',
+    'AWS_EXECUTION_ENV',
+    'AWS_LAMBDA_FUNCTION_NAME',
+    'AWS_LAMBDA_FUNCTION_MEMORY_SIZE',
+    'AWS_LAMBDA_FUNCTION_VERSION',
+    'AWS_LAMBDA_INITIALIZATION_TYPE',
+    'AWS_LAMBDA_LOG_GROUP_NAME',
+    'AWS_LAMBDA_LOG_STREAM_NAME',
+    'AWS_ACCESS_KEY_ID',
+    'AWS_SECRET_ACCESS_KEY',
+    'AWS_SESSION_TOKEN',
+    'AWS_CREDENTIAL_EXPIRATION',
+];
+/**
+ * One execution environment's variables, as Lambda builds them: the function's template
+ * variables, what the user passed on purpose, then Lambda's own (which nothing overrides). Nothing
+ * of the runner's environment reaches a handler unless it is named here.
+ */
+function lambdaEnvironment(fn, settings) {
+    const name = `sfn-fanout-local-${fn.logicalId}`;
+    const { credentials } = settings;
+    const day = new Date().toISOString().slice(0, 10).replace(/-/g, '/');
+    return {
+        ...fn.environment,
+        ...settings.passed,
+        ...settings.engine,
+        ...(settings.path === undefined ? {} : { PATH: settings.path }),
+        LANG: 'en_US.UTF-8',
+        _HANDLER: `${fn.module}.${fn.exportName}`,
+        AWS_REGION: settings.region,
+        AWS_DEFAULT_REGION: settings.region,
+        AWS_EXECUTION_ENV: `AWS_Lambda_${fn.runtime}`,
+        AWS_LAMBDA_FUNCTION_NAME: name,
+        AWS_LAMBDA_FUNCTION_MEMORY_SIZE: String(fn.memoryMb),
+        AWS_LAMBDA_FUNCTION_VERSION: '$LATEST',
+        AWS_LAMBDA_INITIALIZATION_TYPE: 'on-demand',
+        AWS_LAMBDA_LOG_GROUP_NAME: `/aws/lambda/${name}`,
+        AWS_LAMBDA_LOG_STREAM_NAME: `${day}/[$LATEST]${(0,external_node_crypto_.randomBytes)(16).toString('hex')}`,
+        ...(credentials === undefined
+            ? {}
+            : {
+                AWS_ACCESS_KEY_ID: credentials.accessKeyId,
+                AWS_SECRET_ACCESS_KEY: credentials.secretAccessKey,
+                ...(credentials.sessionToken === undefined ? {} : { AWS_SESSION_TOKEN: credentials.sessionToken }),
+                ...(credentials.expiration === undefined ? {} : { AWS_CREDENTIAL_EXPIRATION: credentials.expiration.toISOString() }),
+            }),
+    };
+}
+
 ;// CONCATENATED MODULE: ./lib/src/local/lambda-pool.js
 
 
+/** Lambda's limit on an environment's init phase; locally, the time a new thread may take to load. */
+const INIT_LIMIT_MS = 10_000;
 // Sources run as .ts on Node 24; the bundle keeps its thread entry beside itself in dist/.
 const THREAD_FILE = import.meta.url.endsWith('.ts') ? './lambda-thread.ts' : './lambda-thread.js';
-/** A worker thread standing in for one Lambda execution environment. */
+/** A worker thread standing in for one Lambda execution environment of one function. */
 class Environment {
     thread;
+    functionId;
     current;
     timer;
-    constructor(env) {
-        this.thread = new external_node_worker_threads_namespaceObject.Worker(new URL(THREAD_FILE, import.meta.url), { env: { ...process.env, ...env } });
+    /** Set once the thread has loaded its code: Lambda's init phase, which a function's Timeout does not count. */
+    ready = false;
+    constructor(fn, options) {
+        this.functionId = fn.logicalId;
+        // Only what the function's Lambda would see: never the runner's own environment.
+        this.thread = new external_node_worker_threads_namespaceObject.Worker(new URL(THREAD_FILE, import.meta.url), { env: options.environment(fn), workerData: { secrets: [...(options.secrets ?? [])] } });
     }
 }
 /**
  * Runs Lambda handlers in worker threads, so partitions really run in parallel on all cores.
- * Like Lambda, an environment runs one invocation at a time, a function's Timeout kills it
- * (`Sandbox.Timedout`), and a crashed environment is replaced (`Runtime.ExitError`).
+ * Like Lambda, an environment belongs to one function and runs one invocation at a time, a
+ * function's Timeout kills it (`Sandbox.Timedout`), and a crashed environment is replaced
+ * (`Runtime.ExitError`).
  */
 class LambdaPool {
     #options;
@@ -88623,15 +88942,34 @@ class LambdaPool {
     }
     #dispatch() {
         while (this.#queue.length > 0) {
-            const environment = this.#idle.pop() ?? (this.#busy.size < this.#options.size ? this.#spawn() : undefined);
+            const next = this.#queue[0];
+            const environment = this.#takeIdle(next.fn) ?? this.#spawnIfRoom(next.fn);
             if (environment === undefined)
                 return;
-            this.#start(environment, this.#queue.shift());
+            this.#queue.shift();
+            this.#start(environment, next);
         }
     }
-    #spawn() {
-        const environment = new Environment(this.#options.env);
-        environment.thread.on('message', (reply) => this.#finish(environment, reply));
+    #takeIdle(fn) {
+        const index = this.#idle.findIndex((environment) => environment.functionId === fn.logicalId);
+        return index === -1 ? undefined : this.#idle.splice(index, 1)[0];
+    }
+    /** A new environment within the pool's size, retiring an idle one of another function if need be, as Lambda reclaims idle environments. */
+    #spawnIfRoom(fn) {
+        if (this.#busy.size + this.#idle.length >= this.#options.size) {
+            const spare = this.#idle.shift();
+            if (spare === undefined)
+                return undefined;
+            spare.thread.removeAllListeners();
+            void spare.thread.terminate();
+        }
+        const environment = new Environment(fn, this.#options);
+        environment.thread.on('message', (reply) => {
+            if ('ready' in reply)
+                this.#ready(environment);
+            else
+                this.#finish(environment, reply);
+        });
         environment.thread.on('error', (error) => this.#crash(environment, 'Runtime.ExitError', `The environment crashed: ${error.message}`));
         environment.thread.on('exit', (code) => this.#crash(environment, 'Runtime.ExitError', `The environment exited with code ${code} before the handler returned.`));
         return environment;
@@ -88640,10 +88978,21 @@ class LambdaPool {
         environment.current = invocation;
         this.#busy.add(environment);
         const { fn } = invocation;
+        this.#armTimeout(environment, fn.timeoutSeconds * 1000 + (environment.ready ? 0 : INIT_LIMIT_MS));
+        environment.thread.postMessage({ id: invocation.id, module: fn.module, exportName: fn.exportName, event: invocation.event });
+    }
+    #armTimeout(environment, ms) {
+        clearTimeout(environment.timer);
+        const fn = environment.current.fn;
         environment.timer = setTimeout(() => {
             this.#crash(environment, 'Sandbox.Timedout', `Task timed out after ${fn.timeoutSeconds.toFixed(2)} seconds`);
-        }, fn.timeoutSeconds * 1000);
-        environment.thread.postMessage({ id: invocation.id, module: fn.module, exportName: fn.exportName, event: invocation.event });
+        }, ms);
+    }
+    /** A new environment's code is loaded: its invocation's Timeout counts from now, as Lambda's counts from the end of init. */
+    #ready(environment) {
+        environment.ready = true;
+        if (environment.current !== undefined)
+            this.#armTimeout(environment, environment.current.fn.timeoutSeconds * 1000);
     }
     #finish(environment, reply) {
         const invocation = environment.current;
@@ -88677,21 +89026,6 @@ class LambdaPool {
         if (!this.#closed)
             this.#dispatch();
     }
-}
-
-;// CONCATENATED MODULE: ./lib/src/concurrency.js
-/** Runs `task` over `items` with at most `limit` in flight; results keep the items' order. */
-async function concurrency_mapLimited(items, limit, task) {
-    const results = new Array(items.length);
-    let next = 0;
-    const lanes = Array.from({ length: Math.max(1, Math.min(limit, items.length)) }, async () => {
-        while (next < items.length) {
-            const index = next++;
-            results[index] = await task(items[index], index);
-        }
-    });
-    await Promise.all(lanes);
-    return results;
 }
 
 ;// CONCATENATED MODULE: ./lib/src/local/distributed-map.js
@@ -88808,7 +89142,7 @@ async function writeResults(state, mapRunId, mapRunArn, results, startDate, deps
     for (const [kind, records] of [['SUCCEEDED', results.succeeded], ['FAILED', results.failed]]) {
         if (records.length === 0)
             continue;
-        const body = JSON.stringify(records.map((record) => ({ ExecutionArn: `${mapRunArn}:${record.Name}`, StartDate: startDate, StopDate: new Date().toISOString(), ...record })));
+        const body = (deps.redact ?? String)(JSON.stringify(records.map((record) => ({ ExecutionArn: `${mapRunArn}:${record.Name}`, StartDate: startDate, StopDate: new Date().toISOString(), ...record }))));
         const key = `${base}${kind}_0.json`;
         await store.write(key, body);
         files[kind].push({ Key: key, Size: Buffer.byteLength(body) });
@@ -88939,6 +89273,9 @@ function unsupported(where, feature, fix) {
 
 
 
+
+
+
 /**
  * Executes the template's state machine with a real Amazon States Language interpreter, running
  * each Task's Lambda handler in a pool of worker threads. The report comes from the batch file
@@ -88946,22 +89283,48 @@ function unsupported(where, feature, fix) {
  */
 async function runLocal(options) {
     const now = options.now ?? Date.now;
+    const startedAt = now();
+    const { job, signal } = options;
+    const runId = options.runId ?? newLocalRunId(startedAt);
+    const inputLocation = parseInputLocation(job.input);
+    const outputLocation = location_parseLocation(job.output, 'output');
     const machine = await loadStateMachine(options.template ?? defaultTemplatePath(), {
-        ...locationParameters(parseInputLocation(options.job.input), location_parseLocation(options.job.output, 'output')),
+        ...locationParameters(inputLocation, outputLocation),
         ...options.parameters,
     });
     assertRunsLocally(machine.definition, new Set(machine.functions.keys()));
-    const runId = options.runId ?? `local-${new Date(now()).toISOString().replace(/[:.]/g, '-')}-${(0,external_node_crypto_.randomUUID)().slice(0, 8)}`;
-    const { job } = options;
+    const cancelled = () => signal?.aborted === true;
+    if (cancelled())
+        return cancelledReport(job, runId, startedAt, now(), signal);
     // The same bundle the AWS engine zips: a local run exercises the code Lambda will run.
     const bundle = options.bundle ?? (await bundleHandler(options.handler));
+    const redactor = options.redactor ?? new Redactor();
+    const s3Client = lazyS3Client(options.s3 ?? {}, { signal });
+    const region = regionOf(options.s3 ?? {});
+    // Like a Lambda's role, credentials go to the functions only when the run reads or writes S3.
+    const usesS3 = inputLocation.kind === 's3' || outputLocation.kind === 's3';
+    let credentials;
+    try {
+        credentials = usesS3 ? await abortable(s3Client().config.credentials(), signal) : undefined;
+    }
+    catch (error) {
+        if (cancelled())
+            return cancelledReport(job, runId, startedAt, now(), signal);
+        throw new errors_InputError(`The run reads or writes S3, but no AWS credentials were found for it (${errors_errorMessage(error)}). Set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or AWS_PROFILE; an S3-compatible server takes its own keys the same way.`, { cause: error });
+    }
     const pool = new LambdaPool({
         size: options.concurrency ?? (0,external_node_os_.availableParallelism)(),
-        env: {
-            SFN_FANOUT_HANDLER: bundle.file,
-            ...(options.s3?.endpoint === undefined ? {} : { SFN_FANOUT_S3_ENDPOINT: options.s3.endpoint }),
-            ...(options.s3?.region === undefined ? {} : { AWS_REGION: options.s3.region }),
-        },
+        environment: (fn) => lambdaEnvironment(fn, {
+            region,
+            engine: {
+                SFN_FANOUT_HANDLER: bundle.file,
+                ...(options.s3?.endpoint === undefined ? {} : { SFN_FANOUT_S3_ENDPOINT: options.s3.endpoint }),
+            },
+            credentials,
+            passed: options.environment ?? {},
+            path: process.env.PATH,
+        }),
+        secrets: redactor.values,
     });
     const invoke = options.wrapInvoke?.(pool.invoke.bind(pool)) ?? pool.invoke.bind(pool);
     const progress = { total: undefined, succeeded: 0, failed: 0, records: 0 };
@@ -89000,24 +89363,22 @@ async function runLocal(options) {
     ]));
     const retryIntervalOverrides = options.retryDelayMs === undefined ? undefined : Object.fromEntries(retryingStateNames(machine.definition).map((name) => [name, options.retryDelayMs]));
     const runOptions = { overrides: { taskResourceLocalHandlers: overrides, ...(retryIntervalOverrides === undefined ? {} : { retryIntervalOverrides }) } };
-    const outputLocation = location_parseLocation(job.output, 'output');
-    const s3Client = lazyS3Client(options.s3 ?? {});
     for (const [name, state] of distributedMaps) {
         overrides[name] = async (input) => (await runDistributedMap(state, input, {
             storeFor: (bucket) => bucket_names_storeForBucket(bucket, outputLocation, s3Client),
             runOptions,
             runId,
             onChildFinished: countFinished,
+            redact: (text) => redactor.redact(text),
         }));
     }
-    const startedAt = now();
     const input = toJobRequest(job);
     const execution = new StateMachine(definition, { validationOptions: { checkArn: false } }).run(input, {
         ...runOptions,
         context: { Execution: { Id: `local:${runId}`, Name: runId, Input: input, StartTime: new Date(startedAt).toISOString() } },
     });
     const onAbort = () => execution.abort();
-    options.signal?.addEventListener('abort', onAbort, { once: true });
+    signal?.addEventListener('abort', onAbort, { once: true });
     // Only the top-level Maps' iterations are partitions; a nested Map runs a split partition's halves.
     const topLevelMaps = new Set(Object.entries((definition.States ?? {})).filter(([, state]) => state.Type === 'Map').map(([name]) => name));
     const watching = watchIterations(execution.eventLogs, topLevelMaps, countFinished);
@@ -89026,16 +89387,24 @@ async function runLocal(options) {
         await execution.result;
     }
     catch (failure) {
-        error = executionError(failure, options.signal);
+        error = executionError(failure, signal);
     }
     finally {
-        options.signal?.removeEventListener('abort', onAbort);
+        signal?.removeEventListener('abort', onAbort);
         await pool.close();
         await watching;
     }
     const finishedAt = now();
     const batch = await read_json_readJson(openStore(outputLocation, s3Client), outcome_runKey(runId, outcome_BATCH_FILE)).catch(() => undefined);
     return buildReport({ engine: 'local', runId, input: job.input, output: job.output, format: job.format, startedAt, finishedAt, ...(error === undefined ? {} : { error }) }, batch);
+}
+/** A run's name: when it started, and enough randomness that two runs never share one. */
+function newLocalRunId(startedAt) {
+    return `local-${new Date(startedAt).toISOString().replace(/[:.]/g, '-')}-${(0,external_node_crypto_.randomUUID)().slice(0, 8)}`;
+}
+/** The report of a run cancelled before its state machine started. */
+function cancelledReport(job, runId, startedAt, finishedAt, signal) {
+    return buildReport({ engine: 'local', runId, input: job.input, output: job.output, format: job.format, startedAt, finishedAt, error: { name: 'ExecutionAborted', cause: new CancelledError(signal.reason).message } }, undefined);
 }
 function withDistributedMapsAsTasks(machine, found) {
     const states = Object.fromEntries(Object.entries((machine.States ?? {})).map(([name, state]) => {
@@ -89067,7 +89436,7 @@ async function watchIterations(events, maps, onFinished) {
 /** The interpreter wraps the failing state's error; unwrap it to what AWS reports as error and cause. */
 function executionError(failure, signal) {
     if (signal?.aborted === true)
-        return { name: 'ExecutionAborted', cause: 'The run was cancelled.' };
+        return { name: 'ExecutionAborted', cause: new CancelledError(signal.reason).message };
     const inner = failure.cause ?? failure;
     return { name: inner.name ?? 'Error', cause: errors_errorMessage(inner) };
 }
@@ -89187,9 +89556,105 @@ function exportsProblem(file, processRecord, processPartition, found) {
     return undefined;
 }
 
+;// CONCATENATED MODULE: ./lib/src/local/check-handler.js
+
+
+
+
+const CHECK_HANDLER_MODULE = 'sfn-fanout-check-handler';
+const CHECK = { logicalId: 'HandlerCheck', module: CHECK_HANDLER_MODULE, exportName: 'handler', timeoutSeconds: 60, memoryMb: 0, runtime: 'nodejs24.x', environment: {} };
+/**
+ * Loads the bundled handler once in a worker thread, as a Lambda environment would, and checks its
+ * exports: a module that throws on load, or exports nothing usable, fails before any planning.
+ * A thread, not this process, so whatever the module starts (timers, sockets) ends with it.
+ */
+async function checkHandlerLoads(bundle) {
+    // Only the handler's path: its top level never sees the runner's environment (tokens, credentials).
+    const pool = new LambdaPool({ size: 1, environment: () => ({ SFN_FANOUT_HANDLER: bundle.file }) });
+    try {
+        return (await pool.invoke(CHECK, null));
+    }
+    catch (error) {
+        // Say it in the user's terms: their file, and source-mapped paths below their project.
+        const message = causeMessage(error.message)
+            .replaceAll(bundle.file, bundle.source)
+            .replaceAll(bundle.dir + external_node_path_.sep, bundle.projectDir + external_node_path_.sep);
+        throw new errors_HandlerModuleError(message.startsWith('Handler module') ? message : `Handler module ${bundle.source} failed to load: ${message}`, { cause: error });
+    }
+    finally {
+        await pool.close();
+    }
+}
+
+;// CONCATENATED MODULE: ./lib/src/preflight.js
+
+
+
+
+
+
+
+
+
+/** Lambda environments (worker threads) per core the local engine starts at most. */
+const LOCAL_THREADS_PER_CORE = 4;
+/**
+ * What can be checked before any work (planning, deploying, starting threads) is checked here, and a
+ * failure is an input error (exit 2): template parameters against the template's limits, the
+ * handler bundled (build errors at the user's file and line) and loaded once, native addons
+ * against the functions' architecture, and the local concurrency capped.
+ */
+async function prepareRun(settings, log, now = Date.now) {
+    const templatePath = settings.template ?? defaultTemplatePath();
+    await checkTemplateParameters(templatePath, settings.parameters);
+    const architecture = await functionArchitecture(templatePath, settings.parameters);
+    const started = now();
+    const bundle = await bundleHandler(settings.handler, { log });
+    const size = [...bundle.files.values()].reduce((sum, data) => sum + data.length, 0);
+    log(`Handler ${displayPath(bundle.source)}: bundle ${bundle.sha256.slice(0, 12)}, ${formatBytes(size)}, ${bundle.cached ? 'from the cache' : `built in ${now() - started} ms`}.`);
+    for (const warning of bundle.warnings)
+        log(`esbuild warnings for the handler:\n${warning}`);
+    if (settings.aws !== undefined) {
+        assertNativeAddonsRunOn(bundle.nativeAddons, architecture);
+        // Not loaded here: its top level would run with the runner's credentials, not the function's.
+        if (!bundle.exports.includes('default')) {
+            const problem = exportsProblem(displayPath(bundle.source), bundle.exports.includes('processRecord'), bundle.exports.includes('processPartition'), bundle.exports);
+            if (problem !== undefined)
+                throw new errors_HandlerModuleError(problem);
+        }
+        return { bundle, concurrency: settings.concurrency };
+    }
+    const problem = nativeAddonProblem(bundle.nativeAddons, architecture);
+    if (problem !== undefined)
+        log(`Warning: this run goes on, on this machine, but engine aws would refuse it. ${problem}`);
+    await checkHandlerLoads(bundle);
+    const concurrency = localConcurrency(settings.concurrency, (0,external_node_os_.availableParallelism)(), Number(settings.parameters.MaxConcurrency ?? 0));
+    if (concurrency.note !== undefined)
+        log(concurrency.note);
+    return { bundle, concurrency: concurrency.size };
+}
+/**
+ * Each local Lambda environment is a thread with its own heap (1,024 of them took 5 GB), so the
+ * count is capped at LOCAL_THREADS_PER_CORE per core. MaxConcurrency only ever lowers it: a
+ * Map's iterations wait for a free environment, so a MaxConcurrency of 10,000 starts no more threads.
+ */
+function localConcurrency(requested, cores, maxConcurrency) {
+    const cap = LOCAL_THREADS_PER_CORE * cores;
+    const notes = [];
+    let size = requested;
+    if (requested > cap) {
+        size = cap;
+        notes.push(`concurrency ${requested} is far above this machine's ${cores} cores: running ${cap} Lambda environments at once (${LOCAL_THREADS_PER_CORE} per core; each is a thread with its own heap).`);
+    }
+    if (maxConcurrency > size)
+        notes.push(`MaxConcurrency ${maxConcurrency}: the local engine runs at most ${size} partitions at once (concurrency), the rest wait their turn.`);
+    return notes.length === 0 ? { size } : { size, note: notes.join(' ') };
+}
+
 // EXTERNAL MODULE: external "node:stream"
 var external_node_stream_ = __nccwpck_require__(7075);
 ;// CONCATENATED MODULE: ./lib/src/records/segment-lines.js
+
 
 
 
@@ -89204,7 +89669,7 @@ const MAX_CONTINUATION = (/* unused pure expression or super */ null && (8 * 102
 function segment_lines_segmentLines(store, segment) {
     if (!isSplittable(segment.key)) {
         // A whole gzip object: offsets are positions in the decompressed text.
-        return splitLines(gunzip(store.read(segment.key)), { firstOffset: 0 });
+        return splitLines(gunzip(store.read(segment.key), store.uriOf(segment.key)), { firstOffset: 0 });
     }
     const from = Math.max(0, segment.start - 1);
     return splitLines(bytesFrom(store, segment.key, from, segment.end), {
@@ -89217,7 +89682,7 @@ function segment_lines_segmentLines(store, segment) {
 async function segment_lines_firstLine(store, key) {
     const lines = isSplittable(key)
         ? splitLines(bytesFrom(store, key, 0, FIRST_CONTINUATION), { firstOffset: 0, stopAt: 1 })
-        : splitLines(gunzip(store.read(key)), { firstOffset: 0, stopAt: 1 });
+        : splitLines(gunzip(store.read(key), store.uriOf(key)), { firstOffset: 0, stopAt: 1 });
     for await (const batch of lines)
         return batch[0];
     return undefined;
@@ -89241,9 +89706,27 @@ async function* bytesFrom(store, key, start, end) {
         step = continuation;
     }
 }
-function gunzip(chunks) {
-    // pipeline() carries a read error or a corrupt stream through to the reader.
-    return pipeline(Readable.from(chunks), createGunzip(), () => { });
+/**
+ * The decompressed bytes of a gzip object. A corrupt or truncated one fails naming the object and
+ * where: near which byte of the compressed object, after how many bytes of text.
+ */
+async function* gunzip(chunks, uri) {
+    const inflate = createGunzip();
+    let text = 0;
+    try {
+        // pipeline() carries a read error or a corrupt stream through to the reader.
+        for await (const chunk of pipeline(Readable.from(chunks), inflate, () => { })) {
+            text += chunk.length;
+            yield chunk;
+        }
+    }
+    catch (error) {
+        const zlibCode = error.code ?? '';
+        if (!zlibCode.startsWith('Z_'))
+            throw error;
+        const what = zlibCode === 'Z_BUF_ERROR' ? 'ends before its gzip stream does (truncated?)' : `is not valid gzip (${error.message})`;
+        throw new DataError(`${uri} ${what} near byte ${inflate.bytesWritten} of the compressed object, after ${text} bytes of text. Re-create or re-upload it, or move it out of the input.`, { cause: error });
+    }
 }
 
 ;// CONCATENATED MODULE: ./lib/src/partition/run-partition.js
@@ -89332,7 +89815,7 @@ async function run_partition_runPartition(run) {
         throw new RejectedRecordsError(`Partition ${partition.id} rejected ${rejections.length} of ${records} records, over max-rejected ${describeLimit(run.maxRejected)}. First: ${first.key} at byte ${first.offset}: ${first.message}. Fix the data or the handler, or raise max-rejected.`);
     }
     if (rejections.length > 0) {
-        await run.destination.write(rejectedKey(partition), rejections.map((entry) => JSON.stringify(entry)).join('\n') + '\n');
+        await run.destination.write(rejectedKey(partition), (run.redact ?? String)(rejections.map((entry) => JSON.stringify(entry)).join('\n') + '\n'));
     }
     return {
         id: partition.id,
@@ -89588,6 +90071,9 @@ async function planJob(job, deps, pacing) {
     const total = listing.reduce((sum, object) => sum + object.size, 0);
     const { sizing, adapted } = adaptSizing(job.sizing, total, job.maxPartitions, pacing?.throughput, pacing?.workerTimeoutSeconds ?? 0);
     const plan = planPartitions(await withUncompressedSizes(source, listing), { sizing, maxPartitions: job.maxPartitions });
+    if (plan.partitions.length === 0 && !job.allowEmpty) {
+        throw new errors_InputError(`input ${job.input} is empty: ${plan.objects === 0 ? 'there is no object under it' : `its ${plan.objects} objects are all empty`}. Check the path (a date in the prefix?), or set allow-empty to true when an empty batch is expected.`);
+    }
     return adapted === undefined ? plan : { ...plan, adapted };
 }
 async function partitionStep(event, deps) {
@@ -89679,8 +90165,9 @@ async function workStep(event, deps) {
         source,
         destination,
         handler: await deps.handler(),
+        ...(deps.redact === undefined ? {} : { redact: deps.redact }),
     });
-    await destination.write(partitionDetailKey(parseRunId(runId), outcome), JSON.stringify(outcome));
+    await destination.write(partitionDetailKey(parseRunId(runId), outcome), (deps.redact ?? String)(JSON.stringify(outcome)));
     const { result: _result, rejectedSamples: _samples, outputs: _outputs, ...summary } = outcome;
     return summary;
 }
@@ -89706,7 +90193,7 @@ async function reduceStep(event, deps) {
     // Per-partition results stay in their own files; the merged one is in `result`.
     const lean = outcomes.map((outcome) => (outcome.status === 'succeeded' ? { ...outcome, result: null } : outcome));
     const file = { ...batch, runId, job: event.job, plan: event.plan, outcomes: lean };
-    await destination.write(runKey(runId, BATCH_FILE), JSON.stringify(file));
+    await destination.write(runKey(runId, BATCH_FILE), (deps.redact ?? String)(JSON.stringify(file)));
     return batch;
 }
 /** The user handler module a Lambda runs: `SFN_FANOUT_HANDLER`, loaded once per container. */
@@ -89719,100 +90206,6 @@ function handlerFromEnv(env = process.env) {
         }
         return (loaded ??= loadHandler(modulePath));
     };
-}
-
-;// CONCATENATED MODULE: ./lib/src/local/check-handler.js
-
-
-
-
-const CHECK_HANDLER_MODULE = 'sfn-fanout-check-handler';
-const CHECK = { logicalId: 'HandlerCheck', module: CHECK_HANDLER_MODULE, exportName: 'handler', timeoutSeconds: 60, memoryMb: 0, environment: {} };
-/**
- * Loads the bundled handler once in a worker thread, as a Lambda environment would, and checks its
- * exports: a module that throws on load, or exports nothing usable, fails before any planning.
- * A thread, not this process, so whatever the module starts (timers, sockets) ends with it.
- */
-async function checkHandlerLoads(bundle) {
-    const pool = new LambdaPool({ size: 1, env: { SFN_FANOUT_HANDLER: bundle.file } });
-    try {
-        return (await pool.invoke(CHECK, null));
-    }
-    catch (error) {
-        // Say it in the user's terms: their file, and source-mapped paths below their project.
-        const message = causeMessage(error.message)
-            .replaceAll(bundle.file, bundle.source)
-            .replaceAll(bundle.dir + external_node_path_.sep, bundle.projectDir + external_node_path_.sep);
-        throw new errors_HandlerModuleError(message.startsWith('Handler module') ? message : `Handler module ${bundle.source} failed to load: ${message}`, { cause: error });
-    }
-    finally {
-        await pool.close();
-    }
-}
-
-;// CONCATENATED MODULE: ./lib/src/preflight.js
-
-
-
-
-
-
-
-
-
-/** Lambda environments (worker threads) per core the local engine starts at most. */
-const LOCAL_THREADS_PER_CORE = 4;
-/**
- * What can be checked before any work (planning, deploying, starting threads) is checked here, and a
- * failure is an input error (exit 2): template parameters against the template's limits, the
- * handler bundled (build errors at the user's file and line) and loaded once, native addons
- * against the functions' architecture, and the local concurrency capped.
- */
-async function prepareRun(settings, log, now = Date.now) {
-    const templatePath = settings.template ?? defaultTemplatePath();
-    await checkTemplateParameters(templatePath, settings.parameters);
-    const architecture = await functionArchitecture(templatePath, settings.parameters);
-    const started = now();
-    const bundle = await bundleHandler(settings.handler, { log });
-    const size = [...bundle.files.values()].reduce((sum, data) => sum + data.length, 0);
-    log(`Handler ${displayPath(bundle.source)}: bundle ${bundle.sha256.slice(0, 12)}, ${formatBytes(size)}, ${bundle.cached ? 'from the cache' : `built in ${now() - started} ms`}.`);
-    for (const warning of bundle.warnings)
-        log(`esbuild warnings for the handler:\n${warning}`);
-    if (settings.aws !== undefined) {
-        assertNativeAddonsRunOn(bundle.nativeAddons, architecture);
-        // Not loaded here: its top level would run with the runner's credentials, not the function's.
-        if (!bundle.exports.includes('default')) {
-            const problem = exportsProblem(displayPath(bundle.source), bundle.exports.includes('processRecord'), bundle.exports.includes('processPartition'), bundle.exports);
-            if (problem !== undefined)
-                throw new errors_HandlerModuleError(problem);
-        }
-        return { bundle, concurrency: settings.concurrency };
-    }
-    const problem = nativeAddonProblem(bundle.nativeAddons, architecture);
-    if (problem !== undefined)
-        log(`Warning: this run goes on, on this machine, but engine aws would refuse it. ${problem}`);
-    await checkHandlerLoads(bundle);
-    const concurrency = localConcurrency(settings.concurrency, (0,external_node_os_.availableParallelism)(), Number(settings.parameters.MaxConcurrency ?? 0));
-    if (concurrency.note !== undefined)
-        log(concurrency.note);
-    return { bundle, concurrency: concurrency.size };
-}
-/**
- * Each local Lambda environment is a thread with its own heap (1,024 of them took 5 GB), so the
- * count is capped at LOCAL_THREADS_PER_CORE per core. MaxConcurrency only ever lowers it: a
- * Map's iterations wait for a free environment, so a MaxConcurrency of 10,000 starts no more threads.
- */
-function localConcurrency(requested, cores, maxConcurrency) {
-    const cap = LOCAL_THREADS_PER_CORE * cores;
-    const notes = [];
-    let size = requested;
-    if (requested > cap) {
-        size = cap;
-        notes.push(`concurrency ${requested} is far above this machine's ${cores} cores: running ${cap} Lambda environments at once (${LOCAL_THREADS_PER_CORE} per core; each is a thread with its own heap).`);
-    }
-    if (maxConcurrency > size)
-        notes.push(`MaxConcurrency ${maxConcurrency}: the local engine runs at most ${size} partitions at once (concurrency), the rest wait their turn.`);
-    return notes.length === 0 ? { size } : { size, note: notes.join(' ') };
 }
 
 ;// CONCATENATED MODULE: ./lib/src/run-batch.js
@@ -89828,17 +90221,40 @@ function localConcurrency(requested, cores, maxConcurrency) {
 
 
 
+
+
 /** Runs a batch on the engine the settings name; the CLI and the action both come through here. */
 async function runBatch(settings, hooks = {}) {
     const log = hooks.log ?? (() => { });
-    const prepared = await prepareRun(settings, log);
-    const s3 = settings.aws === undefined ? lazyS3Client(settings.s3) : lazyS3Client({ region: settings.aws.region });
+    const warn = hooks.warn ?? log;
+    const report = await runOnEngine(settings, hooks, log, warn);
+    if (report.status === 'SUCCEEDED' && report.plan?.partitions === 0) {
+        warn(`input ${settings.job.input} is empty; allow-empty is set, so the batch succeeded with nothing to do.`);
+    }
+    return report;
+}
+async function runOnEngine(settings, hooks, log, warn) {
+    const startedAt = Date.now();
+    // The local engine's S3 requests end when the run is cancelled; the AWS engine stops its own work.
+    const s3 = settings.aws === undefined ? lazyS3Client(settings.s3, { signal: hooks.signal }) : lazyS3Client({ region: settings.aws.region });
+    let prepared;
+    let parameters;
+    try {
+        const signal = settings.aws === undefined ? hooks.signal : undefined;
+        prepared = await abortable(prepareRun(settings, log), signal);
+        parameters = await abortable(withMapMode(settings, s3, log), signal);
+    }
+    catch (error) {
+        if (settings.aws === undefined && hooks.signal?.aborted === true)
+            return cancelledReport(settings.job, newLocalRunId(startedAt), startedAt, Date.now(), hooks.signal);
+        throw error;
+    }
     const common = {
         job: settings.job,
         handler: settings.handler,
         bundle: prepared.bundle,
         ...(settings.template === undefined ? {} : { template: settings.template }),
-        parameters: await withMapMode(settings, s3, log),
+        parameters,
     };
     if (settings.aws !== undefined) {
         const { aws } = settings;
@@ -89858,8 +90274,11 @@ async function runBatch(settings, hooks = {}) {
     }
     return runLocal({
         ...common,
+        runId: newLocalRunId(startedAt),
         concurrency: prepared.concurrency,
         s3: settings.s3,
+        environment: passedEnvironment(settings.passEnv, warn),
+        redactor: hooks.redactor ?? runSecrets(settings),
         ...(hooks.onProgress === undefined ? {} : { onProgress: hooks.onProgress }),
         ...(hooks.signal === undefined ? {} : { signal: hooks.signal }),
     });
@@ -89889,6 +90308,13 @@ async function withMapMode(settings, s3, log) {
     log(choice.reason);
     return { ...parameters, MapMode: choice.mapMode, ...(choice.mapMode === 'DISTRIBUTED' && parameters.ChildExecutionType === undefined ? { ChildExecutionType: choice.childExecutionType } : {}) };
 }
+/** The values of the variables pass-env names; a name that is not set is said, not passed. */
+function passedEnvironment(names, warn, env = process.env) {
+    const missing = names.filter((name) => env[name] === undefined);
+    if (missing.length > 0)
+        warn(`pass-env names ${missing.join(', ')}, not set in this environment: the Lambdas do not get ${missing.length === 1 ? 'it' : 'them'}.`);
+    return Object.fromEntries(names.filter((name) => env[name] !== undefined).map((name) => [name, env[name]]));
+}
 /** Which workflow step this is, from the runner's environment; a one-off identity outside Actions. */
 function stepFromEnv(env = process.env) {
     return {
@@ -89910,6 +90336,7 @@ function stepFromEnv(env = process.env) {
 
 
 
+
 const SETTING_NAMES = [
     'engine',
     'map-mode',
@@ -89917,6 +90344,7 @@ const SETTING_NAMES = [
     'handler',
     'template',
     'concurrency',
+    'pass-env',
     'max-concurrency',
     'tolerated-failure-percentage',
     'parameters',
@@ -89980,6 +90408,10 @@ function parseRunSettings(read) {
     if (mapMode !== 'auto' && mapMode !== 'inline' && mapMode !== 'distributed') {
         throw new errors_InputError(`map-mode "${mapMode}" is not one of auto, inline, distributed.`);
     }
+    const passEnv = parsePassEnv(value('pass-env'));
+    if (engine === 'aws' && passEnv.length > 0) {
+        throw new errors_InputError('pass-env is for engine local: in AWS a function sees only the Environment its template gives it.');
+    }
     return {
         engine,
         mapMode,
@@ -89989,6 +90421,7 @@ function parseRunSettings(read) {
         ...(template === undefined ? {} : { template }),
         parameters,
         concurrency: wholeNumber(value('concurrency'), 'concurrency', 1, 1024) ?? (0,external_node_os_.availableParallelism)(),
+        passEnv,
         s3: { endpoint, region: value('region') },
         ...(summary === undefined ? {} : { summary }),
         ...(report === undefined ? {} : { report }),
@@ -90061,6 +90494,18 @@ function checkLocalPaths(paths) {
         }
     }
 }
+/** Variable names, separated by commas, spaces or new lines. */
+function parsePassEnv(text) {
+    const names = [...new Set((text ?? '').split(/[\s,]+/).filter(Boolean))];
+    for (const name of names) {
+        if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(name))
+            throw new errors_InputError(`pass-env "${name}" is not a variable name: letters, digits and underscores, not starting with a digit.`);
+        if (RESERVED_VARIABLES.includes(name)) {
+            throw new errors_InputError(`pass-env names ${name}, which the local engine sets itself as Lambda does (region and S3 credentials come from the run's settings).`);
+        }
+    }
+    return names;
+}
 /** A YAML or JSON map of names to scalar values (`Key: value` lines, or `{"Key": "value"}`). */
 function stringMap(text, name) {
     if (text === undefined)
@@ -90119,6 +90564,9 @@ function wholeNumber(text, name, min, max) {
 
 
 
+
+
+
 const HELP = `sfn-fanout: fan a batch job out over many Lambdas with a Step Functions Map state.
 
 Usage:
@@ -90132,7 +90580,10 @@ Commands:
   plan   List the input and print the partition plan; reads no data.
 
 Run sfn-fanout <command> --help for the command's options.
-Exit codes: 0 the batch succeeded, 1 it failed, 2 the command line is wrong.
+Exit codes: 0 the batch succeeded, 1 it failed, 2 the command line or the input is wrong (an empty input
+included), 130 or 143 the run was stopped by SIGINT or SIGTERM (the report is still written; a second
+signal stops at once). Known secrets (AWS keys, GitHub tokens, secret-named parameters and variables)
+are written as *** in everything the CLI prints and writes.
 `;
 const RUN_HELP = `Usage: sfn-fanout run --input <uri> --output <uri> --handler <module> [options]
 
@@ -90152,6 +90603,7 @@ Partitions:
   --partition-size <size>         Target bytes per partition, like 64MiB (default 64MiB).
   --max-partitions <n>            Cap on the partition count (default 1000).
   --max-rejected <n|p%>           Rejected records a partition tolerates (default 0).
+  --allow-empty <bool>            An input with no data succeeds with a warning (default false: refused, exit 2).
 
 State machine (both engines):
   --engine <local|aws>            Where to run (default local).
@@ -90164,6 +90616,9 @@ State machine (both engines):
 Local engine:
   --concurrency <n>               Lambda environments (threads) at once (default: one per core; at
                                   most 4 per core).
+  --pass-env <names>              Variables of this environment the local Lambdas get too (comma-separated);
+                                  otherwise they get only what Lambda gives: template variables, AWS_REGION,
+                                  the AWS_LAMBDA_* variables and, when the run uses S3, credentials.
   --s3-endpoint <url>             An S3-compatible endpoint (s3rver, MinIO), path-style.
   --region <region>               AWS region for S3.
 
@@ -90186,10 +90641,13 @@ Results (both engines):
   --report <file>                 Write the JSON batch report here.
   -h, --help                      Show this help.
 
-Exit codes: 0 the batch succeeded, 1 it failed, 2 the command line is wrong (checked before any work).
+Exit codes: 0 the batch succeeded, 1 it failed, 2 the command line or the input is wrong (checked
+before any work; an empty input included), 130 or 143 the run was stopped by SIGINT or SIGTERM (the
+report is still written; a second signal stops at once). Known secrets are written as *** in
+everything the CLI prints and writes.
 `;
 /** The options plan reads; any other is refused, so a run option given to plan is not silently ignored. */
-const PLAN_OPTIONS = ['input', 'output', 'format', 'partitions', 'partition-size', 'max-partitions', 's3-endpoint', 'region', 'report'];
+const PLAN_OPTIONS = ['input', 'output', 'format', 'partitions', 'partition-size', 'max-partitions', 'allow-empty', 's3-endpoint', 'region', 'report'];
 const PLAN_HELP = `Usage: sfn-fanout plan --input <uri> [options]
 
 Lists the input (sizes only, and the last 4 bytes of each gzip object: its uncompressed size) and
@@ -90207,12 +90665,20 @@ prints the partition plan a run would make. Reads no records, writes nothing but
   -h, --help                      Show this help.
 `;
 async function main(argv, io) {
+    // Everything printed is redacted and stripped of control characters; the secrets of the run join once its settings are read.
+    const redactor = new Redactor(environmentSecrets(process.env));
+    const say = {
+        out: (text) => io.out(consoleText(redactor.redact(text))),
+        err: (text) => io.err(consoleText(redactor.redact(text))),
+        redraw: (line) => io.err(`\r\x1b[2K${consoleText(line)}`),
+        tty: io.tty,
+    };
     let parsed;
     try {
         parsed = parseCommandLine(argv);
     }
     catch (error) {
-        io.err(`${errors_errorMessage(error)}\nRun sfn-fanout --help for the options.\n`);
+        say.err(`${errors_errorMessage(error)}\nRun sfn-fanout --help for the options.\n`);
         return 2;
     }
     if (parsed.version) {
@@ -90224,10 +90690,13 @@ async function main(argv, io) {
         return parsed.help ? 0 : 2;
     }
     try {
-        return parsed.command === 'plan' ? await planCommand(parsed.read, io) : await runCommand(parsed.read, io);
+        const code = parsed.command === 'plan' ? await planCommand(parsed.read, say, io.signal) : await runCommand(parsed.read, say, redactor, io.signal);
+        return io.signal?.aborted === true ? cancelledExitCode(io.signal) : code;
     }
     catch (error) {
-        io.err(`${error instanceof errors_FanoutError ? '' : 'Unexpected error: '}${errors_errorMessage(error)}\n`);
+        say.err(`${error instanceof errors_FanoutError ? '' : 'Unexpected error: '}${errors_errorMessage(error)}\n`);
+        if (io.signal?.aborted === true)
+            return cancelledExitCode(io.signal);
         return error instanceof errors_FanoutError ? 2 : 1;
     }
 }
@@ -90259,46 +90728,54 @@ function parseCommandLine(argv) {
 function packageVersion() {
     return (0,external_node_module_namespaceObject.createRequire)(import.meta.url)('../package.json').version;
 }
-async function runCommand(read, io) {
+async function runCommand(read, say, redactor, signal) {
     const settings = parseRunSettings(read);
+    redactor.add(possibleSecrets(settings));
     const started = Date.now();
     let lastLogged = 0;
-    const report = await runBatch(settings, {
-        ...(io.signal === undefined ? {} : { signal: io.signal }),
-        log: (line) => io.err(`${line}\n`),
+    const ran = await runBatch(settings, {
+        ...(signal === undefined ? {} : { signal }),
+        redactor,
+        log: (line) => say.err(`${line}\n`),
+        warn: (line) => say.err(`warning: ${line}\n`),
         onProgress(progress) {
             const line = renderProgress(progress, Date.now() - started);
-            if (io.tty)
-                io.err(`\r\x1b[2K${line}`);
+            if (say.tty)
+                say.redraw(line);
             else if (Date.now() - lastLogged >= 2000 || progress.succeeded + progress.failed === progress.total) {
                 lastLogged = Date.now();
-                io.err(`${line}\n`);
+                say.err(`${line}\n`);
             }
         },
     });
-    if (io.tty)
-        io.err('\r\x1b[2K');
-    io.out(`${renderConsoleReport(report)}\n`);
+    if (say.tty)
+        say.redraw('');
+    const report = redactor.redactDeep(ran);
+    say.out(`${renderConsoleReport(report)}\n`);
     if (settings.summary !== undefined) {
-        await writeText(settings.summary, renderSummary(report));
-        io.out(`summary: ${settings.summary}\n`);
+        await writeText(settings.summary, redactor.redact(renderSummary(report)));
+        say.out(`summary: ${settings.summary}\n`);
     }
     if (settings.report !== undefined) {
-        await writeText(settings.report, JSON.stringify(report, null, 2));
-        io.out(`report: ${settings.report}\n`);
+        await writeText(settings.report, redactor.redact(JSON.stringify(report, null, 2)));
+        say.out(`report: ${settings.report}\n`);
     }
     return report.status === 'SUCCEEDED' ? 0 : 1;
 }
-async function planCommand(read, io) {
+async function planCommand(read, say, signal) {
     // Planning writes nothing, so the output only needs to parse.
     const job = job_parseJob({ ...readJobRequest(read), output: read('output') ?? '.' });
     checkLocalPaths({ input: job.input, report: read('report') });
-    const plan = await planJob(job, { s3: lazyS3Client({ endpoint: read('s3-endpoint'), region: read('region') }) });
-    io.out(`${renderPlan(plan, job.sizing)}\n`);
+    const plan = await abortable(planJob(job, { s3: lazyS3Client({ endpoint: read('s3-endpoint'), region: read('region') }, { signal }) }), signal);
+    say.out(`${renderPlan(plan, job.sizing)}\n`);
     const report = read('report');
     if (report !== undefined)
         await writeText(report, JSON.stringify(plan, null, 2));
     return 0;
+}
+/** What a shell expects of a process a signal stopped: 128 and the signal's number. */
+function cancelledExitCode(signal) {
+    return 128 + (external_node_os_.constants.signals[signal.reason] ?? external_node_os_.constants.signals.SIGINT);
 }
 async function writeText(file, text) {
     await (0,promises_.mkdir)(external_node_path_.dirname(external_node_path_.resolve(file)), { recursive: true });

@@ -55541,7 +55541,7 @@ async function redrive(sfn, executionArn) {
 /* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
 /* harmony export */   gJ: () => (/* binding */ errorMessage)
 /* harmony export */ });
-/* unused harmony exports FanoutError, InputError, StoreError, HandlerModuleError, RejectedRecordsError, UnsupportedFeatureError */
+/* unused harmony exports FanoutError, InputError, StoreError, HandlerModuleError, RejectedRecordsError, UnsupportedFeatureError, DataError, CancelledError */
 /**
  * A small error hierarchy: every error sfn-fanout raises on purpose says what went wrong and how to
  * fix it, and keeps the underlying error as `cause`.
@@ -55566,6 +55566,15 @@ class RejectedRecordsError extends (/* unused pure expression or super */ null &
 }
 /** A state machine definition uses a feature the local engine cannot execute faithfully. */
 class UnsupportedFeatureError extends (/* unused pure expression or super */ null && (FanoutError)) {
+}
+/** An input object's bytes cannot be decoded (a corrupt or truncated gzip object). */
+class DataError extends (/* unused pure expression or super */ null && (FanoutError)) {
+}
+/** The run was cancelled (SIGINT, SIGTERM, a cancelled job); `reason` names the signal when one did it. */
+class CancelledError extends FanoutError {
+    constructor(reason) {
+        super(`The run was cancelled${typeof reason === 'string' ? ` by ${reason}` : ''}.`);
+    }
 }
 function errorMessage(error) {
     return error instanceof Error ? error.message : String(error);

@@ -1,11 +1,13 @@
+import { redactingHandler } from '../src/lambda-error.ts';
 import type { BatchResult } from '../src/partition/reduce.ts';
+import { lambdaSecrets } from '../src/secrets.ts';
 import { handlerFromEnv, reduceStep, type ReduceEvent } from '../src/steps/steps.ts';
 import { lazyS3Client, s3SettingsFromEnv } from '../src/store/open-store.ts';
 
 const s3 = lazyS3Client(s3SettingsFromEnv());
 const userHandler = handlerFromEnv();
+const secrets = lambdaSecrets();
+const redact = (text: string): string => secrets.redact(text);
 
 /** Merges the partitions' results and decides whether the batch succeeded. */
-export async function handler(event: ReduceEvent): Promise<BatchResult> {
-  return reduceStep(event, { s3, handler: userHandler });
-}
+export const handler = redactingHandler(secrets, async (event: ReduceEvent): Promise<BatchResult> => reduceStep(event, { s3, handler: userHandler, redact }));

@@ -1,11 +1,15 @@
+import { redactingHandler } from '../src/lambda-error.ts';
 import type { FailedPartition, PartitionSummary } from '../src/partition/outcome.ts';
+import { lambdaSecrets } from '../src/secrets.ts';
 import { batchStep, handlerFromEnv, workStep, type BatchEvent, type WorkEvent } from '../src/steps/steps.ts';
 import { lazyS3Client, s3SettingsFromEnv } from '../src/store/open-store.ts';
 
 const s3 = lazyS3Client(s3SettingsFromEnv());
 const userHandler = handlerFromEnv();
+const secrets = lambdaSecrets();
+const redact = (text: string): string => secrets.redact(text);
 
 /** Runs the user's handler over one partition, or over each partition of a batch. */
-export async function handler(event: WorkEvent | BatchEvent): Promise<PartitionSummary | (PartitionSummary | FailedPartition)[]> {
-  return 'Items' in event ? batchStep(event, { s3, handler: userHandler }) : workStep(event, { s3, handler: userHandler });
-}
+export const handler = redactingHandler(secrets, async (event: WorkEvent | BatchEvent): Promise<PartitionSummary | (PartitionSummary | FailedPartition)[]> =>
+  'Items' in event ? batchStep(event, { s3, handler: userHandler, redact }) : workStep(event, { s3, handler: userHandler, redact }),
+);

@@ -1,13 +1,16 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
+import { constants } from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
+import { abortable } from './concurrency.ts';
 import { FanoutError, errorMessage } from './errors.ts';
 import { parseJob, readJobRequest } from './job.ts';
-import { renderConsoleReport, renderProgress } from './report/console.ts';
+import { consoleText, renderConsoleReport, renderProgress } from './report/console.ts';
 import { renderPlan } from './plan/render-plan.ts';
 import { renderSummary } from './report/summary.ts';
 import { runBatch } from './run-batch.ts';
+import { Redactor, environmentSecrets, possibleSecrets } from './secrets.ts';
 import { SETTING_NAMES, checkLocalPaths, parseRunSettings } from './settings.ts';
 import { planJob } from './steps/steps.ts';
 import { lazyS3Client } from './store/open-store.ts';
@@ -25,7 +28,10 @@ Commands:
   plan   List the input and print the partition plan; reads no data.
 
 Run sfn-fanout <command> --help for the command's options.
-Exit codes: 0 the batch succeeded, 1 it failed, 2 the command line is wrong.
+Exit codes: 0 the batch succeeded, 1 it failed, 2 the command line or the input is wrong (an empty input
+included), 130 or 143 the run was stopped by SIGINT or SIGTERM (the report is still written; a second
+signal stops at once). Known secrets (AWS keys, GitHub tokens, secret-named parameters and variables)
+are written as *** in everything the CLI prints and writes.
 `;
 
 export const RUN_HELP = `Usage: sfn-fanout run --input <uri> --output <uri> --handler <module> [options]
@@ -46,6 +52,7 @@ Partitions:
   --partition-size <size>         Target bytes per partition, like 64MiB (default 64MiB).
   --max-partitions <n>            Cap on the partition count (default 1000).
   --max-rejected <n|p%>           Rejected records a partition tolerates (default 0).
+  --allow-empty <bool>            An input with no data succeeds with a warning (default false: refused, exit 2).
 
 State machine (both engines):
   --engine <local|aws>            Where to run (default local).
@@ -58,6 +65,9 @@ State machine (both engines):
 Local engine:
   --concurrency <n>               Lambda environments (threads) at once (default: one per core; at
                                   most 4 per core).
+  --pass-env <names>              Variables of this environment the local Lambdas get too (comma-separated);
+                                  otherwise they get only what Lambda gives: template variables, AWS_REGION,
+                                  the AWS_LAMBDA_* variables and, when the run uses S3, credentials.
   --s3-endpoint <url>             An S3-compatible endpoint (s3rver, MinIO), path-style.
   --region <region>               AWS region for S3.
 
@@ -80,11 +90,14 @@ Results (both engines):
   --report <file>                 Write the JSON batch report here.
   -h, --help                      Show this help.
 
-Exit codes: 0 the batch succeeded, 1 it failed, 2 the command line is wrong (checked before any work).
+Exit codes: 0 the batch succeeded, 1 it failed, 2 the command line or the input is wrong (checked
+before any work; an empty input included), 130 or 143 the run was stopped by SIGINT or SIGTERM (the
+report is still written; a second signal stops at once). Known secrets are written as *** in
+everything the CLI prints and writes.
 `;
 
 /** The options plan reads; any other is refused, so a run option given to plan is not silently ignored. */
-const PLAN_OPTIONS = ['input', 'output', 'format', 'partitions', 'partition-size', 'max-partitions', 's3-endpoint', 'region', 'report'];
+const PLAN_OPTIONS = ['input', 'output', 'format', 'partitions', 'partition-size', 'max-partitions', 'allow-empty', 's3-endpoint', 'region', 'report'];
 
 export const PLAN_HELP = `Usage: sfn-fanout plan --input <uri> [options]
 
@@ -112,11 +125,19 @@ export interface CliIO {
 }
 
 export async function main(argv: readonly string[], io: CliIO): Promise<number> {
+  // Everything printed is redacted and stripped of control characters; the secrets of the run join once its settings are read.
+  const redactor = new Redactor(environmentSecrets(process.env));
+  const say: Console = {
+    out: (text) => io.out(consoleText(redactor.redact(text))),
+    err: (text) => io.err(consoleText(redactor.redact(text))),
+    redraw: (line) => io.err(`\r\x1b[2K${consoleText(line)}`),
+    tty: io.tty,
+  };
   let parsed: ReturnType<typeof parseCommandLine>;
   try {
     parsed = parseCommandLine(argv);
   } catch (error) {
-    io.err(`${errorMessage(error)}\nRun sfn-fanout --help for the options.\n`);
+    say.err(`${errorMessage(error)}\nRun sfn-fanout --help for the options.\n`);
     return 2;
   }
   if (parsed.version) {
@@ -128,11 +149,21 @@ export async function main(argv: readonly string[], io: CliIO): Promise<number> 
     return parsed.help ? 0 : 2;
   }
   try {
-    return parsed.command === 'plan' ? await planCommand(parsed.read, io) : await runCommand(parsed.read, io);
+    const code = parsed.command === 'plan' ? await planCommand(parsed.read, say, io.signal) : await runCommand(parsed.read, say, redactor, io.signal);
+    return io.signal?.aborted === true ? cancelledExitCode(io.signal) : code;
   } catch (error) {
-    io.err(`${error instanceof FanoutError ? '' : 'Unexpected error: '}${errorMessage(error)}\n`);
+    say.err(`${error instanceof FanoutError ? '' : 'Unexpected error: '}${errorMessage(error)}\n`);
+    if (io.signal?.aborted === true) return cancelledExitCode(io.signal);
     return error instanceof FanoutError ? 2 : 1;
   }
+}
+
+/** Where the CLI prints: `out` and `err` take text that may hold data; `redraw` rewrites the progress line of a terminal. */
+interface Console {
+  readonly out: (text: string) => void;
+  readonly err: (text: string) => void;
+  readonly redraw: (line: string) => void;
+  readonly tty: boolean;
 }
 
 function parseCommandLine(argv: readonly string[]) {
@@ -162,44 +193,53 @@ function packageVersion(): string {
   return (createRequire(import.meta.url)('../package.json') as { version: string }).version;
 }
 
-async function runCommand(read: (name: string) => string | undefined, io: CliIO): Promise<number> {
+async function runCommand(read: (name: string) => string | undefined, say: Console, redactor: Redactor, signal: AbortSignal | undefined): Promise<number> {
   const settings = parseRunSettings(read);
+  redactor.add(possibleSecrets(settings));
   const started = Date.now();
   let lastLogged = 0;
-  const report = await runBatch(settings, {
-    ...(io.signal === undefined ? {} : { signal: io.signal }),
-    log: (line) => io.err(`${line}\n`),
+  const ran = await runBatch(settings, {
+    ...(signal === undefined ? {} : { signal }),
+    redactor,
+    log: (line) => say.err(`${line}\n`),
+    warn: (line) => say.err(`warning: ${line}\n`),
     onProgress(progress) {
       const line = renderProgress(progress, Date.now() - started);
-      if (io.tty) io.err(`\r\x1b[2K${line}`);
+      if (say.tty) say.redraw(line);
       else if (Date.now() - lastLogged >= 2000 || progress.succeeded + progress.failed === progress.total) {
         lastLogged = Date.now();
-        io.err(`${line}\n`);
+        say.err(`${line}\n`);
       }
     },
   });
-  if (io.tty) io.err('\r\x1b[2K');
-  io.out(`${renderConsoleReport(report)}\n`);
+  if (say.tty) say.redraw('');
+  const report = redactor.redactDeep(ran);
+  say.out(`${renderConsoleReport(report)}\n`);
   if (settings.summary !== undefined) {
-    await writeText(settings.summary, renderSummary(report));
-    io.out(`summary: ${settings.summary}\n`);
+    await writeText(settings.summary, redactor.redact(renderSummary(report)));
+    say.out(`summary: ${settings.summary}\n`);
   }
   if (settings.report !== undefined) {
-    await writeText(settings.report, JSON.stringify(report, null, 2));
-    io.out(`report: ${settings.report}\n`);
+    await writeText(settings.report, redactor.redact(JSON.stringify(report, null, 2)));
+    say.out(`report: ${settings.report}\n`);
   }
   return report.status === 'SUCCEEDED' ? 0 : 1;
 }
 
-async function planCommand(read: (name: string) => string | undefined, io: CliIO): Promise<number> {
+async function planCommand(read: (name: string) => string | undefined, say: Console, signal: AbortSignal | undefined): Promise<number> {
   // Planning writes nothing, so the output only needs to parse.
   const job = parseJob({ ...readJobRequest(read), output: read('output') ?? '.' });
   checkLocalPaths({ input: job.input, report: read('report') });
-  const plan = await planJob(job, { s3: lazyS3Client({ endpoint: read('s3-endpoint'), region: read('region') }) });
-  io.out(`${renderPlan(plan, job.sizing)}\n`);
+  const plan = await abortable(planJob(job, { s3: lazyS3Client({ endpoint: read('s3-endpoint'), region: read('region') }, { signal }) }), signal);
+  say.out(`${renderPlan(plan, job.sizing)}\n`);
   const report = read('report');
   if (report !== undefined) await writeText(report, JSON.stringify(plan, null, 2));
   return 0;
+}
+
+/** What a shell expects of a process a signal stopped: 128 and the signal's number. */
+function cancelledExitCode(signal: AbortSignal): number {
+  return 128 + (constants.signals[signal.reason as NodeJS.Signals] ?? constants.signals.SIGINT);
 }
 
 async function writeText(file: string, text: string): Promise<void> {

@@ -14,6 +14,8 @@ export interface Job {
   readonly sizing: PlanSizing;
   readonly maxPartitions: number;
   readonly maxRejected: RejectLimit;
+  /** An input with no data is refused unless this is set; then the batch succeeds with nothing to do. */
+  readonly allowEmpty: boolean;
 }
 
 /** The user-facing name of each job field: the action input and the CLI option (`--name`). */
@@ -25,6 +27,7 @@ export const JOB_OPTION_NAMES = {
   partitionSize: 'partition-size',
   maxPartitions: 'max-partitions',
   maxRejected: 'max-rejected',
+  allowEmpty: 'allow-empty',
 } as const;
 
 export type JobRequest = { readonly [K in keyof typeof JOB_OPTION_NAMES]?: unknown };
@@ -67,7 +70,9 @@ export function parseJob(request: JobRequest): Job {
       ? { partitions }
       : { partitionBytes: partitionSize === undefined ? DEFAULT_PARTITION_BYTES : parseByteSize(partitionSize, 'partition-size') };
   const maxRejected = parseRejectLimit(optionalText(request.maxRejected, 'maxRejected') ?? '0');
-  return { input, output, format: format as RecordFormat, sizing, maxPartitions, maxRejected };
+  const allowEmpty = request.allowEmpty === true ? 'true' : (optionalText(request.allowEmpty === false ? 'false' : request.allowEmpty, 'allowEmpty') ?? 'false');
+  if (allowEmpty !== 'true' && allowEmpty !== 'false') throw new InputError(`allow-empty "${allowEmpty}" must be true or false.`);
+  return { input, output, format: format as RecordFormat, sizing, maxPartitions, maxRejected, allowEmpty: allowEmpty === 'true' };
 }
 
 /** A validated job back in the request form an execution takes as input. */
@@ -79,6 +84,7 @@ export function toJobRequest(job: Job): { [K in keyof typeof JOB_OPTION_NAMES]?:
     ...('partitions' in job.sizing ? { partitions: job.sizing.partitions } : { partitionSize: job.sizing.partitionBytes }),
     maxPartitions: job.maxPartitions,
     maxRejected: 'count' in job.maxRejected ? job.maxRejected.count : `${job.maxRejected.percent}%`,
+    ...(job.allowEmpty ? { allowEmpty: 'true' } : {}),
   };
 }
 

@@ -1,3 +1,5 @@
+import type { Redactor } from './secrets.ts';
+
 /**
  * A function error as Step Functions reports it: the error name is the function's errorType
  * (what Retry and Catch match), and the cause is the JSON document Lambda returns.
@@ -30,4 +32,22 @@ export function causeMessage(cause: string): string {
   } catch {
     return cause;
   }
+}
+
+/**
+ * A Lambda handler that never returns or throws a known secret: what it returns and throws is
+ * written to Step Functions' history, the execution output and the logs, in AWS as locally.
+ */
+export function redactingHandler<E, R>(redactor: Redactor, handler: (event: E) => Promise<R>): (event: E) => Promise<R> {
+  return async (event) => {
+    try {
+      return redactor.redactDeep(await handler(event));
+    } catch (error) {
+      const { errorType, errorMessage, trace } = serializeError(error);
+      const redacted = new Error(redactor.redact(errorMessage));
+      redacted.name = errorType;
+      redacted.stack = [`${errorType}: ${redacted.message}`, ...trace.map((line) => `    ${redactor.redact(line)}`)].join('\n');
+      throw redacted;
+    }
+  };
 }

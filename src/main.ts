@@ -1,29 +1,36 @@
+import { randomUUID } from 'node:crypto';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import * as core from '@actions/core';
 import { FanoutError, errorMessage } from './errors.ts';
-import { renderConsoleReport, renderProgress } from './report/console.ts';
+import { consoleText, renderConsoleReport, renderProgress } from './report/console.ts';
 import { renderDeployFailure, renderSummary } from './report/summary.ts';
 import { StackDeployError } from './aws/deploy.ts';
 import { runBatch } from './run-batch.ts';
-import { possibleSecrets } from './secrets.ts';
+import { Redactor, environmentSecrets, possibleSecrets } from './secrets.ts';
 import { parseRunSettings } from './settings.ts';
 
 /** The action: read and validate the inputs once, run the batch, write the summary and outputs. */
 export async function run(): Promise<void> {
   // A cancelled job gets SIGINT, then SIGTERM: stop the execution rather than leave it running.
   const controller = new AbortController();
-  process.once('SIGINT', () => controller.abort());
-  process.once('SIGTERM', () => controller.abort());
+  process.once('SIGINT', () => controller.abort('SIGINT'));
+  process.once('SIGTERM', () => controller.abort('SIGTERM'));
+  // Every text the step writes (log, summary, report, outputs) is redacted; the run's own secrets join once its inputs are read.
+  const redactor = new Redactor(environmentSecrets(process.env));
+  const clean = (text: string): string => consoleText(redactor.redact(text));
   try {
     const settings = parseRunSettings((name) => core.getInput(name));
     for (const secret of possibleSecrets(settings)) core.setSecret(secret);
+    redactor.add(possibleSecrets(settings));
     const started = Date.now();
     let lastLogged = 0;
-    const report = await runBatch(settings, {
+    const ran = await runBatch(settings, {
       signal: controller.signal,
-      log: (line) => core.info(line),
+      redactor,
+      log: (line) => printData(clean(line)),
+      warn: (line) => core.warning(clean(line)),
       onExecution(executionArn) {
         core.saveState('execution-arn', executionArn);
         core.saveState('region', settings.aws?.region ?? '');
@@ -34,35 +41,47 @@ export async function run(): Promise<void> {
         core.info(renderProgress(progress, Date.now() - started));
       },
     });
-    core.info(renderConsoleReport(report));
+    const report = redactor.redactDeep(ran);
+    printData(clean(renderConsoleReport(report)));
     const reportPath = settings.report ?? path.join(process.env.RUNNER_TEMP ?? tmpdir(), `sfn-fanout-${report.runId}.json`);
     await mkdir(path.dirname(path.resolve(reportPath)), { recursive: true });
-    await writeFile(reportPath, JSON.stringify(report, null, 2));
-    const summary = renderSummary(report);
+    await writeFile(reportPath, redactor.redact(JSON.stringify(report, null, 2)));
+    const summary = redactor.redact(renderSummary(report));
     if (settings.summary !== undefined) await writeFile(settings.summary, summary);
     await core.summary.addRaw(summary).write();
-    core.setOutput('status', report.status);
-    core.setOutput('run-id', report.runId);
-    core.setOutput('partitions', report.totals.partitions);
-    core.setOutput('succeeded', report.totals.succeeded);
-    core.setOutput('failed', report.totals.failed);
-    core.setOutput('records', report.totals.records);
-    core.setOutput('rejected', report.totals.rejected);
-    core.setOutput('result', JSON.stringify(report.result));
-    core.setOutput('report-path', reportPath);
+    const output = (name: string, value: string | number): void => core.setOutput(name, redactor.redact(String(value)));
+    output('status', report.status);
+    output('run-id', report.runId);
+    output('partitions', report.totals.partitions);
+    output('succeeded', report.totals.succeeded);
+    output('failed', report.totals.failed);
+    output('records', report.totals.records);
+    output('rejected', report.totals.rejected);
+    output('result', JSON.stringify(report.result));
+    output('report-path', reportPath);
     if (report.aws !== undefined) {
-      core.setOutput('execution-arn', report.aws.executionArn);
-      core.setOutput('stack-id', report.aws.stackId);
+      output('execution-arn', report.aws.executionArn);
+      output('stack-id', report.aws.stackId);
     }
     // The post step has nothing left to stop.
     core.saveState('execution-arn', '');
     if (report.status === 'FAILED') {
-      core.setFailed(`The batch failed${report.error === undefined ? '' : `: ${report.error.name}: ${report.error.message}`}. The job summary lists each failed partition.`);
+      core.setFailed(clean(`The batch failed${report.error === undefined ? '' : `: ${report.error.name}: ${report.error.message}`}. The job summary lists each failed partition.`));
     }
   } catch (error) {
     if (error instanceof StackDeployError) {
-      await core.summary.addRaw(renderDeployFailure(core.getInput('stack-name'), error.message, error.failures)).write();
+      await core.summary.addRaw(redactor.redact(renderDeployFailure(core.getInput('stack-name'), error.message, error.failures))).write();
     }
-    core.setFailed(error instanceof FanoutError ? errorMessage(error) : `Unexpected error: ${errorMessage(error)}`);
+    core.setFailed(clean(error instanceof FanoutError ? errorMessage(error) : `Unexpected error: ${errorMessage(error)}`));
   }
+  // A cancelled step has written what it had to: nothing still winding down may keep it alive.
+  if (controller.signal.aborted) process.exit();
+}
+
+/** Prints text that holds data, so that the runner runs no workflow command (`::…`) found in it. */
+function printData(text: string): void {
+  const token = randomUUID();
+  core.info(`::stop-commands::${token}`);
+  core.info(text);
+  core.info(`::${token}::`);
 }

@@ -8,6 +8,7 @@ import { parse as parseYaml } from 'yaml';
 import type { MapModeRequest } from './plan/map-mode.ts';
 import { DEFAULT_PRICES, type Prices } from './report/cost.ts';
 import type { S3Settings } from './store/open-store.ts';
+import { RESERVED_VARIABLES } from './local/lambda-environment.ts';
 
 /**
  * Every setting of a run, validated once. The CLI (`--name`) and the action (`name:` input)
@@ -40,6 +41,8 @@ export interface RunSettings {
   /** Template parameters the run sets (MaxConcurrency, ToleratedFailurePercentage). */
   readonly parameters: Readonly<Record<string, string>>;
   readonly concurrency: number;
+  /** Names of variables the local Lambdas get from this environment, on purpose; they get no others. */
+  readonly passEnv: readonly string[];
   readonly s3: S3Settings;
   readonly summary?: string;
   readonly report?: string;
@@ -55,6 +58,7 @@ export const SETTING_NAMES = [
   'handler',
   'template',
   'concurrency',
+  'pass-env',
   'max-concurrency',
   'tolerated-failure-percentage',
   'parameters',
@@ -117,6 +121,10 @@ export function parseRunSettings(read: ReadSetting): RunSettings {
   if (mapMode !== 'auto' && mapMode !== 'inline' && mapMode !== 'distributed') {
     throw new InputError(`map-mode "${mapMode}" is not one of auto, inline, distributed.`);
   }
+  const passEnv = parsePassEnv(value('pass-env'));
+  if (engine === 'aws' && passEnv.length > 0) {
+    throw new InputError('pass-env is for engine local: in AWS a function sees only the Environment its template gives it.');
+  }
   return {
     engine,
     mapMode,
@@ -126,6 +134,7 @@ export function parseRunSettings(read: ReadSetting): RunSettings {
     ...(template === undefined ? {} : { template }),
     parameters,
     concurrency: wholeNumber(value('concurrency'), 'concurrency', 1, 1024) ?? availableParallelism(),
+    passEnv,
     s3: { endpoint, region: value('region') },
     ...(summary === undefined ? {} : { summary }),
     ...(report === undefined ? {} : { report }),
@@ -194,6 +203,18 @@ export function checkLocalPaths(paths: { input?: string; output?: string; summar
       throw new InputError(`${name}: ${file} is a directory: give a file name, like ${path.join(file, `${name === 'summary' ? 'summary.md' : 'report.json'}`)}.`);
     }
   }
+}
+
+/** Variable names, separated by commas, spaces or new lines. */
+function parsePassEnv(text: string | undefined): string[] {
+  const names = [...new Set((text ?? '').split(/[\s,]+/).filter(Boolean))];
+  for (const name of names) {
+    if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(name)) throw new InputError(`pass-env "${name}" is not a variable name: letters, digits and underscores, not starting with a digit.`);
+    if ((RESERVED_VARIABLES as readonly string[]).includes(name)) {
+      throw new InputError(`pass-env names ${name}, which the local engine sets itself as Lambda does (region and S3 credentials come from the run's settings).`);
+    }
+  }
+  return names;
 }
 
 /** A YAML or JSON map of names to scalar values (`Key: value` lines, or `{"Key": "value"}`). */

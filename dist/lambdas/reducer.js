@@ -33256,19 +33256,188 @@ __nccwpck_require__.d(__webpack_exports__, {
   R: () => (/* binding */ handler)
 });
 
-;// CONCATENATED MODULE: ./lib/src/concurrency.js
-/** Runs `task` over `items` with at most `limit` in flight; results keep the items' order. */
-async function concurrency_mapLimited(items, limit, task) {
-    const results = new Array(items.length);
-    let next = 0;
-    const lanes = Array.from({ length: Math.max(1, Math.min(limit, items.length)) }, async () => {
-        while (next < items.length) {
-            const index = next++;
-            results[index] = await task(items[index], index);
+;// CONCATENATED MODULE: ./lib/src/lambda-error.js
+/**
+ * A function error as Step Functions reports it: the error name is the function's errorType
+ * (what Retry and Catch match), and the cause is the JSON document Lambda returns.
+ */
+class LambdaFunctionError extends Error {
+    constructor(errorType, errorMessage, trace = []) {
+        super(JSON.stringify({ errorType, errorMessage, trace }));
+        this.name = errorType;
+    }
+}
+function lambda_error_serializeError(error) {
+    if (error instanceof Error) {
+        return { errorType: error.name, errorMessage: error.message, trace: (error.stack ?? '').split('\n').slice(1, 11).map((line) => line.trim()) };
+    }
+    return { errorType: 'Error', errorMessage: String(error), trace: [] };
+}
+/** The errorMessage of a Lambda cause document, or the cause itself when it is not one. */
+function causeMessage(cause) {
+    try {
+        const parsed = JSON.parse(cause);
+        return typeof parsed.errorMessage === 'string' ? parsed.errorMessage : cause;
+    }
+    catch {
+        return cause;
+    }
+}
+/**
+ * A Lambda handler that never returns or throws a known secret: what it returns and throws is
+ * written to Step Functions' history, the execution output and the logs, in AWS as locally.
+ */
+function redactingHandler(redactor, handler) {
+    return async (event) => {
+        try {
+            return redactor.redactDeep(await handler(event));
         }
-    });
-    await Promise.all(lanes);
-    return results;
+        catch (error) {
+            const { errorType, errorMessage, trace } = lambda_error_serializeError(error);
+            const redacted = new Error(redactor.redact(errorMessage));
+            redacted.name = errorType;
+            redacted.stack = [`${errorType}: ${redacted.message}`, ...trace.map((line) => `    ${redactor.redact(line)}`)].join('\n');
+            throw redacted;
+        }
+    };
+}
+
+;// CONCATENATED MODULE: external "node:worker_threads"
+const external_node_worker_threads_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:worker_threads");
+;// CONCATENATED MODULE: ./lib/src/report/markdown.js
+/**
+ * Text from outside (object keys, error messages, handler output) made inert in GitHub Markdown:
+ * no HTML, emphasis, table cell break, mention or link. Escaping `:` and `@` stops GitHub's
+ * autolinks of `https://…` and `user@host`; escaping the dot of `www.` stops the last kind.
+ */
+function escapeMarkdown(text) {
+    // Markdown punctuation first, so the entities added after keep their own `#` and `;`.
+    return escapeHtml(text.replace(/([\\|*_[\]()#~!@:])/g, '\\$1'))
+        .replace(/\r?\n|\r/g, ' ')
+        .replace(/(www)\./gi, '$1\\.');
+}
+/** Text for inside a `<pre>` block: HTML-escaped, newlines kept. */
+function escapeHtml(text) {
+    return text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;').replace(/`/g, '&#96;');
+}
+function formatBytes(bytes) {
+    const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
+    let value = bytes;
+    let unit = 0;
+    while (value >= 1024 && unit < units.length - 1) {
+        value /= 1024;
+        unit += 1;
+    }
+    return `${unit === 0 ? value : value.toFixed(1)} ${units[unit]}`;
+}
+function formatDuration(ms) {
+    if (ms < 1000)
+        return `${Math.round(ms)} ms`;
+    if (ms < 60_000)
+        return `${(ms / 1000).toFixed(1)} s`;
+    const minutes = Math.floor(ms / 60_000);
+    return `${minutes} min ${Math.round((ms % 60_000) / 1000)} s`;
+}
+function formatCount(n) {
+    return n.toLocaleString('en-US');
+}
+
+;// CONCATENATED MODULE: ./lib/src/secrets.js
+
+
+/** What a redacted secret becomes: what the runner's own masking writes. */
+const REDACTED = '***';
+/** Shorter values are flags and numbers, not secrets; masking them would garble every report. */
+const MIN_SECRET_LENGTH = 4;
+const SECRET_NAME = /secret|password|passwd|token|credential|private|api[-_]?key|access[-_]?key/i;
+function isSecretName(name) {
+    return SECRET_NAME.test(name);
+}
+/** Variables that hold credentials whatever they are called elsewhere. */
+const SECRET_VARIABLES = ['AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY', 'AWS_SESSION_TOKEN', 'AWS_SECURITY_TOKEN', 'GITHUB_TOKEN', 'GH_TOKEN', 'ACTIONS_RUNTIME_TOKEN', 'ACTIONS_ID_TOKEN_REQUEST_TOKEN'];
+/**
+ * Tokens recognisable by their shape, registered or not: GitHub's (`ghp_`, `gho_`, `ghu_`, `ghs_`,
+ * `ghr_`, `github_pat_`) and AWS access key ids. A `\` may stand before each `_`: Markdown escaping.
+ */
+const TOKEN_SHAPES = [/\bgh[pousr]\\?_[A-Za-z0-9]{20,}/, /\bgithub\\?_pat\\?_(?:[A-Za-z0-9]|\\?_){20,}/, /\b(?:AKIA|ASIA)[A-Z0-9]{16}\b/];
+/**
+ * Takes known secret values, and anything shaped like a token, out of text. Every text sfn-fanout
+ * writes (summary, JSON report, batch and rejected files, console, action outputs) passes through
+ * one of these at the point it is written. A value is also found in the forms our own escaping
+ * gives it (Markdown, HTML, JSON), so redacting a rendered text is as safe as redacting its parts.
+ */
+class Redactor {
+    #values = new Set();
+    #pattern;
+    constructor(values = []) {
+        this.#pattern = this.#compile();
+        this.add(values);
+    }
+    /** The secret values known, for a process (a Lambda thread) that must redact them too. */
+    get values() {
+        return [...this.#values];
+    }
+    add(values) {
+        const before = this.#values.size;
+        for (const value of values)
+            if (value.length >= MIN_SECRET_LENGTH)
+                this.#values.add(value);
+        if (this.#values.size !== before)
+            this.#pattern = this.#compile();
+        return this;
+    }
+    redact(text) {
+        return text.replace(this.#pattern, REDACTED);
+    }
+    /**
+     * A JSON value with every string in it (keys too) redacted. One scan of its JSON text decides (a
+     * walk testing each string was slower: 1 M keys took seconds); a value with nothing to redact
+     * comes back as it is, and JSON.parse keeps a `__proto__` key a key.
+     */
+    redactDeep(value) {
+        const json = JSON.stringify(value);
+        if (json === undefined)
+            return value;
+        this.#pattern.lastIndex = 0;
+        return this.#pattern.test(json) ? JSON.parse(json.replace(this.#pattern, REDACTED)) : value;
+    }
+    #compile() {
+        const json = (text) => JSON.stringify(text).slice(1, -1);
+        const forms = new Set([...this.#values].flatMap((value) => [value, escapeMarkdown(value), escapeHtml(value), json(value), json(json(value))]));
+        // Longest first, so a secret that contains another is taken whole.
+        const literals = [...forms].sort((a, b) => b.length - a.length).map((form) => form.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'));
+        return new RegExp([...literals, ...TOKEN_SHAPES.map((shape) => shape.source)].join('|'), 'g');
+    }
+}
+/** The secret values in an environment: credentials and tokens, and any variable named like a secret. */
+function environmentSecrets(env) {
+    return Object.entries(env)
+        .filter(([name, value]) => value !== undefined && (SECRET_VARIABLES.includes(name) || SECRET_NAME.test(name)))
+        .map(([, value]) => value);
+}
+/**
+ * Values of a run that may be secret, for the runner to mask in every log line: template
+ * parameters and tags with secret-sounding names, a password in an S3 endpoint URL, and
+ * variables passed to the local Lambdas (pass-env) with secret-sounding names.
+ */
+function possibleSecrets(settings, env = process.env) {
+    const named = [...Object.entries(settings.parameters), ...Object.entries(settings.aws?.tags ?? {}), ...settings.passEnv.map((name) => [name, env[name] ?? ''])]
+        .filter(([name, value]) => isSecretName(name) && value !== '')
+        .map(([, value]) => value);
+    const endpointPassword = settings.s3.endpoint === undefined ? '' : decodeURIComponent(new URL(settings.s3.endpoint).password);
+    return endpointPassword === '' ? named : [...named, endpointPassword];
+}
+/** Every secret a run's process knows: its environment's and the run's own. */
+function runSecrets(settings, env = process.env) {
+    return new Redactor([...environmentSecrets(env), ...possibleSecrets(settings, env)]);
+}
+/**
+ * The secrets a Lambda handler process knows: its own environment's (in AWS, the role's
+ * credentials) and, in a local engine's thread, the list the engine handed over.
+ */
+function lambdaSecrets(env = process.env) {
+    const handedOver = external_node_worker_threads_namespaceObject.workerData?.secrets;
+    return new Redactor([...environmentSecrets(env), ...(Array.isArray(handedOver) ? handedOver.filter((value) => typeof value === 'string') : [])]);
 }
 
 ;// CONCATENATED MODULE: ./lib/src/errors.js
@@ -33297,36 +33466,46 @@ class errors_RejectedRecordsError extends (/* unused pure expression or super */
 /** A state machine definition uses a feature the local engine cannot execute faithfully. */
 class UnsupportedFeatureError extends (/* unused pure expression or super */ null && (errors_FanoutError)) {
 }
+/** An input object's bytes cannot be decoded (a corrupt or truncated gzip object). */
+class errors_DataError extends (/* unused pure expression or super */ null && (errors_FanoutError)) {
+}
+/** The run was cancelled (SIGINT, SIGTERM, a cancelled job); `reason` names the signal when one did it. */
+class errors_CancelledError extends errors_FanoutError {
+    constructor(reason) {
+        super(`The run was cancelled${typeof reason === 'string' ? ` by ${reason}` : ''}.`);
+    }
+}
 function errors_errorMessage(error) {
     return error instanceof Error ? error.message : String(error);
 }
 
-;// CONCATENATED MODULE: ./lib/src/lambda-error.js
-/**
- * A function error as Step Functions reports it: the error name is the function's errorType
- * (what Retry and Catch match), and the cause is the JSON document Lambda returns.
- */
-class LambdaFunctionError extends Error {
-    constructor(errorType, errorMessage, trace = []) {
-        super(JSON.stringify({ errorType, errorMessage, trace }));
-        this.name = errorType;
-    }
+;// CONCATENATED MODULE: ./lib/src/concurrency.js
+
+/** Runs `task` over `items` with at most `limit` in flight; results keep the items' order. */
+async function concurrency_mapLimited(items, limit, task) {
+    const results = new Array(items.length);
+    let next = 0;
+    const lanes = Array.from({ length: Math.max(1, Math.min(limit, items.length)) }, async () => {
+        while (next < items.length) {
+            const index = next++;
+            results[index] = await task(items[index], index);
+        }
+    });
+    await Promise.all(lanes);
+    return results;
 }
-function lambda_error_serializeError(error) {
-    if (error instanceof Error) {
-        return { errorType: error.name, errorMessage: error.message, trace: (error.stack ?? '').split('\n').slice(1, 11).map((line) => line.trim()) };
-    }
-    return { errorType: 'Error', errorMessage: String(error), trace: [] };
-}
-/** The errorMessage of a Lambda cause document, or the cause itself when it is not one. */
-function causeMessage(cause) {
-    try {
-        const parsed = JSON.parse(cause);
-        return typeof parsed.errorMessage === 'string' ? parsed.errorMessage : cause;
-    }
-    catch {
-        return cause;
-    }
+/** Settles with `promise`, or rejects as soon as `signal` aborts; the promise left behind may settle unobserved. */
+function abortable(promise, signal) {
+    if (signal === undefined)
+        return promise;
+    promise.catch(() => { });
+    return new Promise((resolve, reject) => {
+        const onAbort = () => reject(signal.reason instanceof Error ? signal.reason : new CancelledError(signal.reason));
+        if (signal.aborted)
+            return onAbort();
+        signal.addEventListener('abort', onAbort, { once: true });
+        promise.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
+    });
 }
 
 // EXTERNAL MODULE: external "node:fs"
@@ -33490,6 +33669,7 @@ const JOB_OPTION_NAMES = {
     partitionSize: 'partition-size',
     maxPartitions: 'max-partitions',
     maxRejected: 'max-rejected',
+    allowEmpty: 'allow-empty',
 };
 /** A job request from options read by their user-facing names (CLI options, action inputs). */
 function readJobRequest(read) {
@@ -33526,7 +33706,10 @@ function job_parseJob(request) {
         ? { partitions }
         : { partitionBytes: partitionSize === undefined ? DEFAULT_PARTITION_BYTES : parseByteSize(partitionSize, 'partition-size') };
     const maxRejected = parseRejectLimit(optionalText(request.maxRejected, 'maxRejected') ?? '0');
-    return { input, output, format: format, sizing, maxPartitions, maxRejected };
+    const allowEmpty = request.allowEmpty === true ? 'true' : (optionalText(request.allowEmpty === false ? 'false' : request.allowEmpty, 'allowEmpty') ?? 'false');
+    if (allowEmpty !== 'true' && allowEmpty !== 'false')
+        throw new InputError(`allow-empty "${allowEmpty}" must be true or false.`);
+    return { input, output, format: format, sizing, maxPartitions, maxRejected, allowEmpty: allowEmpty === 'true' };
 }
 /** A validated job back in the request form an execution takes as input. */
 function toJobRequest(job) {
@@ -33537,6 +33720,7 @@ function toJobRequest(job) {
         ...('partitions' in job.sizing ? { partitions: job.sizing.partitions } : { partitionSize: job.sizing.partitionBytes }),
         maxPartitions: job.maxPartitions,
         maxRejected: 'count' in job.maxRejected ? job.maxRejected.count : `${job.maxRejected.percent}%`,
+        ...(job.allowEmpty ? { allowEmpty: 'true' } : {}),
     };
 }
 const UNITS = { '': 1, b: 1, kb: 1e3, mb: 1e6, gb: 1e9, kib: 1024, mib: 1024 ** 2, gib: 1024 ** 3 };
@@ -33850,6 +34034,7 @@ class MinHeap {
 
 
 
+
 const FIRST_CONTINUATION = (/* unused pure expression or super */ null && (64 * 1024));
 const MAX_CONTINUATION = (/* unused pure expression or super */ null && (8 * 1024 * 1024));
 /**
@@ -33860,7 +34045,7 @@ const MAX_CONTINUATION = (/* unused pure expression or super */ null && (8 * 102
 function segment_lines_segmentLines(store, segment) {
     if (!isSplittable(segment.key)) {
         // A whole gzip object: offsets are positions in the decompressed text.
-        return splitLines(gunzip(store.read(segment.key)), { firstOffset: 0 });
+        return splitLines(gunzip(store.read(segment.key), store.uriOf(segment.key)), { firstOffset: 0 });
     }
     const from = Math.max(0, segment.start - 1);
     return splitLines(bytesFrom(store, segment.key, from, segment.end), {
@@ -33873,7 +34058,7 @@ function segment_lines_segmentLines(store, segment) {
 async function segment_lines_firstLine(store, key) {
     const lines = isSplittable(key)
         ? splitLines(bytesFrom(store, key, 0, FIRST_CONTINUATION), { firstOffset: 0, stopAt: 1 })
-        : splitLines(gunzip(store.read(key)), { firstOffset: 0, stopAt: 1 });
+        : splitLines(gunzip(store.read(key), store.uriOf(key)), { firstOffset: 0, stopAt: 1 });
     for await (const batch of lines)
         return batch[0];
     return undefined;
@@ -33897,9 +34082,27 @@ async function* bytesFrom(store, key, start, end) {
         step = continuation;
     }
 }
-function gunzip(chunks) {
-    // pipeline() carries a read error or a corrupt stream through to the reader.
-    return pipeline(Readable.from(chunks), createGunzip(), () => { });
+/**
+ * The decompressed bytes of a gzip object. A corrupt or truncated one fails naming the object and
+ * where: near which byte of the compressed object, after how many bytes of text.
+ */
+async function* gunzip(chunks, uri) {
+    const inflate = createGunzip();
+    let text = 0;
+    try {
+        // pipeline() carries a read error or a corrupt stream through to the reader.
+        for await (const chunk of pipeline(Readable.from(chunks), inflate, () => { })) {
+            text += chunk.length;
+            yield chunk;
+        }
+    }
+    catch (error) {
+        const zlibCode = error.code ?? '';
+        if (!zlibCode.startsWith('Z_'))
+            throw error;
+        const what = zlibCode === 'Z_BUF_ERROR' ? 'ends before its gzip stream does (truncated?)' : `is not valid gzip (${error.message})`;
+        throw new DataError(`${uri} ${what} near byte ${inflate.bytesWritten} of the compressed object, after ${text} bytes of text. Re-create or re-upload it, or move it out of the input.`, { cause: error });
+    }
 }
 
 ;// CONCATENATED MODULE: ./lib/src/partition/run-partition.js
@@ -33988,7 +34191,7 @@ async function run_partition_runPartition(run) {
         throw new RejectedRecordsError(`Partition ${partition.id} rejected ${rejections.length} of ${records} records, over max-rejected ${describeLimit(run.maxRejected)}. First: ${first.key} at byte ${first.offset}: ${first.message}. Fix the data or the handler, or raise max-rejected.`);
     }
     if (rejections.length > 0) {
-        await run.destination.write(rejectedKey(partition), rejections.map((entry) => JSON.stringify(entry)).join('\n') + '\n');
+        await run.destination.write(rejectedKey(partition), (run.redact ?? String)(rejections.map((entry) => JSON.stringify(entry)).join('\n') + '\n'));
     }
     return {
         id: partition.id,
@@ -34181,6 +34384,8 @@ function measuredThroughput(outcomes, runId) {
 
 // EXTERNAL MODULE: ./node_modules/@aws-sdk/client-s3/dist-cjs/index.js
 var dist_cjs = __nccwpck_require__(3711);
+// EXTERNAL MODULE: ./node_modules/@smithy/node-http-handler/dist-cjs/index.js
+var node_http_handler_dist_cjs = __nccwpck_require__(1279);
 // EXTERNAL MODULE: external "node:fs/promises"
 var promises_ = __nccwpck_require__(1455);
 ;// CONCATENATED MODULE: ./lib/src/store/dir-store.js
@@ -34212,22 +34417,59 @@ class DirStore {
         }
         if (!info.isDirectory())
             throw new errors_StoreError(`${this.#root} is not a directory: give the folder that holds the data.`);
-        yield* this.#walk('');
+        const realRoot = await (0,promises_.realpath)(this.#root);
+        yield* this.#walk('', realRoot, [realRoot]);
     }
-    async *#walk(relative) {
-        const dir = await (0,promises_.opendir)(external_node_path_.join(this.#root, relative));
+    /**
+     * Lists a directory in key order. A symbolic link is followed while it stays inside the input:
+     * one that leaves it, dangles or loops is refused by name, never skipped. Refused rather than
+     * skipped, since a skipped file is data silently missing from the result, and a followed one
+     * could be anything on the machine (a credentials file put its keys in rejected records once).
+     * A directory reached again through a link is a loop; FIFOs and devices are refused (reading
+     * one would hang or never end).
+     */
+    async *#walk(relative, realDir, ancestors) {
+        const dir = external_node_path_.join(this.#root, relative);
         const entries = [];
-        for await (const entry of dir)
-            entries.push({ name: entry.name, isDir: entry.isDirectory() });
+        try {
+            for await (const entry of await (0,promises_.opendir)(dir))
+                entries.push({ name: entry.name, isLink: entry.isSymbolicLink() });
+        }
+        catch (error) {
+            throw new errors_StoreError(`input: directory ${dir} cannot be read (${code(error)}).`, { cause: error });
+        }
         // Sorted like an S3 listing, so both stores give the same plan for the same data.
         entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
-        for (const entry of entries) {
-            const key = relative === '' ? entry.name : `${relative}/${entry.name}`;
-            if (entry.isDir)
-                yield* this.#walk(key);
-            else
-                yield { key, size: (await (0,promises_.stat)(external_node_path_.join(this.#root, key))).size };
+        for (const { name, isLink } of entries) {
+            const key = relative === '' ? name : `${relative}/${name}`;
+            const file = external_node_path_.join(this.#root, key);
+            const real = isLink ? await this.#linkTarget(file, ancestors[0]) : external_node_path_.join(realDir, name);
+            const info = await (0,promises_.stat)(real).catch((error) => {
+                throw new errors_StoreError(`input: ${file} cannot be read (${code(error)}).`, { cause: error });
+            });
+            if (info.isDirectory()) {
+                if (ancestors.includes(real))
+                    throw new errors_StoreError(`input: ${file} is a symbolic link back to ${real}, which holds it: a loop. Remove the link.`);
+                yield* this.#walk(key, real, [...ancestors, real]);
+            }
+            else if (info.isFile()) {
+                yield { key, size: info.size };
+            }
+            else {
+                throw new errors_StoreError(`input: ${file} is not a regular file (a FIFO, socket or device): move it out of the input directory.`);
+            }
         }
+    }
+    /** Where a symbolic link leads, when that is inside the input root. */
+    async #linkTarget(file, realRoot) {
+        const real = await (0,promises_.realpath)(file).catch(async (error) => {
+            const reason = code(error) === 'ELOOP' ? 'a symbolic link loop' : `a symbolic link to ${external_node_path_.resolve(external_node_path_.dirname(file), await (0,promises_.readlink)(file))}, which does not exist`;
+            throw new errors_StoreError(`input: ${file} is ${reason}. Remove the link or fix its target.`, { cause: error });
+        });
+        if (real !== realRoot && !real.startsWith(realRoot + external_node_path_.sep)) {
+            throw new errors_StoreError(`input: ${file} is a symbolic link to ${real}, outside the input directory ${this.#root}. sfn-fanout does not follow links out of the input: copy the file in, or give the directory that holds it as the input.`);
+        }
+        return real;
     }
     async *read(key, range) {
         if (range !== undefined && range.end <= range.start)
@@ -34303,9 +34545,14 @@ class S3Store {
             });
             for (const object of page.Contents ?? []) {
                 const key = object.Key.slice(this.#prefix.length);
-                // Zero-byte "folder" markers made by the console are not data.
-                if (key === '' || key.endsWith('/') || (this.#only !== undefined && key !== this.#only))
+                if (this.#only !== undefined && key !== this.#only)
                     continue;
+                if (key === '' || key.endsWith('/')) {
+                    // Zero-byte "folder" markers made by the console are not data; one that holds data is refused, never skipped.
+                    if ((object.Size ?? 0) === 0)
+                        continue;
+                    throw new errors_StoreError(`${this.uriOf(key)} holds ${object.Size} bytes, but its key ends in "/" as a folder marker's does: sfn-fanout does not read it as data, and will not skip it silently. Move it to a key without the trailing "/" (aws s3 mv), or delete it if it is not data.`);
+                }
                 found = true;
                 yield { key, size: object.Size ?? 0 };
             }
@@ -34386,24 +34633,61 @@ class S3Store {
 
 
 
+
+const S3_TIMEOUTS = { connectionTimeoutMs: 5_000, socketTimeoutMs: 30_000, requestTimeoutMs: 300_000 };
 /** Reads S3 settings from the environment the way Lambda and the CLI both see them. */
 function s3SettingsFromEnv(env = process.env) {
     return { endpoint: env.SFN_FANOUT_S3_ENDPOINT || undefined, region: env.AWS_REGION || env.AWS_DEFAULT_REGION };
 }
-function createS3Client(settings) {
+/** The region S3 is reached in: the setting, else the environment's, as the SDK and Lambda read it. */
+function regionOf(settings, env = process.env) {
+    return settings.region ?? s3SettingsFromEnv(env).region ?? 'us-east-1';
+}
+function createS3Client(settings, options = {}) {
+    const timeouts = options.timeouts ?? S3_TIMEOUTS;
+    const http = new node_http_handler_dist_cjs.NodeHttpHandler({
+        connectionTimeout: timeouts.connectionTimeoutMs,
+        socketTimeout: timeouts.socketTimeoutMs,
+        requestTimeout: timeouts.requestTimeoutMs,
+        // Without this a request past requestTimeout only logs a warning and carries on waiting.
+        throwOnRequestTimeout: true,
+    });
     return new dist_cjs/* S3Client */.YxF({
-        region: settings.region ?? 'us-east-1',
+        region: regionOf(settings),
+        requestHandler: options.signal === undefined ? http : new CancellableHandler(http, options.signal),
         ...(settings.endpoint === undefined ? {} : { endpoint: settings.endpoint, forcePathStyle: true }),
     });
+}
+/** Hands every request the run's abort signal, alongside any signal of its own. */
+class CancellableHandler {
+    #inner;
+    #signal;
+    constructor(inner, signal) {
+        this.#inner = inner;
+        this.#signal = signal;
+    }
+    handle(...[request, options = {}]) {
+        const own = options.abortSignal;
+        return this.#inner.handle(request, { ...options, abortSignal: own === undefined ? this.#signal : AbortSignal.any([own, this.#signal]) });
+    }
+    updateHttpClientConfig(...args) {
+        this.#inner.updateHttpClientConfig(...args);
+    }
+    httpHandlerConfigs() {
+        return this.#inner.httpHandlerConfigs();
+    }
+    destroy() {
+        this.#inner.destroy();
+    }
 }
 /** Opens a store for a location; one S3 client serves every S3 location of a run. */
 function openStore(location, s3) {
     return location.kind === 's3' ? new S3Store(s3(), location.bucket, location.prefix, location.object) : new DirStore(location.path, location.object);
 }
 /** Builds the S3 client lazily, once, so a local-only run never touches AWS configuration. */
-function lazyS3Client(settings) {
+function lazyS3Client(settings, options = {}) {
     let client;
-    return () => (client ??= createS3Client(settings));
+    return () => (client ??= createS3Client(settings, options));
 }
 
 ;// CONCATENATED MODULE: ./lib/src/store/bucket-names.js
@@ -34509,6 +34793,9 @@ async function planJob(job, deps, pacing) {
     const total = listing.reduce((sum, object) => sum + object.size, 0);
     const { sizing, adapted } = adaptSizing(job.sizing, total, job.maxPartitions, pacing?.throughput, pacing?.workerTimeoutSeconds ?? 0);
     const plan = planPartitions(await withUncompressedSizes(source, listing), { sizing, maxPartitions: job.maxPartitions });
+    if (plan.partitions.length === 0 && !job.allowEmpty) {
+        throw new InputError(`input ${job.input} is empty: ${plan.objects === 0 ? 'there is no object under it' : `its ${plan.objects} objects are all empty`}. Check the path (a date in the prefix?), or set allow-empty to true when an empty batch is expected.`);
+    }
     return adapted === undefined ? plan : { ...plan, adapted };
 }
 async function partitionStep(event, deps) {
@@ -34600,8 +34887,9 @@ async function workStep(event, deps) {
         source,
         destination,
         handler: await deps.handler(),
+        ...(deps.redact === undefined ? {} : { redact: deps.redact }),
     });
-    await destination.write(partitionDetailKey(parseRunId(runId), outcome), JSON.stringify(outcome));
+    await destination.write(partitionDetailKey(parseRunId(runId), outcome), (deps.redact ?? String)(JSON.stringify(outcome)));
     const { result: _result, rejectedSamples: _samples, outputs: _outputs, ...summary } = outcome;
     return summary;
 }
@@ -34627,7 +34915,7 @@ async function reduceStep(event, deps) {
     // Per-partition results stay in their own files; the merged one is in `result`.
     const lean = outcomes.map((outcome) => (outcome.status === 'succeeded' ? { ...outcome, result: null } : outcome));
     const file = { ...batch, runId, job: event.job, plan: event.plan, outcomes: lean };
-    await destination.write(runKey(runId, BATCH_FILE), JSON.stringify(file));
+    await destination.write(runKey(runId, BATCH_FILE), (deps.redact ?? String)(JSON.stringify(file)));
     return batch;
 }
 /** The user handler module a Lambda runs: `SFN_FANOUT_HANDLER`, loaded once per container. */
@@ -34645,12 +34933,14 @@ function handlerFromEnv(env = process.env) {
 ;// CONCATENATED MODULE: ./lib/lambdas/reducer.js
 
 
+
+
 const s3 = lazyS3Client(s3SettingsFromEnv());
 const userHandler = handlerFromEnv();
+const secrets = lambdaSecrets();
+const redact = (text) => secrets.redact(text);
 /** Merges the partitions' results and decides whether the batch succeeded. */
-async function handler(event) {
-    return reduceStep(event, { s3, handler: userHandler });
-}
+const handler = redactingHandler(secrets, async (event) => reduceStep(event, { s3, handler: userHandler, redact }));
 
 var __webpack_exports__handler = __webpack_exports__.R;
 export { __webpack_exports__handler as handler };

@@ -7,7 +7,7 @@ import type { LocalFunction } from './template-definition.ts';
 
 export const CHECK_HANDLER_MODULE = 'sfn-fanout-check-handler';
 
-const CHECK: LocalFunction = { logicalId: 'HandlerCheck', module: CHECK_HANDLER_MODULE, exportName: 'handler', timeoutSeconds: 60, memoryMb: 0, environment: {} };
+const CHECK: LocalFunction = { logicalId: 'HandlerCheck', module: CHECK_HANDLER_MODULE, exportName: 'handler', timeoutSeconds: 60, memoryMb: 0, runtime: 'nodejs24.x', environment: {} };
 
 /**
  * Loads the bundled handler once in a worker thread, as a Lambda environment would, and checks its
@@ -15,7 +15,8 @@ const CHECK: LocalFunction = { logicalId: 'HandlerCheck', module: CHECK_HANDLER_
  * A thread, not this process, so whatever the module starts (timers, sockets) ends with it.
  */
 export async function checkHandlerLoads(bundle: HandlerBundle): Promise<'record' | 'partition'> {
-  const pool = new LambdaPool({ size: 1, env: { SFN_FANOUT_HANDLER: bundle.file } });
+  // Only the handler's path: its top level never sees the runner's environment (tokens, credentials).
+  const pool = new LambdaPool({ size: 1, environment: () => ({ SFN_FANOUT_HANDLER: bundle.file }) });
   try {
     return (await pool.invoke(CHECK, null)) as 'record' | 'partition';
   } catch (error) {

@@ -44,6 +44,8 @@ export interface DistributedMapDeps {
   readonly runOptions: RunOptions;
   readonly runId: string;
   readonly onChildFinished?: (output: unknown, failed: boolean) => void;
+  /** Takes known secrets out of the result files, as out of everything the engine writes. */
+  readonly redact?: (text: string) => string;
 }
 
 /**
@@ -129,7 +131,7 @@ async function writeResults(
   const files: Record<'SUCCEEDED' | 'FAILED' | 'PENDING', { Key: string; Size: number }[]> = { SUCCEEDED: [], FAILED: [], PENDING: [] };
   for (const [kind, records] of [['SUCCEEDED', results.succeeded], ['FAILED', results.failed]] as const) {
     if (records.length === 0) continue;
-    const body = JSON.stringify(records.map((record) => ({ ExecutionArn: `${mapRunArn}:${record.Name}`, StartDate: startDate, StopDate: new Date().toISOString(), ...record })));
+    const body = (deps.redact ?? String)(JSON.stringify(records.map((record) => ({ ExecutionArn: `${mapRunArn}:${record.Name}`, StartDate: startDate, StopDate: new Date().toISOString(), ...record }))));
     const key = `${base}${kind}_0.json`;
     await store.write(key, body);
     files[kind].push({ Key: key, Size: Buffer.byteLength(body) });

@@ -2,6 +2,9 @@ import { Worker } from 'node:worker_threads';
 import { LambdaFunctionError, type SerializedError } from '../lambda-error.ts';
 import type { LocalFunction } from './template-definition.ts';
 
+/** Lambda's limit on an environment's init phase; locally, the time a new thread may take to load. */
+const INIT_LIMIT_MS = 10_000;
+
 // Sources run as .ts on Node 24; the bundle keeps its thread entry beside itself in dist/.
 const THREAD_FILE = import.meta.url.endsWith('.ts') ? './lambda-thread.ts' : './lambda-thread.js';
 
@@ -15,28 +18,36 @@ interface Invocation {
 
 type Reply = { id: number; ok: true; result: unknown } | { id: number; ok: false; error: SerializedError };
 
-/** A worker thread standing in for one Lambda execution environment. */
+/** A worker thread standing in for one Lambda execution environment of one function. */
 class Environment {
   readonly thread: Worker;
+  readonly functionId: string;
   current: Invocation | undefined;
   timer: NodeJS.Timeout | undefined;
+  /** Set once the thread has loaded its code: Lambda's init phase, which a function's Timeout does not count. */
+  ready = false;
 
-  constructor(env: Readonly<Record<string, string>>) {
-    this.thread = new Worker(new URL(THREAD_FILE, import.meta.url), { env: { ...process.env, ...env } });
+  constructor(fn: LocalFunction, options: LambdaPoolOptions) {
+    this.functionId = fn.logicalId;
+    // Only what the function's Lambda would see: never the runner's own environment.
+    this.thread = new Worker(new URL(THREAD_FILE, import.meta.url), { env: options.environment(fn), workerData: { secrets: [...(options.secrets ?? [])] } });
   }
 }
 
 export interface LambdaPoolOptions {
   /** Environments running at once: the local stand-in for Lambda concurrency. */
   readonly size: number;
-  /** Extra environment variables every function sees (handler path, S3 endpoint). */
-  readonly env: Readonly<Record<string, string>>;
+  /** The variables of a new execution environment of a function. */
+  readonly environment: (fn: LocalFunction) => Record<string, string>;
+  /** Secret values the threads redact from what they write and throw, beside their own environment's. */
+  readonly secrets?: readonly string[];
 }
 
 /**
  * Runs Lambda handlers in worker threads, so partitions really run in parallel on all cores.
- * Like Lambda, an environment runs one invocation at a time, a function's Timeout kills it
- * (`Sandbox.Timedout`), and a crashed environment is replaced (`Runtime.ExitError`).
+ * Like Lambda, an environment belongs to one function and runs one invocation at a time, a
+ * function's Timeout kills it (`Sandbox.Timedout`), and a crashed environment is replaced
+ * (`Runtime.ExitError`).
  */
 export class LambdaPool {
   readonly #options: LambdaPoolOptions;
@@ -78,15 +89,32 @@ export class LambdaPool {
 
   #dispatch(): void {
     while (this.#queue.length > 0) {
-      const environment = this.#idle.pop() ?? (this.#busy.size < this.#options.size ? this.#spawn() : undefined);
+      const next = this.#queue[0]!;
+      const environment = this.#takeIdle(next.fn) ?? this.#spawnIfRoom(next.fn);
       if (environment === undefined) return;
-      this.#start(environment, this.#queue.shift()!);
+      this.#queue.shift();
+      this.#start(environment, next);
     }
   }
 
-  #spawn(): Environment {
-    const environment = new Environment(this.#options.env);
-    environment.thread.on('message', (reply: Reply) => this.#finish(environment, reply));
+  #takeIdle(fn: LocalFunction): Environment | undefined {
+    const index = this.#idle.findIndex((environment) => environment.functionId === fn.logicalId);
+    return index === -1 ? undefined : this.#idle.splice(index, 1)[0];
+  }
+
+  /** A new environment within the pool's size, retiring an idle one of another function if need be, as Lambda reclaims idle environments. */
+  #spawnIfRoom(fn: LocalFunction): Environment | undefined {
+    if (this.#busy.size + this.#idle.length >= this.#options.size) {
+      const spare = this.#idle.shift();
+      if (spare === undefined) return undefined;
+      spare.thread.removeAllListeners();
+      void spare.thread.terminate();
+    }
+    const environment = new Environment(fn, this.#options);
+    environment.thread.on('message', (reply: Reply | { ready: true }) => {
+      if ('ready' in reply) this.#ready(environment);
+      else this.#finish(environment, reply);
+    });
     environment.thread.on('error', (error) => this.#crash(environment, 'Runtime.ExitError', `The environment crashed: ${error.message}`));
     environment.thread.on('exit', (code) => this.#crash(environment, 'Runtime.ExitError', `The environment exited with code ${code} before the handler returned.`));
     return environment;
@@ -96,10 +124,22 @@ export class LambdaPool {
     environment.current = invocation;
     this.#busy.add(environment);
     const { fn } = invocation;
+    this.#armTimeout(environment, fn.timeoutSeconds * 1000 + (environment.ready ? 0 : INIT_LIMIT_MS));
+    environment.thread.postMessage({ id: invocation.id, module: fn.module, exportName: fn.exportName, event: invocation.event });
+  }
+
+  #armTimeout(environment: Environment, ms: number): void {
+    clearTimeout(environment.timer);
+    const fn = environment.current!.fn;
     environment.timer = setTimeout(() => {
       this.#crash(environment, 'Sandbox.Timedout', `Task timed out after ${fn.timeoutSeconds.toFixed(2)} seconds`);
-    }, fn.timeoutSeconds * 1000);
-    environment.thread.postMessage({ id: invocation.id, module: fn.module, exportName: fn.exportName, event: invocation.event });
+    }, ms);
+  }
+
+  /** A new environment's code is loaded: its invocation's Timeout counts from now, as Lambda's counts from the end of init. */
+  #ready(environment: Environment): void {
+    environment.ready = true;
+    if (environment.current !== undefined) this.#armTimeout(environment, environment.current.fn.timeoutSeconds * 1000);
   }
 
   #finish(environment: Environment, reply: Reply): void {

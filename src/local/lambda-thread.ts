@@ -35,3 +35,6 @@ parentPort?.on('message', async ({ id, module, exportName, event }: InvokeMessag
     parentPort!.postMessage({ id, ok: false, error: serializeError(error) });
   }
 });
+
+// Init is over: the pool starts counting the invocation's Timeout from here, as Lambda does.
+parentPort?.postMessage({ ready: true });

@@ -1,7 +1,8 @@
 import { availableParallelism } from 'node:os';
 import { randomUUID } from 'node:crypto';
 import { StateMachine, type StateMachineDefinition } from 'aws-local-stepfunctions';
-import { errorMessage } from '../errors.ts';
+import { abortable } from '../concurrency.ts';
+import { CancelledError, InputError, errorMessage } from '../errors.ts';
 import { bundleHandler, type HandlerBundle } from '../handler/bundle.ts';
 import { toJobRequest, type Job } from '../job.ts';
 import { parseInputLocation, parseLocation } from '../location.ts';
@@ -10,7 +11,9 @@ import { buildReport, type BatchProgress, type BatchReport } from '../report/bat
 import type { BatchFile } from '../steps/steps.ts';
 import { readJson } from '../store/read-json.ts';
 import { locationParameters, storeForBucket } from '../store/bucket-names.ts';
-import { lazyS3Client, openStore, type S3Settings } from '../store/open-store.ts';
+import { lazyS3Client, openStore, regionOf, type S3Settings } from '../store/open-store.ts';
+import { Redactor } from '../secrets.ts';
+import { lambdaEnvironment, type LambdaCredentials } from './lambda-environment.ts';
 import { LambdaPool } from './lambda-pool.ts';
 import { distributedMapAsTask, isDistributedMap, runDistributedMap } from './distributed-map.ts';
 import { defaultTemplatePath, loadStateMachine, type LocalFunction } from './template-definition.ts';
@@ -31,6 +34,10 @@ export interface LocalRunOptions {
   /** Lambda environments at once; one per core by default. */
   readonly concurrency?: number;
   readonly s3?: S3Settings;
+  /** Variables the user passes to every Lambda environment on purpose (pass-env); nothing else of this process's environment reaches them. */
+  readonly environment?: Readonly<Record<string, string>>;
+  /** Known secrets: the engine and its Lambda threads redact them from everything they write. */
+  readonly redactor?: Redactor;
   readonly runId?: string;
   /** Replaces every Retry wait, in milliseconds (the template's backoff otherwise). */
   readonly retryDelayMs?: number;
@@ -49,23 +56,47 @@ type MapEvent = { type: string; output?: unknown; parentState?: { name?: string 
  */
 export async function runLocal(options: LocalRunOptions): Promise<BatchReport> {
   const now = options.now ?? Date.now;
+  const startedAt = now();
+  const { job, signal } = options;
+  const runId = options.runId ?? newLocalRunId(startedAt);
+  const inputLocation = parseInputLocation(job.input);
+  const outputLocation = parseLocation(job.output, 'output');
   const machine = await loadStateMachine(options.template ?? defaultTemplatePath(), {
-    ...locationParameters(parseInputLocation(options.job.input), parseLocation(options.job.output, 'output')),
+    ...locationParameters(inputLocation, outputLocation),
     ...options.parameters,
   });
   assertRunsLocally(machine.definition, new Set(machine.functions.keys()));
-  const runId = options.runId ?? `local-${new Date(now()).toISOString().replace(/[:.]/g, '-')}-${randomUUID().slice(0, 8)}`;
-  const { job } = options;
+  const cancelled = (): boolean => signal?.aborted === true;
+  if (cancelled()) return cancelledReport(job, runId, startedAt, now(), signal!);
   // The same bundle the AWS engine zips: a local run exercises the code Lambda will run.
   const bundle = options.bundle ?? (await bundleHandler(options.handler));
+  const redactor = options.redactor ?? new Redactor();
+  const s3Client = lazyS3Client(options.s3 ?? {}, { signal });
+  const region = regionOf(options.s3 ?? {});
+  // Like a Lambda's role, credentials go to the functions only when the run reads or writes S3.
+  const usesS3 = inputLocation.kind === 's3' || outputLocation.kind === 's3';
+  let credentials: LambdaCredentials | undefined;
+  try {
+    credentials = usesS3 ? await abortable(s3Client().config.credentials(), signal) : undefined;
+  } catch (error) {
+    if (cancelled()) return cancelledReport(job, runId, startedAt, now(), signal!);
+    throw new InputError(`The run reads or writes S3, but no AWS credentials were found for it (${errorMessage(error)}). Set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or AWS_PROFILE; an S3-compatible server takes its own keys the same way.`, { cause: error });
+  }
 
   const pool = new LambdaPool({
     size: options.concurrency ?? availableParallelism(),
-    env: {
-      SFN_FANOUT_HANDLER: bundle.file,
-      ...(options.s3?.endpoint === undefined ? {} : { SFN_FANOUT_S3_ENDPOINT: options.s3.endpoint }),
-      ...(options.s3?.region === undefined ? {} : { AWS_REGION: options.s3.region }),
-    },
+    environment: (fn) =>
+      lambdaEnvironment(fn, {
+        region,
+        engine: {
+          SFN_FANOUT_HANDLER: bundle.file,
+          ...(options.s3?.endpoint === undefined ? {} : { SFN_FANOUT_S3_ENDPOINT: options.s3.endpoint }),
+        },
+        credentials,
+        passed: options.environment ?? {},
+        path: process.env.PATH,
+      }),
+    secrets: redactor.values,
   });
   const invoke = options.wrapInvoke?.(pool.invoke.bind(pool)) ?? pool.invoke.bind(pool);
   const progress = { total: undefined as number | undefined, succeeded: 0, failed: 0, records: 0 };
@@ -106,8 +137,6 @@ export async function runLocal(options: LocalRunOptions): Promise<BatchReport> {
   const retryIntervalOverrides =
     options.retryDelayMs === undefined ? undefined : Object.fromEntries(retryingStateNames(machine.definition).map((name) => [name, options.retryDelayMs!]));
   const runOptions = { overrides: { taskResourceLocalHandlers: overrides, ...(retryIntervalOverrides === undefined ? {} : { retryIntervalOverrides }) } };
-  const outputLocation = parseLocation(job.output, 'output');
-  const s3Client = lazyS3Client(options.s3 ?? {});
   for (const [name, state] of distributedMaps) {
     overrides[name] = async (input: unknown) =>
       (await runDistributedMap(state, input, {
@@ -115,17 +144,17 @@ export async function runLocal(options: LocalRunOptions): Promise<BatchReport> {
         runOptions,
         runId,
         onChildFinished: countFinished,
+        redact: (text) => redactor.redact(text),
       })) as never;
   }
 
-  const startedAt = now();
   const input = toJobRequest(job);
   const execution = new StateMachine(definition as unknown as StateMachineDefinition, { validationOptions: { checkArn: false } }).run(input, {
     ...runOptions,
     context: { Execution: { Id: `local:${runId}`, Name: runId, Input: input, StartTime: new Date(startedAt).toISOString() } },
   });
   const onAbort = (): void => execution.abort();
-  options.signal?.addEventListener('abort', onAbort, { once: true });
+  signal?.addEventListener('abort', onAbort, { once: true });
   // Only the top-level Maps' iterations are partitions; a nested Map runs a split partition's halves.
   const topLevelMaps = new Set(Object.entries((definition.States ?? {}) as Record<string, { Type?: string }>).filter(([, state]) => state.Type === 'Map').map(([name]) => name));
   const watching = watchIterations(execution.eventLogs as AsyncIterable<MapEvent>, topLevelMaps, countFinished);
@@ -134,9 +163,9 @@ export async function runLocal(options: LocalRunOptions): Promise<BatchReport> {
   try {
     await execution.result;
   } catch (failure) {
-    error = executionError(failure, options.signal);
+    error = executionError(failure, signal);
   } finally {
-    options.signal?.removeEventListener('abort', onAbort);
+    signal?.removeEventListener('abort', onAbort);
     await pool.close();
     await watching;
   }
@@ -146,6 +175,16 @@ export async function runLocal(options: LocalRunOptions): Promise<BatchReport> {
     { engine: 'local', runId, input: job.input, output: job.output, format: job.format, startedAt, finishedAt, ...(error === undefined ? {} : { error }) },
     batch,
   );
+}
+
+/** A run's name: when it started, and enough randomness that two runs never share one. */
+export function newLocalRunId(startedAt: number): string {
+  return `local-${new Date(startedAt).toISOString().replace(/[:.]/g, '-')}-${randomUUID().slice(0, 8)}`;
+}
+
+/** The report of a run cancelled before its state machine started. */
+export function cancelledReport(job: Job, runId: string, startedAt: number, finishedAt: number, signal: AbortSignal): BatchReport {
+  return buildReport({ engine: 'local', runId, input: job.input, output: job.output, format: job.format, startedAt, finishedAt, error: { name: 'ExecutionAborted', cause: new CancelledError(signal.reason).message } }, undefined);
 }
 
 function withDistributedMapsAsTasks(machine: Record<string, unknown>, found: Map<string, Record<string, unknown>>): Record<string, unknown> {
@@ -177,7 +216,7 @@ async function watchIterations(events: AsyncIterable<MapEvent>, maps: ReadonlySe
 
 /** The interpreter wraps the failing state's error; unwrap it to what AWS reports as error and cause. */
 function executionError(failure: unknown, signal: AbortSignal | undefined): { name: string; cause: string } {
-  if (signal?.aborted === true) return { name: 'ExecutionAborted', cause: 'The run was cancelled.' };
+  if (signal?.aborted === true) return { name: 'ExecutionAborted', cause: new CancelledError(signal.reason).message };
   const inner = (failure as { cause?: unknown }).cause ?? failure;
   return { name: (inner as { name?: string }).name ?? 'Error', cause: errorMessage(inner) };
 }

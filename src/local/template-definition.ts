@@ -10,6 +10,8 @@ export interface LocalFunction {
   /** `worker` for `Handler: worker.handler`: the module in lambdas/. */
   readonly module: string;
   readonly exportName: string;
+  /** Like `nodejs24.x`: Lambda's AWS_EXECUTION_ENV names it. */
+  readonly runtime: string;
   readonly timeoutSeconds: number;
   readonly memoryMb: number;
   readonly environment: Readonly<Record<string, string>>;
@@ -81,6 +83,7 @@ export async function loadStateMachine(templatePath: string, parameters: Readonl
       logicalId,
       module: handler.slice(0, dot),
       exportName: handler.slice(dot + 1),
+      runtime: String(resolver.resolve(props.Runtime ?? 'nodejs24.x', `${logicalId}.Runtime`)),
       timeoutSeconds: Number(resolver.resolve(props.Timeout ?? 3, `${logicalId}.Timeout`)),
       memoryMb: Number(resolver.resolve(props.MemorySize ?? 128, `${logicalId}.MemorySize`)),
       environment: Object.fromEntries(Object.entries(variables).map(([name, value]) => [name, String(resolver.resolve(value, `${logicalId}.Environment.${name}`))])),

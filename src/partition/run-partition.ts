@@ -16,6 +16,8 @@ export interface PartitionRun {
   readonly destination: ObjectStore;
   readonly handler: LoadedHandler;
   readonly now?: () => number;
+  /** Takes known secrets out of the rejected records file. */
+  readonly redact?: (text: string) => string;
 }
 
 interface Rejection extends RejectedSample {
@@ -101,7 +103,7 @@ export async function runPartition(run: PartitionRun): Promise<SucceededPartitio
     );
   }
   if (rejections.length > 0) {
-    await run.destination.write(rejectedKey(partition), rejections.map((entry) => JSON.stringify(entry)).join('\n') + '\n');
+    await run.destination.write(rejectedKey(partition), (run.redact ?? String)(rejections.map((entry) => JSON.stringify(entry)).join('\n') + '\n'));
   }
   return {
     id: partition.id,

@@ -1,5 +1,6 @@
 import { Readable, pipeline } from 'node:stream';
 import { createGunzip } from 'node:zlib';
+import { DataError } from '../errors.ts';
 import type { Segment } from '../plan/partition-plan.ts';
 import { isSplittable } from '../plan/partition-plan.ts';
 import type { ObjectStore } from '../store/object-store.ts';
@@ -16,7 +17,7 @@ const MAX_CONTINUATION = 8 * 1024 * 1024;
 export function segmentLines(store: ObjectStore, segment: Segment): AsyncGenerator<RawLine[]> {
   if (!isSplittable(segment.key)) {
     // A whole gzip object: offsets are positions in the decompressed text.
-    return splitLines(gunzip(store.read(segment.key)), { firstOffset: 0 });
+    return splitLines(gunzip(store.read(segment.key), store.uriOf(segment.key)), { firstOffset: 0 });
   }
   const from = Math.max(0, segment.start - 1);
   return splitLines(bytesFrom(store, segment.key, from, segment.end), {
@@ -30,7 +31,7 @@ export function segmentLines(store: ObjectStore, segment: Segment): AsyncGenerat
 export async function firstLine(store: ObjectStore, key: string): Promise<RawLine | undefined> {
   const lines = isSplittable(key)
     ? splitLines(bytesFrom(store, key, 0, FIRST_CONTINUATION), { firstOffset: 0, stopAt: 1 })
-    : splitLines(gunzip(store.read(key)), { firstOffset: 0, stopAt: 1 });
+    : splitLines(gunzip(store.read(key), store.uriOf(key)), { firstOffset: 0, stopAt: 1 });
   for await (const batch of lines) return batch[0];
   return undefined;
 }
@@ -54,7 +55,23 @@ async function* bytesFrom(store: ObjectStore, key: string, start: number, end: n
   }
 }
 
-function gunzip(chunks: AsyncIterable<Uint8Array>): AsyncIterable<Buffer> {
-  // pipeline() carries a read error or a corrupt stream through to the reader.
-  return pipeline(Readable.from(chunks), createGunzip(), () => {});
+/**
+ * The decompressed bytes of a gzip object. A corrupt or truncated one fails naming the object and
+ * where: near which byte of the compressed object, after how many bytes of text.
+ */
+async function* gunzip(chunks: AsyncIterable<Uint8Array>, uri: string): AsyncGenerator<Buffer> {
+  const inflate = createGunzip();
+  let text = 0;
+  try {
+    // pipeline() carries a read error or a corrupt stream through to the reader.
+    for await (const chunk of pipeline(Readable.from(chunks), inflate, () => {}) as AsyncIterable<Buffer>) {
+      text += chunk.length;
+      yield chunk;
+    }
+  } catch (error) {
+    const zlibCode = (error as { code?: string }).code ?? '';
+    if (!zlibCode.startsWith('Z_')) throw error;
+    const what = zlibCode === 'Z_BUF_ERROR' ? 'ends before its gzip stream does (truncated?)' : `is not valid gzip (${(error as Error).message})`;
+    throw new DataError(`${uri} ${what} near byte ${inflate.bytesWritten} of the compressed object, after ${text} bytes of text. Re-create or re-upload it, or move it out of the input.`, { cause: error });
+  }
 }

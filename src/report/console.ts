@@ -1,6 +1,23 @@
 import { rowName, type BatchProgress, type BatchReport } from './batch-report.ts';
 import { formatBytes, formatCount, formatDuration } from './markdown.ts';
 
+/**
+ * Control characters (escape sequences, carriage returns, backspaces) and Unicode direction
+ * overrides: in data they could recolour, rewrite or hide what a terminal or a CI log shows.
+ */
+// eslint-disable-next-line no-control-regex -- matching control characters is the point
+const CONTROL = /[\u0000-\u0008\u000B-\u001F\u007F-\u009F\u061C\u200E\u200F\u202A-\u202E\u2066-\u2069]/g;
+
+/** Text made safe for a terminal or a CI log: every control character removed but new lines and tabs. */
+export function consoleText(text: string): string {
+  return text.replace(CONTROL, '');
+}
+
+/** A value from the data on one line of its own row: it cannot start a line of its own. */
+function field(text: string | undefined): string {
+  return consoleText(text ?? '').replace(/[\n\t]+/g, ' ');
+}
+
 /** The partition table and totals as plain text, for a terminal or a CI log. */
 export function renderConsoleReport(report: BatchReport, maxRows = 50): string {
   const header = ['partition', 'status', 'bytes', 'records', 'rejected', 'duration'];
@@ -17,7 +34,7 @@ export function renderConsoleReport(report: BatchReport, maxRows = 50): string {
   const lines = [line(header), ...rows.map(line)];
   if (report.partitions.length > maxRows) lines.push(`... ${report.partitions.length - maxRows} more partitions in the JSON report`);
   for (const row of report.partitions.filter((r) => r.status === 'failed').slice(0, 10)) {
-    lines.push(`partition ${rowName(row)} failed: ${row.error}: ${row.message}`);
+    lines.push(`partition ${rowName(row)} failed: ${field(row.error)}: ${field(row.message)}`);
   }
   const t = report.totals;
   const parallelism = report.wallMs > 0 ? (t.workerMs / report.wallMs).toFixed(1) : '0.0';
@@ -25,7 +42,7 @@ export function renderConsoleReport(report: BatchReport, maxRows = 50): string {
     '',
     `${report.status}: ${formatCount(t.partitions)} partitions (${t.succeeded} succeeded, ${t.failed} failed), ${formatCount(t.records)} records, ${formatCount(t.rejected)} rejected, ${formatBytes(t.bytes)} in ${formatDuration(report.wallMs)} (parallelism ${parallelism}x)`,
   );
-  if (report.error !== undefined) lines.push(`${report.error.name}: ${report.error.message}`);
+  if (report.error !== undefined) lines.push(`error: ${field(report.error.name)}: ${field(report.error.message)}`);
   return lines.join('\n');
 }
 

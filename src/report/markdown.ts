@@ -1,7 +1,13 @@
-/** Text from outside (object keys, error messages, handler output) made inert in GitHub Markdown. */
+/**
+ * Text from outside (object keys, error messages, handler output) made inert in GitHub Markdown:
+ * no HTML, emphasis, table cell break, mention or link. Escaping `:` and `@` stops GitHub's
+ * autolinks of `https://…` and `user@host`; escaping the dot of `www.` stops the last kind.
+ */
 export function escapeMarkdown(text: string): string {
   // Markdown punctuation first, so the entities added after keep their own `#` and `;`.
-  return escapeHtml(text.replace(/([\\|*_[\]()#~!@:])/g, '\\$1')).replace(/\r?\n|\r/g, ' ');
+  return escapeHtml(text.replace(/([\\|*_[\]()#~!@:])/g, '\\$1'))
+    .replace(/\r?\n|\r/g, ' ')
+    .replace(/(www)\./gi, '$1\\.');
 }
 
 /** Text for inside a `<pre>` block: HTML-escaped, newlines kept. */

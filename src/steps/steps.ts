@@ -86,6 +86,8 @@ export interface PartitionOutput {
 
 export interface StepDeps {
   readonly s3: () => S3Client;
+  /** Takes known secrets out of the files a step writes (partition details, rejected records, the batch file). */
+  readonly redact?: (text: string) => string;
 }
 
 /**
@@ -99,6 +101,11 @@ export async function planJob(job: Job, deps: StepDeps, pacing?: { throughput: T
   const total = listing.reduce((sum, object) => sum + object.size, 0);
   const { sizing, adapted } = adaptSizing(job.sizing, total, job.maxPartitions, pacing?.throughput, pacing?.workerTimeoutSeconds ?? 0);
   const plan = planPartitions(await withUncompressedSizes(source, listing), { sizing, maxPartitions: job.maxPartitions });
+  if (plan.partitions.length === 0 && !job.allowEmpty) {
+    throw new InputError(
+      `input ${job.input} is empty: ${plan.objects === 0 ? 'there is no object under it' : `its ${plan.objects} objects are all empty`}. Check the path (a date in the prefix?), or set allow-empty to true when an empty batch is expected.`,
+    );
+  }
   return adapted === undefined ? plan : { ...plan, adapted };
 }
 
@@ -208,8 +215,9 @@ export async function workStep(event: WorkEvent, deps: WorkDeps): Promise<Partit
     source,
     destination,
     handler: await deps.handler(),
+    ...(deps.redact === undefined ? {} : { redact: deps.redact }),
   });
-  await destination.write(partitionDetailKey(parseRunId(runId), outcome), JSON.stringify(outcome));
+  await destination.write(partitionDetailKey(parseRunId(runId), outcome), (deps.redact ?? String)(JSON.stringify(outcome)));
   const { result: _result, rejectedSamples: _samples, outputs: _outputs, ...summary } = outcome;
   return summary;
 }
@@ -267,7 +275,7 @@ export async function reduceStep(event: ReduceEvent, deps: WorkDeps): Promise<Ba
   // Per-partition results stay in their own files; the merged one is in `result`.
   const lean = outcomes.map((outcome) => (outcome.status === 'succeeded' ? { ...outcome, result: null } : outcome));
   const file: BatchFile = { ...batch, runId, job: event.job, plan: event.plan, outcomes: lean };
-  await destination.write(runKey(runId, BATCH_FILE), JSON.stringify(file));
+  await destination.write(runKey(runId, BATCH_FILE), (deps.redact ?? String)(JSON.stringify(file)));
   return batch;
 }
 

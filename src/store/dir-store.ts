@@ -1,5 +1,5 @@
 import { createReadStream } from 'node:fs';
-import { mkdir, opendir, stat, writeFile } from 'node:fs/promises';
+import { mkdir, opendir, readlink, realpath, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { StoreError } from '../errors.ts';
 import type { ByteRange, ObjectStore, StoredObject } from './object-store.ts';
@@ -29,20 +29,58 @@ export class DirStore implements ObjectStore {
       return;
     }
     if (!info.isDirectory()) throw new StoreError(`${this.#root} is not a directory: give the folder that holds the data.`);
-    yield* this.#walk('');
+    const realRoot = await realpath(this.#root);
+    yield* this.#walk('', realRoot, [realRoot]);
   }
 
-  async *#walk(relative: string): AsyncIterable<StoredObject> {
-    const dir = await opendir(path.join(this.#root, relative));
-    const entries: { name: string; isDir: boolean }[] = [];
-    for await (const entry of dir) entries.push({ name: entry.name, isDir: entry.isDirectory() });
+  /**
+   * Lists a directory in key order. A symbolic link is followed while it stays inside the input:
+   * one that leaves it, dangles or loops is refused by name, never skipped. Refused rather than
+   * skipped, since a skipped file is data silently missing from the result, and a followed one
+   * could be anything on the machine (a credentials file put its keys in rejected records once).
+   * A directory reached again through a link is a loop; FIFOs and devices are refused (reading
+   * one would hang or never end).
+   */
+  async *#walk(relative: string, realDir: string, ancestors: readonly string[]): AsyncIterable<StoredObject> {
+    const dir = path.join(this.#root, relative);
+    const entries: { name: string; isLink: boolean }[] = [];
+    try {
+      for await (const entry of await opendir(dir)) entries.push({ name: entry.name, isLink: entry.isSymbolicLink() });
+    } catch (error) {
+      throw new StoreError(`input: directory ${dir} cannot be read (${code(error)}).`, { cause: error });
+    }
     // Sorted like an S3 listing, so both stores give the same plan for the same data.
     entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
-    for (const entry of entries) {
-      const key = relative === '' ? entry.name : `${relative}/${entry.name}`;
-      if (entry.isDir) yield* this.#walk(key);
-      else yield { key, size: (await stat(path.join(this.#root, key))).size };
+    for (const { name, isLink } of entries) {
+      const key = relative === '' ? name : `${relative}/${name}`;
+      const file = path.join(this.#root, key);
+      const real = isLink ? await this.#linkTarget(file, ancestors[0]!) : path.join(realDir, name);
+      const info = await stat(real).catch((error: unknown) => {
+        throw new StoreError(`input: ${file} cannot be read (${code(error)}).`, { cause: error });
+      });
+      if (info.isDirectory()) {
+        if (ancestors.includes(real)) throw new StoreError(`input: ${file} is a symbolic link back to ${real}, which holds it: a loop. Remove the link.`);
+        yield* this.#walk(key, real, [...ancestors, real]);
+      } else if (info.isFile()) {
+        yield { key, size: info.size };
+      } else {
+        throw new StoreError(`input: ${file} is not a regular file (a FIFO, socket or device): move it out of the input directory.`);
+      }
     }
+  }
+
+  /** Where a symbolic link leads, when that is inside the input root. */
+  async #linkTarget(file: string, realRoot: string): Promise<string> {
+    const real = await realpath(file).catch(async (error: unknown) => {
+      const reason = code(error) === 'ELOOP' ? 'a symbolic link loop' : `a symbolic link to ${path.resolve(path.dirname(file), await readlink(file))}, which does not exist`;
+      throw new StoreError(`input: ${file} is ${reason}. Remove the link or fix its target.`, { cause: error });
+    });
+    if (real !== realRoot && !real.startsWith(realRoot + path.sep)) {
+      throw new StoreError(
+        `input: ${file} is a symbolic link to ${real}, outside the input directory ${this.#root}. sfn-fanout does not follow links out of the input: copy the file in, or give the directory that holds it as the input.`,
+      );
+    }
+    return real;
   }
 
   async *read(key: string, range?: ByteRange): AsyncIterable<Uint8Array> {

@@ -39,8 +39,14 @@ export class S3Store implements ObjectStore {
         });
       for (const object of page.Contents ?? []) {
         const key = object.Key!.slice(this.#prefix.length);
-        // Zero-byte "folder" markers made by the console are not data.
-        if (key === '' || key.endsWith('/') || (this.#only !== undefined && key !== this.#only)) continue;
+        if (this.#only !== undefined && key !== this.#only) continue;
+        if (key === '' || key.endsWith('/')) {
+          // Zero-byte "folder" markers made by the console are not data; one that holds data is refused, never skipped.
+          if ((object.Size ?? 0) === 0) continue;
+          throw new StoreError(
+            `${this.uriOf(key)} holds ${object.Size} bytes, but its key ends in "/" as a folder marker's does: sfn-fanout does not read it as data, and will not skip it silently. Move it to a key without the trailing "/" (aws s3 mv), or delete it if it is not data.`,
+          );
+        }
         found = true;
         yield { key, size: object.Size ?? 0 };
       }
