@@ -21,6 +21,9 @@ export class HandlerModuleError extends FanoutError {}
 /** A partition rejected more records than the job tolerates. */
 export class RejectedRecordsError extends FanoutError {}
 
+/** The run was cancelled (SIGINT, SIGTERM, a cancelled job) and stopped what it was doing. */
+export class CancelledError extends FanoutError {}
+
 /** A state machine definition uses a feature the local engine cannot execute faithfully. */
 export class UnsupportedFeatureError extends FanoutError {}
 
