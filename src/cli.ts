@@ -1,6 +1,7 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
+import type { Clock } from './aws/clock.ts';
 import { FanoutError, errorMessage } from './errors.ts';
 import { parseJob, readJobRequest } from './job.ts';
 import { renderConsoleReport, renderProgress } from './report/console.ts';
@@ -66,6 +67,8 @@ export interface CliIO {
   /** Set on a terminal: progress redraws one line instead of logging. */
   readonly tty: boolean;
   readonly signal?: AbortSignal;
+  /** The AWS engine's clock; tests swap it for one whose sleeps take no time. */
+  readonly clock?: Clock;
 }
 
 export async function main(argv: readonly string[], io: CliIO): Promise<number> {
@@ -111,6 +114,7 @@ async function runCommand(read: (name: string) => string | undefined, io: CliIO)
   let lastLogged = 0;
   const report = await runBatch(settings, {
     ...(io.signal === undefined ? {} : { signal: io.signal }),
+    ...(io.clock === undefined ? {} : { clock: io.clock }),
     log: (line) => io.err(`${line}\n`),
     onProgress(progress) {
       const line = renderProgress(progress, Date.now() - started);

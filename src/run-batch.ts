@@ -2,8 +2,8 @@ import { CloudFormationClient } from '@aws-sdk/client-cloudformation';
 import { S3Client } from '@aws-sdk/client-s3';
 import { SFNClient } from '@aws-sdk/client-sfn';
 import { STSClient } from '@aws-sdk/client-sts';
-import { runAws } from './aws/aws-engine.ts';
-import { systemClock } from './aws/clock.ts';
+import { checkCredentials, runAws, type AwsClients } from './aws/aws-engine.ts';
+import { systemClock, type Clock } from './aws/clock.ts';
 import type { StepIdentity } from './aws/execution.ts';
 import { runLocal } from './local/local-engine.ts';
 import type { BatchProgress, BatchReport } from './report/batch-report.ts';
@@ -18,28 +18,27 @@ export interface RunHooks {
   readonly log?: (line: string) => void;
   /** The AWS execution's ARN, as soon as it is known. */
   readonly onExecution?: (executionArn: string) => void;
+  /** The AWS engine's time (the system clock unless a test swaps it). */
+  readonly clock?: Clock;
+  /** The AWS engine's clients (built from the region unless a test swaps them). */
+  readonly awsClients?: AwsClients & { readonly sts: STSClient };
 }
 
 /** Runs a batch on the engine the settings name; the CLI and the action both come through here. */
 export async function runBatch(settings: RunSettings, hooks: RunHooks = {}): Promise<BatchReport> {
   const log = hooks.log ?? (() => {});
-  const s3 = settings.aws === undefined ? lazyS3Client(settings.s3) : lazyS3Client({ region: settings.aws.region });
-  const common = {
-    job: settings.job,
-    handler: settings.handler,
-    ...(settings.template === undefined ? {} : { template: settings.template }),
-    parameters: await withMapMode(settings, s3, log),
-  };
   if (settings.aws !== undefined) {
     const { aws } = settings;
-    const clients = {
+    const clients = hooks.awsClients ?? {
       cfn: new CloudFormationClient({ region: aws.region }),
       sfn: new SFNClient({ region: aws.region }),
-      s3: s3(),
+      s3: lazyS3Client({ region: aws.region })(),
       sts: new STSClient({ region: aws.region }),
     };
-    return runAws({ ...common, ...aws, step: stepFromEnv() }, clients, {
-      clock: systemClock,
+    // Before planning, whose S3 listing would otherwise fail with the SDK's own credentials message.
+    await checkCredentials(clients.sts, hooks.signal);
+    return runAws({ ...(await common(settings, () => clients.s3, log)), ...aws, step: stepFromEnv() }, clients, {
+      clock: hooks.clock ?? systemClock,
       log,
       ...(hooks.signal === undefined ? {} : { signal: hooks.signal }),
       ...(hooks.onExecution === undefined ? {} : { onExecution: hooks.onExecution }),
@@ -48,12 +47,22 @@ export async function runBatch(settings: RunSettings, hooks: RunHooks = {}): Pro
     });
   }
   return runLocal({
-    ...common,
+    ...(await common(settings, lazyS3Client(settings.s3), log)),
     concurrency: settings.concurrency,
     s3: settings.s3,
     ...(hooks.onProgress === undefined ? {} : { onProgress: hooks.onProgress }),
     ...(hooks.signal === undefined ? {} : { signal: hooks.signal }),
   });
+}
+
+/** What both engines take: the job, the handler, the template and its parameters (the map mode chosen). */
+async function common(settings: RunSettings, s3: () => S3Client, log: (line: string) => void) {
+  return {
+    job: settings.job,
+    handler: settings.handler,
+    ...(settings.template === undefined ? {} : { template: settings.template }),
+    parameters: await withMapMode(settings, s3, log),
+  };
 }
 
 /**
