@@ -148,7 +148,10 @@ export async function waitForExecution(sfn: SFNClient, executionArn: string, opt
     const elapsed = clock.now() - started;
     if (options.timeoutMs !== undefined && elapsed >= options.timeoutMs && !timedOut) {
       timedOut = true;
-      await stopExecution(sfn, executionArn, `sfn-fanout stopped the execution: it ran past the timeout of ${Math.round(options.timeoutMs / 1000)} s.`, options.signal);
+      // A cancel that cuts this call short is handled at the top of the loop, by stopOnCancel.
+      await stopExecution(sfn, executionArn, `sfn-fanout stopped the execution: it ran past the timeout of ${Math.round(options.timeoutMs / 1000)} s.`, options.signal).catch((error: unknown) => {
+        if (!cancelled()) throw error;
+      });
       continue;
     }
     const cap = Math.min(options.maxDelayMs ?? MAX_DELAY_MS, Math.max(NOTICE_FLOOR_MS, elapsed * NOTICE_SHARE)) * slowdown;
