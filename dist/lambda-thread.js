@@ -33312,6 +33312,9 @@ class HandlerModuleError extends FanoutError {
 /** A partition rejected more records than the job tolerates. */
 class RejectedRecordsError extends FanoutError {
 }
+/** The run was cancelled (SIGINT, SIGTERM, a cancelled job) and stopped what it was doing. */
+class CancelledError extends (/* unused pure expression or super */ null && (FanoutError)) {
+}
 /** A state machine definition uses a feature the local engine cannot execute faithfully. */
 class UnsupportedFeatureError extends (/* unused pure expression or super */ null && (FanoutError)) {
 }

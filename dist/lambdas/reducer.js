@@ -33294,6 +33294,9 @@ class HandlerModuleError extends errors_FanoutError {
 /** A partition rejected more records than the job tolerates. */
 class errors_RejectedRecordsError extends (/* unused pure expression or super */ null && (errors_FanoutError)) {
 }
+/** The run was cancelled (SIGINT, SIGTERM, a cancelled job) and stopped what it was doing. */
+class CancelledError extends (/* unused pure expression or super */ null && (errors_FanoutError)) {
+}
 /** A state machine definition uses a feature the local engine cannot execute faithfully. */
 class UnsupportedFeatureError extends (/* unused pure expression or super */ null && (errors_FanoutError)) {
 }
