@@ -84,8 +84,9 @@ sfn_models.StateMachine.create_from_cloudformation_json = classmethod(create_sta
 sfn_models.StateMachine.update_from_cloudformation_json = classmethod(update_state_machine)
 
 # 4. AWS: a CREATE change set for a stack in REVIEW_IN_PROGRESS (one whose first change set was
-#    never executed) belongs to that same stack; for any other existing stack it is refused with
-#    AlreadyExistsException. moto starts a second stack of the same name.
+#    never executed) belongs to that same stack; for any other existing stack it is refused
+#    (ValidationError "Stack [x] already exists and cannot be created again with the changeSet
+#    [y]"). moto starts a second stack of the same name.
 _create_change_set = cfn_models.CloudFormationBackend.create_change_set
 
 
@@ -93,7 +94,7 @@ def create_change_set(self, stack_name, change_set_name, template, parameters, d
     if change_set_type == "CREATE":
         existing = next((stack for stack in self.stacks.values() if stack.name == stack_name), None)
         if existing is not None and existing.status != "REVIEW_IN_PROGRESS":
-            raise cfn_models.AlreadyExistsException(f"Stack [{stack_name}] already exists")
+            raise ValidationError(stack_name, message=f"Stack [{stack_name}] already exists and cannot be created again with the changeSet [{change_set_name}].")
         if existing is not None:
             del self.stacks[existing.stack_id]
             change_set_id, stack_id = _create_change_set(self, stack_name, change_set_name, template, parameters, description, change_set_type, **kwargs)
