@@ -1,3 +1,4 @@
+import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { possibleSecrets } from '../src/secrets.ts';
@@ -16,12 +17,17 @@ const SECRETS = {
 
 describe('no secret reaches the log, the summary or the outputs', () => {
   it('when the action runs with credentials in its environment and a secret template parameter', async () => {
+    // A template with a secret parameter (parameters are checked against the template's declarations).
+    const template = path.join(await tempDir(), 'with-secret.yaml');
+    const bundled = await readFile(path.join(root, 'template/sfn-fanout.yaml'), 'utf8');
+    await writeFile(template, bundled.replace('\nParameters:\n', '\nParameters:\n  ApiToken:\n    Type: String\n    NoEcho: true\n    Default: ""\n'));
     const action = await runBundledAction(
       {
         input: path.join(root, 'examples/log-analytics/sample'),
         output: await tempDir(),
         handler: path.join(root, 'examples/log-analytics/handler.ts'),
         partitions: '2',
+        template,
         parameters: '{"ApiToken": "tok-sensitive-987", "WorkerMemorySize": "2048"}',
       },
       SECRETS,

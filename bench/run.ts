@@ -1,9 +1,10 @@
 /**
  * The benchmarks, all measured side by side in one run: partition balance, worker throughput
  * against a hand-written loop, local fan-out speedup, the seed's scenario against a mocked Step
- * Functions on a virtual clock, and planning at scale.
+ * Functions on a virtual clock, planning at scale, and bundling the handler.
  *   node bench/run.ts            full run: writes bench/RESULTS.md and bench/results.json
  *   node bench/run.ts --quick    small data, checks the results are well formed; for CI, no timing claims
+ *   node bench/run.ts --only bundling   one section alone, printed (nothing written)
  */
 import { createReadStream } from 'node:fs';
 import { mkdir, rm, writeFile } from 'node:fs/promises';
@@ -16,6 +17,7 @@ import { mockClient } from 'aws-sdk-client-mock';
 import { waitForExecution } from '../src/aws/execution.ts';
 import type { Clock } from '../src/aws/clock.ts';
 import { generateLogs } from '../examples/log-analytics/generate.ts';
+import { bundleHandler } from '../src/handler/bundle.ts';
 import { checkHandler } from '../src/handler/load-handler.ts';
 import { parseJob } from '../src/job.ts';
 import { runLocal } from '../src/local/local-engine.ts';
@@ -28,7 +30,7 @@ import type { StoredObject } from '../src/store/object-store.ts';
 import { skewedListing, tinyListing, uniformListing, writeFormatFile, type BenchFormat } from './corpora.ts';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const { values } = parseArgs({ options: { quick: { type: 'boolean', default: false }, out: { type: 'string' } } });
+const { values } = parseArgs({ options: { quick: { type: 'boolean', default: false }, out: { type: 'string' }, only: { type: 'string' } } });
 const quick = values.quick === true;
 const outDir = values.out ?? (quick ? path.join(root, '.tmp/bench') : path.join(root, 'bench'));
 const data = path.join(root, quick ? '.tmp/bench-data' : 'bench/data');
@@ -258,6 +260,68 @@ function mulberry(seed: number): () => number {
   };
 }
 
+/**
+ * Bundling the user's handler with esbuild: a first build (empty cache) and a cached one (the
+ * cache checks every source and config file's hash), for the example handler and for one that
+ * imports the AWS SDK, which is bundled. Median of several rounds, each with a fresh cache.
+ */
+async function handlerBundling() {
+  const rounds = quick ? 2 : 7;
+  const sdkHandler = path.join(data, 'bundling', 'sdk-handler.ts');
+  await mkdir(path.dirname(sdkHandler), { recursive: true });
+  await writeFile(sdkHandler, "import { S3Client, GetObjectCommand } from '@aws-sdk/client-s3';\nconst s3 = new S3Client({});\nexport async function processRecord(state: { n?: number }, record: { key: string }) {\n  state.n = (state.n ?? 0) + 1;\n  if (record.key === '') await s3.send(new GetObjectCommand({ Bucket: 'b', Key: 'k' }));\n}\n");
+  const handlers = [
+    { handler: 'example (log-analytics)', file: path.join(root, 'examples/log-analytics/handler.ts') },
+    { handler: 'one that imports @aws-sdk/client-s3', file: sdkHandler },
+  ];
+  // esbuild's service process starts on the first build of a process: started here, and timed once.
+  const startedAt = performance.now();
+  await bundleHandler(handlers[0]!.file, { cacheRoot: path.join(data, 'bundling', 'warm-up') });
+  const serviceStartMs = performance.now() - startedAt;
+  const median = (values: number[]): number => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
+  const rows = [];
+  for (const { handler, file } of handlers) {
+    const first: number[] = [];
+    const cached: number[] = [];
+    let bytes = 0;
+    for (let round = 0; round < rounds; round += 1) {
+      const cacheRoot = path.join(data, 'bundling', `cache-${round}`);
+      await rm(cacheRoot, { recursive: true, force: true });
+      const t0 = performance.now();
+      const built = await bundleHandler(file, { cacheRoot });
+      const t1 = performance.now();
+      const again = await bundleHandler(file, { cacheRoot });
+      const t2 = performance.now();
+      check(!built.cached && again.cached && again.sha256 === built.sha256, `${handler}: a cached bundle that differs`);
+      first.push(t1 - t0);
+      cached.push(t2 - t1);
+      bytes = [...built.files.values()].reduce((sum, data) => sum + data.length, 0);
+    }
+    rows.push({ handler, bundleKiB: bytes / 1024, firstMs: median(first), cachedMs: median(cached), firstOverCached: median(first) / median(cached) });
+  }
+  return { rounds, serviceStartMs, rows };
+}
+
+function renderBundling(b: Awaited<ReturnType<typeof handlerBundling>>, number: number): string {
+  return `## ${number}. Bundling the handler (esbuild, median of ${b.rounds} rounds, each with a fresh cache)
+
+| Handler | Bundle + source map | First build | Cached | First ÷ cached |
+|---|---:|---:|---:|---:|
+${b.rows.map((row) => `| ${row.handler} | ${row.bundleKiB.toFixed(0)} KiB | ${row.firstMs.toFixed(1)} ms | ${row.cachedMs.toFixed(1)} ms | ${row.firstOverCached.toFixed(1)}× |`).join('\n')}
+
+A run bundles once; \`cached\` is what every later run with unchanged sources pays (hashing each bundled file and each
+package.json/tsconfig.json above them). esbuild's service process starts once per process, on its first build (${b.serviceStartMs.toFixed(0)} ms
+here, a warm-up not counted above).
+`;
+}
+
+if (values.only !== undefined) {
+  if (values.only !== 'bundling') throw new Error(`--only ${values.only}: the section that runs alone is bundling.`);
+  console.log(renderBundling(await handlerBundling(), 7));
+  await rm(data, { recursive: true, force: true });
+  process.exit(0);
+}
+
 await mkdir(outDir, { recursive: true });
 const planning = await planningAtScale();
 const balance = partitionBalance();
@@ -265,7 +329,8 @@ const throughput = await workerThroughput();
 const speedup = await localSpeedup();
 const seed = await seedScenario();
 const tiny = await tinyPartitions();
-const results = { mode: quick ? 'quick' : 'full', date: new Date().toISOString(), node: process.version, cores, cpu: cpus()[0]?.model ?? 'unknown', planning, balance, throughput, speedup, seed, tiny };
+const bundling = await handlerBundling();
+const results = { mode: quick ? 'quick' : 'full', date: new Date().toISOString(), node: process.version, cores, cpu: cpus()[0]?.model ?? 'unknown', planning, balance, throughput, speedup, seed, tiny, bundling };
 await writeFile(path.join(outDir, 'results.json'), `${JSON.stringify(results, null, 2)}\n`);
 await writeFile(path.join(outDir, 'RESULTS.md'), renderResults(results));
 console.log(renderResults(results));
@@ -333,5 +398,6 @@ With 100 partitions (40 at a time) the batch takes about ${f(r.seed[2]!.modelled
 | Wall time | Records counted | Peak RSS (process) |
 |---:|---:|---:|
 | ${f(r.tiny.wallMs / 1000, 1)} s | ${r.tiny.records.toLocaleString('en-US')}, each once | ${r.tiny.peakRssMiB} MiB |
-`;
+
+${renderBundling(r.bundling, 7)}`;
 }

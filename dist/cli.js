@@ -80605,13 +80605,16 @@ exports.JSONPath = JSONPath;
 /***/ ((__webpack_module__, __unused_webpack___webpack_exports__, __nccwpck_require__) => {
 
 __nccwpck_require__.a(__webpack_module__, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
-/* harmony import */ var _cli_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(7018);
+/* harmony import */ var _require_node_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(8898);
+/* harmony import */ var _cli_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(7227);
+// First: it checks the Node.js version before the rest of the CLI loads.
+
 
 // Ctrl-C stops the execution and its workers; a second one kills the process.
 const controller = new AbortController();
 process.once('SIGINT', () => controller.abort());
 process.once('SIGTERM', () => controller.abort());
-process.exitCode = await (0,_cli_js__WEBPACK_IMPORTED_MODULE_0__/* .main */ .i)(process.argv.slice(2), {
+process.exitCode = await (0,_cli_js__WEBPACK_IMPORTED_MODULE_1__/* .main */ .iW)(process.argv.slice(2), {
     out: (text) => process.stdout.write(text),
     err: (text) => process.stderr.write(text),
     tty: process.stderr.isTTY === true,
@@ -80623,19 +80626,52 @@ __webpack_async_result__();
 
 /***/ }),
 
-/***/ 7018:
+/***/ 8898:
+/***/ (() => {
+
+
+;// CONCATENATED MODULE: ./lib/src/node-version.js
+/** The Node.js sfn-fanout runs on: what GitHub runs actions with (node24) and Lambda's nodejs24.x. */
+const REQUIRED_NODE_MAJOR = 24;
+/**
+ * One line saying why this Node.js cannot run sfn-fanout, or undefined. On Node 20 the local engine
+ * otherwise fails deep inside a worker thread ("Promise.withResolvers is not a function") and the
+ * run reports only a crashed Lambda environment.
+ */
+function nodeVersionProblem(version = process.version) {
+    const major = Number(/^v?(\d+)\./.exec(version)?.[1] ?? 0);
+    if (major >= REQUIRED_NODE_MAJOR)
+        return undefined;
+    return `sfn-fanout needs Node.js ${REQUIRED_NODE_MAJOR} or later, and this is ${version}: run it as npx sfn-fanout after npm ci (which installs Node.js ${REQUIRED_NODE_MAJOR} for the project), or install Node.js ${REQUIRED_NODE_MAJOR}.`;
+}
+
+;// CONCATENATED MODULE: ./lib/src/bin/require-node.js
+
+// Imported first by the CLI, so it runs before any other module: on an old Node, one line and exit 2.
+const problem = nodeVersionProblem();
+if (problem !== undefined) {
+    process.stderr.write(`${problem}\n`);
+    process.exit(2);
+}
+
+
+/***/ }),
+
+/***/ 7227:
 /***/ ((__unused_webpack___webpack_module__, __webpack_exports__, __nccwpck_require__) => {
 
 
 // EXPORTS
 __nccwpck_require__.d(__webpack_exports__, {
-  i: () => (/* binding */ main)
+  iW: () => (/* binding */ main)
 });
 
-// UNUSED EXPORTS: HELP
+// UNUSED EXPORTS: HELP, PLAN_HELP, RUN_HELP
 
 // EXTERNAL MODULE: external "node:fs/promises"
 var promises_ = __nccwpck_require__(1455);
+;// CONCATENATED MODULE: external "node:module"
+const external_node_module_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:module");
 // EXTERNAL MODULE: external "node:path"
 var external_node_path_ = __nccwpck_require__(6760);
 // EXTERNAL MODULE: external "node:util"
@@ -80673,27 +80709,39 @@ function errors_errorMessage(error) {
     return error instanceof Error ? error.message : String(error);
 }
 
+// EXTERNAL MODULE: external "node:fs"
+var external_node_fs_ = __nccwpck_require__(3024);
 ;// CONCATENATED MODULE: external "node:url"
 const external_node_url_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:url");
 ;// CONCATENATED MODULE: ./lib/src/location.js
 
 
 
+
 const BUCKET_NAME = /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/;
+/** A last path part that names a data file rather than a folder: `logs/app.ndjson.gz`, `data.csv`. */
+const DATA_FILE = /\.(csv|tsv|txt|log|json|jsonl|ndjson|gz|gzip|bz2|xz|zst|zstd|lz4|snappy|zip|7z|parquet|orc|avro)$/i;
 /**
  * Parses `s3://bucket/prefix`, `file:///abs/path` or a plain path. A prefix is a folder: it is
- * normalised to end with `/`, so `s3://b/day-1` never picks up `day-10/`.
+ * normalised to end with `/`, so `s3://b/day-1` never picks up `day-10/`. As an input (`single`),
+ * an existing local file, or an S3 key without a trailing `/` whose last part has a data file
+ * extension (`s3://b/logs/app.csv`), is that one object.
  */
-function location_parseLocation(value, inputName) {
+function location_parseLocation(value, inputName, { single = false } = {}) {
     const text = value.trim();
     if (text === '') {
         throw new errors_InputError(`${inputName} is empty: give an S3 URI like s3://my-bucket/logs/ or a local directory path.`);
     }
     const scheme = /^([a-zA-Z][a-zA-Z0-9+.-]*):\/\//.exec(text)?.[1]?.toLowerCase();
+    // `s3:/bucket/x` would otherwise be a local directory named `s3:`. (One letter is a Windows drive.)
+    const malformed = scheme === undefined ? /^([a-zA-Z][a-zA-Z0-9+.-]+):/.exec(text)?.[1] : undefined;
+    if (malformed !== undefined) {
+        throw new errors_InputError(`${inputName} "${text}" is not a URI: write ${malformed.toLowerCase()}://bucket/prefix with two slashes, or ./${text} for a local path with a colon in its name.`);
+    }
     if (scheme === undefined)
-        return dirLocation(external_node_path_.resolve(text));
+        return dirLocation(external_node_path_.resolve(text), single);
     if (scheme === 'file')
-        return dirLocation((0,external_node_url_namespaceObject.fileURLToPath)(text));
+        return dirLocation((0,external_node_url_namespaceObject.fileURLToPath)(text), single);
     if (scheme !== 's3') {
         throw new errors_InputError(`${inputName} "${text}" uses the unsupported scheme "${scheme}://": use s3://bucket/prefix or a local directory path.`);
     }
@@ -80704,11 +80752,22 @@ function location_parseLocation(value, inputName) {
         throw new errors_InputError(`${inputName} "${text}" does not name a valid S3 bucket ("${bucket}"): bucket names are 3-63 lowercase letters, digits, dots and hyphens.`);
     }
     const rawPrefix = slash === -1 ? '' : rest.slice(slash + 1).replace(/^\/+/, '');
+    if (single && DATA_FILE.test(rawPrefix)) {
+        const cut = rawPrefix.lastIndexOf('/') + 1;
+        return { kind: 's3', bucket, prefix: rawPrefix.slice(0, cut), uri: `s3://${bucket}/${rawPrefix}`, object: rawPrefix.slice(cut) };
+    }
     const prefix = rawPrefix === '' || rawPrefix.endsWith('/') ? rawPrefix : `${rawPrefix}/`;
     return { kind: 's3', bucket, prefix, uri: `s3://${bucket}/${prefix}` };
 }
-function dirLocation(dir) {
-    return { kind: 'dir', path: dir, uri: dir };
+function dirLocation(target, single) {
+    if (single && (0,external_node_fs_.statSync)(target, { throwIfNoEntry: false })?.isFile() === true) {
+        return { kind: 'dir', path: external_node_path_.dirname(target), uri: target, object: external_node_path_.basename(target) };
+    }
+    return { kind: 'dir', path: target, uri: target };
+}
+/** The input location of a job: a folder, or one file or S3 object. */
+function parseInputLocation(value, inputName = 'input') {
+    return location_parseLocation(value, inputName, { single: true });
 }
 
 ;// CONCATENATED MODULE: ./lib/src/records/formats.js
@@ -80813,7 +80872,7 @@ function job_parseJob(request) {
     const input = requiredText(request.input, 'input');
     const output = requiredText(request.output, 'output');
     // Parsed for validation only: the job keeps the URIs as the user wrote them.
-    location_parseLocation(input, JOB_OPTION_NAMES.input);
+    parseInputLocation(input, JOB_OPTION_NAMES.input);
     location_parseLocation(output, JOB_OPTION_NAMES.output);
     const format = optionalText(request.format, 'format') ?? 'ndjson';
     if (!RECORD_FORMATS.includes(format)) {
@@ -81044,6 +81103,215 @@ function renderProgress(progress, elapsedMs) {
     return `partitions ${done}/${total} done · ${progress.running} running · ${progress.failed} failed${rate}${eta}`;
 }
 
+;// CONCATENATED MODULE: ./lib/src/plan/partition-plan.js
+
+const UNREADABLE = /\.(bz2|xz|zst|zstd|lz4|snappy|zip|7z|parquet|orc|avro)$/i;
+/** Gzip streams cannot be entered in the middle, so a `.gz` object is always one whole segment. */
+function partition_plan_isSplittable(key) {
+    return !/\.(gz|gzip)$/i.test(key);
+}
+/**
+ * Plans partitions of equal work. Whole (gzip) objects are placed first, heaviest first (by their
+ * uncompressed size when known), on the least-loaded partition; splittable bytes then fill every
+ * partition up to one common level, cut at any byte (the worker's record rule makes any cut safe).
+ * Objects keep their key order.
+ */
+function planPartitions(listing, options) {
+    let objects = 0;
+    let bytes = 0;
+    let weight = 0;
+    const whole = [];
+    const splittable = [];
+    for (const object of listing) {
+        objects += 1;
+        if (UNREADABLE.test(object.key)) {
+            throw new errors_InputError(`Cannot read "${object.key}": only plain text and gzip (.gz) are supported. Decompress it, or move it out of the input location.`);
+        }
+        if (object.size === 0)
+            continue;
+        bytes += object.size;
+        weight += weightOf(object);
+        (partition_plan_isSplittable(object.key) ? splittable : whole).push(object);
+    }
+    if (bytes === 0)
+        return { objects, bytes, partitions: [] };
+    const { count, cappedAt } = partitionCount(bytes, weight, options);
+    const bins = Array.from({ length: count }, () => ({ load: 0, bytes: 0, segments: [] }));
+    placeWholeObjects(whole, bins);
+    const quotas = fillQuotas(bins.map((bin) => bin.load), splittable.reduce((sum, object) => sum + object.size, 0));
+    pourSplittable(splittable, bins, quotas);
+    const compressed = whole.length > 0;
+    const partitions = bins
+        .filter((bin) => bin.bytes > 0)
+        .map((bin, id) => ({ id, bytes: bin.bytes, ...(compressed && bin.load !== bin.bytes ? { uncompressedBytes: bin.load } : {}), segments: bin.segments }));
+    return { objects, bytes, ...(weight !== bytes ? { uncompressedBytes: weight } : {}), partitions, ...(cappedAt === undefined ? {} : { cappedAt }) };
+}
+/** What an object costs a worker: its bytes once decompressed. */
+function weightOf(object) {
+    return Math.max(object.size, object.uncompressedSize ?? 0);
+}
+/**
+ * Why a plan has fewer partitions than `--partitions` asked for, or undefined: gzip objects cannot
+ * be split, so each is read whole by one worker, and a partition needs at least one byte.
+ */
+function partitionShortfall(plan, sizing) {
+    if (!('partitions' in sizing) || plan.partitions.length >= sizing.partitions || plan.bytes === 0)
+        return undefined;
+    const whole = plan.partitions.flatMap((partition) => partition.segments).filter((segment) => !partition_plan_isSplittable(segment.key));
+    const asked = `${plan.partitions.length} partition${plan.partitions.length === 1 ? '' : 's'}, not the ${sizing.partitions} asked for`;
+    if (whole.length === plan.partitions.flatMap((partition) => partition.segments).length) {
+        return `${asked}: ${whole.length === 1 ? `${whole[0].key} is gzip, which cannot be split` : `the input is ${whole.length} gzip objects, which cannot be split`}: each gzip object is read whole by one worker. Split the data into more files (or store it uncompressed) for more parallelism.`;
+    }
+    return `${asked}: ${plan.bytes < sizing.partitions ? `the input has only ${plan.bytes} bytes` : 'gzip objects cannot be split, and they fill the others'}.`;
+}
+function partitionCount(bytes, weight, options) {
+    if ('partitions' in options.sizing) {
+        return { count: Math.min(options.sizing.partitions, bytes) };
+    }
+    const wanted = Math.ceil(weight / options.sizing.partitionBytes);
+    return wanted > options.maxPartitions
+        ? { count: options.maxPartitions, cappedAt: options.maxPartitions }
+        : { count: wanted };
+}
+/** Longest-processing-time-first: each whole object goes to the least-loaded partition. */
+function placeWholeObjects(whole, bins) {
+    if (whole.length === 0)
+        return;
+    const sorted = [...whole].sort((a, b) => weightOf(b) - weightOf(a) || compareKeys(a.key, b.key));
+    const heap = new MinHeap((a, b) => bins[a].load - bins[b].load || a - b);
+    bins.forEach((_, index) => heap.push(index));
+    for (const object of sorted) {
+        const index = heap.pop();
+        const bin = bins[index];
+        bin.load += weightOf(object);
+        bin.bytes += object.size;
+        bin.segments.push({ key: object.key, start: 0, end: object.size });
+        heap.push(index);
+    }
+    // Whole objects were placed by size; keep each partition's segments in key order for reading.
+    for (const bin of bins)
+        bin.segments.sort((a, b) => compareKeys(a.key, b.key));
+}
+/**
+ * Water-filling: the integer number of splittable bytes each partition takes so that all
+ * partitions below the common level are raised to it. The quotas sum to `splittableBytes`.
+ */
+function fillQuotas(loads, splittableBytes) {
+    const order = loads.map((load, index) => ({ load, index })).sort((a, b) => a.load - b.load || a.index - b.index);
+    let level = 0;
+    let filled = 0;
+    let below = 0;
+    for (const [position, entry] of order.entries()) {
+        filled += entry.load;
+        below = position + 1;
+        level = (splittableBytes + filled) / below;
+        const next = order[position + 1];
+        if (next === undefined || level <= next.load)
+            break;
+    }
+    const quotas = loads.map(() => 0);
+    let assigned = 0;
+    for (const entry of order.slice(0, below)) {
+        const quota = Math.max(0, Math.floor(level - entry.load));
+        quotas[entry.index] = quota;
+        assigned += quota;
+    }
+    // Hand out the bytes lost to rounding, one each, to the partitions that were filled.
+    for (let i = 0; assigned < splittableBytes; i = (i + 1) % below) {
+        quotas[order[i].index] += 1;
+        assigned += 1;
+    }
+    return quotas;
+}
+function pourSplittable(splittable, bins, quotas) {
+    let binIndex = 0;
+    for (const object of splittable) {
+        let start = 0;
+        while (start < object.size) {
+            while (quotas[binIndex] === 0)
+                binIndex += 1;
+            const bin = bins[binIndex];
+            const take = Math.min(quotas[binIndex], object.size - start);
+            bin.segments.push({ key: object.key, start, end: start + take });
+            bin.load += take;
+            bin.bytes += take;
+            quotas[binIndex] -= take;
+            start += take;
+        }
+    }
+}
+function compareKeys(a, b) {
+    return a < b ? -1 : a > b ? 1 : 0;
+}
+class MinHeap {
+    #items = [];
+    #less;
+    constructor(compare) {
+        this.#less = compare;
+    }
+    push(item) {
+        const items = this.#items;
+        items.push(item);
+        let i = items.length - 1;
+        while (i > 0) {
+            const parent = (i - 1) >> 1;
+            if (this.#less(items[i], items[parent]) >= 0)
+                break;
+            [items[i], items[parent]] = [items[parent], items[i]];
+            i = parent;
+        }
+    }
+    pop() {
+        const items = this.#items;
+        const top = items[0];
+        const last = items.pop();
+        if (items.length > 0 && last !== undefined) {
+            items[0] = last;
+            let i = 0;
+            for (;;) {
+                const left = 2 * i + 1;
+                const right = left + 1;
+                let smallest = i;
+                if (left < items.length && this.#less(items[left], items[smallest]) < 0)
+                    smallest = left;
+                if (right < items.length && this.#less(items[right], items[smallest]) < 0)
+                    smallest = right;
+                if (smallest === i)
+                    break;
+                [items[i], items[smallest]] = [items[smallest], items[i]];
+                i = smallest;
+            }
+        }
+        return top;
+    }
+}
+
+;// CONCATENATED MODULE: ./lib/src/plan/render-plan.js
+
+
+const SHOWN = 100;
+/** The plan as `sfn-fanout plan` prints it: one row a partition, its gzip objects marked as read whole, and why it has fewer partitions than asked. */
+function renderPlan(plan, sizing) {
+    const lines = [`partition  bytes       segments  first`];
+    for (const partition of plan.partitions.slice(0, SHOWN)) {
+        const first = partition.segments[0];
+        const gzip = partition.segments.filter((segment) => !partition_plan_isSplittable(segment.key)).length;
+        const whole = gzip === 0 ? '' : `  (${gzip === 1 ? 'gzip: one object, read whole' : `${gzip} gzip objects, each read whole`}; ~${formatBytes(partition.uncompressedBytes ?? partition.bytes)} uncompressed)`;
+        lines.push(`${String(partition.id).padEnd(9)}  ${formatBytes(partition.bytes).padStart(10)}  ${String(partition.segments.length).padStart(8)}  ${first.key} [${first.start}, ${first.end})${whole}`);
+    }
+    if (plan.partitions.length > SHOWN)
+        lines.push(`... ${plan.partitions.length - SHOWN} more`);
+    const loads = plan.partitions.map((partition) => partition.uncompressedBytes ?? partition.bytes);
+    const total = plan.uncompressedBytes ?? plan.bytes;
+    const balance = loads.length === 0 ? 1 : Math.max(...loads) / (total / loads.length);
+    const uncompressed = plan.uncompressedBytes === undefined ? '' : ` (~${formatBytes(plan.uncompressedBytes)} uncompressed)`;
+    lines.push('', `${plan.objects} objects, ${formatBytes(plan.bytes)}${uncompressed} in ${plan.partitions.length} partitions; max/mean ${balance.toFixed(3)}${plan.uncompressedBytes === undefined ? '' : ' by uncompressed size'}${plan.cappedAt === undefined ? '' : ` (capped at max-partitions ${plan.cappedAt})`}`);
+    const shortfall = partitionShortfall(plan, sizing);
+    if (shortfall !== undefined)
+        lines.push(shortfall);
+    return lines.join('\n');
+}
+
 ;// CONCATENATED MODULE: ./lib/src/report/summary.js
 
 
@@ -81242,8 +81510,6 @@ async function read_json_readJson(store, key) {
 
 // EXTERNAL MODULE: ./node_modules/@aws-sdk/client-s3/dist-cjs/index.js
 var client_s3_dist_cjs = __nccwpck_require__(3711);
-// EXTERNAL MODULE: external "node:fs"
-var external_node_fs_ = __nccwpck_require__(3024);
 ;// CONCATENATED MODULE: ./lib/src/store/dir-store.js
 
 
@@ -81254,14 +81520,23 @@ const READ_CHUNK = 1 << 20;
 class DirStore {
     uri;
     #root;
-    constructor(root) {
+    #only;
+    /** With `only`, the store lists that one file of the directory (an input that is a single file). */
+    constructor(root, only) {
         this.#root = root;
-        this.uri = root;
+        this.#only = only;
+        this.uri = only === undefined ? root : external_node_path_.join(root, only);
     }
     async *list() {
-        const info = await (0,promises_.stat)(this.#root).catch((error) => {
-            throw new errors_StoreError(`Directory ${this.#root} cannot be read (${code(error)}): check the path exists.`, { cause: error });
+        const info = await (0,promises_.stat)(this.uri).catch((error) => {
+            throw new errors_StoreError(`${this.#only === undefined ? 'Directory' : 'File'} ${this.uri} cannot be read (${code(error)}): check the path exists.`, { cause: error });
         });
+        if (this.#only !== undefined) {
+            if (!info.isFile())
+                throw new errors_StoreError(`${this.uri} is not a file.`);
+            yield { key: this.#only, size: info.size };
+            return;
+        }
         if (!info.isDirectory())
             throw new errors_StoreError(`${this.#root} is not a directory: give the folder that holds the data.`);
         yield* this.#walk('');
@@ -81334,29 +81609,38 @@ class S3Store {
     #client;
     #bucket;
     #prefix;
-    constructor(client, bucket, prefix) {
+    #only;
+    /** With `only`, the store lists that one object of the prefix (an input that is a single object). */
+    constructor(client, bucket, prefix, only) {
         this.#client = client;
         this.#bucket = bucket;
         this.#prefix = prefix;
-        this.uri = `s3://${bucket}/${prefix}`;
+        this.#only = only;
+        this.uri = `s3://${bucket}/${prefix}${only ?? ''}`;
     }
     async *list() {
         let token;
+        let found = false;
         do {
+            // One object is listed, not read with HeadObject: the role's s3:ListBucket on the prefix covers it.
             const page = await this.#client
-                .send(new client_s3_dist_cjs/* ListObjectsV2Command */.u6x({ Bucket: this.#bucket, Prefix: this.#prefix, ContinuationToken: token }))
+                .send(new client_s3_dist_cjs/* ListObjectsV2Command */.u6x({ Bucket: this.#bucket, Prefix: this.#prefix + (this.#only ?? ''), ContinuationToken: token }))
                 .catch((error) => {
                 throw this.#explain('list', this.uri, error);
             });
             for (const object of page.Contents ?? []) {
                 const key = object.Key.slice(this.#prefix.length);
                 // Zero-byte "folder" markers made by the console are not data.
-                if (key === '' || key.endsWith('/'))
+                if (key === '' || key.endsWith('/') || (this.#only !== undefined && key !== this.#only))
                     continue;
+                found = true;
                 yield { key, size: object.Size ?? 0 };
             }
-            token = page.IsTruncated === true ? page.NextContinuationToken : undefined;
+            token = page.IsTruncated === true && (this.#only === undefined || !found) ? page.NextContinuationToken : undefined;
         } while (token !== undefined);
+        if (this.#only !== undefined && !found) {
+            throw new errors_StoreError(`Cannot list ${this.uri}: no object has that key. End the URI with / if it is a folder.`);
+        }
     }
     /**
      * Streams the bytes of a range. The SDK retries a failed request (SlowDown, 5xx); a connection
@@ -81441,7 +81725,7 @@ function createS3Client(settings) {
 }
 /** Opens a store for a location; one S3 client serves every S3 location of a run. */
 function openStore(location, s3) {
-    return location.kind === 's3' ? new S3Store(s3(), location.bucket, location.prefix) : new DirStore(location.path);
+    return location.kind === 's3' ? new S3Store(s3(), location.bucket, location.prefix, location.object) : new DirStore(location.path, location.object);
 }
 /** Builds the S3 client lazily, once, so a local-only run never touches AWS configuration. */
 function lazyS3Client(settings) {
@@ -81470,13 +81754,481 @@ function locationParameters(input, output) {
     const parameters = {};
     for (const [name, location] of [['Input', input], ['Output', output]]) {
         parameters[`${name}Bucket`] = location.kind === 's3' ? location.bucket : LOCAL_BUCKET;
-        parameters[`${name}Prefix`] = location.kind === 's3' ? location.prefix : '';
+        // One object: its key is the prefix the functions may read, and nothing beside it.
+        parameters[`${name}Prefix`] = location.kind === 's3' ? location.prefix + (location.object ?? '') : '';
     }
     return parameters;
 }
 
-;// CONCATENATED MODULE: external "node:module"
-const external_node_module_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:module");
+// EXTERNAL MODULE: external "node:os"
+var external_node_os_ = __nccwpck_require__(8161);
+;// CONCATENATED MODULE: ./lib/src/handler/bundle-cache.js
+
+
+
+
+
+/**
+ * The bundle cache. Bundles are immutable directories named by the hash of their files
+ * (`bundles/<sha256>/`); an index entry per handler and build settings (`index/<key>.json`) names
+ * the bundle and every file it was built from (the bundled sources, and each package.json,
+ * tsconfig.json and jsconfig.json above them, present or not) with its hash. An entry is used only
+ * while every one of those files still hashes the same, so editing a source, a dependency or a
+ * config rebuilds; a new esbuild or sfn-fanout release changes the key.
+ */
+/** Files that change how esbuild resolves or compiles what sits below them. */
+const CONFIG_FILES = ['package.json', 'tsconfig.json', 'jsconfig.json'];
+/**
+ * Where bundles are cached: SFN_FANOUT_CACHE_DIR; else `node_modules/.cache/sfn-fanout` of the
+ * handler's project (where babel-loader and others keep theirs; `npm ci` clears it); else the
+ * system temporary directory.
+ */
+function bundleCacheRoot(projectDir, env = process.env) {
+    if (env.SFN_FANOUT_CACHE_DIR !== undefined && env.SFN_FANOUT_CACHE_DIR !== '')
+        return external_node_path_.resolve(env.SFN_FANOUT_CACHE_DIR);
+    for (let dir = projectDir;; dir = external_node_path_.dirname(dir)) {
+        if ((0,external_node_fs_.existsSync)(external_node_path_.join(dir, 'node_modules')))
+            return external_node_path_.join(dir, 'node_modules', '.cache', 'sfn-fanout');
+        if (external_node_path_.dirname(dir) === dir)
+            break;
+    }
+    return external_node_path_.join((0,external_node_os_.tmpdir)(), `sfn-fanout-cache-${process.getuid?.() ?? 'user'}`);
+}
+/** The hash of a bundle: of each file's path and content, in path order. */
+function filesHash(files) {
+    const hash = (0,external_node_crypto_.createHash)('sha256');
+    for (const name of [...files.keys()].sort())
+        hash.update(`${name}\0${sha256(files.get(name))}\n`);
+    return hash.digest('hex');
+}
+function sha256(data) {
+    return (0,external_node_crypto_.createHash)('sha256').update(data).digest('hex');
+}
+class BundleCache {
+    root;
+    constructor(root) {
+        this.root = root;
+    }
+    /** The cached bundle for `key`, when every file it was built from is unchanged. */
+    async get(key) {
+        const entry = await (0,promises_.readFile)(this.#indexFile(key), 'utf8')
+            .then((text) => JSON.parse(text))
+            .catch(() => undefined);
+        if (entry === undefined)
+            return undefined;
+        if (entry.sources.some(([file, expected]) => hashOrNull(file) !== expected))
+            return undefined;
+        const dir = external_node_path_.join(this.root, 'bundles', entry.bundle);
+        const files = await readTree(dir).catch(() => undefined);
+        // A bundle directory that was changed by hand no longer hashes to its name: build again.
+        if (files === undefined || filesHash(files) !== entry.bundle)
+            return undefined;
+        return { files, dir, sha256: entry.bundle, meta: entry.meta };
+    }
+    /** Stores a bundle and records what it was built from; returns where it lives. */
+    async put(key, files, inputs, meta) {
+        const hash = filesHash(files);
+        const dir = external_node_path_.join(this.root, 'bundles', hash);
+        if (!(0,external_node_fs_.existsSync)(dir)) {
+            // Written aside and renamed into place: a reader never sees half a bundle.
+            const staging = external_node_path_.join(this.root, 'bundles', `.staging-${(0,external_node_crypto_.randomUUID)()}`);
+            for (const [name, data] of files) {
+                await (0,promises_.mkdir)(external_node_path_.dirname(external_node_path_.join(staging, name)), { recursive: true });
+                await (0,promises_.writeFile)(external_node_path_.join(staging, name), data);
+            }
+            await (0,promises_.rename)(staging, dir).catch(async () => (0,promises_.rm)(staging, { recursive: true, force: true }));
+        }
+        const sources = [...[...new Set(inputs)].sort(), ...configFilesAbove(inputs)].map((file) => [file, hashOrNull(file)]);
+        const entry = { bundle: hash, sources, meta };
+        const indexFile = this.#indexFile(key);
+        await (0,promises_.mkdir)(external_node_path_.dirname(indexFile), { recursive: true });
+        const temporary = `${indexFile}.${(0,external_node_crypto_.randomUUID)()}`;
+        await (0,promises_.writeFile)(temporary, JSON.stringify(entry));
+        await (0,promises_.rename)(temporary, indexFile);
+        return { files, dir, sha256: hash };
+    }
+    #indexFile(key) {
+        return external_node_path_.join(this.root, 'index', `${key}.json`);
+    }
+}
+function configFilesAbove(inputs) {
+    const dirs = new Set();
+    for (const input of inputs) {
+        for (let dir = external_node_path_.dirname(input); !dirs.has(dir); dir = external_node_path_.dirname(dir)) {
+            dirs.add(dir);
+            if (external_node_path_.dirname(dir) === dir)
+                break;
+        }
+    }
+    return [...dirs].sort().flatMap((dir) => CONFIG_FILES.map((name) => external_node_path_.join(dir, name)));
+}
+/**
+ * Synchronous on purpose: an SDK-sized bundle has ~1,500 files to check, and one read after another
+ * took a fifth of the time of as many reads in flight on the thread pool.
+ */
+function hashOrNull(file) {
+    try {
+        return sha256((0,external_node_fs_.readFileSync)(file));
+    }
+    catch {
+        return null;
+    }
+}
+async function readTree(root, prefix = '') {
+    const files = new Map();
+    for (const entry of await (0,promises_.readdir)(external_node_path_.join(root, prefix), { withFileTypes: true })) {
+        const name = prefix === '' ? entry.name : `${prefix}/${entry.name}`;
+        if (entry.isDirectory())
+            for (const [inner, data] of await readTree(root, name))
+                files.set(inner, data);
+        else
+            files.set(name, await (0,promises_.readFile)(external_node_path_.join(root, name)));
+    }
+    return files;
+}
+
+// EXTERNAL MODULE: external "node:child_process"
+var external_node_child_process_ = __nccwpck_require__(1421);
+;// CONCATENATED MODULE: ./lib/src/handler/load-esbuild.js
+var __rewriteRelativeImportExtension = (undefined && undefined.__rewriteRelativeImportExtension) || function (path, preserveJsx) {
+    if (typeof path === "string" && /^\.\.?\//.test(path)) {
+        return path.replace(/\.(tsx)$|((?:\.d)?)((?:\.[^./]+?)?)\.([cm]?)ts$/i, function (m, tsx, d, ext, cm) {
+            return tsx ? preserveJsx ? ".jsx" : ".js" : d && (!ext || !cm) ? m : (d + ext + "." + cm.toLowerCase() + "js");
+        });
+    }
+    return path;
+};
+
+
+
+
+
+
+/** The esbuild release sfn-fanout is tested with (package.json pins the same). */
+const ESBUILD_VERSION = '0.28.2';
+/**
+ * esbuild runs a native binary, so the committed dist/ bundle leaves it out and finds it here:
+ * beside sfn-fanout (after npm ci, or npx), in the handler's project, or else installed once with
+ * npm into the cache (an action run from a checkout has no node_modules of its own).
+ */
+async function loadEsbuild(sources) {
+    const failures = [];
+    const attempt = async (where, load) => {
+        try {
+            const loaded = (await load());
+            return typeof loaded.build === 'function' ? loaded : loaded.default;
+        }
+        catch (error) {
+            failures.push(`${where}: ${errors_errorMessage(error).split('\n')[0]}`);
+            return undefined;
+        }
+    };
+    const fromFile = (packageJson) => async () => import(__rewriteRelativeImportExtension(/* webpackIgnore: true */ (0,external_node_url_namespaceObject.pathToFileURL)((0,external_node_module_namespaceObject.createRequire)(packageJson).resolve('esbuild')).href));
+    const found = (await attempt('beside sfn-fanout', () => import(/* webpackIgnore: true */ 'esbuild'))) ??
+        (await attempt(`in ${sources.projectDir}`, fromFile(external_node_path_.join(sources.projectDir, 'package.json')))) ??
+        (await attempt(`in ${sources.installDir}`, fromFile(external_node_path_.join(sources.installDir, 'package.json'))));
+    if (found !== undefined)
+        return found;
+    sources.log?.(`esbuild is not installed here: installing esbuild@${ESBUILD_VERSION} into ${sources.installDir} (once).`);
+    const npm = sources.npm ?? runNpm;
+    try {
+        await npm(['install', '--prefix', sources.installDir, '--no-save', '--no-package-lock', '--no-audit', '--no-fund', '--loglevel=error', `esbuild@${ESBUILD_VERSION}`]);
+    }
+    catch (error) {
+        throw new errors_HandlerModuleError(`sfn-fanout bundles the handler with esbuild, which is not installed (${failures.join('; ')}) and could not be installed with npm: ${errors_errorMessage(error)}. ` +
+            `Run npm install --save-dev esbuild@${ESBUILD_VERSION} in the handler's project.`, { cause: error });
+    }
+    const installed = await attempt(`in ${sources.installDir}`, fromFile(external_node_path_.join(sources.installDir, 'package.json')));
+    if (installed === undefined)
+        throw new errors_HandlerModuleError(`esbuild was installed into ${sources.installDir} but does not load: ${failures.at(-1)}.`);
+    return installed;
+}
+async function runNpm(args) {
+    await (0,external_node_util_.promisify)(external_node_child_process_.execFile)('npm', [...args], { shell: process.platform === 'win32', timeout: 300_000 });
+}
+
+;// CONCATENATED MODULE: ./lib/src/handler/native-addons.js
+
+
+
+
+const ELF_MACHINES = { 0x03: 'x86', 0x28: 'arm', 0x3e: 'x86_64', 0xb7: 'arm64' };
+const MACHO_CPUS = { 0x01000007: 'x86_64', 0x0100000c: 'arm64' };
+/** The OS and architecture of a compiled file, from its first bytes (ELF, Mach-O or PE). */
+function binaryTarget(header) {
+    const bytes = Buffer.from(header.buffer, header.byteOffset, header.byteLength);
+    if (bytes.length >= 20 && bytes.readUInt32BE(0) === 0x7f454c46) {
+        const machine = bytes[5] === 2 ? bytes.readUInt16BE(18) : bytes.readUInt16LE(18);
+        return { os: 'linux', arch: ELF_MACHINES[machine] ?? `machine 0x${machine.toString(16)}` };
+    }
+    if (bytes.length >= 8 && bytes.readUInt32LE(0) === 0xfeedfacf)
+        return { os: 'macos', arch: MACHO_CPUS[bytes.readUInt32LE(4)] ?? 'unknown' };
+    if (bytes.length >= 4 && bytes.readUInt32BE(0) === 0xcafebabe)
+        return { os: 'macos', arch: 'universal' };
+    if (bytes.length >= 2 && bytes[0] === 0x4d && bytes[1] === 0x5a)
+        return { os: 'windows', arch: 'unknown' };
+    return { os: 'unknown', arch: 'unknown' };
+}
+/** What stops a package's native addons from loading on Lambda's Linux for `architecture`; undefined when they load. */
+function nativeAddonProblem(addons, architecture) {
+    const problems = addons
+        .filter((addon) => !addon.binaries.some((binary) => binary.os === 'linux' && binary.arch === architecture))
+        .map((addon) => {
+        const built = addon.binaries.map((binary) => `${binary.file} (${binary.os} ${binary.arch})`).join(', ');
+        return `${addon.name}: ${built === '' ? 'no compiled .node file was found (was it installed with --ignore-scripts?)' : `built for ${built}`}`;
+    });
+    if (problems.length === 0)
+        return undefined;
+    return (`The handler uses native addons that cannot load on the functions' linux ${architecture}:\n  ${problems.join('\n  ')}\n` +
+        `Install them for Lambda's platform (npm install --os=linux --cpu=${architecture === 'arm64' ? 'arm64' : 'x64'}), set the Architecture template parameter to match ` +
+        `(parameters: {"Architecture": "${architecture === 'arm64' ? 'x86_64' : 'arm64'}"}), or use a pure-JavaScript package.`);
+}
+function assertNativeAddonsRunOn(addons, architecture) {
+    const problem = nativeAddonProblem(addons, architecture);
+    if (problem !== undefined)
+        throw new errors_HandlerModuleError(problem);
+}
+const LOADER_PACKAGES = ['bindings', 'node-gyp-build', 'prebuild-install', 'node-pre-gyp', '@mapbox/node-pre-gyp', 'node-gyp-build-optional-packages'];
+/** Where packages keep compiled files; searched below the package root, never in its node_modules. */
+const BINARY_DIRS = ['', 'build', 'prebuilds', 'lib', 'bin', 'binding', 'dist'];
+const MAX_DEPTH = 4;
+/**
+ * Whether a package directory holds compiled code or loads it at run time: a `binding.gyp`, a
+ * `.node` file, or a dependency on one of the loaders (`bindings`, `node-gyp-build`, ...), which find
+ * their `.node` file relative to the package and so break once inlined into a bundle.
+ */
+async function isNativePackage(dir) {
+    if ((0,external_node_fs_.existsSync)(external_node_path_.join(dir, 'binding.gyp')))
+        return true;
+    const manifest = JSON.parse(await (0,promises_.readFile)(external_node_path_.join(dir, 'package.json'), 'utf8').catch(() => '{}'));
+    if (manifest.gypfile === true || LOADER_PACKAGES.some((name) => manifest.dependencies?.[name] !== undefined))
+        return true;
+    return (await findBinaries(dir)).length > 0;
+}
+async function findBinaries(root) {
+    const found = [];
+    const walk = async (dir, depth) => {
+        const entries = await (0,promises_.readdir)(dir, { withFileTypes: true }).catch(() => []);
+        for (const entry of entries) {
+            const full = external_node_path_.join(dir, entry.name);
+            if (entry.isFile() && entry.name.endsWith('.node'))
+                found.push(full);
+            else if (entry.isDirectory() && entry.name !== 'node_modules' && depth < MAX_DEPTH && (depth > 0 || BINARY_DIRS.includes(entry.name)))
+                await walk(full, depth + 1);
+        }
+    };
+    await walk(root, 0);
+    return found.sort();
+}
+/**
+ * A native package and the packages it needs at run time (its `dependencies`, found as Node finds
+ * them), as files under `node_modules/<name>/`, ready to ship beside the bundle.
+ */
+async function nativePackageFiles(name, dir, files) {
+    const before = new Set(files.keys());
+    await copyPackage(name, dir, files);
+    const binaries = [...files.keys()]
+        .filter((file) => !before.has(file) && file.endsWith('.node'))
+        .map((file) => ({ file, ...binaryTarget(files.get(file).subarray(0, 64)) }));
+    return { name, binaries };
+}
+async function copyPackage(name, dir, files) {
+    const archiveDir = `node_modules/${name}`;
+    if (files.has(`${archiveDir}/package.json`))
+        return;
+    for (const file of await listFiles(dir))
+        files.set(`${archiveDir}/${toPosix(external_node_path_.relative(dir, file))}`, await (0,promises_.readFile)(file));
+    const manifest = JSON.parse(files.get(`${archiveDir}/package.json`)?.toString('utf8') ?? '{}');
+    for (const dependency of Object.keys(manifest.dependencies ?? {}).sort()) {
+        const found = findPackageDir(dependency, dir);
+        if (found === undefined)
+            throw new errors_HandlerModuleError(`${name} needs "${dependency}", which is not installed: run npm install in the handler's project.`);
+        await copyPackage(dependency, found, files);
+    }
+}
+/** Where Node would find package `name` from `from`: the nearest `node_modules/<name>` above it. */
+function findPackageDir(name, from) {
+    for (let dir = from;; dir = external_node_path_.dirname(dir)) {
+        const candidate = external_node_path_.join(dir, 'node_modules', name);
+        if ((0,external_node_fs_.existsSync)(external_node_path_.join(candidate, 'package.json')))
+            return candidate;
+        if (external_node_path_.dirname(dir) === dir)
+            return undefined;
+    }
+}
+async function listFiles(dir) {
+    const out = [];
+    for (const entry of await (0,promises_.readdir)(dir, { withFileTypes: true })) {
+        const full = external_node_path_.join(dir, entry.name);
+        if (entry.isDirectory()) {
+            if (entry.name !== 'node_modules' && entry.name !== '.git')
+                out.push(...(await listFiles(full)));
+        }
+        else if ((await (0,promises_.stat)(full)).isFile())
+            out.push(full);
+    }
+    return out.sort();
+}
+function toPosix(relative) {
+    return relative.split(external_node_path_.sep).join('/');
+}
+
+;// CONCATENATED MODULE: ./lib/src/handler/bundle.js
+
+
+
+
+
+
+
+/** The bundled module inside a bundle (and, under handler/, inside the code zip). */
+const BUNDLE_ENTRY = 'handler.mjs';
+/** Bumped when the build settings or the bundle layout change, so old cache entries are not used. */
+const BUNDLE_FORMAT = 1;
+/**
+ * The build, as AWS CDK's NodejsFunction and SAM's esbuild builder make it for ESM: one ESM file
+ * for Node 24 with a linked source map; npm packages bundled and tree-shaken (preferring their ESM
+ * builds), the AWS SDK v3 included like any package so the code that runs locally is exactly the
+ * code that runs in Lambda whatever SDK the runtime ships; Node built-ins left to Node. CommonJS
+ * packages inside get a real `require` (for built-ins) and `__dirname`/`__filename`.
+ */
+const BUILD_OPTIONS = {
+    bundle: true,
+    platform: 'node',
+    format: 'esm',
+    target: 'node24',
+    mainFields: ['module', 'main'],
+    sourcemap: 'linked',
+    sourcesContent: true,
+    banner: { js: "import { createRequire as __sfnFanoutCreateRequire } from 'node:module';\nconst require = __sfnFanoutCreateRequire(import.meta.url);" },
+    define: { __dirname: 'import.meta.dirname', __filename: 'import.meta.filename' },
+    // A .node file required by path is copied beside the bundle, and its architecture checked.
+    loader: { '.node': 'copy' },
+    logLevel: 'silent',
+    metafile: true,
+    write: false,
+};
+/**
+ * Bundles the user's handler with esbuild, or takes it from the cache when nothing it was built
+ * from has changed. Any TypeScript (enums, namespaces, parameter properties), CommonJS or ESM, in
+ * any package type. Build errors name the user's file, line and column.
+ */
+async function bundleHandler(modulePath, options = {}) {
+    const source = external_node_path_.resolve(modulePath);
+    if (!(0,external_node_fs_.existsSync)(source)) {
+        throw new errors_HandlerModuleError(`Handler module ${source} does not exist: check the handler path (relative paths start from the working directory).`);
+    }
+    if (!(0,external_node_fs_.statSync)(source).isFile())
+        throw new errors_HandlerModuleError(`Handler module ${source} is a directory: give the module file, like ${external_node_path_.join(source, 'handler.ts')}.`);
+    const projectDir = packageRoot(source);
+    const cacheRoot = options.cacheRoot ?? bundleCacheRoot(projectDir);
+    const esbuild = options.esbuild ?? (await loadEsbuild({ projectDir, installDir: external_node_path_.join(cacheRoot, `esbuild-${ESBUILD_VERSION}`), ...(options.log === undefined ? {} : { log: options.log }) }));
+    const cache = new BundleCache(cacheRoot);
+    const key = sha256(JSON.stringify({ format: BUNDLE_FORMAT, esbuild: esbuild.version, source, options: BUILD_OPTIONS }));
+    const hit = await cache.get(key);
+    if (hit !== undefined)
+        return { source, projectDir, dir: hit.dir, file: external_node_path_.join(hit.dir, BUNDLE_ENTRY), files: hit.files, sha256: hit.sha256, ...hit.meta, cached: true };
+    const natives = new Map();
+    let result;
+    try {
+        result = await esbuild.build({
+            ...BUILD_OPTIONS,
+            entryPoints: [source],
+            absWorkingDir: projectDir,
+            // Never written: the path only makes the map's source paths relative to the project.
+            outfile: external_node_path_.join(projectDir, BUNDLE_ENTRY),
+            plugins: [nativePackagesExternal(natives)],
+        });
+    }
+    catch (error) {
+        const failure = error;
+        if (!Array.isArray(failure.errors))
+            throw error;
+        throw new errors_HandlerModuleError(`Handler module ${displayPath(source)} does not build:\n${formatMessages(failure.errors, projectDir)}`, { cause: error });
+    }
+    const files = new Map();
+    const nativeAddons = [];
+    for (const output of result.outputFiles) {
+        const name = external_node_path_.relative(projectDir, output.path).split(external_node_path_.sep).join('/');
+        const data = Buffer.from(output.contents);
+        files.set(name, data);
+        if (name.endsWith('.node'))
+            nativeAddons.push({ name, binaries: [{ file: name, ...binaryTarget(data.subarray(0, 64)) }] });
+    }
+    for (const [name, dir] of [...natives].sort(([a], [b]) => (a < b ? -1 : 1)))
+        nativeAddons.push(await nativePackageFiles(name, dir, files));
+    const entryOutput = Object.values(result.metafile.outputs).find((output) => output.entryPoint !== undefined);
+    const meta = {
+        exports: entryOutput?.exports ?? [],
+        nativeAddons,
+        warnings: result.warnings.length === 0 ? [] : [formatMessages(result.warnings, projectDir)],
+    };
+    const inputs = Object.keys(result.metafile.inputs)
+        .map((input) => external_node_path_.resolve(projectDir, input))
+        .filter((input) => (0,external_node_fs_.existsSync)(input));
+    const stored = await cache.put(key, files, [...inputs, ...[...natives.values()].map((dir) => external_node_path_.join(dir, 'package.json'))], meta);
+    return { source, projectDir, dir: stored.dir, file: external_node_path_.join(stored.dir, BUNDLE_ENTRY), files, sha256: stored.sha256, ...meta, cached: false };
+}
+/** The nearest directory above the module with a package.json: its package, where its tsconfig and node_modules are. */
+function packageRoot(file) {
+    for (let dir = external_node_path_.dirname(file);; dir = external_node_path_.dirname(dir)) {
+        if ((0,external_node_fs_.existsSync)(external_node_path_.join(dir, 'package.json')))
+            return dir;
+        if (external_node_path_.dirname(dir) === dir)
+            return external_node_path_.dirname(file);
+    }
+}
+const BUILTINS = new Set(external_node_module_namespaceObject.builtinModules);
+/** Packages with compiled code stay out of the bundle: they are required at run time from node_modules/ beside it. */
+function nativePackagesExternal(found) {
+    const verdicts = new Map();
+    return {
+        name: 'sfn-fanout-native-packages',
+        setup(build) {
+            // Bare specifiers only (the filter runs in esbuild; RE2 has no lookahead).
+            build.onResolve({ filter: /^[^./]/ }, async (args) => {
+                if (args.path.startsWith('node:') || BUILTINS.has(args.path.split('/')[0]))
+                    return undefined;
+                const name = packageName(args.path);
+                const dir = findPackageDir(name, args.resolveDir);
+                if (dir === undefined)
+                    return undefined;
+                let native = verdicts.get(dir);
+                if (native === undefined)
+                    verdicts.set(dir, (native = isNativePackage(dir)));
+                if (!(await native))
+                    return undefined;
+                if (!found.has(name))
+                    found.set(name, dir);
+                return { path: args.path, external: true };
+            });
+        },
+    };
+}
+function packageName(specifier) {
+    const parts = specifier.split('/');
+    return specifier.startsWith('@') ? `${parts[0]}/${parts[1]}` : parts[0];
+}
+/** esbuild messages as `file:line:column: text`, the source line and a caret, with the fix where we know it. */
+function formatMessages(messages, projectDir) {
+    return messages
+        .map((message) => {
+        const hint = /^Could not resolve "([^".][^"]*)"/.exec(message.text);
+        const fix = hint === null ? '' : ` (is it installed? run npm install ${packageName(hint[1])} in the handler's project)`;
+        const location = message.location;
+        if (location === null)
+            return `  ${message.text}${fix}`;
+        const file = displayPath(external_node_path_.resolve(projectDir, location.file));
+        return `  ${file}:${location.line}:${location.column + 1}: ${message.text}${fix}\n    ${location.lineText}\n    ${' '.repeat(location.column)}^`;
+    })
+        .join('\n');
+}
+/** A path as the user would type it: relative to the working directory when below it. */
+function displayPath(file) {
+    const relative = external_node_path_.relative(process.cwd(), file);
+    return relative !== '' && !relative.startsWith('..') && !external_node_path_.isAbsolute(relative) ? relative : file;
+}
+
 // EXTERNAL MODULE: external "node:zlib"
 var external_node_zlib_ = __nccwpck_require__(8522);
 ;// CONCATENATED MODULE: ./lib/src/aws/zip.js
@@ -81555,6 +82307,7 @@ function deterministicZip(entries) {
 
 
 
+
 const LAMBDA_MODULES = ['partitioner', 'worker', 'reducer'];
 /** The bundled Lambda handlers: dist/lambdas/ beside the action, or in the repository. */
 function defaultLambdaDir() {
@@ -81563,14 +82316,11 @@ function defaultLambdaDir() {
 }
 /**
  * The code zip every function of the stack runs: sfn-fanout's bundled handlers at the root, and
- * under handler/ the user's module with the relative files and npm packages it imports (found by
- * following its import statements; `import type` is left out, as Node strips it).
+ * under handler/ the user's handler bundle, the very files the local engine runs.
  */
-async function buildCodePackage(handlerPath, lambdaDir = defaultLambdaDir()) {
-    const handlerFile = external_node_path_.resolve(handlerPath);
-    if (!(0,external_node_fs_.existsSync)(handlerFile))
-        throw new errors_HandlerModuleError(`Handler module ${handlerFile} does not exist.`);
-    const root = external_node_path_.dirname(handlerFile);
+async function buildCodePackage(bundle, options) {
+    assertNativeAddonsRunOn(bundle.nativeAddons, options.architecture);
+    const lambdaDir = options.lambdaDir ?? defaultLambdaDir();
     const entries = [{ name: 'package.json', data: Buffer.from('{\n  "type": "module"\n}\n') }];
     for (const name of LAMBDA_MODULES) {
         const file = external_node_path_.join(lambdaDir, `${name}.js`);
@@ -81578,84 +82328,15 @@ async function buildCodePackage(handlerPath, lambdaDir = defaultLambdaDir()) {
             throw new errors_StoreError(`The bundled ${name} handler is missing (${file}): run npm run build.`);
         entries.push({ name: `${name}.js`, data: await (0,promises_.readFile)(file) });
     }
-    const files = new Map();
-    await collectModule(handlerFile, root, files);
-    for (const [archivePath, file] of files)
-        entries.push({ name: `handler/${archivePath}`, data: await (0,promises_.readFile)(file) });
+    for (const [name, data] of bundle.files)
+        entries.push({ name: `handler/${name}`, data });
     const zip = deterministicZip(entries);
     return {
         zip,
         sha256: (0,external_node_crypto_.createHash)('sha256').update(zip).digest('hex'),
-        handlerEntry: `handler/${external_node_path_.relative(root, handlerFile).split(external_node_path_.sep).join('/')}`,
+        handlerEntry: `handler/${BUNDLE_ENTRY}`,
         files: entries.map((entry) => entry.name).sort(),
     };
-}
-const IMPORT = /(?:^|[\s;}])(?:import|export)\s+(type\s+)?(?:[\w$*{}\s,]+?\s+from\s+)?['"]([^'"\n]+)['"]|\bimport\(\s*['"]([^'"\n]+)['"]\s*\)/g;
-const BUILTINS = new Set(external_node_module_namespaceObject.builtinModules);
-async function collectModule(file, root, files) {
-    const archivePath = external_node_path_.relative(root, file).split(external_node_path_.sep).join('/');
-    if (archivePath.startsWith('..')) {
-        throw new errors_HandlerModuleError(`The handler imports ${file}, outside its folder ${root}: move that file into the handler's folder so it is packaged.`);
-    }
-    if (files.has(archivePath))
-        return;
-    files.set(archivePath, file);
-    const source = await (0,promises_.readFile)(file, 'utf8');
-    for (const match of source.matchAll(IMPORT)) {
-        if (match[1] !== undefined)
-            continue; // import type: erased before it runs
-        const specifier = match[2] ?? match[3];
-        if (specifier.startsWith('.')) {
-            await collectModule(external_node_path_.resolve(external_node_path_.dirname(file), specifier), root, files);
-        }
-        else if (!specifier.startsWith('node:') && !BUILTINS.has(specifier)) {
-            await collectPackage(packageName(specifier), root, root, files);
-        }
-    }
-}
-function packageName(specifier) {
-    const parts = specifier.split('/');
-    return specifier.startsWith('@') ? `${parts[0]}/${parts[1]}` : parts[0];
-}
-/** An npm package and its dependencies, found as Node would from `from`, copied whole under node_modules/. */
-async function collectPackage(name, from, root, files) {
-    const archiveDir = `node_modules/${name}`;
-    if ([...files.keys()].some((key) => key.startsWith(`${archiveDir}/`)))
-        return;
-    let dir = from;
-    let found;
-    for (;;) {
-        const candidate = external_node_path_.join(dir, 'node_modules', name);
-        if ((0,external_node_fs_.existsSync)(external_node_path_.join(candidate, 'package.json'))) {
-            found = candidate;
-            break;
-        }
-        const parent = external_node_path_.dirname(dir);
-        if (parent === dir)
-            break;
-        dir = parent;
-    }
-    if (found === undefined)
-        throw new errors_HandlerModuleError(`The handler imports "${name}", which is not installed: run npm install ${name} in the handler's project.`);
-    for (const file of await listFiles(found)) {
-        files.set(`${archiveDir}/${external_node_path_.relative(found, file).split(external_node_path_.sep).join('/')}`, file);
-    }
-    const manifest = JSON.parse(await (0,promises_.readFile)(external_node_path_.join(found, 'package.json'), 'utf8'));
-    for (const dependency of Object.keys(manifest.dependencies ?? {}))
-        await collectPackage(dependency, found, root, files);
-}
-async function listFiles(dir) {
-    const out = [];
-    for (const entry of await (0,promises_.readdir)(dir, { withFileTypes: true })) {
-        const full = external_node_path_.join(dir, entry.name);
-        if (entry.isDirectory()) {
-            if (entry.name !== 'node_modules' && entry.name !== '.git')
-                out.push(...(await listFiles(full)));
-        }
-        else if ((await (0,promises_.stat)(full)).isFile())
-            out.push(full);
-    }
-    return out;
 }
 /**
  * Uploads under a content-hash key unless that key already exists; returns whether it uploaded.
@@ -82523,7 +83204,94 @@ function substitute(value, substitutions, machineId) {
     return value;
 }
 
+;// CONCATENATED MODULE: ./lib/src/secrets.js
+const SECRET_NAME = /secret|password|passwd|token|credential|private|api[-_]?key|access[-_]?key/i;
+function isSecretName(name) {
+    return SECRET_NAME.test(name);
+}
+/**
+ * Values of a run that may be secret, for the runner to mask in every log line: template
+ * parameters and tags with secret-sounding names, and a password in an S3 endpoint URL.
+ */
+function possibleSecrets(settings) {
+    const named = [...Object.entries(settings.parameters), ...Object.entries(settings.aws?.tags ?? {})]
+        .filter(([name, value]) => isSecretName(name) && value !== '')
+        .map(([, value]) => value);
+    const endpointPassword = settings.s3.endpoint === undefined ? '' : decodeURIComponent(new URL(settings.s3.endpoint).password);
+    return endpointPassword === '' ? named : [...named, endpointPassword];
+}
+
+;// CONCATENATED MODULE: ./lib/src/local/template-parameters.js
+
+
+
+
+async function templateParameters(templatePath) {
+    let template;
+    try {
+        template = parseTemplateText(await (0,promises_.readFile)(templatePath, 'utf8'));
+    }
+    catch (error) {
+        throw new errors_InputError(`Template ${templatePath} cannot be read: ${errors_errorMessage(error)}`, { cause: error });
+    }
+    return template?.Parameters ?? {};
+}
+/**
+ * Checks parameter values against the template's declarations as CloudFormation does on deploy
+ * (a known name; Number values numeric within MinValue/MaxValue; AllowedValues; AllowedPattern;
+ * MinLength/MaxLength), so a bad value is refused before any work in both engines: the local
+ * engine would otherwise run with it (a WorkerTimeout of 0 times every worker out).
+ */
+async function checkTemplateParameters(templatePath, values) {
+    const declared = await templateParameters(templatePath);
+    for (const [name, value] of Object.entries(values)) {
+        const spec = declared[name];
+        if (spec === undefined) {
+            throw new errors_InputError(`parameters: ${name} is not a parameter of ${templatePath} (it has ${Object.keys(declared).join(', ') || 'none'}).`);
+        }
+        const problem = parameterProblem(spec, value);
+        // A NoEcho or secret-sounding parameter's value stays out of the message, as CloudFormation keeps it out of its output.
+        const shown = spec.NoEcho === true || spec.NoEcho === 'true' || isSecretName(name) ? '(value hidden)' : `"${value}"`;
+        if (problem !== undefined)
+            throw new errors_InputError(`parameters: ${name} ${shown} ${problem} (${templatePath}).`);
+    }
+}
+function parameterProblem(spec, value) {
+    const type = spec.Type ?? 'String';
+    const items = type === 'CommaDelimitedList' || type === 'List<Number>' ? value.split(',').map((item) => item.trim()) : [value];
+    const numeric = type === 'Number' || type === 'List<Number>';
+    for (const item of items) {
+        if (numeric && !/^-?\d+(\.\d+)?$/.test(item))
+            return `must be a number`;
+        if (spec.AllowedValues !== undefined && !spec.AllowedValues.map(String).includes(item))
+            return `must be one of ${spec.AllowedValues.join(', ')}`;
+        if (numeric && spec.MinValue !== undefined && Number(item) < Number(spec.MinValue))
+            return `is below the template's MinValue ${spec.MinValue}${range(spec)}`;
+        if (numeric && spec.MaxValue !== undefined && Number(item) > Number(spec.MaxValue))
+            return `is above the template's MaxValue ${spec.MaxValue}${range(spec)}`;
+        if (!numeric && spec.AllowedPattern !== undefined && !new RegExp(`^(?:${spec.AllowedPattern})$`).test(item))
+            return `does not match the template's AllowedPattern ${spec.AllowedPattern}`;
+        if (!numeric && spec.MinLength !== undefined && item.length < Number(spec.MinLength))
+            return `is shorter than the template's MinLength ${spec.MinLength}`;
+        if (!numeric && spec.MaxLength !== undefined && item.length > Number(spec.MaxLength))
+            return `is longer than the template's MaxLength ${spec.MaxLength}`;
+    }
+    return undefined;
+}
+function range(spec) {
+    return spec.MinValue !== undefined && spec.MaxValue !== undefined ? `: give ${spec.MinValue} to ${spec.MaxValue}` : '';
+}
+/** The functions' architecture: the Architecture parameter given, else the template's default, else Lambda's (x86_64). */
+async function functionArchitecture(templatePath, values) {
+    const architecture = values.Architecture ?? (await templateParameters(templatePath)).Architecture?.Default ?? 'x86_64';
+    if (architecture !== 'arm64' && architecture !== 'x86_64')
+        throw new errors_InputError(`parameters: Architecture "${String(architecture)}" must be arm64 or x86_64.`);
+    return architecture;
+}
+
 ;// CONCATENATED MODULE: ./lib/src/aws/aws-engine.js
+
+
 
 
 
@@ -82551,7 +83319,7 @@ const BOOTSTRAP_STACK = 'sfn-fanout-bootstrap';
  * or redrive) one execution, wait for it, and report it from the batch file the reducer wrote.
  */
 async function runAws(options, clients, deps) {
-    const input = location_parseLocation(options.job.input, 'input');
+    const input = parseInputLocation(options.job.input);
     const output = location_parseLocation(options.job.output, 'output');
     if (input.kind !== 's3' || output.kind !== 's3') {
         throw new errors_InputError('engine aws reads and writes S3: give input and output as s3://bucket/prefix/ (or use engine local for directories).');
@@ -82572,7 +83340,8 @@ async function runAws(options, clients, deps) {
         },
     };
     artifactBucket ??= await bootstrapBucket(clients.cfn, options.roleArn, deployDeps);
-    const pkg = await buildCodePackage(options.handler);
+    const bundle = options.bundle ?? (await bundleHandler(options.handler, { log: deps.log }));
+    const pkg = await buildCodePackage(bundle, { architecture: await functionArchitecture(options.template ?? defaultTemplatePath(), options.parameters) });
     const key = codeKey(pkg);
     deps.log((await uploadIfAbsent(clients.s3, artifactBucket, key, pkg.zip, deps.signal)) ? `Uploaded the code to s3://${artifactBucket}/${key}.` : `The code is already at s3://${artifactBucket}/${key}.`);
     let executionArn;
@@ -82721,8 +83490,6 @@ const systemClock = {
     }),
 };
 
-// EXTERNAL MODULE: external "node:os"
-var external_node_os_ = __nccwpck_require__(8161);
 // EXTERNAL MODULE: external "vm"
 var external_vm_ = __nccwpck_require__(9154);
 ;// CONCATENATED MODULE: ./node_modules/jsonpath-plus/dist/index-node-esm.js
@@ -86421,7 +87188,7 @@ var SHA512 = class _SHA512 extends BaseHashAlgorithm {
 // src/util/hash.ts
 var md5 = new MD5();
 var sha1 = new SHA1();
-var sha256 = new SHA256();
+var main_node_esm_sha256 = new SHA256();
 var sha384 = new SHA384();
 var sha512 = new SHA512();
 
@@ -86462,7 +87229,7 @@ var StatesHash = class extends BaseIntrinsicFunction {
       case "SHA-1":
         return sha1.getDigest(str);
       case "SHA-256":
-        return sha256.getDigest(str);
+        return main_node_esm_sha256.getDigest(str);
       case "SHA-384":
         return sha384.getDigest(str);
       case "SHA-512":
@@ -88485,16 +89252,18 @@ function unsupported(where, feature, fix) {
 async function runLocal(options) {
     const now = options.now ?? Date.now;
     const machine = await loadStateMachine(options.template ?? defaultTemplatePath(), {
-        ...locationParameters(location_parseLocation(options.job.input, 'input'), location_parseLocation(options.job.output, 'output')),
+        ...locationParameters(parseInputLocation(options.job.input), location_parseLocation(options.job.output, 'output')),
         ...options.parameters,
     });
     assertRunsLocally(machine.definition, new Set(machine.functions.keys()));
     const runId = options.runId ?? `local-${new Date(now()).toISOString().replace(/[:.]/g, '-')}-${(0,external_node_crypto_.randomUUID)().slice(0, 8)}`;
     const { job } = options;
+    // The same bundle the AWS engine zips: a local run exercises the code Lambda will run.
+    const bundle = options.bundle ?? (await bundleHandler(options.handler));
     const pool = new LambdaPool({
         size: options.concurrency ?? (0,external_node_os_.availableParallelism)(),
         env: {
-            SFN_FANOUT_HANDLER: external_node_path_.resolve(options.handler),
+            SFN_FANOUT_HANDLER: bundle.file,
             ...(options.s3?.endpoint === undefined ? {} : { SFN_FANOUT_S3_ENDPOINT: options.s3.endpoint }),
             ...(options.s3?.region === undefined ? {} : { AWS_REGION: options.s3.region }),
         },
@@ -88669,7 +89438,7 @@ function isPlainObject(value) {
 }
 
 ;// CONCATENATED MODULE: ./lib/src/handler/load-handler.js
-var __rewriteRelativeImportExtension = (undefined && undefined.__rewriteRelativeImportExtension) || function (path, preserveJsx) {
+var load_handler_rewriteRelativeImportExtension = (undefined && undefined.__rewriteRelativeImportExtension) || function (path, preserveJsx) {
     if (typeof path === "string" && /^\.\.?\//.test(path)) {
         return path.replace(/\.(tsx)$|((?:\.d)?)((?:\.[^./]+?)?)\.([cm]?)ts$/i, function (m, tsx, d, ext, cm) {
             return tsx ? preserveJsx ? ".jsx" : ".js" : d && (!ext || !cm) ? m : (d + ext + "." + cm.toLowerCase() + "js");
@@ -88690,7 +89459,7 @@ async function load_handler_loadHandler(modulePath) {
     }
     let loaded;
     try {
-        loaded = (await import(__rewriteRelativeImportExtension(/* webpackIgnore: true */ pathToFileURL(file).href)));
+        loaded = (await import(load_handler_rewriteRelativeImportExtension(/* webpackIgnore: true */ pathToFileURL(file).href)));
     }
     catch (error) {
         throw new HandlerModuleError(`Handler module ${file} failed to load: ${errorMessage(error)}`, { cause: error });
@@ -88705,178 +89474,26 @@ function checkHandler(loaded, file) {
             throw new HandlerModuleError(`Handler module ${file} exports "${name}" but it is a ${typeof exports[name]}, not a function.`);
         }
     }
-    if (has('processRecord') === has('processPartition')) {
-        throw new HandlerModuleError(has('processRecord')
-            ? `Handler module ${file} exports both processRecord and processPartition: export one of them.`
-            : `Handler module ${file} exports nothing usable: export a processRecord(state, record, context) or a processPartition(records, context) function (exports found: ${Object.keys(exports).join(', ') || 'none'}).`);
-    }
+    const problem = exportsProblem(file, has('processRecord'), has('processPartition'), Object.keys(exports));
+    if (problem !== undefined)
+        throw new HandlerModuleError(problem);
     const merge = has('merge') ? exports.merge : defaultMerge;
     return has('processRecord')
         ? { kind: 'record', handler: exports, merge }
         : { kind: 'partition', handler: exports, merge };
 }
+/** Why a module with these exports is no handler; undefined when it is one. */
+function exportsProblem(file, processRecord, processPartition, found) {
+    if (processRecord && processPartition)
+        return `Handler module ${file} exports both processRecord and processPartition: export one of them.`;
+    if (!processRecord && !processPartition) {
+        return `Handler module ${file} exports nothing usable: export a processRecord(state, record, context) or a processPartition(records, context) function (exports found: ${found.join(', ') || 'none'}).`;
+    }
+    return undefined;
+}
 
 // EXTERNAL MODULE: external "node:stream"
 var external_node_stream_ = __nccwpck_require__(7075);
-;// CONCATENATED MODULE: ./lib/src/plan/partition-plan.js
-
-const UNREADABLE = /\.(bz2|xz|zst|zstd|lz4|snappy|zip|7z|parquet|orc|avro)$/i;
-/** Gzip streams cannot be entered in the middle, so a `.gz` object is always one whole segment. */
-function partition_plan_isSplittable(key) {
-    return !/\.(gz|gzip)$/i.test(key);
-}
-/**
- * Plans partitions of equal bytes. Whole (gzip) objects are placed first, largest first, on the
- * least-loaded partition; splittable bytes then fill every partition up to one common level, cut
- * at any byte (the worker's record rule makes any cut safe). Objects keep their key order.
- */
-function planPartitions(listing, options) {
-    let objects = 0;
-    let bytes = 0;
-    const whole = [];
-    const splittable = [];
-    for (const object of listing) {
-        objects += 1;
-        if (UNREADABLE.test(object.key)) {
-            throw new errors_InputError(`Cannot read "${object.key}": only plain text and gzip (.gz) are supported. Decompress it, or move it out of the input location.`);
-        }
-        if (object.size === 0)
-            continue;
-        bytes += object.size;
-        (partition_plan_isSplittable(object.key) ? splittable : whole).push(object);
-    }
-    if (bytes === 0)
-        return { objects, bytes, partitions: [] };
-    const { count, cappedAt } = partitionCount(bytes, options);
-    const bins = Array.from({ length: count }, () => ({ load: 0, segments: [] }));
-    placeWholeObjects(whole, bins);
-    const quotas = fillQuotas(bins.map((bin) => bin.load), splittable.reduce((sum, object) => sum + object.size, 0));
-    pourSplittable(splittable, bins, quotas);
-    const partitions = bins
-        .filter((bin) => bin.load > 0)
-        .map((bin, id) => ({ id, bytes: bin.load, segments: bin.segments }));
-    return { objects, bytes, partitions, ...(cappedAt === undefined ? {} : { cappedAt }) };
-}
-function partitionCount(bytes, options) {
-    if ('partitions' in options.sizing) {
-        return { count: Math.min(options.sizing.partitions, bytes) };
-    }
-    const wanted = Math.ceil(bytes / options.sizing.partitionBytes);
-    return wanted > options.maxPartitions
-        ? { count: options.maxPartitions, cappedAt: options.maxPartitions }
-        : { count: wanted };
-}
-/** Longest-processing-time-first: each whole object goes to the least-loaded partition. */
-function placeWholeObjects(whole, bins) {
-    if (whole.length === 0)
-        return;
-    const sorted = [...whole].sort((a, b) => b.size - a.size || compareKeys(a.key, b.key));
-    const heap = new MinHeap((a, b) => bins[a].load - bins[b].load || a - b);
-    bins.forEach((_, index) => heap.push(index));
-    for (const object of sorted) {
-        const index = heap.pop();
-        const bin = bins[index];
-        bin.load += object.size;
-        bin.segments.push({ key: object.key, start: 0, end: object.size });
-        heap.push(index);
-    }
-    // Whole objects were placed by size; keep each partition's segments in key order for reading.
-    for (const bin of bins)
-        bin.segments.sort((a, b) => compareKeys(a.key, b.key));
-}
-/**
- * Water-filling: the integer number of splittable bytes each partition takes so that all
- * partitions below the common level are raised to it. The quotas sum to `splittableBytes`.
- */
-function fillQuotas(loads, splittableBytes) {
-    const order = loads.map((load, index) => ({ load, index })).sort((a, b) => a.load - b.load || a.index - b.index);
-    let level = 0;
-    let filled = 0;
-    let below = 0;
-    for (const [position, entry] of order.entries()) {
-        filled += entry.load;
-        below = position + 1;
-        level = (splittableBytes + filled) / below;
-        const next = order[position + 1];
-        if (next === undefined || level <= next.load)
-            break;
-    }
-    const quotas = loads.map(() => 0);
-    let assigned = 0;
-    for (const entry of order.slice(0, below)) {
-        const quota = Math.max(0, Math.floor(level - entry.load));
-        quotas[entry.index] = quota;
-        assigned += quota;
-    }
-    // Hand out the bytes lost to rounding, one each, to the partitions that were filled.
-    for (let i = 0; assigned < splittableBytes; i = (i + 1) % below) {
-        quotas[order[i].index] += 1;
-        assigned += 1;
-    }
-    return quotas;
-}
-function pourSplittable(splittable, bins, quotas) {
-    let binIndex = 0;
-    for (const object of splittable) {
-        let start = 0;
-        while (start < object.size) {
-            while (quotas[binIndex] === 0)
-                binIndex += 1;
-            const bin = bins[binIndex];
-            const take = Math.min(quotas[binIndex], object.size - start);
-            bin.segments.push({ key: object.key, start, end: start + take });
-            bin.load += take;
-            quotas[binIndex] -= take;
-            start += take;
-        }
-    }
-}
-function compareKeys(a, b) {
-    return a < b ? -1 : a > b ? 1 : 0;
-}
-class MinHeap {
-    #items = [];
-    #less;
-    constructor(compare) {
-        this.#less = compare;
-    }
-    push(item) {
-        const items = this.#items;
-        items.push(item);
-        let i = items.length - 1;
-        while (i > 0) {
-            const parent = (i - 1) >> 1;
-            if (this.#less(items[i], items[parent]) >= 0)
-                break;
-            [items[i], items[parent]] = [items[parent], items[i]];
-            i = parent;
-        }
-    }
-    pop() {
-        const items = this.#items;
-        const top = items[0];
-        const last = items.pop();
-        if (items.length > 0 && last !== undefined) {
-            items[0] = last;
-            let i = 0;
-            for (;;) {
-                const left = 2 * i + 1;
-                const right = left + 1;
-                let smallest = i;
-                if (left < items.length && this.#less(items[left], items[smallest]) < 0)
-                    smallest = left;
-                if (right < items.length && this.#less(items[right], items[smallest]) < 0)
-                    smallest = right;
-                if (smallest === i)
-                    break;
-                [items[i], items[smallest]] = [items[smallest], items[i]];
-                i = smallest;
-            }
-        }
-        return top;
-    }
-}
-
 ;// CONCATENATED MODULE: ./lib/src/records/segment-lines.js
 
 
@@ -89100,6 +89717,44 @@ async function map_items_resolvePartition(item, destination) {
     return partition;
 }
 
+;// CONCATENATED MODULE: ./lib/src/plan/gzip-size.js
+
+
+/** The smallest gzip stream: a 10-byte header, an empty deflate block, the 8-byte trailer. */
+const MIN_GZIP_BYTES = 18;
+const TRAILER_READS_IN_FLIGHT = 16;
+/**
+ * The size a gzip object decompresses to, so partitions are balanced by the work they hold rather
+ * than by compressed bytes (a 10x-compressed log weighs 10x its size). One ranged read of the
+ * trailer's last 4 bytes: ISIZE, the uncompressed length modulo 2^32 (RFC 1952). ISIZE is low for
+ * streams over 4 GiB and, in a file of several gzip members, counts only the last member; an
+ * object never weighs less than its compressed size, so such an object is at worst weighed as it
+ * was before. A trailer claiming more than deflate's 1032:1 (a file that is not gzip at all), or
+ * one that cannot be read, leaves the compressed size.
+ */
+async function withUncompressedSizes(store, objects) {
+    return concurrency_mapLimited(objects, TRAILER_READS_IN_FLIGHT, async (object) => {
+        if (partition_plan_isSplittable(object.key) || object.size < MIN_GZIP_BYTES)
+            return object;
+        const trailer = await readRange(store, object.key, object.size - 4, object.size).catch(() => undefined);
+        if (trailer?.length !== 4)
+            return object;
+        return { ...object, uncompressedSize: estimateUncompressed(trailer.readUInt32LE(0), object.size) };
+    });
+}
+/** Deflate cannot compress better than about 1032:1; an ISIZE beyond that is not a gzip trailer. */
+const MAX_DEFLATE_RATIO = 1032;
+/** ISIZE as a weight: never below the compressed size, nor above what deflate can expand to (see withUncompressedSizes). */
+function estimateUncompressed(isize, compressedSize) {
+    return isize > compressedSize * MAX_DEFLATE_RATIO ? compressedSize : Math.max(isize, compressedSize);
+}
+async function readRange(store, key, start, end) {
+    const chunks = [];
+    for await (const chunk of store.read(key, { start, end }))
+        chunks.push(chunk);
+    return Buffer.concat(chunks);
+}
+
 ;// CONCATENATED MODULE: ./lib/src/plan/split-partition.js
 
 
@@ -89225,17 +89880,19 @@ async function map_run_results_readMapRunResults(job, output, deps) {
 
 
 
+
 /**
  * Lists the input (sizes only) and plans its partitions; with the previous run's throughput and
  * the worker timeout, no partition is planned to take more than half the timeout.
  */
 async function planJob(job, deps, pacing) {
     const listing = [];
-    for await (const object of stores(job, deps).source.list())
+    const { source } = stores(job, deps);
+    for await (const object of source.list())
         listing.push(object);
     const total = listing.reduce((sum, object) => sum + object.size, 0);
     const { sizing, adapted } = adaptSizing(job.sizing, total, job.maxPartitions, pacing?.throughput, pacing?.workerTimeoutSeconds ?? 0);
-    const plan = planPartitions(listing, { sizing, maxPartitions: job.maxPartitions });
+    const plan = planPartitions(await withUncompressedSizes(source, listing), { sizing, maxPartitions: job.maxPartitions });
     return adapted === undefined ? plan : { ...plan, adapted };
 }
 async function partitionStep(event, deps) {
@@ -89295,7 +89952,7 @@ function parseRunId(runId) {
 }
 function stores(job, deps) {
     return {
-        source: openStore(location_parseLocation(job.input, 'input'), deps.s3),
+        source: openStore(parseInputLocation(job.input), deps.s3),
         destination: openStore(location_parseLocation(job.output, 'output'), deps.s3),
     };
 }
@@ -89369,7 +90026,103 @@ function handlerFromEnv(env = process.env) {
     };
 }
 
+;// CONCATENATED MODULE: ./lib/src/local/check-handler.js
+
+
+
+
+const CHECK_HANDLER_MODULE = 'sfn-fanout-check-handler';
+const CHECK = { logicalId: 'HandlerCheck', module: CHECK_HANDLER_MODULE, exportName: 'handler', timeoutSeconds: 60, memoryMb: 0, environment: {} };
+/**
+ * Loads the bundled handler once in a worker thread, as a Lambda environment would, and checks its
+ * exports: a module that throws on load, or exports nothing usable, fails before any planning.
+ * A thread, not this process, so whatever the module starts (timers, sockets) ends with it.
+ */
+async function checkHandlerLoads(bundle) {
+    const pool = new LambdaPool({ size: 1, env: { SFN_FANOUT_HANDLER: bundle.file } });
+    try {
+        return (await pool.invoke(CHECK, null));
+    }
+    catch (error) {
+        // Say it in the user's terms: their file, and source-mapped paths below their project.
+        const message = causeMessage(error.message)
+            .replaceAll(bundle.file, bundle.source)
+            .replaceAll(bundle.dir + external_node_path_.sep, bundle.projectDir + external_node_path_.sep);
+        throw new errors_HandlerModuleError(message.startsWith('Handler module') ? message : `Handler module ${bundle.source} failed to load: ${message}`, { cause: error });
+    }
+    finally {
+        await pool.close();
+    }
+}
+
+;// CONCATENATED MODULE: ./lib/src/preflight.js
+
+
+
+
+
+
+
+
+
+/** Lambda environments (worker threads) per core the local engine starts at most. */
+const LOCAL_THREADS_PER_CORE = 4;
+/**
+ * What can be checked before any work (planning, deploying, starting threads) is checked here, and a
+ * failure is an input error (exit 2): template parameters against the template's limits, the
+ * handler bundled (build errors at the user's file and line) and loaded once, native addons
+ * against the functions' architecture, and the local concurrency capped.
+ */
+async function prepareRun(settings, log, now = Date.now) {
+    const templatePath = settings.template ?? defaultTemplatePath();
+    await checkTemplateParameters(templatePath, settings.parameters);
+    const architecture = await functionArchitecture(templatePath, settings.parameters);
+    const started = now();
+    const bundle = await bundleHandler(settings.handler, { log });
+    const size = [...bundle.files.values()].reduce((sum, data) => sum + data.length, 0);
+    log(`Handler ${displayPath(bundle.source)}: bundle ${bundle.sha256.slice(0, 12)}, ${formatBytes(size)}, ${bundle.cached ? 'from the cache' : `built in ${now() - started} ms`}.`);
+    for (const warning of bundle.warnings)
+        log(`esbuild warnings for the handler:\n${warning}`);
+    if (settings.aws !== undefined) {
+        assertNativeAddonsRunOn(bundle.nativeAddons, architecture);
+        // Not loaded here: its top level would run with the runner's credentials, not the function's.
+        if (!bundle.exports.includes('default')) {
+            const problem = exportsProblem(displayPath(bundle.source), bundle.exports.includes('processRecord'), bundle.exports.includes('processPartition'), bundle.exports);
+            if (problem !== undefined)
+                throw new errors_HandlerModuleError(problem);
+        }
+        return { bundle, concurrency: settings.concurrency };
+    }
+    const problem = nativeAddonProblem(bundle.nativeAddons, architecture);
+    if (problem !== undefined)
+        log(`Warning: this run goes on, on this machine, but engine aws would refuse it. ${problem}`);
+    await checkHandlerLoads(bundle);
+    const concurrency = localConcurrency(settings.concurrency, (0,external_node_os_.availableParallelism)(), Number(settings.parameters.MaxConcurrency ?? 0));
+    if (concurrency.note !== undefined)
+        log(concurrency.note);
+    return { bundle, concurrency: concurrency.size };
+}
+/**
+ * Each local Lambda environment is a thread with its own heap (1,024 of them took 5 GB), so the
+ * count is capped at LOCAL_THREADS_PER_CORE per core. MaxConcurrency only ever lowers it: a
+ * Map's iterations wait for a free environment, so a MaxConcurrency of 10,000 starts no more threads.
+ */
+function localConcurrency(requested, cores, maxConcurrency) {
+    const cap = LOCAL_THREADS_PER_CORE * cores;
+    const notes = [];
+    let size = requested;
+    if (requested > cap) {
+        size = cap;
+        notes.push(`concurrency ${requested} is far above this machine's ${cores} cores: running ${cap} Lambda environments at once (${LOCAL_THREADS_PER_CORE} per core; each is a thread with its own heap).`);
+    }
+    if (maxConcurrency > size)
+        notes.push(`MaxConcurrency ${maxConcurrency}: the local engine runs at most ${size} partitions at once (concurrency), the rest wait their turn.`);
+    return notes.length === 0 ? { size } : { size, note: notes.join(' ') };
+}
+
 ;// CONCATENATED MODULE: ./lib/src/run-batch.js
+
+
 
 
 
@@ -89383,6 +90136,7 @@ function handlerFromEnv(env = process.env) {
 /** Runs a batch on the engine the settings name; the CLI and the action both come through here. */
 async function runBatch(settings, hooks = {}) {
     const log = hooks.log ?? (() => { });
+    const prepared = await prepareRun(settings, log);
     if (settings.aws !== undefined) {
         const { aws } = settings;
         const clients = hooks.awsClients ?? {
@@ -89393,7 +90147,7 @@ async function runBatch(settings, hooks = {}) {
         };
         // Before planning, whose S3 listing would otherwise fail with the SDK's own credentials message.
         await checkCredentials(clients.sts, hooks.signal);
-        return runAws({ ...(await common(settings, () => clients.s3, log)), ...aws, step: stepFromEnv() }, clients, {
+        return runAws({ ...(await common(settings, prepared.bundle, () => clients.s3, log)), ...aws, step: stepFromEnv() }, clients, {
             clock: hooks.clock ?? systemClock,
             log,
             ...(hooks.signal === undefined ? {} : { signal: hooks.signal }),
@@ -89402,18 +90156,19 @@ async function runBatch(settings, hooks = {}) {
         });
     }
     return runLocal({
-        ...(await common(settings, lazyS3Client(settings.s3), log)),
-        concurrency: settings.concurrency,
+        ...(await common(settings, prepared.bundle, lazyS3Client(settings.s3), log)),
+        concurrency: prepared.concurrency,
         s3: settings.s3,
         ...(hooks.onProgress === undefined ? {} : { onProgress: hooks.onProgress }),
         ...(hooks.signal === undefined ? {} : { signal: hooks.signal }),
     });
 }
-/** What both engines take: the job, the handler, the template and its parameters (the map mode chosen). */
-async function common(settings, s3, log) {
+/** What both engines take: the job, the handler and its bundle, the template and its parameters (the map mode chosen). */
+async function common(settings, bundle, s3, log) {
     return {
         job: settings.job,
         handler: settings.handler,
+        bundle,
         ...(settings.template === undefined ? {} : { template: settings.template }),
         parameters: await withMapMode(settings, s3, log),
     };
@@ -89424,13 +90179,21 @@ async function common(settings, s3, log) {
  */
 async function withMapMode(settings, s3, log) {
     const { parameters } = settings;
-    if (parameters.MapMode !== undefined)
+    const askedFor = 'partitions' in settings.job.sizing;
+    if (parameters.MapMode !== undefined && !askedFor)
         return parameters;
     const plan = await planJob(settings.job, { s3 });
+    // A partition count asked for and not met (one gzip object is one partition) is said before the run.
+    const shortfall = partitionShortfall(plan, settings.job.sizing);
+    if (shortfall !== undefined)
+        log(shortfall);
+    if (parameters.MapMode !== undefined)
+        return parameters;
     const choice = chooseMapMode(settings.mapMode, {
         partitions: plan.partitions.length,
         maxConcurrency: Number(parameters.MaxConcurrency ?? 0),
-        largestPartitionBytes: Math.max(0, ...plan.partitions.map((partition) => partition.bytes)),
+        // A gzip partition takes as long as the bytes it decompresses to.
+        largestPartitionBytes: Math.max(0, ...plan.partitions.map((partition) => partition.uncompressedBytes ?? partition.bytes)),
     });
     log(choice.reason);
     return { ...parameters, MapMode: choice.mapMode, ...(choice.mapMode === 'DISTRIBUTED' && parameters.ChildExecutionType === undefined ? { ChildExecutionType: choice.childExecutionType } : {}) };
@@ -89448,6 +90211,7 @@ function stepFromEnv(env = process.env) {
 }
 
 ;// CONCATENATED MODULE: ./lib/src/settings.js
+
 
 
 
@@ -89522,6 +90286,7 @@ function parseRunSettings(read) {
     }
     const summary = value('summary');
     const report = value('report');
+    checkLocalPaths({ input: job.input, output: job.output, summary, report });
     const mapMode = value('map-mode') ?? 'auto';
     if (mapMode !== 'auto' && mapMode !== 'inline' && mapMode !== 'distributed') {
         throw new errors_InputError(`map-mode "${mapMode}" is not one of auto, inline, distributed.`);
@@ -89594,6 +90359,25 @@ function parseAwsSettings(value, endpoint, template) {
         },
     };
 }
+/**
+ * The local paths of a run, checked before any work: the input exists, the output directory is
+ * not a file, and the summary and report files are not directories.
+ */
+function checkLocalPaths(paths) {
+    const input = paths.input === undefined ? undefined : parseInputLocation(paths.input);
+    if (input?.kind === 'dir' && !(0,external_node_fs_.existsSync)(input.uri)) {
+        throw new errors_InputError(`input: directory ${input.uri} does not exist: give the folder or file that holds the data (relative paths start from ${process.cwd()}).`);
+    }
+    const output = paths.output === undefined ? undefined : location_parseLocation(paths.output, 'output');
+    if (output?.kind === 'dir' && (0,external_node_fs_.statSync)(output.path, { throwIfNoEntry: false })?.isFile() === true) {
+        throw new errors_InputError(`output: ${output.path} is a file: give a directory for the results (it is created when missing).`);
+    }
+    for (const [name, file] of [['summary', paths.summary], ['report', paths.report]]) {
+        if (file !== undefined && (0,external_node_fs_.statSync)(file, { throwIfNoEntry: false })?.isDirectory() === true) {
+            throw new errors_InputError(`${name}: ${file} is a directory: give a file name, like ${external_node_path_.join(file, `${name === 'summary' ? 'summary.md' : 'report.json'}`)}.`);
+        }
+    }
+}
 /** A YAML or JSON map of names to scalar values (`Key: value` lines, or `{"Key": "value"}`). */
 function stringMap(text, name) {
     if (text === undefined)
@@ -89651,38 +90435,57 @@ function wholeNumber(text, name, min, max) {
 
 
 
+
 const HELP = `sfn-fanout: fan a batch job out over many Lambdas with a Step Functions Map state.
 
 Usage:
   sfn-fanout run  --input <uri> --output <uri> --handler <module> [options]
   sfn-fanout plan --input <uri> [--partitions <n> | --partition-size <size>]
+  sfn-fanout --version
 
 Commands:
-  run    Run the template's state machine (Partition -> Map -> Reduce) with the local engine:
-         a real States Language interpreter, each Lambda in a worker thread.
+  run    Run the template's state machine (Partition -> Map -> Reduce): locally by default (a real
+         States Language interpreter, each Lambda in a worker thread), or in AWS with --engine aws.
   plan   List the input and print the partition plan; reads no data.
 
-Options (the action's inputs have the same names):
-  --input <uri>                   Data to process: s3://bucket/prefix/ or a local directory.
+Run sfn-fanout <command> --help for the command's options.
+Exit codes: 0 the batch succeeded, 1 it failed, 2 the command line is wrong.
+`;
+const RUN_HELP = `Usage: sfn-fanout run --input <uri> --output <uri> --handler <module> [options]
+
+Runs the template's state machine over the input: Partition -> Map(workers) -> Reduce.
+The options have the same names as the action's inputs.
+
+Data and handler:
+  --input <uri>                   Data to process: s3://bucket/prefix/, s3://bucket/key.csv, a local
+                                  directory or a local file.
   --output <uri>                  Where results go: s3://bucket/prefix/ or a local directory.
-  --handler <module>              Your handler module (exports processRecord or processPartition).
+  --handler <module>              Your handler module (exports processRecord or processPartition), in
+                                  TypeScript or JavaScript; bundled with esbuild with its npm packages.
   --format <lines|ndjson|csv>     How records are read (default ndjson).
+
+Partitions:
   --partitions <n>                Number of partitions (1-10000).
   --partition-size <size>         Target bytes per partition, like 64MiB (default 64MiB).
   --max-partitions <n>            Cap on the partition count (default 1000).
   --max-rejected <n|p%>           Rejected records a partition tolerates (default 0).
-  --concurrency <n>               Lambda environments run at once locally (default: one per core).
+
+State machine (both engines):
+  --engine <local|aws>            Where to run (default local).
+  --map-mode <auto|inline|distributed>  Inline or Distributed Map; auto decides from the plan and says why.
   --max-concurrency <n>           The Map's MaxConcurrency (0-10000; Inline runs at most 40; 0 = as many as allowed).
   --tolerated-failure-percentage <p>  Share of partitions that may fail before the batch does (default 0).
   --template <file>               CloudFormation template (default: the bundled sfn-fanout.yaml).
-  --engine <local|aws>            Where to run (default local).
-  --map-mode <auto|inline|distributed>  Inline or Distributed Map; auto decides from the plan and says why.
-  --parameters <map>              Template parameters, a YAML or JSON map.
+  --parameters <map>              Template parameters, a YAML or JSON map, checked against the template.
+
+Local engine:
+  --concurrency <n>               Lambda environments (threads) at once (default: one per core; at
+                                  most 4 per core).
   --s3-endpoint <url>             An S3-compatible endpoint (s3rver, MinIO), path-style.
   --region <region>               AWS region for S3.
-  --summary <file>                Write the Markdown job summary here.
 
 AWS engine (credentials from the default chain):
+  --region <region>               Region of the stack (and of S3).
   --stack-name <name>             Stack to create or update.
   --artifact-bucket <bucket>      Bucket for the code zip; a bootstrap stack makes one when empty.
   --capabilities <list>           CloudFormation capabilities (default CAPABILITY_IAM).
@@ -89694,10 +90497,31 @@ AWS engine (credentials from the default chain):
   --redrive <previous-attempt|arn>  Redrive a failed execution instead of starting one.
   --lambda-price-per-gb-second <usd>, --lambda-price-per-million-requests <usd>,
   --price-per-thousand-state-transitions <usd>   Prices for the cost estimate.
+
+Results (both engines):
+  --summary <file>                Write the Markdown job summary here.
   --report <file>                 Write the JSON batch report here.
   -h, --help                      Show this help.
 
-Exit codes: 0 the batch succeeded, 1 it failed, 2 the command line is wrong.
+Exit codes: 0 the batch succeeded, 1 it failed, 2 the command line is wrong (checked before any work).
+`;
+/** The options plan reads; any other is refused, so a run option given to plan is not silently ignored. */
+const PLAN_OPTIONS = ['input', 'output', 'format', 'partitions', 'partition-size', 'max-partitions', 's3-endpoint', 'region', 'report'];
+const PLAN_HELP = `Usage: sfn-fanout plan --input <uri> [options]
+
+Lists the input (sizes only, and the last 4 bytes of each gzip object: its uncompressed size) and
+prints the partition plan a run would make. Reads no records, writes nothing but --report.
+
+  --input <uri>                   s3://bucket/prefix/, s3://bucket/key.csv, a local directory or file.
+  --partitions <n>                Number of partitions (1-10000).
+  --partition-size <size>         Target bytes per partition, like 64MiB (default 64MiB).
+  --max-partitions <n>            Cap on the partition count (default 1000).
+  --format <lines|ndjson|csv>     Checked like run's; the plan does not depend on it.
+  --output <uri>                  Checked like run's; nothing is written there.
+  --s3-endpoint <url>             An S3-compatible endpoint (s3rver, MinIO), path-style.
+  --region <region>               AWS region for S3.
+  --report <file>                 Write the plan as JSON here.
+  -h, --help                      Show this help.
 `;
 async function main(argv, io) {
     let parsed;
@@ -89708,8 +90532,12 @@ async function main(argv, io) {
         io.err(`${errors_errorMessage(error)}\nRun sfn-fanout --help for the options.\n`);
         return 2;
     }
+    if (parsed.version) {
+        io.out(`sfn-fanout ${packageVersion()} (Node.js ${process.version})\n`);
+        return 0;
+    }
     if (parsed.help || parsed.command === undefined) {
-        io.out(HELP);
+        io.out(parsed.command === 'run' ? RUN_HELP : parsed.command === 'plan' ? PLAN_HELP : HELP);
         return parsed.help ? 0 : 2;
     }
     try {
@@ -89727,6 +90555,7 @@ function parseCommandLine(argv) {
         strict: true,
         options: {
             help: { type: 'boolean', short: 'h' },
+            version: { type: 'boolean', short: 'v' },
             ...Object.fromEntries(SETTING_NAMES.map((name) => [name, { type: 'string' }])),
         },
     });
@@ -89735,8 +90564,17 @@ function parseCommandLine(argv) {
         throw new Error(`Unknown command "${command}": use run or plan.`);
     if (extra.length > 0)
         throw new Error(`Unexpected argument "${extra[0]}".`);
+    if (command === 'plan') {
+        const unused = SETTING_NAMES.filter((name) => values[name] !== undefined && !PLAN_OPTIONS.includes(name));
+        if (unused.length > 0)
+            throw new Error(`plan does not use ${unused.map((name) => `--${name}`).join(', ')}: it only lists the input and plans (see sfn-fanout plan --help).`);
+    }
     const read = (name) => values[name];
-    return { help: values.help === true, command, read };
+    return { help: values.help === true, version: values.version === true, command, read };
+}
+/** The version in package.json (one level up from src/cli.ts; ncc inlines it into dist/cli.js). */
+function packageVersion() {
+    return (0,external_node_module_namespaceObject.createRequire)(import.meta.url)('../package.json').version;
 }
 async function runCommand(read, io) {
     const settings = parseRunSettings(read);
@@ -89772,18 +90610,9 @@ async function runCommand(read, io) {
 async function planCommand(read, io) {
     // Planning writes nothing, so the output only needs to parse.
     const job = job_parseJob({ ...readJobRequest(read), output: read('output') ?? '.' });
+    checkLocalPaths({ input: job.input, report: read('report') });
     const plan = await planJob(job, { s3: lazyS3Client({ endpoint: read('s3-endpoint'), region: read('region') }) });
-    const lines = [`partition  bytes       segments  first`];
-    for (const partition of plan.partitions.slice(0, 100)) {
-        const first = partition.segments[0];
-        lines.push(`${String(partition.id).padEnd(9)}  ${formatBytes(partition.bytes).padStart(10)}  ${String(partition.segments.length).padStart(8)}  ${first.key} [${first.start}, ${first.end})`);
-    }
-    if (plan.partitions.length > 100)
-        lines.push(`... ${plan.partitions.length - 100} more`);
-    const sizes = plan.partitions.map((p) => p.bytes);
-    const balance = sizes.length === 0 ? 1 : Math.max(...sizes) / (plan.bytes / sizes.length);
-    lines.push('', `${plan.objects} objects, ${formatBytes(plan.bytes)} in ${plan.partitions.length} partitions; max/mean ${balance.toFixed(3)}${plan.cappedAt === undefined ? '' : ` (capped at max-partitions ${plan.cappedAt})`}`);
-    io.out(`${lines.join('\n')}\n`);
+    io.out(`${renderPlan(plan, job.sizing)}\n`);
     const report = read('report');
     if (report !== undefined)
         await writeText(report, JSON.stringify(plan, null, 2));

@@ -33307,7 +33307,7 @@ class InputError extends FanoutError {
 class StoreError extends FanoutError {
 }
 /** The user's handler module is missing or exports nothing usable. */
-class HandlerModuleError extends FanoutError {
+class errors_HandlerModuleError extends FanoutError {
 }
 /** A partition rejected more records than the job tolerates. */
 class RejectedRecordsError extends FanoutError {
@@ -33327,7 +33327,7 @@ function errorMessage(error) {
  * A function error as Step Functions reports it: the error name is the function's errorType
  * (what Retry and Catch match), and the cause is the JSON document Lambda returns.
  */
-class LambdaFunctionError extends Error {
+class lambda_error_LambdaFunctionError extends Error {
     constructor(errorType, errorMessage, trace = []) {
         super(JSON.stringify({ errorType, errorMessage, trace }));
         this.name = errorType;
@@ -33340,7 +33340,7 @@ function serializeError(error) {
     return { errorType: 'Error', errorMessage: String(error), trace: [] };
 }
 /** The errorMessage of a Lambda cause document, or the cause itself when it is not one. */
-function causeMessage(cause) {
+function lambda_error_causeMessage(cause) {
     try {
         const parsed = JSON.parse(cause);
         return typeof parsed.errorMessage === 'string' ? parsed.errorMessage : cause;
@@ -33404,14 +33404,14 @@ var __rewriteRelativeImportExtension = (undefined && undefined.__rewriteRelative
 async function loadHandler(modulePath) {
     const file = external_node_path_.resolve(modulePath);
     if (!(0,external_node_fs_.existsSync)(file)) {
-        throw new HandlerModuleError(`Handler module ${file} does not exist: check the handler path (relative paths start from the working directory).`);
+        throw new errors_HandlerModuleError(`Handler module ${file} does not exist: check the handler path (relative paths start from the working directory).`);
     }
     let loaded;
     try {
         loaded = (await import(__rewriteRelativeImportExtension(/* webpackIgnore: true */ (0,external_node_url_namespaceObject.pathToFileURL)(file).href)));
     }
     catch (error) {
-        throw new HandlerModuleError(`Handler module ${file} failed to load: ${errorMessage(error)}`, { cause: error });
+        throw new errors_HandlerModuleError(`Handler module ${file} failed to load: ${errorMessage(error)}`, { cause: error });
     }
     return checkHandler(loaded, file);
 }
@@ -33420,39 +33420,56 @@ function checkHandler(loaded, file) {
     const has = (name) => typeof exports[name] === 'function';
     for (const name of ['init', 'processRecord', 'finish', 'processPartition', 'merge']) {
         if (exports[name] !== undefined && !has(name)) {
-            throw new HandlerModuleError(`Handler module ${file} exports "${name}" but it is a ${typeof exports[name]}, not a function.`);
+            throw new errors_HandlerModuleError(`Handler module ${file} exports "${name}" but it is a ${typeof exports[name]}, not a function.`);
         }
     }
-    if (has('processRecord') === has('processPartition')) {
-        throw new HandlerModuleError(has('processRecord')
-            ? `Handler module ${file} exports both processRecord and processPartition: export one of them.`
-            : `Handler module ${file} exports nothing usable: export a processRecord(state, record, context) or a processPartition(records, context) function (exports found: ${Object.keys(exports).join(', ') || 'none'}).`);
-    }
+    const problem = exportsProblem(file, has('processRecord'), has('processPartition'), Object.keys(exports));
+    if (problem !== undefined)
+        throw new errors_HandlerModuleError(problem);
     const merge = has('merge') ? exports.merge : defaultMerge;
     return has('processRecord')
         ? { kind: 'record', handler: exports, merge }
         : { kind: 'partition', handler: exports, merge };
+}
+/** Why a module with these exports is no handler; undefined when it is one. */
+function exportsProblem(file, processRecord, processPartition, found) {
+    if (processRecord && processPartition)
+        return `Handler module ${file} exports both processRecord and processPartition: export one of them.`;
+    if (!processRecord && !processPartition) {
+        return `Handler module ${file} exports nothing usable: export a processRecord(state, record, context) or a processPartition(records, context) function (exports found: ${found.join(', ') || 'none'}).`;
+    }
+    return undefined;
 }
 
 ;// CONCATENATED MODULE: ./lib/src/location.js
 
 
 
+
 const BUCKET_NAME = /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/;
+/** A last path part that names a data file rather than a folder: `logs/app.ndjson.gz`, `data.csv`. */
+const DATA_FILE = /\.(csv|tsv|txt|log|json|jsonl|ndjson|gz|gzip|bz2|xz|zst|zstd|lz4|snappy|zip|7z|parquet|orc|avro)$/i;
 /**
  * Parses `s3://bucket/prefix`, `file:///abs/path` or a plain path. A prefix is a folder: it is
- * normalised to end with `/`, so `s3://b/day-1` never picks up `day-10/`.
+ * normalised to end with `/`, so `s3://b/day-1` never picks up `day-10/`. As an input (`single`),
+ * an existing local file, or an S3 key without a trailing `/` whose last part has a data file
+ * extension (`s3://b/logs/app.csv`), is that one object.
  */
-function parseLocation(value, inputName) {
+function parseLocation(value, inputName, { single = false } = {}) {
     const text = value.trim();
     if (text === '') {
         throw new InputError(`${inputName} is empty: give an S3 URI like s3://my-bucket/logs/ or a local directory path.`);
     }
     const scheme = /^([a-zA-Z][a-zA-Z0-9+.-]*):\/\//.exec(text)?.[1]?.toLowerCase();
+    // `s3:/bucket/x` would otherwise be a local directory named `s3:`. (One letter is a Windows drive.)
+    const malformed = scheme === undefined ? /^([a-zA-Z][a-zA-Z0-9+.-]+):/.exec(text)?.[1] : undefined;
+    if (malformed !== undefined) {
+        throw new InputError(`${inputName} "${text}" is not a URI: write ${malformed.toLowerCase()}://bucket/prefix with two slashes, or ./${text} for a local path with a colon in its name.`);
+    }
     if (scheme === undefined)
-        return dirLocation(external_node_path_.resolve(text));
+        return dirLocation(external_node_path_.resolve(text), single);
     if (scheme === 'file')
-        return dirLocation((0,external_node_url_namespaceObject.fileURLToPath)(text));
+        return dirLocation((0,external_node_url_namespaceObject.fileURLToPath)(text), single);
     if (scheme !== 's3') {
         throw new InputError(`${inputName} "${text}" uses the unsupported scheme "${scheme}://": use s3://bucket/prefix or a local directory path.`);
     }
@@ -33463,11 +33480,22 @@ function parseLocation(value, inputName) {
         throw new InputError(`${inputName} "${text}" does not name a valid S3 bucket ("${bucket}"): bucket names are 3-63 lowercase letters, digits, dots and hyphens.`);
     }
     const rawPrefix = slash === -1 ? '' : rest.slice(slash + 1).replace(/^\/+/, '');
+    if (single && DATA_FILE.test(rawPrefix)) {
+        const cut = rawPrefix.lastIndexOf('/') + 1;
+        return { kind: 's3', bucket, prefix: rawPrefix.slice(0, cut), uri: `s3://${bucket}/${rawPrefix}`, object: rawPrefix.slice(cut) };
+    }
     const prefix = rawPrefix === '' || rawPrefix.endsWith('/') ? rawPrefix : `${rawPrefix}/`;
     return { kind: 's3', bucket, prefix, uri: `s3://${bucket}/${prefix}` };
 }
-function dirLocation(dir) {
-    return { kind: 'dir', path: dir, uri: dir };
+function dirLocation(target, single) {
+    if (single && (0,external_node_fs_.statSync)(target, { throwIfNoEntry: false })?.isFile() === true) {
+        return { kind: 'dir', path: external_node_path_.dirname(target), uri: target, object: external_node_path_.basename(target) };
+    }
+    return { kind: 'dir', path: target, uri: target };
+}
+/** The input location of a job: a folder, or one file or S3 object. */
+function parseInputLocation(value, inputName = 'input') {
+    return parseLocation(value, inputName, { single: true });
 }
 
 ;// CONCATENATED MODULE: ./lib/src/records/formats.js
@@ -33572,7 +33600,7 @@ function parseJob(request) {
     const input = requiredText(request.input, 'input');
     const output = requiredText(request.output, 'output');
     // Parsed for validation only: the job keeps the URIs as the user wrote them.
-    parseLocation(input, JOB_OPTION_NAMES.input);
+    parseInputLocation(input, JOB_OPTION_NAMES.input);
     parseLocation(output, JOB_OPTION_NAMES.output);
     const format = optionalText(request.format, 'format') ?? 'ndjson';
     if (!RECORD_FORMATS.includes(format)) {
@@ -33735,13 +33763,15 @@ function isSplittable(key) {
     return !/\.(gz|gzip)$/i.test(key);
 }
 /**
- * Plans partitions of equal bytes. Whole (gzip) objects are placed first, largest first, on the
- * least-loaded partition; splittable bytes then fill every partition up to one common level, cut
- * at any byte (the worker's record rule makes any cut safe). Objects keep their key order.
+ * Plans partitions of equal work. Whole (gzip) objects are placed first, heaviest first (by their
+ * uncompressed size when known), on the least-loaded partition; splittable bytes then fill every
+ * partition up to one common level, cut at any byte (the worker's record rule makes any cut safe).
+ * Objects keep their key order.
  */
 function planPartitions(listing, options) {
     let objects = 0;
     let bytes = 0;
+    let weight = 0;
     const whole = [];
     const splittable = [];
     for (const object of listing) {
@@ -33752,25 +33782,45 @@ function planPartitions(listing, options) {
         if (object.size === 0)
             continue;
         bytes += object.size;
+        weight += weightOf(object);
         (isSplittable(object.key) ? splittable : whole).push(object);
     }
     if (bytes === 0)
         return { objects, bytes, partitions: [] };
-    const { count, cappedAt } = partitionCount(bytes, options);
-    const bins = Array.from({ length: count }, () => ({ load: 0, segments: [] }));
+    const { count, cappedAt } = partitionCount(bytes, weight, options);
+    const bins = Array.from({ length: count }, () => ({ load: 0, bytes: 0, segments: [] }));
     placeWholeObjects(whole, bins);
     const quotas = fillQuotas(bins.map((bin) => bin.load), splittable.reduce((sum, object) => sum + object.size, 0));
     pourSplittable(splittable, bins, quotas);
+    const compressed = whole.length > 0;
     const partitions = bins
-        .filter((bin) => bin.load > 0)
-        .map((bin, id) => ({ id, bytes: bin.load, segments: bin.segments }));
-    return { objects, bytes, partitions, ...(cappedAt === undefined ? {} : { cappedAt }) };
+        .filter((bin) => bin.bytes > 0)
+        .map((bin, id) => ({ id, bytes: bin.bytes, ...(compressed && bin.load !== bin.bytes ? { uncompressedBytes: bin.load } : {}), segments: bin.segments }));
+    return { objects, bytes, ...(weight !== bytes ? { uncompressedBytes: weight } : {}), partitions, ...(cappedAt === undefined ? {} : { cappedAt }) };
 }
-function partitionCount(bytes, options) {
+/** What an object costs a worker: its bytes once decompressed. */
+function weightOf(object) {
+    return Math.max(object.size, object.uncompressedSize ?? 0);
+}
+/**
+ * Why a plan has fewer partitions than `--partitions` asked for, or undefined: gzip objects cannot
+ * be split, so each is read whole by one worker, and a partition needs at least one byte.
+ */
+function partitionShortfall(plan, sizing) {
+    if (!('partitions' in sizing) || plan.partitions.length >= sizing.partitions || plan.bytes === 0)
+        return undefined;
+    const whole = plan.partitions.flatMap((partition) => partition.segments).filter((segment) => !isSplittable(segment.key));
+    const asked = `${plan.partitions.length} partition${plan.partitions.length === 1 ? '' : 's'}, not the ${sizing.partitions} asked for`;
+    if (whole.length === plan.partitions.flatMap((partition) => partition.segments).length) {
+        return `${asked}: ${whole.length === 1 ? `${whole[0].key} is gzip, which cannot be split` : `the input is ${whole.length} gzip objects, which cannot be split`}: each gzip object is read whole by one worker. Split the data into more files (or store it uncompressed) for more parallelism.`;
+    }
+    return `${asked}: ${plan.bytes < sizing.partitions ? `the input has only ${plan.bytes} bytes` : 'gzip objects cannot be split, and they fill the others'}.`;
+}
+function partitionCount(bytes, weight, options) {
     if ('partitions' in options.sizing) {
         return { count: Math.min(options.sizing.partitions, bytes) };
     }
-    const wanted = Math.ceil(bytes / options.sizing.partitionBytes);
+    const wanted = Math.ceil(weight / options.sizing.partitionBytes);
     return wanted > options.maxPartitions
         ? { count: options.maxPartitions, cappedAt: options.maxPartitions }
         : { count: wanted };
@@ -33779,13 +33829,14 @@ function partitionCount(bytes, options) {
 function placeWholeObjects(whole, bins) {
     if (whole.length === 0)
         return;
-    const sorted = [...whole].sort((a, b) => b.size - a.size || compareKeys(a.key, b.key));
+    const sorted = [...whole].sort((a, b) => weightOf(b) - weightOf(a) || compareKeys(a.key, b.key));
     const heap = new MinHeap((a, b) => bins[a].load - bins[b].load || a - b);
     bins.forEach((_, index) => heap.push(index));
     for (const object of sorted) {
         const index = heap.pop();
         const bin = bins[index];
-        bin.load += object.size;
+        bin.load += weightOf(object);
+        bin.bytes += object.size;
         bin.segments.push({ key: object.key, start: 0, end: object.size });
         heap.push(index);
     }
@@ -33835,6 +33886,7 @@ function pourSplittable(splittable, bins, quotas) {
             const take = Math.min(quotas[binIndex], object.size - start);
             bin.segments.push({ key: object.key, start, end: start + take });
             bin.load += take;
+            bin.bytes += take;
             quotas[binIndex] -= take;
             start += take;
         }
@@ -34161,6 +34213,44 @@ async function resolvePartition(item, destination) {
     return partition;
 }
 
+;// CONCATENATED MODULE: ./lib/src/plan/gzip-size.js
+
+
+/** The smallest gzip stream: a 10-byte header, an empty deflate block, the 8-byte trailer. */
+const MIN_GZIP_BYTES = 18;
+const TRAILER_READS_IN_FLIGHT = 16;
+/**
+ * The size a gzip object decompresses to, so partitions are balanced by the work they hold rather
+ * than by compressed bytes (a 10x-compressed log weighs 10x its size). One ranged read of the
+ * trailer's last 4 bytes: ISIZE, the uncompressed length modulo 2^32 (RFC 1952). ISIZE is low for
+ * streams over 4 GiB and, in a file of several gzip members, counts only the last member; an
+ * object never weighs less than its compressed size, so such an object is at worst weighed as it
+ * was before. A trailer claiming more than deflate's 1032:1 (a file that is not gzip at all), or
+ * one that cannot be read, leaves the compressed size.
+ */
+async function withUncompressedSizes(store, objects) {
+    return mapLimited(objects, TRAILER_READS_IN_FLIGHT, async (object) => {
+        if (isSplittable(object.key) || object.size < MIN_GZIP_BYTES)
+            return object;
+        const trailer = await readRange(store, object.key, object.size - 4, object.size).catch(() => undefined);
+        if (trailer?.length !== 4)
+            return object;
+        return { ...object, uncompressedSize: estimateUncompressed(trailer.readUInt32LE(0), object.size) };
+    });
+}
+/** Deflate cannot compress better than about 1032:1; an ISIZE beyond that is not a gzip trailer. */
+const MAX_DEFLATE_RATIO = 1032;
+/** ISIZE as a weight: never below the compressed size, nor above what deflate can expand to (see withUncompressedSizes). */
+function estimateUncompressed(isize, compressedSize) {
+    return isize > compressedSize * MAX_DEFLATE_RATIO ? compressedSize : Math.max(isize, compressedSize);
+}
+async function readRange(store, key, start, end) {
+    const chunks = [];
+    for await (const chunk of store.read(key, { start, end }))
+        chunks.push(chunk);
+    return Buffer.concat(chunks);
+}
+
 ;// CONCATENATED MODULE: ./lib/src/plan/split-partition.js
 
 
@@ -34246,14 +34336,23 @@ const READ_CHUNK = 1 << 20;
 class DirStore {
     uri;
     #root;
-    constructor(root) {
+    #only;
+    /** With `only`, the store lists that one file of the directory (an input that is a single file). */
+    constructor(root, only) {
         this.#root = root;
-        this.uri = root;
+        this.#only = only;
+        this.uri = only === undefined ? root : external_node_path_.join(root, only);
     }
     async *list() {
-        const info = await (0,promises_.stat)(this.#root).catch((error) => {
-            throw new StoreError(`Directory ${this.#root} cannot be read (${code(error)}): check the path exists.`, { cause: error });
+        const info = await (0,promises_.stat)(this.uri).catch((error) => {
+            throw new StoreError(`${this.#only === undefined ? 'Directory' : 'File'} ${this.uri} cannot be read (${code(error)}): check the path exists.`, { cause: error });
         });
+        if (this.#only !== undefined) {
+            if (!info.isFile())
+                throw new StoreError(`${this.uri} is not a file.`);
+            yield { key: this.#only, size: info.size };
+            return;
+        }
         if (!info.isDirectory())
             throw new StoreError(`${this.#root} is not a directory: give the folder that holds the data.`);
         yield* this.#walk('');
@@ -34326,29 +34425,38 @@ class S3Store {
     #client;
     #bucket;
     #prefix;
-    constructor(client, bucket, prefix) {
+    #only;
+    /** With `only`, the store lists that one object of the prefix (an input that is a single object). */
+    constructor(client, bucket, prefix, only) {
         this.#client = client;
         this.#bucket = bucket;
         this.#prefix = prefix;
-        this.uri = `s3://${bucket}/${prefix}`;
+        this.#only = only;
+        this.uri = `s3://${bucket}/${prefix}${only ?? ''}`;
     }
     async *list() {
         let token;
+        let found = false;
         do {
+            // One object is listed, not read with HeadObject: the role's s3:ListBucket on the prefix covers it.
             const page = await this.#client
-                .send(new dist_cjs/* ListObjectsV2Command */.u6x({ Bucket: this.#bucket, Prefix: this.#prefix, ContinuationToken: token }))
+                .send(new dist_cjs/* ListObjectsV2Command */.u6x({ Bucket: this.#bucket, Prefix: this.#prefix + (this.#only ?? ''), ContinuationToken: token }))
                 .catch((error) => {
                 throw this.#explain('list', this.uri, error);
             });
             for (const object of page.Contents ?? []) {
                 const key = object.Key.slice(this.#prefix.length);
                 // Zero-byte "folder" markers made by the console are not data.
-                if (key === '' || key.endsWith('/'))
+                if (key === '' || key.endsWith('/') || (this.#only !== undefined && key !== this.#only))
                     continue;
+                found = true;
                 yield { key, size: object.Size ?? 0 };
             }
-            token = page.IsTruncated === true ? page.NextContinuationToken : undefined;
+            token = page.IsTruncated === true && (this.#only === undefined || !found) ? page.NextContinuationToken : undefined;
         } while (token !== undefined);
+        if (this.#only !== undefined && !found) {
+            throw new StoreError(`Cannot list ${this.uri}: no object has that key. End the URI with / if it is a folder.`);
+        }
     }
     /**
      * Streams the bytes of a range. The SDK retries a failed request (SlowDown, 5xx); a connection
@@ -34433,7 +34541,7 @@ function createS3Client(settings) {
 }
 /** Opens a store for a location; one S3 client serves every S3 location of a run. */
 function openStore(location, s3) {
-    return location.kind === 's3' ? new S3Store(s3(), location.bucket, location.prefix) : new DirStore(location.path);
+    return location.kind === 's3' ? new S3Store(s3(), location.bucket, location.prefix, location.object) : new DirStore(location.path, location.object);
 }
 /** Builds the S3 client lazily, once, so a local-only run never touches AWS configuration. */
 function lazyS3Client(settings) {
@@ -34462,7 +34570,8 @@ function locationParameters(input, output) {
     const parameters = {};
     for (const [name, location] of [['Input', input], ['Output', output]]) {
         parameters[`${name}Bucket`] = location.kind === 's3' ? location.bucket : LOCAL_BUCKET;
-        parameters[`${name}Prefix`] = location.kind === 's3' ? location.prefix : '';
+        // One object: its key is the prefix the functions may read, and nothing beside it.
+        parameters[`${name}Prefix`] = location.kind === 's3' ? location.prefix + (location.object ?? '') : '';
     }
     return parameters;
 }
@@ -34530,17 +34639,19 @@ async function readMapRunResults(job, output, deps) {
 
 
 
+
 /**
  * Lists the input (sizes only) and plans its partitions; with the previous run's throughput and
  * the worker timeout, no partition is planned to take more than half the timeout.
  */
 async function planJob(job, deps, pacing) {
     const listing = [];
-    for await (const object of stores(job, deps).source.list())
+    const { source } = stores(job, deps);
+    for await (const object of source.list())
         listing.push(object);
     const total = listing.reduce((sum, object) => sum + object.size, 0);
     const { sizing, adapted } = adaptSizing(job.sizing, total, job.maxPartitions, pacing?.throughput, pacing?.workerTimeoutSeconds ?? 0);
-    const plan = planPartitions(listing, { sizing, maxPartitions: job.maxPartitions });
+    const plan = planPartitions(await withUncompressedSizes(source, listing), { sizing, maxPartitions: job.maxPartitions });
     return adapted === undefined ? plan : { ...plan, adapted };
 }
 async function partitionStep(event, deps) {
@@ -34600,7 +34711,7 @@ function parseRunId(runId) {
 }
 function stores(job, deps) {
     return {
-        source: openStore(parseLocation(job.input, 'input'), deps.s3),
+        source: openStore(parseInputLocation(job.input), deps.s3),
         destination: openStore(parseLocation(job.output, 'output'), deps.s3),
     };
 }
@@ -34703,14 +34814,162 @@ async function worker_handler(event) {
     return 'Items' in event ? batchStep(event, { s3: worker_s3, handler: worker_userHandler }) : workStep(event, { s3: worker_s3, handler: worker_userHandler });
 }
 
+;// CONCATENATED MODULE: ./lib/src/local/lambda-pool.js
+
+
+// Sources run as .ts on Node 24; the bundle keeps its thread entry beside itself in dist/.
+const THREAD_FILE = import.meta.url.endsWith('.ts') ? './lambda-thread.ts' : './lambda-thread.js';
+/** A worker thread standing in for one Lambda execution environment. */
+class Environment {
+    thread;
+    current;
+    timer;
+    constructor(env) {
+        this.thread = new Worker(new URL(THREAD_FILE, import.meta.url), { env: { ...process.env, ...env } });
+    }
+}
+/**
+ * Runs Lambda handlers in worker threads, so partitions really run in parallel on all cores.
+ * Like Lambda, an environment runs one invocation at a time, a function's Timeout kills it
+ * (`Sandbox.Timedout`), and a crashed environment is replaced (`Runtime.ExitError`).
+ */
+class lambda_pool_LambdaPool {
+    #options;
+    #idle = [];
+    #busy = new Set();
+    #queue = [];
+    #nextId = 0;
+    #closed = false;
+    constructor(options) {
+        if (!Number.isInteger(options.size) || options.size < 1)
+            throw new RangeError(`Pool size must be a positive whole number, not ${options.size}.`);
+        this.#options = options;
+    }
+    /** Invocations running now. */
+    get active() {
+        return this.#busy.size;
+    }
+    invoke(fn, event) {
+        if (this.#closed)
+            return Promise.reject(new Error('The Lambda pool is closed.'));
+        return new Promise((resolve, reject) => {
+            this.#queue.push({ id: this.#nextId++, fn, event, resolve, reject });
+            this.#dispatch();
+        });
+    }
+    async close() {
+        this.#closed = true;
+        for (const pending of this.#queue.splice(0))
+            pending.reject(new Error('The Lambda pool was closed before this invocation started.'));
+        const all = [...this.#idle.splice(0), ...this.#busy];
+        this.#busy.clear();
+        for (const environment of all) {
+            clearTimeout(environment.timer);
+            environment.current?.reject(new LambdaFunctionError('Runtime.ExitError', 'The run was stopped.'));
+        }
+        await Promise.all(all.map((environment) => environment.thread.terminate()));
+    }
+    #dispatch() {
+        while (this.#queue.length > 0) {
+            const environment = this.#idle.pop() ?? (this.#busy.size < this.#options.size ? this.#spawn() : undefined);
+            if (environment === undefined)
+                return;
+            this.#start(environment, this.#queue.shift());
+        }
+    }
+    #spawn() {
+        const environment = new Environment(this.#options.env);
+        environment.thread.on('message', (reply) => this.#finish(environment, reply));
+        environment.thread.on('error', (error) => this.#crash(environment, 'Runtime.ExitError', `The environment crashed: ${error.message}`));
+        environment.thread.on('exit', (code) => this.#crash(environment, 'Runtime.ExitError', `The environment exited with code ${code} before the handler returned.`));
+        return environment;
+    }
+    #start(environment, invocation) {
+        environment.current = invocation;
+        this.#busy.add(environment);
+        const { fn } = invocation;
+        environment.timer = setTimeout(() => {
+            this.#crash(environment, 'Sandbox.Timedout', `Task timed out after ${fn.timeoutSeconds.toFixed(2)} seconds`);
+        }, fn.timeoutSeconds * 1000);
+        environment.thread.postMessage({ id: invocation.id, module: fn.module, exportName: fn.exportName, event: invocation.event });
+    }
+    #finish(environment, reply) {
+        const invocation = environment.current;
+        if (invocation === undefined || invocation.id !== reply.id)
+            return;
+        clearTimeout(environment.timer);
+        environment.current = undefined;
+        this.#busy.delete(environment);
+        if (!this.#closed)
+            this.#idle.push(environment);
+        if (reply.ok)
+            invocation.resolve(reply.result);
+        else
+            invocation.reject(new LambdaFunctionError(reply.error.errorType, reply.error.errorMessage, reply.error.trace));
+        this.#dispatch();
+    }
+    /** The environment is lost (timeout, crash): fail its invocation and never reuse it. */
+    #crash(environment, errorType, message) {
+        if (!this.#busy.has(environment) && !this.#idle.includes(environment))
+            return;
+        clearTimeout(environment.timer);
+        this.#busy.delete(environment);
+        const idleIndex = this.#idle.indexOf(environment);
+        if (idleIndex !== -1)
+            this.#idle.splice(idleIndex, 1);
+        const invocation = environment.current;
+        environment.current = undefined;
+        environment.thread.removeAllListeners();
+        void environment.thread.terminate();
+        invocation?.reject(new LambdaFunctionError(errorType, message));
+        if (!this.#closed)
+            this.#dispatch();
+    }
+}
+
+;// CONCATENATED MODULE: ./lib/src/local/check-handler.js
+
+
+
+
+const CHECK_HANDLER_MODULE = 'sfn-fanout-check-handler';
+const CHECK = { logicalId: 'HandlerCheck', module: CHECK_HANDLER_MODULE, exportName: 'handler', timeoutSeconds: 60, memoryMb: 0, environment: {} };
+/**
+ * Loads the bundled handler once in a worker thread, as a Lambda environment would, and checks its
+ * exports: a module that throws on load, or exports nothing usable, fails before any planning.
+ * A thread, not this process, so whatever the module starts (timers, sockets) ends with it.
+ */
+async function checkHandlerLoads(bundle) {
+    const pool = new LambdaPool({ size: 1, env: { SFN_FANOUT_HANDLER: bundle.file } });
+    try {
+        return (await pool.invoke(CHECK, null));
+    }
+    catch (error) {
+        // Say it in the user's terms: their file, and source-mapped paths below their project.
+        const message = causeMessage(error.message)
+            .replaceAll(bundle.file, bundle.source)
+            .replaceAll(bundle.dir + path.sep, bundle.projectDir + path.sep);
+        throw new HandlerModuleError(message.startsWith('Handler module') ? message : `Handler module ${bundle.source} failed to load: ${message}`, { cause: error });
+    }
+    finally {
+        await pool.close();
+    }
+}
+
 ;// CONCATENATED MODULE: ./lib/src/local/lambda-thread.js
 
 
 
 
 
+
+
+// Stack traces from the user's bundle name their own files and lines, as NODE_OPTIONS=--enable-source-maps does in Lambda.
+process.setSourceMapsEnabled(true);
+/** Not a Lambda: loads the user's handler once, so a module that cannot load fails the run before any work. */
+const handlerCheck = { handler: async () => (await handlerFromEnv()()).kind };
 /** One Lambda execution environment: runs one invocation at a time, keeps module state between them. */
-const modules = { partitioner: partitioner_namespaceObject, reducer: reducer_namespaceObject, worker: worker_namespaceObject };
+const modules = { partitioner: partitioner_namespaceObject, reducer: reducer_namespaceObject, worker: worker_namespaceObject, [CHECK_HANDLER_MODULE]: handlerCheck };
 external_node_worker_threads_namespaceObject.parentPort?.on('message', async ({ id, module, exportName, event }) => {
     try {
         const handler = modules[module]?.[exportName];

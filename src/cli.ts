@@ -1,14 +1,15 @@
 import { mkdir, writeFile } from 'node:fs/promises';
+import { createRequire } from 'node:module';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import type { Clock } from './aws/clock.ts';
 import { FanoutError, errorMessage } from './errors.ts';
 import { parseJob, readJobRequest } from './job.ts';
 import { renderConsoleReport, renderProgress } from './report/console.ts';
-import { formatBytes } from './report/markdown.ts';
+import { renderPlan } from './plan/render-plan.ts';
 import { renderSummary } from './report/summary.ts';
 import { runBatch } from './run-batch.ts';
-import { SETTING_NAMES, parseRunSettings } from './settings.ts';
+import { SETTING_NAMES, checkLocalPaths, parseRunSettings } from './settings.ts';
 import { planJob } from './steps/steps.ts';
 import { lazyS3Client } from './store/open-store.ts';
 
@@ -17,33 +18,52 @@ export const HELP = `sfn-fanout: fan a batch job out over many Lambdas with a St
 Usage:
   sfn-fanout run  --input <uri> --output <uri> --handler <module> [options]
   sfn-fanout plan --input <uri> [--partitions <n> | --partition-size <size>]
+  sfn-fanout --version
 
 Commands:
-  run    Run the template's state machine (Partition -> Map -> Reduce) with the local engine:
-         a real States Language interpreter, each Lambda in a worker thread.
+  run    Run the template's state machine (Partition -> Map -> Reduce): locally by default (a real
+         States Language interpreter, each Lambda in a worker thread), or in AWS with --engine aws.
   plan   List the input and print the partition plan; reads no data.
 
-Options (the action's inputs have the same names):
-  --input <uri>                   Data to process: s3://bucket/prefix/ or a local directory.
+Run sfn-fanout <command> --help for the command's options.
+Exit codes: 0 the batch succeeded, 1 it failed, 2 the command line is wrong.
+`;
+
+export const RUN_HELP = `Usage: sfn-fanout run --input <uri> --output <uri> --handler <module> [options]
+
+Runs the template's state machine over the input: Partition -> Map(workers) -> Reduce.
+The options have the same names as the action's inputs.
+
+Data and handler:
+  --input <uri>                   Data to process: s3://bucket/prefix/, s3://bucket/key.csv, a local
+                                  directory or a local file.
   --output <uri>                  Where results go: s3://bucket/prefix/ or a local directory.
-  --handler <module>              Your handler module (exports processRecord or processPartition).
+  --handler <module>              Your handler module (exports processRecord or processPartition), in
+                                  TypeScript or JavaScript; bundled with esbuild with its npm packages.
   --format <lines|ndjson|csv>     How records are read (default ndjson).
+
+Partitions:
   --partitions <n>                Number of partitions (1-10000).
   --partition-size <size>         Target bytes per partition, like 64MiB (default 64MiB).
   --max-partitions <n>            Cap on the partition count (default 1000).
   --max-rejected <n|p%>           Rejected records a partition tolerates (default 0).
-  --concurrency <n>               Lambda environments run at once locally (default: one per core).
+
+State machine (both engines):
+  --engine <local|aws>            Where to run (default local).
+  --map-mode <auto|inline|distributed>  Inline or Distributed Map; auto decides from the plan and says why.
   --max-concurrency <n>           The Map's MaxConcurrency (0-10000; Inline runs at most 40; 0 = as many as allowed).
   --tolerated-failure-percentage <p>  Share of partitions that may fail before the batch does (default 0).
   --template <file>               CloudFormation template (default: the bundled sfn-fanout.yaml).
-  --engine <local|aws>            Where to run (default local).
-  --map-mode <auto|inline|distributed>  Inline or Distributed Map; auto decides from the plan and says why.
-  --parameters <map>              Template parameters, a YAML or JSON map.
+  --parameters <map>              Template parameters, a YAML or JSON map, checked against the template.
+
+Local engine:
+  --concurrency <n>               Lambda environments (threads) at once (default: one per core; at
+                                  most 4 per core).
   --s3-endpoint <url>             An S3-compatible endpoint (s3rver, MinIO), path-style.
   --region <region>               AWS region for S3.
-  --summary <file>                Write the Markdown job summary here.
 
 AWS engine (credentials from the default chain):
+  --region <region>               Region of the stack (and of S3).
   --stack-name <name>             Stack to create or update.
   --artifact-bucket <bucket>      Bucket for the code zip; a bootstrap stack makes one when empty.
   --capabilities <list>           CloudFormation capabilities (default CAPABILITY_IAM).
@@ -55,10 +75,33 @@ AWS engine (credentials from the default chain):
   --redrive <previous-attempt|arn>  Redrive a failed execution instead of starting one.
   --lambda-price-per-gb-second <usd>, --lambda-price-per-million-requests <usd>,
   --price-per-thousand-state-transitions <usd>   Prices for the cost estimate.
+
+Results (both engines):
+  --summary <file>                Write the Markdown job summary here.
   --report <file>                 Write the JSON batch report here.
   -h, --help                      Show this help.
 
-Exit codes: 0 the batch succeeded, 1 it failed, 2 the command line is wrong.
+Exit codes: 0 the batch succeeded, 1 it failed, 2 the command line is wrong (checked before any work).
+`;
+
+/** The options plan reads; any other is refused, so a run option given to plan is not silently ignored. */
+const PLAN_OPTIONS = ['input', 'output', 'format', 'partitions', 'partition-size', 'max-partitions', 's3-endpoint', 'region', 'report'];
+
+export const PLAN_HELP = `Usage: sfn-fanout plan --input <uri> [options]
+
+Lists the input (sizes only, and the last 4 bytes of each gzip object: its uncompressed size) and
+prints the partition plan a run would make. Reads no records, writes nothing but --report.
+
+  --input <uri>                   s3://bucket/prefix/, s3://bucket/key.csv, a local directory or file.
+  --partitions <n>                Number of partitions (1-10000).
+  --partition-size <size>         Target bytes per partition, like 64MiB (default 64MiB).
+  --max-partitions <n>            Cap on the partition count (default 1000).
+  --format <lines|ndjson|csv>     Checked like run's; the plan does not depend on it.
+  --output <uri>                  Checked like run's; nothing is written there.
+  --s3-endpoint <url>             An S3-compatible endpoint (s3rver, MinIO), path-style.
+  --region <region>               AWS region for S3.
+  --report <file>                 Write the plan as JSON here.
+  -h, --help                      Show this help.
 `;
 
 export interface CliIO {
@@ -79,8 +122,12 @@ export async function main(argv: readonly string[], io: CliIO): Promise<number> 
     io.err(`${errorMessage(error)}\nRun sfn-fanout --help for the options.\n`);
     return 2;
   }
+  if (parsed.version) {
+    io.out(`sfn-fanout ${packageVersion()} (Node.js ${process.version})\n`);
+    return 0;
+  }
   if (parsed.help || parsed.command === undefined) {
-    io.out(HELP);
+    io.out(parsed.command === 'run' ? RUN_HELP : parsed.command === 'plan' ? PLAN_HELP : HELP);
     return parsed.help ? 0 : 2;
   }
   try {
@@ -98,14 +145,24 @@ function parseCommandLine(argv: readonly string[]) {
     strict: true,
     options: {
       help: { type: 'boolean', short: 'h' },
+      version: { type: 'boolean', short: 'v' },
       ...Object.fromEntries(SETTING_NAMES.map((name) => [name, { type: 'string' as const }])),
     },
   });
   const [command, ...extra] = positionals;
   if (command !== undefined && command !== 'run' && command !== 'plan') throw new Error(`Unknown command "${command}": use run or plan.`);
   if (extra.length > 0) throw new Error(`Unexpected argument "${extra[0]}".`);
+  if (command === 'plan') {
+    const unused = SETTING_NAMES.filter((name) => values[name as keyof typeof values] !== undefined && !PLAN_OPTIONS.includes(name));
+    if (unused.length > 0) throw new Error(`plan does not use ${unused.map((name) => `--${name}`).join(', ')}: it only lists the input and plans (see sfn-fanout plan --help).`);
+  }
   const read = (name: string): string | undefined => values[name as keyof typeof values] as string | undefined;
-  return { help: values.help === true, command, read };
+  return { help: values.help === true, version: values.version === true, command, read };
+}
+
+/** The version in package.json (one level up from src/cli.ts; ncc inlines it into dist/cli.js). */
+function packageVersion(): string {
+  return (createRequire(import.meta.url)('../package.json') as { version: string }).version;
 }
 
 async function runCommand(read: (name: string) => string | undefined, io: CliIO): Promise<number> {
@@ -141,17 +198,9 @@ async function runCommand(read: (name: string) => string | undefined, io: CliIO)
 async function planCommand(read: (name: string) => string | undefined, io: CliIO): Promise<number> {
   // Planning writes nothing, so the output only needs to parse.
   const job = parseJob({ ...readJobRequest(read), output: read('output') ?? '.' });
+  checkLocalPaths({ input: job.input, report: read('report') });
   const plan = await planJob(job, { s3: lazyS3Client({ endpoint: read('s3-endpoint'), region: read('region') }) });
-  const lines = [`partition  bytes       segments  first`];
-  for (const partition of plan.partitions.slice(0, 100)) {
-    const first = partition.segments[0]!;
-    lines.push(`${String(partition.id).padEnd(9)}  ${formatBytes(partition.bytes).padStart(10)}  ${String(partition.segments.length).padStart(8)}  ${first.key} [${first.start}, ${first.end})`);
-  }
-  if (plan.partitions.length > 100) lines.push(`... ${plan.partitions.length - 100} more`);
-  const sizes = plan.partitions.map((p) => p.bytes);
-  const balance = sizes.length === 0 ? 1 : Math.max(...sizes) / (plan.bytes / sizes.length);
-  lines.push('', `${plan.objects} objects, ${formatBytes(plan.bytes)} in ${plan.partitions.length} partitions; max/mean ${balance.toFixed(3)}${plan.cappedAt === undefined ? '' : ` (capped at max-partitions ${plan.cappedAt})`}`);
-  io.out(`${lines.join('\n')}\n`);
+  io.out(`${renderPlan(plan, job.sizing)}\n`);
   const report = read('report');
   if (report !== undefined) await writeText(report, JSON.stringify(plan, null, 2));
   return 0;

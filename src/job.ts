@@ -1,5 +1,5 @@
 import { InputError } from './errors.ts';
-import { parseLocation } from './location.ts';
+import { parseInputLocation, parseLocation } from './location.ts';
 import type { PlanSizing } from './plan/partition-plan.ts';
 import { RECORD_FORMATS, type RecordFormat } from './records/formats.ts';
 
@@ -47,7 +47,7 @@ export function parseJob(request: JobRequest): Job {
   const input = requiredText(request.input, 'input');
   const output = requiredText(request.output, 'output');
   // Parsed for validation only: the job keeps the URIs as the user wrote them.
-  parseLocation(input, JOB_OPTION_NAMES.input);
+  parseInputLocation(input, JOB_OPTION_NAMES.input);
   parseLocation(output, JOB_OPTION_NAMES.output);
   const format = optionalText(request.format, 'format') ?? 'ndjson';
   if (!(RECORD_FORMATS as readonly string[]).includes(format)) {

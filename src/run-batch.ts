@@ -9,7 +9,10 @@ import { runLocal } from './local/local-engine.ts';
 import type { BatchProgress, BatchReport } from './report/batch-report.ts';
 import type { RunSettings } from './settings.ts';
 import { chooseMapMode } from './plan/map-mode.ts';
+import { partitionShortfall } from './plan/partition-plan.ts';
 import { planJob } from './steps/steps.ts';
+import type { HandlerBundle } from './handler/bundle.ts';
+import { prepareRun } from './preflight.ts';
 import { lazyS3Client } from './store/open-store.ts';
 
 export interface RunHooks {
@@ -27,6 +30,7 @@ export interface RunHooks {
 /** Runs a batch on the engine the settings name; the CLI and the action both come through here. */
 export async function runBatch(settings: RunSettings, hooks: RunHooks = {}): Promise<BatchReport> {
   const log = hooks.log ?? (() => {});
+  const prepared = await prepareRun(settings, log);
   if (settings.aws !== undefined) {
     const { aws } = settings;
     const clients = hooks.awsClients ?? {
@@ -37,7 +41,7 @@ export async function runBatch(settings: RunSettings, hooks: RunHooks = {}): Pro
     };
     // Before planning, whose S3 listing would otherwise fail with the SDK's own credentials message.
     await checkCredentials(clients.sts, hooks.signal);
-    return runAws({ ...(await common(settings, () => clients.s3, log)), ...aws, step: stepFromEnv() }, clients, {
+    return runAws({ ...(await common(settings, prepared.bundle, () => clients.s3, log)), ...aws, step: stepFromEnv() }, clients, {
       clock: hooks.clock ?? systemClock,
       log,
       ...(hooks.signal === undefined ? {} : { signal: hooks.signal }),
@@ -47,19 +51,20 @@ export async function runBatch(settings: RunSettings, hooks: RunHooks = {}): Pro
     });
   }
   return runLocal({
-    ...(await common(settings, lazyS3Client(settings.s3), log)),
-    concurrency: settings.concurrency,
+    ...(await common(settings, prepared.bundle, lazyS3Client(settings.s3), log)),
+    concurrency: prepared.concurrency,
     s3: settings.s3,
     ...(hooks.onProgress === undefined ? {} : { onProgress: hooks.onProgress }),
     ...(hooks.signal === undefined ? {} : { signal: hooks.signal }),
   });
 }
 
-/** What both engines take: the job, the handler, the template and its parameters (the map mode chosen). */
-async function common(settings: RunSettings, s3: () => S3Client, log: (line: string) => void) {
+/** What both engines take: the job, the handler and its bundle, the template and its parameters (the map mode chosen). */
+async function common(settings: RunSettings, bundle: HandlerBundle, s3: () => S3Client, log: (line: string) => void) {
   return {
     job: settings.job,
     handler: settings.handler,
+    bundle,
     ...(settings.template === undefined ? {} : { template: settings.template }),
     parameters: await withMapMode(settings, s3, log),
   };
@@ -71,12 +76,18 @@ async function common(settings: RunSettings, s3: () => S3Client, log: (line: str
  */
 async function withMapMode(settings: RunSettings, s3: () => S3Client, log: (line: string) => void): Promise<Readonly<Record<string, string>>> {
   const { parameters } = settings;
-  if (parameters.MapMode !== undefined) return parameters;
+  const askedFor = 'partitions' in settings.job.sizing;
+  if (parameters.MapMode !== undefined && !askedFor) return parameters;
   const plan = await planJob(settings.job, { s3 });
+  // A partition count asked for and not met (one gzip object is one partition) is said before the run.
+  const shortfall = partitionShortfall(plan, settings.job.sizing);
+  if (shortfall !== undefined) log(shortfall);
+  if (parameters.MapMode !== undefined) return parameters;
   const choice = chooseMapMode(settings.mapMode, {
     partitions: plan.partitions.length,
     maxConcurrency: Number(parameters.MaxConcurrency ?? 0),
-    largestPartitionBytes: Math.max(0, ...plan.partitions.map((partition) => partition.bytes)),
+    // A gzip partition takes as long as the bytes it decompresses to.
+    largestPartitionBytes: Math.max(0, ...plan.partitions.map((partition) => partition.uncompressedBytes ?? partition.bytes)),
   });
   log(choice.reason);
   return { ...parameters, MapMode: choice.mapMode, ...(choice.mapMode === 'DISTRIBUTED' && parameters.ChildExecutionType === undefined ? { ChildExecutionType: choice.childExecutionType } : {}) };

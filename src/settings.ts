@@ -1,10 +1,11 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import path from 'node:path';
 import { checkStackName } from './aws/stack-names.ts';
 import { InputError } from './errors.ts';
 import { defaultTemplatePath } from './local/template-definition.ts';
 import { JOB_OPTION_NAMES, parseJob, readJobRequest, type Job } from './job.ts';
+import { parseInputLocation, parseLocation } from './location.ts';
 import { parse as parseYaml } from 'yaml';
 import type { MapModeRequest } from './plan/map-mode.ts';
 import { DEFAULT_PRICES, type Prices } from './report/cost.ts';
@@ -113,6 +114,7 @@ export function parseRunSettings(read: ReadSetting): RunSettings {
   }
   const summary = value('summary');
   const report = value('report');
+  checkLocalPaths({ input: job.input, output: job.output, summary, report });
   const mapMode = value('map-mode') ?? 'auto';
   if (mapMode !== 'auto' && mapMode !== 'inline' && mapMode !== 'distributed') {
     throw new InputError(`map-mode "${mapMode}" is not one of auto, inline, distributed.`);
@@ -180,6 +182,26 @@ function parseAwsSettings(value: (name: string) => string | undefined, endpoint:
       perThousandStateTransitions: price(value('price-per-thousand-state-transitions'), 'price-per-thousand-state-transitions') ?? DEFAULT_PRICES.perThousandStateTransitions,
     },
   };
+}
+
+/**
+ * The local paths of a run, checked before any work: the input exists, the output directory is
+ * not a file, and the summary and report files are not directories.
+ */
+export function checkLocalPaths(paths: { input?: string; output?: string; summary?: string | undefined; report?: string | undefined }): void {
+  const input = paths.input === undefined ? undefined : parseInputLocation(paths.input);
+  if (input?.kind === 'dir' && !existsSync(input.uri)) {
+    throw new InputError(`input: directory ${input.uri} does not exist: give the folder or file that holds the data (relative paths start from ${process.cwd()}).`);
+  }
+  const output = paths.output === undefined ? undefined : parseLocation(paths.output, 'output');
+  if (output?.kind === 'dir' && statSync(output.path, { throwIfNoEntry: false })?.isFile() === true) {
+    throw new InputError(`output: ${output.path} is a file: give a directory for the results (it is created when missing).`);
+  }
+  for (const [name, file] of [['summary', paths.summary], ['report', paths.report]] as const) {
+    if (file !== undefined && statSync(file, { throwIfNoEntry: false })?.isDirectory() === true) {
+      throw new InputError(`${name}: ${file} is a directory: give a file name, like ${path.join(file, `${name === 'summary' ? 'summary.md' : 'report.json'}`)}.`);
+    }
+  }
 }
 
 /** A YAML or JSON map of names to scalar values (`Key: value` lines, or `{"Key": "value"}`). */

@@ -18,8 +18,11 @@ export interface ActionRun {
   readonly work: string;
 }
 
-/** Runs dist/index.js as the runner does: INPUT_* variables, and GITHUB_STEP_SUMMARY and GITHUB_OUTPUT files. */
-export async function runBundledAction(inputs: Record<string, string>, env: Record<string, string> = {}): Promise<ActionRun> {
+/**
+ * Runs dist/index.js as the runner does: INPUT_* variables, and GITHUB_STEP_SUMMARY and GITHUB_OUTPUT
+ * files. `actionDir` is the checkout of the action (the repository, or a copy of what it commits).
+ */
+export async function runBundledAction(inputs: Record<string, string>, env: Record<string, string> = {}, actionDir = root): Promise<ActionRun> {
   const work = await tempDir();
   const summaryFile = path.join(work, 'summary.md');
   const outputFile = path.join(work, 'output.txt');
@@ -33,7 +36,7 @@ export async function runBundledAction(inputs: Record<string, string>, env: Reco
     ...env,
     ...Object.fromEntries(Object.entries(inputs).map(([name, value]) => [`INPUT_${name.toUpperCase()}`, value])),
   };
-  const result = await execute(process.execPath, [path.join(root, 'dist/index.js')], { env: variables, cwd: root }).then(
+  const result = await execute(process.execPath, [path.join(actionDir, 'dist/index.js')], { env: variables, cwd: actionDir }).then(
     ({ stdout, stderr }) => ({ code: 0, stdout, stderr }),
     (error: { code: number; stdout: string; stderr: string }) => ({ code: error.code, stdout: error.stdout, stderr: error.stderr }),
   );

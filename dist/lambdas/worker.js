@@ -33390,36 +33390,53 @@ function checkHandler(loaded, file) {
             throw new HandlerModuleError(`Handler module ${file} exports "${name}" but it is a ${typeof exports[name]}, not a function.`);
         }
     }
-    if (has('processRecord') === has('processPartition')) {
-        throw new HandlerModuleError(has('processRecord')
-            ? `Handler module ${file} exports both processRecord and processPartition: export one of them.`
-            : `Handler module ${file} exports nothing usable: export a processRecord(state, record, context) or a processPartition(records, context) function (exports found: ${Object.keys(exports).join(', ') || 'none'}).`);
-    }
+    const problem = exportsProblem(file, has('processRecord'), has('processPartition'), Object.keys(exports));
+    if (problem !== undefined)
+        throw new HandlerModuleError(problem);
     const merge = has('merge') ? exports.merge : defaultMerge;
     return has('processRecord')
         ? { kind: 'record', handler: exports, merge }
         : { kind: 'partition', handler: exports, merge };
+}
+/** Why a module with these exports is no handler; undefined when it is one. */
+function exportsProblem(file, processRecord, processPartition, found) {
+    if (processRecord && processPartition)
+        return `Handler module ${file} exports both processRecord and processPartition: export one of them.`;
+    if (!processRecord && !processPartition) {
+        return `Handler module ${file} exports nothing usable: export a processRecord(state, record, context) or a processPartition(records, context) function (exports found: ${found.join(', ') || 'none'}).`;
+    }
+    return undefined;
 }
 
 ;// CONCATENATED MODULE: ./lib/src/location.js
 
 
 
+
 const BUCKET_NAME = /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/;
+/** A last path part that names a data file rather than a folder: `logs/app.ndjson.gz`, `data.csv`. */
+const DATA_FILE = /\.(csv|tsv|txt|log|json|jsonl|ndjson|gz|gzip|bz2|xz|zst|zstd|lz4|snappy|zip|7z|parquet|orc|avro)$/i;
 /**
  * Parses `s3://bucket/prefix`, `file:///abs/path` or a plain path. A prefix is a folder: it is
- * normalised to end with `/`, so `s3://b/day-1` never picks up `day-10/`.
+ * normalised to end with `/`, so `s3://b/day-1` never picks up `day-10/`. As an input (`single`),
+ * an existing local file, or an S3 key without a trailing `/` whose last part has a data file
+ * extension (`s3://b/logs/app.csv`), is that one object.
  */
-function location_parseLocation(value, inputName) {
+function location_parseLocation(value, inputName, { single = false } = {}) {
     const text = value.trim();
     if (text === '') {
         throw new errors_InputError(`${inputName} is empty: give an S3 URI like s3://my-bucket/logs/ or a local directory path.`);
     }
     const scheme = /^([a-zA-Z][a-zA-Z0-9+.-]*):\/\//.exec(text)?.[1]?.toLowerCase();
+    // `s3:/bucket/x` would otherwise be a local directory named `s3:`. (One letter is a Windows drive.)
+    const malformed = scheme === undefined ? /^([a-zA-Z][a-zA-Z0-9+.-]+):/.exec(text)?.[1] : undefined;
+    if (malformed !== undefined) {
+        throw new errors_InputError(`${inputName} "${text}" is not a URI: write ${malformed.toLowerCase()}://bucket/prefix with two slashes, or ./${text} for a local path with a colon in its name.`);
+    }
     if (scheme === undefined)
-        return dirLocation(external_node_path_.resolve(text));
+        return dirLocation(external_node_path_.resolve(text), single);
     if (scheme === 'file')
-        return dirLocation((0,external_node_url_namespaceObject.fileURLToPath)(text));
+        return dirLocation((0,external_node_url_namespaceObject.fileURLToPath)(text), single);
     if (scheme !== 's3') {
         throw new errors_InputError(`${inputName} "${text}" uses the unsupported scheme "${scheme}://": use s3://bucket/prefix or a local directory path.`);
     }
@@ -33430,11 +33447,22 @@ function location_parseLocation(value, inputName) {
         throw new errors_InputError(`${inputName} "${text}" does not name a valid S3 bucket ("${bucket}"): bucket names are 3-63 lowercase letters, digits, dots and hyphens.`);
     }
     const rawPrefix = slash === -1 ? '' : rest.slice(slash + 1).replace(/^\/+/, '');
+    if (single && DATA_FILE.test(rawPrefix)) {
+        const cut = rawPrefix.lastIndexOf('/') + 1;
+        return { kind: 's3', bucket, prefix: rawPrefix.slice(0, cut), uri: `s3://${bucket}/${rawPrefix}`, object: rawPrefix.slice(cut) };
+    }
     const prefix = rawPrefix === '' || rawPrefix.endsWith('/') ? rawPrefix : `${rawPrefix}/`;
     return { kind: 's3', bucket, prefix, uri: `s3://${bucket}/${prefix}` };
 }
-function dirLocation(dir) {
-    return { kind: 'dir', path: dir, uri: dir };
+function dirLocation(target, single) {
+    if (single && (0,external_node_fs_.statSync)(target, { throwIfNoEntry: false })?.isFile() === true) {
+        return { kind: 'dir', path: external_node_path_.dirname(target), uri: target, object: external_node_path_.basename(target) };
+    }
+    return { kind: 'dir', path: target, uri: target };
+}
+/** The input location of a job: a folder, or one file or S3 object. */
+function location_parseInputLocation(value, inputName = 'input') {
+    return location_parseLocation(value, inputName, { single: true });
 }
 
 ;// CONCATENATED MODULE: ./lib/src/job.js
@@ -33467,7 +33495,7 @@ function job_parseJob(request) {
     const input = requiredText(request.input, 'input');
     const output = requiredText(request.output, 'output');
     // Parsed for validation only: the job keeps the URIs as the user wrote them.
-    parseLocation(input, JOB_OPTION_NAMES.input);
+    parseInputLocation(input, JOB_OPTION_NAMES.input);
     parseLocation(output, JOB_OPTION_NAMES.output);
     const format = optionalText(request.format, 'format') ?? 'ndjson';
     if (!RECORD_FORMATS.includes(format)) {
@@ -33672,13 +33700,15 @@ function partition_plan_isSplittable(key) {
     return !/\.(gz|gzip)$/i.test(key);
 }
 /**
- * Plans partitions of equal bytes. Whole (gzip) objects are placed first, largest first, on the
- * least-loaded partition; splittable bytes then fill every partition up to one common level, cut
- * at any byte (the worker's record rule makes any cut safe). Objects keep their key order.
+ * Plans partitions of equal work. Whole (gzip) objects are placed first, heaviest first (by their
+ * uncompressed size when known), on the least-loaded partition; splittable bytes then fill every
+ * partition up to one common level, cut at any byte (the worker's record rule makes any cut safe).
+ * Objects keep their key order.
  */
 function partition_plan_planPartitions(listing, options) {
     let objects = 0;
     let bytes = 0;
+    let weight = 0;
     const whole = [];
     const splittable = [];
     for (const object of listing) {
@@ -33689,25 +33719,45 @@ function partition_plan_planPartitions(listing, options) {
         if (object.size === 0)
             continue;
         bytes += object.size;
+        weight += weightOf(object);
         (partition_plan_isSplittable(object.key) ? splittable : whole).push(object);
     }
     if (bytes === 0)
         return { objects, bytes, partitions: [] };
-    const { count, cappedAt } = partitionCount(bytes, options);
-    const bins = Array.from({ length: count }, () => ({ load: 0, segments: [] }));
+    const { count, cappedAt } = partitionCount(bytes, weight, options);
+    const bins = Array.from({ length: count }, () => ({ load: 0, bytes: 0, segments: [] }));
     placeWholeObjects(whole, bins);
     const quotas = fillQuotas(bins.map((bin) => bin.load), splittable.reduce((sum, object) => sum + object.size, 0));
     pourSplittable(splittable, bins, quotas);
+    const compressed = whole.length > 0;
     const partitions = bins
-        .filter((bin) => bin.load > 0)
-        .map((bin, id) => ({ id, bytes: bin.load, segments: bin.segments }));
-    return { objects, bytes, partitions, ...(cappedAt === undefined ? {} : { cappedAt }) };
+        .filter((bin) => bin.bytes > 0)
+        .map((bin, id) => ({ id, bytes: bin.bytes, ...(compressed && bin.load !== bin.bytes ? { uncompressedBytes: bin.load } : {}), segments: bin.segments }));
+    return { objects, bytes, ...(weight !== bytes ? { uncompressedBytes: weight } : {}), partitions, ...(cappedAt === undefined ? {} : { cappedAt }) };
 }
-function partitionCount(bytes, options) {
+/** What an object costs a worker: its bytes once decompressed. */
+function weightOf(object) {
+    return Math.max(object.size, object.uncompressedSize ?? 0);
+}
+/**
+ * Why a plan has fewer partitions than `--partitions` asked for, or undefined: gzip objects cannot
+ * be split, so each is read whole by one worker, and a partition needs at least one byte.
+ */
+function partitionShortfall(plan, sizing) {
+    if (!('partitions' in sizing) || plan.partitions.length >= sizing.partitions || plan.bytes === 0)
+        return undefined;
+    const whole = plan.partitions.flatMap((partition) => partition.segments).filter((segment) => !partition_plan_isSplittable(segment.key));
+    const asked = `${plan.partitions.length} partition${plan.partitions.length === 1 ? '' : 's'}, not the ${sizing.partitions} asked for`;
+    if (whole.length === plan.partitions.flatMap((partition) => partition.segments).length) {
+        return `${asked}: ${whole.length === 1 ? `${whole[0].key} is gzip, which cannot be split` : `the input is ${whole.length} gzip objects, which cannot be split`}: each gzip object is read whole by one worker. Split the data into more files (or store it uncompressed) for more parallelism.`;
+    }
+    return `${asked}: ${plan.bytes < sizing.partitions ? `the input has only ${plan.bytes} bytes` : 'gzip objects cannot be split, and they fill the others'}.`;
+}
+function partitionCount(bytes, weight, options) {
     if ('partitions' in options.sizing) {
         return { count: Math.min(options.sizing.partitions, bytes) };
     }
-    const wanted = Math.ceil(bytes / options.sizing.partitionBytes);
+    const wanted = Math.ceil(weight / options.sizing.partitionBytes);
     return wanted > options.maxPartitions
         ? { count: options.maxPartitions, cappedAt: options.maxPartitions }
         : { count: wanted };
@@ -33716,13 +33766,14 @@ function partitionCount(bytes, options) {
 function placeWholeObjects(whole, bins) {
     if (whole.length === 0)
         return;
-    const sorted = [...whole].sort((a, b) => b.size - a.size || compareKeys(a.key, b.key));
+    const sorted = [...whole].sort((a, b) => weightOf(b) - weightOf(a) || compareKeys(a.key, b.key));
     const heap = new MinHeap((a, b) => bins[a].load - bins[b].load || a - b);
     bins.forEach((_, index) => heap.push(index));
     for (const object of sorted) {
         const index = heap.pop();
         const bin = bins[index];
-        bin.load += object.size;
+        bin.load += weightOf(object);
+        bin.bytes += object.size;
         bin.segments.push({ key: object.key, start: 0, end: object.size });
         heap.push(index);
     }
@@ -33772,6 +33823,7 @@ function pourSplittable(splittable, bins, quotas) {
             const take = Math.min(quotas[binIndex], object.size - start);
             bin.segments.push({ key: object.key, start, end: start + take });
             bin.load += take;
+            bin.bytes += take;
             quotas[binIndex] -= take;
             start += take;
         }
@@ -34098,6 +34150,44 @@ async function map_items_resolvePartition(item, destination) {
     return partition;
 }
 
+;// CONCATENATED MODULE: ./lib/src/plan/gzip-size.js
+
+
+/** The smallest gzip stream: a 10-byte header, an empty deflate block, the 8-byte trailer. */
+const MIN_GZIP_BYTES = 18;
+const TRAILER_READS_IN_FLIGHT = 16;
+/**
+ * The size a gzip object decompresses to, so partitions are balanced by the work they hold rather
+ * than by compressed bytes (a 10x-compressed log weighs 10x its size). One ranged read of the
+ * trailer's last 4 bytes: ISIZE, the uncompressed length modulo 2^32 (RFC 1952). ISIZE is low for
+ * streams over 4 GiB and, in a file of several gzip members, counts only the last member; an
+ * object never weighs less than its compressed size, so such an object is at worst weighed as it
+ * was before. A trailer claiming more than deflate's 1032:1 (a file that is not gzip at all), or
+ * one that cannot be read, leaves the compressed size.
+ */
+async function gzip_size_withUncompressedSizes(store, objects) {
+    return mapLimited(objects, TRAILER_READS_IN_FLIGHT, async (object) => {
+        if (isSplittable(object.key) || object.size < MIN_GZIP_BYTES)
+            return object;
+        const trailer = await readRange(store, object.key, object.size - 4, object.size).catch(() => undefined);
+        if (trailer?.length !== 4)
+            return object;
+        return { ...object, uncompressedSize: estimateUncompressed(trailer.readUInt32LE(0), object.size) };
+    });
+}
+/** Deflate cannot compress better than about 1032:1; an ISIZE beyond that is not a gzip trailer. */
+const MAX_DEFLATE_RATIO = 1032;
+/** ISIZE as a weight: never below the compressed size, nor above what deflate can expand to (see withUncompressedSizes). */
+function estimateUncompressed(isize, compressedSize) {
+    return isize > compressedSize * MAX_DEFLATE_RATIO ? compressedSize : Math.max(isize, compressedSize);
+}
+async function readRange(store, key, start, end) {
+    const chunks = [];
+    for await (const chunk of store.read(key, { start, end }))
+        chunks.push(chunk);
+    return Buffer.concat(chunks);
+}
+
 ;// CONCATENATED MODULE: ./lib/src/plan/split-partition.js
 
 
@@ -34153,14 +34243,23 @@ const READ_CHUNK = 1 << 20;
 class DirStore {
     uri;
     #root;
-    constructor(root) {
+    #only;
+    /** With `only`, the store lists that one file of the directory (an input that is a single file). */
+    constructor(root, only) {
         this.#root = root;
-        this.uri = root;
+        this.#only = only;
+        this.uri = only === undefined ? root : external_node_path_.join(root, only);
     }
     async *list() {
-        const info = await (0,promises_.stat)(this.#root).catch((error) => {
-            throw new StoreError(`Directory ${this.#root} cannot be read (${code(error)}): check the path exists.`, { cause: error });
+        const info = await (0,promises_.stat)(this.uri).catch((error) => {
+            throw new StoreError(`${this.#only === undefined ? 'Directory' : 'File'} ${this.uri} cannot be read (${code(error)}): check the path exists.`, { cause: error });
         });
+        if (this.#only !== undefined) {
+            if (!info.isFile())
+                throw new StoreError(`${this.uri} is not a file.`);
+            yield { key: this.#only, size: info.size };
+            return;
+        }
         if (!info.isDirectory())
             throw new StoreError(`${this.#root} is not a directory: give the folder that holds the data.`);
         yield* this.#walk('');
@@ -34233,29 +34332,38 @@ class S3Store {
     #client;
     #bucket;
     #prefix;
-    constructor(client, bucket, prefix) {
+    #only;
+    /** With `only`, the store lists that one object of the prefix (an input that is a single object). */
+    constructor(client, bucket, prefix, only) {
         this.#client = client;
         this.#bucket = bucket;
         this.#prefix = prefix;
-        this.uri = `s3://${bucket}/${prefix}`;
+        this.#only = only;
+        this.uri = `s3://${bucket}/${prefix}${only ?? ''}`;
     }
     async *list() {
         let token;
+        let found = false;
         do {
+            // One object is listed, not read with HeadObject: the role's s3:ListBucket on the prefix covers it.
             const page = await this.#client
-                .send(new dist_cjs/* ListObjectsV2Command */.u6x({ Bucket: this.#bucket, Prefix: this.#prefix, ContinuationToken: token }))
+                .send(new dist_cjs/* ListObjectsV2Command */.u6x({ Bucket: this.#bucket, Prefix: this.#prefix + (this.#only ?? ''), ContinuationToken: token }))
                 .catch((error) => {
                 throw this.#explain('list', this.uri, error);
             });
             for (const object of page.Contents ?? []) {
                 const key = object.Key.slice(this.#prefix.length);
                 // Zero-byte "folder" markers made by the console are not data.
-                if (key === '' || key.endsWith('/'))
+                if (key === '' || key.endsWith('/') || (this.#only !== undefined && key !== this.#only))
                     continue;
+                found = true;
                 yield { key, size: object.Size ?? 0 };
             }
-            token = page.IsTruncated === true ? page.NextContinuationToken : undefined;
+            token = page.IsTruncated === true && (this.#only === undefined || !found) ? page.NextContinuationToken : undefined;
         } while (token !== undefined);
+        if (this.#only !== undefined && !found) {
+            throw new StoreError(`Cannot list ${this.uri}: no object has that key. End the URI with / if it is a folder.`);
+        }
     }
     /**
      * Streams the bytes of a range. The SDK retries a failed request (SlowDown, 5xx); a connection
@@ -34340,7 +34448,7 @@ function createS3Client(settings) {
 }
 /** Opens a store for a location; one S3 client serves every S3 location of a run. */
 function open_store_openStore(location, s3) {
-    return location.kind === 's3' ? new S3Store(s3(), location.bucket, location.prefix) : new DirStore(location.path);
+    return location.kind === 's3' ? new S3Store(s3(), location.bucket, location.prefix, location.object) : new DirStore(location.path, location.object);
 }
 /** Builds the S3 client lazily, once, so a local-only run never touches AWS configuration. */
 function lazyS3Client(settings) {
@@ -34369,7 +34477,8 @@ function locationParameters(input, output) {
     const parameters = {};
     for (const [name, location] of [['Input', input], ['Output', output]]) {
         parameters[`${name}Bucket`] = location.kind === 's3' ? location.bucket : LOCAL_BUCKET;
-        parameters[`${name}Prefix`] = location.kind === 's3' ? location.prefix : '';
+        // One object: its key is the prefix the functions may read, and nothing beside it.
+        parameters[`${name}Prefix`] = location.kind === 's3' ? location.prefix + (location.object ?? '') : '';
     }
     return parameters;
 }
@@ -34428,17 +34537,19 @@ async function map_run_results_readMapRunResults(job, output, deps) {
 
 
 
+
 /**
  * Lists the input (sizes only) and plans its partitions; with the previous run's throughput and
  * the worker timeout, no partition is planned to take more than half the timeout.
  */
 async function planJob(job, deps, pacing) {
     const listing = [];
-    for await (const object of stores(job, deps).source.list())
+    const { source } = stores(job, deps);
+    for await (const object of source.list())
         listing.push(object);
     const total = listing.reduce((sum, object) => sum + object.size, 0);
     const { sizing, adapted } = adaptSizing(job.sizing, total, job.maxPartitions, pacing?.throughput, pacing?.workerTimeoutSeconds ?? 0);
-    const plan = planPartitions(listing, { sizing, maxPartitions: job.maxPartitions });
+    const plan = planPartitions(await withUncompressedSizes(source, listing), { sizing, maxPartitions: job.maxPartitions });
     return adapted === undefined ? plan : { ...plan, adapted };
 }
 async function partitionStep(event, deps) {
@@ -34498,7 +34609,7 @@ function parseRunId(runId) {
 }
 function stores(job, deps) {
     return {
-        source: open_store_openStore(location_parseLocation(job.input, 'input'), deps.s3),
+        source: open_store_openStore(location_parseInputLocation(job.input), deps.s3),
         destination: open_store_openStore(location_parseLocation(job.output, 'output'), deps.s3),
     };
 }

@@ -6,7 +6,7 @@ import { GetCallerIdentityCommand, type STSClient } from '@aws-sdk/client-sts';
 import { createHash } from 'node:crypto';
 import { InputError, errorMessage } from '../errors.ts';
 import { toJobRequest, type Job } from '../job.ts';
-import { parseLocation } from '../location.ts';
+import { parseInputLocation, parseLocation } from '../location.ts';
 import { BATCH_FILE, runKey } from '../partition/outcome.ts';
 import { buildReport, type BatchReport, type ReportLink } from '../report/batch-report.ts';
 import { estimateCost } from '../report/cost.ts';
@@ -23,6 +23,8 @@ import type { MapProgress } from './map-progress.ts';
 import { partitionOf, s3ObjectUrl } from './partition.ts';
 import { checkStackName } from './stack-names.ts';
 import { bundledTemplate, defaultTemplatePath } from '../local/template-definition.ts';
+import { functionArchitecture } from '../local/template-parameters.ts';
+import { bundleHandler, type HandlerBundle } from '../handler/bundle.ts';
 
 export interface AwsClients {
   readonly cfn: CloudFormationClient;
@@ -33,6 +35,8 @@ export interface AwsClients {
 export interface AwsRunOptions extends AwsSettings {
   readonly job: Job;
   readonly handler: string;
+  /** Its bundle, when the caller built it already (the run's preflight does). */
+  readonly bundle?: HandlerBundle;
   readonly template?: string;
   /** Template parameters set by the user (memory, timeouts, MaxConcurrency, ...). */
   readonly parameters: Readonly<Record<string, string>>;
@@ -61,7 +65,7 @@ export const BOOTSTRAP_STACK = 'sfn-fanout-bootstrap';
  * or redrive) one execution, wait for it, and report it from the batch file the reducer wrote.
  */
 export async function runAws(options: AwsRunOptions, clients: AwsClients, deps: AwsRunDeps): Promise<BatchReport> {
-  const input = parseLocation(options.job.input, 'input');
+  const input = parseInputLocation(options.job.input);
   const output = parseLocation(options.job.output, 'output');
   if (input.kind !== 's3' || output.kind !== 's3') {
     throw new InputError('engine aws reads and writes S3: give input and output as s3://bucket/prefix/ (or use engine local for directories).');
@@ -82,7 +86,8 @@ export async function runAws(options: AwsRunOptions, clients: AwsClients, deps: 
     },
   };
   artifactBucket ??= await bootstrapBucket(clients.cfn, options.roleArn, deployDeps);
-  const pkg = await buildCodePackage(options.handler);
+  const bundle = options.bundle ?? (await bundleHandler(options.handler, { log: deps.log }));
+  const pkg = await buildCodePackage(bundle, { architecture: await functionArchitecture(options.template ?? defaultTemplatePath(), options.parameters) });
   const key = codeKey(pkg);
   deps.log((await uploadIfAbsent(clients.s3, artifactBucket, key, pkg.zip, deps.signal)) ? `Uploaded the code to s3://${artifactBucket}/${key}.` : `The code is already at s3://${artifactBucket}/${key}.`);
 

@@ -1,4 +1,6 @@
 #!/usr/bin/env node
+// First: it checks the Node.js version before the rest of the CLI loads.
+import './require-node.ts';
 import { main } from '../cli.ts';
 
 // Ctrl-C stops the execution and its workers; a second one kills the process.

@@ -32,15 +32,19 @@ export function checkHandler(loaded: Record<string, unknown>, file: string): Loa
       throw new HandlerModuleError(`Handler module ${file} exports "${name}" but it is a ${typeof exports[name]}, not a function.`);
     }
   }
-  if (has('processRecord') === has('processPartition')) {
-    throw new HandlerModuleError(
-      has('processRecord')
-        ? `Handler module ${file} exports both processRecord and processPartition: export one of them.`
-        : `Handler module ${file} exports nothing usable: export a processRecord(state, record, context) or a processPartition(records, context) function (exports found: ${Object.keys(exports).join(', ') || 'none'}).`,
-    );
-  }
+  const problem = exportsProblem(file, has('processRecord'), has('processPartition'), Object.keys(exports));
+  if (problem !== undefined) throw new HandlerModuleError(problem);
   const merge = has('merge') ? (exports.merge as (a: unknown, b: unknown) => unknown) : defaultMerge;
   return has('processRecord')
     ? { kind: 'record', handler: exports as unknown as RecordHandler, merge }
     : { kind: 'partition', handler: exports as unknown as PartitionHandler, merge };
+}
+
+/** Why a module with these exports is no handler; undefined when it is one. */
+export function exportsProblem(file: string, processRecord: boolean, processPartition: boolean, found: readonly string[]): string | undefined {
+  if (processRecord && processPartition) return `Handler module ${file} exports both processRecord and processPartition: export one of them.`;
+  if (!processRecord && !processPartition) {
+    return `Handler module ${file} exports nothing usable: export a processRecord(state, record, context) or a processPartition(records, context) function (exports found: ${found.join(', ') || 'none'}).`;
+  }
+  return undefined;
 }

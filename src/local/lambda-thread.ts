@@ -3,9 +3,17 @@ import * as partitioner from '../../lambdas/partitioner.ts';
 import * as reducer from '../../lambdas/reducer.ts';
 import * as worker from '../../lambdas/worker.ts';
 import { serializeError } from '../lambda-error.ts';
+import { handlerFromEnv } from '../steps/steps.ts';
+import { CHECK_HANDLER_MODULE } from './check-handler.ts';
+
+// Stack traces from the user's bundle name their own files and lines, as NODE_OPTIONS=--enable-source-maps does in Lambda.
+process.setSourceMapsEnabled(true);
+
+/** Not a Lambda: loads the user's handler once, so a module that cannot load fails the run before any work. */
+const handlerCheck = { handler: async () => (await handlerFromEnv()()).kind };
 
 /** One Lambda execution environment: runs one invocation at a time, keeps module state between them. */
-const modules: Record<string, Record<string, unknown>> = { partitioner, reducer, worker };
+const modules: Record<string, Record<string, unknown>> = { partitioner, reducer, worker, [CHECK_HANDLER_MODULE]: handlerCheck };
 
 export interface InvokeMessage {
   readonly id: number;

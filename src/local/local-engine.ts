@@ -1,10 +1,10 @@
 import { availableParallelism } from 'node:os';
-import path from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { StateMachine, type StateMachineDefinition } from 'aws-local-stepfunctions';
 import { errorMessage } from '../errors.ts';
+import { bundleHandler, type HandlerBundle } from '../handler/bundle.ts';
 import { toJobRequest, type Job } from '../job.ts';
-import { parseLocation } from '../location.ts';
+import { parseInputLocation, parseLocation } from '../location.ts';
 import { BATCH_FILE, partitionResults, runKey, type MapResult } from '../partition/outcome.ts';
 import { buildReport, type BatchProgress, type BatchReport } from '../report/batch-report.ts';
 import type { BatchFile } from '../steps/steps.ts';
@@ -23,6 +23,8 @@ export interface LocalRunOptions {
   readonly job: Job;
   /** The user's handler module. */
   readonly handler: string;
+  /** Its bundle, when the caller built it already; else it is bundled here (from the cache when unchanged). */
+  readonly bundle?: HandlerBundle;
   readonly template?: string;
   /** Values for template parameters (MaxConcurrency, ToleratedFailurePercentage, ...). */
   readonly parameters?: Readonly<Record<string, string>>;
@@ -48,17 +50,19 @@ type MapEvent = { type: string; output?: unknown; parentState?: { name?: string 
 export async function runLocal(options: LocalRunOptions): Promise<BatchReport> {
   const now = options.now ?? Date.now;
   const machine = await loadStateMachine(options.template ?? defaultTemplatePath(), {
-    ...locationParameters(parseLocation(options.job.input, 'input'), parseLocation(options.job.output, 'output')),
+    ...locationParameters(parseInputLocation(options.job.input), parseLocation(options.job.output, 'output')),
     ...options.parameters,
   });
   assertRunsLocally(machine.definition, new Set(machine.functions.keys()));
   const runId = options.runId ?? `local-${new Date(now()).toISOString().replace(/[:.]/g, '-')}-${randomUUID().slice(0, 8)}`;
   const { job } = options;
+  // The same bundle the AWS engine zips: a local run exercises the code Lambda will run.
+  const bundle = options.bundle ?? (await bundleHandler(options.handler));
 
   const pool = new LambdaPool({
     size: options.concurrency ?? availableParallelism(),
     env: {
-      SFN_FANOUT_HANDLER: path.resolve(options.handler),
+      SFN_FANOUT_HANDLER: bundle.file,
       ...(options.s3?.endpoint === undefined ? {} : { SFN_FANOUT_S3_ENDPOINT: options.s3.endpoint }),
       ...(options.s3?.region === undefined ? {} : { AWS_REGION: options.s3.region }),
     },

@@ -13,16 +13,23 @@ export interface Partition {
   /** Set on the halves of a partition split after a timeout: "1" and "2". */
   readonly split?: string;
   readonly bytes: number;
+  /** Set when the partition holds gzip objects: its bytes once decompressed (estimated), what it was balanced by. */
+  readonly uncompressedBytes?: number;
   readonly segments: readonly Segment[];
 }
 
 export interface PartitionPlan {
   readonly objects: number;
   readonly bytes: number;
+  /** Set when the input holds gzip objects: all its bytes once decompressed (estimated). */
+  readonly uncompressedBytes?: number;
   readonly partitions: readonly Partition[];
   /** Set when `partitionBytes` asked for more partitions than `maxPartitions` allows. */
   readonly cappedAt?: number;
 }
+
+/** A listed object, with what a gzip object decompresses to when known (see gzip-size.ts). */
+export type PlannedObject = StoredObject & { readonly uncompressedSize?: number };
 
 export type PlanSizing = { readonly partitionBytes: number } | { readonly partitions: number };
 
@@ -39,15 +46,17 @@ export function isSplittable(key: string): boolean {
 }
 
 /**
- * Plans partitions of equal bytes. Whole (gzip) objects are placed first, largest first, on the
- * least-loaded partition; splittable bytes then fill every partition up to one common level, cut
- * at any byte (the worker's record rule makes any cut safe). Objects keep their key order.
+ * Plans partitions of equal work. Whole (gzip) objects are placed first, heaviest first (by their
+ * uncompressed size when known), on the least-loaded partition; splittable bytes then fill every
+ * partition up to one common level, cut at any byte (the worker's record rule makes any cut safe).
+ * Objects keep their key order.
  */
-export function planPartitions(listing: Iterable<StoredObject>, options: PlanOptions): PartitionPlan {
+export function planPartitions(listing: Iterable<PlannedObject>, options: PlanOptions): PartitionPlan {
   let objects = 0;
   let bytes = 0;
-  const whole: StoredObject[] = [];
-  const splittable: StoredObject[] = [];
+  let weight = 0;
+  const whole: PlannedObject[] = [];
+  const splittable: PlannedObject[] = [];
   for (const object of listing) {
     objects += 1;
     if (UNREADABLE.test(object.key)) {
@@ -57,12 +66,13 @@ export function planPartitions(listing: Iterable<StoredObject>, options: PlanOpt
     }
     if (object.size === 0) continue;
     bytes += object.size;
+    weight += weightOf(object);
     (isSplittable(object.key) ? splittable : whole).push(object);
   }
   if (bytes === 0) return { objects, bytes, partitions: [] };
 
-  const { count, cappedAt } = partitionCount(bytes, options);
-  const bins = Array.from({ length: count }, () => ({ load: 0, segments: [] as Segment[] }));
+  const { count, cappedAt } = partitionCount(bytes, weight, options);
+  const bins = Array.from({ length: count }, (): Bin => ({ load: 0, bytes: 0, segments: [] }));
   placeWholeObjects(whole, bins);
   const quotas = fillQuotas(
     bins.map((bin) => bin.load),
@@ -70,37 +80,61 @@ export function planPartitions(listing: Iterable<StoredObject>, options: PlanOpt
   );
   pourSplittable(splittable, bins, quotas);
 
+  const compressed = whole.length > 0;
   const partitions = bins
-    .filter((bin) => bin.load > 0)
-    .map((bin, id) => ({ id, bytes: bin.load, segments: bin.segments }));
-  return { objects, bytes, partitions, ...(cappedAt === undefined ? {} : { cappedAt }) };
+    .filter((bin) => bin.bytes > 0)
+    .map((bin, id) => ({ id, bytes: bin.bytes, ...(compressed && bin.load !== bin.bytes ? { uncompressedBytes: bin.load } : {}), segments: bin.segments }));
+  return { objects, bytes, ...(weight !== bytes ? { uncompressedBytes: weight } : {}), partitions, ...(cappedAt === undefined ? {} : { cappedAt }) };
 }
 
-function partitionCount(bytes: number, options: PlanOptions): { count: number; cappedAt?: number } {
+/** What an object costs a worker: its bytes once decompressed. */
+function weightOf(object: PlannedObject): number {
+  return Math.max(object.size, object.uncompressedSize ?? 0);
+}
+
+/**
+ * Why a plan has fewer partitions than `--partitions` asked for, or undefined: gzip objects cannot
+ * be split, so each is read whole by one worker, and a partition needs at least one byte.
+ */
+export function partitionShortfall(plan: PartitionPlan, sizing: PlanSizing): string | undefined {
+  if (!('partitions' in sizing) || plan.partitions.length >= sizing.partitions || plan.bytes === 0) return undefined;
+  const whole = plan.partitions.flatMap((partition) => partition.segments).filter((segment) => !isSplittable(segment.key));
+  const asked = `${plan.partitions.length} partition${plan.partitions.length === 1 ? '' : 's'}, not the ${sizing.partitions} asked for`;
+  if (whole.length === plan.partitions.flatMap((partition) => partition.segments).length) {
+    return `${asked}: ${whole.length === 1 ? `${whole[0]!.key} is gzip, which cannot be split` : `the input is ${whole.length} gzip objects, which cannot be split`}: each gzip object is read whole by one worker. Split the data into more files (or store it uncompressed) for more parallelism.`;
+  }
+  return `${asked}: ${plan.bytes < sizing.partitions ? `the input has only ${plan.bytes} bytes` : 'gzip objects cannot be split, and they fill the others'}.`;
+}
+
+function partitionCount(bytes: number, weight: number, options: PlanOptions): { count: number; cappedAt?: number } {
   if ('partitions' in options.sizing) {
     return { count: Math.min(options.sizing.partitions, bytes) };
   }
-  const wanted = Math.ceil(bytes / options.sizing.partitionBytes);
+  const wanted = Math.ceil(weight / options.sizing.partitionBytes);
   return wanted > options.maxPartitions
     ? { count: options.maxPartitions, cappedAt: options.maxPartitions }
     : { count: wanted };
 }
 
 interface Bin {
+  /** Work: bytes once decompressed. */
   load: number;
+  /** Bytes read. */
+  bytes: number;
   segments: Segment[];
 }
 
 /** Longest-processing-time-first: each whole object goes to the least-loaded partition. */
-function placeWholeObjects(whole: StoredObject[], bins: Bin[]): void {
+function placeWholeObjects(whole: PlannedObject[], bins: Bin[]): void {
   if (whole.length === 0) return;
-  const sorted = [...whole].sort((a, b) => b.size - a.size || compareKeys(a.key, b.key));
+  const sorted = [...whole].sort((a, b) => weightOf(b) - weightOf(a) || compareKeys(a.key, b.key));
   const heap = new MinHeap<number>((a, b) => bins[a]!.load - bins[b]!.load || a - b);
   bins.forEach((_, index) => heap.push(index));
   for (const object of sorted) {
     const index = heap.pop()!;
     const bin = bins[index]!;
-    bin.load += object.size;
+    bin.load += weightOf(object);
+    bin.bytes += object.size;
     bin.segments.push({ key: object.key, start: 0, end: object.size });
     heap.push(index);
   }
@@ -139,7 +173,7 @@ export function fillQuotas(loads: readonly number[], splittableBytes: number): n
   return quotas;
 }
 
-function pourSplittable(splittable: StoredObject[], bins: Bin[], quotas: number[]): void {
+function pourSplittable(splittable: PlannedObject[], bins: Bin[], quotas: number[]): void {
   let binIndex = 0;
   for (const object of splittable) {
     let start = 0;
@@ -149,6 +183,7 @@ function pourSplittable(splittable: StoredObject[], bins: Bin[], quotas: number[
       const take = Math.min(quotas[binIndex]!, object.size - start);
       bin.segments.push({ key: object.key, start, end: start + take });
       bin.load += take;
+      bin.bytes += take;
       quotas[binIndex]! -= take;
       start += take;
     }

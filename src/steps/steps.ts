@@ -4,7 +4,7 @@ import { InputError } from '../errors.ts';
 import { serializeError } from '../lambda-error.ts';
 import { loadHandler, type LoadedHandler } from '../handler/load-handler.ts';
 import { parseJob, type Job, type JobRequest } from '../job.ts';
-import { parseLocation } from '../location.ts';
+import { parseInputLocation, parseLocation } from '../location.ts';
 import {
   BATCH_FILE,
   partitionDetailKey,
@@ -19,6 +19,7 @@ import {
 import { reduceOutcomes, type BatchResult } from '../partition/reduce.ts';
 import { runPartition } from '../partition/run-partition.ts';
 import { mapItems, resolvePartition, type PartitionItem } from '../plan/map-items.ts';
+import { withUncompressedSizes } from '../plan/gzip-size.ts';
 import { planPartitions, type Partition, type PartitionPlan } from '../plan/partition-plan.ts';
 import { splitPartition } from '../plan/split-partition.ts';
 import { THROUGHPUT_FILE, adaptSizing, measuredThroughput, type AdaptedSizing, type Throughput } from '../plan/adaptive-sizing.ts';
@@ -93,10 +94,11 @@ export interface StepDeps {
  */
 export async function planJob(job: Job, deps: StepDeps, pacing?: { throughput: Throughput | undefined; workerTimeoutSeconds: number }): Promise<PartitionPlan & { adapted?: AdaptedSizing['adapted'] }> {
   const listing: StoredObject[] = [];
-  for await (const object of stores(job, deps).source.list()) listing.push(object);
+  const { source } = stores(job, deps);
+  for await (const object of source.list()) listing.push(object);
   const total = listing.reduce((sum, object) => sum + object.size, 0);
   const { sizing, adapted } = adaptSizing(job.sizing, total, job.maxPartitions, pacing?.throughput, pacing?.workerTimeoutSeconds ?? 0);
-  const plan = planPartitions(listing, { sizing, maxPartitions: job.maxPartitions });
+  const plan = planPartitions(await withUncompressedSizes(source, listing), { sizing, maxPartitions: job.maxPartitions });
   return adapted === undefined ? plan : { ...plan, adapted };
 }
 
@@ -157,7 +159,7 @@ function parseRunId(runId: unknown): string {
 
 function stores(job: Job, deps: StepDeps): { source: ObjectStore; destination: ObjectStore } {
   return {
-    source: openStore(parseLocation(job.input, 'input'), deps.s3),
+    source: openStore(parseInputLocation(job.input), deps.s3),
     destination: openStore(parseLocation(job.output, 'output'), deps.s3),
   };
 }

@@ -24,7 +24,8 @@ export function locationParameters(input: Location, output: Location): Record<st
   const parameters: Record<string, string> = {};
   for (const [name, location] of [['Input', input], ['Output', output]] as const) {
     parameters[`${name}Bucket`] = location.kind === 's3' ? location.bucket : LOCAL_BUCKET;
-    parameters[`${name}Prefix`] = location.kind === 's3' ? location.prefix : '';
+    // One object: its key is the prefix the functions may read, and nothing beside it.
+    parameters[`${name}Prefix`] = location.kind === 's3' ? location.prefix + (location.object ?? '') : '';
   }
   return parameters;
 }

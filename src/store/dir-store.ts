@@ -10,16 +10,24 @@ const READ_CHUNK = 1 << 20;
 export class DirStore implements ObjectStore {
   readonly uri: string;
   readonly #root: string;
+  readonly #only: string | undefined;
 
-  constructor(root: string) {
+  /** With `only`, the store lists that one file of the directory (an input that is a single file). */
+  constructor(root: string, only?: string) {
     this.#root = root;
-    this.uri = root;
+    this.#only = only;
+    this.uri = only === undefined ? root : path.join(root, only);
   }
 
   async *list(): AsyncIterable<StoredObject> {
-    const info = await stat(this.#root).catch((error: unknown) => {
-      throw new StoreError(`Directory ${this.#root} cannot be read (${code(error)}): check the path exists.`, { cause: error });
+    const info = await stat(this.uri).catch((error: unknown) => {
+      throw new StoreError(`${this.#only === undefined ? 'Directory' : 'File'} ${this.uri} cannot be read (${code(error)}): check the path exists.`, { cause: error });
     });
+    if (this.#only !== undefined) {
+      if (!info.isFile()) throw new StoreError(`${this.uri} is not a file.`);
+      yield { key: this.#only, size: info.size };
+      return;
+    }
     if (!info.isDirectory()) throw new StoreError(`${this.#root} is not a directory: give the folder that holds the data.`);
     yield* this.#walk('');
   }

@@ -24,7 +24,7 @@ export function createS3Client(settings: S3Settings): S3Client {
 
 /** Opens a store for a location; one S3 client serves every S3 location of a run. */
 export function openStore(location: Location, s3: () => S3Client): ObjectStore {
-  return location.kind === 's3' ? new S3Store(s3(), location.bucket, location.prefix) : new DirStore(location.path);
+  return location.kind === 's3' ? new S3Store(s3(), location.bucket, location.prefix, location.object) : new DirStore(location.path, location.object);
 }
 
 /** Builds the S3 client lazily, once, so a local-only run never touches AWS configuration. */

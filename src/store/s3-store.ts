@@ -16,30 +16,39 @@ export class S3Store implements ObjectStore {
   readonly #client: S3Client;
   readonly #bucket: string;
   readonly #prefix: string;
+  readonly #only: string | undefined;
 
-  constructor(client: S3Client, bucket: string, prefix: string) {
+  /** With `only`, the store lists that one object of the prefix (an input that is a single object). */
+  constructor(client: S3Client, bucket: string, prefix: string, only?: string) {
     this.#client = client;
     this.#bucket = bucket;
     this.#prefix = prefix;
-    this.uri = `s3://${bucket}/${prefix}`;
+    this.#only = only;
+    this.uri = `s3://${bucket}/${prefix}${only ?? ''}`;
   }
 
   async *list(): AsyncIterable<StoredObject> {
     let token: string | undefined;
+    let found = false;
     do {
+      // One object is listed, not read with HeadObject: the role's s3:ListBucket on the prefix covers it.
       const page = await this.#client
-        .send(new ListObjectsV2Command({ Bucket: this.#bucket, Prefix: this.#prefix, ContinuationToken: token }))
+        .send(new ListObjectsV2Command({ Bucket: this.#bucket, Prefix: this.#prefix + (this.#only ?? ''), ContinuationToken: token }))
         .catch((error: unknown) => {
           throw this.#explain('list', this.uri, error);
         });
       for (const object of page.Contents ?? []) {
         const key = object.Key!.slice(this.#prefix.length);
         // Zero-byte "folder" markers made by the console are not data.
-        if (key === '' || key.endsWith('/')) continue;
+        if (key === '' || key.endsWith('/') || (this.#only !== undefined && key !== this.#only)) continue;
+        found = true;
         yield { key, size: object.Size ?? 0 };
       }
-      token = page.IsTruncated === true ? page.NextContinuationToken : undefined;
+      token = page.IsTruncated === true && (this.#only === undefined || !found) ? page.NextContinuationToken : undefined;
     } while (token !== undefined);
+    if (this.#only !== undefined && !found) {
+      throw new StoreError(`Cannot list ${this.uri}: no object has that key. End the URI with / if it is a folder.`);
+    }
   }
 
   /**

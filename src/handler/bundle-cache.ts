@@ -1,0 +1,138 @@
+import { createHash, randomUUID } from 'node:crypto';
+import { existsSync, readFileSync } from 'node:fs';
+import { mkdir, readFile, readdir, rename, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+
+/**
+ * The bundle cache. Bundles are immutable directories named by the hash of their files
+ * (`bundles/<sha256>/`); an index entry per handler and build settings (`index/<key>.json`) names
+ * the bundle and every file it was built from (the bundled sources, and each package.json,
+ * tsconfig.json and jsconfig.json above them, present or not) with its hash. An entry is used only
+ * while every one of those files still hashes the same, so editing a source, a dependency or a
+ * config rebuilds; a new esbuild or sfn-fanout release changes the key.
+ */
+
+/** Files that change how esbuild resolves or compiles what sits below them. */
+const CONFIG_FILES = ['package.json', 'tsconfig.json', 'jsconfig.json'];
+
+/**
+ * Where bundles are cached: SFN_FANOUT_CACHE_DIR; else `node_modules/.cache/sfn-fanout` of the
+ * handler's project (where babel-loader and others keep theirs; `npm ci` clears it); else the
+ * system temporary directory.
+ */
+export function bundleCacheRoot(projectDir: string, env: NodeJS.ProcessEnv = process.env): string {
+  if (env.SFN_FANOUT_CACHE_DIR !== undefined && env.SFN_FANOUT_CACHE_DIR !== '') return path.resolve(env.SFN_FANOUT_CACHE_DIR);
+  for (let dir = projectDir; ; dir = path.dirname(dir)) {
+    if (existsSync(path.join(dir, 'node_modules'))) return path.join(dir, 'node_modules', '.cache', 'sfn-fanout');
+    if (path.dirname(dir) === dir) break;
+  }
+  return path.join(tmpdir(), `sfn-fanout-cache-${process.getuid?.() ?? 'user'}`);
+}
+
+export interface CachedFiles {
+  /** The bundle's files by their path inside it. */
+  readonly files: ReadonlyMap<string, Buffer>;
+  readonly dir: string;
+  readonly sha256: string;
+}
+
+/** The hash of a bundle: of each file's path and content, in path order. */
+export function filesHash(files: ReadonlyMap<string, Buffer>): string {
+  const hash = createHash('sha256');
+  for (const name of [...files.keys()].sort()) hash.update(`${name}\0${sha256(files.get(name)!)}\n`);
+  return hash.digest('hex');
+}
+
+export function sha256(data: string | Uint8Array): string {
+  return createHash('sha256').update(data).digest('hex');
+}
+
+interface IndexEntry<T> {
+  readonly bundle: string;
+  /** Absolute path and content hash; null for a config file that did not exist. */
+  readonly sources: readonly (readonly [string, string | null])[];
+  readonly meta: T;
+}
+
+export class BundleCache {
+  readonly root: string;
+
+  constructor(root: string) {
+    this.root = root;
+  }
+
+  /** The cached bundle for `key`, when every file it was built from is unchanged. */
+  async get<T>(key: string): Promise<(CachedFiles & { meta: T }) | undefined> {
+    const entry = await readFile(this.#indexFile(key), 'utf8')
+      .then((text) => JSON.parse(text) as IndexEntry<T>)
+      .catch(() => undefined);
+    if (entry === undefined) return undefined;
+    if (entry.sources.some(([file, expected]) => hashOrNull(file) !== expected)) return undefined;
+    const dir = path.join(this.root, 'bundles', entry.bundle);
+    const files = await readTree(dir).catch(() => undefined);
+    // A bundle directory that was changed by hand no longer hashes to its name: build again.
+    if (files === undefined || filesHash(files) !== entry.bundle) return undefined;
+    return { files, dir, sha256: entry.bundle, meta: entry.meta };
+  }
+
+  /** Stores a bundle and records what it was built from; returns where it lives. */
+  async put<T>(key: string, files: ReadonlyMap<string, Buffer>, inputs: readonly string[], meta: T): Promise<CachedFiles> {
+    const hash = filesHash(files);
+    const dir = path.join(this.root, 'bundles', hash);
+    if (!existsSync(dir)) {
+      // Written aside and renamed into place: a reader never sees half a bundle.
+      const staging = path.join(this.root, 'bundles', `.staging-${randomUUID()}`);
+      for (const [name, data] of files) {
+        await mkdir(path.dirname(path.join(staging, name)), { recursive: true });
+        await writeFile(path.join(staging, name), data);
+      }
+      await rename(staging, dir).catch(async () => rm(staging, { recursive: true, force: true }));
+    }
+    const sources = [...[...new Set(inputs)].sort(), ...configFilesAbove(inputs)].map((file): [string, string | null] => [file, hashOrNull(file)]);
+    const entry: IndexEntry<T> = { bundle: hash, sources, meta };
+    const indexFile = this.#indexFile(key);
+    await mkdir(path.dirname(indexFile), { recursive: true });
+    const temporary = `${indexFile}.${randomUUID()}`;
+    await writeFile(temporary, JSON.stringify(entry));
+    await rename(temporary, indexFile);
+    return { files, dir, sha256: hash };
+  }
+
+  #indexFile(key: string): string {
+    return path.join(this.root, 'index', `${key}.json`);
+  }
+}
+
+function configFilesAbove(inputs: readonly string[]): string[] {
+  const dirs = new Set<string>();
+  for (const input of inputs) {
+    for (let dir = path.dirname(input); !dirs.has(dir); dir = path.dirname(dir)) {
+      dirs.add(dir);
+      if (path.dirname(dir) === dir) break;
+    }
+  }
+  return [...dirs].sort().flatMap((dir) => CONFIG_FILES.map((name) => path.join(dir, name)));
+}
+
+/**
+ * Synchronous on purpose: an SDK-sized bundle has ~1,500 files to check, and one read after another
+ * took a fifth of the time of as many reads in flight on the thread pool.
+ */
+function hashOrNull(file: string): string | null {
+  try {
+    return sha256(readFileSync(file));
+  } catch {
+    return null;
+  }
+}
+
+async function readTree(root: string, prefix = ''): Promise<Map<string, Buffer>> {
+  const files = new Map<string, Buffer>();
+  for (const entry of await readdir(path.join(root, prefix), { withFileTypes: true })) {
+    const name = prefix === '' ? entry.name : `${prefix}/${entry.name}`;
+    if (entry.isDirectory()) for (const [inner, data] of await readTree(root, name)) files.set(inner, data);
+    else files.set(name, await readFile(path.join(root, name)));
+  }
+  return files;
+}
