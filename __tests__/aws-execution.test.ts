@@ -160,6 +160,18 @@ describe('waiting for an execution', () => {
     expect(sfnMock.commandCalls(GetExecutionHistoryCommand).every((call) => call.args[0].input.reverseOrder === true)).toBe(true);
   });
 
+  it('keeps the batch’s partition count when a split partition’s halves start their own Map', () => {
+    const event = (id: number, type: string, details: Partial<HistoryEvent> = {}) => ({ id, type, timestamp: new Date(), ...details }) as HistoryEvent;
+    const progress = applyHistory(NO_PROGRESS, [
+      event(1, 'MapStateEntered', { stateEnteredEventDetails: { name: 'Work' } }),
+      event(2, 'MapStateStarted', { mapStateStartedEventDetails: { length: 4 } }),
+      event(3, 'MapIterationStarted'),
+      event(4, 'MapStateEntered', { stateEnteredEventDetails: { name: 'ProcessHalves' } }),
+      event(5, 'MapStateStarted', { mapStateStartedEventDetails: { length: 2 } }),
+    ]);
+    expect(progress.total).toBe(4);
+  });
+
   it('counts each history event once however the pages overlap', () => {
     const events = [1, 2, 3].map((id) => ({ id, type: 'MapIterationStarted', timestamp: new Date() }) as HistoryEvent);
     const once = applyHistory(NO_PROGRESS, events);
@@ -198,7 +210,11 @@ describe('starting an execution', () => {
   it('refuses to attach to an execution of the same name with other input', async () => {
     sfnMock.on(StartExecutionCommand).rejects(new ExecutionAlreadyExists({ message: 'Execution Already Exists', $metadata: {} }));
     sfnMock.on(DescribeExecutionCommand).resolves({ status: 'RUNNING', input: '{"input":"s3://b/other/"}' });
-    await expect(startOrAttach(sfn, STATE_MACHINE, 'run-1', { input: 's3://b/p/' })).rejects.toThrow('Execution run-1 already exists with different input (status RUNNING).');
+    const failure = startOrAttach(sfn, STATE_MACHINE, 'run-1', { input: 's3://b/p/' });
+    await expect(failure).rejects.toThrow('Execution run-1 already exists with different input (status RUNNING): this step of this run attempt already ran with other inputs.');
+    // B10: a Standard execution's name stays taken for 90 days after it closes; stopping it frees nothing.
+    await expect(failure).rejects.toThrow('stays taken for 90 days after it closes, so stopping it does not free the name: re-run the workflow');
+    await expect(failure).rejects.not.toThrow(/stop arn:/);
   });
 
   it('explains when an execution cannot be redriven', async () => {

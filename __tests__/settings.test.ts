@@ -1,7 +1,9 @@
+import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { InputError } from '../src/errors.ts';
 import { SETTING_NAMES, parseRunSettings } from '../src/settings.ts';
+import { tempDir } from './helpers/corpus.ts';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const base: Record<string, string> = {
@@ -47,6 +49,25 @@ describe('settings for engine aws', () => {
   ])('rejects %j', (overrides, message) => {
     expect(() => settings(overrides)).toThrow(InputError);
     expect(() => settings(overrides)).toThrow(message);
+  });
+
+  it('refuses a stack name the names derived from it would cut, before any AWS call (B5)', () => {
+    expect(() => settings({ 'stack-name': 'a'.repeat(32) })).toThrow(
+      `stack-name "${'a'.repeat(32)}" is 32 characters, too long for the template: CloudFormation cuts the generated name of PartitionerFunction (AWS::Lambda::Function) to 64 characters, and the policies' "<stack-name>-*" patterns would stop matching it. Use at most 31 characters.`,
+    );
+    expect(settings({ 'stack-name': 'a'.repeat(31) }).aws?.stackName).toHaveLength(31);
+  });
+
+  it('measures a stack name against the template it deploys: a state machine named after it must fit in 80 characters (B5)', async () => {
+    const template = path.join(await tempDir(), 'named.yaml');
+    await writeFile(template, 'Resources:\n  Machine:\n    Type: AWS::StepFunctions::StateMachine\n    Properties:\n      StateMachineName: !Sub ${AWS::StackName}-fanout\n');
+    expect(() => settings({ template, 'stack-name': 'a'.repeat(74) })).toThrow('Machine\'s StateMachineName "${AWS::StackName}-fanout" must fit in 80 characters. Use at most 73 characters.');
+    expect(settings({ template, 'stack-name': 'a'.repeat(73) }).aws?.stackName).toHaveLength(73);
+  });
+
+  it('accepts every partition’s regions, and refuses deleting a stack it is asked to protect', () => {
+    for (const region of ['us-gov-west-1', 'cn-northwest-1', 'eusc-de-east-1', 'us-isob-east-1']) expect(settings({ region }).aws?.region).toBe(region);
+    expect(() => settings({ 'delete-stack': 'true', 'termination-protection': 'true' })).toThrow('delete-stack true and termination-protection true contradict each other');
   });
 
   it('needs a region from the input or the environment', () => {

@@ -6757,7 +6757,7 @@ __webpack_unused_export__ = ConcurrencyMode;
 __webpack_unused_export__ = ConcurrentResourcesLimitExceededException;
 __webpack_unused_export__ = ConcurrentResourcesLimitExceededException$;
 __webpack_unused_export__ = ContinueUpdateRollback$;
-__webpack_unused_export__ = ContinueUpdateRollbackCommand;
+exports.cAj = ContinueUpdateRollbackCommand;
 __webpack_unused_export__ = ContinueUpdateRollbackInput$;
 __webpack_unused_export__ = ContinueUpdateRollbackOutput$;
 __webpack_unused_export__ = CreateChangeSet$;
@@ -80606,7 +80606,7 @@ exports.JSONPath = JSONPath;
 
 __nccwpck_require__.a(__webpack_module__, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
 /* harmony import */ var _require_node_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(8898);
-/* harmony import */ var _cli_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(9211);
+/* harmony import */ var _cli_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(9099);
 // First: it checks the Node.js version before the rest of the CLI loads.
 
 
@@ -80666,7 +80666,7 @@ if (problem !== undefined) {
 
 /***/ }),
 
-/***/ 9211:
+/***/ 9099:
 /***/ ((__unused_webpack___webpack_module__, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -80710,17 +80710,18 @@ class errors_HandlerModuleError extends errors_FanoutError {
 /** A partition rejected more records than the job tolerates. */
 class errors_RejectedRecordsError extends (/* unused pure expression or super */ null && (errors_FanoutError)) {
 }
+/** The run was cancelled (SIGINT, SIGTERM, a cancelled job) and stopped what it was doing. */
+class CancelledError extends errors_FanoutError {
+    /** The error of an abort signal: its reason names the signal when one did it. */
+    static of(signal) {
+        return new CancelledError(`The run was cancelled${typeof signal.reason === 'string' ? ` by ${signal.reason}` : ''}.`);
+    }
+}
 /** A state machine definition uses a feature the local engine cannot execute faithfully. */
 class UnsupportedFeatureError extends errors_FanoutError {
 }
 /** An input object's bytes cannot be decoded (a corrupt or truncated gzip object). */
 class errors_DataError extends (/* unused pure expression or super */ null && (errors_FanoutError)) {
-}
-/** The run was cancelled (SIGINT, SIGTERM, a cancelled job); `reason` names the signal when one did it. */
-class CancelledError extends errors_FanoutError {
-    constructor(reason) {
-        super(`The run was cancelled${typeof reason === 'string' ? ` by ${reason}` : ''}.`);
-    }
 }
 function errors_errorMessage(error) {
     return error instanceof Error ? error.message : String(error);
@@ -80747,7 +80748,7 @@ function abortable(promise, signal) {
         return promise;
     promise.catch(() => { });
     return new Promise((resolve, reject) => {
-        const onAbort = () => reject(signal.reason instanceof Error ? signal.reason : new CancelledError(signal.reason));
+        const onAbort = () => reject(signal.reason instanceof Error ? signal.reason : CancelledError.of(signal));
         if (signal.aborted)
             return onAbort();
         signal.addEventListener('abort', onAbort, { once: true });
@@ -82506,21 +82507,40 @@ async function buildCodePackage(bundle, options) {
         files: entries.map((entry) => entry.name).sort(),
     };
 }
-/** Uploads under a content-hash key unless that key already exists; returns whether it uploaded. */
-async function uploadIfAbsent(s3, bucket, key, body) {
+/**
+ * Uploads under a content-hash key unless that key already exists; returns whether it uploaded.
+ * HeadObject of a missing key answers 403, not 404, when the role may list the bucket only under a
+ * prefix (the s3:prefix condition never matches a HeadObject): then the put decides, with
+ * If-None-Match so an object already there is left alone (412).
+ */
+async function uploadIfAbsent(s3, bucket, key, body, signal) {
+    const call = signal === undefined ? {} : { abortSignal: signal };
+    const aborted = () => signal?.aborted === true;
     try {
-        await s3.send(new client_s3_dist_cjs/* HeadObjectCommand */.l81({ Bucket: bucket, Key: key }));
+        await s3.send(new client_s3_dist_cjs/* HeadObjectCommand */.l81({ Bucket: bucket, Key: key }), call);
         return false;
     }
     catch (error) {
-        const status = error.$metadata?.httpStatusCode;
-        if (status !== 404)
+        if (aborted())
+            throw new CancelledError(`Cancelled while checking s3://${bucket}/${key}.`, { cause: error });
+        const status = httpStatus(error);
+        if (status !== 404 && status !== 403)
             throw new errors_StoreError(`Cannot check s3://${bucket}/${key}: ${errors_errorMessage(error)}. Does the role have s3:GetObject on the artifact bucket?`, { cause: error });
     }
-    await s3.send(new client_s3_dist_cjs/* PutObjectCommand */.wKZ({ Bucket: bucket, Key: key, Body: body, ContentType: 'application/zip' })).catch((error) => {
+    try {
+        await s3.send(new client_s3_dist_cjs/* PutObjectCommand */.wKZ({ Bucket: bucket, Key: key, Body: body, ContentType: 'application/zip', IfNoneMatch: '*' }), call);
+        return true;
+    }
+    catch (error) {
+        if (aborted())
+            throw new CancelledError(`Cancelled while uploading s3://${bucket}/${key}.`, { cause: error });
+        if (httpStatus(error) === 412)
+            return false;
         throw new errors_StoreError(`Cannot upload s3://${bucket}/${key}: ${errors_errorMessage(error)}. Does the role have s3:PutObject on the artifact bucket?`, { cause: error });
-    });
-    return true;
+    }
+}
+function httpStatus(error) {
+    return error.$metadata?.httpStatusCode;
 }
 function codeKey(pkg) {
     return `sfn-fanout/code/${pkg.sha256}.zip`;
@@ -82543,6 +82563,44 @@ function isTransient(error) {
     return isThrottling(error) || status >= 500 || ['ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ECONNREFUSED'].includes(code);
 }
 
+;// CONCATENATED MODULE: ./lib/src/aws/poll.js
+
+
+/**
+ * Reads until `done` accepts a value, with capped exponential backoff and full jitter. A deadline,
+ * a cap on consecutive transient failures and the abort signal each end the wait with an error
+ * that says where things stand; the signal also ends a sleep at once.
+ */
+async function pollUntil(read, done, options) {
+    const { clock, signal } = options;
+    const started = clock.now();
+    let last;
+    let failures = 0;
+    const aborted = () => signal?.aborted === true;
+    for (let attempt = 0; !aborted(); attempt += 1) {
+        try {
+            last = await read();
+            failures = 0;
+            if (done(last))
+                return last;
+        }
+        catch (error) {
+            if (aborted())
+                break;
+            if (!isTransient(error))
+                throw error;
+            if (++failures > options.maxTransientFailures) {
+                throw new errors_FanoutError(`Gave up waiting for ${options.what} after ${failures} failed calls in a row: ${errors_errorMessage(error)}`, { cause: error });
+            }
+        }
+        if (clock.now() - started >= options.deadlineMs) {
+            throw new errors_FanoutError(`${options.what} is still ${options.status(last)} after ${Math.round(options.deadlineMs / 60_000)} min: stopped waiting. ${options.onDeadline}`);
+        }
+        await clock.sleep(Math.max(options.minDelayMs, fullJitterDelay(attempt, options.firstDelayMs, options.maxDelayMs, options.random)), signal);
+    }
+    throw new CancelledError(`Cancelled while waiting for ${options.what} (${options.status(last)}).`);
+}
+
 ;// CONCATENATED MODULE: ./lib/src/aws/deploy.js
 
 
@@ -82550,6 +82608,10 @@ function isTransient(error) {
 
 /** TemplateBody's limit; a larger template goes through S3 as TemplateURL. */
 const TEMPLATE_BODY_LIMIT = 51_200;
+const DEFAULT_DEPLOY_WAITS = {
+    changeSet: { deadlineMs: 15 * 60_000, maxTransientFailures: 8 },
+    stack: { deadlineMs: 90 * 60_000, maxTransientFailures: 8 },
+};
 class StackDeployError extends errors_FanoutError {
     failures;
     constructor(message, failures) {
@@ -82561,23 +82623,16 @@ const NO_CHANGES = /didn't contain changes|No updates are to be performed/i;
 const SETTLED = /(_COMPLETE|_FAILED)$/;
 /**
  * Creates or updates a stack through a change set. A change set with nothing to do is success (and
- * is deleted); a stack left in ROLLBACK_COMPLETE by a failed create is deleted and created again.
+ * is deleted). A stack that a failed operation left unusable is recovered where AWS allows it
+ * (recreated, rolled back, deleted again) or refused with the exact command that fixes it.
  */
 async function deployStack(cfn, request, deps) {
     const { stackName } = request;
-    let existing = await describeStack(cfn, stackName);
-    if (existing !== undefined && !SETTLED.test(existing.StackStatus ?? '') && existing.StackStatus !== 'REVIEW_IN_PROGRESS') {
-        deps.log(`Stack ${stackName} is ${existing.StackStatus}; waiting for it to settle.`);
-        existing = await waitForStack(cfn, deps, existing.StackId);
-    }
-    if (existing?.StackStatus === 'ROLLBACK_COMPLETE' || existing?.StackStatus === 'ROLLBACK_FAILED') {
-        deps.log(`Stack ${stackName} is ${existing.StackStatus} (a failed create) and cannot be updated: deleting it to create it again.`);
-        await deleteStack(cfn, stackName, deps);
-        existing = undefined;
-    }
+    const existing = await recoverStack(cfn, await settledStack(cfn, stackName, deps), request, deps);
     const changeSetType = existing === undefined || existing.StackStatus === 'REVIEW_IN_PROGRESS' ? 'CREATE' : 'UPDATE';
     const template = Buffer.byteLength(request.templateBody) > TEMPLATE_BODY_LIMIT ? { TemplateURL: await deps.uploadTemplate(request.templateBody) } : { TemplateBody: request.templateBody };
     const changeSetName = `sfn-fanout-${(0,external_node_crypto_.createHash)('sha256').update(request.templateBody).update(JSON.stringify(request.parameters)).digest('hex').slice(0, 16)}-${deps.clock.now()}`;
+    const tags = Object.entries(request.tags).map(([Key, Value]) => ({ Key, Value }));
     deps.log(`Creating change set ${changeSetName} (${changeSetType}) for stack ${stackName}.`);
     let changeSetId;
     try {
@@ -82587,59 +82642,132 @@ async function deployStack(cfn, request, deps) {
             ChangeSetType: changeSetType,
             ...template,
             Parameters: Object.entries(request.parameters).map(([ParameterKey, ParameterValue]) => ({ ParameterKey, ParameterValue })),
-            Capabilities: [...request.capabilities],
-            Tags: Object.entries(request.tags).map(([Key, Value]) => ({ Key, Value })),
+            // An empty list is not the same as none: empty Tags on an UPDATE strips the tags the stack has.
+            ...(request.capabilities.length === 0 ? {} : { Capabilities: [...request.capabilities] }),
+            ...(tags.length === 0 ? {} : { Tags: tags }),
             ...(request.roleArn === undefined ? {} : { RoleARN: request.roleArn }),
-        }));
+        }), deploy_abortable(deps));
         changeSetId = created.Id;
     }
     catch (error) {
         if (error.name === 'ValidationError' && NO_CHANGES.test(errors_errorMessage(error)))
-            return unchanged(cfn, stackName, deps);
+            return unchanged(cfn, request, deps);
         throw error;
     }
-    const changeSet = await waitForChangeSet(cfn, changeSetId, deps);
+    const changeSet = await waitForChangeSet(cfn, changeSetId, stackName, deps);
     if (changeSet.Status === 'FAILED') {
         if (NO_CHANGES.test(changeSet.StatusReason ?? '')) {
-            await cfn.send(new dist_cjs/* DeleteChangeSetCommand */.$GE({ ChangeSetName: changeSetId }));
-            return unchanged(cfn, stackName, deps);
+            await cfn.send(new dist_cjs/* DeleteChangeSetCommand */.$GE({ ChangeSetName: changeSetId }), deploy_abortable(deps));
+            return unchanged(cfn, request, deps);
         }
         throw new StackDeployError(`Change set for ${stackName} failed: ${changeSet.StatusReason}`, []);
     }
-    const since = deps.clock.now();
-    await cfn.send(new dist_cjs/* ExecuteChangeSetCommand */.PB_({ ChangeSetName: changeSetId }));
-    const stack = await waitForStack(cfn, deps, changeSet.StackId, since);
+    const marker = await newestEventId(cfn, changeSet.StackId, deps);
+    await cfn.send(new dist_cjs/* ExecuteChangeSetCommand */.PB_({ ChangeSetName: changeSetId }), deploy_abortable(deps));
+    const stack = await waitForStack(cfn, changeSet.StackId, stackName, marker, deps);
     if (!/^(CREATE|UPDATE)_COMPLETE$/.test(stack.StackStatus ?? '')) {
-        const failures = await failedResources(cfn, stack.StackId, since);
+        const failures = await failedResources(cfn, stack.StackId, marker, deps);
         throw new StackDeployError(`Deploying stack ${stackName} ended in ${stack.StackStatus}${stack.StackStatusReason === undefined ? '' : ` (${stack.StackStatusReason})`}. Failed resources:`, failures);
     }
-    if (request.terminationProtection !== undefined && request.terminationProtection !== stack.EnableTerminationProtection) {
-        await cfn.send(new dist_cjs/* UpdateTerminationProtectionCommand */.mP2({ StackName: stackName, EnableTerminationProtection: request.terminationProtection }));
-    }
+    await applyTerminationProtection(cfn, stack, request, deps);
     deps.log(`Stack ${stackName} is ${stack.StackStatus}.`);
     return { stackId: stack.StackId, outputs: outputsOf(stack), changed: true };
 }
-async function unchanged(cfn, stackName, deps) {
-    deps.log(`Stack ${stackName} is up to date: nothing to change.`);
-    const stack = (await describeStack(cfn, stackName));
+async function unchanged(cfn, request, deps) {
+    deps.log(`Stack ${request.stackName} is up to date: nothing to change.`);
+    const stack = (await describeStack(cfn, request.stackName, deps));
+    await applyTerminationProtection(cfn, stack, request, deps);
     return { stackId: stack.StackId, outputs: outputsOf(stack), changed: false };
 }
+async function applyTerminationProtection(cfn, stack, request, deps) {
+    if (request.terminationProtection === undefined || request.terminationProtection === (stack.EnableTerminationProtection ?? false))
+        return;
+    await cfn.send(new dist_cjs/* UpdateTerminationProtectionCommand */.mP2({ StackName: stack.StackId, EnableTerminationProtection: request.terminationProtection }), deploy_abortable(deps));
+    deps.log(`Termination protection of stack ${request.stackName} is ${request.terminationProtection ? 'on' : 'off'}.`);
+}
+/** The stack as a change set can meet it: an operation in progress is waited for; a deleted stack is none. */
+async function settledStack(cfn, stackName, deps) {
+    let stack = await describeStack(cfn, stackName, deps);
+    if (stack !== undefined && !SETTLED.test(stack.StackStatus ?? '') && stack.StackStatus !== 'REVIEW_IN_PROGRESS') {
+        deps.log(`Stack ${stackName} is ${stack.StackStatus}; waiting for it to settle.`);
+        stack = await waitForStack(cfn, stack.StackId, stackName, await newestEventId(cfn, stack.StackId, deps), deps);
+    }
+    // Described by id, a deleted stack still answers (DELETE_COMPLETE); its name is free to create.
+    return stack?.StackStatus === 'DELETE_COMPLETE' ? undefined : stack;
+}
+/** Brings a stack a failed operation left behind to a state a change set accepts, or says what to run. */
+async function recoverStack(cfn, stack, request, deps) {
+    const { stackName } = request;
+    switch (stack?.StackStatus) {
+        case 'ROLLBACK_COMPLETE':
+        case 'ROLLBACK_FAILED':
+            deps.log(`Stack ${stackName} is ${stack.StackStatus} (a failed create) and cannot be updated: deleting it to create it again.`);
+            await deleteStack(cfn, stackName, deps);
+            return undefined;
+        case 'DELETE_FAILED': {
+            if (request.ephemeral === true) {
+                deps.log(`Stack ${stackName} is DELETE_FAILED (an earlier delete did not finish): deleting it again, as it is deleted after the run anyway.`);
+                await deleteStack(cfn, stackName, deps);
+                return undefined;
+            }
+            const failures = await failedResources(cfn, stack.StackId, startOf('DELETE_IN_PROGRESS'), deps);
+            throw new StackDeployError(`Stack ${stackName} is DELETE_FAILED: an earlier delete did not finish, and such a stack can only be deleted. Delete it, keeping what failed to delete: ${retainCommand(stackName, failures)}; then run again. Resources that failed:`, failures);
+        }
+        case 'UPDATE_ROLLBACK_FAILED': {
+            deps.log(`Stack ${stackName} is UPDATE_ROLLBACK_FAILED: continuing the rollback (ContinueUpdateRollback) before updating it.`);
+            const marker = await newestEventId(cfn, stack.StackId, deps);
+            await cfn.send(new dist_cjs/* ContinueUpdateRollbackCommand */.cAj({ StackName: stack.StackId, ...(request.roleArn === undefined ? {} : { RoleARN: request.roleArn }) }), deploy_abortable(deps));
+            const rolledBack = await waitForStack(cfn, stack.StackId, stackName, marker, deps);
+            if (rolledBack.StackStatus === 'UPDATE_ROLLBACK_COMPLETE')
+                return rolledBack;
+            const failures = await failedResources(cfn, stack.StackId, marker, deps);
+            const ids = [...new Set(failures.map((failure) => failure.logicalId).filter((id) => id !== stackName))];
+            throw new StackDeployError(`Stack ${stackName} is still ${rolledBack.StackStatus} after ContinueUpdateRollback. Fix the resources below, or skip them: aws cloudformation continue-update-rollback --stack-name ${stackName}${ids.length === 0 ? '' : ` --resources-to-skip ${ids.join(' ')}`}; then run again. Resources that failed:`, failures);
+        }
+        default:
+            return stack;
+    }
+}
+/**
+ * Deletes a stack and waits until it is gone. A delete that ends DELETE_FAILED is tried once more
+ * (resources often fail on a dependency that the first attempt removed); after that the error
+ * names the resources and the command that deletes the rest.
+ */
 async function deleteStack(cfn, stackName, deps) {
-    const stack = await describeStack(cfn, stackName);
+    const stack = await settledStack(cfn, stackName, deps);
     if (stack === undefined)
         return;
-    const since = deps.clock.now();
-    await cfn.send(new dist_cjs/* DeleteStackCommand */.fAr({ StackName: stack.StackId }));
-    const final = await waitForStack(cfn, deps, stack.StackId, since);
-    if (final.StackStatus !== 'DELETE_COMPLETE') {
-        const failures = await failedResources(cfn, stack.StackId, since);
-        throw new StackDeployError(`Deleting stack ${stackName} ended in ${final.StackStatus}. Failed resources:`, failures);
+    for (let attempt = 1;; attempt += 1) {
+        const marker = await newestEventId(cfn, stack.StackId, deps);
+        await cfn.send(new dist_cjs/* DeleteStackCommand */.fAr({ StackName: stack.StackId }), deploy_abortable(deps));
+        const final = await waitForStack(cfn, stack.StackId, stackName, marker, deps);
+        if (final.StackStatus === 'DELETE_COMPLETE') {
+            deps.log(`Stack ${stackName} deleted.`);
+            return;
+        }
+        const failures = await failedResources(cfn, stack.StackId, marker, deps);
+        if (attempt === 2) {
+            throw new StackDeployError(`Deleting stack ${stackName} ended in ${final.StackStatus} twice. Delete it, keeping what failed to delete: ${retainCommand(stackName, failures)}. Failed resources:`, failures);
+        }
+        deps.log(`Deleting stack ${stackName} ended in ${final.StackStatus}: trying once more.`);
     }
-    deps.log(`Stack ${stackName} deleted.`);
 }
-async function describeStack(cfn, stackName) {
+/** Starts a stack's deletion without waiting for it: what a cancelled run still owes an ephemeral stack. */
+async function requestStackDeletion(cfn, stackName, log) {
+    await cfn.send(new dist_cjs/* DeleteStackCommand */.fAr({ StackName: stackName }), { abortSignal: AbortSignal.timeout(10_000) });
+    log(`Requested the deletion of stack ${stackName}; CloudFormation finishes it without this run.`);
+}
+function retainCommand(stackName, failures) {
+    const ids = [...new Set(failures.map((failure) => failure.logicalId).filter((id) => id !== stackName))];
+    return `aws cloudformation delete-stack --stack-name ${stackName}${ids.length === 0 ? '' : ` --retain-resources ${ids.join(' ')}`}`;
+}
+/** Request options that let the abort signal cut a call short. */
+function deploy_abortable(deps) {
+    return deps.signal === undefined ? {} : { abortSignal: deps.signal };
+}
+async function describeStack(cfn, stackName, deps) {
     try {
-        return (await cfn.send(new dist_cjs/* DescribeStacksCommand */.Y47({ StackName: stackName }))).Stacks?.[0];
+        return (await cfn.send(new dist_cjs/* DescribeStacksCommand */.Y47({ StackName: stackName }), deploy_abortable(deps))).Stacks?.[0];
     }
     catch (error) {
         if (error.name === 'ValidationError' && /does not exist/.test(errors_errorMessage(error)))
@@ -82647,69 +82775,77 @@ async function describeStack(cfn, stackName) {
         throw error;
     }
 }
-async function waitForChangeSet(cfn, changeSetId, deps) {
-    for (let attempt = 0;; attempt += 1) {
-        const changeSet = await cfn.send(new dist_cjs/* DescribeChangeSetCommand */.TTT({ ChangeSetName: changeSetId }));
-        if (changeSet.Status === 'CREATE_COMPLETE' || changeSet.Status === 'FAILED')
-            return changeSet;
-        await deps.clock.sleep(Math.max(1000, fullJitterDelay(attempt, 2000, 10_000, deps.random)));
-    }
+function waitForChangeSet(cfn, changeSetId, stackName, deps) {
+    return pollUntil(() => cfn.send(new dist_cjs/* DescribeChangeSetCommand */.TTT({ ChangeSetName: changeSetId }), deploy_abortable(deps)), (changeSet) => changeSet.Status === 'CREATE_COMPLETE' || changeSet.Status === 'FAILED', {
+        ...(deps.waits ?? DEFAULT_DEPLOY_WAITS).changeSet,
+        clock: deps.clock,
+        signal: deps.signal,
+        random: deps.random,
+        firstDelayMs: 2000,
+        minDelayMs: 1000,
+        maxDelayMs: 10_000,
+        what: `the change set of stack ${stackName}`,
+        status: (last) => last?.Status ?? 'not described yet',
+        onDeadline: 'Look at the change set in the CloudFormation console, delete it, and run again.',
+    });
 }
 /**
- * Waits for a stack to settle, streaming its new events to the log. Deleted stacks are looked up
- * by id, since their name no longer resolves.
+ * Waits for a stack to settle, streaming the events newer than `marker` (the newest event before
+ * the operation started: no clocks compared, so a runner's skewed clock hides nothing). A deleted
+ * stack is followed by its id, since its name no longer resolves.
  */
-async function waitForStack(cfn, deps, stackId, since = deps.clock.now()) {
+function waitForStack(cfn, stackId, stackName, marker, deps) {
     const seen = new Set();
-    for (let attempt = 0;; attempt += 1) {
-        let stack;
-        try {
-            stack = (await cfn.send(new dist_cjs/* DescribeStacksCommand */.Y47({ StackName: stackId }))).Stacks?.[0];
-            for (const event of await newEvents(cfn, stackId, since, seen)) {
-                deps.log(`${event.Timestamp?.toISOString() ?? ''} ${event.LogicalResourceId} ${event.ResourceType} ${event.ResourceStatus}${event.ResourceStatusReason === undefined ? '' : `: ${event.ResourceStatusReason}`}`);
-            }
+    return pollUntil(async () => {
+        const stack = (await cfn.send(new dist_cjs/* DescribeStacksCommand */.Y47({ StackName: stackId }), deploy_abortable(deps))).Stacks?.[0];
+        for (const event of await eventsSince(cfn, stackId, marker, deps, seen)) {
+            deps.log(`${event.Timestamp?.toISOString() ?? ''} ${event.LogicalResourceId} ${event.ResourceType} ${event.ResourceStatus}${event.ResourceStatusReason === undefined ? '' : `: ${event.ResourceStatusReason}`}`);
         }
-        catch (error) {
-            if (!isTransient(error))
-                throw error;
-        }
-        if (stack !== undefined && SETTLED.test(stack.StackStatus ?? ''))
-            return stack;
-        await deps.clock.sleep(Math.max(2000, fullJitterDelay(attempt, 5000, 30_000, deps.random)));
-    }
+        return stack;
+    }, (stack) => stack !== undefined && SETTLED.test(stack.StackStatus ?? ''), {
+        ...(deps.waits ?? DEFAULT_DEPLOY_WAITS).stack,
+        clock: deps.clock,
+        signal: deps.signal,
+        random: deps.random,
+        firstDelayMs: 5000,
+        minDelayMs: 2000,
+        maxDelayMs: 30_000,
+        what: `stack ${stackName}`,
+        status: (last) => last?.StackStatus ?? 'not described yet',
+        onDeadline: 'CloudFormation carries on with it: follow its events in the console, and run again once it settles.',
+    });
 }
-/** Events of this deployment not logged yet, oldest first. */
-async function newEvents(cfn, stackId, since, seen) {
+async function newestEventId(cfn, stackId, deps) {
+    return (await cfn.send(new dist_cjs/* DescribeStackEventsCommand */.Ie9({ StackName: stackId }), deploy_abortable(deps))).StackEvents?.[0]?.EventId;
+}
+/** The stack's own event that started its last operation of this kind, like DELETE_IN_PROGRESS. */
+function startOf(status) {
+    return (event) => event.ResourceType === 'AWS::CloudFormation::Stack' && event.ResourceStatus === status;
+}
+/** Events newer than the stop, not seen yet, oldest first. */
+async function eventsSince(cfn, stackId, stop, deps, seen = new Set()) {
     const fresh = [];
     let nextToken;
     pages: do {
-        const page = await cfn.send(new dist_cjs/* DescribeStackEventsCommand */.Ie9({ StackName: stackId, NextToken: nextToken }));
+        const page = await cfn.send(new dist_cjs/* DescribeStackEventsCommand */.Ie9({ StackName: stackId, NextToken: nextToken }), deploy_abortable(deps));
         for (const event of page.StackEvents ?? []) {
-            if ((event.Timestamp?.getTime() ?? 0) < since || seen.has(event.EventId))
+            const reached = typeof stop === 'function' ? stop(event) : event.EventId === stop;
+            if (seen.has(event.EventId) || (reached && typeof stop !== 'function'))
                 break pages;
             seen.add(event.EventId);
             fresh.push(event);
+            if (reached)
+                break pages;
         }
         nextToken = page.NextToken;
     } while (nextToken !== undefined);
     return fresh.reverse();
 }
-/** Every resource that failed in this deployment, not just the first: what users need to fix it. */
-async function failedResources(cfn, stackId, since) {
-    const failures = [];
-    let nextToken;
-    pages: do {
-        const page = await cfn.send(new dist_cjs/* DescribeStackEventsCommand */.Ie9({ StackName: stackId, NextToken: nextToken }));
-        for (const event of page.StackEvents ?? []) {
-            if ((event.Timestamp?.getTime() ?? 0) < since)
-                break pages;
-            if (event.ResourceStatus?.endsWith('_FAILED') === true) {
-                failures.push({ logicalId: event.LogicalResourceId ?? '?', type: event.ResourceType ?? '?', status: event.ResourceStatus, reason: event.ResourceStatusReason ?? '' });
-            }
-        }
-        nextToken = page.NextToken;
-    } while (nextToken !== undefined);
-    return failures.reverse();
+/** Every resource that failed since the stop, not just the first: what users need to fix it. */
+async function failedResources(cfn, stackId, stop, deps) {
+    return (await eventsSince(cfn, stackId, stop, deps))
+        .filter((event) => event.ResourceStatus?.endsWith('_FAILED') === true)
+        .map((event) => ({ logicalId: event.LogicalResourceId ?? '?', type: event.ResourceType ?? '?', status: event.ResourceStatus, reason: event.ResourceStatusReason ?? '' }));
 }
 function outputsOf(stack) {
     return Object.fromEntries((stack.Outputs ?? []).map((output) => [output.OutputKey, output.OutputValue]));
@@ -82744,8 +82880,9 @@ function applyHistory(progress, events) {
         if (id <= lastEventId)
             continue;
         lastEventId = id;
+        // The first Map to start is the batch's; a later one is a split partition's two halves.
         if (event.type === 'MapStateStarted')
-            total = event.mapStateStartedEventDetails?.length ?? total;
+            total ??= event.mapStateStartedEventDetails?.length;
         else if (event.type === 'MapIterationStarted')
             started += 1;
         else if (event.type === 'TaskStateExited' && event.stateExitedEventDetails?.name === PARTITION_TASK_STATE)
@@ -82792,19 +82929,21 @@ function executionArnOf(stateMachineArn, name) {
  * Starts the execution, or attaches to it. StartExecution is idempotent for a running execution
  * with the same name and input; `ExecutionAlreadyExists` means it has closed (or its input differs).
  */
-async function startOrAttach(sfn, stateMachineArn, name, input) {
+async function startOrAttach(sfn, stateMachineArn, name, input, signal) {
     const body = JSON.stringify(input);
+    const call = signal === undefined ? {} : { abortSignal: signal };
     try {
-        const { executionArn } = await sfn.send(new client_sfn_dist_cjs/* StartExecutionCommand */.MX_({ stateMachineArn, name, input: body }));
+        const { executionArn } = await sfn.send(new client_sfn_dist_cjs/* StartExecutionCommand */.MX_({ stateMachineArn, name, input: body }), call);
         return { executionArn: executionArn, attached: false };
     }
     catch (error) {
         if (error.name !== 'ExecutionAlreadyExists')
             throw error;
         const executionArn = executionArnOf(stateMachineArn, name);
-        const existing = await sfn.send(new client_sfn_dist_cjs/* DescribeExecutionCommand */.tVP({ executionArn }));
+        const existing = await sfn.send(new client_sfn_dist_cjs/* DescribeExecutionCommand */.tVP({ executionArn }), call);
         if (existing.input !== undefined && existing.input !== body) {
-            throw new errors_FanoutError(`Execution ${name} already exists with different input (status ${existing.status}). Re-run the workflow to start a new attempt, or stop ${executionArn} first.`, { cause: error });
+            // Stopping it frees nothing: a Standard execution's name stays taken for 90 days after it closes.
+            throw new errors_FanoutError(`Execution ${name} already exists with different input (status ${existing.status}): this step of this run attempt already ran with other inputs. A Standard execution's name stays taken for 90 days after it closes, so stopping it does not free the name: re-run the workflow (each new run attempt starts an execution with a new name).`, { cause: error });
         }
         return { executionArn, attached: true };
     }
@@ -82819,28 +82958,47 @@ const MAX_TRANSIENT_FAILURES = 8;
 const MIN_DELAY_MS = 1000;
 /** DescribeMapRun's bucket refills at one request a second: read it half as often. */
 const MAP_RUN_INTERVAL_MS = 2000;
+/** After a cancel, the stop and its confirmation get this long in all: the runner kills the step soon after. */
+const CANCEL_BUDGET_MS = 5000;
 /**
  * Polls DescribeExecution until the execution closes, with capped exponential backoff and full
  * jitter; throttling doubles the cap. Progress comes from the history events added since the last
- * poll (newest first, stopping at the last one seen), one page in the usual case.
+ * poll (newest first, stopping at the last one seen), one page in the usual case. Past the timeout
+ * the execution is stopped and followed to its end; on cancel it is stopped at once.
  */
 async function waitForExecution(sfn, executionArn, options) {
     const { clock } = options;
     const random = options.random ?? Math.random;
+    const cancelled = () => options.signal?.aborted === true;
+    const call = options.signal === undefined ? {} : { abortSignal: options.signal };
     const started = clock.now();
     let progress = NO_PROGRESS;
     let attempt = 0;
     let slowdown = 1;
     let transientFailures = 0;
-    let stopRequested;
+    let timedOut = false;
+    let readMapRun = true;
     let lastMapRunPoll = Number.NEGATIVE_INFINITY;
     for (;;) {
         try {
-            const response = await sfn.send(new client_sfn_dist_cjs/* DescribeExecutionCommand */.tVP({ executionArn }));
-            const mapRunDue = clock.now() - lastMapRunPoll >= MAP_RUN_INTERVAL_MS;
-            progress = await refreshProgress(sfn, executionArn, progress, mapRunDue);
-            if (mapRunDue && progress.mapRunArn !== undefined)
+            const response = await sfn.send(new client_sfn_dist_cjs/* DescribeExecutionCommand */.tVP({ executionArn }), call);
+            const mapRunDue = readMapRun && clock.now() - lastMapRunPoll >= MAP_RUN_INTERVAL_MS;
+            progress = applyHistory(progress, await newHistoryEvents(sfn, executionArn, progress.lastEventId, call));
+            if (mapRunDue && progress.mapRunArn !== undefined) {
                 lastMapRunPoll = clock.now();
+                try {
+                    const run = await sfn.send(new client_sfn_dist_cjs/* DescribeMapRunCommand */.cN({ mapRunArn: progress.mapRunArn }), call);
+                    if (run.itemCounts !== undefined)
+                        progress = applyMapRun(progress, run.itemCounts);
+                }
+                catch (error) {
+                    // Progress is for the log; a role without DescribeMapRun must not fail the batch.
+                    if (error.name !== 'AccessDeniedException')
+                        throw error;
+                    readMapRun = false;
+                    options.log?.(`Cannot read the Distributed Map's progress (${errors_errorMessage(error)}): grant states:DescribeMapRun on the stack's map runs, as template/deploy-role-policy.json does. Counting from the execution history instead.`);
+                }
+            }
             options.onProgress?.(progress, response.status ?? 'RUNNING');
             if (executionAcceptor(response) !== 'RETRY')
                 return response;
@@ -82848,36 +83006,55 @@ async function waitForExecution(sfn, executionArn, options) {
             slowdown = Math.max(1, slowdown / 2);
         }
         catch (error) {
-            if (!isTransient(error) || ++transientFailures > MAX_TRANSIENT_FAILURES)
-                throw error;
-            if (isThrottling(error))
-                slowdown = Math.min(slowdown * 2, 16);
+            if (!cancelled()) {
+                if (!isTransient(error) || ++transientFailures > MAX_TRANSIENT_FAILURES)
+                    throw error;
+                if (isThrottling(error))
+                    slowdown = Math.min(slowdown * 2, 16);
+            }
         }
+        if (cancelled())
+            return stopOnCancel(sfn, executionArn, clock);
         const elapsed = clock.now() - started;
-        const reason = options.signal?.aborted === true ? 'the job was cancelled' : options.timeoutMs !== undefined && elapsed >= options.timeoutMs ? `it ran past the timeout of ${Math.round(options.timeoutMs / 1000)} s` : undefined;
-        if (reason !== undefined && stopRequested === undefined) {
-            stopRequested = reason;
-            await stopExecution(sfn, executionArn, `sfn-fanout stopped the execution: ${reason}.`);
+        if (options.timeoutMs !== undefined && elapsed >= options.timeoutMs && !timedOut) {
+            timedOut = true;
+            // A cancel that cuts this call short is handled at the top of the loop, by stopOnCancel.
+            await stopExecution(sfn, executionArn, `sfn-fanout stopped the execution: it ran past the timeout of ${Math.round(options.timeoutMs / 1000)} s.`, options.signal).catch((error) => {
+                if (!cancelled())
+                    throw error;
+            });
             continue;
         }
         const cap = Math.min(options.maxDelayMs ?? MAX_DELAY_MS, Math.max(NOTICE_FLOOR_MS, elapsed * NOTICE_SHARE)) * slowdown;
         const delay = Math.max(MIN_DELAY_MS, fullJitterDelay(attempt++, options.firstDelayMs ?? FIRST_DELAY_MS, cap, random));
-        await clock.sleep(delay, stopRequested === undefined ? options.signal : undefined);
+        await clock.sleep(delay, options.signal);
     }
 }
-/** New history events, then, once a Distributed Map run exists and a read is due, its item counts. */
-async function refreshProgress(sfn, executionArn, progress, mapRunDue) {
-    const next = applyHistory(progress, await newHistoryEvents(sfn, executionArn, progress.lastEventId));
-    if (next.mapRunArn === undefined || !mapRunDue)
-        return next;
-    const run = await sfn.send(new client_sfn_dist_cjs/* DescribeMapRunCommand */.cN({ mapRunArn: next.mapRunArn }));
-    return run.itemCounts === undefined ? next : applyMapRun(next, run.itemCounts);
+/** Stops a cancelled run's execution and confirms it, all within a few seconds of real time. */
+async function stopOnCancel(sfn, executionArn, clock) {
+    const budget = AbortSignal.timeout(CANCEL_BUDGET_MS);
+    try {
+        await stopExecution(sfn, executionArn, 'sfn-fanout stopped the execution: the job was cancelled.', budget);
+        for (;;) {
+            const response = await sfn.send(new client_sfn_dist_cjs/* DescribeExecutionCommand */.tVP({ executionArn }), { abortSignal: budget });
+            if (executionAcceptor(response) !== 'RETRY')
+                return response;
+            await clock.sleep(MIN_DELAY_MS, budget);
+            if (budget.aborted)
+                break;
+        }
+    }
+    catch (error) {
+        if (!budget.aborted)
+            throw error;
+    }
+    throw new CancelledError(`Cancelled. Asked Step Functions to stop ${executionArn}, but it was not confirmed stopped within ${CANCEL_BUDGET_MS / 1000} s: check it in the console.`);
 }
-async function newHistoryEvents(sfn, executionArn, lastEventId) {
+async function newHistoryEvents(sfn, executionArn, lastEventId, call) {
     const fresh = [];
     let nextToken;
     do {
-        const page = await sfn.send(new client_sfn_dist_cjs/* GetExecutionHistoryCommand */.eXg({ executionArn, reverseOrder: true, maxResults: 1000, includeExecutionData: false, nextToken }));
+        const page = await sfn.send(new client_sfn_dist_cjs/* GetExecutionHistoryCommand */.eXg({ executionArn, reverseOrder: true, maxResults: 1000, includeExecutionData: false, nextToken }), call);
         for (const event of page.events ?? []) {
             if ((event.id ?? 0) <= lastEventId)
                 return fresh.reverse();
@@ -82887,9 +83064,9 @@ async function newHistoryEvents(sfn, executionArn, lastEventId) {
     } while (nextToken !== undefined);
     return fresh.reverse();
 }
-async function stopExecution(sfn, executionArn, cause) {
+async function stopExecution(sfn, executionArn, cause, signal) {
     try {
-        await sfn.send(new client_sfn_dist_cjs/* StopExecutionCommand */.WP$({ executionArn, error: 'SfnFanout.Stopped', cause }));
+        await sfn.send(new client_sfn_dist_cjs/* StopExecutionCommand */.WP$({ executionArn, error: 'SfnFanout.Stopped', cause }), signal === undefined ? {} : { abortSignal: signal });
     }
     catch (error) {
         // Already closed: nothing to stop.
@@ -82898,9 +83075,9 @@ async function stopExecution(sfn, executionArn, cause) {
     }
 }
 /** Restarts a failed, aborted or timed-out execution from where it failed (a Map re-runs only its failed iterations). */
-async function redrive(sfn, executionArn) {
+async function redrive(sfn, executionArn, signal) {
     try {
-        await sfn.send(new client_sfn_dist_cjs/* RedriveExecutionCommand */.lBA({ executionArn }));
+        await sfn.send(new client_sfn_dist_cjs/* RedriveExecutionCommand */.lBA({ executionArn }), signal === undefined ? {} : { abortSignal: signal });
     }
     catch (error) {
         const name = error.name;
@@ -82909,6 +83086,27 @@ async function redrive(sfn, executionArn) {
         }
         throw error;
     }
+}
+
+;// CONCATENATED MODULE: ./lib/src/aws/partition.js
+const PARTITIONS = [
+    { regions: /^cn-/, name: 'aws-cn', dnsSuffix: 'amazonaws.com.cn', console: () => 'https://console.amazonaws.cn' },
+    { regions: /^us-gov-/, name: 'aws-us-gov', dnsSuffix: 'amazonaws.com', console: () => 'https://console.amazonaws-us-gov.com' },
+    { regions: /^us-iso-/, name: 'aws-iso', dnsSuffix: 'c2s.ic.gov' },
+    { regions: /^us-isob-/, name: 'aws-iso-b', dnsSuffix: 'sc2s.sgov.gov' },
+    { regions: /^eu-isoe-/, name: 'aws-iso-e', dnsSuffix: 'cloud.adc-e.uk' },
+    { regions: /^us-isof-/, name: 'aws-iso-f', dnsSuffix: 'csp.hci.ic.gov' },
+    { regions: /^eusc-/, name: 'aws-eusc', dnsSuffix: 'amazonaws.eu' },
+];
+function partitionOf(region) {
+    const found = PARTITIONS.find((partition) => partition.regions.test(region));
+    if (found === undefined)
+        return { name: 'aws', dnsSuffix: 'amazonaws.com', console: `https://${region}.console.aws.amazon.com` };
+    return { name: found.name, dnsSuffix: found.dnsSuffix, ...(found.console === undefined ? {} : { console: found.console(region) }) };
+}
+/** The virtual-hosted HTTPS URL of an S3 object, as CloudFormation's TemplateURL takes it. */
+function s3ObjectUrl(region, bucket, key) {
+    return `https://${bucket}.s3.${region}.${partitionOf(region).dnsSuffix}/${key.split('/').map(encodeURIComponent).join('/')}`;
 }
 
 // EXTERNAL MODULE: ./node_modules/yaml/dist/index.js
@@ -82933,6 +83131,61 @@ const CFN_TAGS = [
 /** Parses a CloudFormation template written in YAML (short-form tags included) or JSON. */
 function parseTemplateText(text) {
     return (0,dist/* parse */.qg)(text, { customTags: CFN_TAGS, prettyErrors: true });
+}
+
+;// CONCATENATED MODULE: ./lib/src/aws/stack-names.js
+
+
+/** Name limits of the resources whose names derive from the stack name. */
+const NAMED = {
+    'AWS::StepFunctions::StateMachine': { property: 'StateMachineName', limit: 80 },
+    'AWS::Logs::LogGroup': { property: 'LogGroupName', limit: 512 },
+    'AWS::IAM::Role': { property: 'RoleName', limit: 64 },
+    'AWS::Lambda::Function': { property: 'FunctionName', limit: 64 },
+};
+/**
+ * A resource without an explicit name gets `<stack>-<logical id>-<12 random characters>` from
+ * CloudFormation; past the type's limit, 13 characters are kept for the random tail and its hyphen
+ * and the rest is split between the stack name and the logical id, the stack's half rounding up.
+ * AWS does not document the rule; it is inferred from names CloudFormation produced. A policy
+ * pattern like `role/${StackName}-*` only matches while the whole stack name survives.
+ */
+function longestWholeStackName(limit, logicalId) {
+    const room = limit - 13 - 1;
+    return Math.max(Math.ceil(room / 2), room - logicalId.length);
+}
+/**
+ * Refuses a stack name whose derived names would break (too long for a limit, or cut so the
+ * documented policies stop matching them), before any AWS call, and says how long it may be.
+ */
+function checkStackName(stackName, templateText) {
+    const resources = Object.entries((parseTemplateText(templateText) ?? {}).Resources ?? {});
+    let longest = Number.POSITIVE_INFINITY;
+    let reason = '';
+    const limitTo = (max, why) => {
+        if (max < longest)
+            [longest, reason] = [max, why];
+    };
+    for (const [logicalId, resource] of resources) {
+        const named = NAMED[resource.Type ?? ''];
+        if (named === undefined)
+            continue;
+        const name = resource.Properties?.[named.property];
+        if (name === undefined && (resource.Type === 'AWS::IAM::Role' || resource.Type === 'AWS::Lambda::Function')) {
+            limitTo(longestWholeStackName(named.limit, logicalId), `CloudFormation cuts the generated name of ${logicalId} (${resource.Type}) to ${named.limit} characters, and the policies' "<stack-name>-*" patterns would stop matching it`);
+            continue;
+        }
+        const pattern = typeof name === 'string' ? name : name?.['Fn::Sub'];
+        if (typeof pattern !== 'string' || !pattern.includes('${AWS::StackName}'))
+            continue;
+        // Other ${...} references count as empty: the check can only under-estimate the length.
+        const fixed = pattern.replaceAll('${AWS::StackName}', '').replace(/\$\{[^}]*\}/g, '').length;
+        const uses = pattern.split('${AWS::StackName}').length - 1;
+        limitTo(Math.floor((named.limit - fixed) / uses), `${logicalId}'s ${named.property} "${pattern}" must fit in ${named.limit} characters`);
+    }
+    if (stackName.length > longest) {
+        throw new errors_InputError(`stack-name "${stackName}" is ${stackName.length} characters, too long for the template: ${reason}. Use at most ${longest} characters.`);
+    }
 }
 
 ;// CONCATENATED MODULE: ./lib/src/local/template-definition.js
@@ -83308,6 +83561,11 @@ async function functionArchitecture(templatePath, values) {
 
 
 
+
+
+/** How long a failed run waits for its execution to stop before deleting the stack anyway. */
+const STOP_CONFIRM_MS = 60_000;
+/** The stack that holds the shared artifact bucket, one per account and region. */
 const BOOTSTRAP_STACK = 'sfn-fanout-bootstrap';
 /**
  * The batch in AWS: package the code, deploy the stack through a change set, start (or attach to,
@@ -83319,34 +83577,32 @@ async function runAws(options, clients, deps) {
     if (input.kind !== 's3' || output.kind !== 's3') {
         throw new errors_InputError('engine aws reads and writes S3: give input and output as s3://bucket/prefix/ (or use engine local for directories).');
     }
-    await checkCredentials(clients.sts);
+    const templateBody = await (0,promises_.readFile)(options.template ?? defaultTemplatePath(), 'utf8');
+    checkStackName(options.stackName, templateBody);
+    let artifactBucket = options.artifactBucket;
     const deployDeps = {
         clock: deps.clock,
         log: deps.log,
+        ...(deps.signal === undefined ? {} : { signal: deps.signal }),
+        ...(deps.waits === undefined ? {} : { waits: deps.waits }),
+        // Only the stack's own template gets this big, and the artifact bucket is known by then.
         uploadTemplate: async (body) => {
-            const bucket = options.artifactBucket ?? (await bootstrapBucket());
             const key = `sfn-fanout/templates/${(0,external_node_crypto_.createHash)('sha256').update(body).digest('hex')}.yaml`;
-            await uploadIfAbsent(clients.s3, bucket, key, Buffer.from(body));
-            return `https://${bucket}.s3.${options.region}.amazonaws.com/${key}`;
+            await uploadIfAbsent(clients.s3, artifactBucket, key, Buffer.from(body), deps.signal);
+            return s3ObjectUrl(options.region, artifactBucket, key);
         },
     };
-    let bootstrapped;
-    async function bootstrapBucket() {
-        if (bootstrapped !== undefined)
-            return bootstrapped;
-        const body = await (0,promises_.readFile)(bundledTemplate('bootstrap.yaml'), 'utf8');
-        const stack = await deployStack(clients.cfn, { stackName: BOOTSTRAP_STACK, templateBody: body, parameters: {}, capabilities: [], tags: options.tags }, deployDeps);
-        return (bootstrapped = stack.outputs.BucketName);
-    }
-    const artifactBucket = options.artifactBucket ?? (await bootstrapBucket());
+    artifactBucket ??= await bootstrapBucket(clients.cfn, options.roleArn, deployDeps);
     const bundle = options.bundle ?? (await bundleHandler(options.handler, { log: deps.log }));
     const pkg = await buildCodePackage(bundle, { architecture: await functionArchitecture(options.template ?? defaultTemplatePath(), options.parameters) });
     const key = codeKey(pkg);
-    deps.log((await uploadIfAbsent(clients.s3, artifactBucket, key, pkg.zip)) ? `Uploaded the code to s3://${artifactBucket}/${key}.` : `The code is already at s3://${artifactBucket}/${key}.`);
+    deps.log((await uploadIfAbsent(clients.s3, artifactBucket, key, pkg.zip, deps.signal)) ? `Uploaded the code to s3://${artifactBucket}/${key}.` : `The code is already at s3://${artifactBucket}/${key}.`);
+    let executionArn;
+    let closed = false;
     try {
         const stack = await deployStack(clients.cfn, {
             stackName: options.stackName,
-            templateBody: await (0,promises_.readFile)(options.template ?? defaultTemplatePath(), 'utf8'),
+            templateBody,
             parameters: {
                 ArtifactBucket: artifactBucket,
                 CodeKey: key,
@@ -83356,21 +83612,19 @@ async function runAws(options, clients, deps) {
             },
             capabilities: options.capabilities,
             tags: options.tags,
+            ephemeral: options.deleteStack,
             ...(options.roleArn === undefined ? {} : { roleArn: options.roleArn }),
             ...(options.terminationProtection === undefined ? {} : { terminationProtection: options.terminationProtection }),
         }, deployDeps);
-        const stateMachineArn = stack.outputs.StateMachineArn;
-        if (stateMachineArn === undefined)
-            throw new errors_InputError(`Stack ${options.stackName} has no StateMachineArn output: the template must export it.`);
+        const stateMachineArn = requireOutput(stack.outputs, options.stackName, 'StateMachineArn', 'the template must output its state machine: Outputs: StateMachineArn: Value: !Ref StateMachine.');
         const name = executionName(options.step);
-        let executionArn;
         if (options.redrive !== undefined) {
             executionArn = options.redrive === 'previous-attempt' ? executionArnOf(stateMachineArn, executionName(options.step, options.step.runAttempt - 1)) : options.redrive;
             deps.log(`Redriving ${executionArn}.`);
-            await redrive(clients.sfn, executionArn);
+            await redrive(clients.sfn, executionArn, deps.signal);
         }
         else {
-            const started = await startOrAttach(clients.sfn, stateMachineArn, name, toJobRequest(options.job));
+            const started = await startOrAttach(clients.sfn, stateMachineArn, name, toJobRequest(options.job), deps.signal);
             executionArn = started.executionArn;
             deps.log(started.attached ? `Execution ${name} already exists: attaching to it instead of starting another.` : `Started execution ${executionArn}.`);
         }
@@ -83378,10 +83632,12 @@ async function runAws(options, clients, deps) {
         const startedAt = deps.clock.now();
         const final = await waitForExecution(clients.sfn, executionArn, {
             clock: deps.clock,
+            log: deps.log,
             ...(options.timeoutMs === undefined ? {} : { timeoutMs: options.timeoutMs }),
             ...(deps.signal === undefined ? {} : { signal: deps.signal }),
             ...(deps.onProgress === undefined ? {} : { onProgress: deps.onProgress }),
         });
+        closed = true;
         const runId = executionArn.split(':').at(-1);
         const batch = await read_json_readJson(new S3Store(clients.s3, output.bucket, output.prefix), outcome_runKey(runId, outcome_BATCH_FILE)).catch(() => undefined);
         const report = buildReport({
@@ -83399,14 +83655,58 @@ async function runAws(options, clients, deps) {
     }
     finally {
         // Ephemeral stacks go even when the deploy or the run failed; a failed delete must not hide why.
-        if (options.deleteStack) {
-            await deleteStack(clients.cfn, options.stackName, deployDeps).catch((error) => deps.log(`Could not delete stack ${options.stackName}: ${errors_errorMessage(error)}`));
-        }
+        if (options.deleteStack)
+            await removeEphemeralStack(clients, options.stackName, closed ? undefined : executionArn, deployDeps);
     }
 }
-async function checkCredentials(sts) {
+/**
+ * Deletes the run's stack. An execution the run left running is stopped first, so its Lambdas are
+ * not deleted under it; a cancelled run only asks for the deletion, as it must end within seconds.
+ */
+async function removeEphemeralStack(clients, stackName, runningExecution, deps) {
+    const warn = (what) => (error) => deps.log(`Could not ${what}: ${errors_errorMessage(error)}`);
+    if (deps.signal?.aborted === true) {
+        await requestStackDeletion(clients.cfn, stackName, deps.log).catch(warn(`delete stack ${stackName}`));
+        return;
+    }
+    if (runningExecution !== undefined) {
+        deps.log(`Stopping ${runningExecution} before deleting its stack.`);
+        await stopExecution(clients.sfn, runningExecution, 'sfn-fanout stopped the execution: the run failed and its stack is being deleted.')
+            .then(() => waitForExecution(clients.sfn, runningExecution, { clock: deps.clock, signal: AbortSignal.timeout(STOP_CONFIRM_MS) }))
+            .catch(warn(`confirm that ${runningExecution} stopped`));
+    }
+    await deleteStack(clients.cfn, stackName, deps).catch(warn(`delete stack ${stackName}`));
+}
+/**
+ * The artifact bucket of the bootstrap stack, which is created on first use: with the run's
+ * role-arn (CloudFormation's service role creates the bucket) and without the run's tags (the
+ * stack is shared by every stack in the account and region). An existing one is used as it is.
+ */
+async function bootstrapBucket(cfn, roleArn, deps) {
+    const hint = `it was not made by sfn-fanout's template/bootstrap.yaml: give artifact-bucket, or delete stack ${BOOTSTRAP_STACK} so the next run creates it.`;
+    const existing = await describeStack(cfn, BOOTSTRAP_STACK, deps);
+    if (existing !== undefined && /^(CREATE|UPDATE|UPDATE_ROLLBACK)_COMPLETE$/.test(existing.StackStatus ?? '')) {
+        return requireOutput(outputsOf(existing), BOOTSTRAP_STACK, 'BucketName', hint);
+    }
+    const body = await (0,promises_.readFile)(bundledTemplate('bootstrap.yaml'), 'utf8');
+    const stack = await deployStack(cfn, { stackName: BOOTSTRAP_STACK, templateBody: body, parameters: {}, capabilities: [], tags: {}, ...(roleArn === undefined ? {} : { roleArn }) }, deps);
+    return requireOutput(stack.outputs, BOOTSTRAP_STACK, 'BucketName', hint);
+}
+function requireOutput(outputs, stackName, name, hint) {
+    const value = outputs[name];
+    if (value === undefined || value === '') {
+        const has = Object.keys(outputs);
+        throw new errors_InputError(`Stack ${stackName} has no ${name} output (${has.length === 0 ? 'it has no outputs' : `its outputs: ${has.join(', ')}`}): ${hint}`);
+    }
+    return value;
+}
+/**
+ * Says how to set up credentials when there are none; called before anything else touches AWS, so
+ * the SDK's "Could not load credentials from any providers" never reaches the user.
+ */
+async function checkCredentials(sts, signal) {
     try {
-        await sts.send(new client_sts_dist_cjs/* GetCallerIdentityCommand */.zI({}));
+        await sts.send(new client_sts_dist_cjs/* GetCallerIdentityCommand */.zI({}), signal === undefined ? {} : { abortSignal: signal });
     }
     catch (error) {
         const name = error.name ?? '';
@@ -83416,8 +83716,11 @@ async function checkCredentials(sts) {
         throw new errors_InputError(`The AWS credentials do not work: ${errors_errorMessage(error)} (${name}).`, { cause: error });
     }
 }
+/** Links to the execution and the stack in the console of the region's partition; none where that console is not public. */
 function consoleLinks(region, executionArn, stackId) {
-    const base = `https://${region}.console.aws.amazon.com`;
+    const base = partitionOf(region).console;
+    if (base === undefined)
+        return [];
     return [
         { label: 'Execution in the Step Functions console', url: `${base}/states/home?region=${region}#/v2/executions/details/${executionArn}` },
         { label: 'Stack in the CloudFormation console', url: `${base}/cloudformation/home?region=${region}#/stacks/stackinfo?stackId=${encodeURIComponent(stackId)}` },
@@ -89404,7 +89707,7 @@ function newLocalRunId(startedAt) {
 }
 /** The report of a run cancelled before its state machine started. */
 function cancelledReport(job, runId, startedAt, finishedAt, signal) {
-    return buildReport({ engine: 'local', runId, input: job.input, output: job.output, format: job.format, startedAt, finishedAt, error: { name: 'ExecutionAborted', cause: new CancelledError(signal.reason).message } }, undefined);
+    return buildReport({ engine: 'local', runId, input: job.input, output: job.output, format: job.format, startedAt, finishedAt, error: { name: 'ExecutionAborted', cause: CancelledError.of(signal).message } }, undefined);
 }
 function withDistributedMapsAsTasks(machine, found) {
     const states = Object.fromEntries(Object.entries((machine.States ?? {})).map(([name, state]) => {
@@ -89436,7 +89739,7 @@ async function watchIterations(events, maps, onFinished) {
 /** The interpreter wraps the failing state's error; unwrap it to what AWS reports as error and cause. */
 function executionError(failure, signal) {
     if (signal?.aborted === true)
-        return { name: 'ExecutionAborted', cause: new CancelledError(signal.reason).message };
+        return { name: 'ExecutionAborted', cause: CancelledError.of(signal).message };
     const inner = failure.cause ?? failure;
     return { name: inner.name ?? 'Error', cause: errors_errorMessage(inner) };
 }
@@ -90227,53 +90530,48 @@ function handlerFromEnv(env = process.env) {
 async function runBatch(settings, hooks = {}) {
     const log = hooks.log ?? (() => { });
     const warn = hooks.warn ?? log;
-    const report = await runOnEngine(settings, hooks, log, warn);
+    const report = settings.aws === undefined ? await runOnLocalEngine(settings, hooks, log, warn) : await runOnAws(settings, hooks, log);
     if (report.status === 'SUCCEEDED' && report.plan?.partitions === 0) {
         warn(`input ${settings.job.input} is empty; allow-empty is set, so the batch succeeded with nothing to do.`);
     }
     return report;
 }
-async function runOnEngine(settings, hooks, log, warn) {
+async function runOnAws(settings, hooks, log) {
+    const aws = settings.aws;
+    const prepared = await prepareRun(settings, log);
+    const clients = hooks.awsClients ?? {
+        cfn: new dist_cjs/* CloudFormationClient */.m1N({ region: aws.region }),
+        sfn: new client_sfn_dist_cjs/* SFNClient */.ZIB({ region: aws.region }),
+        s3: lazyS3Client({ region: aws.region })(),
+        sts: new client_sts_dist_cjs/* STSClient */.iM({ region: aws.region }),
+    };
+    // Before planning, whose S3 listing would otherwise fail with the SDK's own credentials message.
+    await checkCredentials(clients.sts, hooks.signal);
+    return runAws({ ...(await common(settings, prepared.bundle, () => clients.s3, log)), ...aws, step: stepFromEnv() }, clients, {
+        clock: hooks.clock ?? systemClock,
+        log,
+        ...(hooks.signal === undefined ? {} : { signal: hooks.signal }),
+        ...(hooks.onExecution === undefined ? {} : { onExecution: hooks.onExecution }),
+        onProgress: (progress) => hooks.onProgress?.({ total: progress.total, running: progress.started - progress.succeeded - progress.failed, succeeded: progress.succeeded, failed: progress.failed }),
+    });
+}
+async function runOnLocalEngine(settings, hooks, log, warn) {
     const startedAt = Date.now();
-    // The local engine's S3 requests end when the run is cancelled; the AWS engine stops its own work.
-    const s3 = settings.aws === undefined ? lazyS3Client(settings.s3, { signal: hooks.signal }) : lazyS3Client({ region: settings.aws.region });
+    // The local engine's S3 requests end when the run is cancelled.
+    const s3 = lazyS3Client(settings.s3, { signal: hooks.signal });
     let prepared;
-    let parameters;
+    let shared;
     try {
-        const signal = settings.aws === undefined ? hooks.signal : undefined;
-        prepared = await abortable(prepareRun(settings, log), signal);
-        parameters = await abortable(withMapMode(settings, s3, log), signal);
+        prepared = await abortable(prepareRun(settings, log), hooks.signal);
+        shared = await abortable(common(settings, prepared.bundle, s3, log), hooks.signal);
     }
     catch (error) {
-        if (settings.aws === undefined && hooks.signal?.aborted === true)
+        if (hooks.signal?.aborted === true)
             return cancelledReport(settings.job, newLocalRunId(startedAt), startedAt, Date.now(), hooks.signal);
         throw error;
     }
-    const common = {
-        job: settings.job,
-        handler: settings.handler,
-        bundle: prepared.bundle,
-        ...(settings.template === undefined ? {} : { template: settings.template }),
-        parameters,
-    };
-    if (settings.aws !== undefined) {
-        const { aws } = settings;
-        const clients = {
-            cfn: new dist_cjs/* CloudFormationClient */.m1N({ region: aws.region }),
-            sfn: new client_sfn_dist_cjs/* SFNClient */.ZIB({ region: aws.region }),
-            s3: s3(),
-            sts: new client_sts_dist_cjs/* STSClient */.iM({ region: aws.region }),
-        };
-        return runAws({ ...common, ...aws, step: stepFromEnv() }, clients, {
-            clock: systemClock,
-            log,
-            ...(hooks.signal === undefined ? {} : { signal: hooks.signal }),
-            ...(hooks.onExecution === undefined ? {} : { onExecution: hooks.onExecution }),
-            onProgress: (progress) => hooks.onProgress?.({ total: progress.total, running: progress.started - progress.succeeded - progress.failed, succeeded: progress.succeeded, failed: progress.failed }),
-        });
-    }
     return runLocal({
-        ...common,
+        ...shared,
         runId: newLocalRunId(startedAt),
         concurrency: prepared.concurrency,
         s3: settings.s3,
@@ -90282,6 +90580,16 @@ async function runOnEngine(settings, hooks, log, warn) {
         ...(hooks.onProgress === undefined ? {} : { onProgress: hooks.onProgress }),
         ...(hooks.signal === undefined ? {} : { signal: hooks.signal }),
     });
+}
+/** What both engines take: the job, the handler and its bundle, the template and its parameters (the map mode chosen). */
+async function common(settings, bundle, s3, log) {
+    return {
+        job: settings.job,
+        handler: settings.handler,
+        bundle,
+        ...(settings.template === undefined ? {} : { template: settings.template }),
+        parameters: await withMapMode(settings, s3, log),
+    };
 }
 /**
  * The template's MapMode (and ChildExecutionType) for this run, unless the parameters set them:
@@ -90328,6 +90636,8 @@ function stepFromEnv(env = process.env) {
 }
 
 ;// CONCATENATED MODULE: ./lib/src/settings.js
+
+
 
 
 
@@ -90415,7 +90725,7 @@ function parseRunSettings(read) {
     return {
         engine,
         mapMode,
-        ...(engine === 'aws' ? { aws: parseAwsSettings(value, endpoint) } : {}),
+        ...(engine === 'aws' ? { aws: parseAwsSettings(value, endpoint, template) } : {}),
         job,
         handler,
         ...(template === undefined ? {} : { template }),
@@ -90427,18 +90737,20 @@ function parseRunSettings(read) {
         ...(report === undefined ? {} : { report }),
     };
 }
-function parseAwsSettings(value, endpoint) {
+function parseAwsSettings(value, endpoint, template) {
     if (endpoint !== undefined)
         throw new errors_InputError('s3-endpoint is for engine local: the AWS engine uses S3 itself.');
     const region = value('region') ?? process.env.AWS_REGION ?? process.env.AWS_DEFAULT_REGION;
     if (region === undefined)
         throw new errors_InputError('region is required for engine aws: set the region input, or aws-region in aws-actions/configure-aws-credentials.');
-    if (!/^[a-z]{2}(-[a-z]+)+-\d$/.test(region))
+    if (!/^[a-z]{2,4}(-[a-z]+)+-\d{1,2}$/.test(region))
         throw new errors_InputError(`region "${region}" is not an AWS region, like us-east-1.`);
     const stackName = value('stack-name');
     if (stackName === undefined || !/^[A-Za-z][A-Za-z0-9-]{0,127}$/.test(stackName)) {
         throw new errors_InputError(`stack-name ${stackName === undefined ? 'is required for engine aws' : `"${stackName}" is not a stack name`}: letters, digits and hyphens, starting with a letter, up to 128 characters.`);
     }
+    // The names derived from it (state machine, generated role and function names) must fit too.
+    checkStackName(stackName, (0,external_node_fs_.readFileSync)(template ?? defaultTemplatePath(), 'utf8'));
     const capabilities = (value('capabilities') ?? 'CAPABILITY_IAM').split(/[\s,]+/).filter(Boolean);
     for (const capability of capabilities) {
         if (!CAPABILITIES.includes(capability))
@@ -90453,6 +90765,10 @@ function parseAwsSettings(value, endpoint) {
     }
     const timeoutMinutes = wholeNumber(value('timeout-minutes'), 'timeout-minutes', 1, 60 * 24 * 365);
     const terminationProtection = optionalBoolean(value('termination-protection'), 'termination-protection');
+    const deleteStack = optionalBoolean(value('delete-stack'), 'delete-stack') ?? false;
+    if (deleteStack && terminationProtection === true) {
+        throw new errors_InputError('delete-stack true and termination-protection true contradict each other: CloudFormation refuses to delete a protected stack. Choose one.');
+    }
     const artifactBucket = value('artifact-bucket');
     if (artifactBucket !== undefined && !/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/.test(artifactBucket)) {
         throw new errors_InputError(`artifact-bucket "${artifactBucket}" is not a bucket name: 3-63 lowercase letters, digits, dots and hyphens.`);
@@ -90465,7 +90781,7 @@ function parseAwsSettings(value, endpoint) {
         tags: stringMap(value('tags'), 'tags'),
         ...(roleArn === undefined ? {} : { roleArn }),
         ...(terminationProtection === undefined ? {} : { terminationProtection }),
-        deleteStack: optionalBoolean(value('delete-stack'), 'delete-stack') ?? false,
+        deleteStack,
         ...(timeoutMinutes === undefined ? {} : { timeoutMs: timeoutMinutes * 60_000 }),
         ...(redrive === undefined ? {} : { redrive }),
         prices: {
@@ -90690,7 +91006,7 @@ async function main(argv, io) {
         return parsed.help ? 0 : 2;
     }
     try {
-        const code = parsed.command === 'plan' ? await planCommand(parsed.read, say, io.signal) : await runCommand(parsed.read, say, redactor, io.signal);
+        const code = parsed.command === 'plan' ? await planCommand(parsed.read, say, io.signal) : await runCommand(parsed.read, say, redactor, io.signal, io.clock);
         return io.signal?.aborted === true ? cancelledExitCode(io.signal) : code;
     }
     catch (error) {
@@ -90728,13 +91044,14 @@ function parseCommandLine(argv) {
 function packageVersion() {
     return (0,external_node_module_namespaceObject.createRequire)(import.meta.url)('../package.json').version;
 }
-async function runCommand(read, say, redactor, signal) {
+async function runCommand(read, say, redactor, signal, clock) {
     const settings = parseRunSettings(read);
     redactor.add(possibleSecrets(settings));
     const started = Date.now();
     let lastLogged = 0;
     const ran = await runBatch(settings, {
         ...(signal === undefined ? {} : { signal }),
+        ...(clock === undefined ? {} : { clock }),
         redactor,
         log: (line) => say.err(`${line}\n`),
         warn: (line) => say.err(`warning: ${line}\n`),

@@ -55365,8 +55365,9 @@ function map_progress_applyHistory(progress, events) {
         if (id <= lastEventId)
             continue;
         lastEventId = id;
+        // The first Map to start is the batch's; a later one is a split partition's two halves.
         if (event.type === 'MapStateStarted')
-            total = event.mapStateStartedEventDetails?.length ?? total;
+            total ??= event.mapStateStartedEventDetails?.length;
         else if (event.type === 'MapIterationStarted')
             started += 1;
         else if (event.type === 'TaskStateExited' && event.stateExitedEventDetails?.name === PARTITION_TASK_STATE)
@@ -55413,19 +55414,21 @@ function executionArnOf(stateMachineArn, name) {
  * Starts the execution, or attaches to it. StartExecution is idempotent for a running execution
  * with the same name and input; `ExecutionAlreadyExists` means it has closed (or its input differs).
  */
-async function startOrAttach(sfn, stateMachineArn, name, input) {
+async function startOrAttach(sfn, stateMachineArn, name, input, signal) {
     const body = JSON.stringify(input);
+    const call = signal === undefined ? {} : { abortSignal: signal };
     try {
-        const { executionArn } = await sfn.send(new StartExecutionCommand({ stateMachineArn, name, input: body }));
+        const { executionArn } = await sfn.send(new StartExecutionCommand({ stateMachineArn, name, input: body }), call);
         return { executionArn: executionArn, attached: false };
     }
     catch (error) {
         if (error.name !== 'ExecutionAlreadyExists')
             throw error;
         const executionArn = executionArnOf(stateMachineArn, name);
-        const existing = await sfn.send(new DescribeExecutionCommand({ executionArn }));
+        const existing = await sfn.send(new DescribeExecutionCommand({ executionArn }), call);
         if (existing.input !== undefined && existing.input !== body) {
-            throw new FanoutError(`Execution ${name} already exists with different input (status ${existing.status}). Re-run the workflow to start a new attempt, or stop ${executionArn} first.`, { cause: error });
+            // Stopping it frees nothing: a Standard execution's name stays taken for 90 days after it closes.
+            throw new FanoutError(`Execution ${name} already exists with different input (status ${existing.status}): this step of this run attempt already ran with other inputs. A Standard execution's name stays taken for 90 days after it closes, so stopping it does not free the name: re-run the workflow (each new run attempt starts an execution with a new name).`, { cause: error });
         }
         return { executionArn, attached: true };
     }
@@ -55440,28 +55443,47 @@ const MAX_TRANSIENT_FAILURES = 8;
 const MIN_DELAY_MS = 1000;
 /** DescribeMapRun's bucket refills at one request a second: read it half as often. */
 const MAP_RUN_INTERVAL_MS = 2000;
+/** After a cancel, the stop and its confirmation get this long in all: the runner kills the step soon after. */
+const CANCEL_BUDGET_MS = 5000;
 /**
  * Polls DescribeExecution until the execution closes, with capped exponential backoff and full
  * jitter; throttling doubles the cap. Progress comes from the history events added since the last
- * poll (newest first, stopping at the last one seen), one page in the usual case.
+ * poll (newest first, stopping at the last one seen), one page in the usual case. Past the timeout
+ * the execution is stopped and followed to its end; on cancel it is stopped at once.
  */
 async function waitForExecution(sfn, executionArn, options) {
     const { clock } = options;
     const random = options.random ?? Math.random;
+    const cancelled = () => options.signal?.aborted === true;
+    const call = options.signal === undefined ? {} : { abortSignal: options.signal };
     const started = clock.now();
     let progress = NO_PROGRESS;
     let attempt = 0;
     let slowdown = 1;
     let transientFailures = 0;
-    let stopRequested;
+    let timedOut = false;
+    let readMapRun = true;
     let lastMapRunPoll = Number.NEGATIVE_INFINITY;
     for (;;) {
         try {
-            const response = await sfn.send(new DescribeExecutionCommand({ executionArn }));
-            const mapRunDue = clock.now() - lastMapRunPoll >= MAP_RUN_INTERVAL_MS;
-            progress = await refreshProgress(sfn, executionArn, progress, mapRunDue);
-            if (mapRunDue && progress.mapRunArn !== undefined)
+            const response = await sfn.send(new DescribeExecutionCommand({ executionArn }), call);
+            const mapRunDue = readMapRun && clock.now() - lastMapRunPoll >= MAP_RUN_INTERVAL_MS;
+            progress = applyHistory(progress, await newHistoryEvents(sfn, executionArn, progress.lastEventId, call));
+            if (mapRunDue && progress.mapRunArn !== undefined) {
                 lastMapRunPoll = clock.now();
+                try {
+                    const run = await sfn.send(new DescribeMapRunCommand({ mapRunArn: progress.mapRunArn }), call);
+                    if (run.itemCounts !== undefined)
+                        progress = applyMapRun(progress, run.itemCounts);
+                }
+                catch (error) {
+                    // Progress is for the log; a role without DescribeMapRun must not fail the batch.
+                    if (error.name !== 'AccessDeniedException')
+                        throw error;
+                    readMapRun = false;
+                    options.log?.(`Cannot read the Distributed Map's progress (${errorMessage(error)}): grant states:DescribeMapRun on the stack's map runs, as template/deploy-role-policy.json does. Counting from the execution history instead.`);
+                }
+            }
             options.onProgress?.(progress, response.status ?? 'RUNNING');
             if (executionAcceptor(response) !== 'RETRY')
                 return response;
@@ -55469,36 +55491,55 @@ async function waitForExecution(sfn, executionArn, options) {
             slowdown = Math.max(1, slowdown / 2);
         }
         catch (error) {
-            if (!isTransient(error) || ++transientFailures > MAX_TRANSIENT_FAILURES)
-                throw error;
-            if (isThrottling(error))
-                slowdown = Math.min(slowdown * 2, 16);
+            if (!cancelled()) {
+                if (!isTransient(error) || ++transientFailures > MAX_TRANSIENT_FAILURES)
+                    throw error;
+                if (isThrottling(error))
+                    slowdown = Math.min(slowdown * 2, 16);
+            }
         }
+        if (cancelled())
+            return stopOnCancel(sfn, executionArn, clock);
         const elapsed = clock.now() - started;
-        const reason = options.signal?.aborted === true ? 'the job was cancelled' : options.timeoutMs !== undefined && elapsed >= options.timeoutMs ? `it ran past the timeout of ${Math.round(options.timeoutMs / 1000)} s` : undefined;
-        if (reason !== undefined && stopRequested === undefined) {
-            stopRequested = reason;
-            await stopExecution(sfn, executionArn, `sfn-fanout stopped the execution: ${reason}.`);
+        if (options.timeoutMs !== undefined && elapsed >= options.timeoutMs && !timedOut) {
+            timedOut = true;
+            // A cancel that cuts this call short is handled at the top of the loop, by stopOnCancel.
+            await stopExecution(sfn, executionArn, `sfn-fanout stopped the execution: it ran past the timeout of ${Math.round(options.timeoutMs / 1000)} s.`, options.signal).catch((error) => {
+                if (!cancelled())
+                    throw error;
+            });
             continue;
         }
         const cap = Math.min(options.maxDelayMs ?? MAX_DELAY_MS, Math.max(NOTICE_FLOOR_MS, elapsed * NOTICE_SHARE)) * slowdown;
         const delay = Math.max(MIN_DELAY_MS, fullJitterDelay(attempt++, options.firstDelayMs ?? FIRST_DELAY_MS, cap, random));
-        await clock.sleep(delay, stopRequested === undefined ? options.signal : undefined);
+        await clock.sleep(delay, options.signal);
     }
 }
-/** New history events, then, once a Distributed Map run exists and a read is due, its item counts. */
-async function refreshProgress(sfn, executionArn, progress, mapRunDue) {
-    const next = applyHistory(progress, await newHistoryEvents(sfn, executionArn, progress.lastEventId));
-    if (next.mapRunArn === undefined || !mapRunDue)
-        return next;
-    const run = await sfn.send(new DescribeMapRunCommand({ mapRunArn: next.mapRunArn }));
-    return run.itemCounts === undefined ? next : applyMapRun(next, run.itemCounts);
+/** Stops a cancelled run's execution and confirms it, all within a few seconds of real time. */
+async function stopOnCancel(sfn, executionArn, clock) {
+    const budget = AbortSignal.timeout(CANCEL_BUDGET_MS);
+    try {
+        await stopExecution(sfn, executionArn, 'sfn-fanout stopped the execution: the job was cancelled.', budget);
+        for (;;) {
+            const response = await sfn.send(new DescribeExecutionCommand({ executionArn }), { abortSignal: budget });
+            if (executionAcceptor(response) !== 'RETRY')
+                return response;
+            await clock.sleep(MIN_DELAY_MS, budget);
+            if (budget.aborted)
+                break;
+        }
+    }
+    catch (error) {
+        if (!budget.aborted)
+            throw error;
+    }
+    throw new CancelledError(`Cancelled. Asked Step Functions to stop ${executionArn}, but it was not confirmed stopped within ${CANCEL_BUDGET_MS / 1000} s: check it in the console.`);
 }
-async function newHistoryEvents(sfn, executionArn, lastEventId) {
+async function newHistoryEvents(sfn, executionArn, lastEventId, call) {
     const fresh = [];
     let nextToken;
     do {
-        const page = await sfn.send(new GetExecutionHistoryCommand({ executionArn, reverseOrder: true, maxResults: 1000, includeExecutionData: false, nextToken }));
+        const page = await sfn.send(new GetExecutionHistoryCommand({ executionArn, reverseOrder: true, maxResults: 1000, includeExecutionData: false, nextToken }), call);
         for (const event of page.events ?? []) {
             if ((event.id ?? 0) <= lastEventId)
                 return fresh.reverse();
@@ -55508,9 +55549,9 @@ async function newHistoryEvents(sfn, executionArn, lastEventId) {
     } while (nextToken !== undefined);
     return fresh.reverse();
 }
-async function stopExecution(sfn, executionArn, cause) {
+async function stopExecution(sfn, executionArn, cause, signal) {
     try {
-        await sfn.send(new dist_cjs/* StopExecutionCommand */.WP$({ executionArn, error: 'SfnFanout.Stopped', cause }));
+        await sfn.send(new dist_cjs/* StopExecutionCommand */.WP$({ executionArn, error: 'SfnFanout.Stopped', cause }), signal === undefined ? {} : { abortSignal: signal });
     }
     catch (error) {
         // Already closed: nothing to stop.
@@ -55519,9 +55560,9 @@ async function stopExecution(sfn, executionArn, cause) {
     }
 }
 /** Restarts a failed, aborted or timed-out execution from where it failed (a Map re-runs only its failed iterations). */
-async function redrive(sfn, executionArn) {
+async function redrive(sfn, executionArn, signal) {
     try {
-        await sfn.send(new RedriveExecutionCommand({ executionArn }));
+        await sfn.send(new RedriveExecutionCommand({ executionArn }), signal === undefined ? {} : { abortSignal: signal });
     }
     catch (error) {
         const name = error.name;
@@ -55541,7 +55582,7 @@ async function redrive(sfn, executionArn) {
 /* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
 /* harmony export */   gJ: () => (/* binding */ errorMessage)
 /* harmony export */ });
-/* unused harmony exports FanoutError, InputError, StoreError, HandlerModuleError, RejectedRecordsError, UnsupportedFeatureError, DataError, CancelledError */
+/* unused harmony exports FanoutError, InputError, StoreError, HandlerModuleError, RejectedRecordsError, CancelledError, UnsupportedFeatureError, DataError */
 /**
  * A small error hierarchy: every error sfn-fanout raises on purpose says what went wrong and how to
  * fix it, and keeps the underlying error as `cause`.
@@ -55564,17 +55605,18 @@ class HandlerModuleError extends (/* unused pure expression or super */ null && 
 /** A partition rejected more records than the job tolerates. */
 class RejectedRecordsError extends (/* unused pure expression or super */ null && (FanoutError)) {
 }
+/** The run was cancelled (SIGINT, SIGTERM, a cancelled job) and stopped what it was doing. */
+class CancelledError extends (/* unused pure expression or super */ null && (FanoutError)) {
+    /** The error of an abort signal: its reason names the signal when one did it. */
+    static of(signal) {
+        return new CancelledError(`The run was cancelled${typeof signal.reason === 'string' ? ` by ${signal.reason}` : ''}.`);
+    }
+}
 /** A state machine definition uses a feature the local engine cannot execute faithfully. */
 class UnsupportedFeatureError extends (/* unused pure expression or super */ null && (FanoutError)) {
 }
 /** An input object's bytes cannot be decoded (a corrupt or truncated gzip object). */
 class DataError extends (/* unused pure expression or super */ null && (FanoutError)) {
-}
-/** The run was cancelled (SIGINT, SIGTERM, a cancelled job); `reason` names the signal when one did it. */
-class CancelledError extends FanoutError {
-    constructor(reason) {
-        super(`The run was cancelled${typeof reason === 'string' ? ` by ${reason}` : ''}.`);
-    }
 }
 function errorMessage(error) {
     return error instanceof Error ? error.message : String(error);

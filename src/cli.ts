@@ -3,6 +3,7 @@ import { createRequire } from 'node:module';
 import { constants } from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
+import type { Clock } from './aws/clock.ts';
 import { abortable } from './concurrency.ts';
 import { FanoutError, errorMessage } from './errors.ts';
 import { parseJob, readJobRequest } from './job.ts';
@@ -122,6 +123,8 @@ export interface CliIO {
   /** Set on a terminal: progress redraws one line instead of logging. */
   readonly tty: boolean;
   readonly signal?: AbortSignal;
+  /** The AWS engine's clock; tests swap it for one whose sleeps take no time. */
+  readonly clock?: Clock;
 }
 
 export async function main(argv: readonly string[], io: CliIO): Promise<number> {
@@ -149,7 +152,7 @@ export async function main(argv: readonly string[], io: CliIO): Promise<number> 
     return parsed.help ? 0 : 2;
   }
   try {
-    const code = parsed.command === 'plan' ? await planCommand(parsed.read, say, io.signal) : await runCommand(parsed.read, say, redactor, io.signal);
+    const code = parsed.command === 'plan' ? await planCommand(parsed.read, say, io.signal) : await runCommand(parsed.read, say, redactor, io.signal, io.clock);
     return io.signal?.aborted === true ? cancelledExitCode(io.signal) : code;
   } catch (error) {
     say.err(`${error instanceof FanoutError ? '' : 'Unexpected error: '}${errorMessage(error)}\n`);
@@ -193,13 +196,14 @@ function packageVersion(): string {
   return (createRequire(import.meta.url)('../package.json') as { version: string }).version;
 }
 
-async function runCommand(read: (name: string) => string | undefined, say: Console, redactor: Redactor, signal: AbortSignal | undefined): Promise<number> {
+async function runCommand(read: (name: string) => string | undefined, say: Console, redactor: Redactor, signal: AbortSignal | undefined, clock: Clock | undefined): Promise<number> {
   const settings = parseRunSettings(read);
   redactor.add(possibleSecrets(settings));
   const started = Date.now();
   let lastLogged = 0;
   const ran = await runBatch(settings, {
     ...(signal === undefined ? {} : { signal }),
+    ...(clock === undefined ? {} : { clock }),
     redactor,
     log: (line) => say.err(`${line}\n`),
     warn: (line) => say.err(`warning: ${line}\n`),

@@ -21,18 +21,20 @@ export class HandlerModuleError extends FanoutError {}
 /** A partition rejected more records than the job tolerates. */
 export class RejectedRecordsError extends FanoutError {}
 
+/** The run was cancelled (SIGINT, SIGTERM, a cancelled job) and stopped what it was doing. */
+export class CancelledError extends FanoutError {
+  /** The error of an abort signal: its reason names the signal when one did it. */
+  static of(signal: AbortSignal): CancelledError {
+    return new CancelledError(`The run was cancelled${typeof signal.reason === 'string' ? ` by ${signal.reason}` : ''}.`);
+  }
+}
+
 /** A state machine definition uses a feature the local engine cannot execute faithfully. */
 export class UnsupportedFeatureError extends FanoutError {}
 
 /** An input object's bytes cannot be decoded (a corrupt or truncated gzip object). */
 export class DataError extends FanoutError {}
 
-/** The run was cancelled (SIGINT, SIGTERM, a cancelled job); `reason` names the signal when one did it. */
-export class CancelledError extends FanoutError {
-  constructor(reason?: unknown) {
-    super(`The run was cancelled${typeof reason === 'string' ? ` by ${reason}` : ''}.`);
-  }
-}
 
 export function errorMessage(error: unknown): string {
   return error instanceof Error ? error.message : String(error);

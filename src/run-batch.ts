@@ -2,16 +2,17 @@ import { CloudFormationClient } from '@aws-sdk/client-cloudformation';
 import { S3Client } from '@aws-sdk/client-s3';
 import { SFNClient } from '@aws-sdk/client-sfn';
 import { STSClient } from '@aws-sdk/client-sts';
-import { runAws } from './aws/aws-engine.ts';
-import { systemClock } from './aws/clock.ts';
+import { checkCredentials, runAws, type AwsClients } from './aws/aws-engine.ts';
+import { systemClock, type Clock } from './aws/clock.ts';
 import type { StepIdentity } from './aws/execution.ts';
 import { abortable } from './concurrency.ts';
+import type { HandlerBundle } from './handler/bundle.ts';
 import { cancelledReport, newLocalRunId, runLocal } from './local/local-engine.ts';
 import type { BatchProgress, BatchReport } from './report/batch-report.ts';
 import type { RunSettings } from './settings.ts';
 import { chooseMapMode } from './plan/map-mode.ts';
 import { partitionShortfall } from './plan/partition-plan.ts';
-import { prepareRun, type Prepared } from './preflight.ts';
+import { prepareRun } from './preflight.ts';
 import { runSecrets, type Redactor } from './secrets.ts';
 import { planJob } from './steps/steps.ts';
 import { lazyS3Client } from './store/open-store.ts';
@@ -26,59 +27,59 @@ export interface RunHooks {
   readonly redactor?: Redactor;
   /** The AWS execution's ARN, as soon as it is known. */
   readonly onExecution?: (executionArn: string) => void;
+  /** The AWS engine's time (the system clock unless a test swaps it). */
+  readonly clock?: Clock;
+  /** The AWS engine's clients (built from the region unless a test swaps them). */
+  readonly awsClients?: AwsClients & { readonly sts: STSClient };
 }
 
 /** Runs a batch on the engine the settings name; the CLI and the action both come through here. */
 export async function runBatch(settings: RunSettings, hooks: RunHooks = {}): Promise<BatchReport> {
   const log = hooks.log ?? (() => {});
   const warn = hooks.warn ?? log;
-  const report = await runOnEngine(settings, hooks, log, warn);
+  const report = settings.aws === undefined ? await runOnLocalEngine(settings, hooks, log, warn) : await runOnAws(settings, hooks, log);
   if (report.status === 'SUCCEEDED' && report.plan?.partitions === 0) {
     warn(`input ${settings.job.input} is empty; allow-empty is set, so the batch succeeded with nothing to do.`);
   }
   return report;
 }
 
-async function runOnEngine(settings: RunSettings, hooks: RunHooks, log: (line: string) => void, warn: (line: string) => void): Promise<BatchReport> {
+async function runOnAws(settings: RunSettings, hooks: RunHooks, log: (line: string) => void): Promise<BatchReport> {
+  const aws = settings.aws!;
+  const prepared = await prepareRun(settings, log);
+  const clients = hooks.awsClients ?? {
+    cfn: new CloudFormationClient({ region: aws.region }),
+    sfn: new SFNClient({ region: aws.region }),
+    s3: lazyS3Client({ region: aws.region })(),
+    sts: new STSClient({ region: aws.region }),
+  };
+  // Before planning, whose S3 listing would otherwise fail with the SDK's own credentials message.
+  await checkCredentials(clients.sts, hooks.signal);
+  return runAws({ ...(await common(settings, prepared.bundle, () => clients.s3, log)), ...aws, step: stepFromEnv() }, clients, {
+    clock: hooks.clock ?? systemClock,
+    log,
+    ...(hooks.signal === undefined ? {} : { signal: hooks.signal }),
+    ...(hooks.onExecution === undefined ? {} : { onExecution: hooks.onExecution }),
+    onProgress: (progress) =>
+      hooks.onProgress?.({ total: progress.total, running: progress.started - progress.succeeded - progress.failed, succeeded: progress.succeeded, failed: progress.failed }),
+  });
+}
+
+async function runOnLocalEngine(settings: RunSettings, hooks: RunHooks, log: (line: string) => void, warn: (line: string) => void): Promise<BatchReport> {
   const startedAt = Date.now();
-  // The local engine's S3 requests end when the run is cancelled; the AWS engine stops its own work.
-  const s3 = settings.aws === undefined ? lazyS3Client(settings.s3, { signal: hooks.signal }) : lazyS3Client({ region: settings.aws.region });
-  let prepared: Prepared;
-  let parameters: Readonly<Record<string, string>>;
+  // The local engine's S3 requests end when the run is cancelled.
+  const s3 = lazyS3Client(settings.s3, { signal: hooks.signal });
+  let prepared: Awaited<ReturnType<typeof prepareRun>>;
+  let shared: Awaited<ReturnType<typeof common>>;
   try {
-    const signal = settings.aws === undefined ? hooks.signal : undefined;
-    prepared = await abortable(prepareRun(settings, log), signal);
-    parameters = await abortable(withMapMode(settings, s3, log), signal);
+    prepared = await abortable(prepareRun(settings, log), hooks.signal);
+    shared = await abortable(common(settings, prepared.bundle, s3, log), hooks.signal);
   } catch (error) {
-    if (settings.aws === undefined && hooks.signal?.aborted === true) return cancelledReport(settings.job, newLocalRunId(startedAt), startedAt, Date.now(), hooks.signal);
+    if (hooks.signal?.aborted === true) return cancelledReport(settings.job, newLocalRunId(startedAt), startedAt, Date.now(), hooks.signal);
     throw error;
   }
-  const common = {
-    job: settings.job,
-    handler: settings.handler,
-    bundle: prepared.bundle,
-    ...(settings.template === undefined ? {} : { template: settings.template }),
-    parameters,
-  };
-  if (settings.aws !== undefined) {
-    const { aws } = settings;
-    const clients = {
-      cfn: new CloudFormationClient({ region: aws.region }),
-      sfn: new SFNClient({ region: aws.region }),
-      s3: s3(),
-      sts: new STSClient({ region: aws.region }),
-    };
-    return runAws({ ...common, ...aws, step: stepFromEnv() }, clients, {
-      clock: systemClock,
-      log,
-      ...(hooks.signal === undefined ? {} : { signal: hooks.signal }),
-      ...(hooks.onExecution === undefined ? {} : { onExecution: hooks.onExecution }),
-      onProgress: (progress) =>
-        hooks.onProgress?.({ total: progress.total, running: progress.started - progress.succeeded - progress.failed, succeeded: progress.succeeded, failed: progress.failed }),
-    });
-  }
   return runLocal({
-    ...common,
+    ...shared,
     runId: newLocalRunId(startedAt),
     concurrency: prepared.concurrency,
     s3: settings.s3,
@@ -87,6 +88,17 @@ async function runOnEngine(settings: RunSettings, hooks: RunHooks, log: (line: s
     ...(hooks.onProgress === undefined ? {} : { onProgress: hooks.onProgress }),
     ...(hooks.signal === undefined ? {} : { signal: hooks.signal }),
   });
+}
+
+/** What both engines take: the job, the handler and its bundle, the template and its parameters (the map mode chosen). */
+async function common(settings: RunSettings, bundle: HandlerBundle, s3: () => S3Client, log: (line: string) => void) {
+  return {
+    job: settings.job,
+    handler: settings.handler,
+    bundle,
+    ...(settings.template === undefined ? {} : { template: settings.template }),
+    parameters: await withMapMode(settings, s3, log),
+  };
 }
 
 /**

@@ -1,7 +1,9 @@
-import { existsSync, statSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import path from 'node:path';
+import { checkStackName } from './aws/stack-names.ts';
 import { InputError } from './errors.ts';
+import { defaultTemplatePath } from './local/template-definition.ts';
 import { JOB_OPTION_NAMES, parseJob, readJobRequest, type Job } from './job.ts';
 import { parseInputLocation, parseLocation } from './location.ts';
 import { parse as parseYaml } from 'yaml';
@@ -128,7 +130,7 @@ export function parseRunSettings(read: ReadSetting): RunSettings {
   return {
     engine,
     mapMode,
-    ...(engine === 'aws' ? { aws: parseAwsSettings(value, endpoint) } : {}),
+    ...(engine === 'aws' ? { aws: parseAwsSettings(value, endpoint, template) } : {}),
     job,
     handler,
     ...(template === undefined ? {} : { template }),
@@ -141,15 +143,17 @@ export function parseRunSettings(read: ReadSetting): RunSettings {
   };
 }
 
-function parseAwsSettings(value: (name: string) => string | undefined, endpoint: string | undefined): AwsSettings {
+function parseAwsSettings(value: (name: string) => string | undefined, endpoint: string | undefined, template: string | undefined): AwsSettings {
   if (endpoint !== undefined) throw new InputError('s3-endpoint is for engine local: the AWS engine uses S3 itself.');
   const region = value('region') ?? process.env.AWS_REGION ?? process.env.AWS_DEFAULT_REGION;
   if (region === undefined) throw new InputError('region is required for engine aws: set the region input, or aws-region in aws-actions/configure-aws-credentials.');
-  if (!/^[a-z]{2}(-[a-z]+)+-\d$/.test(region)) throw new InputError(`region "${region}" is not an AWS region, like us-east-1.`);
+  if (!/^[a-z]{2,4}(-[a-z]+)+-\d{1,2}$/.test(region)) throw new InputError(`region "${region}" is not an AWS region, like us-east-1.`);
   const stackName = value('stack-name');
   if (stackName === undefined || !/^[A-Za-z][A-Za-z0-9-]{0,127}$/.test(stackName)) {
     throw new InputError(`stack-name ${stackName === undefined ? 'is required for engine aws' : `"${stackName}" is not a stack name`}: letters, digits and hyphens, starting with a letter, up to 128 characters.`);
   }
+  // The names derived from it (state machine, generated role and function names) must fit too.
+  checkStackName(stackName, readFileSync(template ?? defaultTemplatePath(), 'utf8'));
   const capabilities = (value('capabilities') ?? 'CAPABILITY_IAM').split(/[\s,]+/).filter(Boolean);
   for (const capability of capabilities) {
     if (!(CAPABILITIES as readonly string[]).includes(capability)) throw new InputError(`capabilities "${capability}" is not one of ${CAPABILITIES.join(', ')}.`);
@@ -162,6 +166,10 @@ function parseAwsSettings(value: (name: string) => string | undefined, endpoint:
   }
   const timeoutMinutes = wholeNumber(value('timeout-minutes'), 'timeout-minutes', 1, 60 * 24 * 365);
   const terminationProtection = optionalBoolean(value('termination-protection'), 'termination-protection');
+  const deleteStack = optionalBoolean(value('delete-stack'), 'delete-stack') ?? false;
+  if (deleteStack && terminationProtection === true) {
+    throw new InputError('delete-stack true and termination-protection true contradict each other: CloudFormation refuses to delete a protected stack. Choose one.');
+  }
   const artifactBucket = value('artifact-bucket');
   if (artifactBucket !== undefined && !/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/.test(artifactBucket)) {
     throw new InputError(`artifact-bucket "${artifactBucket}" is not a bucket name: 3-63 lowercase letters, digits, dots and hyphens.`);
@@ -174,7 +182,7 @@ function parseAwsSettings(value: (name: string) => string | undefined, endpoint:
     tags: stringMap(value('tags'), 'tags'),
     ...(roleArn === undefined ? {} : { roleArn }),
     ...(terminationProtection === undefined ? {} : { terminationProtection }),
-    deleteStack: optionalBoolean(value('delete-stack'), 'delete-stack') ?? false,
+    deleteStack,
     ...(timeoutMinutes === undefined ? {} : { timeoutMs: timeoutMinutes * 60_000 }),
     ...(redrive === undefined ? {} : { redrive }),
     prices: {

@@ -18,6 +18,11 @@ export const REGION = 'us-east-1';
 export const ACCOUNT = '123456789012';
 export const STATE_MACHINE = `arn:aws:states:${REGION}:${ACCOUNT}:stateMachine:fanout-fanout`;
 
+/** CloudFormation's answer to DescribeStacks for a stack name that does not exist (checked against moto's). */
+export function stackNotFound(stackName: string): Error {
+  return Object.assign(new Error(`Stack with id ${stackName} does not exist`), { name: 'ValidationError', $metadata: { httpStatusCode: 400 } });
+}
+
 /** A small CloudFormation: change sets complete, executing one completes the stack with the outputs its template has. */
 export function fakeStacks(cfnMock: AwsClientStub<CloudFormationClient>) {
   const stacks = new Map<string, { id: string; status: string; outputs: Record<string, string> }>();
@@ -26,7 +31,7 @@ export function fakeStacks(cfnMock: AwsClientStub<CloudFormationClient>) {
   cfnMock.on(DescribeStacksCommand).callsFake(({ StackName }) => {
     const found = byIdOrName(StackName);
     if (found === undefined || (found[1].status === 'DELETE_COMPLETE' && StackName === found[0])) {
-      throw Object.assign(new Error(`Stack with id ${StackName} does not exist`), { name: 'ValidationError', $metadata: { httpStatusCode: 400 } });
+      throw stackNotFound(StackName);
     }
     const [name, stack] = found;
     return { Stacks: [{ StackName: name, StackId: stack.id, StackStatus: stack.status, CreationTime: new Date(), Outputs: Object.entries(stack.outputs).map(([OutputKey, OutputValue]) => ({ OutputKey, OutputValue })) }] };
@@ -53,33 +58,34 @@ export function fakeStacks(cfnMock: AwsClientStub<CloudFormationClient>) {
   return stacks;
 }
 
+/** The batch file the reducer writes for a two-partition run: both succeeded, or the second timed out. */
+export function batchFile(runId: string, status: 'SUCCEEDED' | 'FAILED'): string {
+  return JSON.stringify({
+    status, partitions: 2, succeeded: status === 'SUCCEEDED' ? 2 : 1, failed: status === 'SUCCEEDED' ? 0 : 1, records: 20, rejected: 0, bytes: 4096,
+    toleratedFailurePercentage: 0, result: { requests: 20 }, failures: [], runId, job: {}, plan: { objects: 1, bytes: 4096, partitions: 2 },
+    outcomes: [
+      { id: 0, status: 'succeeded', bytes: 2048, records: 20, rejected: 0, rejectedSamples: [], outputs: [], startedAt: 1000, finishedAt: 61_000, result: null },
+      status === 'SUCCEEDED'
+        ? { id: 1, status: 'succeeded', bytes: 2048, records: 0, rejected: 0, rejectedSamples: [], outputs: [], startedAt: 1000, finishedAt: 61_000, result: null }
+        : { id: 1, status: 'failed', bytes: 2048, error: 'Sandbox.Timedout', cause: '{"errorType":"Sandbox.Timedout","errorMessage":"Task timed out after 900.00 seconds"}' },
+    ],
+  });
+}
+
 /** The execution runs for a while, then the reducer's batch file appears, as in AWS. */
 export function fakeExecution(sfnMock: AwsClientStub<SFNClient>, s3: S3Client, step: StepIdentity, status: 'SUCCEEDED' | 'FAILED', clock: VirtualClock) {
-    const name = executionName(step);
-    const arn = `arn:aws:states:${REGION}:${ACCOUNT}:execution:fanout-fanout:${name}`;
-    sfnMock.on(StartExecutionCommand).resolves({ executionArn: arn, startDate: new Date(clock.now()) });
-    sfnMock.on(GetExecutionHistoryCommand).resolves({ events: [] });
-    let polls = 0;
-    sfnMock.on(DescribeExecutionCommand).callsFake(async () => {
-      polls += 1;
-      if (polls < 3) return { executionArn: arn, status: 'RUNNING', startDate: new Date(0) };
-      await new S3Store(s3, 'results-out', 'nightly/').write(
-        `_sfn-fanout/runs/${name}/batch.json`,
-        JSON.stringify({
-          status, partitions: 2, succeeded: status === 'SUCCEEDED' ? 2 : 1, failed: status === 'SUCCEEDED' ? 0 : 1, records: 20, rejected: 0, bytes: 4096,
-          toleratedFailurePercentage: 0, result: { requests: 20 }, failures: [], runId: name, job: {}, plan: { objects: 1, bytes: 4096, partitions: 2 },
-          outcomes: [
-            { id: 0, status: 'succeeded', bytes: 2048, records: 20, rejected: 0, rejectedSamples: [], outputs: [], startedAt: 1000, finishedAt: 61_000, result: null },
-            status === 'SUCCEEDED'
-              ? { id: 1, status: 'succeeded', bytes: 2048, records: 0, rejected: 0, rejectedSamples: [], outputs: [], startedAt: 1000, finishedAt: 61_000, result: null }
-              : { id: 1, status: 'failed', bytes: 2048, error: 'Sandbox.Timedout', cause: '{"errorType":"Sandbox.Timedout","errorMessage":"Task timed out after 900.00 seconds"}' },
-          ],
-        }),
-      );
-      return status === 'SUCCEEDED'
-        ? { executionArn: arn, status, startDate: new Date(0), stopDate: new Date(120_000), output: '{}' }
-        : { executionArn: arn, status, startDate: new Date(0), stopDate: new Date(120_000), error: 'SfnFanout.ToleratedFailureExceeded', cause: 'More partitions failed than ToleratedFailurePercentage allows.' };
-    });
-    return { name, arn };
-  }
-
+  const name = executionName(step);
+  const arn = `arn:aws:states:${REGION}:${ACCOUNT}:execution:fanout-fanout:${name}`;
+  sfnMock.on(StartExecutionCommand).resolves({ executionArn: arn, startDate: new Date(clock.now()) });
+  sfnMock.on(GetExecutionHistoryCommand).resolves({ events: [] });
+  let polls = 0;
+  sfnMock.on(DescribeExecutionCommand).callsFake(async () => {
+    polls += 1;
+    if (polls < 3) return { executionArn: arn, status: 'RUNNING', startDate: new Date(0) };
+    await new S3Store(s3, 'results-out', 'nightly/').write(`_sfn-fanout/runs/${name}/batch.json`, batchFile(name, status));
+    return status === 'SUCCEEDED'
+      ? { executionArn: arn, status, startDate: new Date(0), stopDate: new Date(120_000), output: '{}' }
+      : { executionArn: arn, status, startDate: new Date(0), stopDate: new Date(120_000), error: 'SfnFanout.ToleratedFailureExceeded', cause: 'More partitions failed than ToleratedFailurePercentage allows.' };
+  });
+  return { name, arn };
+}

@@ -16,6 +16,7 @@ export class VirtualClock implements Clock {
   async sleep(ms: number): Promise<void> {
     this.sleeps.push(ms);
     this.time += ms;
-    await Promise.resolve();
+    // A macrotask, not a microtask: a wait that never ends still lets the test's timeout fire.
+    await new Promise((resolve) => setImmediate(resolve));
   }
 }

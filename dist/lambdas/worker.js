@@ -33463,17 +33463,18 @@ class HandlerModuleError extends errors_FanoutError {
 /** A partition rejected more records than the job tolerates. */
 class RejectedRecordsError extends errors_FanoutError {
 }
+/** The run was cancelled (SIGINT, SIGTERM, a cancelled job) and stopped what it was doing. */
+class errors_CancelledError extends (/* unused pure expression or super */ null && (errors_FanoutError)) {
+    /** The error of an abort signal: its reason names the signal when one did it. */
+    static of(signal) {
+        return new errors_CancelledError(`The run was cancelled${typeof signal.reason === 'string' ? ` by ${signal.reason}` : ''}.`);
+    }
+}
 /** A state machine definition uses a feature the local engine cannot execute faithfully. */
 class UnsupportedFeatureError extends (/* unused pure expression or super */ null && (errors_FanoutError)) {
 }
 /** An input object's bytes cannot be decoded (a corrupt or truncated gzip object). */
 class DataError extends errors_FanoutError {
-}
-/** The run was cancelled (SIGINT, SIGTERM, a cancelled job); `reason` names the signal when one did it. */
-class errors_CancelledError extends errors_FanoutError {
-    constructor(reason) {
-        super(`The run was cancelled${typeof reason === 'string' ? ` by ${reason}` : ''}.`);
-    }
 }
 function errorMessage(error) {
     return error instanceof Error ? error.message : String(error);
@@ -33500,7 +33501,7 @@ function abortable(promise, signal) {
         return promise;
     promise.catch(() => { });
     return new Promise((resolve, reject) => {
-        const onAbort = () => reject(signal.reason instanceof Error ? signal.reason : new CancelledError(signal.reason));
+        const onAbort = () => reject(signal.reason instanceof Error ? signal.reason : CancelledError.of(signal));
         if (signal.aborted)
             return onAbort();
         signal.addEventListener('abort', onAbort, { once: true });

@@ -17,9 +17,11 @@ import { locationParameters } from '../store/bucket-names.ts';
 import { S3Store } from '../store/s3-store.ts';
 import type { Clock } from './clock.ts';
 import { buildCodePackage, codeKey, uploadIfAbsent } from './code-package.ts';
-import { deleteStack, deployStack, type DeployDeps } from './deploy.ts';
-import { executionArnOf, executionName, redrive, startOrAttach, waitForExecution, type StepIdentity } from './execution.ts';
+import { deleteStack, deployStack, describeStack, outputsOf, requestStackDeletion, type DeployDeps, type DeployWaits } from './deploy.ts';
+import { executionArnOf, executionName, redrive, startOrAttach, stopExecution, waitForExecution, type StepIdentity } from './execution.ts';
 import type { MapProgress } from './map-progress.ts';
+import { partitionOf, s3ObjectUrl } from './partition.ts';
+import { checkStackName } from './stack-names.ts';
 import { bundledTemplate, defaultTemplatePath } from '../local/template-definition.ts';
 import { functionArchitecture } from '../local/template-parameters.ts';
 import { bundleHandler, type HandlerBundle } from '../handler/bundle.ts';
@@ -28,7 +30,6 @@ export interface AwsClients {
   readonly cfn: CloudFormationClient;
   readonly sfn: SFNClient;
   readonly s3: S3Client;
-  readonly sts: STSClient;
 }
 
 export interface AwsRunOptions extends AwsSettings {
@@ -45,12 +46,18 @@ export interface AwsRunOptions extends AwsSettings {
 export interface AwsRunDeps {
   readonly clock: Clock;
   readonly log: (line: string) => void;
+  /** The first SIGINT or SIGTERM: every phase stops within seconds, and a started execution is stopped. */
   readonly signal?: AbortSignal;
   readonly onProgress?: (progress: MapProgress, status: string) => void;
   /** Called as soon as the execution is known, so a cancelled job can still stop it. */
   readonly onExecution?: (executionArn: string) => void;
+  readonly waits?: DeployWaits;
 }
 
+/** How long a failed run waits for its execution to stop before deleting the stack anyway. */
+const STOP_CONFIRM_MS = 60_000;
+
+/** The stack that holds the shared artifact bucket, one per account and region. */
 export const BOOTSTRAP_STACK = 'sfn-fanout-bootstrap';
 
 /**
@@ -63,37 +70,35 @@ export async function runAws(options: AwsRunOptions, clients: AwsClients, deps: 
   if (input.kind !== 's3' || output.kind !== 's3') {
     throw new InputError('engine aws reads and writes S3: give input and output as s3://bucket/prefix/ (or use engine local for directories).');
   }
-  await checkCredentials(clients.sts);
+  const templateBody = await readFile(options.template ?? defaultTemplatePath(), 'utf8');
+  checkStackName(options.stackName, templateBody);
+  let artifactBucket = options.artifactBucket;
   const deployDeps: DeployDeps = {
     clock: deps.clock,
     log: deps.log,
+    ...(deps.signal === undefined ? {} : { signal: deps.signal }),
+    ...(deps.waits === undefined ? {} : { waits: deps.waits }),
+    // Only the stack's own template gets this big, and the artifact bucket is known by then.
     uploadTemplate: async (body) => {
-      const bucket = options.artifactBucket ?? (await bootstrapBucket());
       const key = `sfn-fanout/templates/${createHash('sha256').update(body).digest('hex')}.yaml`;
-      await uploadIfAbsent(clients.s3, bucket, key, Buffer.from(body));
-      return `https://${bucket}.s3.${options.region}.amazonaws.com/${key}`;
+      await uploadIfAbsent(clients.s3, artifactBucket!, key, Buffer.from(body), deps.signal);
+      return s3ObjectUrl(options.region, artifactBucket!, key);
     },
   };
-  let bootstrapped: string | undefined;
-  async function bootstrapBucket(): Promise<string> {
-    if (bootstrapped !== undefined) return bootstrapped;
-    const body = await readFile(bundledTemplate('bootstrap.yaml'), 'utf8');
-    const stack = await deployStack(clients.cfn, { stackName: BOOTSTRAP_STACK, templateBody: body, parameters: {}, capabilities: [], tags: options.tags }, deployDeps);
-    return (bootstrapped = stack.outputs.BucketName!);
-  }
-
-  const artifactBucket = options.artifactBucket ?? (await bootstrapBucket());
+  artifactBucket ??= await bootstrapBucket(clients.cfn, options.roleArn, deployDeps);
   const bundle = options.bundle ?? (await bundleHandler(options.handler, { log: deps.log }));
   const pkg = await buildCodePackage(bundle, { architecture: await functionArchitecture(options.template ?? defaultTemplatePath(), options.parameters) });
   const key = codeKey(pkg);
-  deps.log((await uploadIfAbsent(clients.s3, artifactBucket, key, pkg.zip)) ? `Uploaded the code to s3://${artifactBucket}/${key}.` : `The code is already at s3://${artifactBucket}/${key}.`);
+  deps.log((await uploadIfAbsent(clients.s3, artifactBucket, key, pkg.zip, deps.signal)) ? `Uploaded the code to s3://${artifactBucket}/${key}.` : `The code is already at s3://${artifactBucket}/${key}.`);
 
+  let executionArn: string | undefined;
+  let closed = false;
   try {
     const stack = await deployStack(
       clients.cfn,
       {
         stackName: options.stackName,
-        templateBody: await readFile(options.template ?? defaultTemplatePath(), 'utf8'),
+        templateBody,
         parameters: {
           ArtifactBucket: artifactBucket,
           CodeKey: key,
@@ -103,21 +108,20 @@ export async function runAws(options: AwsRunOptions, clients: AwsClients, deps: 
         },
         capabilities: options.capabilities,
         tags: options.tags,
+        ephemeral: options.deleteStack,
         ...(options.roleArn === undefined ? {} : { roleArn: options.roleArn }),
         ...(options.terminationProtection === undefined ? {} : { terminationProtection: options.terminationProtection }),
       },
       deployDeps,
     );
-    const stateMachineArn = stack.outputs.StateMachineArn;
-    if (stateMachineArn === undefined) throw new InputError(`Stack ${options.stackName} has no StateMachineArn output: the template must export it.`);
+    const stateMachineArn = requireOutput(stack.outputs, options.stackName, 'StateMachineArn', 'the template must output its state machine: Outputs: StateMachineArn: Value: !Ref StateMachine.');
     const name = executionName(options.step);
-    let executionArn: string;
     if (options.redrive !== undefined) {
       executionArn = options.redrive === 'previous-attempt' ? executionArnOf(stateMachineArn, executionName(options.step, options.step.runAttempt - 1)) : options.redrive;
       deps.log(`Redriving ${executionArn}.`);
-      await redrive(clients.sfn, executionArn);
+      await redrive(clients.sfn, executionArn, deps.signal);
     } else {
-      const started = await startOrAttach(clients.sfn, stateMachineArn, name, toJobRequest(options.job));
+      const started = await startOrAttach(clients.sfn, stateMachineArn, name, toJobRequest(options.job), deps.signal);
       executionArn = started.executionArn;
       deps.log(started.attached ? `Execution ${name} already exists: attaching to it instead of starting another.` : `Started execution ${executionArn}.`);
     }
@@ -125,10 +129,12 @@ export async function runAws(options: AwsRunOptions, clients: AwsClients, deps: 
     const startedAt = deps.clock.now();
     const final = await waitForExecution(clients.sfn, executionArn, {
       clock: deps.clock,
+      log: deps.log,
       ...(options.timeoutMs === undefined ? {} : { timeoutMs: options.timeoutMs }),
       ...(deps.signal === undefined ? {} : { signal: deps.signal }),
       ...(deps.onProgress === undefined ? {} : { onProgress: deps.onProgress }),
     });
+    closed = true;
     const runId = executionArn.split(':').at(-1)!;
     const batch = await readJson<BatchFile>(new S3Store(clients.s3, output.bucket, output.prefix), runKey(runId, BATCH_FILE)).catch(() => undefined);
     const report = buildReport(
@@ -148,15 +154,61 @@ export async function runAws(options: AwsRunOptions, clients: AwsClients, deps: 
     return { ...report, cost: estimateCost(report, Number(options.parameters.WorkerMemorySize ?? 1769), options.prices), aws: { executionArn, stackId: stack.stackId } };
   } finally {
     // Ephemeral stacks go even when the deploy or the run failed; a failed delete must not hide why.
-    if (options.deleteStack) {
-      await deleteStack(clients.cfn, options.stackName, deployDeps).catch((error: unknown) => deps.log(`Could not delete stack ${options.stackName}: ${errorMessage(error)}`));
-    }
+    if (options.deleteStack) await removeEphemeralStack(clients, options.stackName, closed ? undefined : executionArn, deployDeps);
   }
 }
 
-async function checkCredentials(sts: STSClient): Promise<void> {
+/**
+ * Deletes the run's stack. An execution the run left running is stopped first, so its Lambdas are
+ * not deleted under it; a cancelled run only asks for the deletion, as it must end within seconds.
+ */
+async function removeEphemeralStack(clients: AwsClients, stackName: string, runningExecution: string | undefined, deps: DeployDeps): Promise<void> {
+  const warn = (what: string) => (error: unknown) => deps.log(`Could not ${what}: ${errorMessage(error)}`);
+  if (deps.signal?.aborted === true) {
+    await requestStackDeletion(clients.cfn, stackName, deps.log).catch(warn(`delete stack ${stackName}`));
+    return;
+  }
+  if (runningExecution !== undefined) {
+    deps.log(`Stopping ${runningExecution} before deleting its stack.`);
+    await stopExecution(clients.sfn, runningExecution, 'sfn-fanout stopped the execution: the run failed and its stack is being deleted.')
+      .then(() => waitForExecution(clients.sfn, runningExecution, { clock: deps.clock, signal: AbortSignal.timeout(STOP_CONFIRM_MS) }))
+      .catch(warn(`confirm that ${runningExecution} stopped`));
+  }
+  await deleteStack(clients.cfn, stackName, deps).catch(warn(`delete stack ${stackName}`));
+}
+
+/**
+ * The artifact bucket of the bootstrap stack, which is created on first use: with the run's
+ * role-arn (CloudFormation's service role creates the bucket) and without the run's tags (the
+ * stack is shared by every stack in the account and region). An existing one is used as it is.
+ */
+async function bootstrapBucket(cfn: CloudFormationClient, roleArn: string | undefined, deps: DeployDeps): Promise<string> {
+  const hint = `it was not made by sfn-fanout's template/bootstrap.yaml: give artifact-bucket, or delete stack ${BOOTSTRAP_STACK} so the next run creates it.`;
+  const existing = await describeStack(cfn, BOOTSTRAP_STACK, deps);
+  if (existing !== undefined && /^(CREATE|UPDATE|UPDATE_ROLLBACK)_COMPLETE$/.test(existing.StackStatus ?? '')) {
+    return requireOutput(outputsOf(existing), BOOTSTRAP_STACK, 'BucketName', hint);
+  }
+  const body = await readFile(bundledTemplate('bootstrap.yaml'), 'utf8');
+  const stack = await deployStack(cfn, { stackName: BOOTSTRAP_STACK, templateBody: body, parameters: {}, capabilities: [], tags: {}, ...(roleArn === undefined ? {} : { roleArn }) }, deps);
+  return requireOutput(stack.outputs, BOOTSTRAP_STACK, 'BucketName', hint);
+}
+
+function requireOutput(outputs: Readonly<Record<string, string>>, stackName: string, name: string, hint: string): string {
+  const value = outputs[name];
+  if (value === undefined || value === '') {
+    const has = Object.keys(outputs);
+    throw new InputError(`Stack ${stackName} has no ${name} output (${has.length === 0 ? 'it has no outputs' : `its outputs: ${has.join(', ')}`}): ${hint}`);
+  }
+  return value;
+}
+
+/**
+ * Says how to set up credentials when there are none; called before anything else touches AWS, so
+ * the SDK's "Could not load credentials from any providers" never reaches the user.
+ */
+export async function checkCredentials(sts: STSClient, signal?: AbortSignal): Promise<void> {
   try {
-    await sts.send(new GetCallerIdentityCommand({}));
+    await sts.send(new GetCallerIdentityCommand({}), signal === undefined ? {} : { abortSignal: signal });
   } catch (error) {
     const name = (error as { name?: string }).name ?? '';
     if (name === 'CredentialsProviderError' || /credential/i.test(errorMessage(error))) {
@@ -169,8 +221,10 @@ async function checkCredentials(sts: STSClient): Promise<void> {
   }
 }
 
+/** Links to the execution and the stack in the console of the region's partition; none where that console is not public. */
 export function consoleLinks(region: string, executionArn: string, stackId: string): ReportLink[] {
-  const base = `https://${region}.console.aws.amazon.com`;
+  const base = partitionOf(region).console;
+  if (base === undefined) return [];
   return [
     { label: 'Execution in the Step Functions console', url: `${base}/states/home?region=${region}#/v2/executions/details/${executionArn}` },
     { label: 'Stack in the CloudFormation console', url: `${base}/cloudformation/home?region=${region}#/stacks/stackinfo?stackId=${encodeURIComponent(stackId)}` },

@@ -4,7 +4,7 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { HeadObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
-import { StoreError, errorMessage } from '../errors.ts';
+import { CancelledError, StoreError, errorMessage } from '../errors.ts';
 import { BUNDLE_ENTRY, type HandlerBundle } from '../handler/bundle.ts';
 import { assertNativeAddonsRunOn, type Architecture } from '../handler/native-addons.ts';
 import { deterministicZip, type ZipEntry } from './zip.ts';
@@ -54,19 +54,35 @@ export async function buildCodePackage(bundle: HandlerBundle, options: CodePacka
   };
 }
 
-/** Uploads under a content-hash key unless that key already exists; returns whether it uploaded. */
-export async function uploadIfAbsent(s3: S3Client, bucket: string, key: string, body: Buffer): Promise<boolean> {
+/**
+ * Uploads under a content-hash key unless that key already exists; returns whether it uploaded.
+ * HeadObject of a missing key answers 403, not 404, when the role may list the bucket only under a
+ * prefix (the s3:prefix condition never matches a HeadObject): then the put decides, with
+ * If-None-Match so an object already there is left alone (412).
+ */
+export async function uploadIfAbsent(s3: S3Client, bucket: string, key: string, body: Buffer, signal?: AbortSignal): Promise<boolean> {
+  const call = signal === undefined ? {} : { abortSignal: signal };
+  const aborted = (): boolean => signal?.aborted === true;
   try {
-    await s3.send(new HeadObjectCommand({ Bucket: bucket, Key: key }));
+    await s3.send(new HeadObjectCommand({ Bucket: bucket, Key: key }), call);
     return false;
   } catch (error) {
-    const status = (error as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
-    if (status !== 404) throw new StoreError(`Cannot check s3://${bucket}/${key}: ${errorMessage(error)}. Does the role have s3:GetObject on the artifact bucket?`, { cause: error });
+    if (aborted()) throw new CancelledError(`Cancelled while checking s3://${bucket}/${key}.`, { cause: error });
+    const status = httpStatus(error);
+    if (status !== 404 && status !== 403) throw new StoreError(`Cannot check s3://${bucket}/${key}: ${errorMessage(error)}. Does the role have s3:GetObject on the artifact bucket?`, { cause: error });
   }
-  await s3.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: body, ContentType: 'application/zip' })).catch((error: unknown) => {
+  try {
+    await s3.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: body, ContentType: 'application/zip', IfNoneMatch: '*' }), call);
+    return true;
+  } catch (error) {
+    if (aborted()) throw new CancelledError(`Cancelled while uploading s3://${bucket}/${key}.`, { cause: error });
+    if (httpStatus(error) === 412) return false;
     throw new StoreError(`Cannot upload s3://${bucket}/${key}: ${errorMessage(error)}. Does the role have s3:PutObject on the artifact bucket?`, { cause: error });
-  });
-  return true;
+  }
+}
+
+function httpStatus(error: unknown): number | undefined {
+  return (error as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
 }
 
 export function codeKey(pkg: CodePackage): string {

@@ -10,7 +10,7 @@ import {
   type HistoryEvent,
   type SFNClient,
 } from '@aws-sdk/client-sfn';
-import { FanoutError, InputError, errorMessage } from '../errors.ts';
+import { CancelledError, FanoutError, InputError, errorMessage } from '../errors.ts';
 import { fullJitterDelay, isThrottling, isTransient } from './backoff.ts';
 import type { Clock } from './clock.ts';
 import { executionAcceptor } from './execution-acceptor.ts';
@@ -51,18 +51,20 @@ export interface Started {
  * Starts the execution, or attaches to it. StartExecution is idempotent for a running execution
  * with the same name and input; `ExecutionAlreadyExists` means it has closed (or its input differs).
  */
-export async function startOrAttach(sfn: SFNClient, stateMachineArn: string, name: string, input: unknown): Promise<Started> {
+export async function startOrAttach(sfn: SFNClient, stateMachineArn: string, name: string, input: unknown, signal?: AbortSignal): Promise<Started> {
   const body = JSON.stringify(input);
+  const call = signal === undefined ? {} : { abortSignal: signal };
   try {
-    const { executionArn } = await sfn.send(new StartExecutionCommand({ stateMachineArn, name, input: body }));
+    const { executionArn } = await sfn.send(new StartExecutionCommand({ stateMachineArn, name, input: body }), call);
     return { executionArn: executionArn!, attached: false };
   } catch (error) {
     if ((error as { name?: string }).name !== 'ExecutionAlreadyExists') throw error;
     const executionArn = executionArnOf(stateMachineArn, name);
-    const existing = await sfn.send(new DescribeExecutionCommand({ executionArn }));
+    const existing = await sfn.send(new DescribeExecutionCommand({ executionArn }), call);
     if (existing.input !== undefined && existing.input !== body) {
+      // Stopping it frees nothing: a Standard execution's name stays taken for 90 days after it closes.
       throw new FanoutError(
-        `Execution ${name} already exists with different input (status ${existing.status}). Re-run the workflow to start a new attempt, or stop ${executionArn} first.`,
+        `Execution ${name} already exists with different input (status ${existing.status}): this step of this run attempt already ran with other inputs. A Standard execution's name stays taken for 90 days after it closes, so stopping it does not free the name: re-run the workflow (each new run attempt starts an execution with a new name).`,
         { cause: error },
       );
     }
@@ -74,9 +76,10 @@ export interface WaitOptions {
   readonly clock: Clock;
   /** Stop the execution if it runs longer than this. */
   readonly timeoutMs?: number;
-  /** Stop the execution when this aborts (the job was cancelled). */
+  /** Stop the execution when this aborts (the job was cancelled), and return within seconds. */
   readonly signal?: AbortSignal;
   readonly onProgress?: (progress: MapProgress, status: string) => void;
+  readonly log?: (line: string) => void;
   readonly random?: () => number;
   readonly firstDelayMs?: number;
   readonly maxDelayMs?: number;
@@ -92,62 +95,93 @@ const MAX_TRANSIENT_FAILURES = 8;
 const MIN_DELAY_MS = 1000;
 /** DescribeMapRun's bucket refills at one request a second: read it half as often. */
 const MAP_RUN_INTERVAL_MS = 2000;
+/** After a cancel, the stop and its confirmation get this long in all: the runner kills the step soon after. */
+const CANCEL_BUDGET_MS = 5000;
 
 /**
  * Polls DescribeExecution until the execution closes, with capped exponential backoff and full
  * jitter; throttling doubles the cap. Progress comes from the history events added since the last
- * poll (newest first, stopping at the last one seen), one page in the usual case.
+ * poll (newest first, stopping at the last one seen), one page in the usual case. Past the timeout
+ * the execution is stopped and followed to its end; on cancel it is stopped at once.
  */
 export async function waitForExecution(sfn: SFNClient, executionArn: string, options: WaitOptions): Promise<DescribeExecutionCommandOutput> {
   const { clock } = options;
   const random = options.random ?? Math.random;
+  const cancelled = (): boolean => options.signal?.aborted === true;
+  const call = options.signal === undefined ? {} : { abortSignal: options.signal };
   const started = clock.now();
   let progress = NO_PROGRESS;
   let attempt = 0;
   let slowdown = 1;
   let transientFailures = 0;
-  let stopRequested: string | undefined;
+  let timedOut = false;
+  let readMapRun = true;
   let lastMapRunPoll = Number.NEGATIVE_INFINITY;
   for (;;) {
     try {
-      const response = await sfn.send(new DescribeExecutionCommand({ executionArn }));
-      const mapRunDue = clock.now() - lastMapRunPoll >= MAP_RUN_INTERVAL_MS;
-      progress = await refreshProgress(sfn, executionArn, progress, mapRunDue);
-      if (mapRunDue && progress.mapRunArn !== undefined) lastMapRunPoll = clock.now();
+      const response = await sfn.send(new DescribeExecutionCommand({ executionArn }), call);
+      const mapRunDue = readMapRun && clock.now() - lastMapRunPoll >= MAP_RUN_INTERVAL_MS;
+      progress = applyHistory(progress, await newHistoryEvents(sfn, executionArn, progress.lastEventId, call));
+      if (mapRunDue && progress.mapRunArn !== undefined) {
+        lastMapRunPoll = clock.now();
+        try {
+          const run = await sfn.send(new DescribeMapRunCommand({ mapRunArn: progress.mapRunArn }), call);
+          if (run.itemCounts !== undefined) progress = applyMapRun(progress, run.itemCounts);
+        } catch (error) {
+          // Progress is for the log; a role without DescribeMapRun must not fail the batch.
+          if ((error as { name?: string }).name !== 'AccessDeniedException') throw error;
+          readMapRun = false;
+          options.log?.(`Cannot read the Distributed Map's progress (${errorMessage(error)}): grant states:DescribeMapRun on the stack's map runs, as template/deploy-role-policy.json does. Counting from the execution history instead.`);
+        }
+      }
       options.onProgress?.(progress, response.status ?? 'RUNNING');
       if (executionAcceptor(response) !== 'RETRY') return response;
       transientFailures = 0;
       slowdown = Math.max(1, slowdown / 2);
     } catch (error) {
-      if (!isTransient(error) || ++transientFailures > MAX_TRANSIENT_FAILURES) throw error;
-      if (isThrottling(error)) slowdown = Math.min(slowdown * 2, 16);
+      if (!cancelled()) {
+        if (!isTransient(error) || ++transientFailures > MAX_TRANSIENT_FAILURES) throw error;
+        if (isThrottling(error)) slowdown = Math.min(slowdown * 2, 16);
+      }
     }
+    if (cancelled()) return stopOnCancel(sfn, executionArn, clock);
     const elapsed = clock.now() - started;
-    const reason = options.signal?.aborted === true ? 'the job was cancelled' : options.timeoutMs !== undefined && elapsed >= options.timeoutMs ? `it ran past the timeout of ${Math.round(options.timeoutMs / 1000)} s` : undefined;
-    if (reason !== undefined && stopRequested === undefined) {
-      stopRequested = reason;
-      await stopExecution(sfn, executionArn, `sfn-fanout stopped the execution: ${reason}.`);
+    if (options.timeoutMs !== undefined && elapsed >= options.timeoutMs && !timedOut) {
+      timedOut = true;
+      // A cancel that cuts this call short is handled at the top of the loop, by stopOnCancel.
+      await stopExecution(sfn, executionArn, `sfn-fanout stopped the execution: it ran past the timeout of ${Math.round(options.timeoutMs / 1000)} s.`, options.signal).catch((error: unknown) => {
+        if (!cancelled()) throw error;
+      });
       continue;
     }
     const cap = Math.min(options.maxDelayMs ?? MAX_DELAY_MS, Math.max(NOTICE_FLOOR_MS, elapsed * NOTICE_SHARE)) * slowdown;
     const delay = Math.max(MIN_DELAY_MS, fullJitterDelay(attempt++, options.firstDelayMs ?? FIRST_DELAY_MS, cap, random));
-    await clock.sleep(delay, stopRequested === undefined ? options.signal : undefined);
+    await clock.sleep(delay, options.signal);
   }
 }
 
-/** New history events, then, once a Distributed Map run exists and a read is due, its item counts. */
-async function refreshProgress(sfn: SFNClient, executionArn: string, progress: MapProgress, mapRunDue: boolean): Promise<MapProgress> {
-  const next = applyHistory(progress, await newHistoryEvents(sfn, executionArn, progress.lastEventId));
-  if (next.mapRunArn === undefined || !mapRunDue) return next;
-  const run = await sfn.send(new DescribeMapRunCommand({ mapRunArn: next.mapRunArn }));
-  return run.itemCounts === undefined ? next : applyMapRun(next, run.itemCounts);
+/** Stops a cancelled run's execution and confirms it, all within a few seconds of real time. */
+async function stopOnCancel(sfn: SFNClient, executionArn: string, clock: Clock): Promise<DescribeExecutionCommandOutput> {
+  const budget = AbortSignal.timeout(CANCEL_BUDGET_MS);
+  try {
+    await stopExecution(sfn, executionArn, 'sfn-fanout stopped the execution: the job was cancelled.', budget);
+    for (;;) {
+      const response = await sfn.send(new DescribeExecutionCommand({ executionArn }), { abortSignal: budget });
+      if (executionAcceptor(response) !== 'RETRY') return response;
+      await clock.sleep(MIN_DELAY_MS, budget);
+      if (budget.aborted) break;
+    }
+  } catch (error) {
+    if (!budget.aborted) throw error;
+  }
+  throw new CancelledError(`Cancelled. Asked Step Functions to stop ${executionArn}, but it was not confirmed stopped within ${CANCEL_BUDGET_MS / 1000} s: check it in the console.`);
 }
 
-async function newHistoryEvents(sfn: SFNClient, executionArn: string, lastEventId: number): Promise<HistoryEvent[]> {
+async function newHistoryEvents(sfn: SFNClient, executionArn: string, lastEventId: number, call: { abortSignal?: AbortSignal }): Promise<HistoryEvent[]> {
   const fresh: HistoryEvent[] = [];
   let nextToken: string | undefined;
   do {
-    const page = await sfn.send(new GetExecutionHistoryCommand({ executionArn, reverseOrder: true, maxResults: 1000, includeExecutionData: false, nextToken }));
+    const page = await sfn.send(new GetExecutionHistoryCommand({ executionArn, reverseOrder: true, maxResults: 1000, includeExecutionData: false, nextToken }), call);
     for (const event of page.events ?? []) {
       if ((event.id ?? 0) <= lastEventId) return fresh.reverse();
       fresh.push(event);
@@ -157,9 +191,9 @@ async function newHistoryEvents(sfn: SFNClient, executionArn: string, lastEventI
   return fresh.reverse();
 }
 
-export async function stopExecution(sfn: SFNClient, executionArn: string, cause: string): Promise<void> {
+export async function stopExecution(sfn: SFNClient, executionArn: string, cause: string, signal?: AbortSignal): Promise<void> {
   try {
-    await sfn.send(new StopExecutionCommand({ executionArn, error: 'SfnFanout.Stopped', cause }));
+    await sfn.send(new StopExecutionCommand({ executionArn, error: 'SfnFanout.Stopped', cause }), signal === undefined ? {} : { abortSignal: signal });
   } catch (error) {
     // Already closed: nothing to stop.
     if ((error as { name?: string }).name !== 'ExecutionDoesNotExist' && !/not running|already/i.test(errorMessage(error))) throw error;
@@ -167,9 +201,9 @@ export async function stopExecution(sfn: SFNClient, executionArn: string, cause:
 }
 
 /** Restarts a failed, aborted or timed-out execution from where it failed (a Map re-runs only its failed iterations). */
-export async function redrive(sfn: SFNClient, executionArn: string): Promise<void> {
+export async function redrive(sfn: SFNClient, executionArn: string, signal?: AbortSignal): Promise<void> {
   try {
-    await sfn.send(new RedriveExecutionCommand({ executionArn }));
+    await sfn.send(new RedriveExecutionCommand({ executionArn }), signal === undefined ? {} : { abortSignal: signal });
   } catch (error) {
     const name = (error as { name?: string }).name;
     if (name === 'ExecutionNotRedrivable' || name === 'ExecutionDoesNotExist') {

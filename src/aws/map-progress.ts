@@ -24,7 +24,8 @@ export function applyHistory(progress: MapProgress, events: readonly HistoryEven
     const id = event.id ?? 0;
     if (id <= lastEventId) continue;
     lastEventId = id;
-    if (event.type === 'MapStateStarted') total = event.mapStateStartedEventDetails?.length ?? total;
+    // The first Map to start is the batch's; a later one is a split partition's two halves.
+    if (event.type === 'MapStateStarted') total ??= event.mapStateStartedEventDetails?.length;
     else if (event.type === 'MapIterationStarted') started += 1;
     else if (event.type === 'TaskStateExited' && event.stateExitedEventDetails?.name === PARTITION_TASK_STATE) succeeded += 1;
     else if (event.type === 'PassStateExited' && event.stateExitedEventDetails?.name === PARTITION_FAILED_STATE) failed += 1;

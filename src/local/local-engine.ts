@@ -184,7 +184,7 @@ export function newLocalRunId(startedAt: number): string {
 
 /** The report of a run cancelled before its state machine started. */
 export function cancelledReport(job: Job, runId: string, startedAt: number, finishedAt: number, signal: AbortSignal): BatchReport {
-  return buildReport({ engine: 'local', runId, input: job.input, output: job.output, format: job.format, startedAt, finishedAt, error: { name: 'ExecutionAborted', cause: new CancelledError(signal.reason).message } }, undefined);
+  return buildReport({ engine: 'local', runId, input: job.input, output: job.output, format: job.format, startedAt, finishedAt, error: { name: 'ExecutionAborted', cause: CancelledError.of(signal).message } }, undefined);
 }
 
 function withDistributedMapsAsTasks(machine: Record<string, unknown>, found: Map<string, Record<string, unknown>>): Record<string, unknown> {
@@ -216,7 +216,7 @@ async function watchIterations(events: AsyncIterable<MapEvent>, maps: ReadonlySe
 
 /** The interpreter wraps the failing state's error; unwrap it to what AWS reports as error and cause. */
 function executionError(failure: unknown, signal: AbortSignal | undefined): { name: string; cause: string } {
-  if (signal?.aborted === true) return { name: 'ExecutionAborted', cause: new CancelledError(signal.reason).message };
+  if (signal?.aborted === true) return { name: 'ExecutionAborted', cause: CancelledError.of(signal).message };
   const inner = (failure as { cause?: unknown }).cause ?? failure;
   return { name: (inner as { name?: string }).name ?? 'Error', cause: errorMessage(inner) };
 }
