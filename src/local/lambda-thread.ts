@@ -27,3 +27,6 @@ parentPort?.on('message', async ({ id, module, exportName, event }: InvokeMessag
     parentPort!.postMessage({ id, ok: false, error: serializeError(error) });
   }
 });
+
+// Like Lambda's init phase, loading the modules above counts against no invocation's time limit.
+parentPort?.postMessage({ ready: true });

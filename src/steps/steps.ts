@@ -53,11 +53,19 @@ export interface ManifestLocation {
   readonly key: string;
 }
 
+/** Each function's Timeout in seconds: every Lambda Task's TimeoutSecondsPath reads its own from here. */
+export interface TaskTimeouts {
+  readonly partitioner: number;
+  readonly worker: number;
+  readonly reducer: number;
+}
+
 export interface PartitionEvent {
   readonly request: JobRequest;
   /** The execution's name: results of one execution never mix with another's. */
   readonly runId: string;
   readonly settings?: PartitionSettings;
+  readonly timeouts?: TaskTimeouts;
 }
 
 export interface PlanSummary {
@@ -81,6 +89,8 @@ export interface PartitionOutput {
   readonly maxConcurrency: number;
   readonly toleratedFailurePercentage: number;
   readonly itemsPerBatch: number;
+  /** Passed on to every Task after the partitioner, for its TimeoutSecondsPath. */
+  readonly timeouts?: TaskTimeouts;
 }
 
 export interface StepDeps {
@@ -104,6 +114,7 @@ export async function partitionStep(event: PartitionEvent, deps: StepDeps): Prom
   const job = parseJob(event.request ?? {});
   const settings = parseSettings(event.settings ?? {});
   const runId = parseRunId(event.runId);
+  const timeouts = event.timeouts === undefined ? undefined : parseTimeouts(event.timeouts);
   const { destination } = stores(job, deps);
   const throughput = await readJson<Throughput>(destination, THROUGHPUT_FILE).catch(() => undefined);
   const plan = await planJob(job, deps, { throughput, workerTimeoutSeconds: settings.workerTimeoutSeconds });
@@ -126,7 +137,18 @@ export async function partitionStep(event: PartitionEvent, deps: StepDeps): Prom
     maxConcurrency: settings.maxConcurrency,
     toleratedFailurePercentage: settings.toleratedFailurePercentage,
     itemsPerBatch: settings.itemsPerBatch,
+    ...(timeouts === undefined ? {} : { timeouts }),
   };
+}
+
+function parseTimeouts(timeouts: TaskTimeouts): TaskTimeouts {
+  for (const name of ['partitioner', 'worker', 'reducer'] as const) {
+    const seconds = timeouts[name];
+    if (!Number.isInteger(seconds) || seconds < 1 || seconds > 900) {
+      throw new InputError(`timeouts.${name} ${JSON.stringify(seconds)} must be a Lambda Timeout, a whole number of seconds from 1 to 900.`);
+    }
+  }
+  return { partitioner: timeouts.partitioner, worker: timeouts.worker, reducer: timeouts.reducer };
 }
 
 function parseSettings(settings: PartitionSettings): { maxConcurrency: number; toleratedFailurePercentage: number; mapMode: MapMode; workerTimeoutSeconds: number; itemsPerBatch: number } {
@@ -166,11 +188,12 @@ export interface WorkEvent {
   readonly job: Job;
   readonly runId: string;
   readonly item: PartitionItem;
+  readonly timeouts?: TaskTimeouts;
 }
 
 /** A Distributed Map child's input with an ItemBatcher. */
 export interface BatchEvent {
-  readonly BatchInput: { readonly job: Job; readonly runId: string };
+  readonly BatchInput: { readonly job: Job; readonly runId: string; readonly timeouts?: TaskTimeouts };
   readonly Items: readonly PartitionItem[];
 }
 
@@ -221,13 +244,14 @@ export interface SplitOutput {
   readonly job: Job;
   readonly runId: string;
   readonly halves: [Partition, Partition];
+  readonly timeouts?: TaskTimeouts;
 }
 
 /** Splits a partition that timed out into two halves, which the state machine then runs. */
 export async function splitStep(event: SplitEvent, deps: StepDeps): Promise<SplitOutput> {
-  const { job, runId, item } = event.split;
+  const { job, runId, item, timeouts } = event.split;
   const { destination } = stores(job, deps);
-  return { job, runId: parseRunId(runId), halves: splitPartition(await resolvePartition(item, destination)) };
+  return { job, runId: parseRunId(runId), halves: splitPartition(await resolvePartition(item, destination)), ...(timeouts === undefined ? {} : { timeouts }) };
 }
 
 export interface ReduceEvent {
