@@ -99,14 +99,14 @@ describe('bad input gets an error that names the input and the fix', () => {
 
   it('rejects a run id that is not an execution name', async () => {
     const input = await tempDir();
-    await expect(partitionStep({ request: { input, output: input }, runId: '../../etc' }, noS3)).rejects.toThrow(
+    await expect(partitionStep({ request: { input, output: await tempDir() }, runId: '../../etc' }, noS3)).rejects.toThrow(
       'runId "../../etc" is not an execution name: pass $$.Execution.Name',
     );
   });
 
   it('rejects deploy-time settings that are not numbers', async () => {
     const input = await tempDir();
-    await expect(partitionStep({ request: { input, output: input }, runId: 'run-1', settings: { maxConcurrency: 'lots' } }, noS3)).rejects.toThrow(
+    await expect(partitionStep({ request: { input, output: await tempDir() }, runId: 'run-1', settings: { maxConcurrency: 'lots' } }, noS3)).rejects.toThrow(
       'MaxConcurrency "lots" must be a whole number',
     );
   });

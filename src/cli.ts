@@ -136,7 +136,7 @@ async function runCommand(read: (name: string) => string | undefined, io: CliIO)
 
 async function planCommand(read: (name: string) => string | undefined, io: CliIO): Promise<number> {
   // Planning writes nothing, so the output only needs to parse.
-  const job = parseJob({ ...readJobRequest(read), output: read('output') ?? '.' });
+  const job = parseJob({ ...readJobRequest(read), output: read('output') ?? '.' }, { outputUnused: true });
   const plan = await planJob(job, { s3: lazyS3Client({ endpoint: read('s3-endpoint'), region: read('region') }) });
   const lines = [`partition  bytes       segments  first`];
   for (const partition of plan.partitions.slice(0, 100)) {

@@ -32,6 +32,8 @@ export interface PlanOptions {
 }
 
 const UNREADABLE = /\.(bz2|xz|zst|zstd|lz4|snappy|zip|7z|parquet|orc|avro)$/i;
+/** A run's bookkeeping under an output location: never data. */
+const BOOKKEEPING = /(^|\/)_sfn-fanout\//;
 
 /** Gzip streams cannot be entered in the middle, so a `.gz` object is always one whole segment. */
 export function isSplittable(key: string): boolean {
@@ -50,6 +52,11 @@ export function planPartitions(listing: Iterable<StoredObject>, options: PlanOpt
   const splittable: StoredObject[] = [];
   for (const object of listing) {
     objects += 1;
+    if (BOOKKEEPING.test(object.key)) {
+      throw new InputError(
+        `The input holds "${object.key}", a file sfn-fanout writes under an output: the input is, or holds, an earlier run's output. Read its results from its partitions/ prefix instead, or move the _sfn-fanout/ folder out of the input.`,
+      );
+    }
     if (UNREADABLE.test(object.key)) {
       throw new InputError(
         `Cannot read "${object.key}": only plain text and gzip (.gz) are supported. Decompress it, or move it out of the input location.`,
