@@ -19,6 +19,7 @@ import { generateLogs } from '../examples/log-analytics/generate.ts';
 import { checkHandler } from '../src/handler/load-handler.ts';
 import { parseJob } from '../src/job.ts';
 import { runLocal } from '../src/local/local-engine.ts';
+import { AttemptOutput, newAttemptId } from '../src/partition/attempt-output.ts';
 import { runPartition } from '../src/partition/run-partition.ts';
 import { mapItems } from '../src/plan/map-items.ts';
 import { planPartitions, type PartitionPlan } from '../src/plan/partition-plan.ts';
@@ -132,7 +133,9 @@ async function rawRead(file: string): Promise<number> {
 
 async function ours(store: DirStore, key: string, size: number, format: RecordFormat): Promise<number> {
   const handler = checkHandler({ init: () => ({ n: 0 }), processRecord: (state: { n: number }) => void (state.n += 1) }, 'counting');
-  const outcome = await runPartition({ partition: { id: 0, bytes: size, segments: [{ key, start: 0, end: size }] }, format, maxRejected: { count: 0 }, source: store, destination: store, handler });
+  const partition = { id: 0, bytes: size, segments: [{ key, start: 0, end: size }] };
+  const output = new AttemptOutput(store, { runId: 'bench', partition, attempt: newAttemptId() });
+  const outcome = await runPartition({ partition, format, maxRejected: { count: 0 }, source: store, output, handler });
   return (outcome.result as { n: number }).n;
 }
 

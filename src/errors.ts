@@ -15,6 +15,9 @@ export class InputError extends FanoutError {}
 /** The data store could not be listed, read or written. */
 export class StoreError extends FanoutError {}
 
+/** A key that is not in the store. */
+export class MissingObjectError extends StoreError {}
+
 /** The user's handler module is missing or exports nothing usable. */
 export class HandlerModuleError extends FanoutError {}
 

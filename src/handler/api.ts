@@ -15,8 +15,9 @@ export interface RecordContext {
 export interface PartitionContext {
   readonly partitionId: number;
   /**
-   * Writes a file to the output location under `partitions/part-NNNNN/<name>`: the same
-   * partition re-run overwrites its own files, so outputs are never duplicated. Returns the URI.
+   * Writes a file that appears at `partitions/part-NNNNN/<name>` under the output location once the
+   * reducer commits this attempt (returns that URI): an attempt that is not counted (timed out,
+   * retried) never shows, and a re-run overwrites, so outputs are never duplicated.
    */
   writeOutput(name: string, body: string | Uint8Array): Promise<string>;
 }

@@ -6,14 +6,16 @@ import type { Partition, Segment } from '../plan/partition-plan.ts';
 import { csvDecoder, linesDecoder, lineText, ndjsonDecoder, parseCsvLine, type LineDecoder, type RecordFormat } from '../records/formats.ts';
 import { firstLine, segmentLines } from '../records/segment-lines.ts';
 import type { ObjectStore } from '../store/object-store.ts';
-import { MAX_REJECTED_SAMPLES, partitionOutputKey, rejectedKey, type RejectedSample, type SucceededPartition } from './outcome.ts';
+import type { AttemptOutput } from './attempt-output.ts';
+import { MAX_REJECTED_SAMPLES, type RejectedSample, type SucceededPartition } from './outcome.ts';
 
 export interface PartitionRun {
   readonly partition: Partition;
   readonly format: RecordFormat;
   readonly maxRejected: RejectLimit;
   readonly source: ObjectStore;
-  readonly destination: ObjectStore;
+  /** Where this attempt stages its outputs and rejected records; the reducer commits them if it counts this attempt. */
+  readonly output: AttemptOutput;
   readonly handler: LoadedHandler;
   readonly now?: () => number;
 }
@@ -25,22 +27,15 @@ interface Rejection extends RejectedSample {
 /**
  * Streams a partition's segments, hands each record to the handler, and returns its result.
  * Records that fail to parse, or make `processRecord` throw, are rejected: counted, sampled, and
- * written whole to `rejected/part-NNNNN.jsonl` so no input is silently dropped.
+ * kept whole in the attempt's rejected records so no input is silently dropped.
  */
 export async function runPartition(run: PartitionRun): Promise<SucceededPartition> {
   const now = run.now ?? Date.now;
   const startedAt = now();
-  const { partition, handler } = run;
-  const outputs: string[] = [];
+  const { partition, handler, output } = run;
   const context: PartitionContext = {
     partitionId: partition.id,
-    async writeOutput(name, body) {
-      const key = partitionOutputKey(partition, name);
-      await run.destination.write(key, body);
-      const uri = run.destination.uriOf(key);
-      if (!outputs.includes(uri)) outputs.push(uri);
-      return uri;
-    },
+    writeOutput: (name, body) => output.writeOutput(name, body),
   };
   const rejections: Rejection[] = [];
   let records = 0;
@@ -101,17 +96,19 @@ export async function runPartition(run: PartitionRun): Promise<SucceededPartitio
     );
   }
   if (rejections.length > 0) {
-    await run.destination.write(rejectedKey(partition), rejections.map((entry) => JSON.stringify(entry)).join('\n') + '\n');
+    await output.writeRejected(rejections.map((entry) => JSON.stringify(entry)).join('\n') + '\n');
   }
   return {
     id: partition.id,
     ...(partition.split === undefined ? {} : { split: partition.split }),
     status: 'succeeded',
+    attempt: output.ref.attempt,
     bytes: partition.bytes,
     records,
     rejected: rejections.length,
     rejectedSamples: samples,
-    outputs,
+    outputs: output.committedUris,
+    staged: output.staged,
     startedAt,
     finishedAt: now(),
     result: result ?? null,

@@ -5,9 +5,10 @@ import { serializeError } from '../lambda-error.ts';
 import { loadHandler, type LoadedHandler } from '../handler/load-handler.ts';
 import { parseJob, type Job, type JobRequest } from '../job.ts';
 import { parseLocation } from '../location.ts';
+import { AttemptOutput, OUTCOME_FILE, attemptKey, newAttemptId } from '../partition/attempt-output.ts';
+import { commitAttempt, manifestKey, outcomeKey, runManifest } from '../partition/commit.ts';
 import {
   BATCH_FILE,
-  partitionDetailKey,
   runKey,
   partitionResults,
   type MapResult,
@@ -201,6 +202,11 @@ export interface WorkDeps extends StepDeps {
   readonly handler: () => Promise<LoadedHandler>;
 }
 
+/** Which partition (or half) an item is. */
+function nameOf(item: PartitionItem): { id: number; split?: string } {
+  return 'split' in item && item.split !== undefined ? { id: item.id, split: item.split } : { id: item.id };
+}
+
 /**
  * Runs each partition of a batch in turn; a partition that fails is reported as failed (its
  * error as Lambda would report it), so one bad partition does not fail its batch.
@@ -218,20 +224,19 @@ export async function batchStep(event: BatchEvent, deps: WorkDeps): Promise<(Par
   return results;
 }
 
-/** Runs one partition; the full outcome goes to the output store, a summary back through the Map. */
+/**
+ * Runs one partition as one attempt: its files are staged under the attempt, its full outcome
+ * goes to the attempt's outcome file, and a summary naming the attempt goes back through the Map.
+ */
 export async function workStep(event: WorkEvent, deps: WorkDeps): Promise<PartitionSummary> {
-  const { job, runId } = event;
+  const { job } = event;
+  const runId = parseRunId(event.runId);
   const { source, destination } = stores(job, deps);
-  const outcome = await runPartition({
-    partition: await resolvePartition(event.item, destination),
-    format: job.format,
-    maxRejected: job.maxRejected,
-    source,
-    destination,
-    handler: await deps.handler(),
-  });
-  await destination.write(partitionDetailKey(parseRunId(runId), outcome), JSON.stringify(outcome));
-  const { result: _result, rejectedSamples: _samples, outputs: _outputs, ...summary } = outcome;
+  const partition = await resolvePartition(event.item, destination);
+  const output = new AttemptOutput(destination, { runId, partition: nameOf(partition), attempt: newAttemptId() });
+  const outcome = await runPartition({ partition, format: job.format, maxRejected: job.maxRejected, source, output, handler: await deps.handler() });
+  await destination.write(attemptKey(output.ref, OUTCOME_FILE), JSON.stringify(outcome));
+  const { result: _result, rejectedSamples: _samples, outputs: _outputs, staged: _staged, ...summary } = outcome;
   return summary;
 }
 
@@ -269,26 +274,38 @@ export interface BatchFile extends BatchResult {
   readonly job: Job;
   readonly plan: PlanSummary;
   readonly outcomes: readonly PartitionOutcome[];
+  /** The run manifest's key under the output: every output this run committed. */
+  readonly manifest: string;
 }
 
-const DETAIL_READS_IN_FLIGHT = 16;
+const IN_FLIGHT = 16;
 
+/**
+ * Counts each partition once, from the one attempt its Map result names; merges the results;
+ * commits those attempts' outputs (nothing else ever reaches `partitions/` or `rejected/`); then
+ * writes the run manifest, and last the batch file.
+ */
 export async function reduceStep(event: ReduceEvent, deps: WorkDeps): Promise<BatchResult> {
   const handler = await deps.handler();
   const runId = parseRunId(event.runId);
   const { destination } = stores(event.job, deps);
   const iterations = Array.isArray(event.partitions) ? event.partitions : await readMapRunResults(event.job, event.partitions as DistributedMapOutput, deps);
   const results = partitionResults(iterations as MapResult[]);
-  const outcomes = await mapLimited(results, DETAIL_READS_IN_FLIGHT, async (entry): Promise<PartitionOutcome> =>
-    entry.status === 'failed' ? entry : readJson<SucceededPartition>(destination, partitionDetailKey(runId, entry)),
+  const outcomes = await mapLimited(results, IN_FLIGHT, async (entry): Promise<PartitionOutcome> =>
+    entry.status === 'failed' ? entry : readJson<SucceededPartition>(destination, outcomeKey(runId, entry)),
   );
   const batch = reduceOutcomes(outcomes, handler.merge, event.toleratedFailurePercentage);
+  const succeeded = outcomes.filter((outcome): outcome is SucceededPartition => outcome.status === 'succeeded');
+  const committed = await mapLimited(succeeded, IN_FLIGHT, (outcome) => commitAttempt(destination, runId, outcome));
+  const failed = outcomes.filter((outcome): outcome is FailedPartition => outcome.status === 'failed');
+  const order = (a: { id: number; split?: string }, b: { id: number; split?: string }): number => a.id - b.id || (a.split ?? '').localeCompare(b.split ?? '');
+  await destination.write(manifestKey(runId), JSON.stringify(runManifest(runId, batch.status, destination.uri, committed.sort(order), failed.sort(order))));
   // The next run plans its partitions from what this one measured.
   const throughput = measuredThroughput(outcomes, runId);
   if (throughput !== undefined) await destination.write(THROUGHPUT_FILE, JSON.stringify(throughput));
   // Per-partition results stay in their own files; the merged one is in `result`.
   const lean = outcomes.map((outcome) => (outcome.status === 'succeeded' ? { ...outcome, result: null } : outcome));
-  const file: BatchFile = { ...batch, runId, job: event.job, plan: event.plan, outcomes: lean };
+  const file: BatchFile = { ...batch, runId, job: event.job, plan: event.plan, outcomes: lean, manifest: manifestKey(runId) };
   await destination.write(runKey(runId, BATCH_FILE), JSON.stringify(file));
   return batch;
 }

@@ -1,7 +1,7 @@
-import { createReadStream } from 'node:fs';
-import { mkdir, opendir, stat, writeFile } from 'node:fs/promises';
+import { constants, createReadStream } from 'node:fs';
+import { copyFile, mkdir, opendir, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { StoreError } from '../errors.ts';
+import { MissingObjectError, StoreError } from '../errors.ts';
 import type { ByteRange, ObjectStore, StoredObject } from './object-store.ts';
 
 const READ_CHUNK = 1 << 20;
@@ -47,7 +47,7 @@ export class DirStore implements ObjectStore {
     try {
       for await (const chunk of stream) yield chunk as Buffer;
     } catch (error) {
-      throw new StoreError(`Cannot read ${file} (${code(error)}).`, { cause: error });
+      throw new (code(error) === 'ENOENT' ? MissingObjectError : StoreError)(`Cannot read ${file} (${code(error)}).`, { cause: error });
     } finally {
       stream.destroy();
     }
@@ -57,6 +57,14 @@ export class DirStore implements ObjectStore {
     const file = this.#pathOf(key);
     await mkdir(path.dirname(file), { recursive: true });
     await writeFile(file, body);
+  }
+
+  async copy(fromKey: string, toKey: string): Promise<void> {
+    const [from, to] = [this.#pathOf(fromKey), this.#pathOf(toKey)];
+    await mkdir(path.dirname(to), { recursive: true });
+    await copyFile(from, to, constants.COPYFILE_FICLONE).catch((error: unknown) => {
+      throw new (code(error) === 'ENOENT' ? MissingObjectError : StoreError)(`Cannot copy ${from} to ${to} (${code(error)}).`, { cause: error });
+    });
   }
 
   uriOf(key: string): string {

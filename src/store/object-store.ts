@@ -12,13 +12,16 @@ export interface ByteRange {
 
 /**
  * The one interface the data path needs from a store. Keys are relative to the store's location.
- * `read` yields the bytes of `range` that exist: a range past the end of the object yields nothing.
+ * `read` yields the bytes of `range` that exist: a range past the end of the object yields nothing;
+ * a missing key fails with MissingObjectError.
  */
 export interface ObjectStore {
   readonly uri: string;
   list(): AsyncIterable<StoredObject>;
   read(key: string, range?: ByteRange): AsyncIterable<Uint8Array>;
   write(key: string, body: string | Uint8Array): Promise<void>;
+  /** Copies an object within the store (S3: a server-side copy); how an attempt's outputs are committed. */
+  copy(fromKey: string, toKey: string): Promise<void>;
   /** Full URI of a key, for reports and error messages. */
   uriOf(key: string): string;
 }

@@ -1,6 +1,6 @@
-import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { CopyObjectCommand, GetObjectCommand, ListObjectsV2Command, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import type { Readable } from 'node:stream';
-import { StoreError, errorMessage } from '../errors.ts';
+import { MissingObjectError, StoreError, errorMessage } from '../errors.ts';
 import type { ByteRange, ObjectStore, StoredObject } from './object-store.ts';
 
 const MAX_RESUMES = 5;
@@ -90,11 +90,19 @@ export class S3Store implements ObjectStore {
       });
   }
 
+  /** A server-side copy (CopyObject: objects up to 5 GB, far above what one Lambda writes). */
+  async copy(fromKey: string, toKey: string): Promise<void> {
+    const source = `${this.#bucket}/${(this.#prefix + fromKey).split('/').map(encodeURIComponent).join('/')}`;
+    await this.#client.send(new CopyObjectCommand({ Bucket: this.#bucket, Key: this.#prefix + toKey, CopySource: source })).catch((error: unknown) => {
+      throw this.#explain('copy', `${this.uriOf(fromKey)} to ${this.uriOf(toKey)}`, error);
+    });
+  }
+
   uriOf(key: string): string {
     return `s3://${this.#bucket}/${this.#prefix}${key}`;
   }
 
-  #explain(action: 'list' | 'read' | 'write', uri: string, error: unknown): StoreError {
+  #explain(action: 'list' | 'read' | 'write' | 'copy', uri: string, error: unknown): StoreError {
     const name = (error as { name?: string }).name ?? 'Error';
     const hint =
       name === 'NoSuchBucket'
@@ -102,8 +110,8 @@ export class S3Store implements ObjectStore {
         : name === 'NoSuchKey'
           ? 'the object is gone: was it deleted after the plan was made?'
           : name === 'AccessDenied'
-            ? `the role has no permission to ${action} it: allow s3:${action === 'list' ? 'ListBucket' : action === 'read' ? 'GetObject' : 'PutObject'}`
+            ? `the role has no permission to ${action} it: allow s3:${action === 'list' ? 'ListBucket' : action === 'read' ? 'GetObject' : action === 'copy' ? 'GetObject on the source and s3:PutObject on the target' : 'PutObject'}`
             : errorMessage(error);
-    return new StoreError(`Cannot ${action} ${uri}: ${hint} (${name}).`, { cause: error });
+    return new (name === 'NoSuchKey' ? MissingObjectError : StoreError)(`Cannot ${action} ${uri}: ${hint} (${name}).`, { cause: error });
   }
 }
