@@ -133,7 +133,10 @@ async function rawRead(file: string): Promise<number> {
 
 async function ours(store: DirStore, key: string, size: number, format: RecordFormat): Promise<number> {
   const handler = checkHandler({ init: () => ({ n: 0 }), processRecord: (state: { n: number }) => void (state.n += 1) }, 'counting');
-  const partition = { id: 0, bytes: size, segments: [{ key, start: 0, end: size }] };
+  // As a run plans it: the segment carries the file's identity, checked on every read.
+  let identity: string | undefined;
+  for await (const object of store.list()) if (object.key === key) identity = object.identity;
+  const partition = { id: 0, bytes: size, segments: [{ key, start: 0, end: size, ...(identity === undefined ? {} : { identity }) }] };
   const output = new AttemptOutput(store, { runId: 'bench', partition, attempt: newAttemptId() });
   const outcome = await runPartition({ partition, format, maxRejected: { count: 0 }, source: store, output, handler });
   return (outcome.result as { n: number }).n;

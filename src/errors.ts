@@ -18,6 +18,9 @@ export class StoreError extends FanoutError {}
 /** A key that is not in the store. */
 export class MissingObjectError extends StoreError {}
 
+/** An input object is not the one the plan was made from (S3 ETag, or a file's size and modification time). */
+export class InputChangedError extends FanoutError {}
+
 /** The user's handler module is missing or exports nothing usable. */
 export class HandlerModuleError extends FanoutError {}
 

@@ -119,7 +119,7 @@ export async function runPartition(run: PartitionRun): Promise<SucceededPartitio
 async function decoderFor(format: RecordFormat, source: ObjectStore, segment: Segment): Promise<LineDecoder | undefined> {
   if (format === 'lines') return linesDecoder();
   if (format === 'ndjson') return ndjsonDecoder();
-  const header = await firstLine(source, segment.key);
+  const header = await firstLine(source, segment.key, segment.identity);
   // An object that is only a header (or empty) has no records.
   return header === undefined ? undefined : csvDecoder(parseCsvLine(lineText(header)));
 }

@@ -6,6 +6,8 @@ export interface Segment {
   readonly key: string;
   readonly start: number;
   readonly end: number;
+  /** The object's identity when it was planned: a read fails if the object is no longer that version. */
+  readonly identity?: string;
 }
 
 export interface Partition {
@@ -108,7 +110,7 @@ function placeWholeObjects(whole: StoredObject[], bins: Bin[]): void {
     const index = heap.pop()!;
     const bin = bins[index]!;
     bin.load += object.size;
-    bin.segments.push({ key: object.key, start: 0, end: object.size });
+    bin.segments.push({ key: object.key, start: 0, end: object.size, ...identityOf(object) });
     heap.push(index);
   }
   // Whole objects were placed by size; keep each partition's segments in key order for reading.
@@ -154,12 +156,16 @@ function pourSplittable(splittable: StoredObject[], bins: Bin[], quotas: number[
       while (quotas[binIndex] === 0) binIndex += 1;
       const bin = bins[binIndex]!;
       const take = Math.min(quotas[binIndex]!, object.size - start);
-      bin.segments.push({ key: object.key, start, end: start + take });
+      bin.segments.push({ key: object.key, start, end: start + take, ...identityOf(object) });
       bin.load += take;
       quotas[binIndex]! -= take;
       start += take;
     }
   }
+}
+
+function identityOf(object: StoredObject): Pick<Segment, 'identity'> {
+  return object.identity === undefined ? {} : { identity: object.identity };
 }
 
 export function compareKeys(a: string, b: string): number {

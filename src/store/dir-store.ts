@@ -1,7 +1,7 @@
-import { constants, createReadStream } from 'node:fs';
+import { constants, createReadStream, statSync, type Stats } from 'node:fs';
 import { copyFile, mkdir, opendir, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { MissingObjectError, StoreError } from '../errors.ts';
+import { InputChangedError, MissingObjectError, StoreError } from '../errors.ts';
 import type { ByteRange, ObjectStore, StoredObject } from './object-store.ts';
 
 const READ_CHUNK = 1 << 20;
@@ -33,23 +33,34 @@ export class DirStore implements ObjectStore {
     for (const entry of entries) {
       const key = relative === '' ? entry.name : `${relative}/${entry.name}`;
       if (entry.isDir) yield* this.#walk(key);
-      else yield { key, size: (await stat(path.join(this.#root, key))).size };
+      else {
+        const info = await stat(path.join(this.#root, key));
+        yield { key, size: info.size, identity: identityOf(info) };
+      }
     }
   }
 
-  async *read(key: string, range?: ByteRange): AsyncIterable<Uint8Array> {
+  /**
+   * With an identity, the file is checked once the read ends, also when the reader stopped early:
+   * any write since the plan moved its size or modification time, so the bytes handed out were
+   * the planned ones only if it still has its identity then.
+   */
+  async *read(key: string, range?: ByteRange, identity?: string): AsyncIterable<Uint8Array> {
     if (range !== undefined && range.end <= range.start) return;
     const file = this.#pathOf(key);
     const stream = createReadStream(file, {
       highWaterMark: READ_CHUNK,
       ...(range === undefined ? {} : { start: range.start, end: range.end - 1 }),
     });
+    let failed = false;
     try {
       for await (const chunk of stream) yield chunk as Buffer;
     } catch (error) {
+      failed = true;
       throw new (code(error) === 'ENOENT' ? MissingObjectError : StoreError)(`Cannot read ${file} (${code(error)}).`, { cause: error });
     } finally {
       stream.destroy();
+      if (identity !== undefined && !failed) checkIdentity(file, identity);
     }
   }
 
@@ -82,4 +93,27 @@ export class DirStore implements ObjectStore {
 
 function code(error: unknown): string {
   return (error as { code?: string }).code ?? String(error);
+}
+
+/** A file's version for the plan: its size and modification time. */
+function identityOf(info: Pick<Stats, 'size' | 'mtimeMs'>): string {
+  return `${info.size}:${info.mtimeMs}`;
+}
+
+/** Synchronous: one stat call, without a trip through libuv's thread pool for every read of a tiny partition. */
+function checkIdentity(file: string, identity: string): void {
+  let info: Stats;
+  try {
+    info = statSync(file);
+  } catch (error) {
+    throw new (code(error) === 'ENOENT' ? MissingObjectError : StoreError)(`Cannot read ${file} (${code(error)}).`, { cause: error });
+  }
+  const now = identityOf(info);
+  if (now !== identity) {
+    const [plannedSize, plannedTime] = identity.split(':');
+    const [size, time] = now.split(':');
+    throw new InputChangedError(
+      `${file} changed after the plan was made (planned: ${plannedSize} bytes, modified ${new Date(Number(plannedTime)).toISOString()}; now: ${size} bytes, modified ${new Date(Number(time)).toISOString()}): its partitions cannot read the records they were planned with. Run the batch again once the input no longer changes.`,
+    );
+  }
 }

@@ -1,6 +1,6 @@
 import { CopyObjectCommand, GetObjectCommand, ListObjectsV2Command, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import type { Readable } from 'node:stream';
-import { MissingObjectError, StoreError, errorMessage } from '../errors.ts';
+import { InputChangedError, MissingObjectError, StoreError, errorMessage } from '../errors.ts';
 import type { ByteRange, ObjectStore, StoredObject } from './object-store.ts';
 
 const MAX_RESUMES = 5;
@@ -36,7 +36,7 @@ export class S3Store implements ObjectStore {
         const key = object.Key!.slice(this.#prefix.length);
         // Zero-byte "folder" markers made by the console are not data.
         if (key === '' || key.endsWith('/')) continue;
-        yield { key, size: object.Size ?? 0 };
+        yield { key, size: object.Size ?? 0, ...(object.ETag === undefined ? {} : { identity: object.ETag }) };
       }
       token = page.IsTruncated === true ? page.NextContinuationToken : undefined;
     } while (token !== undefined);
@@ -45,9 +45,10 @@ export class S3Store implements ObjectStore {
   /**
    * Streams the bytes of a range. The SDK retries a failed request (SlowDown, 5xx); a connection
    * dropped in the middle of a body is resumed here with a new ranged GET from the first byte not yet
-   * yielded, so no byte is lost or repeated.
+   * yielded, so no byte is lost or repeated. Given the planned ETag, every GET carries it as
+   * If-Match: S3 answers 412 once the object was replaced, and the bytes never mix two versions.
    */
-  async *read(key: string, range?: ByteRange): AsyncIterable<Uint8Array> {
+  async *read(key: string, range?: ByteRange, identity?: string): AsyncIterable<Uint8Array> {
     if (range !== undefined && range.end <= range.start) return;
     let position = range?.start ?? 0;
     for (let resumes = 0; ; resumes += 1) {
@@ -58,12 +59,20 @@ export class S3Store implements ObjectStore {
             Bucket: this.#bucket,
             Key: this.#prefix + key,
             ...(range === undefined && position === 0 ? {} : { Range: `bytes=${position}-${range === undefined ? '' : range.end - 1}` }),
+            ...(identity === undefined ? {} : { IfMatch: identity }),
           }),
         );
         body = response.Body as Readable;
       } catch (error) {
+        const status = (error as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
         // A range that starts at or past the end of the object: there is nothing more to read.
-        if ((error as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode === 416) return;
+        if (status === 416) return;
+        if (status === 412) {
+          throw new InputChangedError(
+            `${this.uriOf(key)} changed after the plan was made (planned ETag ${identity}; S3 answered 412 Precondition Failed to If-Match): its partitions cannot read the records they were planned with. Run the batch again once the input no longer changes.`,
+            { cause: error },
+          );
+        }
         // A connection lost before the response: ask again, within the same budget.
         if (isNetworkError(error) && resumes < MAX_RESUMES) continue;
         throw this.#explain('read', this.uriOf(key), error);
