@@ -21,6 +21,9 @@ export class MissingObjectError extends StoreError {}
 /** An input object is not the one the plan was made from (S3 ETag, or a file's size and modification time). */
 export class InputChangedError extends FanoutError {}
 
+/** A processPartition handler returned before reading every record of its partition. */
+export class UnreadRecordsError extends FanoutError {}
+
 /** The user's handler module is missing or exports nothing usable. */
 export class HandlerModuleError extends FanoutError {}
 

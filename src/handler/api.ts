@@ -40,7 +40,10 @@ export interface RecordHandler<TRecord = unknown, TState = unknown, TResult = TS
 }
 
 export interface PartitionHandler<TRecord = unknown, TResult = unknown> {
-  /** Consumes every record of the partition. Records that fail to parse are counted, not passed. */
+  /**
+   * Consumes every record of the partition: returning before the last one fails the partition.
+   * Records that fail to parse are counted, not passed.
+   */
   processPartition(records: AsyncIterable<FanoutRecord<TRecord>>, context: PartitionContext): Promise<TResult>;
   merge?(a: TResult, b: TResult): TResult;
 }

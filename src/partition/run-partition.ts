@@ -1,4 +1,4 @@
-import { RejectedRecordsError, errorMessage } from '../errors.ts';
+import { RejectedRecordsError, UnreadRecordsError, errorMessage } from '../errors.ts';
 import type { FanoutRecord, PartitionContext, RecordContext } from '../handler/api.ts';
 import type { LoadedHandler } from '../handler/load-handler.ts';
 import type { RejectLimit } from '../job.ts';
@@ -27,7 +27,8 @@ interface Rejection extends RejectedSample {
 /**
  * Streams a partition's segments, hands each record to the handler, and returns its result.
  * Records that fail to parse, or make `processRecord` throw, are rejected: counted, sampled, and
- * kept whole in the attempt's rejected records so no input is silently dropped.
+ * kept whole in the attempt's rejected records so no input is silently dropped. `records` counts
+ * what the partition read: the records handed to the handler and those that did not parse.
  */
 export async function runPartition(run: PartitionRun): Promise<SucceededPartition> {
   const now = run.now ?? Date.now;
@@ -38,7 +39,7 @@ export async function runPartition(run: PartitionRun): Promise<SucceededPartitio
     writeOutput: (name, body) => output.writeOutput(name, body),
   };
   const rejections: Rejection[] = [];
-  let records = 0;
+  let unparsed = 0;
   const reject = (key: string, offset: number, error: unknown, line: string): void => {
     rejections.push({ key, offset, message: errorMessage(error), line });
   };
@@ -53,11 +54,11 @@ export async function runPartition(run: PartitionRun): Promise<SucceededPartitio
         const batch: RecordBatch = { key: segment.key, values: [], offsets: [] };
         for (const line of lines) {
           if (line.end === line.start || (skipHeader && line.offset === 0)) continue;
-          records += 1;
           try {
             batch.values.push(decode(line));
             batch.offsets.push(line.offset);
           } catch (error) {
+            unparsed += 1;
             reject(segment.key, line.offset, error, line.buffer.toString('utf8', line.start, line.end));
           }
         }
@@ -67,13 +68,27 @@ export async function runPartition(run: PartitionRun): Promise<SucceededPartitio
   }
 
   let result: unknown;
+  let handed = 0;
   if (handler.kind === 'partition') {
-    result = await handler.handler.processPartition(asRecords(recordBatches()), context);
+    const records = new HandedRecords(recordBatches());
+    try {
+      result = await handler.handler.processPartition(records, context);
+      handed = records.handed;
+      const unread = await records.unread();
+      if (unread !== undefined) {
+        throw new UnreadRecordsError(
+          `Partition ${partition.id}: processPartition returned after ${handed} of the partition’s records without reading the rest (the next was ${unread.key} at byte ${unread.offset}). A processPartition handler must read every record: loop over all of \`records\`, skipping with continue, never returning or breaking out early.`,
+        );
+      }
+    } finally {
+      await records.close();
+    }
   } else {
     const { init, processRecord, finish } = handler.handler;
     let state = init === undefined ? {} : init.call(handler.handler, context);
     const recordContext: RecordContext = { partitionId: partition.id, key: '', offset: 0 };
     for await (const { key, values, offsets } of recordBatches()) {
+      handed += values.length;
       recordContext.key = key;
       for (let i = 0; i < values.length; i += 1) {
         recordContext.offset = offsets[i]!;
@@ -88,6 +103,7 @@ export async function runPartition(run: PartitionRun): Promise<SucceededPartitio
     result = finish === undefined ? state : await finish.call(handler.handler, state, context);
   }
 
+  const records = handed + unparsed;
   const samples = rejections.slice(0, MAX_REJECTED_SAMPLES).map(({ key, offset, message }) => ({ key, offset, message }));
   if (exceeds(rejections.length, records, run.maxRejected)) {
     const first = samples[0]!;
@@ -131,9 +147,58 @@ interface RecordBatch {
   readonly offsets: number[];
 }
 
-async function* asRecords(batches: AsyncIterable<RecordBatch>): AsyncGenerator<FanoutRecord> {
-  for await (const { key, values, offsets } of batches) {
-    for (let i = 0; i < values.length; i += 1) yield { value: values[i], key, offset: offsets[i]! };
+/**
+ * The records a processPartition handler iterates, counted as they are handed over. After the
+ * handler returns, `unread` tells whether it left any: a partition whose records were not all
+ * read must fail, or they would be lost without a word.
+ */
+class HandedRecords implements AsyncIterable<FanoutRecord> {
+  handed = 0;
+  readonly #batches: AsyncGenerator<RecordBatch>;
+  #batch: RecordBatch | undefined;
+  #index = 0;
+  #exhausted = false;
+
+  constructor(batches: AsyncGenerator<RecordBatch>) {
+    this.#batches = batches;
+  }
+
+  async *[Symbol.asyncIterator](): AsyncGenerator<FanoutRecord> {
+    for (;;) {
+      const batch = this.#batch;
+      // Awaits only between batches: the per-record path is a plain yield.
+      if (batch === undefined || this.#index >= batch.values.length) {
+        if (!(await this.#hasNext())) return;
+        continue;
+      }
+      const i = this.#index++;
+      this.handed += 1;
+      yield { value: batch.values[i], key: batch.key, offset: batch.offsets[i]! };
+    }
+  }
+
+  /** The first record the handler never took, if any. */
+  async unread(): Promise<FanoutRecord | undefined> {
+    if (!(await this.#hasNext())) return undefined;
+    const batch = this.#batch!;
+    return { value: batch.values[this.#index], key: batch.key, offset: batch.offsets[this.#index]! };
+  }
+
+  /** Stops reading: closes the object reads still open. */
+  async close(): Promise<void> {
+    await this.#batches.return(undefined);
+  }
+
+  async #hasNext(): Promise<boolean> {
+    while (!this.#exhausted && (this.#batch === undefined || this.#index >= this.#batch.values.length)) {
+      const next = await this.#batches.next();
+      if (next.done === true) this.#exhausted = true;
+      else {
+        this.#batch = next.value;
+        this.#index = 0;
+      }
+    }
+    return !this.#exhausted;
   }
 }
 
