@@ -9,6 +9,7 @@ import { AttemptOutput, OUTCOME_FILE, attemptKey, newAttemptId } from '../partit
 import { commitAttempt, manifestKey, outcomeKey, runManifest } from '../partition/commit.ts';
 import {
   BATCH_FILE,
+  partitionLabel,
   runKey,
   partitionResults,
   type MapResult,
@@ -27,7 +28,7 @@ import { readMapRunResults, type DistributedMapOutput } from './map-run-results.
 import type { ObjectStore, StoredObject } from '../store/object-store.ts';
 import { bucketAndKey } from '../store/bucket-names.ts';
 import { openStore } from '../store/open-store.ts';
-import { readJson } from '../store/read-json.ts';
+import { readJson, readJsonIfPresent } from '../store/read-json.ts';
 
 /**
  * The steps of the state machine (partition, work a partition or a batch, split, reduce), as
@@ -192,10 +193,16 @@ export interface WorkEvent {
   readonly timeouts?: TaskTimeouts;
 }
 
-/** A Distributed Map child's input with an ItemBatcher. */
+type ItemResult = PartitionSummary | FailedPartition;
+
+/**
+ * A Distributed Map child's input with an ItemBatcher: `{ BatchInput, Items }`. After a failed
+ * batch, RecoverBatch loops back with the partitions still to run and the results so far.
+ */
 export interface BatchEvent {
   readonly BatchInput: { readonly job: Job; readonly runId: string; readonly timeouts?: TaskTimeouts };
   readonly Items: readonly PartitionItem[];
+  readonly results?: readonly ItemResult[];
 }
 
 export interface WorkDeps extends StepDeps {
@@ -207,21 +214,76 @@ function nameOf(item: PartitionItem): { id: number; split?: string } {
   return 'split' in item && item.split !== undefined ? { id: item.id, split: item.split } : { id: item.id };
 }
 
+/** Where a batch keeps each partition's result as it ends: what survives the batch running out of time. */
+export function batchResultKey(runId: string, item: PartitionItem): string {
+  return runKey(runId, `batch-results/part-${partitionLabel(nameOf(item))}.json`);
+}
+
+function failedItem(item: PartitionItem, error: string, cause: string): FailedPartition {
+  return { ...nameOf(item), status: 'failed', bytes: item.bytes, error, cause };
+}
+
+function failedWith(item: PartitionItem, thrown: unknown): FailedPartition {
+  const { errorType, errorMessage, trace } = serializeError(thrown);
+  return failedItem(item, errorType, JSON.stringify({ errorType, errorMessage, trace }));
+}
+
 /**
  * Runs each partition of a batch in turn; a partition that fails is reported as failed (its
- * error as Lambda would report it), so one bad partition does not fail its batch.
+ * error as Lambda would report it), so one bad partition does not fail its batch. Each result is
+ * also written as the partition ends, so a batch that runs out of time loses none of them.
  */
-export async function batchStep(event: BatchEvent, deps: WorkDeps): Promise<(PartitionSummary | FailedPartition)[]> {
-  const results: (PartitionSummary | FailedPartition)[] = [];
+export async function batchStep(event: BatchEvent, deps: WorkDeps): Promise<ItemResult[]> {
+  const runId = parseRunId(event.BatchInput.runId);
+  const { destination } = stores(event.BatchInput.job, deps);
+  const results = [...(event.results ?? [])];
   for (const item of event.Items) {
+    let result: ItemResult;
     try {
-      results.push(await workStep({ ...event.BatchInput, item }, deps));
+      result = await workStep({ ...event.BatchInput, item }, deps);
     } catch (error) {
-      const { errorType, errorMessage, trace } = serializeError(error);
-      results.push({ id: item.id, status: 'failed', bytes: item.bytes, error: errorType, cause: JSON.stringify({ errorType, errorMessage, trace }) });
+      result = failedWith(item, error);
     }
+    await destination.write(batchResultKey(runId, item), JSON.stringify(result));
+    results.push(result);
   }
   return results;
+}
+
+export interface RecoverBatchEvent {
+  /** The input of the ProcessBatch that failed, with its error. */
+  readonly recoverBatch: BatchEvent & { readonly failure: { readonly Error: string; readonly Cause: string } };
+}
+
+/**
+ * After a batch failed (ran out of time, or its environment crashed): the partitions it finished
+ * keep their results, once; the one it was running ends as it would on its own (after a timeout
+ * it is split in two and the halves run again; a half, or any other failure, fails); the ones it
+ * never reached go back to run. The batch's partitions run in order, so the first without a
+ * result is the one it was running.
+ */
+export async function recoverBatchStep(event: RecoverBatchEvent, deps: StepDeps): Promise<BatchEvent> {
+  const { BatchInput, Items, results = [], failure } = event.recoverBatch;
+  const runId = parseRunId(BatchInput.runId);
+  const { destination } = stores(BatchInput.job, deps);
+  const done = [...results];
+  let next = 0;
+  for (; next < Items.length; next += 1) {
+    const finished = await readJsonIfPresent<ItemResult>(destination, batchResultKey(runId, Items[next]!));
+    if (finished === undefined) break;
+    done.push(finished);
+  }
+  const [stopped, ...rest] = Items.slice(next);
+  if (stopped === undefined) return { BatchInput, Items: [], results: done };
+  const timedOut = failure.Error === 'Sandbox.Timedout' || failure.Error === 'States.Timeout';
+  if (timedOut && nameOf(stopped).split === undefined) {
+    try {
+      return { BatchInput, Items: [...splitPartition(await resolvePartition(stopped, destination)), ...rest], results: done };
+    } catch (error) {
+      return { BatchInput, Items: rest, results: [...done, failedWith(stopped, error)] };
+    }
+  }
+  return { BatchInput, Items: rest, results: [...done, failedItem(stopped, failure.Error, failure.Cause)] };
 }
 
 /**
