@@ -20,7 +20,7 @@ import type { BatchReport } from '../src/report/batch-report.ts';
 import { DirStore } from '../src/store/dir-store.ts';
 import type { ObjectStore } from '../src/store/object-store.ts';
 import { S3Store } from '../src/store/s3-store.ts';
-import { readJson, readJsonIfPresent } from '../src/store/read-json.ts';
+import { readJson } from '../src/store/read-json.ts';
 import { sortedCopy, tempDir } from './helpers/corpus.ts';
 import { motoInstalled, startMotoS3, type MotoS3 } from './helpers/moto-s3.ts';
 
@@ -358,8 +358,8 @@ describe('4. an input that changes after the plan fails the partitions that read
       const output = new S3Store(moto.client, 'moving-output', 'out/');
       expect(await listedRecords(output)).toEqual(sortedCopy(a));
       expect((await manifestRecords(output, 'overwritten')).lines).toEqual(sortedCopy(a));
-      // A batch result that was never written reads as absent (NoSuchKey), which RecoverBatch relies on.
-      expect(await readJsonIfPresent(output, '_sfn-fanout/runs/overwritten/batch-results/part-00001.json')).toBeUndefined();
+      // A batch result that was never written reads as missing (NoSuchKey), not as an error: RecoverBatch relies on it.
+      await expect(readJson(output, '_sfn-fanout/runs/overwritten/batch-results/part-00001.json')).rejects.toMatchObject({ name: 'MissingObjectError' });
     });
   });
 });
