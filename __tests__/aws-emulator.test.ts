@@ -162,7 +162,7 @@ describeWithMoto('the AWS engine through the CLI, against moto', () => {
       expect(await describeStack('nightly')).toMatchObject({ StackStatus: 'CREATE_COMPLETE', Tags: [{ Key: 'team', Value: 'data' }] });
       const definition = await deployedDefinition('nightly');
       expect(aslValidator(definition).errorsText('\n')).toBe('');
-      expect(JSON.stringify(definition).match(/"Resource":"[^"]+"/g)).toEqual(Array(6).fill('"Resource":"arn:aws:states:::lambda:invoke"'));
+      expect(JSON.stringify(definition).match(/"Resource":"[^"]+"/g)).toEqual(Array(7).fill('"Resource":"arn:aws:states:::lambda:invoke"'));
     });
 
     it('stops the execution once it runs past timeout-minutes, and reports it', async () => {
@@ -378,7 +378,7 @@ describeWithMoto('the AWS engine through the CLI, against moto', () => {
     endsAtOnce('china');
     const run = await cli('china', ['--report', report], { region: 'cn-north-1', input: 's3://logs-cn/day/', output: 's3://results-cn/china/' });
     const resources = JSON.stringify(await deployedDefinition('china', 'cn-north-1')).match(/"Resource":"[^"]+"/g);
-    expect(resources).toEqual(Array(6).fill('"Resource":"arn:aws-cn:states:::lambda:invoke"'));
+    expect(resources).toEqual(Array(7).fill('"Resource":"arn:aws-cn:states:::lambda:invoke"'));
     const { links, aws } = JSON.parse(await readFile(report, 'utf8')) as { links: { url: string }[]; aws: { executionArn: string } };
     expect(aws.executionArn).toMatch(/^arn:aws-cn:states:cn-north-1:123456789012:execution:china-fanout:/);
     expect(links.map((link) => link.url.split('#')[0])).toEqual(['https://console.amazonaws.cn/states/home?region=cn-north-1', 'https://console.amazonaws.cn/cloudformation/home?region=cn-north-1']);

@@ -7,6 +7,7 @@ import { HandlerModuleError, InputError, StoreError } from '../src/errors.ts';
 import { checkHandler, loadHandler } from '../src/handler/load-handler.ts';
 import { parseJob } from '../src/job.ts';
 import { parseLocation } from '../src/location.ts';
+import { AttemptOutput, newAttemptId } from '../src/partition/attempt-output.ts';
 import { runPartition } from '../src/partition/run-partition.ts';
 import { planPartitions } from '../src/plan/partition-plan.ts';
 import { partitionStep } from '../src/steps/steps.ts';
@@ -124,14 +125,14 @@ describe('bad input gets an error that names the input and the fix', () => {
 
   it('rejects a run id that is not an execution name', async () => {
     const input = await tempDir();
-    await expect(partitionStep({ request: { input, output: input }, runId: '../../etc' }, noS3)).rejects.toThrow(
+    await expect(partitionStep({ request: { input, output: await tempDir() }, runId: '../../etc' }, noS3)).rejects.toThrow(
       'runId "../../etc" is not an execution name: pass $$.Execution.Name',
     );
   });
 
   it('rejects deploy-time settings that are not numbers', async () => {
     const input = await tempDir();
-    await expect(partitionStep({ request: { input, output: input }, runId: 'run-1', settings: { maxConcurrency: 'lots' } }, noS3)).rejects.toThrow(
+    await expect(partitionStep({ request: { input, output: await tempDir() }, runId: 'run-1', settings: { maxConcurrency: 'lots' } }, noS3)).rejects.toThrow(
       'MaxConcurrency "lots" must be a whole number',
     );
   });
@@ -162,7 +163,7 @@ describe('a corrupt gzip object is named, with where it goes wrong', () => {
     await writeFile(path.join(dir, 'logs.gz'), body);
     const source = new DirStore(dir);
     const plan = planPartitions([{ key: 'logs.gz', size: body.length }], { sizing: { partitions: 1 }, maxPartitions: 1 });
-    return runPartition({ partition: plan.partitions[0]!, format: 'lines', maxRejected: { count: 0 }, source, destination: await tempDirStore(), handler: collectingHandler() }).then(
+    return runPartition({ partition: plan.partitions[0]!, format: 'lines', maxRejected: { count: 0 }, source, output: new AttemptOutput(await tempDirStore(), { runId: 'gzip-run', partition: { id: 0 }, attempt: newAttemptId() }), handler: collectingHandler() }).then(
       () => 'read',
       (error: Error) => ({ type: error.constructor.name, message: error.message.replace(dir, '<dir>') }),
     );

@@ -3,7 +3,7 @@ import { runPartition } from '../src/partition/run-partition.ts';
 import { planPartitions } from '../src/plan/partition-plan.ts';
 import { S3Store } from '../src/store/s3-store.ts';
 import type { ObjectStore, StoredObject } from '../src/store/object-store.ts';
-import { collectingHandler, corpus, expectedLines, sortedCopy, tempDirStore, writeCorpus, type CorpusFile } from './helpers/corpus.ts';
+import { collectingHandler, corpus, expectedLines, sortedCopy, tempDirStore, testAttempt, writeCorpus, type CorpusFile } from './helpers/corpus.ts';
 import { startLocalS3, type LocalS3 } from './helpers/s3-server.ts';
 
 /** Plans the corpus, runs every partition, and returns every line the handlers saw. */
@@ -18,7 +18,7 @@ async function linesSeenAcrossPartitions(source: ObjectStore, destination: Objec
       format: 'lines',
       maxRejected: { count: 0 },
       source,
-      destination,
+      output: testAttempt(destination, partition),
       handler: collectingHandler(),
     });
     seen.push(...(outcome.result as { lines: string[] }).lines);

@@ -15,7 +15,7 @@ import { planPartitions } from '../src/plan/partition-plan.ts';
 import type { StoredObject } from '../src/store/object-store.ts';
 import { createS3Client } from '../src/store/open-store.ts';
 import { S3Store } from '../src/store/s3-store.ts';
-import { collectingHandler, expectedLines, sortedCopy, tempDir } from './helpers/corpus.ts';
+import { collectingHandler, expectedLines, sortedCopy, tempDir, testAttempt } from './helpers/corpus.ts';
 import { startFaultProxy, type S3Fault } from './helpers/fault-proxy.ts';
 import { startLocalS3, type LocalS3 } from './helpers/s3-server.ts';
 import { VirtualClock } from './helpers/virtual-clock.ts';
@@ -50,7 +50,7 @@ describe('S3 faults on ranged reads, injected by a proxy in front of s3rver', ()
       const plan = planPartitions(listing, { sizing: { partitionBytes: 30_000 }, maxPartitions: 100 });
       const seen: string[] = [];
       for (const partition of plan.partitions) {
-        const outcome = await runPartition({ partition, format: 'lines', maxRejected: { count: 0 }, source, destination: source, handler: collectingHandler() });
+        const outcome = await runPartition({ partition, format: 'lines', maxRejected: { count: 0 }, source, output: testAttempt(source, partition), handler: collectingHandler() });
         seen.push(...(outcome.result as { lines: string[] }).lines);
       }
       return { seen, injected: proxy.injected, pending: proxy.pending };

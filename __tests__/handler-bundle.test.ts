@@ -8,7 +8,7 @@ import { HandlerModuleError } from '../src/errors.ts';
 import { bundleHandler } from '../src/handler/bundle.ts';
 import { parseJob } from '../src/job.ts';
 import { runLocal } from '../src/local/local-engine.ts';
-import { partitionDetailKey } from '../src/partition/outcome.ts';
+import { outcomeKey } from '../src/partition/commit.ts';
 import { cli } from './helpers/cli.ts';
 import { tempDir } from './helpers/corpus.ts';
 import { LEVELS, PROJECT_HANDLERS, writeHandlerProject } from './helpers/handler-project.ts';
@@ -50,7 +50,8 @@ describe('one bundle for both engines: the handlers users write', () => {
     const partition = { id: 0, bytes, segments: [{ key: 'levels.txt', start: 0, end: bytes }] };
     const summary = await invokeFromZip(pkg.zip, 'worker.handler', { job, runId: 'zip-run', item: partition });
     expect(summary).toMatchObject({ id: 0, status: 'succeeded', records: LEVELS.length, rejected: 0 });
-    const detail = JSON.parse(await readFile(path.join(zipOutput, partitionDetailKey('zip-run', { id: 0 })), 'utf8')) as { result: unknown };
+    // The worker stages its outcome under its attempt; the reducer would commit it.
+    const detail = JSON.parse(await readFile(path.join(zipOutput, outcomeKey('zip-run', { id: 0, attempt: (summary as { attempt: string }).attempt })), 'utf8')) as { result: unknown };
     expect(detail.result).toEqual(expected);
   });
 

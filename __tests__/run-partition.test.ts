@@ -3,12 +3,13 @@ import path from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { checkHandler } from '../src/handler/load-handler.ts';
 import type { FanoutRecord, PartitionContext } from '../src/handler/api.ts';
+import { commitAttempt } from '../src/partition/commit.ts';
 import { runPartition, type PartitionRun } from '../src/partition/run-partition.ts';
 import { planPartitions, type Partition } from '../src/plan/partition-plan.ts';
 import type { RecordFormat } from '../src/records/formats.ts';
 import { DirStore } from '../src/store/dir-store.ts';
 import type { StoredObject } from '../src/store/object-store.ts';
-import { collectingHandler, tempDir, writeCorpus } from './helpers/corpus.ts';
+import { collectingHandler, tempDir, testAttempt, writeCorpus } from './helpers/corpus.ts';
 
 async function planOf(store: DirStore, partitions: number): Promise<readonly Partition[]> {
   const listing: StoredObject[] = [];
@@ -20,12 +21,12 @@ async function fixture(files: Record<string, string | Buffer>) {
   const source = new DirStore(await tempDir());
   const outputDir = await tempDir();
   await writeCorpus(source, Object.entries(files).map(([key, body]) => ({ key, body: Buffer.from(body) })));
-  const base = (partition: Partition, format: RecordFormat): Omit<PartitionRun, 'handler'> => ({
+  const base = (partition: Partition, format: RecordFormat, attempt = 'test'): Omit<PartitionRun, 'handler'> => ({
     partition,
     format,
     maxRejected: { count: 0 },
     source,
-    destination: new DirStore(outputDir),
+    output: testAttempt(new DirStore(outputDir), partition, attempt),
     now: () => 1000,
   });
   return { source, outputDir, base };
@@ -54,7 +55,7 @@ describe('the worker runtime', () => {
     expect((outcome.result as { lines: string[] }).lines).toEqual(['one', 'two', 'three']);
   });
 
-  it('rejects NDJSON lines that do not parse and records that make the handler throw, keeping samples and every rejected line', async () => {
+  it('rejects NDJSON lines that do not parse and records that make the handler throw, keeping samples and every rejected line in the attempt', async () => {
     const { source, outputDir, base } = await fixture({ 'x.ndjson': '{"n":1}\nnot json\n{"n":-2}\n{"n":3}\n' });
     const handler = checkHandler(
       {
@@ -73,7 +74,7 @@ describe('the worker runtime', () => {
       { key: 'x.ndjson', offset: 8, message: expect.stringContaining('JSON') },
       { key: 'x.ndjson', offset: 17, message: 'n must not be negative' },
     ]);
-    const deadLetter = (await readFile(path.join(outputDir, 'rejected/part-00000.jsonl'), 'utf8')).trim().split('\n').map((l) => JSON.parse(l));
+    const deadLetter = (await readFile(path.join(outputDir, '_sfn-fanout/runs/test-run/attempts/part-00000.test.rejected.jsonl'), 'utf8')).trim().split('\n').map((l) => JSON.parse(l));
     expect(deadLetter.map((entry: { line: string }) => entry.line)).toEqual(['not json', '{"n":-2}']);
   });
 
@@ -101,7 +102,7 @@ describe('the worker runtime', () => {
     expect(outcome.result).toEqual(['a.ndjson@0=1', 'a.ndjson@8=2', 'b.ndjson@0=3']);
   });
 
-  it('writes user outputs under deterministic per-partition keys, so a re-run overwrites instead of duplicating', async () => {
+  it('stages each attempt’s outputs apart; committing publishes them under per-partition keys, so a re-run overwrites instead of duplicating', async () => {
     const { source, outputDir, base } = await fixture({ 'a.txt': 'x\ny\nz\n' });
     const handler = checkHandler(
       {
@@ -115,8 +116,14 @@ describe('the worker runtime', () => {
       'test',
     );
     const partitions = await planOf(source, 2);
-    for (let attempt = 0; attempt < 2; attempt += 1) {
-      for (const partition of partitions) await runPartition({ ...base(partition, 'lines'), handler });
+    const store = new DirStore(outputDir);
+    for (const attempt of ['first', 'second']) {
+      for (const partition of partitions) {
+        const outcome = await runPartition({ ...base(partition, 'lines', attempt), handler });
+        expect(await readdir(path.join(outputDir, `_sfn-fanout/runs/test-run/attempts/part-0000${partition.id}.${attempt}`))).toEqual(['count.txt']);
+        expect(outcome).toMatchObject({ attempt, staged: ['count.txt'], outputs: [path.join(outputDir, `partitions/part-0000${partition.id}/count.txt`)] });
+        await commitAttempt(store, 'test-run', outcome);
+      }
     }
     expect(await readdir(path.join(outputDir, 'partitions'))).toEqual(['part-00000', 'part-00001']);
     const counts = await Promise.all(['part-00000', 'part-00001'].map((p) => readFile(path.join(outputDir, 'partitions', p, 'count.txt'), 'utf8')));
@@ -135,6 +142,8 @@ describe('the worker runtime', () => {
       rejected: 0,
       rejectedSamples: [],
       outputs: [],
+      staged: [],
+      attempt: 'test',
       startedAt: 1000,
       finishedAt: 1000,
       result: { lines: ['x', 'y'] },

@@ -1,7 +1,9 @@
-import { readFile } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { readFile, readdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { loadHandler } from '../src/handler/load-handler.ts';
+import type { PartitionContext } from '../src/handler/api.ts';
+import { checkHandler, loadHandler } from '../src/handler/load-handler.ts';
 import { defaultMerge } from '../src/handler/merge.ts';
 import type { PartitionOutcome } from '../src/partition/outcome.ts';
 import { reduceOutcomes } from '../src/partition/reduce.ts';
@@ -57,9 +59,53 @@ describe('the steps of the state machine', () => {
   });
 });
 
+describe('the output commit protocol', () => {
+  it('stages each attempt’s outputs and rejected records apart; the reducer publishes only the attempt it counts, and lists it in the run manifest', async () => {
+    const input = await tempDir();
+    const output = await tempDir();
+    await writeFile(path.join(input, 'a.ndjson'), '{"n":1}\n{"n":-1}\n{"n":2}\n');
+    const handler = checkHandler(
+      {
+        init: () => ({ sum: 0 }),
+        processRecord(state: { sum: number }, record: { n: number }) {
+          if (record.n < 0) throw new Error('negative');
+          state.sum += record.n;
+        },
+        async finish(state: { sum: number }, context: PartitionContext) {
+          await context.writeOutput('sum.txt', String(state.sum));
+          return state;
+        },
+      },
+      'test',
+    );
+    const deps = { ...noS3, handler: async () => handler };
+    const { job, runId, plan, partitions } = await partitionStep({ request: { input, output, format: 'ndjson', partitions: 1, maxRejected: 1 }, runId: 'commit-1' }, noS3);
+    // Two attempts at partition 0, as when the first was given up on: only the second is counted.
+    const [uncounted, counted] = [await workStep({ job, runId, item: partitions[0]! }, deps), await workStep({ job, runId, item: partitions[0]! }, deps)];
+    expect(uncounted.attempt).not.toBe(counted.attempt);
+    expect([existsSync(path.join(output, 'partitions')), existsSync(path.join(output, 'rejected'))]).toEqual([false, false]);
+    expect((await readdir(path.join(output, '_sfn-fanout/runs/commit-1/attempts'))).sort()).toEqual(
+      [uncounted, counted].flatMap(({ attempt }) => [`part-00000.${attempt}`, `part-00000.${attempt}.json`, `part-00000.${attempt}.rejected.jsonl`]).sort(),
+    );
+
+    const batch = await reduceStep({ job, runId, plan, partitions: [counted], toleratedFailurePercentage: 0 }, deps);
+    expect(batch).toMatchObject({ status: 'SUCCEEDED', records: 3, rejected: 1, result: { sum: 3 } });
+    expect(await readFile(path.join(output, 'partitions/part-00000/sum.txt'), 'utf8')).toBe('3');
+    expect((await readFile(path.join(output, 'rejected/part-00000.jsonl'), 'utf8')).trim().split('\n').map((line) => (JSON.parse(line) as { line: string }).line)).toEqual(['{"n":-1}']);
+    expect(JSON.parse(await readFile(path.join(output, '_sfn-fanout/runs/commit-1/manifest.json'), 'utf8'))).toEqual({
+      runId: 'commit-1',
+      status: 'SUCCEEDED',
+      output,
+      partitions: [{ id: 0, attempt: counted.attempt, outcome: `_sfn-fanout/runs/commit-1/attempts/part-00000.${counted.attempt}.json`, outputs: ['partitions/part-00000/sum.txt'], rejected: 'rejected/part-00000.jsonl' }],
+      failed: [],
+      committed: ['partitions/part-00000/sum.txt', 'rejected/part-00000.jsonl'],
+    });
+  });
+});
+
 describe('reducing partition outcomes', () => {
   const ok = (id: number, result: unknown): PartitionOutcome => ({
-    id, status: 'succeeded', bytes: 10, records: 2, rejected: 0, rejectedSamples: [], outputs: [], startedAt: 0, finishedAt: 1, result,
+    id, status: 'succeeded', attempt: 'a', bytes: 10, records: 2, rejected: 0, rejectedSamples: [], outputs: [], staged: [], startedAt: 0, finishedAt: 1, result,
   });
   const failed = (id: number): PartitionOutcome => ({ id, status: 'failed', bytes: 10, error: 'Error', cause: 'boom' });
 

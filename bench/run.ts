@@ -21,6 +21,7 @@ import { bundleHandler } from '../src/handler/bundle.ts';
 import { checkHandler } from '../src/handler/load-handler.ts';
 import { parseJob } from '../src/job.ts';
 import { runLocal } from '../src/local/local-engine.ts';
+import { AttemptOutput, newAttemptId } from '../src/partition/attempt-output.ts';
 import { runPartition } from '../src/partition/run-partition.ts';
 import { mapItems } from '../src/plan/map-items.ts';
 import { planPartitions, type PartitionPlan } from '../src/plan/partition-plan.ts';
@@ -134,7 +135,12 @@ async function rawRead(file: string): Promise<number> {
 
 async function ours(store: DirStore, key: string, size: number, format: RecordFormat): Promise<number> {
   const handler = checkHandler({ init: () => ({ n: 0 }), processRecord: (state: { n: number }) => void (state.n += 1) }, 'counting');
-  const outcome = await runPartition({ partition: { id: 0, bytes: size, segments: [{ key, start: 0, end: size }] }, format, maxRejected: { count: 0 }, source: store, destination: store, handler });
+  // As a run plans it: the segment carries the file's identity, checked on every read.
+  let identity: string | undefined;
+  for await (const object of store.list()) if (object.key === key) identity = object.identity;
+  const partition = { id: 0, bytes: size, segments: [{ key, start: 0, end: size, ...(identity === undefined ? {} : { identity }) }] };
+  const output = new AttemptOutput(store, { runId: 'bench', partition, attempt: newAttemptId() });
+  const outcome = await runPartition({ partition, format, maxRejected: { count: 0 }, source: store, output, handler });
   return (outcome.result as { n: number }).n;
 }
 

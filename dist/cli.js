@@ -19162,7 +19162,7 @@ __webpack_unused_export__ = CompressionType;
 __webpack_unused_export__ = Condition$;
 __webpack_unused_export__ = ContinuationEvent$;
 __webpack_unused_export__ = CopyObject$;
-__webpack_unused_export__ = CopyObjectCommand;
+exports.s9Z = CopyObjectCommand;
 __webpack_unused_export__ = CopyObjectOutput$;
 __webpack_unused_export__ = CopyObjectRequest$;
 __webpack_unused_export__ = CopyObjectResult$;
@@ -80606,7 +80606,7 @@ exports.JSONPath = JSONPath;
 
 __nccwpck_require__.a(__webpack_module__, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
 /* harmony import */ var _require_node_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(8898);
-/* harmony import */ var _cli_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(9099);
+/* harmony import */ var _cli_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(3335);
 // First: it checks the Node.js version before the rest of the CLI loads.
 
 
@@ -80666,7 +80666,7 @@ if (problem !== undefined) {
 
 /***/ }),
 
-/***/ 9099:
+/***/ 3335:
 /***/ ((__unused_webpack___webpack_module__, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -80703,6 +80703,15 @@ class errors_InputError extends errors_FanoutError {
 }
 /** The data store could not be listed, read or written. */
 class errors_StoreError extends errors_FanoutError {
+}
+/** A key that is not in the store. */
+class errors_MissingObjectError extends errors_StoreError {
+}
+/** An input object is not the one the plan was made from (S3 ETag, or a file's size and modification time). */
+class InputChangedError extends errors_FanoutError {
+}
+/** A processPartition handler returned before reading every record of its partition. */
+class errors_UnreadRecordsError extends (/* unused pure expression or super */ null && (errors_FanoutError)) {
 }
 /** The user's handler module is missing or exports nothing usable. */
 class errors_HandlerModuleError extends errors_FanoutError {
@@ -80893,6 +80902,8 @@ function formats_parseCsvLine(text) {
 
 
 
+
+
 /** The user-facing name of each job field: the action input and the CLI option (`--name`). */
 const JOB_OPTION_NAMES = {
     input: 'input',
@@ -80915,13 +80926,16 @@ const PARTITION_LIMIT = 10_000;
 /**
  * Validates a job request from any edge (CLI strings, action inputs, an execution's JSON input).
  * Values may be strings or numbers; every error names the option and says how to fix it.
+ * `outputUnused` is for planning, which writes nothing: its output is not checked against the input.
  */
-function job_parseJob(request) {
+function job_parseJob(request, { outputUnused = false } = {}) {
     const input = requiredText(request.input, 'input');
     const output = requiredText(request.output, 'output');
     // Parsed for validation only: the job keeps the URIs as the user wrote them.
-    parseInputLocation(input, JOB_OPTION_NAMES.input);
-    location_parseLocation(output, JOB_OPTION_NAMES.output);
+    const inputLocation = parseInputLocation(input, JOB_OPTION_NAMES.input);
+    const outputLocation = location_parseLocation(output, JOB_OPTION_NAMES.output);
+    if (!outputUnused)
+        refuseOverlap(inputLocation, outputLocation);
     const format = optionalText(request.format, 'format') ?? 'ndjson';
     if (!RECORD_FORMATS.includes(format)) {
         throw new errors_InputError(`format "${format}" is not supported: use one of ${RECORD_FORMATS.join(', ')}.`);
@@ -80943,6 +80957,35 @@ function job_parseJob(request) {
     if (allowEmpty !== 'true' && allowEmpty !== 'false')
         throw new errors_InputError(`allow-empty "${allowEmpty}" must be true or false.`);
     return { input, output, format: format, sizing, maxPartitions, maxRejected, allowEmpty: allowEmpty === 'true' };
+}
+/** Where a run writes under its output location; none of it may be read as input. */
+const WRITTEN = ['partitions/', 'rejected/', '_sfn-fanout/'];
+/**
+ * An output inside the input would be read back as input by the next run (and by this one, in S3,
+ * if listed late): 100 records, then 203, then 308. Refused rather than excluded from the listing,
+ * so what a run reads never depends on what an earlier run wrote.
+ */
+function refuseOverlap(input, output) {
+    // A place is a root (the bucket) and a folder in it that ends with its separator.
+    const place = (location) => location.kind === 's3' ? { root: location.bucket, folder: location.prefix, separator: '/' } : { root: '', folder: `${canonicalDirectory(location.path)}${external_node_path_.sep}`, separator: external_node_path_.sep };
+    const [from, to] = [place(input), place(output)];
+    if (input.kind !== output.kind || from.root !== to.root)
+        return;
+    // A single object as input is all that is read: an output beside it in its folder is no overlap.
+    if (input.object === undefined && to.folder.startsWith(from.folder)) {
+        throw new errors_InputError(`output ${output.uri} is inside input ${input.uri}: every run would read what the runs before it wrote. Give an output outside the input.`);
+    }
+    const written = WRITTEN.find((area) => from.folder.startsWith(to.folder + area.replace('/', to.separator)));
+    if (written !== undefined) {
+        throw new errors_InputError(`input ${input.uri} is where output ${output.uri} writes (${written}): the run would read its own results. Give an input outside ${WRITTEN.join(', ')} of the output.`);
+    }
+}
+/** A directory with its symbolic links resolved, as far as it exists (an output may not exist yet). */
+function canonicalDirectory(directory) {
+    let existing = directory;
+    while (!(0,external_node_fs_.existsSync)(existing) && external_node_path_.dirname(existing) !== existing)
+        existing = external_node_path_.dirname(existing);
+    return external_node_path_.join((0,external_node_fs_.realpathSync)(existing), external_node_path_.relative(existing, directory));
 }
 /** A validated job back in the request form an execution takes as input. */
 function toJobRequest(job) {
@@ -81196,6 +81239,8 @@ function renderProgress(progress, elapsedMs) {
 ;// CONCATENATED MODULE: ./lib/src/plan/partition-plan.js
 
 const UNREADABLE = /\.(bz2|xz|zst|zstd|lz4|snappy|zip|7z|parquet|orc|avro)$/i;
+/** A run's bookkeeping under an output location: never data. */
+const BOOKKEEPING = /(^|\/)_sfn-fanout\//;
 /** Gzip streams cannot be entered in the middle, so a `.gz` object is always one whole segment. */
 function partition_plan_isSplittable(key) {
     return !/\.(gz|gzip)$/i.test(key);
@@ -81214,6 +81259,9 @@ function planPartitions(listing, options) {
     const splittable = [];
     for (const object of listing) {
         objects += 1;
+        if (BOOKKEEPING.test(object.key)) {
+            throw new errors_InputError(`The input holds "${object.key}", a file sfn-fanout writes under an output: the input is, or holds, an earlier run's output. Read its results from its partitions/ prefix instead, or move the _sfn-fanout/ folder out of the input.`);
+        }
         if (UNREADABLE.test(object.key)) {
             throw new errors_InputError(`Cannot read "${object.key}": only plain text and gzip (.gz) are supported. Decompress it, or move it out of the input location.`);
         }
@@ -81275,7 +81323,7 @@ function placeWholeObjects(whole, bins) {
         const bin = bins[index];
         bin.load += weightOf(object);
         bin.bytes += object.size;
-        bin.segments.push({ key: object.key, start: 0, end: object.size });
+        bin.segments.push({ key: object.key, start: 0, end: object.size, ...identityOf(object) });
         heap.push(index);
     }
     // Whole objects were placed by size; keep each partition's segments in key order for reading.
@@ -81322,13 +81370,16 @@ function pourSplittable(splittable, bins, quotas) {
                 binIndex += 1;
             const bin = bins[binIndex];
             const take = Math.min(quotas[binIndex], object.size - start);
-            bin.segments.push({ key: object.key, start, end: start + take });
+            bin.segments.push({ key: object.key, start, end: start + take, ...identityOf(object) });
             bin.load += take;
             bin.bytes += take;
             quotas[binIndex] -= take;
             start += take;
         }
     }
+}
+function identityOf(object) {
+    return object.identity === undefined ? {} : { identity: object.identity };
 }
 function compareKeys(a, b) {
     return a < b ? -1 : a > b ? 1 : 0;
@@ -81550,27 +81601,28 @@ function outcome_partitionResults(results) {
     });
 }
 /** `00003`, or `00003-1` for the first half of partition 3. */
-function partitionLabel({ id, split }) {
+function outcome_partitionLabel({ id, split }) {
     return `${String(id).padStart(5, '0')}${split === undefined ? '' : `-${split}`}`;
 }
 const outcome_MAX_REJECTED_SAMPLES = 10;
-/** Output keys are a pure function of the partition id, so a re-run overwrites, never duplicates. */
-function outcome_partitionOutputKey(partition, name) {
+/** A handler's output name as a relative key, `/`-separated; anything else is refused. */
+function outcome_outputName(name) {
     const safe = name.replace(/\\/g, '/');
     if (safe === '' || safe.startsWith('/') || safe.split('/').some((part) => part === '..' || part === '.' || part === '')) {
         throw new Error(`Output name "${name}" must be a relative path without "." or ".." parts, like "counts.json".`);
     }
-    return `partitions/part-${partitionLabel(partition)}/${safe}`;
+    return safe;
+}
+/** Output keys are a pure function of the partition id, so a re-run overwrites, never duplicates. */
+function outcome_partitionOutputKey(partition, name) {
+    return `partitions/part-${outcome_partitionLabel(partition)}/${outcome_outputName(name)}`;
 }
 function outcome_rejectedKey(partition) {
-    return `rejected/part-${partitionLabel(partition)}.jsonl`;
+    return `rejected/part-${outcome_partitionLabel(partition)}.jsonl`;
 }
 /** Where one execution keeps its bookkeeping under the output location. */
 function outcome_runKey(runId, name) {
     return `_sfn-fanout/runs/${runId}/${name}`;
-}
-function outcome_partitionDetailKey(runId, partition) {
-    return outcome_runKey(runId, `partitions/part-${partitionLabel(partition)}.json`);
 }
 const outcome_BATCH_FILE = 'batch.json';
 
@@ -81590,12 +81642,24 @@ function estimateCost(report, workerMemoryMb, prices = DEFAULT_PRICES) {
 }
 
 ;// CONCATENATED MODULE: ./lib/src/store/read-json.js
+
 /** A whole JSON object from a store. */
 async function read_json_readJson(store, key) {
     const chunks = [];
     for await (const chunk of store.read(key))
         chunks.push(chunk);
     return JSON.parse(Buffer.concat(chunks).toString('utf8'));
+}
+/** A whole JSON object from a store, or undefined when the key is not there. */
+async function read_json_readJsonIfPresent(store, key) {
+    try {
+        return await read_json_readJson(store, key);
+    }
+    catch (error) {
+        if (error instanceof MissingObjectError)
+            return undefined;
+        throw error;
+    }
 }
 
 // EXTERNAL MODULE: ./node_modules/@aws-sdk/client-s3/dist-cjs/index.js
@@ -81626,7 +81690,7 @@ class DirStore {
         if (this.#only !== undefined) {
             if (!info.isFile())
                 throw new errors_StoreError(`${this.uri} is not a file.`);
-            yield { key: this.#only, size: info.size };
+            yield { key: this.#only, size: info.size, identity: dir_store_identityOf(info) };
             return;
         }
         if (!info.isDirectory())
@@ -81667,7 +81731,7 @@ class DirStore {
                 yield* this.#walk(key, real, [...ancestors, real]);
             }
             else if (info.isFile()) {
-                yield { key, size: info.size };
+                yield { key, size: info.size, identity: dir_store_identityOf(info) };
             }
             else {
                 throw new errors_StoreError(`input: ${file} is not a regular file (a FIFO, socket or device): move it out of the input directory.`);
@@ -81685,7 +81749,12 @@ class DirStore {
         }
         return real;
     }
-    async *read(key, range) {
+    /**
+     * With an identity, the file is checked once the read ends, also when the reader stopped early:
+     * any write since the plan moved its size or modification time, so the bytes handed out were
+     * the planned ones only if it still has its identity then.
+     */
+    async *read(key, range, identity) {
         if (range !== undefined && range.end <= range.start)
             return;
         const file = this.#pathOf(key);
@@ -81693,21 +81762,32 @@ class DirStore {
             highWaterMark: READ_CHUNK,
             ...(range === undefined ? {} : { start: range.start, end: range.end - 1 }),
         });
+        let failed = false;
         try {
             for await (const chunk of stream)
                 yield chunk;
         }
         catch (error) {
-            throw new errors_StoreError(`Cannot read ${file} (${code(error)}).`, { cause: error });
+            failed = true;
+            throw new (code(error) === 'ENOENT' ? errors_MissingObjectError : errors_StoreError)(`Cannot read ${file} (${code(error)}).`, { cause: error });
         }
         finally {
             stream.destroy();
+            if (identity !== undefined && !failed)
+                checkIdentity(file, identity);
         }
     }
     async write(key, body) {
         const file = this.#pathOf(key);
         await (0,promises_.mkdir)(external_node_path_.dirname(file), { recursive: true });
         await (0,promises_.writeFile)(file, body);
+    }
+    async copy(fromKey, toKey) {
+        const [from, to] = [this.#pathOf(fromKey), this.#pathOf(toKey)];
+        await (0,promises_.mkdir)(external_node_path_.dirname(to), { recursive: true });
+        await (0,promises_.copyFile)(from, to, external_node_fs_.constants.COPYFILE_FICLONE).catch((error) => {
+            throw new (code(error) === 'ENOENT' ? errors_MissingObjectError : errors_StoreError)(`Cannot copy ${from} to ${to} (${code(error)}).`, { cause: error });
+        });
     }
     uriOf(key) {
         return this.#pathOf(key);
@@ -81722,6 +81802,26 @@ class DirStore {
 }
 function code(error) {
     return error.code ?? String(error);
+}
+/** A file's version for the plan: its size and modification time. */
+function dir_store_identityOf(info) {
+    return `${info.size}:${info.mtimeMs}`;
+}
+/** Synchronous: one stat call, without a trip through libuv's thread pool for every read of a tiny partition. */
+function checkIdentity(file, identity) {
+    let info;
+    try {
+        info = (0,external_node_fs_.statSync)(file);
+    }
+    catch (error) {
+        throw new (code(error) === 'ENOENT' ? errors_MissingObjectError : errors_StoreError)(`Cannot read ${file} (${code(error)}).`, { cause: error });
+    }
+    const now = dir_store_identityOf(info);
+    if (now !== identity) {
+        const [plannedSize, plannedTime] = identity.split(':');
+        const [size, time] = now.split(':');
+        throw new InputChangedError(`${file} changed after the plan was made (planned: ${plannedSize} bytes, modified ${new Date(Number(plannedTime)).toISOString()}; now: ${size} bytes, modified ${new Date(Number(time)).toISOString()}): its partitions cannot read the records they were planned with. Run the batch again once the input no longer changes.`);
+    }
 }
 
 ;// CONCATENATED MODULE: ./lib/src/store/s3-store.js
@@ -81768,7 +81868,7 @@ class S3Store {
                     throw new errors_StoreError(`${this.uriOf(key)} holds ${object.Size} bytes, but its key ends in "/" as a folder marker's does: sfn-fanout does not read it as data, and will not skip it silently. Move it to a key without the trailing "/" (aws s3 mv), or delete it if it is not data.`);
                 }
                 found = true;
-                yield { key, size: object.Size ?? 0 };
+                yield { key, size: object.Size ?? 0, ...(object.ETag === undefined ? {} : { identity: object.ETag }) };
             }
             token = page.IsTruncated === true && (this.#only === undefined || !found) ? page.NextContinuationToken : undefined;
         } while (token !== undefined);
@@ -81779,9 +81879,10 @@ class S3Store {
     /**
      * Streams the bytes of a range. The SDK retries a failed request (SlowDown, 5xx); a connection
      * dropped in the middle of a body is resumed here with a new ranged GET from the first byte not yet
-     * yielded, so no byte is lost or repeated.
+     * yielded, so no byte is lost or repeated. Given the planned ETag, every GET carries it as
+     * If-Match: S3 answers 412 once the object was replaced, and the bytes never mix two versions.
      */
-    async *read(key, range) {
+    async *read(key, range, identity) {
         if (range !== undefined && range.end <= range.start)
             return;
         let position = range?.start ?? 0;
@@ -81792,13 +81893,18 @@ class S3Store {
                     Bucket: this.#bucket,
                     Key: this.#prefix + key,
                     ...(range === undefined && position === 0 ? {} : { Range: `bytes=${position}-${range === undefined ? '' : range.end - 1}` }),
+                    ...(identity === undefined ? {} : { IfMatch: identity }),
                 }));
                 body = response.Body;
             }
             catch (error) {
+                const status = error.$metadata?.httpStatusCode;
                 // A range that starts at or past the end of the object: there is nothing more to read.
-                if (error.$metadata?.httpStatusCode === 416)
+                if (status === 416)
                     return;
+                if (status === 412) {
+                    throw new InputChangedError(`${this.uriOf(key)} changed after the plan was made (planned ETag ${identity}; S3 answered 412 Precondition Failed to If-Match): its partitions cannot read the records they were planned with. Run the batch again once the input no longer changes.`, { cause: error });
+                }
                 // A connection lost before the response: ask again, within the same budget.
                 if (isNetworkError(error) && resumes < MAX_RESUMES)
                     continue;
@@ -81827,6 +81933,13 @@ class S3Store {
             throw this.#explain('write', this.uriOf(key), error);
         });
     }
+    /** A server-side copy (CopyObject: objects up to 5 GB, far above what one Lambda writes). */
+    async copy(fromKey, toKey) {
+        const source = `${this.#bucket}/${(this.#prefix + fromKey).split('/').map(encodeURIComponent).join('/')}`;
+        await this.#client.send(new client_s3_dist_cjs/* CopyObjectCommand */.s9Z({ Bucket: this.#bucket, Key: this.#prefix + toKey, CopySource: source })).catch((error) => {
+            throw this.#explain('copy', `${this.uriOf(fromKey)} to ${this.uriOf(toKey)}`, error);
+        });
+    }
     uriOf(key) {
         return `s3://${this.#bucket}/${this.#prefix}${key}`;
     }
@@ -81837,9 +81950,9 @@ class S3Store {
             : name === 'NoSuchKey'
                 ? 'the object is gone: was it deleted after the plan was made?'
                 : name === 'AccessDenied'
-                    ? `the role has no permission to ${action} it: allow s3:${action === 'list' ? 'ListBucket' : action === 'read' ? 'GetObject' : 'PutObject'}`
+                    ? `the role has no permission to ${action} it: allow s3:${action === 'list' ? 'ListBucket' : action === 'read' ? 'GetObject' : action === 'copy' ? 'GetObject on the source and s3:PutObject on the target' : 'PutObject'}`
                     : errors_errorMessage(error);
-        return new errors_StoreError(`Cannot ${action} ${uri}: ${hint} (${name}).`, { cause: error });
+        return new (name === 'NoSuchKey' ? errors_MissingObjectError : errors_StoreError)(`Cannot ${action} ${uri}: ${hint} (${name}).`, { cause: error });
     }
 }
 
@@ -89187,6 +89300,16 @@ function lambdaEnvironment(fn, settings) {
 const INIT_LIMIT_MS = 10_000;
 // Sources run as .ts on Node 24; the bundle keeps its thread entry beside itself in dist/.
 const THREAD_FILE = import.meta.url.endsWith('.ts') ? './lambda-thread.ts' : './lambda-thread.js';
+/**
+ * The function's Timeout (Lambda's `Sandbox.Timedout`), or the calling Task's shorter TimeoutSeconds
+ * (`States.Timeout`; AWS would leave the function running, here it is stopped).
+ */
+function timeLimit(fn, taskTimeoutSeconds) {
+    if (taskTimeoutSeconds !== undefined && taskTimeoutSeconds < fn.timeoutSeconds) {
+        return { seconds: taskTimeoutSeconds, errorType: 'States.Timeout', message: `The Task's TimeoutSeconds (${taskTimeoutSeconds} s) passed before ${fn.logicalId} returned.` };
+    }
+    return { seconds: fn.timeoutSeconds, errorType: 'Sandbox.Timedout', message: `Task timed out after ${fn.timeoutSeconds.toFixed(2)} seconds` };
+}
 /** A worker thread standing in for one Lambda execution environment of one function. */
 class Environment {
     thread;
@@ -89195,6 +89318,8 @@ class Environment {
     timer;
     /** Set once the thread has loaded its code: Lambda's init phase, which a function's Timeout does not count. */
     ready = false;
+    /** Set while its thread is being terminated: nothing more is started or reported for it. */
+    stopping = false;
     constructor(fn, options) {
         this.functionId = fn.logicalId;
         // Only what the function's Lambda would see: never the runner's own environment.
@@ -89223,11 +89348,12 @@ class LambdaPool {
     get active() {
         return this.#busy.size;
     }
-    invoke(fn, event) {
+    /** Runs `fn` on `event`; `taskTimeoutSeconds` is the calling Task's limit when it has one. */
+    invoke(fn, event, taskTimeoutSeconds) {
         if (this.#closed)
             return Promise.reject(new Error('The Lambda pool is closed.'));
         return new Promise((resolve, reject) => {
-            this.#queue.push({ id: this.#nextId++, fn, event, resolve, reject });
+            this.#queue.push({ id: this.#nextId++, fn, event, limit: timeLimit(fn, taskTimeoutSeconds), resolve, reject });
             this.#dispatch();
         });
     }
@@ -89237,11 +89363,11 @@ class LambdaPool {
             pending.reject(new Error('The Lambda pool was closed before this invocation started.'));
         const all = [...this.#idle.splice(0), ...this.#busy];
         this.#busy.clear();
-        for (const environment of all) {
+        for (const environment of all)
             clearTimeout(environment.timer);
-            environment.current?.reject(new LambdaFunctionError('Runtime.ExitError', 'The run was stopped.'));
-        }
         await Promise.all(all.map((environment) => environment.thread.terminate()));
+        for (const environment of all)
+            environment.current?.reject(new LambdaFunctionError('Runtime.ExitError', 'The run was stopped.'));
     }
     #dispatch() {
         while (this.#queue.length > 0) {
@@ -89273,29 +89399,27 @@ class LambdaPool {
             else
                 this.#finish(environment, reply);
         });
-        environment.thread.on('error', (error) => this.#crash(environment, 'Runtime.ExitError', `The environment crashed: ${error.message}`));
-        environment.thread.on('exit', (code) => this.#crash(environment, 'Runtime.ExitError', `The environment exited with code ${code} before the handler returned.`));
+        environment.thread.on('error', (error) => void this.#crash(environment, 'Runtime.ExitError', `The environment crashed: ${error.message}`));
+        environment.thread.on('exit', (code) => void this.#crash(environment, 'Runtime.ExitError', `The environment exited with code ${code} before the handler returned.`));
         return environment;
     }
     #start(environment, invocation) {
         environment.current = invocation;
         this.#busy.add(environment);
         const { fn } = invocation;
-        this.#armTimeout(environment, fn.timeoutSeconds * 1000 + (environment.ready ? 0 : INIT_LIMIT_MS));
+        this.#armTimeout(environment, invocation.limit.seconds * 1000 + (environment.ready ? 0 : INIT_LIMIT_MS));
         environment.thread.postMessage({ id: invocation.id, module: fn.module, exportName: fn.exportName, event: invocation.event });
     }
     #armTimeout(environment, ms) {
         clearTimeout(environment.timer);
-        const fn = environment.current.fn;
-        environment.timer = setTimeout(() => {
-            this.#crash(environment, 'Sandbox.Timedout', `Task timed out after ${fn.timeoutSeconds.toFixed(2)} seconds`);
-        }, ms);
+        const { limit } = environment.current;
+        environment.timer = setTimeout(() => void this.#crash(environment, limit.errorType, limit.message), ms);
     }
-    /** A new environment's code is loaded: its invocation's Timeout counts from now, as Lambda's counts from the end of init. */
+    /** A new environment's code is loaded: its invocation's limit counts from now, as Lambda's Timeout counts from the end of init. */
     #ready(environment) {
         environment.ready = true;
-        if (environment.current !== undefined)
-            this.#armTimeout(environment, environment.current.fn.timeoutSeconds * 1000);
+        if (environment.current !== undefined && !environment.stopping)
+            this.#armTimeout(environment, environment.current.limit.seconds * 1000);
     }
     #finish(environment, reply) {
         const invocation = environment.current;
@@ -89312,19 +89436,24 @@ class LambdaPool {
             invocation.reject(new LambdaFunctionError(reply.error.errorType, reply.error.errorMessage, reply.error.trace));
         this.#dispatch();
     }
-    /** The environment is lost (timeout, crash): fail its invocation and never reuse it. */
-    #crash(environment, errorType, message) {
-        if (!this.#busy.has(environment) && !this.#idle.includes(environment))
+    /**
+     * The environment is lost (timeout, crash): stop its thread, then fail its invocation, and never
+     * reuse it. The thread is gone before the failure is reported, so nothing the old invocation
+     * still does can race what the state machine runs next (a timed-out partition's halves).
+     */
+    async #crash(environment, errorType, message) {
+        if (environment.stopping || (!this.#busy.has(environment) && !this.#idle.includes(environment)))
             return;
+        environment.stopping = true;
         clearTimeout(environment.timer);
-        this.#busy.delete(environment);
         const idleIndex = this.#idle.indexOf(environment);
         if (idleIndex !== -1)
             this.#idle.splice(idleIndex, 1);
         const invocation = environment.current;
         environment.current = undefined;
         environment.thread.removeAllListeners();
-        void environment.thread.terminate();
+        await environment.thread.terminate();
+        this.#busy.delete(environment);
         invocation?.reject(new LambdaFunctionError(errorType, message));
         if (!this.#closed)
             this.#dispatch();
@@ -89464,6 +89593,7 @@ function payload(template, input, context) {
         return [key, value];
     }));
 }
+/** The value at a path of the form `$.a.b` (or `$$.a.b` in the context object). */
 function valueAt(path, input, context) {
     const match = /^(\$\$?)((?:\.[A-Za-z0-9_]+)*)$/.exec(path);
     if (match === null)
@@ -89559,7 +89689,81 @@ function unsupported(where, feature, fix) {
     return new UnsupportedFeatureError(`${subject} uses ${feature}, which the local engine cannot execute faithfully: ${fix}, or run it with engine aws.`);
 }
 
+;// CONCATENATED MODULE: ./lib/src/local/task-timeouts.js
+
+
+
+/**
+ * The longest a Node.js timer waits (2^31 - 1 ms): the interpreter's own timer for every Task, so it
+ * never fires first. A longer one would overflow and fire at once.
+ */
+const INTERPRETER_NEVER_SECONDS = 2_147_483;
+/**
+ * Added to the Parameters of a Task with a TimeoutSecondsPath, as `<field>.$: <the path>`: the
+ * interpreter evaluates Parameters against the state input, which is what AWS reads the path from,
+ * so the Task's local handler receives its limit here.
+ */
+const TASK_TIMEOUT_FIELD = 'sfnFanoutTaskTimeoutSeconds';
+/**
+ * The local engine's limits come from the template, never from the interpreter's defaults.
+ * aws-local-stepfunctions gives a Task without TimeoutSeconds 60 s (AWS: the function's own Timeout
+ * ends a lambda:invoke), and reads TimeoutSecondsPath from the Task's Parameters output (AWS: from
+ * the state input). So each Task's limit is taken off the definition the interpreter runs and its
+ * handler enforces it, together with the function's Timeout, by stopping the worker thread.
+ */
+function withLocalTaskTimeouts(definition) {
+    // A JSON copy, not structuredClone: the interpreter only treats objects of its own realm as plain.
+    const copy = JSON.parse(JSON.stringify(definition));
+    const timeouts = new Map();
+    visitStates(copy, (name, state) => {
+        if (state.Type !== 'Task')
+            return;
+        timeouts.set(name, taskTimeoutOf(name, state));
+        if (typeof state.TimeoutSecondsPath === 'string' && hasParameters(state)) {
+            state.Parameters = { ...state.Parameters, [`${TASK_TIMEOUT_FIELD}.$`]: state.TimeoutSecondsPath };
+        }
+        delete state.TimeoutSecondsPath;
+        state.TimeoutSeconds = INTERPRETER_NEVER_SECONDS;
+    });
+    return { definition: copy, timeouts };
+}
+function taskTimeoutOf(name, state) {
+    if (typeof state.TimeoutSeconds === 'number')
+        return { seconds: state.TimeoutSeconds };
+    if (typeof state.TimeoutSecondsPath !== 'string')
+        return undefined;
+    const path = state.TimeoutSecondsPath;
+    // Without Parameters to carry it, the path is read here, from the state input: refuse what that cannot read, before anything runs.
+    if (!hasParameters(state)) {
+        if (path.startsWith('$$')) {
+            throw new UnsupportedFeatureError(`State "${name}" reads TimeoutSecondsPath ${path} from the context object, which the local engine cannot execute faithfully without Parameters: read it from the state input ($.field), or run it with engine aws.`);
+        }
+        valueAt(path, {}, {});
+    }
+    return { path };
+}
+function hasParameters(state) {
+    return typeof state.Parameters === 'object' && state.Parameters !== null;
+}
+/**
+ * The Task's limit in seconds: its TimeoutSeconds, or what its TimeoutSecondsPath selected (carried in
+ * the Parameters, or read from the input of a Task without Parameters). AWS fails the state with
+ * States.Runtime when the path gives no positive whole number.
+ */
+function taskTimeoutSeconds(timeout, carried, stateInput) {
+    if (timeout === undefined)
+        return undefined;
+    if ('seconds' in timeout)
+        return timeout.seconds;
+    const value = carried === undefined ? valueAt(timeout.path, stateInput, {}) : carried.value;
+    if (!Number.isInteger(value) || value < 1) {
+        throw Object.assign(new Error(`TimeoutSecondsPath ${timeout.path} selected ${JSON.stringify(value)}, not a positive whole number of seconds.`), { name: 'States.Runtime' });
+    }
+    return value;
+}
+
 ;// CONCATENATED MODULE: ./lib/src/local/local-engine.js
+
 
 
 
@@ -89646,17 +89850,22 @@ async function runLocal(options) {
         }
         report();
     };
-    // Distributed Maps become Tasks whose local handler runs them (the interpreter would run them inline).
+    // Task limits come from the template; Distributed Maps become Tasks whose local handler runs them (the interpreter would run them inline).
+    const { definition: timed, timeouts } = withLocalTaskTimeouts(machine.definition);
     const distributedMaps = new Map();
-    const definition = withDistributedMapsAsTasks(machine.definition, distributedMaps);
+    const definition = withDistributedMapsAsTasks(timed, distributedMaps);
     const overrides = Object.fromEntries(taskStateNames(machine.definition).map((name) => [
         name,
         async (raw) => {
-            const input = raw;
+            // A Task with a TimeoutSecondsPath and Parameters carries its limit in them.
+            const carries = typeof raw === 'object' && raw !== null && TASK_TIMEOUT_FIELD in raw;
+            const { [TASK_TIMEOUT_FIELD]: carried, ...rest } = (carries ? raw : {});
+            const input = (carries ? rest : raw);
+            const taskSeconds = taskTimeoutSeconds(timeouts.get(name), carries ? { value: carried } : undefined, raw);
             // lambda:invoke hands the function its Payload and wraps the result as Lambda's Invoke API does.
             const viaInvoke = typeof input?.FunctionName === 'string';
             const fn = machine.functions.get(viaInvoke ? input.FunctionName : stateResource(machine.definition, name));
-            const result = (await invoke(fn, viaInvoke ? input.Payload : input));
+            const result = (await invoke(fn, viaInvoke ? input.Payload : input, taskSeconds));
             if (fn.module === 'partitioner' && typeof result?.plan?.partitions === 'number') {
                 progress.total = result.plan.partitions;
                 report();
@@ -89714,7 +89923,8 @@ function withDistributedMapsAsTasks(machine, found) {
         if (!isDistributedMap(state))
             return [name, state];
         found.set(name, state);
-        return [name, distributedMapAsTask(state)];
+        // A Map state has no time limit of its own in AWS.
+        return [name, { ...distributedMapAsTask(state), TimeoutSeconds: INTERPRETER_NEVER_SECONDS }];
     }));
     return { ...machine, States: states };
 }
@@ -89954,6 +90164,112 @@ function localConcurrency(requested, cores, maxConcurrency) {
     return notes.length === 0 ? { size } : { size, note: notes.join(' ') };
 }
 
+;// CONCATENATED MODULE: ./lib/src/partition/attempt-output.js
+
+
+/** 12 hex digits (48 random bits): unique among one partition's attempts. */
+function attempt_output_newAttemptId() {
+    return randomUUID().replaceAll('-', '').slice(0, 12);
+}
+/**
+ * Every file of an attempt starts with `_sfn-fanout/runs/<run>/attempts/part-NNNNN.<attempt>`:
+ * `.json` (its outcome), `.rejected.jsonl`, and `/<name>` for each output. A partition's attempts
+ * share the prefix `attempts/part-NNNNN.`, and an attempt with no outputs makes no directory.
+ */
+function attempt_output_attemptKey(ref, suffix) {
+    return runKey(ref.runId, `attempts/part-${partitionLabel(ref.partition)}.${ref.attempt}${suffix}`);
+}
+const attempt_output_OUTCOME_FILE = '.json';
+const attempt_output_REJECTED_FILE = '.rejected.jsonl';
+/** Where an attempt stages an output the handler named. */
+function attempt_output_stagedOutputKey(ref, name) {
+    return attempt_output_attemptKey(ref, `/${outputName(name)}`);
+}
+/**
+ * Everything an attempt writes: the handler's outputs and the rejected records. It all goes under
+ * the attempt (like a Spark task-attempt directory, or the S3A magic committer's pending uploads) and
+ * becomes visible under `partitions/` and `rejected/` only when the reducer commits the attempt.
+ */
+class attempt_output_AttemptOutput {
+    ref;
+    #store;
+    #staged = [];
+    constructor(store, ref) {
+        this.#store = store;
+        this.ref = ref;
+    }
+    /** Stages an output; returns the URI it will have once committed. Writing a name again replaces it. */
+    async writeOutput(name, body) {
+        const safe = outputName(name);
+        await this.#store.write(attempt_output_stagedOutputKey(this.ref, safe), body);
+        if (!this.#staged.includes(safe))
+            this.#staged.push(safe);
+        return this.#store.uriOf(partitionOutputKey(this.ref.partition, safe));
+    }
+    /** Stages the attempt's rejected records, one JSON document a line. */
+    async writeRejected(lines) {
+        await this.#store.write(attempt_output_attemptKey(this.ref, attempt_output_REJECTED_FILE), lines);
+    }
+    /** The output names staged so far, in the order first written. */
+    get staged() {
+        return [...this.#staged];
+    }
+    /** URIs the staged outputs will have once committed. */
+    get committedUris() {
+        return this.#staged.map((name) => this.#store.uriOf(partitionOutputKey(this.ref.partition, name)));
+    }
+}
+
+;// CONCATENATED MODULE: ./lib/src/partition/commit.js
+
+
+const MANIFEST_FILE = 'manifest.json';
+function commit_manifestKey(runId) {
+    return runKey(runId, MANIFEST_FILE);
+}
+function attemptOf(runId, partition) {
+    return { runId, partition: { id: partition.id, split: partition.split }, attempt: partition.attempt };
+}
+/** Where a counted attempt's outcome is: the reducer reads it, a resumed run can reuse it. */
+function commit_outcomeKey(runId, partition) {
+    return attemptKey(attemptOf(runId, partition), OUTCOME_FILE);
+}
+/**
+ * Publishes the attempt the reducer counted: its staged outputs to `partitions/part-NNNNN/<name>`
+ * and its rejected records to `rejected/part-NNNNN.jsonl`. Copies, so a retried reducer commits
+ * the same files again; S3 has no rename, and a server-side copy moves no bytes through Lambda.
+ */
+async function commit_commitAttempt(store, runId, outcome) {
+    const ref = attemptOf(runId, outcome);
+    const outputs = [];
+    for (const name of outcome.staged) {
+        const key = partitionOutputKey(ref.partition, name);
+        await store.copy(stagedOutputKey(ref, name), key);
+        outputs.push(key);
+    }
+    const rejected = outcome.rejected > 0 ? rejectedKey(ref.partition) : undefined;
+    if (rejected !== undefined)
+        await store.copy(attemptKey(ref, REJECTED_FILE), rejected);
+    return {
+        id: outcome.id,
+        ...(outcome.split === undefined ? {} : { split: outcome.split }),
+        attempt: outcome.attempt,
+        outcome: attemptKey(ref, OUTCOME_FILE),
+        outputs,
+        ...(rejected === undefined ? {} : { rejected }),
+    };
+}
+function commit_runManifest(runId, status, output, committed, failed) {
+    return {
+        runId,
+        status,
+        output,
+        partitions: committed,
+        failed: failed.map(({ id, split }) => ({ id, ...(split === undefined ? {} : { split }) })),
+        committed: committed.flatMap((partition) => [...partition.outputs, ...(partition.rejected === undefined ? [] : [partition.rejected])]),
+    };
+}
+
 // EXTERNAL MODULE: external "node:stream"
 var external_node_stream_ = __nccwpck_require__(7075);
 ;// CONCATENATED MODULE: ./lib/src/records/segment-lines.js
@@ -89972,32 +90288,32 @@ const MAX_CONTINUATION = (/* unused pure expression or super */ null && (8 * 102
 function segment_lines_segmentLines(store, segment) {
     if (!isSplittable(segment.key)) {
         // A whole gzip object: offsets are positions in the decompressed text.
-        return splitLines(gunzip(store.read(segment.key), store.uriOf(segment.key)), { firstOffset: 0 });
+        return splitLines(gunzip(store.read(segment.key, undefined, segment.identity), store.uriOf(segment.key)), { firstOffset: 0 });
     }
     const from = Math.max(0, segment.start - 1);
-    return splitLines(bytesFrom(store, segment.key, from, segment.end), {
+    return splitLines(bytesFrom(store, segment.key, from, segment.end, segment.identity), {
         firstOffset: from,
         skipBefore: segment.start,
         stopAt: segment.end,
     });
 }
 /** The first line of an object (a CSV header), read without reading the rest. */
-async function segment_lines_firstLine(store, key) {
+async function segment_lines_firstLine(store, key, identity) {
     const lines = isSplittable(key)
-        ? splitLines(bytesFrom(store, key, 0, FIRST_CONTINUATION), { firstOffset: 0, stopAt: 1 })
-        : splitLines(gunzip(store.read(key), store.uriOf(key)), { firstOffset: 0, stopAt: 1 });
+        ? splitLines(bytesFrom(store, key, 0, FIRST_CONTINUATION, identity), { firstOffset: 0, stopAt: 1 })
+        : splitLines(gunzip(store.read(key, undefined, identity), store.uriOf(key)), { firstOffset: 0, stopAt: 1 });
     for await (const batch of lines)
         return batch[0];
     return undefined;
 }
-/** The segment's bytes, then further ranges of growing size until the caller stops or EOF. */
-async function* bytesFrom(store, key, start, end) {
+/** The segment's bytes, then further ranges of growing size until the caller stops or EOF; every read checks the object's identity. */
+async function* bytesFrom(store, key, start, end, identity) {
     let position = start;
     let step = end - start;
     let continuation = 0;
     for (;;) {
         let got = 0;
-        for await (const chunk of store.read(key, { start: position, end: position + step })) {
+        for await (const chunk of store.read(key, { start: position, end: position + step }, identity)) {
             got += chunk.byteLength;
             yield chunk;
         }
@@ -90040,26 +90356,19 @@ async function* gunzip(chunks, uri) {
 /**
  * Streams a partition's segments, hands each record to the handler, and returns its result.
  * Records that fail to parse, or make `processRecord` throw, are rejected: counted, sampled, and
- * written whole to `rejected/part-NNNNN.jsonl` so no input is silently dropped.
+ * kept whole in the attempt's rejected records so no input is silently dropped. `records` counts
+ * what the partition read: the records handed to the handler and those that did not parse.
  */
 async function run_partition_runPartition(run) {
     const now = run.now ?? Date.now;
     const startedAt = now();
-    const { partition, handler } = run;
-    const outputs = [];
+    const { partition, handler, output } = run;
     const context = {
         partitionId: partition.id,
-        async writeOutput(name, body) {
-            const key = partitionOutputKey(partition, name);
-            await run.destination.write(key, body);
-            const uri = run.destination.uriOf(key);
-            if (!outputs.includes(uri))
-                outputs.push(uri);
-            return uri;
-        },
+        writeOutput: (name, body) => output.writeOutput(name, body),
     };
     const rejections = [];
-    let records = 0;
+    let unparsed = 0;
     const reject = (key, offset, error, line) => {
         rejections.push({ key, offset, message: errorMessage(error), line });
     };
@@ -90075,12 +90384,12 @@ async function run_partition_runPartition(run) {
                 for (const line of lines) {
                     if (line.end === line.start || (skipHeader && line.offset === 0))
                         continue;
-                    records += 1;
                     try {
                         batch.values.push(decode(line));
                         batch.offsets.push(line.offset);
                     }
                     catch (error) {
+                        unparsed += 1;
                         reject(segment.key, line.offset, error, line.buffer.toString('utf8', line.start, line.end));
                     }
                 }
@@ -90089,14 +90398,27 @@ async function run_partition_runPartition(run) {
         }
     }
     let result;
+    let handed = 0;
     if (handler.kind === 'partition') {
-        result = await handler.handler.processPartition(asRecords(recordBatches()), context);
+        const records = new HandedRecords(recordBatches());
+        try {
+            result = await handler.handler.processPartition(records, context);
+            handed = records.handed;
+            const unread = await records.unread();
+            if (unread !== undefined) {
+                throw new UnreadRecordsError(`Partition ${partition.id}: processPartition returned after ${handed} of the partition’s records without reading the rest (the next was ${unread.key} at byte ${unread.offset}). A processPartition handler must read every record: loop over all of \`records\`, skipping with continue, never returning or breaking out early.`);
+            }
+        }
+        finally {
+            await records.close();
+        }
     }
     else {
         const { init, processRecord, finish } = handler.handler;
         let state = init === undefined ? {} : init.call(handler.handler, context);
         const recordContext = { partitionId: partition.id, key: '', offset: 0 };
         for await (const { key, values, offsets } of recordBatches()) {
+            handed += values.length;
             recordContext.key = key;
             for (let i = 0; i < values.length; i += 1) {
                 recordContext.offset = offsets[i];
@@ -90112,23 +90434,26 @@ async function run_partition_runPartition(run) {
         }
         result = finish === undefined ? state : await finish.call(handler.handler, state, context);
     }
+    const records = handed + unparsed;
     const samples = rejections.slice(0, MAX_REJECTED_SAMPLES).map(({ key, offset, message }) => ({ key, offset, message }));
     if (exceeds(rejections.length, records, run.maxRejected)) {
         const first = samples[0];
         throw new RejectedRecordsError(`Partition ${partition.id} rejected ${rejections.length} of ${records} records, over max-rejected ${describeLimit(run.maxRejected)}. First: ${first.key} at byte ${first.offset}: ${first.message}. Fix the data or the handler, or raise max-rejected.`);
     }
     if (rejections.length > 0) {
-        await run.destination.write(rejectedKey(partition), (run.redact ?? String)(rejections.map((entry) => JSON.stringify(entry)).join('\n') + '\n'));
+        await output.writeRejected((run.redact ?? String)(rejections.map((entry) => JSON.stringify(entry)).join('\n') + '\n'));
     }
     return {
         id: partition.id,
         ...(partition.split === undefined ? {} : { split: partition.split }),
         status: 'succeeded',
+        attempt: output.ref.attempt,
         bytes: partition.bytes,
         records,
         rejected: rejections.length,
         rejectedSamples: samples,
-        outputs,
+        outputs: output.committedUris,
+        staged: output.staged,
         startedAt,
         finishedAt: now(),
         result: result ?? null,
@@ -90140,14 +90465,60 @@ async function decoderFor(format, source, segment) {
         return linesDecoder();
     if (format === 'ndjson')
         return ndjsonDecoder();
-    const header = await firstLine(source, segment.key);
+    const header = await firstLine(source, segment.key, segment.identity);
     // An object that is only a header (or empty) has no records.
     return header === undefined ? undefined : csvDecoder(parseCsvLine(lineText(header)));
 }
-async function* asRecords(batches) {
-    for await (const { key, values, offsets } of batches) {
-        for (let i = 0; i < values.length; i += 1)
-            yield { value: values[i], key, offset: offsets[i] };
+/**
+ * The records a processPartition handler iterates, counted as they are handed over. After the
+ * handler returns, `unread` tells whether it left any: a partition whose records were not all
+ * read must fail, or they would be lost without a word.
+ */
+class HandedRecords {
+    handed = 0;
+    #batches;
+    #batch;
+    #index = 0;
+    #exhausted = false;
+    constructor(batches) {
+        this.#batches = batches;
+    }
+    async *[Symbol.asyncIterator]() {
+        for (;;) {
+            const batch = this.#batch;
+            // Awaits only between batches: the per-record path is a plain yield.
+            if (batch === undefined || this.#index >= batch.values.length) {
+                if (!(await this.#hasNext()))
+                    return;
+                continue;
+            }
+            const i = this.#index++;
+            this.handed += 1;
+            yield { value: batch.values[i], key: batch.key, offset: batch.offsets[i] };
+        }
+    }
+    /** The first record the handler never took, if any. */
+    async unread() {
+        if (!(await this.#hasNext()))
+            return undefined;
+        const batch = this.#batch;
+        return { value: batch.values[this.#index], key: batch.key, offset: batch.offsets[this.#index] };
+    }
+    /** Stops reading: closes the object reads still open. */
+    async close() {
+        await this.#batches.return(undefined);
+    }
+    async #hasNext() {
+        while (!this.#exhausted && (this.#batch === undefined || this.#index >= this.#batch.values.length)) {
+            const next = await this.#batches.next();
+            if (next.done === true)
+                this.#exhausted = true;
+            else {
+                this.#batch = next.value;
+                this.#index = 0;
+            }
+        }
+        return !this.#exhausted;
     }
 }
 function exceeds(rejected, records, limit) {
@@ -90260,8 +90631,8 @@ function split_partition_splitPartition(partition) {
         else if (cutAt >= size)
             first.push(segment);
         else if (isSplittable(segment.key)) {
-            first.push({ key: segment.key, start: segment.start, end: segment.start + cutAt });
-            second.push({ key: segment.key, start: segment.start + cutAt, end: segment.end });
+            first.push({ ...segment, end: segment.start + cutAt });
+            second.push({ ...segment, start: segment.start + cutAt });
         }
         else
             (cutAt >= size / 2 ? first : second).push(segment);
@@ -90362,6 +90733,8 @@ async function map_run_results_readMapRunResults(job, output, deps) {
 
 
 
+
+
 /**
  * Lists the input (sizes only) and plans its partitions; with the previous run's throughput and
  * the worker timeout, no partition is planned to take more than half the timeout.
@@ -90383,6 +90756,7 @@ async function partitionStep(event, deps) {
     const job = parseJob(event.request ?? {});
     const settings = parseSettings(event.settings ?? {});
     const runId = parseRunId(event.runId);
+    const timeouts = event.timeouts === undefined ? undefined : parseTimeouts(event.timeouts);
     const { destination } = stores(job, deps);
     const throughput = await readJson(destination, THROUGHPUT_FILE).catch(() => undefined);
     const plan = await planJob(job, deps, { throughput, workerTimeoutSeconds: settings.workerTimeoutSeconds });
@@ -90405,7 +90779,17 @@ async function partitionStep(event, deps) {
         maxConcurrency: settings.maxConcurrency,
         toleratedFailurePercentage: settings.toleratedFailurePercentage,
         itemsPerBatch: settings.itemsPerBatch,
+        ...(timeouts === undefined ? {} : { timeouts }),
     };
+}
+function parseTimeouts(timeouts) {
+    for (const name of ['partitioner', 'worker', 'reducer']) {
+        const seconds = timeouts[name];
+        if (!Number.isInteger(seconds) || seconds < 1 || seconds > 900) {
+            throw new InputError(`timeouts.${name} ${JSON.stringify(seconds)} must be a Lambda Timeout, a whole number of seconds from 1 to 900.`);
+        }
+    }
+    return { partitioner: timeouts.partitioner, worker: timeouts.worker, reducer: timeouts.reducer };
 }
 function parseSettings(settings) {
     const maxConcurrency = Number(settings.maxConcurrency ?? 0);
@@ -90440,62 +90824,131 @@ function stores(job, deps) {
         destination: openStore(location_parseLocation(job.output, 'output'), deps.s3),
     };
 }
+/** Which partition (or half) an item is. */
+function nameOf(item) {
+    return 'split' in item && item.split !== undefined ? { id: item.id, split: item.split } : { id: item.id };
+}
+/** Where a batch keeps each partition's result as it ends: what survives the batch running out of time. */
+function batchResultKey(runId, item) {
+    return runKey(runId, `batch-results/part-${partitionLabel(nameOf(item))}.json`);
+}
+function failedItem(item, error, cause) {
+    return { ...nameOf(item), status: 'failed', bytes: item.bytes, error, cause };
+}
+function failedWith(item, thrown) {
+    const { errorType, errorMessage, trace } = serializeError(thrown);
+    return failedItem(item, errorType, JSON.stringify({ errorType, errorMessage, trace }));
+}
 /**
  * Runs each partition of a batch in turn; a partition that fails is reported as failed (its
- * error as Lambda would report it), so one bad partition does not fail its batch.
+ * error as Lambda would report it), so one bad partition does not fail its batch. Each result is
+ * also written as the partition ends, so a batch that runs out of time loses none of them.
  */
 async function batchStep(event, deps) {
-    const results = [];
+    const runId = parseRunId(event.BatchInput.runId);
+    const { destination } = stores(event.BatchInput.job, deps);
+    const results = [...(event.results ?? [])];
     for (const item of event.Items) {
+        let result;
         try {
-            results.push(await workStep({ ...event.BatchInput, item }, deps));
+            result = await workStep({ ...event.BatchInput, item }, deps);
         }
         catch (error) {
-            const { errorType, errorMessage, trace } = serializeError(error);
-            results.push({ id: item.id, status: 'failed', bytes: item.bytes, error: errorType, cause: JSON.stringify({ errorType, errorMessage, trace }) });
+            result = failedWith(item, error);
         }
+        await destination.write(batchResultKey(runId, item), (deps.redact ?? String)(JSON.stringify(result)));
+        results.push(result);
     }
     return results;
 }
-/** Runs one partition; the full outcome goes to the output store, a summary back through the Map. */
+/**
+ * After a batch failed (ran out of time, or its environment crashed): the partitions it finished
+ * keep their results, once; the one it was running ends as it would on its own (after a timeout
+ * it is split in two and the halves run again; a half, or any other failure, fails); the ones it
+ * never reached go back to run. The batch's partitions run in order, so the first without a
+ * result is the one it was running.
+ */
+async function recoverBatchStep(event, deps) {
+    const { BatchInput, Items, results = [], failure } = event.recoverBatch;
+    const runId = parseRunId(BatchInput.runId);
+    const { destination } = stores(BatchInput.job, deps);
+    const done = [...results];
+    let next = 0;
+    for (; next < Items.length; next += 1) {
+        const finished = await readJsonIfPresent(destination, batchResultKey(runId, Items[next]));
+        if (finished === undefined)
+            break;
+        done.push(finished);
+    }
+    const [stopped, ...rest] = Items.slice(next);
+    if (stopped === undefined)
+        return { BatchInput, Items: [], results: done };
+    const timedOut = failure.Error === 'Sandbox.Timedout' || failure.Error === 'States.Timeout';
+    if (timedOut && nameOf(stopped).split === undefined) {
+        try {
+            return { BatchInput, Items: [...splitPartition(await resolvePartition(stopped, destination)), ...rest], results: done };
+        }
+        catch (error) {
+            return { BatchInput, Items: rest, results: [...done, failedWith(stopped, error)] };
+        }
+    }
+    return { BatchInput, Items: rest, results: [...done, failedItem(stopped, failure.Error, failure.Cause)] };
+}
+/**
+ * Runs one partition as one attempt: its files are staged under the attempt, its full outcome
+ * goes to the attempt's outcome file, and a summary naming the attempt goes back through the Map.
+ */
 async function workStep(event, deps) {
-    const { job, runId } = event;
+    const { job } = event;
+    const runId = parseRunId(event.runId);
     const { source, destination } = stores(job, deps);
+    const partition = await resolvePartition(event.item, destination);
+    const output = new AttemptOutput(destination, { runId, partition: nameOf(partition), attempt: newAttemptId() });
     const outcome = await runPartition({
-        partition: await resolvePartition(event.item, destination),
+        partition,
         format: job.format,
         maxRejected: job.maxRejected,
         source,
-        destination,
+        output,
         handler: await deps.handler(),
         ...(deps.redact === undefined ? {} : { redact: deps.redact }),
     });
-    await destination.write(partitionDetailKey(parseRunId(runId), outcome), (deps.redact ?? String)(JSON.stringify(outcome)));
-    const { result: _result, rejectedSamples: _samples, outputs: _outputs, ...summary } = outcome;
+    await destination.write(attemptKey(output.ref, OUTCOME_FILE), (deps.redact ?? String)(JSON.stringify(outcome)));
+    const { result: _result, rejectedSamples: _samples, outputs: _outputs, staged: _staged, ...summary } = outcome;
     return summary;
 }
 /** Splits a partition that timed out into two halves, which the state machine then runs. */
 async function splitStep(event, deps) {
-    const { job, runId, item } = event.split;
+    const { job, runId, item, timeouts } = event.split;
     const { destination } = stores(job, deps);
-    return { job, runId: parseRunId(runId), halves: splitPartition(await resolvePartition(item, destination)) };
+    return { job, runId: parseRunId(runId), halves: splitPartition(await resolvePartition(item, destination)), ...(timeouts === undefined ? {} : { timeouts }) };
 }
-const DETAIL_READS_IN_FLIGHT = 16;
+const IN_FLIGHT = 16;
+/**
+ * Counts each partition once, from the one attempt its Map result names; merges the results;
+ * commits those attempts' outputs (nothing else ever reaches `partitions/` or `rejected/`); then
+ * writes the run manifest, and last the batch file.
+ */
 async function reduceStep(event, deps) {
     const handler = await deps.handler();
     const runId = parseRunId(event.runId);
     const { destination } = stores(event.job, deps);
     const iterations = Array.isArray(event.partitions) ? event.partitions : await readMapRunResults(event.job, event.partitions, deps);
     const results = partitionResults(iterations);
-    const outcomes = await mapLimited(results, DETAIL_READS_IN_FLIGHT, async (entry) => entry.status === 'failed' ? entry : readJson(destination, partitionDetailKey(runId, entry)));
+    const outcomes = await mapLimited(results, IN_FLIGHT, async (entry) => entry.status === 'failed' ? entry : readJson(destination, outcomeKey(runId, entry)));
     const batch = reduceOutcomes(outcomes, handler.merge, event.toleratedFailurePercentage);
+    const succeeded = outcomes.filter((outcome) => outcome.status === 'succeeded');
+    const committed = await mapLimited(succeeded, IN_FLIGHT, (outcome) => commitAttempt(destination, runId, outcome));
+    const failed = outcomes.filter((outcome) => outcome.status === 'failed');
+    const order = (a, b) => a.id - b.id || (a.split ?? '').localeCompare(b.split ?? '');
+    await destination.write(manifestKey(runId), JSON.stringify(runManifest(runId, batch.status, destination.uri, committed.sort(order), failed.sort(order))));
     // The next run plans its partitions from what this one measured.
     const throughput = measuredThroughput(outcomes, runId);
     if (throughput !== undefined)
         await destination.write(THROUGHPUT_FILE, JSON.stringify(throughput));
     // Per-partition results stay in their own files; the merged one is in `result`.
     const lean = outcomes.map((outcome) => (outcome.status === 'succeeded' ? { ...outcome, result: null } : outcome));
-    const file = { ...batch, runId, job: event.job, plan: event.plan, outcomes: lean };
+    const file = { ...batch, runId, job: event.job, plan: event.plan, outcomes: lean, manifest: manifestKey(runId) };
     await destination.write(runKey(runId, BATCH_FILE), (deps.redact ?? String)(JSON.stringify(file)));
     return batch;
 }
@@ -91081,7 +91534,7 @@ async function runCommand(read, say, redactor, signal, clock) {
 }
 async function planCommand(read, say, signal) {
     // Planning writes nothing, so the output only needs to parse.
-    const job = job_parseJob({ ...readJobRequest(read), output: read('output') ?? '.' });
+    const job = job_parseJob({ ...readJobRequest(read), output: read('output') ?? '.' }, { outputUnused: true });
     checkLocalPaths({ input: job.input, report: read('report') });
     const plan = await abortable(planJob(job, { s3: lazyS3Client({ endpoint: read('s3-endpoint'), region: read('region') }, { signal }) }), signal);
     say.out(`${renderPlan(plan, job.sizing)}\n`);

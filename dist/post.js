@@ -55582,7 +55582,7 @@ async function redrive(sfn, executionArn, signal) {
 /* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
 /* harmony export */   gJ: () => (/* binding */ errorMessage)
 /* harmony export */ });
-/* unused harmony exports FanoutError, InputError, StoreError, HandlerModuleError, RejectedRecordsError, CancelledError, UnsupportedFeatureError, DataError */
+/* unused harmony exports FanoutError, InputError, StoreError, MissingObjectError, InputChangedError, UnreadRecordsError, HandlerModuleError, RejectedRecordsError, CancelledError, UnsupportedFeatureError, DataError */
 /**
  * A small error hierarchy: every error sfn-fanout raises on purpose says what went wrong and how to
  * fix it, and keeps the underlying error as `cause`.
@@ -55598,6 +55598,15 @@ class InputError extends (/* unused pure expression or super */ null && (FanoutE
 }
 /** The data store could not be listed, read or written. */
 class StoreError extends (/* unused pure expression or super */ null && (FanoutError)) {
+}
+/** A key that is not in the store. */
+class MissingObjectError extends (/* unused pure expression or super */ null && (StoreError)) {
+}
+/** An input object is not the one the plan was made from (S3 ETag, or a file's size and modification time). */
+class InputChangedError extends (/* unused pure expression or super */ null && (FanoutError)) {
+}
+/** A processPartition handler returned before reading every record of its partition. */
+class UnreadRecordsError extends (/* unused pure expression or super */ null && (FanoutError)) {
 }
 /** The user's handler module is missing or exports nothing usable. */
 class HandlerModuleError extends (/* unused pure expression or super */ null && (FanoutError)) {

@@ -232,7 +232,7 @@ async function runCommand(read: (name: string) => string | undefined, say: Conso
 
 async function planCommand(read: (name: string) => string | undefined, say: Console, signal: AbortSignal | undefined): Promise<number> {
   // Planning writes nothing, so the output only needs to parse.
-  const job = parseJob({ ...readJobRequest(read), output: read('output') ?? '.' });
+  const job = parseJob({ ...readJobRequest(read), output: read('output') ?? '.' }, { outputUnused: true });
   checkLocalPaths({ input: job.input, report: read('report') });
   const plan = await abortable(planJob(job, { s3: lazyS3Client({ endpoint: read('s3-endpoint'), region: read('region') }, { signal }) }), signal);
   say.out(`${renderPlan(plan, job.sizing)}\n`);

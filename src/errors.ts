@@ -15,6 +15,15 @@ export class InputError extends FanoutError {}
 /** The data store could not be listed, read or written. */
 export class StoreError extends FanoutError {}
 
+/** A key that is not in the store. */
+export class MissingObjectError extends StoreError {}
+
+/** An input object is not the one the plan was made from (S3 ETag, or a file's size and modification time). */
+export class InputChangedError extends FanoutError {}
+
+/** A processPartition handler returned before reading every record of its partition. */
+export class UnreadRecordsError extends FanoutError {}
+
 /** The user's handler module is missing or exports nothing usable. */
 export class HandlerModuleError extends FanoutError {}
 

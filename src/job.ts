@@ -1,5 +1,7 @@
+import { existsSync, realpathSync } from 'node:fs';
+import path from 'node:path';
 import { InputError } from './errors.ts';
-import { parseInputLocation, parseLocation } from './location.ts';
+import { parseInputLocation, parseLocation, type Location } from './location.ts';
 import type { PlanSizing } from './plan/partition-plan.ts';
 import { RECORD_FORMATS, type RecordFormat } from './records/formats.ts';
 
@@ -45,13 +47,15 @@ export const PARTITION_LIMIT = 10_000;
 /**
  * Validates a job request from any edge (CLI strings, action inputs, an execution's JSON input).
  * Values may be strings or numbers; every error names the option and says how to fix it.
+ * `outputUnused` is for planning, which writes nothing: its output is not checked against the input.
  */
-export function parseJob(request: JobRequest): Job {
+export function parseJob(request: JobRequest, { outputUnused = false }: { outputUnused?: boolean } = {}): Job {
   const input = requiredText(request.input, 'input');
   const output = requiredText(request.output, 'output');
   // Parsed for validation only: the job keeps the URIs as the user wrote them.
-  parseInputLocation(input, JOB_OPTION_NAMES.input);
-  parseLocation(output, JOB_OPTION_NAMES.output);
+  const inputLocation = parseInputLocation(input, JOB_OPTION_NAMES.input);
+  const outputLocation = parseLocation(output, JOB_OPTION_NAMES.output);
+  if (!outputUnused) refuseOverlap(inputLocation, outputLocation);
   const format = optionalText(request.format, 'format') ?? 'ndjson';
   if (!(RECORD_FORMATS as readonly string[]).includes(format)) {
     throw new InputError(`format "${format}" is not supported: use one of ${RECORD_FORMATS.join(', ')}.`);
@@ -73,6 +77,37 @@ export function parseJob(request: JobRequest): Job {
   const allowEmpty = request.allowEmpty === true ? 'true' : (optionalText(request.allowEmpty === false ? 'false' : request.allowEmpty, 'allowEmpty') ?? 'false');
   if (allowEmpty !== 'true' && allowEmpty !== 'false') throw new InputError(`allow-empty "${allowEmpty}" must be true or false.`);
   return { input, output, format: format as RecordFormat, sizing, maxPartitions, maxRejected, allowEmpty: allowEmpty === 'true' };
+}
+
+/** Where a run writes under its output location; none of it may be read as input. */
+const WRITTEN = ['partitions/', 'rejected/', '_sfn-fanout/'];
+
+/**
+ * An output inside the input would be read back as input by the next run (and by this one, in S3,
+ * if listed late): 100 records, then 203, then 308. Refused rather than excluded from the listing,
+ * so what a run reads never depends on what an earlier run wrote.
+ */
+function refuseOverlap(input: Location, output: Location): void {
+  // A place is a root (the bucket) and a folder in it that ends with its separator.
+  const place = (location: Location): { root: string; folder: string; separator: string } =>
+    location.kind === 's3' ? { root: location.bucket, folder: location.prefix, separator: '/' } : { root: '', folder: `${canonicalDirectory(location.path)}${path.sep}`, separator: path.sep };
+  const [from, to] = [place(input), place(output)];
+  if (input.kind !== output.kind || from.root !== to.root) return;
+  // A single object as input is all that is read: an output beside it in its folder is no overlap.
+  if (input.object === undefined && to.folder.startsWith(from.folder)) {
+    throw new InputError(`output ${output.uri} is inside input ${input.uri}: every run would read what the runs before it wrote. Give an output outside the input.`);
+  }
+  const written = WRITTEN.find((area) => from.folder.startsWith(to.folder + area.replace('/', to.separator)));
+  if (written !== undefined) {
+    throw new InputError(`input ${input.uri} is where output ${output.uri} writes (${written}): the run would read its own results. Give an input outside ${WRITTEN.join(', ')} of the output.`);
+  }
+}
+
+/** A directory with its symbolic links resolved, as far as it exists (an output may not exist yet). */
+function canonicalDirectory(directory: string): string {
+  let existing = directory;
+  while (!existsSync(existing) && path.dirname(existing) !== existing) existing = path.dirname(existing);
+  return path.join(realpathSync(existing), path.relative(existing, directory));
 }
 
 /** A validated job back in the request form an execution takes as input. */

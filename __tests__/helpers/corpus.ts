@@ -4,6 +4,8 @@ import path from 'node:path';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import fc from 'fast-check';
 import { checkHandler, type LoadedHandler } from '../../src/handler/load-handler.ts';
+import { AttemptOutput } from '../../src/partition/attempt-output.ts';
+import type { PartitionName } from '../../src/partition/outcome.ts';
 import { DirStore } from '../../src/store/dir-store.ts';
 import type { ObjectStore } from '../../src/store/object-store.ts';
 
@@ -18,6 +20,11 @@ export async function tempDir(prefix = 'fanout-'): Promise<string> {
 
 export async function tempDirStore(): Promise<DirStore> {
   return new DirStore(await tempDir());
+}
+
+/** Where a partition run in a test stages its files: one attempt of a run named "test-run". */
+export function testAttempt(store: ObjectStore, partition: PartitionName, attempt = 'test'): AttemptOutput {
+  return new AttemptOutput(store, { runId: 'test-run', partition, attempt });
 }
 
 export async function writeCorpus(store: ObjectStore, files: readonly CorpusFile[]): Promise<void> {

@@ -7430,7 +7430,7 @@ __webpack_unused_export__ = CompressionType;
 __webpack_unused_export__ = Condition$;
 __webpack_unused_export__ = ContinuationEvent$;
 __webpack_unused_export__ = CopyObject$;
-__webpack_unused_export__ = CopyObjectCommand;
+exports.s9Z = CopyObjectCommand;
 __webpack_unused_export__ = CopyObjectOutput$;
 __webpack_unused_export__ = CopyObjectRequest$;
 __webpack_unused_export__ = CopyObjectResult$;
@@ -33267,7 +33267,7 @@ class LambdaFunctionError extends Error {
         this.name = errorType;
     }
 }
-function lambda_error_serializeError(error) {
+function serializeError(error) {
     if (error instanceof Error) {
         return { errorType: error.name, errorMessage: error.message, trace: (error.stack ?? '').split('\n').slice(1, 11).map((line) => line.trim()) };
     }
@@ -33293,7 +33293,7 @@ function redactingHandler(redactor, handler) {
             return redactor.redactDeep(await handler(event));
         }
         catch (error) {
-            const { errorType, errorMessage, trace } = lambda_error_serializeError(error);
+            const { errorType, errorMessage, trace } = serializeError(error);
             const redacted = new Error(redactor.redact(errorMessage));
             redacted.name = errorType;
             redacted.stack = [`${errorType}: ${redacted.message}`, ...trace.map((line) => `    ${redactor.redact(line)}`)].join('\n');
@@ -33456,6 +33456,15 @@ class errors_InputError extends errors_FanoutError {
 }
 /** The data store could not be listed, read or written. */
 class StoreError extends errors_FanoutError {
+}
+/** A key that is not in the store. */
+class MissingObjectError extends StoreError {
+}
+/** An input object is not the one the plan was made from (S3 ETag, or a file's size and modification time). */
+class InputChangedError extends errors_FanoutError {
+}
+/** A processPartition handler returned before reading every record of its partition. */
+class errors_UnreadRecordsError extends (/* unused pure expression or super */ null && (errors_FanoutError)) {
 }
 /** The user's handler module is missing or exports nothing usable. */
 class errors_HandlerModuleError extends (/* unused pure expression or super */ null && (errors_FanoutError)) {
@@ -33733,6 +33742,8 @@ function formats_parseCsvLine(text) {
 
 
 
+
+
 /** The user-facing name of each job field: the action input and the CLI option (`--name`). */
 const JOB_OPTION_NAMES = {
     input: 'input',
@@ -33755,13 +33766,16 @@ const PARTITION_LIMIT = 10_000;
 /**
  * Validates a job request from any edge (CLI strings, action inputs, an execution's JSON input).
  * Values may be strings or numbers; every error names the option and says how to fix it.
+ * `outputUnused` is for planning, which writes nothing: its output is not checked against the input.
  */
-function parseJob(request) {
+function parseJob(request, { outputUnused = false } = {}) {
     const input = requiredText(request.input, 'input');
     const output = requiredText(request.output, 'output');
     // Parsed for validation only: the job keeps the URIs as the user wrote them.
-    parseInputLocation(input, JOB_OPTION_NAMES.input);
-    location_parseLocation(output, JOB_OPTION_NAMES.output);
+    const inputLocation = parseInputLocation(input, JOB_OPTION_NAMES.input);
+    const outputLocation = location_parseLocation(output, JOB_OPTION_NAMES.output);
+    if (!outputUnused)
+        refuseOverlap(inputLocation, outputLocation);
     const format = optionalText(request.format, 'format') ?? 'ndjson';
     if (!RECORD_FORMATS.includes(format)) {
         throw new errors_InputError(`format "${format}" is not supported: use one of ${RECORD_FORMATS.join(', ')}.`);
@@ -33783,6 +33797,35 @@ function parseJob(request) {
     if (allowEmpty !== 'true' && allowEmpty !== 'false')
         throw new errors_InputError(`allow-empty "${allowEmpty}" must be true or false.`);
     return { input, output, format: format, sizing, maxPartitions, maxRejected, allowEmpty: allowEmpty === 'true' };
+}
+/** Where a run writes under its output location; none of it may be read as input. */
+const WRITTEN = ['partitions/', 'rejected/', '_sfn-fanout/'];
+/**
+ * An output inside the input would be read back as input by the next run (and by this one, in S3,
+ * if listed late): 100 records, then 203, then 308. Refused rather than excluded from the listing,
+ * so what a run reads never depends on what an earlier run wrote.
+ */
+function refuseOverlap(input, output) {
+    // A place is a root (the bucket) and a folder in it that ends with its separator.
+    const place = (location) => location.kind === 's3' ? { root: location.bucket, folder: location.prefix, separator: '/' } : { root: '', folder: `${canonicalDirectory(location.path)}${external_node_path_.sep}`, separator: external_node_path_.sep };
+    const [from, to] = [place(input), place(output)];
+    if (input.kind !== output.kind || from.root !== to.root)
+        return;
+    // A single object as input is all that is read: an output beside it in its folder is no overlap.
+    if (input.object === undefined && to.folder.startsWith(from.folder)) {
+        throw new errors_InputError(`output ${output.uri} is inside input ${input.uri}: every run would read what the runs before it wrote. Give an output outside the input.`);
+    }
+    const written = WRITTEN.find((area) => from.folder.startsWith(to.folder + area.replace('/', to.separator)));
+    if (written !== undefined) {
+        throw new errors_InputError(`input ${input.uri} is where output ${output.uri} writes (${written}): the run would read its own results. Give an input outside ${WRITTEN.join(', ')} of the output.`);
+    }
+}
+/** A directory with its symbolic links resolved, as far as it exists (an output may not exist yet). */
+function canonicalDirectory(directory) {
+    let existing = directory;
+    while (!(0,external_node_fs_.existsSync)(existing) && external_node_path_.dirname(existing) !== existing)
+        existing = external_node_path_.dirname(existing);
+    return external_node_path_.join((0,external_node_fs_.realpathSync)(existing), external_node_path_.relative(existing, directory));
 }
 /** A validated job back in the request form an execution takes as input. */
 function toJobRequest(job) {
@@ -33846,6 +33889,154 @@ function optionalInteger(value, field, min, max) {
     return number;
 }
 
+// EXTERNAL MODULE: external "node:crypto"
+var external_node_crypto_ = __nccwpck_require__(7598);
+;// CONCATENATED MODULE: ./lib/src/partition/attempt-output.js
+
+
+/** 12 hex digits (48 random bits): unique among one partition's attempts. */
+function attempt_output_newAttemptId() {
+    return randomUUID().replaceAll('-', '').slice(0, 12);
+}
+/**
+ * Every file of an attempt starts with `_sfn-fanout/runs/<run>/attempts/part-NNNNN.<attempt>`:
+ * `.json` (its outcome), `.rejected.jsonl`, and `/<name>` for each output. A partition's attempts
+ * share the prefix `attempts/part-NNNNN.`, and an attempt with no outputs makes no directory.
+ */
+function attempt_output_attemptKey(ref, suffix) {
+    return runKey(ref.runId, `attempts/part-${partitionLabel(ref.partition)}.${ref.attempt}${suffix}`);
+}
+const attempt_output_OUTCOME_FILE = '.json';
+const attempt_output_REJECTED_FILE = '.rejected.jsonl';
+/** Where an attempt stages an output the handler named. */
+function attempt_output_stagedOutputKey(ref, name) {
+    return attempt_output_attemptKey(ref, `/${outputName(name)}`);
+}
+/**
+ * Everything an attempt writes: the handler's outputs and the rejected records. It all goes under
+ * the attempt (like a Spark task-attempt directory, or the S3A magic committer's pending uploads) and
+ * becomes visible under `partitions/` and `rejected/` only when the reducer commits the attempt.
+ */
+class attempt_output_AttemptOutput {
+    ref;
+    #store;
+    #staged = [];
+    constructor(store, ref) {
+        this.#store = store;
+        this.ref = ref;
+    }
+    /** Stages an output; returns the URI it will have once committed. Writing a name again replaces it. */
+    async writeOutput(name, body) {
+        const safe = outputName(name);
+        await this.#store.write(attempt_output_stagedOutputKey(this.ref, safe), body);
+        if (!this.#staged.includes(safe))
+            this.#staged.push(safe);
+        return this.#store.uriOf(partitionOutputKey(this.ref.partition, safe));
+    }
+    /** Stages the attempt's rejected records, one JSON document a line. */
+    async writeRejected(lines) {
+        await this.#store.write(attempt_output_attemptKey(this.ref, attempt_output_REJECTED_FILE), lines);
+    }
+    /** The output names staged so far, in the order first written. */
+    get staged() {
+        return [...this.#staged];
+    }
+    /** URIs the staged outputs will have once committed. */
+    get committedUris() {
+        return this.#staged.map((name) => this.#store.uriOf(partitionOutputKey(this.ref.partition, name)));
+    }
+}
+
+;// CONCATENATED MODULE: ./lib/src/partition/commit.js
+
+
+const MANIFEST_FILE = 'manifest.json';
+function commit_manifestKey(runId) {
+    return runKey(runId, MANIFEST_FILE);
+}
+function attemptOf(runId, partition) {
+    return { runId, partition: { id: partition.id, split: partition.split }, attempt: partition.attempt };
+}
+/** Where a counted attempt's outcome is: the reducer reads it, a resumed run can reuse it. */
+function commit_outcomeKey(runId, partition) {
+    return attemptKey(attemptOf(runId, partition), OUTCOME_FILE);
+}
+/**
+ * Publishes the attempt the reducer counted: its staged outputs to `partitions/part-NNNNN/<name>`
+ * and its rejected records to `rejected/part-NNNNN.jsonl`. Copies, so a retried reducer commits
+ * the same files again; S3 has no rename, and a server-side copy moves no bytes through Lambda.
+ */
+async function commit_commitAttempt(store, runId, outcome) {
+    const ref = attemptOf(runId, outcome);
+    const outputs = [];
+    for (const name of outcome.staged) {
+        const key = partitionOutputKey(ref.partition, name);
+        await store.copy(stagedOutputKey(ref, name), key);
+        outputs.push(key);
+    }
+    const rejected = outcome.rejected > 0 ? rejectedKey(ref.partition) : undefined;
+    if (rejected !== undefined)
+        await store.copy(attemptKey(ref, REJECTED_FILE), rejected);
+    return {
+        id: outcome.id,
+        ...(outcome.split === undefined ? {} : { split: outcome.split }),
+        attempt: outcome.attempt,
+        outcome: attemptKey(ref, OUTCOME_FILE),
+        outputs,
+        ...(rejected === undefined ? {} : { rejected }),
+    };
+}
+function commit_runManifest(runId, status, output, committed, failed) {
+    return {
+        runId,
+        status,
+        output,
+        partitions: committed,
+        failed: failed.map(({ id, split }) => ({ id, ...(split === undefined ? {} : { split }) })),
+        committed: committed.flatMap((partition) => [...partition.outputs, ...(partition.rejected === undefined ? [] : [partition.rejected])]),
+    };
+}
+
+;// CONCATENATED MODULE: ./lib/src/partition/outcome.js
+/** What one worker reports for its partition; both engines carry these to the reducer and report. */
+/** Every partition's result in a list of iteration results. */
+function outcome_partitionResults(results) {
+    return results.flatMap((result) => {
+        if (Array.isArray(result))
+            return [...result];
+        if ('batch' in result) {
+            const { batch, error, cause } = result;
+            return batch.map(({ id, bytes }) => ({ id, status: 'failed', bytes, error, cause }));
+        }
+        return [result];
+    });
+}
+/** `00003`, or `00003-1` for the first half of partition 3. */
+function outcome_partitionLabel({ id, split }) {
+    return `${String(id).padStart(5, '0')}${split === undefined ? '' : `-${split}`}`;
+}
+const outcome_MAX_REJECTED_SAMPLES = 10;
+/** A handler's output name as a relative key, `/`-separated; anything else is refused. */
+function outcome_outputName(name) {
+    const safe = name.replace(/\\/g, '/');
+    if (safe === '' || safe.startsWith('/') || safe.split('/').some((part) => part === '..' || part === '.' || part === '')) {
+        throw new Error(`Output name "${name}" must be a relative path without "." or ".." parts, like "counts.json".`);
+    }
+    return safe;
+}
+/** Output keys are a pure function of the partition id, so a re-run overwrites, never duplicates. */
+function outcome_partitionOutputKey(partition, name) {
+    return `partitions/part-${outcome_partitionLabel(partition)}/${outcome_outputName(name)}`;
+}
+function outcome_rejectedKey(partition) {
+    return `rejected/part-${outcome_partitionLabel(partition)}.jsonl`;
+}
+/** Where one execution keeps its bookkeeping under the output location. */
+function outcome_runKey(runId, name) {
+    return `_sfn-fanout/runs/${runId}/${name}`;
+}
+const outcome_BATCH_FILE = 'batch.json';
+
 // EXTERNAL MODULE: external "node:stream"
 var external_node_stream_ = __nccwpck_require__(7075);
 // EXTERNAL MODULE: external "node:zlib"
@@ -33853,6 +34044,8 @@ var external_node_zlib_ = __nccwpck_require__(8522);
 ;// CONCATENATED MODULE: ./lib/src/plan/partition-plan.js
 
 const UNREADABLE = /\.(bz2|xz|zst|zstd|lz4|snappy|zip|7z|parquet|orc|avro)$/i;
+/** A run's bookkeeping under an output location: never data. */
+const BOOKKEEPING = /(^|\/)_sfn-fanout\//;
 /** Gzip streams cannot be entered in the middle, so a `.gz` object is always one whole segment. */
 function partition_plan_isSplittable(key) {
     return !/\.(gz|gzip)$/i.test(key);
@@ -33871,6 +34064,9 @@ function planPartitions(listing, options) {
     const splittable = [];
     for (const object of listing) {
         objects += 1;
+        if (BOOKKEEPING.test(object.key)) {
+            throw new errors_InputError(`The input holds "${object.key}", a file sfn-fanout writes under an output: the input is, or holds, an earlier run's output. Read its results from its partitions/ prefix instead, or move the _sfn-fanout/ folder out of the input.`);
+        }
         if (UNREADABLE.test(object.key)) {
             throw new errors_InputError(`Cannot read "${object.key}": only plain text and gzip (.gz) are supported. Decompress it, or move it out of the input location.`);
         }
@@ -33932,7 +34128,7 @@ function placeWholeObjects(whole, bins) {
         const bin = bins[index];
         bin.load += weightOf(object);
         bin.bytes += object.size;
-        bin.segments.push({ key: object.key, start: 0, end: object.size });
+        bin.segments.push({ key: object.key, start: 0, end: object.size, ...identityOf(object) });
         heap.push(index);
     }
     // Whole objects were placed by size; keep each partition's segments in key order for reading.
@@ -33979,13 +34175,16 @@ function pourSplittable(splittable, bins, quotas) {
                 binIndex += 1;
             const bin = bins[binIndex];
             const take = Math.min(quotas[binIndex], object.size - start);
-            bin.segments.push({ key: object.key, start, end: start + take });
+            bin.segments.push({ key: object.key, start, end: start + take, ...identityOf(object) });
             bin.load += take;
             bin.bytes += take;
             quotas[binIndex] -= take;
             start += take;
         }
     }
+}
+function identityOf(object) {
+    return object.identity === undefined ? {} : { identity: object.identity };
 }
 function compareKeys(a, b) {
     return a < b ? -1 : a > b ? 1 : 0;
@@ -34049,32 +34248,32 @@ const MAX_CONTINUATION = (/* unused pure expression or super */ null && (8 * 102
 function segment_lines_segmentLines(store, segment) {
     if (!isSplittable(segment.key)) {
         // A whole gzip object: offsets are positions in the decompressed text.
-        return splitLines(gunzip(store.read(segment.key), store.uriOf(segment.key)), { firstOffset: 0 });
+        return splitLines(gunzip(store.read(segment.key, undefined, segment.identity), store.uriOf(segment.key)), { firstOffset: 0 });
     }
     const from = Math.max(0, segment.start - 1);
-    return splitLines(bytesFrom(store, segment.key, from, segment.end), {
+    return splitLines(bytesFrom(store, segment.key, from, segment.end, segment.identity), {
         firstOffset: from,
         skipBefore: segment.start,
         stopAt: segment.end,
     });
 }
 /** The first line of an object (a CSV header), read without reading the rest. */
-async function segment_lines_firstLine(store, key) {
+async function segment_lines_firstLine(store, key, identity) {
     const lines = isSplittable(key)
-        ? splitLines(bytesFrom(store, key, 0, FIRST_CONTINUATION), { firstOffset: 0, stopAt: 1 })
-        : splitLines(gunzip(store.read(key), store.uriOf(key)), { firstOffset: 0, stopAt: 1 });
+        ? splitLines(bytesFrom(store, key, 0, FIRST_CONTINUATION, identity), { firstOffset: 0, stopAt: 1 })
+        : splitLines(gunzip(store.read(key, undefined, identity), store.uriOf(key)), { firstOffset: 0, stopAt: 1 });
     for await (const batch of lines)
         return batch[0];
     return undefined;
 }
-/** The segment's bytes, then further ranges of growing size until the caller stops or EOF. */
-async function* bytesFrom(store, key, start, end) {
+/** The segment's bytes, then further ranges of growing size until the caller stops or EOF; every read checks the object's identity. */
+async function* bytesFrom(store, key, start, end, identity) {
     let position = start;
     let step = end - start;
     let continuation = 0;
     for (;;) {
         let got = 0;
-        for await (const chunk of store.read(key, { start: position, end: position + step })) {
+        for await (const chunk of store.read(key, { start: position, end: position + step }, identity)) {
             got += chunk.byteLength;
             yield chunk;
         }
@@ -34117,26 +34316,19 @@ async function* gunzip(chunks, uri) {
 /**
  * Streams a partition's segments, hands each record to the handler, and returns its result.
  * Records that fail to parse, or make `processRecord` throw, are rejected: counted, sampled, and
- * written whole to `rejected/part-NNNNN.jsonl` so no input is silently dropped.
+ * kept whole in the attempt's rejected records so no input is silently dropped. `records` counts
+ * what the partition read: the records handed to the handler and those that did not parse.
  */
 async function run_partition_runPartition(run) {
     const now = run.now ?? Date.now;
     const startedAt = now();
-    const { partition, handler } = run;
-    const outputs = [];
+    const { partition, handler, output } = run;
     const context = {
         partitionId: partition.id,
-        async writeOutput(name, body) {
-            const key = partitionOutputKey(partition, name);
-            await run.destination.write(key, body);
-            const uri = run.destination.uriOf(key);
-            if (!outputs.includes(uri))
-                outputs.push(uri);
-            return uri;
-        },
+        writeOutput: (name, body) => output.writeOutput(name, body),
     };
     const rejections = [];
-    let records = 0;
+    let unparsed = 0;
     const reject = (key, offset, error, line) => {
         rejections.push({ key, offset, message: errorMessage(error), line });
     };
@@ -34152,12 +34344,12 @@ async function run_partition_runPartition(run) {
                 for (const line of lines) {
                     if (line.end === line.start || (skipHeader && line.offset === 0))
                         continue;
-                    records += 1;
                     try {
                         batch.values.push(decode(line));
                         batch.offsets.push(line.offset);
                     }
                     catch (error) {
+                        unparsed += 1;
                         reject(segment.key, line.offset, error, line.buffer.toString('utf8', line.start, line.end));
                     }
                 }
@@ -34166,14 +34358,27 @@ async function run_partition_runPartition(run) {
         }
     }
     let result;
+    let handed = 0;
     if (handler.kind === 'partition') {
-        result = await handler.handler.processPartition(asRecords(recordBatches()), context);
+        const records = new HandedRecords(recordBatches());
+        try {
+            result = await handler.handler.processPartition(records, context);
+            handed = records.handed;
+            const unread = await records.unread();
+            if (unread !== undefined) {
+                throw new UnreadRecordsError(`Partition ${partition.id}: processPartition returned after ${handed} of the partition’s records without reading the rest (the next was ${unread.key} at byte ${unread.offset}). A processPartition handler must read every record: loop over all of \`records\`, skipping with continue, never returning or breaking out early.`);
+            }
+        }
+        finally {
+            await records.close();
+        }
     }
     else {
         const { init, processRecord, finish } = handler.handler;
         let state = init === undefined ? {} : init.call(handler.handler, context);
         const recordContext = { partitionId: partition.id, key: '', offset: 0 };
         for await (const { key, values, offsets } of recordBatches()) {
+            handed += values.length;
             recordContext.key = key;
             for (let i = 0; i < values.length; i += 1) {
                 recordContext.offset = offsets[i];
@@ -34189,23 +34394,26 @@ async function run_partition_runPartition(run) {
         }
         result = finish === undefined ? state : await finish.call(handler.handler, state, context);
     }
+    const records = handed + unparsed;
     const samples = rejections.slice(0, MAX_REJECTED_SAMPLES).map(({ key, offset, message }) => ({ key, offset, message }));
     if (exceeds(rejections.length, records, run.maxRejected)) {
         const first = samples[0];
         throw new RejectedRecordsError(`Partition ${partition.id} rejected ${rejections.length} of ${records} records, over max-rejected ${describeLimit(run.maxRejected)}. First: ${first.key} at byte ${first.offset}: ${first.message}. Fix the data or the handler, or raise max-rejected.`);
     }
     if (rejections.length > 0) {
-        await run.destination.write(rejectedKey(partition), (run.redact ?? String)(rejections.map((entry) => JSON.stringify(entry)).join('\n') + '\n'));
+        await output.writeRejected((run.redact ?? String)(rejections.map((entry) => JSON.stringify(entry)).join('\n') + '\n'));
     }
     return {
         id: partition.id,
         ...(partition.split === undefined ? {} : { split: partition.split }),
         status: 'succeeded',
+        attempt: output.ref.attempt,
         bytes: partition.bytes,
         records,
         rejected: rejections.length,
         rejectedSamples: samples,
-        outputs,
+        outputs: output.committedUris,
+        staged: output.staged,
         startedAt,
         finishedAt: now(),
         result: result ?? null,
@@ -34217,14 +34425,60 @@ async function decoderFor(format, source, segment) {
         return linesDecoder();
     if (format === 'ndjson')
         return ndjsonDecoder();
-    const header = await firstLine(source, segment.key);
+    const header = await firstLine(source, segment.key, segment.identity);
     // An object that is only a header (or empty) has no records.
     return header === undefined ? undefined : csvDecoder(parseCsvLine(lineText(header)));
 }
-async function* asRecords(batches) {
-    for await (const { key, values, offsets } of batches) {
-        for (let i = 0; i < values.length; i += 1)
-            yield { value: values[i], key, offset: offsets[i] };
+/**
+ * The records a processPartition handler iterates, counted as they are handed over. After the
+ * handler returns, `unread` tells whether it left any: a partition whose records were not all
+ * read must fail, or they would be lost without a word.
+ */
+class HandedRecords {
+    handed = 0;
+    #batches;
+    #batch;
+    #index = 0;
+    #exhausted = false;
+    constructor(batches) {
+        this.#batches = batches;
+    }
+    async *[Symbol.asyncIterator]() {
+        for (;;) {
+            const batch = this.#batch;
+            // Awaits only between batches: the per-record path is a plain yield.
+            if (batch === undefined || this.#index >= batch.values.length) {
+                if (!(await this.#hasNext()))
+                    return;
+                continue;
+            }
+            const i = this.#index++;
+            this.handed += 1;
+            yield { value: batch.values[i], key: batch.key, offset: batch.offsets[i] };
+        }
+    }
+    /** The first record the handler never took, if any. */
+    async unread() {
+        if (!(await this.#hasNext()))
+            return undefined;
+        const batch = this.#batch;
+        return { value: batch.values[this.#index], key: batch.key, offset: batch.offsets[this.#index] };
+    }
+    /** Stops reading: closes the object reads still open. */
+    async close() {
+        await this.#batches.return(undefined);
+    }
+    async #hasNext() {
+        while (!this.#exhausted && (this.#batch === undefined || this.#index >= this.#batch.values.length)) {
+            const next = await this.#batches.next();
+            if (next.done === true)
+                this.#exhausted = true;
+            else {
+                this.#batch = next.value;
+                this.#index = 0;
+            }
+        }
+        return !this.#exhausted;
     }
 }
 function exceeds(rejected, records, limit) {
@@ -34234,8 +34488,6 @@ function describeLimit(limit) {
     return 'count' in limit ? String(limit.count) : `${limit.percent}%`;
 }
 
-// EXTERNAL MODULE: external "node:crypto"
-var external_node_crypto_ = __nccwpck_require__(7598);
 ;// CONCATENATED MODULE: ./lib/src/plan/map-items.js
 
 
@@ -34339,8 +34591,8 @@ function splitPartition(partition) {
         else if (cutAt >= size)
             first.push(segment);
         else if (partition_plan_isSplittable(segment.key)) {
-            first.push({ key: segment.key, start: segment.start, end: segment.start + cutAt });
-            second.push({ key: segment.key, start: segment.start + cutAt, end: segment.end });
+            first.push({ ...segment, end: segment.start + cutAt });
+            second.push({ ...segment, start: segment.start + cutAt });
         }
         else
             (cutAt >= size / 2 ? first : second).push(segment);
@@ -34416,7 +34668,7 @@ class DirStore {
         if (this.#only !== undefined) {
             if (!info.isFile())
                 throw new StoreError(`${this.uri} is not a file.`);
-            yield { key: this.#only, size: info.size };
+            yield { key: this.#only, size: info.size, identity: dir_store_identityOf(info) };
             return;
         }
         if (!info.isDirectory())
@@ -34457,7 +34709,7 @@ class DirStore {
                 yield* this.#walk(key, real, [...ancestors, real]);
             }
             else if (info.isFile()) {
-                yield { key, size: info.size };
+                yield { key, size: info.size, identity: dir_store_identityOf(info) };
             }
             else {
                 throw new StoreError(`input: ${file} is not a regular file (a FIFO, socket or device): move it out of the input directory.`);
@@ -34475,7 +34727,12 @@ class DirStore {
         }
         return real;
     }
-    async *read(key, range) {
+    /**
+     * With an identity, the file is checked once the read ends, also when the reader stopped early:
+     * any write since the plan moved its size or modification time, so the bytes handed out were
+     * the planned ones only if it still has its identity then.
+     */
+    async *read(key, range, identity) {
         if (range !== undefined && range.end <= range.start)
             return;
         const file = this.#pathOf(key);
@@ -34483,21 +34740,32 @@ class DirStore {
             highWaterMark: READ_CHUNK,
             ...(range === undefined ? {} : { start: range.start, end: range.end - 1 }),
         });
+        let failed = false;
         try {
             for await (const chunk of stream)
                 yield chunk;
         }
         catch (error) {
-            throw new StoreError(`Cannot read ${file} (${code(error)}).`, { cause: error });
+            failed = true;
+            throw new (code(error) === 'ENOENT' ? MissingObjectError : StoreError)(`Cannot read ${file} (${code(error)}).`, { cause: error });
         }
         finally {
             stream.destroy();
+            if (identity !== undefined && !failed)
+                checkIdentity(file, identity);
         }
     }
     async write(key, body) {
         const file = this.#pathOf(key);
         await (0,promises_.mkdir)(external_node_path_.dirname(file), { recursive: true });
         await (0,promises_.writeFile)(file, body);
+    }
+    async copy(fromKey, toKey) {
+        const [from, to] = [this.#pathOf(fromKey), this.#pathOf(toKey)];
+        await (0,promises_.mkdir)(external_node_path_.dirname(to), { recursive: true });
+        await (0,promises_.copyFile)(from, to, external_node_fs_.constants.COPYFILE_FICLONE).catch((error) => {
+            throw new (code(error) === 'ENOENT' ? MissingObjectError : StoreError)(`Cannot copy ${from} to ${to} (${code(error)}).`, { cause: error });
+        });
     }
     uriOf(key) {
         return this.#pathOf(key);
@@ -34512,6 +34780,26 @@ class DirStore {
 }
 function code(error) {
     return error.code ?? String(error);
+}
+/** A file's version for the plan: its size and modification time. */
+function dir_store_identityOf(info) {
+    return `${info.size}:${info.mtimeMs}`;
+}
+/** Synchronous: one stat call, without a trip through libuv's thread pool for every read of a tiny partition. */
+function checkIdentity(file, identity) {
+    let info;
+    try {
+        info = (0,external_node_fs_.statSync)(file);
+    }
+    catch (error) {
+        throw new (code(error) === 'ENOENT' ? MissingObjectError : StoreError)(`Cannot read ${file} (${code(error)}).`, { cause: error });
+    }
+    const now = dir_store_identityOf(info);
+    if (now !== identity) {
+        const [plannedSize, plannedTime] = identity.split(':');
+        const [size, time] = now.split(':');
+        throw new InputChangedError(`${file} changed after the plan was made (planned: ${plannedSize} bytes, modified ${new Date(Number(plannedTime)).toISOString()}; now: ${size} bytes, modified ${new Date(Number(time)).toISOString()}): its partitions cannot read the records they were planned with. Run the batch again once the input no longer changes.`);
+    }
 }
 
 ;// CONCATENATED MODULE: ./lib/src/store/s3-store.js
@@ -34558,7 +34846,7 @@ class S3Store {
                     throw new StoreError(`${this.uriOf(key)} holds ${object.Size} bytes, but its key ends in "/" as a folder marker's does: sfn-fanout does not read it as data, and will not skip it silently. Move it to a key without the trailing "/" (aws s3 mv), or delete it if it is not data.`);
                 }
                 found = true;
-                yield { key, size: object.Size ?? 0 };
+                yield { key, size: object.Size ?? 0, ...(object.ETag === undefined ? {} : { identity: object.ETag }) };
             }
             token = page.IsTruncated === true && (this.#only === undefined || !found) ? page.NextContinuationToken : undefined;
         } while (token !== undefined);
@@ -34569,9 +34857,10 @@ class S3Store {
     /**
      * Streams the bytes of a range. The SDK retries a failed request (SlowDown, 5xx); a connection
      * dropped in the middle of a body is resumed here with a new ranged GET from the first byte not yet
-     * yielded, so no byte is lost or repeated.
+     * yielded, so no byte is lost or repeated. Given the planned ETag, every GET carries it as
+     * If-Match: S3 answers 412 once the object was replaced, and the bytes never mix two versions.
      */
-    async *read(key, range) {
+    async *read(key, range, identity) {
         if (range !== undefined && range.end <= range.start)
             return;
         let position = range?.start ?? 0;
@@ -34582,13 +34871,18 @@ class S3Store {
                     Bucket: this.#bucket,
                     Key: this.#prefix + key,
                     ...(range === undefined && position === 0 ? {} : { Range: `bytes=${position}-${range === undefined ? '' : range.end - 1}` }),
+                    ...(identity === undefined ? {} : { IfMatch: identity }),
                 }));
                 body = response.Body;
             }
             catch (error) {
+                const status = error.$metadata?.httpStatusCode;
                 // A range that starts at or past the end of the object: there is nothing more to read.
-                if (error.$metadata?.httpStatusCode === 416)
+                if (status === 416)
                     return;
+                if (status === 412) {
+                    throw new InputChangedError(`${this.uriOf(key)} changed after the plan was made (planned ETag ${identity}; S3 answered 412 Precondition Failed to If-Match): its partitions cannot read the records they were planned with. Run the batch again once the input no longer changes.`, { cause: error });
+                }
                 // A connection lost before the response: ask again, within the same budget.
                 if (isNetworkError(error) && resumes < MAX_RESUMES)
                     continue;
@@ -34617,6 +34911,13 @@ class S3Store {
             throw this.#explain('write', this.uriOf(key), error);
         });
     }
+    /** A server-side copy (CopyObject: objects up to 5 GB, far above what one Lambda writes). */
+    async copy(fromKey, toKey) {
+        const source = `${this.#bucket}/${(this.#prefix + fromKey).split('/').map(encodeURIComponent).join('/')}`;
+        await this.#client.send(new dist_cjs/* CopyObjectCommand */.s9Z({ Bucket: this.#bucket, Key: this.#prefix + toKey, CopySource: source })).catch((error) => {
+            throw this.#explain('copy', `${this.uriOf(fromKey)} to ${this.uriOf(toKey)}`, error);
+        });
+    }
     uriOf(key) {
         return `s3://${this.#bucket}/${this.#prefix}${key}`;
     }
@@ -34627,9 +34928,9 @@ class S3Store {
             : name === 'NoSuchKey'
                 ? 'the object is gone: was it deleted after the plan was made?'
                 : name === 'AccessDenied'
-                    ? `the role has no permission to ${action} it: allow s3:${action === 'list' ? 'ListBucket' : action === 'read' ? 'GetObject' : 'PutObject'}`
+                    ? `the role has no permission to ${action} it: allow s3:${action === 'list' ? 'ListBucket' : action === 'read' ? 'GetObject' : action === 'copy' ? 'GetObject on the source and s3:PutObject on the target' : 'PutObject'}`
                     : errors_errorMessage(error);
-        return new StoreError(`Cannot ${action} ${uri}: ${hint} (${name}).`, { cause: error });
+        return new (name === 'NoSuchKey' ? MissingObjectError : StoreError)(`Cannot ${action} ${uri}: ${hint} (${name}).`, { cause: error });
     }
 }
 
@@ -34721,6 +35022,27 @@ function locationParameters(input, output) {
     return parameters;
 }
 
+;// CONCATENATED MODULE: ./lib/src/store/read-json.js
+
+/** A whole JSON object from a store. */
+async function read_json_readJson(store, key) {
+    const chunks = [];
+    for await (const chunk of store.read(key))
+        chunks.push(chunk);
+    return JSON.parse(Buffer.concat(chunks).toString('utf8'));
+}
+/** A whole JSON object from a store, or undefined when the key is not there. */
+async function readJsonIfPresent(store, key) {
+    try {
+        return await read_json_readJson(store, key);
+    }
+    catch (error) {
+        if (error instanceof MissingObjectError)
+            return undefined;
+        throw error;
+    }
+}
+
 ;// CONCATENATED MODULE: ./lib/src/steps/map-run-results.js
 
 
@@ -34757,16 +35079,9 @@ async function map_run_results_readMapRunResults(job, output, deps) {
     return mapResultsOf({ succeeded: await read('SUCCEEDED'), failed: await read('FAILED'), pending: await read('PENDING') });
 }
 
-;// CONCATENATED MODULE: ./lib/src/store/read-json.js
-/** A whole JSON object from a store. */
-async function read_json_readJson(store, key) {
-    const chunks = [];
-    for await (const chunk of store.read(key))
-        chunks.push(chunk);
-    return JSON.parse(Buffer.concat(chunks).toString('utf8'));
-}
-
 ;// CONCATENATED MODULE: ./lib/src/steps/steps.js
+
+
 
 
 
@@ -34806,6 +35121,7 @@ async function partitionStep(event, deps) {
     const job = parseJob(event.request ?? {});
     const settings = parseSettings(event.settings ?? {});
     const runId = parseRunId(event.runId);
+    const timeouts = event.timeouts === undefined ? undefined : parseTimeouts(event.timeouts);
     const { destination } = stores(job, deps);
     const throughput = await read_json_readJson(destination, adaptive_sizing_THROUGHPUT_FILE).catch(() => undefined);
     const plan = await planJob(job, deps, { throughput, workerTimeoutSeconds: settings.workerTimeoutSeconds });
@@ -34828,7 +35144,17 @@ async function partitionStep(event, deps) {
         maxConcurrency: settings.maxConcurrency,
         toleratedFailurePercentage: settings.toleratedFailurePercentage,
         itemsPerBatch: settings.itemsPerBatch,
+        ...(timeouts === undefined ? {} : { timeouts }),
     };
+}
+function parseTimeouts(timeouts) {
+    for (const name of ['partitioner', 'worker', 'reducer']) {
+        const seconds = timeouts[name];
+        if (!Number.isInteger(seconds) || seconds < 1 || seconds > 900) {
+            throw new errors_InputError(`timeouts.${name} ${JSON.stringify(seconds)} must be a Lambda Timeout, a whole number of seconds from 1 to 900.`);
+        }
+    }
+    return { partitioner: timeouts.partitioner, worker: timeouts.worker, reducer: timeouts.reducer };
 }
 function parseSettings(settings) {
     const maxConcurrency = Number(settings.maxConcurrency ?? 0);
@@ -34863,62 +35189,131 @@ function stores(job, deps) {
         destination: open_store_openStore(location_parseLocation(job.output, 'output'), deps.s3),
     };
 }
+/** Which partition (or half) an item is. */
+function nameOf(item) {
+    return 'split' in item && item.split !== undefined ? { id: item.id, split: item.split } : { id: item.id };
+}
+/** Where a batch keeps each partition's result as it ends: what survives the batch running out of time. */
+function batchResultKey(runId, item) {
+    return outcome_runKey(runId, `batch-results/part-${outcome_partitionLabel(nameOf(item))}.json`);
+}
+function failedItem(item, error, cause) {
+    return { ...nameOf(item), status: 'failed', bytes: item.bytes, error, cause };
+}
+function failedWith(item, thrown) {
+    const { errorType, errorMessage, trace } = serializeError(thrown);
+    return failedItem(item, errorType, JSON.stringify({ errorType, errorMessage, trace }));
+}
 /**
  * Runs each partition of a batch in turn; a partition that fails is reported as failed (its
- * error as Lambda would report it), so one bad partition does not fail its batch.
+ * error as Lambda would report it), so one bad partition does not fail its batch. Each result is
+ * also written as the partition ends, so a batch that runs out of time loses none of them.
  */
 async function batchStep(event, deps) {
-    const results = [];
+    const runId = parseRunId(event.BatchInput.runId);
+    const { destination } = stores(event.BatchInput.job, deps);
+    const results = [...(event.results ?? [])];
     for (const item of event.Items) {
+        let result;
         try {
-            results.push(await workStep({ ...event.BatchInput, item }, deps));
+            result = await workStep({ ...event.BatchInput, item }, deps);
         }
         catch (error) {
-            const { errorType, errorMessage, trace } = serializeError(error);
-            results.push({ id: item.id, status: 'failed', bytes: item.bytes, error: errorType, cause: JSON.stringify({ errorType, errorMessage, trace }) });
+            result = failedWith(item, error);
         }
+        await destination.write(batchResultKey(runId, item), (deps.redact ?? String)(JSON.stringify(result)));
+        results.push(result);
     }
     return results;
 }
-/** Runs one partition; the full outcome goes to the output store, a summary back through the Map. */
+/**
+ * After a batch failed (ran out of time, or its environment crashed): the partitions it finished
+ * keep their results, once; the one it was running ends as it would on its own (after a timeout
+ * it is split in two and the halves run again; a half, or any other failure, fails); the ones it
+ * never reached go back to run. The batch's partitions run in order, so the first without a
+ * result is the one it was running.
+ */
+async function recoverBatchStep(event, deps) {
+    const { BatchInput, Items, results = [], failure } = event.recoverBatch;
+    const runId = parseRunId(BatchInput.runId);
+    const { destination } = stores(BatchInput.job, deps);
+    const done = [...results];
+    let next = 0;
+    for (; next < Items.length; next += 1) {
+        const finished = await readJsonIfPresent(destination, batchResultKey(runId, Items[next]));
+        if (finished === undefined)
+            break;
+        done.push(finished);
+    }
+    const [stopped, ...rest] = Items.slice(next);
+    if (stopped === undefined)
+        return { BatchInput, Items: [], results: done };
+    const timedOut = failure.Error === 'Sandbox.Timedout' || failure.Error === 'States.Timeout';
+    if (timedOut && nameOf(stopped).split === undefined) {
+        try {
+            return { BatchInput, Items: [...splitPartition(await map_items_resolvePartition(stopped, destination)), ...rest], results: done };
+        }
+        catch (error) {
+            return { BatchInput, Items: rest, results: [...done, failedWith(stopped, error)] };
+        }
+    }
+    return { BatchInput, Items: rest, results: [...done, failedItem(stopped, failure.Error, failure.Cause)] };
+}
+/**
+ * Runs one partition as one attempt: its files are staged under the attempt, its full outcome
+ * goes to the attempt's outcome file, and a summary naming the attempt goes back through the Map.
+ */
 async function workStep(event, deps) {
-    const { job, runId } = event;
+    const { job } = event;
+    const runId = parseRunId(event.runId);
     const { source, destination } = stores(job, deps);
+    const partition = await resolvePartition(event.item, destination);
+    const output = new AttemptOutput(destination, { runId, partition: nameOf(partition), attempt: newAttemptId() });
     const outcome = await runPartition({
-        partition: await resolvePartition(event.item, destination),
+        partition,
         format: job.format,
         maxRejected: job.maxRejected,
         source,
-        destination,
+        output,
         handler: await deps.handler(),
         ...(deps.redact === undefined ? {} : { redact: deps.redact }),
     });
-    await destination.write(partitionDetailKey(parseRunId(runId), outcome), (deps.redact ?? String)(JSON.stringify(outcome)));
-    const { result: _result, rejectedSamples: _samples, outputs: _outputs, ...summary } = outcome;
+    await destination.write(attemptKey(output.ref, OUTCOME_FILE), (deps.redact ?? String)(JSON.stringify(outcome)));
+    const { result: _result, rejectedSamples: _samples, outputs: _outputs, staged: _staged, ...summary } = outcome;
     return summary;
 }
 /** Splits a partition that timed out into two halves, which the state machine then runs. */
 async function splitStep(event, deps) {
-    const { job, runId, item } = event.split;
+    const { job, runId, item, timeouts } = event.split;
     const { destination } = stores(job, deps);
-    return { job, runId: parseRunId(runId), halves: splitPartition(await map_items_resolvePartition(item, destination)) };
+    return { job, runId: parseRunId(runId), halves: splitPartition(await map_items_resolvePartition(item, destination)), ...(timeouts === undefined ? {} : { timeouts }) };
 }
-const DETAIL_READS_IN_FLIGHT = 16;
+const IN_FLIGHT = 16;
+/**
+ * Counts each partition once, from the one attempt its Map result names; merges the results;
+ * commits those attempts' outputs (nothing else ever reaches `partitions/` or `rejected/`); then
+ * writes the run manifest, and last the batch file.
+ */
 async function reduceStep(event, deps) {
     const handler = await deps.handler();
     const runId = parseRunId(event.runId);
     const { destination } = stores(event.job, deps);
     const iterations = Array.isArray(event.partitions) ? event.partitions : await readMapRunResults(event.job, event.partitions, deps);
     const results = partitionResults(iterations);
-    const outcomes = await mapLimited(results, DETAIL_READS_IN_FLIGHT, async (entry) => entry.status === 'failed' ? entry : readJson(destination, partitionDetailKey(runId, entry)));
+    const outcomes = await mapLimited(results, IN_FLIGHT, async (entry) => entry.status === 'failed' ? entry : readJson(destination, outcomeKey(runId, entry)));
     const batch = reduceOutcomes(outcomes, handler.merge, event.toleratedFailurePercentage);
+    const succeeded = outcomes.filter((outcome) => outcome.status === 'succeeded');
+    const committed = await mapLimited(succeeded, IN_FLIGHT, (outcome) => commitAttempt(destination, runId, outcome));
+    const failed = outcomes.filter((outcome) => outcome.status === 'failed');
+    const order = (a, b) => a.id - b.id || (a.split ?? '').localeCompare(b.split ?? '');
+    await destination.write(manifestKey(runId), JSON.stringify(runManifest(runId, batch.status, destination.uri, committed.sort(order), failed.sort(order))));
     // The next run plans its partitions from what this one measured.
     const throughput = measuredThroughput(outcomes, runId);
     if (throughput !== undefined)
         await destination.write(THROUGHPUT_FILE, JSON.stringify(throughput));
     // Per-partition results stay in their own files; the merged one is in `result`.
     const lean = outcomes.map((outcome) => (outcome.status === 'succeeded' ? { ...outcome, result: null } : outcome));
-    const file = { ...batch, runId, job: event.job, plan: event.plan, outcomes: lean };
+    const file = { ...batch, runId, job: event.job, plan: event.plan, outcomes: lean, manifest: manifestKey(runId) };
     await destination.write(runKey(runId, BATCH_FILE), (deps.redact ?? String)(JSON.stringify(file)));
     return batch;
 }
@@ -34941,8 +35336,14 @@ function handlerFromEnv(env = process.env) {
 
 const s3 = lazyS3Client(s3SettingsFromEnv());
 const secrets = lambdaSecrets();
-/** Lists the input and plans balanced partitions; or, given `split`, halves a partition that timed out. */
-const handler = redactingHandler(secrets, async (event) => 'split' in event ? splitStep(event, { s3 }) : partitionStep(event, { s3 }));
+/** Lists the input and plans balanced partitions; given `split`, halves a partition that timed out; given `recoverBatch`, sorts out a batch that failed. */
+const handler = redactingHandler(secrets, async (event) => {
+    if ('split' in event)
+        return splitStep(event, { s3 });
+    if ('recoverBatch' in event)
+        return recoverBatchStep(event, { s3 });
+    return partitionStep(event, { s3 });
+});
 
 var __webpack_exports__handler = __webpack_exports__.R;
 export { __webpack_exports__handler as handler };

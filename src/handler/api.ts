@@ -15,8 +15,9 @@ export interface RecordContext {
 export interface PartitionContext {
   readonly partitionId: number;
   /**
-   * Writes a file to the output location under `partitions/part-NNNNN/<name>`: the same
-   * partition re-run overwrites its own files, so outputs are never duplicated. Returns the URI.
+   * Writes a file that appears at `partitions/part-NNNNN/<name>` under the output location once the
+   * reducer commits this attempt (returns that URI): an attempt that is not counted (timed out,
+   * retried) never shows, and a re-run overwrites, so outputs are never duplicated.
    */
   writeOutput(name: string, body: string | Uint8Array): Promise<string>;
 }
@@ -39,7 +40,10 @@ export interface RecordHandler<TRecord = unknown, TState = unknown, TResult = TS
 }
 
 export interface PartitionHandler<TRecord = unknown, TResult = unknown> {
-  /** Consumes every record of the partition. Records that fail to parse are counted, not passed. */
+  /**
+   * Consumes every record of the partition: returning before the last one fails the partition.
+   * Records that fail to parse are counted, not passed.
+   */
   processPartition(records: AsyncIterable<FanoutRecord<TRecord>>, context: PartitionContext): Promise<TResult>;
   merge?(a: TResult, b: TResult): TResult;
 }

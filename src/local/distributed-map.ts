@@ -152,7 +152,8 @@ function payload(template: State, input: unknown, context: unknown): unknown {
   );
 }
 
-function valueAt(path: string, input: unknown, context: unknown): unknown {
+/** The value at a path of the form `$.a.b` (or `$$.a.b` in the context object). */
+export function valueAt(path: string, input: unknown, context: unknown): unknown {
   const match = /^(\$\$?)((?:\.[A-Za-z0-9_]+)*)$/.exec(path);
   if (match === null) throw new UnsupportedFeatureError(`The path ${path} is more than the local Distributed Map reads: use $.field.field or $$.Map.Item.Value.`);
   let value: unknown = match[1] === '$$' ? context : input;

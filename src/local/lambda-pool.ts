@@ -12,8 +12,27 @@ interface Invocation {
   readonly id: number;
   readonly fn: LocalFunction;
   readonly event: unknown;
+  readonly limit: TimeLimit;
   readonly resolve: (value: unknown) => void;
   readonly reject: (error: Error) => void;
+}
+
+/** How long an invocation may run, and the error it ends with past that. */
+interface TimeLimit {
+  readonly seconds: number;
+  readonly errorType: string;
+  readonly message: string;
+}
+
+/**
+ * The function's Timeout (Lambda's `Sandbox.Timedout`), or the calling Task's shorter TimeoutSeconds
+ * (`States.Timeout`; AWS would leave the function running, here it is stopped).
+ */
+function timeLimit(fn: LocalFunction, taskTimeoutSeconds: number | undefined): TimeLimit {
+  if (taskTimeoutSeconds !== undefined && taskTimeoutSeconds < fn.timeoutSeconds) {
+    return { seconds: taskTimeoutSeconds, errorType: 'States.Timeout', message: `The Task's TimeoutSeconds (${taskTimeoutSeconds} s) passed before ${fn.logicalId} returned.` };
+  }
+  return { seconds: fn.timeoutSeconds, errorType: 'Sandbox.Timedout', message: `Task timed out after ${fn.timeoutSeconds.toFixed(2)} seconds` };
 }
 
 type Reply = { id: number; ok: true; result: unknown } | { id: number; ok: false; error: SerializedError };
@@ -26,6 +45,8 @@ class Environment {
   timer: NodeJS.Timeout | undefined;
   /** Set once the thread has loaded its code: Lambda's init phase, which a function's Timeout does not count. */
   ready = false;
+  /** Set while its thread is being terminated: nothing more is started or reported for it. */
+  stopping = false;
 
   constructor(fn: LocalFunction, options: LambdaPoolOptions) {
     this.functionId = fn.logicalId;
@@ -67,10 +88,11 @@ export class LambdaPool {
     return this.#busy.size;
   }
 
-  invoke(fn: LocalFunction, event: unknown): Promise<unknown> {
+  /** Runs `fn` on `event`; `taskTimeoutSeconds` is the calling Task's limit when it has one. */
+  invoke(fn: LocalFunction, event: unknown, taskTimeoutSeconds?: number): Promise<unknown> {
     if (this.#closed) return Promise.reject(new Error('The Lambda pool is closed.'));
     return new Promise((resolve, reject) => {
-      this.#queue.push({ id: this.#nextId++, fn, event, resolve, reject });
+      this.#queue.push({ id: this.#nextId++, fn, event, limit: timeLimit(fn, taskTimeoutSeconds), resolve, reject });
       this.#dispatch();
     });
   }
@@ -80,11 +102,9 @@ export class LambdaPool {
     for (const pending of this.#queue.splice(0)) pending.reject(new Error('The Lambda pool was closed before this invocation started.'));
     const all = [...this.#idle.splice(0), ...this.#busy];
     this.#busy.clear();
-    for (const environment of all) {
-      clearTimeout(environment.timer);
-      environment.current?.reject(new LambdaFunctionError('Runtime.ExitError', 'The run was stopped.'));
-    }
+    for (const environment of all) clearTimeout(environment.timer);
     await Promise.all(all.map((environment) => environment.thread.terminate()));
+    for (const environment of all) environment.current?.reject(new LambdaFunctionError('Runtime.ExitError', 'The run was stopped.'));
   }
 
   #dispatch(): void {
@@ -115,8 +135,8 @@ export class LambdaPool {
       if ('ready' in reply) this.#ready(environment);
       else this.#finish(environment, reply);
     });
-    environment.thread.on('error', (error) => this.#crash(environment, 'Runtime.ExitError', `The environment crashed: ${error.message}`));
-    environment.thread.on('exit', (code) => this.#crash(environment, 'Runtime.ExitError', `The environment exited with code ${code} before the handler returned.`));
+    environment.thread.on('error', (error) => void this.#crash(environment, 'Runtime.ExitError', `The environment crashed: ${error.message}`));
+    environment.thread.on('exit', (code) => void this.#crash(environment, 'Runtime.ExitError', `The environment exited with code ${code} before the handler returned.`));
     return environment;
   }
 
@@ -124,22 +144,20 @@ export class LambdaPool {
     environment.current = invocation;
     this.#busy.add(environment);
     const { fn } = invocation;
-    this.#armTimeout(environment, fn.timeoutSeconds * 1000 + (environment.ready ? 0 : INIT_LIMIT_MS));
+    this.#armTimeout(environment, invocation.limit.seconds * 1000 + (environment.ready ? 0 : INIT_LIMIT_MS));
     environment.thread.postMessage({ id: invocation.id, module: fn.module, exportName: fn.exportName, event: invocation.event });
   }
 
   #armTimeout(environment: Environment, ms: number): void {
     clearTimeout(environment.timer);
-    const fn = environment.current!.fn;
-    environment.timer = setTimeout(() => {
-      this.#crash(environment, 'Sandbox.Timedout', `Task timed out after ${fn.timeoutSeconds.toFixed(2)} seconds`);
-    }, ms);
+    const { limit } = environment.current!;
+    environment.timer = setTimeout(() => void this.#crash(environment, limit.errorType, limit.message), ms);
   }
 
-  /** A new environment's code is loaded: its invocation's Timeout counts from now, as Lambda's counts from the end of init. */
+  /** A new environment's code is loaded: its invocation's limit counts from now, as Lambda's Timeout counts from the end of init. */
   #ready(environment: Environment): void {
     environment.ready = true;
-    if (environment.current !== undefined) this.#armTimeout(environment, environment.current.fn.timeoutSeconds * 1000);
+    if (environment.current !== undefined && !environment.stopping) this.#armTimeout(environment, environment.current.limit.seconds * 1000);
   }
 
   #finish(environment: Environment, reply: Reply): void {
@@ -154,17 +172,22 @@ export class LambdaPool {
     this.#dispatch();
   }
 
-  /** The environment is lost (timeout, crash): fail its invocation and never reuse it. */
-  #crash(environment: Environment, errorType: string, message: string): void {
-    if (!this.#busy.has(environment) && !this.#idle.includes(environment)) return;
+  /**
+   * The environment is lost (timeout, crash): stop its thread, then fail its invocation, and never
+   * reuse it. The thread is gone before the failure is reported, so nothing the old invocation
+   * still does can race what the state machine runs next (a timed-out partition's halves).
+   */
+  async #crash(environment: Environment, errorType: string, message: string): Promise<void> {
+    if (environment.stopping || (!this.#busy.has(environment) && !this.#idle.includes(environment))) return;
+    environment.stopping = true;
     clearTimeout(environment.timer);
-    this.#busy.delete(environment);
     const idleIndex = this.#idle.indexOf(environment);
     if (idleIndex !== -1) this.#idle.splice(idleIndex, 1);
     const invocation = environment.current;
     environment.current = undefined;
     environment.thread.removeAllListeners();
-    void environment.thread.terminate();
+    await environment.thread.terminate();
+    this.#busy.delete(environment);
     invocation?.reject(new LambdaFunctionError(errorType, message));
     if (!this.#closed) this.#dispatch();
   }

@@ -17,10 +17,11 @@ import { lambdaEnvironment, type LambdaCredentials } from './lambda-environment.
 import { LambdaPool } from './lambda-pool.ts';
 import { distributedMapAsTask, isDistributedMap, runDistributedMap } from './distributed-map.ts';
 import { defaultTemplatePath, loadStateMachine, type LocalFunction } from './template-definition.ts';
+import { INTERPRETER_NEVER_SECONDS, TASK_TIMEOUT_FIELD, taskTimeoutSeconds, withLocalTaskTimeouts } from './task-timeouts.ts';
 import { assertRunsLocally, retryingStateNames, taskStateNames, visitStates } from './unsupported-features.ts';
 
-/** Runs one invocation; the default is the pool. Tests wrap it to inject faults. */
-export type Invoke = (fn: LocalFunction, event: unknown) => Promise<unknown>;
+/** Runs one invocation within the calling Task's limit, if it has one; the default is the pool. Tests wrap it to inject faults. */
+export type Invoke = (fn: LocalFunction, event: unknown, taskTimeoutSeconds?: number) => Promise<unknown>;
 
 export interface LocalRunOptions {
   readonly job: Job;
@@ -114,18 +115,23 @@ export async function runLocal(options: LocalRunOptions): Promise<BatchReport> {
     report();
   };
 
-  // Distributed Maps become Tasks whose local handler runs them (the interpreter would run them inline).
+  // Task limits come from the template; Distributed Maps become Tasks whose local handler runs them (the interpreter would run them inline).
+  const { definition: timed, timeouts } = withLocalTaskTimeouts(machine.definition);
   const distributedMaps = new Map<string, Record<string, unknown>>();
-  const definition = withDistributedMapsAsTasks(machine.definition, distributedMaps);
+  const definition = withDistributedMapsAsTasks(timed, distributedMaps);
   const overrides: Record<string, (input: unknown) => Promise<never>> = Object.fromEntries(
     taskStateNames(machine.definition).map((name) => [
       name,
       async (raw: unknown): Promise<never> => {
-        const input = raw as { FunctionName?: string; Payload?: unknown };
+        // A Task with a TimeoutSecondsPath and Parameters carries its limit in them.
+        const carries = typeof raw === 'object' && raw !== null && TASK_TIMEOUT_FIELD in raw;
+        const { [TASK_TIMEOUT_FIELD]: carried, ...rest } = (carries ? raw : {}) as Record<string, unknown>;
+        const input = (carries ? rest : raw) as { FunctionName?: string; Payload?: unknown };
+        const taskSeconds = taskTimeoutSeconds(timeouts.get(name), carries ? { value: carried } : undefined, raw);
         // lambda:invoke hands the function its Payload and wraps the result as Lambda's Invoke API does.
         const viaInvoke = typeof input?.FunctionName === 'string';
         const fn = machine.functions.get(viaInvoke ? input.FunctionName! : stateResource(machine.definition, name))!;
-        const result = (await invoke(fn, viaInvoke ? input.Payload : input)) as { plan?: { partitions?: number } };
+        const result = (await invoke(fn, viaInvoke ? input.Payload : input, taskSeconds)) as { plan?: { partitions?: number } };
         if (fn.module === 'partitioner' && typeof result?.plan?.partitions === 'number') {
           progress.total = result.plan.partitions;
           report();
@@ -192,7 +198,8 @@ function withDistributedMapsAsTasks(machine: Record<string, unknown>, found: Map
     Object.entries((machine.States ?? {}) as Record<string, Record<string, unknown>>).map(([name, state]) => {
       if (!isDistributedMap(state)) return [name, state];
       found.set(name, state);
-      return [name, distributedMapAsTask(state)];
+      // A Map state has no time limit of its own in AWS.
+      return [name, { ...distributedMapAsTask(state), TimeoutSeconds: INTERPRETER_NEVER_SECONDS }];
     }),
   );
   return { ...machine, States: states };

@@ -10,18 +10,23 @@ export interface SucceededPartition {
   readonly id: number;
   readonly split?: string;
   readonly status: 'succeeded';
+  /** Which attempt at the partition this is: its files are staged under it until the reducer commits them. */
+  readonly attempt: string;
   readonly bytes: number;
   readonly records: number;
   readonly rejected: number;
   readonly rejectedSamples: readonly RejectedSample[];
+  /** Where the outputs are once committed (URIs). */
   readonly outputs: readonly string[];
+  /** The names the handler wrote outputs under, staged in the attempt until it is committed. */
+  readonly staged: readonly string[];
   readonly startedAt: number;
   readonly finishedAt: number;
   readonly result: unknown;
 }
 
 /** What a worker returns through the Map: small, so 1,000 of them fit the 256 KiB payload limit. */
-export type PartitionSummary = Omit<SucceededPartition, 'result' | 'rejectedSamples' | 'outputs'>;
+export type PartitionSummary = Omit<SucceededPartition, 'result' | 'rejectedSamples' | 'outputs' | 'staged'>;
 
 /** Made by the state machine's Catch from the worker's error. */
 export interface FailedPartition {
@@ -71,13 +76,18 @@ export function partitionLabel({ id, split }: PartitionName): string {
 
 export const MAX_REJECTED_SAMPLES = 10;
 
-/** Output keys are a pure function of the partition id, so a re-run overwrites, never duplicates. */
-export function partitionOutputKey(partition: PartitionName, name: string): string {
+/** A handler's output name as a relative key, `/`-separated; anything else is refused. */
+export function outputName(name: string): string {
   const safe = name.replace(/\\/g, '/');
   if (safe === '' || safe.startsWith('/') || safe.split('/').some((part) => part === '..' || part === '.' || part === '')) {
     throw new Error(`Output name "${name}" must be a relative path without "." or ".." parts, like "counts.json".`);
   }
-  return `partitions/part-${partitionLabel(partition)}/${safe}`;
+  return safe;
+}
+
+/** Output keys are a pure function of the partition id, so a re-run overwrites, never duplicates. */
+export function partitionOutputKey(partition: PartitionName, name: string): string {
+  return `partitions/part-${partitionLabel(partition)}/${outputName(name)}`;
 }
 
 export function rejectedKey(partition: PartitionName): string {
@@ -87,10 +97,6 @@ export function rejectedKey(partition: PartitionName): string {
 /** Where one execution keeps its bookkeeping under the output location. */
 export function runKey(runId: string, name: string): string {
   return `_sfn-fanout/runs/${runId}/${name}`;
-}
-
-export function partitionDetailKey(runId: string, partition: PartitionName): string {
-  return runKey(runId, `partitions/part-${partitionLabel(partition)}.json`);
 }
 
 export const BATCH_FILE = 'batch.json';

@@ -1,4 +1,4 @@
-import { RejectedRecordsError, errorMessage } from '../errors.ts';
+import { RejectedRecordsError, UnreadRecordsError, errorMessage } from '../errors.ts';
 import type { FanoutRecord, PartitionContext, RecordContext } from '../handler/api.ts';
 import type { LoadedHandler } from '../handler/load-handler.ts';
 import type { RejectLimit } from '../job.ts';
@@ -6,14 +6,16 @@ import type { Partition, Segment } from '../plan/partition-plan.ts';
 import { csvDecoder, linesDecoder, lineText, ndjsonDecoder, parseCsvLine, type LineDecoder, type RecordFormat } from '../records/formats.ts';
 import { firstLine, segmentLines } from '../records/segment-lines.ts';
 import type { ObjectStore } from '../store/object-store.ts';
-import { MAX_REJECTED_SAMPLES, partitionOutputKey, rejectedKey, type RejectedSample, type SucceededPartition } from './outcome.ts';
+import type { AttemptOutput } from './attempt-output.ts';
+import { MAX_REJECTED_SAMPLES, type RejectedSample, type SucceededPartition } from './outcome.ts';
 
 export interface PartitionRun {
   readonly partition: Partition;
   readonly format: RecordFormat;
   readonly maxRejected: RejectLimit;
   readonly source: ObjectStore;
-  readonly destination: ObjectStore;
+  /** Where this attempt stages its outputs and rejected records; the reducer commits them if it counts this attempt. */
+  readonly output: AttemptOutput;
   readonly handler: LoadedHandler;
   readonly now?: () => number;
   /** Takes known secrets out of the rejected records file. */
@@ -27,25 +29,19 @@ interface Rejection extends RejectedSample {
 /**
  * Streams a partition's segments, hands each record to the handler, and returns its result.
  * Records that fail to parse, or make `processRecord` throw, are rejected: counted, sampled, and
- * written whole to `rejected/part-NNNNN.jsonl` so no input is silently dropped.
+ * kept whole in the attempt's rejected records so no input is silently dropped. `records` counts
+ * what the partition read: the records handed to the handler and those that did not parse.
  */
 export async function runPartition(run: PartitionRun): Promise<SucceededPartition> {
   const now = run.now ?? Date.now;
   const startedAt = now();
-  const { partition, handler } = run;
-  const outputs: string[] = [];
+  const { partition, handler, output } = run;
   const context: PartitionContext = {
     partitionId: partition.id,
-    async writeOutput(name, body) {
-      const key = partitionOutputKey(partition, name);
-      await run.destination.write(key, body);
-      const uri = run.destination.uriOf(key);
-      if (!outputs.includes(uri)) outputs.push(uri);
-      return uri;
-    },
+    writeOutput: (name, body) => output.writeOutput(name, body),
   };
   const rejections: Rejection[] = [];
-  let records = 0;
+  let unparsed = 0;
   const reject = (key: string, offset: number, error: unknown, line: string): void => {
     rejections.push({ key, offset, message: errorMessage(error), line });
   };
@@ -60,11 +56,11 @@ export async function runPartition(run: PartitionRun): Promise<SucceededPartitio
         const batch: RecordBatch = { key: segment.key, values: [], offsets: [] };
         for (const line of lines) {
           if (line.end === line.start || (skipHeader && line.offset === 0)) continue;
-          records += 1;
           try {
             batch.values.push(decode(line));
             batch.offsets.push(line.offset);
           } catch (error) {
+            unparsed += 1;
             reject(segment.key, line.offset, error, line.buffer.toString('utf8', line.start, line.end));
           }
         }
@@ -74,13 +70,27 @@ export async function runPartition(run: PartitionRun): Promise<SucceededPartitio
   }
 
   let result: unknown;
+  let handed = 0;
   if (handler.kind === 'partition') {
-    result = await handler.handler.processPartition(asRecords(recordBatches()), context);
+    const records = new HandedRecords(recordBatches());
+    try {
+      result = await handler.handler.processPartition(records, context);
+      handed = records.handed;
+      const unread = await records.unread();
+      if (unread !== undefined) {
+        throw new UnreadRecordsError(
+          `Partition ${partition.id}: processPartition returned after ${handed} of the partition’s records without reading the rest (the next was ${unread.key} at byte ${unread.offset}). A processPartition handler must read every record: loop over all of \`records\`, skipping with continue, never returning or breaking out early.`,
+        );
+      }
+    } finally {
+      await records.close();
+    }
   } else {
     const { init, processRecord, finish } = handler.handler;
     let state = init === undefined ? {} : init.call(handler.handler, context);
     const recordContext: RecordContext = { partitionId: partition.id, key: '', offset: 0 };
     for await (const { key, values, offsets } of recordBatches()) {
+      handed += values.length;
       recordContext.key = key;
       for (let i = 0; i < values.length; i += 1) {
         recordContext.offset = offsets[i]!;
@@ -95,6 +105,7 @@ export async function runPartition(run: PartitionRun): Promise<SucceededPartitio
     result = finish === undefined ? state : await finish.call(handler.handler, state, context);
   }
 
+  const records = handed + unparsed;
   const samples = rejections.slice(0, MAX_REJECTED_SAMPLES).map(({ key, offset, message }) => ({ key, offset, message }));
   if (exceeds(rejections.length, records, run.maxRejected)) {
     const first = samples[0]!;
@@ -103,17 +114,19 @@ export async function runPartition(run: PartitionRun): Promise<SucceededPartitio
     );
   }
   if (rejections.length > 0) {
-    await run.destination.write(rejectedKey(partition), (run.redact ?? String)(rejections.map((entry) => JSON.stringify(entry)).join('\n') + '\n'));
+    await output.writeRejected((run.redact ?? String)(rejections.map((entry) => JSON.stringify(entry)).join('\n') + '\n'));
   }
   return {
     id: partition.id,
     ...(partition.split === undefined ? {} : { split: partition.split }),
     status: 'succeeded',
+    attempt: output.ref.attempt,
     bytes: partition.bytes,
     records,
     rejected: rejections.length,
     rejectedSamples: samples,
-    outputs,
+    outputs: output.committedUris,
+    staged: output.staged,
     startedAt,
     finishedAt: now(),
     result: result ?? null,
@@ -124,7 +137,7 @@ export async function runPartition(run: PartitionRun): Promise<SucceededPartitio
 async function decoderFor(format: RecordFormat, source: ObjectStore, segment: Segment): Promise<LineDecoder | undefined> {
   if (format === 'lines') return linesDecoder();
   if (format === 'ndjson') return ndjsonDecoder();
-  const header = await firstLine(source, segment.key);
+  const header = await firstLine(source, segment.key, segment.identity);
   // An object that is only a header (or empty) has no records.
   return header === undefined ? undefined : csvDecoder(parseCsvLine(lineText(header)));
 }
@@ -136,9 +149,58 @@ interface RecordBatch {
   readonly offsets: number[];
 }
 
-async function* asRecords(batches: AsyncIterable<RecordBatch>): AsyncGenerator<FanoutRecord> {
-  for await (const { key, values, offsets } of batches) {
-    for (let i = 0; i < values.length; i += 1) yield { value: values[i], key, offset: offsets[i]! };
+/**
+ * The records a processPartition handler iterates, counted as they are handed over. After the
+ * handler returns, `unread` tells whether it left any: a partition whose records were not all
+ * read must fail, or they would be lost without a word.
+ */
+class HandedRecords implements AsyncIterable<FanoutRecord> {
+  handed = 0;
+  readonly #batches: AsyncGenerator<RecordBatch>;
+  #batch: RecordBatch | undefined;
+  #index = 0;
+  #exhausted = false;
+
+  constructor(batches: AsyncGenerator<RecordBatch>) {
+    this.#batches = batches;
+  }
+
+  async *[Symbol.asyncIterator](): AsyncGenerator<FanoutRecord> {
+    for (;;) {
+      const batch = this.#batch;
+      // Awaits only between batches: the per-record path is a plain yield.
+      if (batch === undefined || this.#index >= batch.values.length) {
+        if (!(await this.#hasNext())) return;
+        continue;
+      }
+      const i = this.#index++;
+      this.handed += 1;
+      yield { value: batch.values[i], key: batch.key, offset: batch.offsets[i]! };
+    }
+  }
+
+  /** The first record the handler never took, if any. */
+  async unread(): Promise<FanoutRecord | undefined> {
+    if (!(await this.#hasNext())) return undefined;
+    const batch = this.#batch!;
+    return { value: batch.values[this.#index], key: batch.key, offset: batch.offsets[this.#index]! };
+  }
+
+  /** Stops reading: closes the object reads still open. */
+  async close(): Promise<void> {
+    await this.#batches.return(undefined);
+  }
+
+  async #hasNext(): Promise<boolean> {
+    while (!this.#exhausted && (this.#batch === undefined || this.#index >= this.#batch.values.length)) {
+      const next = await this.#batches.next();
+      if (next.done === true) this.#exhausted = true;
+      else {
+        this.#batch = next.value;
+        this.#index = 0;
+      }
+    }
+    return !this.#exhausted;
   }
 }
 

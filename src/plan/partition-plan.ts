@@ -6,6 +6,8 @@ export interface Segment {
   readonly key: string;
   readonly start: number;
   readonly end: number;
+  /** The object's identity when it was planned: a read fails if the object is no longer that version. */
+  readonly identity?: string;
 }
 
 export interface Partition {
@@ -39,6 +41,8 @@ export interface PlanOptions {
 }
 
 const UNREADABLE = /\.(bz2|xz|zst|zstd|lz4|snappy|zip|7z|parquet|orc|avro)$/i;
+/** A run's bookkeeping under an output location: never data. */
+const BOOKKEEPING = /(^|\/)_sfn-fanout\//;
 
 /** Gzip streams cannot be entered in the middle, so a `.gz` object is always one whole segment. */
 export function isSplittable(key: string): boolean {
@@ -59,6 +63,11 @@ export function planPartitions(listing: Iterable<PlannedObject>, options: PlanOp
   const splittable: PlannedObject[] = [];
   for (const object of listing) {
     objects += 1;
+    if (BOOKKEEPING.test(object.key)) {
+      throw new InputError(
+        `The input holds "${object.key}", a file sfn-fanout writes under an output: the input is, or holds, an earlier run's output. Read its results from its partitions/ prefix instead, or move the _sfn-fanout/ folder out of the input.`,
+      );
+    }
     if (UNREADABLE.test(object.key)) {
       throw new InputError(
         `Cannot read "${object.key}": only plain text and gzip (.gz) are supported. Decompress it, or move it out of the input location.`,
@@ -135,7 +144,7 @@ function placeWholeObjects(whole: PlannedObject[], bins: Bin[]): void {
     const bin = bins[index]!;
     bin.load += weightOf(object);
     bin.bytes += object.size;
-    bin.segments.push({ key: object.key, start: 0, end: object.size });
+    bin.segments.push({ key: object.key, start: 0, end: object.size, ...identityOf(object) });
     heap.push(index);
   }
   // Whole objects were placed by size; keep each partition's segments in key order for reading.
@@ -181,13 +190,17 @@ function pourSplittable(splittable: PlannedObject[], bins: Bin[], quotas: number
       while (quotas[binIndex] === 0) binIndex += 1;
       const bin = bins[binIndex]!;
       const take = Math.min(quotas[binIndex]!, object.size - start);
-      bin.segments.push({ key: object.key, start, end: start + take });
+      bin.segments.push({ key: object.key, start, end: start + take, ...identityOf(object) });
       bin.load += take;
       bin.bytes += take;
       quotas[binIndex]! -= take;
       start += take;
     }
   }
+}
+
+function identityOf(object: StoredObject): Pick<Segment, 'identity'> {
+  return object.identity === undefined ? {} : { identity: object.identity };
 }
 
 export function compareKeys(a: string, b: string): number {

@@ -20,8 +20,8 @@ export function splitPartition(partition: Partition): [Partition, Partition] {
     if (cutAt <= 0) second.push(segment);
     else if (cutAt >= size) first.push(segment);
     else if (isSplittable(segment.key)) {
-      first.push({ key: segment.key, start: segment.start, end: segment.start + cutAt });
-      second.push({ key: segment.key, start: segment.start + cutAt, end: segment.end });
+      first.push({ ...segment, end: segment.start + cutAt });
+      second.push({ ...segment, start: segment.start + cutAt });
     } else (cutAt >= size / 2 ? first : second).push(segment);
     position += size;
   }

@@ -17,10 +17,10 @@ const MAX_CONTINUATION = 8 * 1024 * 1024;
 export function segmentLines(store: ObjectStore, segment: Segment): AsyncGenerator<RawLine[]> {
   if (!isSplittable(segment.key)) {
     // A whole gzip object: offsets are positions in the decompressed text.
-    return splitLines(gunzip(store.read(segment.key), store.uriOf(segment.key)), { firstOffset: 0 });
+    return splitLines(gunzip(store.read(segment.key, undefined, segment.identity), store.uriOf(segment.key)), { firstOffset: 0 });
   }
   const from = Math.max(0, segment.start - 1);
-  return splitLines(bytesFrom(store, segment.key, from, segment.end), {
+  return splitLines(bytesFrom(store, segment.key, from, segment.end, segment.identity), {
     firstOffset: from,
     skipBefore: segment.start,
     stopAt: segment.end,
@@ -28,22 +28,22 @@ export function segmentLines(store: ObjectStore, segment: Segment): AsyncGenerat
 }
 
 /** The first line of an object (a CSV header), read without reading the rest. */
-export async function firstLine(store: ObjectStore, key: string): Promise<RawLine | undefined> {
+export async function firstLine(store: ObjectStore, key: string, identity?: string): Promise<RawLine | undefined> {
   const lines = isSplittable(key)
-    ? splitLines(bytesFrom(store, key, 0, FIRST_CONTINUATION), { firstOffset: 0, stopAt: 1 })
-    : splitLines(gunzip(store.read(key), store.uriOf(key)), { firstOffset: 0, stopAt: 1 });
+    ? splitLines(bytesFrom(store, key, 0, FIRST_CONTINUATION, identity), { firstOffset: 0, stopAt: 1 })
+    : splitLines(gunzip(store.read(key, undefined, identity), store.uriOf(key)), { firstOffset: 0, stopAt: 1 });
   for await (const batch of lines) return batch[0];
   return undefined;
 }
 
-/** The segment's bytes, then further ranges of growing size until the caller stops or EOF. */
-async function* bytesFrom(store: ObjectStore, key: string, start: number, end: number): AsyncGenerator<Uint8Array> {
+/** The segment's bytes, then further ranges of growing size until the caller stops or EOF; every read checks the object's identity. */
+async function* bytesFrom(store: ObjectStore, key: string, start: number, end: number, identity: string | undefined): AsyncGenerator<Uint8Array> {
   let position = start;
   let step = end - start;
   let continuation = 0;
   for (;;) {
     let got = 0;
-    for await (const chunk of store.read(key, { start: position, end: position + step })) {
+    for await (const chunk of store.read(key, { start: position, end: position + step }, identity)) {
       got += chunk.byteLength;
       yield chunk;
     }

@@ -5,9 +5,11 @@ import { serializeError } from '../lambda-error.ts';
 import { loadHandler, type LoadedHandler } from '../handler/load-handler.ts';
 import { parseJob, type Job, type JobRequest } from '../job.ts';
 import { parseInputLocation, parseLocation } from '../location.ts';
+import { AttemptOutput, OUTCOME_FILE, attemptKey, newAttemptId } from '../partition/attempt-output.ts';
+import { commitAttempt, manifestKey, outcomeKey, runManifest } from '../partition/commit.ts';
 import {
   BATCH_FILE,
-  partitionDetailKey,
+  partitionLabel,
   runKey,
   partitionResults,
   type MapResult,
@@ -27,7 +29,7 @@ import { readMapRunResults, type DistributedMapOutput } from './map-run-results.
 import type { ObjectStore, StoredObject } from '../store/object-store.ts';
 import { bucketAndKey } from '../store/bucket-names.ts';
 import { openStore } from '../store/open-store.ts';
-import { readJson } from '../store/read-json.ts';
+import { readJson, readJsonIfPresent } from '../store/read-json.ts';
 
 /**
  * The steps of the state machine (partition, work a partition or a batch, split, reduce), as
@@ -54,11 +56,19 @@ export interface ManifestLocation {
   readonly key: string;
 }
 
+/** Each function's Timeout in seconds: every Lambda Task's TimeoutSecondsPath reads its own from here. */
+export interface TaskTimeouts {
+  readonly partitioner: number;
+  readonly worker: number;
+  readonly reducer: number;
+}
+
 export interface PartitionEvent {
   readonly request: JobRequest;
   /** The execution's name: results of one execution never mix with another's. */
   readonly runId: string;
   readonly settings?: PartitionSettings;
+  readonly timeouts?: TaskTimeouts;
 }
 
 export interface PlanSummary {
@@ -82,6 +92,8 @@ export interface PartitionOutput {
   readonly maxConcurrency: number;
   readonly toleratedFailurePercentage: number;
   readonly itemsPerBatch: number;
+  /** Passed on to every Task after the partitioner, for its TimeoutSecondsPath. */
+  readonly timeouts?: TaskTimeouts;
 }
 
 export interface StepDeps {
@@ -113,6 +125,7 @@ export async function partitionStep(event: PartitionEvent, deps: StepDeps): Prom
   const job = parseJob(event.request ?? {});
   const settings = parseSettings(event.settings ?? {});
   const runId = parseRunId(event.runId);
+  const timeouts = event.timeouts === undefined ? undefined : parseTimeouts(event.timeouts);
   const { destination } = stores(job, deps);
   const throughput = await readJson<Throughput>(destination, THROUGHPUT_FILE).catch(() => undefined);
   const plan = await planJob(job, deps, { throughput, workerTimeoutSeconds: settings.workerTimeoutSeconds });
@@ -135,7 +148,18 @@ export async function partitionStep(event: PartitionEvent, deps: StepDeps): Prom
     maxConcurrency: settings.maxConcurrency,
     toleratedFailurePercentage: settings.toleratedFailurePercentage,
     itemsPerBatch: settings.itemsPerBatch,
+    ...(timeouts === undefined ? {} : { timeouts }),
   };
+}
+
+function parseTimeouts(timeouts: TaskTimeouts): TaskTimeouts {
+  for (const name of ['partitioner', 'worker', 'reducer'] as const) {
+    const seconds = timeouts[name];
+    if (!Number.isInteger(seconds) || seconds < 1 || seconds > 900) {
+      throw new InputError(`timeouts.${name} ${JSON.stringify(seconds)} must be a Lambda Timeout, a whole number of seconds from 1 to 900.`);
+    }
+  }
+  return { partitioner: timeouts.partitioner, worker: timeouts.worker, reducer: timeouts.reducer };
 }
 
 function parseSettings(settings: PartitionSettings): { maxConcurrency: number; toleratedFailurePercentage: number; mapMode: MapMode; workerTimeoutSeconds: number; itemsPerBatch: number } {
@@ -175,50 +199,123 @@ export interface WorkEvent {
   readonly job: Job;
   readonly runId: string;
   readonly item: PartitionItem;
+  readonly timeouts?: TaskTimeouts;
 }
 
-/** A Distributed Map child's input with an ItemBatcher. */
+type ItemResult = PartitionSummary | FailedPartition;
+
+/**
+ * A Distributed Map child's input with an ItemBatcher: `{ BatchInput, Items }`. After a failed
+ * batch, RecoverBatch loops back with the partitions still to run and the results so far.
+ */
 export interface BatchEvent {
-  readonly BatchInput: { readonly job: Job; readonly runId: string };
+  readonly BatchInput: { readonly job: Job; readonly runId: string; readonly timeouts?: TaskTimeouts };
   readonly Items: readonly PartitionItem[];
+  readonly results?: readonly ItemResult[];
 }
 
 export interface WorkDeps extends StepDeps {
   readonly handler: () => Promise<LoadedHandler>;
 }
 
+/** Which partition (or half) an item is. */
+function nameOf(item: PartitionItem): { id: number; split?: string } {
+  return 'split' in item && item.split !== undefined ? { id: item.id, split: item.split } : { id: item.id };
+}
+
+/** Where a batch keeps each partition's result as it ends: what survives the batch running out of time. */
+export function batchResultKey(runId: string, item: PartitionItem): string {
+  return runKey(runId, `batch-results/part-${partitionLabel(nameOf(item))}.json`);
+}
+
+function failedItem(item: PartitionItem, error: string, cause: string): FailedPartition {
+  return { ...nameOf(item), status: 'failed', bytes: item.bytes, error, cause };
+}
+
+function failedWith(item: PartitionItem, thrown: unknown): FailedPartition {
+  const { errorType, errorMessage, trace } = serializeError(thrown);
+  return failedItem(item, errorType, JSON.stringify({ errorType, errorMessage, trace }));
+}
+
 /**
  * Runs each partition of a batch in turn; a partition that fails is reported as failed (its
- * error as Lambda would report it), so one bad partition does not fail its batch.
+ * error as Lambda would report it), so one bad partition does not fail its batch. Each result is
+ * also written as the partition ends, so a batch that runs out of time loses none of them.
  */
-export async function batchStep(event: BatchEvent, deps: WorkDeps): Promise<(PartitionSummary | FailedPartition)[]> {
-  const results: (PartitionSummary | FailedPartition)[] = [];
+export async function batchStep(event: BatchEvent, deps: WorkDeps): Promise<ItemResult[]> {
+  const runId = parseRunId(event.BatchInput.runId);
+  const { destination } = stores(event.BatchInput.job, deps);
+  const results = [...(event.results ?? [])];
   for (const item of event.Items) {
+    let result: ItemResult;
     try {
-      results.push(await workStep({ ...event.BatchInput, item }, deps));
+      result = await workStep({ ...event.BatchInput, item }, deps);
     } catch (error) {
-      const { errorType, errorMessage, trace } = serializeError(error);
-      results.push({ id: item.id, status: 'failed', bytes: item.bytes, error: errorType, cause: JSON.stringify({ errorType, errorMessage, trace }) });
+      result = failedWith(item, error);
     }
+    await destination.write(batchResultKey(runId, item), (deps.redact ?? String)(JSON.stringify(result)));
+    results.push(result);
   }
   return results;
 }
 
-/** Runs one partition; the full outcome goes to the output store, a summary back through the Map. */
+export interface RecoverBatchEvent {
+  /** The input of the ProcessBatch that failed, with its error. */
+  readonly recoverBatch: BatchEvent & { readonly failure: { readonly Error: string; readonly Cause: string } };
+}
+
+/**
+ * After a batch failed (ran out of time, or its environment crashed): the partitions it finished
+ * keep their results, once; the one it was running ends as it would on its own (after a timeout
+ * it is split in two and the halves run again; a half, or any other failure, fails); the ones it
+ * never reached go back to run. The batch's partitions run in order, so the first without a
+ * result is the one it was running.
+ */
+export async function recoverBatchStep(event: RecoverBatchEvent, deps: StepDeps): Promise<BatchEvent> {
+  const { BatchInput, Items, results = [], failure } = event.recoverBatch;
+  const runId = parseRunId(BatchInput.runId);
+  const { destination } = stores(BatchInput.job, deps);
+  const done = [...results];
+  let next = 0;
+  for (; next < Items.length; next += 1) {
+    const finished = await readJsonIfPresent<ItemResult>(destination, batchResultKey(runId, Items[next]!));
+    if (finished === undefined) break;
+    done.push(finished);
+  }
+  const [stopped, ...rest] = Items.slice(next);
+  if (stopped === undefined) return { BatchInput, Items: [], results: done };
+  const timedOut = failure.Error === 'Sandbox.Timedout' || failure.Error === 'States.Timeout';
+  if (timedOut && nameOf(stopped).split === undefined) {
+    try {
+      return { BatchInput, Items: [...splitPartition(await resolvePartition(stopped, destination)), ...rest], results: done };
+    } catch (error) {
+      return { BatchInput, Items: rest, results: [...done, failedWith(stopped, error)] };
+    }
+  }
+  return { BatchInput, Items: rest, results: [...done, failedItem(stopped, failure.Error, failure.Cause)] };
+}
+
+/**
+ * Runs one partition as one attempt: its files are staged under the attempt, its full outcome
+ * goes to the attempt's outcome file, and a summary naming the attempt goes back through the Map.
+ */
 export async function workStep(event: WorkEvent, deps: WorkDeps): Promise<PartitionSummary> {
-  const { job, runId } = event;
+  const { job } = event;
+  const runId = parseRunId(event.runId);
   const { source, destination } = stores(job, deps);
+  const partition = await resolvePartition(event.item, destination);
+  const output = new AttemptOutput(destination, { runId, partition: nameOf(partition), attempt: newAttemptId() });
   const outcome = await runPartition({
-    partition: await resolvePartition(event.item, destination),
+    partition,
     format: job.format,
     maxRejected: job.maxRejected,
     source,
-    destination,
+    output,
     handler: await deps.handler(),
     ...(deps.redact === undefined ? {} : { redact: deps.redact }),
   });
-  await destination.write(partitionDetailKey(parseRunId(runId), outcome), (deps.redact ?? String)(JSON.stringify(outcome)));
-  const { result: _result, rejectedSamples: _samples, outputs: _outputs, ...summary } = outcome;
+  await destination.write(attemptKey(output.ref, OUTCOME_FILE), (deps.redact ?? String)(JSON.stringify(outcome)));
+  const { result: _result, rejectedSamples: _samples, outputs: _outputs, staged: _staged, ...summary } = outcome;
   return summary;
 }
 
@@ -231,13 +328,14 @@ export interface SplitOutput {
   readonly job: Job;
   readonly runId: string;
   readonly halves: [Partition, Partition];
+  readonly timeouts?: TaskTimeouts;
 }
 
 /** Splits a partition that timed out into two halves, which the state machine then runs. */
 export async function splitStep(event: SplitEvent, deps: StepDeps): Promise<SplitOutput> {
-  const { job, runId, item } = event.split;
+  const { job, runId, item, timeouts } = event.split;
   const { destination } = stores(job, deps);
-  return { job, runId: parseRunId(runId), halves: splitPartition(await resolvePartition(item, destination)) };
+  return { job, runId: parseRunId(runId), halves: splitPartition(await resolvePartition(item, destination)), ...(timeouts === undefined ? {} : { timeouts }) };
 }
 
 export interface ReduceEvent {
@@ -255,26 +353,38 @@ export interface BatchFile extends BatchResult {
   readonly job: Job;
   readonly plan: PlanSummary;
   readonly outcomes: readonly PartitionOutcome[];
+  /** The run manifest's key under the output: every output this run committed. */
+  readonly manifest: string;
 }
 
-const DETAIL_READS_IN_FLIGHT = 16;
+const IN_FLIGHT = 16;
 
+/**
+ * Counts each partition once, from the one attempt its Map result names; merges the results;
+ * commits those attempts' outputs (nothing else ever reaches `partitions/` or `rejected/`); then
+ * writes the run manifest, and last the batch file.
+ */
 export async function reduceStep(event: ReduceEvent, deps: WorkDeps): Promise<BatchResult> {
   const handler = await deps.handler();
   const runId = parseRunId(event.runId);
   const { destination } = stores(event.job, deps);
   const iterations = Array.isArray(event.partitions) ? event.partitions : await readMapRunResults(event.job, event.partitions as DistributedMapOutput, deps);
   const results = partitionResults(iterations as MapResult[]);
-  const outcomes = await mapLimited(results, DETAIL_READS_IN_FLIGHT, async (entry): Promise<PartitionOutcome> =>
-    entry.status === 'failed' ? entry : readJson<SucceededPartition>(destination, partitionDetailKey(runId, entry)),
+  const outcomes = await mapLimited(results, IN_FLIGHT, async (entry): Promise<PartitionOutcome> =>
+    entry.status === 'failed' ? entry : readJson<SucceededPartition>(destination, outcomeKey(runId, entry)),
   );
   const batch = reduceOutcomes(outcomes, handler.merge, event.toleratedFailurePercentage);
+  const succeeded = outcomes.filter((outcome): outcome is SucceededPartition => outcome.status === 'succeeded');
+  const committed = await mapLimited(succeeded, IN_FLIGHT, (outcome) => commitAttempt(destination, runId, outcome));
+  const failed = outcomes.filter((outcome): outcome is FailedPartition => outcome.status === 'failed');
+  const order = (a: { id: number; split?: string }, b: { id: number; split?: string }): number => a.id - b.id || (a.split ?? '').localeCompare(b.split ?? '');
+  await destination.write(manifestKey(runId), JSON.stringify(runManifest(runId, batch.status, destination.uri, committed.sort(order), failed.sort(order))));
   // The next run plans its partitions from what this one measured.
   const throughput = measuredThroughput(outcomes, runId);
   if (throughput !== undefined) await destination.write(THROUGHPUT_FILE, JSON.stringify(throughput));
   // Per-partition results stay in their own files; the merged one is in `result`.
   const lean = outcomes.map((outcome) => (outcome.status === 'succeeded' ? { ...outcome, result: null } : outcome));
-  const file: BatchFile = { ...batch, runId, job: event.job, plan: event.plan, outcomes: lean };
+  const file: BatchFile = { ...batch, runId, job: event.job, plan: event.plan, outcomes: lean, manifest: manifestKey(runId) };
   await destination.write(runKey(runId, BATCH_FILE), (deps.redact ?? String)(JSON.stringify(file)));
   return batch;
 }

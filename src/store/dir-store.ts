@@ -1,7 +1,7 @@
-import { createReadStream } from 'node:fs';
-import { mkdir, opendir, readlink, realpath, stat, writeFile } from 'node:fs/promises';
+import { constants, createReadStream, statSync, type Stats } from 'node:fs';
+import { copyFile, mkdir, opendir, readlink, realpath, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { StoreError } from '../errors.ts';
+import { InputChangedError, MissingObjectError, StoreError } from '../errors.ts';
 import type { ByteRange, ObjectStore, StoredObject } from './object-store.ts';
 
 const READ_CHUNK = 1 << 20;
@@ -25,7 +25,7 @@ export class DirStore implements ObjectStore {
     });
     if (this.#only !== undefined) {
       if (!info.isFile()) throw new StoreError(`${this.uri} is not a file.`);
-      yield { key: this.#only, size: info.size };
+      yield { key: this.#only, size: info.size, identity: identityOf(info) };
       return;
     }
     if (!info.isDirectory()) throw new StoreError(`${this.#root} is not a directory: give the folder that holds the data.`);
@@ -62,7 +62,7 @@ export class DirStore implements ObjectStore {
         if (ancestors.includes(real)) throw new StoreError(`input: ${file} is a symbolic link back to ${real}, which holds it: a loop. Remove the link.`);
         yield* this.#walk(key, real, [...ancestors, real]);
       } else if (info.isFile()) {
-        yield { key, size: info.size };
+        yield { key, size: info.size, identity: identityOf(info) };
       } else {
         throw new StoreError(`input: ${file} is not a regular file (a FIFO, socket or device): move it out of the input directory.`);
       }
@@ -83,19 +83,27 @@ export class DirStore implements ObjectStore {
     return real;
   }
 
-  async *read(key: string, range?: ByteRange): AsyncIterable<Uint8Array> {
+  /**
+   * With an identity, the file is checked once the read ends, also when the reader stopped early:
+   * any write since the plan moved its size or modification time, so the bytes handed out were
+   * the planned ones only if it still has its identity then.
+   */
+  async *read(key: string, range?: ByteRange, identity?: string): AsyncIterable<Uint8Array> {
     if (range !== undefined && range.end <= range.start) return;
     const file = this.#pathOf(key);
     const stream = createReadStream(file, {
       highWaterMark: READ_CHUNK,
       ...(range === undefined ? {} : { start: range.start, end: range.end - 1 }),
     });
+    let failed = false;
     try {
       for await (const chunk of stream) yield chunk as Buffer;
     } catch (error) {
-      throw new StoreError(`Cannot read ${file} (${code(error)}).`, { cause: error });
+      failed = true;
+      throw new (code(error) === 'ENOENT' ? MissingObjectError : StoreError)(`Cannot read ${file} (${code(error)}).`, { cause: error });
     } finally {
       stream.destroy();
+      if (identity !== undefined && !failed) checkIdentity(file, identity);
     }
   }
 
@@ -103,6 +111,14 @@ export class DirStore implements ObjectStore {
     const file = this.#pathOf(key);
     await mkdir(path.dirname(file), { recursive: true });
     await writeFile(file, body);
+  }
+
+  async copy(fromKey: string, toKey: string): Promise<void> {
+    const [from, to] = [this.#pathOf(fromKey), this.#pathOf(toKey)];
+    await mkdir(path.dirname(to), { recursive: true });
+    await copyFile(from, to, constants.COPYFILE_FICLONE).catch((error: unknown) => {
+      throw new (code(error) === 'ENOENT' ? MissingObjectError : StoreError)(`Cannot copy ${from} to ${to} (${code(error)}).`, { cause: error });
+    });
   }
 
   uriOf(key: string): string {
@@ -120,4 +136,27 @@ export class DirStore implements ObjectStore {
 
 function code(error: unknown): string {
   return (error as { code?: string }).code ?? String(error);
+}
+
+/** A file's version for the plan: its size and modification time. */
+function identityOf(info: Pick<Stats, 'size' | 'mtimeMs'>): string {
+  return `${info.size}:${info.mtimeMs}`;
+}
+
+/** Synchronous: one stat call, without a trip through libuv's thread pool for every read of a tiny partition. */
+function checkIdentity(file: string, identity: string): void {
+  let info: Stats;
+  try {
+    info = statSync(file);
+  } catch (error) {
+    throw new (code(error) === 'ENOENT' ? MissingObjectError : StoreError)(`Cannot read ${file} (${code(error)}).`, { cause: error });
+  }
+  const now = identityOf(info);
+  if (now !== identity) {
+    const [plannedSize, plannedTime] = identity.split(':');
+    const [size, time] = now.split(':');
+    throw new InputChangedError(
+      `${file} changed after the plan was made (planned: ${plannedSize} bytes, modified ${new Date(Number(plannedTime)).toISOString()}; now: ${size} bytes, modified ${new Date(Number(time)).toISOString()}): its partitions cannot read the records they were planned with. Run the batch again once the input no longer changes.`,
+    );
+  }
 }

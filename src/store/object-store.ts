@@ -2,6 +2,8 @@
 export interface StoredObject {
   readonly key: string;
   readonly size: number;
+  /** Which version of the object was listed (S3: its ETag; a directory: size and modification time). */
+  readonly identity?: string;
 }
 
 /** Bytes [start, end) of an object. */
@@ -13,12 +15,16 @@ export interface ByteRange {
 /**
  * The one interface the data path needs from a store. Keys are relative to the store's location.
  * `read` yields the bytes of `range` that exist: a range past the end of the object yields nothing.
+ * Given the `identity` the listing reported, it fails with InputChangedError when the object is no
+ * longer that version; a missing key fails with MissingObjectError.
  */
 export interface ObjectStore {
   readonly uri: string;
   list(): AsyncIterable<StoredObject>;
-  read(key: string, range?: ByteRange): AsyncIterable<Uint8Array>;
+  read(key: string, range?: ByteRange, identity?: string): AsyncIterable<Uint8Array>;
   write(key: string, body: string | Uint8Array): Promise<void>;
+  /** Copies an object within the store (S3: a server-side copy); how an attempt's outputs are committed. */
+  copy(fromKey: string, toKey: string): Promise<void>;
   /** Full URI of a key, for reports and error messages. */
   uriOf(key: string): string;
 }

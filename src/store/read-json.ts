@@ -1,3 +1,4 @@
+import { MissingObjectError } from '../errors.ts';
 import type { ObjectStore } from './object-store.ts';
 
 /** A whole JSON object from a store. */
@@ -5,4 +6,14 @@ export async function readJson<T>(store: ObjectStore, key: string): Promise<T> {
   const chunks: Uint8Array[] = [];
   for await (const chunk of store.read(key)) chunks.push(chunk);
   return JSON.parse(Buffer.concat(chunks).toString('utf8')) as T;
+}
+
+/** A whole JSON object from a store, or undefined when the key is not there. */
+export async function readJsonIfPresent<T>(store: ObjectStore, key: string): Promise<T | undefined> {
+  try {
+    return await readJson<T>(store, key);
+  } catch (error) {
+    if (error instanceof MissingObjectError) return undefined;
+    throw error;
+  }
 }

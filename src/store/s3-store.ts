@@ -1,6 +1,6 @@
-import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { CopyObjectCommand, GetObjectCommand, ListObjectsV2Command, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import type { Readable } from 'node:stream';
-import { StoreError, errorMessage } from '../errors.ts';
+import { InputChangedError, MissingObjectError, StoreError, errorMessage } from '../errors.ts';
 import type { ByteRange, ObjectStore, StoredObject } from './object-store.ts';
 
 const MAX_RESUMES = 5;
@@ -48,7 +48,7 @@ export class S3Store implements ObjectStore {
           );
         }
         found = true;
-        yield { key, size: object.Size ?? 0 };
+        yield { key, size: object.Size ?? 0, ...(object.ETag === undefined ? {} : { identity: object.ETag }) };
       }
       token = page.IsTruncated === true && (this.#only === undefined || !found) ? page.NextContinuationToken : undefined;
     } while (token !== undefined);
@@ -60,9 +60,10 @@ export class S3Store implements ObjectStore {
   /**
    * Streams the bytes of a range. The SDK retries a failed request (SlowDown, 5xx); a connection
    * dropped in the middle of a body is resumed here with a new ranged GET from the first byte not yet
-   * yielded, so no byte is lost or repeated.
+   * yielded, so no byte is lost or repeated. Given the planned ETag, every GET carries it as
+   * If-Match: S3 answers 412 once the object was replaced, and the bytes never mix two versions.
    */
-  async *read(key: string, range?: ByteRange): AsyncIterable<Uint8Array> {
+  async *read(key: string, range?: ByteRange, identity?: string): AsyncIterable<Uint8Array> {
     if (range !== undefined && range.end <= range.start) return;
     let position = range?.start ?? 0;
     for (let resumes = 0; ; resumes += 1) {
@@ -73,12 +74,20 @@ export class S3Store implements ObjectStore {
             Bucket: this.#bucket,
             Key: this.#prefix + key,
             ...(range === undefined && position === 0 ? {} : { Range: `bytes=${position}-${range === undefined ? '' : range.end - 1}` }),
+            ...(identity === undefined ? {} : { IfMatch: identity }),
           }),
         );
         body = response.Body as Readable;
       } catch (error) {
+        const status = (error as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
         // A range that starts at or past the end of the object: there is nothing more to read.
-        if ((error as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode === 416) return;
+        if (status === 416) return;
+        if (status === 412) {
+          throw new InputChangedError(
+            `${this.uriOf(key)} changed after the plan was made (planned ETag ${identity}; S3 answered 412 Precondition Failed to If-Match): its partitions cannot read the records they were planned with. Run the batch again once the input no longer changes.`,
+            { cause: error },
+          );
+        }
         // A connection lost before the response: ask again, within the same budget.
         if (isNetworkError(error) && resumes < MAX_RESUMES) continue;
         throw this.#explain('read', this.uriOf(key), error);
@@ -105,11 +114,19 @@ export class S3Store implements ObjectStore {
       });
   }
 
+  /** A server-side copy (CopyObject: objects up to 5 GB, far above what one Lambda writes). */
+  async copy(fromKey: string, toKey: string): Promise<void> {
+    const source = `${this.#bucket}/${(this.#prefix + fromKey).split('/').map(encodeURIComponent).join('/')}`;
+    await this.#client.send(new CopyObjectCommand({ Bucket: this.#bucket, Key: this.#prefix + toKey, CopySource: source })).catch((error: unknown) => {
+      throw this.#explain('copy', `${this.uriOf(fromKey)} to ${this.uriOf(toKey)}`, error);
+    });
+  }
+
   uriOf(key: string): string {
     return `s3://${this.#bucket}/${this.#prefix}${key}`;
   }
 
-  #explain(action: 'list' | 'read' | 'write', uri: string, error: unknown): StoreError {
+  #explain(action: 'list' | 'read' | 'write' | 'copy', uri: string, error: unknown): StoreError {
     const name = (error as { name?: string }).name ?? 'Error';
     const hint =
       name === 'NoSuchBucket'
@@ -117,8 +134,8 @@ export class S3Store implements ObjectStore {
         : name === 'NoSuchKey'
           ? 'the object is gone: was it deleted after the plan was made?'
           : name === 'AccessDenied'
-            ? `the role has no permission to ${action} it: allow s3:${action === 'list' ? 'ListBucket' : action === 'read' ? 'GetObject' : 'PutObject'}`
+            ? `the role has no permission to ${action} it: allow s3:${action === 'list' ? 'ListBucket' : action === 'read' ? 'GetObject' : action === 'copy' ? 'GetObject on the source and s3:PutObject on the target' : 'PutObject'}`
             : errorMessage(error);
-    return new StoreError(`Cannot ${action} ${uri}: ${hint} (${name}).`, { cause: error });
+    return new (name === 'NoSuchKey' ? MissingObjectError : StoreError)(`Cannot ${action} ${uri}: ${hint} (${name}).`, { cause: error });
   }
 }

@@ -1,0 +1,76 @@
+import { randomUUID } from 'node:crypto';
+import type { ObjectStore } from '../store/object-store.ts';
+import { outputName, partitionLabel, partitionOutputKey, runKey, type PartitionName } from './outcome.ts';
+
+/**
+ * One attempt at one partition. A partition can be attempted more than once (Lambda retries, a
+ * timeout that Step Functions gave up on while the function ran on), so every attempt writes apart
+ * from the others, and only the attempt whose result the reducer counts is ever published.
+ */
+export interface AttemptRef {
+  readonly runId: string;
+  readonly partition: PartitionName;
+  readonly attempt: string;
+}
+
+/** 12 hex digits (48 random bits): unique among one partition's attempts. */
+export function newAttemptId(): string {
+  return randomUUID().replaceAll('-', '').slice(0, 12);
+}
+
+/**
+ * Every file of an attempt starts with `_sfn-fanout/runs/<run>/attempts/part-NNNNN.<attempt>`:
+ * `.json` (its outcome), `.rejected.jsonl`, and `/<name>` for each output. A partition's attempts
+ * share the prefix `attempts/part-NNNNN.`, and an attempt with no outputs makes no directory.
+ */
+export function attemptKey(ref: AttemptRef, suffix: AttemptFile): string {
+  return runKey(ref.runId, `attempts/part-${partitionLabel(ref.partition)}.${ref.attempt}${suffix}`);
+}
+
+export type AttemptFile = typeof OUTCOME_FILE | typeof REJECTED_FILE | `/${string}`;
+export const OUTCOME_FILE = '.json';
+export const REJECTED_FILE = '.rejected.jsonl';
+
+/** Where an attempt stages an output the handler named. */
+export function stagedOutputKey(ref: AttemptRef, name: string): string {
+  return attemptKey(ref, `/${outputName(name)}`);
+}
+
+/**
+ * Everything an attempt writes: the handler's outputs and the rejected records. It all goes under
+ * the attempt (like a Spark task-attempt directory, or the S3A magic committer's pending uploads) and
+ * becomes visible under `partitions/` and `rejected/` only when the reducer commits the attempt.
+ */
+export class AttemptOutput {
+  readonly ref: AttemptRef;
+  readonly #store: ObjectStore;
+  readonly #staged: string[] = [];
+
+  constructor(store: ObjectStore, ref: AttemptRef) {
+    this.#store = store;
+    this.ref = ref;
+  }
+
+  /** Stages an output; returns the URI it will have once committed. Writing a name again replaces it. */
+  async writeOutput(name: string, body: string | Uint8Array): Promise<string> {
+    const safe = outputName(name);
+    await this.#store.write(stagedOutputKey(this.ref, safe), body);
+    if (!this.#staged.includes(safe)) this.#staged.push(safe);
+    return this.#store.uriOf(partitionOutputKey(this.ref.partition, safe));
+  }
+
+  /** Stages the attempt's rejected records, one JSON document a line. */
+  async writeRejected(lines: string): Promise<void> {
+    await this.#store.write(attemptKey(this.ref, REJECTED_FILE), lines);
+  }
+
+  /** The output names staged so far, in the order first written. */
+  get staged(): readonly string[] {
+    return [...this.#staged];
+  }
+
+  /** URIs the staged outputs will have once committed. */
+  get committedUris(): string[] {
+    return this.#staged.map((name) => this.#store.uriOf(partitionOutputKey(this.ref.partition, name)));
+  }
+}
