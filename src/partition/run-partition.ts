@@ -105,6 +105,8 @@ export async function runPartition(run: PartitionRun): Promise<SucceededPartitio
     result = finish === undefined ? state : await finish.call(handler.handler, state, context);
   }
 
+  // Writes the handler started and never awaited belong to this attempt too: the outcome lists them only once they are in place.
+  await output.settled();
   const records = handed + unparsed;
   const samples = rejections.slice(0, MAX_REJECTED_SAMPLES).map(({ key, offset, message }) => ({ key, offset, message }));
   if (exceeds(rejections.length, records, run.maxRejected)) {
