@@ -48,6 +48,17 @@ describe('the worker runtime', () => {
     ]);
   });
 
+  it('refuses a CSV object whose first line is blank, by name, in every partition of it: its header is not found further down', async () => {
+    const { source, base } = await fixture({ 'a.csv': `\r\nid,v\n${Array.from({ length: 30 }, (_, i) => `${i},x`).join('\n')}\n` });
+    const partitions = await planOf(source, 3);
+    expect(partitions).toHaveLength(3);
+    for (const partition of partitions) {
+      await expect(runPartition({ ...base(partition, 'csv'), handler: collectingHandler() })).rejects.toThrow(
+        `${source.uriOf('a.csv')} starts with a blank line, but with format csv an object's first line is its header. Remove the blank line(s) before the header.`,
+      );
+    }
+  });
+
   it('reads gzip objects whole and strips a UTF-8 byte-order mark', async () => {
     const { source, base } = await fixture({ 'a.txt.gz': gzipSync('\ufeffone\ntwo'), 'b.txt': '\ufeffthree\n' });
     const [partition] = await planOf(source, 1);
