@@ -188,7 +188,7 @@ describe('2. only the attempt the reducer counts is visible; readers read the ru
     await writeFile(path.join(dir, 'f.txt'), `${line}\n`);
     const machine = await loadStateMachine(defaultTemplatePath(), { InputBucket: 'local', OutputBucket: 'local', WorkerTimeout: '1' });
     const worker = machine.functions.get(functionArn('WorkerFunction'))!;
-    const pool = new LambdaPool({ size: 1, environment: () => ({ SFN_FANOUT_HANDLER: faultHandler }) });
+    const pool = new LambdaPool({ size: 1, environment: () => ({ SFN_FANOUT_HANDLER: faultHandler }), onOutput: () => {} });
     // When each thread is gone, in the order things happen.
     const events: string[] = [];
     const terminate = Worker.prototype.terminate;

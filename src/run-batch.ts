@@ -85,6 +85,7 @@ async function runOnLocalEngine(settings: RunSettings, hooks: RunHooks, log: (li
     s3: settings.s3,
     environment: passedEnvironment(settings.passEnv, warn),
     redactor: hooks.redactor ?? runSecrets(settings),
+    lambdaLog: log,
     ...(hooks.onProgress === undefined ? {} : { onProgress: hooks.onProgress }),
     ...(hooks.signal === undefined ? {} : { signal: hooks.signal }),
   });

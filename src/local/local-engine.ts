@@ -8,13 +8,14 @@ import { toJobRequest, type Job } from '../job.ts';
 import { parseInputLocation, parseLocation } from '../location.ts';
 import { BATCH_FILE, partitionResults, runKey, type MapResult } from '../partition/outcome.ts';
 import { buildReport, type BatchProgress, type BatchReport } from '../report/batch-report.ts';
+import { consoleText } from '../report/console.ts';
 import type { BatchFile } from '../steps/steps.ts';
 import { readJson } from '../store/read-json.ts';
 import { locationParameters, storeForBucket } from '../store/bucket-names.ts';
 import { lazyS3Client, openStore, regionOf, type S3Settings } from '../store/open-store.ts';
 import { Redactor } from '../secrets.ts';
 import { lambdaEnvironment, type LambdaCredentials } from './lambda-environment.ts';
-import { LambdaPool } from './lambda-pool.ts';
+import { LambdaPool, lambdaLogWriter } from './lambda-pool.ts';
 import { distributedMapAsTask, isDistributedMap, runDistributedMap } from './distributed-map.ts';
 import { defaultTemplatePath, loadStateMachine, type LocalFunction } from './template-definition.ts';
 import { INTERPRETER_NEVER_SECONDS, TASK_TIMEOUT_FIELD, taskTimeoutSeconds, withLocalTaskTimeouts } from './task-timeouts.ts';
@@ -39,6 +40,12 @@ export interface LocalRunOptions {
   readonly environment?: Readonly<Record<string, string>>;
   /** Known secrets: the engine and its Lambda threads redact them from everything they write. */
   readonly redactor?: Redactor;
+  /**
+   * Where what the Lambdas print goes, as Lambda sends it to CloudWatch Logs: whole lines, each
+   * labelled with its function and partition (or request), several joined by new lines. The
+   * caller redacts and filters it as all its console text; by default it goes to stderr so.
+   */
+  readonly lambdaLog?: (lines: string) => void;
   readonly runId?: string;
   /** Replaces every Retry wait, in milliseconds (the template's backoff otherwise). */
   readonly retryDelayMs?: number;
@@ -98,6 +105,7 @@ export async function runLocal(options: LocalRunOptions): Promise<BatchReport> {
         path: process.env.PATH,
       }),
     secrets: redactor.values,
+    onOutput: lambdaLogWriter(options.lambdaLog ?? ((lines) => void process.stderr.write(`${consoleText(redactor.redact(lines))}\n`))),
   });
   const invoke = options.wrapInvoke?.(pool.invoke.bind(pool)) ?? pool.invoke.bind(pool);
   const progress = { total: undefined as number | undefined, succeeded: 0, failed: 0, records: 0 };

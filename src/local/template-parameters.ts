@@ -41,9 +41,14 @@ export async function checkTemplateParameters(templatePath: string, values: Read
     }
     const problem = parameterProblem(spec, value);
     // A NoEcho or secret-sounding parameter's value stays out of the message, as CloudFormation keeps it out of its output.
-    const shown = spec.NoEcho === true || spec.NoEcho === 'true' || isSecretName(name) ? '(value hidden)' : `"${value}"`;
+    const shown = isNoEcho(spec.NoEcho) || isSecretName(name) ? '(value hidden)' : `"${value}"`;
     if (problem !== undefined) throw new InputError(`parameters: ${name} ${shown} ${problem} (${templatePath}).`);
   }
+}
+
+/** A parameter's NoEcho, as CloudFormation reads it: true, or the string "true" in any case. */
+export function isNoEcho(noEcho: unknown): boolean {
+  return noEcho === true || (typeof noEcho === 'string' && noEcho.toLowerCase() === 'true');
 }
 
 function parameterProblem(spec: ParameterSpec, value: string): string | undefined {

@@ -1,0 +1,120 @@
+import { readFileSync } from 'node:fs';
+import { readFile, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { InputError } from '../src/errors.ts';
+import { Redactor, environmentSecrets, isSecretName, possibleSecrets } from '../src/secrets.ts';
+import { parseRunSettings } from '../src/settings.ts';
+import { tempDir } from './helpers/corpus.ts';
+import { startCli } from './helpers/run-cli.ts';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const root = path.resolve(here, '..');
+const noisy = path.join(here, 'fixtures/noisy-handler.ts');
+const handler = path.join(root, 'examples/log-analytics/handler.ts');
+
+/** Whether a process still runs (a zombie runs nothing). */
+function running(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return !/^\d+ \(.*\) Z/.test(readFileSync(`/proc/${pid}/stat`, 'utf8'));
+  } catch {
+    return false;
+  }
+}
+
+/** Settings from the given options over a minimal valid run. */
+function settingsOf(options: Record<string, string>): ReturnType<typeof parseRunSettings> {
+  const all: Record<string, string> = { input: 'examples/log-analytics/sample', output: 'out/x', handler, ...options };
+  return parseRunSettings((name) => all[name]);
+}
+
+describe('what a handler prints', () => {
+  it('reaches the console redacted, labelled with its function and partition, with no escape sequence or workflow command; its child processes end with the run; its thread is handed no secret', async () => {
+    const input = await tempDir();
+    for (const name of ['a', 'b']) await writeFile(path.join(input, `${name}.txt`), `${name}1\n${name}2\n`);
+    const work = await tempDir();
+    const pidFile = path.join(work, 'pids');
+    const env = { DB_PASS: 'hunter2-correct-horse', GITHUB_TOKEN: 'ghs_16C7e42F292c6912E7710c838347Ae178B4a', AWS_SECRET_ACCESS_KEY: 'wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY', PID_FILE: pidFile };
+    const cli = startCli(['run', '--input', input, '--output', path.join(work, 'out'), '--handler', noisy, '--format', 'lines', '--partitions', '2', '--pass-env', 'DB_PASS,PID_FILE', '--report', path.join(work, 'report.json')], env);
+    const ran = await cli.exited;
+    expect([ran.code, ran.stderr]).toEqual([0, expect.any(String)]);
+    const console = `${ran.stdout}\n${ran.stderr}`;
+    // It did print, every line labelled; the secret in it is ***.
+    expect(ran.stderr).toContain('[HandlerCheck request 0] loading with DB_PASS=undefined');
+    expect(ran.stderr).toContain('[WorkerFunction part-00000] record a1 DB_PASS=***');
+    expect(ran.stderr).toContain('[WorkerFunction part-00001] ::add-mask::status DB_PASS=***');
+    expect(ran.stderr).toContain('[WorkerFunction part-00001] ]0;owned[31mred[0mover');
+    for (const secret of Object.values(env).slice(0, 3)) expect(console).not.toContain(secret);
+    // eslint-disable-next-line no-control-regex -- the point
+    expect(console).not.toMatch(/[\u0000-\u0008\u000B-\u001F\u007F]/);
+    expect(console.split('\n').filter((line) => line.trimStart().startsWith('::'))).toEqual([]);
+    // The thread got no workerData at all: no list of the runner's secrets to read.
+    const report = JSON.parse(await readFile(path.join(work, 'report.json'), 'utf8')) as { result: unknown };
+    expect(JSON.stringify(report.result)).not.toContain('secret');
+    expect(JSON.stringify(report.result)).toContain('"workerData":null');
+    // Each partition started a `sleep 300` it never reaped: gone with the run.
+    const pids = (await readFile(pidFile, 'utf8')).trim().split('\n').map(Number);
+    expect(pids).toHaveLength(2);
+    expect(pids.filter(running)).toEqual([]);
+  });
+});
+
+describe('secrets known by name, by NoEcho, in URLs', () => {
+  it.each([
+    ['STRIPE_KEY', true],
+    ['SigningKey', true],
+    ['DB_PASS', true],
+    ['MYSQL_PWD', true],
+    ['NPM_AUTH', true],
+    ['SENTRY_DSN', true],
+    ['HMAC_SALT', true],
+    ['AUTH_HEADER', true],
+    ['SSH_KEY', true],
+    ['GOOGLE_APPLICATION_CREDENTIALS', true],
+    ['SlackWebhookUrl', true],
+    ['PWD', false],
+    ['KEY_PREFIX', false],
+    ['WorkerMemorySize', false],
+    ['PASSENGER_COUNT', false],
+    ['AUTHOR', false],
+  ])('%s is a secret’s name: %s', (name, secret) => {
+    expect(isSecretName(name)).toBe(secret);
+  });
+
+  it('takes a URL’s password from any variable, as written and decoded', () => {
+    expect(environmentSecrets({ DATABASE_URL: 'postgres://app:p%40ss-w0rd@db:5432/x', HOME: '/home/u', HTTPS_PROXY: 'http://u:proxy-secret@proxy:3128' })).toEqual(['p%40ss-w0rd', 'p@ss-w0rd', 'proxy-secret', 'proxy-secret']);
+  });
+
+  it('treats a NoEcho parameter as a secret, whatever its name', async () => {
+    const template = path.join(await tempDir(), 'noecho.yaml');
+    const bundled = await readFile(path.join(root, 'template/sfn-fanout.yaml'), 'utf8');
+    await writeFile(template, bundled.replace('\nParameters:\n', '\nParameters:\n  Target:\n    Type: String\n    NoEcho: "True"\n    Default: ""\n'));
+    const settings = settingsOf({ template, parameters: '{"Target": "plain-looking-value", "WorkerMemorySize": "2048"}' });
+    expect(possibleSecrets(settings, {})).toEqual(['plain-looking-value']);
+  });
+
+  it('an S3 endpoint’s password: redacted as written and decoded, never given on, never echoed', () => {
+    const settings = settingsOf({ 's3-endpoint': 'http://minio:p%40ss%2Fw0rd-Secret1@127.0.0.1:4599' });
+    expect(settings.s3.endpoint).toBe('http://127.0.0.1:4599');
+    const redactor = new Redactor(possibleSecrets(settings, {}));
+    expect(redactor.redact('at http://minio:p%40ss%2Fw0rd-Secret1@127.0.0.1 and p@ss/w0rd-Secret1')).toBe('at http://minio:***@127.0.0.1 and ***');
+    for (const endpoint of ['minio:Pw0rdSecret99@127.0.0.1:4599', 'http://minio:Pw%ZZSecret99@127.0.0.1:4599', 'ftp://minio:Pw0rdSecret99@127.0.0.1:4599']) {
+      let error: unknown;
+      try {
+        settingsOf({ 's3-endpoint': endpoint });
+      } catch (thrown) {
+        error = thrown;
+      }
+      expect(error).toBeInstanceOf(InputError);
+      expect((error as Error).message).toMatch(/^s3-endpoint ".*\*\*\*@127\.0\.0\.1:4599" is not/);
+      expect((error as Error).message).not.toContain('Secret99');
+    }
+  });
+
+  it('finds a secret URL-encoded, and a token shape glued to a word', () => {
+    const redactor = new Redactor(['wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY']);
+    expect(redactor.redact('?key=wJalrXUtnFEMI%2FK7MDENG%2FbPxRfiCYEXAMPLEKEY&x=1')).toBe('?key=***&x=1');
+    expect(redactor.redact('Bearerghp_A1b2C3d4E5f6G7h8I9j0K1l2M3n4O5p6Q7r8 tok_github_pat_11ABCDEFG0123456789_abcdefghijklmnopqrstu')).toBe('Bearer*** tok_***');
+  });
+});
