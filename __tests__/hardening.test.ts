@@ -1,10 +1,14 @@
 import { readFileSync } from 'node:fs';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { InputError } from '../src/errors.ts';
 import { Redactor, environmentSecrets, isSecretName, possibleSecrets } from '../src/secrets.ts';
 import { parseRunSettings } from '../src/settings.ts';
+import { createS3Client } from '../src/store/open-store.ts';
+import { S3Store } from '../src/store/s3-store.ts';
 import { tempDir } from './helpers/corpus.ts';
 import { startCli } from './helpers/run-cli.ts';
 
@@ -116,5 +120,44 @@ describe('secrets known by name, by NoEcho, in URLs', () => {
     const redactor = new Redactor(['wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY']);
     expect(redactor.redact('?key=wJalrXUtnFEMI%2FK7MDENG%2FbPxRfiCYEXAMPLEKEY&x=1')).toBe('?key=***&x=1');
     expect(redactor.redact('Bearerghp_A1b2C3d4E5f6G7h8I9j0K1l2M3n4O5p6Q7r8 tok_github_pat_11ABCDEFG0123456789_abcdefghijklmnopqrstu')).toBe('Bearer*** tok_***');
+  });
+});
+
+describe('an S3 response that trickles', () => {
+  beforeAll(() => {
+    process.env.AWS_ACCESS_KEY_ID ??= 'S3RVER';
+    process.env.AWS_SECRET_ACCESS_KEY ??= 'S3RVER';
+  });
+
+  it('ends at the request’s deadline, headers and body, in a listing and in a read, and is not resumed', async () => {
+    // Headers at once, then a byte of body every 100 ms: never 300 ms of silence, never an end.
+    const requests: string[] = [];
+    const server = http.createServer((request, response) => {
+      requests.push(request.method!);
+      response.writeHead(200, { 'content-type': 'application/xml', 'content-length': '100000' });
+      const timer = setInterval(() => response.write(' '), 100);
+      response.on('close', () => clearInterval(timer));
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const endpoint = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    const client = createS3Client({ endpoint, region: 'us-east-1' }, { timeouts: { connectionTimeoutMs: 500, socketTimeoutMs: 300, requestTimeoutMs: 1000 }, requestDeadlineMs: 800 });
+    try {
+      const store = new S3Store(client, 'b', 'in/');
+      let started = Date.now();
+      await expect(store.list()[Symbol.asyncIterator]().next()).rejects.toThrow(/^Cannot list s3:\/\/b\/in\/: S3 did not send the whole response within 0.8 s/);
+      expect(Date.now() - started).toBeLessThan(2500);
+      started = Date.now();
+      const read = (async () => {
+        for await (const chunk of store.read('batch.json')) void chunk;
+      })();
+      await expect(read).rejects.toThrow(/^Cannot read s3:\/\/b\/in\/batch.json: S3 did not send the whole response within 0.8 s.*\(RequestDeadlineError\)/);
+      expect(Date.now() - started).toBeLessThan(2500);
+      // One request each: neither the SDK nor the reader asked again.
+      expect(requests).toEqual(['GET', 'GET']);
+    } finally {
+      client.destroy();
+      server.closeAllConnections();
+      server.close();
+    }
   });
 });

@@ -15,7 +15,7 @@ import { partitionShortfall } from './plan/partition-plan.ts';
 import { prepareRun } from './preflight.ts';
 import { runSecrets, type Redactor } from './secrets.ts';
 import { planJob } from './steps/steps.ts';
-import { lazyS3Client } from './store/open-store.ts';
+import { CLI_REQUEST_DEADLINE_MS, lazyS3Client } from './store/open-store.ts';
 
 export interface RunHooks {
   readonly onProgress?: (progress: BatchProgress) => void;
@@ -50,7 +50,7 @@ async function runOnAws(settings: RunSettings, hooks: RunHooks, log: (line: stri
   const clients = hooks.awsClients ?? {
     cfn: new CloudFormationClient({ region: aws.region }),
     sfn: new SFNClient({ region: aws.region }),
-    s3: lazyS3Client({ region: aws.region })(),
+    s3: lazyS3Client({ region: aws.region }, { requestDeadlineMs: CLI_REQUEST_DEADLINE_MS })(),
     sts: new STSClient({ region: aws.region }),
   };
   // Before planning, whose S3 listing would otherwise fail with the SDK's own credentials message.
@@ -68,7 +68,7 @@ async function runOnAws(settings: RunSettings, hooks: RunHooks, log: (line: stri
 async function runOnLocalEngine(settings: RunSettings, hooks: RunHooks, log: (line: string) => void, warn: (line: string) => void): Promise<BatchReport> {
   const startedAt = Date.now();
   // The local engine's S3 requests end when the run is cancelled.
-  const s3 = lazyS3Client(settings.s3, { signal: hooks.signal });
+  const s3 = lazyS3Client(settings.s3, { signal: hooks.signal, requestDeadlineMs: CLI_REQUEST_DEADLINE_MS });
   let prepared: Awaited<ReturnType<typeof prepareRun>>;
   let shared: Awaited<ReturnType<typeof common>>;
   try {

@@ -12,7 +12,7 @@ import { consoleText } from '../report/console.ts';
 import type { BatchFile } from '../steps/steps.ts';
 import { readJson } from '../store/read-json.ts';
 import { locationParameters, storeForBucket } from '../store/bucket-names.ts';
-import { lazyS3Client, openStore, regionOf, type S3Settings } from '../store/open-store.ts';
+import { CLI_REQUEST_DEADLINE_MS, lazyS3Client, openStore, regionOf, type S3Settings } from '../store/open-store.ts';
 import { Redactor } from '../secrets.ts';
 import { lambdaEnvironment, type LambdaCredentials } from './lambda-environment.ts';
 import { LambdaPool, lambdaLogWriter } from './lambda-pool.ts';
@@ -79,7 +79,7 @@ export async function runLocal(options: LocalRunOptions): Promise<BatchReport> {
   // The same bundle the AWS engine zips: a local run exercises the code Lambda will run.
   const bundle = options.bundle ?? (await bundleHandler(options.handler));
   const redactor = options.redactor ?? new Redactor();
-  const s3Client = lazyS3Client(options.s3 ?? {}, { signal });
+  const s3Client = lazyS3Client(options.s3 ?? {}, { signal, requestDeadlineMs: CLI_REQUEST_DEADLINE_MS });
   const region = regionOf(options.s3 ?? {});
   // Like a Lambda's role, credentials go to the functions only when the run reads or writes S3.
   const usesS3 = inputLocation.kind === 's3' || outputLocation.kind === 's3';
