@@ -52,3 +52,16 @@ function childrenByParent(): Map<number, number[]> {
   }
   return children;
 }
+
+/** A process's parent and its start time (clock ticks after boot), from /proc; undefined once it is gone or where there is no /proc. */
+export function processInfo(pid: number): { parent: number; startTime: string } | undefined {
+  let stat: string;
+  try {
+    stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  } catch {
+    return undefined;
+  }
+  // After `pid (comm) `: state is field 3, ppid field 4, starttime field 22.
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return { parent: Number(fields[1]), startTime: fields[19]! };
+}
