@@ -257,6 +257,19 @@ export function checkLocalPaths(paths: { input?: string; output?: string; summar
       throw new InputError(`${name}: ${file} is a directory: give a file name, like ${path.join(file, `${name === 'summary' ? 'summary.md' : 'report.json'}`)}.`);
     }
   }
+  for (const [name, target] of [['output', output?.kind === 'dir' ? output.path : undefined], ['summary', paths.summary], ['report', paths.report]] as const) {
+    const blocking = target === undefined ? undefined : fileAbove(target);
+    if (blocking !== undefined) throw new InputError(`${name}: ${target} cannot be created: ${blocking} is a file, not a directory. Give a path under a directory.`);
+  }
+}
+
+/** The nearest existing folder above a path, when it is a file instead: nothing can be created under it. */
+function fileAbove(target: string): string | undefined {
+  for (let dir = path.dirname(path.resolve(target)); ; dir = path.dirname(dir)) {
+    const stat = statSync(dir, { throwIfNoEntry: false });
+    if (stat !== undefined) return stat.isDirectory() ? undefined : dir;
+    if (path.dirname(dir) === dir) return undefined;
+  }
 }
 
 /** Variable names, separated by commas, spaces or new lines. */
