@@ -1,10 +1,18 @@
-import { readFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { chmodSync, readFileSync, statSync, symlinkSync } from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import type { S3Client } from '@aws-sdk/client-s3';
 import { InputError } from '../src/errors.ts';
+import { privateDirectory } from '../src/handler/bundle-cache.ts';
+import { parseJob } from '../src/job.ts';
+import { defaultTemplatePath } from '../src/local/template-definition.ts';
+import { checkTemplateParameters } from '../src/local/template-parameters.ts';
+import { escapeHtml, escapeMarkdown } from '../src/report/markdown.ts';
+import { planJob } from '../src/steps/steps.ts';
 import { Redactor, environmentSecrets, isSecretName, possibleSecrets } from '../src/secrets.ts';
 import { parseRunSettings } from '../src/settings.ts';
 import { createS3Client } from '../src/store/open-store.ts';
@@ -159,5 +167,82 @@ describe('an S3 response that trickles', () => {
       server.closeAllConnections();
       server.close();
     }
+  });
+});
+
+describe('started by npm, whose process alone is signalled', () => {
+  it('stops the run once npm has exited, writes its report and exits 129 (a hang-up), instead of running on as an orphan', async () => {
+    const input = await tempDir();
+    await writeFile(path.join(input, 'a.txt'), 'spin:600000\n');
+    const work = await tempDir();
+    const report = path.join(work, 'report.json');
+    const cli = ['node', path.join(root, 'dist/cli.js'), 'run', '--input', input, '--output', path.join(work, 'out'), '--handler', path.join(here, 'fixtures/behaviour-handler.ts'), '--format', 'lines', '--report', report].map((arg) => `'${arg}'`).join(' ');
+    // As `npm exec` runs a bin: npm, then `sh -c`, then node. `; true` keeps each shell from exec'ing its command.
+    const npm = spawn('sh', ['-c', `sh -c "${cli.replace(/"/g, '\\"')}; echo exit=\\$? >&2"; true`], { env: { PATH: process.env.PATH ?? '', npm_command: 'exec' }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stderr = '';
+    npm.stderr.on('data', (chunk: Buffer) => void (stderr += chunk.toString()));
+    npm.stdout.resume();
+    // The CLI and the shell under it hold the pipes: they close when both are gone.
+    const closed = new Promise<void>((resolve) => npm.stderr.on('close', resolve));
+    const deadline = Date.now() + 30_000;
+    while (!stderr.includes('partitions 0/1 done') && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 100));
+    expect(stderr).toContain('partitions 0/1 done');
+    const killedAt = Date.now();
+    npm.kill('SIGKILL');
+    await closed;
+    expect(Date.now() - killedAt).toBeLessThan(10_000);
+    expect(stderr).toMatch(/The npm process that started sfn-fanout \(pid \d+\) has exited\.\nSIGHUP: stopping the run/);
+    expect(stderr).toContain('exit=129');
+    const written = JSON.parse(await readFile(report, 'utf8')) as { status: string; error?: { message: string } };
+    expect([written.status, written.error?.message]).toEqual(['FAILED', 'The run was cancelled by SIGHUP.']);
+  });
+});
+
+describe('checked before work, refused by name', () => {
+  it.each([
+    ['WorkerTimeout', '5.5'],
+    ['MaxConcurrency', '2.5'],
+    ['WorkerMemorySize', '2048.5'],
+    ['ItemsPerBatch', '1.5'],
+  ])('%s %s: the Lambda or Map setting it becomes takes whole numbers', async (name, value) => {
+    await expect(checkTemplateParameters(defaultTemplatePath(), { [name]: value })).rejects.toThrow(`parameters: ${name} "${value}" must be a whole number`);
+  });
+
+  it('takes a decimal where the setting does', async () => {
+    await expect(checkTemplateParameters(defaultTemplatePath(), { ToleratedFailurePercentage: '12.5', WorkerTimeout: '60' })).resolves.toBeUndefined();
+  });
+
+  it('a summary, report or output under a file', async () => {
+    const file = path.join(await tempDir(), 'plain-file');
+    await writeFile(file, 'x');
+    for (const name of ['summary', 'report', 'output']) {
+      expect(() => settingsOf({ [name]: path.join(file, 'sub', 'x.md') })).toThrow(`${name}: ${path.join(file, 'sub', 'x.md')} cannot be created: ${file} is a file, not a directory.`);
+    }
+  });
+
+  it('says why an S3 key without a data file extension is not read as an object', async () => {
+    const client = { send: async () => ({ Contents: [], IsTruncated: false }) } as unknown as S3Client;
+    const job = parseJob({ input: 's3://inb/odd/dir.v2/data', output: await tempDir(), format: 'lines', partitions: 1 });
+    await expect(planJob(job, { s3: () => client })).rejects.toThrow(
+      'input s3://inb/odd/dir.v2/data is empty: there is no object under it (read as the folder s3://inb/odd/dir.v2/data/: an S3 key is read as one object only when its name ends in a data file extension such as .jsonl, .csv or .gz).',
+    );
+  });
+
+  it('a bundle cache in the shared temporary directory that is a link, or writable by others', async () => {
+    const dir = path.join(await tempDir(), 'cache');
+    expect(privateDirectory(dir)).toBe(dir);
+    expect(statSync(dir).mode & 0o777).toBe(0o700);
+    chmodSync(dir, 0o777);
+    expect(() => privateDirectory(dir)).toThrow(/^The bundle cache .* mode 777: another user could choose the code a run executes/);
+    const link = path.join(path.dirname(dir), 'link');
+    symlinkSync(dir, link);
+    expect(() => privateDirectory(link)).toThrow(/is not a directory/);
+  });
+});
+
+describe('text from the data in a summary', () => {
+  it('keeps no control or direction-override character', () => {
+    expect(escapeMarkdown('evil\u202Etxt.exe\u001b[2J\u2066x')).toBe('eviltxt.exe\\[2Jx');
+    expect(escapeHtml('a\u200Fb\rc\nd')).toBe('abc\nd');
   });
 });
