@@ -115,7 +115,7 @@ describe('the local engine', () => {
       [1, '2', 'succeeded'],
       [2, undefined, 'succeeded'],
     ]);
-    expect(report.partitions[1]).toMatchObject({ error: 'Sandbox.Timedout', message: 'Task timed out after 1.00 seconds' });
+    expect(report.partitions[1]).toMatchObject({ error: 'Sandbox.Timedout', message: expect.stringMatching(/^Task timed out after 1\.00 seconds: the worker ran past its Timeout \(WorkerTimeout\)/) });
   });
 
   it('completes a partition too slow for the timeout by splitting it in two, every record exactly once', async () => {

@@ -23,7 +23,7 @@ import { parseJob } from '../src/job.ts';
 import { runLocal } from '../src/local/local-engine.ts';
 import { AttemptOutput, newAttemptId } from '../src/partition/attempt-output.ts';
 import { runPartition } from '../src/partition/run-partition.ts';
-import { mapItems } from '../src/plan/map-items.ts';
+import { inlineItems, writePlan } from '../src/plan/map-items.ts';
 import { planPartitions, type PartitionPlan } from '../src/plan/partition-plan.ts';
 import type { RecordFormat } from '../src/records/formats.ts';
 import { DirStore } from '../src/store/dir-store.ts';
@@ -58,9 +58,10 @@ async function planningAtScale() {
   }
   const plan = planPartitions(listed, { sizing: { partitions: 1000 }, maxPartitions: 1000 });
   const planned = performance.now();
-  const { items, manifest } = await mapItems(plan, new DirStore(path.join(data, 'plan-out')));
+  const written = await writePlan(plan, new DirStore(path.join(data, 'plan-out')));
+  const items = inlineItems(plan, written);
   const finished = performance.now();
-  check(plan.partitions.length === 1000 && items.length === 1000 && manifest !== undefined, 'planning 1,000 partitions');
+  check(plan.partitions.length === 1000 && items.length === 1000 && written.refs.length === 1000, 'planning 1,000 partitions');
   check(plan.partitions.reduce((n, p) => n + p.segments.length, 0) >= objects, 'every object in a segment');
   return {
     objects,
