@@ -1,11 +1,11 @@
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { readFile, writeFile } from 'node:fs/promises';
+import { readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { CloudFormationClient, CreateChangeSetCommand, CreateStackCommand, DeleteStackCommand, DescribeChangeSetCommand, DescribeStackEventsCommand, DescribeStacksCommand, ExecuteChangeSetCommand, GetTemplateCommand, type Stack } from '@aws-sdk/client-cloudformation';
 import { CreateBucketCommand, GetObjectCommand, HeadBucketCommand, PutObjectCommand, S3Client, type BucketLocationConstraint } from '@aws-sdk/client-s3';
-import { CreateStateMachineCommand, DescribeExecutionCommand, DescribeStateMachineCommand, ExecutionAlreadyExists, GetExecutionHistoryCommand, ListExecutionsCommand, SFNClient, StartExecutionCommand, StopExecutionCommand } from '@aws-sdk/client-sfn';
+import { CreateStateMachineCommand, DescribeExecutionCommand, DescribeStateMachineCommand, ExecutionAlreadyExists, GetExecutionHistoryCommand, ListExecutionsCommand, SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
 import { mockClient } from 'aws-sdk-client-mock';
 import aslValidator from 'asl-validator';
 import { uploadIfAbsent } from '../src/aws/code-package.ts';
@@ -19,7 +19,10 @@ import { allows, changeSetStacks, documentedPolicy, iamRequestsOf } from './help
 import { ACCOUNT, TEST_CREDENTIALS, describeWithMoto, setEnv, startMoto, useMoto, type Answer, type Moto, type WireCall } from './helpers/moto.ts';
 import { VirtualClock } from './helpers/virtual-clock.ts';
 import { partitionOf } from '../src/aws/partition.ts';
-import type { BatchReport } from '../src/report/batch-report.ts';
+import { rowName, type BatchReport } from '../src/report/batch-report.ts';
+import { runLocal } from '../src/local/local-engine.ts';
+import type { RunManifest } from '../src/partition/commit.ts';
+import type { WorkEvent } from '../src/steps/steps.ts';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const exampleHandler = path.join(root, 'examples/log-analytics/handler.ts');
@@ -103,7 +106,7 @@ describeWithMoto('the AWS engine through the CLI, against moto', () => {
   const named = (calls: readonly WireCall[], operation: string) => calls.filter((call) => call.operation === operation);
 
   /** Every call of the run is one the documented deploy role allows, for the run's stack and locations. */
-  async function expectDeployRoleAllows(run: CliRun, stack: string, region = REGION, locations = { input: 'logs-in', output: 'results-out' }): Promise<void> {
+  async function expectDeployRoleAllows(run: CliRun, stack: string, region = REGION, locations: { input: string; output: string; inputPrefix?: string } = { input: 'logs-in', output: 'results-out' }): Promise<void> {
     const policy = await documentedPolicy('template/deploy-role-policy.json', {
       Partition: partitionOf(region).name,
       Region: region,
@@ -111,7 +114,7 @@ describeWithMoto('the AWS engine through the CLI, against moto', () => {
       StackName: stack,
       CloudFormationServiceRole: 'sfn-fanout-cloudformation',
       InputBucket: locations.input,
-      InputPrefix: 'day/',
+      InputPrefix: locations.inputPrefix ?? 'day/',
       OutputBucket: locations.output,
       OutputPrefix: `${stack}/`,
     });
@@ -224,19 +227,6 @@ describeWithMoto('the AWS engine through the CLI, against moto', () => {
       });
     });
 
-    it('redrives an aborted execution instead of starting one', async () => {
-      const stateMachineArn = `arn:aws:states:us-east-1:${ACCOUNT}:stateMachine:nightly-fanout`;
-      const { executionArn } = await direct().sfn.send(new StartExecutionCommand({ stateMachineArn, name: 'to-redrive', input: '{}' }));
-      await direct().sfn.send(new StopExecutionCommand({ executionArn }));
-      endsAtOnce('nightly');
-      const run = await cli('nightly', [...NIGHTLY, '--redrive', executionArn!]);
-      expect(run.err).toContain(`Redriving ${executionArn}.`);
-      expect(named(run.calls, 'StartExecution')).toEqual([]);
-      expect(named(run.calls, 'RedriveExecution').map((call) => call.params.executionArn)).toEqual([executionArn]);
-      expect((await direct().sfn.send(new DescribeExecutionCommand({ executionArn }))).redriveCount).toBe(1);
-      await expectDeployRoleAllows(run, 'nightly');
-    });
-
     it('updates the stack through an UPDATE change set, sending a template over 51,200 bytes as a TemplateURL in the artifact bucket', async () => {
       const big = path.join(await tempDir(), 'big.yaml');
       const body = `${await readFile(path.join(root, 'template/sfn-fanout.yaml'), 'utf8')}\n# ${'padding '.repeat(6500)}\n`;
@@ -251,6 +241,100 @@ describeWithMoto('the AWS engine through the CLI, against moto', () => {
       expect(await describeStack('nightly')).toMatchObject({ StackStatus: 'UPDATE_COMPLETE', Parameters: expect.arrayContaining([{ ParameterKey: 'MaxConcurrency', ParameterValue: '5' }]) });
       expect((await direct().cfn.send(new GetTemplateCommand({ StackName: 'nightly' }))).TemplateBody).toBe(body);
       await expectDeployRoleAllows(update, 'nightly');
+    });
+  });
+
+  describe('resume: a new execution that runs again only what failed (redrive cannot: failures are caught inside the Map)', () => {
+    const flaky = path.join(root, '__tests__/fixtures/flaky-handler.ts');
+    const input = 's3://logs-in/resume/';
+    let flag: string;
+    let lines: string[];
+    /** Runs an execution the way Step Functions and Lambda would: the same template and Lambda code, over moto's S3. */
+    const ran = new Map<string, { report: BatchReport; workers: string[] }>();
+    function lambdaRunsExecutions(): void {
+      const running = new Map<string, Promise<void>>();
+      moto.answer(async (call) => {
+        if (call.operation === 'StartExecution' && call.params.stateMachineArn?.endsWith(':stateMachine:resumed-fanout') === true) {
+          const name = call.params.name!;
+          const request = JSON.parse(call.params.input!) as Record<string, unknown>;
+          const workers: string[] = [];
+          running.set(
+            name,
+            runLocal({
+              job: parseJob(request),
+              handler: flaky,
+              runId: name,
+              concurrency: 2,
+              parameters: { MapMode: 'INLINE' },
+              s3: { endpoint: moto.direct, region: REGION },
+              wrapInvoke: (invoke) => async (fn, event, seconds) => {
+                if (fn.module === 'worker') workers.push(rowName((event as WorkEvent).item));
+                return invoke(fn, event, seconds);
+              },
+            }).then((report) => void ran.set(name, { report, workers })),
+          );
+          return undefined;
+        }
+        const name = call.params.executionArn?.split(':').at(-1);
+        if (call.operation === 'DescribeExecution' && name !== undefined && running.has(name)) {
+          await running.get(name);
+          const { report } = ran.get(name)!;
+          return { status: 200, body: { executionArn: call.params.executionArn, stateMachineArn: `arn:aws:states:us-east-1:${ACCOUNT}:stateMachine:resumed-fanout`, name, status: report.status, startDate: report.startedAt / 1000, stopDate: report.finishedAt / 1000, input: '{}', ...(report.error === undefined ? { output: '{}' } : { error: report.error.name, cause: report.error.message }) } };
+        }
+        return undefined;
+      });
+    }
+
+    beforeAll(async () => {
+      flag = path.join(await tempDir(), 'bug');
+      lines = [];
+      // Four objects of two lines: each its own partition; objects 1 and 3 fail while the flag exists.
+      for (let object = 0; object < 4; object += 1) {
+        const pair = [`object ${object} line 1`, object % 2 === 1 ? `failwhile:${flag}` : `object ${object} line 2`].map((line) => line.padEnd(flag.length + 12, ' '));
+        lines.push(...pair);
+        await direct().s3.send(new PutObjectCommand({ Bucket: 'logs-in', Key: `resume/o${object}.txt`, Body: `${pair.join('\n')}\n` }));
+      }
+    });
+
+    it('re-runs with resume previous-attempt only the partitions that failed, counts the others from the first execution, and reports which ran where', async () => {
+      await writeFile(flag, 'not fixed yet');
+      lambdaRunsExecutions();
+      const args = ['--handler', flaky, '--format', 'lines', '--partitions', '4'];
+      const attempt = (n: string) => ({ ...stepEnv('6001'), GITHUB_RUN_ATTEMPT: n });
+      const first = await cli('resumed', args, { input, step: attempt('1') });
+      expect(first.code).toBe(1);
+      const firstName = executionName(stepFromEnv(attempt('1')));
+      expect(ran.get(firstName)!.report.partitions.map((row) => [rowName(row), row.status])).toEqual([['0', 'succeeded'], ['1', 'failed'], ['2', 'succeeded'], ['3', 'failed']]);
+
+      // The bug is fixed; the workflow's failed job is re-run, and its step resumes the previous attempt's execution.
+      await rm(flag);
+      const reportFile = path.join(await tempDir(), 'report.json');
+      const second = await cli('resumed', [...args, '--resume', 'previous-attempt', '--report', reportFile], { input, step: attempt('2') });
+      expect(second.code).toBe(0);
+      expect(second.err).toContain(`Resuming run ${firstName}: only the partitions that failed there run again`);
+      const secondName = executionName(stepFromEnv(attempt('2')));
+      const [start] = named(second.calls, 'StartExecution');
+      expect(JSON.parse(start!.params.input!)).toMatchObject({ input, resume: firstName });
+      expect(ran.get(secondName)!.workers.sort()).toEqual(['1', '3']);
+      const report = JSON.parse(await readFile(reportFile, 'utf8')) as BatchReport;
+      expect(report).toMatchObject({ engine: 'aws', status: 'SUCCEEDED', runId: secondName, resumes: firstName, totals: { partitions: 4, succeeded: 4, failed: 0, records: 8 } });
+      expect(report.partitions.map((row) => [rowName(row), row.ranIn])).toEqual([['0', firstName], ['1', undefined], ['2', firstName], ['3', undefined]]);
+      expect(report.result).toEqual({ records: 8, lines });
+      // Every record once in what the run manifest lists, read back from S3.
+      const manifest = JSON.parse(await (await direct().s3.send(new GetObjectCommand({ Bucket: 'results-out', Key: `resumed/_sfn-fanout/runs/${secondName}/manifest.json` }))).Body!.transformToString()) as RunManifest;
+      const committed: string[] = [];
+      for (const key of manifest.committed) committed.push(...(await (await direct().s3.send(new GetObjectCommand({ Bucket: 'results-out', Key: `resumed/${key}` }))).Body!.transformToString()).split('\n').filter(Boolean));
+      expect(committed.sort()).toEqual([...lines].sort());
+      expect(named(second.calls, 'RedriveExecution')).toEqual([]);
+      await expectDeployRoleAllows(second, 'resumed', REGION, { input: 'logs-in', output: 'results-out', inputPrefix: 'resume/' });
+    });
+
+    it('refuses to resume an execution that never reported its partitions, before deploying anything (exit 2)', async () => {
+      const run = await cli('resumed', ['--handler', flaky, '--format', 'lines', '--resume', 'never-ran'], { input });
+      expect(run.code).toBe(2);
+      expect(run.err).toContain('resume never-ran: s3://results-out/resumed/_sfn-fanout/runs/never-ran');
+      expect(named(run.calls, 'CreateChangeSet')).toEqual([]);
+      expect(named(run.calls, 'StartExecution')).toEqual([]);
     });
   });
 

@@ -82,7 +82,7 @@ describe('least privilege', () => {
   });
 
   /**
-   * Each path (bootstrap, Inline, Distributed, redrive, delete-stack, timeout stop, cancel) runs
+   * Each path (bootstrap, Inline, Distributed, resume, delete-stack, timeout stop, cancel) runs
    * through the CLI against moto in aws-emulator.test.ts, and every call it makes on the wire is
    * checked there against template/deploy-role-policy.json. Here: the policy grants nothing beyond
    * what the engine can call, and CloudFormation's service role covers what the templates create.

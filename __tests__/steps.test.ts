@@ -132,7 +132,8 @@ describe('the output commit protocol', () => {
       runId: 'commit-1',
       status: 'SUCCEEDED',
       output,
-      partitions: [{ id: 0, attempt: counted.attempt, outcome: `_sfn-fanout/runs/commit-1/attempts/part-00000.${counted.attempt}.json`, outputs: ['partitions/part-00000/sum.txt'], rejected: 'rejected/part-00000.jsonl' }],
+      plan: plan.planKey,
+      partitions: [{ id: 0, run: 'commit-1', attempt: counted.attempt, outcome: `_sfn-fanout/runs/commit-1/attempts/part-00000.${counted.attempt}.json`, outputs: ['partitions/part-00000/sum.txt'], rejected: 'rejected/part-00000.jsonl' }],
       failed: [],
       committed: ['partitions/part-00000/sum.txt', 'rejected/part-00000.jsonl'],
     });

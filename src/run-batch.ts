@@ -15,7 +15,9 @@ import { partitionShortfall } from './plan/partition-plan.ts';
 import { prepareRun } from './preflight.ts';
 import { runSecrets, type Redactor } from './secrets.ts';
 import { planJob } from './steps/steps.ts';
-import { lazyS3Client } from './store/open-store.ts';
+import { lazyS3Client, openStore } from './store/open-store.ts';
+import { parseLocation } from './location.ts';
+import { resumePoint } from './partition/resume.ts';
 
 export interface RunHooks {
   readonly onProgress?: (progress: BatchProgress) => void;
@@ -55,7 +57,7 @@ async function runOnAws(settings: RunSettings, hooks: RunHooks, log: (line: stri
   };
   // Before planning, whose S3 listing would otherwise fail with the SDK's own credentials message.
   await checkCredentials(clients.sts, hooks.signal);
-  return runAws({ ...(await common(settings, prepared.bundle, () => clients.s3, log)), ...aws, step: stepFromEnv() }, clients, {
+  return runAws({ ...(await common(settings, prepared.bundle, () => clients.s3, log)), ...aws, step: stepFromEnv(), ...(settings.resume === undefined ? {} : { resume: settings.resume }) }, clients, {
     clock: hooks.clock ?? systemClock,
     log,
     ...(hooks.signal === undefined ? {} : { signal: hooks.signal }),
@@ -71,7 +73,13 @@ async function runOnLocalEngine(settings: RunSettings, hooks: RunHooks, log: (li
   const s3 = lazyS3Client(settings.s3, { signal: hooks.signal });
   let prepared: Awaited<ReturnType<typeof prepareRun>>;
   let shared: Awaited<ReturnType<typeof common>>;
+  const job = settings.resume === undefined ? settings.job : { ...settings.job, resume: settings.resume };
   try {
+    if (job.resume !== undefined) {
+      // Before any work: the run to resume must have reported its partitions, for this input.
+      await abortable(resumePoint(openStore(parseLocation(job.output, 'output'), s3), job.resume, job), hooks.signal);
+      log(`Resuming run ${job.resume}: only the partitions that failed there run again; the others count the results committed there.`);
+    }
     prepared = await abortable(prepareRun(settings, log), hooks.signal);
     shared = await abortable(common(settings, prepared.bundle, s3, log), hooks.signal);
   } catch (error) {
@@ -80,6 +88,7 @@ async function runOnLocalEngine(settings: RunSettings, hooks: RunHooks, log: (li
   }
   return runLocal({
     ...shared,
+    job,
     runId: newLocalRunId(startedAt),
     concurrency: prepared.concurrency,
     s3: settings.s3,

@@ -18,13 +18,14 @@ import { S3Store } from '../store/s3-store.ts';
 import type { Clock } from './clock.ts';
 import { buildCodePackage, codeKey, uploadIfAbsent } from './code-package.ts';
 import { deleteStack, deployStack, describeStack, outputsOf, requestStackDeletion, type DeployDeps, type DeployWaits } from './deploy.ts';
-import { executionArnOf, executionName, redrive, startOrAttach, stopExecution, waitForExecution, type StepIdentity } from './execution.ts';
+import { executionName, startOrAttach, stopExecution, waitForExecution, type StepIdentity } from './execution.ts';
 import type { MapProgress } from './map-progress.ts';
 import { partitionOf, s3ObjectUrl } from './partition.ts';
 import { checkStackName } from './stack-names.ts';
 import { bundledTemplate, defaultTemplatePath } from '../local/template-definition.ts';
 import { functionArchitecture } from '../local/template-parameters.ts';
 import { bundleHandler, type HandlerBundle } from '../handler/bundle.ts';
+import { resumePoint } from '../partition/resume.ts';
 
 export interface AwsClients {
   readonly cfn: CloudFormationClient;
@@ -41,6 +42,8 @@ export interface AwsRunOptions extends AwsSettings {
   /** Template parameters set by the user (memory, timeouts, MaxConcurrency, ...). */
   readonly parameters: Readonly<Record<string, string>>;
   readonly step: StepIdentity;
+  /** The run to resume: a run id, `previous-attempt` (this step's execution in the previous run attempt) or an execution ARN. */
+  readonly resume?: string;
 }
 
 export interface AwsRunDeps {
@@ -61,8 +64,9 @@ const STOP_CONFIRM_MS = 60_000;
 export const BOOTSTRAP_STACK = 'sfn-fanout-bootstrap';
 
 /**
- * The batch in AWS: package the code, deploy the stack through a change set, start (or attach to,
- * or redrive) one execution, wait for it, and report it from the batch file the reducer wrote.
+ * The batch in AWS: package the code, deploy the stack through a change set, start (or attach to)
+ * one execution, wait for it, and report it from the batch file the reducer wrote. A resumed run
+ * is an execution like any other, whose input names the run it resumes.
  */
 export async function runAws(options: AwsRunOptions, clients: AwsClients, deps: AwsRunDeps): Promise<BatchReport> {
   const input = parseInputLocation(options.job.input);
@@ -72,6 +76,13 @@ export async function runAws(options: AwsRunOptions, clients: AwsClients, deps: 
   }
   const templateBody = await readFile(options.template ?? defaultTemplatePath(), 'utf8');
   checkStackName(options.stackName, templateBody);
+  const outputStore = new S3Store(clients.s3, output.bucket, output.prefix);
+  const job = options.resume === undefined ? options.job : { ...options.job, resume: resumedRunId(options.resume, options.step) };
+  if (job.resume !== undefined) {
+    // Before any deploy: the run to resume must have reported its partitions, for this input.
+    await resumePoint(outputStore, job.resume, job);
+    deps.log(`Resuming run ${job.resume}: only the partitions that failed there run again; the others count the results committed there.`);
+  }
   let artifactBucket = options.artifactBucket;
   const deployDeps: DeployDeps = {
     clock: deps.clock,
@@ -116,15 +127,9 @@ export async function runAws(options: AwsRunOptions, clients: AwsClients, deps: 
     );
     const stateMachineArn = requireOutput(stack.outputs, options.stackName, 'StateMachineArn', 'the template must output its state machine: Outputs: StateMachineArn: Value: !Ref StateMachine.');
     const name = executionName(options.step);
-    if (options.redrive !== undefined) {
-      executionArn = options.redrive === 'previous-attempt' ? executionArnOf(stateMachineArn, executionName(options.step, options.step.runAttempt - 1)) : options.redrive;
-      deps.log(`Redriving ${executionArn}.`);
-      await redrive(clients.sfn, executionArn, deps.signal);
-    } else {
-      const started = await startOrAttach(clients.sfn, stateMachineArn, name, toJobRequest(options.job), deps.signal);
-      executionArn = started.executionArn;
-      deps.log(started.attached ? `Execution ${name} already exists: attaching to it instead of starting another.` : `Started execution ${executionArn}.`);
-    }
+    const started = await startOrAttach(clients.sfn, stateMachineArn, name, toJobRequest(job), deps.signal);
+    executionArn = started.executionArn;
+    deps.log(started.attached ? `Execution ${name} already exists: attaching to it instead of starting another.` : `Started execution ${executionArn}.`);
     deps.onExecution?.(executionArn);
     const startedAt = deps.clock.now();
     const final = await waitForExecution(clients.sfn, executionArn, {
@@ -136,7 +141,7 @@ export async function runAws(options: AwsRunOptions, clients: AwsClients, deps: 
     });
     closed = true;
     const runId = executionArn.split(':').at(-1)!;
-    const batch = await readJson<BatchFile>(new S3Store(clients.s3, output.bucket, output.prefix), runKey(runId, BATCH_FILE)).catch(() => undefined);
+    const batch = await readJson<BatchFile>(outputStore, runKey(runId, BATCH_FILE)).catch(() => undefined);
     const report = buildReport(
       {
         engine: 'aws',
@@ -191,6 +196,18 @@ async function bootstrapBucket(cfn: CloudFormationClient, roleArn: string | unde
   const body = await readFile(bundledTemplate('bootstrap.yaml'), 'utf8');
   const stack = await deployStack(cfn, { stackName: BOOTSTRAP_STACK, templateBody: body, parameters: {}, capabilities: [], tags: {}, ...(roleArn === undefined ? {} : { roleArn }) }, deps);
   return requireOutput(stack.outputs, BOOTSTRAP_STACK, 'BucketName', hint);
+}
+
+/** The run id (execution name) a `resume` setting names. */
+export function resumedRunId(resume: string, step: StepIdentity): string {
+  if (resume === 'previous-attempt') {
+    if (step.runAttempt < 2) {
+      throw new InputError('resume previous-attempt resumes the execution of this step in the previous run attempt, and this is the first attempt: re-run the failed jobs of the workflow run (its next attempt resumes this one), or give the run id to resume.');
+    }
+    return executionName(step, step.runAttempt - 1);
+  }
+  // An execution ARN ends with the execution's name, which is its run id.
+  return resume.startsWith('arn:') ? resume.split(':').at(-1)! : resume;
 }
 
 function requireOutput(outputs: Readonly<Record<string, string>>, stackName: string, name: string, hint: string): string {

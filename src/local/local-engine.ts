@@ -135,9 +135,10 @@ export async function runLocal(options: LocalRunOptions): Promise<BatchReport> {
         // lambda:invoke hands the function its Payload and wraps the result as Lambda's Invoke API does.
         const viaInvoke = typeof input?.FunctionName === 'string';
         const fn = machine.functions.get(viaInvoke ? input.FunctionName! : stateResource(machine.definition, name))!;
-        const result = (await invoke(fn, viaInvoke ? input.Payload : input, taskSeconds)) as { plan?: { partitions?: number } };
+        const result = (await invoke(fn, viaInvoke ? input.Payload : input, taskSeconds)) as { plan?: { partitions?: number; resumed?: { partitions: number } } };
         if (fn.module === 'partitioner' && typeof result?.plan?.partitions === 'number') {
-          progress.total = result.plan.partitions;
+          // A resumed run runs only what failed in the run it resumes.
+          progress.total = result.plan.resumed?.partitions ?? result.plan.partitions;
           report();
         }
         const taskResult = viaInvoke ? { ExecutedVersion: '$LATEST', Payload: result, StatusCode: 200 } : result;

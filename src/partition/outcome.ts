@@ -23,6 +23,8 @@ export interface SucceededPartition {
   readonly startedAt: number;
   readonly finishedAt: number;
   readonly result: unknown;
+  /** Set by the reducer of a resumed run on a partition it did not run again: the run whose attempt counts. */
+  readonly ranIn?: string;
 }
 
 /**

@@ -6,7 +6,7 @@ import { loadHandler, type LoadedHandler } from '../handler/load-handler.ts';
 import { parseJob, type Job, type JobRequest } from '../job.ts';
 import { parseInputLocation, parseLocation } from '../location.ts';
 import { AttemptOutput, OUTCOME_FILE, attemptKey, newAttemptId } from '../partition/attempt-output.ts';
-import { commitAttempt, manifestKey, outcomeKey, runManifest } from '../partition/commit.ts';
+import { commitAttempt, manifestKey, outcomeKey, runManifest, type RunManifest } from '../partition/commit.ts';
 import { knownFailureCause } from '../partition/known-failures.ts';
 import {
   BATCH_FILE,
@@ -22,6 +22,7 @@ import {
   type SucceededPartition,
 } from '../partition/outcome.ts';
 import { reduceOutcomes, type BatchResult } from '../partition/reduce.ts';
+import { resumeItems, resumePoint } from '../partition/resume.ts';
 import { runPartition } from '../partition/run-partition.ts';
 import { halvesOf, inlineItems, resolvePartition, writeItems, writePlan, type PartitionItem } from '../plan/map-items.ts';
 import { withUncompressedSizes } from '../plan/gzip-size.ts';
@@ -80,8 +81,12 @@ export interface PlanSummary {
   readonly cappedAt?: number;
   /** The plan manifest (a URI): one partition a line. */
   readonly manifest?: string;
+  /** The plan manifest's key under the output: the run manifest names it, for a run that resumes this one. */
+  readonly planKey?: string;
   /** Set when the previous run's throughput made partitions smaller. */
   readonly adapted?: AdaptedSizing['adapted'];
+  /** A resumed run: the run it resumes (whose plan this is), and how many partitions and halves it runs again. */
+  readonly resumed?: { readonly from: string; readonly partitions: number };
 }
 
 export interface PartitionOutput {
@@ -130,29 +135,44 @@ export async function partitionStep(event: PartitionEvent, deps: StepDeps): Prom
   const runId = parseRunId(event.runId);
   const timeouts = event.timeouts === undefined ? undefined : parseTimeouts(event.timeouts);
   const { destination } = stores(job, deps);
-  const throughput = await readJson<Throughput>(destination, THROUGHPUT_FILE).catch(() => undefined);
-  const plan = await planJob(job, deps, { throughput, workerTimeoutSeconds: settings.workerTimeoutSeconds });
   const distributed = settings.mapMode === 'DISTRIBUTED';
-  const written = await writePlan(plan, destination);
-  // Distributed items are references, so a child's input does not grow with the objects a partition holds.
-  const itemsKey = distributed ? await writeItems(written.refs, destination) : undefined;
-  return {
+  const common = {
     job,
     runId,
+    maxConcurrency: settings.maxConcurrency,
+    toleratedFailurePercentage: settings.toleratedFailurePercentage,
+    itemsPerBatch: settings.itemsPerBatch,
+    ...(timeouts === undefined ? {} : { timeouts }),
+  };
+  // Distributed items are references, so a child's input does not grow with the objects a partition holds.
+  const itemsFile = async (items: readonly PartitionItem[]) => (distributed ? { manifest: bucketAndKey(parseLocation(job.output, 'output'), await writeItems(items, destination)) } : {});
+  if (job.resume !== undefined) {
+    // No new plan: the run resumed planned the partitions, and only those that failed there run.
+    const point = await resumePoint(destination, job.resume, job);
+    const items = await resumeItems(destination, point);
+    return {
+      ...common,
+      plan: { ...point.plan, manifest: destination.uriOf(point.manifest.plan), planKey: point.manifest.plan, resumed: { from: job.resume, partitions: items.length } },
+      partitions: distributed ? [] : items,
+      ...(await itemsFile(items)),
+    };
+  }
+  const throughput = await readJson<Throughput>(destination, THROUGHPUT_FILE).catch(() => undefined);
+  const plan = await planJob(job, deps, { throughput, workerTimeoutSeconds: settings.workerTimeoutSeconds });
+  const written = await writePlan(plan, destination);
+  return {
+    ...common,
     plan: {
       objects: plan.objects,
       bytes: plan.bytes,
       partitions: plan.partitions.length,
       ...(plan.cappedAt === undefined ? {} : { cappedAt: plan.cappedAt }),
       manifest: destination.uriOf(written.key),
+      planKey: written.key,
       ...(plan.adapted === undefined ? {} : { adapted: plan.adapted }),
     },
     partitions: distributed ? [] : inlineItems(plan, written),
-    ...(itemsKey === undefined ? {} : { manifest: bucketAndKey(parseLocation(job.output, 'output'), itemsKey) }),
-    maxConcurrency: settings.maxConcurrency,
-    toleratedFailurePercentage: settings.toleratedFailurePercentage,
-    itemsPerBatch: settings.itemsPerBatch,
-    ...(timeouts === undefined ? {} : { timeouts }),
+    ...(await itemsFile(written.refs)),
   };
 }
 
@@ -368,14 +388,17 @@ export interface BatchFile extends BatchResult {
   readonly outcomes: readonly PartitionOutcome[];
   /** The run manifest's key under the output: every output this run committed. */
   readonly manifest: string;
+  /** The run this one resumed; its outcomes that this run reused have `ranIn`. */
+  readonly resumes?: string;
 }
 
 const IN_FLIGHT = 16;
 
 /**
- * Counts each partition once, from the one attempt its Map result names; merges the results;
- * commits those attempts' outputs (nothing else ever reaches `partitions/` or `rejected/`); then
- * writes the run manifest, and last the batch file.
+ * Counts each partition once, from the one attempt its Map result names (and for a resumed run,
+ * the partitions it did not run from the attempts the run it resumes committed); merges the
+ * results; commits those attempts' outputs (nothing else ever reaches `partitions/` or
+ * `rejected/`); then writes the run manifest, and last the batch file.
  */
 export async function reduceStep(event: ReduceEvent, deps: WorkDeps): Promise<BatchResult> {
   const handler = await deps.handler();
@@ -383,24 +406,29 @@ export async function reduceStep(event: ReduceEvent, deps: WorkDeps): Promise<Ba
   const { destination } = stores(event.job, deps);
   const iterations = Array.isArray(event.partitions) ? event.partitions : await readMapRunResults(event.job, event.partitions as DistributedMapOutput, deps);
   const results = partitionResults(iterations as MapResult[]);
-  const outcomes = await mapLimited(results, IN_FLIGHT, async (entry): Promise<PartitionOutcome> => {
+  const fresh = await mapLimited(results, IN_FLIGHT, async (entry): Promise<PartitionOutcome> => {
     // The counted attempt's outcome file holds everything: a succeeded partition's result, or a failure the worker caught.
     if (entry.attempt !== undefined) return readJson<PartitionOutcome>(destination, outcomeKey(runId, { ...entry, attempt: entry.attempt }));
     if (entry.status === 'succeeded') throw new InputError(`The Map result of partition ${partitionLabel(entry)} names no attempt.`);
     return { ...entry, cause: entry.cause ?? knownFailureCause(entry.error, event.timeouts?.worker) };
   });
+  const resumed = event.job.resume === undefined ? undefined : await readJson<RunManifest>(destination, manifestKey(event.job.resume));
+  const reused = await mapLimited(resumed?.partitions ?? [], IN_FLIGHT, async (entry): Promise<SucceededPartition> => ({ ...(await readJson<SucceededPartition>(destination, entry.outcome)), ranIn: entry.run ?? resumed!.runId }));
+  const order = (a: { id: number; split?: string }, b: { id: number; split?: string }): number => a.id - b.id || (a.split ?? '').localeCompare(b.split ?? '');
+  const outcomes = [...reused, ...fresh].sort(order);
   const batch = reduceOutcomes(outcomes, handler.merge, event.toleratedFailurePercentage);
   const succeeded = outcomes.filter((outcome): outcome is SucceededPartition => outcome.status === 'succeeded');
-  const committed = await mapLimited(succeeded, IN_FLIGHT, (outcome) => commitAttempt(destination, runId, outcome));
+  // A reused result is committed again from its own attempt: what is published is what is counted, whatever ran in between.
+  const committed = await mapLimited(succeeded, IN_FLIGHT, (outcome) => commitAttempt(destination, outcome.ranIn ?? runId, outcome));
   const failed = outcomes.filter((outcome): outcome is FailedPartition => outcome.status === 'failed');
-  const order = (a: { id: number; split?: string }, b: { id: number; split?: string }): number => a.id - b.id || (a.split ?? '').localeCompare(b.split ?? '');
-  await destination.write(manifestKey(runId), JSON.stringify(runManifest(runId, batch.status, destination.uri, committed.sort(order), failed.sort(order))));
+  const manifest = runManifest(runId, batch.status, destination.uri, committed.sort(order), failed.sort(order), { plan: event.plan.planKey, resumes: event.job.resume });
+  await destination.write(manifestKey(runId), JSON.stringify(manifest));
   // The next run plans its partitions from what this one measured.
-  const throughput = measuredThroughput(outcomes, runId);
+  const throughput = measuredThroughput(fresh, runId);
   if (throughput !== undefined) await destination.write(THROUGHPUT_FILE, JSON.stringify(throughput));
   // Per-partition results stay in their own files; the merged one is in `result`.
   const lean = outcomes.map((outcome) => (outcome.status === 'succeeded' ? { ...outcome, result: null } : outcome));
-  const file: BatchFile = { ...batch, runId, job: event.job, plan: event.plan, outcomes: lean, manifest: manifestKey(runId) };
+  const file: BatchFile = { ...batch, runId, job: event.job, plan: event.plan, outcomes: lean, manifest: manifestKey(runId), ...(event.job.resume === undefined ? {} : { resumes: event.job.resume }) };
   await destination.write(runKey(runId, BATCH_FILE), (deps.redact ?? String)(JSON.stringify(file)));
   return batch;
 }
