@@ -338,6 +338,23 @@ describeWithMoto('the AWS engine through the CLI, against moto', () => {
     });
   });
 
+  it('in auto mode keeps MaxConcurrency under the account’s Lambda concurrency, and says so (GetAccountSettings, which moto does not serve, answered as AWS documents it)', async () => {
+    moto.answer((call) =>
+      call.operation === 'GetAccountSettings'
+        ? { status: 200, body: { AccountLimit: { TotalCodeSize: 80_530_636_800, CodeSizeUnzipped: 262_144_000, CodeSizeZipped: 52_428_800, ConcurrentExecutions: 1000, UnreservedConcurrentExecutions: 1000 }, AccountUsage: { TotalCodeSize: 0, FunctionCount: 0 } } }
+        : undefined,
+    );
+    endsAtOnce('capped');
+    const run = await cli('capped', ['--max-concurrency', '5000', '--delete-stack', 'true']);
+    expect(run.err).toContain("Map mode DISTRIBUTED: max concurrency 5000 is over Inline's 40");
+    expect(run.err).toContain("Lambda concurrency: the account's Lambda concurrency is 1,000, 1,000 of it unreserved, so MaxConcurrency is 900 instead of 5,000");
+    expect(named(run.calls, 'GetAccountSettings').map((call) => call.service)).toEqual(['lambda']);
+    const create = named(run.calls, 'CreateChangeSet').find((call) => call.params.StackName === 'capped')!;
+    const parameters = Object.fromEntries(Object.keys(create.params).filter((key) => /^Parameters\.member\.\d+\.ParameterKey$/.test(key)).map((key) => [create.params[key], create.params[key.replace('ParameterKey', 'ParameterValue')]]));
+    expect(parameters).toMatchObject({ MapMode: 'DISTRIBUTED', MaxConcurrency: '900' });
+    await expectDeployRoleAllows(run, 'capped');
+  });
+
   it('creates a stack left in REVIEW_IN_PROGRESS by a change set never executed, keeping its id, and deletes it after the run', async () => {
     const { cfn } = direct();
     const review = await cfn.send(new CreateChangeSetCommand({ StackName: 'review', ChangeSetName: 'abandoned', ChangeSetType: 'CREATE', TemplateBody: 'Resources:\n  Handle:\n    Type: AWS::CloudFormation::WaitConditionHandle\n' }));

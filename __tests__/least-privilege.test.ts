@@ -25,14 +25,31 @@ async function templateStatements(file: string): Promise<{ role: string; stateme
   ]);
 }
 
+/**
+ * Actions the Service Authorization Reference lists with no resource type: IAM can grant them only
+ * on "*". Reading the account's Lambda concurrency, and setting up a state machine's log delivery.
+ */
+const ONLY_ON_ANY_RESOURCE = new Set([
+  'lambda:GetAccountSettings',
+  'logs:CreateLogDelivery',
+  'logs:GetLogDelivery',
+  'logs:UpdateLogDelivery',
+  'logs:DeleteLogDelivery',
+  'logs:ListLogDeliveries',
+  'logs:PutResourcePolicy',
+  'logs:DescribeResourcePolicies',
+  'logs:DescribeLogGroups',
+]);
+
 function wildcardProblems(where: string, statement: Statement): string[] {
   if (statement.Effect !== 'Allow') return [];
   const problems: string[] = [];
   for (const action of asList(statement.Action)) {
     if (action === '*' || /^[a-z0-9-]+:\*$/.test(action)) problems.push(`${where}: Action ${action}`);
   }
+  const onlyOnAny = asList(statement.Action).every((action) => ONLY_ON_ANY_RESOURCE.has(action));
   for (const resource of resourceText(statement.Resource ?? '*')) {
-    if (resource === '*' || resource === '"*"') problems.push(`${where}: Resource *`);
+    if ((resource === '*' || resource === '"*"') && !onlyOnAny) problems.push(`${where}: Resource *`);
   }
   return problems;
 }
@@ -103,7 +120,7 @@ describe('least privilege', () => {
       PutObject: 's3:PutObject',
       ListObjectsV2: 's3:ListBucket',
     };
-    const service = (command: string) => (/Stack|ChangeSet|TerminationProtection|UpdateRollback/.test(command) ? 'cloudformation' : 'states');
+    const service = (command: string) => (/Stack|ChangeSet|TerminationProtection|UpdateRollback/.test(command) ? 'cloudformation' : command === 'GetAccountSettings' ? 'lambda' : 'states');
     const needed = new Set([...commands].map((command) => (command in IAM_ACTION ? IAM_ACTION[command] : `${service(command)}:${command}`)).filter((action): action is string => action !== null));
     const policy = JSON.parse(await readFile(path.join(root, 'template/deploy-role-policy.json'), 'utf8')) as { Statement: Statement[] };
     const granted = new Set(policy.Statement.filter((statement) => statement.Effect === 'Allow').flatMap((statement) => asList(statement.Action)));

@@ -54,8 +54,9 @@ describe('the CloudFormation template', () => {
     const task = work.States.ProcessPartition!;
     for (const state of [states.Partition!, task, states.Reduce!]) {
       expect(state.Retry).toEqual([
+        { ErrorEquals: ['Lambda.TooManyRequestsException'], IntervalSeconds: 1, MaxAttempts: 50, BackoffRate: 2, MaxDelaySeconds: 60, JitterStrategy: 'FULL' },
         {
-          ErrorEquals: ['Lambda.ServiceException', 'Lambda.AWSLambdaException', 'Lambda.SdkClientException', 'Lambda.TooManyRequestsException'],
+          ErrorEquals: ['Lambda.ServiceException', 'Lambda.AWSLambdaException', 'Lambda.SdkClientException'],
           IntervalSeconds: 2,
           MaxAttempts: 6,
           BackoffRate: 2,

@@ -203,6 +203,8 @@ function describeCall(request: http.IncomingMessage, body: Buffer): WireCall {
         : ({ HEAD: 'HeadObject', GET: 'GetObject', PUT: 'PutObject', DELETE: 'DeleteObject' } as Record<string, string>)[request.method ?? ''] ?? `${request.method}Object`;
     return { service, region, operation, params: { Bucket: bucket, ...(key === '' ? {} : { Key: key }), ...(query.prefix === undefined ? {} : { prefix: query.prefix }) } };
   }
+  // Lambda's REST API names its operation by method and path.
+  if (service === 'lambda' && request.method === 'GET' && /\/account-settings\/?$/.test(url.pathname)) return { service, region, operation: 'GetAccountSettings', params: {} };
   const params = Object.fromEntries(new URLSearchParams(body.toString()));
   return { service, region, operation: params.Action ?? '?', params };
 }
