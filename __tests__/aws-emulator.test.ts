@@ -165,6 +165,10 @@ describeWithMoto('the AWS engine through the CLI, against moto', () => {
       expect(await describeStack('nightly')).toMatchObject({ StackStatus: 'CREATE_COMPLETE', Tags: [{ Key: 'team', Value: 'data' }] });
       const definition = await deployedDefinition('nightly');
       expect(aslValidator(definition).errorsText('\n')).toBe('');
+      // Errors (EXPRESS children's included) go to a log group of the stack, with its retention.
+      const machine = await direct().sfn.send(new DescribeStateMachineCommand({ stateMachineArn: `arn:aws:states:${REGION}:${ACCOUNT}:stateMachine:nightly-fanout` }));
+      expect(machine.loggingConfiguration).toEqual({ level: 'ERROR', includeExecutionData: true, destinations: [{ cloudWatchLogsLogGroup: { logGroupArn: expect.stringMatching(new RegExp(`^arn:aws:logs:${REGION}:${ACCOUNT}:log-group:/aws/vendedlogs/states/sfn-fanout/nightly`)) } }] });
+      expect((await describeStack('nightly')).Outputs).toContainEqual(expect.objectContaining({ OutputKey: 'StateMachineLogGroup', OutputValue: '/aws/vendedlogs/states/sfn-fanout/nightly' }));
       expect(JSON.stringify(definition).match(/"Resource":"[^"]+"/g)).toEqual(Array(7).fill('"Resource":"arn:aws:states:::lambda:invoke"'));
     });
 
@@ -424,6 +428,8 @@ describeWithMoto('the AWS engine through the CLI, against moto', () => {
       expect(report.links.map((link) => link.url)).toEqual([
         `https://us-east-1.console.aws.amazon.com/states/home?region=us-east-1#/v2/executions/details/${report.aws!.executionArn}`,
         `https://us-east-1.console.aws.amazon.com/cloudformation/home?region=us-east-1#/stacks/stackinfo?stackId=${encodeURIComponent(stackId)}`,
+        // EXPRESS children keep no history: their errors are in the state machine's log group.
+        'https://us-east-1.console.aws.amazon.com/cloudwatch/home?region=us-east-1#logsV2:log-groups/log-group/$252Faws$252Fvendedlogs$252Fstates$252Fsfn-fanout$252Fwide',
       ]);
       expect(run.err).toContain('partitions 2/2 done · 0 running · 0 failed');
       expect(run.out).toContain('SUCCEEDED: 2 partitions (2 succeeded, 0 failed), 20 records');
@@ -482,7 +488,8 @@ describeWithMoto('the AWS engine through the CLI, against moto', () => {
     expect(resources).toEqual(Array(7).fill('"Resource":"arn:aws-cn:states:::lambda:invoke"'));
     const { links, aws } = JSON.parse(await readFile(report, 'utf8')) as { links: { url: string }[]; aws: { executionArn: string } };
     expect(aws.executionArn).toMatch(/^arn:aws-cn:states:cn-north-1:123456789012:execution:china-fanout:/);
-    expect(links.map((link) => link.url.split('#')[0])).toEqual(['https://console.amazonaws.cn/states/home?region=cn-north-1', 'https://console.amazonaws.cn/cloudformation/home?region=cn-north-1']);
+    expect(links.map((link) => link.url.split('#')[0])).toEqual(['https://console.amazonaws.cn/states/home?region=cn-north-1', 'https://console.amazonaws.cn/cloudformation/home?region=cn-north-1', 'https://console.amazonaws.cn/cloudwatch/home?region=cn-north-1']);
+    expect(links[2]).toEqual({ label: 'State machine errors in CloudWatch Logs (EXPRESS children’s too)', url: 'https://console.amazonaws.cn/cloudwatch/home?region=cn-north-1#logsV2:log-groups/log-group/$252Faws$252Fvendedlogs$252Fstates$252Fsfn-fanout$252Fchina' });
     await expectDeployRoleAllows(run, 'china', 'cn-north-1', { input: 'logs-cn', output: 'results-cn' });
   });
 

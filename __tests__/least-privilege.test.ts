@@ -76,10 +76,11 @@ describe('least privilege', () => {
     expect(problems).toEqual([]);
   });
 
-  it('the state machine may only invoke its own three functions and, in Distributed mode, run its own children', async () => {
+  it('the state machine may only invoke its own three functions, deliver its errors to its log group and, in Distributed mode, run its own children', async () => {
     const statements = (await templateStatements('template/sfn-fanout.yaml')).filter(({ role }) => role === 'StateMachineRole');
-    expect(statements.map(({ statement }) => statement.Sid ?? statement.Action)).toEqual(['lambda:InvokeFunction', 'StartChildWorkflows', 'WatchChildWorkflows', 'ReadPlanManifest', 'WriteMapResults']);
-    expect(statements[1]!.statement.Resource).toEqual({ 'Fn::Sub': 'arn:${AWS::Partition}:states:${AWS::Region}:${AWS::AccountId}:stateMachine:${AWS::StackName}-fanout' });
+    expect(statements.map(({ statement }) => statement.Sid ?? statement.Action)).toEqual(['lambda:InvokeFunction', 'DeliverErrorsToTheLogGroup', 'StartChildWorkflows', 'WatchChildWorkflows', 'ReadPlanManifest', 'WriteMapResults']);
+    expect(asList(statements[1]!.statement.Action).every((action) => ONLY_ON_ANY_RESOURCE.has(action))).toBe(true);
+    expect(statements[2]!.statement.Resource).toEqual({ 'Fn::Sub': 'arn:${AWS::Partition}:states:${AWS::Region}:${AWS::AccountId}:stateMachine:${AWS::StackName}-fanout' });
     expect(statements[0]!.statement).toMatchObject({ Effect: 'Allow', Action: 'lambda:InvokeFunction' });
     expect(statements[0]!.statement.Resource).toEqual([
       { 'Fn::GetAtt': ['PartitionerFunction', 'Arn'] },
@@ -151,6 +152,8 @@ describe('least privilege', () => {
       'AWS::StepFunctions::StateMachine': (_id, properties) => [
         ...each(['states:CreateStateMachine', 'states:DescribeStateMachine', 'states:UpdateStateMachine', 'states:DeleteStateMachine', 'states:TagResource'], 'arn:aws:states:us-east-1:123456789012:stateMachine:fanout-fanout'),
         ...passes(properties),
+        // With logging, Step Functions sets up the log delivery as the caller too (CloudWatch Logs' vended logs).
+        ...(properties.LoggingConfiguration === undefined ? [] : each(['logs:CreateLogDelivery', 'logs:GetLogDelivery', 'logs:UpdateLogDelivery', 'logs:DeleteLogDelivery', 'logs:ListLogDeliveries', 'logs:PutResourcePolicy', 'logs:DescribeResourcePolicies', 'logs:DescribeLogGroups'], '*')),
       ],
       'AWS::S3::Bucket': (_id, properties) => {
         const bucket = 'arn:aws:s3:::sfn-fanout-123456789012-us-east-1';

@@ -124,7 +124,21 @@ describe('the CloudFormation template', () => {
     }
     expect(template.Parameters.Architecture!.Default).toBe('arm64');
     const logGroups = Object.values(template.Resources).filter((r) => r.Type === 'AWS::Logs::LogGroup');
-    expect(logGroups.map((g) => g.Properties!.RetentionInDays)).toEqual([{ Ref: 'LogRetentionInDays' }, { Ref: 'LogRetentionInDays' }, { Ref: 'LogRetentionInDays' }]);
+    expect(logGroups.map((g) => g.Properties!.RetentionInDays)).toEqual([{ Ref: 'LogRetentionInDays' }, { Ref: 'LogRetentionInDays' }, { Ref: 'LogRetentionInDays' }, { Ref: 'LogRetentionInDays' }]);
+  });
+
+  it('logs the state machine’s errors (EXPRESS children keep no history) to a log group of the stack, with retention, and outputs it', async () => {
+    const template = parseTemplateText(await readFile(templatePath, 'utf8')) as { Resources: Record<string, Resource>; Outputs: Record<string, { Value: unknown }> };
+    expect(template.Resources.StateMachine!.Properties!.LoggingConfiguration).toEqual({
+      Level: 'ERROR',
+      IncludeExecutionData: true,
+      Destinations: [{ CloudWatchLogsLogGroup: { LogGroupArn: { 'Fn::GetAtt': ['StateMachineLogGroup', 'Arn'] } } }],
+    });
+    expect(template.Resources.StateMachineLogGroup).toEqual({
+      Type: 'AWS::Logs::LogGroup',
+      Properties: { LogGroupName: { 'Fn::Sub': '/aws/vendedlogs/states/sfn-fanout/${AWS::StackName}' }, RetentionInDays: { Ref: 'LogRetentionInDays' } },
+    });
+    expect(template.Outputs.StateMachineLogGroup!.Value).toEqual({ Ref: 'StateMachineLogGroup' });
   });
 });
 

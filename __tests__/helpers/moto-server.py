@@ -67,14 +67,29 @@ _create_state_machine = sfn_models.StateMachine.create_from_cloudformation_json.
 _update_state_machine = sfn_models.StateMachine.update_from_cloudformation_json.__func__
 
 
+# 3b. AWS: the resource's LoggingConfiguration becomes the state machine's (DescribeStateMachine
+#     shows it). moto drops it.
+def with_logging(state_machine, properties):
+    logging = properties.get("LoggingConfiguration")
+    if logging:
+        state_machine.loggingConfiguration = {
+            "level": logging.get("Level", "OFF"),
+            "includeExecutionData": logging.get("IncludeExecutionData") in (True, "true"),
+            "destinations": [{"cloudWatchLogsLogGroup": {"logGroupArn": d["CloudWatchLogsLogGroup"]["LogGroupArn"]}} for d in logging.get("Destinations", [])],
+        }
+    return state_machine
+
+
 def create_state_machine(cls, resource_name, cloudformation_json, account_id, region_name, **kwargs):
     cloudformation_json["Properties"] = with_definition_string(cloudformation_json["Properties"])
-    return _create_state_machine(cls, resource_name, cloudformation_json, account_id, region_name, **kwargs)
+    created = _create_state_machine(cls, resource_name, cloudformation_json, account_id, region_name, **kwargs)
+    return with_logging(created, cloudformation_json["Properties"])
 
 
 def update_state_machine(cls, original_resource, new_resource_name, cloudformation_json, account_id, region_name):
     cloudformation_json["Properties"] = with_definition_string(cloudformation_json.get("Properties", {}))
-    return _update_state_machine(cls, original_resource, new_resource_name, cloudformation_json, account_id, region_name)
+    updated = _update_state_machine(cls, original_resource, new_resource_name, cloudformation_json, account_id, region_name)
+    return with_logging(updated, cloudformation_json["Properties"])
 
 
 sfn_models.StateMachine.create_from_cloudformation_json = classmethod(create_state_machine)

@@ -152,7 +152,7 @@ export async function runAws(options: AwsRunOptions, clients: AwsClients, deps: 
         startedAt: final.startDate?.getTime() ?? startedAt,
         finishedAt: final.stopDate?.getTime() ?? deps.clock.now(),
         ...(final.status === 'SUCCEEDED' ? {} : { error: { name: final.error ?? final.status ?? 'Failed', cause: final.cause ?? `The execution ended ${final.status}.` } }),
-        links: consoleLinks(options.region, executionArn, stack.stackId),
+        links: consoleLinks(options.region, executionArn, stack.stackId, stack.outputs.StateMachineLogGroup),
       },
       batch,
     );
@@ -238,12 +238,17 @@ export async function checkCredentials(sts: STSClient, signal?: AbortSignal): Pr
   }
 }
 
-/** Links to the execution and the stack in the console of the region's partition; none where that console is not public. */
-export function consoleLinks(region: string, executionArn: string, stackId: string): ReportLink[] {
+/**
+ * Links to the execution, the stack and the state machine's error log (the only trace of an EXPRESS
+ * child that failed) in the console of the region's partition; none where that console is not public.
+ */
+export function consoleLinks(region: string, executionArn: string, stackId: string, logGroup?: string): ReportLink[] {
   const base = partitionOf(region).console;
   if (base === undefined) return [];
   return [
     { label: 'Execution in the Step Functions console', url: `${base}/states/home?region=${region}#/v2/executions/details/${executionArn}` },
     { label: 'Stack in the CloudFormation console', url: `${base}/cloudformation/home?region=${region}#/stacks/stackinfo?stackId=${encodeURIComponent(stackId)}` },
+    // The CloudWatch console's fragment escapes a log group's name with $ for %: /aws/x is $252Faws$252Fx.
+    ...(logGroup === undefined ? [] : [{ label: 'State machine errors in CloudWatch Logs (EXPRESS children’s too)', url: `${base}/cloudwatch/home?region=${region}#logsV2:log-groups/log-group/${encodeURIComponent(encodeURIComponent(logGroup)).replace(/%/g, '$')}` }]),
   ];
 }
