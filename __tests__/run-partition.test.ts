@@ -95,7 +95,7 @@ describe('the worker runtime', () => {
       for (const partition of await planOf(source, count)) {
         const counted = countingBytes(source);
         const outcome = await runPartition({ ...base(partition, 'lines'), source: counted.store, handler: collectingHandler() });
-        const [{ start, end }] = partition.segments as [{ start: number; end: number }];
+        const { start, end } = partition.segments[0]!;
         const read = counted.bytes.get('big.txt')!;
         const before = start === 0 ? 0 : 1;
         if (end % 100 === 0) expect(read).toBe(end - start + before);
