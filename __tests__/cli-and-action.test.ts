@@ -11,6 +11,9 @@ import { ESBUILD_VERSION } from '../src/handler/load-esbuild.ts';
 import { nodeVersionProblem } from '../src/node-version.ts';
 import { SETTING_NAMES } from '../src/settings.ts';
 import { cli } from './helpers/cli.ts';
+import { startFaultProxy } from './helpers/fault-proxy.ts';
+import { startLocalS3 } from './helpers/s3-server.ts';
+import { S3Store } from '../src/store/s3-store.ts';
 import { tempDir } from './helpers/corpus.ts';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -70,11 +73,25 @@ describe('the CLI', () => {
     expect(JSON.parse(await readFile(path.join(output, 'r.json'), 'utf8'))).toMatchObject({ status: 'SUCCEEDED', totals: { records: 15438 } });
   });
 
-  it('plans without reading data', async () => {
+  it('plans without reading data: in S3 the only object bytes read are the gzip object\'s 4-byte size trailer', async () => {
     const { code, out } = await cli(['plan', '--input', sample, '--partitions', '4']);
     expect(code).toBe(0);
     expect(out).toContain('5 objects, 1.6 MiB (~1.9 MiB uncompressed) in 4 partitions; max/mean 1.000 by uncompressed size');
     expect(out).toMatch(/^0 .* access-0004.ndjson.gz \[0, 39346\) {2}\(gzip: one object, read whole; ~488.4 KiB uncompressed\)$/m);
+
+    const s3 = await startLocalS3(['plan-input']);
+    const proxy = await startFaultProxy(s3.endpoint, []);
+    try {
+      const bucket = new S3Store(s3.client, 'plan-input', 'sample/');
+      for (const name of await readdir(sample)) await bucket.write(name, await readFile(path.join(sample, name)));
+      const fromS3 = await cli(['plan', '--input', 's3://plan-input/sample/', '--partitions', '4', '--s3-endpoint', proxy.endpoint]);
+      expect([fromS3.code, fromS3.out]).toEqual([0, out]);
+      const objectReads = proxy.requests.filter((request) => request.method === 'GET' && !request.url.includes('list-type='));
+      expect(objectReads).toEqual([{ method: 'GET', url: expect.stringMatching(/^\/plan-input\/sample\/access-0004\.ndjson\.gz(\?|$)/), range: 'bytes=39342-39345', bytes: 4 }]);
+    } finally {
+      await proxy.stop();
+      await s3.stop();
+    }
   });
 
   it('takes a single file as input, and reads that file only', async () => {
