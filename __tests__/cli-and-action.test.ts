@@ -1,7 +1,7 @@
 import { execFile, execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { cp, readdir, readFile, writeFile } from 'node:fs/promises';
-import { runBundledAction } from './helpers/run-action.ts';
+import { runAction, runBundledAction } from './helpers/run-action.ts';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
@@ -134,10 +134,14 @@ describe('the CLI', () => {
   });
 });
 
-describe('the bundled action (dist/index.js), run the way the runner runs it', () => {
+describe.each([
+  ['the bundled action (dist/index.js)', 'dist/index.js'],
+  // The same behaviour from the sources, so a stale bundle cannot hide a regression.
+  ['the action from its sources (src/index.ts)', 'src/index.ts'],
+])('%s, run the way the runner runs it', (_name, entry) => {
   it('reads INPUT_* variables, writes the job summary and sets every output', async () => {
     const output = await tempDir();
-    const action = await runBundledAction({
+    const action = await runAction(entry, {
       engine: 'local',
       input: sample,
       output,
@@ -157,6 +161,15 @@ describe('the bundled action (dist/index.js), run the way the runner runs it', (
     expect(JSON.parse(await readFile(outputs['report-path']!, 'utf8')).runId).toBe(outputs['run-id']);
   });
 
+  it('fails the step with the input error and writes no outputs when an input is wrong', async () => {
+    const action = await runAction(entry, { input: sample, output: await tempDir(), handler: exampleHandler, partitions: 'many' });
+    expect(action.code).toBe(1);
+    expect(action.stdout).toContain('::error::partitions "many" must be a whole number from 1 to 10000.');
+    expect(action.outputFile).toBe('');
+  });
+});
+
+describe('the bundled action (dist/index.js), as a workflow checks it out', () => {
   it('runs from a checkout of the action with no node_modules: esbuild is installed once with npm', async () => {
     // What `uses: sfn-fanout/sfn-fanout@main` checks out: the committed files, no node_modules.
     const checkout = await tempDir('action-checkout-');
@@ -183,13 +196,6 @@ describe('the bundled action (dist/index.js), run the way the runner runs it', (
     expect(second.code).toBe(0);
     expect(second.stdout).toContain('from the cache');
     expect((await readFile(npmLog, 'utf8')).trim().split('\n')).toEqual([`install --prefix ${path.join(cache, `esbuild-${ESBUILD_VERSION}`)} --no-save --no-package-lock --no-audit --no-fund --loglevel=error esbuild@${ESBUILD_VERSION}`]);
-  });
-
-  it('fails the step with the input error and writes no outputs when an input is wrong', async () => {
-    const action = await runBundledAction({ input: sample, output: await tempDir(), handler: exampleHandler, partitions: 'many' });
-    expect(action.code).toBe(1);
-    expect(action.stdout).toContain('::error::partitions "many" must be a whole number from 1 to 10000.');
-    expect(action.outputFile).toBe('');
   });
 });
 
