@@ -7,5 +7,7 @@ export default {
   moduleNameMapper: { '^(\\.{1,2}/.*)\\.js$': '$1' },
   transform: { '^.+\\.ts$': ['ts-jest', { useESM: true }] },
   testTimeout: 60000,
+  globalSetup: '<rootDir>/scripts/jest-thread-bundle.js',
+  globalTeardown: '<rootDir>/scripts/jest-thread-bundle-teardown.js',
   reporters: ['default', '<rootDir>/scripts/jest-closing-line.js'],
 };
