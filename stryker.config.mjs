@@ -19,7 +19,7 @@ export default {
   jest: {
     configFile: 'jest.config.js',
     // No Lambda thread bundle (jest.config.js's globalSetup) for each mutant: these tests run no engine.
-    config: { testMatch: DATA_PATH_TESTS.map((name) => `**/__tests__/${name}.test.ts`), reporters: [], globalSetup: undefined, globalTeardown: undefined },
+    config: { testMatch: DATA_PATH_TESTS.map((name) => `**/__tests__/${name}.test.ts`), reporters: [], globalSetup: undefined, globalTeardown: undefined, maxWorkers: 1 },
     // Only the test files that import the mutated file: the others cost a module load each run.
     enableFindRelatedTests: true,
   },
