@@ -20,6 +20,15 @@ describe('splitting bytes into lines', () => {
       [5, 'd\r'],
       [9, 'e'],
     ]);
+    // A last newline ends the last line: no empty line after it.
+    expect(await linesOf(['a\n', 'b\n'])).toEqual([
+      [0, 'a'],
+      [2, 'b'],
+    ]);
+    expect(await linesOf(['\n\r\n'])).toEqual([
+      [0, ''],
+      [1, ''],
+    ]);
   });
 
   it('takes bytes that are not Node buffers (a Uint8Array view into a larger buffer)', async () => {
