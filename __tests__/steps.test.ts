@@ -9,7 +9,7 @@ import type { PartitionOutcome } from '../src/partition/outcome.ts';
 import { reduceOutcomes } from '../src/partition/reduce.ts';
 import { INLINE_ITEMS_BUDGET, halvesOf, inlineItems, resolvePartition, writeItems, writePlan, type PartitionRef } from '../src/plan/map-items.ts';
 import { splitPartition } from '../src/plan/split-partition.ts';
-import { planPartitions } from '../src/plan/partition-plan.ts';
+import { planPartitions, type Partition } from '../src/plan/partition-plan.ts';
 import { partitionStep, reduceStep, workStep } from '../src/steps/steps.ts';
 import { DirStore } from '../src/store/dir-store.ts';
 import { tempDir } from './helpers/corpus.ts';
@@ -22,13 +22,27 @@ const noS3 = { s3: () => { throw new Error('no S3 in this test'); } };
 describe('the steps of the state machine', () => {
   it('plans 1,000 partitions of a large object inline, well under the 256 KiB payload limit', async () => {
     const plan = planPartitions([{ key: 'logs/2026/11/26/app-00001.ndjson', size: 64 * 1024 ** 3 }], { sizing: { partitions: 1000 }, maxPartitions: 1000 });
-    const output = new DirStore(await tempDir());
-    const written = await writePlan(plan, output);
+    const output = await tempDir();
+    const written = await writePlan(plan, new DirStore(output));
     const items = inlineItems(plan, written);
-    expect(items).toEqual(plan.partitions);
     expect(Buffer.byteLength(JSON.stringify(items))).toBeLessThan(INLINE_ITEMS_BUDGET);
-    // The plan is written all the same: a resumed run reads the partitions it runs again from it.
-    for (const ref of written.refs.slice(0, 3)) expect(await resolvePartition(ref, output)).toEqual(plan.partitions[ref.id]);
+    // Each item is its whole partition, and together they cut the object into 1,000 consecutive ranges
+    // whose sizes differ by at most a byte.
+    const size = 64 * 1024 ** 3;
+    const ranges = items.map((item) => {
+      const [segment, ...more] = (item as Partition).segments;
+      return { id: item.id, key: segment!.key, start: segment!.start, end: segment!.end, bytes: item.bytes, more: more.length };
+    });
+    expect(ranges.map((range) => range.id)).toEqual(Array.from({ length: 1000 }, (_, id) => id));
+    expect(new Set(ranges.map((range) => `${range.key} ${range.more}`))).toEqual(new Set(['logs/2026/11/26/app-00001.ndjson 0']));
+    expect(ranges.map((range) => range.start)).toEqual([0, ...ranges.slice(0, -1).map((range) => range.end)]);
+    expect(ranges.at(-1)!.end).toBe(size);
+    expect([...new Set(ranges.map((range) => (range.end - range.start === range.bytes ? range.bytes : -1)))].sort()).toEqual([Math.floor(size / 1000), Math.floor(size / 1000) + 1]);
+    expect(items).toEqual(plan.partitions);
+    // The plan is written all the same, and nothing else: a resumed run reads the partitions it runs again from it.
+    expect(await readdir(path.join(output, '_sfn-fanout/plans'))).toEqual([path.basename(written.key)]);
+    expect(await readdir(output)).toEqual(['_sfn-fanout']);
+    for (const ref of written.refs.slice(0, 3)) expect(await resolvePartition(ref, new DirStore(output))).toEqual(plan.partitions[ref.id]);
   });
 
   it('writes a larger plan as a JSONL manifest and each item reads back its own partition', async () => {
