@@ -78,13 +78,28 @@ describe('resume: a run again of exactly what failed, with the rest counted from
     expect(failed).toEqual(['1', '3/2', '4']);
     expect(first.partitions.filter((row) => row.status === 'succeeded').map(rowName)).toEqual(['0', '2', '3/1', '5']);
 
-    // The bug is fixed; the resumed run names the first.
+    // Resumed before the bug is fixed: the same partitions and halves run, and fail, again; the others keep the first run's results.
+    const againWorkers = workers();
+    const again = await runLocal({ job: { ...job, resume: first.runId }, handler: flaky, concurrency: 2, parameters, wrapInvoke: againWorkers.wrapInvoke });
+    expect(again.status).toBe('FAILED');
+    expect(sortedCopy(againWorkers.ran)).toEqual(failed);
+    expect(again.partitions.map((row) => [rowName(row), row.status, row.ranIn])).toEqual([
+      ['0', 'succeeded', first.runId],
+      ['1', 'failed', undefined],
+      ['2', 'succeeded', first.runId],
+      ['3/1', 'succeeded', first.runId],
+      ['3/2', 'failed', undefined],
+      ['4', 'failed', undefined],
+      ['5', 'succeeded', first.runId],
+    ]);
+
+    // The bug is fixed; the resumed run names the one that failed again, and counts each result from the run that ran it.
     await rm(flag);
     const secondWorkers = workers();
-    const second = await runLocal({ job: { ...job, resume: first.runId }, handler: flaky, concurrency: 2, parameters, wrapInvoke: secondWorkers.wrapInvoke });
+    const second = await runLocal({ job: { ...job, resume: again.runId }, handler: flaky, concurrency: 2, parameters, wrapInvoke: secondWorkers.wrapInvoke });
     expect(second.status).toBe('SUCCEEDED');
     expect(sortedCopy(secondWorkers.ran)).toEqual(failed);
-    expect(second.resumes).toBe(first.runId);
+    expect(second.resumes).toBe(again.runId);
     expect(second.partitions.map((row) => [rowName(row), row.status, row.ranIn])).toEqual([
       ['0', 'succeeded', first.runId],
       ['1', 'succeeded', undefined],
@@ -94,14 +109,14 @@ describe('resume: a run again of exactly what failed, with the rest counted from
       ['4', 'succeeded', undefined],
       ['5', 'succeeded', first.runId],
     ]);
-    expect(resumeSentence(second)).toBe(`Resumed run ${first.runId}: this run ran again the 3 partitions that failed there: 1, 3/2, 4; the other 4 count the results they committed there.`);
+    expect(resumeSentence(second)).toBe(`Resumed run ${again.runId}: this run ran again the 3 partitions that failed there: 1, 3/2, 4; the other 4 count the results they committed there.`);
 
     // Merged once, equal to a clean run's; every record counted once, in the totals and in the committed files.
     expect(second.result).toEqual(clean.result);
     expect(second.totals).toMatchObject({ records: all.length, succeeded: 7, failed: 0 });
     const { manifest, lines } = await committedLines(output, second.runId);
     expect(lines).toEqual(sortedCopy(all));
-    expect(manifest).toMatchObject({ runId: second.runId, status: 'SUCCEEDED', resumes: first.runId });
+    expect(manifest).toMatchObject({ runId: second.runId, status: 'SUCCEEDED', resumes: again.runId });
     expect(manifest.partitions.map((entry) => [rowName(entry), entry.run])).toEqual(second.partitions.map((row) => [rowName(row), row.ranIn ?? second.runId]));
     expect(existsSync(flag)).toBe(false);
   });
