@@ -116,6 +116,7 @@ describe('every input, given a bad value, is refused before anything runs, by na
     ['timeout-minutes', { engine: 'aws', region: 'us-east-1', 'stack-name': 's', 'timeout-minutes': '1.5' }, 'timeout-minutes "1.5" must be a whole number'],
     ['resume', { resume: 'previous-attempt' }, 'resume "previous-attempt" is for engine aws: locally, give the run-id of the run to resume'],
     ['resume', { resume: 'run with spaces' }, 'resume "run with spaces" is not a run id'],
+    ['resume', { resume: '..' }, 'resume ".." is not a run id'],
     ['lambda-price-per-gb-second', { engine: 'aws', region: 'us-east-1', 'stack-name': 's', 'lambda-price-per-gb-second': '$1' }, 'lambda-price-per-gb-second "$1" must be a price in USD'],
     ['lambda-price-per-million-requests', { engine: 'aws', region: 'us-east-1', 'stack-name': 's', 'lambda-price-per-million-requests': 'free' }, 'lambda-price-per-million-requests "free" must be a price in USD'],
     ['price-per-thousand-state-transitions', { engine: 'aws', region: 'us-east-1', 'stack-name': 's', 'price-per-thousand-state-transitions': '-0.1' }, 'price-per-thousand-state-transitions "-0.1" must be a price in USD'],

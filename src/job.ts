@@ -86,9 +86,12 @@ export function parseJob(request: JobRequest, { outputUnused = false }: { output
   return { input, output, format: format as RecordFormat, sizing, maxPartitions, maxRejected, allowEmpty: allowEmpty === 'true', ...(resume === undefined ? {} : { resume }) };
 }
 
-/** A run id is its execution's name: 1-80 letters, digits, `_`, `.` and `-` (what Step Functions allows and a key can hold). */
+/**
+ * A run id is its execution's name: 1-80 letters, digits, `_`, `.` and `-` (what Step Functions
+ * allows and a key can hold), not only dots: `..` would name a folder above the run's.
+ */
 export function parseRunId(value: unknown, name: string): string {
-  if (typeof value !== 'string' || !/^[A-Za-z0-9_.-]{1,80}$/.test(value)) {
+  if (typeof value !== 'string' || !/^[A-Za-z0-9_.-]{1,80}$/.test(value) || /^\.+$/.test(value)) {
     throw new InputError(`${name} ${JSON.stringify(value)} is not a run id: give the run-id of the run (the execution's name, like local-2026-11-28T07-00-00-000Z-1a2b3c4d), as its report and summary show it.`);
   }
   return value;

@@ -5,7 +5,7 @@ import type { SFNClient } from '@aws-sdk/client-sfn';
 import { GetCallerIdentityCommand, type STSClient } from '@aws-sdk/client-sts';
 import { createHash } from 'node:crypto';
 import { InputError, errorMessage } from '../errors.ts';
-import { toJobRequest, type Job } from '../job.ts';
+import { parseRunId, toJobRequest, type Job } from '../job.ts';
 import { parseInputLocation, parseLocation } from '../location.ts';
 import { BATCH_FILE, runKey } from '../partition/outcome.ts';
 import { buildReport, type BatchReport, type ReportLink } from '../report/batch-report.ts';
@@ -207,7 +207,7 @@ export function resumedRunId(resume: string, step: StepIdentity): string {
     return executionName(step, step.runAttempt - 1);
   }
   // An execution ARN ends with the execution's name, which is its run id.
-  return resume.startsWith('arn:') ? resume.split(':').at(-1)! : resume;
+  return parseRunId(resume.startsWith('arn:') ? resume.split(':').at(-1)! : resume, 'resume');
 }
 
 function requireOutput(outputs: Readonly<Record<string, string>>, stackName: string, name: string, hint: string): string {
