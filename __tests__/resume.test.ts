@@ -2,7 +2,10 @@ import { existsSync } from 'node:fs';
 import { readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { resumedRunId } from '../src/aws/aws-engine.ts';
+import { executionName, type StepIdentity } from '../src/aws/execution.ts';
 import { main } from '../src/cli.ts';
+import { InputError } from '../src/errors.ts';
 import { parseJob, type Job } from '../src/job.ts';
 import { LambdaFunctionError } from '../src/lambda-error.ts';
 import { runLocal, type Invoke } from '../src/local/local-engine.ts';
@@ -57,11 +60,13 @@ describe('resume: a run again of exactly what failed, with the rest counted from
   let all: string[];
   let input: string;
   let flag: string;
+  let cleanOutput: string;
   beforeAll(async () => {
     flag = path.join(await tempDir(), 'bug');
     ({ input, lines: all } = await corpus(flag));
     // The same input without the bug: the result a resumed run must equal.
-    clean = await runLocal({ job: parseJob({ input, output: await tempDir(), format: 'lines', partitions: 6 }), handler: flaky, concurrency: 2 });
+    cleanOutput = await tempDir();
+    clean = await runLocal({ job: parseJob({ input, output: cleanOutput, format: 'lines', partitions: 6 }), handler: flaky, concurrency: 2 });
     expect(clean.status).toBe('SUCCEEDED');
   });
 
@@ -129,5 +134,24 @@ describe('resume: a run again of exactly what failed, with the rest counted from
     expect(code).toBe(2);
     expect(err).toContain(`resume local-never-ran: ${path.join(output, '_sfn-fanout/runs/local-never-ran')} holds no run manifest and batch file, so that run never finished its Reduce step`);
     expect(await readdir(output)).toEqual([]);
+  });
+
+  it('refuses to resume a run of another input, before any work (exit 2): a resumed run reads what that run read', async () => {
+    const other = await tempDir();
+    await writeFile(path.join(other, 'other.txt'), 'another day\n');
+    let err = '';
+    const code = await main(['run', '--input', other, '--output', cleanOutput, '--handler', flaky, '--format', 'lines', '--resume', clean.runId], { out: () => {}, err: (text) => void (err += text), tty: false });
+    expect(code).toBe(2);
+    expect(err).toMatch(new RegExp(`resume ${clean.runId}: that run read \\S+ as lines, and this one would read \\S+${path.basename(other)} as lines\\. A resumed run reads exactly what the run it resumes read`));
+    expect(await readdir(path.join(cleanOutput, '_sfn-fanout/runs'))).toEqual([clean.runId]);
+  });
+
+  it('names the run that previous-attempt or an execution ARN resumes, and refuses one that names none', () => {
+    const step: StepIdentity = { repository: 'acme/data', workflow: 'nightly', job: 'fanout', step: 'run', runId: '7001', runAttempt: 3 };
+    expect(resumedRunId('previous-attempt', step)).toBe(executionName(step, 2));
+    expect(resumedRunId(`arn:aws:states:us-east-1:123456789012:execution:nightly-fanout:${executionName(step, 1)}`, step)).toBe(executionName(step, 1));
+    expect(resumedRunId('local-2026-11-28T07-00-00-000Z-1a2b3c4d', step)).toBe('local-2026-11-28T07-00-00-000Z-1a2b3c4d');
+    expect(() => resumedRunId('previous-attempt', { ...step, runAttempt: 1 })).toThrow(new InputError('resume previous-attempt resumes the execution of this step in the previous run attempt, and this is the first attempt: re-run the failed jobs of the workflow run (its next attempt resumes this one), or give the run id to resume.'));
+    expect(() => resumedRunId('arn:aws:states:us-east-1:123456789012:execution:nightly-fanout:..', step)).toThrow(/resume "\.\." is not a run id/);
   });
 });
