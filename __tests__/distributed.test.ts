@@ -45,7 +45,8 @@ describe('Distributed Map, run by the local engine', () => {
       expect(record.Status).toBe('SUCCEEDED');
       // As with AWS's default transformation, Input and Output are JSON-encoded strings.
       expect(JSON.parse(record.Output as string)).toMatchObject({ status: 'succeeded', records: expect.any(Number) });
-      expect(JSON.parse(record.Input as string)).toMatchObject({ runId: report.runId, item: { id: expect.any(Number), segments: expect.any(Array) } });
+      // Each child's input is a reference to its partition in the plan, not the partition.
+      expect(JSON.parse(record.Input as string)).toMatchObject({ runId: report.runId, item: { id: expect.any(Number), bytes: expect.any(Number), manifest: { key: expect.stringMatching(/^_sfn-fanout\/plans\/[0-9a-f]{20}\.jsonl$/) } } });
     }
   });
 

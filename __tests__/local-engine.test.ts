@@ -126,7 +126,7 @@ describe('the local engine', () => {
       [1, '2', 'succeeded'],
       [2, undefined, 'succeeded'],
     ]);
-    expect(report.partitions[1]).toMatchObject({ error: 'Sandbox.Timedout', message: 'Task timed out after 1.00 seconds' });
+    expect(report.partitions[1]).toMatchObject({ error: 'Sandbox.Timedout', message: expect.stringMatching(/^Task timed out after 1\.00 seconds: the worker ran past its Timeout \(WorkerTimeout\)/) });
     expect(await committedPartitions(report)).toEqual({ partitions: ['0', '1/2', '2'], failed: ['1/1'] });
   });
 

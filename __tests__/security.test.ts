@@ -7,6 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { StoreError } from '../src/errors.ts';
 import { parseJob } from '../src/job.ts';
 import { runLocal, type LocalRunOptions } from '../src/local/local-engine.ts';
+import { outcomeKey } from '../src/partition/commit.ts';
 import { planPartitions } from '../src/plan/partition-plan.ts';
 import { escapeHtml, escapeMarkdown } from '../src/report/markdown.ts';
 import { Redactor } from '../src/secrets.ts';
@@ -320,8 +321,11 @@ describe('redaction', () => {
       const job = parseJob({ input, output, format: 'lines', partitions: 1, maxRejected: 1 });
       const plan = planPartitions([{ key: 'f0.txt', size: (await readFile(path.join(input, 'f0.txt'))).length }], { sizing: { partitions: 1 }, maxPartitions: 1 });
       await handler({ job, runId: 'run-1', item: plan.partitions[0]! });
-      const failing = handler({ job: { ...job, maxRejected: { count: 0 } }, runId: 'run-2', item: plan.partitions[0]! });
-      await expect(failing).rejects.toThrow(/^Partition 0 rejected 1 of 3 records.*AWS_SECRET_ACCESS_KEY=\*\*\* AWS_SESSION_TOKEN=\*\*\*/);
+      // A partition that fails comes back by its error's name; the worker writes the whole error as the attempt's outcome.
+      const failing = (await handler({ job: { ...job, maxRejected: { count: 0 } }, runId: 'run-2', item: plan.partitions[0]! })) as { status: string; error: string; attempt: string };
+      expect(failing).toMatchObject({ status: 'failed', error: 'RejectedRecordsError' });
+      const failure = JSON.parse(await readFile(path.join(output, outcomeKey('run-2', { id: 0, attempt: failing.attempt })), 'utf8')) as { cause: string };
+      expect((JSON.parse(failure.cause) as { errorMessage: string }).errorMessage).toMatch(/^Partition 0 rejected 1 of 3 records.*AWS_SECRET_ACCESS_KEY=\*\*\* AWS_SESSION_TOKEN=\*\*\*/);
       const written = await writtenFiles(output);
       // The worker stages its rejected records under its attempt; the reducer commits them.
       const staged = [...written].filter(([file]) => file.includes(`${path.sep}run-1${path.sep}attempts${path.sep}`) && file.endsWith('.rejected.jsonl'));
