@@ -1,11 +1,11 @@
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { readFile, writeFile } from 'node:fs/promises';
+import { readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { CloudFormationClient, CreateChangeSetCommand, CreateStackCommand, DeleteStackCommand, DescribeChangeSetCommand, DescribeStackEventsCommand, DescribeStacksCommand, ExecuteChangeSetCommand, GetTemplateCommand, type Stack } from '@aws-sdk/client-cloudformation';
 import { CreateBucketCommand, GetObjectCommand, HeadBucketCommand, PutObjectCommand, S3Client, type BucketLocationConstraint } from '@aws-sdk/client-s3';
-import { CreateStateMachineCommand, DescribeExecutionCommand, DescribeStateMachineCommand, ExecutionAlreadyExists, GetExecutionHistoryCommand, ListExecutionsCommand, SFNClient, StartExecutionCommand, StopExecutionCommand } from '@aws-sdk/client-sfn';
+import { CreateStateMachineCommand, DescribeExecutionCommand, DescribeStateMachineCommand, ExecutionAlreadyExists, GetExecutionHistoryCommand, ListExecutionsCommand, SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
 import { mockClient } from 'aws-sdk-client-mock';
 import aslValidator from 'asl-validator';
 import { uploadIfAbsent } from '../src/aws/code-package.ts';
@@ -19,7 +19,10 @@ import { allows, changeSetStacks, documentedPolicy, iamRequestsOf } from './help
 import { ACCOUNT, TEST_CREDENTIALS, describeWithMoto, setEnv, startMoto, useMoto, type Answer, type Moto, type WireCall } from './helpers/moto.ts';
 import { VirtualClock } from './helpers/virtual-clock.ts';
 import { partitionOf } from '../src/aws/partition.ts';
-import type { BatchReport } from '../src/report/batch-report.ts';
+import { rowName, type BatchReport } from '../src/report/batch-report.ts';
+import { runLocal } from '../src/local/local-engine.ts';
+import type { RunManifest } from '../src/partition/commit.ts';
+import type { WorkEvent } from '../src/steps/steps.ts';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const exampleHandler = path.join(root, 'examples/log-analytics/handler.ts');
@@ -103,7 +106,7 @@ describeWithMoto('the AWS engine through the CLI, against moto', () => {
   const named = (calls: readonly WireCall[], operation: string) => calls.filter((call) => call.operation === operation);
 
   /** Every call of the run is one the documented deploy role allows, for the run's stack and locations. */
-  async function expectDeployRoleAllows(run: CliRun, stack: string, region = REGION, locations = { input: 'logs-in', output: 'results-out' }): Promise<void> {
+  async function expectDeployRoleAllows(run: CliRun, stack: string, region = REGION, locations: { input: string; output: string; inputPrefix?: string } = { input: 'logs-in', output: 'results-out' }): Promise<void> {
     const policy = await documentedPolicy('template/deploy-role-policy.json', {
       Partition: partitionOf(region).name,
       Region: region,
@@ -111,7 +114,7 @@ describeWithMoto('the AWS engine through the CLI, against moto', () => {
       StackName: stack,
       CloudFormationServiceRole: 'sfn-fanout-cloudformation',
       InputBucket: locations.input,
-      InputPrefix: 'day/',
+      InputPrefix: locations.inputPrefix ?? 'day/',
       OutputBucket: locations.output,
       OutputPrefix: `${stack}/`,
     });
@@ -162,6 +165,10 @@ describeWithMoto('the AWS engine through the CLI, against moto', () => {
       expect(await describeStack('nightly')).toMatchObject({ StackStatus: 'CREATE_COMPLETE', Tags: [{ Key: 'team', Value: 'data' }] });
       const definition = await deployedDefinition('nightly');
       expect(aslValidator(definition).errorsText('\n')).toBe('');
+      // Errors (EXPRESS children's included) go to a log group of the stack, with its retention.
+      const machine = await direct().sfn.send(new DescribeStateMachineCommand({ stateMachineArn: `arn:aws:states:${REGION}:${ACCOUNT}:stateMachine:nightly-fanout` }));
+      expect(machine.loggingConfiguration).toEqual({ level: 'ERROR', includeExecutionData: true, destinations: [{ cloudWatchLogsLogGroup: { logGroupArn: expect.stringMatching(new RegExp(`^arn:aws:logs:${REGION}:${ACCOUNT}:log-group:/aws/vendedlogs/states/sfn-fanout/nightly`)) } }] });
+      expect((await describeStack('nightly')).Outputs).toContainEqual(expect.objectContaining({ OutputKey: 'StateMachineLogGroup', OutputValue: '/aws/vendedlogs/states/sfn-fanout/nightly' }));
       expect(JSON.stringify(definition).match(/"Resource":"[^"]+"/g)).toEqual(Array(7).fill('"Resource":"arn:aws:states:::lambda:invoke"'));
     });
 
@@ -224,19 +231,6 @@ describeWithMoto('the AWS engine through the CLI, against moto', () => {
       });
     });
 
-    it('redrives an aborted execution instead of starting one', async () => {
-      const stateMachineArn = `arn:aws:states:us-east-1:${ACCOUNT}:stateMachine:nightly-fanout`;
-      const { executionArn } = await direct().sfn.send(new StartExecutionCommand({ stateMachineArn, name: 'to-redrive', input: '{}' }));
-      await direct().sfn.send(new StopExecutionCommand({ executionArn }));
-      endsAtOnce('nightly');
-      const run = await cli('nightly', [...NIGHTLY, '--redrive', executionArn!]);
-      expect(run.err).toContain(`Redriving ${executionArn}.`);
-      expect(named(run.calls, 'StartExecution')).toEqual([]);
-      expect(named(run.calls, 'RedriveExecution').map((call) => call.params.executionArn)).toEqual([executionArn]);
-      expect((await direct().sfn.send(new DescribeExecutionCommand({ executionArn }))).redriveCount).toBe(1);
-      await expectDeployRoleAllows(run, 'nightly');
-    });
-
     it('updates the stack through an UPDATE change set, sending a template over 51,200 bytes as a TemplateURL in the artifact bucket', async () => {
       const big = path.join(await tempDir(), 'big.yaml');
       const body = `${await readFile(path.join(root, 'template/sfn-fanout.yaml'), 'utf8')}\n# ${'padding '.repeat(6500)}\n`;
@@ -252,6 +246,117 @@ describeWithMoto('the AWS engine through the CLI, against moto', () => {
       expect((await direct().cfn.send(new GetTemplateCommand({ StackName: 'nightly' }))).TemplateBody).toBe(body);
       await expectDeployRoleAllows(update, 'nightly');
     });
+  });
+
+  describe('resume: a new execution that runs again only what failed (redrive cannot: failures are caught inside the Map)', () => {
+    const flaky = path.join(root, '__tests__/fixtures/flaky-handler.ts');
+    const input = 's3://logs-in/resume/';
+    let flag: string;
+    let lines: string[];
+    /** Runs an execution the way Step Functions and Lambda would: the same template and Lambda code, over moto's S3. */
+    const ran = new Map<string, { report: BatchReport; workers: string[] }>();
+    function lambdaRunsExecutions(): void {
+      const running = new Map<string, Promise<void>>();
+      moto.answer(async (call) => {
+        if (call.operation === 'StartExecution' && call.params.stateMachineArn?.endsWith(':stateMachine:resumed-fanout') === true) {
+          const name = call.params.name!;
+          const request = JSON.parse(call.params.input!) as Record<string, unknown>;
+          const workers: string[] = [];
+          running.set(
+            name,
+            runLocal({
+              job: parseJob(request),
+              handler: flaky,
+              runId: name,
+              concurrency: 2,
+              parameters: { MapMode: 'INLINE' },
+              s3: { endpoint: moto.direct, region: REGION },
+              wrapInvoke: (invoke) => async (fn, event, seconds) => {
+                if (fn.module === 'worker') workers.push(rowName((event as WorkEvent).item));
+                return invoke(fn, event, seconds);
+              },
+            }).then((report) => void ran.set(name, { report, workers })),
+          );
+          return undefined;
+        }
+        const name = call.params.executionArn?.split(':').at(-1);
+        if (call.operation === 'DescribeExecution' && name !== undefined && running.has(name)) {
+          await running.get(name);
+          const { report } = ran.get(name)!;
+          return { status: 200, body: { executionArn: call.params.executionArn, stateMachineArn: `arn:aws:states:us-east-1:${ACCOUNT}:stateMachine:resumed-fanout`, name, status: report.status, startDate: report.startedAt / 1000, stopDate: report.finishedAt / 1000, input: '{}', ...(report.error === undefined ? { output: '{}' } : { error: report.error.name, cause: report.error.message }) } };
+        }
+        return undefined;
+      });
+    }
+
+    beforeAll(async () => {
+      flag = path.join(await tempDir(), 'bug');
+      lines = [];
+      // Four objects of two lines: each its own partition; objects 1 and 3 fail while the flag exists.
+      for (let object = 0; object < 4; object += 1) {
+        const pair = [`object ${object} line 1`, object % 2 === 1 ? `failwhile:${flag}` : `object ${object} line 2`].map((line) => line.padEnd(flag.length + 12, ' '));
+        lines.push(...pair);
+        await direct().s3.send(new PutObjectCommand({ Bucket: 'logs-in', Key: `resume/o${object}.txt`, Body: `${pair.join('\n')}\n` }));
+      }
+    });
+
+    it('re-runs with resume previous-attempt only the partitions that failed, counts the others from the first execution, and reports which ran where', async () => {
+      await writeFile(flag, 'not fixed yet');
+      lambdaRunsExecutions();
+      const args = ['--handler', flaky, '--format', 'lines', '--partitions', '4'];
+      const attempt = (n: string) => ({ ...stepEnv('6001'), GITHUB_RUN_ATTEMPT: n });
+      const first = await cli('resumed', args, { input, step: attempt('1') });
+      expect(first.code).toBe(1);
+      const firstName = executionName(stepFromEnv(attempt('1')));
+      expect(ran.get(firstName)!.report.partitions.map((row) => [rowName(row), row.status])).toEqual([['0', 'succeeded'], ['1', 'failed'], ['2', 'succeeded'], ['3', 'failed']]);
+
+      // The bug is fixed; the workflow's failed job is re-run, and its step resumes the previous attempt's execution.
+      await rm(flag);
+      const reportFile = path.join(await tempDir(), 'report.json');
+      const second = await cli('resumed', [...args, '--resume', 'previous-attempt', '--report', reportFile], { input, step: attempt('2') });
+      expect(second.code).toBe(0);
+      expect(second.err).toContain(`Resuming run ${firstName}: only the partitions that failed there run again`);
+      const secondName = executionName(stepFromEnv(attempt('2')));
+      const [start] = named(second.calls, 'StartExecution');
+      expect(JSON.parse(start!.params.input!)).toMatchObject({ input, resume: firstName });
+      expect(ran.get(secondName)!.workers.sort()).toEqual(['1', '3']);
+      const report = JSON.parse(await readFile(reportFile, 'utf8')) as BatchReport;
+      expect(report).toMatchObject({ engine: 'aws', status: 'SUCCEEDED', runId: secondName, resumes: firstName, totals: { partitions: 4, succeeded: 4, failed: 0, records: 8 } });
+      expect(report.partitions.map((row) => [rowName(row), row.ranIn])).toEqual([['0', firstName], ['1', undefined], ['2', firstName], ['3', undefined]]);
+      expect(report.result).toEqual({ records: 8, lines });
+      // Every record once in what the run manifest lists, read back from S3.
+      const manifest = JSON.parse(await (await direct().s3.send(new GetObjectCommand({ Bucket: 'results-out', Key: `resumed/_sfn-fanout/runs/${secondName}/manifest.json` }))).Body!.transformToString()) as RunManifest;
+      const committed: string[] = [];
+      for (const key of manifest.committed) committed.push(...(await (await direct().s3.send(new GetObjectCommand({ Bucket: 'results-out', Key: `resumed/${key}` }))).Body!.transformToString()).split('\n').filter(Boolean));
+      expect(committed.sort()).toEqual([...lines].sort());
+      expect(named(second.calls, 'RedriveExecution')).toEqual([]);
+      await expectDeployRoleAllows(second, 'resumed', REGION, { input: 'logs-in', output: 'results-out', inputPrefix: 'resume/' });
+    });
+
+    it('refuses to resume an execution that never reported its partitions, before deploying anything (exit 2)', async () => {
+      const run = await cli('resumed', ['--handler', flaky, '--format', 'lines', '--resume', 'never-ran'], { input });
+      expect(run.code).toBe(2);
+      expect(run.err).toContain('resume never-ran: s3://results-out/resumed/_sfn-fanout/runs/never-ran');
+      expect(named(run.calls, 'CreateChangeSet')).toEqual([]);
+      expect(named(run.calls, 'StartExecution')).toEqual([]);
+    });
+  });
+
+  it('in auto mode keeps MaxConcurrency under the account’s Lambda concurrency, and says so (GetAccountSettings, which moto does not serve, answered as AWS documents it)', async () => {
+    moto.answer((call) =>
+      call.operation === 'GetAccountSettings'
+        ? { status: 200, body: { AccountLimit: { TotalCodeSize: 80_530_636_800, CodeSizeUnzipped: 262_144_000, CodeSizeZipped: 52_428_800, ConcurrentExecutions: 1000, UnreservedConcurrentExecutions: 1000 }, AccountUsage: { TotalCodeSize: 0, FunctionCount: 0 } } }
+        : undefined,
+    );
+    endsAtOnce('capped');
+    const run = await cli('capped', ['--max-concurrency', '5000', '--delete-stack', 'true']);
+    expect(run.err).toContain("Map mode DISTRIBUTED: max concurrency 5000 is over Inline's 40");
+    expect(run.err).toContain("Lambda concurrency: the account's Lambda concurrency is 1,000, 1,000 of it unreserved, so MaxConcurrency is 900 instead of 5,000");
+    expect(named(run.calls, 'GetAccountSettings').map((call) => call.service)).toEqual(['lambda']);
+    const create = named(run.calls, 'CreateChangeSet').find((call) => call.params.StackName === 'capped')!;
+    const parameters = Object.fromEntries(Object.keys(create.params).filter((key) => /^Parameters\.member\.\d+\.ParameterKey$/.test(key)).map((key) => [create.params[key], create.params[key.replace('ParameterKey', 'ParameterValue')]]));
+    expect(parameters).toMatchObject({ MapMode: 'DISTRIBUTED', MaxConcurrency: '900' });
+    await expectDeployRoleAllows(run, 'capped');
   });
 
   it('creates a stack left in REVIEW_IN_PROGRESS by a change set never executed, keeping its id, and deletes it after the run', async () => {
@@ -323,6 +428,8 @@ describeWithMoto('the AWS engine through the CLI, against moto', () => {
       expect(report.links.map((link) => link.url)).toEqual([
         `https://us-east-1.console.aws.amazon.com/states/home?region=us-east-1#/v2/executions/details/${report.aws!.executionArn}`,
         `https://us-east-1.console.aws.amazon.com/cloudformation/home?region=us-east-1#/stacks/stackinfo?stackId=${encodeURIComponent(stackId)}`,
+        // EXPRESS children keep no history: their errors are in the state machine's log group.
+        'https://us-east-1.console.aws.amazon.com/cloudwatch/home?region=us-east-1#logsV2:log-groups/log-group/$252Faws$252Fvendedlogs$252Fstates$252Fsfn-fanout$252Fwide',
       ]);
       expect(run.err).toContain('partitions 2/2 done · 0 running · 0 failed');
       expect(run.out).toContain('SUCCEEDED: 2 partitions (2 succeeded, 0 failed), 20 records');
@@ -381,7 +488,8 @@ describeWithMoto('the AWS engine through the CLI, against moto', () => {
     expect(resources).toEqual(Array(7).fill('"Resource":"arn:aws-cn:states:::lambda:invoke"'));
     const { links, aws } = JSON.parse(await readFile(report, 'utf8')) as { links: { url: string }[]; aws: { executionArn: string } };
     expect(aws.executionArn).toMatch(/^arn:aws-cn:states:cn-north-1:123456789012:execution:china-fanout:/);
-    expect(links.map((link) => link.url.split('#')[0])).toEqual(['https://console.amazonaws.cn/states/home?region=cn-north-1', 'https://console.amazonaws.cn/cloudformation/home?region=cn-north-1']);
+    expect(links.map((link) => link.url.split('#')[0])).toEqual(['https://console.amazonaws.cn/states/home?region=cn-north-1', 'https://console.amazonaws.cn/cloudformation/home?region=cn-north-1', 'https://console.amazonaws.cn/cloudwatch/home?region=cn-north-1']);
+    expect(links[2]).toEqual({ label: 'State machine errors in CloudWatch Logs (EXPRESS children’s too)', url: 'https://console.amazonaws.cn/cloudwatch/home?region=cn-north-1#logsV2:log-groups/log-group/$252Faws$252Fvendedlogs$252Fstates$252Fsfn-fanout$252Fchina' });
     await expectDeployRoleAllows(run, 'china', 'cn-north-1', { input: 'logs-cn', output: 'results-cn' });
   });
 

@@ -2,9 +2,7 @@ import {
   DescribeExecutionCommand,
   DescribeMapRunCommand,
   ExecutionAlreadyExists,
-  ExecutionNotRedrivable,
   GetExecutionHistoryCommand,
-  RedriveExecutionCommand,
   SFNClient,
   StartExecutionCommand,
   StopExecutionCommand,
@@ -12,7 +10,7 @@ import {
 } from '@aws-sdk/client-sfn';
 import { mockClient } from 'aws-sdk-client-mock';
 import { executionAcceptor } from '../src/aws/execution-acceptor.ts';
-import { executionArnOf, executionName, redrive, startOrAttach, waitForExecution, type StepIdentity } from '../src/aws/execution.ts';
+import { executionArnOf, executionName, startOrAttach, waitForExecution, type StepIdentity } from '../src/aws/execution.ts';
 import { applyHistory, NO_PROGRESS } from '../src/aws/map-progress.ts';
 import { VirtualClock } from './helpers/virtual-clock.ts';
 
@@ -215,12 +213,6 @@ describe('starting an execution', () => {
     // B10: a Standard execution's name stays taken for 90 days after it closes; stopping it frees nothing.
     await expect(failure).rejects.toThrow('stays taken for 90 days after it closes, so stopping it does not free the name: re-run the workflow');
     await expect(failure).rejects.not.toThrow(/stop arn:/);
-  });
-
-  it('explains when an execution cannot be redriven', async () => {
-    sfnMock.on(RedriveExecutionCommand).rejects(new ExecutionNotRedrivable({ message: 'Execution is not in a redrivable state: SUCCEEDED', $metadata: {} }));
-    await expect(redrive(sfn, EXECUTION)).rejects.toThrow('Cannot redrive');
-    await expect(redrive(sfn, EXECUTION)).rejects.toThrow('Redrive works on FAILED, ABORTED or TIMED_OUT executions within 14 days');
   });
 });
 

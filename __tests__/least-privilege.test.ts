@@ -25,14 +25,31 @@ async function templateStatements(file: string): Promise<{ role: string; stateme
   ]);
 }
 
+/**
+ * Actions the Service Authorization Reference lists with no resource type: IAM can grant them only
+ * on "*". Reading the account's Lambda concurrency, and setting up a state machine's log delivery.
+ */
+const ONLY_ON_ANY_RESOURCE = new Set([
+  'lambda:GetAccountSettings',
+  'logs:CreateLogDelivery',
+  'logs:GetLogDelivery',
+  'logs:UpdateLogDelivery',
+  'logs:DeleteLogDelivery',
+  'logs:ListLogDeliveries',
+  'logs:PutResourcePolicy',
+  'logs:DescribeResourcePolicies',
+  'logs:DescribeLogGroups',
+]);
+
 function wildcardProblems(where: string, statement: Statement): string[] {
   if (statement.Effect !== 'Allow') return [];
   const problems: string[] = [];
   for (const action of asList(statement.Action)) {
     if (action === '*' || /^[a-z0-9-]+:\*$/.test(action)) problems.push(`${where}: Action ${action}`);
   }
+  const onlyOnAny = asList(statement.Action).every((action) => ONLY_ON_ANY_RESOURCE.has(action));
   for (const resource of resourceText(statement.Resource ?? '*')) {
-    if (resource === '*' || resource === '"*"') problems.push(`${where}: Resource *`);
+    if ((resource === '*' || resource === '"*"') && !onlyOnAny) problems.push(`${where}: Resource *`);
   }
   return problems;
 }
@@ -59,10 +76,11 @@ describe('least privilege', () => {
     expect(problems).toEqual([]);
   });
 
-  it('the state machine may only invoke its own three functions and, in Distributed mode, run its own children', async () => {
+  it('the state machine may only invoke its own three functions, deliver its errors to its log group and, in Distributed mode, run its own children', async () => {
     const statements = (await templateStatements('template/sfn-fanout.yaml')).filter(({ role }) => role === 'StateMachineRole');
-    expect(statements.map(({ statement }) => statement.Sid ?? statement.Action)).toEqual(['lambda:InvokeFunction', 'StartChildWorkflows', 'WatchChildWorkflows', 'ReadPlanManifest', 'WriteMapResults']);
-    expect(statements[1]!.statement.Resource).toEqual({ 'Fn::Sub': 'arn:${AWS::Partition}:states:${AWS::Region}:${AWS::AccountId}:stateMachine:${AWS::StackName}-fanout' });
+    expect(statements.map(({ statement }) => statement.Sid ?? statement.Action)).toEqual(['lambda:InvokeFunction', 'DeliverErrorsToTheLogGroup', 'StartChildWorkflows', 'WatchChildWorkflows', 'ReadPlanManifest', 'WriteMapResults']);
+    expect(asList(statements[1]!.statement.Action).every((action) => ONLY_ON_ANY_RESOURCE.has(action))).toBe(true);
+    expect(statements[2]!.statement.Resource).toEqual({ 'Fn::Sub': 'arn:${AWS::Partition}:states:${AWS::Region}:${AWS::AccountId}:stateMachine:${AWS::StackName}-fanout' });
     expect(statements[0]!.statement).toMatchObject({ Effect: 'Allow', Action: 'lambda:InvokeFunction' });
     expect(statements[0]!.statement.Resource).toEqual([
       { 'Fn::GetAtt': ['PartitionerFunction', 'Arn'] },
@@ -82,7 +100,7 @@ describe('least privilege', () => {
   });
 
   /**
-   * Each path (bootstrap, Inline, Distributed, redrive, delete-stack, timeout stop, cancel) runs
+   * Each path (bootstrap, Inline, Distributed, resume, delete-stack, timeout stop, cancel) runs
    * through the CLI against moto in aws-emulator.test.ts, and every call it makes on the wire is
    * checked there against template/deploy-role-policy.json. Here: the policy grants nothing beyond
    * what the engine can call, and CloudFormation's service role covers what the templates create.
@@ -103,7 +121,7 @@ describe('least privilege', () => {
       PutObject: 's3:PutObject',
       ListObjectsV2: 's3:ListBucket',
     };
-    const service = (command: string) => (/Stack|ChangeSet|TerminationProtection|UpdateRollback/.test(command) ? 'cloudformation' : 'states');
+    const service = (command: string) => (/Stack|ChangeSet|TerminationProtection|UpdateRollback/.test(command) ? 'cloudformation' : command === 'GetAccountSettings' ? 'lambda' : 'states');
     const needed = new Set([...commands].map((command) => (command in IAM_ACTION ? IAM_ACTION[command] : `${service(command)}:${command}`)).filter((action): action is string => action !== null));
     const policy = JSON.parse(await readFile(path.join(root, 'template/deploy-role-policy.json'), 'utf8')) as { Statement: Statement[] };
     const granted = new Set(policy.Statement.filter((statement) => statement.Effect === 'Allow').flatMap((statement) => asList(statement.Action)));
@@ -134,6 +152,8 @@ describe('least privilege', () => {
       'AWS::StepFunctions::StateMachine': (_id, properties) => [
         ...each(['states:CreateStateMachine', 'states:DescribeStateMachine', 'states:UpdateStateMachine', 'states:DeleteStateMachine', 'states:TagResource'], 'arn:aws:states:us-east-1:123456789012:stateMachine:fanout-fanout'),
         ...passes(properties),
+        // With logging, Step Functions sets up the log delivery as the caller too (CloudWatch Logs' vended logs).
+        ...(properties.LoggingConfiguration === undefined ? [] : each(['logs:CreateLogDelivery', 'logs:GetLogDelivery', 'logs:UpdateLogDelivery', 'logs:DeleteLogDelivery', 'logs:ListLogDeliveries', 'logs:PutResourcePolicy', 'logs:DescribeResourcePolicies', 'logs:DescribeLogGroups'], '*')),
       ],
       'AWS::S3::Bucket': (_id, properties) => {
         const bucket = 'arn:aws:s3:::sfn-fanout-123456789012-us-east-1';

@@ -7,6 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { StoreError } from '../src/errors.ts';
 import { parseJob } from '../src/job.ts';
 import { runLocal, type LocalRunOptions } from '../src/local/local-engine.ts';
+import { outcomeKey } from '../src/partition/commit.ts';
 import { planPartitions } from '../src/plan/partition-plan.ts';
 import { escapeHtml, escapeMarkdown } from '../src/report/markdown.ts';
 import { Redactor } from '../src/secrets.ts';
@@ -320,8 +321,11 @@ describe('redaction', () => {
       const job = parseJob({ input, output, format: 'lines', partitions: 1, maxRejected: 1 });
       const plan = planPartitions([{ key: 'f0.txt', size: (await readFile(path.join(input, 'f0.txt'))).length }], { sizing: { partitions: 1 }, maxPartitions: 1 });
       await handler({ job, runId: 'run-1', item: plan.partitions[0]! });
-      const failing = handler({ job: { ...job, maxRejected: { count: 0 } }, runId: 'run-2', item: plan.partitions[0]! });
-      await expect(failing).rejects.toThrow(/^Partition 0 rejected 1 of 3 records.*AWS_SECRET_ACCESS_KEY=\*\*\* AWS_SESSION_TOKEN=\*\*\*/);
+      // A partition that fails comes back by its error's name; the worker writes the whole error as the attempt's outcome.
+      const failing = (await handler({ job: { ...job, maxRejected: { count: 0 } }, runId: 'run-2', item: plan.partitions[0]! })) as { status: string; error: string; attempt: string };
+      expect(failing).toMatchObject({ status: 'failed', error: 'RejectedRecordsError' });
+      const failure = JSON.parse(await readFile(path.join(output, outcomeKey('run-2', { id: 0, attempt: failing.attempt })), 'utf8')) as { cause: string };
+      expect((JSON.parse(failure.cause) as { errorMessage: string }).errorMessage).toMatch(/^Partition 0 rejected 1 of 3 records.*AWS_SECRET_ACCESS_KEY=\*\*\* AWS_SESSION_TOKEN=\*\*\*/);
       const written = await writtenFiles(output);
       // The worker stages its rejected records under its attempt; the reducer commits them.
       const staged = [...written].filter(([file]) => file.includes(`${path.sep}run-1${path.sep}attempts${path.sep}`) && file.endsWith('.rejected.jsonl'));
@@ -341,9 +345,7 @@ describe('S3 requests end', () => {
   });
 
   it('on a connection that never answers, after the client’s timeouts (every client has them)', async () => {
-    const server = net.createServer(() => {});
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    const endpoint = `http://127.0.0.1:${(server.address() as net.AddressInfo).port}`;
+    const { endpoint, close } = await unresponsiveEndpoint();
     const client = createS3Client({ endpoint, region: 'us-east-1' }, { timeouts: { connectionTimeoutMs: 500, socketTimeoutMs: 300, requestTimeoutMs: 1000 } });
     try {
       const started = Date.now();
@@ -357,15 +359,14 @@ describe('S3 requests end', () => {
       defaults.destroy();
     } finally {
       client.destroy();
-      server.close();
+      await close();
     }
   });
 
   it('at once, in flight or to come, when the run is cancelled', async () => {
-    const server = net.createServer(() => {});
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const { endpoint, close } = await unresponsiveEndpoint();
     const controller = new AbortController();
-    const client = createS3Client({ endpoint: `http://127.0.0.1:${(server.address() as net.AddressInfo).port}`, region: 'us-east-1' }, { signal: controller.signal });
+    const client = createS3Client({ endpoint, region: 'us-east-1' }, { signal: controller.signal });
     try {
       const started = Date.now();
       const listing = client.send(new ListObjectsV2Command({ Bucket: 'b' }));
@@ -375,7 +376,7 @@ describe('S3 requests end', () => {
       expect(Date.now() - started).toBeLessThan(2000);
     } finally {
       client.destroy();
-      server.close();
+      await close();
     }
   });
 });

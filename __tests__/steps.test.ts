@@ -7,8 +7,9 @@ import { checkHandler, loadHandler } from '../src/handler/load-handler.ts';
 import { defaultMerge } from '../src/handler/merge.ts';
 import type { PartitionOutcome } from '../src/partition/outcome.ts';
 import { reduceOutcomes } from '../src/partition/reduce.ts';
-import { INLINE_ITEMS_BUDGET, mapItems, resolvePartition } from '../src/plan/map-items.ts';
-import { planPartitions } from '../src/plan/partition-plan.ts';
+import { INLINE_ITEMS_BUDGET, halvesOf, inlineItems, resolvePartition, writeItems, writePlan, type PartitionRef } from '../src/plan/map-items.ts';
+import { splitPartition } from '../src/plan/split-partition.ts';
+import { planPartitions, type Partition } from '../src/plan/partition-plan.ts';
 import { partitionStep, reduceStep, workStep } from '../src/steps/steps.ts';
 import { DirStore } from '../src/store/dir-store.ts';
 import { tempDir } from './helpers/corpus.ts';
@@ -21,21 +22,70 @@ const noS3 = { s3: () => { throw new Error('no S3 in this test'); } };
 describe('the steps of the state machine', () => {
   it('plans 1,000 partitions of a large object inline, well under the 256 KiB payload limit', async () => {
     const plan = planPartitions([{ key: 'logs/2026/11/26/app-00001.ndjson', size: 64 * 1024 ** 3 }], { sizing: { partitions: 1000 }, maxPartitions: 1000 });
-    const { items, manifest } = await mapItems(plan, new DirStore(await tempDir()));
-    expect(manifest).toBeUndefined();
+    const output = await tempDir();
+    const written = await writePlan(plan, new DirStore(output));
+    const items = inlineItems(plan, written);
     expect(Buffer.byteLength(JSON.stringify(items))).toBeLessThan(INLINE_ITEMS_BUDGET);
+    // Each item is its whole partition, and together they cut the object into 1,000 consecutive ranges
+    // whose sizes differ by at most a byte.
+    const size = 64 * 1024 ** 3;
+    const ranges = items.map((item) => {
+      const [segment, ...more] = (item as Partition).segments;
+      return { id: item.id, key: segment!.key, start: segment!.start, end: segment!.end, bytes: item.bytes, more: more.length };
+    });
+    expect(ranges.map((range) => range.id)).toEqual(Array.from({ length: 1000 }, (_, id) => id));
+    expect(new Set(ranges.map((range) => `${range.key} ${range.more}`))).toEqual(new Set(['logs/2026/11/26/app-00001.ndjson 0']));
+    expect(ranges.map((range) => range.start)).toEqual([0, ...ranges.slice(0, -1).map((range) => range.end)]);
+    expect(ranges.at(-1)!.end).toBe(size);
+    expect([...new Set(ranges.map((range) => (range.end - range.start === range.bytes ? range.bytes : -1)))].sort()).toEqual([Math.floor(size / 1000), Math.floor(size / 1000) + 1]);
+    expect(items).toEqual(plan.partitions);
+    // The plan is written all the same, and nothing else: a resumed run reads the partitions it runs again from it.
+    expect(await readdir(path.join(output, '_sfn-fanout/plans'))).toEqual([path.basename(written.key)]);
+    expect(await readdir(output)).toEqual(['_sfn-fanout']);
+    for (const ref of written.refs.slice(0, 3)) expect(await resolvePartition(ref, new DirStore(output))).toEqual(plan.partitions[ref.id]);
   });
 
   it('writes a larger plan as a JSONL manifest and each item reads back its own partition', async () => {
     const listing = Array.from({ length: 5000 }, (_, i) => ({ key: `tiny/${String(i).padStart(5, '0')}.ndjson`, size: 100 }));
     const plan = planPartitions(listing, { sizing: { partitions: 40 }, maxPartitions: 100 });
     const output = new DirStore(await tempDir());
-    const { items, manifest } = await mapItems(plan, output);
-    expect(manifest).toMatch(/_sfn-fanout\/plans\/[0-9a-f]{20}\.jsonl$/);
+    const written = await writePlan(plan, output);
+    const items = inlineItems(plan, written);
+    expect(written.key).toMatch(/^_sfn-fanout\/plans\/[0-9a-f]{20}\.jsonl$/);
     expect(Buffer.byteLength(JSON.stringify(items))).toBeLessThan(8 * 1024);
-    const lines = (await readFile(manifest!, 'utf8')).trim().split('\n');
+    const lines = (await readFile(output.uriOf(written.key), 'utf8')).trim().split('\n');
     expect(lines).toHaveLength(40);
     for (const [index, item] of items.entries()) expect(await resolvePartition(item, output)).toEqual(plan.partitions[index]);
+    // A half is a reference to the same line: it reads back as that half of the partition.
+    const halves = await halvesOf(items[7]!, output);
+    expect(halves.map((half) => Buffer.byteLength(JSON.stringify(half)))).toEqual(halves.map(() => expect.any(Number)));
+    expect(await Promise.all(halves.map((half) => resolvePartition(half, output)))).toEqual(splitPartition(plan.partitions[7]!));
+  });
+
+  it('gives Distributed Map items that do not grow with the input: 200,000 objects of 3 KB in partitions of 64 MiB', async () => {
+    const listing = Array.from({ length: 200_000 }, (_, i) => ({ key: `events/2026/11/26/${String(i).padStart(6, '0')}.ndjson`, size: 3 * 1024 }));
+    const output = new DirStore(await tempDir());
+    const plan = planPartitions(listing, { sizing: { partitionBytes: 64 * 1024 ** 2 }, maxPartitions: 1000 });
+    const written = await writePlan(plan, output);
+    const lines = (await readFile(output.uriOf(await writeItems(written.refs, output)), 'utf8')).trim().split('\n');
+    expect(lines).toHaveLength(plan.partitions.length);
+    // A whole partition (21,845 objects) is 1.3 MB of JSON here, five times a child's 256 KiB; its item is a reference of about 100 bytes.
+    expect(Math.max(...plan.partitions.map((partition) => Buffer.byteLength(JSON.stringify(partition))))).toBeGreaterThan(1_000_000);
+    expect(Math.max(...lines.map((line) => Buffer.byteLength(line)))).toBeLessThan(200);
+    expect(await resolvePartition(JSON.parse(lines[3]!) as PartitionRef, output)).toEqual(plan.partitions[3]);
+  });
+
+  it('points the Distributed ItemReader at those references, not at the partitions themselves', async () => {
+    const input = await tempDir();
+    await Promise.all(Array.from({ length: 3000 }, (_, i) => writeFile(path.join(input, `${String(i).padStart(5, '0')}.ndjson`), `${'{"n":1}\n'.repeat(384)}`)));
+    const output = await tempDir();
+    const partitioned = await partitionStep({ request: { input, output }, runId: 'wide', settings: { mapMode: 'DISTRIBUTED' } }, noS3);
+    expect(partitioned.plan.partitions).toBe(1);
+    // What the ItemReader reads: one child's input a line.
+    const lines = (await readFile(path.join(output, partitioned.manifest!.key), 'utf8')).trim().split('\n');
+    expect(lines).toHaveLength(1);
+    expect(Buffer.byteLength(lines[0]!)).toBeLessThan(200);
+    expect((await resolvePartition(JSON.parse(lines[0]!) as PartitionRef, new DirStore(output))).segments).toHaveLength(3000);
   });
 
   it('runs the example over the sample data: partition, work every partition, reduce', async () => {
@@ -96,7 +146,8 @@ describe('the output commit protocol', () => {
       runId: 'commit-1',
       status: 'SUCCEEDED',
       output,
-      partitions: [{ id: 0, attempt: counted.attempt, outcome: `_sfn-fanout/runs/commit-1/attempts/part-00000.${counted.attempt}.json`, outputs: ['partitions/part-00000/sum.txt'], rejected: 'rejected/part-00000.jsonl' }],
+      plan: plan.planKey,
+      partitions: [{ id: 0, run: 'commit-1', attempt: counted.attempt, outcome: `_sfn-fanout/runs/commit-1/attempts/part-00000.${counted.attempt}.json`, outputs: ['partitions/part-00000/sum.txt'], rejected: 'rejected/part-00000.jsonl' }],
       failed: [],
       committed: ['partitions/part-00000/sum.txt', 'rejected/part-00000.jsonl'],
     });

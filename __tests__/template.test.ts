@@ -54,8 +54,9 @@ describe('the CloudFormation template', () => {
     const task = work.States.ProcessPartition!;
     for (const state of [states.Partition!, task, states.Reduce!]) {
       expect(state.Retry).toEqual([
+        { ErrorEquals: ['Lambda.TooManyRequestsException'], IntervalSeconds: 1, MaxAttempts: 50, BackoffRate: 2, MaxDelaySeconds: 60, JitterStrategy: 'FULL' },
         {
-          ErrorEquals: ['Lambda.ServiceException', 'Lambda.AWSLambdaException', 'Lambda.SdkClientException', 'Lambda.TooManyRequestsException'],
+          ErrorEquals: ['Lambda.ServiceException', 'Lambda.AWSLambdaException', 'Lambda.SdkClientException'],
           IntervalSeconds: 2,
           MaxAttempts: 6,
           BackoffRate: 2,
@@ -123,7 +124,21 @@ describe('the CloudFormation template', () => {
     }
     expect(template.Parameters.Architecture!.Default).toBe('arm64');
     const logGroups = Object.values(template.Resources).filter((r) => r.Type === 'AWS::Logs::LogGroup');
-    expect(logGroups.map((g) => g.Properties!.RetentionInDays)).toEqual([{ Ref: 'LogRetentionInDays' }, { Ref: 'LogRetentionInDays' }, { Ref: 'LogRetentionInDays' }]);
+    expect(logGroups.map((g) => g.Properties!.RetentionInDays)).toEqual([{ Ref: 'LogRetentionInDays' }, { Ref: 'LogRetentionInDays' }, { Ref: 'LogRetentionInDays' }, { Ref: 'LogRetentionInDays' }]);
+  });
+
+  it('logs the state machine’s errors (EXPRESS children keep no history) to a log group of the stack, with retention, and outputs it', async () => {
+    const template = parseTemplateText(await readFile(templatePath, 'utf8')) as { Resources: Record<string, Resource>; Outputs: Record<string, { Value: unknown }> };
+    expect(template.Resources.StateMachine!.Properties!.LoggingConfiguration).toEqual({
+      Level: 'ERROR',
+      IncludeExecutionData: true,
+      Destinations: [{ CloudWatchLogsLogGroup: { LogGroupArn: { 'Fn::GetAtt': ['StateMachineLogGroup', 'Arn'] } } }],
+    });
+    expect(template.Resources.StateMachineLogGroup).toEqual({
+      Type: 'AWS::Logs::LogGroup',
+      Properties: { LogGroupName: { 'Fn::Sub': '/aws/vendedlogs/states/sfn-fanout/${AWS::StackName}' }, RetentionInDays: { Ref: 'LogRetentionInDays' } },
+    });
+    expect(template.Outputs.StateMachineLogGroup!.Value).toEqual({ Ref: 'StateMachineLogGroup' });
   });
 });
 

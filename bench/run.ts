@@ -1,10 +1,11 @@
 /**
  * The benchmarks, all measured side by side in one run: partition balance, worker throughput
  * against a hand-written loop, local fan-out speedup, the seed's scenario against a mocked Step
- * Functions on a virtual clock, planning at scale, and bundling the handler.
+ * Functions on a virtual clock, planning at scale, bundling the handler, and the largest state
+ * payload of a run where every partition fails.
  *   node bench/run.ts            full run: writes bench/RESULTS.md and bench/results.json
  *   node bench/run.ts --quick    small data, checks the results are well formed; for CI, no timing claims
- *   node bench/run.ts --only bundling   one section alone, printed (nothing written)
+ *   node bench/run.ts --only bundling   one section alone, printed (nothing written); also --only failures
  */
 import { createReadStream } from 'node:fs';
 import { mkdir, rm, writeFile } from 'node:fs/promises';
@@ -23,7 +24,7 @@ import { parseJob } from '../src/job.ts';
 import { runLocal } from '../src/local/local-engine.ts';
 import { AttemptOutput, newAttemptId } from '../src/partition/attempt-output.ts';
 import { runPartition } from '../src/partition/run-partition.ts';
-import { mapItems } from '../src/plan/map-items.ts';
+import { inlineItems, writePlan } from '../src/plan/map-items.ts';
 import { planPartitions, type PartitionPlan } from '../src/plan/partition-plan.ts';
 import type { RecordFormat } from '../src/records/formats.ts';
 import { DirStore } from '../src/store/dir-store.ts';
@@ -58,9 +59,10 @@ async function planningAtScale() {
   }
   const plan = planPartitions(listed, { sizing: { partitions: 1000 }, maxPartitions: 1000 });
   const planned = performance.now();
-  const { items, manifest } = await mapItems(plan, new DirStore(path.join(data, 'plan-out')));
+  const written = await writePlan(plan, new DirStore(path.join(data, 'plan-out')));
+  const items = inlineItems(plan, written);
   const finished = performance.now();
-  check(plan.partitions.length === 1000 && items.length === 1000 && manifest !== undefined, 'planning 1,000 partitions');
+  check(plan.partitions.length === 1000 && items.length === 1000 && written.refs.length === 1000, 'planning 1,000 partitions');
   check(plan.partitions.reduce((n, p) => n + p.segments.length, 0) >= objects, 'every object in a segment');
   return {
     objects,
@@ -211,14 +213,46 @@ async function tinyPartitions() {
   await writeFile(path.join(dir, 'all.ndjson'), `${lines.join('\n')}\n`);
   const rssBefore = peakRss();
   const started = performance.now();
+  const payload = largestPayload();
   const report = await runLocal({
     job: parseJob({ input: dir, output: path.join(data, 'tiny-partitions-out'), partitions, maxPartitions: partitions }),
     handler: path.join(root, 'examples/log-analytics/handler.ts'),
     parameters: { MapMode: 'DISTRIBUTED' },
+    onStatePayload: payload.listener,
   });
   const wallMs = performance.now() - started;
   check(report.status === 'SUCCEEDED' && report.totals.partitions === partitions && report.totals.records === records, `${partitions} tiny partitions: ${report.status}, ${report.totals.records} of ${records} records`);
-  return { partitions, records, wallMs, peakRssMiB: peakRss(), peakRssBeforeMiB: rssBefore };
+  return { partitions, records, wallMs, peakRssMiB: peakRss(), peakRssBeforeMiB: rssBefore, largestPayload: payload.largest };
+}
+
+/** The largest state input or output of a run, and whose it was; and the largest output of the Map state (Work), which holds the partitions' results. */
+function largestPayload() {
+  const largest = { state: '', kind: '', bytes: 0, mapOutputBytes: 0 };
+  const listener = (state: string, kind: string, bytes: number): void => {
+    if (bytes > largest.bytes) Object.assign(largest, { state, kind, bytes });
+    if (state === 'Work' && kind === 'output') largest.mapOutputBytes = Math.max(largest.mapOutputBytes, bytes);
+  };
+  return { largest, listener };
+}
+
+/**
+ * The worst day: every partition's handler throws (a long message, a stack), through the real worker
+ * threads, Inline. The run must end in a complete report, with every state under 256 KiB.
+ */
+async function massFailure() {
+  const partitions = quick ? 200 : 1000;
+  const dir = path.join(data, 'mass-failure');
+  await rm(dir, { recursive: true, force: true });
+  await mkdir(dir, { recursive: true });
+  await writeFile(path.join(dir, 'records.txt'), `${Array.from({ length: partitions }, (_, i) => `record ${String(i).padStart(5, '0')}`).join('\n')}\n`);
+  const handler = path.join(data, 'failing-handler.mjs');
+  await writeFile(handler, `export async function processPartition(records) {\n  for await (const _ of records);\n  throw new Error('the upstream schema changed: ' + 'context '.repeat(250));\n}\n`);
+  const payload = largestPayload();
+  const started = performance.now();
+  const report = await runLocal({ job: parseJob({ input: dir, output: path.join(data, 'mass-failure-out'), format: 'lines', partitions }), handler, parameters: { MapMode: 'INLINE' }, onStatePayload: payload.listener });
+  const wallMs = performance.now() - started;
+  check(report.error?.name === 'SfnFanout.ToleratedFailureExceeded' && report.partitions.length === partitions && report.partitions.every((row) => row.status === 'failed' && row.message?.startsWith('the upstream schema changed') === true), `${partitions} failing partitions: ${report.error?.name}, ${report.partitions.length} rows`);
+  return { partitions, failed: report.totals.failed, wallMs, largestPayload: payload.largest };
 }
 
 /** The seed's batch: 150 minutes of work split over N partitions, 40 at a time, polled against a mock on a virtual clock. */
@@ -322,8 +356,9 @@ here, a warm-up not counted above).
 }
 
 if (values.only !== undefined) {
-  if (values.only !== 'bundling') throw new Error(`--only ${values.only}: the section that runs alone is bundling.`);
-  console.log(renderBundling(await handlerBundling(), 7));
+  if (values.only !== 'bundling' && values.only !== 'failures') throw new Error(`--only ${values.only}: the sections that run alone are bundling and failures.`);
+  if (values.only === 'bundling') console.log(renderBundling(await handlerBundling(), 7));
+  else console.log(JSON.stringify(await massFailure(), null, 2));
   await rm(data, { recursive: true, force: true });
   process.exit(0);
 }
@@ -336,7 +371,8 @@ const speedup = await localSpeedup();
 const seed = await seedScenario();
 const tiny = await tinyPartitions();
 const bundling = await handlerBundling();
-const results = { mode: quick ? 'quick' : 'full', date: new Date().toISOString(), node: process.version, cores, cpu: cpus()[0]?.model ?? 'unknown', planning, balance, throughput, speedup, seed, tiny, bundling };
+const failing = await massFailure();
+const results = { mode: quick ? 'quick' : 'full', date: new Date().toISOString(), node: process.version, cores, cpu: cpus()[0]?.model ?? 'unknown', planning, balance, throughput, speedup, seed, tiny, bundling, failing };
 await writeFile(path.join(outDir, 'results.json'), `${JSON.stringify(results, null, 2)}\n`);
 await writeFile(path.join(outDir, 'RESULTS.md'), renderResults(results));
 console.log(renderResults(results));
@@ -405,5 +441,15 @@ With 100 partitions (40 at a time) the batch takes about ${f(r.seed[2]!.modelled
 |---:|---:|---:|
 | ${f(r.tiny.wallMs / 1000, 1)} s | ${r.tiny.records.toLocaleString('en-US')}, each once | ${r.tiny.peakRssMiB} MiB |
 
-${renderBundling(r.bundling, 7)}`;
+${renderBundling(r.bundling, 7)}
+
+## 8. The largest state payload against Step Functions' 256 KiB
+
+| Run | Partitions | Failed | Largest payload (state) | Share of 262,144 bytes | The Map's output | Wall time |
+|---|---:|---:|---:|---:|---:|---:|
+| Every partition's handler throws a 2 KB error, Inline, real worker threads | ${r.failing.partitions.toLocaleString('en-US')} | ${r.failing.failed.toLocaleString('en-US')} | ${r.failing.largestPayload.bytes.toLocaleString('en-US')} B (${r.failing.largestPayload.state} ${r.failing.largestPayload.kind}) | ${f((r.failing.largestPayload.bytes / 262_144) * 100)}% | ${r.failing.largestPayload.mapOutputBytes.toLocaleString('en-US')} B | ${f(r.failing.wallMs / 1000, 1)} s |
+| Section 6's tiny partitions, Distributed | ${r.tiny.partitions.toLocaleString('en-US')} | 0 | ${r.tiny.largestPayload.bytes.toLocaleString('en-US')} B (${r.tiny.largestPayload.state} ${r.tiny.largestPayload.kind}) | ${f((r.tiny.largestPayload.bytes / 262_144) * 100)}% | ${r.tiny.largestPayload.mapOutputBytes.toLocaleString('en-US')} B | ${f(r.tiny.wallMs / 1000, 1)} s |
+
+The local engine fails any state past 262,144 bytes with \`States.DataLimitExceeded\`, as AWS does; a failed partition
+travels as its error's name, the whole error in the run's files.`;
 }

@@ -12651,7 +12651,7 @@ __webpack_unused_export__ = FunctionVersionsByCapacityProviderListItem$;
 __webpack_unused_export__ = FunctionVersionsPerCapacityProviderLimitExceededException;
 __webpack_unused_export__ = FunctionVersionsPerCapacityProviderLimitExceededException$;
 __webpack_unused_export__ = GetAccountSettings$;
-__webpack_unused_export__ = GetAccountSettingsCommand;
+exports._8I = GetAccountSettingsCommand;
 __webpack_unused_export__ = GetAccountSettingsRequest$;
 __webpack_unused_export__ = GetAccountSettingsResponse$;
 __webpack_unused_export__ = GetAlias$;
@@ -22577,7 +22577,7 @@ __webpack_unused_export__ = PublishStateMachineVersionCommand;
 __webpack_unused_export__ = PublishStateMachineVersionInput$;
 __webpack_unused_export__ = PublishStateMachineVersionOutput$;
 __webpack_unused_export__ = RedriveExecution$;
-exports.lBA = RedriveExecutionCommand;
+__webpack_unused_export__ = RedriveExecutionCommand;
 __webpack_unused_export__ = RedriveExecutionInput$;
 __webpack_unused_export__ = RedriveExecutionOutput$;
 __webpack_unused_export__ = ResourceNotFound;
@@ -80606,7 +80606,7 @@ exports.JSONPath = JSONPath;
 
 __nccwpck_require__.a(__webpack_module__, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
 /* harmony import */ var _require_node_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(8898);
-/* harmony import */ var _cli_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(3335);
+/* harmony import */ var _cli_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(3529);
 // First: it checks the Node.js version before the rest of the CLI loads.
 
 
@@ -80666,7 +80666,7 @@ if (problem !== undefined) {
 
 /***/ }),
 
-/***/ 3335:
+/***/ 3529:
 /***/ ((__unused_webpack___webpack_module__, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -80705,7 +80705,7 @@ class errors_InputError extends errors_FanoutError {
 class errors_StoreError extends errors_FanoutError {
 }
 /** A key that is not in the store. */
-class errors_MissingObjectError extends errors_StoreError {
+class MissingObjectError extends errors_StoreError {
 }
 /** An input object is not the one the plan was made from (S3 ETag, or a file's size and modification time). */
 class InputChangedError extends errors_FanoutError {
@@ -80956,7 +80956,18 @@ function job_parseJob(request, { outputUnused = false } = {}) {
     const allowEmpty = request.allowEmpty === true ? 'true' : (optionalText(request.allowEmpty === false ? 'false' : request.allowEmpty, 'allowEmpty') ?? 'false');
     if (allowEmpty !== 'true' && allowEmpty !== 'false')
         throw new errors_InputError(`allow-empty "${allowEmpty}" must be true or false.`);
-    return { input, output, format: format, sizing, maxPartitions, maxRejected, allowEmpty: allowEmpty === 'true' };
+    const resume = request.resume === undefined || request.resume === null ? undefined : parseRunId(request.resume, 'resume');
+    return { input, output, format: format, sizing, maxPartitions, maxRejected, allowEmpty: allowEmpty === 'true', ...(resume === undefined ? {} : { resume }) };
+}
+/**
+ * A run id is its execution's name: 1-80 letters, digits, `_`, `.` and `-` (what Step Functions
+ * allows and a key can hold), not only dots: `..` would name a folder above the run's.
+ */
+function parseRunId(value, name) {
+    if (typeof value !== 'string' || !/^[A-Za-z0-9_.-]{1,80}$/.test(value) || /^\.+$/.test(value)) {
+        throw new errors_InputError(`${name} ${JSON.stringify(value)} is not a run id: give the run-id of the run (the execution's name, like local-2026-11-28T07-00-00-000Z-1a2b3c4d), as its report and summary show it.`);
+    }
+    return value;
 }
 /** Where a run writes under its output location; none of it may be read as input. */
 const WRITTEN = ['partitions/', 'rejected/', '_sfn-fanout/'];
@@ -80997,6 +81008,7 @@ function toJobRequest(job) {
         maxPartitions: job.maxPartitions,
         maxRejected: 'count' in job.maxRejected ? job.maxRejected.count : `${job.maxRejected.percent}%`,
         ...(job.allowEmpty ? { allowEmpty: 'true' } : {}),
+        ...(job.resume === undefined ? {} : { resume: job.resume }),
     };
 }
 const UNITS = { '': 1, b: 1, kb: 1e3, mb: 1e6, gb: 1e9, kib: 1024, mib: 1024 ** 2, gib: 1024 ** 3 };
@@ -81097,6 +81109,15 @@ function redactingHandler(redactor, handler) {
 
 ;// CONCATENATED MODULE: ./lib/src/report/batch-report.js
 
+/** What a resumed run ran and what it reused, in one sentence; undefined for a run that resumed none. */
+function resumeSentence(report) {
+    if (report.resumes === undefined)
+        return undefined;
+    const ran = report.partitions.filter((row) => row.ranIn === undefined).map(rowName);
+    const reused = report.partitions.length - ran.length;
+    const listed = ran.length <= 20 ? `: ${ran.join(', ')}` : `, ${ran.slice(0, 20).join(', ')} and ${ran.length - 20} more`;
+    return `Resumed run ${report.resumes}: this run ran again the ${ran.length} ${ran.length === 1 ? 'partition' : 'partitions'} that failed there${ran.length === 0 ? '' : listed}; the other ${reused} count the results ${reused === 1 ? 'it' : 'they'} committed there.`;
+}
 /** A row's name: `3`, or `3/1` for the first half of partition 3 after it was split. */
 function rowName(row) {
     return row.split === undefined ? String(row.id) : `${row.id}/${row.split}`;
@@ -81116,6 +81137,7 @@ function buildReport(facts, batch) {
             durationMs: outcome.finishedAt - outcome.startedAt,
             rejectedSamples: outcome.rejectedSamples,
             outputs: outcome.outputs,
+            ...(outcome.ranIn === undefined ? {} : { ranIn: outcome.ranIn }),
         }
         : { id: outcome.id, ...(outcome.split === undefined ? {} : { split: outcome.split }), status: 'failed', bytes: outcome.bytes, error: outcome.error, message: causeMessage(outcome.cause) });
     const failed = facts.error !== undefined || batch?.status === 'FAILED';
@@ -81131,6 +81153,7 @@ function buildReport(facts, batch) {
         finishedAt: facts.finishedAt,
         wallMs: facts.finishedAt - facts.startedAt,
         ...(batch === undefined ? {} : { plan: batch.plan, toleratedFailurePercentage: batch.toleratedFailurePercentage }),
+        ...(batch?.resumes === undefined ? {} : { resumes: batch.resumes }),
         totals: {
             partitions: batch?.partitions ?? 0,
             succeeded: batch?.succeeded ?? 0,
@@ -81223,6 +81246,9 @@ function renderConsoleReport(report, maxRows = 50) {
     const t = report.totals;
     const parallelism = report.wallMs > 0 ? (t.workerMs / report.wallMs).toFixed(1) : '0.0';
     lines.push('', `${report.status}: ${formatCount(t.partitions)} partitions (${t.succeeded} succeeded, ${t.failed} failed), ${formatCount(t.records)} records, ${formatCount(t.rejected)} rejected, ${formatBytes(t.bytes)} in ${formatDuration(report.wallMs)} (parallelism ${parallelism}x)`);
+    const resumed = resumeSentence(report);
+    if (resumed !== undefined)
+        lines.push(field(resumed));
     if (report.error !== undefined)
         lines.push(`error: ${field(report.error.name)}: ${field(report.error.message)}`);
     return lines.join('\n');
@@ -81478,7 +81504,8 @@ function renderSummary(report, options = {}) {
 function render(report, maxRows) {
     const shown = pickRows(report.partitions, maxRows);
     const left = report.partitions.length - shown.length;
-    const sections = [statusLine(report), totals(report)];
+    const resumed = resumeSentence(report);
+    const sections = [statusLine(report), ...(resumed === undefined ? [] : [markdown_escapeMarkdown(resumed)]), totals(report)];
     if (report.error !== undefined) {
         sections.push(`**${markdown_escapeMarkdown(report.error.name)}**: ${markdown_escapeMarkdown(report.error.message)}`);
     }
@@ -81582,12 +81609,16 @@ function truncateBytes(text, maxBytes) {
 var dist_cjs = __nccwpck_require__(3805);
 // EXTERNAL MODULE: ./node_modules/@aws-sdk/client-sfn/dist-cjs/index.js
 var client_sfn_dist_cjs = __nccwpck_require__(8476);
+// EXTERNAL MODULE: ./node_modules/@aws-sdk/client-lambda/dist-cjs/index.js
+var client_lambda_dist_cjs = __nccwpck_require__(1696);
 // EXTERNAL MODULE: ./node_modules/@aws-sdk/client-sts/dist-cjs/index.js
 var client_sts_dist_cjs = __nccwpck_require__(1695);
 // EXTERNAL MODULE: external "node:crypto"
 var external_node_crypto_ = __nccwpck_require__(7598);
 ;// CONCATENATED MODULE: ./lib/src/partition/outcome.js
 /** What one worker reports for its partition; both engines carry these to the reducer and report. */
+/** An error name in a summary is cut to this: names come from handlers too, and a summary must stay small. */
+const outcome_SUMMARY_ERROR_NAME_CHARS = 32;
 /** Every partition's result in a list of iteration results. */
 function outcome_partitionResults(results) {
     return results.flatMap((result) => {
@@ -81758,35 +81789,47 @@ class DirStore {
         if (range !== undefined && range.end <= range.start)
             return;
         const file = this.#pathOf(key);
-        const stream = (0,external_node_fs_.createReadStream)(file, {
-            highWaterMark: READ_CHUNK,
-            ...(range === undefined ? {} : { start: range.start, end: range.end - 1 }),
-        });
         let failed = false;
+        let handle;
         try {
-            for await (const chunk of stream)
-                yield chunk;
+            handle = await (0,promises_.open)(file, 'r');
+            // Plain reads, no stream: a run reads thousands of small files, and a stream costs a chunk-sized buffer and an error object each.
+            const end = range?.end ?? Number.POSITIVE_INFINITY;
+            const chunk = Math.max(1, Math.min(READ_CHUNK, range === undefined ? (await handle.stat()).size : range.end - range.start));
+            for (let position = range?.start ?? 0; position < end;) {
+                const buffer = Buffer.allocUnsafe(Math.min(chunk, end - position));
+                const { bytesRead } = await handle.read(buffer, 0, buffer.length, position);
+                if (bytesRead === 0)
+                    break;
+                position += bytesRead;
+                yield buffer.subarray(0, bytesRead);
+            }
         }
         catch (error) {
             failed = true;
-            throw new (code(error) === 'ENOENT' ? errors_MissingObjectError : errors_StoreError)(`Cannot read ${file} (${code(error)}).`, { cause: error });
+            throw new (code(error) === 'ENOENT' ? MissingObjectError : errors_StoreError)(`Cannot read ${file} (${code(error)}).`, { cause: error });
         }
         finally {
-            stream.destroy();
+            await handle?.close();
             if (identity !== undefined && !failed)
                 checkIdentity(file, identity);
         }
     }
     async write(key, body) {
         const file = this.#pathOf(key);
-        await (0,promises_.mkdir)(external_node_path_.dirname(file), { recursive: true });
-        await (0,promises_.writeFile)(file, body);
+        // Most writes go to a folder that is there already (a run writes thousands of files into a few): make it only when missing.
+        await (0,promises_.writeFile)(file, body).catch(async (error) => {
+            if (code(error) !== 'ENOENT')
+                throw error;
+            await (0,promises_.mkdir)(external_node_path_.dirname(file), { recursive: true });
+            await (0,promises_.writeFile)(file, body);
+        });
     }
     async copy(fromKey, toKey) {
         const [from, to] = [this.#pathOf(fromKey), this.#pathOf(toKey)];
         await (0,promises_.mkdir)(external_node_path_.dirname(to), { recursive: true });
         await (0,promises_.copyFile)(from, to, external_node_fs_.constants.COPYFILE_FICLONE).catch((error) => {
-            throw new (code(error) === 'ENOENT' ? errors_MissingObjectError : errors_StoreError)(`Cannot copy ${from} to ${to} (${code(error)}).`, { cause: error });
+            throw new (code(error) === 'ENOENT' ? MissingObjectError : errors_StoreError)(`Cannot copy ${from} to ${to} (${code(error)}).`, { cause: error });
         });
     }
     uriOf(key) {
@@ -81814,7 +81857,7 @@ function checkIdentity(file, identity) {
         info = (0,external_node_fs_.statSync)(file);
     }
     catch (error) {
-        throw new (code(error) === 'ENOENT' ? errors_MissingObjectError : errors_StoreError)(`Cannot read ${file} (${code(error)}).`, { cause: error });
+        throw new (code(error) === 'ENOENT' ? MissingObjectError : errors_StoreError)(`Cannot read ${file} (${code(error)}).`, { cause: error });
     }
     const now = dir_store_identityOf(info);
     if (now !== identity) {
@@ -81952,7 +81995,7 @@ class S3Store {
                 : name === 'AccessDenied'
                     ? `the role has no permission to ${action} it: allow s3:${action === 'list' ? 'ListBucket' : action === 'read' ? 'GetObject' : action === 'copy' ? 'GetObject on the source and s3:PutObject on the target' : 'PutObject'}`
                     : errors_errorMessage(error);
-        return new (name === 'NoSuchKey' ? errors_MissingObjectError : errors_StoreError)(`Cannot ${action} ${uri}: ${hint} (${name}).`, { cause: error });
+        return new (name === 'NoSuchKey' ? MissingObjectError : errors_StoreError)(`Cannot ${action} ${uri}: ${hint} (${name}).`, { cause: error });
     }
 }
 
@@ -83187,19 +83230,6 @@ async function stopExecution(sfn, executionArn, cause, signal) {
             throw error;
     }
 }
-/** Restarts a failed, aborted or timed-out execution from where it failed (a Map re-runs only its failed iterations). */
-async function redrive(sfn, executionArn, signal) {
-    try {
-        await sfn.send(new client_sfn_dist_cjs/* RedriveExecutionCommand */.lBA({ executionArn }), signal === undefined ? {} : { abortSignal: signal });
-    }
-    catch (error) {
-        const name = error.name;
-        if (name === 'ExecutionNotRedrivable' || name === 'ExecutionDoesNotExist') {
-            throw new errors_InputError(`Cannot redrive ${executionArn}: ${errors_errorMessage(error)} (${name}). Redrive works on FAILED, ABORTED or TIMED_OUT executions within 14 days; leave redrive empty to start a new execution.`, { cause: error });
-        }
-        throw error;
-    }
-}
 
 ;// CONCATENATED MODULE: ./lib/src/aws/partition.js
 const PARTITIONS = [
@@ -83647,6 +83677,10 @@ function parameterProblem(spec, value) {
 function range(spec) {
     return spec.MinValue !== undefined && spec.MaxValue !== undefined ? `: give ${spec.MinValue} to ${spec.MaxValue}` : '';
 }
+/** Whether the template has a parameter of this name (a user's template may not). */
+async function declaresParameter(templatePath, name) {
+    return (await templateParameters(templatePath))[name] !== undefined;
+}
 /** The functions' architecture: the Architecture parameter given, else the template's default, else Lambda's (x86_64). */
 async function functionArchitecture(templatePath, values) {
     const architecture = values.Architecture ?? (await templateParameters(templatePath)).Architecture?.Default ?? 'x86_64';
@@ -83655,7 +83689,270 @@ async function functionArchitecture(templatePath, values) {
     return architecture;
 }
 
+;// CONCATENATED MODULE: ./lib/src/plan/split-partition.js
+
+
+/**
+ * Cuts a partition at its byte midpoint into two halves ("1" and "2"). Any cut inside a splittable
+ * object is safe, since a record belongs to the half that holds its first byte; a whole (gzip)
+ * object is never cut, so the cut moves to the nearest object boundary.
+ */
+function split_partition_splitPartition(partition) {
+    if (partition.split !== undefined) {
+        throw new FanoutError(`Partition ${partition.id} half ${partition.split} timed out again: halves are not split further. Lower partition-size, or give the workers more memory (CPU) or a longer timeout.`);
+    }
+    const target = Math.floor(partition.bytes / 2);
+    const first = [];
+    const second = [];
+    let position = 0;
+    for (const segment of partition.segments) {
+        const size = segment.end - segment.start;
+        const cutAt = target - position;
+        if (cutAt <= 0)
+            second.push(segment);
+        else if (cutAt >= size)
+            first.push(segment);
+        else if (isSplittable(segment.key)) {
+            first.push({ ...segment, end: segment.start + cutAt });
+            second.push({ ...segment, start: segment.start + cutAt });
+        }
+        else
+            (cutAt >= size / 2 ? first : second).push(segment);
+        position += size;
+    }
+    if (first.length === 0 || second.length === 0) {
+        throw new FanoutError(`Partition ${partition.id} is one gzip object (${partition.segments[0]?.key}) and cannot be split: a gzip stream must be read whole. Give the workers more memory (CPU) or a longer timeout, or store the data uncompressed or in smaller objects.`);
+    }
+    const bytes = (segments) => segments.reduce((sum, segment) => sum + segment.end - segment.start, 0);
+    return [
+        { id: partition.id, split: '1', bytes: bytes(first), segments: first },
+        { id: partition.id, split: '2', bytes: bytes(second), segments: second },
+    ];
+}
+
+;// CONCATENATED MODULE: ./lib/src/plan/map-items.js
+
+
+
+/** Inline items stay well under the 256 KiB state payload limit, leaving room for the results. */
+const INLINE_ITEMS_BUDGET = (/* unused pure expression or super */ null && (128 * 1024));
+/**
+ * Writes the plan once as a JSONL manifest (one partition a line, keyed by its content hash). Every
+ * run writes it: Map items refer to it, and a resumed run reads the partitions it runs again from it.
+ */
+async function map_items_writePlan(plan, destination) {
+    const body = Buffer.from(plan.partitions.map((partition) => `${JSON.stringify(partition)}\n`).join(''));
+    const key = `_sfn-fanout/plans/${createHash('sha256').update(body).digest('hex').slice(0, 20)}.jsonl`;
+    await destination.write(key, body);
+    return { key, refs: refsOf(key, body) };
+}
+/** A reference to each line of a plan manifest. */
+function refsOf(key, body) {
+    const refs = [];
+    for (let start = 0; start < body.length;) {
+        const end = body.indexOf(0x0a, start);
+        const line = end === -1 ? body.length : end;
+        const { id, bytes } = JSON.parse(body.toString('utf8', start, line));
+        refs.push({ id, bytes, manifest: { key, start, end: line } });
+        start = line + 1;
+    }
+    return refs;
+}
+/** The references to every partition of a plan manifest another run wrote. */
+async function map_items_readPlanRefs(destination, key) {
+    const chunks = [];
+    for await (const chunk of destination.read(key))
+        chunks.push(chunk);
+    return refsOf(key, Buffer.concat(chunks));
+}
+/** The Inline Map's items: the partitions themselves while the plan fits the budget, else references. */
+function map_items_inlineItems(plan, written, budget = INLINE_ITEMS_BUDGET) {
+    const inlineBytes = plan.partitions.reduce((sum, partition) => sum + Buffer.byteLength(JSON.stringify(partition)) + 1, 0);
+    return inlineBytes <= budget ? [...plan.partitions] : [...written.refs];
+}
+/** The Distributed Map's items, one reference a line, for its ItemReader: the item size does not grow with the input. */
+async function map_items_writeItems(refs, destination) {
+    const body = Buffer.from(refs.map((ref) => `${JSON.stringify(ref)}\n`).join(''));
+    const key = `_sfn-fanout/plans/${createHash('sha256').update(body).digest('hex').slice(0, 20)}.items.jsonl`;
+    await destination.write(key, body);
+    return key;
+}
+/** The partition an item stands for, reading its manifest line when it is a reference (and halving it for a half). */
+async function map_items_resolvePartition(item, destination) {
+    if (!('manifest' in item))
+        return item;
+    const chunks = [];
+    for await (const chunk of destination.read(item.manifest.key, { start: item.manifest.start, end: item.manifest.end })) {
+        chunks.push(chunk);
+    }
+    const partition = JSON.parse(Buffer.concat(chunks).toString('utf8'));
+    if (partition.id !== item.id) {
+        throw new StoreError(`Plan manifest ${destination.uriOf(item.manifest.key)} does not hold partition ${item.id} at bytes ${item.manifest.start}-${item.manifest.end}: it was overwritten. Run the batch again.`);
+    }
+    return item.split === undefined ? partition : halfOf(partition, item.split);
+}
+/**
+ * The two halves of a partition that timed out, as items: references to the same manifest line
+ * when the partition was one (splitting is a pure function of the partition), else the halves.
+ */
+async function map_items_halvesOf(item, destination) {
+    const halves = splitPartition(await map_items_resolvePartition(item, destination));
+    if (!('manifest' in item))
+        return halves;
+    return [0, 1].map((index) => ({ id: item.id, split: halves[index].split, bytes: halves[index].bytes, manifest: item.manifest }));
+}
+function halfOf(partition, split) {
+    const half = splitPartition(partition).find((candidate) => candidate.split === split);
+    if (half === undefined)
+        throw new StoreError(`Partition ${partition.id} has no half "${split}": halves are "1" and "2".`);
+    return half;
+}
+
+;// CONCATENATED MODULE: ./lib/src/partition/attempt-output.js
+
+
+/** 12 hex digits (48 random bits): unique among one partition's attempts. */
+function attempt_output_newAttemptId() {
+    return randomUUID().replaceAll('-', '').slice(0, 12);
+}
+/**
+ * Every file of an attempt starts with `_sfn-fanout/runs/<run>/attempts/part-NNNNN.<attempt>`:
+ * `.json` (its outcome), `.rejected.jsonl`, and `/<name>` for each output. A partition's attempts
+ * share the prefix `attempts/part-NNNNN.`, and an attempt with no outputs makes no directory.
+ */
+function attempt_output_attemptKey(ref, suffix) {
+    return runKey(ref.runId, `attempts/part-${partitionLabel(ref.partition)}.${ref.attempt}${suffix}`);
+}
+const attempt_output_OUTCOME_FILE = '.json';
+const attempt_output_REJECTED_FILE = '.rejected.jsonl';
+/** Where an attempt stages an output the handler named. */
+function attempt_output_stagedOutputKey(ref, name) {
+    return attempt_output_attemptKey(ref, `/${outputName(name)}`);
+}
+/**
+ * Everything an attempt writes: the handler's outputs and the rejected records. It all goes under
+ * the attempt (like a Spark task-attempt directory, or the S3A magic committer's pending uploads) and
+ * becomes visible under `partitions/` and `rejected/` only when the reducer commits the attempt.
+ */
+class attempt_output_AttemptOutput {
+    ref;
+    #store;
+    #staged = [];
+    constructor(store, ref) {
+        this.#store = store;
+        this.ref = ref;
+    }
+    /** Stages an output; returns the URI it will have once committed. Writing a name again replaces it. */
+    async writeOutput(name, body) {
+        const safe = outputName(name);
+        await this.#store.write(attempt_output_stagedOutputKey(this.ref, safe), body);
+        if (!this.#staged.includes(safe))
+            this.#staged.push(safe);
+        return this.#store.uriOf(partitionOutputKey(this.ref.partition, safe));
+    }
+    /** Stages the attempt's rejected records, one JSON document a line. */
+    async writeRejected(lines) {
+        await this.#store.write(attempt_output_attemptKey(this.ref, attempt_output_REJECTED_FILE), lines);
+    }
+    /** The output names staged so far, in the order first written. */
+    get staged() {
+        return [...this.#staged];
+    }
+    /** URIs the staged outputs will have once committed. */
+    get committedUris() {
+        return this.#staged.map((name) => this.#store.uriOf(partitionOutputKey(this.ref.partition, name)));
+    }
+}
+
+;// CONCATENATED MODULE: ./lib/src/partition/commit.js
+
+
+const MANIFEST_FILE = 'manifest.json';
+function commit_manifestKey(runId) {
+    return outcome_runKey(runId, MANIFEST_FILE);
+}
+function attemptOf(runId, partition) {
+    return { runId, partition: { id: partition.id, split: partition.split }, attempt: partition.attempt };
+}
+/** Where a counted attempt's outcome is: the reducer reads it, a resumed run can reuse it. */
+function commit_outcomeKey(runId, partition) {
+    return attemptKey(attemptOf(runId, partition), OUTCOME_FILE);
+}
+/**
+ * Publishes the attempt the reducer counted: its staged outputs to `partitions/part-NNNNN/<name>`
+ * and its rejected records to `rejected/part-NNNNN.jsonl`. Copies, so a retried reducer commits
+ * the same files again; S3 has no rename, and a server-side copy moves no bytes through Lambda.
+ * `runId` is the run that holds the attempt (an earlier one, for a result a resumed run reuses).
+ */
+async function commit_commitAttempt(store, runId, outcome) {
+    const ref = attemptOf(runId, outcome);
+    const outputs = [];
+    for (const name of outcome.staged) {
+        const key = partitionOutputKey(ref.partition, name);
+        await store.copy(stagedOutputKey(ref, name), key);
+        outputs.push(key);
+    }
+    const rejected = outcome.rejected > 0 ? rejectedKey(ref.partition) : undefined;
+    if (rejected !== undefined)
+        await store.copy(attemptKey(ref, REJECTED_FILE), rejected);
+    return {
+        id: outcome.id,
+        ...(outcome.split === undefined ? {} : { split: outcome.split }),
+        run: runId,
+        attempt: outcome.attempt,
+        outcome: attemptKey(ref, OUTCOME_FILE),
+        outputs,
+        ...(rejected === undefined ? {} : { rejected }),
+    };
+}
+function commit_runManifest(runId, status, output, committed, failed, from = {}) {
+    return {
+        runId,
+        status,
+        output,
+        ...(from.plan === undefined ? {} : { plan: from.plan }),
+        ...(from.resumes === undefined ? {} : { resumes: from.resumes }),
+        partitions: committed,
+        failed: failed.map(({ id, split }) => ({ id, ...(split === undefined ? {} : { split }) })),
+        committed: committed.flatMap((partition) => [...partition.outputs, ...(partition.rejected === undefined ? [] : [partition.rejected])]),
+    };
+}
+
+;// CONCATENATED MODULE: ./lib/src/partition/resume.js
+
+
+
+
+
+/** The run to resume, checked: it reached its reducer, kept its plan, and read what this job reads. */
+async function resume_resumePoint(store, runId, job) {
+    const manifest = await read_json_readJsonIfPresent(store, commit_manifestKey(runId));
+    const batch = await read_json_readJsonIfPresent(store, outcome_runKey(runId, outcome_BATCH_FILE));
+    if (manifest === undefined || batch === undefined) {
+        throw new errors_InputError(`resume ${runId}: ${store.uriOf(outcome_runKey(runId, ''))} holds no run manifest and batch file, so that run never finished its Reduce step (it was cancelled or stopped, or failed before it) or wrote to another output. Resume runs again the partitions a finished run reported failed: check the run id and the output, or start a new run.`);
+    }
+    if (manifest.plan === undefined)
+        throw new errors_InputError(`resume ${runId}: that run did not record its plan (an older sfn-fanout made it): start a new run.`);
+    if (batch.job.input !== job.input || batch.job.format !== job.format) {
+        throw new errors_InputError(`resume ${runId}: that run read ${batch.job.input} as ${batch.job.format}, and this one would read ${job.input} as ${job.format}. A resumed run reads exactly what the run it resumes read: give the same input and format.`);
+    }
+    return { manifest: { ...manifest, plan: manifest.plan }, plan: { objects: batch.plan.objects, bytes: batch.plan.bytes, partitions: batch.plan.partitions } };
+}
+/** The items a resumed run runs: exactly the partitions and halves that failed in the run it resumes, by reference to its plan. */
+async function resume_resumeItems(store, point) {
+    const refs = new Map((await readPlanRefs(store, point.manifest.plan)).map((ref) => [ref.id, ref]));
+    const items = [];
+    for (const failed of point.manifest.failed) {
+        const ref = refs.get(failed.id);
+        if (ref === undefined)
+            throw new InputError(`resume ${point.manifest.runId}: its plan ${store.uriOf(point.manifest.plan)} has no partition ${partitionLabel(failed)}: it was overwritten. Start a new run.`);
+        items.push(failed.split === undefined ? ref : (await halvesOf(ref, store)).find((half) => 'split' in half && half.split === failed.split));
+    }
+    return items;
+}
+
 ;// CONCATENATED MODULE: ./lib/src/aws/aws-engine.js
+
 
 
 
@@ -83681,8 +83978,9 @@ const STOP_CONFIRM_MS = 60_000;
 /** The stack that holds the shared artifact bucket, one per account and region. */
 const BOOTSTRAP_STACK = 'sfn-fanout-bootstrap';
 /**
- * The batch in AWS: package the code, deploy the stack through a change set, start (or attach to,
- * or redrive) one execution, wait for it, and report it from the batch file the reducer wrote.
+ * The batch in AWS: package the code, deploy the stack through a change set, start (or attach to)
+ * one execution, wait for it, and report it from the batch file the reducer wrote. A resumed run
+ * is an execution like any other, whose input names the run it resumes.
  */
 async function runAws(options, clients, deps) {
     const input = parseInputLocation(options.job.input);
@@ -83692,6 +83990,13 @@ async function runAws(options, clients, deps) {
     }
     const templateBody = await (0,promises_.readFile)(options.template ?? defaultTemplatePath(), 'utf8');
     checkStackName(options.stackName, templateBody);
+    const outputStore = new S3Store(clients.s3, output.bucket, output.prefix);
+    const job = options.resume === undefined ? options.job : { ...options.job, resume: resumedRunId(options.resume, options.step) };
+    if (job.resume !== undefined) {
+        // Before any deploy: the run to resume must have reported its partitions, for this input.
+        await resume_resumePoint(outputStore, job.resume, job);
+        deps.log(`Resuming run ${job.resume}: only the partitions that failed there run again; the others count the results committed there.`);
+    }
     let artifactBucket = options.artifactBucket;
     const deployDeps = {
         clock: deps.clock,
@@ -83731,16 +84036,9 @@ async function runAws(options, clients, deps) {
         }, deployDeps);
         const stateMachineArn = requireOutput(stack.outputs, options.stackName, 'StateMachineArn', 'the template must output its state machine: Outputs: StateMachineArn: Value: !Ref StateMachine.');
         const name = executionName(options.step);
-        if (options.redrive !== undefined) {
-            executionArn = options.redrive === 'previous-attempt' ? executionArnOf(stateMachineArn, executionName(options.step, options.step.runAttempt - 1)) : options.redrive;
-            deps.log(`Redriving ${executionArn}.`);
-            await redrive(clients.sfn, executionArn, deps.signal);
-        }
-        else {
-            const started = await startOrAttach(clients.sfn, stateMachineArn, name, toJobRequest(options.job), deps.signal);
-            executionArn = started.executionArn;
-            deps.log(started.attached ? `Execution ${name} already exists: attaching to it instead of starting another.` : `Started execution ${executionArn}.`);
-        }
+        const started = await startOrAttach(clients.sfn, stateMachineArn, name, toJobRequest(job), deps.signal);
+        executionArn = started.executionArn;
+        deps.log(started.attached ? `Execution ${name} already exists: attaching to it instead of starting another.` : `Started execution ${executionArn}.`);
         deps.onExecution?.(executionArn);
         const startedAt = deps.clock.now();
         const final = await waitForExecution(clients.sfn, executionArn, {
@@ -83752,7 +84050,7 @@ async function runAws(options, clients, deps) {
         });
         closed = true;
         const runId = executionArn.split(':').at(-1);
-        const batch = await read_json_readJson(new S3Store(clients.s3, output.bucket, output.prefix), outcome_runKey(runId, outcome_BATCH_FILE)).catch(() => undefined);
+        const batch = await read_json_readJson(outputStore, outcome_runKey(runId, outcome_BATCH_FILE)).catch(() => undefined);
         const report = buildReport({
             engine: 'aws',
             runId,
@@ -83762,7 +84060,7 @@ async function runAws(options, clients, deps) {
             startedAt: final.startDate?.getTime() ?? startedAt,
             finishedAt: final.stopDate?.getTime() ?? deps.clock.now(),
             ...(final.status === 'SUCCEEDED' ? {} : { error: { name: final.error ?? final.status ?? 'Failed', cause: final.cause ?? `The execution ended ${final.status}.` } }),
-            links: consoleLinks(options.region, executionArn, stack.stackId),
+            links: consoleLinks(options.region, executionArn, stack.stackId, stack.outputs.StateMachineLogGroup),
         }, batch);
         return { ...report, cost: estimateCost(report, Number(options.parameters.WorkerMemorySize ?? 1769), options.prices), aws: { executionArn, stackId: stack.stackId } };
     }
@@ -83805,6 +84103,17 @@ async function bootstrapBucket(cfn, roleArn, deps) {
     const stack = await deployStack(cfn, { stackName: BOOTSTRAP_STACK, templateBody: body, parameters: {}, capabilities: [], tags: {}, ...(roleArn === undefined ? {} : { roleArn }) }, deps);
     return requireOutput(stack.outputs, BOOTSTRAP_STACK, 'BucketName', hint);
 }
+/** The run id (execution name) a `resume` setting names. */
+function resumedRunId(resume, step) {
+    if (resume === 'previous-attempt') {
+        if (step.runAttempt < 2) {
+            throw new errors_InputError('resume previous-attempt resumes the execution of this step in the previous run attempt, and this is the first attempt: re-run the failed jobs of the workflow run (its next attempt resumes this one), or give the run id to resume.');
+        }
+        return executionName(step, step.runAttempt - 1);
+    }
+    // An execution ARN ends with the execution's name, which is its run id.
+    return parseRunId(resume.startsWith('arn:') ? resume.split(':').at(-1) : resume, 'resume');
+}
 function requireOutput(outputs, stackName, name, hint) {
     const value = outputs[name];
     if (value === undefined || value === '') {
@@ -83829,15 +84138,92 @@ async function checkCredentials(sts, signal) {
         throw new errors_InputError(`The AWS credentials do not work: ${errors_errorMessage(error)} (${name}).`, { cause: error });
     }
 }
-/** Links to the execution and the stack in the console of the region's partition; none where that console is not public. */
-function consoleLinks(region, executionArn, stackId) {
+/**
+ * Links to the execution, the stack and the state machine's error log (the only trace of an EXPRESS
+ * child that failed) in the console of the region's partition; none where that console is not public.
+ */
+function consoleLinks(region, executionArn, stackId, logGroup) {
     const base = partitionOf(region).console;
     if (base === undefined)
         return [];
     return [
         { label: 'Execution in the Step Functions console', url: `${base}/states/home?region=${region}#/v2/executions/details/${executionArn}` },
         { label: 'Stack in the CloudFormation console', url: `${base}/cloudformation/home?region=${region}#/stacks/stackinfo?stackId=${encodeURIComponent(stackId)}` },
+        // The CloudWatch console's fragment escapes a log group's name with $ for %: /aws/x is $252Faws$252Fx.
+        ...(logGroup === undefined ? [] : [{ label: 'State machine errors in CloudWatch Logs (EXPRESS children’s too)', url: `${base}/cloudwatch/home?region=${region}#logsV2:log-groups/log-group/${encodeURIComponent(encodeURIComponent(logGroup)).replace(/%/g, '$')}` }]),
     ];
+}
+
+;// CONCATENATED MODULE: ./lib/src/plan/map-mode.js
+
+/**
+ * What an Inline Map holds with room to spare: 40 at once, and about 7 history events and a
+ * ~150-byte summary a partition against the 25,000-event history and the 256 KiB payload.
+ */
+const INLINE_LIMITS = { partitions: 1000, concurrency: 40 };
+/** The low end of one Lambda's S3 reads: the speed EXPRESS children are sized by. */
+const CONSERVATIVE_BYTES_PER_SECOND = 30e6;
+/** EXPRESS children live 5 minutes; a partition gets 60 s, leaving the rest to Lambda retries. */
+const EXPRESS_BUDGET_SECONDS = 60;
+function chooseMapMode(requested, facts) {
+    const overInline = [
+        ...(facts.partitions > INLINE_LIMITS.partitions ? [`${formatCount(facts.partitions)} partitions are more than an Inline Map holds with room (${formatCount(INLINE_LIMITS.partitions)})`] : []),
+        ...(facts.maxConcurrency > INLINE_LIMITS.concurrency ? [`max concurrency ${facts.maxConcurrency} is over Inline's ${INLINE_LIMITS.concurrency}`] : []),
+    ];
+    const mapMode = requested === 'auto' ? (overInline.length > 0 ? 'DISTRIBUTED' : 'INLINE') : requested === 'inline' ? 'INLINE' : 'DISTRIBUTED';
+    const seconds = facts.largestPartitionBytes / CONSERVATIVE_BYTES_PER_SECOND;
+    const childExecutionType = seconds <= EXPRESS_BUDGET_SECONDS ? 'EXPRESS' : 'STANDARD';
+    const why = requested !== 'auto'
+        ? `map-mode ${requested} was asked for${requested === 'inline' && overInline.length > 0 ? `, although ${overInline.join(' and ')}` : ''}`
+        : overInline.length > 0
+            ? overInline.join(' and ')
+            : `${formatCount(facts.partitions)} partitions at concurrency ${facts.maxConcurrency === 0 ? 'up to 40' : facts.maxConcurrency} fit an Inline Map`;
+    const child = mapMode === 'INLINE'
+        ? ''
+        : `; children ${childExecutionType}: the largest partition should take about ${Math.ceil(seconds)} s at ${CONSERVATIVE_BYTES_PER_SECOND / 1e6} MB/s, ${childExecutionType === 'EXPRESS' ? 'well within' : 'too close to'} the 5-minute EXPRESS limit`;
+    return { mapMode, childExecutionType, reason: `Map mode ${mapMode}: ${why}${child}.` };
+}
+
+;// CONCATENATED MODULE: ./lib/src/aws/lambda-concurrency.js
+
+
+
+
+/** A Distributed Map starts up to 10,000 children at once. */
+const DISTRIBUTED_LIMIT = 10_000;
+/** The account's Lambda concurrency, or why it could not be read (the run goes on without it). */
+async function readAccountConcurrency(lambda, signal) {
+    try {
+        const { AccountLimit } = await lambda.send(new client_lambda_dist_cjs/* GetAccountSettingsCommand */._8I({}), signal === undefined ? {} : { abortSignal: signal });
+        const total = AccountLimit?.ConcurrentExecutions;
+        if (total === undefined)
+            return { unreadable: 'GetAccountSettings gave no ConcurrentExecutions' };
+        return { total, unreserved: AccountLimit?.UnreservedConcurrentExecutions ?? total };
+    }
+    catch (error) {
+        if (signal?.aborted === true)
+            throw error;
+        return { unreadable: `${errors_errorMessage(error)} (${error.name ?? 'Error'})` };
+    }
+}
+/**
+ * MaxConcurrency under the account's unreserved Lambda concurrency, which the stack's functions
+ * draw from: a Map asked for more would be throttled, wave after wave. A tenth of it (at least 2)
+ * stays free for the partitioner and reducer, a split partition's second half, and the account's
+ * other functions. `maxConcurrency` 0 is as many as the Map allows.
+ */
+function concurrencyUnderAccount(maxConcurrency, mapMode, account) {
+    const cap = Math.max(1, account.unreserved - Math.max(2, Math.ceil(account.unreserved / 10)));
+    const mapLimit = mapMode === 'INLINE' ? INLINE_LIMITS.concurrency : DISTRIBUTED_LIMIT;
+    const asked = maxConcurrency === 0 ? mapLimit : Math.min(maxConcurrency, mapLimit);
+    const account_ = `the account's Lambda concurrency is ${formatCount(account.total)}, ${formatCount(account.unreserved)} of it unreserved`;
+    if (asked <= cap)
+        return { maxConcurrency, reason: `Lambda concurrency: ${account_}; the Map runs at most ${formatCount(asked)} partitions at once, under it.` };
+    const was = maxConcurrency === 0 ? `as many as the ${mapMode === 'INLINE' ? 'Inline' : 'Distributed'} Map allows (${formatCount(mapLimit)})` : formatCount(maxConcurrency);
+    return {
+        maxConcurrency: cap,
+        reason: `Lambda concurrency: ${account_}, so MaxConcurrency is ${formatCount(cap)} instead of ${was}, leaving ${formatCount(account.unreserved - cap)} for the partitioner, the reducer and other functions (ask AWS for more concurrency to run more at once).`,
+    };
 }
 
 ;// CONCATENATED MODULE: ./lib/src/aws/clock.js
@@ -86107,8 +86493,6 @@ function wildcardMatch(pattern, options) {
 
 // EXTERNAL MODULE: ./node_modules/p-limit/index.js
 var p_limit = __nccwpck_require__(8890);
-// EXTERNAL MODULE: ./node_modules/@aws-sdk/client-lambda/dist-cjs/index.js
-var client_lambda_dist_cjs = __nccwpck_require__(1696);
 // EXTERNAL MODULE: ./node_modules/@aws-sdk/credential-providers/dist-cjs/index.js
 var credential_providers_dist_cjs = __nccwpck_require__(9719);
 // EXTERNAL MODULE: ./node_modules/aws-local-stepfunctions/node_modules/asl-validator/dist/src/validator.js
@@ -89296,10 +89680,14 @@ function lambdaEnvironment(fn, settings) {
 ;// CONCATENATED MODULE: ./lib/src/local/lambda-pool.js
 
 
+
 /** Lambda's limit on an environment's init phase; locally, the time a new thread may take to load. */
 const INIT_LIMIT_MS = 10_000;
-// Sources run as .ts on Node 24; the bundle keeps its thread entry beside itself in dist/.
-const THREAD_FILE = import.meta.url.endsWith('.ts') ? './lambda-thread.ts' : './lambda-thread.js';
+// Sources run as .ts on Node 24; the bundle keeps its thread entry beside itself in dist/. The test
+// suite names a bundle of these same sources, built when it starts: its threads load in half the time.
+const THREAD_URL = process.env.SFN_FANOUT_TEST_THREAD !== undefined && import.meta.url.endsWith('.ts')
+    ? (0,external_node_url_namespaceObject.pathToFileURL)(process.env.SFN_FANOUT_TEST_THREAD)
+    : new URL(import.meta.url.endsWith('.ts') ? './lambda-thread.ts' : './lambda-thread.js', import.meta.url);
 /**
  * The function's Timeout (Lambda's `Sandbox.Timedout`), or the calling Task's shorter TimeoutSeconds
  * (`States.Timeout`; AWS would leave the function running, here it is stopped).
@@ -89323,7 +89711,7 @@ class Environment {
     constructor(fn, options) {
         this.functionId = fn.logicalId;
         // Only what the function's Lambda would see: never the runner's own environment.
-        this.thread = new external_node_worker_threads_namespaceObject.Worker(new URL(THREAD_FILE, import.meta.url), { env: options.environment(fn), workerData: { secrets: [...(options.secrets ?? [])] } });
+        this.thread = new external_node_worker_threads_namespaceObject.Worker(THREAD_URL, { env: options.environment(fn), workerData: { secrets: [...(options.secrets ?? [])] } });
     }
 }
 /**
@@ -89762,7 +90150,77 @@ function taskTimeoutSeconds(timeout, carried, stateInput) {
     return value;
 }
 
+;// CONCATENATED MODULE: ./lib/src/local/payload-limit.js
+
+
+/** Step Functions' quota for any state's input or output, and a task's result: 256 KiB of UTF-8 JSON. */
+const PAYLOAD_LIMIT_BYTES = 256 * 1024;
+/**
+ * What AWS raises when a payload passes the quota: a terminal error that no Retry and no Catch
+ * handles, States.ALL included, so the execution fails.
+ */
+class DataLimitExceededError extends errors_FanoutError {
+    isRetryable = false;
+    isCatchable = false;
+    constructor(state, kind, bytes) {
+        super(`The ${kind} of state "${state}" is ${bytes.toLocaleString('en-US')} bytes, over Step Functions' limit of ${PAYLOAD_LIMIT_BYTES.toLocaleString('en-US')} bytes for a state's input or output.`);
+        this.name = 'States.DataLimitExceeded';
+    }
+}
+/** Measures a payload as AWS does (its JSON text in UTF-8) and fails past the quota. */
+function checkPayload(state, kind, payload, listener) {
+    const bytes = payload === undefined ? 0 : Buffer.byteLength(JSON.stringify(payload));
+    listener?.(state, kind, bytes);
+    if (bytes > PAYLOAD_LIMIT_BYTES)
+        throw new DataLimitExceededError(state, kind, bytes);
+}
+/** Run options carry the check, so the Map iterations and child workflows the interpreter starts from them check too. */
+const WATCH = Symbol.for('sfn-fanout.payload-limit');
+function withPayloadLimit(options, listener) {
+    installPayloadLimit();
+    return { ...options, [WATCH]: { listener } };
+}
+function payloadListenerOf(options) {
+    return options[WATCH]?.listener;
+}
+let installed = false;
+/**
+ * aws-local-stepfunctions has no size limit and no hook between states, but its execution loop
+ * announces each state's input as it enters and its output as it leaves, inside the loop's own
+ * error handling. Wrapping those two announcements of a run that asks for the check fails the
+ * execution there, as AWS does; runs that do not ask are untouched.
+ */
+function installPayloadLimit() {
+    if (installed)
+        return;
+    const prototype = StateMachine.prototype;
+    const execute = prototype.execute;
+    if (typeof execute !== 'function')
+        throw new Error('aws-local-stepfunctions no longer has StateMachine.prototype.execute: the 256 KiB payload limit cannot be enforced; update src/local/payload-limit.ts.');
+    prototype.execute = function (input, options, cleanup) {
+        const watch = options.runOptions?.[WATCH];
+        const logger = options.eventLogger;
+        if (watch !== undefined && logger !== undefined) {
+            const entered = logger.dispatchStateEnteredEvent;
+            const exited = logger.dispatchStateExitedEvent;
+            if (typeof entered !== 'function' || typeof exited !== 'function')
+                throw new Error('aws-local-stepfunctions no longer announces state inputs and outputs: update src/local/payload-limit.ts.');
+            logger.dispatchStateEnteredEvent = (name, type, stateInput) => {
+                checkPayload(name, 'input', stateInput, watch.listener);
+                entered.call(logger, name, type, stateInput);
+            };
+            logger.dispatchStateExitedEvent = (name, type, stateInput, output) => {
+                checkPayload(name, 'output', output, watch.listener);
+                exited.call(logger, name, type, stateInput, output);
+            };
+        }
+        return execute.call(this, input, options, cleanup);
+    };
+    installed = true;
+}
+
 ;// CONCATENATED MODULE: ./lib/src/local/local-engine.js
+
 
 
 
@@ -89861,20 +90319,25 @@ async function runLocal(options) {
             const carries = typeof raw === 'object' && raw !== null && TASK_TIMEOUT_FIELD in raw;
             const { [TASK_TIMEOUT_FIELD]: carried, ...rest } = (carries ? raw : {});
             const input = (carries ? rest : raw);
+            checkPayload(name, 'task input', input, options.onStatePayload);
             const taskSeconds = taskTimeoutSeconds(timeouts.get(name), carries ? { value: carried } : undefined, raw);
             // lambda:invoke hands the function its Payload and wraps the result as Lambda's Invoke API does.
             const viaInvoke = typeof input?.FunctionName === 'string';
             const fn = machine.functions.get(viaInvoke ? input.FunctionName : stateResource(machine.definition, name));
             const result = (await invoke(fn, viaInvoke ? input.Payload : input, taskSeconds));
             if (fn.module === 'partitioner' && typeof result?.plan?.partitions === 'number') {
-                progress.total = result.plan.partitions;
+                // A resumed run runs only what failed in the run it resumes.
+                progress.total = result.plan.resumed?.partitions ?? result.plan.partitions;
                 report();
             }
-            return (viaInvoke ? { ExecutedVersion: '$LATEST', Payload: result, StatusCode: 200 } : result);
+            const taskResult = viaInvoke ? { ExecutedVersion: '$LATEST', Payload: result, StatusCode: 200 } : result;
+            checkPayload(name, 'task result', taskResult, options.onStatePayload);
+            return taskResult;
         },
     ]));
     const retryIntervalOverrides = options.retryDelayMs === undefined ? undefined : Object.fromEntries(retryingStateNames(machine.definition).map((name) => [name, options.retryDelayMs]));
-    const runOptions = { overrides: { taskResourceLocalHandlers: overrides, ...(retryIntervalOverrides === undefined ? {} : { retryIntervalOverrides }) } };
+    // Every state's input and output is held to Step Functions' 256 KiB, in Map iterations and child workflows too.
+    const runOptions = withPayloadLimit({ overrides: { taskResourceLocalHandlers: overrides, ...(retryIntervalOverrides === undefined ? {} : { retryIntervalOverrides }) } }, options.onStatePayload);
     for (const [name, state] of distributedMaps) {
         overrides[name] = async (input) => (await runDistributedMap(state, input, {
             storeFor: (bucket) => bucket_names_storeForBucket(bucket, outputLocation, s3Client),
@@ -89952,36 +90415,6 @@ function executionError(failure, signal) {
         return { name: 'ExecutionAborted', cause: CancelledError.of(signal).message };
     const inner = failure.cause ?? failure;
     return { name: inner.name ?? 'Error', cause: errors_errorMessage(inner) };
-}
-
-;// CONCATENATED MODULE: ./lib/src/plan/map-mode.js
-
-/**
- * What an Inline Map holds with room to spare: 40 at once, and about 7 history events and a
- * ~150-byte summary a partition against the 25,000-event history and the 256 KiB payload.
- */
-const INLINE_LIMITS = { partitions: 1000, concurrency: 40 };
-/** The low end of one Lambda's S3 reads: the speed EXPRESS children are sized by. */
-const CONSERVATIVE_BYTES_PER_SECOND = 30e6;
-/** EXPRESS children live 5 minutes; a partition gets 60 s, leaving the rest to Lambda retries. */
-const EXPRESS_BUDGET_SECONDS = 60;
-function chooseMapMode(requested, facts) {
-    const overInline = [
-        ...(facts.partitions > INLINE_LIMITS.partitions ? [`${formatCount(facts.partitions)} partitions are more than an Inline Map holds with room (${formatCount(INLINE_LIMITS.partitions)})`] : []),
-        ...(facts.maxConcurrency > INLINE_LIMITS.concurrency ? [`max concurrency ${facts.maxConcurrency} is over Inline's ${INLINE_LIMITS.concurrency}`] : []),
-    ];
-    const mapMode = requested === 'auto' ? (overInline.length > 0 ? 'DISTRIBUTED' : 'INLINE') : requested === 'inline' ? 'INLINE' : 'DISTRIBUTED';
-    const seconds = facts.largestPartitionBytes / CONSERVATIVE_BYTES_PER_SECOND;
-    const childExecutionType = seconds <= EXPRESS_BUDGET_SECONDS ? 'EXPRESS' : 'STANDARD';
-    const why = requested !== 'auto'
-        ? `map-mode ${requested} was asked for${requested === 'inline' && overInline.length > 0 ? `, although ${overInline.join(' and ')}` : ''}`
-        : overInline.length > 0
-            ? overInline.join(' and ')
-            : `${formatCount(facts.partitions)} partitions at concurrency ${facts.maxConcurrency === 0 ? 'up to 40' : facts.maxConcurrency} fit an Inline Map`;
-    const child = mapMode === 'INLINE'
-        ? ''
-        : `; children ${childExecutionType}: the largest partition should take about ${Math.ceil(seconds)} s at ${CONSERVATIVE_BYTES_PER_SECOND / 1e6} MB/s, ${childExecutionType === 'EXPRESS' ? 'well within' : 'too close to'} the 5-minute EXPRESS limit`;
-    return { mapMode, childExecutionType, reason: `Map mode ${mapMode}: ${why}${child}.` };
 }
 
 ;// CONCATENATED MODULE: ./lib/src/handler/merge.js
@@ -90162,112 +90595,6 @@ function localConcurrency(requested, cores, maxConcurrency) {
     if (maxConcurrency > size)
         notes.push(`MaxConcurrency ${maxConcurrency}: the local engine runs at most ${size} partitions at once (concurrency), the rest wait their turn.`);
     return notes.length === 0 ? { size } : { size, note: notes.join(' ') };
-}
-
-;// CONCATENATED MODULE: ./lib/src/partition/attempt-output.js
-
-
-/** 12 hex digits (48 random bits): unique among one partition's attempts. */
-function attempt_output_newAttemptId() {
-    return randomUUID().replaceAll('-', '').slice(0, 12);
-}
-/**
- * Every file of an attempt starts with `_sfn-fanout/runs/<run>/attempts/part-NNNNN.<attempt>`:
- * `.json` (its outcome), `.rejected.jsonl`, and `/<name>` for each output. A partition's attempts
- * share the prefix `attempts/part-NNNNN.`, and an attempt with no outputs makes no directory.
- */
-function attempt_output_attemptKey(ref, suffix) {
-    return runKey(ref.runId, `attempts/part-${partitionLabel(ref.partition)}.${ref.attempt}${suffix}`);
-}
-const attempt_output_OUTCOME_FILE = '.json';
-const attempt_output_REJECTED_FILE = '.rejected.jsonl';
-/** Where an attempt stages an output the handler named. */
-function attempt_output_stagedOutputKey(ref, name) {
-    return attempt_output_attemptKey(ref, `/${outputName(name)}`);
-}
-/**
- * Everything an attempt writes: the handler's outputs and the rejected records. It all goes under
- * the attempt (like a Spark task-attempt directory, or the S3A magic committer's pending uploads) and
- * becomes visible under `partitions/` and `rejected/` only when the reducer commits the attempt.
- */
-class attempt_output_AttemptOutput {
-    ref;
-    #store;
-    #staged = [];
-    constructor(store, ref) {
-        this.#store = store;
-        this.ref = ref;
-    }
-    /** Stages an output; returns the URI it will have once committed. Writing a name again replaces it. */
-    async writeOutput(name, body) {
-        const safe = outputName(name);
-        await this.#store.write(attempt_output_stagedOutputKey(this.ref, safe), body);
-        if (!this.#staged.includes(safe))
-            this.#staged.push(safe);
-        return this.#store.uriOf(partitionOutputKey(this.ref.partition, safe));
-    }
-    /** Stages the attempt's rejected records, one JSON document a line. */
-    async writeRejected(lines) {
-        await this.#store.write(attempt_output_attemptKey(this.ref, attempt_output_REJECTED_FILE), lines);
-    }
-    /** The output names staged so far, in the order first written. */
-    get staged() {
-        return [...this.#staged];
-    }
-    /** URIs the staged outputs will have once committed. */
-    get committedUris() {
-        return this.#staged.map((name) => this.#store.uriOf(partitionOutputKey(this.ref.partition, name)));
-    }
-}
-
-;// CONCATENATED MODULE: ./lib/src/partition/commit.js
-
-
-const MANIFEST_FILE = 'manifest.json';
-function commit_manifestKey(runId) {
-    return runKey(runId, MANIFEST_FILE);
-}
-function attemptOf(runId, partition) {
-    return { runId, partition: { id: partition.id, split: partition.split }, attempt: partition.attempt };
-}
-/** Where a counted attempt's outcome is: the reducer reads it, a resumed run can reuse it. */
-function commit_outcomeKey(runId, partition) {
-    return attemptKey(attemptOf(runId, partition), OUTCOME_FILE);
-}
-/**
- * Publishes the attempt the reducer counted: its staged outputs to `partitions/part-NNNNN/<name>`
- * and its rejected records to `rejected/part-NNNNN.jsonl`. Copies, so a retried reducer commits
- * the same files again; S3 has no rename, and a server-side copy moves no bytes through Lambda.
- */
-async function commit_commitAttempt(store, runId, outcome) {
-    const ref = attemptOf(runId, outcome);
-    const outputs = [];
-    for (const name of outcome.staged) {
-        const key = partitionOutputKey(ref.partition, name);
-        await store.copy(stagedOutputKey(ref, name), key);
-        outputs.push(key);
-    }
-    const rejected = outcome.rejected > 0 ? rejectedKey(ref.partition) : undefined;
-    if (rejected !== undefined)
-        await store.copy(attemptKey(ref, REJECTED_FILE), rejected);
-    return {
-        id: outcome.id,
-        ...(outcome.split === undefined ? {} : { split: outcome.split }),
-        attempt: outcome.attempt,
-        outcome: attemptKey(ref, OUTCOME_FILE),
-        outputs,
-        ...(rejected === undefined ? {} : { rejected }),
-    };
-}
-function commit_runManifest(runId, status, output, committed, failed) {
-    return {
-        runId,
-        status,
-        output,
-        partitions: committed,
-        failed: failed.map(({ id, split }) => ({ id, ...(split === undefined ? {} : { split }) })),
-        committed: committed.flatMap((partition) => [...partition.outputs, ...(partition.rejected === undefined ? [] : [partition.rejected])]),
-    };
 }
 
 // EXTERNAL MODULE: external "node:stream"
@@ -90528,47 +90855,6 @@ function describeLimit(limit) {
     return 'count' in limit ? String(limit.count) : `${limit.percent}%`;
 }
 
-;// CONCATENATED MODULE: ./lib/src/plan/map-items.js
-
-
-/** Inline items stay well under the 256 KiB state payload limit, leaving room for the results. */
-const INLINE_ITEMS_BUDGET = (/* unused pure expression or super */ null && (128 * 1024));
-/**
- * The Map's items. A small plan travels inline; a larger one is written once as a JSONL manifest
- * (one partition a line, keyed by its content hash) and each item points at its own line.
- */
-async function map_items_mapItems(plan, destination, budget = INLINE_ITEMS_BUDGET) {
-    const lines = plan.partitions.map((partition) => JSON.stringify(partition));
-    const inlineBytes = lines.reduce((sum, line) => sum + Buffer.byteLength(line) + 1, 0);
-    if (inlineBytes <= budget)
-        return { items: [...plan.partitions] };
-    const body = Buffer.from(lines.join('\n') + '\n');
-    const key = `_sfn-fanout/plans/${createHash('sha256').update(body).digest('hex').slice(0, 20)}.jsonl`;
-    await destination.write(key, body);
-    let start = 0;
-    const items = plan.partitions.map((partition, index) => {
-        const end = start + Buffer.byteLength(lines[index]);
-        const item = { id: partition.id, bytes: partition.bytes, manifest: { key, start, end } };
-        start = end + 1;
-        return item;
-    });
-    return { items, manifest: destination.uriOf(key), manifestKey: key };
-}
-/** The partition an item stands for, reading its manifest line when it is a pointer. */
-async function map_items_resolvePartition(item, destination) {
-    if (!('manifest' in item))
-        return item;
-    const chunks = [];
-    for await (const chunk of destination.read(item.manifest.key, { start: item.manifest.start, end: item.manifest.end })) {
-        chunks.push(chunk);
-    }
-    const partition = JSON.parse(Buffer.concat(chunks).toString('utf8'));
-    if (partition.id !== item.id) {
-        throw new StoreError(`Plan manifest ${destination.uriOf(item.manifest.key)} does not hold partition ${item.id} at bytes ${item.manifest.start}-${item.manifest.end}: it was overwritten. Run the batch again.`);
-    }
-    return partition;
-}
-
 ;// CONCATENATED MODULE: ./lib/src/plan/gzip-size.js
 
 
@@ -90605,47 +90891,6 @@ async function readRange(store, key, start, end) {
     for await (const chunk of store.read(key, { start, end }))
         chunks.push(chunk);
     return Buffer.concat(chunks);
-}
-
-;// CONCATENATED MODULE: ./lib/src/plan/split-partition.js
-
-
-/**
- * Cuts a partition at its byte midpoint into two halves ("1" and "2"). Any cut inside a splittable
- * object is safe, since a record belongs to the half that holds its first byte; a whole (gzip)
- * object is never cut, so the cut moves to the nearest object boundary.
- */
-function split_partition_splitPartition(partition) {
-    if (partition.split !== undefined) {
-        throw new FanoutError(`Partition ${partition.id} half ${partition.split} timed out again: halves are not split further. Lower partition-size, or give the workers more memory (CPU) or a longer timeout.`);
-    }
-    const target = Math.floor(partition.bytes / 2);
-    const first = [];
-    const second = [];
-    let position = 0;
-    for (const segment of partition.segments) {
-        const size = segment.end - segment.start;
-        const cutAt = target - position;
-        if (cutAt <= 0)
-            second.push(segment);
-        else if (cutAt >= size)
-            first.push(segment);
-        else if (isSplittable(segment.key)) {
-            first.push({ ...segment, end: segment.start + cutAt });
-            second.push({ ...segment, start: segment.start + cutAt });
-        }
-        else
-            (cutAt >= size / 2 ? first : second).push(segment);
-        position += size;
-    }
-    if (first.length === 0 || second.length === 0) {
-        throw new FanoutError(`Partition ${partition.id} is one gzip object (${partition.segments[0]?.key}) and cannot be split: a gzip stream must be read whole. Give the workers more memory (CPU) or a longer timeout, or store the data uncompressed or in smaller objects.`);
-    }
-    const bytes = (segments) => segments.reduce((sum, segment) => sum + segment.end - segment.start, 0);
-    return [
-        { id: partition.id, split: '1', bytes: bytes(first), segments: first },
-        { id: partition.id, split: '2', bytes: bytes(second), segments: second },
-    ];
 }
 
 ;// CONCATENATED MODULE: ./lib/src/plan/adaptive-sizing.js
@@ -90735,6 +90980,7 @@ async function map_run_results_readMapRunResults(job, output, deps) {
 
 
 
+
 /**
  * Lists the input (sizes only) and plans its partitions; with the previous run's throughput and
  * the worker timeout, no partition is planned to take more than half the timeout.
@@ -90755,31 +91001,47 @@ async function planJob(job, deps, pacing) {
 async function partitionStep(event, deps) {
     const job = parseJob(event.request ?? {});
     const settings = parseSettings(event.settings ?? {});
-    const runId = parseRunId(event.runId);
+    const runId = steps_parseRunId(event.runId);
     const timeouts = event.timeouts === undefined ? undefined : parseTimeouts(event.timeouts);
     const { destination } = stores(job, deps);
-    const throughput = await readJson(destination, THROUGHPUT_FILE).catch(() => undefined);
-    const plan = await planJob(job, deps, { throughput, workerTimeoutSeconds: settings.workerTimeoutSeconds });
     const distributed = settings.mapMode === 'DISTRIBUTED';
-    // Distributed: the manifest is always written, and its lines are the items.
-    const { items, manifest, manifestKey } = await mapItems(plan, destination, distributed ? -1 : undefined);
-    return {
+    const common = {
         job,
         runId,
+        maxConcurrency: settings.maxConcurrency,
+        toleratedFailurePercentage: settings.toleratedFailurePercentage,
+        itemsPerBatch: settings.itemsPerBatch,
+        ...(timeouts === undefined ? {} : { timeouts }),
+    };
+    // Distributed items are references, so a child's input does not grow with the objects a partition holds.
+    const itemsFile = async (items) => (distributed ? { manifest: bucketAndKey(parseLocation(job.output, 'output'), await writeItems(items, destination)) } : {});
+    if (job.resume !== undefined) {
+        // No new plan: the run resumed planned the partitions, and only those that failed there run.
+        const point = await resumePoint(destination, job.resume, job);
+        const items = await resumeItems(destination, point);
+        return {
+            ...common,
+            plan: { ...point.plan, manifest: destination.uriOf(point.manifest.plan), planKey: point.manifest.plan, resumed: { from: job.resume, partitions: items.length } },
+            partitions: distributed ? [] : items,
+            ...(await itemsFile(items)),
+        };
+    }
+    const throughput = await readJson(destination, THROUGHPUT_FILE).catch(() => undefined);
+    const plan = await planJob(job, deps, { throughput, workerTimeoutSeconds: settings.workerTimeoutSeconds });
+    const written = await writePlan(plan, destination);
+    return {
+        ...common,
         plan: {
             objects: plan.objects,
             bytes: plan.bytes,
             partitions: plan.partitions.length,
             ...(plan.cappedAt === undefined ? {} : { cappedAt: plan.cappedAt }),
-            ...(manifest === undefined ? {} : { manifest }),
+            manifest: destination.uriOf(written.key),
+            planKey: written.key,
             ...(plan.adapted === undefined ? {} : { adapted: plan.adapted }),
         },
-        partitions: distributed ? [] : items,
-        ...(distributed && manifestKey !== undefined ? { manifest: bucketAndKey(parseLocation(job.output, 'output'), manifestKey) } : {}),
-        maxConcurrency: settings.maxConcurrency,
-        toleratedFailurePercentage: settings.toleratedFailurePercentage,
-        itemsPerBatch: settings.itemsPerBatch,
-        ...(timeouts === undefined ? {} : { timeouts }),
+        partitions: distributed ? [] : inlineItems(plan, written),
+        ...(await itemsFile(written.refs)),
     };
 }
 function parseTimeouts(timeouts) {
@@ -90811,7 +91073,7 @@ function parseSettings(settings) {
         throw new InputError(`ItemsPerBatch "${settings.itemsPerBatch}" must be a whole number from 1.`);
     return { maxConcurrency, toleratedFailurePercentage, mapMode, workerTimeoutSeconds, itemsPerBatch };
 }
-function parseRunId(runId) {
+function steps_parseRunId(runId) {
     // Step Functions execution names: 1-80 characters, no spaces, slashes or wildcards.
     if (typeof runId !== 'string' || !/^[A-Za-z0-9_.-]{1,80}$/.test(runId)) {
         throw new InputError(`runId ${JSON.stringify(runId)} is not an execution name: pass $$.Execution.Name in the Partition state's Payload.`);
@@ -90832,20 +91094,17 @@ function nameOf(item) {
 function batchResultKey(runId, item) {
     return runKey(runId, `batch-results/part-${partitionLabel(nameOf(item))}.json`);
 }
-function failedItem(item, error, cause) {
-    return { ...nameOf(item), status: 'failed', bytes: item.bytes, error, cause };
-}
-function failedWith(item, thrown) {
-    const { errorType, errorMessage, trace } = serializeError(thrown);
-    return failedItem(item, errorType, JSON.stringify({ errorType, errorMessage, trace }));
+/** A failure in a Map result: the error's name (cut short), and the attempt whose outcome file has the rest. */
+function failedSummary(item, error, attempt) {
+    return { ...nameOf(item), status: 'failed', bytes: item.bytes, error: error.slice(0, SUMMARY_ERROR_NAME_CHARS), ...(attempt === undefined ? {} : { attempt }) };
 }
 /**
- * Runs each partition of a batch in turn; a partition that fails is reported as failed (its
- * error as Lambda would report it), so one bad partition does not fail its batch. Each result is
- * also written as the partition ends, so a batch that runs out of time loses none of them.
+ * Runs each partition of a batch in turn; a partition that fails is reported as failed, so one
+ * bad partition does not fail its batch. Each result is also written as the partition ends, so a
+ * batch that runs out of time loses none of them.
  */
 async function batchStep(event, deps) {
-    const runId = parseRunId(event.BatchInput.runId);
+    const runId = steps_parseRunId(event.BatchInput.runId);
     const { destination } = stores(event.BatchInput.job, deps);
     const results = [...(event.results ?? [])];
     for (const item of event.Items) {
@@ -90854,7 +91113,8 @@ async function batchStep(event, deps) {
             result = await workStep({ ...event.BatchInput, item }, deps);
         }
         catch (error) {
-            result = failedWith(item, error);
+            // The worker could not even write its failure down: the name is what is known.
+            result = failedSummary(item, serializeError(error).errorType);
         }
         await destination.write(batchResultKey(runId, item), (deps.redact ?? String)(JSON.stringify(result)));
         results.push(result);
@@ -90870,7 +91130,7 @@ async function batchStep(event, deps) {
  */
 async function recoverBatchStep(event, deps) {
     const { BatchInput, Items, results = [], failure } = event.recoverBatch;
-    const runId = parseRunId(BatchInput.runId);
+    const runId = steps_parseRunId(BatchInput.runId);
     const { destination } = stores(BatchInput.job, deps);
     const done = [...results];
     let next = 0;
@@ -90886,71 +91146,98 @@ async function recoverBatchStep(event, deps) {
     const timedOut = failure.Error === 'Sandbox.Timedout' || failure.Error === 'States.Timeout';
     if (timedOut && nameOf(stopped).split === undefined) {
         try {
-            return { BatchInput, Items: [...splitPartition(await resolvePartition(stopped, destination)), ...rest], results: done };
+            return { BatchInput, Items: [...(await halvesOf(stopped, destination)), ...rest], results: done };
         }
         catch (error) {
-            return { BatchInput, Items: rest, results: [...done, failedWith(stopped, error)] };
+            return { BatchInput, Items: rest, results: [...done, failedSummary(stopped, serializeError(error).errorType)] };
         }
     }
-    return { BatchInput, Items: rest, results: [...done, failedItem(stopped, failure.Error, failure.Cause)] };
+    return { BatchInput, Items: rest, results: [...done, failedSummary(stopped, failure.Error)] };
 }
 /**
- * Runs one partition as one attempt: its files are staged under the attempt, its full outcome
- * goes to the attempt's outcome file, and a summary naming the attempt goes back through the Map.
+ * Runs one partition as one attempt: its files are staged under the attempt, its full outcome goes
+ * to the attempt's outcome file, and a summary naming the attempt goes back through the Map. A
+ * partition that fails is such an outcome too: the whole error (message, trace) goes to the file,
+ * and only its name through the Map, whatever the error holds.
  */
 async function workStep(event, deps) {
-    const { job } = event;
-    const runId = parseRunId(event.runId);
+    const { job, item } = event;
+    const runId = steps_parseRunId(event.runId);
     const { source, destination } = stores(job, deps);
-    const partition = await resolvePartition(event.item, destination);
-    const output = new AttemptOutput(destination, { runId, partition: nameOf(partition), attempt: newAttemptId() });
-    const outcome = await runPartition({
-        partition,
-        format: job.format,
-        maxRejected: job.maxRejected,
-        source,
-        output,
-        handler: await deps.handler(),
-        ...(deps.redact === undefined ? {} : { redact: deps.redact }),
-    });
+    const output = new AttemptOutput(destination, { runId, partition: nameOf(item), attempt: newAttemptId() });
+    const startedAt = Date.now();
+    let outcome;
+    try {
+        outcome = await runPartition({
+            partition: await resolvePartition(item, destination),
+            format: job.format,
+            maxRejected: job.maxRejected,
+            source,
+            output,
+            handler: await deps.handler(),
+            ...(deps.redact === undefined ? {} : { redact: deps.redact }),
+        });
+    }
+    catch (error) {
+        const { errorType, errorMessage, trace } = serializeError(error);
+        outcome = { ...nameOf(item), status: 'failed', bytes: item.bytes, error: errorType, cause: JSON.stringify({ errorType, errorMessage, trace }), attempt: output.ref.attempt, startedAt, finishedAt: Date.now() };
+    }
     await destination.write(attemptKey(output.ref, OUTCOME_FILE), (deps.redact ?? String)(JSON.stringify(outcome)));
-    const { result: _result, rejectedSamples: _samples, outputs: _outputs, staged: _staged, ...summary } = outcome;
-    return summary;
+    if (outcome.status === 'failed')
+        return failedSummary(item, outcome.error, output.ref.attempt);
+    const { id, split, status, attempt, records } = outcome;
+    return { id, ...(split === undefined ? {} : { split }), status, attempt, records };
 }
 /** Splits a partition that timed out into two halves, which the state machine then runs. */
 async function splitStep(event, deps) {
     const { job, runId, item, timeouts } = event.split;
     const { destination } = stores(job, deps);
-    return { job, runId: parseRunId(runId), halves: splitPartition(await resolvePartition(item, destination)), ...(timeouts === undefined ? {} : { timeouts }) };
+    return { job, runId: steps_parseRunId(runId), halves: await halvesOf(item, destination), ...(timeouts === undefined ? {} : { timeouts }) };
 }
 const IN_FLIGHT = 16;
 /**
- * Counts each partition once, from the one attempt its Map result names; merges the results;
- * commits those attempts' outputs (nothing else ever reaches `partitions/` or `rejected/`); then
- * writes the run manifest, and last the batch file.
+ * Counts each partition once, from the one attempt its Map result names (and for a resumed run,
+ * the partitions it did not run from the attempts the run it resumes committed); merges the
+ * results; commits those attempts' outputs (nothing else ever reaches `partitions/` or
+ * `rejected/`); then writes the run manifest, and last the batch file.
  */
 async function reduceStep(event, deps) {
     const handler = await deps.handler();
-    const runId = parseRunId(event.runId);
+    const runId = steps_parseRunId(event.runId);
     const { destination } = stores(event.job, deps);
     const iterations = Array.isArray(event.partitions) ? event.partitions : await readMapRunResults(event.job, event.partitions, deps);
     const results = partitionResults(iterations);
-    const outcomes = await mapLimited(results, IN_FLIGHT, async (entry) => entry.status === 'failed' ? entry : readJson(destination, outcomeKey(runId, entry)));
+    const fresh = await mapLimited(results, IN_FLIGHT, async (entry) => {
+        // The counted attempt's outcome file holds everything: a succeeded partition's result, or a failure the worker caught.
+        if (entry.attempt !== undefined)
+            return readJson(destination, outcomeKey(runId, { ...entry, attempt: entry.attempt }));
+        if (entry.status === 'succeeded')
+            throw new InputError(`The Map result of partition ${partitionLabel(entry)} names no attempt.`);
+        return { ...entry, cause: entry.cause ?? knownFailureCause(entry.error, event.timeouts?.worker) };
+    });
+    const resumed = event.job.resume === undefined ? undefined : await readJson(destination, manifestKey(event.job.resume));
+    const reused = await mapLimited(resumed?.partitions ?? [], IN_FLIGHT, async (entry) => ({ ...(await readJson(destination, entry.outcome)), ranIn: entry.run ?? resumed.runId }));
+    const order = (a, b) => a.id - b.id || (a.split ?? '').localeCompare(b.split ?? '');
+    const outcomes = [...reused, ...fresh].sort(order);
     const batch = reduceOutcomes(outcomes, handler.merge, event.toleratedFailurePercentage);
     const succeeded = outcomes.filter((outcome) => outcome.status === 'succeeded');
-    const committed = await mapLimited(succeeded, IN_FLIGHT, (outcome) => commitAttempt(destination, runId, outcome));
+    // A reused result is committed again from its own attempt: what is published is what is counted, whatever ran in between.
+    const committed = await mapLimited(succeeded, IN_FLIGHT, (outcome) => commitAttempt(destination, outcome.ranIn ?? runId, outcome));
     const failed = outcomes.filter((outcome) => outcome.status === 'failed');
-    const order = (a, b) => a.id - b.id || (a.split ?? '').localeCompare(b.split ?? '');
-    await destination.write(manifestKey(runId), JSON.stringify(runManifest(runId, batch.status, destination.uri, committed.sort(order), failed.sort(order))));
+    const manifest = runManifest(runId, batch.status, destination.uri, committed.sort(order), failed.sort(order), { plan: event.plan.planKey, resumes: event.job.resume });
+    await destination.write(manifestKey(runId), JSON.stringify(manifest));
     // The next run plans its partitions from what this one measured.
-    const throughput = measuredThroughput(outcomes, runId);
+    const throughput = measuredThroughput(fresh, runId);
     if (throughput !== undefined)
         await destination.write(THROUGHPUT_FILE, JSON.stringify(throughput));
     // Per-partition results stay in their own files; the merged one is in `result`.
     const lean = outcomes.map((outcome) => (outcome.status === 'succeeded' ? { ...outcome, result: null } : outcome));
-    const file = { ...batch, runId, job: event.job, plan: event.plan, outcomes: lean, manifest: manifestKey(runId) };
+    const file = { ...batch, runId, job: event.job, plan: event.plan, outcomes: lean, manifest: manifestKey(runId), ...(event.job.resume === undefined ? {} : { resumes: event.job.resume }) };
     await destination.write(runKey(runId, BATCH_FILE), (deps.redact ?? String)(JSON.stringify(file)));
     return batch;
+}
+function reduceOutput({ result: _result, failures: _failures, ...counts }) {
+    return counts;
 }
 /** The user handler module a Lambda runs: `SFN_FANOUT_HANDLER`, loaded once per container. */
 function handlerFromEnv(env = process.env) {
@@ -90965,6 +91252,12 @@ function handlerFromEnv(env = process.env) {
 }
 
 ;// CONCATENATED MODULE: ./lib/src/run-batch.js
+
+
+
+
+
+
 
 
 
@@ -90997,10 +91290,15 @@ async function runOnAws(settings, hooks, log) {
         sfn: new client_sfn_dist_cjs/* SFNClient */.ZIB({ region: aws.region }),
         s3: lazyS3Client({ region: aws.region })(),
         sts: new client_sts_dist_cjs/* STSClient */.iM({ region: aws.region }),
+        lambda: new client_lambda_dist_cjs/* LambdaClient */.Nox({ region: aws.region }),
     };
     // Before planning, whose S3 listing would otherwise fail with the SDK's own credentials message.
     await checkCredentials(clients.sts, hooks.signal);
-    return runAws({ ...(await common(settings, prepared.bundle, () => clients.s3, log)), ...aws, step: stepFromEnv() }, clients, {
+    const shared = await common(settings, prepared.bundle, () => clients.s3, log);
+    const template = settings.template ?? defaultTemplatePath();
+    // Auto mode keeps the Map under what the account's Lambdas may run at once.
+    const parameters = settings.mapMode === 'auto' && (await declaresParameter(template, 'MaxConcurrency')) ? await underAccountConcurrency(shared.parameters, clients.lambda, log, hooks.signal) : shared.parameters;
+    return runAws({ ...shared, parameters, ...aws, step: stepFromEnv(), ...(settings.resume === undefined ? {} : { resume: settings.resume }) }, clients, {
         clock: hooks.clock ?? systemClock,
         log,
         ...(hooks.signal === undefined ? {} : { signal: hooks.signal }),
@@ -91014,7 +91312,13 @@ async function runOnLocalEngine(settings, hooks, log, warn) {
     const s3 = lazyS3Client(settings.s3, { signal: hooks.signal });
     let prepared;
     let shared;
+    const job = settings.resume === undefined ? settings.job : { ...settings.job, resume: settings.resume };
     try {
+        if (job.resume !== undefined) {
+            // Before any work: the run to resume must have reported its partitions, for this input.
+            await abortable(resume_resumePoint(openStore(location_parseLocation(job.output, 'output'), s3), job.resume, job), hooks.signal);
+            log(`Resuming run ${job.resume}: only the partitions that failed there run again; the others count the results committed there.`);
+        }
         prepared = await abortable(prepareRun(settings, log), hooks.signal);
         shared = await abortable(common(settings, prepared.bundle, s3, log), hooks.signal);
     }
@@ -91025,6 +91329,7 @@ async function runOnLocalEngine(settings, hooks, log, warn) {
     }
     return runLocal({
         ...shared,
+        job,
         runId: newLocalRunId(startedAt),
         concurrency: prepared.concurrency,
         s3: settings.s3,
@@ -91068,6 +91373,18 @@ async function withMapMode(settings, s3, log) {
     });
     log(choice.reason);
     return { ...parameters, MapMode: choice.mapMode, ...(choice.mapMode === 'DISTRIBUTED' && parameters.ChildExecutionType === undefined ? { ChildExecutionType: choice.childExecutionType } : {}) };
+}
+/** MaxConcurrency under the account's Lambda concurrency, said in the log; unchanged, and said, when the account cannot be read. */
+async function underAccountConcurrency(parameters, lambda, log, signal) {
+    const account = await readAccountConcurrency(lambda, signal);
+    const maxConcurrency = Number(parameters.MaxConcurrency ?? 0);
+    if ('unreadable' in account) {
+        log(`Cannot read the account's Lambda concurrency (${account.unreadable}): grant lambda:GetAccountSettings, as template/deploy-role-policy.json does. MaxConcurrency stays ${maxConcurrency === 0 ? 'as many as the Map allows' : maxConcurrency}.`);
+        return parameters;
+    }
+    const capped = concurrencyUnderAccount(maxConcurrency, parameters.MapMode === 'DISTRIBUTED' ? 'DISTRIBUTED' : 'INLINE', account);
+    log(capped.reason);
+    return capped.maxConcurrency === maxConcurrency ? parameters : { ...parameters, MaxConcurrency: String(capped.maxConcurrency) };
 }
 /** The values of the variables pass-env names; a name that is not set is said, not passed. */
 function passedEnvironment(names, warn, env = process.env) {
@@ -91123,7 +91440,7 @@ const SETTING_NAMES = [
     'termination-protection',
     'delete-stack',
     'timeout-minutes',
-    'redrive',
+    'resume',
     'lambda-price-per-gb-second',
     'lambda-price-per-million-requests',
     'price-per-thousand-state-transitions',
@@ -91171,6 +91488,7 @@ function parseRunSettings(read) {
     if (mapMode !== 'auto' && mapMode !== 'inline' && mapMode !== 'distributed') {
         throw new errors_InputError(`map-mode "${mapMode}" is not one of auto, inline, distributed.`);
     }
+    const resume = parseResume(value('resume'), engine);
     const passEnv = parsePassEnv(value('pass-env'));
     if (engine === 'aws' && passEnv.length > 0) {
         throw new errors_InputError('pass-env is for engine local: in AWS a function sees only the Environment its template gives it.');
@@ -91181,6 +91499,7 @@ function parseRunSettings(read) {
         ...(engine === 'aws' ? { aws: parseAwsSettings(value, endpoint, template) } : {}),
         job,
         handler,
+        ...(resume === undefined ? {} : { resume }),
         ...(template === undefined ? {} : { template }),
         parameters,
         concurrency: wholeNumber(value('concurrency'), 'concurrency', 1, 1024) ?? (0,external_node_os_.availableParallelism)(),
@@ -91212,10 +91531,6 @@ function parseAwsSettings(value, endpoint, template) {
     const roleArn = value('role-arn');
     if (roleArn !== undefined && !/^arn:aws[a-z-]*:iam::\d{12}:role\/.+/.test(roleArn))
         throw new errors_InputError(`role-arn "${roleArn}" is not an IAM role ARN.`);
-    const redrive = value('redrive');
-    if (redrive !== undefined && redrive !== 'previous-attempt' && !/^arn:aws[a-z-]*:states:[^:]+:\d{12}:execution:[^:]+:[^:]+$/.test(redrive)) {
-        throw new errors_InputError(`redrive "${redrive}" must be previous-attempt or the ARN of an execution to redrive.`);
-    }
     const timeoutMinutes = wholeNumber(value('timeout-minutes'), 'timeout-minutes', 1, 60 * 24 * 365);
     const terminationProtection = optionalBoolean(value('termination-protection'), 'termination-protection');
     const deleteStack = optionalBoolean(value('delete-stack'), 'delete-stack') ?? false;
@@ -91236,7 +91551,6 @@ function parseAwsSettings(value, endpoint, template) {
         ...(terminationProtection === undefined ? {} : { terminationProtection }),
         deleteStack,
         ...(timeoutMinutes === undefined ? {} : { timeoutMs: timeoutMinutes * 60_000 }),
-        ...(redrive === undefined ? {} : { redrive }),
         prices: {
             lambdaGbSecond: price(value('lambda-price-per-gb-second'), 'lambda-price-per-gb-second') ?? DEFAULT_PRICES.lambdaGbSecond,
             lambdaPerMillionRequests: price(value('lambda-price-per-million-requests'), 'lambda-price-per-million-requests') ?? DEFAULT_PRICES.lambdaPerMillionRequests,
@@ -91262,6 +91576,19 @@ function checkLocalPaths(paths) {
             throw new errors_InputError(`${name}: ${file} is a directory: give a file name, like ${external_node_path_.join(file, `${name === 'summary' ? 'summary.md' : 'report.json'}`)}.`);
         }
     }
+}
+/** A run id; for engine aws also previous-attempt or an execution ARN, which the engine turns into the run id. */
+function parseResume(text, engine) {
+    if (text === undefined)
+        return undefined;
+    const awsOnly = text === 'previous-attempt' || text.startsWith('arn:');
+    if (awsOnly && engine !== 'aws') {
+        throw new errors_InputError(`resume "${text}" is for engine aws: locally, give the run-id of the run to resume (its report and summary show it).`);
+    }
+    if (text.startsWith('arn:') && !/^arn:aws[a-z-]*:states:[^:]+:\d{12}:execution:[^:]+:[^:]+$/.test(text)) {
+        throw new errors_InputError(`resume "${text}" is not an execution ARN, like arn:aws:states:us-east-1:123456789012:execution:fanout-fanout:name.`);
+    }
+    return awsOnly ? text : parseRunId(text, 'resume');
 }
 /** Variable names, separated by commas, spaces or new lines. */
 function parsePassEnv(text) {
@@ -91401,9 +91728,13 @@ AWS engine (credentials from the default chain):
   --termination-protection <bool> Turn stack termination protection on or off.
   --delete-stack <bool>           Delete the stack after the run.
   --timeout-minutes <n>           Stop the execution after this long.
-  --redrive <previous-attempt|arn>  Redrive a failed execution instead of starting one.
   --lambda-price-per-gb-second <usd>, --lambda-price-per-million-requests <usd>,
   --price-per-thousand-state-transitions <usd>   Prices for the cost estimate.
+
+Recovery (both engines):
+  --resume <run-id>               Run again only the partitions that failed in that run (same input and
+                                  format), and count the others' committed results as they are. With
+                                  --engine aws also previous-attempt or an execution ARN.
 
 Results (both engines):
   --summary <file>                Write the Markdown job summary here.

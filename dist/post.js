@@ -55344,7 +55344,7 @@ __nccwpck_require__.d(__webpack_exports__, {
   V4: () => (/* binding */ stopExecution)
 });
 
-// UNUSED EXPORTS: executionArnOf, executionName, redrive, startOrAttach, waitForExecution
+// UNUSED EXPORTS: executionArnOf, executionName, startOrAttach, waitForExecution
 
 // EXTERNAL MODULE: external "node:crypto"
 var external_node_crypto_ = __nccwpck_require__(7598);
@@ -55557,19 +55557,6 @@ async function stopExecution(sfn, executionArn, cause, signal) {
         // Already closed: nothing to stop.
         if (error.name !== 'ExecutionDoesNotExist' && !/not running|already/i.test((0,errors/* errorMessage */.gJ)(error)))
             throw error;
-    }
-}
-/** Restarts a failed, aborted or timed-out execution from where it failed (a Map re-runs only its failed iterations). */
-async function redrive(sfn, executionArn, signal) {
-    try {
-        await sfn.send(new RedriveExecutionCommand({ executionArn }), signal === undefined ? {} : { abortSignal: signal });
-    }
-    catch (error) {
-        const name = error.name;
-        if (name === 'ExecutionNotRedrivable' || name === 'ExecutionDoesNotExist') {
-            throw new InputError(`Cannot redrive ${executionArn}: ${errorMessage(error)} (${name}). Redrive works on FAILED, ABORTED or TIMED_OUT executions within 14 days; leave redrive empty to start a new execution.`, { cause: error });
-        }
-        throw error;
     }
 }
 

@@ -1,5 +1,5 @@
 import { redactingHandler } from '../src/lambda-error.ts';
-import type { FailedPartition, PartitionSummary } from '../src/partition/outcome.ts';
+import type { FailedSummary, PartitionSummary } from '../src/partition/outcome.ts';
 import { lambdaSecrets } from '../src/secrets.ts';
 import { batchStep, handlerFromEnv, workStep, type BatchEvent, type WorkEvent } from '../src/steps/steps.ts';
 import { lazyS3Client, s3SettingsFromEnv } from '../src/store/open-store.ts';
@@ -10,6 +10,6 @@ const secrets = lambdaSecrets();
 const redact = (text: string): string => secrets.redact(text);
 
 /** Runs the user's handler over one partition, or over each partition of a batch. */
-export const handler = redactingHandler(secrets, async (event: WorkEvent | BatchEvent): Promise<PartitionSummary | (PartitionSummary | FailedPartition)[]> =>
+export const handler = redactingHandler(secrets, async (event: WorkEvent | BatchEvent): Promise<PartitionSummary | FailedSummary | (PartitionSummary | FailedSummary)[]> =>
   'Items' in event ? batchStep(event, { s3, handler: userHandler, redact }) : workStep(event, { s3, handler: userHandler, redact }),
 );

@@ -82,9 +82,13 @@ AWS engine (credentials from the default chain):
   --termination-protection <bool> Turn stack termination protection on or off.
   --delete-stack <bool>           Delete the stack after the run.
   --timeout-minutes <n>           Stop the execution after this long.
-  --redrive <previous-attempt|arn>  Redrive a failed execution instead of starting one.
   --lambda-price-per-gb-second <usd>, --lambda-price-per-million-requests <usd>,
   --price-per-thousand-state-transitions <usd>   Prices for the cost estimate.
+
+Recovery (both engines):
+  --resume <run-id>               Run again only the partitions that failed in that run (same input and
+                                  format), and count the others' committed results as they are. With
+                                  --engine aws also previous-attempt or an execution ARN.
 
 Results (both engines):
   --summary <file>                Write the Markdown job summary here.

@@ -18,6 +18,11 @@ export interface Job {
   readonly maxRejected: RejectLimit;
   /** An input with no data is refused unless this is set; then the batch succeeds with nothing to do. */
   readonly allowEmpty: boolean;
+  /**
+   * The run this one resumes (its run id, the execution name): only the partitions that failed
+   * there run again, and the others' committed results are counted as they are.
+   */
+  readonly resume?: string;
 }
 
 /** The user-facing name of each job field: the action input and the CLI option (`--name`). */
@@ -32,7 +37,8 @@ export const JOB_OPTION_NAMES = {
   allowEmpty: 'allow-empty',
 } as const;
 
-export type JobRequest = { readonly [K in keyof typeof JOB_OPTION_NAMES]?: unknown };
+/** What an execution takes as input: the job options, and the run it resumes (set by the engine from the run's `resume` setting). */
+export type JobRequest = { readonly [K in keyof typeof JOB_OPTION_NAMES]?: unknown } & { readonly resume?: unknown };
 
 /** A job request from options read by their user-facing names (CLI options, action inputs). */
 export function readJobRequest(read: (name: string) => string | undefined): JobRequest {
@@ -76,7 +82,19 @@ export function parseJob(request: JobRequest, { outputUnused = false }: { output
   const maxRejected = parseRejectLimit(optionalText(request.maxRejected, 'maxRejected') ?? '0');
   const allowEmpty = request.allowEmpty === true ? 'true' : (optionalText(request.allowEmpty === false ? 'false' : request.allowEmpty, 'allowEmpty') ?? 'false');
   if (allowEmpty !== 'true' && allowEmpty !== 'false') throw new InputError(`allow-empty "${allowEmpty}" must be true or false.`);
-  return { input, output, format: format as RecordFormat, sizing, maxPartitions, maxRejected, allowEmpty: allowEmpty === 'true' };
+  const resume = request.resume === undefined || request.resume === null ? undefined : parseRunId(request.resume, 'resume');
+  return { input, output, format: format as RecordFormat, sizing, maxPartitions, maxRejected, allowEmpty: allowEmpty === 'true', ...(resume === undefined ? {} : { resume }) };
+}
+
+/**
+ * A run id is its execution's name: 1-80 letters, digits, `_`, `.` and `-` (what Step Functions
+ * allows and a key can hold), not only dots: `..` would name a folder above the run's.
+ */
+export function parseRunId(value: unknown, name: string): string {
+  if (typeof value !== 'string' || !/^[A-Za-z0-9_.-]{1,80}$/.test(value) || /^\.+$/.test(value)) {
+    throw new InputError(`${name} ${JSON.stringify(value)} is not a run id: give the run-id of the run (the execution's name, like local-2026-11-28T07-00-00-000Z-1a2b3c4d), as its report and summary show it.`);
+  }
+  return value;
 }
 
 /** Where a run writes under its output location; none of it may be read as input. */
@@ -111,7 +129,7 @@ function canonicalDirectory(directory: string): string {
 }
 
 /** A validated job back in the request form an execution takes as input. */
-export function toJobRequest(job: Job): { [K in keyof typeof JOB_OPTION_NAMES]?: string | number } {
+export function toJobRequest(job: Job): { [K in keyof typeof JOB_OPTION_NAMES | 'resume']?: string | number } {
   return {
     input: job.input,
     output: job.output,
@@ -120,6 +138,7 @@ export function toJobRequest(job: Job): { [K in keyof typeof JOB_OPTION_NAMES]?:
     maxPartitions: job.maxPartitions,
     maxRejected: 'count' in job.maxRejected ? job.maxRejected.count : `${job.maxRejected.percent}%`,
     ...(job.allowEmpty ? { allowEmpty: 'true' } : {}),
+    ...(job.resume === undefined ? {} : { resume: job.resume }),
   };
 }
 

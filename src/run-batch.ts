@@ -1,8 +1,12 @@
 import { CloudFormationClient } from '@aws-sdk/client-cloudformation';
 import { S3Client } from '@aws-sdk/client-s3';
 import { SFNClient } from '@aws-sdk/client-sfn';
+import { LambdaClient } from '@aws-sdk/client-lambda';
 import { STSClient } from '@aws-sdk/client-sts';
 import { checkCredentials, runAws, type AwsClients } from './aws/aws-engine.ts';
+import { concurrencyUnderAccount, readAccountConcurrency } from './aws/lambda-concurrency.ts';
+import { declaresParameter } from './local/template-parameters.ts';
+import { defaultTemplatePath } from './local/template-definition.ts';
 import { systemClock, type Clock } from './aws/clock.ts';
 import type { StepIdentity } from './aws/execution.ts';
 import { abortable } from './concurrency.ts';
@@ -15,7 +19,9 @@ import { partitionShortfall } from './plan/partition-plan.ts';
 import { prepareRun } from './preflight.ts';
 import { runSecrets, type Redactor } from './secrets.ts';
 import { planJob } from './steps/steps.ts';
-import { CLI_REQUEST_DEADLINE_MS, lazyS3Client } from './store/open-store.ts';
+import { CLI_REQUEST_DEADLINE_MS, lazyS3Client, openStore } from './store/open-store.ts';
+import { parseLocation } from './location.ts';
+import { resumePoint } from './partition/resume.ts';
 
 export interface RunHooks {
   readonly onProgress?: (progress: BatchProgress) => void;
@@ -30,7 +36,7 @@ export interface RunHooks {
   /** The AWS engine's time (the system clock unless a test swaps it). */
   readonly clock?: Clock;
   /** The AWS engine's clients (built from the region unless a test swaps them). */
-  readonly awsClients?: AwsClients & { readonly sts: STSClient };
+  readonly awsClients?: AwsClients & { readonly sts: STSClient; readonly lambda: LambdaClient };
 }
 
 /** Runs a batch on the engine the settings name; the CLI and the action both come through here. */
@@ -52,10 +58,15 @@ async function runOnAws(settings: RunSettings, hooks: RunHooks, log: (line: stri
     sfn: new SFNClient({ region: aws.region }),
     s3: lazyS3Client({ region: aws.region }, { requestDeadlineMs: CLI_REQUEST_DEADLINE_MS })(),
     sts: new STSClient({ region: aws.region }),
+    lambda: new LambdaClient({ region: aws.region }),
   };
   // Before planning, whose S3 listing would otherwise fail with the SDK's own credentials message.
   await checkCredentials(clients.sts, hooks.signal);
-  return runAws({ ...(await common(settings, prepared.bundle, () => clients.s3, log)), ...aws, step: stepFromEnv() }, clients, {
+  const shared = await common(settings, prepared.bundle, () => clients.s3, log);
+  const template = settings.template ?? defaultTemplatePath();
+  // Auto mode keeps the Map under what the account's Lambdas may run at once.
+  const parameters = settings.mapMode === 'auto' && (await declaresParameter(template, 'MaxConcurrency')) ? await underAccountConcurrency(shared.parameters, clients.lambda, log, hooks.signal) : shared.parameters;
+  return runAws({ ...shared, parameters, ...aws, step: stepFromEnv(), ...(settings.resume === undefined ? {} : { resume: settings.resume }) }, clients, {
     clock: hooks.clock ?? systemClock,
     log,
     ...(hooks.signal === undefined ? {} : { signal: hooks.signal }),
@@ -71,7 +82,13 @@ async function runOnLocalEngine(settings: RunSettings, hooks: RunHooks, log: (li
   const s3 = lazyS3Client(settings.s3, { signal: hooks.signal, requestDeadlineMs: CLI_REQUEST_DEADLINE_MS });
   let prepared: Awaited<ReturnType<typeof prepareRun>>;
   let shared: Awaited<ReturnType<typeof common>>;
+  const job = settings.resume === undefined ? settings.job : { ...settings.job, resume: settings.resume };
   try {
+    if (job.resume !== undefined) {
+      // Before any work: the run to resume must have reported its partitions, for this input.
+      await abortable(resumePoint(openStore(parseLocation(job.output, 'output'), s3), job.resume, job), hooks.signal);
+      log(`Resuming run ${job.resume}: only the partitions that failed there run again; the others count the results committed there.`);
+    }
     prepared = await abortable(prepareRun(settings, log), hooks.signal);
     shared = await abortable(common(settings, prepared.bundle, s3, log), hooks.signal);
   } catch (error) {
@@ -80,6 +97,7 @@ async function runOnLocalEngine(settings: RunSettings, hooks: RunHooks, log: (li
   }
   return runLocal({
     ...shared,
+    job,
     runId: newLocalRunId(startedAt),
     concurrency: prepared.concurrency,
     s3: settings.s3,
@@ -123,6 +141,19 @@ async function withMapMode(settings: RunSettings, s3: () => S3Client, log: (line
   });
   log(choice.reason);
   return { ...parameters, MapMode: choice.mapMode, ...(choice.mapMode === 'DISTRIBUTED' && parameters.ChildExecutionType === undefined ? { ChildExecutionType: choice.childExecutionType } : {}) };
+}
+
+/** MaxConcurrency under the account's Lambda concurrency, said in the log; unchanged, and said, when the account cannot be read. */
+async function underAccountConcurrency(parameters: Readonly<Record<string, string>>, lambda: LambdaClient, log: (line: string) => void, signal?: AbortSignal): Promise<Readonly<Record<string, string>>> {
+  const account = await readAccountConcurrency(lambda, signal);
+  const maxConcurrency = Number(parameters.MaxConcurrency ?? 0);
+  if ('unreadable' in account) {
+    log(`Cannot read the account's Lambda concurrency (${account.unreadable}): grant lambda:GetAccountSettings, as template/deploy-role-policy.json does. MaxConcurrency stays ${maxConcurrency === 0 ? 'as many as the Map allows' : maxConcurrency}.`);
+    return parameters;
+  }
+  const capped = concurrencyUnderAccount(maxConcurrency, parameters.MapMode === 'DISTRIBUTED' ? 'DISTRIBUTED' : 'INLINE', account);
+  log(capped.reason);
+  return capped.maxConcurrency === maxConcurrency ? parameters : { ...parameters, MaxConcurrency: String(capped.maxConcurrency) };
 }
 
 /** The values of the variables pass-env names; a name that is not set is said, not passed. */

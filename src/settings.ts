@@ -4,7 +4,7 @@ import path from 'node:path';
 import { checkStackName } from './aws/stack-names.ts';
 import { InputError } from './errors.ts';
 import { defaultTemplatePath } from './local/template-definition.ts';
-import { JOB_OPTION_NAMES, parseJob, readJobRequest, type Job } from './job.ts';
+import { JOB_OPTION_NAMES, parseJob, parseRunId, readJobRequest, type Job } from './job.ts';
 import { parseInputLocation, parseLocation } from './location.ts';
 import { parse as parseYaml } from 'yaml';
 import type { MapModeRequest } from './plan/map-mode.ts';
@@ -29,7 +29,6 @@ export interface AwsSettings {
   readonly terminationProtection?: boolean;
   readonly deleteStack: boolean;
   readonly timeoutMs?: number;
-  readonly redrive?: string;
   readonly prices: Prices;
 }
 
@@ -41,6 +40,11 @@ export interface RunSettings {
   readonly aws?: AwsSettings;
   readonly job: Job;
   readonly handler: string;
+  /**
+   * The run to resume instead of starting afresh: its run id, or for engine aws `previous-attempt`
+   * (this step's execution in the workflow's previous run attempt) or an execution ARN.
+   */
+  readonly resume?: string;
   readonly template?: string;
   /** Template parameters the run sets (MaxConcurrency, ToleratedFailurePercentage). */
   readonly parameters: Readonly<Record<string, string>>;
@@ -80,7 +84,7 @@ export const SETTING_NAMES = [
   'termination-protection',
   'delete-stack',
   'timeout-minutes',
-  'redrive',
+  'resume',
   'lambda-price-per-gb-second',
   'lambda-price-per-million-requests',
   'price-per-thousand-state-transitions',
@@ -124,6 +128,7 @@ export function parseRunSettings(read: ReadSetting): RunSettings {
   if (mapMode !== 'auto' && mapMode !== 'inline' && mapMode !== 'distributed') {
     throw new InputError(`map-mode "${mapMode}" is not one of auto, inline, distributed.`);
   }
+  const resume = parseResume(value('resume'), engine);
   const passEnv = parsePassEnv(value('pass-env'));
   if (engine === 'aws' && passEnv.length > 0) {
     throw new InputError('pass-env is for engine local: in AWS a function sees only the Environment its template gives it.');
@@ -134,6 +139,7 @@ export function parseRunSettings(read: ReadSetting): RunSettings {
     ...(engine === 'aws' ? { aws: parseAwsSettings(value, endpoint?.url, template) } : {}),
     job,
     handler,
+    ...(resume === undefined ? {} : { resume }),
     ...(template === undefined ? {} : { template }),
     parameters,
     concurrency: wholeNumber(value('concurrency'), 'concurrency', 1, 1024) ?? availableParallelism(),
@@ -206,10 +212,6 @@ function parseAwsSettings(value: (name: string) => string | undefined, endpoint:
   }
   const roleArn = value('role-arn');
   if (roleArn !== undefined && !/^arn:aws[a-z-]*:iam::\d{12}:role\/.+/.test(roleArn)) throw new InputError(`role-arn "${roleArn}" is not an IAM role ARN.`);
-  const redrive = value('redrive');
-  if (redrive !== undefined && redrive !== 'previous-attempt' && !/^arn:aws[a-z-]*:states:[^:]+:\d{12}:execution:[^:]+:[^:]+$/.test(redrive)) {
-    throw new InputError(`redrive "${redrive}" must be previous-attempt or the ARN of an execution to redrive.`);
-  }
   const timeoutMinutes = wholeNumber(value('timeout-minutes'), 'timeout-minutes', 1, 60 * 24 * 365);
   const terminationProtection = optionalBoolean(value('termination-protection'), 'termination-protection');
   const deleteStack = optionalBoolean(value('delete-stack'), 'delete-stack') ?? false;
@@ -230,7 +232,6 @@ function parseAwsSettings(value: (name: string) => string | undefined, endpoint:
     ...(terminationProtection === undefined ? {} : { terminationProtection }),
     deleteStack,
     ...(timeoutMinutes === undefined ? {} : { timeoutMs: timeoutMinutes * 60_000 }),
-    ...(redrive === undefined ? {} : { redrive }),
     prices: {
       lambdaGbSecond: price(value('lambda-price-per-gb-second'), 'lambda-price-per-gb-second') ?? DEFAULT_PRICES.lambdaGbSecond,
       lambdaPerMillionRequests: price(value('lambda-price-per-million-requests'), 'lambda-price-per-million-requests') ?? DEFAULT_PRICES.lambdaPerMillionRequests,
@@ -270,6 +271,19 @@ function fileAbove(target: string): string | undefined {
     if (stat !== undefined) return stat.isDirectory() ? undefined : dir;
     if (path.dirname(dir) === dir) return undefined;
   }
+}
+
+/** A run id; for engine aws also previous-attempt or an execution ARN, which the engine turns into the run id. */
+function parseResume(text: string | undefined, engine: 'local' | 'aws'): string | undefined {
+  if (text === undefined) return undefined;
+  const awsOnly = text === 'previous-attempt' || text.startsWith('arn:');
+  if (awsOnly && engine !== 'aws') {
+    throw new InputError(`resume "${text}" is for engine aws: locally, give the run-id of the run to resume (its report and summary show it).`);
+  }
+  if (text.startsWith('arn:') && !/^arn:aws[a-z-]*:states:[^:]+:\d{12}:execution:[^:]+:[^:]+$/.test(text)) {
+    throw new InputError(`resume "${text}" is not an execution ARN, like arn:aws:states:us-east-1:123456789012:execution:fanout-fanout:name.`);
+  }
+  return awsOnly ? text : parseRunId(text, 'resume');
 }
 
 /** Variable names, separated by commas, spaces or new lines. */

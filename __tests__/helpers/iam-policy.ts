@@ -108,6 +108,8 @@ export function iamRequestsOf(call: WireCall, account: string, changeSets: Reado
     if (operation === 'PutObject') return [{ action: 's3:PutObject', resource: object }];
     if (operation === 'ListObjectsV2') return [{ action: 's3:ListBucket', resource: `arn:${partition(call)}:s3:::${params.Bucket}`, context: { 's3:prefix': params.prefix ?? '' } }];
   }
+  // GetAccountSettings has no resource type in the Service Authorization Reference: only "*" grants it.
+  if (service === 'lambda' && operation === 'GetAccountSettings') return [{ action: 'lambda:GetAccountSettings', resource: '*' }];
   if (service === 'states') {
     const resource = params.mapRunArn ?? params.executionArn ?? params.stateMachineArn;
     if (resource !== undefined) return [{ action: `states:${operation}`, resource }];

@@ -14,12 +14,9 @@ from moto.cloudformation import models as cfn_models
 from moto.cloudformation import parsing as cfn_parsing
 from moto.cloudformation import responses as cfn_responses
 from moto.cloudformation.exceptions import ValidationError
-from moto.core.exceptions import AWSError
 from moto.core.responses import ActionResult
-from moto.core.utils import utcnow
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 from moto.stepfunctions import models as sfn_models
-from moto.stepfunctions import responses as sfn_responses
 from moto.utilities.utils import get_partition
 from werkzeug.serving import WSGIRequestHandler, make_server
 
@@ -70,14 +67,29 @@ _create_state_machine = sfn_models.StateMachine.create_from_cloudformation_json.
 _update_state_machine = sfn_models.StateMachine.update_from_cloudformation_json.__func__
 
 
+# 3b. AWS: the resource's LoggingConfiguration becomes the state machine's (DescribeStateMachine
+#     shows it). moto drops it.
+def with_logging(state_machine, properties):
+    logging = properties.get("LoggingConfiguration")
+    if logging:
+        state_machine.loggingConfiguration = {
+            "level": logging.get("Level", "OFF"),
+            "includeExecutionData": logging.get("IncludeExecutionData") in (True, "true"),
+            "destinations": [{"cloudWatchLogsLogGroup": {"logGroupArn": d["CloudWatchLogsLogGroup"]["LogGroupArn"]}} for d in logging.get("Destinations", [])],
+        }
+    return state_machine
+
+
 def create_state_machine(cls, resource_name, cloudformation_json, account_id, region_name, **kwargs):
     cloudformation_json["Properties"] = with_definition_string(cloudformation_json["Properties"])
-    return _create_state_machine(cls, resource_name, cloudformation_json, account_id, region_name, **kwargs)
+    created = _create_state_machine(cls, resource_name, cloudformation_json, account_id, region_name, **kwargs)
+    return with_logging(created, cloudformation_json["Properties"])
 
 
 def update_state_machine(cls, original_resource, new_resource_name, cloudformation_json, account_id, region_name):
     cloudformation_json["Properties"] = with_definition_string(cloudformation_json.get("Properties", {}))
-    return _update_state_machine(cls, original_resource, new_resource_name, cloudformation_json, account_id, region_name)
+    updated = _update_state_machine(cls, original_resource, new_resource_name, cloudformation_json, account_id, region_name)
+    return with_logging(updated, cloudformation_json["Properties"])
 
 
 sfn_models.StateMachine.create_from_cloudformation_json = classmethod(create_state_machine)
@@ -156,39 +168,6 @@ def resource_map_init(self, *args, **kwargs):
 
 
 cfn_parsing.ResourceMap.__init__ = resource_map_init
-
-# 8. AWS: RedriveExecution restarts a FAILED, ABORTED or TIMED_OUT Standard execution (RUNNING
-#    again, redriveCount + 1) and refuses others with ExecutionNotRedrivable. moto has no
-#    RedriveExecution.
-class ExecutionNotRedrivable(AWSError):
-    TYPE = "ExecutionNotRedrivable"
-    STATUS = 400
-
-
-def redrive_execution(self):
-    execution = self.stepfunction_backend.describe_execution(self._get_param("executionArn"))
-    if execution.status not in ("FAILED", "ABORTED", "TIMED_OUT"):
-        raise ExecutionNotRedrivable(f"Execution is not in a redrivable state: {execution.status}")
-    execution.status = "RUNNING"
-    execution.stop_date = None
-    execution.redrive_count = getattr(execution, "redrive_count", 0) + 1
-    return ActionResult({"redriveDate": utcnow()})
-
-
-sfn_responses.StepFunctionResponse.redrive_execution = redrive_execution
-
-_describe_execution = sfn_responses.StepFunctionResponse.describe_execution
-
-
-def describe_execution(self):
-    result = _describe_execution(self)
-    execution = self.stepfunction_backend.describe_execution(self._get_param("executionArn"))
-    result.result["redriveCount"] = getattr(execution, "redrive_count", 0)
-    return result
-
-
-sfn_responses.StepFunctionResponse.describe_execution = describe_execution
-
 
 class QuietHandler(WSGIRequestHandler):
     def log_request(self, *args, **kwargs):

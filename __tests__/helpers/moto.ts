@@ -42,14 +42,16 @@ export interface Moto {
   /** moto itself, for a test's own setup calls, which are not recorded. */
   readonly direct: string;
   readonly calls: WireCall[];
-  /** Answers calls moto cannot serve; a responder returns undefined to pass a call on to moto. */
-  answer(responder: (call: WireCall) => Answer | undefined): void;
+  /** Answers calls moto cannot serve; a responder returns undefined to pass a call on to moto, and may take its time (a Lambda that runs). */
+  answer(responder: Responder): void;
   /** Holds the next matching call unanswered until its caller gives up; resolves when one arrives. */
   hang(predicate: (call: WireCall) => boolean): Promise<WireCall>;
   /** Forgets the answers and hangs (the recorded calls stay). */
   reset(): void;
   stop(): Promise<void>;
 }
+
+export type Responder = (call: WireCall) => Answer | undefined | Promise<Answer | undefined>;
 
 let available: boolean | undefined;
 
@@ -101,13 +103,13 @@ export async function startMoto(): Promise<Moto> {
   });
   const upstream = new URL(direct);
   const calls: WireCall[] = [];
-  let responders: ((call: WireCall) => Answer | undefined)[] = [];
+  let responders: Responder[] = [];
   let hangs: { predicate: (call: WireCall) => boolean; arrived: (call: WireCall) => void }[] = [];
 
   const server = http.createServer((request, response) => {
     const chunks: Buffer[] = [];
     request.on('data', (chunk: Buffer) => chunks.push(chunk));
-    request.on('end', () => {
+    request.on('end', async () => {
       const body = Buffer.concat(chunks);
       const call = describeCall(request, body);
       calls.push(call);
@@ -118,7 +120,13 @@ export async function startMoto(): Promise<Moto> {
         return;
       }
       for (const responder of responders) {
-        const answer = responder(call);
+        let answer: Answer | undefined;
+        try {
+          answer = await responder(call);
+        } catch (error) {
+          // A responder that fails answers as a server error would, with its message, so the test sees why.
+          answer = { status: 500, body: { __type: 'InternalServerError', message: String(error) } };
+        }
         if (answer === undefined) continue;
         const text = answer.body === undefined ? '' : JSON.stringify(answer.body);
         call.status = answer.status;
@@ -195,6 +203,8 @@ function describeCall(request: http.IncomingMessage, body: Buffer): WireCall {
         : ({ HEAD: 'HeadObject', GET: 'GetObject', PUT: 'PutObject', DELETE: 'DeleteObject' } as Record<string, string>)[request.method ?? ''] ?? `${request.method}Object`;
     return { service, region, operation, params: { Bucket: bucket, ...(key === '' ? {} : { Key: key }), ...(query.prefix === undefined ? {} : { prefix: query.prefix }) } };
   }
+  // Lambda's REST API names its operation by method and path.
+  if (service === 'lambda' && request.method === 'GET' && /\/account-settings\/?$/.test(url.pathname)) return { service, region, operation: 'GetAccountSettings', params: {} };
   const params = Object.fromEntries(new URLSearchParams(body.toString()));
   return { service, region, operation: params.Action ?? '?', params };
 }

@@ -33267,7 +33267,7 @@ class LambdaFunctionError extends Error {
         this.name = errorType;
     }
 }
-function serializeError(error) {
+function lambda_error_serializeError(error) {
     if (error instanceof Error) {
         return { errorType: error.name, errorMessage: error.message, trace: (error.stack ?? '').split('\n').slice(1, 11).map((line) => line.trim()) };
     }
@@ -33293,7 +33293,7 @@ function redactingHandler(redactor, handler) {
             return redactor.redactDeep(await handler(event));
         }
         catch (error) {
-            const { errorType, errorMessage, trace } = serializeError(error);
+            const { errorType, errorMessage, trace } = lambda_error_serializeError(error);
             const redacted = new Error(redactor.redact(errorMessage));
             redacted.name = errorType;
             redacted.stack = [`${errorType}: ${redacted.message}`, ...trace.map((line) => `    ${redactor.redact(line)}`)].join('\n');
@@ -33796,7 +33796,18 @@ function parseJob(request, { outputUnused = false } = {}) {
     const allowEmpty = request.allowEmpty === true ? 'true' : (optionalText(request.allowEmpty === false ? 'false' : request.allowEmpty, 'allowEmpty') ?? 'false');
     if (allowEmpty !== 'true' && allowEmpty !== 'false')
         throw new errors_InputError(`allow-empty "${allowEmpty}" must be true or false.`);
-    return { input, output, format: format, sizing, maxPartitions, maxRejected, allowEmpty: allowEmpty === 'true' };
+    const resume = request.resume === undefined || request.resume === null ? undefined : parseRunId(request.resume, 'resume');
+    return { input, output, format: format, sizing, maxPartitions, maxRejected, allowEmpty: allowEmpty === 'true', ...(resume === undefined ? {} : { resume }) };
+}
+/**
+ * A run id is its execution's name: 1-80 letters, digits, `_`, `.` and `-` (what Step Functions
+ * allows and a key can hold), not only dots: `..` would name a folder above the run's.
+ */
+function parseRunId(value, name) {
+    if (typeof value !== 'string' || !/^[A-Za-z0-9_.-]{1,80}$/.test(value) || /^\.+$/.test(value)) {
+        throw new errors_InputError(`${name} ${JSON.stringify(value)} is not a run id: give the run-id of the run (the execution's name, like local-2026-11-28T07-00-00-000Z-1a2b3c4d), as its report and summary show it.`);
+    }
+    return value;
 }
 /** Where a run writes under its output location; none of it may be read as input. */
 const WRITTEN = ['partitions/', 'rejected/', '_sfn-fanout/'];
@@ -33837,6 +33848,7 @@ function toJobRequest(job) {
         maxPartitions: job.maxPartitions,
         maxRejected: 'count' in job.maxRejected ? job.maxRejected.count : `${job.maxRejected.percent}%`,
         ...(job.allowEmpty ? { allowEmpty: 'true' } : {}),
+        ...(job.resume === undefined ? {} : { resume: job.resume }),
     };
 }
 const UNITS = { '': 1, b: 1, kb: 1e3, mb: 1e6, gb: 1e9, kib: 1024, mib: 1024 ** 2, gib: 1024 ** 3 };
@@ -33947,58 +33959,10 @@ class attempt_output_AttemptOutput {
     }
 }
 
-;// CONCATENATED MODULE: ./lib/src/partition/commit.js
-
-
-const MANIFEST_FILE = 'manifest.json';
-function commit_manifestKey(runId) {
-    return runKey(runId, MANIFEST_FILE);
-}
-function attemptOf(runId, partition) {
-    return { runId, partition: { id: partition.id, split: partition.split }, attempt: partition.attempt };
-}
-/** Where a counted attempt's outcome is: the reducer reads it, a resumed run can reuse it. */
-function commit_outcomeKey(runId, partition) {
-    return attemptKey(attemptOf(runId, partition), OUTCOME_FILE);
-}
-/**
- * Publishes the attempt the reducer counted: its staged outputs to `partitions/part-NNNNN/<name>`
- * and its rejected records to `rejected/part-NNNNN.jsonl`. Copies, so a retried reducer commits
- * the same files again; S3 has no rename, and a server-side copy moves no bytes through Lambda.
- */
-async function commit_commitAttempt(store, runId, outcome) {
-    const ref = attemptOf(runId, outcome);
-    const outputs = [];
-    for (const name of outcome.staged) {
-        const key = partitionOutputKey(ref.partition, name);
-        await store.copy(stagedOutputKey(ref, name), key);
-        outputs.push(key);
-    }
-    const rejected = outcome.rejected > 0 ? rejectedKey(ref.partition) : undefined;
-    if (rejected !== undefined)
-        await store.copy(attemptKey(ref, REJECTED_FILE), rejected);
-    return {
-        id: outcome.id,
-        ...(outcome.split === undefined ? {} : { split: outcome.split }),
-        attempt: outcome.attempt,
-        outcome: attemptKey(ref, OUTCOME_FILE),
-        outputs,
-        ...(rejected === undefined ? {} : { rejected }),
-    };
-}
-function commit_runManifest(runId, status, output, committed, failed) {
-    return {
-        runId,
-        status,
-        output,
-        partitions: committed,
-        failed: failed.map(({ id, split }) => ({ id, ...(split === undefined ? {} : { split }) })),
-        committed: committed.flatMap((partition) => [...partition.outputs, ...(partition.rejected === undefined ? [] : [partition.rejected])]),
-    };
-}
-
 ;// CONCATENATED MODULE: ./lib/src/partition/outcome.js
 /** What one worker reports for its partition; both engines carry these to the reducer and report. */
+/** An error name in a summary is cut to this: names come from handlers too, and a summary must stay small. */
+const SUMMARY_ERROR_NAME_CHARS = 32;
 /** Every partition's result in a list of iteration results. */
 function outcome_partitionResults(results) {
     return results.flatMap((result) => {
@@ -34037,10 +34001,60 @@ function outcome_runKey(runId, name) {
 }
 const outcome_BATCH_FILE = 'batch.json';
 
-// EXTERNAL MODULE: external "node:stream"
-var external_node_stream_ = __nccwpck_require__(7075);
-// EXTERNAL MODULE: external "node:zlib"
-var external_node_zlib_ = __nccwpck_require__(8522);
+;// CONCATENATED MODULE: ./lib/src/partition/commit.js
+
+
+const MANIFEST_FILE = 'manifest.json';
+function commit_manifestKey(runId) {
+    return outcome_runKey(runId, MANIFEST_FILE);
+}
+function attemptOf(runId, partition) {
+    return { runId, partition: { id: partition.id, split: partition.split }, attempt: partition.attempt };
+}
+/** Where a counted attempt's outcome is: the reducer reads it, a resumed run can reuse it. */
+function commit_outcomeKey(runId, partition) {
+    return attemptKey(attemptOf(runId, partition), OUTCOME_FILE);
+}
+/**
+ * Publishes the attempt the reducer counted: its staged outputs to `partitions/part-NNNNN/<name>`
+ * and its rejected records to `rejected/part-NNNNN.jsonl`. Copies, so a retried reducer commits
+ * the same files again; S3 has no rename, and a server-side copy moves no bytes through Lambda.
+ * `runId` is the run that holds the attempt (an earlier one, for a result a resumed run reuses).
+ */
+async function commit_commitAttempt(store, runId, outcome) {
+    const ref = attemptOf(runId, outcome);
+    const outputs = [];
+    for (const name of outcome.staged) {
+        const key = partitionOutputKey(ref.partition, name);
+        await store.copy(stagedOutputKey(ref, name), key);
+        outputs.push(key);
+    }
+    const rejected = outcome.rejected > 0 ? rejectedKey(ref.partition) : undefined;
+    if (rejected !== undefined)
+        await store.copy(attemptKey(ref, REJECTED_FILE), rejected);
+    return {
+        id: outcome.id,
+        ...(outcome.split === undefined ? {} : { split: outcome.split }),
+        run: runId,
+        attempt: outcome.attempt,
+        outcome: attemptKey(ref, OUTCOME_FILE),
+        outputs,
+        ...(rejected === undefined ? {} : { rejected }),
+    };
+}
+function commit_runManifest(runId, status, output, committed, failed, from = {}) {
+    return {
+        runId,
+        status,
+        output,
+        ...(from.plan === undefined ? {} : { plan: from.plan }),
+        ...(from.resumes === undefined ? {} : { resumes: from.resumes }),
+        partitions: committed,
+        failed: failed.map(({ id, split }) => ({ id, ...(split === undefined ? {} : { split }) })),
+        committed: committed.flatMap((partition) => [...partition.outputs, ...(partition.rejected === undefined ? [] : [partition.rejected])]),
+    };
+}
+
 ;// CONCATENATED MODULE: ./lib/src/plan/partition-plan.js
 
 const UNREADABLE = /\.(bz2|xz|zst|zstd|lz4|snappy|zip|7z|parquet|orc|avro)$/i;
@@ -34232,6 +34246,183 @@ class MinHeap {
     }
 }
 
+;// CONCATENATED MODULE: ./lib/src/plan/split-partition.js
+
+
+/**
+ * Cuts a partition at its byte midpoint into two halves ("1" and "2"). Any cut inside a splittable
+ * object is safe, since a record belongs to the half that holds its first byte; a whole (gzip)
+ * object is never cut, so the cut moves to the nearest object boundary.
+ */
+function splitPartition(partition) {
+    if (partition.split !== undefined) {
+        throw new errors_FanoutError(`Partition ${partition.id} half ${partition.split} timed out again: halves are not split further. Lower partition-size, or give the workers more memory (CPU) or a longer timeout.`);
+    }
+    const target = Math.floor(partition.bytes / 2);
+    const first = [];
+    const second = [];
+    let position = 0;
+    for (const segment of partition.segments) {
+        const size = segment.end - segment.start;
+        const cutAt = target - position;
+        if (cutAt <= 0)
+            second.push(segment);
+        else if (cutAt >= size)
+            first.push(segment);
+        else if (partition_plan_isSplittable(segment.key)) {
+            first.push({ ...segment, end: segment.start + cutAt });
+            second.push({ ...segment, start: segment.start + cutAt });
+        }
+        else
+            (cutAt >= size / 2 ? first : second).push(segment);
+        position += size;
+    }
+    if (first.length === 0 || second.length === 0) {
+        throw new errors_FanoutError(`Partition ${partition.id} is one gzip object (${partition.segments[0]?.key}) and cannot be split: a gzip stream must be read whole. Give the workers more memory (CPU) or a longer timeout, or store the data uncompressed or in smaller objects.`);
+    }
+    const bytes = (segments) => segments.reduce((sum, segment) => sum + segment.end - segment.start, 0);
+    return [
+        { id: partition.id, split: '1', bytes: bytes(first), segments: first },
+        { id: partition.id, split: '2', bytes: bytes(second), segments: second },
+    ];
+}
+
+;// CONCATENATED MODULE: ./lib/src/plan/map-items.js
+
+
+
+/** Inline items stay well under the 256 KiB state payload limit, leaving room for the results. */
+const INLINE_ITEMS_BUDGET = 128 * 1024;
+/**
+ * Writes the plan once as a JSONL manifest (one partition a line, keyed by its content hash). Every
+ * run writes it: Map items refer to it, and a resumed run reads the partitions it runs again from it.
+ */
+async function writePlan(plan, destination) {
+    const body = Buffer.from(plan.partitions.map((partition) => `${JSON.stringify(partition)}\n`).join(''));
+    const key = `_sfn-fanout/plans/${(0,external_node_crypto_.createHash)('sha256').update(body).digest('hex').slice(0, 20)}.jsonl`;
+    await destination.write(key, body);
+    return { key, refs: refsOf(key, body) };
+}
+/** A reference to each line of a plan manifest. */
+function refsOf(key, body) {
+    const refs = [];
+    for (let start = 0; start < body.length;) {
+        const end = body.indexOf(0x0a, start);
+        const line = end === -1 ? body.length : end;
+        const { id, bytes } = JSON.parse(body.toString('utf8', start, line));
+        refs.push({ id, bytes, manifest: { key, start, end: line } });
+        start = line + 1;
+    }
+    return refs;
+}
+/** The references to every partition of a plan manifest another run wrote. */
+async function readPlanRefs(destination, key) {
+    const chunks = [];
+    for await (const chunk of destination.read(key))
+        chunks.push(chunk);
+    return refsOf(key, Buffer.concat(chunks));
+}
+/** The Inline Map's items: the partitions themselves while the plan fits the budget, else references. */
+function inlineItems(plan, written, budget = INLINE_ITEMS_BUDGET) {
+    const inlineBytes = plan.partitions.reduce((sum, partition) => sum + Buffer.byteLength(JSON.stringify(partition)) + 1, 0);
+    return inlineBytes <= budget ? [...plan.partitions] : [...written.refs];
+}
+/** The Distributed Map's items, one reference a line, for its ItemReader: the item size does not grow with the input. */
+async function writeItems(refs, destination) {
+    const body = Buffer.from(refs.map((ref) => `${JSON.stringify(ref)}\n`).join(''));
+    const key = `_sfn-fanout/plans/${(0,external_node_crypto_.createHash)('sha256').update(body).digest('hex').slice(0, 20)}.items.jsonl`;
+    await destination.write(key, body);
+    return key;
+}
+/** The partition an item stands for, reading its manifest line when it is a reference (and halving it for a half). */
+async function map_items_resolvePartition(item, destination) {
+    if (!('manifest' in item))
+        return item;
+    const chunks = [];
+    for await (const chunk of destination.read(item.manifest.key, { start: item.manifest.start, end: item.manifest.end })) {
+        chunks.push(chunk);
+    }
+    const partition = JSON.parse(Buffer.concat(chunks).toString('utf8'));
+    if (partition.id !== item.id) {
+        throw new StoreError(`Plan manifest ${destination.uriOf(item.manifest.key)} does not hold partition ${item.id} at bytes ${item.manifest.start}-${item.manifest.end}: it was overwritten. Run the batch again.`);
+    }
+    return item.split === undefined ? partition : halfOf(partition, item.split);
+}
+/**
+ * The two halves of a partition that timed out, as items: references to the same manifest line
+ * when the partition was one (splitting is a pure function of the partition), else the halves.
+ */
+async function halvesOf(item, destination) {
+    const halves = splitPartition(await map_items_resolvePartition(item, destination));
+    if (!('manifest' in item))
+        return halves;
+    return [0, 1].map((index) => ({ id: item.id, split: halves[index].split, bytes: halves[index].bytes, manifest: item.manifest }));
+}
+function halfOf(partition, split) {
+    const half = splitPartition(partition).find((candidate) => candidate.split === split);
+    if (half === undefined)
+        throw new StoreError(`Partition ${partition.id} has no half "${split}": halves are "1" and "2".`);
+    return half;
+}
+
+;// CONCATENATED MODULE: ./lib/src/store/read-json.js
+
+/** A whole JSON object from a store. */
+async function read_json_readJson(store, key) {
+    const chunks = [];
+    for await (const chunk of store.read(key))
+        chunks.push(chunk);
+    return JSON.parse(Buffer.concat(chunks).toString('utf8'));
+}
+/** A whole JSON object from a store, or undefined when the key is not there. */
+async function readJsonIfPresent(store, key) {
+    try {
+        return await read_json_readJson(store, key);
+    }
+    catch (error) {
+        if (error instanceof MissingObjectError)
+            return undefined;
+        throw error;
+    }
+}
+
+;// CONCATENATED MODULE: ./lib/src/partition/resume.js
+
+
+
+
+
+/** The run to resume, checked: it reached its reducer, kept its plan, and read what this job reads. */
+async function resumePoint(store, runId, job) {
+    const manifest = await readJsonIfPresent(store, commit_manifestKey(runId));
+    const batch = await readJsonIfPresent(store, outcome_runKey(runId, outcome_BATCH_FILE));
+    if (manifest === undefined || batch === undefined) {
+        throw new errors_InputError(`resume ${runId}: ${store.uriOf(outcome_runKey(runId, ''))} holds no run manifest and batch file, so that run never finished its Reduce step (it was cancelled or stopped, or failed before it) or wrote to another output. Resume runs again the partitions a finished run reported failed: check the run id and the output, or start a new run.`);
+    }
+    if (manifest.plan === undefined)
+        throw new errors_InputError(`resume ${runId}: that run did not record its plan (an older sfn-fanout made it): start a new run.`);
+    if (batch.job.input !== job.input || batch.job.format !== job.format) {
+        throw new errors_InputError(`resume ${runId}: that run read ${batch.job.input} as ${batch.job.format}, and this one would read ${job.input} as ${job.format}. A resumed run reads exactly what the run it resumes read: give the same input and format.`);
+    }
+    return { manifest: { ...manifest, plan: manifest.plan }, plan: { objects: batch.plan.objects, bytes: batch.plan.bytes, partitions: batch.plan.partitions } };
+}
+/** The items a resumed run runs: exactly the partitions and halves that failed in the run it resumes, by reference to its plan. */
+async function resumeItems(store, point) {
+    const refs = new Map((await readPlanRefs(store, point.manifest.plan)).map((ref) => [ref.id, ref]));
+    const items = [];
+    for (const failed of point.manifest.failed) {
+        const ref = refs.get(failed.id);
+        if (ref === undefined)
+            throw new errors_InputError(`resume ${point.manifest.runId}: its plan ${store.uriOf(point.manifest.plan)} has no partition ${outcome_partitionLabel(failed)}: it was overwritten. Start a new run.`);
+        items.push(failed.split === undefined ? ref : (await halvesOf(ref, store)).find((half) => 'split' in half && half.split === failed.split));
+    }
+    return items;
+}
+
+// EXTERNAL MODULE: external "node:stream"
+var external_node_stream_ = __nccwpck_require__(7075);
+// EXTERNAL MODULE: external "node:zlib"
+var external_node_zlib_ = __nccwpck_require__(8522);
 ;// CONCATENATED MODULE: ./lib/src/records/segment-lines.js
 
 
@@ -34488,47 +34679,6 @@ function describeLimit(limit) {
     return 'count' in limit ? String(limit.count) : `${limit.percent}%`;
 }
 
-;// CONCATENATED MODULE: ./lib/src/plan/map-items.js
-
-
-/** Inline items stay well under the 256 KiB state payload limit, leaving room for the results. */
-const INLINE_ITEMS_BUDGET = 128 * 1024;
-/**
- * The Map's items. A small plan travels inline; a larger one is written once as a JSONL manifest
- * (one partition a line, keyed by its content hash) and each item points at its own line.
- */
-async function mapItems(plan, destination, budget = INLINE_ITEMS_BUDGET) {
-    const lines = plan.partitions.map((partition) => JSON.stringify(partition));
-    const inlineBytes = lines.reduce((sum, line) => sum + Buffer.byteLength(line) + 1, 0);
-    if (inlineBytes <= budget)
-        return { items: [...plan.partitions] };
-    const body = Buffer.from(lines.join('\n') + '\n');
-    const key = `_sfn-fanout/plans/${(0,external_node_crypto_.createHash)('sha256').update(body).digest('hex').slice(0, 20)}.jsonl`;
-    await destination.write(key, body);
-    let start = 0;
-    const items = plan.partitions.map((partition, index) => {
-        const end = start + Buffer.byteLength(lines[index]);
-        const item = { id: partition.id, bytes: partition.bytes, manifest: { key, start, end } };
-        start = end + 1;
-        return item;
-    });
-    return { items, manifest: destination.uriOf(key), manifestKey: key };
-}
-/** The partition an item stands for, reading its manifest line when it is a pointer. */
-async function map_items_resolvePartition(item, destination) {
-    if (!('manifest' in item))
-        return item;
-    const chunks = [];
-    for await (const chunk of destination.read(item.manifest.key, { start: item.manifest.start, end: item.manifest.end })) {
-        chunks.push(chunk);
-    }
-    const partition = JSON.parse(Buffer.concat(chunks).toString('utf8'));
-    if (partition.id !== item.id) {
-        throw new StoreError(`Plan manifest ${destination.uriOf(item.manifest.key)} does not hold partition ${item.id} at bytes ${item.manifest.start}-${item.manifest.end}: it was overwritten. Run the batch again.`);
-    }
-    return partition;
-}
-
 ;// CONCATENATED MODULE: ./lib/src/plan/gzip-size.js
 
 
@@ -34565,47 +34715,6 @@ async function readRange(store, key, start, end) {
     for await (const chunk of store.read(key, { start, end }))
         chunks.push(chunk);
     return Buffer.concat(chunks);
-}
-
-;// CONCATENATED MODULE: ./lib/src/plan/split-partition.js
-
-
-/**
- * Cuts a partition at its byte midpoint into two halves ("1" and "2"). Any cut inside a splittable
- * object is safe, since a record belongs to the half that holds its first byte; a whole (gzip)
- * object is never cut, so the cut moves to the nearest object boundary.
- */
-function splitPartition(partition) {
-    if (partition.split !== undefined) {
-        throw new errors_FanoutError(`Partition ${partition.id} half ${partition.split} timed out again: halves are not split further. Lower partition-size, or give the workers more memory (CPU) or a longer timeout.`);
-    }
-    const target = Math.floor(partition.bytes / 2);
-    const first = [];
-    const second = [];
-    let position = 0;
-    for (const segment of partition.segments) {
-        const size = segment.end - segment.start;
-        const cutAt = target - position;
-        if (cutAt <= 0)
-            second.push(segment);
-        else if (cutAt >= size)
-            first.push(segment);
-        else if (partition_plan_isSplittable(segment.key)) {
-            first.push({ ...segment, end: segment.start + cutAt });
-            second.push({ ...segment, start: segment.start + cutAt });
-        }
-        else
-            (cutAt >= size / 2 ? first : second).push(segment);
-        position += size;
-    }
-    if (first.length === 0 || second.length === 0) {
-        throw new errors_FanoutError(`Partition ${partition.id} is one gzip object (${partition.segments[0]?.key}) and cannot be split: a gzip stream must be read whole. Give the workers more memory (CPU) or a longer timeout, or store the data uncompressed or in smaller objects.`);
-    }
-    const bytes = (segments) => segments.reduce((sum, segment) => sum + segment.end - segment.start, 0);
-    return [
-        { id: partition.id, split: '1', bytes: bytes(first), segments: first },
-        { id: partition.id, split: '2', bytes: bytes(second), segments: second },
-    ];
 }
 
 ;// CONCATENATED MODULE: ./lib/src/plan/adaptive-sizing.js
@@ -34736,29 +34845,41 @@ class DirStore {
         if (range !== undefined && range.end <= range.start)
             return;
         const file = this.#pathOf(key);
-        const stream = (0,external_node_fs_.createReadStream)(file, {
-            highWaterMark: READ_CHUNK,
-            ...(range === undefined ? {} : { start: range.start, end: range.end - 1 }),
-        });
         let failed = false;
+        let handle;
         try {
-            for await (const chunk of stream)
-                yield chunk;
+            handle = await (0,promises_.open)(file, 'r');
+            // Plain reads, no stream: a run reads thousands of small files, and a stream costs a chunk-sized buffer and an error object each.
+            const end = range?.end ?? Number.POSITIVE_INFINITY;
+            const chunk = Math.max(1, Math.min(READ_CHUNK, range === undefined ? (await handle.stat()).size : range.end - range.start));
+            for (let position = range?.start ?? 0; position < end;) {
+                const buffer = Buffer.allocUnsafe(Math.min(chunk, end - position));
+                const { bytesRead } = await handle.read(buffer, 0, buffer.length, position);
+                if (bytesRead === 0)
+                    break;
+                position += bytesRead;
+                yield buffer.subarray(0, bytesRead);
+            }
         }
         catch (error) {
             failed = true;
             throw new (code(error) === 'ENOENT' ? MissingObjectError : StoreError)(`Cannot read ${file} (${code(error)}).`, { cause: error });
         }
         finally {
-            stream.destroy();
+            await handle?.close();
             if (identity !== undefined && !failed)
                 checkIdentity(file, identity);
         }
     }
     async write(key, body) {
         const file = this.#pathOf(key);
-        await (0,promises_.mkdir)(external_node_path_.dirname(file), { recursive: true });
-        await (0,promises_.writeFile)(file, body);
+        // Most writes go to a folder that is there already (a run writes thousands of files into a few): make it only when missing.
+        await (0,promises_.writeFile)(file, body).catch(async (error) => {
+            if (code(error) !== 'ENOENT')
+                throw error;
+            await (0,promises_.mkdir)(external_node_path_.dirname(file), { recursive: true });
+            await (0,promises_.writeFile)(file, body);
+        });
     }
     async copy(fromKey, toKey) {
         const [from, to] = [this.#pathOf(fromKey), this.#pathOf(toKey)];
@@ -35022,27 +35143,6 @@ function locationParameters(input, output) {
     return parameters;
 }
 
-;// CONCATENATED MODULE: ./lib/src/store/read-json.js
-
-/** A whole JSON object from a store. */
-async function read_json_readJson(store, key) {
-    const chunks = [];
-    for await (const chunk of store.read(key))
-        chunks.push(chunk);
-    return JSON.parse(Buffer.concat(chunks).toString('utf8'));
-}
-/** A whole JSON object from a store, or undefined when the key is not there. */
-async function readJsonIfPresent(store, key) {
-    try {
-        return await read_json_readJson(store, key);
-    }
-    catch (error) {
-        if (error instanceof MissingObjectError)
-            return undefined;
-        throw error;
-    }
-}
-
 ;// CONCATENATED MODULE: ./lib/src/steps/map-run-results.js
 
 
@@ -35100,6 +35200,7 @@ async function map_run_results_readMapRunResults(job, output, deps) {
 
 
 
+
 /**
  * Lists the input (sizes only) and plans its partitions; with the previous run's throughput and
  * the worker timeout, no partition is planned to take more than half the timeout.
@@ -35120,31 +35221,47 @@ async function planJob(job, deps, pacing) {
 async function partitionStep(event, deps) {
     const job = parseJob(event.request ?? {});
     const settings = parseSettings(event.settings ?? {});
-    const runId = parseRunId(event.runId);
+    const runId = steps_parseRunId(event.runId);
     const timeouts = event.timeouts === undefined ? undefined : parseTimeouts(event.timeouts);
     const { destination } = stores(job, deps);
-    const throughput = await read_json_readJson(destination, adaptive_sizing_THROUGHPUT_FILE).catch(() => undefined);
-    const plan = await planJob(job, deps, { throughput, workerTimeoutSeconds: settings.workerTimeoutSeconds });
     const distributed = settings.mapMode === 'DISTRIBUTED';
-    // Distributed: the manifest is always written, and its lines are the items.
-    const { items, manifest, manifestKey } = await mapItems(plan, destination, distributed ? -1 : undefined);
-    return {
+    const common = {
         job,
         runId,
+        maxConcurrency: settings.maxConcurrency,
+        toleratedFailurePercentage: settings.toleratedFailurePercentage,
+        itemsPerBatch: settings.itemsPerBatch,
+        ...(timeouts === undefined ? {} : { timeouts }),
+    };
+    // Distributed items are references, so a child's input does not grow with the objects a partition holds.
+    const itemsFile = async (items) => (distributed ? { manifest: bucketAndKey(location_parseLocation(job.output, 'output'), await writeItems(items, destination)) } : {});
+    if (job.resume !== undefined) {
+        // No new plan: the run resumed planned the partitions, and only those that failed there run.
+        const point = await resumePoint(destination, job.resume, job);
+        const items = await resumeItems(destination, point);
+        return {
+            ...common,
+            plan: { ...point.plan, manifest: destination.uriOf(point.manifest.plan), planKey: point.manifest.plan, resumed: { from: job.resume, partitions: items.length } },
+            partitions: distributed ? [] : items,
+            ...(await itemsFile(items)),
+        };
+    }
+    const throughput = await read_json_readJson(destination, adaptive_sizing_THROUGHPUT_FILE).catch(() => undefined);
+    const plan = await planJob(job, deps, { throughput, workerTimeoutSeconds: settings.workerTimeoutSeconds });
+    const written = await writePlan(plan, destination);
+    return {
+        ...common,
         plan: {
             objects: plan.objects,
             bytes: plan.bytes,
             partitions: plan.partitions.length,
             ...(plan.cappedAt === undefined ? {} : { cappedAt: plan.cappedAt }),
-            ...(manifest === undefined ? {} : { manifest }),
+            manifest: destination.uriOf(written.key),
+            planKey: written.key,
             ...(plan.adapted === undefined ? {} : { adapted: plan.adapted }),
         },
-        partitions: distributed ? [] : items,
-        ...(distributed && manifestKey !== undefined ? { manifest: bucketAndKey(location_parseLocation(job.output, 'output'), manifestKey) } : {}),
-        maxConcurrency: settings.maxConcurrency,
-        toleratedFailurePercentage: settings.toleratedFailurePercentage,
-        itemsPerBatch: settings.itemsPerBatch,
-        ...(timeouts === undefined ? {} : { timeouts }),
+        partitions: distributed ? [] : inlineItems(plan, written),
+        ...(await itemsFile(written.refs)),
     };
 }
 function parseTimeouts(timeouts) {
@@ -35176,7 +35293,7 @@ function parseSettings(settings) {
         throw new errors_InputError(`ItemsPerBatch "${settings.itemsPerBatch}" must be a whole number from 1.`);
     return { maxConcurrency, toleratedFailurePercentage, mapMode, workerTimeoutSeconds, itemsPerBatch };
 }
-function parseRunId(runId) {
+function steps_parseRunId(runId) {
     // Step Functions execution names: 1-80 characters, no spaces, slashes or wildcards.
     if (typeof runId !== 'string' || !/^[A-Za-z0-9_.-]{1,80}$/.test(runId)) {
         throw new errors_InputError(`runId ${JSON.stringify(runId)} is not an execution name: pass $$.Execution.Name in the Partition state's Payload.`);
@@ -35197,20 +35314,17 @@ function nameOf(item) {
 function batchResultKey(runId, item) {
     return outcome_runKey(runId, `batch-results/part-${outcome_partitionLabel(nameOf(item))}.json`);
 }
-function failedItem(item, error, cause) {
-    return { ...nameOf(item), status: 'failed', bytes: item.bytes, error, cause };
-}
-function failedWith(item, thrown) {
-    const { errorType, errorMessage, trace } = serializeError(thrown);
-    return failedItem(item, errorType, JSON.stringify({ errorType, errorMessage, trace }));
+/** A failure in a Map result: the error's name (cut short), and the attempt whose outcome file has the rest. */
+function failedSummary(item, error, attempt) {
+    return { ...nameOf(item), status: 'failed', bytes: item.bytes, error: error.slice(0, SUMMARY_ERROR_NAME_CHARS), ...(attempt === undefined ? {} : { attempt }) };
 }
 /**
- * Runs each partition of a batch in turn; a partition that fails is reported as failed (its
- * error as Lambda would report it), so one bad partition does not fail its batch. Each result is
- * also written as the partition ends, so a batch that runs out of time loses none of them.
+ * Runs each partition of a batch in turn; a partition that fails is reported as failed, so one
+ * bad partition does not fail its batch. Each result is also written as the partition ends, so a
+ * batch that runs out of time loses none of them.
  */
 async function batchStep(event, deps) {
-    const runId = parseRunId(event.BatchInput.runId);
+    const runId = steps_parseRunId(event.BatchInput.runId);
     const { destination } = stores(event.BatchInput.job, deps);
     const results = [...(event.results ?? [])];
     for (const item of event.Items) {
@@ -35219,7 +35333,8 @@ async function batchStep(event, deps) {
             result = await workStep({ ...event.BatchInput, item }, deps);
         }
         catch (error) {
-            result = failedWith(item, error);
+            // The worker could not even write its failure down: the name is what is known.
+            result = failedSummary(item, serializeError(error).errorType);
         }
         await destination.write(batchResultKey(runId, item), (deps.redact ?? String)(JSON.stringify(result)));
         results.push(result);
@@ -35235,7 +35350,7 @@ async function batchStep(event, deps) {
  */
 async function recoverBatchStep(event, deps) {
     const { BatchInput, Items, results = [], failure } = event.recoverBatch;
-    const runId = parseRunId(BatchInput.runId);
+    const runId = steps_parseRunId(BatchInput.runId);
     const { destination } = stores(BatchInput.job, deps);
     const done = [...results];
     let next = 0;
@@ -35251,71 +35366,98 @@ async function recoverBatchStep(event, deps) {
     const timedOut = failure.Error === 'Sandbox.Timedout' || failure.Error === 'States.Timeout';
     if (timedOut && nameOf(stopped).split === undefined) {
         try {
-            return { BatchInput, Items: [...splitPartition(await map_items_resolvePartition(stopped, destination)), ...rest], results: done };
+            return { BatchInput, Items: [...(await halvesOf(stopped, destination)), ...rest], results: done };
         }
         catch (error) {
-            return { BatchInput, Items: rest, results: [...done, failedWith(stopped, error)] };
+            return { BatchInput, Items: rest, results: [...done, failedSummary(stopped, lambda_error_serializeError(error).errorType)] };
         }
     }
-    return { BatchInput, Items: rest, results: [...done, failedItem(stopped, failure.Error, failure.Cause)] };
+    return { BatchInput, Items: rest, results: [...done, failedSummary(stopped, failure.Error)] };
 }
 /**
- * Runs one partition as one attempt: its files are staged under the attempt, its full outcome
- * goes to the attempt's outcome file, and a summary naming the attempt goes back through the Map.
+ * Runs one partition as one attempt: its files are staged under the attempt, its full outcome goes
+ * to the attempt's outcome file, and a summary naming the attempt goes back through the Map. A
+ * partition that fails is such an outcome too: the whole error (message, trace) goes to the file,
+ * and only its name through the Map, whatever the error holds.
  */
 async function workStep(event, deps) {
-    const { job } = event;
-    const runId = parseRunId(event.runId);
+    const { job, item } = event;
+    const runId = steps_parseRunId(event.runId);
     const { source, destination } = stores(job, deps);
-    const partition = await resolvePartition(event.item, destination);
-    const output = new AttemptOutput(destination, { runId, partition: nameOf(partition), attempt: newAttemptId() });
-    const outcome = await runPartition({
-        partition,
-        format: job.format,
-        maxRejected: job.maxRejected,
-        source,
-        output,
-        handler: await deps.handler(),
-        ...(deps.redact === undefined ? {} : { redact: deps.redact }),
-    });
+    const output = new AttemptOutput(destination, { runId, partition: nameOf(item), attempt: newAttemptId() });
+    const startedAt = Date.now();
+    let outcome;
+    try {
+        outcome = await runPartition({
+            partition: await resolvePartition(item, destination),
+            format: job.format,
+            maxRejected: job.maxRejected,
+            source,
+            output,
+            handler: await deps.handler(),
+            ...(deps.redact === undefined ? {} : { redact: deps.redact }),
+        });
+    }
+    catch (error) {
+        const { errorType, errorMessage, trace } = serializeError(error);
+        outcome = { ...nameOf(item), status: 'failed', bytes: item.bytes, error: errorType, cause: JSON.stringify({ errorType, errorMessage, trace }), attempt: output.ref.attempt, startedAt, finishedAt: Date.now() };
+    }
     await destination.write(attemptKey(output.ref, OUTCOME_FILE), (deps.redact ?? String)(JSON.stringify(outcome)));
-    const { result: _result, rejectedSamples: _samples, outputs: _outputs, staged: _staged, ...summary } = outcome;
-    return summary;
+    if (outcome.status === 'failed')
+        return failedSummary(item, outcome.error, output.ref.attempt);
+    const { id, split, status, attempt, records } = outcome;
+    return { id, ...(split === undefined ? {} : { split }), status, attempt, records };
 }
 /** Splits a partition that timed out into two halves, which the state machine then runs. */
 async function splitStep(event, deps) {
     const { job, runId, item, timeouts } = event.split;
     const { destination } = stores(job, deps);
-    return { job, runId: parseRunId(runId), halves: splitPartition(await map_items_resolvePartition(item, destination)), ...(timeouts === undefined ? {} : { timeouts }) };
+    return { job, runId: steps_parseRunId(runId), halves: await halvesOf(item, destination), ...(timeouts === undefined ? {} : { timeouts }) };
 }
 const IN_FLIGHT = 16;
 /**
- * Counts each partition once, from the one attempt its Map result names; merges the results;
- * commits those attempts' outputs (nothing else ever reaches `partitions/` or `rejected/`); then
- * writes the run manifest, and last the batch file.
+ * Counts each partition once, from the one attempt its Map result names (and for a resumed run,
+ * the partitions it did not run from the attempts the run it resumes committed); merges the
+ * results; commits those attempts' outputs (nothing else ever reaches `partitions/` or
+ * `rejected/`); then writes the run manifest, and last the batch file.
  */
 async function reduceStep(event, deps) {
     const handler = await deps.handler();
-    const runId = parseRunId(event.runId);
+    const runId = steps_parseRunId(event.runId);
     const { destination } = stores(event.job, deps);
     const iterations = Array.isArray(event.partitions) ? event.partitions : await readMapRunResults(event.job, event.partitions, deps);
     const results = partitionResults(iterations);
-    const outcomes = await mapLimited(results, IN_FLIGHT, async (entry) => entry.status === 'failed' ? entry : readJson(destination, outcomeKey(runId, entry)));
+    const fresh = await mapLimited(results, IN_FLIGHT, async (entry) => {
+        // The counted attempt's outcome file holds everything: a succeeded partition's result, or a failure the worker caught.
+        if (entry.attempt !== undefined)
+            return readJson(destination, outcomeKey(runId, { ...entry, attempt: entry.attempt }));
+        if (entry.status === 'succeeded')
+            throw new InputError(`The Map result of partition ${partitionLabel(entry)} names no attempt.`);
+        return { ...entry, cause: entry.cause ?? knownFailureCause(entry.error, event.timeouts?.worker) };
+    });
+    const resumed = event.job.resume === undefined ? undefined : await readJson(destination, manifestKey(event.job.resume));
+    const reused = await mapLimited(resumed?.partitions ?? [], IN_FLIGHT, async (entry) => ({ ...(await readJson(destination, entry.outcome)), ranIn: entry.run ?? resumed.runId }));
+    const order = (a, b) => a.id - b.id || (a.split ?? '').localeCompare(b.split ?? '');
+    const outcomes = [...reused, ...fresh].sort(order);
     const batch = reduceOutcomes(outcomes, handler.merge, event.toleratedFailurePercentage);
     const succeeded = outcomes.filter((outcome) => outcome.status === 'succeeded');
-    const committed = await mapLimited(succeeded, IN_FLIGHT, (outcome) => commitAttempt(destination, runId, outcome));
+    // A reused result is committed again from its own attempt: what is published is what is counted, whatever ran in between.
+    const committed = await mapLimited(succeeded, IN_FLIGHT, (outcome) => commitAttempt(destination, outcome.ranIn ?? runId, outcome));
     const failed = outcomes.filter((outcome) => outcome.status === 'failed');
-    const order = (a, b) => a.id - b.id || (a.split ?? '').localeCompare(b.split ?? '');
-    await destination.write(manifestKey(runId), JSON.stringify(runManifest(runId, batch.status, destination.uri, committed.sort(order), failed.sort(order))));
+    const manifest = runManifest(runId, batch.status, destination.uri, committed.sort(order), failed.sort(order), { plan: event.plan.planKey, resumes: event.job.resume });
+    await destination.write(manifestKey(runId), JSON.stringify(manifest));
     // The next run plans its partitions from what this one measured.
-    const throughput = measuredThroughput(outcomes, runId);
+    const throughput = measuredThroughput(fresh, runId);
     if (throughput !== undefined)
         await destination.write(THROUGHPUT_FILE, JSON.stringify(throughput));
     // Per-partition results stay in their own files; the merged one is in `result`.
     const lean = outcomes.map((outcome) => (outcome.status === 'succeeded' ? { ...outcome, result: null } : outcome));
-    const file = { ...batch, runId, job: event.job, plan: event.plan, outcomes: lean, manifest: manifestKey(runId) };
+    const file = { ...batch, runId, job: event.job, plan: event.plan, outcomes: lean, manifest: manifestKey(runId), ...(event.job.resume === undefined ? {} : { resumes: event.job.resume }) };
     await destination.write(runKey(runId, BATCH_FILE), (deps.redact ?? String)(JSON.stringify(file)));
     return batch;
+}
+function reduceOutput({ result: _result, failures: _failures, ...counts }) {
+    return counts;
 }
 /** The user handler module a Lambda runs: `SFN_FANOUT_HANDLER`, loaded once per container. */
 function handlerFromEnv(env = process.env) {

@@ -5,7 +5,7 @@ import type { SFNClient } from '@aws-sdk/client-sfn';
 import { GetCallerIdentityCommand, type STSClient } from '@aws-sdk/client-sts';
 import { createHash } from 'node:crypto';
 import { InputError, errorMessage } from '../errors.ts';
-import { toJobRequest, type Job } from '../job.ts';
+import { parseRunId, toJobRequest, type Job } from '../job.ts';
 import { parseInputLocation, parseLocation } from '../location.ts';
 import { BATCH_FILE, runKey } from '../partition/outcome.ts';
 import { buildReport, type BatchReport, type ReportLink } from '../report/batch-report.ts';
@@ -18,13 +18,14 @@ import { S3Store } from '../store/s3-store.ts';
 import type { Clock } from './clock.ts';
 import { buildCodePackage, codeKey, uploadIfAbsent } from './code-package.ts';
 import { deleteStack, deployStack, describeStack, outputsOf, requestStackDeletion, type DeployDeps, type DeployWaits } from './deploy.ts';
-import { executionArnOf, executionName, redrive, startOrAttach, stopExecution, waitForExecution, type StepIdentity } from './execution.ts';
+import { executionName, startOrAttach, stopExecution, waitForExecution, type StepIdentity } from './execution.ts';
 import type { MapProgress } from './map-progress.ts';
 import { partitionOf, s3ObjectUrl } from './partition.ts';
 import { checkStackName } from './stack-names.ts';
 import { bundledTemplate, defaultTemplatePath } from '../local/template-definition.ts';
 import { functionArchitecture } from '../local/template-parameters.ts';
 import { bundleHandler, type HandlerBundle } from '../handler/bundle.ts';
+import { resumePoint } from '../partition/resume.ts';
 
 export interface AwsClients {
   readonly cfn: CloudFormationClient;
@@ -41,6 +42,8 @@ export interface AwsRunOptions extends AwsSettings {
   /** Template parameters set by the user (memory, timeouts, MaxConcurrency, ...). */
   readonly parameters: Readonly<Record<string, string>>;
   readonly step: StepIdentity;
+  /** The run to resume: a run id, `previous-attempt` (this step's execution in the previous run attempt) or an execution ARN. */
+  readonly resume?: string;
 }
 
 export interface AwsRunDeps {
@@ -61,8 +64,9 @@ const STOP_CONFIRM_MS = 60_000;
 export const BOOTSTRAP_STACK = 'sfn-fanout-bootstrap';
 
 /**
- * The batch in AWS: package the code, deploy the stack through a change set, start (or attach to,
- * or redrive) one execution, wait for it, and report it from the batch file the reducer wrote.
+ * The batch in AWS: package the code, deploy the stack through a change set, start (or attach to)
+ * one execution, wait for it, and report it from the batch file the reducer wrote. A resumed run
+ * is an execution like any other, whose input names the run it resumes.
  */
 export async function runAws(options: AwsRunOptions, clients: AwsClients, deps: AwsRunDeps): Promise<BatchReport> {
   const input = parseInputLocation(options.job.input);
@@ -72,6 +76,13 @@ export async function runAws(options: AwsRunOptions, clients: AwsClients, deps: 
   }
   const templateBody = await readFile(options.template ?? defaultTemplatePath(), 'utf8');
   checkStackName(options.stackName, templateBody);
+  const outputStore = new S3Store(clients.s3, output.bucket, output.prefix);
+  const job = options.resume === undefined ? options.job : { ...options.job, resume: resumedRunId(options.resume, options.step) };
+  if (job.resume !== undefined) {
+    // Before any deploy: the run to resume must have reported its partitions, for this input.
+    await resumePoint(outputStore, job.resume, job);
+    deps.log(`Resuming run ${job.resume}: only the partitions that failed there run again; the others count the results committed there.`);
+  }
   let artifactBucket = options.artifactBucket;
   const deployDeps: DeployDeps = {
     clock: deps.clock,
@@ -116,15 +127,9 @@ export async function runAws(options: AwsRunOptions, clients: AwsClients, deps: 
     );
     const stateMachineArn = requireOutput(stack.outputs, options.stackName, 'StateMachineArn', 'the template must output its state machine: Outputs: StateMachineArn: Value: !Ref StateMachine.');
     const name = executionName(options.step);
-    if (options.redrive !== undefined) {
-      executionArn = options.redrive === 'previous-attempt' ? executionArnOf(stateMachineArn, executionName(options.step, options.step.runAttempt - 1)) : options.redrive;
-      deps.log(`Redriving ${executionArn}.`);
-      await redrive(clients.sfn, executionArn, deps.signal);
-    } else {
-      const started = await startOrAttach(clients.sfn, stateMachineArn, name, toJobRequest(options.job), deps.signal);
-      executionArn = started.executionArn;
-      deps.log(started.attached ? `Execution ${name} already exists: attaching to it instead of starting another.` : `Started execution ${executionArn}.`);
-    }
+    const started = await startOrAttach(clients.sfn, stateMachineArn, name, toJobRequest(job), deps.signal);
+    executionArn = started.executionArn;
+    deps.log(started.attached ? `Execution ${name} already exists: attaching to it instead of starting another.` : `Started execution ${executionArn}.`);
     deps.onExecution?.(executionArn);
     const startedAt = deps.clock.now();
     const final = await waitForExecution(clients.sfn, executionArn, {
@@ -136,7 +141,7 @@ export async function runAws(options: AwsRunOptions, clients: AwsClients, deps: 
     });
     closed = true;
     const runId = executionArn.split(':').at(-1)!;
-    const batch = await readJson<BatchFile>(new S3Store(clients.s3, output.bucket, output.prefix), runKey(runId, BATCH_FILE)).catch(() => undefined);
+    const batch = await readJson<BatchFile>(outputStore, runKey(runId, BATCH_FILE)).catch(() => undefined);
     const report = buildReport(
       {
         engine: 'aws',
@@ -147,7 +152,7 @@ export async function runAws(options: AwsRunOptions, clients: AwsClients, deps: 
         startedAt: final.startDate?.getTime() ?? startedAt,
         finishedAt: final.stopDate?.getTime() ?? deps.clock.now(),
         ...(final.status === 'SUCCEEDED' ? {} : { error: { name: final.error ?? final.status ?? 'Failed', cause: final.cause ?? `The execution ended ${final.status}.` } }),
-        links: consoleLinks(options.region, executionArn, stack.stackId),
+        links: consoleLinks(options.region, executionArn, stack.stackId, stack.outputs.StateMachineLogGroup),
       },
       batch,
     );
@@ -193,6 +198,18 @@ async function bootstrapBucket(cfn: CloudFormationClient, roleArn: string | unde
   return requireOutput(stack.outputs, BOOTSTRAP_STACK, 'BucketName', hint);
 }
 
+/** The run id (execution name) a `resume` setting names. */
+export function resumedRunId(resume: string, step: StepIdentity): string {
+  if (resume === 'previous-attempt') {
+    if (step.runAttempt < 2) {
+      throw new InputError('resume previous-attempt resumes the execution of this step in the previous run attempt, and this is the first attempt: re-run the failed jobs of the workflow run (its next attempt resumes this one), or give the run id to resume.');
+    }
+    return executionName(step, step.runAttempt - 1);
+  }
+  // An execution ARN ends with the execution's name, which is its run id.
+  return parseRunId(resume.startsWith('arn:') ? resume.split(':').at(-1)! : resume, 'resume');
+}
+
 function requireOutput(outputs: Readonly<Record<string, string>>, stackName: string, name: string, hint: string): string {
   const value = outputs[name];
   if (value === undefined || value === '') {
@@ -221,12 +238,17 @@ export async function checkCredentials(sts: STSClient, signal?: AbortSignal): Pr
   }
 }
 
-/** Links to the execution and the stack in the console of the region's partition; none where that console is not public. */
-export function consoleLinks(region: string, executionArn: string, stackId: string): ReportLink[] {
+/**
+ * Links to the execution, the stack and the state machine's error log (the only trace of an EXPRESS
+ * child that failed) in the console of the region's partition; none where that console is not public.
+ */
+export function consoleLinks(region: string, executionArn: string, stackId: string, logGroup?: string): ReportLink[] {
   const base = partitionOf(region).console;
   if (base === undefined) return [];
   return [
     { label: 'Execution in the Step Functions console', url: `${base}/states/home?region=${region}#/v2/executions/details/${executionArn}` },
     { label: 'Stack in the CloudFormation console', url: `${base}/cloudformation/home?region=${region}#/stacks/stackinfo?stackId=${encodeURIComponent(stackId)}` },
+    // The CloudWatch console's fragment escapes a log group's name with $ for %: /aws/x is $252Faws$252Fx.
+    ...(logGroup === undefined ? [] : [{ label: 'State machine errors in CloudWatch Logs (EXPRESS children’s too)', url: `${base}/cloudwatch/home?region=${region}#logsV2:log-groups/log-group/${encodeURIComponent(encodeURIComponent(logGroup)).replace(/%/g, '$')}` }]),
   ];
 }

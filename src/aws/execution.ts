@@ -3,7 +3,6 @@ import {
   DescribeExecutionCommand,
   DescribeMapRunCommand,
   GetExecutionHistoryCommand,
-  RedriveExecutionCommand,
   StartExecutionCommand,
   StopExecutionCommand,
   type DescribeExecutionCommandOutput,
@@ -197,18 +196,5 @@ export async function stopExecution(sfn: SFNClient, executionArn: string, cause:
   } catch (error) {
     // Already closed: nothing to stop.
     if ((error as { name?: string }).name !== 'ExecutionDoesNotExist' && !/not running|already/i.test(errorMessage(error))) throw error;
-  }
-}
-
-/** Restarts a failed, aborted or timed-out execution from where it failed (a Map re-runs only its failed iterations). */
-export async function redrive(sfn: SFNClient, executionArn: string, signal?: AbortSignal): Promise<void> {
-  try {
-    await sfn.send(new RedriveExecutionCommand({ executionArn }), signal === undefined ? {} : { abortSignal: signal });
-  } catch (error) {
-    const name = (error as { name?: string }).name;
-    if (name === 'ExecutionNotRedrivable' || name === 'ExecutionDoesNotExist') {
-      throw new InputError(`Cannot redrive ${executionArn}: ${errorMessage(error)} (${name}). Redrive works on FAILED, ABORTED or TIMED_OUT executions within 14 days; leave redrive empty to start a new execution.`, { cause: error });
-    }
-    throw error;
   }
 }

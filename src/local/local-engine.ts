@@ -19,6 +19,7 @@ import { LambdaPool, lambdaLogWriter } from './lambda-pool.ts';
 import { distributedMapAsTask, isDistributedMap, runDistributedMap } from './distributed-map.ts';
 import { defaultTemplatePath, loadStateMachine, type LocalFunction } from './template-definition.ts';
 import { INTERPRETER_NEVER_SECONDS, TASK_TIMEOUT_FIELD, taskTimeoutSeconds, withLocalTaskTimeouts } from './task-timeouts.ts';
+import { checkPayload, withPayloadLimit, type PayloadListener } from './payload-limit.ts';
 import { assertRunsLocally, retryingStateNames, taskStateNames, visitStates } from './unsupported-features.ts';
 
 /** Runs one invocation within the calling Task's limit, if it has one; the default is the pool. Tests wrap it to inject faults. */
@@ -51,6 +52,8 @@ export interface LocalRunOptions {
   readonly retryDelayMs?: number;
   readonly wrapInvoke?: (invoke: Invoke) => Invoke;
   readonly onProgress?: (progress: BatchProgress) => void;
+  /** Hears the size of every state's input and output (each checked against Step Functions' 256 KiB). */
+  readonly onStatePayload?: PayloadListener;
   readonly signal?: AbortSignal;
   readonly now?: () => number;
 }
@@ -135,22 +138,27 @@ export async function runLocal(options: LocalRunOptions): Promise<BatchReport> {
         const carries = typeof raw === 'object' && raw !== null && TASK_TIMEOUT_FIELD in raw;
         const { [TASK_TIMEOUT_FIELD]: carried, ...rest } = (carries ? raw : {}) as Record<string, unknown>;
         const input = (carries ? rest : raw) as { FunctionName?: string; Payload?: unknown };
+        checkPayload(name, 'task input', input, options.onStatePayload);
         const taskSeconds = taskTimeoutSeconds(timeouts.get(name), carries ? { value: carried } : undefined, raw);
         // lambda:invoke hands the function its Payload and wraps the result as Lambda's Invoke API does.
         const viaInvoke = typeof input?.FunctionName === 'string';
         const fn = machine.functions.get(viaInvoke ? input.FunctionName! : stateResource(machine.definition, name))!;
-        const result = (await invoke(fn, viaInvoke ? input.Payload : input, taskSeconds)) as { plan?: { partitions?: number } };
+        const result = (await invoke(fn, viaInvoke ? input.Payload : input, taskSeconds)) as { plan?: { partitions?: number; resumed?: { partitions: number } } };
         if (fn.module === 'partitioner' && typeof result?.plan?.partitions === 'number') {
-          progress.total = result.plan.partitions;
+          // A resumed run runs only what failed in the run it resumes.
+          progress.total = result.plan.resumed?.partitions ?? result.plan.partitions;
           report();
         }
-        return (viaInvoke ? { ExecutedVersion: '$LATEST', Payload: result, StatusCode: 200 } : result) as never;
+        const taskResult = viaInvoke ? { ExecutedVersion: '$LATEST', Payload: result, StatusCode: 200 } : result;
+        checkPayload(name, 'task result', taskResult, options.onStatePayload);
+        return taskResult as never;
       },
     ]),
   );
   const retryIntervalOverrides =
     options.retryDelayMs === undefined ? undefined : Object.fromEntries(retryingStateNames(machine.definition).map((name) => [name, options.retryDelayMs!]));
-  const runOptions = { overrides: { taskResourceLocalHandlers: overrides, ...(retryIntervalOverrides === undefined ? {} : { retryIntervalOverrides }) } };
+  // Every state's input and output is held to Step Functions' 256 KiB, in Map iterations and child workflows too.
+  const runOptions = withPayloadLimit({ overrides: { taskResourceLocalHandlers: overrides, ...(retryIntervalOverrides === undefined ? {} : { retryIntervalOverrides }) } }, options.onStatePayload);
   for (const [name, state] of distributedMaps) {
     overrides[name] = async (input: unknown) =>
       (await runDistributedMap(state, input, {

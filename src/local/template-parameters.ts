@@ -78,6 +78,11 @@ function range(spec: ParameterSpec): string {
   return spec.MinValue !== undefined && spec.MaxValue !== undefined ? `: give ${spec.MinValue} to ${spec.MaxValue}` : '';
 }
 
+/** Whether the template has a parameter of this name (a user's template may not). */
+export async function declaresParameter(templatePath: string, name: string): Promise<boolean> {
+  return (await templateParameters(templatePath))[name] !== undefined;
+}
+
 /** The functions' architecture: the Architecture parameter given, else the template's default, else Lambda's (x86_64). */
 export async function functionArchitecture(templatePath: string, values: Readonly<Record<string, string>>): Promise<Architecture> {
   const architecture = values.Architecture ?? (await templateParameters(templatePath)).Architecture?.Default ?? 'x86_64';

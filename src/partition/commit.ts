@@ -6,6 +6,8 @@ import { partitionOutputKey, rejectedKey, runKey, type FailedPartition, type Par
 export interface CommittedPartition {
   readonly id: number;
   readonly split?: string;
+  /** The run that ran the attempt: this one, or for a resumed run the one it reused the result of. */
+  readonly run: string;
   readonly attempt: string;
   /** The attempt's outcome (counts, result), under the run's files. */
   readonly outcome: string;
@@ -23,6 +25,10 @@ export interface RunManifest {
   readonly runId: string;
   readonly status: 'SUCCEEDED' | 'FAILED';
   readonly output: string;
+  /** The plan manifest's key: one partition a line. A resumed run reads the partitions it runs again from it. */
+  readonly plan?: string;
+  /** The run this one resumed: its committed partitions are listed here with the run that ran them. */
+  readonly resumes?: string;
   /** Succeeded partitions (halves of split ones apart), in id order. */
   readonly partitions: readonly CommittedPartition[];
   /** Partitions with no committed output in this run. */
@@ -50,6 +56,7 @@ export function outcomeKey(runId: string, partition: PartitionName & { readonly 
  * Publishes the attempt the reducer counted: its staged outputs to `partitions/part-NNNNN/<name>`
  * and its rejected records to `rejected/part-NNNNN.jsonl`. Copies, so a retried reducer commits
  * the same files again; S3 has no rename, and a server-side copy moves no bytes through Lambda.
+ * `runId` is the run that holds the attempt (an earlier one, for a result a resumed run reuses).
  */
 export async function commitAttempt(store: ObjectStore, runId: string, outcome: SucceededPartition): Promise<CommittedPartition> {
   const ref = attemptOf(runId, outcome);
@@ -64,6 +71,7 @@ export async function commitAttempt(store: ObjectStore, runId: string, outcome: 
   return {
     id: outcome.id,
     ...(outcome.split === undefined ? {} : { split: outcome.split }),
+    run: runId,
     attempt: outcome.attempt,
     outcome: attemptKey(ref, OUTCOME_FILE),
     outputs,
@@ -71,11 +79,20 @@ export async function commitAttempt(store: ObjectStore, runId: string, outcome: 
   };
 }
 
-export function runManifest(runId: string, status: RunManifest['status'], output: string, committed: readonly CommittedPartition[], failed: readonly FailedPartition[]): RunManifest {
+export function runManifest(
+  runId: string,
+  status: RunManifest['status'],
+  output: string,
+  committed: readonly CommittedPartition[],
+  failed: readonly FailedPartition[],
+  from: { readonly plan?: string | undefined; readonly resumes?: string | undefined } = {},
+): RunManifest {
   return {
     runId,
     status,
     output,
+    ...(from.plan === undefined ? {} : { plan: from.plan }),
+    ...(from.resumes === undefined ? {} : { resumes: from.resumes }),
     partitions: committed,
     failed: failed.map(({ id, split }) => ({ id, ...(split === undefined ? {} : { split }) })),
     committed: committed.flatMap((partition) => [...partition.outputs, ...(partition.rejected === undefined ? [] : [partition.rejected])]),

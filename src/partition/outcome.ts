@@ -23,20 +23,50 @@ export interface SucceededPartition {
   readonly startedAt: number;
   readonly finishedAt: number;
   readonly result: unknown;
+  /** Set by the reducer of a resumed run on a partition it did not run again: the run whose attempt counts. */
+  readonly ranIn?: string;
 }
 
-/** What a worker returns through the Map: small, so 1,000 of them fit the 256 KiB payload limit. */
-export type PartitionSummary = Omit<SucceededPartition, 'result' | 'rejectedSamples' | 'outputs' | 'staged'>;
+/**
+ * What a worker returns through the Map for a partition it ran: which attempt to count and how many
+ * records it read; the rest is in the attempt's outcome file. About 90 bytes, so even 1,000
+ * partitions all split in two (2,000 results) stay under the 256 KiB payload limit.
+ */
+export type PartitionSummary = Pick<SucceededPartition, 'id' | 'split' | 'status' | 'attempt' | 'records'>;
 
-/** Made by the state machine's Catch from the worker's error. */
+/** A partition's failure in full: the worker's outcome file, or the reducer's account of a failure known only by name. */
 export interface FailedPartition {
   readonly id: number;
   readonly split?: string;
   readonly status: 'failed';
   readonly bytes: number;
   readonly error: string;
+  /** The error as Lambda reports one: a JSON document with errorType, errorMessage and trace. */
   readonly cause: string;
+  /** The attempt that failed, when the worker caught the error itself and wrote this as its outcome file. */
+  readonly attempt?: string;
+  readonly startedAt?: number;
+  readonly finishedAt?: number;
 }
+
+/**
+ * A failure as it travels through the Map: the error's name and nothing of unbounded size. With
+ * `attempt`, the worker caught the error and its outcome file holds the whole of it; without, the
+ * state machine's Catch made it (a timeout, a crash, throttling) and the name is what is known.
+ */
+export interface FailedSummary {
+  readonly id: number;
+  readonly split?: string;
+  readonly status: 'failed';
+  readonly bytes: number;
+  readonly error: string;
+  readonly attempt?: string;
+  /** Only from a Distributed Map's result files, which are not state: what AWS said about a child that failed. */
+  readonly cause?: string;
+}
+
+/** An error name in a summary is cut to this: names come from handlers too, and a summary must stay small. */
+export const SUMMARY_ERROR_NAME_CHARS = 32;
 
 export type PartitionOutcome = SucceededPartition | FailedPartition;
 
@@ -49,17 +79,17 @@ export interface BatchFailure {
 }
 
 /** One Map iteration's output: a partition, the two halves of one split after a timeout, a batch's partitions, or a failed batch. */
-export type MapResult = PartitionSummary | FailedPartition | BatchFailure | readonly (PartitionSummary | FailedPartition)[];
+export type MapResult = PartitionSummary | FailedSummary | BatchFailure | readonly (PartitionSummary | FailedSummary)[];
 
 /** Every partition's result in a list of iteration results. */
-export function partitionResults(results: readonly MapResult[]): (PartitionSummary | FailedPartition)[] {
-  return results.flatMap((result): (PartitionSummary | FailedPartition)[] => {
-    if (Array.isArray(result)) return [...(result as readonly (PartitionSummary | FailedPartition)[])];
+export function partitionResults(results: readonly MapResult[]): (PartitionSummary | FailedSummary)[] {
+  return results.flatMap((result): (PartitionSummary | FailedSummary)[] => {
+    if (Array.isArray(result)) return [...(result as readonly (PartitionSummary | FailedSummary)[])];
     if ('batch' in (result as object)) {
       const { batch, error, cause } = result as BatchFailure;
       return batch.map(({ id, bytes }) => ({ id, status: 'failed' as const, bytes, error, cause }));
     }
-    return [result as PartitionSummary | FailedPartition];
+    return [result as PartitionSummary | FailedSummary];
   });
 }
 

@@ -20,6 +20,8 @@ export interface PartitionRow {
   readonly message?: string;
   readonly rejectedSamples?: readonly RejectedSample[];
   readonly outputs?: readonly string[];
+  /** A resumed run's row of a partition it did not run: the earlier run whose committed result it counts. */
+  readonly ranIn?: string;
 }
 
 /** Where a running batch stands; both engines report it. `records` is known only locally, as it goes. */
@@ -50,6 +52,8 @@ export interface BatchReport {
   readonly finishedAt: number;
   readonly wallMs: number;
   readonly plan?: PlanSummary;
+  /** The run this one resumed: it ran again what failed there, and counted the rest from there (rows with `ranIn`). */
+  readonly resumes?: string;
   /** `workerMs` sums the workers' durations: over wallMs, the effective parallelism. */
   readonly totals: BatchCounts & { readonly workerMs: number };
   readonly toleratedFailurePercentage?: number;
@@ -60,6 +64,15 @@ export interface BatchReport {
   readonly cost?: CostEstimate;
   /** The AWS engine's execution and stack. */
   readonly aws?: { readonly executionArn: string; readonly stackId: string };
+}
+
+/** What a resumed run ran and what it reused, in one sentence; undefined for a run that resumed none. */
+export function resumeSentence(report: Pick<BatchReport, 'resumes' | 'partitions'>): string | undefined {
+  if (report.resumes === undefined) return undefined;
+  const ran = report.partitions.filter((row) => row.ranIn === undefined).map(rowName);
+  const reused = report.partitions.length - ran.length;
+  const listed = ran.length <= 20 ? `: ${ran.join(', ')}` : `, ${ran.slice(0, 20).join(', ')} and ${ran.length - 20} more`;
+  return `Resumed run ${report.resumes}: this run ran again the ${ran.length} ${ran.length === 1 ? 'partition' : 'partitions'} that failed there${ran.length === 0 ? '' : listed}; the other ${reused} count the results ${reused === 1 ? 'it' : 'they'} committed there.`;
 }
 
 /** A row's name: `3`, or `3/1` for the first half of partition 3 after it was split. */
@@ -96,6 +109,7 @@ export function buildReport(facts: ExecutionFacts, batch: BatchFile | undefined)
           durationMs: outcome.finishedAt - outcome.startedAt,
           rejectedSamples: outcome.rejectedSamples,
           outputs: outcome.outputs,
+          ...(outcome.ranIn === undefined ? {} : { ranIn: outcome.ranIn }),
         }
       : { id: outcome.id, ...(outcome.split === undefined ? {} : { split: outcome.split }), status: 'failed', bytes: outcome.bytes, error: outcome.error, message: causeMessage(outcome.cause) },
   );
@@ -112,6 +126,7 @@ export function buildReport(facts: ExecutionFacts, batch: BatchFile | undefined)
     finishedAt: facts.finishedAt,
     wallMs: facts.finishedAt - facts.startedAt,
     ...(batch === undefined ? {} : { plan: batch.plan, toleratedFailurePercentage: batch.toleratedFailurePercentage }),
+    ...(batch?.resumes === undefined ? {} : { resumes: batch.resumes }),
     totals: {
       partitions: batch?.partitions ?? 0,
       succeeded: batch?.succeeded ?? 0,

@@ -1,4 +1,4 @@
-import { rowName, type BatchProgress, type BatchReport } from './batch-report.ts';
+import { resumeSentence, rowName, type BatchProgress, type BatchReport } from './batch-report.ts';
 import { formatBytes, formatCount, formatDuration } from './markdown.ts';
 
 /**
@@ -42,6 +42,8 @@ export function renderConsoleReport(report: BatchReport, maxRows = 50): string {
     '',
     `${report.status}: ${formatCount(t.partitions)} partitions (${t.succeeded} succeeded, ${t.failed} failed), ${formatCount(t.records)} records, ${formatCount(t.rejected)} rejected, ${formatBytes(t.bytes)} in ${formatDuration(report.wallMs)} (parallelism ${parallelism}x)`,
   );
+  const resumed = resumeSentence(report);
+  if (resumed !== undefined) lines.push(field(resumed));
   if (report.error !== undefined) lines.push(`error: ${field(report.error.name)}: ${field(report.error.message)}`);
   return lines.join('\n');
 }

@@ -1,5 +1,5 @@
 import type { FailedResource } from '../aws/deploy.ts';
-import { rowName, type BatchReport, type PartitionRow } from './batch-report.ts';
+import { resumeSentence, rowName, type BatchReport, type PartitionRow } from './batch-report.ts';
 import { escapeHtml, escapeMarkdown, formatBytes, formatCount, formatDuration } from './markdown.ts';
 
 /** GitHub drops a step summary over 1 MiB whole; stay well inside it. */
@@ -29,7 +29,8 @@ export function renderSummary(report: BatchReport, options: SummaryOptions = {})
 function render(report: BatchReport, maxRows: number): string {
   const shown = pickRows(report.partitions, maxRows);
   const left = report.partitions.length - shown.length;
-  const sections = [statusLine(report), totals(report)];
+  const resumed = resumeSentence(report);
+  const sections = [statusLine(report), ...(resumed === undefined ? [] : [escapeMarkdown(resumed)]), totals(report)];
   if (report.error !== undefined) {
     sections.push(`**${escapeMarkdown(report.error.name)}**: ${escapeMarkdown(report.error.message)}`);
   }

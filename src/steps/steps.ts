@@ -6,24 +6,27 @@ import { loadHandler, type LoadedHandler } from '../handler/load-handler.ts';
 import { parseJob, type Job, type JobRequest } from '../job.ts';
 import { parseInputLocation, parseLocation } from '../location.ts';
 import { AttemptOutput, OUTCOME_FILE, attemptKey, newAttemptId } from '../partition/attempt-output.ts';
-import { commitAttempt, manifestKey, outcomeKey, runManifest } from '../partition/commit.ts';
+import { commitAttempt, manifestKey, outcomeKey, runManifest, type RunManifest } from '../partition/commit.ts';
+import { knownFailureCause } from '../partition/known-failures.ts';
 import {
   BATCH_FILE,
+  SUMMARY_ERROR_NAME_CHARS,
   partitionLabel,
   runKey,
   partitionResults,
   type MapResult,
   type FailedPartition,
+  type FailedSummary,
   type PartitionOutcome,
   type PartitionSummary,
   type SucceededPartition,
 } from '../partition/outcome.ts';
 import { reduceOutcomes, type BatchResult } from '../partition/reduce.ts';
+import { resumeItems, resumePoint } from '../partition/resume.ts';
 import { runPartition } from '../partition/run-partition.ts';
-import { mapItems, resolvePartition, type PartitionItem } from '../plan/map-items.ts';
+import { halvesOf, inlineItems, resolvePartition, writeItems, writePlan, type PartitionItem } from '../plan/map-items.ts';
 import { withUncompressedSizes } from '../plan/gzip-size.ts';
-import { planPartitions, type Partition, type PartitionPlan } from '../plan/partition-plan.ts';
-import { splitPartition } from '../plan/split-partition.ts';
+import { planPartitions, type PartitionPlan } from '../plan/partition-plan.ts';
 import { THROUGHPUT_FILE, adaptSizing, measuredThroughput, type AdaptedSizing, type Throughput } from '../plan/adaptive-sizing.ts';
 import { readMapRunResults, type DistributedMapOutput } from './map-run-results.ts';
 import type { ObjectStore, StoredObject } from '../store/object-store.ts';
@@ -76,9 +79,14 @@ export interface PlanSummary {
   readonly bytes: number;
   readonly partitions: number;
   readonly cappedAt?: number;
+  /** The plan manifest (a URI): one partition a line. */
   readonly manifest?: string;
+  /** The plan manifest's key under the output: the run manifest names it, for a run that resumes this one. */
+  readonly planKey?: string;
   /** Set when the previous run's throughput made partitions smaller. */
   readonly adapted?: AdaptedSizing['adapted'];
+  /** A resumed run: the run it resumes (whose plan this is), and how many partitions and halves it runs again. */
+  readonly resumed?: { readonly from: string; readonly partitions: number };
 }
 
 export interface PartitionOutput {
@@ -87,7 +95,7 @@ export interface PartitionOutput {
   readonly plan: PlanSummary;
   /** The Map's items (Inline); the Map replaces them with its results. Empty in Distributed mode. */
   readonly partitions: PartitionItem[];
-  /** The plan as JSONL, one partition a line: the Distributed Map's ItemReader reads it. */
+  /** The Distributed Map's items, one reference to a partition of the plan a line: its ItemReader reads them. */
   readonly manifest?: ManifestLocation;
   readonly maxConcurrency: number;
   readonly toleratedFailurePercentage: number;
@@ -129,28 +137,44 @@ export async function partitionStep(event: PartitionEvent, deps: StepDeps): Prom
   const runId = parseRunId(event.runId);
   const timeouts = event.timeouts === undefined ? undefined : parseTimeouts(event.timeouts);
   const { destination } = stores(job, deps);
-  const throughput = await readJson<Throughput>(destination, THROUGHPUT_FILE).catch(() => undefined);
-  const plan = await planJob(job, deps, { throughput, workerTimeoutSeconds: settings.workerTimeoutSeconds });
   const distributed = settings.mapMode === 'DISTRIBUTED';
-  // Distributed: the manifest is always written, and its lines are the items.
-  const { items, manifest, manifestKey } = await mapItems(plan, destination, distributed ? -1 : undefined);
-  return {
+  const common = {
     job,
     runId,
+    maxConcurrency: settings.maxConcurrency,
+    toleratedFailurePercentage: settings.toleratedFailurePercentage,
+    itemsPerBatch: settings.itemsPerBatch,
+    ...(timeouts === undefined ? {} : { timeouts }),
+  };
+  // Distributed items are references, so a child's input does not grow with the objects a partition holds.
+  const itemsFile = async (items: readonly PartitionItem[]) => (distributed ? { manifest: bucketAndKey(parseLocation(job.output, 'output'), await writeItems(items, destination)) } : {});
+  if (job.resume !== undefined) {
+    // No new plan: the run resumed planned the partitions, and only those that failed there run.
+    const point = await resumePoint(destination, job.resume, job);
+    const items = await resumeItems(destination, point);
+    return {
+      ...common,
+      plan: { ...point.plan, manifest: destination.uriOf(point.manifest.plan), planKey: point.manifest.plan, resumed: { from: job.resume, partitions: items.length } },
+      partitions: distributed ? [] : items,
+      ...(await itemsFile(items)),
+    };
+  }
+  const throughput = await readJson<Throughput>(destination, THROUGHPUT_FILE).catch(() => undefined);
+  const plan = await planJob(job, deps, { throughput, workerTimeoutSeconds: settings.workerTimeoutSeconds });
+  const written = await writePlan(plan, destination);
+  return {
+    ...common,
     plan: {
       objects: plan.objects,
       bytes: plan.bytes,
       partitions: plan.partitions.length,
       ...(plan.cappedAt === undefined ? {} : { cappedAt: plan.cappedAt }),
-      ...(manifest === undefined ? {} : { manifest }),
+      manifest: destination.uriOf(written.key),
+      planKey: written.key,
       ...(plan.adapted === undefined ? {} : { adapted: plan.adapted }),
     },
-    partitions: distributed ? [] : items,
-    ...(distributed && manifestKey !== undefined ? { manifest: bucketAndKey(parseLocation(job.output, 'output'), manifestKey) } : {}),
-    maxConcurrency: settings.maxConcurrency,
-    toleratedFailurePercentage: settings.toleratedFailurePercentage,
-    itemsPerBatch: settings.itemsPerBatch,
-    ...(timeouts === undefined ? {} : { timeouts }),
+    partitions: distributed ? [] : inlineItems(plan, written),
+    ...(await itemsFile(written.refs)),
   };
 }
 
@@ -204,7 +228,7 @@ export interface WorkEvent {
   readonly timeouts?: TaskTimeouts;
 }
 
-type ItemResult = PartitionSummary | FailedPartition;
+type ItemResult = PartitionSummary | FailedSummary;
 
 /**
  * A Distributed Map child's input with an ItemBatcher: `{ BatchInput, Items }`. After a failed
@@ -230,19 +254,15 @@ export function batchResultKey(runId: string, item: PartitionItem): string {
   return runKey(runId, `batch-results/part-${partitionLabel(nameOf(item))}.json`);
 }
 
-function failedItem(item: PartitionItem, error: string, cause: string): FailedPartition {
-  return { ...nameOf(item), status: 'failed', bytes: item.bytes, error, cause };
-}
-
-function failedWith(item: PartitionItem, thrown: unknown): FailedPartition {
-  const { errorType, errorMessage, trace } = serializeError(thrown);
-  return failedItem(item, errorType, JSON.stringify({ errorType, errorMessage, trace }));
+/** A failure in a Map result: the error's name (cut short), and the attempt whose outcome file has the rest. */
+function failedSummary(item: PartitionItem, error: string, attempt?: string): FailedSummary {
+  return { ...nameOf(item), status: 'failed', bytes: item.bytes, error: error.slice(0, SUMMARY_ERROR_NAME_CHARS), ...(attempt === undefined ? {} : { attempt }) };
 }
 
 /**
- * Runs each partition of a batch in turn; a partition that fails is reported as failed (its
- * error as Lambda would report it), so one bad partition does not fail its batch. Each result is
- * also written as the partition ends, so a batch that runs out of time loses none of them.
+ * Runs each partition of a batch in turn; a partition that fails is reported as failed, so one
+ * bad partition does not fail its batch. Each result is also written as the partition ends, so a
+ * batch that runs out of time loses none of them.
  */
 export async function batchStep(event: BatchEvent, deps: WorkDeps): Promise<ItemResult[]> {
   const runId = parseRunId(event.BatchInput.runId);
@@ -253,7 +273,8 @@ export async function batchStep(event: BatchEvent, deps: WorkDeps): Promise<Item
     try {
       result = await workStep({ ...event.BatchInput, item }, deps);
     } catch (error) {
-      result = failedWith(item, error);
+      // The worker could not even write its failure down: the name is what is known.
+      result = failedSummary(item, serializeError(error).errorType);
     }
     await destination.write(batchResultKey(runId, item), (deps.redact ?? String)(JSON.stringify(result)));
     results.push(result);
@@ -289,36 +310,45 @@ export async function recoverBatchStep(event: RecoverBatchEvent, deps: StepDeps)
   const timedOut = failure.Error === 'Sandbox.Timedout' || failure.Error === 'States.Timeout';
   if (timedOut && nameOf(stopped).split === undefined) {
     try {
-      return { BatchInput, Items: [...splitPartition(await resolvePartition(stopped, destination)), ...rest], results: done };
+      return { BatchInput, Items: [...(await halvesOf(stopped, destination)), ...rest], results: done };
     } catch (error) {
-      return { BatchInput, Items: rest, results: [...done, failedWith(stopped, error)] };
+      return { BatchInput, Items: rest, results: [...done, failedSummary(stopped, serializeError(error).errorType)] };
     }
   }
-  return { BatchInput, Items: rest, results: [...done, failedItem(stopped, failure.Error, failure.Cause)] };
+  return { BatchInput, Items: rest, results: [...done, failedSummary(stopped, failure.Error)] };
 }
 
 /**
- * Runs one partition as one attempt: its files are staged under the attempt, its full outcome
- * goes to the attempt's outcome file, and a summary naming the attempt goes back through the Map.
+ * Runs one partition as one attempt: its files are staged under the attempt, its full outcome goes
+ * to the attempt's outcome file, and a summary naming the attempt goes back through the Map. A
+ * partition that fails is such an outcome too: the whole error (message, trace) goes to the file,
+ * and only its name through the Map, whatever the error holds.
  */
-export async function workStep(event: WorkEvent, deps: WorkDeps): Promise<PartitionSummary> {
-  const { job } = event;
+export async function workStep(event: WorkEvent, deps: WorkDeps): Promise<ItemResult> {
+  const { job, item } = event;
   const runId = parseRunId(event.runId);
   const { source, destination } = stores(job, deps);
-  const partition = await resolvePartition(event.item, destination);
-  const output = new AttemptOutput(destination, { runId, partition: nameOf(partition), attempt: newAttemptId() });
-  const outcome = await runPartition({
-    partition,
-    format: job.format,
-    maxRejected: job.maxRejected,
-    source,
-    output,
-    handler: await deps.handler(),
-    ...(deps.redact === undefined ? {} : { redact: deps.redact }),
-  });
+  const output = new AttemptOutput(destination, { runId, partition: nameOf(item), attempt: newAttemptId() });
+  const startedAt = Date.now();
+  let outcome: PartitionOutcome;
+  try {
+    outcome = await runPartition({
+      partition: await resolvePartition(item, destination),
+      format: job.format,
+      maxRejected: job.maxRejected,
+      source,
+      output,
+      handler: await deps.handler(),
+      ...(deps.redact === undefined ? {} : { redact: deps.redact }),
+    });
+  } catch (error) {
+    const { errorType, errorMessage, trace } = serializeError(error);
+    outcome = { ...nameOf(item), status: 'failed', bytes: item.bytes, error: errorType, cause: JSON.stringify({ errorType, errorMessage, trace }), attempt: output.ref.attempt, startedAt, finishedAt: Date.now() };
+  }
   await destination.write(attemptKey(output.ref, OUTCOME_FILE), (deps.redact ?? String)(JSON.stringify(outcome)));
-  const { result: _result, rejectedSamples: _samples, outputs: _outputs, staged: _staged, ...summary } = outcome;
-  return summary;
+  if (outcome.status === 'failed') return failedSummary(item, outcome.error, output.ref.attempt);
+  const { id, split, status, attempt, records } = outcome;
+  return { id, ...(split === undefined ? {} : { split }), status, attempt, records };
 }
 
 export interface SplitEvent {
@@ -329,7 +359,8 @@ export interface SplitEvent {
 export interface SplitOutput {
   readonly job: Job;
   readonly runId: string;
-  readonly halves: [Partition, Partition];
+  /** References to the halves when the partition was one, so they are as small as it was. */
+  readonly halves: [PartitionItem, PartitionItem];
   readonly timeouts?: TaskTimeouts;
 }
 
@@ -337,7 +368,7 @@ export interface SplitOutput {
 export async function splitStep(event: SplitEvent, deps: StepDeps): Promise<SplitOutput> {
   const { job, runId, item, timeouts } = event.split;
   const { destination } = stores(job, deps);
-  return { job, runId: parseRunId(runId), halves: splitPartition(await resolvePartition(item, destination)), ...(timeouts === undefined ? {} : { timeouts }) };
+  return { job, runId: parseRunId(runId), halves: await halvesOf(item, destination), ...(timeouts === undefined ? {} : { timeouts }) };
 }
 
 export interface ReduceEvent {
@@ -347,6 +378,8 @@ export interface ReduceEvent {
   /** The Inline Map's results, or where a Distributed Map's ResultWriter put them. */
   readonly partitions: readonly MapResult[] | DistributedMapOutput;
   readonly toleratedFailurePercentage: number;
+  /** The functions' timeouts: a partition known to have timed out is reported with its worker's. */
+  readonly timeouts?: TaskTimeouts;
 }
 
 /** The batch file: the batch result and every partition's outcome, read by both engines' reports. */
@@ -357,14 +390,17 @@ export interface BatchFile extends BatchResult {
   readonly outcomes: readonly PartitionOutcome[];
   /** The run manifest's key under the output: every output this run committed. */
   readonly manifest: string;
+  /** The run this one resumed; its outcomes that this run reused have `ranIn`. */
+  readonly resumes?: string;
 }
 
 const IN_FLIGHT = 16;
 
 /**
- * Counts each partition once, from the one attempt its Map result names; merges the results;
- * commits those attempts' outputs (nothing else ever reaches `partitions/` or `rejected/`); then
- * writes the run manifest, and last the batch file.
+ * Counts each partition once, from the one attempt its Map result names (and for a resumed run,
+ * the partitions it did not run from the attempts the run it resumes committed); merges the
+ * results; commits those attempts' outputs (nothing else ever reaches `partitions/` or
+ * `rejected/`); then writes the run manifest, and last the batch file.
  */
 export async function reduceStep(event: ReduceEvent, deps: WorkDeps): Promise<BatchResult> {
   const handler = await deps.handler();
@@ -372,23 +408,41 @@ export async function reduceStep(event: ReduceEvent, deps: WorkDeps): Promise<Ba
   const { destination } = stores(event.job, deps);
   const iterations = Array.isArray(event.partitions) ? event.partitions : await readMapRunResults(event.job, event.partitions as DistributedMapOutput, deps);
   const results = partitionResults(iterations as MapResult[]);
-  const outcomes = await mapLimited(results, IN_FLIGHT, async (entry): Promise<PartitionOutcome> =>
-    entry.status === 'failed' ? entry : readJson<SucceededPartition>(destination, outcomeKey(runId, entry)),
-  );
+  const fresh = await mapLimited(results, IN_FLIGHT, async (entry): Promise<PartitionOutcome> => {
+    // The counted attempt's outcome file holds everything: a succeeded partition's result, or a failure the worker caught.
+    if (entry.attempt !== undefined) return readJson<PartitionOutcome>(destination, outcomeKey(runId, { ...entry, attempt: entry.attempt }));
+    if (entry.status === 'succeeded') throw new InputError(`The Map result of partition ${partitionLabel(entry)} names no attempt.`);
+    return { ...entry, cause: entry.cause ?? knownFailureCause(entry.error, event.timeouts?.worker) };
+  });
+  const resumed = event.job.resume === undefined ? undefined : await readJson<RunManifest>(destination, manifestKey(event.job.resume));
+  const reused = await mapLimited(resumed?.partitions ?? [], IN_FLIGHT, async (entry): Promise<SucceededPartition> => ({ ...(await readJson<SucceededPartition>(destination, entry.outcome)), ranIn: entry.run ?? resumed!.runId }));
+  const order = (a: { id: number; split?: string }, b: { id: number; split?: string }): number => a.id - b.id || (a.split ?? '').localeCompare(b.split ?? '');
+  const outcomes = [...reused, ...fresh].sort(order);
   const batch = reduceOutcomes(outcomes, handler.merge, event.toleratedFailurePercentage);
   const succeeded = outcomes.filter((outcome): outcome is SucceededPartition => outcome.status === 'succeeded');
-  const committed = await mapLimited(succeeded, IN_FLIGHT, (outcome) => commitAttempt(destination, runId, outcome));
+  // A reused result is committed again from its own attempt: what is published is what is counted, whatever ran in between.
+  const committed = await mapLimited(succeeded, IN_FLIGHT, (outcome) => commitAttempt(destination, outcome.ranIn ?? runId, outcome));
   const failed = outcomes.filter((outcome): outcome is FailedPartition => outcome.status === 'failed');
-  const order = (a: { id: number; split?: string }, b: { id: number; split?: string }): number => a.id - b.id || (a.split ?? '').localeCompare(b.split ?? '');
-  await destination.write(manifestKey(runId), JSON.stringify(runManifest(runId, batch.status, destination.uri, committed.sort(order), failed.sort(order))));
+  const manifest = runManifest(runId, batch.status, destination.uri, committed.sort(order), failed.sort(order), { plan: event.plan.planKey, resumes: event.job.resume });
+  await destination.write(manifestKey(runId), JSON.stringify(manifest));
   // The next run plans its partitions from what this one measured.
-  const throughput = measuredThroughput(outcomes, runId);
+  const throughput = measuredThroughput(fresh, runId);
   if (throughput !== undefined) await destination.write(THROUGHPUT_FILE, JSON.stringify(throughput));
   // Per-partition results stay in their own files; the merged one is in `result`.
   const lean = outcomes.map((outcome) => (outcome.status === 'succeeded' ? { ...outcome, result: null } : outcome));
-  const file: BatchFile = { ...batch, runId, job: event.job, plan: event.plan, outcomes: lean, manifest: manifestKey(runId) };
+  const file: BatchFile = { ...batch, runId, job: event.job, plan: event.plan, outcomes: lean, manifest: manifestKey(runId), ...(event.job.resume === undefined ? {} : { resumes: event.job.resume }) };
   await destination.write(runKey(runId, BATCH_FILE), (deps.redact ?? String)(JSON.stringify(file)));
   return batch;
+}
+
+/**
+ * What the Reduce state returns into the execution: the status CheckTolerance reads and the counts.
+ * Never the merged result or the failures, which can be of any size: the batch file holds them.
+ */
+export type ReduceOutput = Omit<BatchResult, 'result' | 'failures'>;
+
+export function reduceOutput({ result: _result, failures: _failures, ...counts }: BatchResult): ReduceOutput {
+  return counts;
 }
 
 /** The user handler module a Lambda runs: `SFN_FANOUT_HANDLER`, loaded once per container. */
