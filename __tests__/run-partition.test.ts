@@ -236,7 +236,7 @@ describe('the worker runtime', () => {
         chunks: checkHandler(
           {
             async processPartition(records: AsyncIterable<FanoutRecord<string>>, context: PartitionContext) {
-              let chunk: string[] = [];
+              const chunk: string[] = [];
               let n = 0;
               for await (const record of records) {
                 chunk.push(record.value);
