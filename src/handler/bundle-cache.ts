@@ -1,8 +1,9 @@
 import { createHash, randomUUID } from 'node:crypto';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, lstatSync, mkdirSync, readFileSync } from 'node:fs';
 import { mkdir, readFile, readdir, rename, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { InputError } from '../errors.ts';
 
 /**
  * The bundle cache. Bundles are immutable directories named by the hash of their files
@@ -27,7 +28,28 @@ export function bundleCacheRoot(projectDir: string, env: NodeJS.ProcessEnv = pro
     if (existsSync(path.join(dir, 'node_modules'))) return path.join(dir, 'node_modules', '.cache', 'sfn-fanout');
     if (path.dirname(dir) === dir) break;
   }
-  return path.join(tmpdir(), `sfn-fanout-cache-${process.getuid?.() ?? 'user'}`);
+  return privateDirectory(path.join(tmpdir(), `sfn-fanout-cache-${process.getuid?.() ?? 'user'}`));
+}
+
+/**
+ * A cache directory in the shared temporary directory, made ours: created readable by its owner
+ * only, and refused when it is a link, another user's, or writable by others, since whoever can
+ * write a bundle there chooses the code a run executes.
+ */
+export function privateDirectory(dir: string): string {
+  try {
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+  } catch {
+    // A dangling link or a file in its place: refused below.
+  }
+  const stat = lstatSync(dir);
+  const uid = process.getuid?.();
+  if (!stat.isDirectory() || (uid !== undefined && stat.uid !== uid) || (stat.mode & 0o022) !== 0) {
+    throw new InputError(
+      `The bundle cache ${dir} is ${stat.isDirectory() ? `owned by uid ${stat.uid} with mode ${(stat.mode & 0o777).toString(8)}` : 'not a directory'}: another user could choose the code a run executes. Remove it, or set SFN_FANOUT_CACHE_DIR to a directory of your own.`,
+    );
+  }
+  return dir;
 }
 
 export interface CachedFiles {

@@ -2,7 +2,7 @@ import path from 'node:path';
 import { HandlerModuleError } from '../errors.ts';
 import type { HandlerBundle } from '../handler/bundle.ts';
 import { causeMessage } from '../lambda-error.ts';
-import { LambdaPool } from './lambda-pool.ts';
+import { LambdaPool, lambdaLogWriter } from './lambda-pool.ts';
 import type { LocalFunction } from './template-definition.ts';
 
 export const CHECK_HANDLER_MODULE = 'sfn-fanout-check-handler';
@@ -14,9 +14,9 @@ const CHECK: LocalFunction = { logicalId: 'HandlerCheck', module: CHECK_HANDLER_
  * exports: a module that throws on load, or exports nothing usable, fails before any planning.
  * A thread, not this process, so whatever the module starts (timers, sockets) ends with it.
  */
-export async function checkHandlerLoads(bundle: HandlerBundle): Promise<'record' | 'partition'> {
-  // Only the handler's path: its top level never sees the runner's environment (tokens, credentials).
-  const pool = new LambdaPool({ size: 1, environment: () => ({ SFN_FANOUT_HANDLER: bundle.file }) });
+export async function checkHandlerLoads(bundle: HandlerBundle, log: (lines: string) => void): Promise<'record' | 'partition'> {
+  // Only the handler's path: its top level never sees the runner's environment (tokens, credentials). What it prints goes where the run's Lambdas' output goes.
+  const pool = new LambdaPool({ size: 1, environment: () => ({ SFN_FANOUT_HANDLER: bundle.file }), onOutput: lambdaLogWriter(log) });
   try {
     return (await pool.invoke(CHECK, null)) as 'record' | 'partition';
   } catch (error) {
