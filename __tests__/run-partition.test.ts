@@ -139,6 +139,7 @@ describe('the worker runtime', () => {
       status: 'succeeded',
       bytes: 5,
       records: 2,
+      handed: 2,
       rejected: 0,
       rejectedSamples: [],
       outputs: [],

@@ -1,7 +1,6 @@
 import { redactingHandler } from '../src/lambda-error.ts';
-import type { BatchResult } from '../src/partition/reduce.ts';
 import { lambdaSecrets } from '../src/secrets.ts';
-import { handlerFromEnv, reduceStep, type ReduceEvent } from '../src/steps/steps.ts';
+import { handlerFromEnv, reduceStep, type BatchSummary, type ReduceEvent } from '../src/steps/steps.ts';
 import { lazyS3Client, s3SettingsFromEnv } from '../src/store/open-store.ts';
 
 const s3 = lazyS3Client(s3SettingsFromEnv());
@@ -9,5 +8,5 @@ const userHandler = handlerFromEnv();
 const secrets = lambdaSecrets();
 const redact = (text: string): string => secrets.redact(text);
 
-/** Merges the partitions' results and decides whether the batch succeeded. */
-export const handler = redactingHandler(secrets, async (event: ReduceEvent): Promise<BatchResult> => reduceStep(event, { s3, handler: userHandler, redact }));
+/** Merges the partitions' results and decides whether the batch succeeded; the merged result goes to the batch file, not through the state machine. */
+export const handler = redactingHandler(secrets, async (event: ReduceEvent): Promise<BatchSummary> => reduceStep(event, { s3, handler: userHandler, redact }));

@@ -61,12 +61,12 @@ export function fakeStacks(cfnMock: AwsClientStub<CloudFormationClient>) {
 /** The batch file the reducer writes for a two-partition run: both succeeded, or the second timed out. */
 export function batchFile(runId: string, status: 'SUCCEEDED' | 'FAILED'): string {
   return JSON.stringify({
-    status, partitions: 2, succeeded: status === 'SUCCEEDED' ? 2 : 1, failed: status === 'SUCCEEDED' ? 0 : 1, records: 20, rejected: 0, bytes: 4096,
+    status, partitions: 2, succeeded: status === 'SUCCEEDED' ? 2 : 1, failed: status === 'SUCCEEDED' ? 0 : 1, records: 20, handed: 20, rejected: 0, bytes: 4096,
     toleratedFailurePercentage: 0, result: { requests: 20 }, failures: [], runId, job: {}, plan: { objects: 1, bytes: 4096, partitions: 2 },
     outcomes: [
-      { id: 0, status: 'succeeded', bytes: 2048, records: 20, rejected: 0, rejectedSamples: [], outputs: [], startedAt: 1000, finishedAt: 61_000, result: null },
+      { id: 0, status: 'succeeded', bytes: 2048, records: 20, handed: 20, rejected: 0, rejectedSamples: [], outputs: [], startedAt: 1000, finishedAt: 61_000, result: null },
       status === 'SUCCEEDED'
-        ? { id: 1, status: 'succeeded', bytes: 2048, records: 0, rejected: 0, rejectedSamples: [], outputs: [], startedAt: 1000, finishedAt: 61_000, result: null }
+        ? { id: 1, status: 'succeeded', bytes: 2048, records: 0, handed: 0, rejected: 0, rejectedSamples: [], outputs: [], startedAt: 1000, finishedAt: 61_000, result: null }
         : { id: 1, status: 'failed', bytes: 2048, error: 'Sandbox.Timedout', cause: '{"errorType":"Sandbox.Timedout","errorMessage":"Task timed out after 900.00 seconds"}' },
     ],
   });

@@ -6,15 +6,22 @@ export interface RejectedSample {
   readonly message: string;
 }
 
-export interface SucceededPartition {
+/** What a partition read: `records` = records handed to the handler + lines that did not parse; `rejected` = lines that did not parse + records the handler threw on. */
+export interface PartitionCounts {
+  readonly records: number;
+  readonly handed: number;
+  readonly rejected: number;
+}
+
+export interface SucceededPartition extends PartitionCounts {
   readonly id: number;
   readonly split?: string;
   readonly status: 'succeeded';
   /** Which attempt at the partition this is: its files are staged under it until the reducer commits them. */
   readonly attempt: string;
   readonly bytes: number;
-  readonly records: number;
-  readonly rejected: number;
+  /** The Lambda execution environment that ran it (its log stream), when known: the summary's timeline lanes. */
+  readonly lane?: string;
   readonly rejectedSamples: readonly RejectedSample[];
   /** Where the outputs are once committed (URIs). */
   readonly outputs: readonly string[];
@@ -26,10 +33,10 @@ export interface SucceededPartition {
 }
 
 /** What a worker returns through the Map: small, so 1,000 of them fit the 256 KiB payload limit. */
-export type PartitionSummary = Omit<SucceededPartition, 'result' | 'rejectedSamples' | 'outputs' | 'staged'>;
+export type PartitionSummary = Omit<SucceededPartition, 'result' | 'rejectedSamples' | 'outputs' | 'staged' | 'handed' | 'lane'>;
 
-/** Made by the state machine's Catch from the worker's error. */
-export interface FailedPartition {
+/** Made by the state machine's Catch from the worker's error; counts when the failure carried them (a partition over max-rejected). */
+export interface FailedPartition extends Partial<PartitionCounts> {
   readonly id: number;
   readonly split?: string;
   readonly status: 'failed';

@@ -1,5 +1,5 @@
-import type { RejectedSample } from '../partition/outcome.ts';
-import type { BatchCounts } from '../partition/reduce.ts';
+import type { FailedPartition, PartitionOutcome, PartitionSummary, RejectedSample, SucceededPartition } from '../partition/outcome.ts';
+import { countOutcomes, partitionOrder, type BatchCounts } from '../partition/reduce.ts';
 import type { CostEstimate } from './cost.ts';
 import type { BatchFile, PlanSummary } from '../steps/steps.ts';
 import { causeMessage } from '../lambda-error.ts';
@@ -11,8 +11,14 @@ export interface PartitionRow {
   readonly split?: string;
   readonly status: 'succeeded' | 'failed';
   readonly bytes: number;
+  /** Records read: handed to the handler, or rejected because they did not parse. */
   readonly records?: number;
+  /** Records handed to the handler. */
+  readonly handed?: number;
+  /** Records rejected: did not parse, or the handler threw on them. */
   readonly rejected?: number;
+  /** Which Lambda execution environment ran it (its log stream), when known. */
+  readonly lane?: string;
   readonly startedAt?: number;
   readonly finishedAt?: number;
   readonly durationMs?: number;
@@ -50,11 +56,19 @@ export interface BatchReport {
   readonly finishedAt: number;
   readonly wallMs: number;
   readonly plan?: PlanSummary;
-  /** `workerMs` sums the workers' durations: over wallMs, the effective parallelism. */
-  readonly totals: BatchCounts & { readonly workerMs: number };
+  /**
+   * `workerMs` sums the workers' durations: over wallMs, the effective parallelism. `unfinished`
+   * counts planned partitions with no outcome (a cancelled run, a reducer that never ran), when the
+   * plan is known.
+   */
+  readonly totals: BatchCounts & { readonly workerMs: number; readonly unfinished?: number };
   readonly toleratedFailurePercentage?: number;
+  /** Every partition whose outcome is known, in partition order. */
   readonly partitions: readonly PartitionRow[];
+  /** The merged result of the succeeded partitions; null when there is none. */
   readonly result: unknown;
+  /** True when `result` leaves partitions out: some failed or never finished, or the merge did not finish. */
+  readonly resultPartial: boolean;
   readonly links: readonly ReportLink[];
   /** The AWS engine's estimate of what the run cost. */
   readonly cost?: CostEstimate;
@@ -80,31 +94,33 @@ export interface ExecutionFacts {
   readonly links?: readonly ReportLink[];
 }
 
-/** Builds the report from the facts of the execution and the batch file the reducer wrote (absent when it never ran). */
-export function buildReport(facts: ExecutionFacts, batch: BatchFile | undefined): BatchReport {
-  const partitions: PartitionRow[] = (batch?.outcomes ?? []).map((outcome) =>
-    outcome.status === 'succeeded'
-      ? {
-          id: outcome.id,
-          ...(outcome.split === undefined ? {} : { split: outcome.split }),
-          status: 'succeeded',
-          bytes: outcome.bytes,
-          records: outcome.records,
-          rejected: outcome.rejected,
-          startedAt: outcome.startedAt,
-          finishedAt: outcome.finishedAt,
-          durationMs: outcome.finishedAt - outcome.startedAt,
-          rejectedSamples: outcome.rejectedSamples,
-          outputs: outcome.outputs,
-        }
-      : { id: outcome.id, ...(outcome.split === undefined ? {} : { split: outcome.split }), status: 'failed', bytes: outcome.bytes, error: outcome.error, message: causeMessage(outcome.cause) },
-  );
+/**
+ * What is known of a run whose reducer never wrote the batch file (it timed out or crashed, or the
+ * run was cancelled): the partitions that finished, and how many were planned.
+ */
+export interface KnownOutcomes {
+  readonly outcomes: readonly (PartitionOutcome | PartitionSummary)[];
+  readonly planned?: number;
+}
+
+/**
+ * Builds the report from the facts of the execution and the batch file the reducer wrote; without
+ * a batch file, from what the engine knows of the partitions that finished. Totals are counted from
+ * the partitions listed, so they never say less than the rows.
+ */
+export function buildReport(facts: ExecutionFacts, batch: BatchFile | undefined, known?: KnownOutcomes): BatchReport {
+  const outcomes = [...(batch?.outcomes ?? known?.outcomes ?? [])].sort(partitionOrder);
+  const partitions = outcomes.map(rowOf);
+  const counts = countOutcomes(outcomes as PartitionOutcome[]);
+  const planned = batch?.plan.partitions ?? known?.planned;
+  const unfinished = planned === undefined ? undefined : Math.max(0, planned - finishedPartitions(outcomes));
   const failed = facts.error !== undefined || batch?.status === 'FAILED';
+  const error = facts.error === undefined ? batch?.error : { name: facts.error.name, message: causeMessage(facts.error.cause) };
   return {
     engine: facts.engine,
     runId: facts.runId,
     status: failed ? 'FAILED' : 'SUCCEEDED',
-    ...(facts.error === undefined ? {} : { error: { name: facts.error.name, message: causeMessage(facts.error.cause) } }),
+    ...(error === undefined ? {} : { error }),
     input: facts.input,
     output: facts.output,
     format: facts.format,
@@ -113,16 +129,48 @@ export function buildReport(facts: ExecutionFacts, batch: BatchFile | undefined)
     wallMs: facts.finishedAt - facts.startedAt,
     ...(batch === undefined ? {} : { plan: batch.plan, toleratedFailurePercentage: batch.toleratedFailurePercentage }),
     totals: {
-      partitions: batch?.partitions ?? 0,
-      succeeded: batch?.succeeded ?? 0,
-      failed: batch?.failed ?? 0,
-      records: batch?.records ?? 0,
-      rejected: batch?.rejected ?? 0,
-      bytes: batch?.bytes ?? 0,
+      ...counts,
       workerMs: partitions.reduce((sum, row) => sum + (row.durationMs ?? 0), 0),
+      ...(unfinished === undefined ? {} : { unfinished }),
     },
     partitions,
     result: batch?.result ?? null,
+    resultPartial: batch === undefined || batch.error !== undefined || counts.failed > 0 || (unfinished ?? 0) > 0,
     links: facts.links ?? [],
   };
+}
+
+function rowOf(outcome: PartitionOutcome | PartitionSummary): PartitionRow {
+  const name = { id: outcome.id, ...(outcome.split === undefined ? {} : { split: outcome.split }) };
+  if (outcome.status === 'failed') {
+    const failure = outcome as FailedPartition;
+    const counts = failure.records === undefined ? {} : { records: failure.records, handed: failure.handed ?? 0, rejected: failure.rejected ?? 0 };
+    return { ...name, status: 'failed', bytes: failure.bytes, ...counts, error: failure.error, message: causeMessage(failure.cause) };
+  }
+  const full = outcome as Partial<SucceededPartition> & PartitionSummary;
+  return {
+    ...name,
+    status: 'succeeded',
+    bytes: outcome.bytes,
+    records: outcome.records,
+    ...(full.handed === undefined ? {} : { handed: full.handed }),
+    rejected: outcome.rejected,
+    ...(full.lane === undefined ? {} : { lane: full.lane }),
+    startedAt: outcome.startedAt,
+    finishedAt: outcome.finishedAt,
+    durationMs: outcome.finishedAt - outcome.startedAt,
+    ...(full.rejectedSamples === undefined ? {} : { rejectedSamples: full.rejectedSamples }),
+    ...(full.outputs === undefined ? {} : { outputs: full.outputs }),
+  };
+}
+
+/** Planned partitions with a final outcome: a split one counts once both its halves have one. */
+function finishedPartitions(outcomes: readonly { id: number; split?: string | undefined }[]): number {
+  const halves = new Map<number, number>();
+  let whole = 0;
+  for (const outcome of outcomes) {
+    if (outcome.split === undefined) whole += 1;
+    else halves.set(outcome.id, (halves.get(outcome.id) ?? 0) + 1);
+  }
+  return whole + [...halves.values()].filter((count) => count >= 2).length;
 }

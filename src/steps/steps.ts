@@ -1,6 +1,6 @@
 import type { S3Client } from '@aws-sdk/client-s3';
-import { mapLimited } from '../concurrency.ts';
-import { InputError } from '../errors.ts';
+import { mapInOrder, mapLimited } from '../concurrency.ts';
+import { InputError, RejectedRecordsError } from '../errors.ts';
 import { serializeError } from '../lambda-error.ts';
 import { loadHandler, type LoadedHandler } from '../handler/load-handler.ts';
 import { parseJob, type Job, type JobRequest } from '../job.ts';
@@ -18,7 +18,7 @@ import {
   type PartitionSummary,
   type SucceededPartition,
 } from '../partition/outcome.ts';
-import { reduceOutcomes, type BatchResult } from '../partition/reduce.ts';
+import { batchStatus, countOutcomes, failuresOf, partitionOrder, resultFold, type BatchResult } from '../partition/reduce.ts';
 import { runPartition } from '../partition/run-partition.ts';
 import { mapItems, resolvePartition, type PartitionItem } from '../plan/map-items.ts';
 import { withUncompressedSizes } from '../plan/gzip-size.ts';
@@ -216,6 +216,8 @@ export interface BatchEvent {
 
 export interface WorkDeps extends StepDeps {
   readonly handler: () => Promise<LoadedHandler>;
+  /** The execution environment's log stream name (AWS_LAMBDA_LOG_STREAM_NAME), read before the handler loads. */
+  readonly lane?: string;
 }
 
 /** Which partition (or half) an item is. */
@@ -232,9 +234,10 @@ function failedItem(item: PartitionItem, error: string, cause: string): FailedPa
   return { ...nameOf(item), status: 'failed', bytes: item.bytes, error, cause };
 }
 
+/** A partition that failed in the worker's hands: its error as Lambda reports it, and its counts when the error has them. */
 function failedWith(item: PartitionItem, thrown: unknown): FailedPartition {
   const { errorType, errorMessage, trace } = serializeError(thrown);
-  return failedItem(item, errorType, JSON.stringify({ errorType, errorMessage, trace }));
+  return { ...failedItem(item, errorType, JSON.stringify({ errorType, errorMessage, trace })), ...(thrown instanceof RejectedRecordsError ? thrown.counts : {}) };
 }
 
 /**
@@ -313,9 +316,11 @@ export async function workStep(event: WorkEvent, deps: WorkDeps): Promise<Partit
     output,
     handler: await deps.handler(),
     ...(deps.redact === undefined ? {} : { redact: deps.redact }),
+    ...(deps.lane === undefined ? {} : { lane: deps.lane }),
   });
   await destination.write(attemptKey(output.ref, OUTCOME_FILE), (deps.redact ?? String)(JSON.stringify(outcome)));
-  const { result: _result, rejectedSamples: _samples, outputs: _outputs, staged: _staged, ...summary } = outcome;
+  // Only what progress needs travels through the Map; the reducer reads the rest from the outcome file.
+  const { result: _result, rejectedSamples: _samples, outputs: _outputs, staged: _staged, handed: _handed, lane: _lane, ...summary } = outcome;
   return summary;
 }
 
@@ -355,38 +360,75 @@ export interface BatchFile extends BatchResult {
   readonly outcomes: readonly PartitionOutcome[];
   /** The run manifest's key under the output: every output this run committed. */
   readonly manifest: string;
+  /** Why the reducer failed (a merge error): the batch file still lists every partition. */
+  readonly error?: { readonly name: string; readonly message: string };
 }
+
+/** What the reducer returns through the state machine: small whatever the result; the result is in the batch file. */
+export type BatchSummary = Omit<BatchResult, 'result'>;
 
 const IN_FLIGHT = 16;
 
 /**
- * Counts each partition once, from the one attempt its Map result names; merges the results;
- * commits those attempts' outputs (nothing else ever reaches `partitions/` or `rejected/`); then
- * writes the run manifest, and last the batch file.
+ * Counts each partition once, from the one attempt its Map result names; merges the results as
+ * they are read, in partition order, dropping each once merged; commits those attempts' outputs
+ * (nothing else ever reaches `partitions/` or `rejected/`); then writes the run manifest, and last
+ * the batch file. A merge that fails still leaves the batch file, listing every partition, and
+ * then fails the reducer with its error.
  */
-export async function reduceStep(event: ReduceEvent, deps: WorkDeps): Promise<BatchResult> {
+export async function reduceStep(event: ReduceEvent, deps: WorkDeps): Promise<BatchSummary> {
   const handler = await deps.handler();
   const runId = parseRunId(event.runId);
   const { destination } = stores(event.job, deps);
   const iterations = Array.isArray(event.partitions) ? event.partitions : await readMapRunResults(event.job, event.partitions as DistributedMapOutput, deps);
-  const results = partitionResults(iterations as MapResult[]);
-  const outcomes = await mapLimited(results, IN_FLIGHT, async (entry): Promise<PartitionOutcome> =>
-    entry.status === 'failed' ? entry : readJson<SucceededPartition>(destination, outcomeKey(runId, entry)),
+  const results = partitionResults(iterations as MapResult[]).sort(partitionOrder);
+  const fold = resultFold(handler.merge);
+  let mergeError: unknown;
+  const merge = async (result: unknown): Promise<void> => {
+    if (mergeError !== undefined) return;
+    await fold.add(result).catch((error: unknown) => void (mergeError = error));
+  };
+  // Per-partition results stay in their own files; the merged one is in `result`.
+  const outcomes: PartitionOutcome[] = [];
+  await mapInOrder(
+    results,
+    IN_FLIGHT,
+    async (entry): Promise<PartitionOutcome> => (entry.status === 'failed' ? entry : readJson<SucceededPartition>(destination, outcomeKey(runId, entry))),
+    async (outcome) => {
+      if (outcome.status === 'succeeded') await merge(outcome.result);
+      outcomes.push(outcome.status === 'succeeded' ? { ...outcome, result: null } : outcome);
+    },
   );
-  const batch = reduceOutcomes(outcomes, handler.merge, event.toleratedFailurePercentage);
+  const result = mergeError === undefined ? await fold.result().catch((error: unknown) => void (mergeError = error)) : undefined;
+  const counts = countOutcomes(outcomes);
+  const batch: BatchResult = {
+    status: mergeError === undefined ? batchStatus(counts, event.toleratedFailurePercentage) : 'FAILED',
+    ...counts,
+    toleratedFailurePercentage: event.toleratedFailurePercentage,
+    result: result ?? null,
+    failures: failuresOf(outcomes),
+  };
   const succeeded = outcomes.filter((outcome): outcome is SucceededPartition => outcome.status === 'succeeded');
   const committed = await mapLimited(succeeded, IN_FLIGHT, (outcome) => commitAttempt(destination, runId, outcome));
   const failed = outcomes.filter((outcome): outcome is FailedPartition => outcome.status === 'failed');
-  const order = (a: { id: number; split?: string }, b: { id: number; split?: string }): number => a.id - b.id || (a.split ?? '').localeCompare(b.split ?? '');
-  await destination.write(manifestKey(runId), JSON.stringify(runManifest(runId, batch.status, destination.uri, committed.sort(order), failed.sort(order))));
+  await destination.write(manifestKey(runId), JSON.stringify(runManifest(runId, batch.status, destination.uri, committed, failed)));
   // The next run plans its partitions from what this one measured.
   const throughput = measuredThroughput(outcomes, runId);
   if (throughput !== undefined) await destination.write(THROUGHPUT_FILE, JSON.stringify(throughput));
-  // Per-partition results stay in their own files; the merged one is in `result`.
-  const lean = outcomes.map((outcome) => (outcome.status === 'succeeded' ? { ...outcome, result: null } : outcome));
-  const file: BatchFile = { ...batch, runId, job: event.job, plan: event.plan, outcomes: lean, manifest: manifestKey(runId) };
+  const error = mergeError === undefined ? undefined : serializeError(mergeError);
+  const file: BatchFile = {
+    ...batch,
+    runId,
+    job: event.job,
+    plan: event.plan,
+    outcomes,
+    manifest: manifestKey(runId),
+    ...(error === undefined ? {} : { error: { name: error.errorType, message: error.errorMessage } }),
+  };
   await destination.write(runKey(runId, BATCH_FILE), (deps.redact ?? String)(JSON.stringify(file)));
-  return batch;
+  if (mergeError !== undefined) throw mergeError;
+  const { result: _result, ...summary } = batch;
+  return summary;
 }
 
 /** The user handler module a Lambda runs: `SFN_FANOUT_HANDLER`, loaded once per container. */
