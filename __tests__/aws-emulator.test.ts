@@ -344,7 +344,7 @@ describeWithMoto('the AWS engine through the CLI, against moto', () => {
       const run = await cli('wide', ['--map-mode', 'distributed', '--parameters', '{"WorkerMemorySize": "2048"}'], { step });
       expect(run.code).toBe(1);
       expect(run.out).toContain('SfnFanout.ToleratedFailureExceeded: More partitions failed than ToleratedFailurePercentage allows.');
-      expect(run.out).toMatch(/\n1\s+failed\s+2\.0 KiB\s+-\s+-\s+-\npartition 1 failed: Sandbox.Timedout: Task timed out after 900.00 seconds/);
+      expect(run.out).toMatch(/\n1\s+failed\s+2\.0 KiB\s+-\s+-\s+-\s+-\npartition 1 failed: Sandbox.Timedout: Task timed out after 900.00 seconds/);
       expect(run.err.match(/Cannot read the Distributed Map's progress/g)).toHaveLength(1);
       expect(named(run.calls, 'DescribeMapRun')).toHaveLength(1);
     });

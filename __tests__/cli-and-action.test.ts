@@ -64,7 +64,7 @@ describe('the CLI', () => {
     const output = await tempDir();
     const { code, out } = await cli(['run', '--input', sample, '--output', output, '--handler', exampleHandler, '--partitions', '3', '--summary', path.join(output, 's.md'), '--report', path.join(output, 'r.json')]);
     expect(code).toBe(0);
-    expect(out).toMatch(/^partition\s+status\s+bytes\s+records\s+rejected\s+duration\n0\s+succeeded/);
+    expect(out).toMatch(/^partition\s+status\s+bytes\s+read\s+handed\s+rejected\s+duration\n0\s+succeeded/);
     expect(out).toContain('SUCCEEDED: 3 partitions (3 succeeded, 0 failed), 15,438 records');
     expect(await readFile(path.join(output, 's.md'), 'utf8')).toContain('```mermaid');
     expect(JSON.parse(await readFile(path.join(output, 'r.json'), 'utf8'))).toMatchObject({ status: 'SUCCEEDED', totals: { records: 15438 } });
@@ -86,7 +86,7 @@ describe('the CLI', () => {
     const output = await tempDir();
     const { code, out } = await cli(['run', '--input', path.join(sample, first!), '--output', output, '--handler', exampleHandler, '--partitions', '1', '--concurrency', '1']);
     expect(code).toBe(0);
-    expect(out).toContain(`SUCCEEDED: 1 partitions (1 succeeded, 0 failed), ${lines.toLocaleString('en-US')} records`);
+    expect(out).toContain(`SUCCEEDED: 1 partition (1 succeeded, 0 failed), ${lines.toLocaleString('en-US')} records read`);
   });
 
   it.each([

@@ -6,7 +6,7 @@ import { CancelledError, InputError, errorMessage } from '../errors.ts';
 import { bundleHandler, type HandlerBundle } from '../handler/bundle.ts';
 import { toJobRequest, type Job } from '../job.ts';
 import { parseInputLocation, parseLocation } from '../location.ts';
-import { BATCH_FILE, partitionResults, runKey, type MapResult } from '../partition/outcome.ts';
+import { BATCH_FILE, runKey } from '../partition/outcome.ts';
 import { buildReport, type BatchProgress, type BatchReport } from '../report/batch-report.ts';
 import type { BatchFile } from '../steps/steps.ts';
 import { readJson } from '../store/read-json.ts';
@@ -14,6 +14,7 @@ import { locationParameters, storeForBucket } from '../store/bucket-names.ts';
 import { lazyS3Client, openStore, regionOf, type S3Settings } from '../store/open-store.ts';
 import { Redactor } from '../secrets.ts';
 import { lambdaEnvironment, type LambdaCredentials } from './lambda-environment.ts';
+import { PartitionProgress } from './partition-progress.ts';
 import { LambdaPool } from './lambda-pool.ts';
 import { distributedMapAsTask, isDistributedMap, runDistributedMap } from './distributed-map.ts';
 import { defaultTemplatePath, loadStateMachine, type LocalFunction } from './template-definition.ts';
@@ -100,18 +101,13 @@ export async function runLocal(options: LocalRunOptions): Promise<BatchReport> {
     secrets: redactor.values,
   });
   const invoke = options.wrapInvoke?.(pool.invoke.bind(pool)) ?? pool.invoke.bind(pool);
-  const progress = { total: undefined as number | undefined, succeeded: 0, failed: 0, records: 0 };
-  const report = (): void => options.onProgress?.({ ...progress, running: pool.active });
-  /** One finished iteration: a partition, the halves of a split one, or a batch. */
+  const progress = new PartitionProgress();
+  // Partitions running are the worker invocations an environment is running now, not the ones waiting for one.
+  const report = (): void => options.onProgress?.(progress.snapshot(pool.runningOf('worker')));
+  /** One finished iteration: a partition, the halves of a split one, or a batch. An iteration ended by a cancel is not a failure. */
   const countFinished = (output: unknown, failed: boolean): void => {
-    if (failed) progress.failed += 1;
-    for (const result of output === undefined || output === null ? [] : partitionResults([output as MapResult])) {
-      if (result.status === 'failed') progress.failed += 1;
-      else {
-        progress.succeeded += 1;
-        progress.records += result.records;
-      }
-    }
+    if (failed && cancelled()) return;
+    progress.finished(failed ? undefined : output);
     report();
   };
 
@@ -132,7 +128,7 @@ export async function runLocal(options: LocalRunOptions): Promise<BatchReport> {
         const viaInvoke = typeof input?.FunctionName === 'string';
         const fn = machine.functions.get(viaInvoke ? input.FunctionName! : stateResource(machine.definition, name))!;
         const result = (await invoke(fn, viaInvoke ? input.Payload : input, taskSeconds)) as { plan?: { partitions?: number } };
-        if (fn.module === 'partitioner' && typeof result?.plan?.partitions === 'number') {
+        if (fn.module === 'partitioner' && typeof result?.plan?.partitions === 'number' && progress.total === undefined) {
           progress.total = result.plan.partitions;
           report();
         }
@@ -180,6 +176,8 @@ export async function runLocal(options: LocalRunOptions): Promise<BatchReport> {
   return buildReport(
     { engine: 'local', runId, input: job.input, output: job.output, format: job.format, startedAt, finishedAt, ...(error === undefined ? {} : { error }) },
     batch,
+    // Without a batch file (the reducer failed, or the run was cancelled), the partitions that finished.
+    { outcomes: progress.seen, ...(progress.total === undefined ? {} : { planned: progress.total }) },
   );
 }
 
