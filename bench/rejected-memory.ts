@@ -1,26 +1,24 @@
 /**
- * Rejected-record memory, in a process of its own (so its peak RSS is this run's): one partition
- * of nothing but lines that do not parse, through the whole local engine with max-rejected 100%.
- *   node bench/rejected-memory.ts --dir D --bytes N     prints JSON
- * Every line must be rejected, counted and written to the committed rejected file: both are
- * checked against the generator's count, the file by counting its lines as it streams back.
+ * Rejected-record memory: one partition of nothing but lines that do not parse, run by the CLI as
+ * users run it (dist/cli.js: build it first), with max-rejected 100%, in a process of its own so
+ * its peak RSS is the run's.
+ *   node bench/rejected-memory.ts setup --dir D --bytes N   writes the input, prints {"lines": …}
+ *   node bench/rejected-memory.ts run --dir D               the CLI run; prints {"peakRssMiB": …, "ms": …}
+ * The parent checks the report's counts and the committed rejected file against the setup's count.
  */
-import { createReadStream, createWriteStream } from 'node:fs';
+import { createWriteStream } from 'node:fs';
 import { mkdir, rm } from 'node:fs/promises';
 import { once } from 'node:events';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
-import { parseJob } from '../src/job.ts';
-import { runLocal } from '../src/local/local-engine.ts';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const { values } = parseArgs({ options: { dir: { type: 'string' }, bytes: { type: 'string' } } });
+const { values, positionals } = parseArgs({ allowPositionals: true, options: { dir: { type: 'string' }, bytes: { type: 'string' } } });
 const dir = values.dir!;
-const bytes = Number(values.bytes);
 
 /** About `bytes` of lines like `{"id":17,"payload":"…"` (the closing brace missing): NDJSON that never parses. */
-async function writeBadRecords(file: string): Promise<number> {
+async function writeBadRecords(file: string, bytes: number): Promise<number> {
   const stream = createWriteStream(file);
   let written = 0;
   let lines = 0;
@@ -34,38 +32,27 @@ async function writeBadRecords(file: string): Promise<number> {
   return lines;
 }
 
-async function countLines(file: string): Promise<number> {
-  let count = 0;
-  for await (const chunk of createReadStream(file, { highWaterMark: 1 << 20 })) {
-    for (let at = (chunk as Buffer).indexOf(10); at !== -1; at = (chunk as Buffer).indexOf(10, at + 1)) count += 1;
-  }
-  return count;
+if (positionals[0] === 'setup') {
+  await rm(dir, { recursive: true, force: true });
+  await mkdir(path.join(dir, 'in'), { recursive: true });
+  console.log(JSON.stringify({ lines: await writeBadRecords(path.join(dir, 'in', 'bad.ndjson'), Number(values.bytes)) }));
+} else {
+  const started = performance.now();
+  // Said once the CLI has written its report and is leaving: the process's peak RSS, Lambda threads included.
+  process.on('exit', () => {
+    process.stdout.write(`\n${JSON.stringify({ peakRssMiB: Math.round(process.resourceUsage().maxRSS / 1024), ms: performance.now() - started })}\n`);
+  });
+  process.argv = [
+    process.argv[0]!,
+    path.join(root, 'dist/cli.js'),
+    'run',
+    '--input', path.join(dir, 'in'),
+    '--output', path.join(dir, 'out'),
+    '--handler', path.join(root, 'examples/log-analytics/handler.ts'),
+    '--partitions', '1',
+    '--max-rejected', '100%',
+    '--concurrency', '1',
+    '--report', path.join(dir, 'report.json'),
+  ];
+  await import(pathToFileURL(path.join(root, 'dist/cli.js')).href);
 }
-
-await rm(dir, { recursive: true, force: true });
-await mkdir(path.join(dir, 'in'), { recursive: true });
-const lines = await writeBadRecords(path.join(dir, 'in', 'bad.ndjson'));
-const rssBefore = process.resourceUsage().maxRSS;
-const started = performance.now();
-const report = await runLocal({
-  job: parseJob({ input: path.join(dir, 'in'), output: path.join(dir, 'out'), partitions: 1, maxRejected: '100%' }),
-  handler: path.join(root, 'examples/log-analytics/handler.ts'),
-  concurrency: 1,
-});
-const ms = performance.now() - started;
-const peakRssMiB = Math.round(process.resourceUsage().maxRSS / 1024);
-const written = report.status === 'SUCCEEDED' ? await countLines(path.join(dir, 'out', 'rejected', 'part-00000.jsonl')) : -1;
-console.log(
-  JSON.stringify({
-    ok: report.status === 'SUCCEEDED' && report.totals.rejected === lines && report.totals.records === lines && report.totals.handed === 0 && written === lines,
-    status: report.status,
-    bytes,
-    lines,
-    rejected: report.totals.rejected,
-    written,
-    ms,
-    peakRssMiB,
-    rssBeforeMiB: Math.round(rssBefore / 1024),
-  }),
-);
-await rm(dir, { recursive: true, force: true });

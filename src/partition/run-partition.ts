@@ -90,6 +90,7 @@ export async function runPartition(run: PartitionRun): Promise<SucceededPartitio
       }
     } else {
       const fold = handler.handler;
+      const { processRecord } = fold;
       // The default state is a null-prototype object: keys from the data (`__proto__`, `constructor`) stay plain keys.
       let state: unknown = fold.init === undefined ? Object.create(null) : await fold.init(context);
       const recordContext: RecordContext = { partitionId: partition.id, key: '', offset: 0 };
@@ -99,7 +100,7 @@ export async function runPartition(run: PartitionRun): Promise<SucceededPartitio
         for (let i = 0; i < values.length; i += 1) {
           recordContext.offset = offsets[i]!;
           try {
-            let next = fold.processRecord(state, values[i], recordContext);
+            let next = processRecord.call(fold, state, values[i], recordContext);
             // The sync fast path: a fold that mutates its state returns nothing, and nothing is awaited.
             if (next !== undefined) {
               if (isThenable(next)) next = await next;
