@@ -135,9 +135,23 @@ describe('the bundled action (dist/index.js), run the way the runner runs it', (
     expect(action.summary).toContain('## ✅ sfn-fanout batch succeeded');
     expect(action.summary).toContain('```mermaid');
     const outputs = parseOutputFile(action.outputFile);
-    expect(outputs).toMatchObject({ status: 'SUCCEEDED', partitions: '4', succeeded: '4', failed: '0', records: '15438', rejected: '0' });
+    expect(outputs).toMatchObject({ status: 'SUCCEEDED', partitions: '4', succeeded: '4', failed: '0', unfinished: '0', records: '15438', handed: '15438', rejected: '0', 'result-partial': 'false', 'result-truncated': 'false' });
     expect(JSON.parse(outputs.result!).requests).toBe(15438);
     expect(JSON.parse(await readFile(outputs['report-path']!, 'utf8')).runId).toBe(outputs['run-id']);
+  });
+
+  it('caps the result output under GitHub’s 1 MB of outputs: valid JSON marked truncated, pointing at the report file, which has it whole', async () => {
+    const input = await tempDir();
+    await writeFile(path.join(input, 'a.txt'), 'one line\n');
+    const action = await runBundledAction({ engine: 'local', input, output: await tempDir(), handler: path.join(root, '__tests__/fixtures/big-result-handler.ts'), format: 'lines', partitions: '1', concurrency: '1' });
+    expect(action.code).toBe(0);
+    const outputs = parseOutputFile(action.outputFile);
+    expect(Buffer.byteLength(action.outputFile)).toBeLessThan(1024 * 1024);
+    expect(outputs['result-truncated']).toBe('true');
+    expect(JSON.parse(outputs.result!)).toEqual({ truncated: true, reportPath: outputs['report-path'], message: expect.stringContaining('report-path') });
+    const report = JSON.parse(await readFile(outputs['report-path']!, 'utf8')) as { result: Record<string, number> };
+    expect(Object.keys(report.result)).toHaveLength(30_000);
+    expect(report.result['key-029999']).toBe(29_999);
   });
 
   it('runs from a checkout of the action with no node_modules: esbuild is installed once with npm', async () => {
