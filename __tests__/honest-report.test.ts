@@ -117,6 +117,20 @@ describe('counts', () => {
   });
 });
 
+describe('the console says what the totals leave out', () => {
+  it('a partition count capped at max-partitions, and a partial result', () => {
+    const outcome = (id: number) => ({ id, status: 'succeeded' as const, attempt: 'a', bytes: 1, records: 1, handed: 1, rejected: 0, rejectedSamples: [], outputs: [], staged: [], startedAt: 0, finishedAt: 1, result: null });
+    const batch = {
+      status: 'SUCCEEDED', partitions: 3, succeeded: 2, failed: 1, records: 2, handed: 2, rejected: 0, bytes: 3, toleratedFailurePercentage: 50, result: { n: 2 }, failures: [],
+      runId: 'r', job: parseJob({ input: '/in', output: '/out' }), plan: { objects: 9, bytes: 3, partitions: 3, cappedAt: 3 }, manifest: 'm',
+      outcomes: [outcome(0), outcome(1), { id: 2, status: 'failed' as const, bytes: 1, error: 'Error', cause: 'boom' }],
+    } satisfies BatchFile;
+    const text = renderConsoleReport(buildReport({ engine: 'local', runId: 'r', input: '/in', output: '/out', format: 'ndjson', startedAt: 0, finishedAt: 1 }, batch));
+    expect(text).toContain('note: the result is partial: it merges 2 partitions of 3; the others failed or did not finish');
+    expect(text).toContain('note: the partition count was capped at max-partitions (3), so partitions are bigger than partition-size: raise max-partitions for more, smaller ones');
+  });
+});
+
 describe('the action’s result output', () => {
   it('is the result as JSON up to its cap, and past it a valid JSON pointer to the report file, marked truncated', () => {
     const result = Object.fromEntries(Array.from({ length: 30_000 }, (_, i) => [`key-${i}`, i]));
