@@ -371,10 +371,11 @@ const IN_FLIGHT = 16;
 
 /**
  * Counts each partition once, from the one attempt its Map result names; merges the results as
- * they are read, in partition order, dropping each once merged; commits those attempts' outputs
- * (nothing else ever reaches `partitions/` or `rejected/`); then writes the run manifest, and last
- * the batch file. A merge that fails still leaves the batch file, listing every partition, and
- * then fails the reducer with its error.
+ * they are read, in partition order, dropping each once merged; writes the batch file; commits those
+ * attempts' outputs (nothing else ever reaches `partitions/` or `rejected/`); and last writes the
+ * run manifest, the run's commit point. A reducer stopped at any point before it (a timeout, a
+ * cancel) leaves the batch file to report every partition, and no manifest. A merge that fails
+ * still commits and writes both, and then fails the reducer with its error.
  */
 export async function reduceStep(event: ReduceEvent, deps: WorkDeps): Promise<BatchSummary> {
   const handler = await deps.handler();
@@ -408,13 +409,6 @@ export async function reduceStep(event: ReduceEvent, deps: WorkDeps): Promise<Ba
     result: result ?? null,
     failures: failuresOf(outcomes),
   };
-  const succeeded = outcomes.filter((outcome): outcome is SucceededPartition => outcome.status === 'succeeded');
-  const committed = await mapLimited(succeeded, IN_FLIGHT, (outcome) => commitAttempt(destination, runId, outcome));
-  const failed = outcomes.filter((outcome): outcome is FailedPartition => outcome.status === 'failed');
-  await destination.write(manifestKey(runId), JSON.stringify(runManifest(runId, batch.status, destination.uri, committed, failed)));
-  // The next run plans its partitions from what this one measured.
-  const throughput = measuredThroughput(outcomes, runId);
-  if (throughput !== undefined) await destination.write(THROUGHPUT_FILE, JSON.stringify(throughput));
   const error = mergeError === undefined ? undefined : serializeError(mergeError);
   const file: BatchFile = {
     ...batch,
@@ -425,7 +419,15 @@ export async function reduceStep(event: ReduceEvent, deps: WorkDeps): Promise<Ba
     manifest: manifestKey(runId),
     ...(error === undefined ? {} : { error: { name: error.errorType, message: error.errorMessage } }),
   };
+  // Before the commit, which can be stopped half way: the report then still lists every partition.
   await destination.write(runKey(runId, BATCH_FILE), (deps.redact ?? String)(JSON.stringify(file)));
+  const succeeded = outcomes.filter((outcome): outcome is SucceededPartition => outcome.status === 'succeeded');
+  const committed = await mapLimited(succeeded, IN_FLIGHT, (outcome) => commitAttempt(destination, runId, outcome));
+  const failed = outcomes.filter((outcome): outcome is FailedPartition => outcome.status === 'failed');
+  await destination.write(manifestKey(runId), JSON.stringify(runManifest(runId, batch.status, destination.uri, committed, failed)));
+  // The next run plans its partitions from what this one measured.
+  const throughput = measuredThroughput(outcomes, runId);
+  if (throughput !== undefined) await destination.write(THROUGHPUT_FILE, JSON.stringify(throughput));
   if (mergeError !== undefined) throw mergeError;
   const { result: _result, ...summary } = batch;
   return summary;
