@@ -1,4 +1,4 @@
-import { readFile, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { RejectedRecordsError } from '../src/errors.ts';
@@ -77,6 +77,62 @@ describe('the report tells what happened to every partition whose outcome is kno
     expect(report.totals).toMatchObject({ partitions: 3, succeeded: 3, failed: 0, unfinished: 1, records: finished });
     expect(renderProgress(seen.at(-1)!, 1000)).toMatch(/^partitions 3\/4 done · \d running · 0 failed/);
     expect(renderConsoleReport(report)).toContain(`FAILED: 4 partitions (3 succeeded, 0 failed, 1 not finished), ${finished} records read`);
+  });
+});
+
+describe('the report agrees with the run’s own files, whenever the reducer is stopped', () => {
+  /** A run of the echo handler (one `lines.txt` output a partition) with a fixed run id and output, its reducer wrapped by `reducer`. */
+  async function echoRun(files: string[][], reducer: (invoke: () => Promise<unknown>, output: string) => Promise<unknown>, options: Partial<LocalRunOptions> = {}) {
+    const { input, lines } = await inputOf(files);
+    const output = await tempDir();
+    const wrapInvoke = (invoke: Invoke): Invoke => async (fn, event, seconds) => (fn.module === 'reducer' ? reducer(() => invoke(fn, event, seconds), output) : invoke(fn, event, seconds));
+    const report = await runLocal({ job: parseJob({ input, output, format: 'lines', partitions: files.length }), handler: path.join(here, 'fixtures', 'echo-handler.ts'), concurrency: 2, retryDelayMs: 1, runId: 'run-1', wrapInvoke, ...options });
+    return { report, lines, output, runDir: path.join(output, '_sfn-fanout/runs/run-1') };
+  }
+  const present = (file: string) => readFile(file).then(() => true, () => false);
+
+  it('a reducer stopped while it publishes outputs: every partition is listed from the batch file, and the report says outputs may be in place without a manifest', async () => {
+    // Publishing partition 1's output fails (a file where its folder goes): the reducer stops half way through its commit.
+    const { report, lines, output, runDir } = await echoRun([['a'], ['b', 'c'], ['d']], async (invoke, out) => {
+      await mkdir(path.join(out, 'partitions'), { recursive: true });
+      await writeFile(path.join(out, 'partitions', 'part-00001'), 'in the way');
+      return invoke();
+    });
+    expect(report.status).toBe('FAILED');
+    expect(report.partitions.map((row) => [row.id, row.status, row.records])).toEqual(lines.map((file, id) => [id, 'succeeded', file.length]));
+    expect(report.totals).toMatchObject({ partitions: 3, succeeded: 3, failed: 0, records: lines.flat().length, unfinished: 0 });
+    expect(report.partlyPublished).toBe(true);
+    expect(await present(path.join(runDir, 'batch.json'))).toBe(true);
+    expect(await present(path.join(runDir, 'manifest.json'))).toBe(false);
+    expect(await readFile(path.join(output, 'partitions/part-00001'), 'utf8')).toBe('in the way');
+    expect(renderConsoleReport(report)).toContain('note: the reducer stopped before it wrote the run manifest: some of this run’s outputs may already be in partitions/');
+  });
+
+  it('a cancel that comes after the reducer committed stops nothing: the report is the run’s, as its manifest says, with a note', async () => {
+    const controller = new AbortController();
+    const { report, lines, runDir } = await echoRun([['a'], ['b', 'c']], async (invoke) => {
+      const result = await invoke();
+      controller.abort('SIGTERM');
+      return result;
+    }, { signal: controller.signal });
+    const manifest = JSON.parse(await readFile(path.join(runDir, 'manifest.json'), 'utf8')) as { status: string; partitions: unknown[] };
+    expect(manifest).toMatchObject({ status: 'SUCCEEDED', partitions: [expect.anything(), expect.anything()] });
+    expect(report).toMatchObject({ status: manifest.status, cancelledAfterCommit: 'The run was cancelled by SIGTERM.' });
+    expect([report.error, report.partlyPublished]).toEqual([undefined, undefined]);
+    expect(report.totals).toMatchObject({ partitions: 2, succeeded: 2, records: lines.flat().length });
+    expect(renderConsoleReport(report)).toContain('note: the cancel came after the reducer had committed the run, so it stopped nothing: The run was cancelled by SIGTERM.');
+  });
+
+  it('a batch file that cannot be read fails the report, naming the file, and never passes for a run that succeeded', async () => {
+    const { report, lines, runDir } = await echoRun([['a'], ['b', 'c']], async (invoke, out) => {
+      const result = await invoke();
+      await writeFile(path.join(out, '_sfn-fanout/runs/run-1/batch.json'), '{"status":"SUCC');
+      return result;
+    });
+    expect(report.status).toBe('FAILED');
+    expect(report.error).toEqual({ name: 'RunFilesUnreadable', message: expect.stringContaining(`Could not read the run's batch file ${path.join(runDir, 'batch.json')}, so this run's outcome is unknown: `) });
+    // What the engine saw of the partitions is still listed.
+    expect(report.totals).toMatchObject({ partitions: 2, succeeded: 2, records: lines.flat().length });
   });
 });
 

@@ -6,10 +6,8 @@ import { CancelledError, InputError, errorMessage } from '../errors.ts';
 import { bundleHandler, type HandlerBundle } from '../handler/bundle.ts';
 import { toJobRequest, type Job } from '../job.ts';
 import { parseInputLocation, parseLocation } from '../location.ts';
-import { BATCH_FILE, runKey } from '../partition/outcome.ts';
 import { buildReport, type BatchProgress, type BatchReport } from '../report/batch-report.ts';
-import type { BatchFile } from '../steps/steps.ts';
-import { readJson } from '../store/read-json.ts';
+import { combinedError, readRunFiles } from '../report/run-files.ts';
 import { locationParameters, storeForBucket } from '../store/bucket-names.ts';
 import { lazyS3Client, openStore, regionOf, type S3Settings } from '../store/open-store.ts';
 import { Redactor } from '../secrets.ts';
@@ -171,11 +169,12 @@ export async function runLocal(options: LocalRunOptions): Promise<BatchReport> {
     await pool.close();
     await watching;
   }
+  const files = await readRunFiles(openStore(outputLocation, s3Client), runId);
+  if (files.unreadable !== undefined) error = combinedError(error ?? (cancelled() ? executionError(undefined, signal) : undefined), files.unreadable);
   const finishedAt = now();
-  const batch = await readJson<BatchFile>(openStore(outputLocation, s3Client), runKey(runId, BATCH_FILE)).catch(() => undefined);
   return buildReport(
-    { engine: 'local', runId, input: job.input, output: job.output, format: job.format, startedAt, finishedAt, ...(error === undefined ? {} : { error }) },
-    batch,
+    { engine: 'local', runId, input: job.input, output: job.output, format: job.format, startedAt, finishedAt, committed: files.committed, ...(error === undefined ? {} : { error }) },
+    files.batch,
     // Without a batch file (the reducer failed, or the run was cancelled), the partitions that finished.
     { outcomes: progress.seen, ...(progress.total === undefined ? {} : { planned: progress.total }) },
   );

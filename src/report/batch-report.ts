@@ -69,6 +69,10 @@ export interface BatchReport {
   readonly result: unknown;
   /** True when `result` leaves partitions out: some failed or never finished, or the merge did not finish. */
   readonly resultPartial: boolean;
+  /** The reducer wrote the batch file but not the run manifest: it stopped while it published outputs, so some may be in place. */
+  readonly partlyPublished?: boolean;
+  /** Why the run was cancelled, when the cancel came after the reducer's commit point and so stopped nothing. */
+  readonly cancelledAfterCommit?: string;
   readonly links: readonly ReportLink[];
   /** The AWS engine's estimate of what the run cost. */
   readonly cost?: CostEstimate;
@@ -91,6 +95,8 @@ export interface ExecutionFacts {
   readonly finishedAt: number;
   /** Set when the execution failed; its cause may be a Lambda error document. */
   readonly error?: { readonly name: string; readonly cause: string };
+  /** Whether the run manifest, the reducer's commit point, was found; unknown when not checked. */
+  readonly committed?: boolean;
   readonly links?: readonly ReportLink[];
 }
 
@@ -114,8 +120,11 @@ export function buildReport(facts: ExecutionFacts, batch: BatchFile | undefined,
   const counts = countOutcomes(outcomes as PartitionOutcome[]);
   const planned = batch?.plan.partitions ?? known?.planned;
   const unfinished = planned === undefined ? undefined : Math.max(0, planned - finishedPartitions(outcomes));
-  const failed = facts.error !== undefined || batch?.status === 'FAILED';
-  const error = facts.error === undefined ? batch?.error : { name: facts.error.name, message: causeMessage(facts.error.cause) };
+  // A cancel that came after the commit point stopped nothing: the run is what its batch file says.
+  const lateCancel = batch !== undefined && facts.committed === true && facts.error?.name === 'ExecutionAborted';
+  const executionError = lateCancel ? undefined : facts.error;
+  const failed = executionError !== undefined || batch?.status === 'FAILED';
+  const error = executionError === undefined ? batch?.error : { name: executionError.name, message: causeMessage(executionError.cause) };
   return {
     engine: facts.engine,
     runId: facts.runId,
@@ -136,6 +145,8 @@ export function buildReport(facts: ExecutionFacts, batch: BatchFile | undefined,
     partitions,
     result: batch?.result ?? null,
     resultPartial: batch === undefined || batch.error !== undefined || counts.failed > 0 || (unfinished ?? 0) > 0,
+    ...(batch !== undefined && facts.committed === false ? { partlyPublished: true } : {}),
+    ...(lateCancel ? { cancelledAfterCommit: causeMessage(facts.error!.cause) } : {}),
     links: facts.links ?? [],
   };
 }
