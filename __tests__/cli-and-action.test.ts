@@ -1,7 +1,7 @@
 import { execFile, execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { cp, readdir, readFile, writeFile } from 'node:fs/promises';
-import { runBundledAction } from './helpers/run-action.ts';
+import { runAction, runBundledAction } from './helpers/run-action.ts';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
@@ -11,6 +11,9 @@ import { ESBUILD_VERSION } from '../src/handler/load-esbuild.ts';
 import { nodeVersionProblem } from '../src/node-version.ts';
 import { SETTING_NAMES } from '../src/settings.ts';
 import { cli } from './helpers/cli.ts';
+import { startFaultProxy } from './helpers/fault-proxy.ts';
+import { startLocalS3 } from './helpers/s3-server.ts';
+import { S3Store } from '../src/store/s3-store.ts';
 import { tempDir } from './helpers/corpus.ts';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -70,11 +73,25 @@ describe('the CLI', () => {
     expect(JSON.parse(await readFile(path.join(output, 'r.json'), 'utf8'))).toMatchObject({ status: 'SUCCEEDED', totals: { records: 15438 } });
   });
 
-  it('plans without reading data', async () => {
+  it('plans without reading data: in S3 the only object bytes read are the gzip object\'s 4-byte size trailer', async () => {
     const { code, out } = await cli(['plan', '--input', sample, '--partitions', '4']);
     expect(code).toBe(0);
     expect(out).toContain('5 objects, 1.6 MiB (~1.9 MiB uncompressed) in 4 partitions; max/mean 1.000 by uncompressed size');
     expect(out).toMatch(/^0 .* access-0004.ndjson.gz \[0, 39346\) {2}\(gzip: one object, read whole; ~488.4 KiB uncompressed\)$/m);
+
+    const s3 = await startLocalS3(['plan-input']);
+    const proxy = await startFaultProxy(s3.endpoint, []);
+    try {
+      const bucket = new S3Store(s3.client, 'plan-input', 'sample/');
+      for (const name of await readdir(sample)) await bucket.write(name, await readFile(path.join(sample, name)));
+      const fromS3 = await cli(['plan', '--input', 's3://plan-input/sample/', '--partitions', '4', '--s3-endpoint', proxy.endpoint]);
+      expect([fromS3.code, fromS3.out]).toEqual([0, out]);
+      const objectReads = proxy.requests.filter((request) => request.method === 'GET' && !request.url.includes('list-type='));
+      expect(objectReads).toEqual([{ method: 'GET', url: expect.stringMatching(/^\/plan-input\/sample\/access-0004\.ndjson\.gz(\?|$)/), range: 'bytes=39342-39345', bytes: 4 }]);
+    } finally {
+      await proxy.stop();
+      await s3.stop();
+    }
   });
 
   it('takes a single file as input, and reads that file only', async () => {
@@ -117,10 +134,14 @@ describe('the CLI', () => {
   });
 });
 
-describe('the bundled action (dist/index.js), run the way the runner runs it', () => {
+describe.each([
+  ['the bundled action (dist/index.js)', 'dist/index.js'],
+  // The same behaviour from the sources, so a stale bundle cannot hide a regression.
+  ['the action from its sources (src/index.ts)', 'src/index.ts'],
+])('%s, run the way the runner runs it', (_name, entry) => {
   it('reads INPUT_* variables, writes the job summary and sets every output', async () => {
     const output = await tempDir();
-    const action = await runBundledAction({
+    const action = await runAction(entry, {
       engine: 'local',
       input: sample,
       output,
@@ -140,10 +161,17 @@ describe('the bundled action (dist/index.js), run the way the runner runs it', (
     expect(JSON.parse(await readFile(outputs['report-path']!, 'utf8')).runId).toBe(outputs['run-id']);
   });
 
+  it('fails the step with the input error and writes no outputs when an input is wrong', async () => {
+    const action = await runAction(entry, { input: sample, output: await tempDir(), handler: exampleHandler, partitions: 'many' });
+    expect(action.code).toBe(1);
+    expect(action.stdout).toContain('::error::partitions "many" must be a whole number from 1 to 10000.');
+    expect(action.outputFile).toBe('');
+  });
+
   it('caps the result output under GitHub’s 1 MB of outputs: valid JSON marked truncated, pointing at the report file, which has it whole', async () => {
     const input = await tempDir();
     await writeFile(path.join(input, 'a.txt'), 'one line\n');
-    const action = await runBundledAction({ engine: 'local', input, output: await tempDir(), handler: path.join(root, '__tests__/fixtures/big-result-handler.ts'), format: 'lines', partitions: '1', concurrency: '1' });
+    const action = await runAction(entry, { engine: 'local', input, output: await tempDir(), handler: path.join(root, '__tests__/fixtures/big-result-handler.ts'), format: 'lines', partitions: '1', concurrency: '1' });
     expect(action.code).toBe(0);
     const outputs = parseOutputFile(action.outputFile);
     expect(Buffer.byteLength(action.outputFile)).toBeLessThan(1024 * 1024);
@@ -153,7 +181,9 @@ describe('the bundled action (dist/index.js), run the way the runner runs it', (
     expect(Object.keys(report.result)).toHaveLength(30_000);
     expect(report.result['key-029999']).toBe(29_999);
   });
+});
 
+describe('the bundled action (dist/index.js), as a workflow checks it out', () => {
   it('runs from a checkout of the action with no node_modules: esbuild is installed once with npm', async () => {
     // What `uses: sfn-fanout/sfn-fanout@main` checks out: the committed files, no node_modules.
     const checkout = await tempDir('action-checkout-');
@@ -180,13 +210,6 @@ describe('the bundled action (dist/index.js), run the way the runner runs it', (
     expect(second.code).toBe(0);
     expect(second.stdout).toContain('from the cache');
     expect((await readFile(npmLog, 'utf8')).trim().split('\n')).toEqual([`install --prefix ${path.join(cache, `esbuild-${ESBUILD_VERSION}`)} --no-save --no-package-lock --no-audit --no-fund --loglevel=error esbuild@${ESBUILD_VERSION}`]);
-  });
-
-  it('fails the step with the input error and writes no outputs when an input is wrong', async () => {
-    const action = await runBundledAction({ input: sample, output: await tempDir(), handler: exampleHandler, partitions: 'many' });
-    expect(action.code).toBe(1);
-    expect(action.stdout).toContain('::error::partitions "many" must be a whole number from 1 to 10000.');
-    expect(action.outputFile).toBe('');
   });
 });
 

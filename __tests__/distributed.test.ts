@@ -3,12 +3,14 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { UnsupportedFeatureError } from '../src/errors.ts';
 import { parseJob } from '../src/job.ts';
-import { runLocal, type Invoke } from '../src/local/local-engine.ts';
+import { runLocal } from '../src/local/local-engine.ts';
 import { assertDistributedMapRunsLocally } from '../src/local/distributed-map.ts';
 import { partitionResults } from '../src/partition/outcome.ts';
 import { mapResultsOf, readMapRunResults, type ResultManifest } from '../src/steps/map-run-results.ts';
 import { DirStore } from '../src/store/dir-store.ts';
 import { tempDir } from './helpers/corpus.ts';
+import { throughGate, workerGate } from './helpers/gate.ts';
+import { committedPartitions } from './helpers/run-output.ts';
 import type { BatchProgress } from '../src/report/batch-report.ts';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -56,26 +58,22 @@ describe('Distributed Map, run by the local engine', () => {
     expect(within.status).toBe('SUCCEEDED');
     expect(within.partitions.map((row) => row.status)).toEqual(['succeeded', 'failed', 'succeeded', 'succeeded']);
     expect(within.partitions[1]).toMatchObject({ error: 'Error', message: 'boom in x' });
+    expect(within.result).toEqual({ n: 3 });
+    expect(await committedPartitions(within)).toEqual({ partitions: ['0', '2', '3'], failed: ['1'] });
     const over = await runLocal({ job, handler, concurrency: 2, parameters: DISTRIBUTED });
     expect(over).toMatchObject({ status: 'FAILED', error: { name: 'SfnFanout.ToleratedFailureExceeded' } });
+    expect(await committedPartitions(over)).toEqual({ partitions: ['0', '2', '3'], failed: ['1'] });
   });
 
   it('honours MaxConcurrency across child workflows', async () => {
     const input = await tempDir();
-    for (let index = 0; index < 6; index += 1) await writeFile(path.join(input, `f${index}.txt`), 'sleep:150\n');
-    let inFlight = 0;
-    let peak = 0;
-    const wrapInvoke = (invoke: Invoke): Invoke => async (fn, event) => {
-      if (fn.module !== 'worker') return invoke(fn, event);
-      peak = Math.max(peak, ++inFlight);
-      try {
-        return await invoke(fn, event);
-      } finally {
-        inFlight -= 1;
-      }
-    };
-    await runLocal({ job: parseJob({ input, output: await tempDir(), format: 'lines', partitions: 6 }), handler: path.join(here, 'fixtures/behaviour-handler.ts'), concurrency: 6, wrapInvoke, parameters: { ...DISTRIBUTED, MaxConcurrency: '2' } });
-    expect(peak).toBe(2);
+    for (let index = 0; index < 6; index += 1) await writeFile(path.join(input, `f${index}.txt`), `p${index}\n`);
+    // Workers wait at a gate the test opens one at a time: the engine alone decides how many start.
+    const gate = workerGate();
+    const run = runLocal({ job: parseJob({ input, output: await tempDir(), format: 'lines', partitions: 6 }), handler: path.join(here, 'fixtures/behaviour-handler.ts'), concurrency: 6, wrapInvoke: gate.wrapInvoke, parameters: { ...DISTRIBUTED, MaxConcurrency: '2' } });
+    const report = await throughGate(gate, 6, 2, run);
+    expect(gate.peak()).toBe(2);
+    expect(report.totals).toMatchObject({ succeeded: 6, failed: 0, records: 6 });
   });
 
   it('batches partitions into children with an ItemBatcher; a failing partition fails alone, and every record counts once', async () => {
@@ -96,6 +94,7 @@ describe('Distributed Map, run by the local engine', () => {
     expect(report.partitions.map((row) => row.status)).toEqual(['succeeded', 'succeeded', 'failed', 'succeeded', 'succeeded', 'succeeded', 'succeeded']);
     expect(report.partitions[2]).toMatchObject({ error: 'Error', message: 'boom in z' });
     expect(report.totals.records).toBe(6);
+    expect(await committedPartitions(report)).toEqual({ partitions: ['0', '1', '3', '4', '5', '6'], failed: ['2'] });
     const store = new DirStore(output);
     const keys: string[] = [];
     for await (const object of store.list()) keys.push(object.key);

@@ -2,10 +2,8 @@ import { readFile, readdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { CloudFormationClient, CreateChangeSetCommand, DescribeChangeSetCommand, DescribeStackEventsCommand, DescribeStacksCommand, ExecuteChangeSetCommand } from '@aws-sdk/client-cloudformation';
-import { DescribeExecutionCommand, SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
 import { mockClient } from 'aws-sdk-client-mock';
 import { deployStack } from '../src/aws/deploy.ts';
-import { startOrAttach } from '../src/aws/execution.ts';
 import { StoreError } from '../src/errors.ts';
 import { parseJob } from '../src/job.ts';
 import { LambdaFunctionError } from '../src/lambda-error.ts';
@@ -137,32 +135,11 @@ describe('Lambda faults in the local engine: what reaches the output', () => {
   });
 });
 
-describe('AWS faults: re-runs and concurrent runs', () => {
-  const sfnMock = mockClient(SFNClient);
+// A step re-run while its execution still runs attaches to it and starts no second one: checked
+// against moto in aws-emulator.test.ts ("a retried step"), where a mock would supply the sameness.
+describe('AWS faults: concurrent runs', () => {
   const cfnMock = mockClient(CloudFormationClient);
-  afterAll(() => {
-    sfnMock.restore();
-    cfnMock.restore();
-  });
-
-  it('a step re-run while its execution still runs gets the same execution, not a second one', async () => {
-    // Step Functions' documented idempotency: same name and input as a running execution returns it.
-    const executions = new Map<string, { arn: string; input: string }>();
-    sfnMock.on(StartExecutionCommand).callsFake(({ name, input }) => {
-      const existing = executions.get(name);
-      if (existing !== undefined && existing.input === input) return { executionArn: existing.arn, startDate: new Date() };
-      const arn = `arn:aws:states:us-east-1:123456789012:execution:sm:${name}`;
-      executions.set(name, { arn, input });
-      return { executionArn: arn, startDate: new Date() };
-    });
-    sfnMock.on(DescribeExecutionCommand).resolves({ status: 'RUNNING' });
-    const sfn = new SFNClient({ region: 'us-east-1' });
-    const machine = 'arn:aws:states:us-east-1:123456789012:stateMachine:sm';
-    const first = await startOrAttach(sfn, machine, 'sfn-fanout-1-1-abc', { input: 's3://b/p/' });
-    const retried = await startOrAttach(sfn, machine, 'sfn-fanout-1-1-abc', { input: 's3://b/p/' });
-    expect(retried.executionArn).toBe(first.executionArn);
-    expect(executions.size).toBe(1);
-  });
+  afterAll(() => cfnMock.restore());
 
   it('two runs against the same stack: the second waits for the first deploy to settle before its change set', async () => {
     const statuses = ['UPDATE_IN_PROGRESS', 'UPDATE_IN_PROGRESS', 'UPDATE_COMPLETE_CLEANUP_IN_PROGRESS', 'UPDATE_COMPLETE'];

@@ -8,6 +8,8 @@ import { runLocal, type Invoke, type LocalRunOptions } from '../src/local/local-
 import { defaultTemplatePath } from '../src/local/template-definition.ts';
 import type { BatchProgress } from '../src/report/batch-report.ts';
 import { tempDir } from './helpers/corpus.ts';
+import { throughGate, workerGate } from './helpers/gate.ts';
+import { committedPartitions } from './helpers/run-output.ts';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const behaviour = path.join(here, 'fixtures/behaviour-handler.ts');
@@ -68,6 +70,9 @@ describe('the local engine', () => {
     expect(report.status).toBe('SUCCEEDED');
     expect(report.totals).toMatchObject({ partitions: 4, succeeded: 3, failed: 1 });
     expect(report.partitions[2]).toEqual({ id: 2, status: 'failed', bytes: expect.any(Number), error: 'Error', message: 'boom in disk full' });
+    // Each file is a record and its padding line: the three that succeeded are merged and committed, the failed one is not.
+    expect(report.result).toEqual({ n: 6 });
+    expect(await committedPartitions(report)).toEqual({ partitions: ['0', '1', '3'], failed: ['2'] });
   });
 
   it('fails the batch when failures pass the tolerated percentage, and still reports every partition', async () => {
@@ -76,6 +81,7 @@ describe('the local engine', () => {
     expect(report.status).toBe('FAILED');
     expect(report.error).toEqual({ name: 'SfnFanout.ToleratedFailureExceeded', message: expect.stringContaining('More partitions failed than ToleratedFailurePercentage allows') });
     expect(report.partitions.map((row) => row.status)).toEqual(['succeeded', 'succeeded', 'failed', 'succeeded']);
+    expect(await committedPartitions(report)).toEqual({ partitions: ['0', '1', '3'], failed: ['2'] });
   });
 
   it('retries transient Lambda errors as the template says, and does not retry the others', async () => {
@@ -92,16 +98,21 @@ describe('the local engine', () => {
       ['succeeded', undefined],
       ['failed', 'Lambda.ResourceNotReadyException'],
     ]);
+    // The retried partition counts once.
+    expect(report.result).toEqual({ n: 4 });
+    expect(await committedPartitions(report)).toEqual({ partitions: ['0', '1'], failed: ['2'] });
   });
 
   it('honours the MaxConcurrency template parameter', async () => {
-    const input = await inputOf(Array.from({ length: 6 }, () => ['sleep:150']));
-    const limited = watchWorkers();
-    await run(input, 6, { wrapInvoke: limited.wrapInvoke, parameters: { MaxConcurrency: '2' } });
+    // Workers wait at a gate the test opens one at a time: the engine alone decides how many start.
+    const input = await inputOf(Array.from({ length: 6 }, (_, i) => [`p${i}`]));
+    const limited = workerGate();
+    const report = await throughGate(limited, 6, 2, run(input, 6, { wrapInvoke: limited.wrapInvoke, parameters: { MaxConcurrency: '2' } }));
     expect(limited.peak()).toBe(2);
-    const unlimited = watchWorkers();
-    await run(input, 6, { wrapInvoke: unlimited.wrapInvoke, concurrency: 6 });
-    expect(unlimited.peak()).toBeGreaterThan(2);
+    expect(report.totals).toMatchObject({ succeeded: 6, failed: 0, records: 12 });
+    const unlimited = workerGate();
+    await throughGate(unlimited, 6, 6, run(input, 6, { wrapInvoke: unlimited.wrapInvoke, concurrency: 6 }));
+    expect(unlimited.peak()).toBe(6);
   });
 
   it('stops a worker past its Lambda timeout, splits the partition, and reports Sandbox.Timedout for the half that still times out', async () => {
@@ -116,6 +127,7 @@ describe('the local engine', () => {
       [2, undefined, 'succeeded'],
     ]);
     expect(report.partitions[1]).toMatchObject({ error: 'Sandbox.Timedout', message: 'Task timed out after 1.00 seconds' });
+    expect(await committedPartitions(report)).toEqual({ partitions: ['0', '1/2', '2'], failed: ['1/1'] });
   });
 
   it('completes a partition too slow for the timeout by splitting it in two, every record exactly once', async () => {
@@ -142,6 +154,7 @@ describe('the local engine', () => {
     const missing = path.join(await tempDir(), 'missing');
     const report = await run(missing, 2);
     expect(report).toMatchObject({ status: 'FAILED', error: { name: 'StoreError', message: `Directory ${missing} cannot be read (ENOENT): check the path exists.` }, partitions: [] });
+    expect(await committedPartitions(report)).toBeUndefined();
   });
 
   it('stops the execution and its workers when the run is cancelled', async () => {
@@ -152,6 +165,7 @@ describe('the local engine', () => {
     const report = await run(input, 2, { signal: controller.signal });
     expect(Date.now() - started).toBeLessThan(8000);
     expect(report).toMatchObject({ status: 'FAILED', error: { name: 'ExecutionAborted' } });
+    expect(await committedPartitions(report)).toBeUndefined();
   });
 
   it('refuses a template that uses a feature it cannot execute, before running anything', async () => {

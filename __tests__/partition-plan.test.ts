@@ -11,23 +11,31 @@ function imbalance(sizes: readonly number[]): number {
 
 /** Every byte of every object belongs to exactly one segment of one partition. */
 function expectExactCover(listing: readonly StoredObject[], plan: PartitionPlan): void {
+  // Gathered, then compared once: thousands of expect() calls would cost more than the plan.
+  const problems: string[] = [];
   const covered = new Map<string, [number, number][]>();
   for (const partition of plan.partitions) {
-    expect(partition.bytes).toBe(partition.segments.reduce((sum, s) => sum + s.end - s.start, 0));
+    // A partition with nothing to read would cost a Lambda invocation for nothing.
+    if (!(partition.bytes > 0)) problems.push(`partition ${partition.id} has ${partition.bytes} bytes`);
+    const sum = partition.segments.reduce((total, s) => total + s.end - s.start, 0);
+    if (partition.bytes !== sum) problems.push(`partition ${partition.id} says ${partition.bytes} bytes, its segments hold ${sum}`);
     for (const segment of partition.segments) {
-      expect(segment.end).toBeGreaterThan(segment.start);
-      covered.set(segment.key, [...(covered.get(segment.key) ?? []), [segment.start, segment.end]]);
+      if (!(segment.end > segment.start)) problems.push(`empty segment ${JSON.stringify(segment)}`);
+      const ranges = covered.get(segment.key) ?? [];
+      ranges.push([segment.start, segment.end]);
+      covered.set(segment.key, ranges);
     }
   }
   for (const object of listing.filter((o) => o.size > 0)) {
     const ranges = (covered.get(object.key) ?? []).sort((a, b) => a[0] - b[0]);
     let next = 0;
     for (const [start, end] of ranges) {
-      expect(start).toBe(next);
+      if (start !== next) problems.push(`${object.key}: a segment starts at ${start}, not ${next}`);
       next = end;
     }
-    expect(next).toBe(object.size);
+    if (next !== object.size) problems.push(`${object.key}: covered to ${next} of ${object.size}`);
   }
+  expect(problems).toEqual([]);
   expect(plan.partitions.map((p) => p.id)).toEqual(plan.partitions.map((_, i) => i));
 }
 
@@ -80,6 +88,34 @@ describe('partition planning', () => {
     expect(plan.partitions.map((p) => p.bytes)).toEqual([100, 20, 20, 20]);
   });
 
+  it('never plans an empty partition: one gzip object asked to fill 4 partitions gives 1', () => {
+    const plan = planPartitions([{ key: 'day.ndjson.gz', size: 500 }], { sizing: { partitions: 4 }, maxPartitions: 10 });
+    expect(plan.partitions).toEqual([{ id: 0, bytes: 500, segments: [{ key: 'day.ndjson.gz', start: 0, end: 500 }] }]);
+  });
+
+  it('places whole objects heaviest first, which balances where key order would not', () => {
+    // Key order would put a and c together (2) and b and d together (4); heaviest first gives 3 and 3.
+    const listing = [{ key: 'a.gz', size: 1 }, { key: 'b.gz', size: 1 }, { key: 'c.gz', size: 1 }, { key: 'd.gz', size: 3 }];
+    const plan = planPartitions(listing, { sizing: { partitions: 2 }, maxPartitions: 10 });
+    expect(plan.partitions.map((p) => p.segments.map((s) => s.key))).toEqual([['d.gz'], ['a.gz', 'b.gz', 'c.gz']]);
+  });
+
+  it('keeps a partition’s objects in key order, whatever order their sizes placed them in', () => {
+    const listing = [{ key: 'a.gz', size: 1 }, { key: 'b.gz', size: 9 }, { key: 'c.gz', size: 5 }];
+    const plan = planPartitions(listing, { sizing: { partitions: 1 }, maxPartitions: 10 });
+    expect(plan.partitions[0]!.segments.map((s) => s.key)).toEqual(['a.gz', 'b.gz', 'c.gz']);
+  });
+
+  it('reads a key as gzip only when it ends in .gz or .gzip (any case), and refuses only the compressed formats it names', () => {
+    const halves = (key: string) => planPartitions([{ key, size: 10 }], { sizing: { partitions: 2 }, maxPartitions: 10 }).partitions.map((p) => p.segments);
+    // Plain text is cut at any byte; a gzip stream is read whole.
+    for (const key of ['app.gz.txt', 'by.zipcode.csv', 'notes.parquet.txt', 'gz']) expect(halves(key)).toEqual([[{ key, start: 0, end: 5 }], [{ key, start: 5, end: 10 }]]);
+    for (const key of ['a.gz', 'a.GZ', 'b.gzip', 'b.GZip']) expect(halves(key)).toEqual([[{ key, start: 0, end: 10 }]]);
+    for (const key of ['x.zip', 'x.ZST', 'x.parquet', 'x.bz2']) {
+      expect(() => planPartitions([{ key, size: 1 }], { sizing: { partitions: 1 }, maxPartitions: 10 })).toThrow(`Cannot read "${key}"`);
+    }
+  });
+
   it('returns a valid empty plan for an empty source or only empty objects', () => {
     expect(planPartitions([], { sizing: { partitions: 4 }, maxPartitions: 10 })).toEqual({ objects: 0, bytes: 0, partitions: [] });
     expect(planPartitions([{ key: 'empty.txt', size: 0 }], { sizing: { partitions: 4 }, maxPartitions: 10 })).toEqual({
@@ -89,10 +125,13 @@ describe('partition planning', () => {
     });
   });
 
-  it('caps the partition count at max-partitions and says so', () => {
+  it('caps the partition count at max-partitions and says so, and says nothing when the count just fits', () => {
     const plan = planPartitions([{ key: 'a', size: 1000 * MiB }], { sizing: { partitionBytes: MiB }, maxPartitions: 50 });
     expect(plan.partitions).toHaveLength(50);
     expect(plan.cappedAt).toBe(50);
+    const fits = planPartitions([{ key: 'a', size: 50 * MiB }], { sizing: { partitionBytes: MiB }, maxPartitions: 50 });
+    expect(fits.partitions).toHaveLength(50);
+    expect(fits).not.toHaveProperty('cappedAt');
   });
 
   it('never makes more partitions than there are bytes', () => {

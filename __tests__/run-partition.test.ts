@@ -8,13 +8,25 @@ import { runPartition, type PartitionRun } from '../src/partition/run-partition.
 import { planPartitions, type Partition } from '../src/plan/partition-plan.ts';
 import type { RecordFormat } from '../src/records/formats.ts';
 import { DirStore } from '../src/store/dir-store.ts';
-import type { StoredObject } from '../src/store/object-store.ts';
+import type { ObjectStore, StoredObject } from '../src/store/object-store.ts';
 import { collectingHandler, tempDir, testAttempt, writeCorpus } from './helpers/corpus.ts';
 
 async function planOf(store: DirStore, partitions: number): Promise<readonly Partition[]> {
   const listing: StoredObject[] = [];
   for await (const object of store.list()) listing.push(object);
   return planPartitions(listing, { sizing: { partitions }, maxPartitions: 100 }).partitions;
+}
+
+/** A store that counts the bytes its reads yielded, by key. */
+function countingBytes(store: ObjectStore): { store: ObjectStore; bytes: Map<string, number> } {
+  const bytes = new Map<string, number>();
+  async function* read(key: string, range?: Parameters<ObjectStore['read']>[1], identity?: string): AsyncGenerator<Uint8Array> {
+    for await (const chunk of store.read(key, range, identity)) {
+      bytes.set(key, (bytes.get(key) ?? 0) + chunk.byteLength);
+      yield chunk;
+    }
+  }
+  return { bytes, store: { uri: store.uri, list: () => store.list(), read, write: (k, b) => store.write(k, b), writer: (k) => store.writer(k), copy: (from, to) => store.copy(from, to), uriOf: (k) => store.uriOf(k) } };
 }
 
 async function fixture(files: Record<string, string | Buffer>) {
@@ -53,6 +65,45 @@ describe('the worker runtime', () => {
     const [partition] = await planOf(source, 1);
     const outcome = await runPartition({ ...base(partition!, 'lines'), handler: collectingHandler() });
     expect((outcome.result as { lines: string[] }).lines).toEqual(['one', 'two', 'three']);
+  });
+
+  it('reads a gzipped CSV whole, taking its header from the decompressed text', async () => {
+    const { source, base } = await fixture({ 'a.csv.gz': gzipSync('\ufeffid,name\r\n1,ann\r\n2,bob\r\n'), 'b.csv': 'name,id\n"cy, jr",3\n' });
+    const [partition] = await planOf(source, 1);
+    const outcome = await runPartition({ ...base(partition!, 'csv'), handler: collectingHandler() });
+    expect((outcome.result as { lines: unknown[] }).lines).toEqual([
+      { id: '1', name: 'ann' },
+      { id: '2', name: 'bob' },
+      { name: 'cy, jr', id: '3' },
+    ]);
+  });
+
+  it('takes a byte-order mark off the start of a file only: a later line keeps its U+FEFF, and a partial mark is text', async () => {
+    // Each differs from the mark EF BB BF in one byte; Node's own UTF-8 decoder says what they read as.
+    const partial = [[0xef, 0xbb, 0x78, 0x79], [0xef, 0x41, 0xbf, 0x42], [0x78, 0xbb, 0xbf, 0x43], [0xef]].map((bytes) => Buffer.from(bytes));
+    const { source, base } = await fixture({ 'a.txt': '\ufeffone\n\ufefftwo\n', ...Object.fromEntries(partial.map((bytes, i) => [`b${i}.txt`, Buffer.concat([bytes, Buffer.from('\n')])])) });
+    const [partition] = await planOf(source, 1);
+    const outcome = await runPartition({ ...base(partition!, 'lines'), handler: collectingHandler() });
+    expect((outcome.result as { lines: string[] }).lines).toEqual(['one', '\ufefftwo', ...partial.map((bytes) => bytes.toString('utf8'))]);
+  });
+
+  it('reads its own bytes and the one before; past its end only the rest of its last record, and nothing when that record ends at its end', async () => {
+    // 2,000 records of 100 bytes: 4 partitions end on record boundaries, 7 cut records.
+    const body = Array.from({ length: 2000 }, (_, i) => `${String(i).padStart(5, '0')} ${'x'.repeat(93)}\n`).join('');
+    const { source, base } = await fixture({ 'big.txt': body });
+    for (const count of [4, 7]) {
+      for (const partition of await planOf(source, count)) {
+        const counted = countingBytes(source);
+        const outcome = await runPartition({ ...base(partition, 'lines'), source: counted.store, handler: collectingHandler() });
+        const { start, end } = partition.segments[0]!;
+        const read = counted.bytes.get('big.txt')!;
+        const before = start === 0 ? 0 : 1;
+        if (end % 100 === 0) expect(read).toBe(end - start + before);
+        else expect([read >= end - start + before + (100 - (end % 100)), read <= end - start + before + 64 * 1024]).toEqual([true, true]);
+        // Every record whose first byte is in the range, and no other.
+        expect(outcome.records).toBe(Math.ceil(end / 100) - Math.ceil(start / 100));
+      }
+    }
   });
 
   it('rejects NDJSON lines that do not parse and records that make the handler throw, keeping samples and every rejected line in the attempt', async () => {

@@ -341,9 +341,7 @@ describe('S3 requests end', () => {
   });
 
   it('on a connection that never answers, after the client’s timeouts (every client has them)', async () => {
-    const server = net.createServer(() => {});
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    const endpoint = `http://127.0.0.1:${(server.address() as net.AddressInfo).port}`;
+    const { endpoint, close } = await unresponsiveEndpoint();
     const client = createS3Client({ endpoint, region: 'us-east-1' }, { timeouts: { connectionTimeoutMs: 500, socketTimeoutMs: 300, requestTimeoutMs: 1000 } });
     try {
       const started = Date.now();
@@ -357,15 +355,14 @@ describe('S3 requests end', () => {
       defaults.destroy();
     } finally {
       client.destroy();
-      server.close();
+      await close();
     }
   });
 
   it('at once, in flight or to come, when the run is cancelled', async () => {
-    const server = net.createServer(() => {});
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const { endpoint, close } = await unresponsiveEndpoint();
     const controller = new AbortController();
-    const client = createS3Client({ endpoint: `http://127.0.0.1:${(server.address() as net.AddressInfo).port}`, region: 'us-east-1' }, { signal: controller.signal });
+    const client = createS3Client({ endpoint, region: 'us-east-1' }, { signal: controller.signal });
     try {
       const started = Date.now();
       const listing = client.send(new ListObjectsV2Command({ Bucket: 'b' }));
@@ -375,7 +372,7 @@ describe('S3 requests end', () => {
       expect(Date.now() - started).toBeLessThan(2000);
     } finally {
       client.destroy();
-      server.close();
+      await close();
     }
   });
 });

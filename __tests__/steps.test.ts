@@ -8,7 +8,7 @@ import { defaultMerge } from '../src/handler/merge.ts';
 import type { PartitionOutcome } from '../src/partition/outcome.ts';
 import { reduceOutcomes } from '../src/partition/reduce.ts';
 import { INLINE_ITEMS_BUDGET, mapItems, resolvePartition } from '../src/plan/map-items.ts';
-import { planPartitions } from '../src/plan/partition-plan.ts';
+import { planPartitions, type Partition } from '../src/plan/partition-plan.ts';
 import { partitionStep, reduceStep, workStep } from '../src/steps/steps.ts';
 import { DirStore } from '../src/store/dir-store.ts';
 import { tempDir } from './helpers/corpus.ts';
@@ -21,9 +21,24 @@ const noS3 = { s3: () => { throw new Error('no S3 in this test'); } };
 describe('the steps of the state machine', () => {
   it('plans 1,000 partitions of a large object inline, well under the 256 KiB payload limit', async () => {
     const plan = planPartitions([{ key: 'logs/2026/11/26/app-00001.ndjson', size: 64 * 1024 ** 3 }], { sizing: { partitions: 1000 }, maxPartitions: 1000 });
-    const { items, manifest } = await mapItems(plan, new DirStore(await tempDir()));
+    const output = await tempDir();
+    const { items, manifest } = await mapItems(plan, new DirStore(output));
     expect(manifest).toBeUndefined();
     expect(Buffer.byteLength(JSON.stringify(items))).toBeLessThan(INLINE_ITEMS_BUDGET);
+    // Each item is its whole partition, and together they cut the object into 1,000 consecutive ranges
+    // whose sizes differ by at most a byte. Nothing is written aside.
+    const size = 64 * 1024 ** 3;
+    const ranges = items.map((item) => {
+      const [segment, ...more] = (item as Partition).segments;
+      return { id: item.id, key: segment!.key, start: segment!.start, end: segment!.end, bytes: item.bytes, more: more.length };
+    });
+    expect(ranges.map((range) => range.id)).toEqual(Array.from({ length: 1000 }, (_, id) => id));
+    expect(new Set(ranges.map((range) => `${range.key} ${range.more}`))).toEqual(new Set(['logs/2026/11/26/app-00001.ndjson 0']));
+    expect(ranges.map((range) => range.start)).toEqual([0, ...ranges.slice(0, -1).map((range) => range.end)]);
+    expect(ranges.at(-1)!.end).toBe(size);
+    expect([...new Set(ranges.map((range) => (range.end - range.start === range.bytes ? range.bytes : -1)))].sort()).toEqual([Math.floor(size / 1000), Math.floor(size / 1000) + 1]);
+    expect(items).toEqual(plan.partitions);
+    expect(await readdir(output)).toEqual([]);
   });
 
   it('writes a larger plan as a JSONL manifest and each item reads back its own partition', async () => {

@@ -12,7 +12,17 @@ export interface FaultProxy {
   /** Faults still to inject, consumed one per ranged GET. */
   readonly pending: S3Fault[];
   readonly injected: S3Fault[];
+  /** Every request that went through, with the body bytes its upstream answer carried. */
+  readonly requests: ProxiedRequest[];
   stop(): Promise<void>;
+}
+
+export interface ProxiedRequest {
+  readonly method: string;
+  /** Path and query, as sent: `/bucket/key?…`. */
+  readonly url: string;
+  readonly range?: string;
+  bytes: number;
 }
 
 const ERROR_BODY = {
@@ -24,7 +34,10 @@ export async function startFaultProxy(upstream: string, faults: S3Fault[]): Prom
   const target = new URL(upstream);
   const pending = [...faults];
   const injected: S3Fault[] = [];
+  const requests: ProxiedRequest[] = [];
   const server = http.createServer((request, response) => {
+    const record: ProxiedRequest = { method: request.method ?? '', url: request.url ?? '', ...(request.headers.range === undefined ? {} : { range: request.headers.range }), bytes: 0 };
+    requests.push(record);
     const fault = request.method === 'GET' && request.headers.range !== undefined ? pending.shift() : undefined;
     if (fault === 'slowdown' || fault === 'internal-error') {
       injected.push(fault);
@@ -38,6 +51,7 @@ export async function startFaultProxy(upstream: string, faults: S3Fault[]): Prom
       { hostname: target.hostname, port: target.port, path: request.url, method: request.method, headers: request.headers },
       (upstreamResponse) => {
         response.writeHead(upstreamResponse.statusCode ?? 502, upstreamResponse.headers);
+        upstreamResponse.on('data', (chunk: Buffer) => void (record.bytes += chunk.length));
         if (fault !== 'drop-mid-body') {
           upstreamResponse.pipe(response);
           return;
@@ -70,6 +84,7 @@ export async function startFaultProxy(upstream: string, faults: S3Fault[]): Prom
     endpoint: `http://127.0.0.1:${port}`,
     pending,
     injected,
+    requests,
     stop: () =>
       new Promise((resolve) => {
         server.closeAllConnections();

@@ -23,6 +23,11 @@ export interface ActionRun {
  * files. `actionDir` is the checkout of the action (the repository, or a copy of what it commits).
  */
 export async function runBundledAction(inputs: Record<string, string>, env: Record<string, string> = {}, actionDir = root): Promise<ActionRun> {
+  return runAction('dist/index.js', inputs, env, actionDir);
+}
+
+/** Runs the action's entry the runner's way: `dist/index.js`, or `src/index.ts`, which Node 24 runs as it is. */
+export async function runAction(entry: string, inputs: Record<string, string>, env: Record<string, string> = {}, actionDir = root): Promise<ActionRun> {
   const work = await tempDir();
   const summaryFile = path.join(work, 'summary.md');
   const outputFile = path.join(work, 'output.txt');
@@ -36,7 +41,7 @@ export async function runBundledAction(inputs: Record<string, string>, env: Reco
     ...env,
     ...Object.fromEntries(Object.entries(inputs).map(([name, value]) => [`INPUT_${name.toUpperCase()}`, value])),
   };
-  const result = await execute(process.execPath, [path.join(actionDir, 'dist/index.js')], { env: variables, cwd: actionDir }).then(
+  const result = await execute(process.execPath, [path.join(actionDir, entry)], { env: variables, cwd: actionDir }).then(
     ({ stdout, stderr }) => ({ code: 0, stdout, stderr }),
     (error: { code: number; stdout: string; stderr: string }) => ({ code: error.code, stdout: error.stdout, stderr: error.stderr }),
   );

@@ -1,0 +1,28 @@
+// Jest's globalSetup: bundles the local engine's Lambda thread from src/ (as dist/ is bundled, but
+// from the sources of this run) and points the engine at it (src/local/lambda-pool.ts). Each Lambda
+// environment a test starts then loads one file instead of the .ts module graph: half the CPU.
+import { mkdirSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { build } from 'esbuild';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+
+export default async function bundleLambdaThread() {
+  const dir = path.join(root, '.tmp/jest');
+  mkdirSync(dir, { recursive: true });
+  // One file per run: parallel runs in one checkout never load each other's half-written bundle.
+  const outfile = path.join(dir, `lambda-thread-${process.pid}.mjs`);
+  await build({
+    entryPoints: [path.join(root, 'src/local/lambda-thread.ts')],
+    outfile,
+    bundle: true,
+    platform: 'node',
+    format: 'esm',
+    target: 'node24',
+    external: ['esbuild'],
+    banner: { js: "import { createRequire as __createRequire } from 'node:module';\nconst require = __createRequire(import.meta.url);" },
+    logLevel: 'error',
+  });
+  process.env.SFN_FANOUT_TEST_THREAD = outfile;
+}
