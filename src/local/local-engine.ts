@@ -170,7 +170,8 @@ export async function runLocal(options: LocalRunOptions): Promise<BatchReport> {
     await watching;
   }
   const files = await readRunFiles(openStore(outputLocation, s3Client), runId);
-  if (files.unreadable !== undefined) error = combinedError(error ?? (cancelled() ? executionError(undefined, signal) : undefined), files.unreadable);
+  // A read the cancel itself stopped says nothing new: the run was cancelled, and its report says so.
+  if (files.unreadable !== undefined) error = cancelled() ? (error ?? executionError(undefined, signal)) : combinedError(error, files.unreadable);
   const finishedAt = now();
   return buildReport(
     { engine: 'local', runId, input: job.input, output: job.output, format: job.format, startedAt, finishedAt, committed: files.committed, ...(error === undefined ? {} : { error }) },
