@@ -90564,8 +90564,9 @@ async function runLocal(options) {
         await watching;
     }
     const files = await readRunFiles(openStore(outputLocation, s3Client), runId);
+    // A read the cancel itself stopped says nothing new: the run was cancelled, and its report says so.
     if (files.unreadable !== undefined)
-        error = combinedError(error ?? (cancelled() ? executionError(undefined, signal) : undefined), files.unreadable);
+        error = cancelled() ? (error ?? executionError(undefined, signal)) : combinedError(error, files.unreadable);
     const finishedAt = now();
     return buildReport({ engine: 'local', runId, input: job.input, output: job.output, format: job.format, startedAt, finishedAt, committed: files.committed, ...(error === undefined ? {} : { error }) }, files.batch, 
     // Without a batch file (the reducer failed, or the run was cancelled), the partitions that finished.
