@@ -415,12 +415,15 @@ describeWithMoto('the AWS engine through the CLI, against moto', () => {
 
     it('deploys the Distributed Map (ItemReader, ResultWriter, children), follows the map run’s item counts and reports the batch', async () => {
       await direct().s3.send(new PutObjectCommand({ Bucket: 'results-out', Key: `wide/_sfn-fanout/runs/${name}/batch.json`, Body: batchFile(name, 'SUCCEEDED') }));
+      await direct().s3.send(new PutObjectCommand({ Bucket: 'results-out', Key: `wide/_sfn-fanout/runs/${name}/manifest.json`, Body: JSON.stringify({ runId: name, status: 'SUCCEEDED' }) }));
       execution('SUCCEEDED', { status: 200, body: { mapRunArn, executionArn: 'x', status: 'SUCCEEDED', startDate: 1_795_000_003, maxConcurrency: 0, toleratedFailurePercentage: 100, toleratedFailureCount: 0, itemCounts: { pending: 0, running: 0, succeeded: 2, failed: 0, timedOut: 0, aborted: 0, total: 2, resultsWritten: 2 }, executionCounts: { pending: 0, running: 0, succeeded: 2, failed: 0, timedOut: 0, aborted: 0, total: 2, resultsWritten: 2 } } });
       const reportFile = path.join(await tempDir(), 'report.json');
       const run = await cli('wide', ['--map-mode', 'distributed', '--parameters', '{"WorkerMemorySize": "2048"}', '--report', reportFile], { step });
       expect(run.code).toBe(0);
       const report = JSON.parse(await readFile(reportFile, 'utf8')) as BatchReport;
       expect(report).toMatchObject({ engine: 'aws', status: 'SUCCEEDED', runId: name, wallMs: 120_000, totals: { partitions: 2, succeeded: 2, records: 20, workerMs: 120_000 }, result: { requests: 20 } });
+      // The manifest is there: nothing was left half published.
+      expect(report.partlyPublished).toBeUndefined();
       // 120 worker-seconds at 2 GB, 4 requests, 7 transitions.
       expect(report.cost).toEqual({ usd: expect.closeTo(240 * 0.0000133334 + 4 * 0.2e-6 + 7 * 0.025e-3, 10), lambdaGbSeconds: 240, requests: 4, stateTransitions: 7 });
       const stackId = (await describeStack('wide')).StackId!;
@@ -447,11 +450,12 @@ describeWithMoto('the AWS engine through the CLI, against moto', () => {
 
     it('reports a failed batch with every partition, and a role without DescribeMapRun only loses the item counts (B1)', async () => {
       await direct().s3.send(new PutObjectCommand({ Bucket: 'results-out', Key: `wide/_sfn-fanout/runs/${name}/batch.json`, Body: batchFile(name, 'FAILED') }));
+      await direct().s3.send(new PutObjectCommand({ Bucket: 'results-out', Key: `wide/_sfn-fanout/runs/${name}/manifest.json`, Body: JSON.stringify({ runId: name, status: 'FAILED' }) }));
       execution('FAILED', { status: 400, body: { __type: 'AccessDeniedException', message: `User is not authorized to perform: states:DescribeMapRun on resource: ${mapRunArn}` } });
       const run = await cli('wide', ['--map-mode', 'distributed', '--parameters', '{"WorkerMemorySize": "2048"}'], { step });
       expect(run.code).toBe(1);
       expect(run.out).toContain('SfnFanout.ToleratedFailureExceeded: More partitions failed than ToleratedFailurePercentage allows.');
-      expect(run.out).toMatch(/\n1\s+failed\s+2\.0 KiB\s+-\s+-\s+-\npartition 1 failed: Sandbox.Timedout: Task timed out after 900.00 seconds/);
+      expect(run.out).toMatch(/\n1\s+failed\s+2\.0 KiB\s+-\s+-\s+-\s+-\npartition 1 failed: Sandbox.Timedout: Task timed out after 900.00 seconds/);
       expect(run.err.match(/Cannot read the Distributed Map's progress/g)).toHaveLength(1);
       expect(named(run.calls, 'DescribeMapRun')).toHaveLength(1);
     });

@@ -67,7 +67,7 @@ describe('the CLI', () => {
     const output = await tempDir();
     const { code, out } = await cli(['run', '--input', sample, '--output', output, '--handler', exampleHandler, '--partitions', '3', '--summary', path.join(output, 's.md'), '--report', path.join(output, 'r.json')]);
     expect(code).toBe(0);
-    expect(out).toMatch(/^partition\s+status\s+bytes\s+records\s+rejected\s+duration\n0\s+succeeded/);
+    expect(out).toMatch(/^partition\s+status\s+bytes\s+read\s+handed\s+rejected\s+duration\n0\s+succeeded/);
     expect(out).toContain('SUCCEEDED: 3 partitions (3 succeeded, 0 failed), 15,438 records');
     expect(await readFile(path.join(output, 's.md'), 'utf8')).toContain('```mermaid');
     expect(JSON.parse(await readFile(path.join(output, 'r.json'), 'utf8'))).toMatchObject({ status: 'SUCCEEDED', totals: { records: 15438 } });
@@ -103,7 +103,7 @@ describe('the CLI', () => {
     const output = await tempDir();
     const { code, out } = await cli(['run', '--input', path.join(sample, first!), '--output', output, '--handler', exampleHandler, '--partitions', '1', '--concurrency', '1']);
     expect(code).toBe(0);
-    expect(out).toContain(`SUCCEEDED: 1 partitions (1 succeeded, 0 failed), ${lines.toLocaleString('en-US')} records`);
+    expect(out).toContain(`SUCCEEDED: 1 partition (1 succeeded, 0 failed), ${lines.toLocaleString('en-US')} records read`);
   });
 
   it.each([
@@ -156,7 +156,7 @@ describe.each([
     expect(action.summary).toContain('## ✅ sfn-fanout batch succeeded');
     expect(action.summary).toContain('```mermaid');
     const outputs = parseOutputFile(action.outputFile);
-    expect(outputs).toMatchObject({ status: 'SUCCEEDED', partitions: '4', succeeded: '4', failed: '0', records: '15438', rejected: '0' });
+    expect(outputs).toMatchObject({ status: 'SUCCEEDED', partitions: '4', succeeded: '4', failed: '0', unfinished: '0', records: '15438', handed: '15438', rejected: '0', 'result-partial': 'false', 'result-truncated': 'false' });
     expect(JSON.parse(outputs.result!).requests).toBe(15438);
     expect(JSON.parse(await readFile(outputs['report-path']!, 'utf8')).runId).toBe(outputs['run-id']);
   });
@@ -166,6 +166,20 @@ describe.each([
     expect(action.code).toBe(1);
     expect(action.stdout).toContain('::error::partitions "many" must be a whole number from 1 to 10000.');
     expect(action.outputFile).toBe('');
+  });
+
+  it('caps the result output under GitHub’s 1 MB of outputs: valid JSON marked truncated, pointing at the report file, which has it whole', async () => {
+    const input = await tempDir();
+    await writeFile(path.join(input, 'a.txt'), 'one line\n');
+    const action = await runAction(entry, { engine: 'local', input, output: await tempDir(), handler: path.join(root, '__tests__/fixtures/big-result-handler.ts'), format: 'lines', partitions: '1', concurrency: '1' });
+    expect(action.code).toBe(0);
+    const outputs = parseOutputFile(action.outputFile);
+    expect(Buffer.byteLength(action.outputFile)).toBeLessThan(1024 * 1024);
+    expect(outputs['result-truncated']).toBe('true');
+    expect(JSON.parse(outputs.result!)).toEqual({ truncated: true, reportPath: outputs['report-path'], message: expect.stringContaining('report-path') });
+    const report = JSON.parse(await readFile(outputs['report-path']!, 'utf8')) as { result: Record<string, number> };
+    expect(Object.keys(report.result)).toHaveLength(30_000);
+    expect(report.result['key-029999']).toBe(29_999);
   });
 });
 

@@ -32,6 +32,6 @@ describe('gzip objects are weighed by what they decompress to', () => {
     const run = await cli(['run', '--input', input, '--output', await tempDir(), '--handler', exampleHandler, '--partitions', '7', '--concurrency', '1']);
     expect(run.code).toBe(0);
     expect(run.err).toContain(why);
-    expect(run.out).toContain('SUCCEEDED: 1 partitions (1 succeeded, 0 failed), 500 records');
+    expect(run.out).toContain('SUCCEEDED: 1 partition (1 succeeded, 0 failed), 500 records');
   });
 });

@@ -11,7 +11,7 @@ const MiB = 1024 * 1024;
 /** A store that counts the ranges read from it. */
 function countingReads(store: ObjectStore): { store: ObjectStore; reads: (ByteRange | undefined)[] } {
   const reads: (ByteRange | undefined)[] = [];
-  return { reads, store: { uri: store.uri, list: () => store.list(), write: (k, b) => store.write(k, b), uriOf: (k) => store.uriOf(k), copy: (from, to) => store.copy(from, to), read: (key, range, identity) => (reads.push(range), store.read(key, range, identity)) } };
+  return { reads, store: { uri: store.uri, list: () => store.list(), write: (k, b) => store.write(k, b), writer: (k) => store.writer(k), uriOf: (k) => store.uriOf(k), copy: (from, to) => store.copy(from, to), read: (key, range, identity) => (reads.push(range), store.read(key, range, identity)) } };
 }
 
 describe('gzip objects are weighed by what they decompress to', () => {

@@ -11,6 +11,15 @@ describe('choosing the map mode', () => {
     });
   });
 
+  it('says how many partitions a local run runs at once: its Lambda environments, not Inline’s 40', () => {
+    expect(chooseMapMode('auto', { partitions: 4, maxConcurrency: 0, largestPartitionBytes: MiB, localEnvironments: 2 }).reason).toBe(
+      'Map mode INLINE: 4 partitions at concurrency up to 40 fit an Inline Map; this local run has 2 Lambda environments, so at most 2 run at once.',
+    );
+    expect(chooseMapMode('auto', { partitions: 1, maxConcurrency: 0, largestPartitionBytes: MiB, localEnvironments: 8 }).reason).toBe(
+      'Map mode INLINE: 1 partition at concurrency up to 40 fits an Inline Map; this local run has 8 Lambda environments, so at most 1 run at once.',
+    );
+  });
+
   it('goes Distributed one partition past the limit, and says why', () => {
     expect(chooseMapMode('auto', { partitions: 1001, maxConcurrency: 0, largestPartitionBytes: 64 * MiB }).reason).toBe(
       'Map mode DISTRIBUTED: 1,001 partitions are more than an Inline Map holds with room (1,000); children EXPRESS: the largest partition should take about 3 s at 30 MB/s, well within the 5-minute EXPRESS limit.',

@@ -123,7 +123,7 @@ describe('a single file or object as the input', () => {
       const output = await tempDir();
       const { code, out } = await cli(['run', '--input', 's3://single-input/logs/app.ndjson', '--output', output, '--handler', exampleHandler, '--s3-endpoint', s3.endpoint, '--region', 'us-east-1', '--concurrency', '1']);
       expect(code).toBe(0);
-      expect(out).toContain('SUCCEEDED: 1 partitions (1 succeeded, 0 failed), 7 records');
+      expect(out).toContain('SUCCEEDED: 1 partition (1 succeeded, 0 failed), 7 records');
       const missing = await cli(['plan', '--input', 's3://single-input/logs/missing.csv', '--s3-endpoint', s3.endpoint, '--region', 'us-east-1']);
       expect(missing).toMatchObject({ code: 2, err: 'Cannot list s3://single-input/logs/missing.csv: no object has that key. End the URI with / if it is a folder.\n' });
     });

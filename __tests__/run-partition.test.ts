@@ -26,7 +26,7 @@ function countingBytes(store: ObjectStore): { store: ObjectStore; bytes: Map<str
       yield chunk;
     }
   }
-  return { bytes, store: { uri: store.uri, list: () => store.list(), read, write: (k, b) => store.write(k, b), copy: (from, to) => store.copy(from, to), uriOf: (k) => store.uriOf(k) } };
+  return { bytes, store: { uri: store.uri, list: () => store.list(), read, write: (k, b) => store.write(k, b), writer: (k) => store.writer(k), copy: (from, to) => store.copy(from, to), uriOf: (k) => store.uriOf(k) } };
 }
 
 async function fixture(files: Record<string, string | Buffer>) {
@@ -202,6 +202,7 @@ describe('the worker runtime', () => {
         read: (key, range, identity) => store.read(key, range, identity),
         copy: (from, to) => store.copy(from, to),
         uriOf: (key) => store.uriOf(key),
+        writer: (key) => store.writer(key),
         write: async (key, body) => {
           await new Promise((resolve) => setTimeout(resolve, delay(writes++)));
           await store.write(key, body);
@@ -309,6 +310,7 @@ describe('the worker runtime', () => {
       status: 'succeeded',
       bytes: 5,
       records: 2,
+      handed: 2,
       rejected: 0,
       rejectedSamples: [],
       outputs: [],

@@ -98,12 +98,14 @@ describe('the steps of the state machine', () => {
     for (const item of partitioned.partitions) summaries.push(await workStep({ job, runId, item }, deps));
     expect(Buffer.byteLength(JSON.stringify(summaries[0]))).toBeLessThan(200);
     const batch = await reduceStep({ job, runId, plan: partitioned.plan, partitions: summaries, toleratedFailurePercentage: 0 }, deps);
-    const stats = batch.result as { requests: number; byStatus: Record<string, number>; latencyMs: { p50: number } };
-    expect(batch).toMatchObject({ status: 'SUCCEEDED', partitions: 4, succeeded: 4, failed: 0, records: 15438, rejected: 0 });
+    expect(batch).toMatchObject({ status: 'SUCCEEDED', partitions: 4, succeeded: 4, failed: 0, records: 15438, handed: 15438, rejected: 0 });
+    // The merged result goes to the batch file, never through the state machine.
+    expect(batch).not.toHaveProperty('result');
+    const written = JSON.parse(await readFile(path.join(output, '_sfn-fanout/runs/exec-1/batch.json'), 'utf8'));
+    const stats = written.result as { requests: number; byStatus: Record<string, number>; latencyMs: { p50: number } };
     expect(stats.requests).toBe(15438);
     expect(Object.values(stats.byStatus).reduce((a, b) => a + b)).toBe(15438);
     expect(stats.latencyMs.p50).toBeGreaterThan(20);
-    const written = JSON.parse(await readFile(path.join(output, '_sfn-fanout/runs/exec-1/batch.json'), 'utf8'));
     expect(written).toMatchObject({ runId: 'exec-1', status: 'SUCCEEDED', records: 15438 });
     expect(written.outcomes.map((o: { id: number; records: number }) => o.id)).toEqual([0, 1, 2, 3]);
   });
@@ -139,7 +141,8 @@ describe('the output commit protocol', () => {
     );
 
     const batch = await reduceStep({ job, runId, plan, partitions: [counted], toleratedFailurePercentage: 0 }, deps);
-    expect(batch).toMatchObject({ status: 'SUCCEEDED', records: 3, rejected: 1, result: { sum: 3 } });
+    expect(batch).toMatchObject({ status: 'SUCCEEDED', records: 3, rejected: 1 });
+    expect(JSON.parse(await readFile(path.join(output, '_sfn-fanout/runs/commit-1/batch.json'), 'utf8'))).toMatchObject({ result: { sum: 3 } });
     expect(await readFile(path.join(output, 'partitions/part-00000/sum.txt'), 'utf8')).toBe('3');
     expect((await readFile(path.join(output, 'rejected/part-00000.jsonl'), 'utf8')).trim().split('\n').map((line) => (JSON.parse(line) as { line: string }).line)).toEqual(['{"n":-1}']);
     expect(JSON.parse(await readFile(path.join(output, '_sfn-fanout/runs/commit-1/manifest.json'), 'utf8'))).toEqual({
@@ -156,23 +159,23 @@ describe('the output commit protocol', () => {
 
 describe('reducing partition outcomes', () => {
   const ok = (id: number, result: unknown): PartitionOutcome => ({
-    id, status: 'succeeded', attempt: 'a', bytes: 10, records: 2, rejected: 0, rejectedSamples: [], outputs: [], staged: [], startedAt: 0, finishedAt: 1, result,
+    id, status: 'succeeded', attempt: 'a', bytes: 10, records: 2, handed: 2, rejected: 0, rejectedSamples: [], outputs: [], staged: [], startedAt: 0, finishedAt: 1, result,
   });
   const failed = (id: number): PartitionOutcome => ({ id, status: 'failed', bytes: 10, error: 'Error', cause: 'boom' });
 
-  it('sums numbers, concatenates arrays and merges objects in partition order', () => {
-    const batch = reduceOutcomes([ok(1, { n: 2, seen: ['b'], by: { x: 1 } }), ok(0, { n: 1, seen: ['a'], by: { x: 1, y: 5 } })], defaultMerge, 0);
+  it('sums numbers, concatenates arrays and merges objects in partition order', async () => {
+    const batch = await reduceOutcomes([ok(1, { n: 2, seen: ['b'], by: { x: 1 } }), ok(0, { n: 1, seen: ['a'], by: { x: 1, y: 5 } })], undefined, 0);
     expect(batch.result).toEqual({ n: 3, seen: ['a', 'b'], by: { x: 2, y: 5 } });
   });
 
-  it('fails the batch only when failed partitions exceed the tolerated percentage', () => {
+  it('fails the batch only when failed partitions exceed the tolerated percentage', async () => {
     const outcomes = [ok(0, 1), ok(1, 1), ok(2, 1), failed(3)];
-    expect(reduceOutcomes(outcomes, defaultMerge, 25)).toMatchObject({ status: 'SUCCEEDED', succeeded: 3, failed: 1, result: 3, failures: [{ id: 3, error: 'Error', cause: 'boom' }] });
-    expect(reduceOutcomes(outcomes, defaultMerge, 24.9)).toMatchObject({ status: 'FAILED' });
+    expect(await reduceOutcomes(outcomes, undefined, 25)).toMatchObject({ status: 'SUCCEEDED', succeeded: 3, failed: 1, result: 3, failures: [{ id: 3, error: 'Error', cause: 'boom' }] });
+    expect(await reduceOutcomes(outcomes, undefined, 24.9)).toMatchObject({ status: 'FAILED' });
   });
 
-  it('succeeds with a null result for an empty batch', () => {
-    expect(reduceOutcomes([], defaultMerge, 0)).toMatchObject({ status: 'SUCCEEDED', partitions: 0, result: null });
+  it('succeeds with a null result for an empty batch', async () => {
+    expect(await reduceOutcomes([], undefined, 0)).toMatchObject({ status: 'SUCCEEDED', partitions: 0, result: null });
   });
 
   it('refuses to guess between two different strings and says to export merge', () => {

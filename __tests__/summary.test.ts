@@ -1,8 +1,9 @@
+import fc from 'fast-check';
 import { micromark } from 'micromark';
 import { gfm, gfmHtml } from 'micromark-extension-gfm';
 import type { BatchReport, PartitionRow } from '../src/report/batch-report.ts';
 import { consoleText, renderConsoleReport } from '../src/report/console.ts';
-import { escapeMarkdown } from '../src/report/markdown.ts';
+import { escapeMarkdown, jsonPreview } from '../src/report/markdown.ts';
 import { SUMMARY_BYTE_LIMIT, renderDeployFailure, renderSummary } from '../src/report/summary.ts';
 
 function report(partitions: PartitionRow[], extra: Partial<BatchReport> = {}): BatchReport {
@@ -17,7 +18,8 @@ function report(partitions: PartitionRow[], extra: Partial<BatchReport> = {}): B
     startedAt: 0,
     finishedAt: 10_000,
     wallMs: 10_000,
-    totals: { partitions: partitions.length, succeeded, failed: partitions.length - succeeded, records: 100, rejected: 0, bytes: 2048, workerMs: 40_000 },
+    totals: { partitions: partitions.length, succeeded, failed: partitions.length - succeeded, records: 100, handed: 100, rejected: 0, bytes: 2048, workerMs: 40_000 },
+    resultPartial: false,
     partitions,
     result: { requests: 100 },
     links: [],
@@ -32,8 +34,11 @@ describe('the job summary', () => {
     const text = renderSummary(report([ok(0), ok(1, 3000)]));
     expect(text).toContain('## ✅ sfn-fanout batch succeeded');
     expect(text).toContain('| Effective parallelism | 4.0× |');
-    expect(text).toContain('| 1 | ✅ succeeded | 1.0 KiB | 10 | 0 | 3.0 s |');
-    expect(text).toContain('```mermaid\ngantt\n    dateFormat x\n    axisFormat %M:%S.%L\n    section partitions\n    p0 :0, 1000\n    p1 :10, 3010\n```');
+    expect(text).toContain('| 1 | ✅ succeeded | 1.0 KiB | 10 | – | 0 | 3.0 s | – |');
+    // No environment recorded: the rows are packed into slots by time; both overlap, so two slots.
+    expect(text).toContain(
+      '```mermaid\n---\ndisplayMode: compact\n---\ngantt\n    dateFormat x\n    axisFormat %M:%S\n    section slot 1 (environment not recorded)\n    p0 :0, 1000\n    section slot 2 (environment not recorded)\n    p1 :10, 3010\n```',
+    );
     expect(text).toContain('<pre>{\n  &quot;requests&quot;: 100\n}</pre>');
   });
 
@@ -48,7 +53,7 @@ describe('the job summary', () => {
     );
     expect(text).not.toMatch(/<img|<script|<b>|<\/pre><script/);
     expect(text).not.toContain('```mermaid\nline2');
-    expect(text).toContain(`| 7 | Error\\|X | ${escapeMarkdown(hostile)} |`);
+    expect(text).toContain(`| 7 | Error\\|X | ${escapeMarkdown(hostile)} | – | – |`);
     expect(escapeMarkdown(hostile)).toBe(
       'a\\|b &lt;img src=x onerror=alert\\(1\\)&gt; &#96;code&#96; &#96;&#96;&#96;mermaid line2 \\[click\\]\\(https\\://evil.example\\) \\@team',
     );
@@ -56,23 +61,26 @@ describe('the job summary', () => {
     // Every table row still has exactly its columns: no escaped pipe split a cell.
     const failedRows = text.split('\n').filter((l) => l.startsWith('| 7 | Error'));
     expect(failedRows).toHaveLength(1);
-    for (const line of failedRows) expect(line.split(/(?<!\\)\|/).length).toBe(5);
+    for (const line of failedRows) expect(line.split(/(?<!\\)\|/).length).toBe(7);
   });
 
-  it('stays under GitHub’s 1 MiB limit for 10,000 partitions and says how many rows it left out', () => {
-    const partitions = Array.from({ length: 10_000 }, (_, id) => (id % 1000 === 999 ? { id, status: 'failed' as const, bytes: 5, error: 'Sandbox.Timedout', message: 'x'.repeat(3000) } : ok(id, 1000 + (id % 97))));
+  it('stays under GitHub’s 1 MiB limit for 10,000 partitions and says how many rows of each section it left out', () => {
+    const partitions = Array.from({ length: 10_000 }, (_, id) => (id % 100 === 99 ? { id, status: 'failed' as const, bytes: 5, error: 'Sandbox.Timedout', message: 'x'.repeat(3000) } : ok(id, 1000 + (id % 97))));
     const text = renderSummary(report(partitions));
     expect(Buffer.byteLength(text)).toBeLessThanOrEqual(SUMMARY_BYTE_LIMIT);
-    expect(text).toContain('9,800 of 10,000 partitions left out: shown are the failed and the slowest.');
-    expect(text).toContain('### Failed partitions (10)');
-    expect(text).toContain('| 999 | ❌ failed |');
+    expect(text).toContain('### Failed partitions (100)');
+    expect(text).toContain('50 more failed partitions are in the JSON report.');
+    expect(text).toContain('| 99 | Sandbox.Timedout | ' + 'x'.repeat(300) + '… \\(3,000 characters in the JSON report\\) | – | – |');
+    // The folded table still lists every partition: about 65 bytes a row.
+    expect(text).toContain('<details><summary>All partitions (10,000)</summary>');
+    expect(text).toContain('| 9998 | ✅ succeeded |');
   });
 
-  it('halves the rows until the summary fits a smaller limit', () => {
+  it('halves the folded table until the summary fits a smaller limit', () => {
     const partitions = Array.from({ length: 500 }, (_, id) => ok(id));
-    const text = renderSummary(report(partitions), { maxBytes: 8000 });
-    expect(Buffer.byteLength(text)).toBeLessThanOrEqual(8000);
-    expect(text).toMatch(/of 500 partitions left out/);
+    const text = renderSummary(report(partitions), { maxBytes: 20_000 });
+    expect(Buffer.byteLength(text)).toBeLessThanOrEqual(20_000);
+    expect(text).toMatch(/The first [\d,]+ of 500 partitions: all are in the JSON report/);
   });
 
   it('puts the execution error in the summary of a failed batch', () => {
@@ -92,6 +100,25 @@ describe('the job summary', () => {
         '| WorkerRole | AWS\\:\\:IAM\\:\\:Role | CREATE\\_FAILED | not authorized\\: iam\\:CreateRole \\| &lt;b&gt; |\n' +
         '| WorkerFunction | AWS\\:\\:Lambda\\:\\:Function | CREATE\\_FAILED | Resource creation cancelled |\n',
     );
+  });
+});
+
+describe('the result as the summary shows it', () => {
+  it('is JSON.stringify’s text, indented or compact, whenever it fits', () => {
+    fc.assert(
+      fc.property(fc.jsonValue(), fc.constantFrom(0, 2), (value, indent) => {
+        expect(jsonPreview(value, 1e9, indent)).toEqual({ text: JSON.stringify(value, null, indent), cut: false });
+      }),
+      { numRuns: 300, seed: 14 },
+    );
+  });
+
+  it('is cut at the limit without serialising the rest: the start of JSON.stringify’s text', () => {
+    const big = Object.fromEntries(Array.from({ length: 200_000 }, (_, i) => [`key-${i}`, [i, 'x'.repeat(i % 5)]]));
+    const whole = JSON.stringify(big, null, 2);
+    const preview = jsonPreview(big, 20_000);
+    expect(preview).toEqual({ text: whole.slice(0, 20_000), cut: true });
+    expect(jsonPreview('y'.repeat(50_000), 100)).toEqual({ text: `"${'y'.repeat(99)}`, cut: true });
   });
 });
 

@@ -19101,7 +19101,7 @@ const RestoreRequestType = {
 __webpack_unused_export__ = AbacStatus$;
 __webpack_unused_export__ = AbortIncompleteMultipartUpload$;
 __webpack_unused_export__ = AbortMultipartUpload$;
-__webpack_unused_export__ = AbortMultipartUploadCommand;
+exports.tfP = AbortMultipartUploadCommand;
 __webpack_unused_export__ = AbortMultipartUploadOutput$;
 __webpack_unused_export__ = AbortMultipartUploadRequest$;
 __webpack_unused_export__ = AccelerateConfiguration$;
@@ -19153,7 +19153,7 @@ __webpack_unused_export__ = ChecksumMode;
 __webpack_unused_export__ = ChecksumType;
 __webpack_unused_export__ = CommonPrefix$;
 __webpack_unused_export__ = CompleteMultipartUpload$;
-__webpack_unused_export__ = CompleteMultipartUploadCommand;
+exports.Gym = CompleteMultipartUploadCommand;
 __webpack_unused_export__ = CompleteMultipartUploadOutput$;
 __webpack_unused_export__ = CompleteMultipartUploadRequest$;
 __webpack_unused_export__ = CompletedMultipartUpload$;
@@ -19179,7 +19179,7 @@ __webpack_unused_export__ = CreateBucketMetadataTableConfigurationRequest$;
 __webpack_unused_export__ = CreateBucketOutput$;
 __webpack_unused_export__ = CreateBucketRequest$;
 __webpack_unused_export__ = CreateMultipartUpload$;
-__webpack_unused_export__ = CreateMultipartUploadCommand;
+exports.nG4 = CreateMultipartUploadCommand;
 __webpack_unused_export__ = CreateMultipartUploadOutput$;
 __webpack_unused_export__ = CreateMultipartUploadRequest$;
 __webpack_unused_export__ = CreateSession$;
@@ -19779,7 +19779,7 @@ __webpack_unused_export__ = UpdateObjectEncryptionCommand;
 __webpack_unused_export__ = UpdateObjectEncryptionRequest$;
 __webpack_unused_export__ = UpdateObjectEncryptionResponse$;
 __webpack_unused_export__ = UploadPart$;
-__webpack_unused_export__ = UploadPartCommand;
+exports.iVK = UploadPartCommand;
 __webpack_unused_export__ = UploadPartCopy$;
 __webpack_unused_export__ = UploadPartCopyCommand;
 __webpack_unused_export__ = UploadPartCopyOutput$;
@@ -80606,7 +80606,7 @@ exports.JSONPath = JSONPath;
 
 __nccwpck_require__.a(__webpack_module__, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
 /* harmony import */ var _require_node_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(8898);
-/* harmony import */ var _cli_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(3529);
+/* harmony import */ var _cli_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(3344);
 /* harmony import */ var _launcher_js__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(826);
 // First: it checks the Node.js version before the rest of the CLI loads.
 
@@ -80718,7 +80718,7 @@ if (problem !== undefined) {
 
 /***/ }),
 
-/***/ 3529:
+/***/ 3344:
 /***/ ((__unused_webpack___webpack_module__, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -80768,8 +80768,16 @@ class errors_UnreadRecordsError extends (/* unused pure expression or super */ n
 /** The user's handler module is missing or exports nothing usable. */
 class errors_HandlerModuleError extends errors_FanoutError {
 }
-/** A partition rejected more records than the job tolerates. */
-class errors_RejectedRecordsError extends (/* unused pure expression or super */ null && (errors_FanoutError)) {
+/** A partition rejected more records than the job tolerates; it says how many it read, handed over and rejected. */
+class errors_RejectedRecordsError extends errors_FanoutError {
+    counts;
+    constructor(message, counts) {
+        super(message);
+        this.counts = counts;
+    }
+}
+/** The reducer's default merge met two values it cannot merge. */
+class errors_MergeError extends (/* unused pure expression or super */ null && (errors_FanoutError)) {
 }
 /** The run was cancelled (SIGINT, SIGTERM, a cancelled job) and stopped what it was doing. */
 class CancelledError extends errors_FanoutError {
@@ -80802,6 +80810,26 @@ async function concurrency_mapLimited(items, limit, task) {
     });
     await Promise.all(lanes);
     return results;
+}
+/**
+ * Runs `task` over `items` with at most `limit` in flight, and hands each result to `consume` in
+ * the items' order as soon as it and all before it are done: results that are consumed (merged,
+ * then dropped) need not all be held at once.
+ */
+async function concurrency_mapInOrder(items, limit, task, consume) {
+    const window = [];
+    let next = 0;
+    const start = () => {
+        const running = task(items[next++]);
+        // Awaited in order below; until then a failure must not count as unhandled.
+        running.catch(() => { });
+        window.push(running);
+    };
+    for (let index = 0; index < items.length; index += 1) {
+        while (next < items.length && window.length < Math.max(1, limit))
+            start();
+        await consume(await window.shift(), index);
+    }
 }
 /** Settles with `promise`, or rejects as soon as `signal` aborts; the promise left behind may settle unobserved. */
 function abortable(promise, signal) {
@@ -80905,7 +80933,22 @@ function formats_csvHeader(line, uri) {
     }
     return parseCsvLine(text);
 }
-function formats_csvDecoder(header) {
+/**
+ * Records as objects keyed by the header's names, built as JSON.parse builds an NDJSON record: a
+ * column named `__proto__` is a key like any other, never the record's prototype. A header that
+ * names a column twice is refused (`object` names the file in the error): the later column would
+ * silently overwrite the earlier one in every record.
+ */
+function formats_csvDecoder(header, object = 'the object') {
+    const seen = new Map();
+    header.forEach((name, index) => {
+        const first = seen.get(name);
+        if (first !== undefined) {
+            throw new DataError(`${object}: its CSV header names the column ${JSON.stringify(name)} twice (columns ${first + 1} and ${index + 1}), so one would overwrite the other in every record. Give each column its own name in the header line.`);
+        }
+        seen.set(name, index);
+    });
+    const protoColumn = header.indexOf('__proto__');
     return (line) => {
         const text = lineText(line);
         // Most lines quote nothing: a plain split is the same answer, several times faster.
@@ -80914,9 +80957,12 @@ function formats_csvDecoder(header) {
             throw new Error(`has ${fields.length} fields where the header has ${header.length}`);
         }
         const record = {};
-        header.forEach((name, index) => {
-            record[name] = fields[index];
-        });
+        for (let index = 0; index < header.length; index += 1) {
+            if (index === protoColumn)
+                Object.defineProperty(record, '__proto__', { value: fields[index], enumerable: true, writable: true, configurable: true });
+            else
+                record[header[index]] = fields[index];
+        }
         return record;
     };
 }
@@ -81126,6 +81172,174 @@ function optionalInteger(value, field, min, max) {
     return number;
 }
 
+;// CONCATENATED MODULE: ./lib/src/handler/merge.js
+
+/** How much of a string a merge error quotes: the message stays one short line, whatever the data. */
+const QUOTED_CHARS = 100;
+/**
+ * The reducer's default merge: numbers add up, arrays concatenate, objects merge key by key,
+ * a missing or null side takes the other. Anything else must be equal on both sides, or the
+ * handler has to export its own `merge`. Neither input is changed.
+ */
+function defaultMerge(a, b) {
+    return merge_mergeInto(owned(a), b);
+}
+/**
+ * The default merge of `b` into `into`, which the caller owns (made by `owned`, or returned by an
+ * earlier call): `into` is changed and returned, so folding N results costs their total size, not
+ * N copies of the growing total. What is taken from `b` is copied, so `b` is never changed later.
+ */
+function merge_mergeInto(into, b) {
+    return mergeAt(into, b, []);
+}
+function mergeAt(into, b, path) {
+    if (into === undefined || into === null)
+        return owned(b);
+    if (b === undefined || b === null)
+        return into;
+    if (typeof into === 'number' && typeof b === 'number')
+        return into + b;
+    if (Array.isArray(into) && Array.isArray(b)) {
+        for (const item of b)
+            into.push(owned(item));
+        return into;
+    }
+    if (isObject(into) && isObject(b)) {
+        for (const key of Object.keys(b)) {
+            path.push(key);
+            setKey(into, key, Object.hasOwn(into, key) ? mergeAt(into[key], b[key], path) : owned(b[key]));
+            path.pop();
+        }
+        return into;
+    }
+    if (into === b)
+        return into;
+    throw new MergeError(`Cannot merge result${path.map(pathPart).join('')}: ${quote(into)} and ${quote(b)} are neither numbers, arrays nor objects, and differ. Export a merge(a, b) function from the handler module.`);
+}
+/**
+ * A copy of a JSON value the merge may change. Its objects have no prototype, so a key from the
+ * data (`__proto__`, `constructor`, `toString`) is a key like any other: never an inherited value.
+ */
+function owned(value) {
+    if (Array.isArray(value))
+        return value.map(owned);
+    if (!isObject(value))
+        return value;
+    const copy = Object.create(null);
+    for (const key of Object.keys(value))
+        setKey(copy, key, owned(value[key]));
+    return copy;
+}
+function isObject(value) {
+    return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+/** Sets an own key; `__proto__` too, which an assignment to an ordinary object would take as its prototype. */
+function setKey(object, key, value) {
+    if (key === '__proto__')
+        Object.defineProperty(object, key, { value, enumerable: true, writable: true, configurable: true });
+    else
+        object[key] = value;
+}
+function pathPart(key) {
+    return /^[A-Za-z_$][\w$]*$/.test(key) ? `.${key}` : `[${quote(key)}]`;
+}
+/** A value as an error quotes it: short strings whole, long ones cut, objects and arrays by their size. */
+function quote(value) {
+    if (typeof value === 'string') {
+        return value.length <= QUOTED_CHARS ? JSON.stringify(value) : `${JSON.stringify(value.slice(0, QUOTED_CHARS))}… (${value.length} characters)`;
+    }
+    if (Array.isArray(value))
+        return `an array of ${value.length} items`;
+    if (isObject(value))
+        return `an object with ${Object.keys(value).length} keys`;
+    return String(value);
+}
+
+;// CONCATENATED MODULE: ./lib/src/partition/reduce.js
+
+/** Partitions in id order, a split one's halves in order: the order results are merged in. */
+function reduce_partitionOrder(a, b) {
+    return a.id - b.id || (a.split ?? '').localeCompare(b.split ?? '');
+}
+function reduce_resultFold(merge) {
+    return merge === undefined ? accumulating() : pairwise(merge);
+}
+function accumulating() {
+    let total = null;
+    return {
+        add: async (result) => {
+            total = mergeInto(total, result);
+        },
+        result: async () => total ?? null,
+    };
+}
+/** A binary counter of merged runs: the run at level k merges 2^k neighbouring results. */
+function pairwise(merge) {
+    const runs = [];
+    return {
+        add: async (result) => {
+            let run = { level: 0, value: result };
+            while (runs.length > 0 && runs.at(-1).level === run.level) {
+                const left = runs.pop();
+                run = { level: run.level + 1, value: await merge(left.value, run.value) };
+            }
+            runs.push(run);
+        },
+        result: async () => {
+            if (runs.length === 0)
+                return null;
+            let value = runs.pop().value;
+            while (runs.length > 0)
+                value = await merge(runs.pop().value, value);
+            return value ?? null;
+        },
+    };
+}
+/** Totals over outcomes (results left out): what both the batch file and the report count. */
+function reduce_countOutcomes(outcomes) {
+    let succeeded = 0;
+    let records = 0;
+    let handed = 0;
+    let rejected = 0;
+    let bytes = 0;
+    for (const outcome of outcomes) {
+        if (outcome.status === 'succeeded')
+            succeeded += 1;
+        records += outcome.records ?? 0;
+        handed += outcome.handed ?? 0;
+        rejected += outcome.rejected ?? 0;
+        bytes += outcome.bytes ?? 0;
+    }
+    return { partitions: outcomes.length, succeeded, failed: outcomes.length - succeeded, records, handed, rejected, bytes };
+}
+/** The batch fails when the share of failed partitions exceeds the tolerance. */
+function reduce_batchStatus(counts, toleratedFailurePercentage) {
+    return counts.partitions > 0 && (counts.failed / counts.partitions) * 100 > toleratedFailurePercentage ? 'FAILED' : 'SUCCEEDED';
+}
+/**
+ * Merges succeeded partitions in id order (so the result does not depend on finishing order) and
+ * decides the batch status. The reducer streams outcomes through a ResultFold instead; this is the
+ * same for outcomes already in memory.
+ */
+async function reduceOutcomes(outcomes, merge, toleratedFailurePercentage) {
+    const sorted = [...outcomes].sort(reduce_partitionOrder);
+    const fold = reduce_resultFold(merge);
+    for (const outcome of sorted)
+        if (outcome.status === 'succeeded')
+            await fold.add(outcome.result);
+    const counts = reduce_countOutcomes(sorted);
+    return {
+        status: reduce_batchStatus(counts, toleratedFailurePercentage),
+        ...counts,
+        toleratedFailurePercentage,
+        result: await fold.result(),
+        failures: reduce_failuresOf(sorted),
+    };
+}
+function reduce_failuresOf(outcomes) {
+    return outcomes.filter((outcome) => outcome.status === 'failed').map(({ id, error, cause }) => ({ id, error, cause }));
+}
+
 ;// CONCATENATED MODULE: ./lib/src/lambda-error.js
 /**
  * A function error as Step Functions reports it: the error name is the function's errorType
@@ -81174,6 +81388,7 @@ function redactingHandler(redactor, handler) {
 
 ;// CONCATENATED MODULE: ./lib/src/report/batch-report.js
 
+
 /** What a resumed run ran and what it reused, in one sentence; undefined for a run that resumed none. */
 function resumeSentence(report) {
     if (report.resumes === undefined)
@@ -81187,30 +81402,27 @@ function resumeSentence(report) {
 function rowName(row) {
     return row.split === undefined ? String(row.id) : `${row.id}/${row.split}`;
 }
-/** Builds the report from the facts of the execution and the batch file the reducer wrote (absent when it never ran). */
-function buildReport(facts, batch) {
-    const partitions = (batch?.outcomes ?? []).map((outcome) => outcome.status === 'succeeded'
-        ? {
-            id: outcome.id,
-            ...(outcome.split === undefined ? {} : { split: outcome.split }),
-            status: 'succeeded',
-            bytes: outcome.bytes,
-            records: outcome.records,
-            rejected: outcome.rejected,
-            startedAt: outcome.startedAt,
-            finishedAt: outcome.finishedAt,
-            durationMs: outcome.finishedAt - outcome.startedAt,
-            rejectedSamples: outcome.rejectedSamples,
-            outputs: outcome.outputs,
-            ...(outcome.ranIn === undefined ? {} : { ranIn: outcome.ranIn }),
-        }
-        : { id: outcome.id, ...(outcome.split === undefined ? {} : { split: outcome.split }), status: 'failed', bytes: outcome.bytes, error: outcome.error, message: causeMessage(outcome.cause) });
-    const failed = facts.error !== undefined || batch?.status === 'FAILED';
+/**
+ * Builds the report from the facts of the execution and the batch file the reducer wrote; without
+ * a batch file, from what the engine knows of the partitions that finished. Totals are counted from
+ * the partitions listed, so they never say less than the rows.
+ */
+function buildReport(facts, batch, known) {
+    const outcomes = [...(batch?.outcomes ?? known?.outcomes ?? [])].sort(reduce_partitionOrder);
+    const partitions = outcomes.map(rowOf);
+    const counts = reduce_countOutcomes(outcomes);
+    const planned = batch?.plan.partitions ?? known?.planned;
+    const unfinished = planned === undefined ? undefined : Math.max(0, planned - finishedPartitions(outcomes));
+    // A cancel that came after the commit point stopped nothing: the run is what its batch file says.
+    const lateCancel = batch !== undefined && facts.committed === true && facts.error?.name === 'ExecutionAborted';
+    const executionError = lateCancel ? undefined : facts.error;
+    const failed = executionError !== undefined || batch?.status === 'FAILED';
+    const error = executionError === undefined ? batch?.error : { name: executionError.name, message: causeMessage(executionError.cause) };
     return {
         engine: facts.engine,
         runId: facts.runId,
         status: failed ? 'FAILED' : 'SUCCEEDED',
-        ...(facts.error === undefined ? {} : { error: { name: facts.error.name, message: causeMessage(facts.error.cause) } }),
+        ...(error === undefined ? {} : { error }),
         input: facts.input,
         output: facts.output,
         format: facts.format,
@@ -81220,18 +81432,52 @@ function buildReport(facts, batch) {
         ...(batch === undefined ? {} : { plan: batch.plan, toleratedFailurePercentage: batch.toleratedFailurePercentage }),
         ...(batch?.resumes === undefined ? {} : { resumes: batch.resumes }),
         totals: {
-            partitions: batch?.partitions ?? 0,
-            succeeded: batch?.succeeded ?? 0,
-            failed: batch?.failed ?? 0,
-            records: batch?.records ?? 0,
-            rejected: batch?.rejected ?? 0,
-            bytes: batch?.bytes ?? 0,
+            ...counts,
             workerMs: partitions.reduce((sum, row) => sum + (row.durationMs ?? 0), 0),
+            ...(unfinished === undefined ? {} : { unfinished }),
         },
         partitions,
         result: batch?.result ?? null,
+        resultPartial: batch === undefined || batch.error !== undefined || counts.failed > 0 || (unfinished ?? 0) > 0,
+        ...(batch !== undefined && facts.committed === false ? { partlyPublished: true } : {}),
+        ...(lateCancel ? { cancelledAfterCommit: causeMessage(facts.error.cause) } : {}),
         links: facts.links ?? [],
     };
+}
+function rowOf(outcome) {
+    const name = { id: outcome.id, ...(outcome.split === undefined ? {} : { split: outcome.split }) };
+    if (outcome.status === 'failed') {
+        const failure = outcome;
+        const counts = failure.records === undefined ? {} : { records: failure.records, handed: failure.handed ?? 0, rejected: failure.rejected ?? 0 };
+        return { ...name, status: 'failed', bytes: failure.bytes, ...counts, error: failure.error, ...(failure.cause === undefined ? {} : { message: causeMessage(failure.cause) }) };
+    }
+    // A Map summary has only the attempt and records; an outcome (from the batch or outcome file) has the rest.
+    const full = outcome;
+    return {
+        ...name,
+        status: 'succeeded',
+        ...(full.bytes === undefined ? {} : { bytes: full.bytes }),
+        records: full.records,
+        ...(full.handed === undefined ? {} : { handed: full.handed }),
+        ...(full.rejected === undefined ? {} : { rejected: full.rejected }),
+        ...(full.lane === undefined ? {} : { lane: full.lane }),
+        ...(full.startedAt === undefined || full.finishedAt === undefined ? {} : { startedAt: full.startedAt, finishedAt: full.finishedAt, durationMs: full.finishedAt - full.startedAt }),
+        ...(full.rejectedSamples === undefined ? {} : { rejectedSamples: full.rejectedSamples }),
+        ...(full.outputs === undefined ? {} : { outputs: full.outputs }),
+        ...(full.ranIn === undefined ? {} : { ranIn: full.ranIn }),
+    };
+}
+/** Planned partitions with a final outcome: a split one counts once both its halves have one. */
+function finishedPartitions(outcomes) {
+    const halves = new Map();
+    let whole = 0;
+    for (const outcome of outcomes) {
+        if (outcome.split === undefined)
+            whole += 1;
+        else
+            halves.set(outcome.id, (halves.get(outcome.id) ?? 0) + 1);
+    }
+    return whole + [...halves.values()].filter((count) => count >= 2).length;
 }
 
 ;// CONCATENATED MODULE: ./lib/src/report/markdown.js
@@ -81251,7 +81497,7 @@ function markdown_escapeMarkdown(text) {
 function escapeHtml(text) {
     return consoleText(text).replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;').replace(/`/g, '&#96;');
 }
-function formatBytes(bytes) {
+function markdown_formatBytes(bytes) {
     const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
     let value = bytes;
     let unit = 0;
@@ -81272,8 +81518,70 @@ function formatDuration(ms) {
 function formatCount(n) {
     return n.toLocaleString('en-US');
 }
+/**
+ * The start of a JSON value's text as JSON.stringify(value, null, indent) writes it (`indent` 0:
+ * compact), cut at `maxChars`: it never serialises more of the value than it keeps, so a result of
+ * a million keys costs what its first lines cost.
+ */
+function markdown_jsonPreview(value, maxChars, indent = 2) {
+    let text = '';
+    const fits = (piece) => {
+        text += piece;
+        return text.length <= maxChars;
+    };
+    const [newline, colon] = indent === 0 ? ['', ':'] : ['\n', ': '];
+    const step = ' '.repeat(indent);
+    const walk = (node, margin) => {
+        if (typeof node !== 'object' || node === null)
+            return fits(JSON.stringify(typeof node === 'string' && node.length > maxChars ? node.slice(0, maxChars) : node) ?? 'null');
+        const list = Array.isArray(node) ? node : undefined;
+        const keys = list === undefined ? Object.keys(node) : undefined;
+        const count = list?.length ?? keys.length;
+        const [open, close] = list === undefined ? ['{', '}'] : ['[', ']'];
+        if (count === 0)
+            return fits(`${open}${close}`);
+        if (!fits(open))
+            return false;
+        for (let index = 0; index < count; index += 1) {
+            const name = keys === undefined ? '' : `${JSON.stringify(keys[index])}${colon}`;
+            if (!fits(`${index === 0 ? '' : ','}${newline}${margin}${step}${name}`))
+                return false;
+            if (!walk(list === undefined ? node[keys[index]] : list[index], `${margin}${step}`))
+                return false;
+        }
+        return fits(`${newline}${margin}${close}`);
+    };
+    return walk(value, '') ? { text, cut: false } : { text: text.slice(0, maxChars), cut: true };
+}
+
+;// CONCATENATED MODULE: ./lib/src/report/notes.js
+
+/** `1 partition`, `2 partitions`, with thousands separators. */
+function counted(n, noun) {
+    return `${formatCount(n)} ${noun}${n === 1 ? '' : 's'}`;
+}
+/** What a reader of the totals must also know: a partial result, outputs published in part, a cancel that came too late, a capped partition count. */
+function reportNotes(report) {
+    const notes = [];
+    const t = report.totals;
+    if (report.resultPartial) {
+        notes.push(report.result === null
+            ? 'there is no result: no partition’s result was merged (they failed or did not finish, or the merge failed)'
+            : `the result is partial: it merges ${counted(t.succeeded, 'partition')} of ${formatCount(t.partitions + (t.unfinished ?? 0))}; the others failed or did not finish`);
+    }
+    if (report.partlyPublished === true) {
+        notes.push('the reducer stopped before it wrote the run manifest: some of this run’s outputs may already be in partitions/ and rejected/, in place of an earlier run’s; a reader that follows the manifests reads none of them. Run again to publish them all');
+    }
+    if (report.cancelledAfterCommit !== undefined)
+        notes.push(`the cancel came after the reducer had committed the run, so it stopped nothing: ${report.cancelledAfterCommit}`);
+    const capped = report.plan?.cappedAt;
+    if (capped !== undefined)
+        notes.push(`the partition count was capped at max-partitions (${formatCount(capped)}), so partitions are bigger than partition-size: raise max-partitions for more, smaller ones`);
+    return notes;
+}
 
 ;// CONCATENATED MODULE: ./lib/src/report/console.js
+
 
 
 /**
@@ -81292,32 +81600,41 @@ function field(text) {
 }
 /** The partition table and totals as plain text, for a terminal or a CI log. */
 function renderConsoleReport(report, maxRows = 50) {
-    const header = ['partition', 'status', 'bytes', 'records', 'rejected', 'duration'];
+    const header = ['partition', 'status', 'bytes', 'read', 'handed', 'rejected', 'duration'];
+    const count = (n) => (n === undefined ? '-' : formatCount(n));
     const rows = report.partitions.slice(0, maxRows).map((row) => [
         rowName(row),
         row.status,
-        formatBytes(row.bytes),
-        row.records === undefined ? '-' : formatCount(row.records),
-        row.rejected === undefined ? '-' : formatCount(row.rejected),
+        row.bytes === undefined ? '-' : markdown_formatBytes(row.bytes),
+        count(row.records),
+        count(row.handed),
+        count(row.rejected),
         row.durationMs === undefined ? '-' : formatDuration(row.durationMs),
     ]);
     const widths = header.map((title, column) => Math.max(title.length, ...rows.map((row) => row[column].length)));
     const line = (cells) => cells.map((cell, column) => (column < 2 ? cell.padEnd(widths[column]) : cell.padStart(widths[column]))).join('  ');
     const lines = [line(header), ...rows.map(line)];
     if (report.partitions.length > maxRows)
-        lines.push(`... ${report.partitions.length - maxRows} more partitions in the JSON report`);
+        lines.push(`... ${formatCount(report.partitions.length - maxRows)} more partitions in the JSON report`);
     for (const row of report.partitions.filter((r) => r.status === 'failed').slice(0, 10)) {
         lines.push(`partition ${rowName(row)} failed: ${field(row.error)}: ${field(row.message)}`);
     }
-    const t = report.totals;
-    const parallelism = report.wallMs > 0 ? (t.workerMs / report.wallMs).toFixed(1) : '0.0';
-    lines.push('', `${report.status}: ${formatCount(t.partitions)} partitions (${t.succeeded} succeeded, ${t.failed} failed), ${formatCount(t.records)} records, ${formatCount(t.rejected)} rejected, ${formatBytes(t.bytes)} in ${formatDuration(report.wallMs)} (parallelism ${parallelism}x)`);
+    lines.push('', totalsLine(report));
     const resumed = resumeSentence(report);
     if (resumed !== undefined)
         lines.push(field(resumed));
+    for (const note of reportNotes(report))
+        lines.push(`note: ${note}`);
     if (report.error !== undefined)
         lines.push(`error: ${field(report.error.name)}: ${field(report.error.message)}`);
     return lines.join('\n');
+}
+/** The totals in one line: partitions by outcome, records read, handed over and rejected, bytes, time. */
+function totalsLine(report) {
+    const t = report.totals;
+    const parallelism = report.wallMs > 0 ? (t.workerMs / report.wallMs).toFixed(1) : '0.0';
+    const unfinished = (t.unfinished ?? 0) > 0 ? `, ${formatCount(t.unfinished)} not finished` : '';
+    return `${report.status}: ${counted(t.partitions + (t.unfinished ?? 0), 'partition')} (${formatCount(t.succeeded)} succeeded, ${formatCount(t.failed)} failed${unfinished}), ${counted(t.records, 'record')} read (${formatCount(t.handed)} handed to the handler, ${formatCount(t.rejected)} rejected), ${markdown_formatBytes(t.bytes)} in ${formatDuration(report.wallMs)} (parallelism ${parallelism}x)`;
 }
 /** One progress line: partitions done / running / failed, records/s and an ETA. */
 function renderProgress(progress, elapsedMs) {
@@ -81529,33 +81846,180 @@ function renderPlan(plan, sizing) {
     for (const partition of plan.partitions.slice(0, SHOWN)) {
         const first = partition.segments[0];
         const gzip = partition.segments.filter((segment) => !partition_plan_isSplittable(segment.key)).length;
-        const whole = gzip === 0 ? '' : `  (${gzip === 1 ? 'gzip: one object, read whole' : `${gzip} gzip objects, each read whole`}; ~${formatBytes(partition.uncompressedBytes ?? partition.bytes)} uncompressed)`;
-        lines.push(`${String(partition.id).padEnd(9)}  ${formatBytes(partition.bytes).padStart(10)}  ${String(partition.segments.length).padStart(8)}  ${first.key} [${first.start}, ${first.end})${whole}`);
+        const whole = gzip === 0 ? '' : `  (${gzip === 1 ? 'gzip: one object, read whole' : `${gzip} gzip objects, each read whole`}; ~${markdown_formatBytes(partition.uncompressedBytes ?? partition.bytes)} uncompressed)`;
+        lines.push(`${String(partition.id).padEnd(9)}  ${markdown_formatBytes(partition.bytes).padStart(10)}  ${String(partition.segments.length).padStart(8)}  ${first.key} [${first.start}, ${first.end})${whole}`);
     }
     if (plan.partitions.length > SHOWN)
         lines.push(`... ${plan.partitions.length - SHOWN} more`);
     const loads = plan.partitions.map((partition) => partition.uncompressedBytes ?? partition.bytes);
     const total = plan.uncompressedBytes ?? plan.bytes;
     const balance = loads.length === 0 ? 1 : Math.max(...loads) / (total / loads.length);
-    const uncompressed = plan.uncompressedBytes === undefined ? '' : ` (~${formatBytes(plan.uncompressedBytes)} uncompressed)`;
-    lines.push('', `${plan.objects} objects, ${formatBytes(plan.bytes)}${uncompressed} in ${plan.partitions.length} partitions; max/mean ${balance.toFixed(3)}${plan.uncompressedBytes === undefined ? '' : ' by uncompressed size'}${plan.cappedAt === undefined ? '' : ` (capped at max-partitions ${plan.cappedAt})`}`);
+    const uncompressed = plan.uncompressedBytes === undefined ? '' : ` (~${markdown_formatBytes(plan.uncompressedBytes)} uncompressed)`;
+    lines.push('', `${plan.objects} objects, ${markdown_formatBytes(plan.bytes)}${uncompressed} in ${plan.partitions.length} partitions; max/mean ${balance.toFixed(3)}${plan.uncompressedBytes === undefined ? '' : ' by uncompressed size'}${plan.cappedAt === undefined ? '' : ` (capped at max-partitions ${plan.cappedAt})`}`);
     const shortfall = partitionShortfall(plan, sizing);
     if (shortfall !== undefined)
         lines.push(shortfall);
     return lines.join('\n');
 }
 
+;// CONCATENATED MODULE: ./lib/src/report/result-output.js
+
+/** GitHub allows a step 1 MB of outputs in all: the result takes at most this much of it. */
+const RESULT_OUTPUT_BYTES = (/* unused pure expression or super */ null && (256 * 1024));
+/**
+ * The action's `result` output: the result as JSON, or, when that is too big for an output, a small
+ * JSON object that says so and where the whole result is. Always valid JSON; the result is
+ * serialised only as far as the cap.
+ */
+function resultOutput(result, reportPath, maxBytes = RESULT_OUTPUT_BYTES) {
+    const { text, cut } = jsonPreview(result, maxBytes, 0);
+    if (!cut && Buffer.byteLength(text) <= maxBytes)
+        return { json: text, truncated: false };
+    const message = `The result is more than the ${formatBytes(maxBytes)} of JSON this output holds (GitHub allows a step 1 MB of outputs): it is whole under "result" in the report file (report-path).`;
+    return { json: JSON.stringify({ truncated: true, reportPath, message }), truncated: true };
+}
+/** Reports up to this size are written indented, for people; bigger ones as they were serialised, compact. */
+const INDENTED_REPORT_BYTES = 1024 * 1024;
+/** The report file's text from the report's (already redacted) JSON. */
+function reportFileText(json) {
+    return json.length <= INDENTED_REPORT_BYTES ? `${JSON.stringify(JSON.parse(json), null, 2)}\n` : `${json}\n`;
+}
+
+;// CONCATENATED MODULE: ./lib/src/report/durations.js
+
+const BINS = 10;
+const BAR_WIDTH = 30;
+/** The value at quantile q (0-1) of sorted values: nearest rank, so it is always one of them. */
+function quantile(sorted, q) {
+    return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))];
+}
+/**
+ * How long partitions took: percentiles, then a histogram of ten equal bins from the fastest to
+ * the slowest, as a table (it renders wherever the summary does, and stays small at any scale).
+ */
+function renderDurations(rows) {
+    const durations = rows.flatMap((row) => (row.durationMs === undefined ? [] : [row.durationMs])).sort((a, b) => a - b);
+    if (durations.length === 0)
+        return '';
+    const at = (q) => formatDuration(quantile(durations, q));
+    const percentiles = `| Partitions | Fastest | p50 | p90 | p99 | Slowest |\n|---:|---:|---:|---:|---:|---:|\n| ${formatCount(durations.length)} | ${at(0)} | ${at(0.5)} | ${at(0.9)} | ${at(0.99)} | ${at(1)} |`;
+    const low = durations[0];
+    const width = (durations.at(-1) - low) / BINS;
+    if (width === 0)
+        return `### Durations\n\n${percentiles}`;
+    const counts = new Array(BINS).fill(0);
+    for (const duration of durations)
+        counts[Math.min(BINS - 1, Math.floor((duration - low) / width))] += 1;
+    const most = Math.max(...counts);
+    const bins = counts.map((count, bin) => {
+        const bar = count === 0 ? '' : '█'.repeat(Math.max(1, Math.round((count / most) * BAR_WIDTH)));
+        return `| ${formatDuration(low + bin * width)} – ${formatDuration(low + (bin + 1) * width)} | ${formatCount(count)} | ${bar} |`;
+    });
+    return `### Durations\n\n${percentiles}\n\n| Duration | Partitions | |\n|---|---:|---|\n${bins.join('\n')}`;
+}
+
+;// CONCATENATED MODULE: ./lib/src/report/timeline.js
+
+
+/** At most this many lanes (rows) and bars: a chart people can read, well inside mermaid's 50,000-character default limit. */
+const TIMELINE_LANES = 40;
+const TIMELINE_BARS = 1000;
+/**
+ * The Lambda environments that ran partitions, numbered 1, 2, ... in the order they first
+ * started one. The summary shows these numbers, never the names: a name comes from the
+ * environment a handler ran in.
+ */
+function laneNumbers(rows) {
+    const firstStart = new Map();
+    for (const row of rows) {
+        if (row.lane === undefined || row.startedAt === undefined)
+            continue;
+        firstStart.set(row.lane, Math.min(firstStart.get(row.lane) ?? Infinity, row.startedAt));
+    }
+    return new Map([...firstStart.entries()].sort((a, b) => a[1] - b[1] || (a[0] < b[0] ? -1 : 1)).map(([lane], index) => [lane, index + 1]));
+}
+/**
+ * A mermaid gantt chart with one row per Lambda environment (compact mode puts a lane's partitions
+ * side by side, so the gaps where it sat idle show). Over TIMELINE_LANES lanes or TIMELINE_BARS
+ * partitions it shows the lanes that started first, and says how many partitions it shows.
+ * Only generated names go in the chart, never text from the data.
+ */
+function renderTimeline(rows) {
+    const timed = rows.filter((row) => row.startedAt !== undefined && row.finishedAt !== undefined);
+    if (timed.length === 0)
+        return '';
+    const byLane = groupByLane(timed);
+    const shownLanes = [];
+    let bars = 0;
+    for (const [lane, laneRows] of byLane) {
+        if (shownLanes.length === TIMELINE_LANES || bars + laneRows.length > TIMELINE_BARS)
+            break;
+        shownLanes.push(lane);
+        bars += laneRows.length;
+    }
+    const origin = Math.min(...timed.map((row) => row.startedAt));
+    const lines = shownLanes.flatMap((lane) => [
+        `    section ${lane}`,
+        ...byLane.get(lane).map((row) => `    p${rowName(row).replace('/', '_')} :${row.status === 'failed' ? 'crit, ' : ''}${row.startedAt - origin}, ${Math.max(row.startedAt - origin + 1, row.finishedAt - origin)}`),
+    ]);
+    const untimed = rows.length - timed.length;
+    const shown = bars === timed.length
+        ? `All ${formatCount(bars)} timed partitions, one row per Lambda environment (${formatCount(byLane.size)}).`
+        : `Showing ${formatCount(bars)} of ${formatCount(timed.length)} timed partitions: the first ${formatCount(shownLanes.length)} of ${formatCount(byLane.size)} Lambda environments to start. All partitions are in the JSON report.`;
+    const note = untimed > 0 ? ` ${formatCount(untimed)} partitions have no timing (failed ones): see the table.` : '';
+    return ['### Timeline by Lambda environment', '', `${shown}${note}`, '', '```mermaid', '---', 'displayMode: compact', '---', 'gantt', '    dateFormat x', '    axisFormat %M:%S', ...lines, '```'].join('\n');
+}
+/**
+ * Rows by lane, each lane's rows by start time, lanes in the order they first started. A row with
+ * no recorded environment goes to the first `slot` free at its start (greedy interval packing):
+ * the fewest rows that show the same parallelism.
+ */
+function groupByLane(rows) {
+    const numbers = laneNumbers(rows);
+    const sorted = [...rows].sort((a, b) => a.startedAt - b.startedAt || a.id - b.id);
+    const groups = new Map();
+    const slotsFreeAt = [];
+    for (const row of sorted) {
+        let name;
+        if (row.lane !== undefined)
+            name = `lane ${numbers.get(row.lane)}`;
+        else {
+            let slot = slotsFreeAt.findIndex((freeAt) => freeAt <= row.startedAt);
+            if (slot === -1)
+                slot = slotsFreeAt.push(0) - 1;
+            slotsFreeAt[slot] = row.finishedAt;
+            name = `slot ${slot + 1} (environment not recorded)`;
+        }
+        const group = groups.get(name);
+        if (group === undefined)
+            groups.set(name, [row]);
+        else
+            group.push(row);
+    }
+    return groups;
+}
+
 ;// CONCATENATED MODULE: ./lib/src/report/summary.js
+
+
+
 
 
 /** GitHub drops a step summary over 1 MiB whole; stay well inside it. */
 const SUMMARY_BYTE_LIMIT = 1024 * 1024 - 64 * 1024;
-const DEFAULT_TABLE_ROWS = 200;
-const GANTT_ROWS = 60;
+/** Rows of the folded table of every partition; fewer when the summary would not fit. */
+const DEFAULT_TABLE_ROWS = 10_000;
+const FAILED_ROWS = 50;
+const SLOWEST_ROWS = 10;
+const SAMPLE_ROWS = 30;
+/** Characters of an error message or a rejected record's reason a table cell shows. */
+const MESSAGE_CHARS = 300;
 const RESULT_CHARS = 20_000;
 /**
- * The job summary, a pure function of the report. Big batches show the failed and the slowest
- * partitions and say how many rows were left out; the whole never passes `maxBytes`.
+ * The job summary, a pure function of the report, readable at 1,000 partitions and more: totals
+ * first, then the failed partitions, the slowest few, the spread of durations, a timeline by
+ * Lambda environment, and the table of every partition folded away. Each section says how many
+ * rows it leaves out; the whole never passes `maxBytes` (the folded table gives way first).
  */
 function renderSummary(report, options = {}) {
     const maxBytes = options.maxBytes ?? SUMMARY_BYTE_LIMIT;
@@ -81567,38 +82031,47 @@ function renderSummary(report, options = {}) {
             return truncateBytes(text, maxBytes);
     }
 }
-function render(report, maxRows) {
-    const shown = pickRows(report.partitions, maxRows);
-    const left = report.partitions.length - shown.length;
+function render(report, tableRows) {
     const resumed = resumeSentence(report);
     const sections = [statusLine(report), ...(resumed === undefined ? [] : [markdown_escapeMarkdown(resumed)]), totals(report)];
+    const notes = reportNotes(report);
+    if (notes.length > 0)
+        sections.push(notes.map((note) => `> **Note:** ${markdown_escapeMarkdown(note)}`).join('\n>\n'));
     if (report.error !== undefined) {
-        sections.push(`**${markdown_escapeMarkdown(report.error.name)}**: ${markdown_escapeMarkdown(report.error.message)}`);
+        sections.push(`**${markdown_escapeMarkdown(report.error.name)}**: ${markdown_escapeMarkdown(clip(report.error.message, 2000))}`);
     }
+    const lanes = laneNumbers(report.partitions);
     const failed = report.partitions.filter((row) => row.status === 'failed');
     if (failed.length > 0) {
-        const listed = failed.slice(0, maxRows);
-        sections.push(`### Failed partitions (${failed.length})\n\n| Partition | Error | Message |\n|---:|---|---|\n` +
-            listed.map((row) => `| ${rowName(row)} | ${markdown_escapeMarkdown(row.error ?? '')} | ${markdown_escapeMarkdown(row.message ?? '')} |`).join('\n') +
-            (failed.length > listed.length ? `\n\n${failed.length - listed.length} more failed partitions are in the JSON report.` : ''));
+        sections.push(`### Failed partitions (${formatCount(failed.length)})\n\n| Partition | Error | Message | Read | Rejected |\n|---:|---|---|---:|---:|\n` +
+            failed
+                .slice(0, FAILED_ROWS)
+                .map((row) => `| ${rowName(row)} | ${markdown_escapeMarkdown(row.error ?? '')} | ${markdown_escapeMarkdown(clip(row.message ?? '', MESSAGE_CHARS))} | ${dash(row.records, formatCount)} | ${dash(row.rejected, formatCount)} |`)
+                .join('\n') +
+            more(failed.length, FAILED_ROWS, 'failed partitions'));
     }
-    const rejected = report.partitions.filter((row) => (row.rejected ?? 0) > 0);
+    const timed = report.partitions.filter((row) => row.durationMs !== undefined);
+    if (timed.length > 1) {
+        const slowest = [...timed].sort((a, b) => b.durationMs - a.durationMs || a.id - b.id).slice(0, SLOWEST_ROWS);
+        sections.push(`### Slowest partitions\n\n| Partition | Duration | Bytes | Read | Lambda environment |\n|---:|---:|---:|---:|---:|\n` +
+            slowest.map((row) => `| ${rowName(row)} | ${formatDuration(row.durationMs)} | ${dash(row.bytes, markdown_formatBytes)} | ${dash(row.records, formatCount)} | ${laneOf(row, lanes)} |`).join('\n'));
+        sections.push(renderDurations(report.partitions));
+    }
+    const rejected = report.partitions.filter((row) => (row.rejectedSamples ?? []).length > 0);
     if (rejected.length > 0) {
-        const samples = rejected.slice(0, 10).flatMap((row) => (row.rejectedSamples ?? []).slice(0, 3).map((sample) => ({ id: row.id, ...sample })));
+        const samples = rejected.flatMap((row) => (row.rejectedSamples ?? []).slice(0, 3).map((sample) => ({ name: rowName(row), ...sample }))).slice(0, SAMPLE_ROWS);
         sections.push(`### Rejected records (${formatCount(report.totals.rejected)})\n\n| Partition | Object | Byte | Why |\n|---:|---|---:|---|\n` +
-            samples.map((s) => `| ${s.id} | ${markdown_escapeMarkdown(s.key)} | ${s.offset} | ${markdown_escapeMarkdown(s.message)} |`).join('\n'));
+            samples.map((s) => `| ${s.name} | ${markdown_escapeMarkdown(clip(s.key, MESSAGE_CHARS))} | ${s.offset} | ${markdown_escapeMarkdown(clip(s.message, MESSAGE_CHARS))} |`).join('\n') +
+            `\n\nSamples: up to 3 a partition. Every rejected record is in \`rejected/part-NNNNN.jsonl\` under the output.`);
     }
-    if (report.partitions.length > 0) {
-        sections.push(`### Partitions\n\n| Partition | Status | Bytes | Records | Rejected | Duration |\n|---:|---|---:|---:|---:|---:|\n` +
-            shown.map(partitionRow).join('\n') +
-            (left > 0 ? `\n\n${formatCount(left)} of ${formatCount(report.partitions.length)} partitions left out: shown are the failed and the slowest. All are in the JSON report.` : ''));
-        const timeline = gantt(report, maxRows);
-        if (timeline !== '')
-            sections.push(timeline);
-    }
-    sections.push(resultBlock(report.result));
+    const timeline = renderTimeline(report.partitions);
+    if (timeline !== '')
+        sections.push(timeline);
+    if (report.partitions.length > 0)
+        sections.push(partitionTable(report.partitions, tableRows, lanes));
+    sections.push(resultBlock(report.result, report.resultPartial));
     if (report.links.length > 0)
-        sections.push(report.links.map((link) => `[${markdown_escapeMarkdown(link.label)}](${encodeURI(link.url)})`).join(' · '));
+        sections.push(report.links.map((link) => `[${markdown_escapeMarkdown(link.label)}](${markdownUrl(link.url)})`).join(' · '));
     return sections.join('\n\n') + '\n';
 }
 function statusLine(report) {
@@ -81609,11 +82082,13 @@ function statusLine(report) {
 function totals(report) {
     const t = report.totals;
     const parallelism = report.wallMs > 0 ? t.workerMs / report.wallMs : 0;
+    const unfinished = (t.unfinished ?? 0) > 0 ? `, ${formatCount(t.unfinished)} not finished` : '';
     const rows = [
-        ['Partitions', `${formatCount(t.partitions)} (${formatCount(t.succeeded)} succeeded, ${formatCount(t.failed)} failed)`],
-        ['Records', formatCount(t.records)],
+        ['Partitions', `${formatCount(t.partitions + (t.unfinished ?? 0))} (${formatCount(t.succeeded)} succeeded, ${formatCount(t.failed)} failed${unfinished})`],
+        ['Records read', formatCount(t.records)],
+        ['Handed to the handler', formatCount(t.handed)],
         ['Rejected records', formatCount(t.rejected)],
-        ['Bytes', formatBytes(t.bytes)],
+        ['Bytes', markdown_formatBytes(t.bytes)],
         ['Wall time', formatDuration(report.wallMs)],
         ['Summed worker time', formatDuration(t.workerMs)],
         ['Effective parallelism', `${parallelism.toFixed(1)}×`],
@@ -81624,40 +82099,47 @@ function totals(report) {
     }
     const adapted = report.plan?.adapted;
     if (adapted !== undefined) {
-        rows.push(['Partition size', `at most ${formatBytes(adapted.maxPartitionBytes)}: run ${markdown_escapeMarkdown(adapted.fromRun)} measured ${formatBytes(adapted.bytesPerSecond)}/s, and a partition gets half the worker timeout`]);
+        rows.push(['Partition size', `at most ${markdown_formatBytes(adapted.maxPartitionBytes)}: run ${markdown_escapeMarkdown(adapted.fromRun)} measured ${markdown_formatBytes(adapted.bytesPerSecond)}/s, and a partition gets half the worker timeout`]);
     }
     const splits = new Set(report.partitions.filter((row) => row.split !== undefined).map((row) => row.id)).size;
     if (splits > 0)
         rows.push(['Split after a timeout', `${formatCount(splits)} partitions, each run again as two halves (rows n/1 and n/2)`]);
-    if (report.plan?.cappedAt !== undefined)
-        rows.push(['Note', `partition count capped at max-partitions (${report.plan.cappedAt})`]);
     return `| | |\n|---|---:|\n${rows.map(([name, value]) => `| ${name} | ${value} |`).join('\n')}`;
 }
-function partitionRow(row) {
-    const status = row.status === 'succeeded' ? '✅ succeeded' : '❌ failed';
-    const dash = (value, format) => (value === undefined ? '–' : format(value));
-    return `| ${rowName(row)} | ${status} | ${formatBytes(row.bytes)} | ${dash(row.records, formatCount)} | ${dash(row.rejected, formatCount)} | ${dash(row.durationMs, formatDuration)} |`;
+/** Every partition in id order, folded: it can be long. */
+function partitionTable(rows, maxRows, lanes) {
+    const shown = rows.slice(0, maxRows);
+    const status = (row) => (row.status === 'succeeded' ? '✅ succeeded' : '❌ failed');
+    const table = '| Partition | Status | Bytes | Read | Handed | Rejected | Duration | Lambda environment |\n|---:|---|---:|---:|---:|---:|---:|---:|\n' +
+        shown
+            .map((row) => `| ${rowName(row)} | ${status(row)} | ${dash(row.bytes, markdown_formatBytes)} | ${dash(row.records, formatCount)} | ${dash(row.handed, formatCount)} | ${dash(row.rejected, formatCount)} | ${dash(row.durationMs, formatDuration)} | ${laneOf(row, lanes)} |`)
+            .join('\n');
+    const left = rows.length > shown.length ? `\n\nThe first ${formatCount(shown.length)} of ${formatCount(rows.length)} partitions: all are in the JSON report.` : '';
+    return `<details><summary>All partitions (${formatCount(rows.length)})</summary>\n\n${table}${left}\n\n</details>`;
 }
-/** Failed partitions first, then the slowest; shown in partition order. */
-function pickRows(rows, maxRows) {
-    if (rows.length <= maxRows)
-        return [...rows];
-    const ranked = [...rows].sort((a, b) => Number(b.status === 'failed') - Number(a.status === 'failed') || (b.durationMs ?? 0) - (a.durationMs ?? 0) || a.id - b.id);
-    return ranked.slice(0, maxRows).sort((a, b) => a.id - b.id);
+function laneOf(row, lanes) {
+    return row.lane === undefined ? '–' : String(lanes.get(row.lane) ?? '–');
 }
-/** A mermaid timeline of the partitions; only generated names go in it, never untrusted text. */
-function gantt(report, maxRows) {
-    const timed = pickRows(report.partitions.filter((row) => row.startedAt !== undefined && row.finishedAt !== undefined), Math.min(maxRows, GANTT_ROWS));
-    if (timed.length === 0)
-        return '';
-    const origin = Math.min(...timed.map((row) => row.startedAt));
-    const lines = timed.map((row) => `    p${rowName(row).replace('/', '_')} :${row.status === 'failed' ? 'crit, ' : ''}${row.startedAt - origin}, ${Math.max(1, row.finishedAt - origin)}`);
-    return ['### Timeline', '', '```mermaid', 'gantt', '    dateFormat x', '    axisFormat %M:%S.%L', '    section partitions', ...lines, '```'].join('\n');
+function dash(value, format) {
+    return value === undefined ? '–' : format(value);
 }
-function resultBlock(result) {
-    const json = JSON.stringify(result, null, 2) ?? 'null';
-    const shown = json.length > RESULT_CHARS ? `${json.slice(0, RESULT_CHARS)}\n… (${formatCount(json.length - RESULT_CHARS)} more characters in the JSON report)` : json;
-    return `<details><summary>Reducer result</summary>\n\n<pre>${escapeHtml(shown)}</pre>\n\n</details>`;
+function more(total, shown, what) {
+    return total > shown ? `\n\n${formatCount(total - shown)} more ${what} are in the JSON report.` : '';
+}
+function clip(text, chars) {
+    return text.length <= chars ? text : `${text.slice(0, chars)}… (${formatCount(text.length)} characters in the JSON report)`;
+}
+/**
+ * A URL the engine made, as a Markdown link target: it is already percent-encoded (encoding it again
+ * turns a stack id's %3A into %253A); only what would end the link is encoded.
+ */
+function markdownUrl(url) {
+    return url.replace(/[\s()<>]/g, (char) => `%${char.charCodeAt(0).toString(16).toUpperCase().padStart(2, '0')}`);
+}
+function resultBlock(result, partial) {
+    const preview = markdown_jsonPreview(result, RESULT_CHARS);
+    const shown = preview.cut ? `${preview.text}\n… (the rest is in the JSON report)` : preview.text;
+    return `<details><summary>Reducer result${partial ? ' (partial: see the note above)' : ''}</summary>\n\n<pre>${escapeHtml(shown)}</pre>\n\n</details>`;
 }
 /** The summary of a deploy that failed before any execution: every failed resource and why. */
 function renderDeployFailure(stackName, message, failures) {
@@ -81681,6 +82163,21 @@ var client_lambda_dist_cjs = __nccwpck_require__(1696);
 var client_sts_dist_cjs = __nccwpck_require__(1695);
 // EXTERNAL MODULE: external "node:crypto"
 var external_node_crypto_ = __nccwpck_require__(7598);
+;// CONCATENATED MODULE: ./lib/src/report/cost.js
+const DEFAULT_PRICES = { lambdaGbSecond: 0.0000133334, lambdaPerMillionRequests: 0.2, perThousandStateTransitions: 0.025 };
+/**
+ * An estimate from what the report knows: worker durations times worker memory, one request per
+ * partition plus the partitioner and reducer, and the state transitions the template makes
+ * (Partition, Map, one task per partition, one more per failed one, Reduce, the check, the end).
+ */
+function estimateCost(report, workerMemoryMb, prices = DEFAULT_PRICES) {
+    const lambdaGbSeconds = (report.totals.workerMs / 1000) * (workerMemoryMb / 1024);
+    const requests = report.totals.partitions + 2;
+    const stateTransitions = 5 + report.totals.partitions + report.totals.failed;
+    const usd = lambdaGbSeconds * prices.lambdaGbSecond + (requests / 1e6) * prices.lambdaPerMillionRequests + (stateTransitions / 1000) * prices.perThousandStateTransitions;
+    return { usd, lambdaGbSeconds, requests, stateTransitions };
+}
+
 ;// CONCATENATED MODULE: ./lib/src/partition/outcome.js
 /** What one worker reports for its partition; both engines carry these to the reducer and report. */
 /** An error name in a summary is cut to this: names come from handlers too, and a summary must stay small. */
@@ -81729,19 +82226,182 @@ function outcome_runKey(runId, name) {
 }
 const outcome_BATCH_FILE = 'batch.json';
 
-;// CONCATENATED MODULE: ./lib/src/report/cost.js
-const DEFAULT_PRICES = { lambdaGbSecond: 0.0000133334, lambdaPerMillionRequests: 0.2, perThousandStateTransitions: 0.025 };
+;// CONCATENATED MODULE: ./lib/src/partition/attempt-output.js
+
+
+/** 12 hex digits (48 random bits): unique among one partition's attempts. */
+function attempt_output_newAttemptId() {
+    return randomUUID().replaceAll('-', '').slice(0, 12);
+}
 /**
- * An estimate from what the report knows: worker durations times worker memory, one request per
- * partition plus the partitioner and reducer, and the state transitions the template makes
- * (Partition, Map, one task per partition, one more per failed one, Reduce, the check, the end).
+ * Every file of an attempt starts with `_sfn-fanout/runs/<run>/attempts/part-NNNNN.<attempt>`:
+ * `.json` (its outcome), `.rejected.jsonl`, and `/<name>` for each output. A partition's attempts
+ * share the prefix `attempts/part-NNNNN.`, and an attempt with no outputs makes no directory.
  */
-function estimateCost(report, workerMemoryMb, prices = DEFAULT_PRICES) {
-    const lambdaGbSeconds = (report.totals.workerMs / 1000) * (workerMemoryMb / 1024);
-    const requests = report.totals.partitions + 2;
-    const stateTransitions = 5 + report.totals.partitions + report.totals.failed;
-    const usd = lambdaGbSeconds * prices.lambdaGbSecond + (requests / 1e6) * prices.lambdaPerMillionRequests + (stateTransitions / 1000) * prices.perThousandStateTransitions;
-    return { usd, lambdaGbSeconds, requests, stateTransitions };
+function attempt_output_attemptKey(ref, suffix) {
+    return outcome_runKey(ref.runId, `attempts/part-${outcome_partitionLabel(ref.partition)}.${ref.attempt}${suffix}`);
+}
+const attempt_output_OUTCOME_FILE = '.json';
+const attempt_output_REJECTED_FILE = '.rejected.jsonl';
+/** Where an attempt stages an output the handler named. */
+function attempt_output_stagedOutputKey(ref, name) {
+    return attempt_output_attemptKey(ref, `/${outputName(name)}`);
+}
+/**
+ * Everything an attempt writes: the handler's outputs and the rejected records. It all goes under
+ * the attempt (like a Spark task-attempt directory, or the S3A magic committer's pending uploads) and
+ * becomes visible under `partitions/` and `rejected/` only when the reducer commits the attempt.
+ */
+class attempt_output_AttemptOutput {
+    ref;
+    #store;
+    #staged = [];
+    /** Every write started and not yet settled, from the moment it starts: a handler need not await one. */
+    #pending = new Set();
+    /** The last write of each name, so a name written again ends as its last write, whichever finishes first. */
+    #lastWrite = new Map();
+    #failure;
+    #closed = false;
+    constructor(store, ref) {
+        this.#store = store;
+        this.ref = ref;
+    }
+    /** Stages an output; returns the URI it will have once committed. Writing a name again replaces it. */
+    writeOutput(name, body) {
+        if (this.#closed) {
+            return Promise.reject(new Error(`Output "${name}" was written after partition ${partitionLabel(this.ref.partition)} had returned its result: it would never be committed. Write every output before processPartition or finish returns (await each writeOutput, or return its promise).`));
+        }
+        let safe;
+        try {
+            safe = outputName(name);
+        }
+        catch (error) {
+            return Promise.reject(error);
+        }
+        if (!this.#staged.includes(safe))
+            this.#staged.push(safe);
+        const previous = this.#lastWrite.get(safe) ?? Promise.resolve();
+        const write = previous.then(() => this.#store.write(attempt_output_stagedOutputKey(this.ref, safe), body), () => this.#store.write(attempt_output_stagedOutputKey(this.ref, safe), body));
+        this.#lastWrite.set(safe, write);
+        // Tracked with a handler of its own, so a write the handler never awaits is neither lost nor an unhandled rejection.
+        const tracked = write.then(() => void this.#pending.delete(tracked), (error) => {
+            this.#pending.delete(tracked);
+            this.#failure ??= error;
+        });
+        this.#pending.add(tracked);
+        return write.then(() => this.#store.uriOf(partitionOutputKey(this.ref.partition, safe)));
+    }
+    /**
+     * Waits for every write started so far, also those the handler did not await (and any they
+     * start meanwhile), then refuses new ones; fails if any write failed. The partition's outcome,
+     * which lists what the reducer commits, is built only after this.
+     */
+    async settled() {
+        while (this.#pending.size > 0)
+            await Promise.all(this.#pending);
+        this.#closed = true;
+        if (this.#failure !== undefined)
+            throw this.#failure;
+    }
+    /** Streams the attempt's rejected records, one JSON document a line, to their staged file. */
+    rejectedWriter() {
+        return this.#store.writer(attempt_output_attemptKey(this.ref, attempt_output_REJECTED_FILE));
+    }
+    /** Where the attempt's rejected records are staged: named when a partition fails over max-rejected. */
+    get rejectedUri() {
+        return this.#store.uriOf(attempt_output_attemptKey(this.ref, attempt_output_REJECTED_FILE));
+    }
+    /** The output names staged so far, in the order first written. */
+    get staged() {
+        return [...this.#staged];
+    }
+    /** URIs the staged outputs will have once committed. */
+    get committedUris() {
+        return this.#staged.map((name) => this.#store.uriOf(partitionOutputKey(this.ref.partition, name)));
+    }
+}
+
+;// CONCATENATED MODULE: ./lib/src/partition/commit.js
+
+
+const MANIFEST_FILE = 'manifest.json';
+function commit_manifestKey(runId) {
+    return outcome_runKey(runId, MANIFEST_FILE);
+}
+function attemptOf(runId, partition) {
+    return { runId, partition: { id: partition.id, split: partition.split }, attempt: partition.attempt };
+}
+/** Where a counted attempt's outcome is: the reducer reads it, a resumed run can reuse it. */
+function commit_outcomeKey(runId, partition) {
+    return attempt_output_attemptKey(attemptOf(runId, partition), attempt_output_OUTCOME_FILE);
+}
+/**
+ * Publishes the attempt the reducer counted: its staged outputs to `partitions/part-NNNNN/<name>`
+ * and its rejected records to `rejected/part-NNNNN.jsonl`. Copies, so a retried reducer commits
+ * the same files again; S3 has no rename, and a server-side copy moves no bytes through Lambda.
+ * `runId` is the run that holds the attempt (an earlier one, for a result a resumed run reuses).
+ */
+async function commit_commitAttempt(store, runId, outcome) {
+    const ref = attemptOf(runId, outcome);
+    const outputs = [];
+    for (const name of outcome.staged) {
+        const key = partitionOutputKey(ref.partition, name);
+        await store.copy(stagedOutputKey(ref, name), key);
+        outputs.push(key);
+    }
+    const rejected = outcome.rejected > 0 ? rejectedKey(ref.partition) : undefined;
+    if (rejected !== undefined)
+        await store.copy(attemptKey(ref, REJECTED_FILE), rejected);
+    return {
+        id: outcome.id,
+        ...(outcome.split === undefined ? {} : { split: outcome.split }),
+        run: runId,
+        attempt: outcome.attempt,
+        outcome: attemptKey(ref, OUTCOME_FILE),
+        outputs,
+        ...(rejected === undefined ? {} : { rejected }),
+    };
+}
+function commit_runManifest(runId, status, output, committed, failed, from = {}) {
+    return {
+        runId,
+        status,
+        output,
+        ...(from.plan === undefined ? {} : { plan: from.plan }),
+        ...(from.resumes === undefined ? {} : { resumes: from.resumes }),
+        partitions: committed,
+        failed: failed.map(({ id, split }) => ({ id, ...(split === undefined ? {} : { split }) })),
+        committed: committed.flatMap((partition) => [...partition.outputs, ...(partition.rejected === undefined ? [] : [partition.rejected])]),
+    };
+}
+
+;// CONCATENATED MODULE: ./lib/src/partition/known-failures.js
+/**
+ * A failure the state machine's Catch made travels as its error name only (its cause could be of
+ * any size, and a state may hold 256 KiB). These names say enough: the reducer writes what each
+ * means, and where the rest is, as the cause of the failed partition.
+ */
+function known_failures_knownFailureCause(error, workerTimeoutSeconds) {
+    return JSON.stringify({ errorType: error, errorMessage: knownFailureMessage(error, workerTimeoutSeconds), trace: [] });
+}
+const SEE_HISTORY = "the full cause is in the execution's history (for EXPRESS children, in the state machine's log group)";
+function knownFailureMessage(error, workerTimeoutSeconds) {
+    if (error === 'Sandbox.Timedout') {
+        const after = workerTimeoutSeconds === undefined ? '' : `Task timed out after ${workerTimeoutSeconds.toFixed(2)} seconds: `;
+        return `${after}the worker ran past its Timeout (WorkerTimeout) and Lambda stopped it. Lower partition-size, or give the workers more memory (CPU) or a longer timeout.`;
+    }
+    if (error === 'States.Timeout')
+        return "The Task's TimeoutSeconds passed before the worker returned.";
+    if (error === 'Lambda.TooManyRequestsException') {
+        return "Lambda throttled the worker for longer than the template's retries wait: the account's Lambda concurrency is below what the Map runs at once. Lower max-concurrency, or ask AWS for more concurrency.";
+    }
+    if (error === 'States.DataLimitExceeded')
+        return `A state's input or output passed Step Functions' 256 KiB limit; ${SEE_HISTORY}.`;
+    if (error.startsWith('Runtime.'))
+        return `The worker's runtime failed before it returned (${error}: a crash, or out of memory); see the worker's log group.`;
+    if (error.startsWith('Lambda.'))
+        return `Lambda could not run the worker (${error}), still after the template's retries; ${SEE_HISTORY}.`;
+    return `The worker failed with ${error}; ${SEE_HISTORY}.`;
 }
 
 ;// CONCATENATED MODULE: ./lib/src/store/read-json.js
@@ -81763,6 +82423,70 @@ async function read_json_readJsonIfPresent(store, key) {
             return undefined;
         throw error;
     }
+}
+
+;// CONCATENATED MODULE: ./lib/src/report/run-files.js
+
+
+
+
+
+
+
+/**
+ * Reads the batch file and checks for the manifest. Absent files are facts (the reducer never
+ * wrote them); a read that fails or is cancelled is not, and must never pass for a run that
+ * succeeded with no partitions.
+ */
+async function readRunFiles(store, runId) {
+    const batchKey = outcome_runKey(runId, outcome_BATCH_FILE);
+    let batch;
+    try {
+        batch = await read_json_readJsonIfPresent(store, batchKey);
+        if (batch === undefined)
+            return { committed: false };
+        return { batch, committed: await exists(store, batch.manifest) };
+    }
+    catch (error) {
+        const what = batch === undefined ? `the run's batch file ${store.uriOf(batchKey)}` : `the run's manifest ${store.uriOf(batch.manifest)}`;
+        return {
+            ...(batch === undefined ? {} : { batch }),
+            committed: false,
+            unreadable: { name: 'RunFilesUnreadable', cause: `Could not read ${what}, so this run's outcome is unknown: ${errors_errorMessage(error)}` },
+        };
+    }
+}
+async function exists(store, key) {
+    try {
+        for await (const _chunk of store.read(key, { start: 0, end: 1 }))
+            break;
+        return true;
+    }
+    catch (error) {
+        if (error instanceof MissingObjectError)
+            return false;
+        throw error;
+    }
+}
+/** The execution's error, if any, then why the run's files could not be read. */
+function combinedError(execution, unreadable) {
+    return execution === undefined ? unreadable : { name: execution.name, cause: `${causeMessage(execution.cause)} ${unreadable.cause}` };
+}
+/**
+ * The partitions that finished, for a run with no batch file: what the Map carried of each is its
+ * name, its attempt and a count, so each is read from its attempt's outcome file, as the reducer
+ * would have (the result left out). A summary whose file cannot be read is kept as it is; a failure
+ * known only by name gets what the name means.
+ */
+async function readFinishedOutcomes(store, runId, seen) {
+    return concurrency_mapLimited(seen, 16, async (summary) => {
+        if (summary.attempt === undefined)
+            return summary.status === 'failed' ? { ...summary, cause: summary.cause ?? known_failures_knownFailureCause(summary.error) } : summary;
+        const outcome = await read_json_readJsonIfPresent(store, commit_outcomeKey(runId, { ...summary, attempt: summary.attempt })).catch(() => undefined);
+        if (outcome === undefined)
+            return summary;
+        return outcome.status === 'succeeded' ? { ...outcome, result: null } : outcome;
+    });
 }
 
 // EXTERNAL MODULE: ./node_modules/@aws-sdk/client-s3/dist-cjs/index.js
@@ -81899,6 +82623,28 @@ class DirStore {
             await (0,promises_.writeFile)(file, body);
         });
     }
+    /** Written to a temporary name beside the file, renamed into place at `end`. */
+    writer(key) {
+        const file = this.#pathOf(key);
+        const partial = `${file}.partial-${process.pid}-${Math.random().toString(36).slice(2, 10)}`;
+        let handle;
+        const opened = () => (handle ??= (0,promises_.mkdir)(external_node_path_.dirname(file), { recursive: true }).then(() => (0,promises_.open)(partial, 'w')));
+        return {
+            write: async (chunk) => {
+                await (await opened()).writeFile(chunk);
+            },
+            end: async () => {
+                await (await opened()).close();
+                await (0,promises_.rename)(partial, file);
+            },
+            abort: async () => {
+                if (handle === undefined)
+                    return;
+                await (await handle).close().catch(() => { });
+                await (0,promises_.rm)(partial, { force: true });
+            },
+        };
+    }
     async copy(fromKey, toKey) {
         const [from, to] = [this.#pathOf(fromKey), this.#pathOf(toKey)];
         await (0,promises_.mkdir)(external_node_path_.dirname(to), { recursive: true });
@@ -81953,6 +82699,8 @@ function checkIdentity(file, identity) {
 /** The name of the error a response body ends with once its request's deadline passed (open-store.ts). */
 const REQUEST_DEADLINE_ERROR = 'RequestDeadlineError';
 const MAX_RESUMES = 5;
+/** S3's smallest part but the last is 5 MiB; 8 MiB parts keep 10,000 parts (S3's most) above 78 GiB. */
+const PART_BYTES = 8 * 1024 * 1024;
 function isNetworkError(error) {
     const { code, name } = error;
     return ['ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'ECONNREFUSED'].includes(code ?? '') || name === 'TimeoutError' || /socket hang up/i.test(errors_errorMessage(error));
@@ -82058,6 +82806,56 @@ class S3Store {
             .catch((error) => {
             throw this.#explain('write', this.uriOf(key), error);
         });
+    }
+    /**
+     * A multipart upload, one part each PART_BYTES: memory stays at one part whatever the size. An
+     * object that ends within its first part is a single PutObject.
+     */
+    writer(key) {
+        const target = { Bucket: this.#bucket, Key: this.#prefix + key };
+        const fail = (error) => {
+            throw this.#explain('write', this.uriOf(key), error);
+        };
+        let pending = [];
+        let pendingBytes = 0;
+        let uploadId;
+        const parts = [];
+        const take = () => {
+            const body = Buffer.concat(pending);
+            pending = [];
+            pendingBytes = 0;
+            return body;
+        };
+        const uploadPart = async (body) => {
+            uploadId ??= (await this.#client.send(new client_s3_dist_cjs/* CreateMultipartUploadCommand */.nG4(target)).catch(fail)).UploadId;
+            const PartNumber = parts.length + 1;
+            const { ETag } = await this.#client.send(new client_s3_dist_cjs/* UploadPartCommand */.iVK({ ...target, UploadId: uploadId, PartNumber, Body: body })).catch(fail);
+            parts.push({ ETag: ETag, PartNumber });
+        };
+        return {
+            write: async (chunk) => {
+                const bytes = typeof chunk === 'string' ? Buffer.from(chunk) : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
+                pending.push(bytes);
+                pendingBytes += bytes.length;
+                if (pendingBytes >= PART_BYTES)
+                    await uploadPart(take());
+            },
+            end: async () => {
+                if (uploadId === undefined) {
+                    await this.write(key, take());
+                    return;
+                }
+                if (pendingBytes > 0)
+                    await uploadPart(take());
+                await this.#client.send(new client_s3_dist_cjs/* CompleteMultipartUploadCommand */.Gym({ ...target, UploadId: uploadId, MultipartUpload: { Parts: parts } })).catch(fail);
+            },
+            abort: async () => {
+                pending = [];
+                // An upload left incomplete is never an object; a lifecycle rule (AbortIncompleteMultipartUpload) clears its parts.
+                if (uploadId !== undefined)
+                    await this.#client.send(new client_s3_dist_cjs/* AbortMultipartUploadCommand */.tfP({ ...target, UploadId: uploadId })).catch(() => { });
+            },
+        };
     }
     /** A server-side copy (CopyObject: objects up to 5 GB, far above what one Lambda writes). */
     async copy(fromKey, toKey) {
@@ -83745,11 +84543,18 @@ class Redactor {
      * comes back as it is, and JSON.parse keeps a `__proto__` key a key.
      */
     redactDeep(value) {
+        return this.redactWithJson(value).value;
+    }
+    /** `redactDeep`, with the redacted value's JSON text: a writer of the value needs no second serialisation. */
+    redactWithJson(value) {
         const json = JSON.stringify(value);
         if (json === undefined)
-            return value;
+            return { value, json: 'null' };
         this.#pattern.lastIndex = 0;
-        return this.#pattern.test(json) ? JSON.parse(json.replace(this.#pattern, REDACTED)) : value;
+        if (!this.#pattern.test(json))
+            return { value, json };
+        const redacted = json.replace(this.#pattern, REDACTED);
+        return { value: JSON.parse(redacted), json: redacted };
     }
     #compile() {
         const json = (text) => JSON.stringify(text).slice(1, -1);
@@ -84032,151 +84837,6 @@ function halfOf(partition, split) {
     return half;
 }
 
-;// CONCATENATED MODULE: ./lib/src/partition/attempt-output.js
-
-
-/** 12 hex digits (48 random bits): unique among one partition's attempts. */
-function attempt_output_newAttemptId() {
-    return randomUUID().replaceAll('-', '').slice(0, 12);
-}
-/**
- * Every file of an attempt starts with `_sfn-fanout/runs/<run>/attempts/part-NNNNN.<attempt>`:
- * `.json` (its outcome), `.rejected.jsonl`, and `/<name>` for each output. A partition's attempts
- * share the prefix `attempts/part-NNNNN.`, and an attempt with no outputs makes no directory.
- */
-function attempt_output_attemptKey(ref, suffix) {
-    return runKey(ref.runId, `attempts/part-${partitionLabel(ref.partition)}.${ref.attempt}${suffix}`);
-}
-const attempt_output_OUTCOME_FILE = '.json';
-const attempt_output_REJECTED_FILE = '.rejected.jsonl';
-/** Where an attempt stages an output the handler named. */
-function attempt_output_stagedOutputKey(ref, name) {
-    return attempt_output_attemptKey(ref, `/${outputName(name)}`);
-}
-/**
- * Everything an attempt writes: the handler's outputs and the rejected records. It all goes under
- * the attempt (like a Spark task-attempt directory, or the S3A magic committer's pending uploads) and
- * becomes visible under `partitions/` and `rejected/` only when the reducer commits the attempt.
- */
-class attempt_output_AttemptOutput {
-    ref;
-    #store;
-    #staged = [];
-    /** Every write started and not yet settled, from the moment it starts: a handler need not await one. */
-    #pending = new Set();
-    /** The last write of each name, so a name written again ends as its last write, whichever finishes first. */
-    #lastWrite = new Map();
-    #failure;
-    #closed = false;
-    constructor(store, ref) {
-        this.#store = store;
-        this.ref = ref;
-    }
-    /** Stages an output; returns the URI it will have once committed. Writing a name again replaces it. */
-    writeOutput(name, body) {
-        if (this.#closed) {
-            return Promise.reject(new Error(`Output "${name}" was written after partition ${partitionLabel(this.ref.partition)} had returned its result: it would never be committed. Write every output before processPartition or finish returns (await each writeOutput, or return its promise).`));
-        }
-        let safe;
-        try {
-            safe = outputName(name);
-        }
-        catch (error) {
-            return Promise.reject(error);
-        }
-        if (!this.#staged.includes(safe))
-            this.#staged.push(safe);
-        const previous = this.#lastWrite.get(safe) ?? Promise.resolve();
-        const write = previous.then(() => this.#store.write(attempt_output_stagedOutputKey(this.ref, safe), body), () => this.#store.write(attempt_output_stagedOutputKey(this.ref, safe), body));
-        this.#lastWrite.set(safe, write);
-        // Tracked with a handler of its own, so a write the handler never awaits is neither lost nor an unhandled rejection.
-        const tracked = write.then(() => void this.#pending.delete(tracked), (error) => {
-            this.#pending.delete(tracked);
-            this.#failure ??= error;
-        });
-        this.#pending.add(tracked);
-        return write.then(() => this.#store.uriOf(partitionOutputKey(this.ref.partition, safe)));
-    }
-    /**
-     * Waits for every write started so far, also those the handler did not await (and any they
-     * start meanwhile), then refuses new ones; fails if any write failed. The partition's outcome,
-     * which lists what the reducer commits, is built only after this.
-     */
-    async settled() {
-        while (this.#pending.size > 0)
-            await Promise.all(this.#pending);
-        this.#closed = true;
-        if (this.#failure !== undefined)
-            throw this.#failure;
-    }
-    /** Stages the attempt's rejected records, one JSON document a line. */
-    async writeRejected(lines) {
-        await this.#store.write(attempt_output_attemptKey(this.ref, attempt_output_REJECTED_FILE), lines);
-    }
-    /** The output names staged so far, in the order first written. */
-    get staged() {
-        return [...this.#staged];
-    }
-    /** URIs the staged outputs will have once committed. */
-    get committedUris() {
-        return this.#staged.map((name) => this.#store.uriOf(partitionOutputKey(this.ref.partition, name)));
-    }
-}
-
-;// CONCATENATED MODULE: ./lib/src/partition/commit.js
-
-
-const MANIFEST_FILE = 'manifest.json';
-function commit_manifestKey(runId) {
-    return outcome_runKey(runId, MANIFEST_FILE);
-}
-function attemptOf(runId, partition) {
-    return { runId, partition: { id: partition.id, split: partition.split }, attempt: partition.attempt };
-}
-/** Where a counted attempt's outcome is: the reducer reads it, a resumed run can reuse it. */
-function commit_outcomeKey(runId, partition) {
-    return attemptKey(attemptOf(runId, partition), OUTCOME_FILE);
-}
-/**
- * Publishes the attempt the reducer counted: its staged outputs to `partitions/part-NNNNN/<name>`
- * and its rejected records to `rejected/part-NNNNN.jsonl`. Copies, so a retried reducer commits
- * the same files again; S3 has no rename, and a server-side copy moves no bytes through Lambda.
- * `runId` is the run that holds the attempt (an earlier one, for a result a resumed run reuses).
- */
-async function commit_commitAttempt(store, runId, outcome) {
-    const ref = attemptOf(runId, outcome);
-    const outputs = [];
-    for (const name of outcome.staged) {
-        const key = partitionOutputKey(ref.partition, name);
-        await store.copy(stagedOutputKey(ref, name), key);
-        outputs.push(key);
-    }
-    const rejected = outcome.rejected > 0 ? rejectedKey(ref.partition) : undefined;
-    if (rejected !== undefined)
-        await store.copy(attemptKey(ref, REJECTED_FILE), rejected);
-    return {
-        id: outcome.id,
-        ...(outcome.split === undefined ? {} : { split: outcome.split }),
-        run: runId,
-        attempt: outcome.attempt,
-        outcome: attemptKey(ref, OUTCOME_FILE),
-        outputs,
-        ...(rejected === undefined ? {} : { rejected }),
-    };
-}
-function commit_runManifest(runId, status, output, committed, failed, from = {}) {
-    return {
-        runId,
-        status,
-        output,
-        ...(from.plan === undefined ? {} : { plan: from.plan }),
-        ...(from.resumes === undefined ? {} : { resumes: from.resumes }),
-        partitions: committed,
-        failed: failed.map(({ id, split }) => ({ id, ...(split === undefined ? {} : { split }) })),
-        committed: committed.flatMap((partition) => [...partition.outputs, ...(partition.rejected === undefined ? [] : [partition.rejected])]),
-    };
-}
-
 ;// CONCATENATED MODULE: ./lib/src/partition/resume.js
 
 
@@ -84211,7 +84871,6 @@ async function resume_resumeItems(store, point) {
 }
 
 ;// CONCATENATED MODULE: ./lib/src/aws/aws-engine.js
-
 
 
 
@@ -84309,7 +84968,9 @@ async function runAws(options, clients, deps) {
         });
         closed = true;
         const runId = executionArn.split(':').at(-1);
-        const batch = await read_json_readJson(outputStore, outcome_runKey(runId, outcome_BATCH_FILE)).catch(() => undefined);
+        const files = await readRunFiles(outputStore, runId);
+        const failure = final.status === 'SUCCEEDED' ? undefined : { name: final.error ?? final.status ?? 'Failed', cause: final.cause ?? `The execution ended ${final.status}.` };
+        const error = files.unreadable === undefined ? failure : combinedError(failure, files.unreadable);
         const report = buildReport({
             engine: 'aws',
             runId,
@@ -84318,9 +84979,10 @@ async function runAws(options, clients, deps) {
             format: options.job.format,
             startedAt: final.startDate?.getTime() ?? startedAt,
             finishedAt: final.stopDate?.getTime() ?? deps.clock.now(),
-            ...(final.status === 'SUCCEEDED' ? {} : { error: { name: final.error ?? final.status ?? 'Failed', cause: final.cause ?? `The execution ended ${final.status}.` } }),
+            committed: files.committed,
+            ...(error === undefined ? {} : { error }),
             links: consoleLinks(options.region, executionArn, stack.stackId, stack.outputs.StateMachineLogGroup),
-        }, batch);
+        }, files.batch);
         return { ...report, cost: estimateCost(report, Number(options.parameters.WorkerMemorySize ?? 1769), options.prices), aws: { executionArn, stackId: stack.stackId } };
     }
     finally {
@@ -84436,11 +85098,12 @@ function chooseMapMode(requested, facts) {
         ? `map-mode ${requested} was asked for${requested === 'inline' && overInline.length > 0 ? `, although ${overInline.join(' and ')}` : ''}`
         : overInline.length > 0
             ? overInline.join(' and ')
-            : `${formatCount(facts.partitions)} partitions at concurrency ${facts.maxConcurrency === 0 ? 'up to 40' : facts.maxConcurrency} fit an Inline Map`;
+            : `${formatCount(facts.partitions)} partition${facts.partitions === 1 ? '' : 's'} at concurrency ${facts.maxConcurrency === 0 ? 'up to 40' : facts.maxConcurrency} fit${facts.partitions === 1 ? 's' : ''} an Inline Map`;
+    const local = facts.localEnvironments === undefined ? '' : `; this local run has ${facts.localEnvironments} Lambda environment${facts.localEnvironments === 1 ? '' : 's'}, so at most ${Math.min(facts.localEnvironments, facts.partitions)} run at once`;
     const child = mapMode === 'INLINE'
         ? ''
         : `; children ${childExecutionType}: the largest partition should take about ${Math.ceil(seconds)} s at ${CONSERVATIVE_BYTES_PER_SECOND / 1e6} MB/s, ${childExecutionType === 'EXPRESS' ? 'well within' : 'too close to'} the 5-minute EXPRESS limit`;
-    return { mapMode, childExecutionType, reason: `Map mode ${mapMode}: ${why}${child}.` };
+    return { mapMode, childExecutionType, reason: `Map mode ${mapMode}: ${why}${child}${local}.` };
 }
 
 ;// CONCATENATED MODULE: ./lib/src/aws/lambda-concurrency.js
@@ -89936,6 +90599,45 @@ function lambdaEnvironment(fn, settings) {
     };
 }
 
+;// CONCATENATED MODULE: ./lib/src/local/partition-progress.js
+
+/**
+ * Where a local run stands, counted by planned partition: a partition split after a timeout is
+ * one partition, done when its halves are (failed if either failed); a batch counts each of its
+ * partitions. The results seen are kept: read in full from their outcome files, they are the report's rows if the reducer never writes
+ * its batch file.
+ */
+class PartitionProgress {
+    /** Partitions planned, once the partitioner has said. */
+    total;
+    seen = [];
+    #succeeded = 0;
+    #failed = 0;
+    #records = 0;
+    /** One finished Map iteration (a partition, the halves of a split one, or a batch); undefined when it failed outside any Catch. */
+    finished(output) {
+        if (output === undefined || output === null) {
+            this.#failed += 1;
+            return;
+        }
+        const results = outcome_partitionResults([output]);
+        this.seen.push(...results);
+        const failedIds = new Set(results.filter((result) => result.status === 'failed').map((result) => result.id));
+        for (const id of new Set(results.map((result) => result.id))) {
+            if (failedIds.has(id))
+                this.#failed += 1;
+            else
+                this.#succeeded += 1;
+        }
+        for (const result of results)
+            if (result.status === 'succeeded')
+                this.#records += result.records;
+    }
+    snapshot(running) {
+        return { total: this.total, running, succeeded: this.#succeeded, failed: this.#failed, records: this.#records };
+    }
+}
+
 ;// CONCATENATED MODULE: external "node:worker_threads"
 const external_node_worker_threads_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:worker_threads");
 // EXTERNAL MODULE: ./lib/src/local/process-tree.js
@@ -90048,6 +90750,14 @@ class LambdaPool {
     /** Invocations running now. */
     get active() {
         return this.#busy.size;
+    }
+    /** Invocations of one Lambda module (worker, partitioner, reducer) running now; queued ones are not. */
+    runningOf(module) {
+        let running = 0;
+        for (const environment of this.#busy)
+            if (environment.current?.fn.module === module)
+                running += 1;
+        return running;
     }
     /** Runs `fn` on `event`; `taskTimeoutSeconds` is the calling Task's limit when it has one. */
     invoke(fn, event, taskTimeoutSeconds) {
@@ -90620,20 +91330,14 @@ async function runLocal(options) {
         onOutput: lambdaLogWriter(options.lambdaLog ?? ((lines) => void process.stderr.write(`${consoleText(redactor.redact(lines))}\n`))),
     });
     const invoke = options.wrapInvoke?.(pool.invoke.bind(pool)) ?? pool.invoke.bind(pool);
-    const progress = { total: undefined, succeeded: 0, failed: 0, records: 0 };
-    const report = () => options.onProgress?.({ ...progress, running: pool.active });
-    /** One finished iteration: a partition, the halves of a split one, or a batch. */
+    const progress = new PartitionProgress();
+    // Partitions running are the worker invocations an environment is running now, not the ones waiting for one.
+    const report = () => options.onProgress?.(progress.snapshot(pool.runningOf('worker')));
+    /** One finished iteration: a partition, the halves of a split one, or a batch. An iteration ended by a cancel is not a failure. */
     const countFinished = (output, failed) => {
-        if (failed)
-            progress.failed += 1;
-        for (const result of output === undefined || output === null ? [] : outcome_partitionResults([output])) {
-            if (result.status === 'failed')
-                progress.failed += 1;
-            else {
-                progress.succeeded += 1;
-                progress.records += result.records;
-            }
-        }
+        if (failed && cancelled())
+            return;
+        progress.finished(failed ? undefined : output);
         report();
     };
     // Task limits come from the template; Distributed Maps become Tasks whose local handler runs them (the interpreter would run them inline).
@@ -90653,7 +91357,7 @@ async function runLocal(options) {
             const viaInvoke = typeof input?.FunctionName === 'string';
             const fn = machine.functions.get(viaInvoke ? input.FunctionName : stateResource(machine.definition, name));
             const result = (await invoke(fn, viaInvoke ? input.Payload : input, taskSeconds));
-            if (fn.module === 'partitioner' && typeof result?.plan?.partitions === 'number') {
+            if (fn.module === 'partitioner' && typeof result?.plan?.partitions === 'number' && progress.total === undefined) {
                 // A resumed run runs only what failed in the run it resumes.
                 progress.total = result.plan.resumed?.partitions ?? result.plan.partitions;
                 report();
@@ -90697,9 +91401,15 @@ async function runLocal(options) {
         await pool.close();
         await watching;
     }
+    const outputStore = openStore(outputLocation, s3Client);
+    const files = await readRunFiles(outputStore, runId);
+    // A read the cancel itself stopped says nothing new: the run was cancelled, and its report says so.
+    if (files.unreadable !== undefined)
+        error = cancelled() ? (error ?? executionError(undefined, signal)) : combinedError(error, files.unreadable);
+    // Without a batch file (the reducer failed, or the run was cancelled), the partitions that finished.
+    const finished = files.batch === undefined ? await readFinishedOutcomes(outputStore, runId, progress.seen) : [];
     const finishedAt = now();
-    const batch = await read_json_readJson(openStore(outputLocation, s3Client), outcome_runKey(runId, outcome_BATCH_FILE)).catch(() => undefined);
-    return buildReport({ engine: 'local', runId, input: job.input, output: job.output, format: job.format, startedAt, finishedAt, ...(error === undefined ? {} : { error }) }, batch);
+    return buildReport({ engine: 'local', runId, input: job.input, output: job.output, format: job.format, startedAt, finishedAt, committed: files.committed, ...(error === undefined ? {} : { error }) }, files.batch, { outcomes: finished, ...(progress.total === undefined ? {} : { planned: progress.total }) });
 }
 /** A run's name: when it started, and enough randomness that two runs never share one. */
 function newLocalRunId(startedAt) {
@@ -90745,36 +91455,6 @@ function executionError(failure, signal) {
     return { name: inner.name ?? 'Error', cause: errors_errorMessage(inner) };
 }
 
-;// CONCATENATED MODULE: ./lib/src/handler/merge.js
-
-/**
- * The reducer's default merge: numbers add up, arrays concatenate, objects merge key by key,
- * a missing or null side takes the other. Anything else must be equal on both sides, or the
- * handler has to export its own `merge`.
- */
-function merge_defaultMerge(a, b, path = 'result') {
-    if (a === undefined || a === null)
-        return b;
-    if (b === undefined || b === null)
-        return a;
-    if (typeof a === 'number' && typeof b === 'number')
-        return a + b;
-    if (Array.isArray(a) && Array.isArray(b))
-        return [...a, ...b];
-    if (isPlainObject(a) && isPlainObject(b)) {
-        const merged = { ...a };
-        for (const [key, value] of Object.entries(b))
-            merged[key] = merge_defaultMerge(merged[key], value, `${path}.${key}`);
-        return merged;
-    }
-    if (a === b)
-        return a;
-    throw new FanoutError(`Cannot merge ${path}: ${JSON.stringify(a)} and ${JSON.stringify(b)} are neither numbers, arrays nor objects, and differ. Export a merge(a, b) function from the handler module.`);
-}
-function isPlainObject(value) {
-    return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
-
 ;// CONCATENATED MODULE: ./lib/src/handler/load-handler.js
 var load_handler_rewriteRelativeImportExtension = (undefined && undefined.__rewriteRelativeImportExtension) || function (path, preserveJsx) {
     if (typeof path === "string" && /^\.\.?\//.test(path)) {
@@ -90784,7 +91464,6 @@ var load_handler_rewriteRelativeImportExtension = (undefined && undefined.__rewr
     }
     return path;
 };
-
 
 
 
@@ -90815,7 +91494,7 @@ function checkHandler(loaded, file) {
     const problem = exportsProblem(file, has('processRecord'), has('processPartition'), Object.keys(exports));
     if (problem !== undefined)
         throw new HandlerModuleError(problem);
-    const merge = has('merge') ? exports.merge : defaultMerge;
+    const merge = has('merge') ? exports.merge : undefined;
     return has('processRecord')
         ? { kind: 'record', handler: exports, merge }
         : { kind: 'partition', handler: exports, merge };
@@ -90885,7 +91564,7 @@ async function prepareRun(settings, log, now = Date.now) {
     const started = now();
     const bundle = await bundleHandler(settings.handler, { log });
     const size = [...bundle.files.values()].reduce((sum, data) => sum + data.length, 0);
-    log(`Handler ${displayPath(bundle.source)}: bundle ${bundle.sha256.slice(0, 12)}, ${formatBytes(size)}, ${bundle.cached ? 'from the cache' : `built in ${now() - started} ms`}.`);
+    log(`Handler ${displayPath(bundle.source)}: bundle ${bundle.sha256.slice(0, 12)}, ${markdown_formatBytes(size)}, ${bundle.cached ? 'from the cache' : `built in ${now() - started} ms`}.`);
     for (const warning of bundle.warnings)
         log(`esbuild warnings for the handler:\n${warning}`);
     if (settings.aws !== undefined) {
@@ -91001,6 +91680,61 @@ async function* gunzip(chunks, uri) {
     }
 }
 
+;// CONCATENATED MODULE: ./lib/src/partition/rejected-records.js
+
+
+/** Rejected records buffered before they are written: the most a partition holds of them at once. */
+const FLUSH_CHARS = (/* unused pure expression or super */ null && (1 << 20));
+/**
+ * A partition's rejected records: each goes to the attempt's rejected records file as it comes
+ * (one JSON document a line, redacted), and only the first few stay in memory as samples for the
+ * report. However many records a partition rejects, it holds one buffer of them.
+ */
+class rejected_records_RejectedRecords {
+    count = 0;
+    samples = [];
+    #open;
+    #redact;
+    #writer;
+    #pending = '';
+    constructor(open, redact = String) {
+        this.#open = open;
+        this.#redact = redact;
+    }
+    add(key, offset, error, line) {
+        const message = errorMessage(error);
+        this.count += 1;
+        if (this.samples.length < MAX_REJECTED_SAMPLES)
+            this.samples.push({ key, offset, message });
+        this.#pending += `${JSON.stringify({ key, offset, message, line })}\n`;
+    }
+    /** Writes the buffer once it is full; called between chunks, where the reader awaits anyway. */
+    async flushIfFull() {
+        if (this.#pending.length >= FLUSH_CHARS)
+            await this.#flush();
+    }
+    /** Writes the rest and completes the file; nothing is written when nothing was rejected. */
+    async close() {
+        if (this.count === 0)
+            return;
+        await this.#flush();
+        await this.#writer.end();
+    }
+    /** Drops the file of an attempt that failed for another reason. */
+    async abort() {
+        this.#pending = '';
+        await this.#writer?.abort();
+    }
+    async #flush() {
+        if (this.#pending === '')
+            return;
+        // Redacted a buffer at a time: one scan of the text, and a secret never spans two lines of JSON.
+        const text = this.#redact(this.#pending);
+        this.#pending = '';
+        await (this.#writer ??= this.#open()).write(text);
+    }
+}
+
 ;// CONCATENATED MODULE: ./lib/src/partition/run-partition.js
 
 
@@ -91009,8 +91743,9 @@ async function* gunzip(chunks, uri) {
 /**
  * Streams a partition's segments, hands each record to the handler, and returns its result.
  * Records that fail to parse, or make `processRecord` throw, are rejected: counted, sampled, and
- * kept whole in the attempt's rejected records so no input is silently dropped. `records` counts
- * what the partition read: the records handed to the handler and those that did not parse.
+ * streamed whole to the attempt's rejected records so no input is silently dropped. `records`
+ * counts what the partition read: the records handed to the handler and those that did not parse.
+ * A handler's functions may be async: a returned promise is awaited (a sync one costs no await).
  */
 async function run_partition_runPartition(run) {
     const now = run.now ?? Date.now;
@@ -91020,11 +91755,12 @@ async function run_partition_runPartition(run) {
         partitionId: partition.id,
         writeOutput: (name, body) => output.writeOutput(name, body),
     };
-    const rejections = [];
+    const rejected = new RejectedRecords(() => output.rejectedWriter(), run.redact);
     let unparsed = 0;
-    const reject = (key, offset, error, line) => {
-        rejections.push({ key, offset, message: errorMessage(error), line });
-    };
+    let handed = 0;
+    const limit = run.maxRejected;
+    // A count limit is known to be passed as it happens: the partition stops reading there.
+    const overCount = () => 'count' in limit && rejected.count > limit.count;
     /** Decoded records of one segment, a batch per chunk read; parse failures are rejected on the way. */
     async function* recordBatches() {
         for (const segment of partition.segments) {
@@ -91043,60 +91779,78 @@ async function run_partition_runPartition(run) {
                     }
                     catch (error) {
                         unparsed += 1;
-                        reject(segment.key, line.offset, error, line.buffer.toString('utf8', line.start, line.end));
+                        rejected.add(segment.key, line.offset, error, line.buffer.toString('utf8', line.start, line.end));
                     }
                 }
+                await rejected.flushIfFull();
                 yield batch;
+                if (overCount())
+                    return;
             }
         }
     }
     let result;
-    let handed = 0;
-    if (handler.kind === 'partition') {
-        const records = new HandedRecords(recordBatches());
-        try {
-            result = await handler.handler.processPartition(records, context);
-            handed = records.handed;
-            const unread = await records.unread();
-            if (unread !== undefined) {
-                throw new UnreadRecordsError(`Partition ${partition.id}: processPartition returned after ${handed} of the partition’s records without reading the rest (the next was ${unread.key} at byte ${unread.offset}). A processPartition handler must read every record: loop over all of \`records\`, skipping with continue, never returning or breaking out early.`);
+    try {
+        if (handler.kind === 'partition') {
+            const records = new HandedRecords(recordBatches());
+            try {
+                result = await handler.handler.processPartition(records, context);
+                handed = records.handed;
+                const unread = overCount() ? undefined : await records.unread();
+                if (unread !== undefined) {
+                    throw new UnreadRecordsError(`Partition ${partition.id}: processPartition returned after ${handed} of the partition’s records without reading the rest (the next was ${unread.key} at byte ${unread.offset}). A processPartition handler must read every record: loop over all of \`records\`, skipping with continue, never returning or breaking out early.`);
+                }
+            }
+            finally {
+                await records.close();
             }
         }
-        finally {
-            await records.close();
+        else {
+            const fold = handler.handler;
+            const { processRecord } = fold;
+            // The default state is a null-prototype object: keys from the data (`__proto__`, `constructor`) stay plain keys.
+            let state = fold.init === undefined ? Object.create(null) : await fold.init(context);
+            const recordContext = { partitionId: partition.id, key: '', offset: 0 };
+            for await (const { key, values, offsets } of recordBatches()) {
+                handed += values.length;
+                recordContext.key = key;
+                for (let i = 0; i < values.length; i += 1) {
+                    recordContext.offset = offsets[i];
+                    try {
+                        let next = processRecord.call(fold, state, values[i], recordContext);
+                        // The sync fast path: a fold that mutates its state returns nothing, and nothing is awaited.
+                        if (next !== undefined) {
+                            if (isThenable(next))
+                                next = await next;
+                            if (next !== undefined)
+                                state = next;
+                        }
+                    }
+                    catch (error) {
+                        rejected.add(key, offsets[i], error, JSON.stringify(values[i]) ?? String(values[i]));
+                    }
+                }
+                await rejected.flushIfFull();
+                if (overCount())
+                    break;
+            }
+            if (!overCount())
+                result = fold.finish === undefined ? state : await fold.finish(state, context);
         }
     }
-    else {
-        const { init, processRecord, finish } = handler.handler;
-        let state = init === undefined ? {} : init.call(handler.handler, context);
-        const recordContext = { partitionId: partition.id, key: '', offset: 0 };
-        for await (const { key, values, offsets } of recordBatches()) {
-            handed += values.length;
-            recordContext.key = key;
-            for (let i = 0; i < values.length; i += 1) {
-                recordContext.offset = offsets[i];
-                try {
-                    const next = processRecord.call(handler.handler, state, values[i], recordContext);
-                    if (next !== undefined)
-                        state = next;
-                }
-                catch (error) {
-                    reject(key, offsets[i], error, JSON.stringify(values[i]));
-                }
-            }
-        }
-        result = finish === undefined ? state : await finish.call(handler.handler, state, context);
+    catch (error) {
+        await rejected.abort();
+        throw error;
     }
     // Writes the handler started and never awaited belong to this attempt too: the outcome lists them only once they are in place.
     await output.settled();
     const records = handed + unparsed;
-    const samples = rejections.slice(0, MAX_REJECTED_SAMPLES).map(({ key, offset, message }) => ({ key, offset, message }));
-    if (exceeds(rejections.length, records, run.maxRejected)) {
-        const first = samples[0];
-        throw new RejectedRecordsError(`Partition ${partition.id} rejected ${rejections.length} of ${records} records, over max-rejected ${describeLimit(run.maxRejected)}. First: ${first.key} at byte ${first.offset}: ${first.message}. Fix the data or the handler, or raise max-rejected.`);
-    }
-    if (rejections.length > 0) {
-        await output.writeRejected((run.redact ?? String)(rejections.map((entry) => JSON.stringify(entry)).join('\n') + '\n'));
+    const counts = { records, handed, rejected: rejected.count };
+    // Kept, not dropped, when the partition fails over max-rejected: they are why it failed.
+    await rejected.close();
+    if (exceeds(rejected.count, records, limit)) {
+        const first = rejected.samples[0];
+        throw new RejectedRecordsError(`Partition ${partition.id} rejected ${rejected.count} of ${records} records${overCount() ? ' read before it stopped' : ''}, over max-rejected ${describeLimit(limit)}. First: ${first.key} at byte ${first.offset}: ${first.message}. The rejected records are at ${output.rejectedUri}. Fix the data or the handler, or raise max-rejected.`, counts);
     }
     return {
         id: partition.id,
@@ -91104,15 +91858,19 @@ async function run_partition_runPartition(run) {
         status: 'succeeded',
         attempt: output.ref.attempt,
         bytes: partition.bytes,
-        records,
-        rejected: rejections.length,
-        rejectedSamples: samples,
+        ...counts,
+        ...(run.lane === undefined ? {} : { lane: run.lane }),
+        rejectedSamples: rejected.samples,
         outputs: output.committedUris,
         staged: output.staged,
         startedAt,
         finishedAt: now(),
         result: result ?? null,
     };
+}
+/** A promise, or anything `await` would treat as one. */
+function isThenable(value) {
+    return (typeof value === 'object' || typeof value === 'function') && value !== null && typeof value.then === 'function';
 }
 /** The decoder for a segment; for CSV it needs the object's header, read from its first line. */
 async function decoderFor(format, source, segment) {
@@ -91122,7 +91880,8 @@ async function decoderFor(format, source, segment) {
         return ndjsonDecoder();
     const header = await firstLine(source, segment.key, segment.identity);
     // An object that is only a header (or empty) has no records.
-    return header === undefined ? undefined : csvDecoder(csvHeader(header, source.uriOf(segment.key)));
+    const uri = source.uriOf(segment.key);
+    return header === undefined ? undefined : csvDecoder(csvHeader(header, uri), uri);
 }
 /**
  * The records a processPartition handler iterates, counted as they are handed over. After the
@@ -91424,9 +92183,9 @@ function nameOf(item) {
 function batchResultKey(runId, item) {
     return runKey(runId, `batch-results/part-${partitionLabel(nameOf(item))}.json`);
 }
-/** A failure in a Map result: the error's name (cut short), and the attempt whose outcome file has the rest. */
-function failedSummary(item, error, attempt) {
-    return { ...nameOf(item), status: 'failed', bytes: item.bytes, error: error.slice(0, SUMMARY_ERROR_NAME_CHARS), ...(attempt === undefined ? {} : { attempt }) };
+/** A failure in a Map result: the error's name (cut short), the attempt whose outcome file has the rest, and its counts when the error has them. */
+function failedSummary(item, error, attempt, counts) {
+    return { ...nameOf(item), status: 'failed', bytes: item.bytes, error: error.slice(0, SUMMARY_ERROR_NAME_CHARS), ...(attempt === undefined ? {} : { attempt }), ...counts };
 }
 /**
  * Runs each partition of a batch in turn; a partition that fails is reported as failed, so one
@@ -91506,15 +92265,21 @@ async function workStep(event, deps) {
             output,
             handler: await deps.handler(),
             ...(deps.redact === undefined ? {} : { redact: deps.redact }),
+            ...(deps.lane === undefined ? {} : { lane: deps.lane }),
         });
     }
     catch (error) {
         const { errorType, errorMessage, trace } = serializeError(error);
-        outcome = { ...nameOf(item), status: 'failed', bytes: item.bytes, error: errorType, cause: JSON.stringify({ errorType, errorMessage, trace }), attempt: output.ref.attempt, startedAt, finishedAt: Date.now() };
+        // A partition over max-rejected says what it read, handed over and rejected: the totals count them.
+        const counts = error instanceof RejectedRecordsError ? error.counts : {};
+        outcome = { ...nameOf(item), status: 'failed', bytes: item.bytes, ...counts, error: errorType, cause: JSON.stringify({ errorType, errorMessage, trace }), attempt: output.ref.attempt, startedAt, finishedAt: Date.now() };
     }
     await destination.write(attemptKey(output.ref, OUTCOME_FILE), (deps.redact ?? String)(JSON.stringify(outcome)));
-    if (outcome.status === 'failed')
-        return failedSummary(item, outcome.error, output.ref.attempt);
+    if (outcome.status === 'failed') {
+        const { records, handed, rejected } = outcome;
+        return failedSummary(item, outcome.error, output.ref.attempt, records === undefined ? undefined : { records, handed: handed ?? 0, rejected: rejected ?? 0 });
+    }
+    // Only what the reducer needs to find the outcome file, and progress its count, travels through the Map.
     const { id, split, status, attempt, records } = outcome;
     return { id, ...(split === undefined ? {} : { split }), status, attempt, records };
 }
@@ -91527,44 +92292,84 @@ async function splitStep(event, deps) {
 const IN_FLIGHT = 16;
 /**
  * Counts each partition once, from the one attempt its Map result names (and for a resumed run,
- * the partitions it did not run from the attempts the run it resumes committed); merges the
- * results; commits those attempts' outputs (nothing else ever reaches `partitions/` or
- * `rejected/`); then writes the run manifest, and last the batch file.
+ * the partitions it did not run from the attempts the run it resumes committed); merges the results
+ * as they are read, in partition order, dropping each once merged; writes the batch file; commits
+ * those attempts' outputs (nothing else ever reaches `partitions/` or `rejected/`); and last writes
+ * the run manifest, the run's commit point. A reducer stopped at any point before it (a timeout, a
+ * cancel) leaves the batch file to report every partition, and no manifest. A merge that fails
+ * still commits and writes both, and then fails the reducer with its error. Returns counts only:
+ * the result and the failures are in the batch file.
  */
 async function reduceStep(event, deps) {
     const handler = await deps.handler();
     const runId = steps_parseRunId(event.runId);
     const { destination } = stores(event.job, deps);
     const iterations = Array.isArray(event.partitions) ? event.partitions : await readMapRunResults(event.job, event.partitions, deps);
-    const results = partitionResults(iterations);
-    const fresh = await mapLimited(results, IN_FLIGHT, async (entry) => {
+    const resumed = event.job.resume === undefined ? undefined : await readJson(destination, manifestKey(event.job.resume));
+    const freshOutcome = async (entry) => {
         // The counted attempt's outcome file holds everything: a succeeded partition's result, or a failure the worker caught.
         if (entry.attempt !== undefined)
             return readJson(destination, outcomeKey(runId, { ...entry, attempt: entry.attempt }));
         if (entry.status === 'succeeded')
             throw new InputError(`The Map result of partition ${partitionLabel(entry)} names no attempt.`);
         return { ...entry, cause: entry.cause ?? knownFailureCause(entry.error, event.timeouts?.worker) };
+    };
+    // What to count, in partition order: each Map result, and for a resumed run each partition the run it resumes committed.
+    const fresh = partitionResults(iterations).map((entry) => ({ id: entry.id, split: entry.split, read: () => freshOutcome(entry) }));
+    const reused = (resumed?.partitions ?? []).map((entry) => ({
+        id: entry.id,
+        split: entry.split,
+        read: async () => ({ ...(await readJson(destination, entry.outcome)), ranIn: entry.run ?? resumed.runId }),
+    }));
+    const fold = resultFold(handler.merge);
+    let mergeError;
+    const merge = async (result) => {
+        if (mergeError !== undefined)
+            return;
+        await fold.add(result).catch((error) => void (mergeError = error));
+    };
+    // Per-partition results stay in their own files; the merged one is in `result`.
+    const outcomes = [];
+    await mapInOrder([...reused, ...fresh].sort(partitionOrder), IN_FLIGHT, (entry) => entry.read(), async (outcome) => {
+        if (outcome.status === 'succeeded')
+            await merge(outcome.result);
+        outcomes.push(outcome.status === 'succeeded' ? { ...outcome, result: null } : outcome);
     });
-    const resumed = event.job.resume === undefined ? undefined : await readJson(destination, manifestKey(event.job.resume));
-    const reused = await mapLimited(resumed?.partitions ?? [], IN_FLIGHT, async (entry) => ({ ...(await readJson(destination, entry.outcome)), ranIn: entry.run ?? resumed.runId }));
-    const order = (a, b) => a.id - b.id || (a.split ?? '').localeCompare(b.split ?? '');
-    const outcomes = [...reused, ...fresh].sort(order);
-    const batch = reduceOutcomes(outcomes, handler.merge, event.toleratedFailurePercentage);
+    const result = mergeError === undefined ? await fold.result().catch((error) => void (mergeError = error)) : undefined;
+    const counts = countOutcomes(outcomes);
+    const batch = {
+        status: mergeError === undefined ? batchStatus(counts, event.toleratedFailurePercentage) : 'FAILED',
+        ...counts,
+        toleratedFailurePercentage: event.toleratedFailurePercentage,
+        result: result ?? null,
+        failures: failuresOf(outcomes),
+    };
+    const error = mergeError === undefined ? undefined : serializeError(mergeError);
+    const file = {
+        ...batch,
+        runId,
+        job: event.job,
+        plan: event.plan,
+        outcomes,
+        manifest: manifestKey(runId),
+        ...(event.job.resume === undefined ? {} : { resumes: event.job.resume }),
+        ...(error === undefined ? {} : { error: { name: error.errorType, message: error.errorMessage } }),
+    };
+    // Before the commit, which can be stopped half way: the report then still lists every partition.
+    await destination.write(runKey(runId, BATCH_FILE), (deps.redact ?? String)(JSON.stringify(file)));
     const succeeded = outcomes.filter((outcome) => outcome.status === 'succeeded');
     // A reused result is committed again from its own attempt: what is published is what is counted, whatever ran in between.
     const committed = await mapLimited(succeeded, IN_FLIGHT, (outcome) => commitAttempt(destination, outcome.ranIn ?? runId, outcome));
     const failed = outcomes.filter((outcome) => outcome.status === 'failed');
-    const manifest = runManifest(runId, batch.status, destination.uri, committed.sort(order), failed.sort(order), { plan: event.plan.planKey, resumes: event.job.resume });
+    const manifest = runManifest(runId, batch.status, destination.uri, committed, failed, { plan: event.plan.planKey, resumes: event.job.resume });
     await destination.write(manifestKey(runId), JSON.stringify(manifest));
     // The next run plans its partitions from what this one measured.
-    const throughput = measuredThroughput(fresh, runId);
+    const throughput = measuredThroughput(outcomes.filter((outcome) => outcome.status === 'failed' || outcome.ranIn === undefined), runId);
     if (throughput !== undefined)
         await destination.write(THROUGHPUT_FILE, JSON.stringify(throughput));
-    // Per-partition results stay in their own files; the merged one is in `result`.
-    const lean = outcomes.map((outcome) => (outcome.status === 'succeeded' ? { ...outcome, result: null } : outcome));
-    const file = { ...batch, runId, job: event.job, plan: event.plan, outcomes: lean, manifest: manifestKey(runId), ...(event.job.resume === undefined ? {} : { resumes: event.job.resume }) };
-    await destination.write(runKey(runId, BATCH_FILE), (deps.redact ?? String)(JSON.stringify(file)));
-    return batch;
+    if (mergeError !== undefined)
+        throw mergeError;
+    return reduceOutput(batch);
 }
 function reduceOutput({ result: _result, failures: _failures, ...counts }) {
     return counts;
@@ -91650,7 +92455,7 @@ async function runOnLocalEngine(settings, hooks, log, warn) {
             log(`Resuming run ${job.resume}: only the partitions that failed there run again; the others count the results committed there.`);
         }
         prepared = await abortable(prepareRun(settings, log), hooks.signal);
-        shared = await abortable(common(settings, prepared.bundle, s3, log), hooks.signal);
+        shared = await abortable(common(settings, prepared.bundle, s3, log, prepared.concurrency), hooks.signal);
     }
     catch (error) {
         if (hooks.signal?.aborted === true)
@@ -91671,20 +92476,20 @@ async function runOnLocalEngine(settings, hooks, log, warn) {
     });
 }
 /** What both engines take: the job, the handler and its bundle, the template and its parameters (the map mode chosen). */
-async function common(settings, bundle, s3, log) {
+async function common(settings, bundle, s3, log, localEnvironments) {
     return {
         job: settings.job,
         handler: settings.handler,
         bundle,
         ...(settings.template === undefined ? {} : { template: settings.template }),
-        parameters: await withMapMode(settings, s3, log),
+        parameters: await withMapMode(settings, s3, log, localEnvironments),
     };
 }
 /**
  * The template's MapMode (and ChildExecutionType) for this run, unless the parameters set them:
  * `auto` plans the input (sizes only) and chooses, saying why in the log.
  */
-async function withMapMode(settings, s3, log) {
+async function withMapMode(settings, s3, log, localEnvironments) {
     const { parameters } = settings;
     const askedFor = 'partitions' in settings.job.sizing;
     if (parameters.MapMode !== undefined && !askedFor)
@@ -91701,6 +92506,7 @@ async function withMapMode(settings, s3, log) {
         maxConcurrency: Number(parameters.MaxConcurrency ?? 0),
         // A gzip partition takes as long as the bytes it decompresses to.
         largestPartitionBytes: Math.max(0, ...plan.partitions.map((partition) => partition.uncompressedBytes ?? partition.bytes)),
+        ...(localEnvironments === undefined ? {} : { localEnvironments }),
     });
     log(choice.reason);
     return { ...parameters, MapMode: choice.mapMode, ...(choice.mapMode === 'DISTRIBUTED' && parameters.ChildExecutionType === undefined ? { ChildExecutionType: choice.childExecutionType } : {}) };
@@ -92052,6 +92858,7 @@ function wholeNumber(text, name, min, max) {
 
 
 
+
 const HELP = `sfn-fanout: fan a batch job out over many Lambdas with a Step Functions Map state.
 
 Usage:
@@ -92240,14 +93047,15 @@ async function runCommand(read, say, redactor, signal, clock) {
     });
     if (say.tty)
         say.redraw('');
-    const report = redactor.redactDeep(ran);
+    // One serialisation of the report, result included, serves the redaction and the report file.
+    const { value: report, json } = redactor.redactWithJson(ran);
     say.out(`${renderConsoleReport(report)}\n`);
     if (settings.summary !== undefined) {
         await writeText(settings.summary, redactor.redact(renderSummary(report)));
         say.out(`summary: ${settings.summary}\n`);
     }
     if (settings.report !== undefined) {
-        await writeText(settings.report, redactor.redact(JSON.stringify(report, null, 2)));
+        await writeText(settings.report, reportFileText(json));
         say.out(`report: ${settings.report}\n`);
     }
     return report.status === 'SUCCEEDED' ? 0 : 1;

@@ -55569,7 +55569,7 @@ async function stopExecution(sfn, executionArn, cause, signal) {
 /* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
 /* harmony export */   gJ: () => (/* binding */ errorMessage)
 /* harmony export */ });
-/* unused harmony exports FanoutError, InputError, StoreError, MissingObjectError, InputChangedError, UnreadRecordsError, HandlerModuleError, RejectedRecordsError, CancelledError, UnsupportedFeatureError, DataError */
+/* unused harmony exports FanoutError, InputError, StoreError, MissingObjectError, InputChangedError, UnreadRecordsError, HandlerModuleError, RejectedRecordsError, MergeError, CancelledError, UnsupportedFeatureError, DataError */
 /**
  * A small error hierarchy: every error sfn-fanout raises on purpose says what went wrong and how to
  * fix it, and keeps the underlying error as `cause`.
@@ -55598,8 +55598,16 @@ class UnreadRecordsError extends (/* unused pure expression or super */ null && 
 /** The user's handler module is missing or exports nothing usable. */
 class HandlerModuleError extends (/* unused pure expression or super */ null && (FanoutError)) {
 }
-/** A partition rejected more records than the job tolerates. */
-class RejectedRecordsError extends (/* unused pure expression or super */ null && (FanoutError)) {
+/** A partition rejected more records than the job tolerates; it says how many it read, handed over and rejected. */
+class RejectedRecordsError extends FanoutError {
+    counts;
+    constructor(message, counts) {
+        super(message);
+        this.counts = counts;
+    }
+}
+/** The reducer's default merge met two values it cannot merge. */
+class MergeError extends (/* unused pure expression or super */ null && (FanoutError)) {
 }
 /** The run was cancelled (SIGINT, SIGTERM, a cancelled job) and stopped what it was doing. */
 class CancelledError extends (/* unused pure expression or super */ null && (FanoutError)) {

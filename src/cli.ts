@@ -9,6 +9,7 @@ import { FanoutError, errorMessage } from './errors.ts';
 import { parseJob, readJobRequest } from './job.ts';
 import { consoleText, renderConsoleReport, renderProgress } from './report/console.ts';
 import { renderPlan } from './plan/render-plan.ts';
+import { reportFileText } from './report/result-output.ts';
 import { renderSummary } from './report/summary.ts';
 import { runBatch } from './run-batch.ts';
 import { Redactor, environmentSecrets, possibleSecrets } from './secrets.ts';
@@ -221,14 +222,15 @@ async function runCommand(read: (name: string) => string | undefined, say: Conso
     },
   });
   if (say.tty) say.redraw('');
-  const report = redactor.redactDeep(ran);
+  // One serialisation of the report, result included, serves the redaction and the report file.
+  const { value: report, json } = redactor.redactWithJson(ran);
   say.out(`${renderConsoleReport(report)}\n`);
   if (settings.summary !== undefined) {
     await writeText(settings.summary, redactor.redact(renderSummary(report)));
     say.out(`summary: ${settings.summary}\n`);
   }
   if (settings.report !== undefined) {
-    await writeText(settings.report, redactor.redact(JSON.stringify(report, null, 2)));
+    await writeText(settings.report, reportFileText(json));
     say.out(`report: ${settings.report}\n`);
   }
   return report.status === 'SUCCEEDED' ? 0 : 1;

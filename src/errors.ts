@@ -27,8 +27,18 @@ export class UnreadRecordsError extends FanoutError {}
 /** The user's handler module is missing or exports nothing usable. */
 export class HandlerModuleError extends FanoutError {}
 
-/** A partition rejected more records than the job tolerates. */
-export class RejectedRecordsError extends FanoutError {}
+/** A partition rejected more records than the job tolerates; it says how many it read, handed over and rejected. */
+export class RejectedRecordsError extends FanoutError {
+  readonly counts: { readonly records: number; readonly handed: number; readonly rejected: number };
+
+  constructor(message: string, counts: RejectedRecordsError['counts']) {
+    super(message);
+    this.counts = counts;
+  }
+}
+
+/** The reducer's default merge met two values it cannot merge. */
+export class MergeError extends FanoutError {}
 
 /** The run was cancelled (SIGINT, SIGTERM, a cancelled job) and stopped what it was doing. */
 export class CancelledError extends FanoutError {

@@ -5,6 +5,7 @@ import path from 'node:path';
 import * as core from '@actions/core';
 import { FanoutError, errorMessage } from './errors.ts';
 import { consoleText, renderConsoleReport, renderProgress } from './report/console.ts';
+import { reportFileText, resultOutput } from './report/result-output.ts';
 import { renderDeployFailure, renderSummary } from './report/summary.ts';
 import { StackDeployError } from './aws/deploy.ts';
 import { runBatch } from './run-batch.ts';
@@ -41,11 +42,12 @@ export async function run(): Promise<void> {
         core.info(renderProgress(progress, Date.now() - started));
       },
     });
-    const report = redactor.redactDeep(ran);
+    // One serialisation of the report, result included, serves the redaction, the report file and the result output.
+    const { value: report, json } = redactor.redactWithJson(ran);
     printData(clean(renderConsoleReport(report)));
     const reportPath = settings.report ?? path.join(process.env.RUNNER_TEMP ?? tmpdir(), `sfn-fanout-${report.runId}.json`);
     await mkdir(path.dirname(path.resolve(reportPath)), { recursive: true });
-    await writeFile(reportPath, redactor.redact(JSON.stringify(report, null, 2)));
+    await writeFile(reportPath, reportFileText(json));
     const summary = redactor.redact(renderSummary(report));
     if (settings.summary !== undefined) await writeFile(settings.summary, summary);
     await core.summary.addRaw(summary).write();
@@ -55,9 +57,14 @@ export async function run(): Promise<void> {
     output('partitions', report.totals.partitions);
     output('succeeded', report.totals.succeeded);
     output('failed', report.totals.failed);
+    output('unfinished', report.totals.unfinished ?? 0);
     output('records', report.totals.records);
+    output('handed', report.totals.handed);
     output('rejected', report.totals.rejected);
-    output('result', JSON.stringify(report.result));
+    const result = resultOutput(report.result, reportPath);
+    output('result', result.json);
+    output('result-partial', String(report.resultPartial));
+    output('result-truncated', String(result.truncated));
     output('report-path', reportPath);
     if (report.aws !== undefined) {
       output('execution-arn', report.aws.executionArn);

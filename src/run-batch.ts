@@ -90,7 +90,7 @@ async function runOnLocalEngine(settings: RunSettings, hooks: RunHooks, log: (li
       log(`Resuming run ${job.resume}: only the partitions that failed there run again; the others count the results committed there.`);
     }
     prepared = await abortable(prepareRun(settings, log), hooks.signal);
-    shared = await abortable(common(settings, prepared.bundle, s3, log), hooks.signal);
+    shared = await abortable(common(settings, prepared.bundle, s3, log, prepared.concurrency), hooks.signal);
   } catch (error) {
     if (hooks.signal?.aborted === true) return cancelledReport(settings.job, newLocalRunId(startedAt), startedAt, Date.now(), hooks.signal);
     throw error;
@@ -110,13 +110,13 @@ async function runOnLocalEngine(settings: RunSettings, hooks: RunHooks, log: (li
 }
 
 /** What both engines take: the job, the handler and its bundle, the template and its parameters (the map mode chosen). */
-async function common(settings: RunSettings, bundle: HandlerBundle, s3: () => S3Client, log: (line: string) => void) {
+async function common(settings: RunSettings, bundle: HandlerBundle, s3: () => S3Client, log: (line: string) => void, localEnvironments?: number) {
   return {
     job: settings.job,
     handler: settings.handler,
     bundle,
     ...(settings.template === undefined ? {} : { template: settings.template }),
-    parameters: await withMapMode(settings, s3, log),
+    parameters: await withMapMode(settings, s3, log, localEnvironments),
   };
 }
 
@@ -124,7 +124,7 @@ async function common(settings: RunSettings, bundle: HandlerBundle, s3: () => S3
  * The template's MapMode (and ChildExecutionType) for this run, unless the parameters set them:
  * `auto` plans the input (sizes only) and chooses, saying why in the log.
  */
-async function withMapMode(settings: RunSettings, s3: () => S3Client, log: (line: string) => void): Promise<Readonly<Record<string, string>>> {
+async function withMapMode(settings: RunSettings, s3: () => S3Client, log: (line: string) => void, localEnvironments: number | undefined): Promise<Readonly<Record<string, string>>> {
   const { parameters } = settings;
   const askedFor = 'partitions' in settings.job.sizing;
   if (parameters.MapMode !== undefined && !askedFor) return parameters;
@@ -138,6 +138,7 @@ async function withMapMode(settings: RunSettings, s3: () => S3Client, log: (line
     maxConcurrency: Number(parameters.MaxConcurrency ?? 0),
     // A gzip partition takes as long as the bytes it decompresses to.
     largestPartitionBytes: Math.max(0, ...plan.partitions.map((partition) => partition.uncompressedBytes ?? partition.bytes)),
+    ...(localEnvironments === undefined ? {} : { localEnvironments }),
   });
   log(choice.reason);
   return { ...parameters, MapMode: choice.mapMode, ...(choice.mapMode === 'DISTRIBUTED' && parameters.ChildExecutionType === undefined ? { ChildExecutionType: choice.childExecutionType } : {}) };

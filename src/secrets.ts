@@ -101,10 +101,17 @@ export class Redactor {
    * comes back as it is, and JSON.parse keeps a `__proto__` key a key.
    */
   redactDeep<T>(value: T): T {
+    return this.redactWithJson(value).value;
+  }
+
+  /** `redactDeep`, with the redacted value's JSON text: a writer of the value needs no second serialisation. */
+  redactWithJson<T>(value: T): { value: T; json: string } {
     const json = JSON.stringify(value);
-    if (json === undefined) return value;
+    if (json === undefined) return { value, json: 'null' };
     this.#pattern.lastIndex = 0;
-    return this.#pattern.test(json) ? (JSON.parse(json.replace(this.#pattern, REDACTED)) as T) : value;
+    if (!this.#pattern.test(json)) return { value, json };
+    const redacted = json.replace(this.#pattern, REDACTED);
+    return { value: JSON.parse(redacted) as T, json: redacted };
   }
 
   #compile(): RegExp {

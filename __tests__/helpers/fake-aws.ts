@@ -61,12 +61,12 @@ export function fakeStacks(cfnMock: AwsClientStub<CloudFormationClient>) {
 /** The batch file the reducer writes for a two-partition run: both succeeded, or the second timed out. */
 export function batchFile(runId: string, status: 'SUCCEEDED' | 'FAILED'): string {
   return JSON.stringify({
-    status, partitions: 2, succeeded: status === 'SUCCEEDED' ? 2 : 1, failed: status === 'SUCCEEDED' ? 0 : 1, records: 20, rejected: 0, bytes: 4096,
-    toleratedFailurePercentage: 0, result: { requests: 20 }, failures: [], runId, job: {}, plan: { objects: 1, bytes: 4096, partitions: 2 },
+    status, partitions: 2, succeeded: status === 'SUCCEEDED' ? 2 : 1, failed: status === 'SUCCEEDED' ? 0 : 1, records: 20, handed: 20, rejected: 0, bytes: 4096,
+    toleratedFailurePercentage: 0, result: { requests: 20 }, failures: [], runId, job: {}, plan: { objects: 1, bytes: 4096, partitions: 2 }, manifest: `_sfn-fanout/runs/${runId}/manifest.json`,
     outcomes: [
-      { id: 0, status: 'succeeded', bytes: 2048, records: 20, rejected: 0, rejectedSamples: [], outputs: [], startedAt: 1000, finishedAt: 61_000, result: null },
+      { id: 0, status: 'succeeded', bytes: 2048, records: 20, handed: 20, rejected: 0, rejectedSamples: [], outputs: [], startedAt: 1000, finishedAt: 61_000, result: null },
       status === 'SUCCEEDED'
-        ? { id: 1, status: 'succeeded', bytes: 2048, records: 0, rejected: 0, rejectedSamples: [], outputs: [], startedAt: 1000, finishedAt: 61_000, result: null }
+        ? { id: 1, status: 'succeeded', bytes: 2048, records: 0, handed: 0, rejected: 0, rejectedSamples: [], outputs: [], startedAt: 1000, finishedAt: 61_000, result: null }
         : { id: 1, status: 'failed', bytes: 2048, error: 'Sandbox.Timedout', cause: '{"errorType":"Sandbox.Timedout","errorMessage":"Task timed out after 900.00 seconds"}' },
     ],
   });
@@ -83,6 +83,8 @@ export function fakeExecution(sfnMock: AwsClientStub<SFNClient>, s3: S3Client, s
     polls += 1;
     if (polls < 3) return { executionArn: arn, status: 'RUNNING', startDate: new Date(0) };
     await new S3Store(s3, 'results-out', 'nightly/').write(`_sfn-fanout/runs/${name}/batch.json`, batchFile(name, status));
+    // The reducer's commit point, its last write.
+    await new S3Store(s3, 'results-out', 'nightly/').write(`_sfn-fanout/runs/${name}/manifest.json`, JSON.stringify({ runId: name, status }));
     return status === 'SUCCEEDED'
       ? { executionArn: arn, status, startDate: new Date(0), stopDate: new Date(120_000), output: '{}' }
       : { executionArn: arn, status, startDate: new Date(0), stopDate: new Date(120_000), error: 'SfnFanout.ToleratedFailureExceeded', cause: 'More partitions failed than ToleratedFailurePercentage allows.' };

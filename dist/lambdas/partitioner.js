@@ -7369,7 +7369,7 @@ const RestoreRequestType = {
 __webpack_unused_export__ = AbacStatus$;
 __webpack_unused_export__ = AbortIncompleteMultipartUpload$;
 __webpack_unused_export__ = AbortMultipartUpload$;
-__webpack_unused_export__ = AbortMultipartUploadCommand;
+exports.tfP = AbortMultipartUploadCommand;
 __webpack_unused_export__ = AbortMultipartUploadOutput$;
 __webpack_unused_export__ = AbortMultipartUploadRequest$;
 __webpack_unused_export__ = AccelerateConfiguration$;
@@ -7421,7 +7421,7 @@ __webpack_unused_export__ = ChecksumMode;
 __webpack_unused_export__ = ChecksumType;
 __webpack_unused_export__ = CommonPrefix$;
 __webpack_unused_export__ = CompleteMultipartUpload$;
-__webpack_unused_export__ = CompleteMultipartUploadCommand;
+exports.Gym = CompleteMultipartUploadCommand;
 __webpack_unused_export__ = CompleteMultipartUploadOutput$;
 __webpack_unused_export__ = CompleteMultipartUploadRequest$;
 __webpack_unused_export__ = CompletedMultipartUpload$;
@@ -7447,7 +7447,7 @@ __webpack_unused_export__ = CreateBucketMetadataTableConfigurationRequest$;
 __webpack_unused_export__ = CreateBucketOutput$;
 __webpack_unused_export__ = CreateBucketRequest$;
 __webpack_unused_export__ = CreateMultipartUpload$;
-__webpack_unused_export__ = CreateMultipartUploadCommand;
+exports.nG4 = CreateMultipartUploadCommand;
 __webpack_unused_export__ = CreateMultipartUploadOutput$;
 __webpack_unused_export__ = CreateMultipartUploadRequest$;
 __webpack_unused_export__ = CreateSession$;
@@ -8047,7 +8047,7 @@ __webpack_unused_export__ = UpdateObjectEncryptionCommand;
 __webpack_unused_export__ = UpdateObjectEncryptionRequest$;
 __webpack_unused_export__ = UpdateObjectEncryptionResponse$;
 __webpack_unused_export__ = UploadPart$;
-__webpack_unused_export__ = UploadPartCommand;
+exports.iVK = UploadPartCommand;
 __webpack_unused_export__ = UploadPartCopy$;
 __webpack_unused_export__ = UploadPartCopyCommand;
 __webpack_unused_export__ = UploadPartCopyOutput$;
@@ -33304,7 +33304,233 @@ function redactingHandler(redactor, handler) {
 
 // EXTERNAL MODULE: external "node:fs"
 var external_node_fs_ = __nccwpck_require__(3024);
+;// CONCATENATED MODULE: ./lib/src/errors.js
+/**
+ * A small error hierarchy: every error sfn-fanout raises on purpose says what went wrong and how to
+ * fix it, and keeps the underlying error as `cause`.
+ */
+class FanoutError extends Error {
+    constructor(message, options) {
+        super(message, options);
+        this.name = new.target.name;
+    }
+}
+/** A user-supplied value (input, option, template, handler module) is unusable. */
+class errors_InputError extends FanoutError {
+}
+/** The data store could not be listed, read or written. */
+class StoreError extends FanoutError {
+}
+/** A key that is not in the store. */
+class MissingObjectError extends StoreError {
+}
+/** An input object is not the one the plan was made from (S3 ETag, or a file's size and modification time). */
+class InputChangedError extends FanoutError {
+}
+/** A processPartition handler returned before reading every record of its partition. */
+class errors_UnreadRecordsError extends (/* unused pure expression or super */ null && (FanoutError)) {
+}
+/** The user's handler module is missing or exports nothing usable. */
+class errors_HandlerModuleError extends (/* unused pure expression or super */ null && (FanoutError)) {
+}
+/** A partition rejected more records than the job tolerates; it says how many it read, handed over and rejected. */
+class errors_RejectedRecordsError extends FanoutError {
+    counts;
+    constructor(message, counts) {
+        super(message);
+        this.counts = counts;
+    }
+}
+/** The reducer's default merge met two values it cannot merge. */
+class errors_MergeError extends (/* unused pure expression or super */ null && (FanoutError)) {
+}
+/** The run was cancelled (SIGINT, SIGTERM, a cancelled job) and stopped what it was doing. */
+class errors_CancelledError extends (/* unused pure expression or super */ null && (FanoutError)) {
+    /** The error of an abort signal: its reason names the signal when one did it. */
+    static of(signal) {
+        return new errors_CancelledError(`The run was cancelled${typeof signal.reason === 'string' ? ` by ${signal.reason}` : ''}.`);
+    }
+}
+/** A state machine definition uses a feature the local engine cannot execute faithfully. */
+class UnsupportedFeatureError extends (/* unused pure expression or super */ null && (FanoutError)) {
+}
+/** An input object's bytes cannot be decoded (a corrupt or truncated gzip object). */
+class errors_DataError extends (/* unused pure expression or super */ null && (FanoutError)) {
+}
+function errors_errorMessage(error) {
+    return error instanceof Error ? error.message : String(error);
+}
+
+;// CONCATENATED MODULE: ./lib/src/handler/merge.js
+
+/** How much of a string a merge error quotes: the message stays one short line, whatever the data. */
+const QUOTED_CHARS = 100;
+/**
+ * The reducer's default merge: numbers add up, arrays concatenate, objects merge key by key,
+ * a missing or null side takes the other. Anything else must be equal on both sides, or the
+ * handler has to export its own `merge`. Neither input is changed.
+ */
+function defaultMerge(a, b) {
+    return merge_mergeInto(owned(a), b);
+}
+/**
+ * The default merge of `b` into `into`, which the caller owns (made by `owned`, or returned by an
+ * earlier call): `into` is changed and returned, so folding N results costs their total size, not
+ * N copies of the growing total. What is taken from `b` is copied, so `b` is never changed later.
+ */
+function merge_mergeInto(into, b) {
+    return mergeAt(into, b, []);
+}
+function mergeAt(into, b, path) {
+    if (into === undefined || into === null)
+        return owned(b);
+    if (b === undefined || b === null)
+        return into;
+    if (typeof into === 'number' && typeof b === 'number')
+        return into + b;
+    if (Array.isArray(into) && Array.isArray(b)) {
+        for (const item of b)
+            into.push(owned(item));
+        return into;
+    }
+    if (isObject(into) && isObject(b)) {
+        for (const key of Object.keys(b)) {
+            path.push(key);
+            setKey(into, key, Object.hasOwn(into, key) ? mergeAt(into[key], b[key], path) : owned(b[key]));
+            path.pop();
+        }
+        return into;
+    }
+    if (into === b)
+        return into;
+    throw new MergeError(`Cannot merge result${path.map(pathPart).join('')}: ${quote(into)} and ${quote(b)} are neither numbers, arrays nor objects, and differ. Export a merge(a, b) function from the handler module.`);
+}
+/**
+ * A copy of a JSON value the merge may change. Its objects have no prototype, so a key from the
+ * data (`__proto__`, `constructor`, `toString`) is a key like any other: never an inherited value.
+ */
+function owned(value) {
+    if (Array.isArray(value))
+        return value.map(owned);
+    if (!isObject(value))
+        return value;
+    const copy = Object.create(null);
+    for (const key of Object.keys(value))
+        setKey(copy, key, owned(value[key]));
+    return copy;
+}
+function isObject(value) {
+    return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+/** Sets an own key; `__proto__` too, which an assignment to an ordinary object would take as its prototype. */
+function setKey(object, key, value) {
+    if (key === '__proto__')
+        Object.defineProperty(object, key, { value, enumerable: true, writable: true, configurable: true });
+    else
+        object[key] = value;
+}
+function pathPart(key) {
+    return /^[A-Za-z_$][\w$]*$/.test(key) ? `.${key}` : `[${quote(key)}]`;
+}
+/** A value as an error quotes it: short strings whole, long ones cut, objects and arrays by their size. */
+function quote(value) {
+    if (typeof value === 'string') {
+        return value.length <= QUOTED_CHARS ? JSON.stringify(value) : `${JSON.stringify(value.slice(0, QUOTED_CHARS))}… (${value.length} characters)`;
+    }
+    if (Array.isArray(value))
+        return `an array of ${value.length} items`;
+    if (isObject(value))
+        return `an object with ${Object.keys(value).length} keys`;
+    return String(value);
+}
+
+;// CONCATENATED MODULE: ./lib/src/partition/reduce.js
+
+/** Partitions in id order, a split one's halves in order: the order results are merged in. */
+function reduce_partitionOrder(a, b) {
+    return a.id - b.id || (a.split ?? '').localeCompare(b.split ?? '');
+}
+function reduce_resultFold(merge) {
+    return merge === undefined ? accumulating() : pairwise(merge);
+}
+function accumulating() {
+    let total = null;
+    return {
+        add: async (result) => {
+            total = mergeInto(total, result);
+        },
+        result: async () => total ?? null,
+    };
+}
+/** A binary counter of merged runs: the run at level k merges 2^k neighbouring results. */
+function pairwise(merge) {
+    const runs = [];
+    return {
+        add: async (result) => {
+            let run = { level: 0, value: result };
+            while (runs.length > 0 && runs.at(-1).level === run.level) {
+                const left = runs.pop();
+                run = { level: run.level + 1, value: await merge(left.value, run.value) };
+            }
+            runs.push(run);
+        },
+        result: async () => {
+            if (runs.length === 0)
+                return null;
+            let value = runs.pop().value;
+            while (runs.length > 0)
+                value = await merge(runs.pop().value, value);
+            return value ?? null;
+        },
+    };
+}
+/** Totals over outcomes (results left out): what both the batch file and the report count. */
+function reduce_countOutcomes(outcomes) {
+    let succeeded = 0;
+    let records = 0;
+    let handed = 0;
+    let rejected = 0;
+    let bytes = 0;
+    for (const outcome of outcomes) {
+        if (outcome.status === 'succeeded')
+            succeeded += 1;
+        records += outcome.records ?? 0;
+        handed += outcome.handed ?? 0;
+        rejected += outcome.rejected ?? 0;
+        bytes += outcome.bytes ?? 0;
+    }
+    return { partitions: outcomes.length, succeeded, failed: outcomes.length - succeeded, records, handed, rejected, bytes };
+}
+/** The batch fails when the share of failed partitions exceeds the tolerance. */
+function reduce_batchStatus(counts, toleratedFailurePercentage) {
+    return counts.partitions > 0 && (counts.failed / counts.partitions) * 100 > toleratedFailurePercentage ? 'FAILED' : 'SUCCEEDED';
+}
+/**
+ * Merges succeeded partitions in id order (so the result does not depend on finishing order) and
+ * decides the batch status. The reducer streams outcomes through a ResultFold instead; this is the
+ * same for outcomes already in memory.
+ */
+async function reduceOutcomes(outcomes, merge, toleratedFailurePercentage) {
+    const sorted = [...outcomes].sort(reduce_partitionOrder);
+    const fold = reduce_resultFold(merge);
+    for (const outcome of sorted)
+        if (outcome.status === 'succeeded')
+            await fold.add(outcome.result);
+    const counts = reduce_countOutcomes(sorted);
+    return {
+        status: reduce_batchStatus(counts, toleratedFailurePercentage),
+        ...counts,
+        toleratedFailurePercentage,
+        result: await fold.result(),
+        failures: reduce_failuresOf(sorted),
+    };
+}
+function reduce_failuresOf(outcomes) {
+    return outcomes.filter((outcome) => outcome.status === 'failed').map(({ id, error, cause }) => ({ id, error, cause }));
+}
+
 ;// CONCATENATED MODULE: ./lib/src/report/batch-report.js
+
 
 /** What a resumed run ran and what it reused, in one sentence; undefined for a run that resumed none. */
 function batch_report_resumeSentence(report) {
@@ -33319,30 +33545,27 @@ function batch_report_resumeSentence(report) {
 function batch_report_rowName(row) {
     return row.split === undefined ? String(row.id) : `${row.id}/${row.split}`;
 }
-/** Builds the report from the facts of the execution and the batch file the reducer wrote (absent when it never ran). */
-function buildReport(facts, batch) {
-    const partitions = (batch?.outcomes ?? []).map((outcome) => outcome.status === 'succeeded'
-        ? {
-            id: outcome.id,
-            ...(outcome.split === undefined ? {} : { split: outcome.split }),
-            status: 'succeeded',
-            bytes: outcome.bytes,
-            records: outcome.records,
-            rejected: outcome.rejected,
-            startedAt: outcome.startedAt,
-            finishedAt: outcome.finishedAt,
-            durationMs: outcome.finishedAt - outcome.startedAt,
-            rejectedSamples: outcome.rejectedSamples,
-            outputs: outcome.outputs,
-            ...(outcome.ranIn === undefined ? {} : { ranIn: outcome.ranIn }),
-        }
-        : { id: outcome.id, ...(outcome.split === undefined ? {} : { split: outcome.split }), status: 'failed', bytes: outcome.bytes, error: outcome.error, message: causeMessage(outcome.cause) });
-    const failed = facts.error !== undefined || batch?.status === 'FAILED';
+/**
+ * Builds the report from the facts of the execution and the batch file the reducer wrote; without
+ * a batch file, from what the engine knows of the partitions that finished. Totals are counted from
+ * the partitions listed, so they never say less than the rows.
+ */
+function buildReport(facts, batch, known) {
+    const outcomes = [...(batch?.outcomes ?? known?.outcomes ?? [])].sort(partitionOrder);
+    const partitions = outcomes.map(rowOf);
+    const counts = countOutcomes(outcomes);
+    const planned = batch?.plan.partitions ?? known?.planned;
+    const unfinished = planned === undefined ? undefined : Math.max(0, planned - finishedPartitions(outcomes));
+    // A cancel that came after the commit point stopped nothing: the run is what its batch file says.
+    const lateCancel = batch !== undefined && facts.committed === true && facts.error?.name === 'ExecutionAborted';
+    const executionError = lateCancel ? undefined : facts.error;
+    const failed = executionError !== undefined || batch?.status === 'FAILED';
+    const error = executionError === undefined ? batch?.error : { name: executionError.name, message: causeMessage(executionError.cause) };
     return {
         engine: facts.engine,
         runId: facts.runId,
         status: failed ? 'FAILED' : 'SUCCEEDED',
-        ...(facts.error === undefined ? {} : { error: { name: facts.error.name, message: causeMessage(facts.error.cause) } }),
+        ...(error === undefined ? {} : { error }),
         input: facts.input,
         output: facts.output,
         format: facts.format,
@@ -33352,21 +33575,82 @@ function buildReport(facts, batch) {
         ...(batch === undefined ? {} : { plan: batch.plan, toleratedFailurePercentage: batch.toleratedFailurePercentage }),
         ...(batch?.resumes === undefined ? {} : { resumes: batch.resumes }),
         totals: {
-            partitions: batch?.partitions ?? 0,
-            succeeded: batch?.succeeded ?? 0,
-            failed: batch?.failed ?? 0,
-            records: batch?.records ?? 0,
-            rejected: batch?.rejected ?? 0,
-            bytes: batch?.bytes ?? 0,
+            ...counts,
             workerMs: partitions.reduce((sum, row) => sum + (row.durationMs ?? 0), 0),
+            ...(unfinished === undefined ? {} : { unfinished }),
         },
         partitions,
         result: batch?.result ?? null,
+        resultPartial: batch === undefined || batch.error !== undefined || counts.failed > 0 || (unfinished ?? 0) > 0,
+        ...(batch !== undefined && facts.committed === false ? { partlyPublished: true } : {}),
+        ...(lateCancel ? { cancelledAfterCommit: causeMessage(facts.error.cause) } : {}),
         links: facts.links ?? [],
     };
 }
+function rowOf(outcome) {
+    const name = { id: outcome.id, ...(outcome.split === undefined ? {} : { split: outcome.split }) };
+    if (outcome.status === 'failed') {
+        const failure = outcome;
+        const counts = failure.records === undefined ? {} : { records: failure.records, handed: failure.handed ?? 0, rejected: failure.rejected ?? 0 };
+        return { ...name, status: 'failed', bytes: failure.bytes, ...counts, error: failure.error, ...(failure.cause === undefined ? {} : { message: causeMessage(failure.cause) }) };
+    }
+    // A Map summary has only the attempt and records; an outcome (from the batch or outcome file) has the rest.
+    const full = outcome;
+    return {
+        ...name,
+        status: 'succeeded',
+        ...(full.bytes === undefined ? {} : { bytes: full.bytes }),
+        records: full.records,
+        ...(full.handed === undefined ? {} : { handed: full.handed }),
+        ...(full.rejected === undefined ? {} : { rejected: full.rejected }),
+        ...(full.lane === undefined ? {} : { lane: full.lane }),
+        ...(full.startedAt === undefined || full.finishedAt === undefined ? {} : { startedAt: full.startedAt, finishedAt: full.finishedAt, durationMs: full.finishedAt - full.startedAt }),
+        ...(full.rejectedSamples === undefined ? {} : { rejectedSamples: full.rejectedSamples }),
+        ...(full.outputs === undefined ? {} : { outputs: full.outputs }),
+        ...(full.ranIn === undefined ? {} : { ranIn: full.ranIn }),
+    };
+}
+/** Planned partitions with a final outcome: a split one counts once both its halves have one. */
+function finishedPartitions(outcomes) {
+    const halves = new Map();
+    let whole = 0;
+    for (const outcome of outcomes) {
+        if (outcome.split === undefined)
+            whole += 1;
+        else
+            halves.set(outcome.id, (halves.get(outcome.id) ?? 0) + 1);
+    }
+    return whole + [...halves.values()].filter((count) => count >= 2).length;
+}
+
+;// CONCATENATED MODULE: ./lib/src/report/notes.js
+
+/** `1 partition`, `2 partitions`, with thousands separators. */
+function notes_counted(n, noun) {
+    return `${formatCount(n)} ${noun}${n === 1 ? '' : 's'}`;
+}
+/** What a reader of the totals must also know: a partial result, outputs published in part, a cancel that came too late, a capped partition count. */
+function notes_reportNotes(report) {
+    const notes = [];
+    const t = report.totals;
+    if (report.resultPartial) {
+        notes.push(report.result === null
+            ? 'there is no result: no partition’s result was merged (they failed or did not finish, or the merge failed)'
+            : `the result is partial: it merges ${notes_counted(t.succeeded, 'partition')} of ${formatCount(t.partitions + (t.unfinished ?? 0))}; the others failed or did not finish`);
+    }
+    if (report.partlyPublished === true) {
+        notes.push('the reducer stopped before it wrote the run manifest: some of this run’s outputs may already be in partitions/ and rejected/, in place of an earlier run’s; a reader that follows the manifests reads none of them. Run again to publish them all');
+    }
+    if (report.cancelledAfterCommit !== undefined)
+        notes.push(`the cancel came after the reducer had committed the run, so it stopped nothing: ${report.cancelledAfterCommit}`);
+    const capped = report.plan?.cappedAt;
+    if (capped !== undefined)
+        notes.push(`the partition count was capped at max-partitions (${formatCount(capped)}), so partitions are bigger than partition-size: raise max-partitions for more, smaller ones`);
+    return notes;
+}
 
 ;// CONCATENATED MODULE: ./lib/src/report/console.js
+
 
 
 /**
@@ -33385,32 +33669,41 @@ function field(text) {
 }
 /** The partition table and totals as plain text, for a terminal or a CI log. */
 function renderConsoleReport(report, maxRows = 50) {
-    const header = ['partition', 'status', 'bytes', 'records', 'rejected', 'duration'];
+    const header = ['partition', 'status', 'bytes', 'read', 'handed', 'rejected', 'duration'];
+    const count = (n) => (n === undefined ? '-' : formatCount(n));
     const rows = report.partitions.slice(0, maxRows).map((row) => [
         rowName(row),
         row.status,
-        formatBytes(row.bytes),
-        row.records === undefined ? '-' : formatCount(row.records),
-        row.rejected === undefined ? '-' : formatCount(row.rejected),
+        row.bytes === undefined ? '-' : formatBytes(row.bytes),
+        count(row.records),
+        count(row.handed),
+        count(row.rejected),
         row.durationMs === undefined ? '-' : formatDuration(row.durationMs),
     ]);
     const widths = header.map((title, column) => Math.max(title.length, ...rows.map((row) => row[column].length)));
     const line = (cells) => cells.map((cell, column) => (column < 2 ? cell.padEnd(widths[column]) : cell.padStart(widths[column]))).join('  ');
     const lines = [line(header), ...rows.map(line)];
     if (report.partitions.length > maxRows)
-        lines.push(`... ${report.partitions.length - maxRows} more partitions in the JSON report`);
+        lines.push(`... ${formatCount(report.partitions.length - maxRows)} more partitions in the JSON report`);
     for (const row of report.partitions.filter((r) => r.status === 'failed').slice(0, 10)) {
         lines.push(`partition ${rowName(row)} failed: ${field(row.error)}: ${field(row.message)}`);
     }
-    const t = report.totals;
-    const parallelism = report.wallMs > 0 ? (t.workerMs / report.wallMs).toFixed(1) : '0.0';
-    lines.push('', `${report.status}: ${formatCount(t.partitions)} partitions (${t.succeeded} succeeded, ${t.failed} failed), ${formatCount(t.records)} records, ${formatCount(t.rejected)} rejected, ${formatBytes(t.bytes)} in ${formatDuration(report.wallMs)} (parallelism ${parallelism}x)`);
+    lines.push('', totalsLine(report));
     const resumed = resumeSentence(report);
     if (resumed !== undefined)
         lines.push(field(resumed));
+    for (const note of reportNotes(report))
+        lines.push(`note: ${note}`);
     if (report.error !== undefined)
         lines.push(`error: ${field(report.error.name)}: ${field(report.error.message)}`);
     return lines.join('\n');
+}
+/** The totals in one line: partitions by outcome, records read, handed over and rejected, bytes, time. */
+function totalsLine(report) {
+    const t = report.totals;
+    const parallelism = report.wallMs > 0 ? (t.workerMs / report.wallMs).toFixed(1) : '0.0';
+    const unfinished = (t.unfinished ?? 0) > 0 ? `, ${formatCount(t.unfinished)} not finished` : '';
+    return `${report.status}: ${counted(t.partitions + (t.unfinished ?? 0), 'partition')} (${formatCount(t.succeeded)} succeeded, ${formatCount(t.failed)} failed${unfinished}), ${counted(t.records, 'record')} read (${formatCount(t.handed)} handed to the handler, ${formatCount(t.rejected)} rejected), ${formatBytes(t.bytes)} in ${formatDuration(report.wallMs)} (parallelism ${parallelism}x)`;
 }
 /** One progress line: partitions done / running / failed, records/s and an ETA. */
 function renderProgress(progress, elapsedMs) {
@@ -33458,6 +33751,41 @@ function markdown_formatDuration(ms) {
 }
 function markdown_formatCount(n) {
     return n.toLocaleString('en-US');
+}
+/**
+ * The start of a JSON value's text as JSON.stringify(value, null, indent) writes it (`indent` 0:
+ * compact), cut at `maxChars`: it never serialises more of the value than it keeps, so a result of
+ * a million keys costs what its first lines cost.
+ */
+function jsonPreview(value, maxChars, indent = 2) {
+    let text = '';
+    const fits = (piece) => {
+        text += piece;
+        return text.length <= maxChars;
+    };
+    const [newline, colon] = indent === 0 ? ['', ':'] : ['\n', ': '];
+    const step = ' '.repeat(indent);
+    const walk = (node, margin) => {
+        if (typeof node !== 'object' || node === null)
+            return fits(JSON.stringify(typeof node === 'string' && node.length > maxChars ? node.slice(0, maxChars) : node) ?? 'null');
+        const list = Array.isArray(node) ? node : undefined;
+        const keys = list === undefined ? Object.keys(node) : undefined;
+        const count = list?.length ?? keys.length;
+        const [open, close] = list === undefined ? ['{', '}'] : ['[', ']'];
+        if (count === 0)
+            return fits(`${open}${close}`);
+        if (!fits(open))
+            return false;
+        for (let index = 0; index < count; index += 1) {
+            const name = keys === undefined ? '' : `${JSON.stringify(keys[index])}${colon}`;
+            if (!fits(`${index === 0 ? '' : ','}${newline}${margin}${step}${name}`))
+                return false;
+            if (!walk(list === undefined ? node[keys[index]] : list[index], `${margin}${step}`))
+                return false;
+        }
+        return fits(`${newline}${margin}${close}`);
+    };
+    return walk(value, '') ? { text, cut: false } : { text: text.slice(0, maxChars), cut: true };
 }
 
 ;// CONCATENATED MODULE: ./lib/src/secrets.js
@@ -33555,11 +33883,18 @@ class Redactor {
      * comes back as it is, and JSON.parse keeps a `__proto__` key a key.
      */
     redactDeep(value) {
+        return this.redactWithJson(value).value;
+    }
+    /** `redactDeep`, with the redacted value's JSON text: a writer of the value needs no second serialisation. */
+    redactWithJson(value) {
         const json = JSON.stringify(value);
         if (json === undefined)
-            return value;
+            return { value, json: 'null' };
         this.#pattern.lastIndex = 0;
-        return this.#pattern.test(json) ? JSON.parse(json.replace(this.#pattern, REDACTED)) : value;
+        if (!this.#pattern.test(json))
+            return { value, json };
+        const redacted = json.replace(this.#pattern, REDACTED);
+        return { value: JSON.parse(redacted), json: redacted };
     }
     #compile() {
         const json = (text) => JSON.stringify(text).slice(1, -1);
@@ -33640,55 +33975,6 @@ function acceptHandedOverSecrets(values) {
     lambdaSecrets().add(Array.isArray(values) ? values.filter((value) => typeof value === 'string') : []);
 }
 
-;// CONCATENATED MODULE: ./lib/src/errors.js
-/**
- * A small error hierarchy: every error sfn-fanout raises on purpose says what went wrong and how to
- * fix it, and keeps the underlying error as `cause`.
- */
-class errors_FanoutError extends Error {
-    constructor(message, options) {
-        super(message, options);
-        this.name = new.target.name;
-    }
-}
-/** A user-supplied value (input, option, template, handler module) is unusable. */
-class errors_InputError extends errors_FanoutError {
-}
-/** The data store could not be listed, read or written. */
-class StoreError extends errors_FanoutError {
-}
-/** A key that is not in the store. */
-class MissingObjectError extends StoreError {
-}
-/** An input object is not the one the plan was made from (S3 ETag, or a file's size and modification time). */
-class InputChangedError extends errors_FanoutError {
-}
-/** A processPartition handler returned before reading every record of its partition. */
-class errors_UnreadRecordsError extends (/* unused pure expression or super */ null && (errors_FanoutError)) {
-}
-/** The user's handler module is missing or exports nothing usable. */
-class errors_HandlerModuleError extends (/* unused pure expression or super */ null && (errors_FanoutError)) {
-}
-/** A partition rejected more records than the job tolerates. */
-class errors_RejectedRecordsError extends (/* unused pure expression or super */ null && (errors_FanoutError)) {
-}
-/** The run was cancelled (SIGINT, SIGTERM, a cancelled job) and stopped what it was doing. */
-class errors_CancelledError extends (/* unused pure expression or super */ null && (errors_FanoutError)) {
-    /** The error of an abort signal: its reason names the signal when one did it. */
-    static of(signal) {
-        return new errors_CancelledError(`The run was cancelled${typeof signal.reason === 'string' ? ` by ${signal.reason}` : ''}.`);
-    }
-}
-/** A state machine definition uses a feature the local engine cannot execute faithfully. */
-class UnsupportedFeatureError extends (/* unused pure expression or super */ null && (errors_FanoutError)) {
-}
-/** An input object's bytes cannot be decoded (a corrupt or truncated gzip object). */
-class errors_DataError extends (/* unused pure expression or super */ null && (errors_FanoutError)) {
-}
-function errors_errorMessage(error) {
-    return error instanceof Error ? error.message : String(error);
-}
-
 ;// CONCATENATED MODULE: ./lib/src/concurrency.js
 
 /** Runs `task` over `items` with at most `limit` in flight; results keep the items' order. */
@@ -33703,6 +33989,26 @@ async function concurrency_mapLimited(items, limit, task) {
     });
     await Promise.all(lanes);
     return results;
+}
+/**
+ * Runs `task` over `items` with at most `limit` in flight, and hands each result to `consume` in
+ * the items' order as soon as it and all before it are done: results that are consumed (merged,
+ * then dropped) need not all be held at once.
+ */
+async function concurrency_mapInOrder(items, limit, task, consume) {
+    const window = [];
+    let next = 0;
+    const start = () => {
+        const running = task(items[next++]);
+        // Awaited in order below; until then a failure must not count as unhandled.
+        running.catch(() => { });
+        window.push(running);
+    };
+    for (let index = 0; index < items.length; index += 1) {
+        while (next < items.length && window.length < Math.max(1, limit))
+            start();
+        await consume(await window.shift(), index);
+    }
 }
 /** Settles with `promise`, or rejects as soon as `signal` aborts; the promise left behind may settle unobserved. */
 function abortable(promise, signal) {
@@ -33722,36 +34028,6 @@ function abortable(promise, signal) {
 var external_node_path_ = __nccwpck_require__(6760);
 ;// CONCATENATED MODULE: external "node:url"
 const external_node_url_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:url");
-;// CONCATENATED MODULE: ./lib/src/handler/merge.js
-
-/**
- * The reducer's default merge: numbers add up, arrays concatenate, objects merge key by key,
- * a missing or null side takes the other. Anything else must be equal on both sides, or the
- * handler has to export its own `merge`.
- */
-function merge_defaultMerge(a, b, path = 'result') {
-    if (a === undefined || a === null)
-        return b;
-    if (b === undefined || b === null)
-        return a;
-    if (typeof a === 'number' && typeof b === 'number')
-        return a + b;
-    if (Array.isArray(a) && Array.isArray(b))
-        return [...a, ...b];
-    if (isPlainObject(a) && isPlainObject(b)) {
-        const merged = { ...a };
-        for (const [key, value] of Object.entries(b))
-            merged[key] = merge_defaultMerge(merged[key], value, `${path}.${key}`);
-        return merged;
-    }
-    if (a === b)
-        return a;
-    throw new FanoutError(`Cannot merge ${path}: ${JSON.stringify(a)} and ${JSON.stringify(b)} are neither numbers, arrays nor objects, and differ. Export a merge(a, b) function from the handler module.`);
-}
-function isPlainObject(value) {
-    return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
-
 ;// CONCATENATED MODULE: ./lib/src/handler/load-handler.js
 var __rewriteRelativeImportExtension = (undefined && undefined.__rewriteRelativeImportExtension) || function (path, preserveJsx) {
     if (typeof path === "string" && /^\.\.?\//.test(path)) {
@@ -33761,7 +34037,6 @@ var __rewriteRelativeImportExtension = (undefined && undefined.__rewriteRelative
     }
     return path;
 };
-
 
 
 
@@ -33792,7 +34067,7 @@ function checkHandler(loaded, file) {
     const problem = exportsProblem(file, has('processRecord'), has('processPartition'), Object.keys(exports));
     if (problem !== undefined)
         throw new HandlerModuleError(problem);
-    const merge = has('merge') ? exports.merge : defaultMerge;
+    const merge = has('merge') ? exports.merge : undefined;
     return has('processRecord')
         ? { kind: 'record', handler: exports, merge }
         : { kind: 'partition', handler: exports, merge };
@@ -33891,7 +34166,22 @@ function formats_csvHeader(line, uri) {
     }
     return parseCsvLine(text);
 }
-function formats_csvDecoder(header) {
+/**
+ * Records as objects keyed by the header's names, built as JSON.parse builds an NDJSON record: a
+ * column named `__proto__` is a key like any other, never the record's prototype. A header that
+ * names a column twice is refused (`object` names the file in the error): the later column would
+ * silently overwrite the earlier one in every record.
+ */
+function formats_csvDecoder(header, object = 'the object') {
+    const seen = new Map();
+    header.forEach((name, index) => {
+        const first = seen.get(name);
+        if (first !== undefined) {
+            throw new DataError(`${object}: its CSV header names the column ${JSON.stringify(name)} twice (columns ${first + 1} and ${index + 1}), so one would overwrite the other in every record. Give each column its own name in the header line.`);
+        }
+        seen.set(name, index);
+    });
+    const protoColumn = header.indexOf('__proto__');
     return (line) => {
         const text = lineText(line);
         // Most lines quote nothing: a plain split is the same answer, several times faster.
@@ -33900,9 +34190,12 @@ function formats_csvDecoder(header) {
             throw new Error(`has ${fields.length} fields where the header has ${header.length}`);
         }
         const record = {};
-        header.forEach((name, index) => {
-            record[name] = fields[index];
-        });
+        for (let index = 0; index < header.length; index += 1) {
+            if (index === protoColumn)
+                Object.defineProperty(record, '__proto__', { value: fields[index], enumerable: true, writable: true, configurable: true });
+            else
+                record[header[index]] = fields[index];
+        }
         return record;
     };
 }
@@ -34191,9 +34484,13 @@ class attempt_output_AttemptOutput {
         if (this.#failure !== undefined)
             throw this.#failure;
     }
-    /** Stages the attempt's rejected records, one JSON document a line. */
-    async writeRejected(lines) {
-        await this.#store.write(attempt_output_attemptKey(this.ref, attempt_output_REJECTED_FILE), lines);
+    /** Streams the attempt's rejected records, one JSON document a line, to their staged file. */
+    rejectedWriter() {
+        return this.#store.writer(attempt_output_attemptKey(this.ref, attempt_output_REJECTED_FILE));
+    }
+    /** Where the attempt's rejected records are staged: named when a partition fails over max-rejected. */
+    get rejectedUri() {
+        return this.#store.uriOf(attempt_output_attemptKey(this.ref, attempt_output_REJECTED_FILE));
     }
     /** The output names staged so far, in the order first written. */
     get staged() {
@@ -34508,7 +34805,7 @@ class MinHeap {
  */
 function splitPartition(partition) {
     if (partition.split !== undefined) {
-        throw new errors_FanoutError(`Partition ${partition.id} half ${partition.split} timed out again: halves are not split further. Lower partition-size, or give the workers more memory (CPU) or a longer timeout.`);
+        throw new FanoutError(`Partition ${partition.id} half ${partition.split} timed out again: halves are not split further. Lower partition-size, or give the workers more memory (CPU) or a longer timeout.`);
     }
     const target = Math.floor(partition.bytes / 2);
     const first = [];
@@ -34530,7 +34827,7 @@ function splitPartition(partition) {
         position += size;
     }
     if (first.length === 0 || second.length === 0) {
-        throw new errors_FanoutError(`Partition ${partition.id} is one gzip object (${partition.segments[0]?.key}) and cannot be split: a gzip stream must be read whole. Give the workers more memory (CPU) or a longer timeout, or store the data uncompressed or in smaller objects.`);
+        throw new FanoutError(`Partition ${partition.id} is one gzip object (${partition.segments[0]?.key}) and cannot be split: a gzip stream must be read whole. Give the workers more memory (CPU) or a longer timeout, or store the data uncompressed or in smaller objects.`);
     }
     const bytes = (segments) => segments.reduce((sum, segment) => sum + segment.end - segment.start, 0);
     return [
@@ -34751,6 +35048,61 @@ async function* gunzip(chunks, uri) {
     }
 }
 
+;// CONCATENATED MODULE: ./lib/src/partition/rejected-records.js
+
+
+/** Rejected records buffered before they are written: the most a partition holds of them at once. */
+const FLUSH_CHARS = (/* unused pure expression or super */ null && (1 << 20));
+/**
+ * A partition's rejected records: each goes to the attempt's rejected records file as it comes
+ * (one JSON document a line, redacted), and only the first few stay in memory as samples for the
+ * report. However many records a partition rejects, it holds one buffer of them.
+ */
+class rejected_records_RejectedRecords {
+    count = 0;
+    samples = [];
+    #open;
+    #redact;
+    #writer;
+    #pending = '';
+    constructor(open, redact = String) {
+        this.#open = open;
+        this.#redact = redact;
+    }
+    add(key, offset, error, line) {
+        const message = errorMessage(error);
+        this.count += 1;
+        if (this.samples.length < MAX_REJECTED_SAMPLES)
+            this.samples.push({ key, offset, message });
+        this.#pending += `${JSON.stringify({ key, offset, message, line })}\n`;
+    }
+    /** Writes the buffer once it is full; called between chunks, where the reader awaits anyway. */
+    async flushIfFull() {
+        if (this.#pending.length >= FLUSH_CHARS)
+            await this.#flush();
+    }
+    /** Writes the rest and completes the file; nothing is written when nothing was rejected. */
+    async close() {
+        if (this.count === 0)
+            return;
+        await this.#flush();
+        await this.#writer.end();
+    }
+    /** Drops the file of an attempt that failed for another reason. */
+    async abort() {
+        this.#pending = '';
+        await this.#writer?.abort();
+    }
+    async #flush() {
+        if (this.#pending === '')
+            return;
+        // Redacted a buffer at a time: one scan of the text, and a secret never spans two lines of JSON.
+        const text = this.#redact(this.#pending);
+        this.#pending = '';
+        await (this.#writer ??= this.#open()).write(text);
+    }
+}
+
 ;// CONCATENATED MODULE: ./lib/src/partition/run-partition.js
 
 
@@ -34759,8 +35111,9 @@ async function* gunzip(chunks, uri) {
 /**
  * Streams a partition's segments, hands each record to the handler, and returns its result.
  * Records that fail to parse, or make `processRecord` throw, are rejected: counted, sampled, and
- * kept whole in the attempt's rejected records so no input is silently dropped. `records` counts
- * what the partition read: the records handed to the handler and those that did not parse.
+ * streamed whole to the attempt's rejected records so no input is silently dropped. `records`
+ * counts what the partition read: the records handed to the handler and those that did not parse.
+ * A handler's functions may be async: a returned promise is awaited (a sync one costs no await).
  */
 async function run_partition_runPartition(run) {
     const now = run.now ?? Date.now;
@@ -34770,11 +35123,12 @@ async function run_partition_runPartition(run) {
         partitionId: partition.id,
         writeOutput: (name, body) => output.writeOutput(name, body),
     };
-    const rejections = [];
+    const rejected = new RejectedRecords(() => output.rejectedWriter(), run.redact);
     let unparsed = 0;
-    const reject = (key, offset, error, line) => {
-        rejections.push({ key, offset, message: errorMessage(error), line });
-    };
+    let handed = 0;
+    const limit = run.maxRejected;
+    // A count limit is known to be passed as it happens: the partition stops reading there.
+    const overCount = () => 'count' in limit && rejected.count > limit.count;
     /** Decoded records of one segment, a batch per chunk read; parse failures are rejected on the way. */
     async function* recordBatches() {
         for (const segment of partition.segments) {
@@ -34793,60 +35147,78 @@ async function run_partition_runPartition(run) {
                     }
                     catch (error) {
                         unparsed += 1;
-                        reject(segment.key, line.offset, error, line.buffer.toString('utf8', line.start, line.end));
+                        rejected.add(segment.key, line.offset, error, line.buffer.toString('utf8', line.start, line.end));
                     }
                 }
+                await rejected.flushIfFull();
                 yield batch;
+                if (overCount())
+                    return;
             }
         }
     }
     let result;
-    let handed = 0;
-    if (handler.kind === 'partition') {
-        const records = new HandedRecords(recordBatches());
-        try {
-            result = await handler.handler.processPartition(records, context);
-            handed = records.handed;
-            const unread = await records.unread();
-            if (unread !== undefined) {
-                throw new UnreadRecordsError(`Partition ${partition.id}: processPartition returned after ${handed} of the partition’s records without reading the rest (the next was ${unread.key} at byte ${unread.offset}). A processPartition handler must read every record: loop over all of \`records\`, skipping with continue, never returning or breaking out early.`);
+    try {
+        if (handler.kind === 'partition') {
+            const records = new HandedRecords(recordBatches());
+            try {
+                result = await handler.handler.processPartition(records, context);
+                handed = records.handed;
+                const unread = overCount() ? undefined : await records.unread();
+                if (unread !== undefined) {
+                    throw new UnreadRecordsError(`Partition ${partition.id}: processPartition returned after ${handed} of the partition’s records without reading the rest (the next was ${unread.key} at byte ${unread.offset}). A processPartition handler must read every record: loop over all of \`records\`, skipping with continue, never returning or breaking out early.`);
+                }
+            }
+            finally {
+                await records.close();
             }
         }
-        finally {
-            await records.close();
+        else {
+            const fold = handler.handler;
+            const { processRecord } = fold;
+            // The default state is a null-prototype object: keys from the data (`__proto__`, `constructor`) stay plain keys.
+            let state = fold.init === undefined ? Object.create(null) : await fold.init(context);
+            const recordContext = { partitionId: partition.id, key: '', offset: 0 };
+            for await (const { key, values, offsets } of recordBatches()) {
+                handed += values.length;
+                recordContext.key = key;
+                for (let i = 0; i < values.length; i += 1) {
+                    recordContext.offset = offsets[i];
+                    try {
+                        let next = processRecord.call(fold, state, values[i], recordContext);
+                        // The sync fast path: a fold that mutates its state returns nothing, and nothing is awaited.
+                        if (next !== undefined) {
+                            if (isThenable(next))
+                                next = await next;
+                            if (next !== undefined)
+                                state = next;
+                        }
+                    }
+                    catch (error) {
+                        rejected.add(key, offsets[i], error, JSON.stringify(values[i]) ?? String(values[i]));
+                    }
+                }
+                await rejected.flushIfFull();
+                if (overCount())
+                    break;
+            }
+            if (!overCount())
+                result = fold.finish === undefined ? state : await fold.finish(state, context);
         }
     }
-    else {
-        const { init, processRecord, finish } = handler.handler;
-        let state = init === undefined ? {} : init.call(handler.handler, context);
-        const recordContext = { partitionId: partition.id, key: '', offset: 0 };
-        for await (const { key, values, offsets } of recordBatches()) {
-            handed += values.length;
-            recordContext.key = key;
-            for (let i = 0; i < values.length; i += 1) {
-                recordContext.offset = offsets[i];
-                try {
-                    const next = processRecord.call(handler.handler, state, values[i], recordContext);
-                    if (next !== undefined)
-                        state = next;
-                }
-                catch (error) {
-                    reject(key, offsets[i], error, JSON.stringify(values[i]));
-                }
-            }
-        }
-        result = finish === undefined ? state : await finish.call(handler.handler, state, context);
+    catch (error) {
+        await rejected.abort();
+        throw error;
     }
     // Writes the handler started and never awaited belong to this attempt too: the outcome lists them only once they are in place.
     await output.settled();
     const records = handed + unparsed;
-    const samples = rejections.slice(0, MAX_REJECTED_SAMPLES).map(({ key, offset, message }) => ({ key, offset, message }));
-    if (exceeds(rejections.length, records, run.maxRejected)) {
-        const first = samples[0];
-        throw new RejectedRecordsError(`Partition ${partition.id} rejected ${rejections.length} of ${records} records, over max-rejected ${describeLimit(run.maxRejected)}. First: ${first.key} at byte ${first.offset}: ${first.message}. Fix the data or the handler, or raise max-rejected.`);
-    }
-    if (rejections.length > 0) {
-        await output.writeRejected((run.redact ?? String)(rejections.map((entry) => JSON.stringify(entry)).join('\n') + '\n'));
+    const counts = { records, handed, rejected: rejected.count };
+    // Kept, not dropped, when the partition fails over max-rejected: they are why it failed.
+    await rejected.close();
+    if (exceeds(rejected.count, records, limit)) {
+        const first = rejected.samples[0];
+        throw new RejectedRecordsError(`Partition ${partition.id} rejected ${rejected.count} of ${records} records${overCount() ? ' read before it stopped' : ''}, over max-rejected ${describeLimit(limit)}. First: ${first.key} at byte ${first.offset}: ${first.message}. The rejected records are at ${output.rejectedUri}. Fix the data or the handler, or raise max-rejected.`, counts);
     }
     return {
         id: partition.id,
@@ -34854,15 +35226,19 @@ async function run_partition_runPartition(run) {
         status: 'succeeded',
         attempt: output.ref.attempt,
         bytes: partition.bytes,
-        records,
-        rejected: rejections.length,
-        rejectedSamples: samples,
+        ...counts,
+        ...(run.lane === undefined ? {} : { lane: run.lane }),
+        rejectedSamples: rejected.samples,
         outputs: output.committedUris,
         staged: output.staged,
         startedAt,
         finishedAt: now(),
         result: result ?? null,
     };
+}
+/** A promise, or anything `await` would treat as one. */
+function isThenable(value) {
+    return (typeof value === 'object' || typeof value === 'function') && value !== null && typeof value.then === 'function';
 }
 /** The decoder for a segment; for CSV it needs the object's header, read from its first line. */
 async function decoderFor(format, source, segment) {
@@ -34872,7 +35248,8 @@ async function decoderFor(format, source, segment) {
         return ndjsonDecoder();
     const header = await firstLine(source, segment.key, segment.identity);
     // An object that is only a header (or empty) has no records.
-    return header === undefined ? undefined : csvDecoder(csvHeader(header, source.uriOf(segment.key)));
+    const uri = source.uriOf(segment.key);
+    return header === undefined ? undefined : csvDecoder(csvHeader(header, uri), uri);
 }
 /**
  * The records a processPartition handler iterates, counted as they are handed over. After the
@@ -35135,6 +35512,28 @@ class DirStore {
             await (0,promises_.writeFile)(file, body);
         });
     }
+    /** Written to a temporary name beside the file, renamed into place at `end`. */
+    writer(key) {
+        const file = this.#pathOf(key);
+        const partial = `${file}.partial-${process.pid}-${Math.random().toString(36).slice(2, 10)}`;
+        let handle;
+        const opened = () => (handle ??= (0,promises_.mkdir)(external_node_path_.dirname(file), { recursive: true }).then(() => (0,promises_.open)(partial, 'w')));
+        return {
+            write: async (chunk) => {
+                await (await opened()).writeFile(chunk);
+            },
+            end: async () => {
+                await (await opened()).close();
+                await (0,promises_.rename)(partial, file);
+            },
+            abort: async () => {
+                if (handle === undefined)
+                    return;
+                await (await handle).close().catch(() => { });
+                await (0,promises_.rm)(partial, { force: true });
+            },
+        };
+    }
     async copy(fromKey, toKey) {
         const [from, to] = [this.#pathOf(fromKey), this.#pathOf(toKey)];
         await (0,promises_.mkdir)(external_node_path_.dirname(to), { recursive: true });
@@ -35189,6 +35588,8 @@ function checkIdentity(file, identity) {
 /** The name of the error a response body ends with once its request's deadline passed (open-store.ts). */
 const REQUEST_DEADLINE_ERROR = 'RequestDeadlineError';
 const MAX_RESUMES = 5;
+/** S3's smallest part but the last is 5 MiB; 8 MiB parts keep 10,000 parts (S3's most) above 78 GiB. */
+const PART_BYTES = 8 * 1024 * 1024;
 function isNetworkError(error) {
     const { code, name } = error;
     return ['ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'ECONNREFUSED'].includes(code ?? '') || name === 'TimeoutError' || /socket hang up/i.test(errors_errorMessage(error));
@@ -35294,6 +35695,56 @@ class S3Store {
             .catch((error) => {
             throw this.#explain('write', this.uriOf(key), error);
         });
+    }
+    /**
+     * A multipart upload, one part each PART_BYTES: memory stays at one part whatever the size. An
+     * object that ends within its first part is a single PutObject.
+     */
+    writer(key) {
+        const target = { Bucket: this.#bucket, Key: this.#prefix + key };
+        const fail = (error) => {
+            throw this.#explain('write', this.uriOf(key), error);
+        };
+        let pending = [];
+        let pendingBytes = 0;
+        let uploadId;
+        const parts = [];
+        const take = () => {
+            const body = Buffer.concat(pending);
+            pending = [];
+            pendingBytes = 0;
+            return body;
+        };
+        const uploadPart = async (body) => {
+            uploadId ??= (await this.#client.send(new dist_cjs/* CreateMultipartUploadCommand */.nG4(target)).catch(fail)).UploadId;
+            const PartNumber = parts.length + 1;
+            const { ETag } = await this.#client.send(new dist_cjs/* UploadPartCommand */.iVK({ ...target, UploadId: uploadId, PartNumber, Body: body })).catch(fail);
+            parts.push({ ETag: ETag, PartNumber });
+        };
+        return {
+            write: async (chunk) => {
+                const bytes = typeof chunk === 'string' ? Buffer.from(chunk) : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
+                pending.push(bytes);
+                pendingBytes += bytes.length;
+                if (pendingBytes >= PART_BYTES)
+                    await uploadPart(take());
+            },
+            end: async () => {
+                if (uploadId === undefined) {
+                    await this.write(key, take());
+                    return;
+                }
+                if (pendingBytes > 0)
+                    await uploadPart(take());
+                await this.#client.send(new dist_cjs/* CompleteMultipartUploadCommand */.Gym({ ...target, UploadId: uploadId, MultipartUpload: { Parts: parts } })).catch(fail);
+            },
+            abort: async () => {
+                pending = [];
+                // An upload left incomplete is never an object; a lifecycle rule (AbortIncompleteMultipartUpload) clears its parts.
+                if (uploadId !== undefined)
+                    await this.#client.send(new dist_cjs/* AbortMultipartUploadCommand */.tfP({ ...target, UploadId: uploadId })).catch(() => { });
+            },
+        };
     }
     /** A server-side copy (CopyObject: objects up to 5 GB, far above what one Lambda writes). */
     async copy(fromKey, toKey) {
@@ -35609,9 +36060,9 @@ function nameOf(item) {
 function batchResultKey(runId, item) {
     return outcome_runKey(runId, `batch-results/part-${outcome_partitionLabel(nameOf(item))}.json`);
 }
-/** A failure in a Map result: the error's name (cut short), and the attempt whose outcome file has the rest. */
-function failedSummary(item, error, attempt) {
-    return { ...nameOf(item), status: 'failed', bytes: item.bytes, error: error.slice(0, SUMMARY_ERROR_NAME_CHARS), ...(attempt === undefined ? {} : { attempt }) };
+/** A failure in a Map result: the error's name (cut short), the attempt whose outcome file has the rest, and its counts when the error has them. */
+function failedSummary(item, error, attempt, counts) {
+    return { ...nameOf(item), status: 'failed', bytes: item.bytes, error: error.slice(0, SUMMARY_ERROR_NAME_CHARS), ...(attempt === undefined ? {} : { attempt }), ...counts };
 }
 /**
  * Runs each partition of a batch in turn; a partition that fails is reported as failed, so one
@@ -35691,15 +36142,21 @@ async function workStep(event, deps) {
             output,
             handler: await deps.handler(),
             ...(deps.redact === undefined ? {} : { redact: deps.redact }),
+            ...(deps.lane === undefined ? {} : { lane: deps.lane }),
         });
     }
     catch (error) {
         const { errorType, errorMessage, trace } = serializeError(error);
-        outcome = { ...nameOf(item), status: 'failed', bytes: item.bytes, error: errorType, cause: JSON.stringify({ errorType, errorMessage, trace }), attempt: output.ref.attempt, startedAt, finishedAt: Date.now() };
+        // A partition over max-rejected says what it read, handed over and rejected: the totals count them.
+        const counts = error instanceof RejectedRecordsError ? error.counts : {};
+        outcome = { ...nameOf(item), status: 'failed', bytes: item.bytes, ...counts, error: errorType, cause: JSON.stringify({ errorType, errorMessage, trace }), attempt: output.ref.attempt, startedAt, finishedAt: Date.now() };
     }
     await destination.write(attemptKey(output.ref, OUTCOME_FILE), (deps.redact ?? String)(JSON.stringify(outcome)));
-    if (outcome.status === 'failed')
-        return failedSummary(item, outcome.error, output.ref.attempt);
+    if (outcome.status === 'failed') {
+        const { records, handed, rejected } = outcome;
+        return failedSummary(item, outcome.error, output.ref.attempt, records === undefined ? undefined : { records, handed: handed ?? 0, rejected: rejected ?? 0 });
+    }
+    // Only what the reducer needs to find the outcome file, and progress its count, travels through the Map.
     const { id, split, status, attempt, records } = outcome;
     return { id, ...(split === undefined ? {} : { split }), status, attempt, records };
 }
@@ -35712,44 +36169,84 @@ async function splitStep(event, deps) {
 const IN_FLIGHT = 16;
 /**
  * Counts each partition once, from the one attempt its Map result names (and for a resumed run,
- * the partitions it did not run from the attempts the run it resumes committed); merges the
- * results; commits those attempts' outputs (nothing else ever reaches `partitions/` or
- * `rejected/`); then writes the run manifest, and last the batch file.
+ * the partitions it did not run from the attempts the run it resumes committed); merges the results
+ * as they are read, in partition order, dropping each once merged; writes the batch file; commits
+ * those attempts' outputs (nothing else ever reaches `partitions/` or `rejected/`); and last writes
+ * the run manifest, the run's commit point. A reducer stopped at any point before it (a timeout, a
+ * cancel) leaves the batch file to report every partition, and no manifest. A merge that fails
+ * still commits and writes both, and then fails the reducer with its error. Returns counts only:
+ * the result and the failures are in the batch file.
  */
 async function reduceStep(event, deps) {
     const handler = await deps.handler();
     const runId = steps_parseRunId(event.runId);
     const { destination } = stores(event.job, deps);
     const iterations = Array.isArray(event.partitions) ? event.partitions : await readMapRunResults(event.job, event.partitions, deps);
-    const results = partitionResults(iterations);
-    const fresh = await mapLimited(results, IN_FLIGHT, async (entry) => {
+    const resumed = event.job.resume === undefined ? undefined : await readJson(destination, manifestKey(event.job.resume));
+    const freshOutcome = async (entry) => {
         // The counted attempt's outcome file holds everything: a succeeded partition's result, or a failure the worker caught.
         if (entry.attempt !== undefined)
             return readJson(destination, outcomeKey(runId, { ...entry, attempt: entry.attempt }));
         if (entry.status === 'succeeded')
             throw new InputError(`The Map result of partition ${partitionLabel(entry)} names no attempt.`);
         return { ...entry, cause: entry.cause ?? knownFailureCause(entry.error, event.timeouts?.worker) };
+    };
+    // What to count, in partition order: each Map result, and for a resumed run each partition the run it resumes committed.
+    const fresh = partitionResults(iterations).map((entry) => ({ id: entry.id, split: entry.split, read: () => freshOutcome(entry) }));
+    const reused = (resumed?.partitions ?? []).map((entry) => ({
+        id: entry.id,
+        split: entry.split,
+        read: async () => ({ ...(await readJson(destination, entry.outcome)), ranIn: entry.run ?? resumed.runId }),
+    }));
+    const fold = resultFold(handler.merge);
+    let mergeError;
+    const merge = async (result) => {
+        if (mergeError !== undefined)
+            return;
+        await fold.add(result).catch((error) => void (mergeError = error));
+    };
+    // Per-partition results stay in their own files; the merged one is in `result`.
+    const outcomes = [];
+    await mapInOrder([...reused, ...fresh].sort(partitionOrder), IN_FLIGHT, (entry) => entry.read(), async (outcome) => {
+        if (outcome.status === 'succeeded')
+            await merge(outcome.result);
+        outcomes.push(outcome.status === 'succeeded' ? { ...outcome, result: null } : outcome);
     });
-    const resumed = event.job.resume === undefined ? undefined : await readJson(destination, manifestKey(event.job.resume));
-    const reused = await mapLimited(resumed?.partitions ?? [], IN_FLIGHT, async (entry) => ({ ...(await readJson(destination, entry.outcome)), ranIn: entry.run ?? resumed.runId }));
-    const order = (a, b) => a.id - b.id || (a.split ?? '').localeCompare(b.split ?? '');
-    const outcomes = [...reused, ...fresh].sort(order);
-    const batch = reduceOutcomes(outcomes, handler.merge, event.toleratedFailurePercentage);
+    const result = mergeError === undefined ? await fold.result().catch((error) => void (mergeError = error)) : undefined;
+    const counts = countOutcomes(outcomes);
+    const batch = {
+        status: mergeError === undefined ? batchStatus(counts, event.toleratedFailurePercentage) : 'FAILED',
+        ...counts,
+        toleratedFailurePercentage: event.toleratedFailurePercentage,
+        result: result ?? null,
+        failures: failuresOf(outcomes),
+    };
+    const error = mergeError === undefined ? undefined : serializeError(mergeError);
+    const file = {
+        ...batch,
+        runId,
+        job: event.job,
+        plan: event.plan,
+        outcomes,
+        manifest: manifestKey(runId),
+        ...(event.job.resume === undefined ? {} : { resumes: event.job.resume }),
+        ...(error === undefined ? {} : { error: { name: error.errorType, message: error.errorMessage } }),
+    };
+    // Before the commit, which can be stopped half way: the report then still lists every partition.
+    await destination.write(runKey(runId, BATCH_FILE), (deps.redact ?? String)(JSON.stringify(file)));
     const succeeded = outcomes.filter((outcome) => outcome.status === 'succeeded');
     // A reused result is committed again from its own attempt: what is published is what is counted, whatever ran in between.
     const committed = await mapLimited(succeeded, IN_FLIGHT, (outcome) => commitAttempt(destination, outcome.ranIn ?? runId, outcome));
     const failed = outcomes.filter((outcome) => outcome.status === 'failed');
-    const manifest = runManifest(runId, batch.status, destination.uri, committed.sort(order), failed.sort(order), { plan: event.plan.planKey, resumes: event.job.resume });
+    const manifest = runManifest(runId, batch.status, destination.uri, committed, failed, { plan: event.plan.planKey, resumes: event.job.resume });
     await destination.write(manifestKey(runId), JSON.stringify(manifest));
     // The next run plans its partitions from what this one measured.
-    const throughput = measuredThroughput(fresh, runId);
+    const throughput = measuredThroughput(outcomes.filter((outcome) => outcome.status === 'failed' || outcome.ranIn === undefined), runId);
     if (throughput !== undefined)
         await destination.write(THROUGHPUT_FILE, JSON.stringify(throughput));
-    // Per-partition results stay in their own files; the merged one is in `result`.
-    const lean = outcomes.map((outcome) => (outcome.status === 'succeeded' ? { ...outcome, result: null } : outcome));
-    const file = { ...batch, runId, job: event.job, plan: event.plan, outcomes: lean, manifest: manifestKey(runId), ...(event.job.resume === undefined ? {} : { resumes: event.job.resume }) };
-    await destination.write(runKey(runId, BATCH_FILE), (deps.redact ?? String)(JSON.stringify(file)));
-    return batch;
+    if (mergeError !== undefined)
+        throw mergeError;
+    return reduceOutput(batch);
 }
 function reduceOutput({ result: _result, failures: _failures, ...counts }) {
     return counts;

@@ -7,12 +7,10 @@ import { createHash } from 'node:crypto';
 import { InputError, errorMessage } from '../errors.ts';
 import { parseRunId, toJobRequest, type Job } from '../job.ts';
 import { parseInputLocation, parseLocation } from '../location.ts';
-import { BATCH_FILE, runKey } from '../partition/outcome.ts';
 import { buildReport, type BatchReport, type ReportLink } from '../report/batch-report.ts';
 import { estimateCost } from '../report/cost.ts';
+import { combinedError, readRunFiles } from '../report/run-files.ts';
 import type { AwsSettings } from '../settings.ts';
-import type { BatchFile } from '../steps/steps.ts';
-import { readJson } from '../store/read-json.ts';
 import { locationParameters } from '../store/bucket-names.ts';
 import { S3Store } from '../store/s3-store.ts';
 import type { Clock } from './clock.ts';
@@ -141,7 +139,9 @@ export async function runAws(options: AwsRunOptions, clients: AwsClients, deps: 
     });
     closed = true;
     const runId = executionArn.split(':').at(-1)!;
-    const batch = await readJson<BatchFile>(outputStore, runKey(runId, BATCH_FILE)).catch(() => undefined);
+    const files = await readRunFiles(outputStore, runId);
+    const failure = final.status === 'SUCCEEDED' ? undefined : { name: final.error ?? final.status ?? 'Failed', cause: final.cause ?? `The execution ended ${final.status}.` };
+    const error = files.unreadable === undefined ? failure : combinedError(failure, files.unreadable);
     const report = buildReport(
       {
         engine: 'aws',
@@ -151,10 +151,11 @@ export async function runAws(options: AwsRunOptions, clients: AwsClients, deps: 
         format: options.job.format,
         startedAt: final.startDate?.getTime() ?? startedAt,
         finishedAt: final.stopDate?.getTime() ?? deps.clock.now(),
-        ...(final.status === 'SUCCEEDED' ? {} : { error: { name: final.error ?? final.status ?? 'Failed', cause: final.cause ?? `The execution ended ${final.status}.` } }),
+        committed: files.committed,
+        ...(error === undefined ? {} : { error }),
         links: consoleLinks(options.region, executionArn, stack.stackId, stack.outputs.StateMachineLogGroup),
       },
-      batch,
+      files.batch,
     );
     return { ...report, cost: estimateCost(report, Number(options.parameters.WorkerMemorySize ?? 1769), options.prices), aws: { executionArn, stackId: stack.stackId } };
   } finally {

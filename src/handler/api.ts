@@ -2,7 +2,9 @@
  * The contract between sfn-fanout and the user's code. A handler module exports either
  * `processRecord` (a fold over records, with optional `init` and `finish`) or `processPartition`
  * (one call over an async iterable of records), and optionally `merge` for the reducer.
- * Partial results must be JSON-serializable: they travel through Step Functions.
+ * Any of them may be async: a returned promise is awaited, one record at a time for
+ * `processRecord`, and a rejected one counts as a throw. Partial results must be
+ * JSON-serializable: they travel through Step Functions.
  */
 
 /** Where a record came from. One object is reused for every record of a partition: copy what you keep. */
@@ -32,14 +34,18 @@ export interface FanoutRecord<TRecord = unknown> {
 }
 
 export interface RecordHandler<TRecord = unknown, TState = unknown, TResult = TState> {
-  /** The state a partition starts from; `{}` when not given. */
-  init?(context: PartitionContext): TState;
-  /** Folds one record into the state (mutate it, or return a new one). Throwing rejects the record. */
+  /** The state a partition starts from; an empty object with no prototype when not given. */
+  init?(context: PartitionContext): TState | Promise<TState>;
+  /**
+   * Folds one record into the state (mutate it, or return a new one). Throwing, or a rejected
+   * promise, rejects the record. The next record waits for a returned promise.
+   */
   // eslint-disable-next-line @typescript-eslint/no-invalid-void-type -- mutating folds return nothing
-  processRecord(state: TState, record: TRecord, context: RecordContext): TState | void;
+  processRecord(state: TState, record: TRecord, context: RecordContext): TState | void | Promise<TState | void>;
   /** Turns the final state into the partition's result; the state itself when not given. */
   finish?(state: TState, context: PartitionContext): TResult | Promise<TResult>;
-  merge?(a: TResult, b: TResult): TResult;
+  /** Merges two partitions' results (the reducer merges them pairwise, in partition order): it must be associative. */
+  merge?(a: TResult, b: TResult): TResult | Promise<TResult>;
 }
 
 export interface PartitionHandler<TRecord = unknown, TResult = unknown> {
@@ -48,7 +54,7 @@ export interface PartitionHandler<TRecord = unknown, TResult = unknown> {
    * Records that fail to parse are counted, not passed.
    */
   processPartition(records: AsyncIterable<FanoutRecord<TRecord>>, context: PartitionContext): Promise<TResult>;
-  merge?(a: TResult, b: TResult): TResult;
+  merge?(a: TResult, b: TResult): TResult | Promise<TResult>;
 }
 
 export type FanoutHandler = RecordHandler | PartitionHandler;

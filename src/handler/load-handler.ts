@@ -3,11 +3,12 @@ import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { HandlerModuleError, errorMessage } from '../errors.ts';
 import type { PartitionHandler, RecordHandler } from './api.ts';
-import { defaultMerge } from './merge.ts';
+import type { UserMerge } from '../partition/reduce.ts';
 
+/** A checked handler module; `merge` is its own merge, undefined when the reducer's default merge applies. */
 export type LoadedHandler =
-  | { readonly kind: 'record'; readonly handler: RecordHandler; readonly merge: (a: unknown, b: unknown) => unknown }
-  | { readonly kind: 'partition'; readonly handler: PartitionHandler; readonly merge: (a: unknown, b: unknown) => unknown };
+  | { readonly kind: 'record'; readonly handler: RecordHandler; readonly merge: UserMerge | undefined }
+  | { readonly kind: 'partition'; readonly handler: PartitionHandler; readonly merge: UserMerge | undefined };
 
 /** Imports the user's handler module (named exports or a default-exported object) and checks its shape. */
 export async function loadHandler(modulePath: string): Promise<LoadedHandler> {
@@ -34,7 +35,7 @@ export function checkHandler(loaded: Record<string, unknown>, file: string): Loa
   }
   const problem = exportsProblem(file, has('processRecord'), has('processPartition'), Object.keys(exports));
   if (problem !== undefined) throw new HandlerModuleError(problem);
-  const merge = has('merge') ? (exports.merge as (a: unknown, b: unknown) => unknown) : defaultMerge;
+  const merge = has('merge') ? (exports.merge as UserMerge) : undefined;
   return has('processRecord')
     ? { kind: 'record', handler: exports as unknown as RecordHandler, merge }
     : { kind: 'partition', handler: exports as unknown as PartitionHandler, merge };

@@ -158,6 +158,13 @@ export class LambdaPool {
     return this.#busy.size;
   }
 
+  /** Invocations of one Lambda module (worker, partitioner, reducer) running now; queued ones are not. */
+  runningOf(module: string): number {
+    let running = 0;
+    for (const environment of this.#busy) if (environment.current?.fn.module === module) running += 1;
+    return running;
+  }
+
   /** Runs `fn` on `event`; `taskTimeoutSeconds` is the calling Task's limit when it has one. */
   invoke(fn: LocalFunction, event: unknown, taskTimeoutSeconds?: number): Promise<unknown> {
     if (this.#closed) return Promise.reject(new Error('The Lambda pool is closed.'));

@@ -6,15 +6,14 @@ import { CancelledError, InputError, errorMessage } from '../errors.ts';
 import { bundleHandler, type HandlerBundle } from '../handler/bundle.ts';
 import { toJobRequest, type Job } from '../job.ts';
 import { parseInputLocation, parseLocation } from '../location.ts';
-import { BATCH_FILE, partitionResults, runKey, type MapResult } from '../partition/outcome.ts';
 import { buildReport, type BatchProgress, type BatchReport } from '../report/batch-report.ts';
 import { consoleText } from '../report/console.ts';
-import type { BatchFile } from '../steps/steps.ts';
-import { readJson } from '../store/read-json.ts';
+import { combinedError, readFinishedOutcomes, readRunFiles } from '../report/run-files.ts';
 import { locationParameters, storeForBucket } from '../store/bucket-names.ts';
 import { CLI_REQUEST_DEADLINE_MS, lazyS3Client, openStore, regionOf, type S3Settings } from '../store/open-store.ts';
 import { Redactor } from '../secrets.ts';
 import { lambdaEnvironment, type LambdaCredentials } from './lambda-environment.ts';
+import { PartitionProgress } from './partition-progress.ts';
 import { LambdaPool, lambdaLogWriter } from './lambda-pool.ts';
 import { distributedMapAsTask, isDistributedMap, runDistributedMap } from './distributed-map.ts';
 import { defaultTemplatePath, loadStateMachine, type LocalFunction } from './template-definition.ts';
@@ -111,18 +110,13 @@ export async function runLocal(options: LocalRunOptions): Promise<BatchReport> {
     onOutput: lambdaLogWriter(options.lambdaLog ?? ((lines) => void process.stderr.write(`${consoleText(redactor.redact(lines))}\n`))),
   });
   const invoke = options.wrapInvoke?.(pool.invoke.bind(pool)) ?? pool.invoke.bind(pool);
-  const progress = { total: undefined as number | undefined, succeeded: 0, failed: 0, records: 0 };
-  const report = (): void => options.onProgress?.({ ...progress, running: pool.active });
-  /** One finished iteration: a partition, the halves of a split one, or a batch. */
+  const progress = new PartitionProgress();
+  // Partitions running are the worker invocations an environment is running now, not the ones waiting for one.
+  const report = (): void => options.onProgress?.(progress.snapshot(pool.runningOf('worker')));
+  /** One finished iteration: a partition, the halves of a split one, or a batch. An iteration ended by a cancel is not a failure. */
   const countFinished = (output: unknown, failed: boolean): void => {
-    if (failed) progress.failed += 1;
-    for (const result of output === undefined || output === null ? [] : partitionResults([output as MapResult])) {
-      if (result.status === 'failed') progress.failed += 1;
-      else {
-        progress.succeeded += 1;
-        progress.records += result.records;
-      }
-    }
+    if (failed && cancelled()) return;
+    progress.finished(failed ? undefined : output);
     report();
   };
 
@@ -144,7 +138,7 @@ export async function runLocal(options: LocalRunOptions): Promise<BatchReport> {
         const viaInvoke = typeof input?.FunctionName === 'string';
         const fn = machine.functions.get(viaInvoke ? input.FunctionName! : stateResource(machine.definition, name))!;
         const result = (await invoke(fn, viaInvoke ? input.Payload : input, taskSeconds)) as { plan?: { partitions?: number; resumed?: { partitions: number } } };
-        if (fn.module === 'partitioner' && typeof result?.plan?.partitions === 'number') {
+        if (fn.module === 'partitioner' && typeof result?.plan?.partitions === 'number' && progress.total === undefined) {
           // A resumed run runs only what failed in the run it resumes.
           progress.total = result.plan.resumed?.partitions ?? result.plan.partitions;
           report();
@@ -191,11 +185,17 @@ export async function runLocal(options: LocalRunOptions): Promise<BatchReport> {
     await pool.close();
     await watching;
   }
+  const outputStore = openStore(outputLocation, s3Client);
+  const files = await readRunFiles(outputStore, runId);
+  // A read the cancel itself stopped says nothing new: the run was cancelled, and its report says so.
+  if (files.unreadable !== undefined) error = cancelled() ? (error ?? executionError(undefined, signal)) : combinedError(error, files.unreadable);
+  // Without a batch file (the reducer failed, or the run was cancelled), the partitions that finished.
+  const finished = files.batch === undefined ? await readFinishedOutcomes(outputStore, runId, progress.seen) : [];
   const finishedAt = now();
-  const batch = await readJson<BatchFile>(openStore(outputLocation, s3Client), runKey(runId, BATCH_FILE)).catch(() => undefined);
   return buildReport(
-    { engine: 'local', runId, input: job.input, output: job.output, format: job.format, startedAt, finishedAt, ...(error === undefined ? {} : { error }) },
-    batch,
+    { engine: 'local', runId, input: job.input, output: job.output, format: job.format, startedAt, finishedAt, committed: files.committed, ...(error === undefined ? {} : { error }) },
+    files.batch,
+    { outcomes: finished, ...(progress.total === undefined ? {} : { planned: progress.total }) },
   );
 }
 

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { ObjectStore } from '../store/object-store.ts';
+import type { ObjectStore, ObjectWriter } from '../store/object-store.ts';
 import { outputName, partitionLabel, partitionOutputKey, runKey, type PartitionName } from './outcome.ts';
 
 /**
@@ -98,9 +98,14 @@ export class AttemptOutput {
     if (this.#failure !== undefined) throw this.#failure;
   }
 
-  /** Stages the attempt's rejected records, one JSON document a line. */
-  async writeRejected(lines: string): Promise<void> {
-    await this.#store.write(attemptKey(this.ref, REJECTED_FILE), lines);
+  /** Streams the attempt's rejected records, one JSON document a line, to their staged file. */
+  rejectedWriter(): ObjectWriter {
+    return this.#store.writer(attemptKey(this.ref, REJECTED_FILE));
+  }
+
+  /** Where the attempt's rejected records are staged: named when a partition fails over max-rejected. */
+  get rejectedUri(): string {
+    return this.#store.uriOf(attemptKey(this.ref, REJECTED_FILE));
   }
 
   /** The output names staged so far, in the order first written. */

@@ -6,15 +6,22 @@ export interface RejectedSample {
   readonly message: string;
 }
 
-export interface SucceededPartition {
+/** What a partition read: `records` = records handed to the handler + lines that did not parse; `rejected` = lines that did not parse + records the handler threw on. */
+export interface PartitionCounts {
+  readonly records: number;
+  readonly handed: number;
+  readonly rejected: number;
+}
+
+export interface SucceededPartition extends PartitionCounts {
   readonly id: number;
   readonly split?: string;
   readonly status: 'succeeded';
   /** Which attempt at the partition this is: its files are staged under it until the reducer commits them. */
   readonly attempt: string;
   readonly bytes: number;
-  readonly records: number;
-  readonly rejected: number;
+  /** The Lambda execution environment that ran it (its log stream), when known: the summary's timeline lanes. */
+  readonly lane?: string;
   readonly rejectedSamples: readonly RejectedSample[];
   /** Where the outputs are once committed (URIs). */
   readonly outputs: readonly string[];
@@ -34,8 +41,11 @@ export interface SucceededPartition {
  */
 export type PartitionSummary = Pick<SucceededPartition, 'id' | 'split' | 'status' | 'attempt' | 'records'>;
 
-/** A partition's failure in full: the worker's outcome file, or the reducer's account of a failure known only by name. */
-export interface FailedPartition {
+/**
+ * A partition's failure in full: the worker's outcome file, or the reducer's account of a failure
+ * known only by name; counts when the failure carried them (a partition over max-rejected).
+ */
+export interface FailedPartition extends Partial<PartitionCounts> {
   readonly id: number;
   readonly split?: string;
   readonly status: 'failed';
@@ -53,8 +63,9 @@ export interface FailedPartition {
  * A failure as it travels through the Map: the error's name and nothing of unbounded size. With
  * `attempt`, the worker caught the error and its outcome file holds the whole of it; without, the
  * state machine's Catch made it (a timeout, a crash, throttling) and the name is what is known.
+ * Counts when the failure carried them (a partition over max-rejected): three numbers, still small.
  */
-export interface FailedSummary {
+export interface FailedSummary extends Partial<PartitionCounts> {
   readonly id: number;
   readonly split?: string;
   readonly status: 'failed';

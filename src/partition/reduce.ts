@@ -1,11 +1,18 @@
-import type { FailedPartition, PartitionOutcome, SucceededPartition } from './outcome.ts';
+import { mergeInto } from '../handler/merge.ts';
+import type { FailedPartition, PartitionCounts, PartitionOutcome, SucceededPartition } from './outcome.ts';
 
-/** How many partitions, records and bytes a batch had; records and rejected count succeeded partitions. */
+/**
+ * How many partitions, records and bytes a batch had. `records` counts records read (handed to
+ * the handler, or rejected because they did not parse), `handed` those the handler was given,
+ * `rejected` those rejected for either reason; failed partitions count when their failure said
+ * how many they read (a partition over max-rejected does).
+ */
 export interface BatchCounts {
   readonly partitions: number;
   readonly succeeded: number;
   readonly failed: number;
   readonly records: number;
+  readonly handed: number;
   readonly rejected: number;
   readonly bytes: number;
 }
@@ -18,35 +25,106 @@ export interface BatchResult extends BatchCounts {
   readonly failures: readonly Pick<FailedPartition, 'id' | 'error' | 'cause'>[];
 }
 
+/** A handler's own merge; the reducer awaits it when it returns a promise. */
+export type UserMerge = (a: unknown, b: unknown) => unknown;
+
+/** Partitions in id order, a split one's halves in order: the order results are merged in. */
+export function partitionOrder(a: { id: number; split?: string | undefined }, b: { id: number; split?: string | undefined }): number {
+  return a.id - b.id || (a.split ?? '').localeCompare(b.split ?? '');
+}
+
+/**
+ * Folds partition results, given in partition order, into one. The default merge goes into one
+ * accumulator the fold owns, which costs the results' total size however many partitions there
+ * are. A handler's own merge may copy its inputs, so it is applied pairwise as a balanced tree
+ * (merge(p0, p1), merge(p2, p3), then merge of those...): each key is copied about log2(N)
+ * times, not N times. Either way at most log2(N) partial results are held, so results can be
+ * dropped as soon as they are added.
+ */
+export interface ResultFold {
+  add(result: unknown): Promise<void>;
+  result(): Promise<unknown>;
+}
+
+export function resultFold(merge: UserMerge | undefined): ResultFold {
+  return merge === undefined ? accumulating() : pairwise(merge);
+}
+
+function accumulating(): ResultFold {
+  let total: unknown = null;
+  return {
+    add: async (result) => {
+      total = mergeInto(total, result);
+    },
+    result: async () => total ?? null,
+  };
+}
+
+/** A binary counter of merged runs: the run at level k merges 2^k neighbouring results. */
+function pairwise(merge: UserMerge): ResultFold {
+  const runs: { level: number; value: unknown }[] = [];
+  return {
+    add: async (result) => {
+      let run = { level: 0, value: result };
+      while (runs.length > 0 && runs.at(-1)!.level === run.level) {
+        const left = runs.pop()!;
+        run = { level: run.level + 1, value: await merge(left.value, run.value) };
+      }
+      runs.push(run);
+    },
+    result: async () => {
+      if (runs.length === 0) return null;
+      let value = runs.pop()!.value;
+      while (runs.length > 0) value = await merge(runs.pop()!.value, value);
+      return value ?? null;
+    },
+  };
+}
+
+/** What is counted of a partition: outcomes, and the Map summaries a report falls back on (their bytes can be unknown). */
+type Counted = Pick<PartitionOutcome, 'status'> & Partial<PartitionCounts> & { readonly bytes?: number };
+
+/** Totals over outcomes (results left out): what both the batch file and the report count. */
+export function countOutcomes(outcomes: readonly Counted[]): BatchCounts {
+  let succeeded = 0;
+  let records = 0;
+  let handed = 0;
+  let rejected = 0;
+  let bytes = 0;
+  for (const outcome of outcomes) {
+    if (outcome.status === 'succeeded') succeeded += 1;
+    records += outcome.records ?? 0;
+    handed += outcome.handed ?? 0;
+    rejected += outcome.rejected ?? 0;
+    bytes += outcome.bytes ?? 0;
+  }
+  return { partitions: outcomes.length, succeeded, failed: outcomes.length - succeeded, records, handed, rejected, bytes };
+}
+
+/** The batch fails when the share of failed partitions exceeds the tolerance. */
+export function batchStatus(counts: BatchCounts, toleratedFailurePercentage: number): BatchResult['status'] {
+  return counts.partitions > 0 && (counts.failed / counts.partitions) * 100 > toleratedFailurePercentage ? 'FAILED' : 'SUCCEEDED';
+}
+
 /**
  * Merges succeeded partitions in id order (so the result does not depend on finishing order) and
- * decides the batch status: it fails when the share of failed partitions exceeds the tolerance.
+ * decides the batch status. The reducer streams outcomes through a ResultFold instead; this is the
+ * same for outcomes already in memory.
  */
-export function reduceOutcomes(
-  outcomes: readonly PartitionOutcome[],
-  merge: (a: unknown, b: unknown) => unknown,
-  toleratedFailurePercentage: number,
-): BatchResult {
-  const sorted = [...outcomes].sort((a, b) => a.id - b.id || (a.split ?? '').localeCompare(b.split ?? ''));
-  const succeeded = sorted.filter((outcome): outcome is SucceededPartition => outcome.status === 'succeeded');
-  const failures = sorted
-    .filter((outcome): outcome is FailedPartition => outcome.status === 'failed')
-    .map(({ id, error, cause }) => ({ id, error, cause }));
-  let result: unknown = null;
-  succeeded.forEach((partition, index) => {
-    result = index === 0 ? partition.result : merge(result, partition.result);
-  });
-  const overTolerance = sorted.length > 0 && (failures.length / sorted.length) * 100 > toleratedFailurePercentage;
+export async function reduceOutcomes(outcomes: readonly PartitionOutcome[], merge: UserMerge | undefined, toleratedFailurePercentage: number): Promise<BatchResult> {
+  const sorted = [...outcomes].sort(partitionOrder);
+  const fold = resultFold(merge);
+  for (const outcome of sorted) if (outcome.status === 'succeeded') await fold.add((outcome as SucceededPartition).result);
+  const counts = countOutcomes(sorted);
   return {
-    status: overTolerance ? 'FAILED' : 'SUCCEEDED',
-    partitions: sorted.length,
-    succeeded: succeeded.length,
-    failed: failures.length,
-    records: succeeded.reduce((sum, partition) => sum + partition.records, 0),
-    rejected: succeeded.reduce((sum, partition) => sum + partition.rejected, 0),
-    bytes: sorted.reduce((sum, partition) => sum + partition.bytes, 0),
+    status: batchStatus(counts, toleratedFailurePercentage),
+    ...counts,
     toleratedFailurePercentage,
-    result,
-    failures,
+    result: await fold.result(),
+    failures: failuresOf(sorted),
   };
+}
+
+export function failuresOf(outcomes: readonly PartitionOutcome[]): BatchResult['failures'] {
+  return outcomes.filter((outcome): outcome is FailedPartition => outcome.status === 'failed').map(({ id, error, cause }) => ({ id, error, cause }));
 }

@@ -1,4 +1,4 @@
-import { RejectedRecordsError, UnreadRecordsError, errorMessage } from '../errors.ts';
+import { RejectedRecordsError, UnreadRecordsError } from '../errors.ts';
 import type { FanoutRecord, PartitionContext, RecordContext } from '../handler/api.ts';
 import type { LoadedHandler } from '../handler/load-handler.ts';
 import type { RejectLimit } from '../job.ts';
@@ -7,7 +7,8 @@ import { csvDecoder, csvHeader, linesDecoder, ndjsonDecoder, type LineDecoder, t
 import { firstLine, segmentLines } from '../records/segment-lines.ts';
 import type { ObjectStore } from '../store/object-store.ts';
 import type { AttemptOutput } from './attempt-output.ts';
-import { MAX_REJECTED_SAMPLES, type RejectedSample, type SucceededPartition } from './outcome.ts';
+import type { SucceededPartition } from './outcome.ts';
+import { RejectedRecords } from './rejected-records.ts';
 
 export interface PartitionRun {
   readonly partition: Partition;
@@ -20,17 +21,16 @@ export interface PartitionRun {
   readonly now?: () => number;
   /** Takes known secrets out of the rejected records file. */
   readonly redact?: (text: string) => string;
-}
-
-interface Rejection extends RejectedSample {
-  readonly line: string;
+  /** The Lambda execution environment running it (its log stream name), recorded for the summary's timeline. */
+  readonly lane?: string;
 }
 
 /**
  * Streams a partition's segments, hands each record to the handler, and returns its result.
  * Records that fail to parse, or make `processRecord` throw, are rejected: counted, sampled, and
- * kept whole in the attempt's rejected records so no input is silently dropped. `records` counts
- * what the partition read: the records handed to the handler and those that did not parse.
+ * streamed whole to the attempt's rejected records so no input is silently dropped. `records`
+ * counts what the partition read: the records handed to the handler and those that did not parse.
+ * A handler's functions may be async: a returned promise is awaited (a sync one costs no await).
  */
 export async function runPartition(run: PartitionRun): Promise<SucceededPartition> {
   const now = run.now ?? Date.now;
@@ -40,11 +40,12 @@ export async function runPartition(run: PartitionRun): Promise<SucceededPartitio
     partitionId: partition.id,
     writeOutput: (name, body) => output.writeOutput(name, body),
   };
-  const rejections: Rejection[] = [];
+  const rejected = new RejectedRecords(() => output.rejectedWriter(), run.redact);
   let unparsed = 0;
-  const reject = (key: string, offset: number, error: unknown, line: string): void => {
-    rejections.push({ key, offset, message: errorMessage(error), line });
-  };
+  let handed = 0;
+  const limit = run.maxRejected;
+  // A count limit is known to be passed as it happens: the partition stops reading there.
+  const overCount = (): boolean => 'count' in limit && rejected.count > limit.count;
 
   /** Decoded records of one segment, a batch per chunk read; parse failures are rejected on the way. */
   async function* recordBatches(): AsyncGenerator<RecordBatch> {
@@ -61,62 +62,76 @@ export async function runPartition(run: PartitionRun): Promise<SucceededPartitio
             batch.offsets.push(line.offset);
           } catch (error) {
             unparsed += 1;
-            reject(segment.key, line.offset, error, line.buffer.toString('utf8', line.start, line.end));
+            rejected.add(segment.key, line.offset, error, line.buffer.toString('utf8', line.start, line.end));
           }
         }
+        await rejected.flushIfFull();
         yield batch;
+        if (overCount()) return;
       }
     }
   }
 
   let result: unknown;
-  let handed = 0;
-  if (handler.kind === 'partition') {
-    const records = new HandedRecords(recordBatches());
-    try {
-      result = await handler.handler.processPartition(records, context);
-      handed = records.handed;
-      const unread = await records.unread();
-      if (unread !== undefined) {
-        throw new UnreadRecordsError(
-          `Partition ${partition.id}: processPartition returned after ${handed} of the partition’s records without reading the rest (the next was ${unread.key} at byte ${unread.offset}). A processPartition handler must read every record: loop over all of \`records\`, skipping with continue, never returning or breaking out early.`,
-        );
-      }
-    } finally {
-      await records.close();
-    }
-  } else {
-    const { init, processRecord, finish } = handler.handler;
-    let state = init === undefined ? {} : init.call(handler.handler, context);
-    const recordContext: RecordContext = { partitionId: partition.id, key: '', offset: 0 };
-    for await (const { key, values, offsets } of recordBatches()) {
-      handed += values.length;
-      recordContext.key = key;
-      for (let i = 0; i < values.length; i += 1) {
-        recordContext.offset = offsets[i]!;
-        try {
-          const next = processRecord.call(handler.handler, state, values[i], recordContext);
-          if (next !== undefined) state = next;
-        } catch (error) {
-          reject(key, offsets[i]!, error, JSON.stringify(values[i]));
+  try {
+    if (handler.kind === 'partition') {
+      const records = new HandedRecords(recordBatches());
+      try {
+        result = await handler.handler.processPartition(records, context);
+        handed = records.handed;
+        const unread = overCount() ? undefined : await records.unread();
+        if (unread !== undefined) {
+          throw new UnreadRecordsError(
+            `Partition ${partition.id}: processPartition returned after ${handed} of the partition’s records without reading the rest (the next was ${unread.key} at byte ${unread.offset}). A processPartition handler must read every record: loop over all of \`records\`, skipping with continue, never returning or breaking out early.`,
+          );
         }
+      } finally {
+        await records.close();
       }
+    } else {
+      const fold = handler.handler;
+      const { processRecord } = fold;
+      // The default state is a null-prototype object: keys from the data (`__proto__`, `constructor`) stay plain keys.
+      let state: unknown = fold.init === undefined ? Object.create(null) : await fold.init(context);
+      const recordContext: RecordContext = { partitionId: partition.id, key: '', offset: 0 };
+      for await (const { key, values, offsets } of recordBatches()) {
+        handed += values.length;
+        recordContext.key = key;
+        for (let i = 0; i < values.length; i += 1) {
+          recordContext.offset = offsets[i]!;
+          try {
+            let next = processRecord.call(fold, state, values[i], recordContext);
+            // The sync fast path: a fold that mutates its state returns nothing, and nothing is awaited.
+            if (next !== undefined) {
+              if (isThenable(next)) next = await next;
+              if (next !== undefined) state = next;
+            }
+          } catch (error) {
+            rejected.add(key, offsets[i]!, error, JSON.stringify(values[i]) ?? String(values[i]));
+          }
+        }
+        await rejected.flushIfFull();
+        if (overCount()) break;
+      }
+      if (!overCount()) result = fold.finish === undefined ? state : await fold.finish(state, context);
     }
-    result = finish === undefined ? state : await finish.call(handler.handler, state, context);
+  } catch (error) {
+    await rejected.abort();
+    throw error;
   }
 
   // Writes the handler started and never awaited belong to this attempt too: the outcome lists them only once they are in place.
   await output.settled();
   const records = handed + unparsed;
-  const samples = rejections.slice(0, MAX_REJECTED_SAMPLES).map(({ key, offset, message }) => ({ key, offset, message }));
-  if (exceeds(rejections.length, records, run.maxRejected)) {
-    const first = samples[0]!;
+  const counts = { records, handed, rejected: rejected.count };
+  // Kept, not dropped, when the partition fails over max-rejected: they are why it failed.
+  await rejected.close();
+  if (exceeds(rejected.count, records, limit)) {
+    const first = rejected.samples[0]!;
     throw new RejectedRecordsError(
-      `Partition ${partition.id} rejected ${rejections.length} of ${records} records, over max-rejected ${describeLimit(run.maxRejected)}. First: ${first.key} at byte ${first.offset}: ${first.message}. Fix the data or the handler, or raise max-rejected.`,
+      `Partition ${partition.id} rejected ${rejected.count} of ${records} records${overCount() ? ' read before it stopped' : ''}, over max-rejected ${describeLimit(limit)}. First: ${first.key} at byte ${first.offset}: ${first.message}. The rejected records are at ${output.rejectedUri}. Fix the data or the handler, or raise max-rejected.`,
+      counts,
     );
-  }
-  if (rejections.length > 0) {
-    await output.writeRejected((run.redact ?? String)(rejections.map((entry) => JSON.stringify(entry)).join('\n') + '\n'));
   }
   return {
     id: partition.id,
@@ -124,9 +139,9 @@ export async function runPartition(run: PartitionRun): Promise<SucceededPartitio
     status: 'succeeded',
     attempt: output.ref.attempt,
     bytes: partition.bytes,
-    records,
-    rejected: rejections.length,
-    rejectedSamples: samples,
+    ...counts,
+    ...(run.lane === undefined ? {} : { lane: run.lane }),
+    rejectedSamples: rejected.samples,
     outputs: output.committedUris,
     staged: output.staged,
     startedAt,
@@ -135,13 +150,19 @@ export async function runPartition(run: PartitionRun): Promise<SucceededPartitio
   };
 }
 
+/** A promise, or anything `await` would treat as one. */
+function isThenable(value: unknown): value is PromiseLike<unknown> {
+  return (typeof value === 'object' || typeof value === 'function') && value !== null && typeof (value as { then?: unknown }).then === 'function';
+}
+
 /** The decoder for a segment; for CSV it needs the object's header, read from its first line. */
 async function decoderFor(format: RecordFormat, source: ObjectStore, segment: Segment): Promise<LineDecoder | undefined> {
   if (format === 'lines') return linesDecoder();
   if (format === 'ndjson') return ndjsonDecoder();
   const header = await firstLine(source, segment.key, segment.identity);
   // An object that is only a header (or empty) has no records.
-  return header === undefined ? undefined : csvDecoder(csvHeader(header, source.uriOf(segment.key)));
+  const uri = source.uriOf(segment.key);
+  return header === undefined ? undefined : csvDecoder(csvHeader(header, uri), uri);
 }
 
 /** Records of one segment: parallel arrays, so the per-record path allocates nothing of its own. */

@@ -24,6 +24,8 @@ export interface PlanFacts {
   /** 0 means as many as the Map allows. */
   readonly maxConcurrency: number;
   readonly largestPartitionBytes: number;
+  /** The local engine's Lambda environments: what runs at once there, whatever the Map allows. */
+  readonly localEnvironments?: number;
 }
 
 export function chooseMapMode(requested: MapModeRequest, facts: PlanFacts): MapModeChoice {
@@ -39,10 +41,11 @@ export function chooseMapMode(requested: MapModeRequest, facts: PlanFacts): MapM
       ? `map-mode ${requested} was asked for${requested === 'inline' && overInline.length > 0 ? `, although ${overInline.join(' and ')}` : ''}`
       : overInline.length > 0
         ? overInline.join(' and ')
-        : `${formatCount(facts.partitions)} partitions at concurrency ${facts.maxConcurrency === 0 ? 'up to 40' : facts.maxConcurrency} fit an Inline Map`;
+        : `${formatCount(facts.partitions)} partition${facts.partitions === 1 ? '' : 's'} at concurrency ${facts.maxConcurrency === 0 ? 'up to 40' : facts.maxConcurrency} fit${facts.partitions === 1 ? 's' : ''} an Inline Map`;
+  const local = facts.localEnvironments === undefined ? '' : `; this local run has ${facts.localEnvironments} Lambda environment${facts.localEnvironments === 1 ? '' : 's'}, so at most ${Math.min(facts.localEnvironments, facts.partitions)} run at once`;
   const child =
     mapMode === 'INLINE'
       ? ''
       : `; children ${childExecutionType}: the largest partition should take about ${Math.ceil(seconds)} s at ${CONSERVATIVE_BYTES_PER_SECOND / 1e6} MB/s, ${childExecutionType === 'EXPRESS' ? 'well within' : 'too close to'} the 5-minute EXPRESS limit`;
-  return { mapMode, childExecutionType, reason: `Map mode ${mapMode}: ${why}${child}.` };
+  return { mapMode, childExecutionType, reason: `Map mode ${mapMode}: ${why}${child}${local}.` };
 }

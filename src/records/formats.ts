@@ -35,7 +35,24 @@ export function csvHeader(line: RawLine, uri: string): string[] {
   return parseCsvLine(text);
 }
 
-export function csvDecoder(header: readonly string[]): LineDecoder {
+/**
+ * Records as objects keyed by the header's names, built as JSON.parse builds an NDJSON record: a
+ * column named `__proto__` is a key like any other, never the record's prototype. A header that
+ * names a column twice is refused (`object` names the file in the error): the later column would
+ * silently overwrite the earlier one in every record.
+ */
+export function csvDecoder(header: readonly string[], object = 'the object'): LineDecoder {
+  const seen = new Map<string, number>();
+  header.forEach((name, index) => {
+    const first = seen.get(name);
+    if (first !== undefined) {
+      throw new DataError(
+        `${object}: its CSV header names the column ${JSON.stringify(name)} twice (columns ${first + 1} and ${index + 1}), so one would overwrite the other in every record. Give each column its own name in the header line.`,
+      );
+    }
+    seen.set(name, index);
+  });
+  const protoColumn = header.indexOf('__proto__');
   return (line) => {
     const text = lineText(line);
     // Most lines quote nothing: a plain split is the same answer, several times faster.
@@ -44,9 +61,10 @@ export function csvDecoder(header: readonly string[]): LineDecoder {
       throw new Error(`has ${fields.length} fields where the header has ${header.length}`);
     }
     const record: Record<string, string> = {};
-    header.forEach((name, index) => {
-      record[name] = fields[index]!;
-    });
+    for (let index = 0; index < header.length; index += 1) {
+      if (index === protoColumn) Object.defineProperty(record, '__proto__', { value: fields[index], enumerable: true, writable: true, configurable: true });
+      else record[header[index]!] = fields[index]!;
+    }
     return record;
   };
 }

@@ -1,5 +1,5 @@
-import type { RejectedSample } from '../partition/outcome.ts';
-import type { BatchCounts } from '../partition/reduce.ts';
+import type { FailedPartition, FailedSummary, PartitionOutcome, PartitionSummary, RejectedSample, SucceededPartition } from '../partition/outcome.ts';
+import { countOutcomes, partitionOrder, type BatchCounts } from '../partition/reduce.ts';
 import type { CostEstimate } from './cost.ts';
 import type { BatchFile, PlanSummary } from '../steps/steps.ts';
 import { causeMessage } from '../lambda-error.ts';
@@ -10,9 +10,16 @@ export interface PartitionRow {
   /** The half ("1" or "2") of a partition that was split after a timeout. */
   readonly split?: string;
   readonly status: 'succeeded' | 'failed';
-  readonly bytes: number;
+  /** Unknown only for a row made from a succeeded partition's Map summary whose outcome file could not be read. */
+  readonly bytes?: number;
+  /** Records read: handed to the handler, or rejected because they did not parse. */
   readonly records?: number;
+  /** Records handed to the handler. */
+  readonly handed?: number;
+  /** Records rejected: did not parse, or the handler threw on them. */
   readonly rejected?: number;
+  /** Which Lambda execution environment ran it (its log stream), when known. */
+  readonly lane?: string;
   readonly startedAt?: number;
   readonly finishedAt?: number;
   readonly durationMs?: number;
@@ -54,11 +61,23 @@ export interface BatchReport {
   readonly plan?: PlanSummary;
   /** The run this one resumed: it ran again what failed there, and counted the rest from there (rows with `ranIn`). */
   readonly resumes?: string;
-  /** `workerMs` sums the workers' durations: over wallMs, the effective parallelism. */
-  readonly totals: BatchCounts & { readonly workerMs: number };
+  /**
+   * `workerMs` sums the workers' durations: over wallMs, the effective parallelism. `unfinished`
+   * counts planned partitions with no outcome (a cancelled run, a reducer that never ran), when the
+   * plan is known.
+   */
+  readonly totals: BatchCounts & { readonly workerMs: number; readonly unfinished?: number };
   readonly toleratedFailurePercentage?: number;
+  /** Every partition whose outcome is known, in partition order. */
   readonly partitions: readonly PartitionRow[];
+  /** The merged result of the succeeded partitions; null when there is none. */
   readonly result: unknown;
+  /** True when `result` leaves partitions out: some failed or never finished, or the merge did not finish. */
+  readonly resultPartial: boolean;
+  /** The reducer wrote the batch file but not the run manifest: it stopped while it published outputs, so some may be in place. */
+  readonly partlyPublished?: boolean;
+  /** Why the run was cancelled, when the cancel came after the reducer's commit point and so stopped nothing. */
+  readonly cancelledAfterCommit?: string;
   readonly links: readonly ReportLink[];
   /** The AWS engine's estimate of what the run cost. */
   readonly cost?: CostEstimate;
@@ -90,35 +109,42 @@ export interface ExecutionFacts {
   readonly finishedAt: number;
   /** Set when the execution failed; its cause may be a Lambda error document. */
   readonly error?: { readonly name: string; readonly cause: string };
+  /** Whether the run manifest, the reducer's commit point, was found; unknown when not checked. */
+  readonly committed?: boolean;
   readonly links?: readonly ReportLink[];
 }
 
-/** Builds the report from the facts of the execution and the batch file the reducer wrote (absent when it never ran). */
-export function buildReport(facts: ExecutionFacts, batch: BatchFile | undefined): BatchReport {
-  const partitions: PartitionRow[] = (batch?.outcomes ?? []).map((outcome) =>
-    outcome.status === 'succeeded'
-      ? {
-          id: outcome.id,
-          ...(outcome.split === undefined ? {} : { split: outcome.split }),
-          status: 'succeeded',
-          bytes: outcome.bytes,
-          records: outcome.records,
-          rejected: outcome.rejected,
-          startedAt: outcome.startedAt,
-          finishedAt: outcome.finishedAt,
-          durationMs: outcome.finishedAt - outcome.startedAt,
-          rejectedSamples: outcome.rejectedSamples,
-          outputs: outcome.outputs,
-          ...(outcome.ranIn === undefined ? {} : { ranIn: outcome.ranIn }),
-        }
-      : { id: outcome.id, ...(outcome.split === undefined ? {} : { split: outcome.split }), status: 'failed', bytes: outcome.bytes, error: outcome.error, message: causeMessage(outcome.cause) },
-  );
-  const failed = facts.error !== undefined || batch?.status === 'FAILED';
+/**
+ * What is known of a run whose reducer never wrote the batch file (it timed out or crashed, or the
+ * run was cancelled): the partitions that finished (from their outcome files, or their Map
+ * summaries where those could not be read), and how many were planned.
+ */
+export interface KnownOutcomes {
+  readonly outcomes: readonly KnownOutcome[];
+  readonly planned?: number;
+}
+
+/**
+ * Builds the report from the facts of the execution and the batch file the reducer wrote; without
+ * a batch file, from what the engine knows of the partitions that finished. Totals are counted from
+ * the partitions listed, so they never say less than the rows.
+ */
+export function buildReport(facts: ExecutionFacts, batch: BatchFile | undefined, known?: KnownOutcomes): BatchReport {
+  const outcomes = [...(batch?.outcomes ?? known?.outcomes ?? [])].sort(partitionOrder);
+  const partitions = outcomes.map(rowOf);
+  const counts = countOutcomes(outcomes);
+  const planned = batch?.plan.partitions ?? known?.planned;
+  const unfinished = planned === undefined ? undefined : Math.max(0, planned - finishedPartitions(outcomes));
+  // A cancel that came after the commit point stopped nothing: the run is what its batch file says.
+  const lateCancel = batch !== undefined && facts.committed === true && facts.error?.name === 'ExecutionAborted';
+  const executionError = lateCancel ? undefined : facts.error;
+  const failed = executionError !== undefined || batch?.status === 'FAILED';
+  const error = executionError === undefined ? batch?.error : { name: executionError.name, message: causeMessage(executionError.cause) };
   return {
     engine: facts.engine,
     runId: facts.runId,
     status: failed ? 'FAILED' : 'SUCCEEDED',
-    ...(facts.error === undefined ? {} : { error: { name: facts.error.name, message: causeMessage(facts.error.cause) } }),
+    ...(error === undefined ? {} : { error }),
     input: facts.input,
     output: facts.output,
     format: facts.format,
@@ -128,16 +154,52 @@ export function buildReport(facts: ExecutionFacts, batch: BatchFile | undefined)
     ...(batch === undefined ? {} : { plan: batch.plan, toleratedFailurePercentage: batch.toleratedFailurePercentage }),
     ...(batch?.resumes === undefined ? {} : { resumes: batch.resumes }),
     totals: {
-      partitions: batch?.partitions ?? 0,
-      succeeded: batch?.succeeded ?? 0,
-      failed: batch?.failed ?? 0,
-      records: batch?.records ?? 0,
-      rejected: batch?.rejected ?? 0,
-      bytes: batch?.bytes ?? 0,
+      ...counts,
       workerMs: partitions.reduce((sum, row) => sum + (row.durationMs ?? 0), 0),
+      ...(unfinished === undefined ? {} : { unfinished }),
     },
     partitions,
     result: batch?.result ?? null,
+    resultPartial: batch === undefined || batch.error !== undefined || counts.failed > 0 || (unfinished ?? 0) > 0,
+    ...(batch !== undefined && facts.committed === false ? { partlyPublished: true } : {}),
+    ...(lateCancel ? { cancelledAfterCommit: causeMessage(facts.error!.cause) } : {}),
     links: facts.links ?? [],
   };
+}
+
+export type KnownOutcome = PartitionOutcome | PartitionSummary | FailedSummary;
+
+function rowOf(outcome: KnownOutcome): PartitionRow {
+  const name = { id: outcome.id, ...(outcome.split === undefined ? {} : { split: outcome.split }) };
+  if (outcome.status === 'failed') {
+    const failure = outcome as FailedPartition | FailedSummary;
+    const counts = failure.records === undefined ? {} : { records: failure.records, handed: failure.handed ?? 0, rejected: failure.rejected ?? 0 };
+    return { ...name, status: 'failed', bytes: failure.bytes, ...counts, error: failure.error, ...(failure.cause === undefined ? {} : { message: causeMessage(failure.cause) }) };
+  }
+  // A Map summary has only the attempt and records; an outcome (from the batch or outcome file) has the rest.
+  const full = outcome as Partial<SucceededPartition> & PartitionSummary;
+  return {
+    ...name,
+    status: 'succeeded',
+    ...(full.bytes === undefined ? {} : { bytes: full.bytes }),
+    records: full.records,
+    ...(full.handed === undefined ? {} : { handed: full.handed }),
+    ...(full.rejected === undefined ? {} : { rejected: full.rejected }),
+    ...(full.lane === undefined ? {} : { lane: full.lane }),
+    ...(full.startedAt === undefined || full.finishedAt === undefined ? {} : { startedAt: full.startedAt, finishedAt: full.finishedAt, durationMs: full.finishedAt - full.startedAt }),
+    ...(full.rejectedSamples === undefined ? {} : { rejectedSamples: full.rejectedSamples }),
+    ...(full.outputs === undefined ? {} : { outputs: full.outputs }),
+    ...(full.ranIn === undefined ? {} : { ranIn: full.ranIn }),
+  };
+}
+
+/** Planned partitions with a final outcome: a split one counts once both its halves have one. */
+function finishedPartitions(outcomes: readonly { id: number; split?: string | undefined }[]): number {
+  const halves = new Map<number, number>();
+  let whole = 0;
+  for (const outcome of outcomes) {
+    if (outcome.split === undefined) whole += 1;
+    else halves.set(outcome.id, (halves.get(outcome.id) ?? 0) + 1);
+  }
+  return whole + [...halves.values()].filter((count) => count >= 2).length;
 }

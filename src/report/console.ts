@@ -1,5 +1,6 @@
 import { resumeSentence, rowName, type BatchProgress, type BatchReport } from './batch-report.ts';
 import { formatBytes, formatCount, formatDuration } from './markdown.ts';
+import { counted, reportNotes } from './notes.ts';
 
 /**
  * Control characters (escape sequences, carriage returns, backspaces) and Unicode direction
@@ -20,32 +21,38 @@ function field(text: string | undefined): string {
 
 /** The partition table and totals as plain text, for a terminal or a CI log. */
 export function renderConsoleReport(report: BatchReport, maxRows = 50): string {
-  const header = ['partition', 'status', 'bytes', 'records', 'rejected', 'duration'];
+  const header = ['partition', 'status', 'bytes', 'read', 'handed', 'rejected', 'duration'];
+  const count = (n: number | undefined): string => (n === undefined ? '-' : formatCount(n));
   const rows = report.partitions.slice(0, maxRows).map((row) => [
     rowName(row),
     row.status,
-    formatBytes(row.bytes),
-    row.records === undefined ? '-' : formatCount(row.records),
-    row.rejected === undefined ? '-' : formatCount(row.rejected),
+    row.bytes === undefined ? '-' : formatBytes(row.bytes),
+    count(row.records),
+    count(row.handed),
+    count(row.rejected),
     row.durationMs === undefined ? '-' : formatDuration(row.durationMs),
   ]);
   const widths = header.map((title, column) => Math.max(title.length, ...rows.map((row) => row[column]!.length)));
   const line = (cells: string[]): string => cells.map((cell, column) => (column < 2 ? cell.padEnd(widths[column]!) : cell.padStart(widths[column]!))).join('  ');
   const lines = [line(header), ...rows.map(line)];
-  if (report.partitions.length > maxRows) lines.push(`... ${report.partitions.length - maxRows} more partitions in the JSON report`);
+  if (report.partitions.length > maxRows) lines.push(`... ${formatCount(report.partitions.length - maxRows)} more partitions in the JSON report`);
   for (const row of report.partitions.filter((r) => r.status === 'failed').slice(0, 10)) {
     lines.push(`partition ${rowName(row)} failed: ${field(row.error)}: ${field(row.message)}`);
   }
-  const t = report.totals;
-  const parallelism = report.wallMs > 0 ? (t.workerMs / report.wallMs).toFixed(1) : '0.0';
-  lines.push(
-    '',
-    `${report.status}: ${formatCount(t.partitions)} partitions (${t.succeeded} succeeded, ${t.failed} failed), ${formatCount(t.records)} records, ${formatCount(t.rejected)} rejected, ${formatBytes(t.bytes)} in ${formatDuration(report.wallMs)} (parallelism ${parallelism}x)`,
-  );
+  lines.push('', totalsLine(report));
   const resumed = resumeSentence(report);
   if (resumed !== undefined) lines.push(field(resumed));
+  for (const note of reportNotes(report)) lines.push(`note: ${note}`);
   if (report.error !== undefined) lines.push(`error: ${field(report.error.name)}: ${field(report.error.message)}`);
   return lines.join('\n');
+}
+
+/** The totals in one line: partitions by outcome, records read, handed over and rejected, bytes, time. */
+export function totalsLine(report: BatchReport): string {
+  const t = report.totals;
+  const parallelism = report.wallMs > 0 ? (t.workerMs / report.wallMs).toFixed(1) : '0.0';
+  const unfinished = (t.unfinished ?? 0) > 0 ? `, ${formatCount(t.unfinished!)} not finished` : '';
+  return `${report.status}: ${counted(t.partitions + (t.unfinished ?? 0), 'partition')} (${formatCount(t.succeeded)} succeeded, ${formatCount(t.failed)} failed${unfinished}), ${counted(t.records, 'record')} read (${formatCount(t.handed)} handed to the handler, ${formatCount(t.rejected)} rejected), ${formatBytes(t.bytes)} in ${formatDuration(report.wallMs)} (parallelism ${parallelism}x)`;
 }
 
 /** One progress line: partitions done / running / failed, records/s and an ETA. */

@@ -38,3 +38,34 @@ export function formatDuration(ms: number): string {
 export function formatCount(n: number): string {
   return n.toLocaleString('en-US');
 }
+
+/**
+ * The start of a JSON value's text as JSON.stringify(value, null, indent) writes it (`indent` 0:
+ * compact), cut at `maxChars`: it never serialises more of the value than it keeps, so a result of
+ * a million keys costs what its first lines cost.
+ */
+export function jsonPreview(value: unknown, maxChars: number, indent = 2): { text: string; cut: boolean } {
+  let text = '';
+  const fits = (piece: string): boolean => {
+    text += piece;
+    return text.length <= maxChars;
+  };
+  const [newline, colon] = indent === 0 ? ['', ':'] : ['\n', ': '];
+  const step = ' '.repeat(indent);
+  const walk = (node: unknown, margin: string): boolean => {
+    if (typeof node !== 'object' || node === null) return fits(JSON.stringify(typeof node === 'string' && node.length > maxChars ? node.slice(0, maxChars) : node) ?? 'null');
+    const list = Array.isArray(node) ? (node as unknown[]) : undefined;
+    const keys = list === undefined ? Object.keys(node) : undefined;
+    const count = list?.length ?? keys!.length;
+    const [open, close] = list === undefined ? ['{', '}'] : ['[', ']'];
+    if (count === 0) return fits(`${open}${close}`);
+    if (!fits(open)) return false;
+    for (let index = 0; index < count; index += 1) {
+      const name = keys === undefined ? '' : `${JSON.stringify(keys[index])}${colon}`;
+      if (!fits(`${index === 0 ? '' : ','}${newline}${margin}${step}${name}`)) return false;
+      if (!walk(list === undefined ? (node as Record<string, unknown>)[keys![index]!] : list[index], `${margin}${step}`)) return false;
+    }
+    return fits(`${newline}${margin}${close}`);
+  };
+  return walk(value, '') ? { text, cut: false } : { text: text.slice(0, maxChars), cut: true };
+}

@@ -1,11 +1,19 @@
 import type { FailedResource } from '../aws/deploy.ts';
 import { resumeSentence, rowName, type BatchReport, type PartitionRow } from './batch-report.ts';
-import { escapeHtml, escapeMarkdown, formatBytes, formatCount, formatDuration } from './markdown.ts';
+import { reportNotes } from './notes.ts';
+import { renderDurations } from './durations.ts';
+import { escapeHtml, escapeMarkdown, formatBytes, formatCount, formatDuration, jsonPreview } from './markdown.ts';
+import { laneNumbers, renderTimeline } from './timeline.ts';
 
 /** GitHub drops a step summary over 1 MiB whole; stay well inside it. */
 export const SUMMARY_BYTE_LIMIT = 1024 * 1024 - 64 * 1024;
-const DEFAULT_TABLE_ROWS = 200;
-const GANTT_ROWS = 60;
+/** Rows of the folded table of every partition; fewer when the summary would not fit. */
+const DEFAULT_TABLE_ROWS = 10_000;
+const FAILED_ROWS = 50;
+const SLOWEST_ROWS = 10;
+const SAMPLE_ROWS = 30;
+/** Characters of an error message or a rejected record's reason a table cell shows. */
+const MESSAGE_CHARS = 300;
 const RESULT_CHARS = 20_000;
 
 export interface SummaryOptions {
@@ -14,8 +22,10 @@ export interface SummaryOptions {
 }
 
 /**
- * The job summary, a pure function of the report. Big batches show the failed and the slowest
- * partitions and say how many rows were left out; the whole never passes `maxBytes`.
+ * The job summary, a pure function of the report, readable at 1,000 partitions and more: totals
+ * first, then the failed partitions, the slowest few, the spread of durations, a timeline by
+ * Lambda environment, and the table of every partition folded away. Each section says how many
+ * rows it leaves out; the whole never passes `maxBytes` (the folded table gives way first).
  */
 export function renderSummary(report: BatchReport, options: SummaryOptions = {}): string {
   const maxBytes = options.maxBytes ?? SUMMARY_BYTE_LIMIT;
@@ -26,42 +36,49 @@ export function renderSummary(report: BatchReport, options: SummaryOptions = {})
   }
 }
 
-function render(report: BatchReport, maxRows: number): string {
-  const shown = pickRows(report.partitions, maxRows);
-  const left = report.partitions.length - shown.length;
+function render(report: BatchReport, tableRows: number): string {
   const resumed = resumeSentence(report);
   const sections = [statusLine(report), ...(resumed === undefined ? [] : [escapeMarkdown(resumed)]), totals(report)];
+  const notes = reportNotes(report);
+  if (notes.length > 0) sections.push(notes.map((note) => `> **Note:** ${escapeMarkdown(note)}`).join('\n>\n'));
   if (report.error !== undefined) {
-    sections.push(`**${escapeMarkdown(report.error.name)}**: ${escapeMarkdown(report.error.message)}`);
+    sections.push(`**${escapeMarkdown(report.error.name)}**: ${escapeMarkdown(clip(report.error.message, 2000))}`);
   }
+  const lanes = laneNumbers(report.partitions);
   const failed = report.partitions.filter((row) => row.status === 'failed');
   if (failed.length > 0) {
-    const listed = failed.slice(0, maxRows);
     sections.push(
-      `### Failed partitions (${failed.length})\n\n| Partition | Error | Message |\n|---:|---|---|\n` +
-        listed.map((row) => `| ${rowName(row)} | ${escapeMarkdown(row.error ?? '')} | ${escapeMarkdown(row.message ?? '')} |`).join('\n') +
-        (failed.length > listed.length ? `\n\n${failed.length - listed.length} more failed partitions are in the JSON report.` : ''),
+      `### Failed partitions (${formatCount(failed.length)})\n\n| Partition | Error | Message | Read | Rejected |\n|---:|---|---|---:|---:|\n` +
+        failed
+          .slice(0, FAILED_ROWS)
+          .map((row) => `| ${rowName(row)} | ${escapeMarkdown(row.error ?? '')} | ${escapeMarkdown(clip(row.message ?? '', MESSAGE_CHARS))} | ${dash(row.records, formatCount)} | ${dash(row.rejected, formatCount)} |`)
+          .join('\n') +
+        more(failed.length, FAILED_ROWS, 'failed partitions'),
     );
   }
-  const rejected = report.partitions.filter((row) => (row.rejected ?? 0) > 0);
+  const timed = report.partitions.filter((row) => row.durationMs !== undefined);
+  if (timed.length > 1) {
+    const slowest = [...timed].sort((a, b) => b.durationMs! - a.durationMs! || a.id - b.id).slice(0, SLOWEST_ROWS);
+    sections.push(
+      `### Slowest partitions\n\n| Partition | Duration | Bytes | Read | Lambda environment |\n|---:|---:|---:|---:|---:|\n` +
+        slowest.map((row) => `| ${rowName(row)} | ${formatDuration(row.durationMs!)} | ${dash(row.bytes, formatBytes)} | ${dash(row.records, formatCount)} | ${laneOf(row, lanes)} |`).join('\n'),
+    );
+    sections.push(renderDurations(report.partitions));
+  }
+  const rejected = report.partitions.filter((row) => (row.rejectedSamples ?? []).length > 0);
   if (rejected.length > 0) {
-    const samples = rejected.slice(0, 10).flatMap((row) => (row.rejectedSamples ?? []).slice(0, 3).map((sample) => ({ id: row.id, ...sample })));
+    const samples = rejected.flatMap((row) => (row.rejectedSamples ?? []).slice(0, 3).map((sample) => ({ name: rowName(row), ...sample }))).slice(0, SAMPLE_ROWS);
     sections.push(
       `### Rejected records (${formatCount(report.totals.rejected)})\n\n| Partition | Object | Byte | Why |\n|---:|---|---:|---|\n` +
-        samples.map((s) => `| ${s.id} | ${escapeMarkdown(s.key)} | ${s.offset} | ${escapeMarkdown(s.message)} |`).join('\n'),
+        samples.map((s) => `| ${s.name} | ${escapeMarkdown(clip(s.key, MESSAGE_CHARS))} | ${s.offset} | ${escapeMarkdown(clip(s.message, MESSAGE_CHARS))} |`).join('\n') +
+        `\n\nSamples: up to 3 a partition. Every rejected record is in \`rejected/part-NNNNN.jsonl\` under the output.`,
     );
   }
-  if (report.partitions.length > 0) {
-    sections.push(
-      `### Partitions\n\n| Partition | Status | Bytes | Records | Rejected | Duration |\n|---:|---|---:|---:|---:|---:|\n` +
-        shown.map(partitionRow).join('\n') +
-        (left > 0 ? `\n\n${formatCount(left)} of ${formatCount(report.partitions.length)} partitions left out: shown are the failed and the slowest. All are in the JSON report.` : ''),
-    );
-    const timeline = gantt(report, maxRows);
-    if (timeline !== '') sections.push(timeline);
-  }
-  sections.push(resultBlock(report.result));
-  if (report.links.length > 0) sections.push(report.links.map((link) => `[${escapeMarkdown(link.label)}](${encodeURI(link.url)})`).join(' · '));
+  const timeline = renderTimeline(report.partitions);
+  if (timeline !== '') sections.push(timeline);
+  if (report.partitions.length > 0) sections.push(partitionTable(report.partitions, tableRows, lanes));
+  sections.push(resultBlock(report.result, report.resultPartial));
+  if (report.links.length > 0) sections.push(report.links.map((link) => `[${escapeMarkdown(link.label)}](${markdownUrl(link.url)})`).join(' · '));
   return sections.join('\n\n') + '\n';
 }
 
@@ -74,9 +91,11 @@ function statusLine(report: BatchReport): string {
 function totals(report: BatchReport): string {
   const t = report.totals;
   const parallelism = report.wallMs > 0 ? t.workerMs / report.wallMs : 0;
+  const unfinished = (t.unfinished ?? 0) > 0 ? `, ${formatCount(t.unfinished!)} not finished` : '';
   const rows: [string, string][] = [
-    ['Partitions', `${formatCount(t.partitions)} (${formatCount(t.succeeded)} succeeded, ${formatCount(t.failed)} failed)`],
-    ['Records', formatCount(t.records)],
+    ['Partitions', `${formatCount(t.partitions + (t.unfinished ?? 0))} (${formatCount(t.succeeded)} succeeded, ${formatCount(t.failed)} failed${unfinished})`],
+    ['Records read', formatCount(t.records)],
+    ['Handed to the handler', formatCount(t.handed)],
     ['Rejected records', formatCount(t.rejected)],
     ['Bytes', formatBytes(t.bytes)],
     ['Wall time', formatDuration(report.wallMs)],
@@ -93,36 +112,50 @@ function totals(report: BatchReport): string {
   }
   const splits = new Set(report.partitions.filter((row) => row.split !== undefined).map((row) => row.id)).size;
   if (splits > 0) rows.push(['Split after a timeout', `${formatCount(splits)} partitions, each run again as two halves (rows n/1 and n/2)`]);
-  if (report.plan?.cappedAt !== undefined) rows.push(['Note', `partition count capped at max-partitions (${report.plan.cappedAt})`]);
   return `| | |\n|---|---:|\n${rows.map(([name, value]) => `| ${name} | ${value} |`).join('\n')}`;
 }
 
-function partitionRow(row: PartitionRow): string {
-  const status = row.status === 'succeeded' ? '✅ succeeded' : '❌ failed';
-  const dash = (value: number | undefined, format: (n: number) => string): string => (value === undefined ? '–' : format(value));
-  return `| ${rowName(row)} | ${status} | ${formatBytes(row.bytes)} | ${dash(row.records, formatCount)} | ${dash(row.rejected, formatCount)} | ${dash(row.durationMs, formatDuration)} |`;
+/** Every partition in id order, folded: it can be long. */
+function partitionTable(rows: readonly PartitionRow[], maxRows: number, lanes: ReadonlyMap<string, number>): string {
+  const shown = rows.slice(0, maxRows);
+  const status = (row: PartitionRow): string => (row.status === 'succeeded' ? '✅ succeeded' : '❌ failed');
+  const table =
+    '| Partition | Status | Bytes | Read | Handed | Rejected | Duration | Lambda environment |\n|---:|---|---:|---:|---:|---:|---:|---:|\n' +
+    shown
+      .map((row) => `| ${rowName(row)} | ${status(row)} | ${dash(row.bytes, formatBytes)} | ${dash(row.records, formatCount)} | ${dash(row.handed, formatCount)} | ${dash(row.rejected, formatCount)} | ${dash(row.durationMs, formatDuration)} | ${laneOf(row, lanes)} |`)
+      .join('\n');
+  const left = rows.length > shown.length ? `\n\nThe first ${formatCount(shown.length)} of ${formatCount(rows.length)} partitions: all are in the JSON report.` : '';
+  return `<details><summary>All partitions (${formatCount(rows.length)})</summary>\n\n${table}${left}\n\n</details>`;
 }
 
-/** Failed partitions first, then the slowest; shown in partition order. */
-function pickRows(rows: readonly PartitionRow[], maxRows: number): PartitionRow[] {
-  if (rows.length <= maxRows) return [...rows];
-  const ranked = [...rows].sort((a, b) => Number(b.status === 'failed') - Number(a.status === 'failed') || (b.durationMs ?? 0) - (a.durationMs ?? 0) || a.id - b.id);
-  return ranked.slice(0, maxRows).sort((a, b) => a.id - b.id);
+function laneOf(row: PartitionRow, lanes: ReadonlyMap<string, number>): string {
+  return row.lane === undefined ? '–' : String(lanes.get(row.lane) ?? '–');
 }
 
-/** A mermaid timeline of the partitions; only generated names go in it, never untrusted text. */
-function gantt(report: BatchReport, maxRows: number): string {
-  const timed = pickRows(report.partitions.filter((row) => row.startedAt !== undefined && row.finishedAt !== undefined), Math.min(maxRows, GANTT_ROWS));
-  if (timed.length === 0) return '';
-  const origin = Math.min(...timed.map((row) => row.startedAt!));
-  const lines = timed.map((row) => `    p${rowName(row).replace('/', '_')} :${row.status === 'failed' ? 'crit, ' : ''}${row.startedAt! - origin}, ${Math.max(1, row.finishedAt! - origin)}`);
-  return ['### Timeline', '', '```mermaid', 'gantt', '    dateFormat x', '    axisFormat %M:%S.%L', '    section partitions', ...lines, '```'].join('\n');
+function dash(value: number | undefined, format: (n: number) => string): string {
+  return value === undefined ? '–' : format(value);
 }
 
-function resultBlock(result: unknown): string {
-  const json = JSON.stringify(result, null, 2) ?? 'null';
-  const shown = json.length > RESULT_CHARS ? `${json.slice(0, RESULT_CHARS)}\n… (${formatCount(json.length - RESULT_CHARS)} more characters in the JSON report)` : json;
-  return `<details><summary>Reducer result</summary>\n\n<pre>${escapeHtml(shown)}</pre>\n\n</details>`;
+function more(total: number, shown: number, what: string): string {
+  return total > shown ? `\n\n${formatCount(total - shown)} more ${what} are in the JSON report.` : '';
+}
+
+function clip(text: string, chars: number): string {
+  return text.length <= chars ? text : `${text.slice(0, chars)}… (${formatCount(text.length)} characters in the JSON report)`;
+}
+
+/**
+ * A URL the engine made, as a Markdown link target: it is already percent-encoded (encoding it again
+ * turns a stack id's %3A into %253A); only what would end the link is encoded.
+ */
+export function markdownUrl(url: string): string {
+  return url.replace(/[\s()<>]/g, (char) => `%${char.charCodeAt(0).toString(16).toUpperCase().padStart(2, '0')}`);
+}
+
+function resultBlock(result: unknown, partial: boolean): string {
+  const preview = jsonPreview(result, RESULT_CHARS);
+  const shown = preview.cut ? `${preview.text}\n… (the rest is in the JSON report)` : preview.text;
+  return `<details><summary>Reducer result${partial ? ' (partial: see the note above)' : ''}</summary>\n\n<pre>${escapeHtml(shown)}</pre>\n\n</details>`;
 }
 
 /** The summary of a deploy that failed before any execution: every failed resource and why. */

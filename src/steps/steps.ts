@@ -1,6 +1,6 @@
 import type { S3Client } from '@aws-sdk/client-s3';
-import { mapLimited } from '../concurrency.ts';
-import { InputError } from '../errors.ts';
+import { mapInOrder, mapLimited } from '../concurrency.ts';
+import { InputError, RejectedRecordsError } from '../errors.ts';
 import { serializeError } from '../lambda-error.ts';
 import { loadHandler, type LoadedHandler } from '../handler/load-handler.ts';
 import { parseJob, type Job, type JobRequest } from '../job.ts';
@@ -17,11 +17,12 @@ import {
   type MapResult,
   type FailedPartition,
   type FailedSummary,
+  type PartitionCounts,
   type PartitionOutcome,
   type PartitionSummary,
   type SucceededPartition,
 } from '../partition/outcome.ts';
-import { reduceOutcomes, type BatchResult } from '../partition/reduce.ts';
+import { batchStatus, countOutcomes, failuresOf, partitionOrder, resultFold, type BatchResult } from '../partition/reduce.ts';
 import { resumeItems, resumePoint } from '../partition/resume.ts';
 import { runPartition } from '../partition/run-partition.ts';
 import { halvesOf, inlineItems, resolvePartition, writeItems, writePlan, type PartitionItem } from '../plan/map-items.ts';
@@ -242,6 +243,8 @@ export interface BatchEvent {
 
 export interface WorkDeps extends StepDeps {
   readonly handler: () => Promise<LoadedHandler>;
+  /** The execution environment's log stream name (AWS_LAMBDA_LOG_STREAM_NAME), read before the handler loads. */
+  readonly lane?: string;
 }
 
 /** Which partition (or half) an item is. */
@@ -254,9 +257,9 @@ export function batchResultKey(runId: string, item: PartitionItem): string {
   return runKey(runId, `batch-results/part-${partitionLabel(nameOf(item))}.json`);
 }
 
-/** A failure in a Map result: the error's name (cut short), and the attempt whose outcome file has the rest. */
-function failedSummary(item: PartitionItem, error: string, attempt?: string): FailedSummary {
-  return { ...nameOf(item), status: 'failed', bytes: item.bytes, error: error.slice(0, SUMMARY_ERROR_NAME_CHARS), ...(attempt === undefined ? {} : { attempt }) };
+/** A failure in a Map result: the error's name (cut short), the attempt whose outcome file has the rest, and its counts when the error has them. */
+function failedSummary(item: PartitionItem, error: string, attempt?: string, counts?: PartitionCounts): FailedSummary {
+  return { ...nameOf(item), status: 'failed', bytes: item.bytes, error: error.slice(0, SUMMARY_ERROR_NAME_CHARS), ...(attempt === undefined ? {} : { attempt }), ...counts };
 }
 
 /**
@@ -340,13 +343,20 @@ export async function workStep(event: WorkEvent, deps: WorkDeps): Promise<ItemRe
       output,
       handler: await deps.handler(),
       ...(deps.redact === undefined ? {} : { redact: deps.redact }),
+      ...(deps.lane === undefined ? {} : { lane: deps.lane }),
     });
   } catch (error) {
     const { errorType, errorMessage, trace } = serializeError(error);
-    outcome = { ...nameOf(item), status: 'failed', bytes: item.bytes, error: errorType, cause: JSON.stringify({ errorType, errorMessage, trace }), attempt: output.ref.attempt, startedAt, finishedAt: Date.now() };
+    // A partition over max-rejected says what it read, handed over and rejected: the totals count them.
+    const counts = error instanceof RejectedRecordsError ? error.counts : {};
+    outcome = { ...nameOf(item), status: 'failed', bytes: item.bytes, ...counts, error: errorType, cause: JSON.stringify({ errorType, errorMessage, trace }), attempt: output.ref.attempt, startedAt, finishedAt: Date.now() };
   }
   await destination.write(attemptKey(output.ref, OUTCOME_FILE), (deps.redact ?? String)(JSON.stringify(outcome)));
-  if (outcome.status === 'failed') return failedSummary(item, outcome.error, output.ref.attempt);
+  if (outcome.status === 'failed') {
+    const { records, handed, rejected } = outcome;
+    return failedSummary(item, outcome.error, output.ref.attempt, records === undefined ? undefined : { records, handed: handed ?? 0, rejected: rejected ?? 0 });
+  }
+  // Only what the reducer needs to find the outcome file, and progress its count, travels through the Map.
   const { id, split, status, attempt, records } = outcome;
   return { id, ...(split === undefined ? {} : { split }), status, attempt, records };
 }
@@ -392,47 +402,91 @@ export interface BatchFile extends BatchResult {
   readonly manifest: string;
   /** The run this one resumed; its outcomes that this run reused have `ranIn`. */
   readonly resumes?: string;
+  /** Why the reducer failed (a merge error): the batch file still lists every partition. */
+  readonly error?: { readonly name: string; readonly message: string };
 }
 
 const IN_FLIGHT = 16;
 
 /**
  * Counts each partition once, from the one attempt its Map result names (and for a resumed run,
- * the partitions it did not run from the attempts the run it resumes committed); merges the
- * results; commits those attempts' outputs (nothing else ever reaches `partitions/` or
- * `rejected/`); then writes the run manifest, and last the batch file.
+ * the partitions it did not run from the attempts the run it resumes committed); merges the results
+ * as they are read, in partition order, dropping each once merged; writes the batch file; commits
+ * those attempts' outputs (nothing else ever reaches `partitions/` or `rejected/`); and last writes
+ * the run manifest, the run's commit point. A reducer stopped at any point before it (a timeout, a
+ * cancel) leaves the batch file to report every partition, and no manifest. A merge that fails
+ * still commits and writes both, and then fails the reducer with its error. Returns counts only:
+ * the result and the failures are in the batch file.
  */
-export async function reduceStep(event: ReduceEvent, deps: WorkDeps): Promise<BatchResult> {
+export async function reduceStep(event: ReduceEvent, deps: WorkDeps): Promise<ReduceOutput> {
   const handler = await deps.handler();
   const runId = parseRunId(event.runId);
   const { destination } = stores(event.job, deps);
   const iterations = Array.isArray(event.partitions) ? event.partitions : await readMapRunResults(event.job, event.partitions as DistributedMapOutput, deps);
-  const results = partitionResults(iterations as MapResult[]);
-  const fresh = await mapLimited(results, IN_FLIGHT, async (entry): Promise<PartitionOutcome> => {
+  const resumed = event.job.resume === undefined ? undefined : await readJson<RunManifest>(destination, manifestKey(event.job.resume));
+  const freshOutcome = async (entry: PartitionSummary | FailedSummary): Promise<PartitionOutcome> => {
     // The counted attempt's outcome file holds everything: a succeeded partition's result, or a failure the worker caught.
     if (entry.attempt !== undefined) return readJson<PartitionOutcome>(destination, outcomeKey(runId, { ...entry, attempt: entry.attempt }));
     if (entry.status === 'succeeded') throw new InputError(`The Map result of partition ${partitionLabel(entry)} names no attempt.`);
     return { ...entry, cause: entry.cause ?? knownFailureCause(entry.error, event.timeouts?.worker) };
-  });
-  const resumed = event.job.resume === undefined ? undefined : await readJson<RunManifest>(destination, manifestKey(event.job.resume));
-  const reused = await mapLimited(resumed?.partitions ?? [], IN_FLIGHT, async (entry): Promise<SucceededPartition> => ({ ...(await readJson<SucceededPartition>(destination, entry.outcome)), ranIn: entry.run ?? resumed!.runId }));
-  const order = (a: { id: number; split?: string }, b: { id: number; split?: string }): number => a.id - b.id || (a.split ?? '').localeCompare(b.split ?? '');
-  const outcomes = [...reused, ...fresh].sort(order);
-  const batch = reduceOutcomes(outcomes, handler.merge, event.toleratedFailurePercentage);
+  };
+  // What to count, in partition order: each Map result, and for a resumed run each partition the run it resumes committed.
+  const fresh = partitionResults(iterations as MapResult[]).map((entry) => ({ id: entry.id, split: entry.split, read: () => freshOutcome(entry) }));
+  const reused = (resumed?.partitions ?? []).map((entry) => ({
+    id: entry.id,
+    split: entry.split,
+    read: async (): Promise<PartitionOutcome> => ({ ...(await readJson<SucceededPartition>(destination, entry.outcome)), ranIn: entry.run ?? resumed!.runId }),
+  }));
+  const fold = resultFold(handler.merge);
+  let mergeError: unknown;
+  const merge = async (result: unknown): Promise<void> => {
+    if (mergeError !== undefined) return;
+    await fold.add(result).catch((error: unknown) => void (mergeError = error));
+  };
+  // Per-partition results stay in their own files; the merged one is in `result`.
+  const outcomes: PartitionOutcome[] = [];
+  await mapInOrder(
+    [...reused, ...fresh].sort(partitionOrder),
+    IN_FLIGHT,
+    (entry) => entry.read(),
+    async (outcome) => {
+      if (outcome.status === 'succeeded') await merge(outcome.result);
+      outcomes.push(outcome.status === 'succeeded' ? { ...outcome, result: null } : outcome);
+    },
+  );
+  const result = mergeError === undefined ? await fold.result().catch((error: unknown) => void (mergeError = error)) : undefined;
+  const counts = countOutcomes(outcomes);
+  const batch: BatchResult = {
+    status: mergeError === undefined ? batchStatus(counts, event.toleratedFailurePercentage) : 'FAILED',
+    ...counts,
+    toleratedFailurePercentage: event.toleratedFailurePercentage,
+    result: result ?? null,
+    failures: failuresOf(outcomes),
+  };
+  const error = mergeError === undefined ? undefined : serializeError(mergeError);
+  const file: BatchFile = {
+    ...batch,
+    runId,
+    job: event.job,
+    plan: event.plan,
+    outcomes,
+    manifest: manifestKey(runId),
+    ...(event.job.resume === undefined ? {} : { resumes: event.job.resume }),
+    ...(error === undefined ? {} : { error: { name: error.errorType, message: error.errorMessage } }),
+  };
+  // Before the commit, which can be stopped half way: the report then still lists every partition.
+  await destination.write(runKey(runId, BATCH_FILE), (deps.redact ?? String)(JSON.stringify(file)));
   const succeeded = outcomes.filter((outcome): outcome is SucceededPartition => outcome.status === 'succeeded');
   // A reused result is committed again from its own attempt: what is published is what is counted, whatever ran in between.
   const committed = await mapLimited(succeeded, IN_FLIGHT, (outcome) => commitAttempt(destination, outcome.ranIn ?? runId, outcome));
   const failed = outcomes.filter((outcome): outcome is FailedPartition => outcome.status === 'failed');
-  const manifest = runManifest(runId, batch.status, destination.uri, committed.sort(order), failed.sort(order), { plan: event.plan.planKey, resumes: event.job.resume });
+  const manifest = runManifest(runId, batch.status, destination.uri, committed, failed, { plan: event.plan.planKey, resumes: event.job.resume });
   await destination.write(manifestKey(runId), JSON.stringify(manifest));
   // The next run plans its partitions from what this one measured.
-  const throughput = measuredThroughput(fresh, runId);
+  const throughput = measuredThroughput(outcomes.filter((outcome) => outcome.status === 'failed' || outcome.ranIn === undefined), runId);
   if (throughput !== undefined) await destination.write(THROUGHPUT_FILE, JSON.stringify(throughput));
-  // Per-partition results stay in their own files; the merged one is in `result`.
-  const lean = outcomes.map((outcome) => (outcome.status === 'succeeded' ? { ...outcome, result: null } : outcome));
-  const file: BatchFile = { ...batch, runId, job: event.job, plan: event.plan, outcomes: lean, manifest: manifestKey(runId), ...(event.job.resume === undefined ? {} : { resumes: event.job.resume }) };
-  await destination.write(runKey(runId, BATCH_FILE), (deps.redact ?? String)(JSON.stringify(file)));
-  return batch;
+  if (mergeError !== undefined) throw mergeError;
+  return reduceOutput(batch);
 }
 
 /**

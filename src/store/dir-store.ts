@@ -1,8 +1,8 @@
 import { constants, statSync, type Stats } from 'node:fs';
-import { copyFile, mkdir, open, opendir, readlink, realpath, stat, writeFile, type FileHandle } from 'node:fs/promises';
+import { copyFile, mkdir, open, opendir, readlink, realpath, rename, rm, stat, writeFile, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import { InputChangedError, MissingObjectError, StoreError } from '../errors.ts';
-import type { ByteRange, ObjectStore, StoredObject } from './object-store.ts';
+import type { ByteRange, ObjectStore, ObjectWriter, StoredObject } from './object-store.ts';
 
 const READ_CHUNK = 1 << 20;
 
@@ -122,6 +122,28 @@ export class DirStore implements ObjectStore {
       await mkdir(path.dirname(file), { recursive: true });
       await writeFile(file, body);
     });
+  }
+
+  /** Written to a temporary name beside the file, renamed into place at `end`. */
+  writer(key: string): ObjectWriter {
+    const file = this.#pathOf(key);
+    const partial = `${file}.partial-${process.pid}-${Math.random().toString(36).slice(2, 10)}`;
+    let handle: Promise<FileHandle> | undefined;
+    const opened = (): Promise<FileHandle> => (handle ??= mkdir(path.dirname(file), { recursive: true }).then(() => open(partial, 'w')));
+    return {
+      write: async (chunk) => {
+        await (await opened()).writeFile(chunk);
+      },
+      end: async () => {
+        await (await opened()).close();
+        await rename(partial, file);
+      },
+      abort: async () => {
+        if (handle === undefined) return;
+        await (await handle).close().catch(() => {});
+        await rm(partial, { force: true });
+      },
+    };
   }
 
   async copy(fromKey: string, toKey: string): Promise<void> {

@@ -23,8 +23,20 @@ export interface ObjectStore {
   list(): AsyncIterable<StoredObject>;
   read(key: string, range?: ByteRange, identity?: string): AsyncIterable<Uint8Array>;
   write(key: string, body: string | Uint8Array): Promise<void>;
+  /** An object written piece by piece, for what is too big to hold (rejected records); it exists once `end` resolves. */
+  writer(key: string): ObjectWriter;
   /** Copies an object within the store (S3: a server-side copy); how an attempt's outputs are committed. */
   copy(fromKey: string, toKey: string): Promise<void>;
   /** Full URI of a key, for reports and error messages. */
   uriOf(key: string): string;
+}
+
+/**
+ * Bytes streamed to one object. `write` resolves once the store has taken the bytes (its back
+ * pressure); nothing is visible before `end`, and `abort` drops what was written.
+ */
+export interface ObjectWriter {
+  write(chunk: string | Uint8Array): Promise<void>;
+  end(): Promise<void>;
+  abort(): Promise<void>;
 }
