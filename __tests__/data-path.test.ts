@@ -1,7 +1,13 @@
 import { outputName, partitionLabel, partitionOutputKey, partitionResults, rejectedKey, type MapResult } from '../src/partition/outcome.ts';
 import { partitionShortfall, planPartitions, type PartitionPlan } from '../src/plan/partition-plan.ts';
+import { gzipSync } from 'node:zlib';
 import { renderPlan } from '../src/plan/render-plan.ts';
+import type { Segment } from '../src/plan/partition-plan.ts';
+import { lineText } from '../src/records/formats.ts';
+import { firstLine, segmentLines } from '../src/records/segment-lines.ts';
 import { splitLines } from '../src/records/split-lines.ts';
+import type { ByteRange, ObjectStore } from '../src/store/object-store.ts';
+import { tempDirStore } from './helpers/corpus.ts';
 
 /** The lines `splitLines` yields for these chunks, as text with their offsets. */
 async function linesOf(chunks: string[], window: Parameters<typeof splitLines>[1] = { firstOffset: 0 }): Promise<[number, string][]> {
@@ -48,11 +54,72 @@ describe('splitting bytes into lines', () => {
       [17, 'c'],
     ]);
     expect(await linesOf(['aa\nbbb\n'], { firstOffset: 10, skipBefore: 13, stopAt: 13 })).toEqual([]);
+    // A last line with no newline is dropped too when it starts before skipBefore, whatever its chunks.
+    expect(await linesOf(['aa\nb', 'b'], { firstOffset: 0, skipBefore: 4 })).toEqual([]);
     // A line that starts before the end is read whole, past the end if need be.
     expect(await linesOf(['aa\nbb', 'bbbb\ncc\n'], { firstOffset: 0, stopAt: 4 })).toEqual([
       [0, 'aa'],
       [3, 'bbbbbb'],
     ]);
+  });
+});
+
+describe('reading the lines of a segment', () => {
+  /** A directory store holding `files`, and every range read from it. */
+  async function recordingStore(files: Record<string, string | Buffer>): Promise<{ store: ObjectStore; ranges: (ByteRange | undefined)[] }> {
+    const dir = await tempDirStore();
+    for (const [key, body] of Object.entries(files)) await dir.write(key, body);
+    const ranges: (ByteRange | undefined)[] = [];
+    return { ranges, store: { uri: dir.uri, list: () => dir.list(), write: (k, b) => dir.write(k, b), uriOf: (k) => dir.uriOf(k), copy: (from, to) => dir.copy(from, to), read: (key, range, identity) => (ranges.push(range), dir.read(key, range, identity)) } };
+  }
+  async function linesOfSegment(store: ObjectStore, segment: Segment): Promise<[number, string][]> {
+    const lines: [number, string][] = [];
+    for await (const batch of segmentLines(store, segment)) for (const line of batch) lines.push([line.offset, lineText(line)]);
+    return lines;
+  }
+
+  it('reads from the byte before its start, and past its end only until its last line ends: 64 KiB, then ranges twice as long', async () => {
+    const body = `${'a'.repeat(9)}\n${'b'.repeat(300_000)}\nc\n`;
+    const { store, ranges } = await recordingStore({ 'data.txt': body });
+    expect(await linesOfSegment(store, { key: 'data.txt', start: 10, end: 20 })).toEqual([[10, 'b'.repeat(300_000)]]);
+    expect(ranges).toEqual([
+      { start: 9, end: 20 },
+      { start: 20, end: 20 + 65_536 },
+      { start: 65_556, end: 65_556 + 131_072 },
+      { start: 196_628, end: 196_628 + 262_144 },
+    ]);
+  });
+
+  it('reads nothing past its end when a line starts right there, and a first segment from byte 0', async () => {
+    const { store, ranges } = await recordingStore({ 'data.txt': 'abc\ndef\n', 'open.txt': 'abc\ndef' });
+    expect(await linesOfSegment(store, { key: 'data.txt', start: 0, end: 4 })).toEqual([[0, 'abc']]);
+    expect(await linesOfSegment(store, { key: 'data.txt', start: 4, end: 8 })).toEqual([[4, 'def']]);
+    expect(ranges).toEqual([{ start: 0, end: 4 }, { start: 3, end: 8 }]);
+    ranges.length = 0;
+    // A last line without a newline: read on until a read returns nothing.
+    expect(await linesOfSegment(store, { key: 'open.txt', start: 4, end: 7 })).toEqual([[4, 'def']]);
+    expect(ranges).toEqual([{ start: 3, end: 7 }, { start: 7, end: 7 + 65_536 }]);
+  });
+
+  it('reads a gzip object whole, and a header as the first line of plain or gzip text, or none for an empty object', async () => {
+    const { store, ranges } = await recordingStore({ 'a.csv.gz': gzipSync('id,n\r\n1,2\n'), 'b.csv': 'id,n\n3,4\n', 'empty.csv': '' });
+    expect(await linesOfSegment(store, { key: 'a.csv.gz', start: 0, end: 5 })).toEqual([[0, 'id,n'], [6, '1,2']]);
+    expect(ranges).toEqual([undefined]);
+    const header = async (key: string) => {
+      const line = await firstLine(store, key);
+      return line === undefined ? undefined : [line.offset, lineText(line)];
+    };
+    expect([await header('a.csv.gz'), await header('b.csv'), await header('empty.csv')]).toEqual([[0, 'id,n'], [0, 'id,n'], undefined]);
+  });
+});
+
+describe('a line as text', () => {
+  const line = (bytes: number[], offset = 0) => ({ buffer: Buffer.from([...bytes, 0x0a]), start: 0, end: bytes.length, offset });
+  it('takes the byte-order mark off the first line of an object, even when the mark is all the line holds', () => {
+    expect(lineText(line([0xef, 0xbb, 0xbf, 0x61]))).toBe('a');
+    expect(lineText(line([0xef, 0xbb, 0xbf]))).toBe('');
+    // Not at offset 0: U+FEFF is text.
+    expect(lineText(line([0xef, 0xbb, 0xbf], 7))).toBe('\ufeff');
   });
 });
 

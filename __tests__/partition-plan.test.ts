@@ -100,6 +100,29 @@ describe('partition planning', () => {
     expect(plan.partitions.map((p) => p.segments.map((s) => s.key))).toEqual([['d.gz'], ['a.gz', 'b.gz', 'c.gz']]);
   });
 
+  it('places whole objects of equal weight in key order, so a listing in another order gets the same plan', () => {
+    const plan = (listing: StoredObject[]) => planPartitions(listing, { sizing: { partitions: 2 }, maxPartitions: 10 }).partitions.map((p) => p.segments.map((s) => s.key));
+    expect(plan([{ key: 'b.gz', size: 5 }, { key: 'a.gz', size: 5 }])).toEqual([['a.gz'], ['b.gz']]);
+    expect(plan([{ key: 'a.gz', size: 5 }, { key: 'b.gz', size: 5 }])).toEqual([['a.gz'], ['b.gz']]);
+  });
+
+  it('gives a partition its uncompressed bytes only when they differ from the bytes it reads, and every segment its object’s identity', () => {
+    const listing = [
+      { key: 'a.gz', size: 10, uncompressedSize: 100, identity: 'e1' },
+      { key: 'b.txt', size: 200, identity: 'e2' },
+    ];
+    // Work 300 over 2 partitions: the gzip one reads 10 bytes worth 100 and takes 50 plain bytes to reach 150.
+    expect(planPartitions(listing, { sizing: { partitions: 2 }, maxPartitions: 10 })).toEqual({
+      objects: 2,
+      bytes: 210,
+      uncompressedBytes: 300,
+      partitions: [
+        { id: 0, bytes: 60, uncompressedBytes: 150, segments: [{ key: 'a.gz', start: 0, end: 10, identity: 'e1' }, { key: 'b.txt', start: 0, end: 50, identity: 'e2' }] },
+        { id: 1, bytes: 150, segments: [{ key: 'b.txt', start: 50, end: 200, identity: 'e2' }] },
+      ],
+    });
+  });
+
   it('keeps a partition’s objects in key order, whatever order their sizes placed them in', () => {
     const listing = [{ key: 'a.gz', size: 1 }, { key: 'b.gz', size: 9 }, { key: 'c.gz', size: 5 }];
     const plan = planPartitions(listing, { sizing: { partitions: 1 }, maxPartitions: 10 });
@@ -114,6 +137,14 @@ describe('partition planning', () => {
     for (const key of ['x.zip', 'x.ZST', 'x.parquet', 'x.bz2']) {
       expect(() => planPartitions([{ key, size: 1 }], { sizing: { partitions: 1 }, maxPartitions: 10 })).toThrow(`Cannot read "${key}"`);
     }
+  });
+
+  it('refuses an input that holds an earlier run’s bookkeeping, at its root or deeper, and reads names that only look alike', () => {
+    const plan = (key: string) => planPartitions([{ key: 'data.txt', size: 4 }, { key, size: 0 }], { sizing: { partitions: 1 }, maxPartitions: 10 });
+    for (const key of ['_sfn-fanout/throughput.json', 'nightly/_sfn-fanout/runs/r1/batch.json']) {
+      expect(() => plan(key)).toThrow(`The input holds "${key}", a file sfn-fanout writes under an output`);
+    }
+    for (const key of ['my_sfn-fanout/a.txt', '_sfn-fanout.txt', 'a/_sfn-fanoutx/b']) expect(plan(key)).toMatchObject({ objects: 2, bytes: 4 });
   });
 
   it('returns a valid empty plan for an empty source or only empty objects', () => {
