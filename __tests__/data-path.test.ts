@@ -3,7 +3,7 @@ import { partitionShortfall, planPartitions, type PartitionPlan } from '../src/p
 import { gzipSync } from 'node:zlib';
 import { renderPlan } from '../src/plan/render-plan.ts';
 import type { Segment } from '../src/plan/partition-plan.ts';
-import { lineText } from '../src/records/formats.ts';
+import { csvDecoder, lineText, linesDecoder, ndjsonDecoder, parseCsvLine } from '../src/records/formats.ts';
 import { firstLine, segmentLines } from '../src/records/segment-lines.ts';
 import { splitLines } from '../src/records/split-lines.ts';
 import type { ByteRange, ObjectStore } from '../src/store/object-store.ts';
@@ -120,6 +120,34 @@ describe('a line as text', () => {
     expect(lineText(line([0xef, 0xbb, 0xbf]))).toBe('');
     // Not at offset 0: U+FEFF is text.
     expect(lineText(line([0xef, 0xbb, 0xbf], 7))).toBe('\ufeff');
+  });
+
+  it('decodes a line as text, as JSON, or as CSV fields named by the header', () => {
+    const text = (value: string, offset = 5) => ({ buffer: Buffer.from(`${value}\n`), start: 0, end: Buffer.byteLength(value), offset });
+    expect(linesDecoder()(text('a b'))).toBe('a b');
+    expect(ndjsonDecoder()(text('{"n":[1]}'))).toEqual({ n: [1] });
+    expect(() => ndjsonDecoder()(text('{"n":'))).toThrow(SyntaxError);
+    const csv = csvDecoder(['id', 'note']);
+    expect([csv(text('1,')), csv(text('2,"a, ""b"""')), csv(text('"3",x'))]).toEqual([
+      { id: '1', note: '' },
+      { id: '2', note: 'a, "b"' },
+      { id: '3', note: 'x' },
+    ]);
+    expect(() => csv(text('1,2,3'))).toThrow('has 3 fields where the header has 2');
+    expect(() => csv(text('"1,2",3,4'))).toThrow('has 3 fields where the header has 2');
+  });
+
+  it('splits a CSV line into RFC 4180 fields, and says where a line breaks the rules', () => {
+    expect(parseCsvLine('')).toEqual(['']);
+    expect(parseCsvLine(',')).toEqual(['', '']);
+    expect(parseCsvLine('a,,b')).toEqual(['a', '', 'b']);
+    expect(parseCsvLine('"",x,"y"')).toEqual(['', 'x', 'y']);
+    expect(parseCsvLine('"a,b",')).toEqual(['a,b', '']);
+    expect(parseCsvLine('"""",x""y')).toEqual(['"', 'x""y']);
+    expect(parseCsvLine('a,"b""c""d"')).toEqual(['a', 'b"c"d']);
+    expect(() => parseCsvLine('x,"ab')).toThrow('has a quoted field with no closing quote');
+    expect(() => parseCsvLine('"ab"c,d')).toThrow('has text after a closing quote at column 5');
+    expect(() => parseCsvLine('x,"ab" ')).toThrow('has text after a closing quote at column 7');
   });
 });
 
