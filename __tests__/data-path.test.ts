@@ -1,6 +1,6 @@
 import { outputName, partitionLabel, partitionOutputKey, partitionResults, rejectedKey, type MapResult } from '../src/partition/outcome.ts';
 import { partitionShortfall, planPartitions, type PartitionPlan } from '../src/plan/partition-plan.ts';
-import { gzipSync } from 'node:zlib';
+import { constants as zlibConstants, gunzipSync, gzipSync } from 'node:zlib';
 import { renderPlan } from '../src/plan/render-plan.ts';
 import type { Segment } from '../src/plan/partition-plan.ts';
 import { csvDecoder, lineText, linesDecoder, ndjsonDecoder, parseCsvLine } from '../src/records/formats.ts';
@@ -110,6 +110,21 @@ describe('reading the lines of a segment', () => {
       return line === undefined ? undefined : [line.offset, lineText(line)];
     };
     expect([await header('a.csv.gz'), await header('b.csv'), await header('empty.csv')]).toEqual([[0, 'id,n'], [0, 'id,n'], undefined]);
+  });
+  it('fails on a truncated or corrupt gzip object naming it, where, and how much text came out; a read error passes as it is', async () => {
+    const full = gzipSync(Array.from({ length: 3000 }, (_, i) => `line ${i} ${'z'.repeat(i % 50)}\n`).join(''));
+    const truncated = full.subarray(0, full.length / 2);
+    const { store } = await recordingStore({ 't.gz': truncated, 'c.gz': 'not gzip at all' });
+    // What zlib itself inflates from the truncated stream, counted apart from the reader.
+    const text = gunzipSync(truncated, { finishFlush: zlibConstants.Z_SYNC_FLUSH }).length;
+    const failure = async (segment: Segment) => linesOfSegment(store, segment).then(() => 'no error', (error: Error) => `${error.constructor.name}: ${error.message}`);
+    expect(await failure({ key: 't.gz', start: 0, end: truncated.length })).toBe(
+      `DataError: ${store.uriOf('t.gz')} ends before its gzip stream does (truncated?) near byte ${truncated.length} of the compressed object, after ${text} bytes of text. Re-create or re-upload it, or move it out of the input.`,
+    );
+    expect(await failure({ key: 'c.gz', start: 0, end: 15 })).toBe(
+      `DataError: ${store.uriOf('c.gz')} is not valid gzip (incorrect header check) near byte 0 of the compressed object, after 0 bytes of text. Re-create or re-upload it, or move it out of the input.`,
+    );
+    expect(await failure({ key: 'gone.gz', start: 0, end: 15 })).toMatch(/^MissingObjectError: Cannot read /);
   });
 });
 
