@@ -123,6 +123,28 @@ describe('partition planning', () => {
     });
   });
 
+  it('places whole objects exactly as longest-processing-time-first does, computed here by a plain scan', () => {
+    /** The reference: heaviest first (key order among equals), each onto the least-loaded partition (the lowest index among equals). */
+    function lpt(objects: readonly StoredObject[], count: number): string[][] {
+      const bins = Array.from({ length: count }, () => ({ load: 0, keys: [] as string[] }));
+      const sorted = objects.filter((o) => o.size > 0).sort((a, b) => b.size - a.size || (a.key < b.key ? -1 : 1));
+      for (const object of sorted) {
+        const bin = bins.reduce((least, candidate) => (candidate.load < least.load ? candidate : least));
+        bin.load += object.size;
+        bin.keys.push(object.key);
+      }
+      return bins.filter((bin) => bin.keys.length > 0).map((bin) => bin.keys.sort());
+    }
+    const listing = fc.uniqueArray(fc.record({ key: fc.stringMatching(/^[a-z]{1,4}\.gz$/), size: fc.nat({ max: 50 }) }), { selector: (o) => o.key, maxLength: 40 });
+    fc.assert(
+      fc.property(listing, fc.integer({ min: 1, max: 12 }), (objects, count) => {
+        const plan = planPartitions(objects, { sizing: { partitions: count }, maxPartitions: 64 });
+        expect(plan.partitions.map((p) => p.segments.map((s) => s.key))).toEqual(lpt(objects, Math.min(count, plan.bytes)));
+      }),
+      { numRuns: 300 },
+    );
+  });
+
   it('keeps a partition’s objects in key order, whatever order their sizes placed them in', () => {
     const listing = [{ key: 'a.gz', size: 1 }, { key: 'b.gz', size: 9 }, { key: 'c.gz', size: 5 }];
     const plan = planPartitions(listing, { sizing: { partitions: 1 }, maxPartitions: 10 });
