@@ -39,6 +39,15 @@ describe('splitting bytes into lines', () => {
     ]);
   });
 
+  it('yields, for each chunk, the lines it completes as one batch, and nothing for a chunk that completes none', async () => {
+    async function* chunks(): AsyncGenerator<Uint8Array> {
+      for (const chunk of ['ab', 'c\nd', 'e', '\nf\ng\n']) yield Buffer.from(chunk);
+    }
+    const batches: string[][] = [];
+    for await (const batch of splitLines(chunks(), { firstOffset: 0 })) batches.push(batch.map((line) => line.buffer.toString('utf8', line.start, line.end)));
+    expect(batches).toEqual([['abc'], ['de', 'f', 'g']]);
+  });
+
   it('takes bytes that are not Node buffers (a Uint8Array view into a larger buffer)', async () => {
     const backing = Buffer.from('xxone\ntwo\nyy');
     async function* view(): AsyncGenerator<Uint8Array> {
@@ -119,12 +128,16 @@ describe('reading the lines of a segment', () => {
     const { store } = await recordingStore({ 't.gz': truncated, 'c.gz': 'not gzip at all' });
     // What zlib itself inflates from the truncated stream, counted apart from the reader.
     const text = gunzipSync(truncated, { finishFlush: zlibConstants.Z_SYNC_FLUSH }).length;
-    const failure = async (segment: Segment) => linesOfSegment(store, segment).then(() => 'no error', (error: Error) => `${error.constructor.name}: ${error.message}`);
+    const failure = async (segment: Segment) =>
+      linesOfSegment(store, segment).then(
+        () => 'no error',
+        (error: Error) => `${error.constructor.name}: ${error.message}${error.cause === undefined ? '' : ` (cause: ${(error.cause as { code?: string }).code})`}`,
+      );
     expect(await failure({ key: 't.gz', start: 0, end: truncated.length })).toBe(
-      `DataError: ${store.uriOf('t.gz')} ends before its gzip stream does (truncated?) near byte ${truncated.length} of the compressed object, after ${text} bytes of text. Re-create or re-upload it, or move it out of the input.`,
+      `DataError: ${store.uriOf('t.gz')} ends before its gzip stream does (truncated?) near byte ${truncated.length} of the compressed object, after ${text} bytes of text. Re-create or re-upload it, or move it out of the input. (cause: Z_BUF_ERROR)`,
     );
     expect(await failure({ key: 'c.gz', start: 0, end: 15 })).toBe(
-      `DataError: ${store.uriOf('c.gz')} is not valid gzip (incorrect header check) near byte 0 of the compressed object, after 0 bytes of text. Re-create or re-upload it, or move it out of the input.`,
+      `DataError: ${store.uriOf('c.gz')} is not valid gzip (incorrect header check) near byte 0 of the compressed object, after 0 bytes of text. Re-create or re-upload it, or move it out of the input. (cause: Z_DATA_ERROR)`,
     );
     expect(await failure({ key: 'gone.gz', start: 0, end: 15 })).toMatch(/^MissingObjectError: Cannot read /);
   });
@@ -137,6 +150,8 @@ describe('a line as text', () => {
     expect(lineText(line([0xef, 0xbb, 0xbf]))).toBe('');
     // Not at offset 0: U+FEFF is text.
     expect(lineText(line([0xef, 0xbb, 0xbf], 7))).toBe('\ufeff');
+    // A line is bytes [start, end) of its buffer: a mark's last bytes after `end` are not the line's.
+    expect(lineText({ buffer: Buffer.from([0xef, 0xbb, 0xbf, 0x0a]), start: 0, end: 2, offset: 0 })).toBe(Buffer.from([0xef, 0xbb]).toString('utf8'));
   });
 
   it('decodes a line as text, as JSON, or as CSV fields named by the header', () => {
