@@ -151,7 +151,7 @@ describe('a line as text', () => {
     // Not at offset 0: U+FEFF is text.
     expect(lineText(line([0xef, 0xbb, 0xbf], 7))).toBe('\ufeff');
     // A line is bytes [start, end) of its buffer: a mark's last bytes after `end` are not the line's.
-    expect(lineText({ buffer: Buffer.from([0xef, 0xbb, 0xbf, 0x0a]), start: 0, end: 2, offset: 0 })).toBe(Buffer.from([0xef, 0xbb]).toString('utf8'));
+    expect(lineText({ buffer: Buffer.from([0x61, 0xef, 0xbb, 0xbf, 0x0a]), start: 1, end: 3, offset: 0 })).toBe(Buffer.from([0xef, 0xbb]).toString('utf8'));
   });
 
   it('decodes a line as text, as JSON, or as CSV fields named by the header', () => {
