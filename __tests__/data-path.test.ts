@@ -294,6 +294,11 @@ describe('the plan as `sfn-fanout plan` prints it', () => {
     expect(shortfall([{ key: 'a.gz', size: 100 }, { key: 'b.txt', size: 1 }], 3)).toBe('2 partitions, not the 3 asked for: gzip objects cannot be split, and they fill the others.');
     expect(shortfall([{ key: 'a.txt', size: 9 }], 3)).toBeUndefined();
     expect(shortfall([], 3)).toBeUndefined();
+    // As many bytes as partitions asked for: the gzip object, not the size, is why.
+    expect(shortfall([{ key: 'a.gz', size: 2 }, { key: 'b.txt', size: 1 }], 3)).toBe('2 partitions, not the 3 asked for: gzip objects cannot be split, and they fill the others.');
+    // Counted by segments, not partitions: one partition holding two gzip objects.
+    const twoInOne: PartitionPlan = { objects: 2, bytes: 200, partitions: [{ id: 0, bytes: 200, segments: [{ key: 'a.gz', start: 0, end: 100 }, { key: 'b.gz', start: 0, end: 100 }] }] };
+    expect(partitionShortfall(twoInOne, { partitions: 3 })).toBe('1 partition, not the 3 asked for: the input is 2 gzip objects, which cannot be split: each gzip object is read whole by one worker. Split the data into more files (or store it uncompressed) for more parallelism.');
     expect(partitionShortfall(planPartitions([{ key: 'a.gz', size: 100 }], { sizing: { partitionBytes: 10 }, maxPartitions: 100 }), { partitionBytes: 10 })).toBeUndefined();
   });
 });
