@@ -17,6 +17,13 @@ describe('splitting a partition that timed out', () => {
     ]);
   });
 
+  it('cuts between two objects when the midpoint falls on their boundary, leaving no empty segment', () => {
+    expect(splitPartition({ id: 3, bytes: 100, segments: [{ key: 'a', start: 0, end: 50 }, { key: 'b', start: 0, end: 50 }] })).toEqual([
+      { id: 3, split: '1', bytes: 50, segments: [{ key: 'a', start: 0, end: 50 }] },
+      { id: 3, split: '2', bytes: 50, segments: [{ key: 'b', start: 0, end: 50 }] },
+    ]);
+  });
+
   it('never cuts a gzip object: the cut moves to the nearer object boundary', () => {
     const [first, second] = splitPartition({ id: 1, bytes: 100, segments: [{ key: 'a.txt', start: 0, end: 30 }, { key: 'b.gz', start: 0, end: 40 }, { key: 'c.txt', start: 0, end: 30 }] });
     expect(first.segments.map((s) => s.key)).toEqual(['a.txt', 'b.gz']);
@@ -51,6 +58,29 @@ describe('sizing partitions from the previous run’s throughput', () => {
 
   it('measures bytes per second of worker time over the succeeded partitions', () => {
     expect(measuredThroughput([{ status: 'succeeded', bytes: 3e6, startedAt: 0, finishedAt: 1000 }, { status: 'succeeded', bytes: 1e6, startedAt: 5, finishedAt: 1005 }, { status: 'failed', bytes: 9e9 }], 'r')).toEqual({ bytesPerSecond: 2e6, runId: 'r' });
+  });
+
+  it('adapts only when it must: a size or count that just fits stays as asked, and a run with no speed or no bytes changes nothing', () => {
+    // 10 MB/s for half of 10 s: 50,000,000 bytes a partition at most; 1e9 bytes need 20 partitions.
+    expect(adaptSizing({ partitionBytes: 50_000_000 }, 1e9, 1000, throughput, 10)).toEqual({ sizing: { partitionBytes: 50_000_000 } });
+    expect(adaptSizing({ partitions: 20 }, 1e9, 1000, throughput, 10)).toEqual({ sizing: { partitions: 20 } });
+    expect(adaptSizing({ partitions: 19 }, 1e9, 1000, throughput, 10).sizing).toEqual({ partitions: 20 });
+    for (const [bytesPerSecond, timeout, total] of [[0, 10, 1e9], [10_000_000, 0, 1e9], [10_000_000, 10, 0]]) {
+      expect(adaptSizing({ partitionBytes: 1e12 }, total!, 1000, { bytesPerSecond: bytesPerSecond!, runId: 'last' }, timeout!)).toEqual({ sizing: { partitionBytes: 1e12 } });
+    }
+    // A crawl of 1 byte/s with a 1 s timeout still leaves partitions of 1 byte, never 0.
+    expect(adaptSizing({ partitionBytes: 10 }, 100, 1000, { bytesPerSecond: 1, runId: 'slow' }, 1)).toEqual({
+      sizing: { partitionBytes: 1 },
+      adapted: { maxPartitionBytes: 1, bytesPerSecond: 1, fromRun: 'slow' },
+    });
+  });
+
+  it('measures nothing from partitions without timings, or from no bytes or no time', () => {
+    expect(measuredThroughput([{ status: 'succeeded', bytes: 5, startedAt: 0 }, { status: 'succeeded', bytes: 5, finishedAt: 9 }], 'r')).toBeUndefined();
+    expect(measuredThroughput([{ status: 'succeeded', bytes: 0, startedAt: 0, finishedAt: 1000 }], 'r')).toBeUndefined();
+    expect(measuredThroughput([{ status: 'succeeded', bytes: 5, startedAt: 7, finishedAt: 7 }], 'r')).toBeUndefined();
+    // Rounded to whole bytes per second: 2 bytes in 3 ms.
+    expect(measuredThroughput([{ status: 'succeeded', bytes: 2, startedAt: 0, finishedAt: 3 }], 'r')).toEqual({ bytesPerSecond: 667, runId: 'r' });
   });
 
   it('a run records its throughput, and the next run plans smaller partitions from it', async () => {

@@ -1,7 +1,15 @@
+import { createHash } from 'node:crypto';
+import { readdir } from 'node:fs/promises';
+import { constants as zlibConstants, gunzipSync, gzipSync } from 'node:zlib';
 import { outputName, partitionLabel, partitionOutputKey, partitionResults, rejectedKey, type MapResult } from '../src/partition/outcome.ts';
-import { partitionShortfall, planPartitions, type PartitionPlan } from '../src/plan/partition-plan.ts';
+import { mapItems, resolvePartition } from '../src/plan/map-items.ts';
+import { partitionShortfall, planPartitions, type PartitionPlan, type Segment } from '../src/plan/partition-plan.ts';
 import { renderPlan } from '../src/plan/render-plan.ts';
+import { csvDecoder, lineText, linesDecoder, ndjsonDecoder, parseCsvLine } from '../src/records/formats.ts';
+import { firstLine, segmentLines } from '../src/records/segment-lines.ts';
 import { splitLines } from '../src/records/split-lines.ts';
+import type { ByteRange, ObjectStore } from '../src/store/object-store.ts';
+import { tempDirStore } from './helpers/corpus.ts';
 
 /** The lines `splitLines` yields for these chunks, as text with their offsets. */
 async function linesOf(chunks: string[], window: Parameters<typeof splitLines>[1] = { firstOffset: 0 }): Promise<[number, string][]> {
@@ -31,6 +39,15 @@ describe('splitting bytes into lines', () => {
     ]);
   });
 
+  it('yields, for each chunk, the lines it completes as one batch, and nothing for a chunk that completes none', async () => {
+    async function* chunks(): AsyncGenerator<Uint8Array> {
+      for (const chunk of ['ab', 'c\nd', 'e', '\nf\ng\n']) yield Buffer.from(chunk);
+    }
+    const batches: string[][] = [];
+    for await (const batch of splitLines(chunks(), { firstOffset: 0 })) batches.push(batch.map((line) => line.buffer.toString('utf8', line.start, line.end)));
+    expect(batches).toEqual([['abc'], ['de', 'f', 'g']]);
+  });
+
   it('takes bytes that are not Node buffers (a Uint8Array view into a larger buffer)', async () => {
     const backing = Buffer.from('xxone\ntwo\nyy');
     async function* view(): AsyncGenerator<Uint8Array> {
@@ -48,11 +65,159 @@ describe('splitting bytes into lines', () => {
       [17, 'c'],
     ]);
     expect(await linesOf(['aa\nbbb\n'], { firstOffset: 10, skipBefore: 13, stopAt: 13 })).toEqual([]);
+    // A last line with no newline is dropped too when it starts before skipBefore, whatever its chunks.
+    expect(await linesOf(['aa\nb', 'b'], { firstOffset: 0, skipBefore: 4 })).toEqual([]);
     // A line that starts before the end is read whole, past the end if need be.
     expect(await linesOf(['aa\nbb', 'bbbb\ncc\n'], { firstOffset: 0, stopAt: 4 })).toEqual([
       [0, 'aa'],
       [3, 'bbbbbb'],
     ]);
+  });
+});
+
+describe('reading the lines of a segment', () => {
+  /** A directory store holding `files`, and every range read from it. */
+  async function recordingStore(files: Record<string, string | Buffer>): Promise<{ store: ObjectStore; ranges: (ByteRange | undefined)[] }> {
+    const dir = await tempDirStore();
+    for (const [key, body] of Object.entries(files)) await dir.write(key, body);
+    const ranges: (ByteRange | undefined)[] = [];
+    return { ranges, store: { uri: dir.uri, list: () => dir.list(), write: (k, b) => dir.write(k, b), uriOf: (k) => dir.uriOf(k), copy: (from, to) => dir.copy(from, to), read: (key, range, identity) => (ranges.push(range), dir.read(key, range, identity)) } };
+  }
+  async function linesOfSegment(store: ObjectStore, segment: Segment): Promise<[number, string][]> {
+    const lines: [number, string][] = [];
+    for await (const batch of segmentLines(store, segment)) for (const line of batch) lines.push([line.offset, lineText(line)]);
+    return lines;
+  }
+
+  it('reads from the byte before its start, and past its end only until its last line ends: 64 KiB, then ranges twice as long', async () => {
+    const body = `${'a'.repeat(9)}\n${'b'.repeat(300_000)}\nc\n`;
+    const { store, ranges } = await recordingStore({ 'data.txt': body });
+    expect(await linesOfSegment(store, { key: 'data.txt', start: 10, end: 20 })).toEqual([[10, 'b'.repeat(300_000)]]);
+    expect(ranges).toEqual([
+      { start: 9, end: 20 },
+      { start: 20, end: 20 + 65_536 },
+      { start: 65_556, end: 65_556 + 131_072 },
+      { start: 196_628, end: 196_628 + 262_144 },
+    ]);
+  });
+
+  it('reads nothing past its end when a line starts right there, and a first segment from byte 0', async () => {
+    const { store, ranges } = await recordingStore({ 'data.txt': 'abc\ndef\n', 'open.txt': 'abc\ndef' });
+    expect(await linesOfSegment(store, { key: 'data.txt', start: 0, end: 4 })).toEqual([[0, 'abc']]);
+    expect(await linesOfSegment(store, { key: 'data.txt', start: 4, end: 8 })).toEqual([[4, 'def']]);
+    expect(ranges).toEqual([{ start: 0, end: 4 }, { start: 3, end: 8 }]);
+    ranges.length = 0;
+    // A last line without a newline: read on until a read returns nothing.
+    expect(await linesOfSegment(store, { key: 'open.txt', start: 4, end: 7 })).toEqual([[4, 'def']]);
+    expect(ranges).toEqual([{ start: 3, end: 7 }, { start: 7, end: 7 + 65_536 }]);
+  });
+
+  it('reads a gzip object whole, and a header as the first line of plain or gzip text, or none for an empty object', async () => {
+    const { store, ranges } = await recordingStore({ 'a.csv.gz': gzipSync('id,n\r\n1,2\n'), 'b.csv': 'id,n\n3,4\n', 'empty.csv': '' });
+    expect(await linesOfSegment(store, { key: 'a.csv.gz', start: 0, end: 5 })).toEqual([[0, 'id,n'], [6, '1,2']]);
+    expect(ranges).toEqual([undefined]);
+    const header = async (key: string) => {
+      const line = await firstLine(store, key);
+      return line === undefined ? undefined : [line.offset, lineText(line)];
+    };
+    expect([await header('a.csv.gz'), await header('b.csv'), await header('empty.csv')]).toEqual([[0, 'id,n'], [0, 'id,n'], undefined]);
+  });
+  it('fails on a truncated or corrupt gzip object naming it, where, and how much text came out; a read error passes as it is', async () => {
+    const full = gzipSync(Array.from({ length: 3000 }, (_, i) => `line ${i} ${'z'.repeat(i % 50)}\n`).join(''));
+    const truncated = full.subarray(0, full.length / 2);
+    const { store } = await recordingStore({ 't.gz': truncated, 'c.gz': 'not gzip at all' });
+    // What zlib itself inflates from the truncated stream, counted apart from the reader.
+    const text = gunzipSync(truncated, { finishFlush: zlibConstants.Z_SYNC_FLUSH }).length;
+    const failure = async (segment: Segment) =>
+      linesOfSegment(store, segment).then(
+        () => 'no error',
+        (error: Error) => `${error.constructor.name}: ${error.message}${error.cause === undefined ? '' : ` (cause: ${(error.cause as { code?: string }).code})`}`,
+      );
+    expect(await failure({ key: 't.gz', start: 0, end: truncated.length })).toBe(
+      `DataError: ${store.uriOf('t.gz')} ends before its gzip stream does (truncated?) near byte ${truncated.length} of the compressed object, after ${text} bytes of text. Re-create or re-upload it, or move it out of the input. (cause: Z_BUF_ERROR)`,
+    );
+    expect(await failure({ key: 'c.gz', start: 0, end: 15 })).toBe(
+      `DataError: ${store.uriOf('c.gz')} is not valid gzip (incorrect header check) near byte 0 of the compressed object, after 0 bytes of text. Re-create or re-upload it, or move it out of the input. (cause: Z_DATA_ERROR)`,
+    );
+    expect(await failure({ key: 'gone.gz', start: 0, end: 15 })).toMatch(/^MissingObjectError: Cannot read /);
+  });
+});
+
+describe('a line as text', () => {
+  const line = (bytes: number[], offset = 0) => ({ buffer: Buffer.from([...bytes, 0x0a]), start: 0, end: bytes.length, offset });
+  it('takes the byte-order mark off the first line of an object, even when the mark is all the line holds', () => {
+    expect(lineText(line([0xef, 0xbb, 0xbf, 0x61]))).toBe('a');
+    expect(lineText(line([0xef, 0xbb, 0xbf]))).toBe('');
+    // Not at offset 0: U+FEFF is text.
+    expect(lineText(line([0xef, 0xbb, 0xbf], 7))).toBe('\ufeff');
+    // A line is bytes [start, end) of its buffer: a mark's last bytes after `end` are not the line's.
+    expect(lineText({ buffer: Buffer.from([0x61, 0xef, 0xbb, 0xbf, 0x0a]), start: 1, end: 3, offset: 0 })).toBe(Buffer.from([0xef, 0xbb]).toString('utf8'));
+  });
+
+  it('decodes a line as text, as JSON, or as CSV fields named by the header', () => {
+    const text = (value: string, offset = 5) => ({ buffer: Buffer.from(`${value}\n`), start: 0, end: Buffer.byteLength(value), offset });
+    expect(linesDecoder()(text('a b'))).toBe('a b');
+    expect(ndjsonDecoder()(text('{"n":[1]}'))).toEqual({ n: [1] });
+    expect(() => ndjsonDecoder()(text('{"n":'))).toThrow(SyntaxError);
+    const csv = csvDecoder(['id', 'note']);
+    expect([csv(text('1,')), csv(text('2,"a, ""b"""')), csv(text('"3",x'))]).toEqual([
+      { id: '1', note: '' },
+      { id: '2', note: 'a, "b"' },
+      { id: '3', note: 'x' },
+    ]);
+    expect(() => csv(text('1,2,3'))).toThrow('has 3 fields where the header has 2');
+    expect(() => csv(text('"1,2",3,4'))).toThrow('has 3 fields where the header has 2');
+  });
+
+  it('splits a CSV line into RFC 4180 fields, and says where a line breaks the rules', () => {
+    expect(parseCsvLine('')).toEqual(['']);
+    expect(parseCsvLine(',')).toEqual(['', '']);
+    expect(parseCsvLine('a,,b')).toEqual(['a', '', 'b']);
+    expect(parseCsvLine('"",x,"y"')).toEqual(['', 'x', 'y']);
+    expect(parseCsvLine('"a,b",')).toEqual(['a,b', '']);
+    expect(parseCsvLine('"""",x""y')).toEqual(['"', 'x""y']);
+    expect(parseCsvLine('a,"b""c""d"')).toEqual(['a', 'b"c"d']);
+    expect(() => parseCsvLine('x,"ab')).toThrow('has a quoted field with no closing quote');
+    expect(() => parseCsvLine('"ab"c,d')).toThrow('has text after a closing quote at column 5');
+    expect(() => parseCsvLine('x,"ab" ')).toThrow('has text after a closing quote at column 7');
+  });
+});
+
+describe('the Map items of a plan', () => {
+  const plan = planPartitions([{ key: 'a.txt', size: 30 }], { sizing: { partitions: 2 }, maxPartitions: 10 });
+  const lines = plan.partitions.map((partition) => JSON.stringify(partition));
+  const inlineBytes = lines.reduce((sum, line) => sum + Buffer.byteLength(line) + 1, 0);
+
+  it('travel inline up to the budget exactly, writing nothing', async () => {
+    const output = await tempDirStore();
+    expect(await mapItems(plan, output, inlineBytes)).toEqual({ items: plan.partitions });
+    expect(await readdir(output.uri)).toEqual([]);
+  });
+
+  it('one byte over, point each at its line of a manifest named by its content hash, which reads back each partition', async () => {
+    const output = await tempDirStore();
+    const body = `${lines.join('\n')}\n`;
+    const key = `_sfn-fanout/plans/${createHash('sha256').update(body).digest('hex').slice(0, 20)}.jsonl`;
+    const first = Buffer.byteLength(lines[0]!);
+    const result = await mapItems(plan, output, inlineBytes - 1);
+    expect(result).toEqual({
+      items: [
+        { id: 0, bytes: 15, manifest: { key, start: 0, end: first } },
+        { id: 1, bytes: 15, manifest: { key, start: first + 1, end: first + 1 + Buffer.byteLength(lines[1]!) } },
+      ],
+      manifest: output.uriOf(key),
+      manifestKey: key,
+    });
+    const chunks: Uint8Array[] = [];
+    for await (const chunk of output.read(key)) chunks.push(chunk);
+    expect(Buffer.concat(chunks).toString('utf8')).toBe(body);
+    expect(await Promise.all(result.items.map((item) => resolvePartition(item, output)))).toEqual(plan.partitions);
+    expect(await resolvePartition(plan.partitions[1]!, output)).toBe(plan.partitions[1]);
+    // A manifest overwritten since: the line at the item's place is another partition.
+    await output.write(key, `${lines[1]}\n${lines[0]}\n`);
+    await expect(resolvePartition(result.items[1]!, output)).rejects.toThrow(
+      `Plan manifest ${output.uriOf(key)} does not hold partition 1 at bytes ${first + 1}-${first + 1 + Buffer.byteLength(lines[1]!)}: it was overwritten. Run the batch again.`,
+    );
   });
 });
 
@@ -131,6 +296,11 @@ describe('the plan as `sfn-fanout plan` prints it', () => {
     expect(shortfall([{ key: 'a.gz', size: 100 }, { key: 'b.txt', size: 1 }], 3)).toBe('2 partitions, not the 3 asked for: gzip objects cannot be split, and they fill the others.');
     expect(shortfall([{ key: 'a.txt', size: 9 }], 3)).toBeUndefined();
     expect(shortfall([], 3)).toBeUndefined();
+    // As many bytes as partitions asked for: the gzip object, not the size, is why.
+    expect(shortfall([{ key: 'a.gz', size: 2 }, { key: 'b.txt', size: 1 }], 3)).toBe('2 partitions, not the 3 asked for: gzip objects cannot be split, and they fill the others.');
+    // Counted by segments, not partitions: one partition holding two gzip objects.
+    const twoInOne: PartitionPlan = { objects: 2, bytes: 200, partitions: [{ id: 0, bytes: 200, segments: [{ key: 'a.gz', start: 0, end: 100 }, { key: 'b.gz', start: 0, end: 100 }] }] };
+    expect(partitionShortfall(twoInOne, { partitions: 3 })).toBe('1 partition, not the 3 asked for: the input is 2 gzip objects, which cannot be split: each gzip object is read whole by one worker. Split the data into more files (or store it uncompressed) for more parallelism.');
     expect(partitionShortfall(planPartitions([{ key: 'a.gz', size: 100 }], { sizing: { partitionBytes: 10 }, maxPartitions: 100 }), { partitionBytes: 10 })).toBeUndefined();
   });
 });

@@ -32,6 +32,41 @@ describe('gzip objects are weighed by what they decompress to', () => {
     expect(weighed.partitions[0]).toMatchObject({ bytes: 10 * MiB, uncompressedBytes: 100 * MiB, segments: [{ key: 'day.ndjson.gz', start: 0, end: 10 * MiB }] });
   });
 
+  it('reads the trailer of a gzip object from 18 bytes up (the smallest stream), 16 at a time, and leaves an object whose read fails as listed', async () => {
+    // A trailer claiming 100 bytes: ISIZE is the last 4 bytes, little-endian.
+    const trailer = (size: number) => Buffer.concat([Buffer.alloc(size - 4), Buffer.from([100, 0, 0, 0])]);
+    const bodies = new Map<string, Buffer>([['small.gz', trailer(17)], ['min.gz', trailer(18)]]);
+    for (let i = 0; i < 40; i += 1) bodies.set(`many/${i}.gz`, trailer(20));
+    let inFlight = 0;
+    let most = 0;
+    const reads: string[] = [];
+    const store = {
+      uri: 'mem://',
+      uriOf: (key: string) => `mem://${key}`,
+      async *read(key: string, range?: ByteRange) {
+        reads.push(key);
+        inFlight += 1;
+        most = Math.max(most, inFlight);
+        await new Promise((resolve) => setImmediate(resolve));
+        inFlight -= 1;
+        if (key === 'fails.gz') throw new Error('connection reset');
+        yield bodies.get(key)!.subarray(range!.start, range!.end);
+      },
+    } as unknown as ObjectStore;
+    const listing = [{ key: 'small.gz', size: 17 }, { key: 'min.gz', size: 18 }, { key: 'fails.gz', size: 30 }, ...[...bodies.keys()].slice(2).map((key) => ({ key, size: 20 }))];
+    const weighed = await withUncompressedSizes(store, listing);
+    expect(weighed.slice(0, 3)).toEqual([{ key: 'small.gz', size: 17 }, { key: 'min.gz', size: 18, uncompressedSize: 100 }, { key: 'fails.gz', size: 30 }]);
+    expect(weighed.slice(3).every((object) => object.uncompressedSize === 100)).toBe(true);
+    expect(reads).not.toContain('small.gz');
+    expect(most).toBe(16);
+  });
+
+  it('takes ISIZE up to deflate’s 1032:1, and above it the compressed size', () => {
+    expect(estimateUncompressed(10 * 1032, 10)).toBe(10_320);
+    expect(estimateUncompressed(10 * 1032 + 1, 10)).toBe(10);
+    expect(estimateUncompressed(3, 10)).toBe(10);
+  });
+
   describe('reading ISIZE from the trailer', () => {
     let s3: LocalS3;
     beforeAll(async () => {

@@ -46,4 +46,18 @@ describe('choosing the map mode', () => {
     });
     expect(chooseMapMode('distributed', { partitions: 3, maxConcurrency: 0, largestPartitionBytes: MiB }).mapMode).toBe('DISTRIBUTED');
   });
+
+  it('says each reason in full: concurrency as the Map allows, both limits passed, and what was asked within the limits', () => {
+    expect(chooseMapMode('auto', { partitions: 7, maxConcurrency: 0, largestPartitionBytes: MiB }).reason).toBe('Map mode INLINE: 7 partitions at concurrency up to 40 fit an Inline Map.');
+    expect(chooseMapMode('auto', { partitions: 1500, maxConcurrency: 50, largestPartitionBytes: 3e9 })).toEqual({
+      mapMode: 'DISTRIBUTED',
+      childExecutionType: 'STANDARD',
+      reason:
+        "Map mode DISTRIBUTED: 1,500 partitions are more than an Inline Map holds with room (1,000) and max concurrency 50 is over Inline's 40; children STANDARD: the largest partition should take about 100 s at 30 MB/s, too close to the 5-minute EXPRESS limit.",
+    });
+    expect(chooseMapMode('inline', { partitions: 3, maxConcurrency: 2, largestPartitionBytes: MiB }).reason).toBe('Map mode INLINE: map-mode inline was asked for.');
+    expect(chooseMapMode('distributed', { partitions: 3, maxConcurrency: 2, largestPartitionBytes: 45e6 }).reason).toBe(
+      'Map mode DISTRIBUTED: map-mode distributed was asked for; children EXPRESS: the largest partition should take about 2 s at 30 MB/s, well within the 5-minute EXPRESS limit.',
+    );
+  });
 });

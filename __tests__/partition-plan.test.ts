@@ -90,7 +90,8 @@ describe('partition planning', () => {
 
   it('never plans an empty partition: one gzip object asked to fill 4 partitions gives 1', () => {
     const plan = planPartitions([{ key: 'day.ndjson.gz', size: 500 }], { sizing: { partitions: 4 }, maxPartitions: 10 });
-    expect(plan.partitions).toEqual([{ id: 0, bytes: 500, segments: [{ key: 'day.ndjson.gz', start: 0, end: 500 }] }]);
+    // Strict: an object listed without an identity gives segments without one (not `identity: undefined`).
+    expect(plan.partitions).toStrictEqual([{ id: 0, bytes: 500, segments: [{ key: 'day.ndjson.gz', start: 0, end: 500 }] }]);
   });
 
   it('places whole objects heaviest first, which balances where key order would not', () => {
@@ -98,6 +99,51 @@ describe('partition planning', () => {
     const listing = [{ key: 'a.gz', size: 1 }, { key: 'b.gz', size: 1 }, { key: 'c.gz', size: 1 }, { key: 'd.gz', size: 3 }];
     const plan = planPartitions(listing, { sizing: { partitions: 2 }, maxPartitions: 10 });
     expect(plan.partitions.map((p) => p.segments.map((s) => s.key))).toEqual([['d.gz'], ['a.gz', 'b.gz', 'c.gz']]);
+  });
+
+  it('places whole objects of equal weight in key order, so a listing in another order gets the same plan', () => {
+    const plan = (listing: StoredObject[]) => planPartitions(listing, { sizing: { partitions: 2 }, maxPartitions: 10 }).partitions.map((p) => p.segments.map((s) => s.key));
+    expect(plan([{ key: 'b.gz', size: 5 }, { key: 'a.gz', size: 5 }])).toEqual([['a.gz'], ['b.gz']]);
+    expect(plan([{ key: 'a.gz', size: 5 }, { key: 'b.gz', size: 5 }])).toEqual([['a.gz'], ['b.gz']]);
+  });
+
+  it('gives a partition its uncompressed bytes only when they differ from the bytes it reads, and every segment its object’s identity', () => {
+    const listing = [
+      { key: 'a.gz', size: 10, uncompressedSize: 100, identity: 'e1' },
+      { key: 'b.txt', size: 200, identity: 'e2' },
+    ];
+    // Work 300 over 2 partitions: the gzip one reads 10 bytes worth 100 and takes 50 plain bytes to reach 150.
+    expect(planPartitions(listing, { sizing: { partitions: 2 }, maxPartitions: 10 })).toEqual({
+      objects: 2,
+      bytes: 210,
+      uncompressedBytes: 300,
+      partitions: [
+        { id: 0, bytes: 60, uncompressedBytes: 150, segments: [{ key: 'a.gz', start: 0, end: 10, identity: 'e1' }, { key: 'b.txt', start: 0, end: 50, identity: 'e2' }] },
+        { id: 1, bytes: 150, segments: [{ key: 'b.txt', start: 50, end: 200, identity: 'e2' }] },
+      ],
+    });
+  });
+
+  it('places whole objects exactly as longest-processing-time-first does, computed here by a plain scan', () => {
+    /** The reference: heaviest first (key order among equals), each onto the least-loaded partition (the lowest index among equals). */
+    function lpt(objects: readonly StoredObject[], count: number): string[][] {
+      const bins = Array.from({ length: count }, () => ({ load: 0, keys: [] as string[] }));
+      const sorted = objects.filter((o) => o.size > 0).sort((a, b) => b.size - a.size || (a.key < b.key ? -1 : 1));
+      for (const object of sorted) {
+        const bin = bins.reduce((least, candidate) => (candidate.load < least.load ? candidate : least));
+        bin.load += object.size;
+        bin.keys.push(object.key);
+      }
+      return bins.filter((bin) => bin.keys.length > 0).map((bin) => bin.keys.sort());
+    }
+    const listing = fc.uniqueArray(fc.record({ key: fc.stringMatching(/^[a-z]{1,4}\.gz$/), size: fc.nat({ max: 50 }) }), { selector: (o) => o.key, maxLength: 40 });
+    fc.assert(
+      fc.property(listing, fc.integer({ min: 1, max: 12 }), (objects, count) => {
+        const plan = planPartitions(objects, { sizing: { partitions: count }, maxPartitions: 64 });
+        expect(plan.partitions.map((p) => p.segments.map((s) => s.key))).toEqual(lpt(objects, Math.min(count, plan.bytes)));
+      }),
+      { numRuns: 300 },
+    );
   });
 
   it('keeps a partition’s objects in key order, whatever order their sizes placed them in', () => {
@@ -114,6 +160,14 @@ describe('partition planning', () => {
     for (const key of ['x.zip', 'x.ZST', 'x.parquet', 'x.bz2']) {
       expect(() => planPartitions([{ key, size: 1 }], { sizing: { partitions: 1 }, maxPartitions: 10 })).toThrow(`Cannot read "${key}"`);
     }
+  });
+
+  it('refuses an input that holds an earlier run’s bookkeeping, at its root or deeper, and reads names that only look alike', () => {
+    const plan = (key: string) => planPartitions([{ key: 'data.txt', size: 4 }, { key, size: 0 }], { sizing: { partitions: 1 }, maxPartitions: 10 });
+    for (const key of ['_sfn-fanout/throughput.json', 'nightly/_sfn-fanout/runs/r1/batch.json']) {
+      expect(() => plan(key)).toThrow(`The input holds "${key}", a file sfn-fanout writes under an output`);
+    }
+    for (const key of ['my_sfn-fanout/a.txt', '_sfn-fanout.txt', 'a/_sfn-fanoutx/b']) expect(plan(key)).toMatchObject({ objects: 2, bytes: 4 });
   });
 
   it('returns a valid empty plan for an empty source or only empty objects', () => {
