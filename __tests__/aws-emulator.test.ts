@@ -158,6 +158,11 @@ describeWithMoto('the AWS engine through the CLI, against moto', () => {
       const zip = Buffer.from(await (await direct().s3.send(new GetObjectCommand({ Bucket: ARTIFACTS, Key: put.params.Key }))).Body!.transformToByteArray());
       expect(put.params.Key).toBe(`sfn-fanout/code/${createHash('sha256').update(zip).digest('hex')}.zip`);
       expect(zip.subarray(0, 4).toString('latin1')).toBe('PK\x03\x04');
+      // Every call on the artifact bucket says whose it must be: S3 refuses it when another account owns the bucket.
+      expect(first.calls.filter((call) => call.params.Bucket === ARTIFACTS).map((call) => [call.operation, call.params.ExpectedBucketOwner])).toEqual([
+        ['HeadObject', ACCOUNT],
+        ['PutObject', ACCOUNT],
+      ]);
     });
 
     it('creates the stack through a CREATE change set with the run’s tags, and deploys a valid definition in the region’s partition', async () => {
@@ -241,6 +246,10 @@ describeWithMoto('the AWS engine through the CLI, against moto', () => {
       const key = `sfn-fanout/templates/${createHash('sha256').update(body).digest('hex')}.yaml`;
       expect(create.params).toMatchObject({ ChangeSetType: 'UPDATE', TemplateURL: `https://${ARTIFACTS}.s3.us-east-1.amazonaws.com/${key}` });
       expect(create.params.TemplateBody).toBeUndefined();
+      expect(update.calls.filter((call) => call.params.Key === key).map((call) => [call.operation, call.params.ExpectedBucketOwner])).toEqual([
+        ['HeadObject', ACCOUNT],
+        ['PutObject', ACCOUNT],
+      ]);
       expect(await (await direct().s3.send(new GetObjectCommand({ Bucket: ARTIFACTS, Key: key }))).Body!.transformToString()).toBe(body);
       expect(await describeStack('nightly')).toMatchObject({ StackStatus: 'UPDATE_COMPLETE', Parameters: expect.arrayContaining([{ ParameterKey: 'MaxConcurrency', ParameterValue: '5' }]) });
       expect((await direct().cfn.send(new GetTemplateCommand({ StackName: 'nightly' }))).TemplateBody).toBe(body);
@@ -467,6 +476,33 @@ describeWithMoto('the AWS engine through the CLI, against moto', () => {
     const kept = await direct().s3.send(new GetObjectCommand({ Bucket: 'prefix-listing', Key: 'sfn-fanout/code/a.zip' }));
     expect(await kept.Body!.transformToString()).toBe('first');
     expect(moto.calls.filter((call) => call.params.Bucket === 'prefix-listing').map((call) => `${call.operation} ${call.status}`)).toEqual(['HeadObject 403', 'PutObject 200', 'HeadObject 403', 'PutObject 412']);
+  });
+
+  it('refuses an artifact bucket another account owns (S3 answers 403 to ExpectedBucketOwner), uploading nothing and deploying nothing', async () => {
+    await direct().s3.send(new CreateBucketCommand({ Bucket: 'shared-artifacts' }));
+    // moto keeps no bucket owners: answer as S3 does for a bucket of account 111111111111.
+    moto.answer((call) => (call.params.Bucket === 'shared-artifacts' && call.params.ExpectedBucketOwner !== '111111111111' ? { status: 403 } : undefined));
+    const run = await cli('squatted', ['--artifact-bucket', 'shared-artifacts']);
+    expect(run.code).not.toBe(0);
+    expect(run.err).toContain(`Either the bucket belongs to another AWS account than ${ACCOUNT} (sfn-fanout only uses an artifact bucket of the account it runs in: set artifact-bucket to a bucket of account ${ACCOUNT})`);
+    expect(run.calls.filter((call) => call.params.Bucket === 'shared-artifacts').map((call) => `${call.operation} ${call.params.ExpectedBucketOwner} ${call.status}`)).toEqual([`HeadObject ${ACCOUNT} 403`, `PutObject ${ACCOUNT} 403`]);
+    expect(named(run.calls, 'CreateChangeSet')).toEqual([]);
+  });
+
+  it('says to set artifact-bucket when the bootstrap bucket’s name is taken', async () => {
+    await buckets('eu-west-1', [`sfn-fanout-${ACCOUNT}-eu-west-1`]);
+    const run = await cli('taken', [], { region: 'eu-west-1' });
+    expect(run.code).toBe(2);
+    expect(run.err).toContain(`Could not create the artifact bucket sfn-fanout-${ACCOUNT}-eu-west-1 (stack sfn-fanout-bootstrap)`);
+    expect(run.err).toContain('If another AWS account already has a bucket of that name, set artifact-bucket to a bucket of your own account.');
+    expect(named(run.calls, 'PutObject')).toEqual([]);
+  });
+
+  it('refuses the bootstrap stack’s name as stack-name before any call (it would replace every stack’s artifact bucket)', async () => {
+    const run = await cli('sfn-fanout-bootstrap');
+    expect(run.code).toBe(2);
+    expect(run.err).toContain('stack-name "sfn-fanout-bootstrap" is the name of sfn-fanout\'s bootstrap stack');
+    expect(run.calls).toEqual([]);
   });
 
   it('names the output a bootstrap stack lacks, instead of uploading to s3://undefined (B11)', async () => {

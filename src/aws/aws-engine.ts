@@ -21,7 +21,7 @@ import { deleteStack, deployStack, describeStack, outputsOf, requestStackDeletio
 import { executionName, startOrAttach, stopExecution, waitForExecution, type StepIdentity } from './execution.ts';
 import type { MapProgress } from './map-progress.ts';
 import { partitionOf, s3ObjectUrl } from './partition.ts';
-import { checkStackName } from './stack-names.ts';
+import { BOOTSTRAP_STACK, checkStackName } from './stack-names.ts';
 import { bundledTemplate, defaultTemplatePath } from '../local/template-definition.ts';
 import { functionArchitecture } from '../local/template-parameters.ts';
 import { bundleHandler, type HandlerBundle } from '../handler/bundle.ts';
@@ -42,6 +42,8 @@ export interface AwsRunOptions extends AwsSettings {
   /** Template parameters set by the user (memory, timeouts, MaxConcurrency, ...). */
   readonly parameters: Readonly<Record<string, string>>;
   readonly step: StepIdentity;
+  /** The caller's account (STS GetCallerIdentity): the artifact bucket must belong to it. */
+  readonly account: string;
   /** The run to resume: a run id, `previous-attempt` (this step's execution in the previous run attempt) or an execution ARN. */
   readonly resume?: string;
 }
@@ -59,9 +61,6 @@ export interface AwsRunDeps {
 
 /** How long a failed run waits for its execution to stop before deleting the stack anyway. */
 const STOP_CONFIRM_MS = 60_000;
-
-/** The stack that holds the shared artifact bucket, one per account and region. */
-export const BOOTSTRAP_STACK = 'sfn-fanout-bootstrap';
 
 /**
  * The batch in AWS: package the code, deploy the stack through a change set, start (or attach to)
@@ -84,6 +83,7 @@ export async function runAws(options: AwsRunOptions, clients: AwsClients, deps: 
     deps.log(`Resuming run ${job.resume}: only the partitions that failed there run again; the others count the results committed there.`);
   }
   let artifactBucket = options.artifactBucket;
+  const upload = { expectedOwner: options.account, ...(deps.signal === undefined ? {} : { signal: deps.signal }) };
   const deployDeps: DeployDeps = {
     clock: deps.clock,
     log: deps.log,
@@ -92,15 +92,15 @@ export async function runAws(options: AwsRunOptions, clients: AwsClients, deps: 
     // Only the stack's own template gets this big, and the artifact bucket is known by then.
     uploadTemplate: async (body) => {
       const key = `sfn-fanout/templates/${createHash('sha256').update(body).digest('hex')}.yaml`;
-      await uploadIfAbsent(clients.s3, artifactBucket!, key, Buffer.from(body), deps.signal);
+      await uploadIfAbsent(clients.s3, artifactBucket!, key, Buffer.from(body), upload);
       return s3ObjectUrl(options.region, artifactBucket!, key);
     },
   };
-  artifactBucket ??= await bootstrapBucket(clients.cfn, options.roleArn, deployDeps);
+  artifactBucket ??= await bootstrapBucket(clients.cfn, options.roleArn, `sfn-fanout-${options.account}-${options.region}`, deployDeps);
   const bundle = options.bundle ?? (await bundleHandler(options.handler, { log: deps.log }));
   const pkg = await buildCodePackage(bundle, { architecture: await functionArchitecture(options.template ?? defaultTemplatePath(), options.parameters) });
   const key = codeKey(pkg);
-  deps.log((await uploadIfAbsent(clients.s3, artifactBucket, key, pkg.zip, deps.signal)) ? `Uploaded the code to s3://${artifactBucket}/${key}.` : `The code is already at s3://${artifactBucket}/${key}.`);
+  deps.log((await uploadIfAbsent(clients.s3, artifactBucket, key, pkg.zip, upload)) ? `Uploaded the code to s3://${artifactBucket}/${key}.` : `The code is already at s3://${artifactBucket}/${key}.`);
 
   let executionArn: string | undefined;
   let closed = false;
@@ -187,14 +187,18 @@ async function removeEphemeralStack(clients: AwsClients, stackName: string, runn
  * role-arn (CloudFormation's service role creates the bucket) and without the run's tags (the
  * stack is shared by every stack in the account and region). An existing one is used as it is.
  */
-async function bootstrapBucket(cfn: CloudFormationClient, roleArn: string | undefined, deps: DeployDeps): Promise<string> {
+async function bootstrapBucket(cfn: CloudFormationClient, roleArn: string | undefined, bucketName: string, deps: DeployDeps): Promise<string> {
   const hint = `it was not made by sfn-fanout's template/bootstrap.yaml: give artifact-bucket, or delete stack ${BOOTSTRAP_STACK} so the next run creates it.`;
   const existing = await describeStack(cfn, BOOTSTRAP_STACK, deps);
   if (existing !== undefined && /^(CREATE|UPDATE|UPDATE_ROLLBACK)_COMPLETE$/.test(existing.StackStatus ?? '')) {
     return requireOutput(outputsOf(existing), BOOTSTRAP_STACK, 'BucketName', hint);
   }
   const body = await readFile(bundledTemplate('bootstrap.yaml'), 'utf8');
-  const stack = await deployStack(cfn, { stackName: BOOTSTRAP_STACK, templateBody: body, parameters: {}, capabilities: [], tags: {}, ...(roleArn === undefined ? {} : { roleArn }) }, deps);
+  const stack = await deployStack(cfn, { stackName: BOOTSTRAP_STACK, templateBody: body, parameters: {}, capabilities: [], tags: {}, ...(roleArn === undefined ? {} : { roleArn }) }, deps).catch((error: unknown) => {
+    if (deps.signal?.aborted === true) throw error;
+    // Bucket names are global: another account may hold this one, and then no deploy here can create it.
+    throw new InputError(`Could not create the artifact bucket ${bucketName} (stack ${BOOTSTRAP_STACK}): ${errorMessage(error)} If another AWS account already has a bucket of that name, set artifact-bucket to a bucket of your own account.`, { cause: error });
+  });
   return requireOutput(stack.outputs, BOOTSTRAP_STACK, 'BucketName', hint);
 }
 
@@ -221,11 +225,13 @@ function requireOutput(outputs: Readonly<Record<string, string>>, stackName: str
 
 /**
  * Says how to set up credentials when there are none; called before anything else touches AWS, so
- * the SDK's "Could not load credentials from any providers" never reaches the user.
+ * the SDK's "Could not load credentials from any providers" never reaches the user. Returns the
+ * caller's account.
  */
-export async function checkCredentials(sts: STSClient, signal?: AbortSignal): Promise<void> {
+export async function checkCredentials(sts: STSClient, signal?: AbortSignal): Promise<string> {
+  let account: string | undefined;
   try {
-    await sts.send(new GetCallerIdentityCommand({}), signal === undefined ? {} : { abortSignal: signal });
+    ({ Account: account } = await sts.send(new GetCallerIdentityCommand({}), signal === undefined ? {} : { abortSignal: signal }));
   } catch (error) {
     const name = (error as { name?: string }).name ?? '';
     if (name === 'CredentialsProviderError' || /credential/i.test(errorMessage(error))) {
@@ -236,6 +242,8 @@ export async function checkCredentials(sts: STSClient, signal?: AbortSignal): Pr
     }
     throw new InputError(`The AWS credentials do not work: ${errorMessage(error)} (${name}).`, { cause: error });
   }
+  if (account === undefined) throw new InputError('STS GetCallerIdentity gave no account: the credentials cannot be checked against the artifact bucket.');
+  return account;
 }
 
 /**
