@@ -7,6 +7,7 @@ import { buildCodePackage, codeKey } from '../src/aws/code-package.ts';
 import { HandlerModuleError } from '../src/errors.ts';
 import { bundleHandler } from '../src/handler/bundle.ts';
 import { parseJob } from '../src/job.ts';
+import { checkHandlerLoads } from '../src/local/check-handler.ts';
 import { runLocal } from '../src/local/local-engine.ts';
 import { outcomeKey } from '../src/partition/commit.ts';
 import { cli } from './helpers/cli.ts';
@@ -117,6 +118,27 @@ describe('the bundle cache', () => {
     const second = await bundleHandler(handler, { cacheRoot });
     expect(second.cached).toBe(false);
     expect(second.files.get('handler.mjs')!.toString('utf8')).toContain('2 /* High */');
+    // The fresh build replaces the entry: it is what the local engine loads, and what the zip holds.
+    expect(second.file).toBe(first.file);
+    expect(await readFile(second.file)).toEqual(second.files.get('handler.mjs'));
+    await writeFile(second.file, (await readFile(second.file)).subarray(0, 100));
+    const third = await bundleHandler(handler, { cacheRoot });
+    expect([third.cached, await readFile(third.file, 'utf8')]).toEqual([false, first.files.get('handler.mjs')!.toString('utf8')]);
+    expect((await bundleHandler(handler, { cacheRoot })).cached).toBe(true);
+  });
+
+  it('keeps bundles where Node finds no package the zip lacks: a package required at run time fails locally as in Lambda', async () => {
+    const project = await writeHandlerProject();
+    await mkdir(path.join(project, 'node_modules/purepkg'), { recursive: true });
+    await writeFile(path.join(project, 'node_modules/purepkg/index.js'), "module.exports = 'from node_modules';\n");
+    // esbuild cannot see a require made through createRequire: purepkg is not bundled.
+    const handler = path.join(project, 'handlers/runtime-require.mjs');
+    await writeFile(handler, "import { createRequire } from 'node:module';\nconst value = createRequire(import.meta.url)('purepkg');\nexport const processRecord = () => value;\n");
+    const log: string[] = [];
+    const bundle = await bundleHandler(handler, { log: (line) => log.push(line) });
+    expect([...bundle.files.keys()].sort()).toEqual(['handler.mjs', 'handler.mjs.map']);
+    expect(log.filter((line) => line.includes('visible to the handler'))).toEqual([]);
+    await expect(checkHandlerLoads(bundle)).rejects.toThrow("Cannot find module 'purepkg'");
   });
 });
 
