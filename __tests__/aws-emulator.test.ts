@@ -9,7 +9,7 @@ import { CreateStateMachineCommand, DescribeExecutionCommand, DescribeStateMachi
 import { mockClient } from 'aws-sdk-client-mock';
 import aslValidator from 'asl-validator';
 import { uploadIfAbsent } from '../src/aws/code-package.ts';
-import { executionName } from '../src/aws/execution.ts';
+import { executionName, jobLeg } from '../src/aws/execution.ts';
 import { main } from '../src/cli.ts';
 import { parseJob, toJobRequest } from '../src/job.ts';
 import { stepFromEnv } from '../src/run-batch.ts';
@@ -46,6 +46,8 @@ interface CliOptions {
   /** The workflow step this run is (GITHUB_* variables): a step retried keeps them. */
   readonly step?: Record<string, string>;
   readonly signal?: AbortSignal;
+  /** Where the run's (virtual) clock starts: later than now for a step that comes back to an execution started earlier. */
+  readonly clockAt?: number;
 }
 
 describeWithMoto('the AWS engine through the CLI, against moto', () => {
@@ -82,7 +84,7 @@ describeWithMoto('the AWS engine through the CLI, against moto', () => {
     const restoreStep = setEnv(options.step ?? {});
     let out = '';
     let err = '';
-    const clock = new VirtualClock(Date.now());
+    const clock = new VirtualClock(options.clockAt ?? Date.now());
     try {
       const code = await main(
         ['run', '--engine', 'aws', '--region', options.region ?? REGION, '--stack-name', stack, '--input', options.input ?? 's3://logs-in/day/', '--output', options.output ?? `s3://results-out/${stack}/`, '--handler', exampleHandler, ...extra],
@@ -133,6 +135,8 @@ describeWithMoto('the AWS engine through the CLI, against moto', () => {
     return JSON.parse((await direct(region).sfn.send(new DescribeStateMachineCommand({ stateMachineArn: arn }))).definition!) as Record<string, unknown>;
   }
 
+  /** The name of the execution a run of this step (GITHUB_* variables) over this input and output starts. */
+  const nameOf = (env: Record<string, string>, input = 's3://logs-in/day/', output: string) => executionName({ ...stepFromEnv(env), leg: jobLeg({ input, output }) });
   const stepEnv = (runId: string) => ({ GITHUB_REPOSITORY: 'acme/logs', GITHUB_WORKFLOW: 'nightly', GITHUB_JOB: 'batch', GITHUB_ACTION: 'fanout', GITHUB_RUN_ID: runId, GITHUB_RUN_ATTEMPT: '1' });
 
   describe('one stack over several runs', () => {
@@ -206,13 +210,16 @@ describeWithMoto('the AWS engine through the CLI, against moto', () => {
 
     describe('a retried step', () => {
       const step = stepEnv('8001');
-      const name = executionName(stepFromEnv(step));
+      const name = nameOf(step, undefined, 's3://results-out/nightly/');
       const stateMachineArn = `arn:aws:states:us-east-1:${ACCOUNT}:stateMachine:nightly-fanout`;
 
-      it('attaches to its own execution while it runs, and starts no second one', async () => {
+      it('attaches to its own execution while it runs, starts no second one, and counts timeout-minutes from the execution’s start', async () => {
         const input = JSON.stringify(toJobRequest(parseJob({ input: 's3://logs-in/day/', output: 's3://results-out/nightly/' })));
         const { executionArn } = await direct().sfn.send(new StartExecutionCommand({ stateMachineArn, name, input }));
-        const run = await cli('nightly', [...NIGHTLY, '--timeout-minutes', '1'], { step });
+        // The step comes back 45 s after the execution started (it was killed and retried): 15 s of the minute are left.
+        const run = await cli('nightly', [...NIGHTLY, '--timeout-minutes', '1'], { step, clockAt: Date.now() + 45_000 });
+        expect(named(run.calls, 'StopExecution').map((call) => call.params.cause)).toEqual(['sfn-fanout stopped the execution: it ran past the timeout of 60 s.']);
+        expect(run.clock.sleeps.reduce((sum, ms) => sum + ms, 0)).toBeLessThan(30_000);
         expect(named(run.calls, 'StartExecution')).toHaveLength(1);
         expect(run.err).toContain(`Started execution ${executionArn}.`);
         const executions = (await direct().sfn.send(new ListExecutionsCommand({ stateMachineArn }))).executions!.filter((execution) => execution.name === name);
@@ -225,6 +232,15 @@ describeWithMoto('the AWS engine through the CLI, against moto', () => {
         expect(run.out).toContain('ABORTED');
         expect(named(run.calls, 'StopExecution')).toEqual([]);
         await expectDeployRoleAllows(run, 'nightly');
+      });
+
+      it('as another leg of a matrix (same job and step, another output) starts its own execution instead of colliding', async () => {
+        endsAtOnce('nightly');
+        const output = 's3://results-out/nightly/leg-2/';
+        const run = await cli('nightly', NIGHTLY, { step, output });
+        expect(named(run.calls, 'StartExecution').map((call) => call.params.name)).toEqual([nameOf(step, undefined, output)]);
+        expect(nameOf(step, undefined, output)).not.toBe(name);
+        expect(run.err).not.toContain('already exists');
       });
 
       it('with other inputs than its execution had: says a name stays taken for 90 days, not to stop it (B10)', async () => {
@@ -316,7 +332,7 @@ describeWithMoto('the AWS engine through the CLI, against moto', () => {
       const attempt = (n: string) => ({ ...stepEnv('6001'), GITHUB_RUN_ATTEMPT: n });
       const first = await cli('resumed', args, { input, step: attempt('1') });
       expect(first.code).toBe(1);
-      const firstName = executionName(stepFromEnv(attempt('1')));
+      const firstName = nameOf(attempt('1'), input, 's3://results-out/resumed/');
       expect(ran.get(firstName)!.report.partitions.map((row) => [rowName(row), row.status])).toEqual([['0', 'succeeded'], ['1', 'failed'], ['2', 'succeeded'], ['3', 'failed']]);
 
       // The bug is fixed; the workflow's failed job is re-run, and its step resumes the previous attempt's execution.
@@ -325,7 +341,7 @@ describeWithMoto('the AWS engine through the CLI, against moto', () => {
       const second = await cli('resumed', [...args, '--resume', 'previous-attempt', '--report', reportFile], { input, step: attempt('2') });
       expect(second.code).toBe(0);
       expect(second.err).toContain(`Resuming run ${firstName}: only the partitions that failed there run again`);
-      const secondName = executionName(stepFromEnv(attempt('2')));
+      const secondName = nameOf(attempt('2'), input, 's3://results-out/resumed/');
       const [start] = named(second.calls, 'StartExecution');
       expect(JSON.parse(start!.params.input!)).toMatchObject({ input, resume: firstName });
       expect(ran.get(secondName)!.workers.sort()).toEqual(['1', '3']);
@@ -400,7 +416,7 @@ describeWithMoto('the AWS engine through the CLI, against moto', () => {
 
   describe('Distributed mode', () => {
     const step = stepEnv('7001');
-    const name = executionName(stepFromEnv(step));
+    const name = nameOf(step, undefined, 's3://results-out/wide/');
     const mapRunArn = `arn:aws:states:us-east-1:${ACCOUNT}:mapRun:wide-fanout/Work:4f8a2c1e-0d7b-4d1f-9d3a-2b6c8e1f0a55`;
     /** What Step Functions answers for the execution and its map run, once Lambda has run it. */
     function execution(status: 'SUCCEEDED' | 'FAILED', mapRun: Answer): void {

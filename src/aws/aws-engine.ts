@@ -18,7 +18,7 @@ import { S3Store } from '../store/s3-store.ts';
 import type { Clock } from './clock.ts';
 import { buildCodePackage, codeKey, uploadIfAbsent } from './code-package.ts';
 import { deleteStack, deployStack, describeStack, outputsOf, requestStackDeletion, type DeployDeps, type DeployWaits } from './deploy.ts';
-import { executionName, startOrAttach, stopExecution, waitForExecution, type StepIdentity } from './execution.ts';
+import { executionName, jobLeg, startOrAttach, stopExecution, waitForExecution, type StepIdentity } from './execution.ts';
 import type { MapProgress } from './map-progress.ts';
 import { partitionOf, s3ObjectUrl } from './partition.ts';
 import { BOOTSTRAP_STACK, checkStackName } from './stack-names.ts';
@@ -76,7 +76,8 @@ export async function runAws(options: AwsRunOptions, clients: AwsClients, deps: 
   const templateBody = await readFile(options.template ?? defaultTemplatePath(), 'utf8');
   checkStackName(options.stackName, templateBody);
   const outputStore = new S3Store(clients.s3, output.bucket, output.prefix);
-  const job = options.resume === undefined ? options.job : { ...options.job, resume: resumedRunId(options.resume, options.step) };
+  const step: StepIdentity = { ...options.step, leg: jobLeg(options.job) };
+  const job = options.resume === undefined ? options.job : { ...options.job, resume: resumedRunId(options.resume, step) };
   if (job.resume !== undefined) {
     // Before any deploy: the run to resume must have reported its partitions, for this input.
     await resumePoint(outputStore, job.resume, job);
@@ -126,7 +127,7 @@ export async function runAws(options: AwsRunOptions, clients: AwsClients, deps: 
       deployDeps,
     );
     const stateMachineArn = requireOutput(stack.outputs, options.stackName, 'StateMachineArn', 'the template must output its state machine: Outputs: StateMachineArn: Value: !Ref StateMachine.');
-    const name = executionName(options.step);
+    const name = executionName(step);
     const started = await startOrAttach(clients.sfn, stateMachineArn, name, toJobRequest(job), deps.signal);
     executionArn = started.executionArn;
     deps.log(started.attached ? `Execution ${name} already exists: attaching to it instead of starting another.` : `Started execution ${executionArn}.`);

@@ -23,14 +23,25 @@ export interface StepIdentity {
   readonly step: string;
   readonly runId: string;
   readonly runAttempt: number;
+  /**
+   * What tells apart the runs of one step in one attempt: the legs of a matrix share GITHUB_JOB
+   * and GITHUB_ACTION, not their input and output (see jobLeg).
+   */
+  readonly leg?: string;
+}
+
+/** A job's leg: its input and output, the same on a retry and in the next attempt that resumes it. */
+export function jobLeg(job: { readonly input: string; readonly output: string }): string {
+  return `${job.input}\n${job.output}`;
 }
 
 /**
- * A deterministic execution name (at most 80 characters): a retried step re-attaches to its own
- * execution; a re-run of the workflow (a new attempt) starts a new one.
+ * A deterministic execution name (at most 80 characters, letters, digits and hyphens): a retried
+ * step re-attaches to its own execution; a re-run of the workflow (a new attempt), or another leg
+ * of a matrix, starts its own.
  */
 export function executionName(step: StepIdentity, attempt = step.runAttempt): string {
-  const where = createHash('sha256').update([step.repository, step.workflow, step.job, step.step].join('\n')).digest('hex').slice(0, 12);
+  const where = createHash('sha256').update([step.repository, step.workflow, step.job, step.step, ...(step.leg === undefined ? [] : [step.leg])].join('\n')).digest('hex').slice(0, 12);
   return `sfn-fanout-${step.runId}-${attempt}-${where}`.slice(0, 80);
 }
 
@@ -73,7 +84,7 @@ export async function startOrAttach(sfn: SFNClient, stateMachineArn: string, nam
 
 export interface WaitOptions {
   readonly clock: Clock;
-  /** Stop the execution if it runs longer than this. */
+  /** Stop the execution if it runs longer than this, counted from its startDate. */
   readonly timeoutMs?: number;
   /** Stop the execution when this aborts (the job was cancelled), and return within seconds. */
   readonly signal?: AbortSignal;
@@ -108,7 +119,9 @@ export async function waitForExecution(sfn: SFNClient, executionArn: string, opt
   const random = options.random ?? Math.random;
   const cancelled = (): boolean => options.signal?.aborted === true;
   const call = options.signal === undefined ? {} : { abortSignal: options.signal };
-  const started = clock.now();
+  // The execution's own start, once known: a step that re-attaches does not restart the timeout.
+  let started = clock.now();
+  let startKnown = false;
   let progress = NO_PROGRESS;
   let attempt = 0;
   let slowdown = 1;
@@ -119,6 +132,10 @@ export async function waitForExecution(sfn: SFNClient, executionArn: string, opt
   for (;;) {
     try {
       const response = await sfn.send(new DescribeExecutionCommand({ executionArn }), call);
+      if (!startKnown && response.startDate !== undefined) {
+        started = Math.min(started, response.startDate.getTime());
+        startKnown = true;
+      }
       const mapRunDue = readMapRun && clock.now() - lastMapRunPoll >= MAP_RUN_INTERVAL_MS;
       progress = applyHistory(progress, await newHistoryEvents(sfn, executionArn, progress.lastEventId, call));
       if (mapRunDue && progress.mapRunArn !== undefined) {
