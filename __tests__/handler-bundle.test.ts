@@ -1,4 +1,5 @@
 import { execFile } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { cp, mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -216,6 +217,22 @@ describe('native addons', () => {
       'handler/node_modules/legacy-pad/package.json',
     ]);
     expect(bundle.files.get('handler.mjs')!.toString('utf8')).toContain('from "fast-native"');
+  });
+
+  // @parcel/watcher's addon is not context-aware: a second thread of the process cannot load it.
+  const singleThreadAddon = path.resolve(here, '../node_modules/@parcel/watcher-linux-x64-glibc');
+  (existsSync(singleThreadAddon) ? it : it.skip)('refuses an addon that loads in one thread only, before any work, naming the handler', async () => {
+    const project = await writeHandlerProject();
+    await cp(singleThreadAddon, path.join(project, 'node_modules/one-thread-native'), { recursive: true });
+    const handler = path.join(project, 'handlers/one-thread.js');
+    await writeFile(handler, "const addon = require('one-thread-native/watcher.node');\nexports.processRecord = (state) => { state.addon = typeof addon.subscribe; };\n");
+    const bundle = await bundleHandler(handler);
+    expect(bundle.nativeAddons.map((addon) => addon.name)).toEqual(['one-thread-native']);
+    const refused = await checkHandlerLoads(bundle).then(() => undefined, (error: unknown) => error as Error);
+    expect(refused).toBeInstanceOf(HandlerModuleError);
+    expect(refused!.message).toBe(
+      `Handler module ${handler} loads a native addon (one-thread-native) that cannot be loaded in more than one thread ("Module did not self-register": it is not context-aware). The local engine runs each Lambda environment as a worker thread of one process, so it cannot run this handler: use a context-aware version of the addon (N-API, or NODE_MODULE_INIT), or run with engine aws.`,
+    );
   });
 
   const realAddon = path.resolve(here, '../node_modules/@unrs/resolver-binding-linux-x64-gnu');

@@ -10,11 +10,36 @@ export const CHECK_HANDLER_MODULE = 'sfn-fanout-check-handler';
 const CHECK: LocalFunction = { logicalId: 'HandlerCheck', module: CHECK_HANDLER_MODULE, exportName: 'handler', timeoutSeconds: 60, memoryMb: 0, runtime: 'nodejs24.x', environment: {} };
 
 /**
- * Loads the bundled handler once in a worker thread, as a Lambda environment would, and checks its
- * exports: a module that throws on load, or exports nothing usable, fails before any planning.
+ * Loads the bundled handler in a worker thread, as a Lambda environment would, and checks its
+ * exports: a module that throws on load, or exports nothing usable, fails before any planning. A
+ * handler with native addons is loaded in a second thread too, as the run's threads will.
  * A thread, not this process, so whatever the module starts (timers, sockets) ends with it.
  */
 export async function checkHandlerLoads(bundle: HandlerBundle): Promise<'record' | 'partition'> {
+  try {
+    const kind = await loadInThread(bundle);
+    if (bundle.nativeAddons.length > 0) await loadInThread(bundle);
+    return kind;
+  } catch (error) {
+    throw notContextAware(bundle, error) ?? error;
+  }
+}
+
+/**
+ * An addon that is not context-aware registers itself once per process: every thread after the
+ * first fails with "Module did not self-register". Lambda runs one process per environment, the
+ * local engine one thread each: such a handler cannot run here, and is refused before any work.
+ */
+function notContextAware(bundle: HandlerBundle, error: unknown): HandlerModuleError | undefined {
+  if (!/did not self-register/.test((error as Error).message)) return undefined;
+  const addons = bundle.nativeAddons.length === 0 ? 'a native addon' : `a native addon (${bundle.nativeAddons.map((addon) => addon.name).join(', ')})`;
+  return new HandlerModuleError(
+    `Handler module ${bundle.source} loads ${addons} that cannot be loaded in more than one thread ("Module did not self-register": it is not context-aware). The local engine runs each Lambda environment as a worker thread of one process, so it cannot run this handler: use a context-aware version of the addon (N-API, or NODE_MODULE_INIT), or run with engine aws.`,
+    { cause: error },
+  );
+}
+
+async function loadInThread(bundle: HandlerBundle): Promise<'record' | 'partition'> {
   // Only the handler's path: its top level never sees the runner's environment (tokens, credentials).
   const pool = new LambdaPool({ size: 1, environment: () => ({ SFN_FANOUT_HANDLER: bundle.file }) });
   try {
