@@ -77,7 +77,7 @@ export async function runAws(options: AwsRunOptions, clients: AwsClients, deps: 
   checkStackName(options.stackName, templateBody);
   const outputStore = new S3Store(clients.s3, output.bucket, output.prefix);
   const step: StepIdentity = { ...options.step, leg: jobLeg(options.job) };
-  const job = options.resume === undefined ? options.job : { ...options.job, resume: resumedRunId(options.resume, step) };
+  const job = options.resume === undefined ? options.job : { ...options.job, resume: resumedRunId(options.resume, step, { region: options.region, account: options.account, stateMachine: `${options.stackName}-fanout` }) };
   if (job.resume !== undefined) {
     // Before any deploy: the run to resume must have reported its partitions, for this input.
     await resumePoint(outputStore, job.resume, job);
@@ -203,16 +203,31 @@ async function bootstrapBucket(cfn: CloudFormationClient, roleArn: string | unde
   return requireOutput(stack.outputs, BOOTSTRAP_STACK, 'BucketName', hint);
 }
 
+/** Where this run's executions are: an execution ARN given to resume must be one of them. */
+export interface ExecutionHome {
+  readonly region: string;
+  readonly account: string;
+  readonly stateMachine: string;
+}
+
 /** The run id (execution name) a `resume` setting names. */
-export function resumedRunId(resume: string, step: StepIdentity): string {
+export function resumedRunId(resume: string, step: StepIdentity, home?: ExecutionHome): string {
   if (resume === 'previous-attempt') {
     if (step.runAttempt < 2) {
       throw new InputError('resume previous-attempt resumes the execution of this step in the previous run attempt, and this is the first attempt: re-run the failed jobs of the workflow run (its next attempt resumes this one), or give the run id to resume.');
     }
     return executionName(step, step.runAttempt - 1);
   }
+  if (!resume.startsWith('arn:')) return parseRunId(resume, 'resume');
   // An execution ARN ends with the execution's name, which is its run id.
-  return parseRunId(resume.startsWith('arn:') ? resume.split(':').at(-1)! : resume, 'resume');
+  const [, , service, region, account, type, stateMachine, name] = resume.split(':');
+  if (service !== 'states' || type !== 'execution' || name === undefined) throw new InputError(`resume "${resume}" is not a Step Functions execution ARN (arn:aws:states:<region>:<account>:execution:<state machine>:<name>).`);
+  if (home !== undefined && (region !== home.region || account !== home.account || stateMachine !== home.stateMachine)) {
+    throw new InputError(
+      `resume ${resume} is an execution of state machine ${stateMachine} in ${region}, account ${account}; this run's executions are those of ${home.stateMachine} in ${home.region}, account ${home.account}. Give an execution of this stack, or its run id (the execution's name) if that run wrote to this output.`,
+    );
+  }
+  return parseRunId(name, 'resume');
 }
 
 function requireOutput(outputs: Readonly<Record<string, string>>, stackName: string, name: string, hint: string): string {
