@@ -3,7 +3,7 @@ import { createHash } from 'node:crypto';
 import { readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { CloudFormationClient, CreateChangeSetCommand, CreateStackCommand, DeleteStackCommand, DescribeChangeSetCommand, DescribeStackEventsCommand, DescribeStacksCommand, ExecuteChangeSetCommand, GetTemplateCommand, type Stack } from '@aws-sdk/client-cloudformation';
+import { CloudFormationClient, CreateChangeSetCommand, CreateStackCommand, DeleteStackCommand, DescribeChangeSetCommand, DescribeStackEventsCommand, DescribeStacksCommand, ExecuteChangeSetCommand, GetTemplateCommand, UpdateTerminationProtectionCommand, type Stack } from '@aws-sdk/client-cloudformation';
 import { CreateBucketCommand, GetObjectCommand, HeadBucketCommand, PutObjectCommand, S3Client, type BucketLocationConstraint } from '@aws-sdk/client-s3';
 import { CreateStateMachineCommand, DescribeExecutionCommand, DescribeStateMachineCommand, ExecutionAlreadyExists, GetExecutionHistoryCommand, ListExecutionsCommand, SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
 import { mockClient } from 'aws-sdk-client-mock';
@@ -186,7 +186,7 @@ describeWithMoto('the AWS engine through the CLI, against moto', () => {
       const [stop] = named(first.calls, 'StopExecution');
       expect(stop!.params).toMatchObject({ error: 'SfnFanout.Stopped', cause: 'sfn-fanout stopped the execution: it ran past the timeout of 60 s.' });
       expect((await direct().sfn.send(new DescribeExecutionCommand({ executionArn: stop!.params.executionArn }))).status).toBe('ABORTED');
-      expect(first.out).toContain('ABORTED: The execution ended ABORTED.');
+      expect(first.out).toContain('SfnFanout.Stopped: sfn-fanout stopped the execution: it ran past the timeout of 60 s.');
       const waited = first.clock.sleeps.reduce((sum, ms) => sum + ms, 0);
       expect(waited).toBeGreaterThanOrEqual(60_000);
       expect(waited).toBeLessThan(90_000);
@@ -208,6 +208,16 @@ describeWithMoto('the AWS engine through the CLI, against moto', () => {
       await expectDeployRoleAllows(again, 'nightly');
     });
 
+    it('refuses delete-stack on a stack with termination protection before deploying, instead of failing to delete it after the run', async () => {
+      await direct().cfn.send(new UpdateTerminationProtectionCommand({ StackName: 'nightly', EnableTerminationProtection: true }));
+      const run = await cli('nightly', [...NIGHTLY.filter((arg) => arg !== '--termination-protection' && arg !== 'true'), '--delete-stack', 'true']);
+      expect(run.code).toBe(2);
+      expect(run.err).toContain('delete-stack is true, but stack nightly has termination protection on, so CloudFormation would refuse to delete it after the run: set termination-protection to false');
+      expect(run.calls.filter((call) => call.service === 'cloudformation').map((call) => call.operation)).toEqual(['DescribeStacks']);
+      expect(named(run.calls, 'PutObject')).toEqual([]);
+      expect((await describeStack('nightly')).StackStatus).toBe('CREATE_COMPLETE');
+    });
+
     describe('a retried step', () => {
       const step = stepEnv('8001');
       const name = nameOf(step, undefined, 's3://results-out/nightly/');
@@ -221,14 +231,15 @@ describeWithMoto('the AWS engine through the CLI, against moto', () => {
         expect(named(run.calls, 'StopExecution').map((call) => call.params.cause)).toEqual(['sfn-fanout stopped the execution: it ran past the timeout of 60 s.']);
         expect(run.clock.sleeps.reduce((sum, ms) => sum + ms, 0)).toBeLessThan(30_000);
         expect(named(run.calls, 'StartExecution')).toHaveLength(1);
-        expect(run.err).toContain(`Started execution ${executionArn}.`);
+        expect(run.err).toContain(`Execution ${name} already exists: attached to it instead of starting another (${executionArn}).`);
+        expect(run.err).not.toContain('Started execution');
         const executions = (await direct().sfn.send(new ListExecutionsCommand({ stateMachineArn }))).executions!.filter((execution) => execution.name === name);
         expect(executions).toHaveLength(1);
       });
 
       it('attaches to its execution after it closed, and reports it without starting another', async () => {
         const run = await cli('nightly', NIGHTLY, { step });
-        expect(run.err).toContain(`Execution ${name} already exists: attaching to it instead of starting another.`);
+        expect(run.err).toContain(`Execution ${name} already exists: attached to it instead of starting another (arn:aws:states:us-east-1:${ACCOUNT}:execution:nightly-fanout:${name}).`);
         expect(run.out).toContain('ABORTED');
         expect(named(run.calls, 'StopExecution')).toEqual([]);
         await expectDeployRoleAllows(run, 'nightly');
@@ -561,7 +572,7 @@ describeWithMoto('the AWS engine through the CLI, against moto', () => {
   describe('cancellation (B6): the first SIGINT or SIGTERM ends the run within seconds in every phase', () => {
     it.each([
       ['the upload, while S3 never answers', 'cancel-upload', (call: WireCall) => call.operation === 'PutObject' && call.params.Bucket === 'cancel-upload-artifacts', /Cancelled while uploading s3:\/\/cancel-upload-artifacts\/sfn-fanout\/code\/[0-9a-f]{64}\.zip\./],
-      ['the execution, while Step Functions never answers', 'cancel-run', (call: WireCall) => call.operation === 'DescribeExecution' && call.params.executionArn?.includes(':cancel-run-fanout:') === true, /ABORTED/],
+      ['the execution, while Step Functions never answers', 'cancel-run', (call: WireCall) => call.operation === 'DescribeExecution' && call.params.executionArn?.includes(':cancel-run-fanout:') === true, /SfnFanout\.Stopped: sfn-fanout stopped the execution: the job was cancelled\./],
     ])('in %s', async (_phase, stack, hung, message) => {
       await direct().s3.send(new CreateBucketCommand({ Bucket: `${stack}-artifacts` }));
       const controller = new AbortController();

@@ -97,6 +97,10 @@ export async function runAws(options: AwsRunOptions, clients: AwsClients, deps: 
       return s3ObjectUrl(options.region, artifactBucket!, key);
     },
   };
+  if (options.deleteStack && options.terminationProtection !== false && (await describeStack(clients.cfn, options.stackName, deployDeps))?.EnableTerminationProtection === true) {
+    // Found now, not when the delete fails after the run and leaves the stack behind.
+    throw new InputError(`delete-stack is true, but stack ${options.stackName} has termination protection on, so CloudFormation would refuse to delete it after the run: set termination-protection to false to turn it off in this run, or leave delete-stack off.`);
+  }
   artifactBucket ??= await bootstrapBucket(clients.cfn, options.roleArn, `sfn-fanout-${options.account}-${options.region}`, deployDeps);
   const bundle = options.bundle ?? (await bundleHandler(options.handler, { log: deps.log }));
   const pkg = await buildCodePackage(bundle, { architecture: await functionArchitecture(options.template ?? defaultTemplatePath(), options.parameters) });
@@ -128,9 +132,9 @@ export async function runAws(options: AwsRunOptions, clients: AwsClients, deps: 
     );
     const stateMachineArn = requireOutput(stack.outputs, options.stackName, 'StateMachineArn', 'the template must output its state machine: Outputs: StateMachineArn: Value: !Ref StateMachine.');
     const name = executionName(step);
-    const started = await startOrAttach(clients.sfn, stateMachineArn, name, toJobRequest(job), deps.signal);
+    const started = await startOrAttach(clients.sfn, stateMachineArn, name, toJobRequest(job), deps.signal, deps.clock.now());
     executionArn = started.executionArn;
-    deps.log(started.attached ? `Execution ${name} already exists: attaching to it instead of starting another.` : `Started execution ${executionArn}.`);
+    deps.log(started.attached ? `Execution ${name} already exists: attached to it instead of starting another (${executionArn}).` : `Started execution ${executionArn}.`);
     deps.onExecution?.(executionArn);
     const startedAt = deps.clock.now();
     const final = await waitForExecution(clients.sfn, executionArn, {

@@ -57,16 +57,20 @@ export interface Started {
   readonly attached: boolean;
 }
 
+/** A running execution's StartExecution answers with its own startDate: one this much before the call was started earlier. */
+const EARLIER_START_MS = 10_000;
+
 /**
  * Starts the execution, or attaches to it. StartExecution is idempotent for a running execution
- * with the same name and input; `ExecutionAlreadyExists` means it has closed (or its input differs).
+ * with the same name and input (it answers with that execution's startDate, earlier than `now`);
+ * `ExecutionAlreadyExists` means it has closed (or its input differs).
  */
-export async function startOrAttach(sfn: SFNClient, stateMachineArn: string, name: string, input: unknown, signal?: AbortSignal): Promise<Started> {
+export async function startOrAttach(sfn: SFNClient, stateMachineArn: string, name: string, input: unknown, signal?: AbortSignal, now?: number): Promise<Started> {
   const body = JSON.stringify(input);
   const call = signal === undefined ? {} : { abortSignal: signal };
   try {
-    const { executionArn } = await sfn.send(new StartExecutionCommand({ stateMachineArn, name, input: body }), call);
-    return { executionArn: executionArn!, attached: false };
+    const { executionArn, startDate } = await sfn.send(new StartExecutionCommand({ stateMachineArn, name, input: body }), call);
+    return { executionArn: executionArn!, attached: now !== undefined && startDate !== undefined && startDate.getTime() < now - EARLIER_START_MS };
   } catch (error) {
     if ((error as { name?: string }).name !== 'ExecutionAlreadyExists') throw error;
     const executionArn = executionArnOf(stateMachineArn, name);
@@ -151,7 +155,7 @@ export async function waitForExecution(sfn: SFNClient, executionArn: string, opt
         }
       }
       options.onProgress?.(progress, response.status ?? 'RUNNING');
-      if (executionAcceptor(response) !== 'RETRY') return response;
+      if (executionAcceptor(response) !== 'RETRY') return timedOut ? stoppedBy(response, timeoutCause(options.timeoutMs!)) : response;
       transientFailures = 0;
       slowdown = Math.max(1, slowdown / 2);
     } catch (error) {
@@ -165,7 +169,7 @@ export async function waitForExecution(sfn: SFNClient, executionArn: string, opt
     if (options.timeoutMs !== undefined && elapsed >= options.timeoutMs && !timedOut) {
       timedOut = true;
       // A cancel that cuts this call short is handled at the top of the loop, by stopOnCancel.
-      await stopExecution(sfn, executionArn, `sfn-fanout stopped the execution: it ran past the timeout of ${Math.round(options.timeoutMs / 1000)} s.`, options.signal).catch((error: unknown) => {
+      await stopExecution(sfn, executionArn, timeoutCause(options.timeoutMs), options.signal).catch((error: unknown) => {
         if (!cancelled()) throw error;
       });
       continue;
@@ -176,14 +180,25 @@ export async function waitForExecution(sfn: SFNClient, executionArn: string, opt
   }
 }
 
+function timeoutCause(timeoutMs: number): string {
+  return `sfn-fanout stopped the execution: it ran past the timeout of ${Math.round(timeoutMs / 1000)} s.`;
+}
+
+const CANCEL_CAUSE = 'sfn-fanout stopped the execution: the job was cancelled.';
+
+/** An execution this run stopped says so, with the cause it was stopped with, where Step Functions gives none. */
+function stoppedBy(response: DescribeExecutionCommandOutput, cause: string): DescribeExecutionCommandOutput {
+  return response.status === 'ABORTED' && response.cause === undefined ? { ...response, error: response.error ?? 'SfnFanout.Stopped', cause } : response;
+}
+
 /** Stops a cancelled run's execution and confirms it, all within a few seconds of real time. */
 async function stopOnCancel(sfn: SFNClient, executionArn: string, clock: Clock): Promise<DescribeExecutionCommandOutput> {
   const budget = AbortSignal.timeout(CANCEL_BUDGET_MS);
   try {
-    await stopExecution(sfn, executionArn, 'sfn-fanout stopped the execution: the job was cancelled.', budget);
+    await stopExecution(sfn, executionArn, CANCEL_CAUSE, budget);
     for (;;) {
       const response = await sfn.send(new DescribeExecutionCommand({ executionArn }), { abortSignal: budget });
-      if (executionAcceptor(response) !== 'RETRY') return response;
+      if (executionAcceptor(response) !== 'RETRY') return stoppedBy(response, CANCEL_CAUSE);
       await clock.sleep(MIN_DELAY_MS, budget);
       if (budget.aborted) break;
     }
