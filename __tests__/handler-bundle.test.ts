@@ -141,6 +141,17 @@ describe('the bundle cache', () => {
     expect(log.filter((line) => line.includes('visible to the handler'))).toEqual([]);
     await expect(checkHandlerLoads(bundle)).rejects.toThrow("Cannot find module 'purepkg'");
   });
+
+  it('says a file read beside the module is not in the bundle, instead of naming the source folder’s copy, which exists', async () => {
+    const project = await writeHandlerProject();
+    await writeFile(path.join(project, 'handlers/cfg.json'), '{"x": 7}\n');
+    const handler = path.join(project, 'handlers/reads-beside.mjs');
+    await writeFile(handler, "import { readFileSync } from 'node:fs';\nconst cfg = readFileSync(new URL('./cfg.json', import.meta.url), 'utf8');\nexport const processRecord = () => cfg;\n");
+    await expect(checkHandlerLoads(await bundleHandler(handler, { cacheRoot: await tempDir() }))).rejects.toMatchObject({
+      name: 'HandlerModuleError',
+      message: `Handler module ${handler} failed to load: it reads cfg.json beside its module, which is not in the bundle (nor in the code zip): only what the handler imports is bundled. Import the file (a JSON import is bundled), or read it from the input.`,
+    });
+  });
 });
 
 describe('bundle errors point at the user\'s file and line', () => {

@@ -45,6 +45,15 @@ async function loadInThread(bundle: HandlerBundle): Promise<'record' | 'partitio
   try {
     return (await pool.invoke(CHECK, null)) as 'record' | 'partition';
   } catch (error) {
+    // A file read beside the bundle is not there, as in Lambda: renamed to the project, it would name a file that exists.
+    const missing = new RegExp(`ENOENT[^']*'(${escapeRegExp(bundle.dir + path.sep)}[^']+)'`).exec((error as Error).message)?.[1];
+    if (missing !== undefined) {
+      const file = path.relative(bundle.dir, missing);
+      throw new HandlerModuleError(
+        `Handler module ${bundle.source} failed to load: it reads ${file} beside its module, which is not in the bundle (nor in the code zip): only what the handler imports is bundled. Import the file (a JSON import is bundled), or read it from the input.`,
+        { cause: error },
+      );
+    }
     // Say it in the user's terms: their file, and source-mapped paths below their project.
     const message = causeMessage((error as Error).message)
       .replaceAll(bundle.file, bundle.source)
@@ -53,4 +62,8 @@ async function loadInThread(bundle: HandlerBundle): Promise<'record' | 'partitio
   } finally {
     await pool.close();
   }
+}
+
+function escapeRegExp(text: string): string {
+  return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 }
