@@ -525,6 +525,16 @@ describeWithMoto('the AWS engine through the CLI, against moto', () => {
     expect(named(run.calls, 'PutObject')).toEqual([]);
   });
 
+  it('refuses a template that refers to a parameter it does not declare before uploading or deploying, as the local engine does', async () => {
+    const typo = path.join(await tempDir(), 'typo.yaml');
+    const body = await readFile(path.join(root, 'template/sfn-fanout.yaml'), 'utf8');
+    await writeFile(typo, body.replace(/^  WorkerMemorySize:$/m, '  WorkerMemorySze:'));
+    const run = await cli('typo', ['--template', typo]);
+    expect(run.code).toBe(2);
+    expect(run.err).toContain(`Template ${typo}: WorkerFunction.Properties.MemorySize refers to "WorkerMemorySize", which is neither a parameter nor a resource.`);
+    expect(run.calls.filter((call) => call.service === 'cloudformation' || call.operation === 'PutObject').map((call) => call.operation)).toEqual([]);
+  });
+
   it('refuses the bootstrap stack’s name as stack-name before any call (it would replace every stack’s artifact bucket)', async () => {
     const run = await cli('sfn-fanout-bootstrap');
     expect(run.code).toBe(2);

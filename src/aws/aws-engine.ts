@@ -22,6 +22,7 @@ import { executionName, jobLeg, startOrAttach, stopExecution, waitForExecution, 
 import type { MapProgress } from './map-progress.ts';
 import { partitionOf, s3ObjectUrl } from './partition.ts';
 import { BOOTSTRAP_STACK, checkStackName } from './stack-names.ts';
+import { checkTemplateReferences } from './template-references.ts';
 import { bundledTemplate, defaultTemplatePath } from '../local/template-definition.ts';
 import { functionArchitecture } from '../local/template-parameters.ts';
 import { bundleHandler, type HandlerBundle } from '../handler/bundle.ts';
@@ -75,6 +76,7 @@ export async function runAws(options: AwsRunOptions, clients: AwsClients, deps: 
   }
   const templateBody = await readFile(options.template ?? defaultTemplatePath(), 'utf8');
   checkStackName(options.stackName, templateBody);
+  checkTemplateReferences(templateBody, options.template ?? defaultTemplatePath());
   const outputStore = new S3Store(clients.s3, output.bucket, output.prefix);
   const step: StepIdentity = { ...options.step, leg: jobLeg(options.job) };
   const job = options.resume === undefined ? options.job : { ...options.job, resume: resumedRunId(options.resume, step, { region: options.region, account: options.account, stateMachine: `${options.stackName}-fanout` }) };
