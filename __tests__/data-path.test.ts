@@ -59,15 +59,17 @@ describe('splitting bytes into lines', () => {
 describe('partition names and output keys', () => {
   it('labels a partition by its zero-padded id, and a half by id and half', () => {
     expect([partitionLabel({ id: 3 }), partitionLabel({ id: 12345, split: '2' })]).toEqual(['00003', '12345-2']);
-    expect(partitionOutputKey({ id: 3, split: '1' }, 'dir\\counts.json')).toBe('partitions/part-00003-1/dir/counts.json');
+    expect(partitionOutputKey({ id: 3, split: '1' }, 'dir/counts.json')).toBe('partitions/part-00003-1/dir/counts.json');
     expect(rejectedKey({ id: 7 })).toBe('rejected/part-00007.jsonl');
   });
 
   it('refuses an output name that is empty, absolute, or has "." or ".." or empty parts', () => {
-    for (const name of ['', '/etc/passwd', '\\x', 'a/../b', '..', './a', 'a/.', 'a//b', 'a/']) {
+    for (const name of ['', '/etc/passwd', 'a/../b', '..', './a', 'a/.', 'a//b', 'a/']) {
       expect(() => outputName(name)).toThrow(`Output name "${name}" must be a relative path without "." or ".." parts, like "counts.json".`);
     }
-    expect(outputName('a\\b/c.d')).toBe('a/b/c.d');
+    // A backslash is refused, never turned into a folder: a\b.txt and a/b.txt would become one file.
+    for (const name of ['\\x', 'a\\b/c.d']) expect(() => outputName(name)).toThrow(`Output name "${name}" has a backslash`);
+    expect(outputName('a/b/c.d')).toBe('a/b/c.d');
   });
 
   it('reads every partition out of a Map result: single, split halves, batches, and a batch that failed together', () => {

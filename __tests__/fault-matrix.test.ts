@@ -4,7 +4,7 @@
  * wrote itself, never only the status.
  */
 import { existsSync, readFileSync, statSync } from 'node:fs';
-import { mkdir, readFile, readdir, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, readdir, rename, utimes, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
@@ -188,7 +188,7 @@ describe('2. only the attempt the reducer counts is visible; readers read the ru
     await writeFile(path.join(dir, 'f.txt'), `${line}\n`);
     const machine = await loadStateMachine(defaultTemplatePath(), { InputBucket: 'local', OutputBucket: 'local', WorkerTimeout: '1' });
     const worker = machine.functions.get(functionArn('WorkerFunction'))!;
-    const pool = new LambdaPool({ size: 1, environment: () => ({ SFN_FANOUT_HANDLER: faultHandler }) });
+    const pool = new LambdaPool({ size: 1, environment: () => ({ SFN_FANOUT_HANDLER: faultHandler }), onOutput: () => {} });
     // When each thread is gone, in the order things happen.
     const events: string[] = [];
     const terminate = Worker.prototype.terminate;
@@ -321,6 +321,29 @@ describe('4. an input that changes after the plan fails the partitions that read
       }
     })();
     await expect(reading).rejects.toThrow(`${path.join(dir, 'f.txt')} changed after the plan was made`);
+  });
+
+  it('a directory file replaced by one of the same size and modification time (rsync -a, cp -p, tar -x) fails the read that handed out its bytes', async () => {
+    const dir = await tempDir();
+    const file = path.join(dir, 'f.txt');
+    await writeFile(file, 'old-1\nold-2\n');
+    const mtime = new Date('2024-01-02T03:04:05Z');
+    await utimes(file, mtime, mtime);
+    const store = new DirStore(dir);
+    const [object] = await keysAndIdentities(store);
+    // Another file of the same size, given the old one's times, moved over it: only its inode and change time differ.
+    const replacement = path.join(await tempDir(), 'f.txt');
+    await writeFile(replacement, 'new-1\nnew-2\n');
+    await utimes(replacement, mtime, mtime);
+    await rename(replacement, file);
+    expect([statSync(file).size, statSync(file).mtimeMs]).toEqual([12, mtime.getTime()]);
+    const read: string[] = [];
+    const reading = (async () => {
+      for await (const chunk of store.read('f.txt', undefined, object!.identity)) read.push(Buffer.from(chunk).toString());
+    })();
+    await expect(reading).rejects.toThrow(`${file} changed after the plan was made`);
+    // The bytes were read before the check at the end of the read: the error is what keeps them out of every output.
+    expect(read.join('')).toBe('new-1\nnew-2\n');
   });
 
   describeWithMoto('in S3: GetObject carries If-Match with the planned ETag (moto honours it; s3rver ignores If-Match)', () => {

@@ -139,7 +139,7 @@ describe('the bundle cache', () => {
     const bundle = await bundleHandler(handler, { log: (line) => log.push(line) });
     expect([...bundle.files.keys()].sort()).toEqual(['handler.mjs', 'handler.mjs.map']);
     expect(log.filter((line) => line.includes('visible to the handler'))).toEqual([]);
-    await expect(checkHandlerLoads(bundle)).rejects.toThrow("Cannot find module 'purepkg'");
+    await expect(checkHandlerLoads(bundle, () => {})).rejects.toThrow("Cannot find module 'purepkg'");
   });
 
   it('says a file read beside the module is not in the bundle, instead of naming the source folder’s copy, which exists', async () => {
@@ -147,7 +147,7 @@ describe('the bundle cache', () => {
     await writeFile(path.join(project, 'handlers/cfg.json'), '{"x": 7}\n');
     const handler = path.join(project, 'handlers/reads-beside.mjs');
     await writeFile(handler, "import { readFileSync } from 'node:fs';\nconst cfg = readFileSync(new URL('./cfg.json', import.meta.url), 'utf8');\nexport const processRecord = () => cfg;\n");
-    await expect(checkHandlerLoads(await bundleHandler(handler, { cacheRoot: await tempDir() }))).rejects.toMatchObject({
+    await expect(checkHandlerLoads(await bundleHandler(handler, { cacheRoot: await tempDir() }), () => {})).rejects.toMatchObject({
       name: 'HandlerModuleError',
       message: `Handler module ${handler} failed to load: it reads cfg.json beside its module, which is not in the bundle (nor in the code zip): only what the handler imports is bundled. Import the file (a JSON import is bundled), or read it from the input.`,
     });
@@ -239,7 +239,7 @@ describe('native addons', () => {
     await writeFile(handler, "const addon = require('one-thread-native/watcher.node');\nexports.processRecord = (state) => { state.addon = typeof addon.subscribe; };\n");
     const bundle = await bundleHandler(handler);
     expect(bundle.nativeAddons.map((addon) => addon.name)).toEqual(['one-thread-native']);
-    const refused = await checkHandlerLoads(bundle).then(() => undefined, (error: unknown) => error as Error);
+    const refused = await checkHandlerLoads(bundle, () => {}).then(() => undefined, (error: unknown) => error as Error);
     expect(refused).toBeInstanceOf(HandlerModuleError);
     expect(refused!.message).toBe(
       `Handler module ${handler} loads a native addon (one-thread-native) that cannot be loaded in more than one thread ("Module did not self-register": it is not context-aware). The local engine runs each Lambda environment as a worker thread of one process, so it cannot run this handler: use a context-aware version of the addon (N-API, or NODE_MODULE_INIT), or run with engine aws.`,

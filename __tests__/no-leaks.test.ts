@@ -53,6 +53,6 @@ describe('no secret reaches the log, the summary or the outputs', () => {
           's3-endpoint': 'http://minio:s3cr%40t@127.0.0.1:9000',
         })[name],
     );
-    expect(possibleSecrets(settings)).toEqual(['hunter2', 'k-1', 's3cr@t']);
+    expect(possibleSecrets(settings)).toEqual(['hunter2', 'k-1', 's3cr%40t', 's3cr@t']);
   });
 });

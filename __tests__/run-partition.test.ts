@@ -60,6 +60,17 @@ describe('the worker runtime', () => {
     ]);
   });
 
+  it('refuses a CSV object whose first line is blank, by name, in every partition of it: its header is not found further down', async () => {
+    const { source, base } = await fixture({ 'a.csv': `\r\nid,v\n${Array.from({ length: 30 }, (_, i) => `${i},x`).join('\n')}\n` });
+    const partitions = await planOf(source, 3);
+    expect(partitions).toHaveLength(3);
+    for (const partition of partitions) {
+      await expect(runPartition({ ...base(partition, 'csv'), handler: collectingHandler() })).rejects.toThrow(
+        `${source.uriOf('a.csv')} starts with a blank line, but with format csv an object's first line is its header. Remove the blank line(s) before the header.`,
+      );
+    }
+  });
+
   it('reads gzip objects whole and strips a UTF-8 byte-order mark', async () => {
     const { source, base } = await fixture({ 'a.txt.gz': gzipSync('\ufeffone\ntwo'), 'b.txt': '\ufeffthree\n' });
     const [partition] = await planOf(source, 1);
@@ -179,6 +190,114 @@ describe('the worker runtime', () => {
     expect(await readdir(path.join(outputDir, 'partitions'))).toEqual(['part-00000', 'part-00001']);
     const counts = await Promise.all(['part-00000', 'part-00001'].map((p) => readFile(path.join(outputDir, 'partitions', p, 'count.txt'), 'utf8')));
     expect(counts.map(Number).reduce((a, b) => a + b)).toBe(3);
+  });
+
+  describe('a writeOutput the handler does not await', () => {
+    /** The output store with each write taking `delay(n)` ms (S3 takes a while): a write is still in flight when the handler returns. */
+    function slowWrites(store: DirStore, delay: (n: number) => number = () => 20): ObjectStore {
+      let writes = 0;
+      return {
+        uri: store.uri,
+        list: () => store.list(),
+        read: (key, range, identity) => store.read(key, range, identity),
+        copy: (from, to) => store.copy(from, to),
+        uriOf: (key) => store.uriOf(key),
+        write: async (key, body) => {
+          await new Promise((resolve) => setTimeout(resolve, delay(writes++)));
+          await store.write(key, body);
+        },
+      };
+    }
+
+    async function committedLines(outputDir: string): Promise<string[]> {
+      const lines: string[] = [];
+      for (const part of await readdir(path.join(outputDir, 'partitions')).catch(() => [])) {
+        for (const file of await readdir(path.join(outputDir, 'partitions', part))) lines.push(...(await readFile(path.join(outputDir, 'partitions', part, file), 'utf8')).split('\n').filter(Boolean));
+      }
+      return lines.sort();
+    }
+
+    const input = { 'a.txt': Array.from({ length: 30 }, (_, i) => `r${String(i).padStart(2, '0')}`).join('\n') + '\n' };
+    const expected = input['a.txt'].split('\n').filter(Boolean);
+
+    it('from a synchronous finish, or chunk by chunk from processPartition: every record is committed', async () => {
+      const handlers = {
+        finish: checkHandler(
+          {
+            init: () => ({ ids: [] as string[] }),
+            processRecord: (state: { ids: string[] }, record: string) => void state.ids.push(record),
+            finish(state: { ids: string[] }, context: PartitionContext) {
+              void context.writeOutput('ids.txt', state.ids.join('\n'));
+              return { n: state.ids.length };
+            },
+          },
+          'sync-finish',
+        ),
+        chunks: checkHandler(
+          {
+            async processPartition(records: AsyncIterable<FanoutRecord<string>>, context: PartitionContext) {
+              const chunk: string[] = [];
+              let n = 0;
+              for await (const record of records) {
+                chunk.push(record.value);
+                if (chunk.length === 7) void context.writeOutput(`chunk-${n++}.txt`, chunk.splice(0).join('\n'));
+              }
+              void context.writeOutput(`chunk-${n}.txt`, chunk.join('\n'));
+              return {};
+            },
+          },
+          'unawaited-chunks',
+        ),
+      };
+      for (const handler of Object.values(handlers)) {
+        const { source, outputDir, base } = await fixture(input);
+        const output = testAttempt(slowWrites(new DirStore(outputDir)), { id: 0 });
+        const [partition] = await planOf(source, 1);
+        const outcome = await runPartition({ ...base(partition!, 'lines'), output, handler });
+        await commitAttempt(new DirStore(outputDir), 'test-run', outcome);
+        expect(await committedLines(outputDir)).toEqual(expected);
+      }
+    });
+
+    it('to the same name twice: the last write started is the one committed, whichever finishes first', async () => {
+      const { source, outputDir, base } = await fixture(input);
+      const store = new DirStore(outputDir);
+      // The first write is slow, the second fast: the first must still not land over the second.
+      const output = testAttempt(slowWrites(store, (n) => (n === 0 ? 40 : 1)), { id: 0 });
+      const handler = checkHandler(
+        {
+          processRecord: () => {},
+          finish(_state: unknown, context: PartitionContext) {
+            void context.writeOutput('out.txt', 'first\n');
+            void context.writeOutput('out.txt', 'last\n');
+            return {};
+          },
+        },
+        'same-name',
+      );
+      const [partition] = await planOf(source, 1);
+      await commitAttempt(store, 'test-run', await runPartition({ ...base(partition!, 'lines'), output, handler }));
+      expect(await committedLines(outputDir)).toEqual(['last']);
+    });
+  });
+
+  it('refuses an output name with a backslash, so a\\b.txt and a/b.txt never become one file', async () => {
+    const { source, outputDir, base } = await fixture({ 'a.txt': 'x\ny\n' });
+    const handler = checkHandler(
+      {
+        processRecord: () => {},
+        async finish(_state: unknown, context: PartitionContext) {
+          await context.writeOutput('a/b.txt', 'slash\n');
+          await context.writeOutput('a\\b.txt', 'backslash\n');
+          return {};
+        },
+      },
+      'two-names',
+    );
+    const [partition] = await planOf(source, 1);
+    await expect(runPartition({ ...base(partition!, 'lines'), handler })).rejects.toThrow('Output name "a\\b.txt" has a backslash: use / to make folders');
+    // Only the first name was staged, under its own key, with its own content.
+    expect(await readFile(path.join(outputDir, '_sfn-fanout/runs/test-run/attempts/part-00000.test/a/b.txt'), 'utf8')).toBe('slash\n');
   });
 
   it('reports bytes, counts and timings from the injected clock', async () => {

@@ -80607,7 +80607,9 @@ exports.JSONPath = JSONPath;
 __nccwpck_require__.a(__webpack_module__, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
 /* harmony import */ var _require_node_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(8898);
 /* harmony import */ var _cli_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(3529);
+/* harmony import */ var _launcher_js__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(826);
 // First: it checks the Node.js version before the rest of the CLI loads.
+
 
 
 // The first SIGINT or SIGTERM stops the run, which still writes its report; a second one kills the process.
@@ -80620,6 +80622,11 @@ const stop = (signal) => {
 };
 process.on('SIGINT', stop);
 process.on('SIGTERM', stop);
+// npm does not pass on a signal sent to its process alone: its exit stops the run as a hang-up does.
+(0,_launcher_js__WEBPACK_IMPORTED_MODULE_2__/* .watchNpmLauncher */ .h)((pid) => {
+    process.stderr.write(`\nThe npm process that started sfn-fanout (pid ${pid}) has exited.`);
+    stop('SIGHUP');
+});
 process.exitCode = await (0,_cli_js__WEBPACK_IMPORTED_MODULE_1__/* .main */ .iW)(process.argv.slice(2), {
     out: (text) => process.stdout.write(text),
     err: (text) => process.stderr.write(text),
@@ -80632,6 +80639,51 @@ if (controller.signal.aborted)
 
 __webpack_async_result__();
 } catch(e) { __webpack_async_result__(e); } }, 1);
+
+/***/ }),
+
+/***/ 826:
+/***/ ((__unused_webpack___webpack_module__, __webpack_exports__, __nccwpck_require__) => {
+
+/* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
+/* harmony export */   h: () => (/* binding */ watchNpmLauncher)
+/* harmony export */ });
+/* harmony import */ var _local_process_tree_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(4924);
+
+const CHECK_EVERY_MS = 1000;
+/**
+ * Started by npm (`npx sfn-fanout`, `npm exec`, `npm run`), the CLI runs under `sh -c` under npm.
+ * A signal sent to npm's process alone is not passed on: npm exits and the run would go on,
+ * orphaned, committing outputs nobody waits for. So, on Linux, the CLI watches npm and that shell,
+ * and calls `onGone` once either has exited (or its pid is another process's by now). Elsewhere,
+ * or when not started by npm, nothing is watched: a run started with `nohup … &` outlives its shell
+ * on purpose. Returns a function that stops watching.
+ */
+function watchNpmLauncher(onGone, env = process.env) {
+    if (env.npm_command === undefined)
+        return () => { };
+    const watched = [];
+    for (let pid = process.ppid; watched.length < 2 && pid > 1;) {
+        const info = (0,_local_process_tree_js__WEBPACK_IMPORTED_MODULE_0__/* .processInfo */ .i)(pid);
+        if (info === undefined)
+            break;
+        watched.push({ pid, startTime: info.startTime });
+        pid = info.parent;
+    }
+    if (watched.length === 0)
+        return () => { };
+    const timer = setInterval(() => {
+        const gone = watched.find(({ pid, startTime }) => (0,_local_process_tree_js__WEBPACK_IMPORTED_MODULE_0__/* .processInfo */ .i)(pid)?.startTime !== startTime);
+        if (gone === undefined)
+            return;
+        clearInterval(timer);
+        onGone(gone.pid);
+    }, CHECK_EVERY_MS);
+    // Never what keeps the CLI alive.
+    timer.unref();
+    return () => clearInterval(timer);
+}
+
 
 /***/ }),
 
@@ -80827,24 +80879,37 @@ function parseInputLocation(value, inputName = 'input') {
 }
 
 ;// CONCATENATED MODULE: ./lib/src/records/formats.js
+
 const RECORD_FORMATS = ['lines', 'ndjson', 'csv'];
 /** A line's text, without the UTF-8 byte-order mark a file may start with. */
-function formats_lineText(line) {
+function lineText(line) {
     const { buffer, start } = line;
     const bom = line.offset === 0 && line.end - start >= 3 && buffer[start] === 0xef && buffer[start + 1] === 0xbb && buffer[start + 2] === 0xbf;
     return buffer.toString('utf8', bom ? start + 3 : start, line.end);
 }
 function formats_linesDecoder() {
-    return formats_lineText;
+    return lineText;
 }
 function formats_ndjsonDecoder() {
-    return (line) => JSON.parse(formats_lineText(line));
+    return (line) => JSON.parse(lineText(line));
+}
+/**
+ * An object's CSV header, from its first line. A blank first line is refused, not skipped: the
+ * header would otherwise be a column named "" and every row a rejected record, or the next line
+ * would be read as the header by one partition and as a record by another.
+ */
+function formats_csvHeader(line, uri) {
+    const text = lineText(line);
+    if (text.trim() === '') {
+        throw new DataError(`${uri} starts with a blank line, but with format csv an object's first line is its header. Remove the blank line(s) before the header.`);
+    }
+    return parseCsvLine(text);
 }
 function formats_csvDecoder(header) {
     return (line) => {
-        const text = formats_lineText(line);
+        const text = lineText(line);
         // Most lines quote nothing: a plain split is the same answer, several times faster.
-        const fields = text.includes('"') ? formats_parseCsvLine(text) : text.split(',');
+        const fields = text.includes('"') ? parseCsvLine(text) : text.split(',');
         if (fields.length !== header.length) {
             throw new Error(`has ${fields.length} fields where the header has ${header.length}`);
         }
@@ -80859,7 +80924,7 @@ function formats_csvDecoder(header) {
  * RFC 4180 fields of one line: quoted fields may hold commas and doubled quotes. A record may not
  * span lines (quoted newlines), as with Spark's default `multiLine=false`.
  */
-function formats_parseCsvLine(text) {
+function parseCsvLine(text) {
     const fields = [];
     let i = 0;
     for (;;) {
@@ -81170,6 +81235,7 @@ function buildReport(facts, batch) {
 }
 
 ;// CONCATENATED MODULE: ./lib/src/report/markdown.js
+
 /**
  * Text from outside (object keys, error messages, handler output) made inert in GitHub Markdown:
  * no HTML, emphasis, table cell break, mention or link. Escaping `:` and `@` stops GitHub's
@@ -81181,9 +81247,9 @@ function markdown_escapeMarkdown(text) {
         .replace(/\r?\n|\r/g, ' ')
         .replace(/(www)\./gi, '$1\\.');
 }
-/** Text for inside a `<pre>` block: HTML-escaped, newlines kept. */
+/** Text for inside a `<pre>` block: HTML-escaped, newlines kept, no control or direction-override character. */
 function escapeHtml(text) {
-    return text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;').replace(/`/g, '&#96;');
+    return consoleText(text).replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;').replace(/`/g, '&#96;');
 }
 function formatBytes(bytes) {
     const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
@@ -81636,15 +81702,21 @@ function outcome_partitionLabel({ id, split }) {
     return `${String(id).padStart(5, '0')}${split === undefined ? '' : `-${split}`}`;
 }
 const outcome_MAX_REJECTED_SAMPLES = 10;
-/** A handler's output name as a relative key, `/`-separated; anything else is refused. */
+/**
+ * A handler's output name as a relative key, `/`-separated; anything else is refused. A backslash
+ * is refused, not read as `/`: `a\b.txt` and `a/b.txt` would otherwise be one key, the second write
+ * silently replacing the first.
+ */
 function outcome_outputName(name) {
-    const safe = name.replace(/\\/g, '/');
-    if (safe === '' || safe.startsWith('/') || safe.split('/').some((part) => part === '..' || part === '.' || part === '')) {
+    if (name.includes('\\')) {
+        throw new Error(`Output name "${name}" has a backslash: use / to make folders, and take backslashes out of names built from data (like DOMAIN\\user), so two names never become one file.`);
+    }
+    if (name === '' || name.startsWith('/') || name.split('/').some((part) => part === '..' || part === '.' || part === '')) {
         throw new Error(`Output name "${name}" must be a relative path without "." or ".." parts, like "counts.json".`);
     }
-    return safe;
+    return name;
 }
-/** Output keys are a pure function of the partition id, so a re-run overwrites, never duplicates. */
+/** Output keys are a pure function of the partition id and the name: a re-run with the same partitions writes the same keys. */
 function outcome_partitionOutputKey(partition, name) {
     return `partitions/part-${outcome_partitionLabel(partition)}/${outcome_outputName(name)}`;
 }
@@ -81697,6 +81769,8 @@ async function read_json_readJsonIfPresent(store, key) {
 var client_s3_dist_cjs = __nccwpck_require__(3711);
 // EXTERNAL MODULE: ./node_modules/@smithy/node-http-handler/dist-cjs/index.js
 var node_http_handler_dist_cjs = __nccwpck_require__(1279);
+// EXTERNAL MODULE: external "node:stream"
+var external_node_stream_ = __nccwpck_require__(7075);
 ;// CONCATENATED MODULE: ./lib/src/store/dir-store.js
 
 
@@ -81782,8 +81856,8 @@ class DirStore {
     }
     /**
      * With an identity, the file is checked once the read ends, also when the reader stopped early:
-     * any write since the plan moved its size or modification time, so the bytes handed out were
-     * the planned ones only if it still has its identity then.
+     * any write or replacement since the plan moved its size, times or inode, so the bytes handed
+     * out were the planned ones only if it still has its identity then.
      */
     async *read(key, range, identity) {
         if (range !== undefined && range.end <= range.start)
@@ -81846,9 +81920,14 @@ class DirStore {
 function code(error) {
     return error.code ?? String(error);
 }
-/** A file's version for the plan: its size and modification time. */
+/**
+ * A file's version for the plan: its size and modification time, and its inode and change time.
+ * A file replaced by another of the same size with its times copied (`rsync -a`, `cp -p`, `tar -x`,
+ * a rewrite within the file system's time resolution) keeps the first two, never the last two: a
+ * user can set a file's mtime, not its ctime, and a new file is a new inode.
+ */
 function dir_store_identityOf(info) {
-    return `${info.size}:${info.mtimeMs}`;
+    return `${info.size}:${info.mtimeMs}:${info.ino}:${info.ctimeMs}`;
 }
 /** Synchronous: one stat call, without a trip through libuv's thread pool for every read of a tiny partition. */
 function checkIdentity(file, identity) {
@@ -81861,15 +81940,18 @@ function checkIdentity(file, identity) {
     }
     const now = dir_store_identityOf(info);
     if (now !== identity) {
-        const [plannedSize, plannedTime] = identity.split(':');
-        const [size, time] = now.split(':');
-        throw new InputChangedError(`${file} changed after the plan was made (planned: ${plannedSize} bytes, modified ${new Date(Number(plannedTime)).toISOString()}; now: ${size} bytes, modified ${new Date(Number(time)).toISOString()}): its partitions cannot read the records they were planned with. Run the batch again once the input no longer changes.`);
+        const [plannedSize, plannedTime, plannedInode] = identity.split(':');
+        const [size, time, inode] = now.split(':');
+        const how = size !== plannedSize || time !== plannedTime ? '' : inode === plannedInode ? 'written to or its metadata changed, keeping its size and modification time: a new change time; ' : 'replaced by another file of the same size and modification time: a new inode; ';
+        throw new InputChangedError(`${file} changed after the plan was made (${how}planned: ${plannedSize} bytes, modified ${new Date(Number(plannedTime)).toISOString()}; now: ${size} bytes, modified ${new Date(Number(time)).toISOString()}): its partitions cannot read the records they were planned with. Run the batch again once the input no longer changes.`);
     }
 }
 
 ;// CONCATENATED MODULE: ./lib/src/store/s3-store.js
 
 
+/** The name of the error a response body ends with once its request's deadline passed (open-store.ts). */
+const REQUEST_DEADLINE_ERROR = 'RequestDeadlineError';
 const MAX_RESUMES = 5;
 function isNetworkError(error) {
     const { code, name } = error;
@@ -81961,7 +82043,8 @@ class S3Store {
                 return;
             }
             catch (error) {
-                if (resumes >= MAX_RESUMES)
+                // A body cut at its deadline is not read again: that would give it the time again.
+                if (resumes >= MAX_RESUMES || error.name === REQUEST_DEADLINE_ERROR)
                     throw this.#explain('read', this.uriOf(key), error);
             }
             finally {
@@ -82004,6 +82087,7 @@ class S3Store {
 
 
 
+
 const S3_TIMEOUTS = { connectionTimeoutMs: 5_000, socketTimeoutMs: 30_000, requestTimeoutMs: 300_000 };
 /** Reads S3 settings from the environment the way Lambda and the CLI both see them. */
 function s3SettingsFromEnv(env = process.env) {
@@ -82013,6 +82097,13 @@ function s3SettingsFromEnv(env = process.env) {
 function regionOf(settings, env = process.env) {
     return settings.region ?? s3SettingsFromEnv(env).region ?? 'us-east-1';
 }
+/**
+ * The longest one request of the CLI's own process may take, its response body included. The
+ * timeouts above let a body that trickles a byte at a time run for ever; inside a Lambda the
+ * function's Timeout ends that, but nothing does in the process that lists the input and reads
+ * the batch file. A page of a listing or a batch file takes seconds.
+ */
+const CLI_REQUEST_DEADLINE_MS = 300_000;
 function createS3Client(settings, options = {}) {
     const timeouts = options.timeouts ?? S3_TIMEOUTS;
     const http = new node_http_handler_dist_cjs.NodeHttpHandler({
@@ -82024,21 +82115,43 @@ function createS3Client(settings, options = {}) {
     });
     return new client_s3_dist_cjs/* S3Client */.YxF({
         region: regionOf(settings),
-        requestHandler: options.signal === undefined ? http : new CancellableHandler(http, options.signal),
+        requestHandler: options.signal === undefined && options.requestDeadlineMs === undefined ? http : new CancellableHandler(http, options.signal, options.requestDeadlineMs),
         ...(settings.endpoint === undefined ? {} : { endpoint: settings.endpoint, forcePathStyle: true }),
     });
 }
-/** Hands every request the run's abort signal, alongside any signal of its own. */
+/** Hands every request the run's abort signal, alongside any signal of its own, and ends it at its deadline. */
 class CancellableHandler {
     #inner;
     #signal;
-    constructor(inner, signal) {
+    #deadlineMs;
+    constructor(inner, signal, deadlineMs) {
         this.#inner = inner;
         this.#signal = signal;
+        this.#deadlineMs = deadlineMs;
     }
-    handle(...[request, options = {}]) {
-        const own = options.abortSignal;
-        return this.#inner.handle(request, { ...options, abortSignal: own === undefined ? this.#signal : AbortSignal.any([own, this.#signal]) });
+    async handle(...[request, options = {}]) {
+        const deadline = this.#deadlineMs === undefined ? undefined : new AbortController();
+        const message = `S3 did not send the whole response within ${(this.#deadlineMs ?? 0) / 1000} s, the limit for one request: the endpoint is stalled or too slow. Check the endpoint and the network, then run again.`;
+        const timer = deadline === undefined ? undefined : setTimeout(() => deadline.abort(message), this.#deadlineMs);
+        timer?.unref();
+        const signals = [options.abortSignal, this.#signal, deadline?.signal].filter((signal) => signal !== undefined);
+        const handled = await this.#inner.handle(request, { ...options, abortSignal: signals.length === 1 ? signals[0] : AbortSignal.any(signals) }).catch((error) => {
+            clearTimeout(timer);
+            throw error;
+        });
+        const body = handled.response.body;
+        if (deadline === undefined || !(body instanceof external_node_stream_.Readable)) {
+            clearTimeout(timer);
+            return handled;
+        }
+        // The deadline covers the body too: one that trickles ends with an error a reader does not resume.
+        const end = () => void body.destroy(Object.assign(new Error(message), { name: REQUEST_DEADLINE_ERROR }));
+        deadline.signal.addEventListener('abort', end, { once: true });
+        body.once('close', () => {
+            clearTimeout(timer);
+            deadline.signal.removeEventListener('abort', end);
+        });
+        return handled;
     }
     updateHttpClientConfig(...args) {
         this.#inner.updateHttpClientConfig(...args);
@@ -82093,6 +82206,7 @@ function locationParameters(input, output) {
 
 
 
+
 /**
  * The bundle cache. Bundles are immutable directories named by the hash of their files
  * (`bundles/<sha256>/`); an index entry per handler and build settings (`index/<key>.json`) names
@@ -82117,7 +82231,26 @@ function bundleCacheRoot(projectDir, env = process.env) {
         if (external_node_path_.dirname(dir) === dir)
             break;
     }
-    return external_node_path_.join((0,external_node_os_.tmpdir)(), `sfn-fanout-cache-${process.getuid?.() ?? 'user'}`);
+    return privateDirectory(external_node_path_.join((0,external_node_os_.tmpdir)(), `sfn-fanout-cache-${process.getuid?.() ?? 'user'}`));
+}
+/**
+ * A cache directory in the shared temporary directory, made ours: created readable by its owner
+ * only, and refused when it is a link, another user's, or writable by others, since whoever can
+ * write a bundle there chooses the code a run executes.
+ */
+function privateDirectory(dir) {
+    try {
+        (0,external_node_fs_.mkdirSync)(dir, { recursive: true, mode: 0o700 });
+    }
+    catch {
+        // A dangling link or a file in its place: refused below.
+    }
+    const stat = (0,external_node_fs_.lstatSync)(dir);
+    const uid = process.getuid?.();
+    if (!stat.isDirectory() || (uid !== undefined && stat.uid !== uid) || (stat.mode & 0o022) !== 0) {
+        throw new errors_InputError(`The bundle cache ${dir} is ${stat.isDirectory() ? `owned by uid ${stat.uid} with mode ${(stat.mode & 0o777).toString(8)}` : 'not a directory'}: another user could choose the code a run executes. Remove it, or set SFN_FANOUT_CACHE_DIR to a directory of your own.`);
+    }
+    return dir;
 }
 /** The hash of a bundle: of each file's path and content, in path order. */
 function filesHash(files) {
@@ -83517,8 +83650,6 @@ function substitute(value, substitutions, machineId) {
     return value;
 }
 
-;// CONCATENATED MODULE: external "node:worker_threads"
-const external_node_worker_threads_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:worker_threads");
 ;// CONCATENATED MODULE: ./lib/src/secrets.js
 
 
@@ -83526,22 +83657,64 @@ const external_node_worker_threads_namespaceObject = __WEBPACK_EXTERNAL_createRe
 const REDACTED = '***';
 /** Shorter values are flags and numbers, not secrets; masking them would garble every report. */
 const MIN_SECRET_LENGTH = 4;
-const SECRET_NAME = /secret|password|passwd|token|credential|private|api[-_]?key|access[-_]?key/i;
+/** Parts of a name that make it a secret's wherever they stand: `GITHUB_TOKEN`, `DbPassword`, `SlackWebhookUrl`. */
+const SECRET_WORDS = /secret|password|passwd|passphrase|token|credential|private|webhook|api[-_]?key|access[-_]?key/i;
+/** Whole words that make a name a secret's: `DB_PASS`, `NPM_AUTH`, `SENTRY_DSN`, `HMAC_SALT`. */
+const SECRET_PARTS = new Set(['PASS', 'AUTH', 'AUTHORIZATION', 'DSN', 'SALT', 'COOKIE']);
+/**
+ * Whether a variable or parameter name says it holds a secret. Names are split into words at `_`,
+ * `-`, `.` and camelCase humps. `KEY` counts as the last word only (`STRIPE_KEY`, `SigningKey`, not
+ * `KEY_PREFIX`), and `PWD` only after another word (`MYSQL_PWD`, not the shell's `PWD`).
+ */
 function isSecretName(name) {
-    return SECRET_NAME.test(name);
+    if (SECRET_WORDS.test(name))
+        return true;
+    const words = name
+        .replace(/([a-z0-9])([A-Z])/g, '$1_$2')
+        .toUpperCase()
+        .split(/[^A-Z0-9]+/)
+        .filter(Boolean);
+    const last = words.at(-1);
+    return words.some((word) => SECRET_PARTS.has(word)) || last === 'KEY' || last === 'KEYS' || (last === 'PWD' && words.length > 1);
 }
 /** Variables that hold credentials whatever they are called elsewhere. */
 const SECRET_VARIABLES = ['AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY', 'AWS_SESSION_TOKEN', 'AWS_SECURITY_TOKEN', 'GITHUB_TOKEN', 'GH_TOKEN', 'ACTIONS_RUNTIME_TOKEN', 'ACTIONS_ID_TOKEN_REQUEST_TOKEN'];
 /**
  * Tokens recognisable by their shape, registered or not: GitHub's (`ghp_`, `gho_`, `ghu_`, `ghs_`,
  * `ghr_`, `github_pat_`) and AWS access key ids. A `\` may stand before each `_`: Markdown escaping.
+ * No word boundary before them: `Bearerghp_…` or `tok_github_pat_…` hold one too.
  */
-const TOKEN_SHAPES = [/\bgh[pousr]\\?_[A-Za-z0-9]{20,}/, /\bgithub\\?_pat\\?_(?:[A-Za-z0-9]|\\?_){20,}/, /\b(?:AKIA|ASIA)[A-Z0-9]{16}\b/];
+const TOKEN_SHAPES = [/gh[pousr]\\?_[A-Za-z0-9]{20,}/, /github\\?_pat\\?_(?:[A-Za-z0-9]|\\?_){20,}/, /(?:AKIA|ASIA)[A-Z0-9]{16}\b/];
+/**
+ * The passwords of URLs with user information in a text (`postgres://app:pw@db/x`), as written and
+ * decoded: `p%40ss` and `p@ss` are both the secret.
+ */
+function urlPasswords(text) {
+    const passwords = [];
+    // Up to the last `@` before the host, as URL parsers read it: a password may hold a raw `@` or `:`.
+    for (const [, userinfo] of text.matchAll(/[A-Za-z][A-Za-z0-9+.-]*:\/\/([^\s/?#]*)@/g)) {
+        const colon = userinfo.indexOf(':');
+        if (colon === -1 || colon === userinfo.length - 1)
+            continue;
+        const password = userinfo.slice(colon + 1);
+        passwords.push(password, decodedOrSelf(password));
+    }
+    return passwords;
+}
+function decodedOrSelf(text) {
+    try {
+        return decodeURIComponent(text);
+    }
+    catch {
+        return text;
+    }
+}
 /**
  * Takes known secret values, and anything shaped like a token, out of text. Every text sfn-fanout
  * writes (summary, JSON report, batch and rejected files, console, action outputs) passes through
  * one of these at the point it is written. A value is also found in the forms our own escaping
- * gives it (Markdown, HTML, JSON), so redacting a rendered text is as safe as redacting its parts.
+ * gives it (Markdown, HTML, JSON) and URL-encoded (a key with a `/` in a query string), so
+ * redacting a rendered text is as safe as redacting its parts.
  */
 class Redactor {
     #values = new Set();
@@ -83580,41 +83753,81 @@ class Redactor {
     }
     #compile() {
         const json = (text) => JSON.stringify(text).slice(1, -1);
-        const forms = new Set([...this.#values].flatMap((value) => [value, markdown_escapeMarkdown(value), escapeHtml(value), json(value), json(json(value))]));
+        const forms = new Set([...this.#values].flatMap((value) => [value, markdown_escapeMarkdown(value), escapeHtml(value), json(value), json(json(value)), encodeURIComponent(value)]));
         // Longest first, so a secret that contains another is taken whole.
         const literals = [...forms].sort((a, b) => b.length - a.length).map((form) => form.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'));
         return new RegExp([...literals, ...TOKEN_SHAPES.map((shape) => shape.source)].join('|'), 'g');
     }
 }
-/** The secret values in an environment: credentials and tokens, and any variable named like a secret. */
+/**
+ * The secret values in an environment: credentials and tokens, any variable named like a secret,
+ * and the password of any URL with user information in any variable (`DATABASE_URL`, a proxy).
+ */
 function environmentSecrets(env) {
-    return Object.entries(env)
-        .filter(([name, value]) => value !== undefined && (SECRET_VARIABLES.includes(name) || SECRET_NAME.test(name)))
-        .map(([, value]) => value);
+    return Object.entries(env).flatMap(([name, value]) => {
+        if (value === undefined)
+            return [];
+        return SECRET_VARIABLES.includes(name) || isSecretName(name) ? [value, ...urlPasswords(value)] : urlPasswords(value);
+    });
 }
 /**
  * Values of a run that may be secret, for the runner to mask in every log line: template
- * parameters and tags with secret-sounding names, a password in an S3 endpoint URL, and
- * variables passed to the local Lambdas (pass-env) with secret-sounding names.
+ * parameters and tags with secret-sounding names, the values the settings know to be secret
+ * (NoEcho parameters, an S3 endpoint's password as written and decoded), variables passed to the
+ * local Lambdas (pass-env) with secret-sounding names, and the password of any URL in these.
  */
 function possibleSecrets(settings, env = process.env) {
-    const named = [...Object.entries(settings.parameters), ...Object.entries(settings.aws?.tags ?? {}), ...settings.passEnv.map((name) => [name, env[name] ?? ''])]
-        .filter(([name, value]) => isSecretName(name) && value !== '')
-        .map(([, value]) => value);
-    const endpointPassword = settings.s3.endpoint === undefined ? '' : decodeURIComponent(new URL(settings.s3.endpoint).password);
-    return endpointPassword === '' ? named : [...named, endpointPassword];
+    const values = [...Object.entries(settings.parameters), ...Object.entries(settings.aws?.tags ?? {}), ...settings.passEnv.map((name) => [name, env[name] ?? ''])];
+    const named = values.filter(([name, value]) => isSecretName(name) && value !== '').map(([, value]) => value);
+    return [...named, ...values.flatMap(([, value]) => urlPasswords(value)), ...(settings.secretValues ?? [])];
 }
 /** Every secret a run's process knows: its environment's and the run's own. */
 function runSecrets(settings, env = process.env) {
     return new Redactor([...environmentSecrets(env), ...possibleSecrets(settings, env)]);
 }
 /**
+ * This process's environment as it started, which its threads share whatever `env` they were
+ * given: on Linux, /proc/self/environ (which a handler can read too); elsewhere, nothing.
+ */
+function processEnvironment() {
+    let text;
+    try {
+        text = (0,external_node_fs_.readFileSync)('/proc/self/environ', 'latin1');
+    }
+    catch {
+        return {};
+    }
+    return Object.fromEntries(text
+        .split('\0')
+        .filter((entry) => entry.includes('='))
+        .map((entry) => [entry.slice(0, entry.indexOf('=')), Buffer.from(entry.slice(entry.indexOf('=') + 1), 'latin1').toString('utf8')]));
+}
+/** What a Lambda process finds by itself: its own environment's secrets and, in a local thread, those of the process it runs in. */
+function secretsFoundBy(env) {
+    return [...environmentSecrets(env), ...environmentSecrets(processEnvironment())];
+}
+/**
+ * Of the secrets a local engine knows, those a Lambda thread with environment `env` cannot find by
+ * itself: the run's own (a NoEcho parameter, an endpoint's password). Only these are handed to the
+ * thread, in a message it takes before any handler code loads; a runner's credentials and tokens
+ * never are, the thread finds them where a handler could too.
+ */
+function secretsToHandOver(known, env) {
+    const found = new Set(secretsFoundBy(env));
+    return known.filter((value) => !found.has(value));
+}
+let lambdaRedactor;
+/**
  * The secrets a Lambda handler process knows: its own environment's (in AWS, the role's
- * credentials) and, in a local engine's thread, the list the engine handed over.
+ * credentials), in a local engine's thread also the whole process's, and those handed over
+ * (`acceptHandedOverSecrets`). One per process or thread, shared by its three functions.
  */
 function lambdaSecrets(env = process.env) {
-    const handedOver = workerData?.secrets;
-    return new Redactor([...environmentSecrets(env), ...(Array.isArray(handedOver) ? handedOver.filter((value) => typeof value === 'string') : [])]);
+    return (lambdaRedactor ??= new Redactor(secretsFoundBy(env)));
+}
+/** Takes the secrets a local engine hands its thread (see `secretsToHandOver`). */
+function acceptHandedOverSecrets(values) {
+    lambdaSecrets().add(Array.isArray(values) ? values.filter((value) => typeof value === 'string') : []);
 }
 
 ;// CONCATENATED MODULE: ./lib/src/local/template-parameters.js
@@ -83645,20 +83858,31 @@ async function checkTemplateParameters(templatePath, values) {
         if (spec === undefined) {
             throw new errors_InputError(`parameters: ${name} is not a parameter of ${templatePath} (it has ${Object.keys(declared).join(', ') || 'none'}).`);
         }
-        const problem = parameterProblem(spec, value);
+        const problem = parameterProblem(spec, value, WHOLE_NUMBERS.test(name));
         // A NoEcho or secret-sounding parameter's value stays out of the message, as CloudFormation keeps it out of its output.
-        const shown = spec.NoEcho === true || spec.NoEcho === 'true' || isSecretName(name) ? '(value hidden)' : `"${value}"`;
+        const shown = isNoEcho(spec.NoEcho) || isSecretName(name) ? '(value hidden)' : `"${value}"`;
         if (problem !== undefined)
             throw new errors_InputError(`parameters: ${name} ${shown} ${problem} (${templatePath}).`);
     }
 }
-function parameterProblem(spec, value) {
+/** A parameter's NoEcho, as CloudFormation reads it: true, or the string "true" in any case. */
+function isNoEcho(noEcho) {
+    return noEcho === true || (typeof noEcho === 'string' && noEcho.toLowerCase() === 'true');
+}
+/**
+ * Number parameters that become Lambda's Timeout and MemorySize, a Map's MaxConcurrency or its
+ * batch size: CloudFormation takes 5.5 for a Number, but these take only whole numbers.
+ */
+const WHOLE_NUMBERS = /(?:Timeout|MemorySize|^MaxConcurrency|^ItemsPerBatch)$/;
+function parameterProblem(spec, value, whole) {
     const type = spec.Type ?? 'String';
     const items = type === 'CommaDelimitedList' || type === 'List<Number>' ? value.split(',').map((item) => item.trim()) : [value];
     const numeric = type === 'Number' || type === 'List<Number>';
     for (const item of items) {
         if (numeric && !/^-?\d+(\.\d+)?$/.test(item))
             return `must be a number`;
+        if (numeric && whole && !/^-?\d+$/.test(item))
+            return `must be a whole number`;
         if (spec.AllowedValues !== undefined && !spec.AllowedValues.map(String).includes(item))
             return `must be one of ${spec.AllowedValues.join(', ')}`;
         if (numeric && spec.MinValue !== undefined && Number(item) < Number(spec.MinValue))
@@ -83838,17 +84062,52 @@ class attempt_output_AttemptOutput {
     ref;
     #store;
     #staged = [];
+    /** Every write started and not yet settled, from the moment it starts: a handler need not await one. */
+    #pending = new Set();
+    /** The last write of each name, so a name written again ends as its last write, whichever finishes first. */
+    #lastWrite = new Map();
+    #failure;
+    #closed = false;
     constructor(store, ref) {
         this.#store = store;
         this.ref = ref;
     }
     /** Stages an output; returns the URI it will have once committed. Writing a name again replaces it. */
-    async writeOutput(name, body) {
-        const safe = outputName(name);
-        await this.#store.write(attempt_output_stagedOutputKey(this.ref, safe), body);
+    writeOutput(name, body) {
+        if (this.#closed) {
+            return Promise.reject(new Error(`Output "${name}" was written after partition ${partitionLabel(this.ref.partition)} had returned its result: it would never be committed. Write every output before processPartition or finish returns (await each writeOutput, or return its promise).`));
+        }
+        let safe;
+        try {
+            safe = outputName(name);
+        }
+        catch (error) {
+            return Promise.reject(error);
+        }
         if (!this.#staged.includes(safe))
             this.#staged.push(safe);
-        return this.#store.uriOf(partitionOutputKey(this.ref.partition, safe));
+        const previous = this.#lastWrite.get(safe) ?? Promise.resolve();
+        const write = previous.then(() => this.#store.write(attempt_output_stagedOutputKey(this.ref, safe), body), () => this.#store.write(attempt_output_stagedOutputKey(this.ref, safe), body));
+        this.#lastWrite.set(safe, write);
+        // Tracked with a handler of its own, so a write the handler never awaits is neither lost nor an unhandled rejection.
+        const tracked = write.then(() => void this.#pending.delete(tracked), (error) => {
+            this.#pending.delete(tracked);
+            this.#failure ??= error;
+        });
+        this.#pending.add(tracked);
+        return write.then(() => this.#store.uriOf(partitionOutputKey(this.ref.partition, safe)));
+    }
+    /**
+     * Waits for every write started so far, also those the handler did not await (and any they
+     * start meanwhile), then refuses new ones; fails if any write failed. The partition's outcome,
+     * which lists what the reducer commits, is built only after this.
+     */
+    async settled() {
+        while (this.#pending.size > 0)
+            await Promise.all(this.#pending);
+        this.#closed = true;
+        if (this.#failure !== undefined)
+            throw this.#failure;
     }
     /** Stages the attempt's rejected records, one JSON document a line. */
     async writeRejected(lines) {
@@ -89677,7 +89936,14 @@ function lambdaEnvironment(fn, settings) {
     };
 }
 
+;// CONCATENATED MODULE: external "node:worker_threads"
+const external_node_worker_threads_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:worker_threads");
+// EXTERNAL MODULE: ./lib/src/local/process-tree.js
+var process_tree = __nccwpck_require__(4924);
 ;// CONCATENATED MODULE: ./lib/src/local/lambda-pool.js
+
+
+
 
 
 
@@ -89698,21 +89964,68 @@ function timeLimit(fn, taskTimeoutSeconds) {
     }
     return { seconds: fn.timeoutSeconds, errorType: 'Sandbox.Timedout', message: `Task timed out after ${fn.timeoutSeconds.toFixed(2)} seconds` };
 }
+/** Longest piece of output without a new line kept back waiting for one. */
+const MAX_LINE = 64 * 1024;
 /** A worker thread standing in for one Lambda execution environment of one function. */
 class Environment {
     thread;
-    functionId;
+    fn;
     current;
+    /** The invocation its output is labelled with: the current one, or the last. */
+    last;
     timer;
     /** Set once the thread has loaded its code: Lambda's init phase, which a function's Timeout does not count. */
     ready = false;
     /** Set while its thread is being terminated: nothing more is started or reported for it. */
     stopping = false;
+    /** Processes its handlers started that have not exited: they end with the environment, as in Lambda. */
+    children = new Set();
     constructor(fn, options) {
-        this.functionId = fn.logicalId;
-        // Only what the function's Lambda would see: never the runner's own environment.
-        this.thread = new external_node_worker_threads_namespaceObject.Worker(THREAD_URL, { env: options.environment(fn), workerData: { secrets: [...(options.secrets ?? [])] } });
+        this.fn = fn;
+        const env = options.environment(fn);
+        // Only what the function's Lambda would see: never the runner's own environment. Its console is
+        // the pool's to forward, redacted, like Lambda's logs.
+        this.thread = new external_node_worker_threads_namespaceObject.Worker(THREAD_URL, { env, stdout: true, stderr: true });
+        // Before any invocation, so before any handler code loads: no handler can see this message.
+        const handOver = secretsToHandOver(options.secrets ?? [], env);
+        if (handOver.length > 0)
+            this.thread.postMessage({ secrets: handOver });
+        for (const stream of [this.thread.stdout, this.thread.stderr])
+            this.#forward(stream, options.onOutput);
     }
+    /** Hands the thread's output on in whole lines, each labelled with the invocation that was running. */
+    #forward(stream, onOutput) {
+        let pending = '';
+        const emit = (lines) => {
+            if (lines.length > 0)
+                onOutput({ fn: this.fn, event: this.last?.event, requestId: this.last?.id, lines });
+        };
+        stream.setEncoding('utf8');
+        stream.on('data', (chunk) => {
+            const lines = (pending + chunk).split('\n');
+            pending = lines.pop();
+            while (pending.length > MAX_LINE) {
+                lines.push(pending.slice(0, MAX_LINE));
+                pending = pending.slice(MAX_LINE);
+            }
+            emit(lines);
+        });
+        stream.on('end', () => emit(pending === '' ? [] : [pending]));
+    }
+    /** Ends the thread, then the processes its handlers started and all below them. */
+    async terminate() {
+        await this.thread.terminate();
+        (0,process_tree/* killProcessTrees */.X)(this.children);
+        this.children.clear();
+    }
+}
+/** Labels a Lambda's output lines as a log line names its function and request: `[WorkerFunction part-00003] …`. */
+function lambdaLogWriter(log) {
+    return ({ fn, event, requestId, lines }) => {
+        const item = event?.item;
+        const label = typeof item?.id === 'number' ? `part-${outcome_partitionLabel({ id: item.id, split: item.split })}` : `request ${requestId ?? '-'}`;
+        log(lines.map((line) => `[${fn.logicalId} ${label}] ${line}`).join('\n'));
+    };
 }
 /**
  * Runs Lambda handlers in worker threads, so partitions really run in parallel on all cores.
@@ -89753,7 +90066,7 @@ class LambdaPool {
         this.#busy.clear();
         for (const environment of all)
             clearTimeout(environment.timer);
-        await Promise.all(all.map((environment) => environment.thread.terminate()));
+        await Promise.all(all.map((environment) => environment.terminate()));
         for (const environment of all)
             environment.current?.reject(new LambdaFunctionError('Runtime.ExitError', 'The run was stopped.'));
     }
@@ -89768,7 +90081,7 @@ class LambdaPool {
         }
     }
     #takeIdle(fn) {
-        const index = this.#idle.findIndex((environment) => environment.functionId === fn.logicalId);
+        const index = this.#idle.findIndex((environment) => environment.fn.logicalId === fn.logicalId);
         return index === -1 ? undefined : this.#idle.splice(index, 1)[0];
     }
     /** A new environment within the pool's size, retiring an idle one of another function if need be, as Lambda reclaims idle environments. */
@@ -89778,21 +90091,33 @@ class LambdaPool {
             if (spare === undefined)
                 return undefined;
             spare.thread.removeAllListeners();
-            void spare.thread.terminate();
+            this.#track(spare);
+            void spare.terminate();
         }
         const environment = new Environment(fn, this.#options);
+        this.#track(environment);
         environment.thread.on('message', (reply) => {
             if ('ready' in reply)
                 this.#ready(environment);
-            else
+            else if ('id' in reply)
                 this.#finish(environment, reply);
         });
         environment.thread.on('error', (error) => void this.#crash(environment, 'Runtime.ExitError', `The environment crashed: ${error.message}`));
         environment.thread.on('exit', (code) => void this.#crash(environment, 'Runtime.ExitError', `The environment exited with code ${code} before the handler returned.`));
         return environment;
     }
+    /** Keeps count of the processes an environment's handlers start, also while it is being stopped. */
+    #track(environment) {
+        environment.thread.on('message', (notice) => {
+            if ('spawned' in notice)
+                environment.children.add(notice.spawned);
+            if ('exited' in notice)
+                environment.children.delete(notice.exited);
+        });
+    }
     #start(environment, invocation) {
         environment.current = invocation;
+        environment.last = invocation;
         this.#busy.add(environment);
         const { fn } = invocation;
         this.#armTimeout(environment, invocation.limit.seconds * 1000 + (environment.ready ? 0 : INIT_LIMIT_MS));
@@ -89840,7 +90165,8 @@ class LambdaPool {
         const invocation = environment.current;
         environment.current = undefined;
         environment.thread.removeAllListeners();
-        await environment.thread.terminate();
+        this.#track(environment);
+        await environment.terminate();
         this.#busy.delete(environment);
         invocation?.reject(new LambdaFunctionError(errorType, message));
         if (!this.#closed)
@@ -90241,6 +90567,7 @@ function installPayloadLimit() {
 
 
 
+
 /**
  * Executes the template's state machine with a real Amazon States Language interpreter, running
  * each Task's Lambda handler in a pool of worker threads. The report comes from the batch file
@@ -90264,7 +90591,7 @@ async function runLocal(options) {
     // The same bundle the AWS engine zips: a local run exercises the code Lambda will run.
     const bundle = options.bundle ?? (await bundleHandler(options.handler));
     const redactor = options.redactor ?? new Redactor();
-    const s3Client = lazyS3Client(options.s3 ?? {}, { signal });
+    const s3Client = lazyS3Client(options.s3 ?? {}, { signal, requestDeadlineMs: CLI_REQUEST_DEADLINE_MS });
     const region = regionOf(options.s3 ?? {});
     // Like a Lambda's role, credentials go to the functions only when the run reads or writes S3.
     const usesS3 = inputLocation.kind === 's3' || outputLocation.kind === 's3';
@@ -90290,6 +90617,7 @@ async function runLocal(options) {
             path: process.env.PATH,
         }),
         secrets: redactor.values,
+        onOutput: lambdaLogWriter(options.lambdaLog ?? ((lines) => void process.stderr.write(`${consoleText(redactor.redact(lines))}\n`))),
     });
     const invoke = options.wrapInvoke?.(pool.invoke.bind(pool)) ?? pool.invoke.bind(pool);
     const progress = { total: undefined, succeeded: 0, failed: 0, records: 0 };
@@ -90514,9 +90842,9 @@ const CHECK = { logicalId: 'HandlerCheck', module: CHECK_HANDLER_MODULE, exportN
  * exports: a module that throws on load, or exports nothing usable, fails before any planning.
  * A thread, not this process, so whatever the module starts (timers, sockets) ends with it.
  */
-async function checkHandlerLoads(bundle) {
-    // Only the handler's path: its top level never sees the runner's environment (tokens, credentials).
-    const pool = new LambdaPool({ size: 1, environment: () => ({ SFN_FANOUT_HANDLER: bundle.file }) });
+async function checkHandlerLoads(bundle, log) {
+    // Only the handler's path: its top level never sees the runner's environment (tokens, credentials). What it prints goes where the run's Lambdas' output goes.
+    const pool = new LambdaPool({ size: 1, environment: () => ({ SFN_FANOUT_HANDLER: bundle.file }), onOutput: lambdaLogWriter(log) });
     try {
         return (await pool.invoke(CHECK, null));
     }
@@ -90573,7 +90901,7 @@ async function prepareRun(settings, log, now = Date.now) {
     const problem = nativeAddonProblem(bundle.nativeAddons, architecture);
     if (problem !== undefined)
         log(`Warning: this run goes on, on this machine, but engine aws would refuse it. ${problem}`);
-    await checkHandlerLoads(bundle);
+    await checkHandlerLoads(bundle, log);
     const concurrency = localConcurrency(settings.concurrency, (0,external_node_os_.availableParallelism)(), Number(settings.parameters.MaxConcurrency ?? 0));
     if (concurrency.note !== undefined)
         log(concurrency.note);
@@ -90597,8 +90925,6 @@ function localConcurrency(requested, cores, maxConcurrency) {
     return notes.length === 0 ? { size } : { size, note: notes.join(' ') };
 }
 
-// EXTERNAL MODULE: external "node:stream"
-var external_node_stream_ = __nccwpck_require__(7075);
 ;// CONCATENATED MODULE: ./lib/src/records/segment-lines.js
 
 
@@ -90761,6 +91087,8 @@ async function run_partition_runPartition(run) {
         }
         result = finish === undefined ? state : await finish.call(handler.handler, state, context);
     }
+    // Writes the handler started and never awaited belong to this attempt too: the outcome lists them only once they are in place.
+    await output.settled();
     const records = handed + unparsed;
     const samples = rejections.slice(0, MAX_REJECTED_SAMPLES).map(({ key, offset, message }) => ({ key, offset, message }));
     if (exceeds(rejections.length, records, run.maxRejected)) {
@@ -90794,7 +91122,7 @@ async function decoderFor(format, source, segment) {
         return ndjsonDecoder();
     const header = await firstLine(source, segment.key, segment.identity);
     // An object that is only a header (or empty) has no records.
-    return header === undefined ? undefined : csvDecoder(parseCsvLine(lineText(header)));
+    return header === undefined ? undefined : csvDecoder(csvHeader(header, source.uriOf(segment.key)));
 }
 /**
  * The records a processPartition handler iterates, counted as they are handed over. After the
@@ -90994,7 +91322,9 @@ async function planJob(job, deps, pacing) {
     const { sizing, adapted } = adaptSizing(job.sizing, total, job.maxPartitions, pacing?.throughput, pacing?.workerTimeoutSeconds ?? 0);
     const plan = planPartitions(await withUncompressedSizes(source, listing), { sizing, maxPartitions: job.maxPartitions });
     if (plan.partitions.length === 0 && !job.allowEmpty) {
-        throw new errors_InputError(`input ${job.input} is empty: ${plan.objects === 0 ? 'there is no object under it' : `its ${plan.objects} objects are all empty`}. Check the path (a date in the prefix?), or set allow-empty to true when an empty batch is expected.`);
+        // `s3://b/x/data` names the folder data/, never an object called data: say so where it can mislead.
+        const asFolder = /^s3:\/\//i.test(job.input) && !job.input.endsWith('/') ? ` (read as the folder ${job.input}/: an S3 key is read as one object only when its name ends in a data file extension such as .jsonl, .csv or .gz)` : '';
+        throw new errors_InputError(`input ${job.input} is empty: ${plan.objects === 0 ? `there is no object under it${asFolder}` : `its ${plan.objects} objects are all empty`}. Check the path (a date in the prefix?), or set allow-empty to true when an empty batch is expected.`);
     }
     return adapted === undefined ? plan : { ...plan, adapted };
 }
@@ -91288,7 +91618,7 @@ async function runOnAws(settings, hooks, log) {
     const clients = hooks.awsClients ?? {
         cfn: new dist_cjs/* CloudFormationClient */.m1N({ region: aws.region }),
         sfn: new client_sfn_dist_cjs/* SFNClient */.ZIB({ region: aws.region }),
-        s3: lazyS3Client({ region: aws.region })(),
+        s3: lazyS3Client({ region: aws.region }, { requestDeadlineMs: CLI_REQUEST_DEADLINE_MS })(),
         sts: new client_sts_dist_cjs/* STSClient */.iM({ region: aws.region }),
         lambda: new client_lambda_dist_cjs/* LambdaClient */.Nox({ region: aws.region }),
     };
@@ -91309,7 +91639,7 @@ async function runOnAws(settings, hooks, log) {
 async function runOnLocalEngine(settings, hooks, log, warn) {
     const startedAt = Date.now();
     // The local engine's S3 requests end when the run is cancelled.
-    const s3 = lazyS3Client(settings.s3, { signal: hooks.signal });
+    const s3 = lazyS3Client(settings.s3, { signal: hooks.signal, requestDeadlineMs: CLI_REQUEST_DEADLINE_MS });
     let prepared;
     let shared;
     const job = settings.resume === undefined ? settings.job : { ...settings.job, resume: settings.resume };
@@ -91335,6 +91665,7 @@ async function runOnLocalEngine(settings, hooks, log, warn) {
         s3: settings.s3,
         environment: passedEnvironment(settings.passEnv, warn),
         redactor: hooks.redactor ?? runSecrets(settings),
+        lambdaLog: log,
         ...(hooks.onProgress === undefined ? {} : { onProgress: hooks.onProgress }),
         ...(hooks.signal === undefined ? {} : { signal: hooks.signal }),
     });
@@ -91417,6 +91748,8 @@ function stepFromEnv(env = process.env) {
 
 
 
+
+
 const SETTING_NAMES = [
     'engine',
     'map-mode',
@@ -91477,10 +91810,7 @@ function parseRunSettings(read) {
         }
         parameters.ToleratedFailurePercentage = tolerated;
     }
-    const endpoint = value('s3-endpoint');
-    if (endpoint !== undefined && !/^https?:\/\/[^\s/]+/.test(endpoint)) {
-        throw new errors_InputError(`s3-endpoint "${endpoint}" is not a URL: give one like http://127.0.0.1:4568.`);
-    }
+    const endpoint = parseEndpoint(value('s3-endpoint'));
     const summary = value('summary');
     const report = value('report');
     checkLocalPaths({ input: job.input, output: job.output, summary, report });
@@ -91496,7 +91826,7 @@ function parseRunSettings(read) {
     return {
         engine,
         mapMode,
-        ...(engine === 'aws' ? { aws: parseAwsSettings(value, endpoint, template) } : {}),
+        ...(engine === 'aws' ? { aws: parseAwsSettings(value, endpoint?.url, template) } : {}),
         job,
         handler,
         ...(resume === undefined ? {} : { resume }),
@@ -91504,10 +91834,54 @@ function parseRunSettings(read) {
         parameters,
         concurrency: wholeNumber(value('concurrency'), 'concurrency', 1, 1024) ?? (0,external_node_os_.availableParallelism)(),
         passEnv,
-        s3: { endpoint, region: value('region') },
+        s3: { endpoint: endpoint?.url, region: value('region') },
         ...(summary === undefined ? {} : { summary }),
         ...(report === undefined ? {} : { report }),
+        secretValues: [...(endpoint?.password ?? []), ...noEchoValues(template ?? defaultTemplatePath(), parameters)],
     };
+}
+/**
+ * An S3-compatible endpoint, checked once: its URL without user information (the SDK signs its
+ * requests with the credentials and ignores a URL's user and password, so nothing needs them),
+ * and the password, as written and decoded, to redact. No message shows the user information.
+ */
+function parseEndpoint(text) {
+    if (text === undefined)
+        return undefined;
+    const userinfo = /^[A-Za-z][A-Za-z0-9+.-]*:\/\/([^/?#]*)@/.exec(text)?.[1];
+    const password = userinfo === undefined || !userinfo.includes(':') ? '' : userinfo.slice(userinfo.indexOf(':') + 1);
+    // Whatever stands before an `@` ahead of the host is user information, with a scheme or without.
+    const shown = text.replace(/^([A-Za-z][A-Za-z0-9+.-]*:\/\/)?[^/?#\s]*@/, '$1***@');
+    let url;
+    let decoded;
+    try {
+        url = new URL(text);
+        decoded = decodeURIComponent(password);
+    }
+    catch {
+        throw new errors_InputError(`s3-endpoint "${shown}" is not a URL: give one like http://127.0.0.1:4568${password === '' ? '' : ' (write a /, @, : or % in the password as %2F, %40, %3A or %25)'}.`);
+    }
+    if (!/^https?:\/\/[^\s/]+/.test(text) || (url.protocol !== 'http:' && url.protocol !== 'https:')) {
+        const problem = /^[A-Za-z][A-Za-z0-9+.-]*:\/\//.test(text) ? 'is not an http or https URL' : 'is not a URL';
+        throw new errors_InputError(`s3-endpoint "${shown}" ${problem}: give one like http://127.0.0.1:4568.`);
+    }
+    url.username = '';
+    url.password = '';
+    return { url: url.href.replace(/\/$/, text.endsWith('/') ? '/' : ''), password: password === '' ? [] : [password, decoded] };
+}
+/** The values given to parameters the template declares NoEcho: CloudFormation's own mark of a secret. */
+function noEchoValues(templatePath, parameters) {
+    let declared;
+    try {
+        declared = parseTemplateText((0,external_node_fs_.readFileSync)(templatePath, 'utf8'))?.Parameters ?? {};
+    }
+    catch {
+        // An unreadable template is refused before any work, by the parameter check.
+        return [];
+    }
+    return Object.entries(parameters)
+        .filter(([name, value]) => value !== '' && isNoEcho(declared[name]?.NoEcho))
+        .map(([, value]) => value);
 }
 function parseAwsSettings(value, endpoint, template) {
     if (endpoint !== undefined)
@@ -91575,6 +91949,21 @@ function checkLocalPaths(paths) {
         if (file !== undefined && (0,external_node_fs_.statSync)(file, { throwIfNoEntry: false })?.isDirectory() === true) {
             throw new errors_InputError(`${name}: ${file} is a directory: give a file name, like ${external_node_path_.join(file, `${name === 'summary' ? 'summary.md' : 'report.json'}`)}.`);
         }
+    }
+    for (const [name, target] of [['output', output?.kind === 'dir' ? output.path : undefined], ['summary', paths.summary], ['report', paths.report]]) {
+        const blocking = target === undefined ? undefined : fileAbove(target);
+        if (blocking !== undefined)
+            throw new errors_InputError(`${name}: ${target} cannot be created: ${blocking} is a file, not a directory. Give a path under a directory.`);
+    }
+}
+/** The nearest existing folder above a path, when it is a file instead: nothing can be created under it. */
+function fileAbove(target) {
+    for (let dir = external_node_path_.dirname(external_node_path_.resolve(target));; dir = external_node_path_.dirname(dir)) {
+        const stat = (0,external_node_fs_.statSync)(dir, { throwIfNoEntry: false });
+        if (stat !== undefined)
+            return stat.isDirectory() ? undefined : dir;
+        if (external_node_path_.dirname(dir) === dir)
+            return undefined;
     }
 }
 /** A run id; for engine aws also previous-attempt or an execution ARN, which the engine turns into the run id. */
@@ -91867,7 +92256,7 @@ async function planCommand(read, say, signal) {
     // Planning writes nothing, so the output only needs to parse.
     const job = job_parseJob({ ...readJobRequest(read), output: read('output') ?? '.' }, { outputUnused: true });
     checkLocalPaths({ input: job.input, report: read('report') });
-    const plan = await abortable(planJob(job, { s3: lazyS3Client({ endpoint: read('s3-endpoint'), region: read('region') }, { signal }) }), signal);
+    const plan = await abortable(planJob(job, { s3: lazyS3Client({ endpoint: read('s3-endpoint'), region: read('region') }, { signal, requestDeadlineMs: CLI_REQUEST_DEADLINE_MS }) }), signal);
     say.out(`${renderPlan(plan, job.sizing)}\n`);
     const report = read('report');
     if (report !== undefined)
@@ -91881,6 +92270,89 @@ function cancelledExitCode(signal) {
 async function writeText(file, text) {
     await (0,promises_.mkdir)(external_node_path_.dirname(external_node_path_.resolve(file)), { recursive: true });
     await (0,promises_.writeFile)(file, text);
+}
+
+
+/***/ }),
+
+/***/ 4924:
+/***/ ((__unused_webpack___webpack_module__, __webpack_exports__, __nccwpck_require__) => {
+
+/* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
+/* harmony export */   X: () => (/* binding */ killProcessTrees),
+/* harmony export */   i: () => (/* binding */ processInfo)
+/* harmony export */ });
+/* harmony import */ var node_fs__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(3024);
+
+/**
+ * Kills processes and every process below them, at once (SIGKILL: Lambda destroys an environment
+ * the same way, with whatever it started). Descendants are found in /proc on Linux, before any is
+ * killed, so a child killed first cannot orphan its own children out of reach; elsewhere only the
+ * processes given are killed. A process that has already exited is skipped.
+ */
+function killProcessTrees(roots) {
+    const pids = withDescendants([...roots]);
+    for (const pid of pids) {
+        try {
+            process.kill(pid, 'SIGKILL');
+        }
+        catch {
+            // Exited meanwhile (ESRCH).
+        }
+    }
+}
+function withDescendants(roots) {
+    if (roots.length === 0)
+        return [];
+    const children = childrenByParent();
+    const found = new Set();
+    const visit = (pid) => {
+        if (found.has(pid))
+            return;
+        found.add(pid);
+        for (const child of children.get(pid) ?? [])
+            visit(child);
+    };
+    for (const root of roots)
+        visit(root);
+    return [...found];
+}
+/** Every process's children, from each /proc/<pid>/stat's parent pid; empty where there is no /proc. */
+function childrenByParent() {
+    const children = new Map();
+    let entries;
+    try {
+        entries = (0,node_fs__WEBPACK_IMPORTED_MODULE_0__.readdirSync)('/proc').filter((name) => /^\d+$/.test(name));
+    }
+    catch {
+        return children;
+    }
+    for (const name of entries) {
+        let stat;
+        try {
+            stat = (0,node_fs__WEBPACK_IMPORTED_MODULE_0__.readFileSync)(`/proc/${name}/stat`, 'utf8');
+        }
+        catch {
+            continue;
+        }
+        // `pid (comm) state ppid …`: comm may hold spaces and parentheses, so read after the last ')'.
+        const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+        children.set(ppid, [...(children.get(ppid) ?? []), Number(name)]);
+    }
+    return children;
+}
+/** A process's parent and its start time (clock ticks after boot), from /proc; undefined once it is gone or where there is no /proc. */
+function processInfo(pid) {
+    let stat;
+    try {
+        stat = (0,node_fs__WEBPACK_IMPORTED_MODULE_0__.readFileSync)(`/proc/${pid}/stat`, 'utf8');
+    }
+    catch {
+        return undefined;
+    }
+    // After `pid (comm) `: state is field 3, ppid field 4, starttime field 22.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return { parent: Number(fields[1]), startTime: fields[19] };
 }
 
 

@@ -14,7 +14,7 @@ import { runBatch } from './run-batch.ts';
 import { Redactor, environmentSecrets, possibleSecrets } from './secrets.ts';
 import { SETTING_NAMES, checkLocalPaths, parseRunSettings } from './settings.ts';
 import { planJob } from './steps/steps.ts';
-import { lazyS3Client } from './store/open-store.ts';
+import { CLI_REQUEST_DEADLINE_MS, lazyS3Client } from './store/open-store.ts';
 
 export const HELP = `sfn-fanout: fan a batch job out over many Lambdas with a Step Functions Map state.
 
@@ -238,7 +238,7 @@ async function planCommand(read: (name: string) => string | undefined, say: Cons
   // Planning writes nothing, so the output only needs to parse.
   const job = parseJob({ ...readJobRequest(read), output: read('output') ?? '.' }, { outputUnused: true });
   checkLocalPaths({ input: job.input, report: read('report') });
-  const plan = await abortable(planJob(job, { s3: lazyS3Client({ endpoint: read('s3-endpoint'), region: read('region') }, { signal }) }), signal);
+  const plan = await abortable(planJob(job, { s3: lazyS3Client({ endpoint: read('s3-endpoint'), region: read('region') }, { signal, requestDeadlineMs: CLI_REQUEST_DEADLINE_MS }) }), signal);
   say.out(`${renderPlan(plan, job.sizing)}\n`);
   const report = read('report');
   if (report !== undefined) await writeText(report, JSON.stringify(plan, null, 2));

@@ -47,7 +47,7 @@ export async function prepareRun(settings: RunSettings, log: (line: string) => v
   }
   const problem = nativeAddonProblem(bundle.nativeAddons, architecture);
   if (problem !== undefined) log(`Warning: this run goes on, on this machine, but engine aws would refuse it. ${problem}`);
-  await checkHandlerLoads(bundle);
+  await checkHandlerLoads(bundle, log);
   const concurrency = localConcurrency(settings.concurrency, availableParallelism(), Number(settings.parameters.MaxConcurrency ?? 0));
   if (concurrency.note !== undefined) log(concurrency.note);
   return { bundle, concurrency: concurrency.size };

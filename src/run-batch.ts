@@ -19,7 +19,7 @@ import { partitionShortfall } from './plan/partition-plan.ts';
 import { prepareRun } from './preflight.ts';
 import { runSecrets, type Redactor } from './secrets.ts';
 import { planJob } from './steps/steps.ts';
-import { lazyS3Client, openStore } from './store/open-store.ts';
+import { CLI_REQUEST_DEADLINE_MS, lazyS3Client, openStore } from './store/open-store.ts';
 import { parseLocation } from './location.ts';
 import { resumePoint } from './partition/resume.ts';
 
@@ -56,7 +56,7 @@ async function runOnAws(settings: RunSettings, hooks: RunHooks, log: (line: stri
   const clients = hooks.awsClients ?? {
     cfn: new CloudFormationClient({ region: aws.region }),
     sfn: new SFNClient({ region: aws.region }),
-    s3: lazyS3Client({ region: aws.region })(),
+    s3: lazyS3Client({ region: aws.region }, { requestDeadlineMs: CLI_REQUEST_DEADLINE_MS })(),
     sts: new STSClient({ region: aws.region }),
     lambda: new LambdaClient({ region: aws.region }),
   };
@@ -79,7 +79,7 @@ async function runOnAws(settings: RunSettings, hooks: RunHooks, log: (line: stri
 async function runOnLocalEngine(settings: RunSettings, hooks: RunHooks, log: (line: string) => void, warn: (line: string) => void): Promise<BatchReport> {
   const startedAt = Date.now();
   // The local engine's S3 requests end when the run is cancelled.
-  const s3 = lazyS3Client(settings.s3, { signal: hooks.signal });
+  const s3 = lazyS3Client(settings.s3, { signal: hooks.signal, requestDeadlineMs: CLI_REQUEST_DEADLINE_MS });
   let prepared: Awaited<ReturnType<typeof prepareRun>>;
   let shared: Awaited<ReturnType<typeof common>>;
   const job = settings.resume === undefined ? settings.job : { ...settings.job, resume: settings.resume };
@@ -103,6 +103,7 @@ async function runOnLocalEngine(settings: RunSettings, hooks: RunHooks, log: (li
     s3: settings.s3,
     environment: passedEnvironment(settings.passEnv, warn),
     redactor: hooks.redactor ?? runSecrets(settings),
+    lambdaLog: log,
     ...(hooks.onProgress === undefined ? {} : { onProgress: hooks.onProgress }),
     ...(hooks.signal === undefined ? {} : { signal: hooks.signal }),
   });

@@ -11,6 +11,8 @@ import type { MapModeRequest } from './plan/map-mode.ts';
 import { DEFAULT_PRICES, type Prices } from './report/cost.ts';
 import type { S3Settings } from './store/open-store.ts';
 import { RESERVED_VARIABLES } from './local/lambda-environment.ts';
+import { parseTemplateText } from './local/cfn-yaml.ts';
+import { isNoEcho } from './local/template-parameters.ts';
 
 /**
  * Every setting of a run, validated once. The CLI (`--name`) and the action (`name:` input)
@@ -52,6 +54,8 @@ export interface RunSettings {
   readonly s3: S3Settings;
   readonly summary?: string;
   readonly report?: string;
+  /** Values the settings know to be secret, whatever their names: NoEcho parameters, the S3 endpoint's password as written and decoded. */
+  readonly secretValues?: readonly string[];
 }
 
 /** Reads one setting by its option name; undefined or empty when not given. */
@@ -116,10 +120,7 @@ export function parseRunSettings(read: ReadSetting): RunSettings {
     }
     parameters.ToleratedFailurePercentage = tolerated;
   }
-  const endpoint = value('s3-endpoint');
-  if (endpoint !== undefined && !/^https?:\/\/[^\s/]+/.test(endpoint)) {
-    throw new InputError(`s3-endpoint "${endpoint}" is not a URL: give one like http://127.0.0.1:4568.`);
-  }
+  const endpoint = parseEndpoint(value('s3-endpoint'));
   const summary = value('summary');
   const report = value('report');
   checkLocalPaths({ input: job.input, output: job.output, summary, report });
@@ -135,7 +136,7 @@ export function parseRunSettings(read: ReadSetting): RunSettings {
   return {
     engine,
     mapMode,
-    ...(engine === 'aws' ? { aws: parseAwsSettings(value, endpoint, template) } : {}),
+    ...(engine === 'aws' ? { aws: parseAwsSettings(value, endpoint?.url, template) } : {}),
     job,
     handler,
     ...(resume === undefined ? {} : { resume }),
@@ -143,10 +144,55 @@ export function parseRunSettings(read: ReadSetting): RunSettings {
     parameters,
     concurrency: wholeNumber(value('concurrency'), 'concurrency', 1, 1024) ?? availableParallelism(),
     passEnv,
-    s3: { endpoint, region: value('region') },
+    s3: { endpoint: endpoint?.url, region: value('region') },
     ...(summary === undefined ? {} : { summary }),
     ...(report === undefined ? {} : { report }),
+    secretValues: [...(endpoint?.password ?? []), ...noEchoValues(template ?? defaultTemplatePath(), parameters)],
   };
+}
+
+/**
+ * An S3-compatible endpoint, checked once: its URL without user information (the SDK signs its
+ * requests with the credentials and ignores a URL's user and password, so nothing needs them),
+ * and the password, as written and decoded, to redact. No message shows the user information.
+ */
+function parseEndpoint(text: string | undefined): { url: string; password: string[] } | undefined {
+  if (text === undefined) return undefined;
+  const userinfo = /^[A-Za-z][A-Za-z0-9+.-]*:\/\/([^/?#]*)@/.exec(text)?.[1];
+  const password = userinfo === undefined || !userinfo.includes(':') ? '' : userinfo.slice(userinfo.indexOf(':') + 1);
+  // Whatever stands before an `@` ahead of the host is user information, with a scheme or without.
+  const shown = text.replace(/^([A-Za-z][A-Za-z0-9+.-]*:\/\/)?[^/?#\s]*@/, '$1***@');
+  let url: URL;
+  let decoded: string;
+  try {
+    url = new URL(text);
+    decoded = decodeURIComponent(password);
+  } catch {
+    throw new InputError(
+      `s3-endpoint "${shown}" is not a URL: give one like http://127.0.0.1:4568${password === '' ? '' : ' (write a /, @, : or % in the password as %2F, %40, %3A or %25)'}.`,
+    );
+  }
+  if (!/^https?:\/\/[^\s/]+/.test(text) || (url.protocol !== 'http:' && url.protocol !== 'https:')) {
+    const problem = /^[A-Za-z][A-Za-z0-9+.-]*:\/\//.test(text) ? 'is not an http or https URL' : 'is not a URL';
+    throw new InputError(`s3-endpoint "${shown}" ${problem}: give one like http://127.0.0.1:4568.`);
+  }
+  url.username = '';
+  url.password = '';
+  return { url: url.href.replace(/\/$/, text.endsWith('/') ? '/' : ''), password: password === '' ? [] : [password, decoded] };
+}
+
+/** The values given to parameters the template declares NoEcho: CloudFormation's own mark of a secret. */
+function noEchoValues(templatePath: string, parameters: Readonly<Record<string, string>>): string[] {
+  let declared: Record<string, { NoEcho?: unknown }>;
+  try {
+    declared = (parseTemplateText(readFileSync(templatePath, 'utf8')) as { Parameters?: Record<string, { NoEcho?: unknown }> } | null)?.Parameters ?? {};
+  } catch {
+    // An unreadable template is refused before any work, by the parameter check.
+    return [];
+  }
+  return Object.entries(parameters)
+    .filter(([name, value]) => value !== '' && isNoEcho(declared[name]?.NoEcho))
+    .map(([, value]) => value);
 }
 
 function parseAwsSettings(value: (name: string) => string | undefined, endpoint: string | undefined, template: string | undefined): AwsSettings {
@@ -211,6 +257,19 @@ export function checkLocalPaths(paths: { input?: string; output?: string; summar
     if (file !== undefined && statSync(file, { throwIfNoEntry: false })?.isDirectory() === true) {
       throw new InputError(`${name}: ${file} is a directory: give a file name, like ${path.join(file, `${name === 'summary' ? 'summary.md' : 'report.json'}`)}.`);
     }
+  }
+  for (const [name, target] of [['output', output?.kind === 'dir' ? output.path : undefined], ['summary', paths.summary], ['report', paths.report]] as const) {
+    const blocking = target === undefined ? undefined : fileAbove(target);
+    if (blocking !== undefined) throw new InputError(`${name}: ${target} cannot be created: ${blocking} is a file, not a directory. Give a path under a directory.`);
+  }
+}
+
+/** The nearest existing folder above a path, when it is a file instead: nothing can be created under it. */
+function fileAbove(target: string): string | undefined {
+  for (let dir = path.dirname(path.resolve(target)); ; dir = path.dirname(dir)) {
+    const stat = statSync(dir, { throwIfNoEntry: false });
+    if (stat !== undefined) return stat.isDirectory() ? undefined : dir;
+    if (path.dirname(dir) === dir) return undefined;
   }
 }
 

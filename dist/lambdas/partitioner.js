@@ -33274,7 +33274,7 @@ function lambda_error_serializeError(error) {
     return { errorType: 'Error', errorMessage: String(error), trace: [] };
 }
 /** The errorMessage of a Lambda cause document, or the cause itself when it is not one. */
-function causeMessage(cause) {
+function lambda_error_causeMessage(cause) {
     try {
         const parsed = JSON.parse(cause);
         return typeof parsed.errorMessage === 'string' ? parsed.errorMessage : cause;
@@ -33302,9 +33302,127 @@ function redactingHandler(redactor, handler) {
     };
 }
 
-;// CONCATENATED MODULE: external "node:worker_threads"
-const external_node_worker_threads_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:worker_threads");
+// EXTERNAL MODULE: external "node:fs"
+var external_node_fs_ = __nccwpck_require__(3024);
+;// CONCATENATED MODULE: ./lib/src/report/batch-report.js
+
+/** What a resumed run ran and what it reused, in one sentence; undefined for a run that resumed none. */
+function batch_report_resumeSentence(report) {
+    if (report.resumes === undefined)
+        return undefined;
+    const ran = report.partitions.filter((row) => row.ranIn === undefined).map(batch_report_rowName);
+    const reused = report.partitions.length - ran.length;
+    const listed = ran.length <= 20 ? `: ${ran.join(', ')}` : `, ${ran.slice(0, 20).join(', ')} and ${ran.length - 20} more`;
+    return `Resumed run ${report.resumes}: this run ran again the ${ran.length} ${ran.length === 1 ? 'partition' : 'partitions'} that failed there${ran.length === 0 ? '' : listed}; the other ${reused} count the results ${reused === 1 ? 'it' : 'they'} committed there.`;
+}
+/** A row's name: `3`, or `3/1` for the first half of partition 3 after it was split. */
+function batch_report_rowName(row) {
+    return row.split === undefined ? String(row.id) : `${row.id}/${row.split}`;
+}
+/** Builds the report from the facts of the execution and the batch file the reducer wrote (absent when it never ran). */
+function buildReport(facts, batch) {
+    const partitions = (batch?.outcomes ?? []).map((outcome) => outcome.status === 'succeeded'
+        ? {
+            id: outcome.id,
+            ...(outcome.split === undefined ? {} : { split: outcome.split }),
+            status: 'succeeded',
+            bytes: outcome.bytes,
+            records: outcome.records,
+            rejected: outcome.rejected,
+            startedAt: outcome.startedAt,
+            finishedAt: outcome.finishedAt,
+            durationMs: outcome.finishedAt - outcome.startedAt,
+            rejectedSamples: outcome.rejectedSamples,
+            outputs: outcome.outputs,
+            ...(outcome.ranIn === undefined ? {} : { ranIn: outcome.ranIn }),
+        }
+        : { id: outcome.id, ...(outcome.split === undefined ? {} : { split: outcome.split }), status: 'failed', bytes: outcome.bytes, error: outcome.error, message: causeMessage(outcome.cause) });
+    const failed = facts.error !== undefined || batch?.status === 'FAILED';
+    return {
+        engine: facts.engine,
+        runId: facts.runId,
+        status: failed ? 'FAILED' : 'SUCCEEDED',
+        ...(facts.error === undefined ? {} : { error: { name: facts.error.name, message: causeMessage(facts.error.cause) } }),
+        input: facts.input,
+        output: facts.output,
+        format: facts.format,
+        startedAt: facts.startedAt,
+        finishedAt: facts.finishedAt,
+        wallMs: facts.finishedAt - facts.startedAt,
+        ...(batch === undefined ? {} : { plan: batch.plan, toleratedFailurePercentage: batch.toleratedFailurePercentage }),
+        ...(batch?.resumes === undefined ? {} : { resumes: batch.resumes }),
+        totals: {
+            partitions: batch?.partitions ?? 0,
+            succeeded: batch?.succeeded ?? 0,
+            failed: batch?.failed ?? 0,
+            records: batch?.records ?? 0,
+            rejected: batch?.rejected ?? 0,
+            bytes: batch?.bytes ?? 0,
+            workerMs: partitions.reduce((sum, row) => sum + (row.durationMs ?? 0), 0),
+        },
+        partitions,
+        result: batch?.result ?? null,
+        links: facts.links ?? [],
+    };
+}
+
+;// CONCATENATED MODULE: ./lib/src/report/console.js
+
+
+/**
+ * Control characters (escape sequences, carriage returns, backspaces) and Unicode direction
+ * overrides: in data they could recolour, rewrite or hide what a terminal or a CI log shows.
+ */
+// eslint-disable-next-line no-control-regex -- matching control characters is the point
+const CONTROL = /[\u0000-\u0008\u000B-\u001F\u007F-\u009F\u061C\u200E\u200F\u202A-\u202E\u2066-\u2069]/g;
+/** Text made safe for a terminal or a CI log: every control character removed but new lines and tabs. */
+function consoleText(text) {
+    return text.replace(CONTROL, '');
+}
+/** A value from the data on one line of its own row: it cannot start a line of its own. */
+function field(text) {
+    return consoleText(text ?? '').replace(/[\n\t]+/g, ' ');
+}
+/** The partition table and totals as plain text, for a terminal or a CI log. */
+function renderConsoleReport(report, maxRows = 50) {
+    const header = ['partition', 'status', 'bytes', 'records', 'rejected', 'duration'];
+    const rows = report.partitions.slice(0, maxRows).map((row) => [
+        rowName(row),
+        row.status,
+        formatBytes(row.bytes),
+        row.records === undefined ? '-' : formatCount(row.records),
+        row.rejected === undefined ? '-' : formatCount(row.rejected),
+        row.durationMs === undefined ? '-' : formatDuration(row.durationMs),
+    ]);
+    const widths = header.map((title, column) => Math.max(title.length, ...rows.map((row) => row[column].length)));
+    const line = (cells) => cells.map((cell, column) => (column < 2 ? cell.padEnd(widths[column]) : cell.padStart(widths[column]))).join('  ');
+    const lines = [line(header), ...rows.map(line)];
+    if (report.partitions.length > maxRows)
+        lines.push(`... ${report.partitions.length - maxRows} more partitions in the JSON report`);
+    for (const row of report.partitions.filter((r) => r.status === 'failed').slice(0, 10)) {
+        lines.push(`partition ${rowName(row)} failed: ${field(row.error)}: ${field(row.message)}`);
+    }
+    const t = report.totals;
+    const parallelism = report.wallMs > 0 ? (t.workerMs / report.wallMs).toFixed(1) : '0.0';
+    lines.push('', `${report.status}: ${formatCount(t.partitions)} partitions (${t.succeeded} succeeded, ${t.failed} failed), ${formatCount(t.records)} records, ${formatCount(t.rejected)} rejected, ${formatBytes(t.bytes)} in ${formatDuration(report.wallMs)} (parallelism ${parallelism}x)`);
+    const resumed = resumeSentence(report);
+    if (resumed !== undefined)
+        lines.push(field(resumed));
+    if (report.error !== undefined)
+        lines.push(`error: ${field(report.error.name)}: ${field(report.error.message)}`);
+    return lines.join('\n');
+}
+/** One progress line: partitions done / running / failed, records/s and an ETA. */
+function renderProgress(progress, elapsedMs) {
+    const done = progress.succeeded + progress.failed;
+    const total = progress.total === undefined ? '?' : String(progress.total);
+    const eta = progress.total !== undefined && done > 0 && done < progress.total ? ` · ETA ${formatDuration((elapsedMs / done) * (progress.total - done))}` : '';
+    const rate = progress.records === undefined || elapsedMs <= 0 ? '' : ` · ${formatCount(Math.round((progress.records / elapsedMs) * 1000))} records/s`;
+    return `partitions ${done}/${total} done · ${progress.running} running · ${progress.failed} failed${rate}${eta}`;
+}
+
 ;// CONCATENATED MODULE: ./lib/src/report/markdown.js
+
 /**
  * Text from outside (object keys, error messages, handler output) made inert in GitHub Markdown:
  * no HTML, emphasis, table cell break, mention or link. Escaping `:` and `@` stops GitHub's
@@ -33316,11 +33434,11 @@ function escapeMarkdown(text) {
         .replace(/\r?\n|\r/g, ' ')
         .replace(/(www)\./gi, '$1\\.');
 }
-/** Text for inside a `<pre>` block: HTML-escaped, newlines kept. */
+/** Text for inside a `<pre>` block: HTML-escaped, newlines kept, no control or direction-override character. */
 function escapeHtml(text) {
-    return text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;').replace(/`/g, '&#96;');
+    return consoleText(text).replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;').replace(/`/g, '&#96;');
 }
-function formatBytes(bytes) {
+function markdown_formatBytes(bytes) {
     const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
     let value = bytes;
     let unit = 0;
@@ -33330,7 +33448,7 @@ function formatBytes(bytes) {
     }
     return `${unit === 0 ? value : value.toFixed(1)} ${units[unit]}`;
 }
-function formatDuration(ms) {
+function markdown_formatDuration(ms) {
     if (ms < 1000)
         return `${Math.round(ms)} ms`;
     if (ms < 60_000)
@@ -33338,7 +33456,7 @@ function formatDuration(ms) {
     const minutes = Math.floor(ms / 60_000);
     return `${minutes} min ${Math.round((ms % 60_000) / 1000)} s`;
 }
-function formatCount(n) {
+function markdown_formatCount(n) {
     return n.toLocaleString('en-US');
 }
 
@@ -33349,22 +33467,64 @@ function formatCount(n) {
 const REDACTED = '***';
 /** Shorter values are flags and numbers, not secrets; masking them would garble every report. */
 const MIN_SECRET_LENGTH = 4;
-const SECRET_NAME = /secret|password|passwd|token|credential|private|api[-_]?key|access[-_]?key/i;
+/** Parts of a name that make it a secret's wherever they stand: `GITHUB_TOKEN`, `DbPassword`, `SlackWebhookUrl`. */
+const SECRET_WORDS = /secret|password|passwd|passphrase|token|credential|private|webhook|api[-_]?key|access[-_]?key/i;
+/** Whole words that make a name a secret's: `DB_PASS`, `NPM_AUTH`, `SENTRY_DSN`, `HMAC_SALT`. */
+const SECRET_PARTS = new Set(['PASS', 'AUTH', 'AUTHORIZATION', 'DSN', 'SALT', 'COOKIE']);
+/**
+ * Whether a variable or parameter name says it holds a secret. Names are split into words at `_`,
+ * `-`, `.` and camelCase humps. `KEY` counts as the last word only (`STRIPE_KEY`, `SigningKey`, not
+ * `KEY_PREFIX`), and `PWD` only after another word (`MYSQL_PWD`, not the shell's `PWD`).
+ */
 function isSecretName(name) {
-    return SECRET_NAME.test(name);
+    if (SECRET_WORDS.test(name))
+        return true;
+    const words = name
+        .replace(/([a-z0-9])([A-Z])/g, '$1_$2')
+        .toUpperCase()
+        .split(/[^A-Z0-9]+/)
+        .filter(Boolean);
+    const last = words.at(-1);
+    return words.some((word) => SECRET_PARTS.has(word)) || last === 'KEY' || last === 'KEYS' || (last === 'PWD' && words.length > 1);
 }
 /** Variables that hold credentials whatever they are called elsewhere. */
 const SECRET_VARIABLES = ['AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY', 'AWS_SESSION_TOKEN', 'AWS_SECURITY_TOKEN', 'GITHUB_TOKEN', 'GH_TOKEN', 'ACTIONS_RUNTIME_TOKEN', 'ACTIONS_ID_TOKEN_REQUEST_TOKEN'];
 /**
  * Tokens recognisable by their shape, registered or not: GitHub's (`ghp_`, `gho_`, `ghu_`, `ghs_`,
  * `ghr_`, `github_pat_`) and AWS access key ids. A `\` may stand before each `_`: Markdown escaping.
+ * No word boundary before them: `Bearerghp_…` or `tok_github_pat_…` hold one too.
  */
-const TOKEN_SHAPES = [/\bgh[pousr]\\?_[A-Za-z0-9]{20,}/, /\bgithub\\?_pat\\?_(?:[A-Za-z0-9]|\\?_){20,}/, /\b(?:AKIA|ASIA)[A-Z0-9]{16}\b/];
+const TOKEN_SHAPES = [/gh[pousr]\\?_[A-Za-z0-9]{20,}/, /github\\?_pat\\?_(?:[A-Za-z0-9]|\\?_){20,}/, /(?:AKIA|ASIA)[A-Z0-9]{16}\b/];
+/**
+ * The passwords of URLs with user information in a text (`postgres://app:pw@db/x`), as written and
+ * decoded: `p%40ss` and `p@ss` are both the secret.
+ */
+function urlPasswords(text) {
+    const passwords = [];
+    // Up to the last `@` before the host, as URL parsers read it: a password may hold a raw `@` or `:`.
+    for (const [, userinfo] of text.matchAll(/[A-Za-z][A-Za-z0-9+.-]*:\/\/([^\s/?#]*)@/g)) {
+        const colon = userinfo.indexOf(':');
+        if (colon === -1 || colon === userinfo.length - 1)
+            continue;
+        const password = userinfo.slice(colon + 1);
+        passwords.push(password, decodedOrSelf(password));
+    }
+    return passwords;
+}
+function decodedOrSelf(text) {
+    try {
+        return decodeURIComponent(text);
+    }
+    catch {
+        return text;
+    }
+}
 /**
  * Takes known secret values, and anything shaped like a token, out of text. Every text sfn-fanout
  * writes (summary, JSON report, batch and rejected files, console, action outputs) passes through
  * one of these at the point it is written. A value is also found in the forms our own escaping
- * gives it (Markdown, HTML, JSON), so redacting a rendered text is as safe as redacting its parts.
+ * gives it (Markdown, HTML, JSON) and URL-encoded (a key with a `/` in a query string), so
+ * redacting a rendered text is as safe as redacting its parts.
  */
 class Redactor {
     #values = new Set();
@@ -33403,41 +33563,81 @@ class Redactor {
     }
     #compile() {
         const json = (text) => JSON.stringify(text).slice(1, -1);
-        const forms = new Set([...this.#values].flatMap((value) => [value, escapeMarkdown(value), escapeHtml(value), json(value), json(json(value))]));
+        const forms = new Set([...this.#values].flatMap((value) => [value, escapeMarkdown(value), escapeHtml(value), json(value), json(json(value)), encodeURIComponent(value)]));
         // Longest first, so a secret that contains another is taken whole.
         const literals = [...forms].sort((a, b) => b.length - a.length).map((form) => form.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'));
         return new RegExp([...literals, ...TOKEN_SHAPES.map((shape) => shape.source)].join('|'), 'g');
     }
 }
-/** The secret values in an environment: credentials and tokens, and any variable named like a secret. */
+/**
+ * The secret values in an environment: credentials and tokens, any variable named like a secret,
+ * and the password of any URL with user information in any variable (`DATABASE_URL`, a proxy).
+ */
 function environmentSecrets(env) {
-    return Object.entries(env)
-        .filter(([name, value]) => value !== undefined && (SECRET_VARIABLES.includes(name) || SECRET_NAME.test(name)))
-        .map(([, value]) => value);
+    return Object.entries(env).flatMap(([name, value]) => {
+        if (value === undefined)
+            return [];
+        return SECRET_VARIABLES.includes(name) || isSecretName(name) ? [value, ...urlPasswords(value)] : urlPasswords(value);
+    });
 }
 /**
  * Values of a run that may be secret, for the runner to mask in every log line: template
- * parameters and tags with secret-sounding names, a password in an S3 endpoint URL, and
- * variables passed to the local Lambdas (pass-env) with secret-sounding names.
+ * parameters and tags with secret-sounding names, the values the settings know to be secret
+ * (NoEcho parameters, an S3 endpoint's password as written and decoded), variables passed to the
+ * local Lambdas (pass-env) with secret-sounding names, and the password of any URL in these.
  */
 function possibleSecrets(settings, env = process.env) {
-    const named = [...Object.entries(settings.parameters), ...Object.entries(settings.aws?.tags ?? {}), ...settings.passEnv.map((name) => [name, env[name] ?? ''])]
-        .filter(([name, value]) => isSecretName(name) && value !== '')
-        .map(([, value]) => value);
-    const endpointPassword = settings.s3.endpoint === undefined ? '' : decodeURIComponent(new URL(settings.s3.endpoint).password);
-    return endpointPassword === '' ? named : [...named, endpointPassword];
+    const values = [...Object.entries(settings.parameters), ...Object.entries(settings.aws?.tags ?? {}), ...settings.passEnv.map((name) => [name, env[name] ?? ''])];
+    const named = values.filter(([name, value]) => isSecretName(name) && value !== '').map(([, value]) => value);
+    return [...named, ...values.flatMap(([, value]) => urlPasswords(value)), ...(settings.secretValues ?? [])];
 }
 /** Every secret a run's process knows: its environment's and the run's own. */
 function runSecrets(settings, env = process.env) {
     return new Redactor([...environmentSecrets(env), ...possibleSecrets(settings, env)]);
 }
 /**
+ * This process's environment as it started, which its threads share whatever `env` they were
+ * given: on Linux, /proc/self/environ (which a handler can read too); elsewhere, nothing.
+ */
+function processEnvironment() {
+    let text;
+    try {
+        text = (0,external_node_fs_.readFileSync)('/proc/self/environ', 'latin1');
+    }
+    catch {
+        return {};
+    }
+    return Object.fromEntries(text
+        .split('\0')
+        .filter((entry) => entry.includes('='))
+        .map((entry) => [entry.slice(0, entry.indexOf('=')), Buffer.from(entry.slice(entry.indexOf('=') + 1), 'latin1').toString('utf8')]));
+}
+/** What a Lambda process finds by itself: its own environment's secrets and, in a local thread, those of the process it runs in. */
+function secretsFoundBy(env) {
+    return [...environmentSecrets(env), ...environmentSecrets(processEnvironment())];
+}
+/**
+ * Of the secrets a local engine knows, those a Lambda thread with environment `env` cannot find by
+ * itself: the run's own (a NoEcho parameter, an endpoint's password). Only these are handed to the
+ * thread, in a message it takes before any handler code loads; a runner's credentials and tokens
+ * never are, the thread finds them where a handler could too.
+ */
+function secretsToHandOver(known, env) {
+    const found = new Set(secretsFoundBy(env));
+    return known.filter((value) => !found.has(value));
+}
+let lambdaRedactor;
+/**
  * The secrets a Lambda handler process knows: its own environment's (in AWS, the role's
- * credentials) and, in a local engine's thread, the list the engine handed over.
+ * credentials), in a local engine's thread also the whole process's, and those handed over
+ * (`acceptHandedOverSecrets`). One per process or thread, shared by its three functions.
  */
 function lambdaSecrets(env = process.env) {
-    const handedOver = external_node_worker_threads_namespaceObject.workerData?.secrets;
-    return new Redactor([...environmentSecrets(env), ...(Array.isArray(handedOver) ? handedOver.filter((value) => typeof value === 'string') : [])]);
+    return (lambdaRedactor ??= new Redactor(secretsFoundBy(env)));
+}
+/** Takes the secrets a local engine hands its thread (see `secretsToHandOver`). */
+function acceptHandedOverSecrets(values) {
+    lambdaSecrets().add(Array.isArray(values) ? values.filter((value) => typeof value === 'string') : []);
 }
 
 ;// CONCATENATED MODULE: ./lib/src/errors.js
@@ -33518,8 +33718,6 @@ function abortable(promise, signal) {
     });
 }
 
-// EXTERNAL MODULE: external "node:fs"
-var external_node_fs_ = __nccwpck_require__(3024);
 // EXTERNAL MODULE: external "node:path"
 var external_node_path_ = __nccwpck_require__(6760);
 ;// CONCATENATED MODULE: external "node:url"
@@ -33667,24 +33865,37 @@ function parseInputLocation(value, inputName = 'input') {
 }
 
 ;// CONCATENATED MODULE: ./lib/src/records/formats.js
+
 const RECORD_FORMATS = ['lines', 'ndjson', 'csv'];
 /** A line's text, without the UTF-8 byte-order mark a file may start with. */
-function formats_lineText(line) {
+function lineText(line) {
     const { buffer, start } = line;
     const bom = line.offset === 0 && line.end - start >= 3 && buffer[start] === 0xef && buffer[start + 1] === 0xbb && buffer[start + 2] === 0xbf;
     return buffer.toString('utf8', bom ? start + 3 : start, line.end);
 }
 function formats_linesDecoder() {
-    return formats_lineText;
+    return lineText;
 }
 function formats_ndjsonDecoder() {
-    return (line) => JSON.parse(formats_lineText(line));
+    return (line) => JSON.parse(lineText(line));
+}
+/**
+ * An object's CSV header, from its first line. A blank first line is refused, not skipped: the
+ * header would otherwise be a column named "" and every row a rejected record, or the next line
+ * would be read as the header by one partition and as a record by another.
+ */
+function formats_csvHeader(line, uri) {
+    const text = lineText(line);
+    if (text.trim() === '') {
+        throw new DataError(`${uri} starts with a blank line, but with format csv an object's first line is its header. Remove the blank line(s) before the header.`);
+    }
+    return parseCsvLine(text);
 }
 function formats_csvDecoder(header) {
     return (line) => {
-        const text = formats_lineText(line);
+        const text = lineText(line);
         // Most lines quote nothing: a plain split is the same answer, several times faster.
-        const fields = text.includes('"') ? formats_parseCsvLine(text) : text.split(',');
+        const fields = text.includes('"') ? parseCsvLine(text) : text.split(',');
         if (fields.length !== header.length) {
             throw new Error(`has ${fields.length} fields where the header has ${header.length}`);
         }
@@ -33699,7 +33910,7 @@ function formats_csvDecoder(header) {
  * RFC 4180 fields of one line: quoted fields may hold commas and doubled quotes. A record may not
  * span lines (quoted newlines), as with Spark's default `multiLine=false`.
  */
-function formats_parseCsvLine(text) {
+function parseCsvLine(text) {
     const fields = [];
     let i = 0;
     for (;;) {
@@ -33933,17 +34144,52 @@ class attempt_output_AttemptOutput {
     ref;
     #store;
     #staged = [];
+    /** Every write started and not yet settled, from the moment it starts: a handler need not await one. */
+    #pending = new Set();
+    /** The last write of each name, so a name written again ends as its last write, whichever finishes first. */
+    #lastWrite = new Map();
+    #failure;
+    #closed = false;
     constructor(store, ref) {
         this.#store = store;
         this.ref = ref;
     }
     /** Stages an output; returns the URI it will have once committed. Writing a name again replaces it. */
-    async writeOutput(name, body) {
-        const safe = outputName(name);
-        await this.#store.write(attempt_output_stagedOutputKey(this.ref, safe), body);
+    writeOutput(name, body) {
+        if (this.#closed) {
+            return Promise.reject(new Error(`Output "${name}" was written after partition ${partitionLabel(this.ref.partition)} had returned its result: it would never be committed. Write every output before processPartition or finish returns (await each writeOutput, or return its promise).`));
+        }
+        let safe;
+        try {
+            safe = outputName(name);
+        }
+        catch (error) {
+            return Promise.reject(error);
+        }
         if (!this.#staged.includes(safe))
             this.#staged.push(safe);
-        return this.#store.uriOf(partitionOutputKey(this.ref.partition, safe));
+        const previous = this.#lastWrite.get(safe) ?? Promise.resolve();
+        const write = previous.then(() => this.#store.write(attempt_output_stagedOutputKey(this.ref, safe), body), () => this.#store.write(attempt_output_stagedOutputKey(this.ref, safe), body));
+        this.#lastWrite.set(safe, write);
+        // Tracked with a handler of its own, so a write the handler never awaits is neither lost nor an unhandled rejection.
+        const tracked = write.then(() => void this.#pending.delete(tracked), (error) => {
+            this.#pending.delete(tracked);
+            this.#failure ??= error;
+        });
+        this.#pending.add(tracked);
+        return write.then(() => this.#store.uriOf(partitionOutputKey(this.ref.partition, safe)));
+    }
+    /**
+     * Waits for every write started so far, also those the handler did not await (and any they
+     * start meanwhile), then refuses new ones; fails if any write failed. The partition's outcome,
+     * which lists what the reducer commits, is built only after this.
+     */
+    async settled() {
+        while (this.#pending.size > 0)
+            await Promise.all(this.#pending);
+        this.#closed = true;
+        if (this.#failure !== undefined)
+            throw this.#failure;
     }
     /** Stages the attempt's rejected records, one JSON document a line. */
     async writeRejected(lines) {
@@ -33980,15 +34226,21 @@ function outcome_partitionLabel({ id, split }) {
     return `${String(id).padStart(5, '0')}${split === undefined ? '' : `-${split}`}`;
 }
 const outcome_MAX_REJECTED_SAMPLES = 10;
-/** A handler's output name as a relative key, `/`-separated; anything else is refused. */
+/**
+ * A handler's output name as a relative key, `/`-separated; anything else is refused. A backslash
+ * is refused, not read as `/`: `a\b.txt` and `a/b.txt` would otherwise be one key, the second write
+ * silently replacing the first.
+ */
 function outcome_outputName(name) {
-    const safe = name.replace(/\\/g, '/');
-    if (safe === '' || safe.startsWith('/') || safe.split('/').some((part) => part === '..' || part === '.' || part === '')) {
+    if (name.includes('\\')) {
+        throw new Error(`Output name "${name}" has a backslash: use / to make folders, and take backslashes out of names built from data (like DOMAIN\\user), so two names never become one file.`);
+    }
+    if (name === '' || name.startsWith('/') || name.split('/').some((part) => part === '..' || part === '.' || part === '')) {
         throw new Error(`Output name "${name}" must be a relative path without "." or ".." parts, like "counts.json".`);
     }
-    return safe;
+    return name;
 }
-/** Output keys are a pure function of the partition id, so a re-run overwrites, never duplicates. */
+/** Output keys are a pure function of the partition id and the name: a re-run with the same partitions writes the same keys. */
 function outcome_partitionOutputKey(partition, name) {
     return `partitions/part-${outcome_partitionLabel(partition)}/${outcome_outputName(name)}`;
 }
@@ -34585,6 +34837,8 @@ async function run_partition_runPartition(run) {
         }
         result = finish === undefined ? state : await finish.call(handler.handler, state, context);
     }
+    // Writes the handler started and never awaited belong to this attempt too: the outcome lists them only once they are in place.
+    await output.settled();
     const records = handed + unparsed;
     const samples = rejections.slice(0, MAX_REJECTED_SAMPLES).map(({ key, offset, message }) => ({ key, offset, message }));
     if (exceeds(rejections.length, records, run.maxRejected)) {
@@ -34618,7 +34872,7 @@ async function decoderFor(format, source, segment) {
         return ndjsonDecoder();
     const header = await firstLine(source, segment.key, segment.identity);
     // An object that is only a header (or empty) has no records.
-    return header === undefined ? undefined : csvDecoder(parseCsvLine(lineText(header)));
+    return header === undefined ? undefined : csvDecoder(csvHeader(header, source.uriOf(segment.key)));
 }
 /**
  * The records a processPartition handler iterates, counted as they are handed over. After the
@@ -34838,8 +35092,8 @@ class DirStore {
     }
     /**
      * With an identity, the file is checked once the read ends, also when the reader stopped early:
-     * any write since the plan moved its size or modification time, so the bytes handed out were
-     * the planned ones only if it still has its identity then.
+     * any write or replacement since the plan moved its size, times or inode, so the bytes handed
+     * out were the planned ones only if it still has its identity then.
      */
     async *read(key, range, identity) {
         if (range !== undefined && range.end <= range.start)
@@ -34902,9 +35156,14 @@ class DirStore {
 function code(error) {
     return error.code ?? String(error);
 }
-/** A file's version for the plan: its size and modification time. */
+/**
+ * A file's version for the plan: its size and modification time, and its inode and change time.
+ * A file replaced by another of the same size with its times copied (`rsync -a`, `cp -p`, `tar -x`,
+ * a rewrite within the file system's time resolution) keeps the first two, never the last two: a
+ * user can set a file's mtime, not its ctime, and a new file is a new inode.
+ */
 function dir_store_identityOf(info) {
-    return `${info.size}:${info.mtimeMs}`;
+    return `${info.size}:${info.mtimeMs}:${info.ino}:${info.ctimeMs}`;
 }
 /** Synchronous: one stat call, without a trip through libuv's thread pool for every read of a tiny partition. */
 function checkIdentity(file, identity) {
@@ -34917,15 +35176,18 @@ function checkIdentity(file, identity) {
     }
     const now = dir_store_identityOf(info);
     if (now !== identity) {
-        const [plannedSize, plannedTime] = identity.split(':');
-        const [size, time] = now.split(':');
-        throw new InputChangedError(`${file} changed after the plan was made (planned: ${plannedSize} bytes, modified ${new Date(Number(plannedTime)).toISOString()}; now: ${size} bytes, modified ${new Date(Number(time)).toISOString()}): its partitions cannot read the records they were planned with. Run the batch again once the input no longer changes.`);
+        const [plannedSize, plannedTime, plannedInode] = identity.split(':');
+        const [size, time, inode] = now.split(':');
+        const how = size !== plannedSize || time !== plannedTime ? '' : inode === plannedInode ? 'written to or its metadata changed, keeping its size and modification time: a new change time; ' : 'replaced by another file of the same size and modification time: a new inode; ';
+        throw new InputChangedError(`${file} changed after the plan was made (${how}planned: ${plannedSize} bytes, modified ${new Date(Number(plannedTime)).toISOString()}; now: ${size} bytes, modified ${new Date(Number(time)).toISOString()}): its partitions cannot read the records they were planned with. Run the batch again once the input no longer changes.`);
     }
 }
 
 ;// CONCATENATED MODULE: ./lib/src/store/s3-store.js
 
 
+/** The name of the error a response body ends with once its request's deadline passed (open-store.ts). */
+const REQUEST_DEADLINE_ERROR = 'RequestDeadlineError';
 const MAX_RESUMES = 5;
 function isNetworkError(error) {
     const { code, name } = error;
@@ -35017,7 +35279,8 @@ class S3Store {
                 return;
             }
             catch (error) {
-                if (resumes >= MAX_RESUMES)
+                // A body cut at its deadline is not read again: that would give it the time again.
+                if (resumes >= MAX_RESUMES || error.name === REQUEST_DEADLINE_ERROR)
                     throw this.#explain('read', this.uriOf(key), error);
             }
             finally {
@@ -35060,6 +35323,7 @@ class S3Store {
 
 
 
+
 const S3_TIMEOUTS = { connectionTimeoutMs: 5_000, socketTimeoutMs: 30_000, requestTimeoutMs: 300_000 };
 /** Reads S3 settings from the environment the way Lambda and the CLI both see them. */
 function s3SettingsFromEnv(env = process.env) {
@@ -35069,6 +35333,13 @@ function s3SettingsFromEnv(env = process.env) {
 function regionOf(settings, env = process.env) {
     return settings.region ?? s3SettingsFromEnv(env).region ?? 'us-east-1';
 }
+/**
+ * The longest one request of the CLI's own process may take, its response body included. The
+ * timeouts above let a body that trickles a byte at a time run for ever; inside a Lambda the
+ * function's Timeout ends that, but nothing does in the process that lists the input and reads
+ * the batch file. A page of a listing or a batch file takes seconds.
+ */
+const CLI_REQUEST_DEADLINE_MS = 300_000;
 function createS3Client(settings, options = {}) {
     const timeouts = options.timeouts ?? S3_TIMEOUTS;
     const http = new node_http_handler_dist_cjs.NodeHttpHandler({
@@ -35080,21 +35351,43 @@ function createS3Client(settings, options = {}) {
     });
     return new dist_cjs/* S3Client */.YxF({
         region: regionOf(settings),
-        requestHandler: options.signal === undefined ? http : new CancellableHandler(http, options.signal),
+        requestHandler: options.signal === undefined && options.requestDeadlineMs === undefined ? http : new CancellableHandler(http, options.signal, options.requestDeadlineMs),
         ...(settings.endpoint === undefined ? {} : { endpoint: settings.endpoint, forcePathStyle: true }),
     });
 }
-/** Hands every request the run's abort signal, alongside any signal of its own. */
+/** Hands every request the run's abort signal, alongside any signal of its own, and ends it at its deadline. */
 class CancellableHandler {
     #inner;
     #signal;
-    constructor(inner, signal) {
+    #deadlineMs;
+    constructor(inner, signal, deadlineMs) {
         this.#inner = inner;
         this.#signal = signal;
+        this.#deadlineMs = deadlineMs;
     }
-    handle(...[request, options = {}]) {
-        const own = options.abortSignal;
-        return this.#inner.handle(request, { ...options, abortSignal: own === undefined ? this.#signal : AbortSignal.any([own, this.#signal]) });
+    async handle(...[request, options = {}]) {
+        const deadline = this.#deadlineMs === undefined ? undefined : new AbortController();
+        const message = `S3 did not send the whole response within ${(this.#deadlineMs ?? 0) / 1000} s, the limit for one request: the endpoint is stalled or too slow. Check the endpoint and the network, then run again.`;
+        const timer = deadline === undefined ? undefined : setTimeout(() => deadline.abort(message), this.#deadlineMs);
+        timer?.unref();
+        const signals = [options.abortSignal, this.#signal, deadline?.signal].filter((signal) => signal !== undefined);
+        const handled = await this.#inner.handle(request, { ...options, abortSignal: signals.length === 1 ? signals[0] : AbortSignal.any(signals) }).catch((error) => {
+            clearTimeout(timer);
+            throw error;
+        });
+        const body = handled.response.body;
+        if (deadline === undefined || !(body instanceof external_node_stream_.Readable)) {
+            clearTimeout(timer);
+            return handled;
+        }
+        // The deadline covers the body too: one that trickles ends with an error a reader does not resume.
+        const end = () => void body.destroy(Object.assign(new Error(message), { name: REQUEST_DEADLINE_ERROR }));
+        deadline.signal.addEventListener('abort', end, { once: true });
+        body.once('close', () => {
+            clearTimeout(timer);
+            deadline.signal.removeEventListener('abort', end);
+        });
+        return handled;
     }
     updateHttpClientConfig(...args) {
         this.#inner.updateHttpClientConfig(...args);
@@ -35214,7 +35507,9 @@ async function planJob(job, deps, pacing) {
     const { sizing, adapted } = adaptSizing(job.sizing, total, job.maxPartitions, pacing?.throughput, pacing?.workerTimeoutSeconds ?? 0);
     const plan = planPartitions(await withUncompressedSizes(source, listing), { sizing, maxPartitions: job.maxPartitions });
     if (plan.partitions.length === 0 && !job.allowEmpty) {
-        throw new errors_InputError(`input ${job.input} is empty: ${plan.objects === 0 ? 'there is no object under it' : `its ${plan.objects} objects are all empty`}. Check the path (a date in the prefix?), or set allow-empty to true when an empty batch is expected.`);
+        // `s3://b/x/data` names the folder data/, never an object called data: say so where it can mislead.
+        const asFolder = /^s3:\/\//i.test(job.input) && !job.input.endsWith('/') ? ` (read as the folder ${job.input}/: an S3 key is read as one object only when its name ends in a data file extension such as .jsonl, .csv or .gz)` : '';
+        throw new errors_InputError(`input ${job.input} is empty: ${plan.objects === 0 ? `there is no object under it${asFolder}` : `its ${plan.objects} objects are all empty`}. Check the path (a date in the prefix?), or set allow-empty to true when an empty batch is expected.`);
     }
     return adapted === undefined ? plan : { ...plan, adapted };
 }

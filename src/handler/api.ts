@@ -17,7 +17,10 @@ export interface PartitionContext {
   /**
    * Writes a file that appears at `partitions/part-NNNNN/<name>` under the output location once the
    * reducer commits this attempt (returns that URI): an attempt that is not counted (timed out,
-   * retried) never shows, and a re-run overwrites, so outputs are never duplicated.
+   * retried) never shows. Writing a name again replaces it (the last write started wins). The
+   * partition waits for every write it started, awaited or not, before its result counts; a write
+   * that fails fails the partition. Names use `/` for folders; a backslash is refused. Read a run's
+   * outputs through its manifest: files of earlier runs may remain beside them.
    */
   writeOutput(name: string, body: string | Uint8Array): Promise<string>;
 }

@@ -1,8 +1,9 @@
 import { createHash, randomUUID } from 'node:crypto';
-import { existsSync, readFileSync } from 'node:fs';
-import { lstat, mkdir, readFile, readdir, rename, rm, writeFile } from 'node:fs/promises';
+import { existsSync, lstatSync, mkdirSync, readFileSync } from 'node:fs';
+import { mkdir, readFile, readdir, rename, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { InputError } from '../errors.ts';
 
 /**
  * The bundle cache. Bundles are immutable directories named by the hash of their files
@@ -27,7 +28,28 @@ export function bundleCacheRoot(projectDir: string, env: NodeJS.ProcessEnv = pro
     if (existsSync(path.join(dir, 'node_modules'))) return path.join(dir, 'node_modules', '.cache', 'sfn-fanout');
     if (path.dirname(dir) === dir) break;
   }
-  return path.join(tmpdir(), `sfn-fanout-cache-${process.getuid?.() ?? 'user'}`);
+  return privateDirectory(path.join(tmpdir(), `sfn-fanout-cache-${process.getuid?.() ?? 'user'}`));
+}
+
+/**
+ * A cache directory in the shared temporary directory, made ours: created readable by its owner
+ * only, and refused when it is a link, another user's, or writable by others, since whoever can
+ * write a bundle there chooses the code a run executes.
+ */
+export function privateDirectory(dir: string): string {
+  try {
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+  } catch {
+    // A dangling link or a file in its place: refused below.
+  }
+  const stat = lstatSync(dir);
+  const uid = process.getuid?.();
+  if (!stat.isDirectory() || (uid !== undefined && stat.uid !== uid) || (stat.mode & 0o022) !== 0) {
+    throw new InputError(
+      `The bundle cache ${dir} is ${stat.isDirectory() ? `owned by uid ${stat.uid} with mode ${(stat.mode & 0o777).toString(8)}` : 'not a directory'}: another user could choose the code a run executes. Remove it, or set SFN_FANOUT_CACHE_DIR to a directory of your own.`,
+    );
+  }
+  return dir;
 }
 
 /**
@@ -35,11 +57,11 @@ export function bundleCacheRoot(projectDir: string, env: NodeJS.ProcessEnv = pro
  * (`createRequire`, a computed `import()`, which esbuild cannot see) in every node_modules folder
  * above the bundle; Lambda has none beside the zip. So a bundle never sits below one: below the
  * cache root when nothing above it has a node_modules folder, else in a folder of the system
- * temporary directory, owned by this user.
+ * temporary directory made this user's alone (privateDirectory).
  */
 export function bundlesRoot(cacheRoot: string, uid = process.getuid?.()): string {
   const inCache = path.join(cacheRoot, 'bundles');
-  return nodeModulesAbove(inCache).length === 0 ? inCache : path.join(tmpdir(), `sfn-fanout-bundles-${uid ?? 'user'}`);
+  return nodeModulesAbove(inCache).length === 0 ? inCache : privateDirectory(path.join(tmpdir(), `sfn-fanout-bundles-${uid ?? 'user'}`));
 }
 
 /** The node_modules folders Node would search for a module in `dir`. */
@@ -104,7 +126,6 @@ export class BundleCache {
   async put<T>(key: string, files: ReadonlyMap<string, Buffer>, inputs: readonly string[], meta: T): Promise<CachedFiles> {
     const hash = filesHash(files);
     const dir = path.join(this.bundles, hash);
-    await this.#ownBundlesRoot();
     // A directory already there that no longer hashes to its name (edited, truncated) is replaced.
     const existing = existsSync(dir) ? await readTree(dir).catch(() => undefined) : undefined;
     if (existing === undefined || filesHash(existing) !== hash) {
@@ -128,17 +149,6 @@ export class BundleCache {
     await writeFile(temporary, JSON.stringify(entry));
     await rename(temporary, indexFile);
     return { files, dir, sha256: hash };
-  }
-
-  /** In the shared temporary directory, the bundles' folder is this user's alone: others cannot swap the code that runs. */
-  async #ownBundlesRoot(): Promise<void> {
-    await mkdir(this.bundles, { recursive: true, mode: 0o700 });
-    if (!path.relative(tmpdir(), this.bundles).startsWith('..')) return;
-    const stat = await lstat(this.bundles);
-    const uid = process.getuid?.();
-    if (!stat.isDirectory() || (uid !== undefined && stat.uid !== uid) || (stat.mode & 0o022) !== 0) {
-      throw new Error(`The bundle folder ${this.bundles} is not a directory of this user that only it can write: remove it, or set SFN_FANOUT_CACHE_DIR.`);
-    }
   }
 
   #indexFile(key: string): string {

@@ -2,7 +2,7 @@ import path from 'node:path';
 import { HandlerModuleError } from '../errors.ts';
 import type { HandlerBundle } from '../handler/bundle.ts';
 import { causeMessage } from '../lambda-error.ts';
-import { LambdaPool } from './lambda-pool.ts';
+import { LambdaPool, lambdaLogWriter } from './lambda-pool.ts';
 import type { LocalFunction } from './template-definition.ts';
 
 export const CHECK_HANDLER_MODULE = 'sfn-fanout-check-handler';
@@ -15,10 +15,10 @@ const CHECK: LocalFunction = { logicalId: 'HandlerCheck', module: CHECK_HANDLER_
  * handler with native addons is loaded in a second thread too, as the run's threads will.
  * A thread, not this process, so whatever the module starts (timers, sockets) ends with it.
  */
-export async function checkHandlerLoads(bundle: HandlerBundle): Promise<'record' | 'partition'> {
+export async function checkHandlerLoads(bundle: HandlerBundle, log: (lines: string) => void): Promise<'record' | 'partition'> {
   try {
-    const kind = await loadInThread(bundle);
-    if (bundle.nativeAddons.length > 0) await loadInThread(bundle);
+    const kind = await loadInThread(bundle, log);
+    if (bundle.nativeAddons.length > 0) await loadInThread(bundle, log);
     return kind;
   } catch (error) {
     throw notContextAware(bundle, error) ?? error;
@@ -39,9 +39,9 @@ function notContextAware(bundle: HandlerBundle, error: unknown): HandlerModuleEr
   );
 }
 
-async function loadInThread(bundle: HandlerBundle): Promise<'record' | 'partition'> {
-  // Only the handler's path: its top level never sees the runner's environment (tokens, credentials).
-  const pool = new LambdaPool({ size: 1, environment: () => ({ SFN_FANOUT_HANDLER: bundle.file }) });
+async function loadInThread(bundle: HandlerBundle, log: (lines: string) => void): Promise<'record' | 'partition'> {
+  // Only the handler's path: its top level never sees the runner's environment (tokens, credentials). What it prints goes where the run's Lambdas' output goes.
+  const pool = new LambdaPool({ size: 1, environment: () => ({ SFN_FANOUT_HANDLER: bundle.file }), onOutput: lambdaLogWriter(log) });
   try {
     return (await pool.invoke(CHECK, null)) as 'record' | 'partition';
   } catch (error) {

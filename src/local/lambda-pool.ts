@@ -1,6 +1,10 @@
+import type { Readable } from 'node:stream';
 import { pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { LambdaFunctionError, type SerializedError } from '../lambda-error.ts';
+import { partitionLabel } from '../partition/outcome.ts';
+import { secretsToHandOver } from '../secrets.ts';
+import { killProcessTrees } from './process-tree.ts';
 import type { LocalFunction } from './template-definition.ts';
 
 /** Lambda's limit on an environment's init phase; locally, the time a new thread may take to load. */
@@ -42,22 +46,81 @@ function timeLimit(fn: LocalFunction, taskTimeoutSeconds: number | undefined): T
 
 type Reply = { id: number; ok: true; result: unknown } | { id: number; ok: false; error: SerializedError };
 
+/** What a thread tells the pool besides replies: its code is loaded, or its handler started or reaped a child process. */
+type Notice = { ready: true } | { spawned: number } | { exited: number };
+
+/** Longest piece of output without a new line kept back waiting for one. */
+const MAX_LINE = 64 * 1024;
+
 /** A worker thread standing in for one Lambda execution environment of one function. */
 class Environment {
   readonly thread: Worker;
-  readonly functionId: string;
+  readonly fn: LocalFunction;
   current: Invocation | undefined;
+  /** The invocation its output is labelled with: the current one, or the last. */
+  last: Invocation | undefined;
   timer: NodeJS.Timeout | undefined;
   /** Set once the thread has loaded its code: Lambda's init phase, which a function's Timeout does not count. */
   ready = false;
   /** Set while its thread is being terminated: nothing more is started or reported for it. */
   stopping = false;
+  /** Processes its handlers started that have not exited: they end with the environment, as in Lambda. */
+  readonly children = new Set<number>();
 
   constructor(fn: LocalFunction, options: LambdaPoolOptions) {
-    this.functionId = fn.logicalId;
-    // Only what the function's Lambda would see: never the runner's own environment.
-    this.thread = new Worker(THREAD_URL, { env: options.environment(fn), workerData: { secrets: [...(options.secrets ?? [])] } });
+    this.fn = fn;
+    const env = options.environment(fn);
+    // Only what the function's Lambda would see: never the runner's own environment. Its console is
+    // the pool's to forward, redacted, like Lambda's logs.
+    this.thread = new Worker(THREAD_URL, { env, stdout: true, stderr: true });
+    // Before any invocation, so before any handler code loads: no handler can see this message.
+    const handOver = secretsToHandOver(options.secrets ?? [], env);
+    if (handOver.length > 0) this.thread.postMessage({ secrets: handOver });
+    for (const stream of [this.thread.stdout, this.thread.stderr]) this.#forward(stream, options.onOutput);
   }
+
+  /** Hands the thread's output on in whole lines, each labelled with the invocation that was running. */
+  #forward(stream: Readable, onOutput: LambdaPoolOptions['onOutput']): void {
+    let pending = '';
+    const emit = (lines: string[]): void => {
+      if (lines.length > 0) onOutput({ fn: this.fn, event: this.last?.event, requestId: this.last?.id, lines });
+    };
+    stream.setEncoding('utf8');
+    stream.on('data', (chunk: string) => {
+      const lines = (pending + chunk).split('\n');
+      pending = lines.pop()!;
+      while (pending.length > MAX_LINE) {
+        lines.push(pending.slice(0, MAX_LINE));
+        pending = pending.slice(MAX_LINE);
+      }
+      emit(lines);
+    });
+    stream.on('end', () => emit(pending === '' ? [] : [pending]));
+  }
+
+  /** Ends the thread, then the processes its handlers started and all below them. */
+  async terminate(): Promise<void> {
+    await this.thread.terminate();
+    killProcessTrees(this.children);
+    this.children.clear();
+  }
+}
+
+/** Lines a Lambda thread printed, with the invocation that was running (the last one, once it ended). */
+export interface LambdaOutput {
+  readonly fn: LocalFunction;
+  readonly event: unknown;
+  readonly requestId: number | undefined;
+  readonly lines: readonly string[];
+}
+
+/** Labels a Lambda's output lines as a log line names its function and request: `[WorkerFunction part-00003] …`. */
+export function lambdaLogWriter(log: (lines: string) => void): (output: LambdaOutput) => void {
+  return ({ fn, event, requestId, lines }) => {
+    const item = (event as { item?: { id?: unknown; split?: string } } | null | undefined)?.item;
+    const label = typeof item?.id === 'number' ? `part-${partitionLabel({ id: item.id, split: item.split })}` : `request ${requestId ?? '-'}`;
+    log(lines.map((line) => `[${fn.logicalId} ${label}] ${line}`).join('\n'));
+  };
 }
 
 export interface LambdaPoolOptions {
@@ -65,8 +128,10 @@ export interface LambdaPoolOptions {
   readonly size: number;
   /** The variables of a new execution environment of a function. */
   readonly environment: (fn: LocalFunction) => Record<string, string>;
-  /** Secret values the threads redact from what they write and throw, beside their own environment's. */
+  /** Secret values the threads redact from what they write and throw; a thread is handed only those it cannot find itself. */
   readonly secrets?: readonly string[];
+  /** What the handlers print (console.log, process.stdout, stderr), line by line: Lambda sends it to CloudWatch Logs. */
+  readonly onOutput: (output: LambdaOutput) => void;
 }
 
 /**
@@ -108,7 +173,7 @@ export class LambdaPool {
     const all = [...this.#idle.splice(0), ...this.#busy];
     this.#busy.clear();
     for (const environment of all) clearTimeout(environment.timer);
-    await Promise.all(all.map((environment) => environment.thread.terminate()));
+    await Promise.all(all.map((environment) => environment.terminate()));
     for (const environment of all) environment.current?.reject(new LambdaFunctionError('Runtime.ExitError', 'The run was stopped.'));
   }
 
@@ -123,7 +188,7 @@ export class LambdaPool {
   }
 
   #takeIdle(fn: LocalFunction): Environment | undefined {
-    const index = this.#idle.findIndex((environment) => environment.functionId === fn.logicalId);
+    const index = this.#idle.findIndex((environment) => environment.fn.logicalId === fn.logicalId);
     return index === -1 ? undefined : this.#idle.splice(index, 1)[0];
   }
 
@@ -133,20 +198,31 @@ export class LambdaPool {
       const spare = this.#idle.shift();
       if (spare === undefined) return undefined;
       spare.thread.removeAllListeners();
-      void spare.thread.terminate();
+      this.#track(spare);
+      void spare.terminate();
     }
     const environment = new Environment(fn, this.#options);
-    environment.thread.on('message', (reply: Reply | { ready: true }) => {
+    this.#track(environment);
+    environment.thread.on('message', (reply: Reply | Notice) => {
       if ('ready' in reply) this.#ready(environment);
-      else this.#finish(environment, reply);
+      else if ('id' in reply) this.#finish(environment, reply);
     });
     environment.thread.on('error', (error) => void this.#crash(environment, 'Runtime.ExitError', `The environment crashed: ${error.message}`));
     environment.thread.on('exit', (code) => void this.#crash(environment, 'Runtime.ExitError', `The environment exited with code ${code} before the handler returned.`));
     return environment;
   }
 
+  /** Keeps count of the processes an environment's handlers start, also while it is being stopped. */
+  #track(environment: Environment): void {
+    environment.thread.on('message', (notice: Reply | Notice) => {
+      if ('spawned' in notice) environment.children.add(notice.spawned);
+      if ('exited' in notice) environment.children.delete(notice.exited);
+    });
+  }
+
   #start(environment: Environment, invocation: Invocation): void {
     environment.current = invocation;
+    environment.last = invocation;
     this.#busy.add(environment);
     const { fn } = invocation;
     this.#armTimeout(environment, invocation.limit.seconds * 1000 + (environment.ready ? 0 : INIT_LIMIT_MS));
@@ -191,7 +267,8 @@ export class LambdaPool {
     const invocation = environment.current;
     environment.current = undefined;
     environment.thread.removeAllListeners();
-    await environment.thread.terminate();
+    this.#track(environment);
+    await environment.terminate();
     this.#busy.delete(environment);
     invocation?.reject(new LambdaFunctionError(errorType, message));
     if (!this.#closed) this.#dispatch();

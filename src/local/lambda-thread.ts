@@ -1,8 +1,10 @@
+import { ChildProcess } from 'node:child_process';
 import { parentPort } from 'node:worker_threads';
 import * as partitioner from '../../lambdas/partitioner.ts';
 import * as reducer from '../../lambdas/reducer.ts';
 import * as worker from '../../lambdas/worker.ts';
 import { serializeError } from '../lambda-error.ts';
+import { acceptHandedOverSecrets } from '../secrets.ts';
 import { handlerFromEnv } from '../steps/steps.ts';
 import { CHECK_HANDLER_MODULE } from './check-handler.ts';
 
@@ -22,7 +24,25 @@ export interface InvokeMessage {
   readonly event: unknown;
 }
 
-parentPort?.on('message', async ({ id, module, exportName, event }: InvokeMessage) => {
+/**
+ * Every process a handler starts (spawn, exec, execFile, fork) is reported to the pool, and its
+ * exit too, so the pool can end those still running with the environment, as Lambda does.
+ */
+const startProcess = (ChildProcess.prototype as unknown as { spawn: (...args: unknown[]) => unknown }).spawn;
+(ChildProcess.prototype as unknown as { spawn: (...args: unknown[]) => unknown }).spawn = function (this: ChildProcess, ...args: unknown[]): unknown {
+  const started = startProcess.apply(this, args);
+  const { pid } = this;
+  if (pid !== undefined) {
+    parentPort?.postMessage({ spawned: pid });
+    this.once('exit', () => parentPort?.postMessage({ exited: pid }));
+  }
+  return started;
+};
+
+parentPort?.on('message', async (message: InvokeMessage | { secrets: unknown }) => {
+  // The engine's first message, taken before any invocation loads handler code.
+  if ('secrets' in message) return acceptHandedOverSecrets(message.secrets);
+  const { id, module, exportName, event } = message;
   try {
     const handler = modules[module]?.[exportName];
     if (typeof handler !== 'function') {

@@ -8,13 +8,14 @@ import { toJobRequest, type Job } from '../job.ts';
 import { parseInputLocation, parseLocation } from '../location.ts';
 import { BATCH_FILE, partitionResults, runKey, type MapResult } from '../partition/outcome.ts';
 import { buildReport, type BatchProgress, type BatchReport } from '../report/batch-report.ts';
+import { consoleText } from '../report/console.ts';
 import type { BatchFile } from '../steps/steps.ts';
 import { readJson } from '../store/read-json.ts';
 import { locationParameters, storeForBucket } from '../store/bucket-names.ts';
-import { lazyS3Client, openStore, regionOf, type S3Settings } from '../store/open-store.ts';
+import { CLI_REQUEST_DEADLINE_MS, lazyS3Client, openStore, regionOf, type S3Settings } from '../store/open-store.ts';
 import { Redactor } from '../secrets.ts';
 import { lambdaEnvironment, type LambdaCredentials } from './lambda-environment.ts';
-import { LambdaPool } from './lambda-pool.ts';
+import { LambdaPool, lambdaLogWriter } from './lambda-pool.ts';
 import { distributedMapAsTask, isDistributedMap, runDistributedMap } from './distributed-map.ts';
 import { defaultTemplatePath, loadStateMachine, type LocalFunction } from './template-definition.ts';
 import { INTERPRETER_NEVER_SECONDS, TASK_TIMEOUT_FIELD, taskTimeoutSeconds, withLocalTaskTimeouts } from './task-timeouts.ts';
@@ -40,6 +41,12 @@ export interface LocalRunOptions {
   readonly environment?: Readonly<Record<string, string>>;
   /** Known secrets: the engine and its Lambda threads redact them from everything they write. */
   readonly redactor?: Redactor;
+  /**
+   * Where what the Lambdas print goes, as Lambda sends it to CloudWatch Logs: whole lines, each
+   * labelled with its function and partition (or request), several joined by new lines. The
+   * caller redacts and filters it as all its console text; by default it goes to stderr so.
+   */
+  readonly lambdaLog?: (lines: string) => void;
   readonly runId?: string;
   /** Replaces every Retry wait, in milliseconds (the template's backoff otherwise). */
   readonly retryDelayMs?: number;
@@ -75,7 +82,7 @@ export async function runLocal(options: LocalRunOptions): Promise<BatchReport> {
   // The same bundle the AWS engine zips: a local run exercises the code Lambda will run.
   const bundle = options.bundle ?? (await bundleHandler(options.handler));
   const redactor = options.redactor ?? new Redactor();
-  const s3Client = lazyS3Client(options.s3 ?? {}, { signal });
+  const s3Client = lazyS3Client(options.s3 ?? {}, { signal, requestDeadlineMs: CLI_REQUEST_DEADLINE_MS });
   const region = regionOf(options.s3 ?? {});
   // Like a Lambda's role, credentials go to the functions only when the run reads or writes S3.
   const usesS3 = inputLocation.kind === 's3' || outputLocation.kind === 's3';
@@ -101,6 +108,7 @@ export async function runLocal(options: LocalRunOptions): Promise<BatchReport> {
         path: process.env.PATH,
       }),
     secrets: redactor.values,
+    onOutput: lambdaLogWriter(options.lambdaLog ?? ((lines) => void process.stderr.write(`${consoleText(redactor.redact(lines))}\n`))),
   });
   const invoke = options.wrapInvoke?.(pool.invoke.bind(pool)) ?? pool.invoke.bind(pool);
   const progress = { total: undefined as number | undefined, succeeded: 0, failed: 0, records: 0 };

@@ -39,19 +39,31 @@ export async function checkTemplateParameters(templatePath: string, values: Read
     if (spec === undefined) {
       throw new InputError(`parameters: ${name} is not a parameter of ${templatePath} (it has ${Object.keys(declared).join(', ') || 'none'}).`);
     }
-    const problem = parameterProblem(spec, value);
+    const problem = parameterProblem(spec, value, WHOLE_NUMBERS.test(name));
     // A NoEcho or secret-sounding parameter's value stays out of the message, as CloudFormation keeps it out of its output.
-    const shown = spec.NoEcho === true || spec.NoEcho === 'true' || isSecretName(name) ? '(value hidden)' : `"${value}"`;
+    const shown = isNoEcho(spec.NoEcho) || isSecretName(name) ? '(value hidden)' : `"${value}"`;
     if (problem !== undefined) throw new InputError(`parameters: ${name} ${shown} ${problem} (${templatePath}).`);
   }
 }
 
-function parameterProblem(spec: ParameterSpec, value: string): string | undefined {
+/** A parameter's NoEcho, as CloudFormation reads it: true, or the string "true" in any case. */
+export function isNoEcho(noEcho: unknown): boolean {
+  return noEcho === true || (typeof noEcho === 'string' && noEcho.toLowerCase() === 'true');
+}
+
+/**
+ * Number parameters that become Lambda's Timeout and MemorySize, a Map's MaxConcurrency or its
+ * batch size: CloudFormation takes 5.5 for a Number, but these take only whole numbers.
+ */
+const WHOLE_NUMBERS = /(?:Timeout|MemorySize|^MaxConcurrency|^ItemsPerBatch)$/;
+
+function parameterProblem(spec: ParameterSpec, value: string, whole: boolean): string | undefined {
   const type = spec.Type ?? 'String';
   const items = type === 'CommaDelimitedList' || type === 'List<Number>' ? value.split(',').map((item) => item.trim()) : [value];
   const numeric = type === 'Number' || type === 'List<Number>';
   for (const item of items) {
     if (numeric && !/^-?\d+(\.\d+)?$/.test(item)) return `must be a number`;
+    if (numeric && whole && !/^-?\d+$/.test(item)) return `must be a whole number`;
     if (spec.AllowedValues !== undefined && !spec.AllowedValues.map(String).includes(item)) return `must be one of ${spec.AllowedValues.join(', ')}`;
     if (numeric && spec.MinValue !== undefined && Number(item) < Number(spec.MinValue)) return `is below the template's MinValue ${spec.MinValue}${range(spec)}`;
     if (numeric && spec.MaxValue !== undefined && Number(item) > Number(spec.MaxValue)) return `is above the template's MaxValue ${spec.MaxValue}${range(spec)}`;

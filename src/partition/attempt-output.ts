@@ -45,6 +45,12 @@ export class AttemptOutput {
   readonly ref: AttemptRef;
   readonly #store: ObjectStore;
   readonly #staged: string[] = [];
+  /** Every write started and not yet settled, from the moment it starts: a handler need not await one. */
+  readonly #pending = new Set<Promise<void>>();
+  /** The last write of each name, so a name written again ends as its last write, whichever finishes first. */
+  readonly #lastWrite = new Map<string, Promise<unknown>>();
+  #failure: unknown;
+  #closed = false;
 
   constructor(store: ObjectStore, ref: AttemptRef) {
     this.#store = store;
@@ -52,11 +58,44 @@ export class AttemptOutput {
   }
 
   /** Stages an output; returns the URI it will have once committed. Writing a name again replaces it. */
-  async writeOutput(name: string, body: string | Uint8Array): Promise<string> {
-    const safe = outputName(name);
-    await this.#store.write(stagedOutputKey(this.ref, safe), body);
+  writeOutput(name: string, body: string | Uint8Array): Promise<string> {
+    if (this.#closed) {
+      return Promise.reject(new Error(`Output "${name}" was written after partition ${partitionLabel(this.ref.partition)} had returned its result: it would never be committed. Write every output before processPartition or finish returns (await each writeOutput, or return its promise).`));
+    }
+    let safe: string;
+    try {
+      safe = outputName(name);
+    } catch (error) {
+      return Promise.reject(error);
+    }
     if (!this.#staged.includes(safe)) this.#staged.push(safe);
-    return this.#store.uriOf(partitionOutputKey(this.ref.partition, safe));
+    const previous = this.#lastWrite.get(safe) ?? Promise.resolve();
+    const write = previous.then(
+      () => this.#store.write(stagedOutputKey(this.ref, safe), body),
+      () => this.#store.write(stagedOutputKey(this.ref, safe), body),
+    );
+    this.#lastWrite.set(safe, write);
+    // Tracked with a handler of its own, so a write the handler never awaits is neither lost nor an unhandled rejection.
+    const tracked = write.then(
+      () => void this.#pending.delete(tracked),
+      (error: unknown) => {
+        this.#pending.delete(tracked);
+        this.#failure ??= error;
+      },
+    );
+    this.#pending.add(tracked);
+    return write.then(() => this.#store.uriOf(partitionOutputKey(this.ref.partition, safe)));
+  }
+
+  /**
+   * Waits for every write started so far, also those the handler did not await (and any they
+   * start meanwhile), then refuses new ones; fails if any write failed. The partition's outcome,
+   * which lists what the reducer commits, is built only after this.
+   */
+  async settled(): Promise<void> {
+    while (this.#pending.size > 0) await Promise.all(this.#pending);
+    this.#closed = true;
+    if (this.#failure !== undefined) throw this.#failure;
   }
 
   /** Stages the attempt's rejected records, one JSON document a line. */

@@ -106,16 +106,22 @@ export function partitionLabel({ id, split }: PartitionName): string {
 
 export const MAX_REJECTED_SAMPLES = 10;
 
-/** A handler's output name as a relative key, `/`-separated; anything else is refused. */
+/**
+ * A handler's output name as a relative key, `/`-separated; anything else is refused. A backslash
+ * is refused, not read as `/`: `a\b.txt` and `a/b.txt` would otherwise be one key, the second write
+ * silently replacing the first.
+ */
 export function outputName(name: string): string {
-  const safe = name.replace(/\\/g, '/');
-  if (safe === '' || safe.startsWith('/') || safe.split('/').some((part) => part === '..' || part === '.' || part === '')) {
+  if (name.includes('\\')) {
+    throw new Error(`Output name "${name}" has a backslash: use / to make folders, and take backslashes out of names built from data (like DOMAIN\\user), so two names never become one file.`);
+  }
+  if (name === '' || name.startsWith('/') || name.split('/').some((part) => part === '..' || part === '.' || part === '')) {
     throw new Error(`Output name "${name}" must be a relative path without "." or ".." parts, like "counts.json".`);
   }
-  return safe;
+  return name;
 }
 
-/** Output keys are a pure function of the partition id, so a re-run overwrites, never duplicates. */
+/** Output keys are a pure function of the partition id and the name: a re-run with the same partitions writes the same keys. */
 export function partitionOutputKey(partition: PartitionName, name: string): string {
   return `partitions/part-${partitionLabel(partition)}/${outputName(name)}`;
 }

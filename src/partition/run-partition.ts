@@ -3,7 +3,7 @@ import type { FanoutRecord, PartitionContext, RecordContext } from '../handler/a
 import type { LoadedHandler } from '../handler/load-handler.ts';
 import type { RejectLimit } from '../job.ts';
 import type { Partition, Segment } from '../plan/partition-plan.ts';
-import { csvDecoder, linesDecoder, lineText, ndjsonDecoder, parseCsvLine, type LineDecoder, type RecordFormat } from '../records/formats.ts';
+import { csvDecoder, csvHeader, linesDecoder, ndjsonDecoder, type LineDecoder, type RecordFormat } from '../records/formats.ts';
 import { firstLine, segmentLines } from '../records/segment-lines.ts';
 import type { ObjectStore } from '../store/object-store.ts';
 import type { AttemptOutput } from './attempt-output.ts';
@@ -105,6 +105,8 @@ export async function runPartition(run: PartitionRun): Promise<SucceededPartitio
     result = finish === undefined ? state : await finish.call(handler.handler, state, context);
   }
 
+  // Writes the handler started and never awaited belong to this attempt too: the outcome lists them only once they are in place.
+  await output.settled();
   const records = handed + unparsed;
   const samples = rejections.slice(0, MAX_REJECTED_SAMPLES).map(({ key, offset, message }) => ({ key, offset, message }));
   if (exceeds(rejections.length, records, run.maxRejected)) {
@@ -139,7 +141,7 @@ async function decoderFor(format: RecordFormat, source: ObjectStore, segment: Se
   if (format === 'ndjson') return ndjsonDecoder();
   const header = await firstLine(source, segment.key, segment.identity);
   // An object that is only a header (or empty) has no records.
-  return header === undefined ? undefined : csvDecoder(parseCsvLine(lineText(header)));
+  return header === undefined ? undefined : csvDecoder(csvHeader(header, source.uriOf(segment.key)));
 }
 
 /** Records of one segment: parallel arrays, so the per-record path allocates nothing of its own. */

@@ -1,3 +1,4 @@
+import { DataError } from '../errors.ts';
 import type { RawLine } from './split-lines.ts';
 
 export const RECORD_FORMATS = ['lines', 'ndjson', 'csv'] as const;
@@ -19,6 +20,19 @@ export function linesDecoder(): LineDecoder {
 
 export function ndjsonDecoder(): LineDecoder {
   return (line) => JSON.parse(lineText(line)) as unknown;
+}
+
+/**
+ * An object's CSV header, from its first line. A blank first line is refused, not skipped: the
+ * header would otherwise be a column named "" and every row a rejected record, or the next line
+ * would be read as the header by one partition and as a record by another.
+ */
+export function csvHeader(line: RawLine, uri: string): string[] {
+  const text = lineText(line);
+  if (text.trim() === '') {
+    throw new DataError(`${uri} starts with a blank line, but with format csv an object's first line is its header. Remove the blank line(s) before the header.`);
+  }
+  return parseCsvLine(text);
 }
 
 export function csvDecoder(header: readonly string[]): LineDecoder {

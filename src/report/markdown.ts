@@ -1,3 +1,5 @@
+import { consoleText } from './console.ts';
+
 /**
  * Text from outside (object keys, error messages, handler output) made inert in GitHub Markdown:
  * no HTML, emphasis, table cell break, mention or link. Escaping `:` and `@` stops GitHub's
@@ -10,9 +12,9 @@ export function escapeMarkdown(text: string): string {
     .replace(/(www)\./gi, '$1\\.');
 }
 
-/** Text for inside a `<pre>` block: HTML-escaped, newlines kept. */
+/** Text for inside a `<pre>` block: HTML-escaped, newlines kept, no control or direction-override character. */
 export function escapeHtml(text: string): string {
-  return text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;').replace(/`/g, '&#96;');
+  return consoleText(text).replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;').replace(/`/g, '&#96;');
 }
 
 export function formatBytes(bytes: number): string {

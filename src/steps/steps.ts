@@ -122,8 +122,10 @@ export async function planJob(job: Job, deps: StepDeps, pacing?: { throughput: T
   const { sizing, adapted } = adaptSizing(job.sizing, total, job.maxPartitions, pacing?.throughput, pacing?.workerTimeoutSeconds ?? 0);
   const plan = planPartitions(await withUncompressedSizes(source, listing), { sizing, maxPartitions: job.maxPartitions });
   if (plan.partitions.length === 0 && !job.allowEmpty) {
+    // `s3://b/x/data` names the folder data/, never an object called data: say so where it can mislead.
+    const asFolder = /^s3:\/\//i.test(job.input) && !job.input.endsWith('/') ? ` (read as the folder ${job.input}/: an S3 key is read as one object only when its name ends in a data file extension such as .jsonl, .csv or .gz)` : '';
     throw new InputError(
-      `input ${job.input} is empty: ${plan.objects === 0 ? 'there is no object under it' : `its ${plan.objects} objects are all empty`}. Check the path (a date in the prefix?), or set allow-empty to true when an empty batch is expected.`,
+      `input ${job.input} is empty: ${plan.objects === 0 ? `there is no object under it${asFolder}` : `its ${plan.objects} objects are all empty`}. Check the path (a date in the prefix?), or set allow-empty to true when an empty batch is expected.`,
     );
   }
   return adapted === undefined ? plan : { ...plan, adapted };

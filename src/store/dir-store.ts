@@ -85,8 +85,8 @@ export class DirStore implements ObjectStore {
 
   /**
    * With an identity, the file is checked once the read ends, also when the reader stopped early:
-   * any write since the plan moved its size or modification time, so the bytes handed out were
-   * the planned ones only if it still has its identity then.
+   * any write or replacement since the plan moved its size, times or inode, so the bytes handed
+   * out were the planned ones only if it still has its identity then.
    */
   async *read(key: string, range?: ByteRange, identity?: string): AsyncIterable<Uint8Array> {
     if (range !== undefined && range.end <= range.start) return;
@@ -149,9 +149,14 @@ function code(error: unknown): string {
   return (error as { code?: string }).code ?? String(error);
 }
 
-/** A file's version for the plan: its size and modification time. */
-function identityOf(info: Pick<Stats, 'size' | 'mtimeMs'>): string {
-  return `${info.size}:${info.mtimeMs}`;
+/**
+ * A file's version for the plan: its size and modification time, and its inode and change time.
+ * A file replaced by another of the same size with its times copied (`rsync -a`, `cp -p`, `tar -x`,
+ * a rewrite within the file system's time resolution) keeps the first two, never the last two: a
+ * user can set a file's mtime, not its ctime, and a new file is a new inode.
+ */
+function identityOf(info: Pick<Stats, 'size' | 'mtimeMs' | 'ino' | 'ctimeMs'>): string {
+  return `${info.size}:${info.mtimeMs}:${info.ino}:${info.ctimeMs}`;
 }
 
 /** Synchronous: one stat call, without a trip through libuv's thread pool for every read of a tiny partition. */
@@ -164,10 +169,11 @@ function checkIdentity(file: string, identity: string): void {
   }
   const now = identityOf(info);
   if (now !== identity) {
-    const [plannedSize, plannedTime] = identity.split(':');
-    const [size, time] = now.split(':');
+    const [plannedSize, plannedTime, plannedInode] = identity.split(':');
+    const [size, time, inode] = now.split(':');
+    const how = size !== plannedSize || time !== plannedTime ? '' : inode === plannedInode ? 'written to or its metadata changed, keeping its size and modification time: a new change time; ' : 'replaced by another file of the same size and modification time: a new inode; ';
     throw new InputChangedError(
-      `${file} changed after the plan was made (planned: ${plannedSize} bytes, modified ${new Date(Number(plannedTime)).toISOString()}; now: ${size} bytes, modified ${new Date(Number(time)).toISOString()}): its partitions cannot read the records they were planned with. Run the batch again once the input no longer changes.`,
+      `${file} changed after the plan was made (${how}planned: ${plannedSize} bytes, modified ${new Date(Number(plannedTime)).toISOString()}; now: ${size} bytes, modified ${new Date(Number(time)).toISOString()}): its partitions cannot read the records they were planned with. Run the batch again once the input no longer changes.`,
     );
   }
 }

@@ -1,9 +1,10 @@
 import { S3Client } from '@aws-sdk/client-s3';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
+import { Readable } from 'node:stream';
 import type { Location } from '../location.ts';
 import { DirStore } from './dir-store.ts';
 import type { ObjectStore } from './object-store.ts';
-import { S3Store } from './s3-store.ts';
+import { REQUEST_DEADLINE_ERROR, S3Store } from './s3-store.ts';
 
 /** Settings for talking to S3 or an S3-compatible server (s3rver, MinIO, LocalStack). */
 export interface S3Settings {
@@ -36,10 +37,21 @@ export function regionOf(settings: S3Settings, env: NodeJS.ProcessEnv = process.
   return settings.region ?? s3SettingsFromEnv(env).region ?? 'us-east-1';
 }
 
+/**
+ * The longest one request of the CLI's own process may take, its response body included. The
+ * timeouts above let a body that trickles a byte at a time run for ever; inside a Lambda the
+ * function's Timeout ends that, but nothing does in the process that lists the input and reads
+ * the batch file. A page of a listing or a batch file takes seconds.
+ */
+export const CLI_REQUEST_DEADLINE_MS = 300_000;
+
+
 export interface S3ClientOptions {
   /** Aborts every request of the client, in flight or to come: a cancelled run stops waiting on S3. */
   readonly signal?: AbortSignal | undefined;
   readonly timeouts?: S3Timeouts;
+  /** Ends any request, headers and body, that takes longer (see `CLI_REQUEST_DEADLINE_MS`). */
+  readonly requestDeadlineMs?: number;
 }
 
 export function createS3Client(settings: S3Settings, options: S3ClientOptions = {}): S3Client {
@@ -53,24 +65,46 @@ export function createS3Client(settings: S3Settings, options: S3ClientOptions = 
   });
   return new S3Client({
     region: regionOf(settings),
-    requestHandler: options.signal === undefined ? http : new CancellableHandler(http, options.signal),
+    requestHandler: options.signal === undefined && options.requestDeadlineMs === undefined ? http : new CancellableHandler(http, options.signal, options.requestDeadlineMs),
     ...(settings.endpoint === undefined ? {} : { endpoint: settings.endpoint, forcePathStyle: true }),
   });
 }
 
-/** Hands every request the run's abort signal, alongside any signal of its own. */
+/** Hands every request the run's abort signal, alongside any signal of its own, and ends it at its deadline. */
 class CancellableHandler {
   readonly #inner: NodeHttpHandler;
-  readonly #signal: AbortSignal;
+  readonly #signal: AbortSignal | undefined;
+  readonly #deadlineMs: number | undefined;
 
-  constructor(inner: NodeHttpHandler, signal: AbortSignal) {
+  constructor(inner: NodeHttpHandler, signal: AbortSignal | undefined, deadlineMs: number | undefined) {
     this.#inner = inner;
     this.#signal = signal;
+    this.#deadlineMs = deadlineMs;
   }
 
-  handle(...[request, options = {}]: Parameters<NodeHttpHandler['handle']>): ReturnType<NodeHttpHandler['handle']> {
-    const own = options.abortSignal as AbortSignal | undefined;
-    return this.#inner.handle(request, { ...options, abortSignal: own === undefined ? this.#signal : AbortSignal.any([own, this.#signal]) });
+  async handle(...[request, options = {}]: Parameters<NodeHttpHandler['handle']>): ReturnType<NodeHttpHandler['handle']> {
+    const deadline = this.#deadlineMs === undefined ? undefined : new AbortController();
+    const message = `S3 did not send the whole response within ${(this.#deadlineMs ?? 0) / 1000} s, the limit for one request: the endpoint is stalled or too slow. Check the endpoint and the network, then run again.`;
+    const timer = deadline === undefined ? undefined : setTimeout(() => deadline.abort(message), this.#deadlineMs);
+    timer?.unref();
+    const signals = [options.abortSignal as AbortSignal | undefined, this.#signal, deadline?.signal].filter((signal) => signal !== undefined);
+    const handled = await this.#inner.handle(request, { ...options, abortSignal: signals.length === 1 ? signals[0] : AbortSignal.any(signals) }).catch((error: unknown) => {
+      clearTimeout(timer);
+      throw error;
+    });
+    const body = handled.response.body as Readable | undefined;
+    if (deadline === undefined || !(body instanceof Readable)) {
+      clearTimeout(timer);
+      return handled;
+    }
+    // The deadline covers the body too: one that trickles ends with an error a reader does not resume.
+    const end = (): void => void body.destroy(Object.assign(new Error(message), { name: REQUEST_DEADLINE_ERROR }));
+    deadline.signal.addEventListener('abort', end, { once: true });
+    body.once('close', () => {
+      clearTimeout(timer);
+      deadline.signal.removeEventListener('abort', end);
+    });
+    return handled;
   }
 
   updateHttpClientConfig(...args: Parameters<NodeHttpHandler['updateHttpClientConfig']>): void {

@@ -3,6 +3,9 @@ import type { Readable } from 'node:stream';
 import { InputChangedError, MissingObjectError, StoreError, errorMessage } from '../errors.ts';
 import type { ByteRange, ObjectStore, StoredObject } from './object-store.ts';
 
+/** The name of the error a response body ends with once its request's deadline passed (open-store.ts). */
+export const REQUEST_DEADLINE_ERROR = 'RequestDeadlineError';
+
 const MAX_RESUMES = 5;
 
 function isNetworkError(error: unknown): boolean {
@@ -99,7 +102,8 @@ export class S3Store implements ObjectStore {
         }
         return;
       } catch (error) {
-        if (resumes >= MAX_RESUMES) throw this.#explain('read', this.uriOf(key), error);
+        // A body cut at its deadline is not read again: that would give it the time again.
+        if (resumes >= MAX_RESUMES || (error as { name?: string }).name === REQUEST_DEADLINE_ERROR) throw this.#explain('read', this.uriOf(key), error);
       } finally {
         body.destroy();
       }
