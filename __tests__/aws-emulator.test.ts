@@ -528,7 +528,7 @@ describeWithMoto('the AWS engine through the CLI, against moto', () => {
   it('refuses a template that refers to a parameter it does not declare before uploading or deploying, as the local engine does', async () => {
     const typo = path.join(await tempDir(), 'typo.yaml');
     const body = await readFile(path.join(root, 'template/sfn-fanout.yaml'), 'utf8');
-    await writeFile(typo, body.replace(/^  WorkerMemorySize:$/m, '  WorkerMemorySze:'));
+    await writeFile(typo, body.replace(/^ {2}WorkerMemorySize:$/m, '  WorkerMemorySze:'));
     const run = await cli('typo', ['--template', typo]);
     expect(run.code).toBe(2);
     expect(run.err).toContain(`Template ${typo}: WorkerFunction.Properties.MemorySize refers to "WorkerMemorySize", which is neither a parameter nor a resource.`);
