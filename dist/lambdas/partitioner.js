@@ -33648,7 +33648,8 @@ function acceptHandedOverSecrets(values) {
 class errors_FanoutError extends Error {
     constructor(message, options) {
         super(message, options);
-        this.name = new.target.name;
+        // The bundler renames a class whose name another module also uses (errors_InputError): users see the source's name.
+        this.name = new.target.name.replace(/^[a-z][a-z0-9_]*_(?=[A-Z])/, '');
     }
 }
 /** A user-supplied value (input, option, template, handler module) is unusable. */
