@@ -3,13 +3,13 @@ import { createHash } from 'node:crypto';
 import { readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { CloudFormationClient, CreateChangeSetCommand, CreateStackCommand, DeleteStackCommand, DescribeChangeSetCommand, DescribeStackEventsCommand, DescribeStacksCommand, ExecuteChangeSetCommand, GetTemplateCommand, type Stack } from '@aws-sdk/client-cloudformation';
+import { CloudFormationClient, CreateChangeSetCommand, CreateStackCommand, DeleteStackCommand, DescribeChangeSetCommand, DescribeStackEventsCommand, DescribeStacksCommand, ExecuteChangeSetCommand, GetTemplateCommand, UpdateTerminationProtectionCommand, type Stack } from '@aws-sdk/client-cloudformation';
 import { CreateBucketCommand, GetObjectCommand, HeadBucketCommand, PutObjectCommand, S3Client, type BucketLocationConstraint } from '@aws-sdk/client-s3';
 import { CreateStateMachineCommand, DescribeExecutionCommand, DescribeStateMachineCommand, ExecutionAlreadyExists, GetExecutionHistoryCommand, ListExecutionsCommand, SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
 import { mockClient } from 'aws-sdk-client-mock';
 import aslValidator from 'asl-validator';
 import { uploadIfAbsent } from '../src/aws/code-package.ts';
-import { executionName } from '../src/aws/execution.ts';
+import { executionName, jobLeg } from '../src/aws/execution.ts';
 import { main } from '../src/cli.ts';
 import { parseJob, toJobRequest } from '../src/job.ts';
 import { stepFromEnv } from '../src/run-batch.ts';
@@ -46,6 +46,8 @@ interface CliOptions {
   /** The workflow step this run is (GITHUB_* variables): a step retried keeps them. */
   readonly step?: Record<string, string>;
   readonly signal?: AbortSignal;
+  /** Where the run's (virtual) clock starts: later than now for a step that comes back to an execution started earlier. */
+  readonly clockAt?: number;
 }
 
 describeWithMoto('the AWS engine through the CLI, against moto', () => {
@@ -82,7 +84,7 @@ describeWithMoto('the AWS engine through the CLI, against moto', () => {
     const restoreStep = setEnv(options.step ?? {});
     let out = '';
     let err = '';
-    const clock = new VirtualClock(Date.now());
+    const clock = new VirtualClock(options.clockAt ?? Date.now());
     try {
       const code = await main(
         ['run', '--engine', 'aws', '--region', options.region ?? REGION, '--stack-name', stack, '--input', options.input ?? 's3://logs-in/day/', '--output', options.output ?? `s3://results-out/${stack}/`, '--handler', exampleHandler, ...extra],
@@ -133,6 +135,8 @@ describeWithMoto('the AWS engine through the CLI, against moto', () => {
     return JSON.parse((await direct(region).sfn.send(new DescribeStateMachineCommand({ stateMachineArn: arn }))).definition!) as Record<string, unknown>;
   }
 
+  /** The name of the execution a run of this step (GITHUB_* variables) over this input and output starts. */
+  const nameOf = (env: Record<string, string>, input = 's3://logs-in/day/', output: string) => executionName({ ...stepFromEnv(env), leg: jobLeg({ input, output }) });
   const stepEnv = (runId: string) => ({ GITHUB_REPOSITORY: 'acme/logs', GITHUB_WORKFLOW: 'nightly', GITHUB_JOB: 'batch', GITHUB_ACTION: 'fanout', GITHUB_RUN_ID: runId, GITHUB_RUN_ATTEMPT: '1' });
 
   describe('one stack over several runs', () => {
@@ -158,6 +162,11 @@ describeWithMoto('the AWS engine through the CLI, against moto', () => {
       const zip = Buffer.from(await (await direct().s3.send(new GetObjectCommand({ Bucket: ARTIFACTS, Key: put.params.Key }))).Body!.transformToByteArray());
       expect(put.params.Key).toBe(`sfn-fanout/code/${createHash('sha256').update(zip).digest('hex')}.zip`);
       expect(zip.subarray(0, 4).toString('latin1')).toBe('PK\x03\x04');
+      // Every call on the artifact bucket says whose it must be: S3 refuses it when another account owns the bucket.
+      expect(first.calls.filter((call) => call.params.Bucket === ARTIFACTS).map((call) => [call.operation, call.params.ExpectedBucketOwner])).toEqual([
+        ['HeadObject', ACCOUNT],
+        ['PutObject', ACCOUNT],
+      ]);
     });
 
     it('creates the stack through a CREATE change set with the run’s tags, and deploys a valid definition in the region’s partition', async () => {
@@ -177,7 +186,7 @@ describeWithMoto('the AWS engine through the CLI, against moto', () => {
       const [stop] = named(first.calls, 'StopExecution');
       expect(stop!.params).toMatchObject({ error: 'SfnFanout.Stopped', cause: 'sfn-fanout stopped the execution: it ran past the timeout of 60 s.' });
       expect((await direct().sfn.send(new DescribeExecutionCommand({ executionArn: stop!.params.executionArn }))).status).toBe('ABORTED');
-      expect(first.out).toContain('ABORTED: The execution ended ABORTED.');
+      expect(first.out).toContain('SfnFanout.Stopped: sfn-fanout stopped the execution: it ran past the timeout of 60 s.');
       const waited = first.clock.sleeps.reduce((sum, ms) => sum + ms, 0);
       expect(waited).toBeGreaterThanOrEqual(60_000);
       expect(waited).toBeLessThan(90_000);
@@ -199,27 +208,50 @@ describeWithMoto('the AWS engine through the CLI, against moto', () => {
       await expectDeployRoleAllows(again, 'nightly');
     });
 
+    it('refuses delete-stack on a stack with termination protection before deploying, instead of failing to delete it after the run', async () => {
+      await direct().cfn.send(new UpdateTerminationProtectionCommand({ StackName: 'nightly', EnableTerminationProtection: true }));
+      const run = await cli('nightly', [...NIGHTLY.filter((arg) => arg !== '--termination-protection' && arg !== 'true'), '--delete-stack', 'true']);
+      expect(run.code).toBe(2);
+      expect(run.err).toContain('delete-stack is true, but stack nightly has termination protection on, so CloudFormation would refuse to delete it after the run: set termination-protection to false');
+      expect(run.calls.filter((call) => call.service === 'cloudformation').map((call) => call.operation)).toEqual(['DescribeStacks']);
+      expect(named(run.calls, 'PutObject')).toEqual([]);
+      expect((await describeStack('nightly')).StackStatus).toBe('CREATE_COMPLETE');
+    });
+
     describe('a retried step', () => {
       const step = stepEnv('8001');
-      const name = executionName(stepFromEnv(step));
+      const name = nameOf(step, undefined, 's3://results-out/nightly/');
       const stateMachineArn = `arn:aws:states:us-east-1:${ACCOUNT}:stateMachine:nightly-fanout`;
 
-      it('attaches to its own execution while it runs, and starts no second one', async () => {
+      it('attaches to its own execution while it runs, starts no second one, and counts timeout-minutes from the execution’s start', async () => {
         const input = JSON.stringify(toJobRequest(parseJob({ input: 's3://logs-in/day/', output: 's3://results-out/nightly/' })));
         const { executionArn } = await direct().sfn.send(new StartExecutionCommand({ stateMachineArn, name, input }));
-        const run = await cli('nightly', [...NIGHTLY, '--timeout-minutes', '1'], { step });
+        // The step comes back 45 s after the execution started (it was killed and retried): 15 s of the minute are left.
+        const run = await cli('nightly', [...NIGHTLY, '--timeout-minutes', '1'], { step, clockAt: Date.now() + 45_000 });
+        expect(named(run.calls, 'StopExecution').map((call) => call.params.cause)).toEqual(['sfn-fanout stopped the execution: it ran past the timeout of 60 s.']);
+        expect(run.clock.sleeps.reduce((sum, ms) => sum + ms, 0)).toBeLessThan(30_000);
         expect(named(run.calls, 'StartExecution')).toHaveLength(1);
-        expect(run.err).toContain(`Started execution ${executionArn}.`);
+        expect(run.err).toContain(`Execution ${name} already exists: attached to it instead of starting another (${executionArn}).`);
+        expect(run.err).not.toContain('Started execution');
         const executions = (await direct().sfn.send(new ListExecutionsCommand({ stateMachineArn }))).executions!.filter((execution) => execution.name === name);
         expect(executions).toHaveLength(1);
       });
 
       it('attaches to its execution after it closed, and reports it without starting another', async () => {
         const run = await cli('nightly', NIGHTLY, { step });
-        expect(run.err).toContain(`Execution ${name} already exists: attaching to it instead of starting another.`);
+        expect(run.err).toContain(`Execution ${name} already exists: attached to it instead of starting another (arn:aws:states:us-east-1:${ACCOUNT}:execution:nightly-fanout:${name}).`);
         expect(run.out).toContain('ABORTED');
         expect(named(run.calls, 'StopExecution')).toEqual([]);
         await expectDeployRoleAllows(run, 'nightly');
+      });
+
+      it('as another leg of a matrix (same job and step, another output) starts its own execution instead of colliding', async () => {
+        endsAtOnce('nightly');
+        const output = 's3://results-out/nightly/leg-2/';
+        const run = await cli('nightly', NIGHTLY, { step, output });
+        expect(named(run.calls, 'StartExecution').map((call) => call.params.name)).toEqual([nameOf(step, undefined, output)]);
+        expect(nameOf(step, undefined, output)).not.toBe(name);
+        expect(run.err).not.toContain('already exists');
       });
 
       it('with other inputs than its execution had: says a name stays taken for 90 days, not to stop it (B10)', async () => {
@@ -241,6 +273,10 @@ describeWithMoto('the AWS engine through the CLI, against moto', () => {
       const key = `sfn-fanout/templates/${createHash('sha256').update(body).digest('hex')}.yaml`;
       expect(create.params).toMatchObject({ ChangeSetType: 'UPDATE', TemplateURL: `https://${ARTIFACTS}.s3.us-east-1.amazonaws.com/${key}` });
       expect(create.params.TemplateBody).toBeUndefined();
+      expect(update.calls.filter((call) => call.params.Key === key).map((call) => [call.operation, call.params.ExpectedBucketOwner])).toEqual([
+        ['HeadObject', ACCOUNT],
+        ['PutObject', ACCOUNT],
+      ]);
       expect(await (await direct().s3.send(new GetObjectCommand({ Bucket: ARTIFACTS, Key: key }))).Body!.transformToString()).toBe(body);
       expect(await describeStack('nightly')).toMatchObject({ StackStatus: 'UPDATE_COMPLETE', Parameters: expect.arrayContaining([{ ParameterKey: 'MaxConcurrency', ParameterValue: '5' }]) });
       expect((await direct().cfn.send(new GetTemplateCommand({ StackName: 'nightly' }))).TemplateBody).toBe(body);
@@ -307,7 +343,7 @@ describeWithMoto('the AWS engine through the CLI, against moto', () => {
       const attempt = (n: string) => ({ ...stepEnv('6001'), GITHUB_RUN_ATTEMPT: n });
       const first = await cli('resumed', args, { input, step: attempt('1') });
       expect(first.code).toBe(1);
-      const firstName = executionName(stepFromEnv(attempt('1')));
+      const firstName = nameOf(attempt('1'), input, 's3://results-out/resumed/');
       expect(ran.get(firstName)!.report.partitions.map((row) => [rowName(row), row.status])).toEqual([['0', 'succeeded'], ['1', 'failed'], ['2', 'succeeded'], ['3', 'failed']]);
 
       // The bug is fixed; the workflow's failed job is re-run, and its step resumes the previous attempt's execution.
@@ -316,7 +352,7 @@ describeWithMoto('the AWS engine through the CLI, against moto', () => {
       const second = await cli('resumed', [...args, '--resume', 'previous-attempt', '--report', reportFile], { input, step: attempt('2') });
       expect(second.code).toBe(0);
       expect(second.err).toContain(`Resuming run ${firstName}: only the partitions that failed there run again`);
-      const secondName = executionName(stepFromEnv(attempt('2')));
+      const secondName = nameOf(attempt('2'), input, 's3://results-out/resumed/');
       const [start] = named(second.calls, 'StartExecution');
       expect(JSON.parse(start!.params.input!)).toMatchObject({ input, resume: firstName });
       expect(ran.get(secondName)!.workers.sort()).toEqual(['1', '3']);
@@ -391,7 +427,7 @@ describeWithMoto('the AWS engine through the CLI, against moto', () => {
 
   describe('Distributed mode', () => {
     const step = stepEnv('7001');
-    const name = executionName(stepFromEnv(step));
+    const name = nameOf(step, undefined, 's3://results-out/wide/');
     const mapRunArn = `arn:aws:states:us-east-1:${ACCOUNT}:mapRun:wide-fanout/Work:4f8a2c1e-0d7b-4d1f-9d3a-2b6c8e1f0a55`;
     /** What Step Functions answers for the execution and its map run, once Lambda has run it. */
     function execution(status: 'SUCCEEDED' | 'FAILED', mapRun: Answer): void {
@@ -473,6 +509,43 @@ describeWithMoto('the AWS engine through the CLI, against moto', () => {
     expect(moto.calls.filter((call) => call.params.Bucket === 'prefix-listing').map((call) => `${call.operation} ${call.status}`)).toEqual(['HeadObject 403', 'PutObject 200', 'HeadObject 403', 'PutObject 412']);
   });
 
+  it('refuses an artifact bucket another account owns (S3 answers 403 to ExpectedBucketOwner), uploading nothing and deploying nothing', async () => {
+    await direct().s3.send(new CreateBucketCommand({ Bucket: 'shared-artifacts' }));
+    // moto keeps no bucket owners: answer as S3 does for a bucket of account 111111111111.
+    moto.answer((call) => (call.params.Bucket === 'shared-artifacts' && call.params.ExpectedBucketOwner !== '111111111111' ? { status: 403 } : undefined));
+    const run = await cli('squatted', ['--artifact-bucket', 'shared-artifacts']);
+    expect(run.code).not.toBe(0);
+    expect(run.err).toContain(`Either the bucket belongs to another AWS account than ${ACCOUNT} (sfn-fanout only uses an artifact bucket of the account it runs in: set artifact-bucket to a bucket of account ${ACCOUNT})`);
+    expect(run.calls.filter((call) => call.params.Bucket === 'shared-artifacts').map((call) => `${call.operation} ${call.params.ExpectedBucketOwner} ${call.status}`)).toEqual([`HeadObject ${ACCOUNT} 403`, `PutObject ${ACCOUNT} 403`]);
+    expect(named(run.calls, 'CreateChangeSet')).toEqual([]);
+  });
+
+  it('says to set artifact-bucket when the bootstrap bucket’s name is taken', async () => {
+    await buckets('eu-west-1', [`sfn-fanout-${ACCOUNT}-eu-west-1`]);
+    const run = await cli('taken', [], { region: 'eu-west-1' });
+    expect(run.code).toBe(2);
+    expect(run.err).toContain(`Could not create the artifact bucket sfn-fanout-${ACCOUNT}-eu-west-1 (stack sfn-fanout-bootstrap)`);
+    expect(run.err).toContain('If another AWS account already has a bucket of that name, set artifact-bucket to a bucket of your own account.');
+    expect(named(run.calls, 'PutObject')).toEqual([]);
+  });
+
+  it('refuses a template that refers to a parameter it does not declare before uploading or deploying, as the local engine does', async () => {
+    const typo = path.join(await tempDir(), 'typo.yaml');
+    const body = await readFile(path.join(root, 'template/sfn-fanout.yaml'), 'utf8');
+    await writeFile(typo, body.replace(/^ {2}WorkerMemorySize:$/m, '  WorkerMemorySze:'));
+    const run = await cli('typo', ['--template', typo]);
+    expect(run.code).toBe(2);
+    expect(run.err).toContain(`Template ${typo}: WorkerFunction.Properties.MemorySize refers to "WorkerMemorySize", which is neither a parameter nor a resource.`);
+    expect(run.calls.filter((call) => call.service === 'cloudformation' || call.operation === 'PutObject').map((call) => call.operation)).toEqual([]);
+  });
+
+  it('refuses the bootstrap stack’s name as stack-name before any call (it would replace every stack’s artifact bucket)', async () => {
+    const run = await cli('sfn-fanout-bootstrap');
+    expect(run.code).toBe(2);
+    expect(run.err).toContain('stack-name "sfn-fanout-bootstrap" is the name of sfn-fanout\'s bootstrap stack');
+    expect(run.calls).toEqual([]);
+  });
+
   it('names the output a bootstrap stack lacks, instead of uploading to s3://undefined (B11)', async () => {
     await direct('us-west-2').cfn.send(new CreateStackCommand({ StackName: 'sfn-fanout-bootstrap', TemplateBody: 'Resources:\n  Handle:\n    Type: AWS::CloudFormation::WaitConditionHandle\n' }));
     const run = await cli('west', [], { region: 'us-west-2' });
@@ -513,7 +586,7 @@ describeWithMoto('the AWS engine through the CLI, against moto', () => {
   describe('cancellation (B6): the first SIGINT or SIGTERM ends the run within seconds in every phase', () => {
     it.each([
       ['the upload, while S3 never answers', 'cancel-upload', (call: WireCall) => call.operation === 'PutObject' && call.params.Bucket === 'cancel-upload-artifacts', /Cancelled while uploading s3:\/\/cancel-upload-artifacts\/sfn-fanout\/code\/[0-9a-f]{64}\.zip\./],
-      ['the execution, while Step Functions never answers', 'cancel-run', (call: WireCall) => call.operation === 'DescribeExecution' && call.params.executionArn?.includes(':cancel-run-fanout:') === true, /ABORTED/],
+      ['the execution, while Step Functions never answers', 'cancel-run', (call: WireCall) => call.operation === 'DescribeExecution' && call.params.executionArn?.includes(':cancel-run-fanout:') === true, /SfnFanout\.Stopped: sfn-fanout stopped the execution: the job was cancelled\./],
     ])('in %s', async (_phase, stack, hung, message) => {
       await direct().s3.send(new CreateBucketCommand({ Bucket: `${stack}-artifacts` }));
       const controller = new AbortController();

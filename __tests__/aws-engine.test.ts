@@ -46,6 +46,7 @@ describe('the AWS engine, against mocked CloudFormation and S3 on s3rver', () =>
     tags: {},
     deleteStack: false,
     step: { repository: 'acme/logs', workflow: 'nightly', job: 'batch', step: 'fanout', runId: '555', runAttempt: 2 },
+    account: '123456789012',
     prices: DEFAULT_PRICES,
     ...overrides,
   });

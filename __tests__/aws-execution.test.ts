@@ -10,7 +10,7 @@ import {
 } from '@aws-sdk/client-sfn';
 import { mockClient } from 'aws-sdk-client-mock';
 import { executionAcceptor } from '../src/aws/execution-acceptor.ts';
-import { executionArnOf, executionName, startOrAttach, waitForExecution, type StepIdentity } from '../src/aws/execution.ts';
+import { executionArnOf, executionName, jobLeg, startOrAttach, waitForExecution, type StepIdentity } from '../src/aws/execution.ts';
 import { applyHistory, NO_PROGRESS } from '../src/aws/map-progress.ts';
 import { VirtualClock } from './helpers/virtual-clock.ts';
 
@@ -187,6 +187,14 @@ describe('starting an execution', () => {
     expect(executionName(step)).not.toBe(executionName({ ...step, job: 'other' }));
     expect(executionName({ ...step, runId: '9'.repeat(90) }).length).toBeLessThanOrEqual(80);
     expect(executionName(step)).toMatch(/^sfn-fanout-9876543210-1-[0-9a-f]{12}$/);
+  });
+
+  it('gives each leg of a matrix (one job and step, other input or output) its own name, the same on a retry of that leg', () => {
+    const leg = (input: string, output: string) => executionName({ ...step, runId: '98765432101', leg: jobLeg({ input, output }) });
+    const names = [leg('s3://logs/day1/', 's3://out/'), leg('s3://logs/day2/', 's3://out/'), leg('s3://logs/day1/', 's3://out/b/')];
+    expect(new Set(names).size).toBe(3);
+    expect(leg('s3://logs/day1/', 's3://out/')).toBe(names[0]);
+    for (const name of names) expect(name).toMatch(/^sfn-fanout-98765432101-1-[0-9a-f]{12}$/);
   });
 
   it('derives the execution ARN from the state machine ARN', () => {

@@ -3,7 +3,7 @@ import path from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { fileURLToPath } from 'node:url';
 import { main } from '../src/cli.ts';
-import { HandlerModuleError, InputError, StoreError } from '../src/errors.ts';
+import { FanoutError, HandlerModuleError, InputError, StoreError } from '../src/errors.ts';
 import { checkHandler, loadHandler } from '../src/handler/load-handler.ts';
 import { parseJob } from '../src/job.ts';
 import { parseLocation } from '../src/location.ts';
@@ -20,6 +20,12 @@ const here = path.dirname(fileURLToPath(import.meta.url));
 const noS3 = { s3: () => { throw new Error('no S3 in this test'); } };
 
 describe('bad input gets an error that names the input and the fix', () => {
+  it('names each error as the source does, also where the bundler renamed its class (errors_HandlerModuleError in dist/)', () => {
+    // What ncc makes of a class whose name another bundled module uses too.
+    const renamed = { errors_HandlerModuleError: class extends HandlerModuleError {}, lambda_error_LambdaFunctionError: class extends FanoutError {} };
+    expect([new renamed.errors_HandlerModuleError('x').name, new renamed.lambda_error_LambdaFunctionError('x').name, new InputError('x').name]).toEqual(['HandlerModuleError', 'LambdaFunctionError', 'InputError']);
+  });
+
   it.each([
     ['', 'input is empty: give an S3 URI like s3://my-bucket/logs/ or a local directory path.'],
     ['gs://bucket/x', 'input "gs://bucket/x" uses the unsupported scheme "gs://": use s3://bucket/prefix or a local directory path.'],

@@ -1,4 +1,5 @@
 import { execFile } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { cp, mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -7,6 +8,7 @@ import { buildCodePackage, codeKey } from '../src/aws/code-package.ts';
 import { HandlerModuleError } from '../src/errors.ts';
 import { bundleHandler } from '../src/handler/bundle.ts';
 import { parseJob } from '../src/job.ts';
+import { checkHandlerLoads } from '../src/local/check-handler.ts';
 import { runLocal } from '../src/local/local-engine.ts';
 import { outcomeKey } from '../src/partition/commit.ts';
 import { cli } from './helpers/cli.ts';
@@ -117,6 +119,38 @@ describe('the bundle cache', () => {
     const second = await bundleHandler(handler, { cacheRoot });
     expect(second.cached).toBe(false);
     expect(second.files.get('handler.mjs')!.toString('utf8')).toContain('2 /* High */');
+    // The fresh build replaces the entry: it is what the local engine loads, and what the zip holds.
+    expect(second.file).toBe(first.file);
+    expect(await readFile(second.file)).toEqual(second.files.get('handler.mjs'));
+    await writeFile(second.file, (await readFile(second.file)).subarray(0, 100));
+    const third = await bundleHandler(handler, { cacheRoot });
+    expect([third.cached, await readFile(third.file, 'utf8')]).toEqual([false, first.files.get('handler.mjs')!.toString('utf8')]);
+    expect((await bundleHandler(handler, { cacheRoot })).cached).toBe(true);
+  });
+
+  it('keeps bundles where Node finds no package the zip lacks: a package required at run time fails locally as in Lambda', async () => {
+    const project = await writeHandlerProject();
+    await mkdir(path.join(project, 'node_modules/purepkg'), { recursive: true });
+    await writeFile(path.join(project, 'node_modules/purepkg/index.js'), "module.exports = 'from node_modules';\n");
+    // esbuild cannot see a require made through createRequire: purepkg is not bundled.
+    const handler = path.join(project, 'handlers/runtime-require.mjs');
+    await writeFile(handler, "import { createRequire } from 'node:module';\nconst value = createRequire(import.meta.url)('purepkg');\nexport const processRecord = () => value;\n");
+    const log: string[] = [];
+    const bundle = await bundleHandler(handler, { log: (line) => log.push(line) });
+    expect([...bundle.files.keys()].sort()).toEqual(['handler.mjs', 'handler.mjs.map']);
+    expect(log.filter((line) => line.includes('visible to the handler'))).toEqual([]);
+    await expect(checkHandlerLoads(bundle, () => {})).rejects.toThrow("Cannot find module 'purepkg'");
+  });
+
+  it('says a file read beside the module is not in the bundle, instead of naming the source folder’s copy, which exists', async () => {
+    const project = await writeHandlerProject();
+    await writeFile(path.join(project, 'handlers/cfg.json'), '{"x": 7}\n');
+    const handler = path.join(project, 'handlers/reads-beside.mjs');
+    await writeFile(handler, "import { readFileSync } from 'node:fs';\nconst cfg = readFileSync(new URL('./cfg.json', import.meta.url), 'utf8');\nexport const processRecord = () => cfg;\n");
+    await expect(checkHandlerLoads(await bundleHandler(handler, { cacheRoot: await tempDir() }), () => {})).rejects.toMatchObject({
+      name: 'HandlerModuleError',
+      message: `Handler module ${handler} failed to load: it reads cfg.json beside its module, which is not in the bundle (nor in the code zip): only what the handler imports is bundled. Import the file (a JSON import is bundled), or read it from the input.`,
+    });
   });
 });
 
@@ -194,6 +228,22 @@ describe('native addons', () => {
       'handler/node_modules/legacy-pad/package.json',
     ]);
     expect(bundle.files.get('handler.mjs')!.toString('utf8')).toContain('from "fast-native"');
+  });
+
+  // @parcel/watcher's addon is not context-aware: a second thread of the process cannot load it.
+  const singleThreadAddon = path.resolve(here, '../node_modules/@parcel/watcher-linux-x64-glibc');
+  (existsSync(singleThreadAddon) ? it : it.skip)('refuses an addon that loads in one thread only, before any work, naming the handler', async () => {
+    const project = await writeHandlerProject();
+    await cp(singleThreadAddon, path.join(project, 'node_modules/one-thread-native'), { recursive: true });
+    const handler = path.join(project, 'handlers/one-thread.js');
+    await writeFile(handler, "const addon = require('one-thread-native/watcher.node');\nexports.processRecord = (state) => { state.addon = typeof addon.subscribe; };\n");
+    const bundle = await bundleHandler(handler);
+    expect(bundle.nativeAddons.map((addon) => addon.name)).toEqual(['one-thread-native']);
+    const refused = await checkHandlerLoads(bundle, () => {}).then(() => undefined, (error: unknown) => error as Error);
+    expect(refused).toBeInstanceOf(HandlerModuleError);
+    expect(refused!.message).toBe(
+      `Handler module ${handler} loads a native addon (one-thread-native) that cannot be loaded in more than one thread ("Module did not self-register": it is not context-aware). The local engine runs each Lambda environment as a worker thread of one process, so it cannot run this handler: use a context-aware version of the addon (N-API, or NODE_MODULE_INIT), or run with engine aws.`,
+    );
   });
 
   const realAddon = path.resolve(here, '../node_modules/@unrs/resolver-binding-linux-x64-gnu');

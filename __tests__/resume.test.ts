@@ -153,5 +153,13 @@ describe('resume: a run again of exactly what failed, with the rest counted from
     expect(resumedRunId('local-2026-11-28T07-00-00-000Z-1a2b3c4d', step)).toBe('local-2026-11-28T07-00-00-000Z-1a2b3c4d');
     expect(() => resumedRunId('previous-attempt', { ...step, runAttempt: 1 })).toThrow(new InputError('resume previous-attempt resumes the execution of this step in the previous run attempt, and this is the first attempt: re-run the failed jobs of the workflow run (its next attempt resumes this one), or give the run id to resume.'));
     expect(() => resumedRunId('arn:aws:states:us-east-1:123456789012:execution:nightly-fanout:..', step)).toThrow(/resume "\.\." is not a run id/);
+    // An execution ARN must be one of this stack's (before anything is deployed).
+    const home = { region: 'us-east-1', account: '123456789012', stateMachine: 'nightly-fanout' };
+    expect(resumedRunId(`arn:aws:states:us-east-1:123456789012:execution:nightly-fanout:${executionName(step, 1)}`, step, home)).toBe(executionName(step, 1));
+    expect(() => resumedRunId('arn:aws:states:us-east-1:123456789012:execution:other-fanout:x', step, home)).toThrow(
+      new InputError("resume arn:aws:states:us-east-1:123456789012:execution:other-fanout:x is an execution of state machine other-fanout in us-east-1, account 123456789012; this run's executions are those of nightly-fanout in us-east-1, account 123456789012. Give an execution of this stack, or its run id (the execution's name) if that run wrote to this output."),
+    );
+    expect(() => resumedRunId('arn:aws:states:eu-west-1:123456789012:execution:nightly-fanout:x', step, home)).toThrow(/is an execution of state machine nightly-fanout in eu-west-1/);
+    expect(() => resumedRunId('arn:aws:lambda:us-east-1:123456789012:function:x', step, home)).toThrow(/is not a Step Functions execution ARN/);
   });
 });

@@ -255,7 +255,7 @@ describe('the environment a local Lambda sees', () => {
       _HANDLER: 'worker.handler',
       NODE_OPTIONS: '--enable-source-maps',
       // The handler runs as its bundle, the same file the AWS engine zips.
-      SFN_FANOUT_HANDLER: expect.stringMatching(/\/bundles\/[0-9a-f]{64}\/handler\.mjs$/),
+      SFN_FANOUT_HANDLER: expect.stringMatching(/\/(bundles|sfn-fanout-bundles-[^/]+)\/[0-9a-f]{64}\/handler\.mjs$/),
       MY_SETTING: 'passed on purpose',
     });
     expect(env.AWS_LAMBDA_LOG_STREAM_NAME).toMatch(/^\d{4}\/\d{2}\/\d{2}\/\[\$LATEST\][0-9a-f]{32}$/);

@@ -109,7 +109,7 @@ describe('every input, given a bad value, is refused before anything runs, by na
     ['stack-name', { engine: 'aws', region: 'us-east-1', 'stack-name': 'my_stack' }, 'stack-name "my_stack" is not a stack name'],
     ['artifact-bucket', { engine: 'aws', region: 'us-east-1', 'stack-name': 's', 'artifact-bucket': 'Artifacts!' }, 'artifact-bucket "Artifacts!" is not a bucket name'],
     ['capabilities', { engine: 'aws', region: 'us-east-1', 'stack-name': 's', capabilities: 'IAM' }, 'capabilities "IAM" is not one of'],
-    ['tags', { engine: 'aws', region: 'us-east-1', 'stack-name': 's', tags: '[1, 2]' }, 'tags must be a map of names to values'],
+    ['tags', { engine: 'aws', region: 'us-east-1', 'stack-name': 's', tags: '[1, 2]' }, 'tags must be a map of names to values, like {"team": "data"} or team: data.'],
     ['role-arn', { engine: 'aws', region: 'us-east-1', 'stack-name': 's', 'role-arn': 'arn:aws:iam::1:user/x' }, 'role-arn "arn:aws:iam::1:user/x" is not an IAM role ARN.'],
     ['termination-protection', { engine: 'aws', region: 'us-east-1', 'stack-name': 's', 'termination-protection': 'yes' }, 'termination-protection "yes" must be true or false.'],
     ['delete-stack', { engine: 'aws', region: 'us-east-1', 'stack-name': 's', 'delete-stack': '1' }, 'delete-stack "1" must be true or false.'],

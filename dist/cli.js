@@ -80606,7 +80606,7 @@ exports.JSONPath = JSONPath;
 
 __nccwpck_require__.a(__webpack_module__, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
 /* harmony import */ var _require_node_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(8898);
-/* harmony import */ var _cli_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(3344);
+/* harmony import */ var _cli_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(2330);
 /* harmony import */ var _launcher_js__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(826);
 // First: it checks the Node.js version before the rest of the CLI loads.
 
@@ -80718,7 +80718,7 @@ if (problem !== undefined) {
 
 /***/ }),
 
-/***/ 3344:
+/***/ 2330:
 /***/ ((__unused_webpack___webpack_module__, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -80747,7 +80747,8 @@ var external_node_util_ = __nccwpck_require__(7975);
 class errors_FanoutError extends Error {
     constructor(message, options) {
         super(message, options);
-        this.name = new.target.name;
+        // The bundler renames a class whose name another module also uses (errors_InputError): users see the source's name.
+        this.name = new.target.name.replace(/^[a-z][a-z0-9_]*_(?=[A-Z])/, '');
     }
 }
 /** A user-supplied value (input, option, template, handler module) is unusable. */
@@ -83050,6 +83051,27 @@ function privateDirectory(dir) {
     }
     return dir;
 }
+/**
+ * Where the bundles themselves live. Node resolves a package the bundle requires at run time
+ * (`createRequire`, a computed `import()`, which esbuild cannot see) in every node_modules folder
+ * above the bundle; Lambda has none beside the zip. So a bundle never sits below one: below the
+ * cache root when nothing above it has a node_modules folder, else in a folder of the system
+ * temporary directory made this user's alone (privateDirectory).
+ */
+function bundlesRoot(cacheRoot, uid = process.getuid?.()) {
+    const inCache = external_node_path_.join(cacheRoot, 'bundles');
+    return nodeModulesAbove(inCache).length === 0 ? inCache : privateDirectory(external_node_path_.join((0,external_node_os_.tmpdir)(), `sfn-fanout-bundles-${uid ?? 'user'}`));
+}
+/** The node_modules folders Node would search for a module in `dir`. */
+function nodeModulesAbove(dir) {
+    const found = [];
+    for (let at = external_node_path_.resolve(dir);; at = external_node_path_.dirname(at)) {
+        if (external_node_path_.basename(at) !== 'node_modules' && (0,external_node_fs_.existsSync)(external_node_path_.join(at, 'node_modules')))
+            found.push(external_node_path_.join(at, 'node_modules'));
+        if (external_node_path_.dirname(at) === at)
+            return found;
+    }
+}
 /** The hash of a bundle: of each file's path and content, in path order. */
 function filesHash(files) {
     const hash = (0,external_node_crypto_.createHash)('sha256');
@@ -83062,8 +83084,11 @@ function sha256(data) {
 }
 class BundleCache {
     root;
-    constructor(root) {
+    /** Where the bundle directories are (see bundlesRoot); the index stays under root. */
+    bundles;
+    constructor(root, bundles = external_node_path_.join(root, 'bundles')) {
         this.root = root;
+        this.bundles = bundles;
     }
     /** The cached bundle for `key`, when every file it was built from is unchanged. */
     async get(key) {
@@ -83074,7 +83099,7 @@ class BundleCache {
             return undefined;
         if (entry.sources.some(([file, expected]) => hashOrNull(file) !== expected))
             return undefined;
-        const dir = external_node_path_.join(this.root, 'bundles', entry.bundle);
+        const dir = external_node_path_.join(this.bundles, entry.bundle);
         const files = await readTree(dir).catch(() => undefined);
         // A bundle directory that was changed by hand no longer hashes to its name: build again.
         if (files === undefined || filesHash(files) !== entry.bundle)
@@ -83084,13 +83109,19 @@ class BundleCache {
     /** Stores a bundle and records what it was built from; returns where it lives. */
     async put(key, files, inputs, meta) {
         const hash = filesHash(files);
-        const dir = external_node_path_.join(this.root, 'bundles', hash);
-        if (!(0,external_node_fs_.existsSync)(dir)) {
+        const dir = external_node_path_.join(this.bundles, hash);
+        // A directory already there that no longer hashes to its name (edited, truncated) is replaced.
+        const existing = (0,external_node_fs_.existsSync)(dir) ? await readTree(dir).catch(() => undefined) : undefined;
+        if (existing === undefined || filesHash(existing) !== hash) {
             // Written aside and renamed into place: a reader never sees half a bundle.
-            const staging = external_node_path_.join(this.root, 'bundles', `.staging-${(0,external_node_crypto_.randomUUID)()}`);
+            const staging = external_node_path_.join(this.bundles, `.staging-${(0,external_node_crypto_.randomUUID)()}`);
             for (const [name, data] of files) {
                 await (0,promises_.mkdir)(external_node_path_.dirname(external_node_path_.join(staging, name)), { recursive: true });
                 await (0,promises_.writeFile)(external_node_path_.join(staging, name), data);
+            }
+            if ((0,external_node_fs_.existsSync)(dir)) {
+                const stale = external_node_path_.join(this.bundles, `.stale-${(0,external_node_crypto_.randomUUID)()}`);
+                await (0,promises_.rename)(dir, stale).then(() => (0,promises_.rm)(stale, { recursive: true, force: true })).catch(() => undefined);
             }
             await (0,promises_.rename)(staging, dir).catch(async () => (0,promises_.rm)(staging, { recursive: true, force: true }));
         }
@@ -83379,7 +83410,10 @@ async function bundleHandler(modulePath, options = {}) {
     const projectDir = packageRoot(source);
     const cacheRoot = options.cacheRoot ?? bundleCacheRoot(projectDir);
     const esbuild = options.esbuild ?? (await loadEsbuild({ projectDir, installDir: external_node_path_.join(cacheRoot, `esbuild-${ESBUILD_VERSION}`), ...(options.log === undefined ? {} : { log: options.log }) }));
-    const cache = new BundleCache(cacheRoot);
+    const cache = new BundleCache(cacheRoot, bundlesRoot(cacheRoot));
+    const visible = nodeModulesAbove(cache.bundles);
+    if (visible.length > 0)
+        options.log?.(`Packages in ${visible.join(', ')} are visible to the handler in a local run but are not in the code zip: a package it loads at run time without an import esbuild can see works locally and fails in Lambda. Set SFN_FANOUT_CACHE_DIR to a folder with no node_modules above it.`);
     const key = sha256(JSON.stringify({ format: BUNDLE_FORMAT, esbuild: esbuild.version, source, options: BUILD_OPTIONS }));
     const hit = await cache.get(key);
     if (hit !== undefined)
@@ -83600,11 +83634,13 @@ async function buildCodePackage(bundle, options) {
  * prefix (the s3:prefix condition never matches a HeadObject): then the put decides, with
  * If-None-Match so an object already there is left alone (412).
  */
-async function uploadIfAbsent(s3, bucket, key, body, signal) {
+async function uploadIfAbsent(s3, bucket, key, body, options = {}) {
+    const { signal, expectedOwner } = options;
     const call = signal === undefined ? {} : { abortSignal: signal };
+    const owner = expectedOwner === undefined ? {} : { ExpectedBucketOwner: expectedOwner };
     const aborted = () => signal?.aborted === true;
     try {
-        await s3.send(new client_s3_dist_cjs/* HeadObjectCommand */.l81({ Bucket: bucket, Key: key }), call);
+        await s3.send(new client_s3_dist_cjs/* HeadObjectCommand */.l81({ Bucket: bucket, Key: key, ...owner }), call);
         return false;
     }
     catch (error) {
@@ -83615,7 +83651,7 @@ async function uploadIfAbsent(s3, bucket, key, body, signal) {
             throw new errors_StoreError(`Cannot check s3://${bucket}/${key}: ${errors_errorMessage(error)}. Does the role have s3:GetObject on the artifact bucket?`, { cause: error });
     }
     try {
-        await s3.send(new client_s3_dist_cjs/* PutObjectCommand */.wKZ({ Bucket: bucket, Key: key, Body: body, ContentType: 'application/zip', IfNoneMatch: '*' }), call);
+        await s3.send(new client_s3_dist_cjs/* PutObjectCommand */.wKZ({ Bucket: bucket, Key: key, Body: body, ContentType: 'application/zip', IfNoneMatch: '*', ...owner }), call);
         return true;
     }
     catch (error) {
@@ -83623,7 +83659,10 @@ async function uploadIfAbsent(s3, bucket, key, body, signal) {
             throw new CancelledError(`Cancelled while uploading s3://${bucket}/${key}.`, { cause: error });
         if (httpStatus(error) === 412)
             return false;
-        throw new errors_StoreError(`Cannot upload s3://${bucket}/${key}: ${errors_errorMessage(error)}. Does the role have s3:PutObject on the artifact bucket?`, { cause: error });
+        const notOurs = expectedOwner !== undefined && httpStatus(error) === 403
+            ? ` Either the bucket belongs to another AWS account than ${expectedOwner} (sfn-fanout only uses an artifact bucket of the account it runs in: set artifact-bucket to a bucket of account ${expectedOwner}), or the role lacks s3:PutObject on it.`
+            : ' Does the role have s3:PutObject on the artifact bucket?';
+        throw new errors_StoreError(`Cannot upload s3://${bucket}/${key}: ${errors_errorMessage(error)}.${notOurs}`, { cause: error });
     }
 }
 function httpStatus(error) {
@@ -83998,12 +84037,17 @@ function applyMapRun(progress, counts) {
 
 
 
+/** A job's leg: its input and output, the same on a retry and in the next attempt that resumes it. */
+function jobLeg(job) {
+    return `${job.input}\n${job.output}`;
+}
 /**
- * A deterministic execution name (at most 80 characters): a retried step re-attaches to its own
- * execution; a re-run of the workflow (a new attempt) starts a new one.
+ * A deterministic execution name (at most 80 characters, letters, digits and hyphens): a retried
+ * step re-attaches to its own execution; a re-run of the workflow (a new attempt), or another leg
+ * of a matrix, starts its own.
  */
 function executionName(step, attempt = step.runAttempt) {
-    const where = (0,external_node_crypto_.createHash)('sha256').update([step.repository, step.workflow, step.job, step.step].join('\n')).digest('hex').slice(0, 12);
+    const where = (0,external_node_crypto_.createHash)('sha256').update([step.repository, step.workflow, step.job, step.step, ...(step.leg === undefined ? [] : [step.leg])].join('\n')).digest('hex').slice(0, 12);
     return `sfn-fanout-${step.runId}-${attempt}-${where}`.slice(0, 80);
 }
 function executionArnOf(stateMachineArn, name) {
@@ -84012,16 +84056,19 @@ function executionArnOf(stateMachineArn, name) {
         throw new errors_InputError(`"${stateMachineArn}" is not a state machine ARN.`);
     return [...parts.slice(0, 5), 'execution', parts[6], name].join(':');
 }
+/** A running execution's StartExecution answers with its own startDate: one this much before the call was started earlier. */
+const EARLIER_START_MS = 10_000;
 /**
  * Starts the execution, or attaches to it. StartExecution is idempotent for a running execution
- * with the same name and input; `ExecutionAlreadyExists` means it has closed (or its input differs).
+ * with the same name and input (it answers with that execution's startDate, earlier than `now`);
+ * `ExecutionAlreadyExists` means it has closed (or its input differs).
  */
-async function startOrAttach(sfn, stateMachineArn, name, input, signal) {
+async function startOrAttach(sfn, stateMachineArn, name, input, signal, now) {
     const body = JSON.stringify(input);
     const call = signal === undefined ? {} : { abortSignal: signal };
     try {
-        const { executionArn } = await sfn.send(new client_sfn_dist_cjs/* StartExecutionCommand */.MX_({ stateMachineArn, name, input: body }), call);
-        return { executionArn: executionArn, attached: false };
+        const { executionArn, startDate } = await sfn.send(new client_sfn_dist_cjs/* StartExecutionCommand */.MX_({ stateMachineArn, name, input: body }), call);
+        return { executionArn: executionArn, attached: now !== undefined && startDate !== undefined && startDate.getTime() < now - EARLIER_START_MS };
     }
     catch (error) {
         if (error.name !== 'ExecutionAlreadyExists')
@@ -84058,7 +84105,9 @@ async function waitForExecution(sfn, executionArn, options) {
     const random = options.random ?? Math.random;
     const cancelled = () => options.signal?.aborted === true;
     const call = options.signal === undefined ? {} : { abortSignal: options.signal };
-    const started = clock.now();
+    // The execution's own start, once known: a step that re-attaches does not restart the timeout.
+    let started = clock.now();
+    let startKnown = false;
     let progress = NO_PROGRESS;
     let attempt = 0;
     let slowdown = 1;
@@ -84069,6 +84118,10 @@ async function waitForExecution(sfn, executionArn, options) {
     for (;;) {
         try {
             const response = await sfn.send(new client_sfn_dist_cjs/* DescribeExecutionCommand */.tVP({ executionArn }), call);
+            if (!startKnown && response.startDate !== undefined) {
+                started = Math.min(started, response.startDate.getTime());
+                startKnown = true;
+            }
             const mapRunDue = readMapRun && clock.now() - lastMapRunPoll >= MAP_RUN_INTERVAL_MS;
             progress = applyHistory(progress, await newHistoryEvents(sfn, executionArn, progress.lastEventId, call));
             if (mapRunDue && progress.mapRunArn !== undefined) {
@@ -84088,7 +84141,7 @@ async function waitForExecution(sfn, executionArn, options) {
             }
             options.onProgress?.(progress, response.status ?? 'RUNNING');
             if (executionAcceptor(response) !== 'RETRY')
-                return response;
+                return timedOut ? stoppedBy(response, timeoutCause(options.timeoutMs)) : response;
             transientFailures = 0;
             slowdown = Math.max(1, slowdown / 2);
         }
@@ -84106,7 +84159,7 @@ async function waitForExecution(sfn, executionArn, options) {
         if (options.timeoutMs !== undefined && elapsed >= options.timeoutMs && !timedOut) {
             timedOut = true;
             // A cancel that cuts this call short is handled at the top of the loop, by stopOnCancel.
-            await stopExecution(sfn, executionArn, `sfn-fanout stopped the execution: it ran past the timeout of ${Math.round(options.timeoutMs / 1000)} s.`, options.signal).catch((error) => {
+            await stopExecution(sfn, executionArn, timeoutCause(options.timeoutMs), options.signal).catch((error) => {
                 if (!cancelled())
                     throw error;
             });
@@ -84117,15 +84170,23 @@ async function waitForExecution(sfn, executionArn, options) {
         await clock.sleep(delay, options.signal);
     }
 }
+function timeoutCause(timeoutMs) {
+    return `sfn-fanout stopped the execution: it ran past the timeout of ${Math.round(timeoutMs / 1000)} s.`;
+}
+const CANCEL_CAUSE = 'sfn-fanout stopped the execution: the job was cancelled.';
+/** An execution this run stopped says so, with the cause it was stopped with, where Step Functions gives none. */
+function stoppedBy(response, cause) {
+    return response.status === 'ABORTED' && response.cause === undefined ? { ...response, error: response.error ?? 'SfnFanout.Stopped', cause } : response;
+}
 /** Stops a cancelled run's execution and confirms it, all within a few seconds of real time. */
 async function stopOnCancel(sfn, executionArn, clock) {
     const budget = AbortSignal.timeout(CANCEL_BUDGET_MS);
     try {
-        await stopExecution(sfn, executionArn, 'sfn-fanout stopped the execution: the job was cancelled.', budget);
+        await stopExecution(sfn, executionArn, CANCEL_CAUSE, budget);
         for (;;) {
             const response = await sfn.send(new client_sfn_dist_cjs/* DescribeExecutionCommand */.tVP({ executionArn }), { abortSignal: budget });
             if (executionAcceptor(response) !== 'RETRY')
-                return response;
+                return stoppedBy(response, CANCEL_CAUSE);
             await clock.sleep(MIN_DELAY_MS, budget);
             if (budget.aborted)
                 break;
@@ -84228,11 +84289,17 @@ function longestWholeStackName(limit, logicalId) {
     const room = limit - 13 - 1;
     return Math.max(Math.ceil(room / 2), room - logicalId.length);
 }
+/** The stack that holds the shared artifact bucket, one per account and region. */
+const BOOTSTRAP_STACK = 'sfn-fanout-bootstrap';
 /**
- * Refuses a stack name whose derived names would break (too long for a limit, or cut so the
+ * Refuses the bootstrap stack's name, and a stack name whose derived names would break (too long for a limit, or cut so the
  * documented policies stop matching them), before any AWS call, and says how long it may be.
  */
 function checkStackName(stackName, templateText) {
+    // A fan-out deployed under this name would replace the bucket every other stack of the account uses.
+    if (stackName.toLowerCase() === BOOTSTRAP_STACK) {
+        throw new errors_InputError(`stack-name "${stackName}" is the name of sfn-fanout's bootstrap stack, which holds the artifact bucket of every sfn-fanout stack in the account and region: choose another name.`);
+    }
     const resources = Object.entries((parseTemplateText(templateText) ?? {}).Resources ?? {});
     let longest = Number.POSITIVE_INFINITY;
     let reason = '';
@@ -84260,6 +84327,73 @@ function checkStackName(stackName, templateText) {
     if (stackName.length > longest) {
         throw new errors_InputError(`stack-name "${stackName}" is ${stackName.length} characters, too long for the template: ${reason}. Use at most ${longest} characters.`);
     }
+}
+
+;// CONCATENATED MODULE: ./lib/src/aws/template-references.js
+
+
+/**
+ * Refuses a template whose Ref, Fn::GetAtt, Fn::Sub or condition names something it does not
+ * declare (a renamed parameter), before anything is uploaded or deployed, as the local engine does
+ * when it resolves the template. CloudFormation would refuse it only at the change set.
+ */
+function checkTemplateReferences(templateText, file) {
+    const template = (parseTemplateText(templateText) ?? {});
+    const parameters = new Set(Object.keys(template.Parameters ?? {}));
+    const resources = new Set(Object.keys(template.Resources ?? {}));
+    const conditions = new Set(Object.keys(template.Conditions ?? {}));
+    const unknown = [];
+    const ref = (name, where) => {
+        if (!name.startsWith('AWS::') && !parameters.has(name) && !resources.has(name))
+            unknown.push(`${where} refers to "${name}", which is neither a parameter nor a resource`);
+    };
+    const resource = (name, where) => {
+        if (!resources.has(name))
+            unknown.push(`${where} reads an attribute of "${name}", which is not a resource`);
+    };
+    const condition = (name, where) => {
+        if (typeof name === 'string' && !conditions.has(name))
+            unknown.push(`${where} uses condition "${name}", which is not in Conditions`);
+    };
+    const walk = (node, where) => {
+        if (Array.isArray(node))
+            return node.forEach((item, index) => walk(item, `${where}[${index}]`));
+        if (typeof node !== 'object' || node === null)
+            return;
+        const object = node;
+        if (typeof object.Ref === 'string')
+            ref(object.Ref, where);
+        const getAtt = object['Fn::GetAtt'];
+        if (Array.isArray(getAtt) && typeof getAtt[0] === 'string')
+            resource(getAtt[0], where);
+        if (typeof getAtt === 'string')
+            resource(getAtt.split('.')[0], where);
+        const sub = object['Fn::Sub'];
+        const [text, variables] = Array.isArray(sub) ? [sub[0], (sub[1] ?? {})] : [sub, {}];
+        if (typeof text === 'string') {
+            for (const [, name] of text.matchAll(/\$\{([^!}][^}]*)\}/g)) {
+                const [head, attribute] = name.trim().split('.');
+                if (head in variables)
+                    continue;
+                if (attribute === undefined)
+                    ref(head, where);
+                else
+                    resource(head, where);
+            }
+        }
+        if (Array.isArray(object['Fn::If']))
+            condition(object['Fn::If'][0], where);
+        for (const [key, value] of Object.entries(object))
+            walk(value, `${where}.${key}`);
+    };
+    for (const [section, entries] of [['Resources', template.Resources], ['Outputs', template.Outputs], ['Conditions', template.Conditions]]) {
+        for (const [name, value] of Object.entries(entries ?? {})) {
+            condition(value?.Condition, `${section}.${name}`);
+            walk(value, name);
+        }
+    }
+    if (unknown.length > 0)
+        throw new errors_InputError(`Template ${file}: ${unknown.join('; ')}.`);
 }
 
 ;// CONCATENATED MODULE: ./lib/src/local/template-definition.js
@@ -84891,10 +85025,9 @@ async function resume_resumeItems(store, point) {
 
 
 
+
 /** How long a failed run waits for its execution to stop before deleting the stack anyway. */
 const STOP_CONFIRM_MS = 60_000;
-/** The stack that holds the shared artifact bucket, one per account and region. */
-const BOOTSTRAP_STACK = 'sfn-fanout-bootstrap';
 /**
  * The batch in AWS: package the code, deploy the stack through a change set, start (or attach to)
  * one execution, wait for it, and report it from the batch file the reducer wrote. A resumed run
@@ -84908,14 +85041,17 @@ async function runAws(options, clients, deps) {
     }
     const templateBody = await (0,promises_.readFile)(options.template ?? defaultTemplatePath(), 'utf8');
     checkStackName(options.stackName, templateBody);
+    checkTemplateReferences(templateBody, options.template ?? defaultTemplatePath());
     const outputStore = new S3Store(clients.s3, output.bucket, output.prefix);
-    const job = options.resume === undefined ? options.job : { ...options.job, resume: resumedRunId(options.resume, options.step) };
+    const step = { ...options.step, leg: jobLeg(options.job) };
+    const job = options.resume === undefined ? options.job : { ...options.job, resume: resumedRunId(options.resume, step, { region: options.region, account: options.account, stateMachine: `${options.stackName}-fanout` }) };
     if (job.resume !== undefined) {
         // Before any deploy: the run to resume must have reported its partitions, for this input.
         await resume_resumePoint(outputStore, job.resume, job);
         deps.log(`Resuming run ${job.resume}: only the partitions that failed there run again; the others count the results committed there.`);
     }
     let artifactBucket = options.artifactBucket;
+    const upload = { expectedOwner: options.account, ...(deps.signal === undefined ? {} : { signal: deps.signal }) };
     const deployDeps = {
         clock: deps.clock,
         log: deps.log,
@@ -84924,15 +85060,19 @@ async function runAws(options, clients, deps) {
         // Only the stack's own template gets this big, and the artifact bucket is known by then.
         uploadTemplate: async (body) => {
             const key = `sfn-fanout/templates/${(0,external_node_crypto_.createHash)('sha256').update(body).digest('hex')}.yaml`;
-            await uploadIfAbsent(clients.s3, artifactBucket, key, Buffer.from(body), deps.signal);
+            await uploadIfAbsent(clients.s3, artifactBucket, key, Buffer.from(body), upload);
             return s3ObjectUrl(options.region, artifactBucket, key);
         },
     };
-    artifactBucket ??= await bootstrapBucket(clients.cfn, options.roleArn, deployDeps);
+    if (options.deleteStack && options.terminationProtection !== false && (await describeStack(clients.cfn, options.stackName, deployDeps))?.EnableTerminationProtection === true) {
+        // Found now, not when the delete fails after the run and leaves the stack behind.
+        throw new errors_InputError(`delete-stack is true, but stack ${options.stackName} has termination protection on, so CloudFormation would refuse to delete it after the run: set termination-protection to false to turn it off in this run, or leave delete-stack off.`);
+    }
+    artifactBucket ??= await bootstrapBucket(clients.cfn, options.roleArn, `sfn-fanout-${options.account}-${options.region}`, deployDeps);
     const bundle = options.bundle ?? (await bundleHandler(options.handler, { log: deps.log }));
     const pkg = await buildCodePackage(bundle, { architecture: await functionArchitecture(options.template ?? defaultTemplatePath(), options.parameters) });
     const key = codeKey(pkg);
-    deps.log((await uploadIfAbsent(clients.s3, artifactBucket, key, pkg.zip, deps.signal)) ? `Uploaded the code to s3://${artifactBucket}/${key}.` : `The code is already at s3://${artifactBucket}/${key}.`);
+    deps.log((await uploadIfAbsent(clients.s3, artifactBucket, key, pkg.zip, upload)) ? `Uploaded the code to s3://${artifactBucket}/${key}.` : `The code is already at s3://${artifactBucket}/${key}.`);
     let executionArn;
     let closed = false;
     try {
@@ -84953,10 +85093,10 @@ async function runAws(options, clients, deps) {
             ...(options.terminationProtection === undefined ? {} : { terminationProtection: options.terminationProtection }),
         }, deployDeps);
         const stateMachineArn = requireOutput(stack.outputs, options.stackName, 'StateMachineArn', 'the template must output its state machine: Outputs: StateMachineArn: Value: !Ref StateMachine.');
-        const name = executionName(options.step);
-        const started = await startOrAttach(clients.sfn, stateMachineArn, name, toJobRequest(job), deps.signal);
+        const name = executionName(step);
+        const started = await startOrAttach(clients.sfn, stateMachineArn, name, toJobRequest(job), deps.signal, deps.clock.now());
         executionArn = started.executionArn;
-        deps.log(started.attached ? `Execution ${name} already exists: attaching to it instead of starting another.` : `Started execution ${executionArn}.`);
+        deps.log(started.attached ? `Execution ${name} already exists: attached to it instead of starting another (${executionArn}).` : `Started execution ${executionArn}.`);
         deps.onExecution?.(executionArn);
         const startedAt = deps.clock.now();
         const final = await waitForExecution(clients.sfn, executionArn, {
@@ -85014,26 +85154,39 @@ async function removeEphemeralStack(clients, stackName, runningExecution, deps) 
  * role-arn (CloudFormation's service role creates the bucket) and without the run's tags (the
  * stack is shared by every stack in the account and region). An existing one is used as it is.
  */
-async function bootstrapBucket(cfn, roleArn, deps) {
+async function bootstrapBucket(cfn, roleArn, bucketName, deps) {
     const hint = `it was not made by sfn-fanout's template/bootstrap.yaml: give artifact-bucket, or delete stack ${BOOTSTRAP_STACK} so the next run creates it.`;
     const existing = await describeStack(cfn, BOOTSTRAP_STACK, deps);
     if (existing !== undefined && /^(CREATE|UPDATE|UPDATE_ROLLBACK)_COMPLETE$/.test(existing.StackStatus ?? '')) {
         return requireOutput(outputsOf(existing), BOOTSTRAP_STACK, 'BucketName', hint);
     }
     const body = await (0,promises_.readFile)(bundledTemplate('bootstrap.yaml'), 'utf8');
-    const stack = await deployStack(cfn, { stackName: BOOTSTRAP_STACK, templateBody: body, parameters: {}, capabilities: [], tags: {}, ...(roleArn === undefined ? {} : { roleArn }) }, deps);
+    const stack = await deployStack(cfn, { stackName: BOOTSTRAP_STACK, templateBody: body, parameters: {}, capabilities: [], tags: {}, ...(roleArn === undefined ? {} : { roleArn }) }, deps).catch((error) => {
+        if (deps.signal?.aborted === true)
+            throw error;
+        // Bucket names are global: another account may hold this one, and then no deploy here can create it.
+        throw new errors_InputError(`Could not create the artifact bucket ${bucketName} (stack ${BOOTSTRAP_STACK}): ${errors_errorMessage(error)} If another AWS account already has a bucket of that name, set artifact-bucket to a bucket of your own account.`, { cause: error });
+    });
     return requireOutput(stack.outputs, BOOTSTRAP_STACK, 'BucketName', hint);
 }
 /** The run id (execution name) a `resume` setting names. */
-function resumedRunId(resume, step) {
+function resumedRunId(resume, step, home) {
     if (resume === 'previous-attempt') {
         if (step.runAttempt < 2) {
             throw new errors_InputError('resume previous-attempt resumes the execution of this step in the previous run attempt, and this is the first attempt: re-run the failed jobs of the workflow run (its next attempt resumes this one), or give the run id to resume.');
         }
         return executionName(step, step.runAttempt - 1);
     }
+    if (!resume.startsWith('arn:'))
+        return parseRunId(resume, 'resume');
     // An execution ARN ends with the execution's name, which is its run id.
-    return parseRunId(resume.startsWith('arn:') ? resume.split(':').at(-1) : resume, 'resume');
+    const [, , service, region, account, type, stateMachine, name] = resume.split(':');
+    if (service !== 'states' || type !== 'execution' || name === undefined)
+        throw new errors_InputError(`resume "${resume}" is not a Step Functions execution ARN (arn:aws:states:<region>:<account>:execution:<state machine>:<name>).`);
+    if (home !== undefined && (region !== home.region || account !== home.account || stateMachine !== home.stateMachine)) {
+        throw new errors_InputError(`resume ${resume} is an execution of state machine ${stateMachine} in ${region}, account ${account}; this run's executions are those of ${home.stateMachine} in ${home.region}, account ${home.account}. Give an execution of this stack, or its run id (the execution's name) if that run wrote to this output.`);
+    }
+    return parseRunId(name, 'resume');
 }
 function requireOutput(outputs, stackName, name, hint) {
     const value = outputs[name];
@@ -85045,11 +85198,13 @@ function requireOutput(outputs, stackName, name, hint) {
 }
 /**
  * Says how to set up credentials when there are none; called before anything else touches AWS, so
- * the SDK's "Could not load credentials from any providers" never reaches the user.
+ * the SDK's "Could not load credentials from any providers" never reaches the user. Returns the
+ * caller's account.
  */
 async function checkCredentials(sts, signal) {
+    let account;
     try {
-        await sts.send(new client_sts_dist_cjs/* GetCallerIdentityCommand */.zI({}), signal === undefined ? {} : { abortSignal: signal });
+        ({ Account: account } = await sts.send(new client_sts_dist_cjs/* GetCallerIdentityCommand */.zI({}), signal === undefined ? {} : { abortSignal: signal }));
     }
     catch (error) {
         const name = error.name ?? '';
@@ -85058,6 +85213,9 @@ async function checkCredentials(sts, signal) {
         }
         throw new errors_InputError(`The AWS credentials do not work: ${errors_errorMessage(error)} (${name}).`, { cause: error });
     }
+    if (account === undefined)
+        throw new errors_InputError('STS GetCallerIdentity gave no account: the credentials cannot be checked against the artifact bucket.');
+    return account;
 }
 /**
  * Links to the execution, the stack and the state machine's error log (the only trace of an EXPRESS
@@ -91517,17 +91675,46 @@ function exportsProblem(file, processRecord, processPartition, found) {
 const CHECK_HANDLER_MODULE = 'sfn-fanout-check-handler';
 const CHECK = { logicalId: 'HandlerCheck', module: CHECK_HANDLER_MODULE, exportName: 'handler', timeoutSeconds: 60, memoryMb: 0, runtime: 'nodejs24.x', environment: {} };
 /**
- * Loads the bundled handler once in a worker thread, as a Lambda environment would, and checks its
- * exports: a module that throws on load, or exports nothing usable, fails before any planning.
+ * Loads the bundled handler in a worker thread, as a Lambda environment would, and checks its
+ * exports: a module that throws on load, or exports nothing usable, fails before any planning. A
+ * handler with native addons is loaded in a second thread too, as the run's threads will.
  * A thread, not this process, so whatever the module starts (timers, sockets) ends with it.
  */
 async function checkHandlerLoads(bundle, log) {
+    try {
+        const kind = await loadInThread(bundle, log);
+        if (bundle.nativeAddons.length > 0)
+            await loadInThread(bundle, log);
+        return kind;
+    }
+    catch (error) {
+        throw notContextAware(bundle, error) ?? error;
+    }
+}
+/**
+ * An addon that is not context-aware registers itself once per process: every thread after the
+ * first fails with "Module did not self-register". Lambda runs one process per environment, the
+ * local engine one thread each: such a handler cannot run here, and is refused before any work.
+ */
+function notContextAware(bundle, error) {
+    if (!/did not self-register/.test(error.message))
+        return undefined;
+    const addons = bundle.nativeAddons.length === 0 ? 'a native addon' : `a native addon (${bundle.nativeAddons.map((addon) => addon.name).join(', ')})`;
+    return new errors_HandlerModuleError(`Handler module ${bundle.source} loads ${addons} that cannot be loaded in more than one thread ("Module did not self-register": it is not context-aware). The local engine runs each Lambda environment as a worker thread of one process, so it cannot run this handler: use a context-aware version of the addon (N-API, or NODE_MODULE_INIT), or run with engine aws.`, { cause: error });
+}
+async function loadInThread(bundle, log) {
     // Only the handler's path: its top level never sees the runner's environment (tokens, credentials). What it prints goes where the run's Lambdas' output goes.
     const pool = new LambdaPool({ size: 1, environment: () => ({ SFN_FANOUT_HANDLER: bundle.file }), onOutput: lambdaLogWriter(log) });
     try {
         return (await pool.invoke(CHECK, null));
     }
     catch (error) {
+        // A file read beside the bundle is not there, as in Lambda: renamed to the project, it would name a file that exists.
+        const missing = new RegExp(`ENOENT[^']*'(${escapeRegExp(bundle.dir + external_node_path_.sep)}[^']+)'`).exec(error.message)?.[1];
+        if (missing !== undefined) {
+            const file = external_node_path_.relative(bundle.dir, missing);
+            throw new errors_HandlerModuleError(`Handler module ${bundle.source} failed to load: it reads ${file} beside its module, which is not in the bundle (nor in the code zip): only what the handler imports is bundled. Import the file (a JSON import is bundled), or read it from the input.`, { cause: error });
+        }
         // Say it in the user's terms: their file, and source-mapped paths below their project.
         const message = causeMessage(error.message)
             .replaceAll(bundle.file, bundle.source)
@@ -91537,6 +91724,9 @@ async function checkHandlerLoads(bundle, log) {
     finally {
         await pool.close();
     }
+}
+function escapeRegExp(text) {
+    return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 }
 
 ;// CONCATENATED MODULE: ./lib/src/preflight.js
@@ -92428,12 +92618,12 @@ async function runOnAws(settings, hooks, log) {
         lambda: new client_lambda_dist_cjs/* LambdaClient */.Nox({ region: aws.region }),
     };
     // Before planning, whose S3 listing would otherwise fail with the SDK's own credentials message.
-    await checkCredentials(clients.sts, hooks.signal);
+    const account = await checkCredentials(clients.sts, hooks.signal);
     const shared = await common(settings, prepared.bundle, () => clients.s3, log);
     const template = settings.template ?? defaultTemplatePath();
     // Auto mode keeps the Map under what the account's Lambdas may run at once.
     const parameters = settings.mapMode === 'auto' && (await declaresParameter(template, 'MaxConcurrency')) ? await underAccountConcurrency(shared.parameters, clients.lambda, log, hooks.signal) : shared.parameters;
-    return runAws({ ...shared, parameters, ...aws, step: stepFromEnv(), ...(settings.resume === undefined ? {} : { resume: settings.resume }) }, clients, {
+    return runAws({ ...shared, parameters, ...aws, account, step: stepFromEnv(), ...(settings.resume === undefined ? {} : { resume: settings.resume }) }, clients, {
         clock: hooks.clock ?? systemClock,
         log,
         ...(hooks.signal === undefined ? {} : { signal: hooks.signal }),
@@ -92797,6 +92987,10 @@ function parsePassEnv(text) {
     }
     return names;
 }
+const MAP_EXAMPLES = {
+    parameters: '{"WorkerMemorySize": "3008"} or WorkerMemorySize: 3008',
+    tags: '{"team": "data"} or team: data',
+};
 /** A YAML or JSON map of names to scalar values (`Key: value` lines, or `{"Key": "value"}`). */
 function stringMap(text, name) {
     if (text === undefined)
@@ -92806,10 +93000,10 @@ function stringMap(text, name) {
         parsed = (0,dist/* parse */.qg)(text);
     }
     catch (error) {
-        throw new errors_InputError(`${name} is neither JSON nor YAML: ${error.message.split('\n')[0]}. Give a map like {"WorkerMemorySize": "3008"} or WorkerMemorySize: 3008.`);
+        throw new errors_InputError(`${name} is neither JSON nor YAML: ${error.message.split('\n')[0]}. Give a map like ${MAP_EXAMPLES[name] ?? MAP_EXAMPLES.parameters}.`);
     }
     if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
-        throw new errors_InputError(`${name} must be a map of names to values, like {"WorkerMemorySize": "3008"} or WorkerMemorySize: 3008.`);
+        throw new errors_InputError(`${name} must be a map of names to values, like ${MAP_EXAMPLES[name] ?? MAP_EXAMPLES.parameters}.`);
     }
     return Object.fromEntries(Object.entries(parsed).map(([key, item]) => {
         if (typeof item === 'object' && item !== null)

@@ -55344,7 +55344,7 @@ __nccwpck_require__.d(__webpack_exports__, {
   V4: () => (/* binding */ stopExecution)
 });
 
-// UNUSED EXPORTS: executionArnOf, executionName, startOrAttach, waitForExecution
+// UNUSED EXPORTS: executionArnOf, executionName, jobLeg, startOrAttach, waitForExecution
 
 // EXTERNAL MODULE: external "node:crypto"
 var external_node_crypto_ = __nccwpck_require__(7598);
@@ -55396,12 +55396,17 @@ function map_progress_applyMapRun(progress, counts) {
 
 
 
+/** A job's leg: its input and output, the same on a retry and in the next attempt that resumes it. */
+function jobLeg(job) {
+    return `${job.input}\n${job.output}`;
+}
 /**
- * A deterministic execution name (at most 80 characters): a retried step re-attaches to its own
- * execution; a re-run of the workflow (a new attempt) starts a new one.
+ * A deterministic execution name (at most 80 characters, letters, digits and hyphens): a retried
+ * step re-attaches to its own execution; a re-run of the workflow (a new attempt), or another leg
+ * of a matrix, starts its own.
  */
 function executionName(step, attempt = step.runAttempt) {
-    const where = createHash('sha256').update([step.repository, step.workflow, step.job, step.step].join('\n')).digest('hex').slice(0, 12);
+    const where = createHash('sha256').update([step.repository, step.workflow, step.job, step.step, ...(step.leg === undefined ? [] : [step.leg])].join('\n')).digest('hex').slice(0, 12);
     return `sfn-fanout-${step.runId}-${attempt}-${where}`.slice(0, 80);
 }
 function executionArnOf(stateMachineArn, name) {
@@ -55410,16 +55415,19 @@ function executionArnOf(stateMachineArn, name) {
         throw new InputError(`"${stateMachineArn}" is not a state machine ARN.`);
     return [...parts.slice(0, 5), 'execution', parts[6], name].join(':');
 }
+/** A running execution's StartExecution answers with its own startDate: one this much before the call was started earlier. */
+const EARLIER_START_MS = 10_000;
 /**
  * Starts the execution, or attaches to it. StartExecution is idempotent for a running execution
- * with the same name and input; `ExecutionAlreadyExists` means it has closed (or its input differs).
+ * with the same name and input (it answers with that execution's startDate, earlier than `now`);
+ * `ExecutionAlreadyExists` means it has closed (or its input differs).
  */
-async function startOrAttach(sfn, stateMachineArn, name, input, signal) {
+async function startOrAttach(sfn, stateMachineArn, name, input, signal, now) {
     const body = JSON.stringify(input);
     const call = signal === undefined ? {} : { abortSignal: signal };
     try {
-        const { executionArn } = await sfn.send(new StartExecutionCommand({ stateMachineArn, name, input: body }), call);
-        return { executionArn: executionArn, attached: false };
+        const { executionArn, startDate } = await sfn.send(new StartExecutionCommand({ stateMachineArn, name, input: body }), call);
+        return { executionArn: executionArn, attached: now !== undefined && startDate !== undefined && startDate.getTime() < now - EARLIER_START_MS };
     }
     catch (error) {
         if (error.name !== 'ExecutionAlreadyExists')
@@ -55456,7 +55464,9 @@ async function waitForExecution(sfn, executionArn, options) {
     const random = options.random ?? Math.random;
     const cancelled = () => options.signal?.aborted === true;
     const call = options.signal === undefined ? {} : { abortSignal: options.signal };
-    const started = clock.now();
+    // The execution's own start, once known: a step that re-attaches does not restart the timeout.
+    let started = clock.now();
+    let startKnown = false;
     let progress = NO_PROGRESS;
     let attempt = 0;
     let slowdown = 1;
@@ -55467,6 +55477,10 @@ async function waitForExecution(sfn, executionArn, options) {
     for (;;) {
         try {
             const response = await sfn.send(new DescribeExecutionCommand({ executionArn }), call);
+            if (!startKnown && response.startDate !== undefined) {
+                started = Math.min(started, response.startDate.getTime());
+                startKnown = true;
+            }
             const mapRunDue = readMapRun && clock.now() - lastMapRunPoll >= MAP_RUN_INTERVAL_MS;
             progress = applyHistory(progress, await newHistoryEvents(sfn, executionArn, progress.lastEventId, call));
             if (mapRunDue && progress.mapRunArn !== undefined) {
@@ -55486,7 +55500,7 @@ async function waitForExecution(sfn, executionArn, options) {
             }
             options.onProgress?.(progress, response.status ?? 'RUNNING');
             if (executionAcceptor(response) !== 'RETRY')
-                return response;
+                return timedOut ? stoppedBy(response, timeoutCause(options.timeoutMs)) : response;
             transientFailures = 0;
             slowdown = Math.max(1, slowdown / 2);
         }
@@ -55504,7 +55518,7 @@ async function waitForExecution(sfn, executionArn, options) {
         if (options.timeoutMs !== undefined && elapsed >= options.timeoutMs && !timedOut) {
             timedOut = true;
             // A cancel that cuts this call short is handled at the top of the loop, by stopOnCancel.
-            await stopExecution(sfn, executionArn, `sfn-fanout stopped the execution: it ran past the timeout of ${Math.round(options.timeoutMs / 1000)} s.`, options.signal).catch((error) => {
+            await stopExecution(sfn, executionArn, timeoutCause(options.timeoutMs), options.signal).catch((error) => {
                 if (!cancelled())
                     throw error;
             });
@@ -55515,15 +55529,23 @@ async function waitForExecution(sfn, executionArn, options) {
         await clock.sleep(delay, options.signal);
     }
 }
+function timeoutCause(timeoutMs) {
+    return `sfn-fanout stopped the execution: it ran past the timeout of ${Math.round(timeoutMs / 1000)} s.`;
+}
+const CANCEL_CAUSE = 'sfn-fanout stopped the execution: the job was cancelled.';
+/** An execution this run stopped says so, with the cause it was stopped with, where Step Functions gives none. */
+function stoppedBy(response, cause) {
+    return response.status === 'ABORTED' && response.cause === undefined ? { ...response, error: response.error ?? 'SfnFanout.Stopped', cause } : response;
+}
 /** Stops a cancelled run's execution and confirms it, all within a few seconds of real time. */
 async function stopOnCancel(sfn, executionArn, clock) {
     const budget = AbortSignal.timeout(CANCEL_BUDGET_MS);
     try {
-        await stopExecution(sfn, executionArn, 'sfn-fanout stopped the execution: the job was cancelled.', budget);
+        await stopExecution(sfn, executionArn, CANCEL_CAUSE, budget);
         for (;;) {
             const response = await sfn.send(new DescribeExecutionCommand({ executionArn }), { abortSignal: budget });
             if (executionAcceptor(response) !== 'RETRY')
-                return response;
+                return stoppedBy(response, CANCEL_CAUSE);
             await clock.sleep(MIN_DELAY_MS, budget);
             if (budget.aborted)
                 break;
@@ -55577,7 +55599,8 @@ async function stopExecution(sfn, executionArn, cause, signal) {
 class FanoutError extends Error {
     constructor(message, options) {
         super(message, options);
-        this.name = new.target.name;
+        // The bundler renames a class whose name another module also uses (errors_InputError): users see the source's name.
+        this.name = new.target.name.replace(/^[a-z][a-z0-9_]*_(?=[A-Z])/, '');
     }
 }
 /** A user-supplied value (input, option, template, handler module) is unusable. */

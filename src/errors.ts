@@ -5,7 +5,8 @@
 export class FanoutError extends Error {
   constructor(message: string, options?: { cause?: unknown }) {
     super(message, options);
-    this.name = new.target.name;
+    // The bundler renames a class whose name another module also uses (errors_InputError): users see the source's name.
+    this.name = new.target.name.replace(/^[a-z][a-z0-9_]*_(?=[A-Z])/, '');
   }
 }
 

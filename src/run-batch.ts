@@ -61,12 +61,12 @@ async function runOnAws(settings: RunSettings, hooks: RunHooks, log: (line: stri
     lambda: new LambdaClient({ region: aws.region }),
   };
   // Before planning, whose S3 listing would otherwise fail with the SDK's own credentials message.
-  await checkCredentials(clients.sts, hooks.signal);
+  const account = await checkCredentials(clients.sts, hooks.signal);
   const shared = await common(settings, prepared.bundle, () => clients.s3, log);
   const template = settings.template ?? defaultTemplatePath();
   // Auto mode keeps the Map under what the account's Lambdas may run at once.
   const parameters = settings.mapMode === 'auto' && (await declaresParameter(template, 'MaxConcurrency')) ? await underAccountConcurrency(shared.parameters, clients.lambda, log, hooks.signal) : shared.parameters;
-  return runAws({ ...shared, parameters, ...aws, step: stepFromEnv(), ...(settings.resume === undefined ? {} : { resume: settings.resume }) }, clients, {
+  return runAws({ ...shared, parameters, ...aws, account, step: stepFromEnv(), ...(settings.resume === undefined ? {} : { resume: settings.resume }) }, clients, {
     clock: hooks.clock ?? systemClock,
     log,
     ...(hooks.signal === undefined ? {} : { signal: hooks.signal }),

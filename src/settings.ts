@@ -298,6 +298,11 @@ function parsePassEnv(text: string | undefined): string[] {
   return names;
 }
 
+const MAP_EXAMPLES: Readonly<Record<string, string>> = {
+  parameters: '{"WorkerMemorySize": "3008"} or WorkerMemorySize: 3008',
+  tags: '{"team": "data"} or team: data',
+};
+
 /** A YAML or JSON map of names to scalar values (`Key: value` lines, or `{"Key": "value"}`). */
 function stringMap(text: string | undefined, name: string): Record<string, string> {
   if (text === undefined) return {};
@@ -305,10 +310,10 @@ function stringMap(text: string | undefined, name: string): Record<string, strin
   try {
     parsed = parseYaml(text);
   } catch (error) {
-    throw new InputError(`${name} is neither JSON nor YAML: ${(error as Error).message.split('\n')[0]}. Give a map like {"WorkerMemorySize": "3008"} or WorkerMemorySize: 3008.`);
+    throw new InputError(`${name} is neither JSON nor YAML: ${(error as Error).message.split('\n')[0]}. Give a map like ${MAP_EXAMPLES[name] ?? MAP_EXAMPLES.parameters}.`);
   }
   if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
-    throw new InputError(`${name} must be a map of names to values, like {"WorkerMemorySize": "3008"} or WorkerMemorySize: 3008.`);
+    throw new InputError(`${name} must be a map of names to values, like ${MAP_EXAMPLES[name] ?? MAP_EXAMPLES.parameters}.`);
   }
   return Object.fromEntries(
     Object.entries(parsed).map(([key, item]) => {

@@ -23,7 +23,7 @@ export interface WireCall {
   readonly region: string;
   /** The API operation: CreateChangeSet, DescribeExecution, HeadObject, ListObjectsV2, ... */
   readonly operation: string;
-  /** Query parameters of query-protocol calls, top-level strings of JSON ones, Bucket/Key/prefix for S3. */
+  /** Query parameters of query-protocol calls, top-level strings of JSON ones, Bucket/Key/prefix/ExpectedBucketOwner for S3. */
   readonly params: Readonly<Record<string, string>>;
   /** What came back: the status, and the body when it was answered here or is small. */
   status?: number;
@@ -201,7 +201,8 @@ function describeCall(request: http.IncomingMessage, body: Buffer): WireCall {
           ? 'ListObjectsV2'
           : `${request.method}Bucket`
         : ({ HEAD: 'HeadObject', GET: 'GetObject', PUT: 'PutObject', DELETE: 'DeleteObject' } as Record<string, string>)[request.method ?? ''] ?? `${request.method}Object`;
-    return { service, region, operation, params: { Bucket: bucket, ...(key === '' ? {} : { Key: key }), ...(query.prefix === undefined ? {} : { prefix: query.prefix }) } };
+    const owner = request.headers['x-amz-expected-bucket-owner'];
+    return { service, region, operation, params: { Bucket: bucket, ...(key === '' ? {} : { Key: key }), ...(query.prefix === undefined ? {} : { prefix: query.prefix }), ...(typeof owner === 'string' ? { ExpectedBucketOwner: owner } : {}) } };
   }
   // Lambda's REST API names its operation by method and path.
   if (service === 'lambda' && request.method === 'GET' && /\/account-settings\/?$/.test(url.pathname)) return { service, region, operation: 'GetAccountSettings', params: {} };

@@ -33312,7 +33312,8 @@ var external_node_fs_ = __nccwpck_require__(3024);
 class FanoutError extends Error {
     constructor(message, options) {
         super(message, options);
-        this.name = new.target.name;
+        // The bundler renames a class whose name another module also uses (errors_InputError): users see the source's name.
+        this.name = new.target.name.replace(/^[a-z][a-z0-9_]*_(?=[A-Z])/, '');
     }
 }
 /** A user-supplied value (input, option, template, handler module) is unusable. */

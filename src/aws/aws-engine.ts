@@ -16,10 +16,11 @@ import { S3Store } from '../store/s3-store.ts';
 import type { Clock } from './clock.ts';
 import { buildCodePackage, codeKey, uploadIfAbsent } from './code-package.ts';
 import { deleteStack, deployStack, describeStack, outputsOf, requestStackDeletion, type DeployDeps, type DeployWaits } from './deploy.ts';
-import { executionName, startOrAttach, stopExecution, waitForExecution, type StepIdentity } from './execution.ts';
+import { executionName, jobLeg, startOrAttach, stopExecution, waitForExecution, type StepIdentity } from './execution.ts';
 import type { MapProgress } from './map-progress.ts';
 import { partitionOf, s3ObjectUrl } from './partition.ts';
-import { checkStackName } from './stack-names.ts';
+import { BOOTSTRAP_STACK, checkStackName } from './stack-names.ts';
+import { checkTemplateReferences } from './template-references.ts';
 import { bundledTemplate, defaultTemplatePath } from '../local/template-definition.ts';
 import { functionArchitecture } from '../local/template-parameters.ts';
 import { bundleHandler, type HandlerBundle } from '../handler/bundle.ts';
@@ -40,6 +41,8 @@ export interface AwsRunOptions extends AwsSettings {
   /** Template parameters set by the user (memory, timeouts, MaxConcurrency, ...). */
   readonly parameters: Readonly<Record<string, string>>;
   readonly step: StepIdentity;
+  /** The caller's account (STS GetCallerIdentity): the artifact bucket must belong to it. */
+  readonly account: string;
   /** The run to resume: a run id, `previous-attempt` (this step's execution in the previous run attempt) or an execution ARN. */
   readonly resume?: string;
 }
@@ -58,9 +61,6 @@ export interface AwsRunDeps {
 /** How long a failed run waits for its execution to stop before deleting the stack anyway. */
 const STOP_CONFIRM_MS = 60_000;
 
-/** The stack that holds the shared artifact bucket, one per account and region. */
-export const BOOTSTRAP_STACK = 'sfn-fanout-bootstrap';
-
 /**
  * The batch in AWS: package the code, deploy the stack through a change set, start (or attach to)
  * one execution, wait for it, and report it from the batch file the reducer wrote. A resumed run
@@ -74,14 +74,17 @@ export async function runAws(options: AwsRunOptions, clients: AwsClients, deps: 
   }
   const templateBody = await readFile(options.template ?? defaultTemplatePath(), 'utf8');
   checkStackName(options.stackName, templateBody);
+  checkTemplateReferences(templateBody, options.template ?? defaultTemplatePath());
   const outputStore = new S3Store(clients.s3, output.bucket, output.prefix);
-  const job = options.resume === undefined ? options.job : { ...options.job, resume: resumedRunId(options.resume, options.step) };
+  const step: StepIdentity = { ...options.step, leg: jobLeg(options.job) };
+  const job = options.resume === undefined ? options.job : { ...options.job, resume: resumedRunId(options.resume, step, { region: options.region, account: options.account, stateMachine: `${options.stackName}-fanout` }) };
   if (job.resume !== undefined) {
     // Before any deploy: the run to resume must have reported its partitions, for this input.
     await resumePoint(outputStore, job.resume, job);
     deps.log(`Resuming run ${job.resume}: only the partitions that failed there run again; the others count the results committed there.`);
   }
   let artifactBucket = options.artifactBucket;
+  const upload = { expectedOwner: options.account, ...(deps.signal === undefined ? {} : { signal: deps.signal }) };
   const deployDeps: DeployDeps = {
     clock: deps.clock,
     log: deps.log,
@@ -90,15 +93,19 @@ export async function runAws(options: AwsRunOptions, clients: AwsClients, deps: 
     // Only the stack's own template gets this big, and the artifact bucket is known by then.
     uploadTemplate: async (body) => {
       const key = `sfn-fanout/templates/${createHash('sha256').update(body).digest('hex')}.yaml`;
-      await uploadIfAbsent(clients.s3, artifactBucket!, key, Buffer.from(body), deps.signal);
+      await uploadIfAbsent(clients.s3, artifactBucket!, key, Buffer.from(body), upload);
       return s3ObjectUrl(options.region, artifactBucket!, key);
     },
   };
-  artifactBucket ??= await bootstrapBucket(clients.cfn, options.roleArn, deployDeps);
+  if (options.deleteStack && options.terminationProtection !== false && (await describeStack(clients.cfn, options.stackName, deployDeps))?.EnableTerminationProtection === true) {
+    // Found now, not when the delete fails after the run and leaves the stack behind.
+    throw new InputError(`delete-stack is true, but stack ${options.stackName} has termination protection on, so CloudFormation would refuse to delete it after the run: set termination-protection to false to turn it off in this run, or leave delete-stack off.`);
+  }
+  artifactBucket ??= await bootstrapBucket(clients.cfn, options.roleArn, `sfn-fanout-${options.account}-${options.region}`, deployDeps);
   const bundle = options.bundle ?? (await bundleHandler(options.handler, { log: deps.log }));
   const pkg = await buildCodePackage(bundle, { architecture: await functionArchitecture(options.template ?? defaultTemplatePath(), options.parameters) });
   const key = codeKey(pkg);
-  deps.log((await uploadIfAbsent(clients.s3, artifactBucket, key, pkg.zip, deps.signal)) ? `Uploaded the code to s3://${artifactBucket}/${key}.` : `The code is already at s3://${artifactBucket}/${key}.`);
+  deps.log((await uploadIfAbsent(clients.s3, artifactBucket, key, pkg.zip, upload)) ? `Uploaded the code to s3://${artifactBucket}/${key}.` : `The code is already at s3://${artifactBucket}/${key}.`);
 
   let executionArn: string | undefined;
   let closed = false;
@@ -124,10 +131,10 @@ export async function runAws(options: AwsRunOptions, clients: AwsClients, deps: 
       deployDeps,
     );
     const stateMachineArn = requireOutput(stack.outputs, options.stackName, 'StateMachineArn', 'the template must output its state machine: Outputs: StateMachineArn: Value: !Ref StateMachine.');
-    const name = executionName(options.step);
-    const started = await startOrAttach(clients.sfn, stateMachineArn, name, toJobRequest(job), deps.signal);
+    const name = executionName(step);
+    const started = await startOrAttach(clients.sfn, stateMachineArn, name, toJobRequest(job), deps.signal, deps.clock.now());
     executionArn = started.executionArn;
-    deps.log(started.attached ? `Execution ${name} already exists: attaching to it instead of starting another.` : `Started execution ${executionArn}.`);
+    deps.log(started.attached ? `Execution ${name} already exists: attached to it instead of starting another (${executionArn}).` : `Started execution ${executionArn}.`);
     deps.onExecution?.(executionArn);
     const startedAt = deps.clock.now();
     const final = await waitForExecution(clients.sfn, executionArn, {
@@ -188,27 +195,46 @@ async function removeEphemeralStack(clients: AwsClients, stackName: string, runn
  * role-arn (CloudFormation's service role creates the bucket) and without the run's tags (the
  * stack is shared by every stack in the account and region). An existing one is used as it is.
  */
-async function bootstrapBucket(cfn: CloudFormationClient, roleArn: string | undefined, deps: DeployDeps): Promise<string> {
+async function bootstrapBucket(cfn: CloudFormationClient, roleArn: string | undefined, bucketName: string, deps: DeployDeps): Promise<string> {
   const hint = `it was not made by sfn-fanout's template/bootstrap.yaml: give artifact-bucket, or delete stack ${BOOTSTRAP_STACK} so the next run creates it.`;
   const existing = await describeStack(cfn, BOOTSTRAP_STACK, deps);
   if (existing !== undefined && /^(CREATE|UPDATE|UPDATE_ROLLBACK)_COMPLETE$/.test(existing.StackStatus ?? '')) {
     return requireOutput(outputsOf(existing), BOOTSTRAP_STACK, 'BucketName', hint);
   }
   const body = await readFile(bundledTemplate('bootstrap.yaml'), 'utf8');
-  const stack = await deployStack(cfn, { stackName: BOOTSTRAP_STACK, templateBody: body, parameters: {}, capabilities: [], tags: {}, ...(roleArn === undefined ? {} : { roleArn }) }, deps);
+  const stack = await deployStack(cfn, { stackName: BOOTSTRAP_STACK, templateBody: body, parameters: {}, capabilities: [], tags: {}, ...(roleArn === undefined ? {} : { roleArn }) }, deps).catch((error: unknown) => {
+    if (deps.signal?.aborted === true) throw error;
+    // Bucket names are global: another account may hold this one, and then no deploy here can create it.
+    throw new InputError(`Could not create the artifact bucket ${bucketName} (stack ${BOOTSTRAP_STACK}): ${errorMessage(error)} If another AWS account already has a bucket of that name, set artifact-bucket to a bucket of your own account.`, { cause: error });
+  });
   return requireOutput(stack.outputs, BOOTSTRAP_STACK, 'BucketName', hint);
 }
 
+/** Where this run's executions are: an execution ARN given to resume must be one of them. */
+export interface ExecutionHome {
+  readonly region: string;
+  readonly account: string;
+  readonly stateMachine: string;
+}
+
 /** The run id (execution name) a `resume` setting names. */
-export function resumedRunId(resume: string, step: StepIdentity): string {
+export function resumedRunId(resume: string, step: StepIdentity, home?: ExecutionHome): string {
   if (resume === 'previous-attempt') {
     if (step.runAttempt < 2) {
       throw new InputError('resume previous-attempt resumes the execution of this step in the previous run attempt, and this is the first attempt: re-run the failed jobs of the workflow run (its next attempt resumes this one), or give the run id to resume.');
     }
     return executionName(step, step.runAttempt - 1);
   }
+  if (!resume.startsWith('arn:')) return parseRunId(resume, 'resume');
   // An execution ARN ends with the execution's name, which is its run id.
-  return parseRunId(resume.startsWith('arn:') ? resume.split(':').at(-1)! : resume, 'resume');
+  const [, , service, region, account, type, stateMachine, name] = resume.split(':');
+  if (service !== 'states' || type !== 'execution' || name === undefined) throw new InputError(`resume "${resume}" is not a Step Functions execution ARN (arn:aws:states:<region>:<account>:execution:<state machine>:<name>).`);
+  if (home !== undefined && (region !== home.region || account !== home.account || stateMachine !== home.stateMachine)) {
+    throw new InputError(
+      `resume ${resume} is an execution of state machine ${stateMachine} in ${region}, account ${account}; this run's executions are those of ${home.stateMachine} in ${home.region}, account ${home.account}. Give an execution of this stack, or its run id (the execution's name) if that run wrote to this output.`,
+    );
+  }
+  return parseRunId(name, 'resume');
 }
 
 function requireOutput(outputs: Readonly<Record<string, string>>, stackName: string, name: string, hint: string): string {
@@ -222,11 +248,13 @@ function requireOutput(outputs: Readonly<Record<string, string>>, stackName: str
 
 /**
  * Says how to set up credentials when there are none; called before anything else touches AWS, so
- * the SDK's "Could not load credentials from any providers" never reaches the user.
+ * the SDK's "Could not load credentials from any providers" never reaches the user. Returns the
+ * caller's account.
  */
-export async function checkCredentials(sts: STSClient, signal?: AbortSignal): Promise<void> {
+export async function checkCredentials(sts: STSClient, signal?: AbortSignal): Promise<string> {
+  let account: string | undefined;
   try {
-    await sts.send(new GetCallerIdentityCommand({}), signal === undefined ? {} : { abortSignal: signal });
+    ({ Account: account } = await sts.send(new GetCallerIdentityCommand({}), signal === undefined ? {} : { abortSignal: signal }));
   } catch (error) {
     const name = (error as { name?: string }).name ?? '';
     if (name === 'CredentialsProviderError' || /credential/i.test(errorMessage(error))) {
@@ -237,6 +265,8 @@ export async function checkCredentials(sts: STSClient, signal?: AbortSignal): Pr
     }
     throw new InputError(`The AWS credentials do not work: ${errorMessage(error)} (${name}).`, { cause: error });
   }
+  if (account === undefined) throw new InputError('STS GetCallerIdentity gave no account: the credentials cannot be checked against the artifact bucket.');
+  return account;
 }
 
 /**

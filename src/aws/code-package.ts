@@ -54,17 +54,28 @@ export async function buildCodePackage(bundle: HandlerBundle, options: CodePacka
   };
 }
 
+export interface UploadOptions {
+  /**
+   * The account the bucket must belong to (the caller's): S3 refuses the call with 403 when it
+   * does not, so the code is never written to, or taken from, a bucket another account controls.
+   */
+  readonly expectedOwner?: string;
+  readonly signal?: AbortSignal;
+}
+
 /**
  * Uploads under a content-hash key unless that key already exists; returns whether it uploaded.
  * HeadObject of a missing key answers 403, not 404, when the role may list the bucket only under a
  * prefix (the s3:prefix condition never matches a HeadObject): then the put decides, with
  * If-None-Match so an object already there is left alone (412).
  */
-export async function uploadIfAbsent(s3: S3Client, bucket: string, key: string, body: Buffer, signal?: AbortSignal): Promise<boolean> {
+export async function uploadIfAbsent(s3: S3Client, bucket: string, key: string, body: Buffer, options: UploadOptions = {}): Promise<boolean> {
+  const { signal, expectedOwner } = options;
   const call = signal === undefined ? {} : { abortSignal: signal };
+  const owner = expectedOwner === undefined ? {} : { ExpectedBucketOwner: expectedOwner };
   const aborted = (): boolean => signal?.aborted === true;
   try {
-    await s3.send(new HeadObjectCommand({ Bucket: bucket, Key: key }), call);
+    await s3.send(new HeadObjectCommand({ Bucket: bucket, Key: key, ...owner }), call);
     return false;
   } catch (error) {
     if (aborted()) throw new CancelledError(`Cancelled while checking s3://${bucket}/${key}.`, { cause: error });
@@ -72,12 +83,16 @@ export async function uploadIfAbsent(s3: S3Client, bucket: string, key: string, 
     if (status !== 404 && status !== 403) throw new StoreError(`Cannot check s3://${bucket}/${key}: ${errorMessage(error)}. Does the role have s3:GetObject on the artifact bucket?`, { cause: error });
   }
   try {
-    await s3.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: body, ContentType: 'application/zip', IfNoneMatch: '*' }), call);
+    await s3.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: body, ContentType: 'application/zip', IfNoneMatch: '*', ...owner }), call);
     return true;
   } catch (error) {
     if (aborted()) throw new CancelledError(`Cancelled while uploading s3://${bucket}/${key}.`, { cause: error });
     if (httpStatus(error) === 412) return false;
-    throw new StoreError(`Cannot upload s3://${bucket}/${key}: ${errorMessage(error)}. Does the role have s3:PutObject on the artifact bucket?`, { cause: error });
+    const notOurs =
+      expectedOwner !== undefined && httpStatus(error) === 403
+        ? ` Either the bucket belongs to another AWS account than ${expectedOwner} (sfn-fanout only uses an artifact bucket of the account it runs in: set artifact-bucket to a bucket of account ${expectedOwner}), or the role lacks s3:PutObject on it.`
+        : ' Does the role have s3:PutObject on the artifact bucket?';
+    throw new StoreError(`Cannot upload s3://${bucket}/${key}: ${errorMessage(error)}.${notOurs}`, { cause: error });
   }
 }
 

@@ -23,14 +23,25 @@ export interface StepIdentity {
   readonly step: string;
   readonly runId: string;
   readonly runAttempt: number;
+  /**
+   * What tells apart the runs of one step in one attempt: the legs of a matrix share GITHUB_JOB
+   * and GITHUB_ACTION, not their input and output (see jobLeg).
+   */
+  readonly leg?: string;
+}
+
+/** A job's leg: its input and output, the same on a retry and in the next attempt that resumes it. */
+export function jobLeg(job: { readonly input: string; readonly output: string }): string {
+  return `${job.input}\n${job.output}`;
 }
 
 /**
- * A deterministic execution name (at most 80 characters): a retried step re-attaches to its own
- * execution; a re-run of the workflow (a new attempt) starts a new one.
+ * A deterministic execution name (at most 80 characters, letters, digits and hyphens): a retried
+ * step re-attaches to its own execution; a re-run of the workflow (a new attempt), or another leg
+ * of a matrix, starts its own.
  */
 export function executionName(step: StepIdentity, attempt = step.runAttempt): string {
-  const where = createHash('sha256').update([step.repository, step.workflow, step.job, step.step].join('\n')).digest('hex').slice(0, 12);
+  const where = createHash('sha256').update([step.repository, step.workflow, step.job, step.step, ...(step.leg === undefined ? [] : [step.leg])].join('\n')).digest('hex').slice(0, 12);
   return `sfn-fanout-${step.runId}-${attempt}-${where}`.slice(0, 80);
 }
 
@@ -46,16 +57,20 @@ export interface Started {
   readonly attached: boolean;
 }
 
+/** A running execution's StartExecution answers with its own startDate: one this much before the call was started earlier. */
+const EARLIER_START_MS = 10_000;
+
 /**
  * Starts the execution, or attaches to it. StartExecution is idempotent for a running execution
- * with the same name and input; `ExecutionAlreadyExists` means it has closed (or its input differs).
+ * with the same name and input (it answers with that execution's startDate, earlier than `now`);
+ * `ExecutionAlreadyExists` means it has closed (or its input differs).
  */
-export async function startOrAttach(sfn: SFNClient, stateMachineArn: string, name: string, input: unknown, signal?: AbortSignal): Promise<Started> {
+export async function startOrAttach(sfn: SFNClient, stateMachineArn: string, name: string, input: unknown, signal?: AbortSignal, now?: number): Promise<Started> {
   const body = JSON.stringify(input);
   const call = signal === undefined ? {} : { abortSignal: signal };
   try {
-    const { executionArn } = await sfn.send(new StartExecutionCommand({ stateMachineArn, name, input: body }), call);
-    return { executionArn: executionArn!, attached: false };
+    const { executionArn, startDate } = await sfn.send(new StartExecutionCommand({ stateMachineArn, name, input: body }), call);
+    return { executionArn: executionArn!, attached: now !== undefined && startDate !== undefined && startDate.getTime() < now - EARLIER_START_MS };
   } catch (error) {
     if ((error as { name?: string }).name !== 'ExecutionAlreadyExists') throw error;
     const executionArn = executionArnOf(stateMachineArn, name);
@@ -73,7 +88,7 @@ export async function startOrAttach(sfn: SFNClient, stateMachineArn: string, nam
 
 export interface WaitOptions {
   readonly clock: Clock;
-  /** Stop the execution if it runs longer than this. */
+  /** Stop the execution if it runs longer than this, counted from its startDate. */
   readonly timeoutMs?: number;
   /** Stop the execution when this aborts (the job was cancelled), and return within seconds. */
   readonly signal?: AbortSignal;
@@ -108,7 +123,9 @@ export async function waitForExecution(sfn: SFNClient, executionArn: string, opt
   const random = options.random ?? Math.random;
   const cancelled = (): boolean => options.signal?.aborted === true;
   const call = options.signal === undefined ? {} : { abortSignal: options.signal };
-  const started = clock.now();
+  // The execution's own start, once known: a step that re-attaches does not restart the timeout.
+  let started = clock.now();
+  let startKnown = false;
   let progress = NO_PROGRESS;
   let attempt = 0;
   let slowdown = 1;
@@ -119,6 +136,10 @@ export async function waitForExecution(sfn: SFNClient, executionArn: string, opt
   for (;;) {
     try {
       const response = await sfn.send(new DescribeExecutionCommand({ executionArn }), call);
+      if (!startKnown && response.startDate !== undefined) {
+        started = Math.min(started, response.startDate.getTime());
+        startKnown = true;
+      }
       const mapRunDue = readMapRun && clock.now() - lastMapRunPoll >= MAP_RUN_INTERVAL_MS;
       progress = applyHistory(progress, await newHistoryEvents(sfn, executionArn, progress.lastEventId, call));
       if (mapRunDue && progress.mapRunArn !== undefined) {
@@ -134,7 +155,7 @@ export async function waitForExecution(sfn: SFNClient, executionArn: string, opt
         }
       }
       options.onProgress?.(progress, response.status ?? 'RUNNING');
-      if (executionAcceptor(response) !== 'RETRY') return response;
+      if (executionAcceptor(response) !== 'RETRY') return timedOut ? stoppedBy(response, timeoutCause(options.timeoutMs!)) : response;
       transientFailures = 0;
       slowdown = Math.max(1, slowdown / 2);
     } catch (error) {
@@ -148,7 +169,7 @@ export async function waitForExecution(sfn: SFNClient, executionArn: string, opt
     if (options.timeoutMs !== undefined && elapsed >= options.timeoutMs && !timedOut) {
       timedOut = true;
       // A cancel that cuts this call short is handled at the top of the loop, by stopOnCancel.
-      await stopExecution(sfn, executionArn, `sfn-fanout stopped the execution: it ran past the timeout of ${Math.round(options.timeoutMs / 1000)} s.`, options.signal).catch((error: unknown) => {
+      await stopExecution(sfn, executionArn, timeoutCause(options.timeoutMs), options.signal).catch((error: unknown) => {
         if (!cancelled()) throw error;
       });
       continue;
@@ -159,14 +180,25 @@ export async function waitForExecution(sfn: SFNClient, executionArn: string, opt
   }
 }
 
+function timeoutCause(timeoutMs: number): string {
+  return `sfn-fanout stopped the execution: it ran past the timeout of ${Math.round(timeoutMs / 1000)} s.`;
+}
+
+const CANCEL_CAUSE = 'sfn-fanout stopped the execution: the job was cancelled.';
+
+/** An execution this run stopped says so, with the cause it was stopped with, where Step Functions gives none. */
+function stoppedBy(response: DescribeExecutionCommandOutput, cause: string): DescribeExecutionCommandOutput {
+  return response.status === 'ABORTED' && response.cause === undefined ? { ...response, error: response.error ?? 'SfnFanout.Stopped', cause } : response;
+}
+
 /** Stops a cancelled run's execution and confirms it, all within a few seconds of real time. */
 async function stopOnCancel(sfn: SFNClient, executionArn: string, clock: Clock): Promise<DescribeExecutionCommandOutput> {
   const budget = AbortSignal.timeout(CANCEL_BUDGET_MS);
   try {
-    await stopExecution(sfn, executionArn, 'sfn-fanout stopped the execution: the job was cancelled.', budget);
+    await stopExecution(sfn, executionArn, CANCEL_CAUSE, budget);
     for (;;) {
       const response = await sfn.send(new DescribeExecutionCommand({ executionArn }), { abortSignal: budget });
-      if (executionAcceptor(response) !== 'RETRY') return response;
+      if (executionAcceptor(response) !== 'RETRY') return stoppedBy(response, CANCEL_CAUSE);
       await clock.sleep(MIN_DELAY_MS, budget);
       if (budget.aborted) break;
     }

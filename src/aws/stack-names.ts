@@ -21,16 +21,23 @@ export function longestWholeStackName(limit: number, logicalId: string): number 
   return Math.max(Math.ceil(room / 2), room - logicalId.length);
 }
 
+/** The stack that holds the shared artifact bucket, one per account and region. */
+export const BOOTSTRAP_STACK = 'sfn-fanout-bootstrap';
+
 interface Resource {
   readonly Type?: string;
   readonly Properties?: Record<string, unknown>;
 }
 
 /**
- * Refuses a stack name whose derived names would break (too long for a limit, or cut so the
+ * Refuses the bootstrap stack's name, and a stack name whose derived names would break (too long for a limit, or cut so the
  * documented policies stop matching them), before any AWS call, and says how long it may be.
  */
 export function checkStackName(stackName: string, templateText: string): void {
+  // A fan-out deployed under this name would replace the bucket every other stack of the account uses.
+  if (stackName.toLowerCase() === BOOTSTRAP_STACK) {
+    throw new InputError(`stack-name "${stackName}" is the name of sfn-fanout's bootstrap stack, which holds the artifact bucket of every sfn-fanout stack in the account and region: choose another name.`);
+  }
   const resources = Object.entries(((parseTemplateText(templateText) ?? {}) as { Resources?: Record<string, Resource> }).Resources ?? {});
   let longest = Number.POSITIVE_INFINITY;
   let reason = '';

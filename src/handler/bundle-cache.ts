@@ -52,6 +52,27 @@ export function privateDirectory(dir: string): string {
   return dir;
 }
 
+/**
+ * Where the bundles themselves live. Node resolves a package the bundle requires at run time
+ * (`createRequire`, a computed `import()`, which esbuild cannot see) in every node_modules folder
+ * above the bundle; Lambda has none beside the zip. So a bundle never sits below one: below the
+ * cache root when nothing above it has a node_modules folder, else in a folder of the system
+ * temporary directory made this user's alone (privateDirectory).
+ */
+export function bundlesRoot(cacheRoot: string, uid = process.getuid?.()): string {
+  const inCache = path.join(cacheRoot, 'bundles');
+  return nodeModulesAbove(inCache).length === 0 ? inCache : privateDirectory(path.join(tmpdir(), `sfn-fanout-bundles-${uid ?? 'user'}`));
+}
+
+/** The node_modules folders Node would search for a module in `dir`. */
+export function nodeModulesAbove(dir: string): string[] {
+  const found: string[] = [];
+  for (let at = path.resolve(dir); ; at = path.dirname(at)) {
+    if (path.basename(at) !== 'node_modules' && existsSync(path.join(at, 'node_modules'))) found.push(path.join(at, 'node_modules'));
+    if (path.dirname(at) === at) return found;
+  }
+}
+
 export interface CachedFiles {
   /** The bundle's files by their path inside it. */
   readonly files: ReadonlyMap<string, Buffer>;
@@ -79,9 +100,12 @@ interface IndexEntry<T> {
 
 export class BundleCache {
   readonly root: string;
+  /** Where the bundle directories are (see bundlesRoot); the index stays under root. */
+  readonly bundles: string;
 
-  constructor(root: string) {
+  constructor(root: string, bundles = path.join(root, 'bundles')) {
     this.root = root;
+    this.bundles = bundles;
   }
 
   /** The cached bundle for `key`, when every file it was built from is unchanged. */
@@ -91,7 +115,7 @@ export class BundleCache {
       .catch(() => undefined);
     if (entry === undefined) return undefined;
     if (entry.sources.some(([file, expected]) => hashOrNull(file) !== expected)) return undefined;
-    const dir = path.join(this.root, 'bundles', entry.bundle);
+    const dir = path.join(this.bundles, entry.bundle);
     const files = await readTree(dir).catch(() => undefined);
     // A bundle directory that was changed by hand no longer hashes to its name: build again.
     if (files === undefined || filesHash(files) !== entry.bundle) return undefined;
@@ -101,13 +125,19 @@ export class BundleCache {
   /** Stores a bundle and records what it was built from; returns where it lives. */
   async put<T>(key: string, files: ReadonlyMap<string, Buffer>, inputs: readonly string[], meta: T): Promise<CachedFiles> {
     const hash = filesHash(files);
-    const dir = path.join(this.root, 'bundles', hash);
-    if (!existsSync(dir)) {
+    const dir = path.join(this.bundles, hash);
+    // A directory already there that no longer hashes to its name (edited, truncated) is replaced.
+    const existing = existsSync(dir) ? await readTree(dir).catch(() => undefined) : undefined;
+    if (existing === undefined || filesHash(existing) !== hash) {
       // Written aside and renamed into place: a reader never sees half a bundle.
-      const staging = path.join(this.root, 'bundles', `.staging-${randomUUID()}`);
+      const staging = path.join(this.bundles, `.staging-${randomUUID()}`);
       for (const [name, data] of files) {
         await mkdir(path.dirname(path.join(staging, name)), { recursive: true });
         await writeFile(path.join(staging, name), data);
+      }
+      if (existsSync(dir)) {
+        const stale = path.join(this.bundles, `.stale-${randomUUID()}`);
+        await rename(dir, stale).then(() => rm(stale, { recursive: true, force: true })).catch(() => undefined);
       }
       await rename(staging, dir).catch(async () => rm(staging, { recursive: true, force: true }));
     }

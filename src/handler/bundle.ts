@@ -3,7 +3,7 @@ import { builtinModules } from 'node:module';
 import path from 'node:path';
 import type { BuildFailure, BuildOptions, Message, Metafile, Plugin } from 'esbuild';
 import { HandlerModuleError } from '../errors.ts';
-import { BundleCache, bundleCacheRoot, sha256 } from './bundle-cache.ts';
+import { BundleCache, bundleCacheRoot, bundlesRoot, nodeModulesAbove, sha256 } from './bundle-cache.ts';
 import { ESBUILD_VERSION, loadEsbuild, type EsbuildApi } from './load-esbuild.ts';
 import { binaryTarget, findPackageDir, isNativePackage, nativePackageFiles, type NativeAddon } from './native-addons.ts';
 
@@ -84,7 +84,9 @@ export async function bundleHandler(modulePath: string, options: BundleOptions =
   const projectDir = packageRoot(source);
   const cacheRoot = options.cacheRoot ?? bundleCacheRoot(projectDir);
   const esbuild = options.esbuild ?? (await loadEsbuild({ projectDir, installDir: path.join(cacheRoot, `esbuild-${ESBUILD_VERSION}`), ...(options.log === undefined ? {} : { log: options.log }) }));
-  const cache = new BundleCache(cacheRoot);
+  const cache = new BundleCache(cacheRoot, bundlesRoot(cacheRoot));
+  const visible = nodeModulesAbove(cache.bundles);
+  if (visible.length > 0) options.log?.(`Packages in ${visible.join(', ')} are visible to the handler in a local run but are not in the code zip: a package it loads at run time without an import esbuild can see works locally and fails in Lambda. Set SFN_FANOUT_CACHE_DIR to a folder with no node_modules above it.`);
   const key = sha256(JSON.stringify({ format: BUNDLE_FORMAT, esbuild: esbuild.version, source, options: BUILD_OPTIONS }));
   const hit = await cache.get<BundleMeta>(key);
   if (hit !== undefined) return { source, projectDir, dir: hit.dir, file: path.join(hit.dir, BUNDLE_ENTRY), files: hit.files, sha256: hit.sha256, ...hit.meta, cached: true };
