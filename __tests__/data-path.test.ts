@@ -1,8 +1,5 @@
-import { createHash } from 'node:crypto';
-import { readdir } from 'node:fs/promises';
 import { constants as zlibConstants, gunzipSync, gzipSync } from 'node:zlib';
 import { outputName, partitionLabel, partitionOutputKey, partitionResults, rejectedKey, type MapResult } from '../src/partition/outcome.ts';
-import { mapItems, resolvePartition } from '../src/plan/map-items.ts';
 import { partitionShortfall, planPartitions, type PartitionPlan, type Segment } from '../src/plan/partition-plan.ts';
 import { renderPlan } from '../src/plan/render-plan.ts';
 import { csvDecoder, lineText, linesDecoder, ndjsonDecoder, parseCsvLine } from '../src/records/formats.ts';
@@ -81,7 +78,7 @@ describe('reading the lines of a segment', () => {
     const dir = await tempDirStore();
     for (const [key, body] of Object.entries(files)) await dir.write(key, body);
     const ranges: (ByteRange | undefined)[] = [];
-    return { ranges, store: { uri: dir.uri, list: () => dir.list(), write: (k, b) => dir.write(k, b), uriOf: (k) => dir.uriOf(k), copy: (from, to) => dir.copy(from, to), read: (key, range, identity) => (ranges.push(range), dir.read(key, range, identity)) } };
+    return { ranges, store: { uri: dir.uri, list: () => dir.list(), write: (k, b) => dir.write(k, b), writer: (k) => dir.writer(k), uriOf: (k) => dir.uriOf(k), copy: (from, to) => dir.copy(from, to), read: (key, range, identity) => (ranges.push(range), dir.read(key, range, identity)) } };
   }
   async function linesOfSegment(store: ObjectStore, segment: Segment): Promise<[number, string][]> {
     const lines: [number, string][] = [];
@@ -180,44 +177,6 @@ describe('a line as text', () => {
     expect(() => parseCsvLine('x,"ab')).toThrow('has a quoted field with no closing quote');
     expect(() => parseCsvLine('"ab"c,d')).toThrow('has text after a closing quote at column 5');
     expect(() => parseCsvLine('x,"ab" ')).toThrow('has text after a closing quote at column 7');
-  });
-});
-
-describe('the Map items of a plan', () => {
-  const plan = planPartitions([{ key: 'a.txt', size: 30 }], { sizing: { partitions: 2 }, maxPartitions: 10 });
-  const lines = plan.partitions.map((partition) => JSON.stringify(partition));
-  const inlineBytes = lines.reduce((sum, line) => sum + Buffer.byteLength(line) + 1, 0);
-
-  it('travel inline up to the budget exactly, writing nothing', async () => {
-    const output = await tempDirStore();
-    expect(await mapItems(plan, output, inlineBytes)).toEqual({ items: plan.partitions });
-    expect(await readdir(output.uri)).toEqual([]);
-  });
-
-  it('one byte over, point each at its line of a manifest named by its content hash, which reads back each partition', async () => {
-    const output = await tempDirStore();
-    const body = `${lines.join('\n')}\n`;
-    const key = `_sfn-fanout/plans/${createHash('sha256').update(body).digest('hex').slice(0, 20)}.jsonl`;
-    const first = Buffer.byteLength(lines[0]!);
-    const result = await mapItems(plan, output, inlineBytes - 1);
-    expect(result).toEqual({
-      items: [
-        { id: 0, bytes: 15, manifest: { key, start: 0, end: first } },
-        { id: 1, bytes: 15, manifest: { key, start: first + 1, end: first + 1 + Buffer.byteLength(lines[1]!) } },
-      ],
-      manifest: output.uriOf(key),
-      manifestKey: key,
-    });
-    const chunks: Uint8Array[] = [];
-    for await (const chunk of output.read(key)) chunks.push(chunk);
-    expect(Buffer.concat(chunks).toString('utf8')).toBe(body);
-    expect(await Promise.all(result.items.map((item) => resolvePartition(item, output)))).toEqual(plan.partitions);
-    expect(await resolvePartition(plan.partitions[1]!, output)).toBe(plan.partitions[1]);
-    // A manifest overwritten since: the line at the item's place is another partition.
-    await output.write(key, `${lines[1]}\n${lines[0]}\n`);
-    await expect(resolvePartition(result.items[1]!, output)).rejects.toThrow(
-      `Plan manifest ${output.uriOf(key)} does not hold partition 1 at bytes ${first + 1}-${first + 1 + Buffer.byteLength(lines[1]!)}: it was overwritten. Run the batch again.`,
-    );
   });
 });
 
