@@ -74,6 +74,20 @@ describe('a handler’s functions may be async', () => {
   });
 });
 
+describe('a handler’s merge that returns no JSON data', () => {
+  it.each([
+    ['undefined', () => undefined],
+    ['a function', () => () => 1],
+    ['a symbol', () => Symbol('x')],
+    ['NaN', () => Number.NaN],
+    ['Infinity', async () => Number.POSITIVE_INFINITY],
+  ])('fails the merge when it returns %s, instead of a null result', async (kind, merge) => {
+    const fold = resultFold(merge as (a: unknown, b: unknown) => unknown);
+    await fold.add({ n: 1 });
+    await expect(fold.add({ n: 2 })).rejects.toThrow(`The handler's merge(a, b) returned ${kind}: it must return the merged result as JSON data`);
+  });
+});
+
 describe('objects built from data are prototype-safe', () => {
   const keys = ['__proto__', 'constructor', 'toString', 'hasOwnProperty', 'valueOf'];
 

@@ -146,6 +146,34 @@ describe('resume: a run again of exactly what failed, with the rest counted from
     expect(await readdir(path.join(cleanOutput, '_sfn-fanout/runs'))).toEqual([clean.runId]);
   });
 
+  it('refuses, before any work (exit 2), a resume over an input changed since, and one whose committed attempts are gone', async () => {
+    const flag = path.join(await tempDir(), 'bug');
+    const { input } = await corpus(flag);
+    await writeFile(flag, 'not fixed yet');
+    const output = await tempDir();
+    const first = await runLocal({ job: parseJob({ input, output, format: 'lines', partitions: 6 }), handler: flaky, concurrency: 2 });
+    expect(first.status).toBe('FAILED');
+    const resume = async (): Promise<{ code: number; err: string }> => {
+      let err = '';
+      const code = await main(['run', '--input', input, '--output', output, '--handler', flaky, '--format', 'lines', '--partitions', '6', '--resume', first.runId], { out: () => {}, err: (text) => void (err += text), tty: false });
+      return { code, err };
+    };
+    // A record appended to a partition that succeeded, a new file, a file gone: the reused partitions would miss each.
+    await writeFile(path.join(input, 'f0.txt'), 'one more record\n', { flag: 'a' });
+    await writeFile(path.join(input, 'zz-new.txt'), 'a new file\n');
+    await rm(path.join(input, 'f5.txt'));
+    expect(await resume()).toEqual({
+      code: 2,
+      err: expect.stringContaining(
+        `resume ${first.runId}: the input changed since that run planned it: 1 added (${path.join(input, 'zz-new.txt')}); 1 changed (${path.join(input, 'f0.txt')}); 1 removed (${path.join(input, 'f5.txt')}). A resumed run counts the partitions that run committed from the input as it was then`,
+      ) as unknown,
+    });
+    // Staged attempts deleted, as a lifecycle rule would: nothing of the earlier run can be counted again.
+    await rm(path.join(output, `_sfn-fanout/runs/${first.runId}/attempts`), { recursive: true });
+    expect(await resume()).toEqual({ code: 2, err: expect.stringContaining(`resume ${first.runId}: the attempts that run committed are gone`) as unknown });
+    expect(await readdir(path.join(output, '_sfn-fanout/runs'))).toEqual([first.runId]);
+  });
+
   it('names the run that previous-attempt or an execution ARN resumes, and refuses one that names none', () => {
     const step: StepIdentity = { repository: 'acme/data', workflow: 'nightly', job: 'fanout', step: 'run', runId: '7001', runAttempt: 3 };
     expect(resumedRunId('previous-attempt', step)).toBe(executionName(step, 2));

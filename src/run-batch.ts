@@ -20,7 +20,7 @@ import { prepareRun } from './preflight.ts';
 import { runSecrets, type Redactor } from './secrets.ts';
 import { planJob } from './steps/steps.ts';
 import { CLI_REQUEST_DEADLINE_MS, lazyS3Client, openStore } from './store/open-store.ts';
-import { parseLocation } from './location.ts';
+import { parseInputLocation, parseLocation } from './location.ts';
 import { resumePoint } from './partition/resume.ts';
 
 export interface RunHooks {
@@ -86,7 +86,7 @@ async function runOnLocalEngine(settings: RunSettings, hooks: RunHooks, log: (li
   try {
     if (job.resume !== undefined) {
       // Before any work: the run to resume must have reported its partitions, for this input.
-      await abortable(resumePoint(openStore(parseLocation(job.output, 'output'), s3), job.resume, job), hooks.signal);
+      await abortable(resumePoint(openStore(parseLocation(job.output, 'output'), s3), job.resume, job, openStore(parseInputLocation(job.input), s3)), hooks.signal);
       log(`Resuming run ${job.resume}: only the partitions that failed there run again; the others count the results committed there.`);
     }
     prepared = await abortable(prepareRun(settings, log), hooks.signal);

@@ -33447,6 +33447,7 @@ function quote(value) {
 
 ;// CONCATENATED MODULE: ./lib/src/partition/reduce.js
 
+
 /** Partitions in id order, a split one's halves in order: the order results are merged in. */
 function reduce_partitionOrder(a, b) {
     return a.id - b.id || (a.split ?? '').localeCompare(b.split ?? '');
@@ -33464,7 +33465,8 @@ function accumulating() {
     };
 }
 /** A binary counter of merged runs: the run at level k merges 2^k neighbouring results. */
-function pairwise(merge) {
+function pairwise(userMerge) {
+    const merge = async (a, b) => mergedValue(await userMerge(a, b));
     const runs = [];
     return {
         add: async (result) => {
@@ -33484,6 +33486,16 @@ function pairwise(merge) {
             return value ?? null;
         },
     };
+}
+/**
+ * A handler's merge must return JSON data: undefined, a function or a symbol would become a null
+ * result, and NaN or Infinity a null number, with the run SUCCEEDED and nothing said.
+ */
+function mergedValue(value) {
+    const kind = value === undefined ? 'undefined' : typeof value === 'function' ? 'a function' : typeof value === 'symbol' ? 'a symbol' : typeof value === 'number' && !Number.isFinite(value) ? String(value) : undefined;
+    if (kind !== undefined)
+        throw new MergeError(`The handler's merge(a, b) returned ${kind}: it must return the merged result as JSON data (an object, array, string, finite number, boolean or null). Check that every path of merge returns a value.`);
+    return value;
 }
 /** Totals over outcomes (results left out): what both the batch file and the report count. */
 function reduce_countOutcomes(outcomes) {
@@ -34971,8 +34983,8 @@ async function read_json_readJsonIfPresent(store, key) {
 
 
 
-/** The run to resume, checked: it reached its reducer, kept its plan, and read what this job reads. */
-async function resume_resumePoint(store, runId, job) {
+/** The run to resume, checked: it reached its reducer, kept its plan, and read what this job reads (given `source`, as it is now). */
+async function resume_resumePoint(store, runId, job, source) {
     const manifest = await readJsonIfPresent(store, manifestKey(runId));
     const batch = await readJsonIfPresent(store, runKey(runId, BATCH_FILE));
     if (manifest === undefined || batch === undefined) {
@@ -34983,7 +34995,13 @@ async function resume_resumePoint(store, runId, job) {
     if (batch.job.input !== job.input || batch.job.format !== job.format) {
         throw new InputError(`resume ${runId}: that run read ${batch.job.input} as ${batch.job.format}, and this one would read ${job.input} as ${job.format}. A resumed run reads exactly what the run it resumes read: give the same input and format.`);
     }
-    return { manifest: { ...manifest, plan: manifest.plan }, plan: { objects: batch.plan.objects, bytes: batch.plan.bytes, partitions: batch.plan.partitions } };
+    const point = { manifest: { ...manifest, plan: manifest.plan }, plan: { objects: batch.plan.objects, bytes: batch.plan.bytes, partitions: batch.plan.partitions } };
+    // With the input's store: also what the reused partitions rest on, the attempts they committed and the input they read.
+    if (source !== undefined) {
+        await checkCommittedAttempts(store, point);
+        await checkInputUnchanged(source, store, point);
+    }
+    return point;
 }
 /** The items a resumed run runs: exactly the partitions and halves that failed in the run it resumes, by reference to its plan. */
 async function resume_resumeItems(store, point) {
@@ -34996,6 +35014,52 @@ async function resume_resumeItems(store, point) {
         items.push(failed.split === undefined ? ref : (await halvesOf(ref, store)).find((half) => 'split' in half && half.split === failed.split));
     }
     return items;
+}
+/**
+ * Refuses a resume over an input that changed since the run it resumes planned it. The partitions
+ * that run reused are counted as committed then, so an object added, removed or rewritten since
+ * would be left out (or half counted) while the run says SUCCEEDED.
+ */
+async function checkInputUnchanged(source, destination, point) {
+    const planned = new Map();
+    const chunks = [];
+    for await (const chunk of destination.read(point.manifest.plan))
+        chunks.push(chunk);
+    for (const line of Buffer.concat(chunks).toString('utf8').split('\n')) {
+        if (line === '')
+            continue;
+        for (const segment of JSON.parse(line).segments) {
+            const known = planned.get(segment.key);
+            planned.set(segment.key, { size: Math.max(known?.size ?? 0, segment.end), identity: segment.identity });
+        }
+    }
+    const added = [];
+    const changed = [];
+    const listed = new Set();
+    for await (const object of source.list()) {
+        listed.add(object.key);
+        const was = planned.get(object.key);
+        // An empty object holds no records: it was never planned and changes nothing.
+        if (was === undefined) {
+            if (object.size > 0)
+                added.push(object.key);
+        }
+        else if (was.size !== object.size || (was.identity !== undefined && object.identity !== undefined && was.identity !== object.identity)) {
+            changed.push(object.key);
+        }
+    }
+    const removed = [...planned.keys()].filter((key) => !listed.has(key));
+    if (added.length + changed.length + removed.length === 0)
+        return;
+    const some = (what, keys) => (keys.length === 0 ? [] : [`${keys.length} ${what} (${keys.slice(0, 3).map((key) => source.uriOf(key)).join(', ')}${keys.length > 3 ? ', …' : ''})`]);
+    throw new InputError(`resume ${point.manifest.runId}: the input changed since that run planned it: ${[...some('added', added), ...some('changed', changed), ...some('removed', removed)].join('; ')}. A resumed run counts the partitions that run committed from the input as it was then, so the change would be left out: start a new run over the input as it is now.`);
+}
+/** Refuses a resume whose earlier run's committed attempts are gone (deleted or expired), before anything runs again. */
+async function checkCommittedAttempts(destination, point) {
+    const first = point.manifest.partitions[0];
+    if (first === undefined || (await readJsonIfPresent(destination, first.outcome)) !== undefined)
+        return;
+    throw new InputError(`resume ${point.manifest.runId}: the attempts that run committed are gone (${destination.uriOf(first.outcome)} does not exist: deleted, or expired by a lifecycle rule), so their results cannot be counted again. Start a new run.`);
 }
 
 // EXTERNAL MODULE: external "node:stream"
@@ -35999,7 +36063,7 @@ async function partitionStep(event, deps) {
     const settings = parseSettings(event.settings ?? {});
     const runId = steps_parseRunId(event.runId);
     const timeouts = event.timeouts === undefined ? undefined : parseTimeouts(event.timeouts);
-    const { destination } = stores(job, deps);
+    const { source, destination } = stores(job, deps);
     const distributed = settings.mapMode === 'DISTRIBUTED';
     const common = {
         job,
@@ -36013,7 +36077,7 @@ async function partitionStep(event, deps) {
     const itemsFile = async (items) => (distributed ? { manifest: bucketAndKey(parseLocation(job.output, 'output'), await writeItems(items, destination)) } : {});
     if (job.resume !== undefined) {
         // No new plan: the run resumed planned the partitions, and only those that failed there run.
-        const point = await resumePoint(destination, job.resume, job);
+        const point = await resumePoint(destination, job.resume, job, source);
         const items = await resumeItems(destination, point);
         return {
             ...common,

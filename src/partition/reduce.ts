@@ -1,3 +1,4 @@
+import { MergeError } from '../errors.ts';
 import { mergeInto } from '../handler/merge.ts';
 import type { FailedPartition, PartitionCounts, PartitionOutcome, SucceededPartition } from './outcome.ts';
 
@@ -61,7 +62,8 @@ function accumulating(): ResultFold {
 }
 
 /** A binary counter of merged runs: the run at level k merges 2^k neighbouring results. */
-function pairwise(merge: UserMerge): ResultFold {
+function pairwise(userMerge: UserMerge): ResultFold {
+  const merge = async (a: unknown, b: unknown): Promise<unknown> => mergedValue(await userMerge(a, b));
   const runs: { level: number; value: unknown }[] = [];
   return {
     add: async (result) => {
@@ -79,6 +81,16 @@ function pairwise(merge: UserMerge): ResultFold {
       return value ?? null;
     },
   };
+}
+
+/**
+ * A handler's merge must return JSON data: undefined, a function or a symbol would become a null
+ * result, and NaN or Infinity a null number, with the run SUCCEEDED and nothing said.
+ */
+function mergedValue(value: unknown): unknown {
+  const kind = value === undefined ? 'undefined' : typeof value === 'function' ? 'a function' : typeof value === 'symbol' ? 'a symbol' : typeof value === 'number' && !Number.isFinite(value) ? String(value) : undefined;
+  if (kind !== undefined) throw new MergeError(`The handler's merge(a, b) returned ${kind}: it must return the merged result as JSON data (an object, array, string, finite number, boolean or null). Check that every path of merge returns a value.`);
+  return value;
 }
 
 /** What is counted of a partition: outcomes, and the Map summaries a report falls back on (their bytes can be unknown). */

@@ -137,7 +137,7 @@ export async function partitionStep(event: PartitionEvent, deps: StepDeps): Prom
   const settings = parseSettings(event.settings ?? {});
   const runId = parseRunId(event.runId);
   const timeouts = event.timeouts === undefined ? undefined : parseTimeouts(event.timeouts);
-  const { destination } = stores(job, deps);
+  const { source, destination } = stores(job, deps);
   const distributed = settings.mapMode === 'DISTRIBUTED';
   const common = {
     job,
@@ -151,7 +151,7 @@ export async function partitionStep(event: PartitionEvent, deps: StepDeps): Prom
   const itemsFile = async (items: readonly PartitionItem[]) => (distributed ? { manifest: bucketAndKey(parseLocation(job.output, 'output'), await writeItems(items, destination)) } : {});
   if (job.resume !== undefined) {
     // No new plan: the run resumed planned the partitions, and only those that failed there run.
-    const point = await resumePoint(destination, job.resume, job);
+    const point = await resumePoint(destination, job.resume, job, source);
     const items = await resumeItems(destination, point);
     return {
       ...common,
