@@ -1,24 +1,14 @@
 import type { BatchReport, PartitionRow } from '../src/report/batch-report.ts';
 import { renderSummary } from '../src/report/summary.ts';
 import { mermaidBlocks, renderInChromium } from '../scripts/check-mermaid.ts';
-
-/** A seeded generator, so the report is the same every run. */
-function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = Math.imul(a ^ (a >>> 15), a | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { mulberry32 } from '../examples/log-analytics/generate.ts';
 
 /**
  * 1,000 partitions run by 40 Lambda environments, each taking the next partition when free (with an
  * idle gap now and then), and 12 failed partitions, which have no timing.
  */
 function thousandPartitions(): BatchReport {
-  const next = random(7);
+  const next = mulberry32(7);
   const lanes = Array.from({ length: 40 }, (_, i) => ({ name: `2026/11/28/[$LATEST]${String(i).padStart(32, '0')}`, freeAt: 0 }));
   const partitions: PartitionRow[] = [];
   for (let id = 0; id < 1000; id += 1) {

@@ -19,7 +19,7 @@ import { DescribeExecutionCommand, GetExecutionHistoryCommand, SFNClient } from 
 import { mockClient } from 'aws-sdk-client-mock';
 import { waitForExecution } from '../src/aws/execution.ts';
 import type { Clock } from '../src/aws/clock.ts';
-import { generateLogs } from '../examples/log-analytics/generate.ts';
+import { generateLogs, mulberry32 } from '../examples/log-analytics/generate.ts';
 import { merge as mergeLogStats, type LogStats } from '../examples/log-analytics/handler.ts';
 import { bundleHandler } from '../src/handler/bundle.ts';
 import { checkHandler } from '../src/handler/load-handler.ts';
@@ -273,7 +273,7 @@ async function seedScenario() {
     sfnMock.reset();
     sfnMock.on(DescribeExecutionCommand).callsFake(() => ({ executionArn: 'arn', status: time >= runMs ? 'SUCCEEDED' : 'RUNNING' }));
     sfnMock.on(GetExecutionHistoryCommand).resolves({ events: [] });
-    await waitForExecution(sfn, 'arn', { clock, random: mulberry(partitions) });
+    await waitForExecution(sfn, 'arn', { clock, random: mulberry32(partitions) });
     const calls = sfnMock.calls().length;
     const noticedAfterMs = time - runMs;
     const allowedMs = Math.max(10_000, 0.05 * runMs);
@@ -291,16 +291,6 @@ async function seedScenario() {
   }
   sfnMock.restore();
   return rows;
-}
-
-function mulberry(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = Math.imul(a ^ (a >>> 15), a | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 /**
