@@ -69,7 +69,7 @@ function inProcessWorker(fault: (id: number) => Fault): (invoke: Invoke) => Invo
 function expectedRows(id: number, fault: Fault): [string, string, string][] {
   const timedOut = "Task timed out after 900.00 seconds: the worker ran past its Timeout (WorkerTimeout) and Lambda stopped it. Lower partition-size, or give the workers more memory (CPU) or a longer timeout.";
   if (fault === 'handler') return [[`${id}`, 'Error', failureMessage(id)]];
-  if (fault === 'crash') return [[`${id}`, 'Runtime.ExitError', "The worker's runtime failed before it returned (Runtime.ExitError: a crash, or out of memory); see the worker's log group."]];
+  if (fault === 'crash') return [[`${id}`, 'Runtime.ExitError', "The worker's runtime failed before it returned (Runtime.ExitError: a crash, or out of memory); its error is in the worker's log (in AWS its log group; locally the run's console, labelled with the partition)."]];
   if (fault === 'timeout') return [[`${id}/1`, 'UpstreamSchemaChangedWhileReadingCustomersError', failureMessage(id, '/1')], [`${id}/2`, 'Sandbox.Timedout', timedOut]];
   return [];
 }

@@ -409,6 +409,18 @@ describe('5. a processPartition that returns before reading its whole range fail
   });
 });
 
+describe('a crashed Lambda environment', () => {
+  it('fails its partition alone, and its exit code is logged, labelled with the partition, where Lambda would log it', async () => {
+    const files = [records('a', 20), records('b', 20, ['exit:3 '])];
+    const logged: string[] = [];
+    const { report, output } = await run(await inputDir(files), { runId: 'crash', parameters: { ToleratedFailurePercentage: '50' }, lambdaLog: (lines) => void logged.push(lines) }, 2);
+    expect(rows(report)).toEqual([[0, 'succeeded', undefined], [1, 'failed', 'Runtime.ExitError']]);
+    expect(report.partitions[1]!.message).toContain("locally the run's console, labelled with the partition");
+    expect(logged.join('\n')).toContain('[WorkerFunction part-00001] Runtime.ExitError: The environment exited with code 3 before the handler returned.');
+    expect((await manifestRecords(new DirStore(output), 'crash')).lines).toEqual(sortedCopy(files[0]!));
+  });
+});
+
 describe('6. with ItemsPerBatch, a hanging partition fails alone: its finished batch-mates count once, the rest run again', () => {
   it('finished, hung and not-yet-started partitions of one batch each end on their own', async () => {
     const files = [records('a', 8), records('b', 8, ['', '', '', '', 'hang ']), records('c', 8), records('d', 8), records('e', 8)];

@@ -34660,7 +34660,7 @@ function knownFailureMessage(error, workerTimeoutSeconds) {
     if (error === 'States.DataLimitExceeded')
         return `A state's input or output passed Step Functions' 256 KiB limit; ${SEE_HISTORY}.`;
     if (error.startsWith('Runtime.'))
-        return `The worker's runtime failed before it returned (${error}: a crash, or out of memory); see the worker's log group.`;
+        return `The worker's runtime failed before it returned (${error}: a crash, or out of memory); its error is in the worker's log (in AWS its log group; locally the run's console, labelled with the partition).`;
     if (error.startsWith('Lambda.'))
         return `Lambda could not run the worker (${error}), still after the template's retries; ${SEE_HISTORY}.`;
     return `The worker failed with ${error}; ${SEE_HISTORY}.`;
@@ -36778,6 +36778,9 @@ class lambda_pool_LambdaPool {
         this.#track(environment);
         await environment.terminate();
         this.#busy.delete(environment);
+        // A crash's cause travels through the state machine by name only: say it where Lambda would log it.
+        if (errorType === 'Runtime.ExitError' && invocation !== undefined)
+            this.#options.onOutput({ fn: environment.fn, event: invocation.event, requestId: invocation.id, lines: [`${errorType}: ${message}`] });
         invocation?.reject(new LambdaFunctionError(errorType, message));
         if (!this.#closed)
             this.#dispatch();

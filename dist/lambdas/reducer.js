@@ -34640,7 +34640,7 @@ function knownFailureMessage(error, workerTimeoutSeconds) {
     if (error === 'States.DataLimitExceeded')
         return `A state's input or output passed Step Functions' 256 KiB limit; ${SEE_HISTORY}.`;
     if (error.startsWith('Runtime.'))
-        return `The worker's runtime failed before it returned (${error}: a crash, or out of memory); see the worker's log group.`;
+        return `The worker's runtime failed before it returned (${error}: a crash, or out of memory); its error is in the worker's log (in AWS its log group; locally the run's console, labelled with the partition).`;
     if (error.startsWith('Lambda.'))
         return `Lambda could not run the worker (${error}), still after the template's retries; ${SEE_HISTORY}.`;
     return `The worker failed with ${error}; ${SEE_HISTORY}.`;

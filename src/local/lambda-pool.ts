@@ -277,6 +277,8 @@ export class LambdaPool {
     this.#track(environment);
     await environment.terminate();
     this.#busy.delete(environment);
+    // A crash's cause travels through the state machine by name only: say it where Lambda would log it.
+    if (errorType === 'Runtime.ExitError' && invocation !== undefined) this.#options.onOutput({ fn: environment.fn, event: invocation.event, requestId: invocation.id, lines: [`${errorType}: ${message}`] });
     invocation?.reject(new LambdaFunctionError(errorType, message));
     if (!this.#closed) this.#dispatch();
   }

@@ -19,7 +19,7 @@ function knownFailureMessage(error: string, workerTimeoutSeconds: number | undef
     return "Lambda throttled the worker for longer than the template's retries wait: the account's Lambda concurrency is below what the Map runs at once. Lower max-concurrency, or ask AWS for more concurrency.";
   }
   if (error === 'States.DataLimitExceeded') return `A state's input or output passed Step Functions' 256 KiB limit; ${SEE_HISTORY}.`;
-  if (error.startsWith('Runtime.')) return `The worker's runtime failed before it returned (${error}: a crash, or out of memory); see the worker's log group.`;
+  if (error.startsWith('Runtime.')) return `The worker's runtime failed before it returned (${error}: a crash, or out of memory); its error is in the worker's log (in AWS its log group; locally the run's console, labelled with the partition).`;
   if (error.startsWith('Lambda.')) return `Lambda could not run the worker (${error}), still after the template's retries; ${SEE_HISTORY}.`;
   return `The worker failed with ${error}; ${SEE_HISTORY}.`;
 }
