@@ -11,6 +11,7 @@ export const DATA_PATH_TESTS = [
   'steps',
   'adaptive',
   'map-mode',
+  'handler-api',
 ];
 
 /**

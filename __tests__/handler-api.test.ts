@@ -74,6 +74,27 @@ describe('a handler’s functions may be async', () => {
   });
 });
 
+describe('the default merge, value by value', () => {
+  it('adds numbers, takes the other side of a null or missing one, keeps equal values once', () => {
+    expect([defaultMerge(5, 3), defaultMerge(null, 5), defaultMerge(undefined, 5), defaultMerge(5, null), defaultMerge(5, undefined), defaultMerge('a', 'a')]).toEqual([8, 5, 5, 5, 5, 'a']);
+  });
+
+  it('copies what it takes: merging changes neither input, arrays of objects included', () => {
+    const a = { list: [{ n: 1 }] };
+    const b = { list: [{ n: 2 }] };
+    expect(defaultMerge(a, b)).toEqual({ list: [{ n: 1 }, { n: 2 }] });
+    expect([a, b]).toEqual([{ list: [{ n: 1 }] }, { list: [{ n: 2 }] }]);
+  });
+
+  it('refuses values of different kinds, naming the path of the field and quoting each value by its size', () => {
+    expect(() => defaultMerge(1, 'x')).toThrow('Cannot merge result: 1 and "x" are neither numbers, arrays nor objects, and differ.');
+    expect(() => defaultMerge('x', 1)).toThrow('Cannot merge result: "x" and 1 are neither numbers, arrays nor objects, and differ.');
+    expect(() => defaultMerge({ a: { b: 1 }, c: [1] }, { a: { b: 2 }, c: { d: 1 } })).toThrow('Cannot merge result.c: an array of 1 items and an object with 1 keys are neither');
+    const exact = 'x'.repeat(QUOTED_CHARS);
+    expect(() => defaultMerge(exact, `${exact.slice(1)}y`)).toThrow(`Cannot merge result: ${JSON.stringify(exact)} and ${JSON.stringify(`${exact.slice(1)}y`)} are neither`);
+  });
+});
+
 describe('a handler’s merge that returns no JSON data', () => {
   it.each([
     ['undefined', () => undefined],

@@ -81208,7 +81208,8 @@ function mergeAt(into, b, path) {
     if (isObject(into) && isObject(b)) {
         for (const key of Object.keys(b)) {
             path.push(key);
-            setKey(into, key, Object.hasOwn(into, key) ? mergeAt(into[key], b[key], path) : owned(b[key]));
+            // `into` has no prototype (made by `owned`): even `__proto__` is assigned as an own key.
+            into[key] = Object.hasOwn(into, key) ? mergeAt(into[key], b[key], path) : owned(b[key]);
             path.pop();
         }
         return into;
@@ -81228,18 +81229,11 @@ function owned(value) {
         return value;
     const copy = Object.create(null);
     for (const key of Object.keys(value))
-        setKey(copy, key, owned(value[key]));
+        copy[key] = owned(value[key]);
     return copy;
 }
 function isObject(value) {
     return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
-/** Sets an own key; `__proto__` too, which an assignment to an ordinary object would take as its prototype. */
-function setKey(object, key, value) {
-    if (key === '__proto__')
-        Object.defineProperty(object, key, { value, enumerable: true, writable: true, configurable: true });
-    else
-        object[key] = value;
 }
 function pathPart(key) {
     return /^[A-Za-z_$][\w$]*$/.test(key) ? `.${key}` : `[${quote(key)}]`;

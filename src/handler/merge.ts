@@ -32,7 +32,8 @@ function mergeAt(into: unknown, b: unknown, path: string[]): unknown {
   if (isObject(into) && isObject(b)) {
     for (const key of Object.keys(b)) {
       path.push(key);
-      setKey(into, key, Object.hasOwn(into, key) ? mergeAt(into[key], b[key], path) : owned(b[key]));
+      // `into` has no prototype (made by `owned`): even `__proto__` is assigned as an own key.
+      into[key] = Object.hasOwn(into, key) ? mergeAt(into[key], b[key], path) : owned(b[key]);
       path.pop();
     }
     return into;
@@ -51,7 +52,7 @@ export function owned(value: unknown): unknown {
   if (Array.isArray(value)) return value.map(owned);
   if (!isObject(value)) return value;
   const copy = Object.create(null) as Record<string, unknown>;
-  for (const key of Object.keys(value)) setKey(copy, key, owned(value[key]));
+  for (const key of Object.keys(value)) copy[key] = owned(value[key]);
   return copy;
 }
 
@@ -59,11 +60,6 @@ function isObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
-/** Sets an own key; `__proto__` too, which an assignment to an ordinary object would take as its prototype. */
-function setKey(object: Record<string, unknown>, key: string, value: unknown): void {
-  if (key === '__proto__') Object.defineProperty(object, key, { value, enumerable: true, writable: true, configurable: true });
-  else object[key] = value;
-}
 
 function pathPart(key: string): string {
   return /^[A-Za-z_$][\w$]*$/.test(key) ? `.${key}` : `[${quote(key)}]`;
