@@ -82413,12 +82413,16 @@ function knownFailureMessage(error, workerTimeoutSeconds) {
 
 ;// CONCATENATED MODULE: ./lib/src/store/read-json.js
 
-/** A whole JSON object from a store. */
-async function read_json_readJson(store, key) {
+/** A whole object's bytes from a store. */
+async function read_json_readBytes(store, key) {
     const chunks = [];
     for await (const chunk of store.read(key))
         chunks.push(chunk);
-    return JSON.parse(Buffer.concat(chunks).toString('utf8'));
+    return Buffer.concat(chunks);
+}
+/** A whole JSON object from a store. */
+async function read_json_readJson(store, key) {
+    return JSON.parse((await read_json_readBytes(store, key)).toString('utf8'));
 }
 /** A whole JSON object from a store, or undefined when the key is not there. */
 async function read_json_readJsonIfPresent(store, key) {
@@ -84903,6 +84907,7 @@ function split_partition_splitPartition(partition) {
 
 
 
+
 /** Inline items stay well under the 256 KiB state payload limit, leaving room for the results. */
 const INLINE_ITEMS_BUDGET = (/* unused pure expression or super */ null && (128 * 1024));
 /**
@@ -84929,10 +84934,7 @@ function refsOf(key, body) {
 }
 /** The references to every partition of a plan manifest another run wrote. */
 async function map_items_readPlanRefs(destination, key) {
-    const chunks = [];
-    for await (const chunk of destination.read(key))
-        chunks.push(chunk);
-    return refsOf(key, Buffer.concat(chunks));
+    return refsOf(key, await readBytes(destination, key));
 }
 /** The Inline Map's items: the partitions themselves while the plan fits the budget, else references. */
 function map_items_inlineItems(plan, written, budget = INLINE_ITEMS_BUDGET) {
@@ -85022,10 +85024,7 @@ async function resume_resumeItems(store, point) {
  */
 async function checkInputUnchanged(source, destination, point) {
     const planned = new Map();
-    const chunks = [];
-    for await (const chunk of destination.read(point.manifest.plan))
-        chunks.push(chunk);
-    for (const line of Buffer.concat(chunks).toString('utf8').split('\n')) {
+    for (const line of (await read_json_readBytes(destination, point.manifest.plan)).toString('utf8').split('\n')) {
         if (line === '')
             continue;
         for (const segment of JSON.parse(line).segments) {
@@ -91108,6 +91107,7 @@ class LambdaPool {
 
 
 
+
 /** The Distributed Map fields the local engine executes; anything else it refuses by name. */
 const SUPPORTED = new Set(['Type', 'Comment', 'ItemReader', 'ItemBatcher', 'ItemsPath', 'ItemSelector', 'ItemProcessor', 'MaxConcurrency', 'MaxConcurrencyPath', 'ToleratedFailurePercentage', 'ResultWriter', 'Label', 'InputPath', 'ResultPath', 'ResultSelector', 'OutputPath', 'Retry', 'Catch', 'Next', 'End']);
 function isDistributedMap(state) {
@@ -91200,10 +91200,7 @@ async function readItems(state, input, deps) {
         return items;
     }
     const { Bucket, Key } = payload(reader.Parameters ?? {}, input, {});
-    const chunks = [];
-    for await (const chunk of deps.storeFor(Bucket).read(Key))
-        chunks.push(chunk);
-    return Buffer.concat(chunks)
+    return (await read_json_readBytes(deps.storeFor(Bucket), Key))
         .toString('utf8')
         .split('\n')
         .filter((line) => line.trim() !== '')

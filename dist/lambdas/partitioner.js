@@ -34611,6 +34611,31 @@ function commit_runManifest(runId, status, output, committed, failed, from = {})
     };
 }
 
+;// CONCATENATED MODULE: ./lib/src/store/read-json.js
+
+/** A whole object's bytes from a store. */
+async function readBytes(store, key) {
+    const chunks = [];
+    for await (const chunk of store.read(key))
+        chunks.push(chunk);
+    return Buffer.concat(chunks);
+}
+/** A whole JSON object from a store. */
+async function read_json_readJson(store, key) {
+    return JSON.parse((await readBytes(store, key)).toString('utf8'));
+}
+/** A whole JSON object from a store, or undefined when the key is not there. */
+async function readJsonIfPresent(store, key) {
+    try {
+        return await read_json_readJson(store, key);
+    }
+    catch (error) {
+        if (error instanceof MissingObjectError)
+            return undefined;
+        throw error;
+    }
+}
+
 ;// CONCATENATED MODULE: ./lib/src/plan/partition-plan.js
 
 const UNREADABLE = /\.(bz2|xz|zst|zstd|lz4|snappy|zip|7z|parquet|orc|avro)$/i;
@@ -34847,6 +34872,7 @@ function splitPartition(partition) {
 
 
 
+
 /** Inline items stay well under the 256 KiB state payload limit, leaving room for the results. */
 const INLINE_ITEMS_BUDGET = 128 * 1024;
 /**
@@ -34873,10 +34899,7 @@ function refsOf(key, body) {
 }
 /** The references to every partition of a plan manifest another run wrote. */
 async function readPlanRefs(destination, key) {
-    const chunks = [];
-    for await (const chunk of destination.read(key))
-        chunks.push(chunk);
-    return refsOf(key, Buffer.concat(chunks));
+    return refsOf(key, await readBytes(destination, key));
 }
 /** The Inline Map's items: the partitions themselves while the plan fits the budget, else references. */
 function inlineItems(plan, written, budget = INLINE_ITEMS_BUDGET) {
@@ -34919,27 +34942,6 @@ function halfOf(partition, split) {
     if (half === undefined)
         throw new StoreError(`Partition ${partition.id} has no half "${split}": halves are "1" and "2".`);
     return half;
-}
-
-;// CONCATENATED MODULE: ./lib/src/store/read-json.js
-
-/** A whole JSON object from a store. */
-async function read_json_readJson(store, key) {
-    const chunks = [];
-    for await (const chunk of store.read(key))
-        chunks.push(chunk);
-    return JSON.parse(Buffer.concat(chunks).toString('utf8'));
-}
-/** A whole JSON object from a store, or undefined when the key is not there. */
-async function readJsonIfPresent(store, key) {
-    try {
-        return await read_json_readJson(store, key);
-    }
-    catch (error) {
-        if (error instanceof MissingObjectError)
-            return undefined;
-        throw error;
-    }
 }
 
 ;// CONCATENATED MODULE: ./lib/src/partition/resume.js
@@ -34987,10 +34989,7 @@ async function resumeItems(store, point) {
  */
 async function checkInputUnchanged(source, destination, point) {
     const planned = new Map();
-    const chunks = [];
-    for await (const chunk of destination.read(point.manifest.plan))
-        chunks.push(chunk);
-    for (const line of Buffer.concat(chunks).toString('utf8').split('\n')) {
+    for (const line of (await readBytes(destination, point.manifest.plan)).toString('utf8').split('\n')) {
         if (line === '')
             continue;
         for (const segment of JSON.parse(line).segments) {

@@ -34640,6 +34640,31 @@ function knownFailureMessage(error, workerTimeoutSeconds) {
     return `The worker failed with ${error}; ${SEE_HISTORY}.`;
 }
 
+;// CONCATENATED MODULE: ./lib/src/store/read-json.js
+
+/** A whole object's bytes from a store. */
+async function read_json_readBytes(store, key) {
+    const chunks = [];
+    for await (const chunk of store.read(key))
+        chunks.push(chunk);
+    return Buffer.concat(chunks);
+}
+/** A whole JSON object from a store. */
+async function read_json_readJson(store, key) {
+    return JSON.parse((await read_json_readBytes(store, key)).toString('utf8'));
+}
+/** A whole JSON object from a store, or undefined when the key is not there. */
+async function read_json_readJsonIfPresent(store, key) {
+    try {
+        return await read_json_readJson(store, key);
+    }
+    catch (error) {
+        if (error instanceof MissingObjectError)
+            return undefined;
+        throw error;
+    }
+}
+
 ;// CONCATENATED MODULE: ./lib/src/plan/partition-plan.js
 
 const UNREADABLE = /\.(bz2|xz|zst|zstd|lz4|snappy|zip|7z|parquet|orc|avro)$/i;
@@ -34876,6 +34901,7 @@ function split_partition_splitPartition(partition) {
 
 
 
+
 /** Inline items stay well under the 256 KiB state payload limit, leaving room for the results. */
 const INLINE_ITEMS_BUDGET = (/* unused pure expression or super */ null && (128 * 1024));
 /**
@@ -34902,10 +34928,7 @@ function refsOf(key, body) {
 }
 /** The references to every partition of a plan manifest another run wrote. */
 async function map_items_readPlanRefs(destination, key) {
-    const chunks = [];
-    for await (const chunk of destination.read(key))
-        chunks.push(chunk);
-    return refsOf(key, Buffer.concat(chunks));
+    return refsOf(key, await readBytes(destination, key));
 }
 /** The Inline Map's items: the partitions themselves while the plan fits the budget, else references. */
 function map_items_inlineItems(plan, written, budget = INLINE_ITEMS_BUDGET) {
@@ -34948,27 +34971,6 @@ function halfOf(partition, split) {
     if (half === undefined)
         throw new StoreError(`Partition ${partition.id} has no half "${split}": halves are "1" and "2".`);
     return half;
-}
-
-;// CONCATENATED MODULE: ./lib/src/store/read-json.js
-
-/** A whole JSON object from a store. */
-async function read_json_readJson(store, key) {
-    const chunks = [];
-    for await (const chunk of store.read(key))
-        chunks.push(chunk);
-    return JSON.parse(Buffer.concat(chunks).toString('utf8'));
-}
-/** A whole JSON object from a store, or undefined when the key is not there. */
-async function read_json_readJsonIfPresent(store, key) {
-    try {
-        return await read_json_readJson(store, key);
-    }
-    catch (error) {
-        if (error instanceof MissingObjectError)
-            return undefined;
-        throw error;
-    }
 }
 
 ;// CONCATENATED MODULE: ./lib/src/partition/resume.js
@@ -35016,10 +35018,7 @@ async function resume_resumeItems(store, point) {
  */
 async function checkInputUnchanged(source, destination, point) {
     const planned = new Map();
-    const chunks = [];
-    for await (const chunk of destination.read(point.manifest.plan))
-        chunks.push(chunk);
-    for (const line of Buffer.concat(chunks).toString('utf8').split('\n')) {
+    for (const line of (await readBytes(destination, point.manifest.plan)).toString('utf8').split('\n')) {
         if (line === '')
             continue;
         for (const segment of JSON.parse(line).segments) {

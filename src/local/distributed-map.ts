@@ -3,6 +3,7 @@ import { StateMachine, type RunOptions, type StateMachineDefinition } from 'aws-
 import { mapLimited } from '../concurrency.ts';
 import { UnsupportedFeatureError, errorMessage } from '../errors.ts';
 import type { ObjectStore } from '../store/object-store.ts';
+import { readBytes } from '../store/read-json.ts';
 import type { ChildRecord, ResultManifest } from '../steps/map-run-results.ts';
 
 type State = Record<string, unknown>;
@@ -108,9 +109,7 @@ async function readItems(state: State, input: unknown, deps: DistributedMapDeps)
     return items;
   }
   const { Bucket, Key } = payload(reader.Parameters ?? {}, input, {}) as { Bucket: string; Key: string };
-  const chunks: Uint8Array[] = [];
-  for await (const chunk of deps.storeFor(Bucket).read(Key)) chunks.push(chunk);
-  return Buffer.concat(chunks)
+  return (await readBytes(deps.storeFor(Bucket), Key))
     .toString('utf8')
     .split('\n')
     .filter((line) => line.trim() !== '')

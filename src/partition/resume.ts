@@ -3,7 +3,7 @@ import type { Job } from '../job.ts';
 import { halvesOf, readPlanRefs, type PartitionItem } from '../plan/map-items.ts';
 import type { Partition } from '../plan/partition-plan.ts';
 import type { ObjectStore } from '../store/object-store.ts';
-import { readJsonIfPresent } from '../store/read-json.ts';
+import { readBytes, readJsonIfPresent } from '../store/read-json.ts';
 import { manifestKey, type CommittedPartition, type RunManifest } from './commit.ts';
 import { BATCH_FILE, partitionLabel, runKey } from './outcome.ts';
 
@@ -60,9 +60,7 @@ export async function resumeItems(store: ObjectStore, point: ResumePoint): Promi
  */
 export async function checkInputUnchanged(source: ObjectStore, destination: ObjectStore, point: ResumePoint): Promise<void> {
   const planned = new Map<string, { size: number; identity: string | undefined }>();
-  const chunks: Uint8Array[] = [];
-  for await (const chunk of destination.read(point.manifest.plan)) chunks.push(chunk);
-  for (const line of Buffer.concat(chunks).toString('utf8').split('\n')) {
+  for (const line of (await readBytes(destination, point.manifest.plan)).toString('utf8').split('\n')) {
     if (line === '') continue;
     for (const segment of (JSON.parse(line) as Partition).segments) {
       const known = planned.get(segment.key);

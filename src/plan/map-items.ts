@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { StoreError } from '../errors.ts';
 import type { ObjectStore } from '../store/object-store.ts';
+import { readBytes } from '../store/read-json.ts';
 import type { Partition, PartitionPlan } from './partition-plan.ts';
 import { splitPartition } from './split-partition.ts';
 
@@ -60,9 +61,7 @@ function refsOf(key: string, body: Buffer): PartitionRef[] {
 
 /** The references to every partition of a plan manifest another run wrote. */
 export async function readPlanRefs(destination: ObjectStore, key: string): Promise<PartitionRef[]> {
-  const chunks: Uint8Array[] = [];
-  for await (const chunk of destination.read(key)) chunks.push(chunk);
-  return refsOf(key, Buffer.concat(chunks));
+  return refsOf(key, await readBytes(destination, key));
 }
 
 /** The Inline Map's items: the partitions themselves while the plan fits the budget, else references. */

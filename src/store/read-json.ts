@@ -1,11 +1,16 @@
 import { MissingObjectError } from '../errors.ts';
 import type { ObjectStore } from './object-store.ts';
 
-/** A whole JSON object from a store. */
-export async function readJson<T>(store: ObjectStore, key: string): Promise<T> {
+/** A whole object's bytes from a store. */
+export async function readBytes(store: ObjectStore, key: string): Promise<Buffer> {
   const chunks: Uint8Array[] = [];
   for await (const chunk of store.read(key)) chunks.push(chunk);
-  return JSON.parse(Buffer.concat(chunks).toString('utf8')) as T;
+  return Buffer.concat(chunks);
+}
+
+/** A whole JSON object from a store. */
+export async function readJson<T>(store: ObjectStore, key: string): Promise<T> {
+  return JSON.parse((await readBytes(store, key)).toString('utf8')) as T;
 }
 
 /** A whole JSON object from a store, or undefined when the key is not there. */
