@@ -103,12 +103,12 @@ describe('bad input gets an error that names the input and the fix', () => {
 
     it('refuses an empty prefix by name, and plans it as an empty batch with allow-empty', async () => {
       const event = { request: { input: 's3://present-bucket/nothing-here/', output: await tempDir() }, runId: 'run-1', settings: { maxConcurrency: '4', toleratedFailurePercentage: '10' } };
-      const refused = partitionStep(event, { s3: () => s3.client });
+      const refused = partitionStep(event, { s3: async () => s3.client });
       await expect(refused).rejects.toThrow(InputError);
-      await expect(partitionStep(event, { s3: () => s3.client })).rejects.toThrow(
+      await expect(partitionStep(event, { s3: async () => s3.client })).rejects.toThrow(
         'input s3://present-bucket/nothing-here/ is empty: there is no object under it. Check the path (a date in the prefix?), or set allow-empty to true when an empty batch is expected.',
       );
-      const output = await partitionStep({ ...event, request: { ...event.request, allowEmpty: 'true' } }, { s3: () => s3.client });
+      const output = await partitionStep({ ...event, request: { ...event.request, allowEmpty: 'true' } }, { s3: async () => s3.client });
       expect(output).toMatchObject({ plan: { objects: 0, bytes: 0, partitions: 0 }, partitions: [], maxConcurrency: 4, toleratedFailurePercentage: 10 });
     });
 

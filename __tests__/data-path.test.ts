@@ -5,8 +5,10 @@ import { renderPlan } from '../src/plan/render-plan.ts';
 import { csvDecoder, lineText, linesDecoder, ndjsonDecoder, parseCsvLine } from '../src/records/formats.ts';
 import { firstLine, segmentLines } from '../src/records/segment-lines.ts';
 import { splitLines } from '../src/records/split-lines.ts';
+import { parseLocation } from '../src/location.ts';
 import type { ByteRange, ObjectStore } from '../src/store/object-store.ts';
-import { tempDirStore } from './helpers/corpus.ts';
+import { openStore } from '../src/store/open-store.ts';
+import { tempDir, tempDirStore } from './helpers/corpus.ts';
 
 /** The lines `splitLines` yields for these chunks, as text with their offsets. */
 async function linesOf(chunks: string[], window: Parameters<typeof splitLines>[1] = { firstOffset: 0 }): Promise<[number, string][]> {
@@ -261,5 +263,37 @@ describe('the plan as `sfn-fanout plan` prints it', () => {
     const twoInOne: PartitionPlan = { objects: 2, bytes: 200, partitions: [{ id: 0, bytes: 200, segments: [{ key: 'a.gz', start: 0, end: 100 }, { key: 'b.gz', start: 0, end: 100 }] }] };
     expect(partitionShortfall(twoInOne, { partitions: 3 })).toBe('1 partition, not the 3 asked for: the input is 2 gzip objects, which cannot be split: each gzip object is read whole by one worker. Split the data into more files (or store it uncompressed) for more parallelism.');
     expect(partitionShortfall(planPartitions([{ key: 'a.gz', size: 100 }], { sizing: { partitionBytes: 10 }, maxPartitions: 100 }), { partitionBytes: 10 })).toBeUndefined();
+  });
+});
+
+describe('opening a store', () => {
+  it('opens a directory without asking for an S3 client', async () => {
+    const dir = await tempDir();
+    const store = openStore(parseLocation(dir, 'output'), () => Promise.reject(new Error('no S3 for a directory')));
+    await store.write('a/b.txt', 'one\n');
+    const read: Uint8Array[] = [];
+    for await (const chunk of store.read('a/b.txt')) read.push(chunk);
+    expect(Buffer.concat(read).toString()).toBe('one\n');
+  });
+
+  it('asks for the S3 client (and loads the SDK) only when an S3 store is first used, and every call fails with why it could not', async () => {
+    let asked = 0;
+    const why = new Error('no credentials');
+    const store = openStore(parseLocation('s3://bucket-a/logs/', 'output'), () => {
+      asked += 1;
+      return Promise.reject(why);
+    });
+    expect([store.uri, store.uriOf('x/y.txt'), asked]).toEqual(['s3://bucket-a/logs/', 's3://bucket-a/logs/x/y.txt', 0]);
+    // A writer nobody used yet does not leave an unhandled rejection behind.
+    const unused = store.writer('never.txt');
+    const writer = store.writer('out.txt');
+    await expect(store.write('k', 'v')).rejects.toBe(why);
+    await expect(store.copy('k', 'k2')).rejects.toBe(why);
+    await expect(writer.write('v')).rejects.toBe(why);
+    await expect(writer.end()).rejects.toBe(why);
+    await expect((async () => { for await (const _object of store.list()) return; })()).rejects.toBe(why);
+    await expect((async () => { for await (const _chunk of store.read('k')) return; })()).rejects.toBe(why);
+    expect(asked).toBe(1);
+    await expect(unused.abort()).rejects.toBe(why);
   });
 });

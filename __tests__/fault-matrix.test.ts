@@ -19,7 +19,7 @@ import { defaultTemplatePath, functionArn, loadStateMachine } from '../src/local
 import type { BatchReport } from '../src/report/batch-report.ts';
 import { DirStore } from '../src/store/dir-store.ts';
 import type { ObjectStore } from '../src/store/object-store.ts';
-import { createS3Client } from '../src/store/open-store.ts';
+import { createS3Client } from '../src/store/s3-client.ts';
 import { S3Store } from '../src/store/s3-store.ts';
 import { readJson } from '../src/store/read-json.ts';
 import { sortedCopy, tempDir } from './helpers/corpus.ts';

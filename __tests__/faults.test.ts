@@ -11,7 +11,7 @@ import { runLocal, type Invoke } from '../src/local/local-engine.ts';
 import { runPartition } from '../src/partition/run-partition.ts';
 import { planPartitions } from '../src/plan/partition-plan.ts';
 import type { StoredObject } from '../src/store/object-store.ts';
-import { createS3Client } from '../src/store/open-store.ts';
+import { createS3Client } from '../src/store/s3-client.ts';
 import { S3Store } from '../src/store/s3-store.ts';
 import { collectingHandler, expectedLines, sortedCopy, tempDir, testAttempt } from './helpers/corpus.ts';
 import { startFaultProxy, type S3Fault } from './helpers/fault-proxy.ts';

@@ -15,7 +15,7 @@ import { escapeHtml, escapeMarkdown } from '../src/report/markdown.ts';
 import { planJob } from '../src/steps/steps.ts';
 import { Redactor, environmentSecrets, isSecretName, possibleSecrets } from '../src/secrets.ts';
 import { parseRunSettings } from '../src/settings.ts';
-import { createS3Client } from '../src/store/open-store.ts';
+import { createS3Client } from '../src/store/s3-client.ts';
 import { S3Store } from '../src/store/s3-store.ts';
 import { tempDir } from './helpers/corpus.ts';
 import { startCli } from './helpers/run-cli.ts';
@@ -223,7 +223,7 @@ describe('checked before work, refused by name', () => {
   it('says why an S3 key without a data file extension is not read as an object', async () => {
     const client = { send: async () => ({ Contents: [], IsTruncated: false }) } as unknown as S3Client;
     const job = parseJob({ input: 's3://inb/odd/dir.v2/data', output: await tempDir(), format: 'lines', partitions: 1 });
-    await expect(planJob(job, { s3: () => client })).rejects.toThrow(
+    await expect(planJob(job, { s3: async () => client })).rejects.toThrow(
       'input s3://inb/odd/dir.v2/data is empty: there is no object under it (read as the folder s3://inb/odd/dir.v2/data/: an S3 key is read as one object only when its name ends in a data file extension such as .jsonl, .csv or .gz).',
     );
   });

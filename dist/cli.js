@@ -68120,6 +68120,13 @@ module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:stream"
 
 /***/ }),
 
+/***/ 3136:
+/***/ ((module) => {
+
+module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:url");
+
+/***/ }),
+
 /***/ 7975:
 /***/ ((module) => {
 
@@ -80606,7 +80613,7 @@ exports.JSONPath = JSONPath;
 
 __nccwpck_require__.a(__webpack_module__, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
 /* harmony import */ var _require_node_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(8898);
-/* harmony import */ var _cli_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(2330);
+/* harmony import */ var _cli_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(7579);
 /* harmony import */ var _launcher_js__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(826);
 // First: it checks the Node.js version before the rest of the CLI loads.
 
@@ -80718,7 +80725,7 @@ if (problem !== undefined) {
 
 /***/ }),
 
-/***/ 2330:
+/***/ 7579:
 /***/ ((__unused_webpack___webpack_module__, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -80739,64 +80746,8 @@ var external_node_os_ = __nccwpck_require__(8161);
 var external_node_path_ = __nccwpck_require__(6760);
 // EXTERNAL MODULE: external "node:util"
 var external_node_util_ = __nccwpck_require__(7975);
-;// CONCATENATED MODULE: ./lib/src/errors.js
-/**
- * A small error hierarchy: every error sfn-fanout raises on purpose says what went wrong and how to
- * fix it, and keeps the underlying error as `cause`.
- */
-class errors_FanoutError extends Error {
-    constructor(message, options) {
-        super(message, options);
-        // The bundler renames a class whose name another module also uses (errors_InputError): users see the source's name.
-        this.name = new.target.name.replace(/^[a-z][a-z0-9_]*_(?=[A-Z])/, '');
-    }
-}
-/** A user-supplied value (input, option, template, handler module) is unusable. */
-class errors_InputError extends errors_FanoutError {
-}
-/** The data store could not be listed, read or written. */
-class errors_StoreError extends errors_FanoutError {
-}
-/** A key that is not in the store. */
-class MissingObjectError extends errors_StoreError {
-}
-/** An input object is not the one the plan was made from (S3 ETag, or a file's size and modification time). */
-class InputChangedError extends errors_FanoutError {
-}
-/** A processPartition handler returned before reading every record of its partition. */
-class errors_UnreadRecordsError extends (/* unused pure expression or super */ null && (errors_FanoutError)) {
-}
-/** The user's handler module is missing or exports nothing usable. */
-class errors_HandlerModuleError extends errors_FanoutError {
-}
-/** A partition rejected more records than the job tolerates; it says how many it read, handed over and rejected. */
-class errors_RejectedRecordsError extends errors_FanoutError {
-    counts;
-    constructor(message, counts) {
-        super(message);
-        this.counts = counts;
-    }
-}
-/** The reducer's default merge met two values it cannot merge. */
-class errors_MergeError extends (/* unused pure expression or super */ null && (errors_FanoutError)) {
-}
-/** The run was cancelled (SIGINT, SIGTERM, a cancelled job) and stopped what it was doing. */
-class CancelledError extends errors_FanoutError {
-    /** The error of an abort signal: its reason names the signal when one did it. */
-    static of(signal) {
-        return new CancelledError(`The run was cancelled${typeof signal.reason === 'string' ? ` by ${signal.reason}` : ''}.`);
-    }
-}
-/** A state machine definition uses a feature the local engine cannot execute faithfully. */
-class UnsupportedFeatureError extends errors_FanoutError {
-}
-/** An input object's bytes cannot be decoded (a corrupt or truncated gzip object). */
-class errors_DataError extends (/* unused pure expression or super */ null && (errors_FanoutError)) {
-}
-function errors_errorMessage(error) {
-    return error instanceof Error ? error.message : String(error);
-}
-
+// EXTERNAL MODULE: ./lib/src/errors.js
+var errors = __nccwpck_require__(5071);
 ;// CONCATENATED MODULE: ./lib/src/concurrency.js
 
 /** Runs `task` over `items` with at most `limit` in flight; results keep the items' order. */
@@ -80838,7 +80789,7 @@ function abortable(promise, signal) {
         return promise;
     promise.catch(() => { });
     return new Promise((resolve, reject) => {
-        const onAbort = () => reject(signal.reason instanceof Error ? signal.reason : CancelledError.of(signal));
+        const onAbort = () => reject(signal.reason instanceof Error ? signal.reason : errors/* CancelledError */.cc.of(signal));
         if (signal.aborted)
             return onAbort();
         signal.addEventListener('abort', onAbort, { once: true });
@@ -80848,65 +80799,8 @@ function abortable(promise, signal) {
 
 // EXTERNAL MODULE: external "node:fs"
 var external_node_fs_ = __nccwpck_require__(3024);
-;// CONCATENATED MODULE: external "node:url"
-const external_node_url_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:url");
-;// CONCATENATED MODULE: ./lib/src/location.js
-
-
-
-
-const BUCKET_NAME = /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/;
-/** A last path part that names a data file rather than a folder: `logs/app.ndjson.gz`, `data.csv`. */
-const DATA_FILE = /\.(csv|tsv|txt|log|json|jsonl|ndjson|gz|gzip|bz2|xz|zst|zstd|lz4|snappy|zip|7z|parquet|orc|avro)$/i;
-/**
- * Parses `s3://bucket/prefix`, `file:///abs/path` or a plain path. A prefix is a folder: it is
- * normalised to end with `/`, so `s3://b/day-1` never picks up `day-10/`. As an input (`single`),
- * an existing local file, or an S3 key without a trailing `/` whose last part has a data file
- * extension (`s3://b/logs/app.csv`), is that one object.
- */
-function location_parseLocation(value, inputName, { single = false } = {}) {
-    const text = value.trim();
-    if (text === '') {
-        throw new errors_InputError(`${inputName} is empty: give an S3 URI like s3://my-bucket/logs/ or a local directory path.`);
-    }
-    const scheme = /^([a-zA-Z][a-zA-Z0-9+.-]*):\/\//.exec(text)?.[1]?.toLowerCase();
-    // `s3:/bucket/x` would otherwise be a local directory named `s3:`. (One letter is a Windows drive.)
-    const malformed = scheme === undefined ? /^([a-zA-Z][a-zA-Z0-9+.-]+):/.exec(text)?.[1] : undefined;
-    if (malformed !== undefined) {
-        throw new errors_InputError(`${inputName} "${text}" is not a URI: write ${malformed.toLowerCase()}://bucket/prefix with two slashes, or ./${text} for a local path with a colon in its name.`);
-    }
-    if (scheme === undefined)
-        return dirLocation(external_node_path_.resolve(text), single);
-    if (scheme === 'file')
-        return dirLocation((0,external_node_url_namespaceObject.fileURLToPath)(text), single);
-    if (scheme !== 's3') {
-        throw new errors_InputError(`${inputName} "${text}" uses the unsupported scheme "${scheme}://": use s3://bucket/prefix or a local directory path.`);
-    }
-    const rest = text.slice('s3://'.length);
-    const slash = rest.indexOf('/');
-    const bucket = slash === -1 ? rest : rest.slice(0, slash);
-    if (!BUCKET_NAME.test(bucket) || bucket.includes('..')) {
-        throw new errors_InputError(`${inputName} "${text}" does not name a valid S3 bucket ("${bucket}"): bucket names are 3-63 lowercase letters, digits, dots and hyphens.`);
-    }
-    const rawPrefix = slash === -1 ? '' : rest.slice(slash + 1).replace(/^\/+/, '');
-    if (single && DATA_FILE.test(rawPrefix)) {
-        const cut = rawPrefix.lastIndexOf('/') + 1;
-        return { kind: 's3', bucket, prefix: rawPrefix.slice(0, cut), uri: `s3://${bucket}/${rawPrefix}`, object: rawPrefix.slice(cut) };
-    }
-    const prefix = rawPrefix === '' || rawPrefix.endsWith('/') ? rawPrefix : `${rawPrefix}/`;
-    return { kind: 's3', bucket, prefix, uri: `s3://${bucket}/${prefix}` };
-}
-function dirLocation(target, single) {
-    if (single && (0,external_node_fs_.statSync)(target, { throwIfNoEntry: false })?.isFile() === true) {
-        return { kind: 'dir', path: external_node_path_.dirname(target), uri: target, object: external_node_path_.basename(target) };
-    }
-    return { kind: 'dir', path: target, uri: target };
-}
-/** The input location of a job: a folder, or one file or S3 object. */
-function parseInputLocation(value, inputName = 'input') {
-    return location_parseLocation(value, inputName, { single: true });
-}
-
+// EXTERNAL MODULE: ./lib/src/location.js
+var src_location = __nccwpck_require__(8251);
 ;// CONCATENATED MODULE: ./lib/src/records/formats.js
 
 const RECORD_FORMATS = ['lines', 'ndjson', 'csv'];
@@ -81044,22 +80938,22 @@ function job_parseJob(request, { outputUnused = false } = {}) {
     const input = requiredText(request.input, 'input');
     const output = requiredText(request.output, 'output');
     // Parsed for validation only: the job keeps the URIs as the user wrote them.
-    const inputLocation = parseInputLocation(input, JOB_OPTION_NAMES.input);
-    const outputLocation = location_parseLocation(output, JOB_OPTION_NAMES.output);
+    const inputLocation = (0,src_location/* parseInputLocation */.tJ)(input, JOB_OPTION_NAMES.input);
+    const outputLocation = (0,src_location/* parseLocation */.zS)(output, JOB_OPTION_NAMES.output);
     if (!outputUnused)
         refuseOverlap(inputLocation, outputLocation);
     const format = optionalText(request.format, 'format') ?? 'ndjson';
     if (!RECORD_FORMATS.includes(format)) {
-        throw new errors_InputError(`format "${format}" is not supported: use one of ${RECORD_FORMATS.join(', ')}.`);
+        throw new errors/* InputError */.dz(`format "${format}" is not supported: use one of ${RECORD_FORMATS.join(', ')}.`);
     }
     const maxPartitions = optionalInteger(request.maxPartitions, 'maxPartitions', 1, PARTITION_LIMIT) ?? DEFAULT_MAX_PARTITIONS;
     const partitions = optionalInteger(request.partitions, 'partitions', 1, PARTITION_LIMIT);
     const partitionSize = optionalText(request.partitionSize, 'partitionSize');
     if (partitions !== undefined && partitionSize !== undefined) {
-        throw new errors_InputError('partitions and partition-size are both set: give one (a count, or a target size per partition).');
+        throw new errors/* InputError */.dz('partitions and partition-size are both set: give one (a count, or a target size per partition).');
     }
     if (partitions !== undefined && partitions > maxPartitions) {
-        throw new errors_InputError(`partitions is ${partitions} but max-partitions is ${maxPartitions}: lower partitions or raise max-partitions.`);
+        throw new errors/* InputError */.dz(`partitions is ${partitions} but max-partitions is ${maxPartitions}: lower partitions or raise max-partitions.`);
     }
     const sizing = partitions !== undefined
         ? { partitions }
@@ -81067,7 +80961,7 @@ function job_parseJob(request, { outputUnused = false } = {}) {
     const maxRejected = parseRejectLimit(optionalText(request.maxRejected, 'maxRejected') ?? '0');
     const allowEmpty = request.allowEmpty === true ? 'true' : (optionalText(request.allowEmpty === false ? 'false' : request.allowEmpty, 'allowEmpty') ?? 'false');
     if (allowEmpty !== 'true' && allowEmpty !== 'false')
-        throw new errors_InputError(`allow-empty "${allowEmpty}" must be true or false.`);
+        throw new errors/* InputError */.dz(`allow-empty "${allowEmpty}" must be true or false.`);
     const resume = request.resume === undefined || request.resume === null ? undefined : parseRunId(request.resume, 'resume');
     return { input, output, format: format, sizing, maxPartitions, maxRejected, allowEmpty: allowEmpty === 'true', ...(resume === undefined ? {} : { resume }) };
 }
@@ -81077,7 +80971,7 @@ function job_parseJob(request, { outputUnused = false } = {}) {
  */
 function parseRunId(value, name) {
     if (typeof value !== 'string' || !/^[A-Za-z0-9_.-]{1,80}$/.test(value) || /^\.+$/.test(value)) {
-        throw new errors_InputError(`${name} ${JSON.stringify(value)} is not a run id: give the run-id of the run (the execution's name, like local-2026-11-28T07-00-00-000Z-1a2b3c4d), as its report and summary show it.`);
+        throw new errors/* InputError */.dz(`${name} ${JSON.stringify(value)} is not a run id: give the run-id of the run (the execution's name, like local-2026-11-28T07-00-00-000Z-1a2b3c4d), as its report and summary show it.`);
     }
     return value;
 }
@@ -81096,11 +80990,11 @@ function refuseOverlap(input, output) {
         return;
     // A single object as input is all that is read: an output beside it in its folder is no overlap.
     if (input.object === undefined && to.folder.startsWith(from.folder)) {
-        throw new errors_InputError(`output ${output.uri} is inside input ${input.uri}: every run would read what the runs before it wrote. Give an output outside the input.`);
+        throw new errors/* InputError */.dz(`output ${output.uri} is inside input ${input.uri}: every run would read what the runs before it wrote. Give an output outside the input.`);
     }
     const written = WRITTEN.find((area) => from.folder.startsWith(to.folder + area.replace('/', to.separator)));
     if (written !== undefined) {
-        throw new errors_InputError(`input ${input.uri} is where output ${output.uri} writes (${written}): the run would read its own results. Give an input outside ${WRITTEN.join(', ')} of the output.`);
+        throw new errors/* InputError */.dz(`input ${input.uri} is where output ${output.uri} writes (${written}): the run would read its own results. Give an input outside ${WRITTEN.join(', ')} of the output.`);
     }
 }
 /** A directory with its symbolic links resolved, as far as it exists (an output may not exist yet). */
@@ -81130,7 +81024,7 @@ function parseByteSize(text, name) {
     const unit = UNITS[match?.[2]?.toLowerCase() ?? 'x'];
     const bytes = match === null || unit === undefined ? Number.NaN : Math.floor(Number(match[1]) * unit);
     if (!Number.isSafeInteger(bytes) || bytes < 1) {
-        throw new errors_InputError(`${name} "${text}" is not a size: give a positive number of bytes, or one with a unit like 64MiB or 500MB.`);
+        throw new errors/* InputError */.dz(`${name} "${text}" is not a size: give a positive number of bytes, or one with a unit like 64MiB or 500MB.`);
     }
     return bytes;
 }
@@ -81141,12 +81035,12 @@ function parseRejectLimit(text) {
         return { percent: Number(percent[1]) };
     if (/^\d+$/.test(text.trim()))
         return { count: Number(text.trim()) };
-    throw new errors_InputError(`max-rejected "${text}" is not a limit: give a count of records (like 10) or a percentage (like 0.5%).`);
+    throw new errors/* InputError */.dz(`max-rejected "${text}" is not a limit: give a count of records (like 10) or a percentage (like 0.5%).`);
 }
 function requiredText(value, field) {
     const text = optionalText(value, field);
     if (text === undefined)
-        throw new errors_InputError(`${JOB_OPTION_NAMES[field]} is required: ${HINTS[field]}`);
+        throw new errors/* InputError */.dz(`${JOB_OPTION_NAMES[field]} is required: ${HINTS[field]}`);
     return text;
 }
 const HINTS = {
@@ -81159,7 +81053,7 @@ function optionalText(value, field) {
     if (typeof value === 'number')
         return String(value);
     if (typeof value !== 'string')
-        throw new errors_InputError(`${JOB_OPTION_NAMES[field]} must be text, not ${typeof value}.`);
+        throw new errors/* InputError */.dz(`${JOB_OPTION_NAMES[field]} must be text, not ${typeof value}.`);
     return value.trim() === '' ? undefined : value.trim();
 }
 function optionalInteger(value, field, min, max) {
@@ -81168,7 +81062,7 @@ function optionalInteger(value, field, min, max) {
         return undefined;
     const number = Number(text);
     if (!/^\d+$/.test(text) || number < min || number > max) {
-        throw new errors_InputError(`${JOB_OPTION_NAMES[field]} "${text}" must be a whole number from ${min} to ${max}.`);
+        throw new errors/* InputError */.dz(`${JOB_OPTION_NAMES[field]} "${text}" must be a whole number from ${min} to ${max}.`);
     }
     return number;
 }
@@ -81676,10 +81570,10 @@ function planPartitions(listing, options) {
     for (const object of listing) {
         objects += 1;
         if (BOOKKEEPING.test(object.key)) {
-            throw new errors_InputError(`The input holds "${object.key}", a file sfn-fanout writes under an output: the input is, or holds, an earlier run's output. Read its results from its partitions/ prefix instead, or move the _sfn-fanout/ folder out of the input.`);
+            throw new errors/* InputError */.dz(`The input holds "${object.key}", a file sfn-fanout writes under an output: the input is, or holds, an earlier run's output. Read its results from its partitions/ prefix instead, or move the _sfn-fanout/ folder out of the input.`);
         }
         if (UNREADABLE.test(object.key)) {
-            throw new errors_InputError(`Cannot read "${object.key}": only plain text and gzip (.gz) are supported. Decompress it, or move it out of the input location.`);
+            throw new errors/* InputError */.dz(`Cannot read "${object.key}": only plain text and gzip (.gz) are supported. Decompress it, or move it out of the input location.`);
         }
         if (object.size === 0)
             continue;
@@ -82430,7 +82324,7 @@ async function read_json_readJsonIfPresent(store, key) {
         return await read_json_readJson(store, key);
     }
     catch (error) {
-        if (error instanceof MissingObjectError)
+        if (error instanceof errors/* MissingObjectError */.S3)
             return undefined;
         throw error;
     }
@@ -82463,7 +82357,7 @@ async function readRunFiles(store, runId) {
         return {
             ...(batch === undefined ? {} : { batch }),
             committed: false,
-            unreadable: { name: 'RunFilesUnreadable', cause: `Could not read ${what}, so this run's outcome is unknown: ${errors_errorMessage(error)}` },
+            unreadable: { name: 'RunFilesUnreadable', cause: `Could not read ${what}, so this run's outcome is unknown: ${(0,errors/* errorMessage */.gJ)(error)}` },
         };
     }
 }
@@ -82474,7 +82368,7 @@ async function exists(store, key) {
         return true;
     }
     catch (error) {
-        if (error instanceof MissingObjectError)
+        if (error instanceof errors/* MissingObjectError */.S3)
             return false;
         throw error;
     }
@@ -82500,488 +82394,8 @@ async function readFinishedOutcomes(store, runId, seen) {
     });
 }
 
-// EXTERNAL MODULE: ./node_modules/@aws-sdk/client-s3/dist-cjs/index.js
-var client_s3_dist_cjs = __nccwpck_require__(3711);
-// EXTERNAL MODULE: ./node_modules/@smithy/node-http-handler/dist-cjs/index.js
-var node_http_handler_dist_cjs = __nccwpck_require__(1279);
-// EXTERNAL MODULE: external "node:stream"
-var external_node_stream_ = __nccwpck_require__(7075);
-;// CONCATENATED MODULE: ./lib/src/store/dir-store.js
-
-
-
-
-const READ_CHUNK = 1 << 20;
-/** A local directory as an object store: keys are `/`-separated paths below it. */
-class DirStore {
-    uri;
-    #root;
-    #only;
-    /** With `only`, the store lists that one file of the directory (an input that is a single file). */
-    constructor(root, only) {
-        this.#root = root;
-        this.#only = only;
-        this.uri = only === undefined ? root : external_node_path_.join(root, only);
-    }
-    async *list() {
-        const info = await (0,promises_.stat)(this.uri).catch((error) => {
-            throw new errors_StoreError(`${this.#only === undefined ? 'Directory' : 'File'} ${this.uri} cannot be read (${code(error)}): check the path exists.`, { cause: error });
-        });
-        if (this.#only !== undefined) {
-            if (!info.isFile())
-                throw new errors_StoreError(`${this.uri} is not a file.`);
-            yield { key: this.#only, size: info.size, identity: dir_store_identityOf(info) };
-            return;
-        }
-        if (!info.isDirectory())
-            throw new errors_StoreError(`${this.#root} is not a directory: give the folder that holds the data.`);
-        const realRoot = await (0,promises_.realpath)(this.#root);
-        yield* this.#walk('', realRoot, [realRoot]);
-    }
-    /**
-     * Lists a directory in key order. A symbolic link is followed while it stays inside the input:
-     * one that leaves it, dangles or loops is refused by name, never skipped. Refused rather than
-     * skipped, since a skipped file is data silently missing from the result, and a followed one
-     * could be anything on the machine (a credentials file put its keys in rejected records once).
-     * A directory reached again through a link is a loop; FIFOs and devices are refused (reading
-     * one would hang or never end).
-     */
-    async *#walk(relative, realDir, ancestors) {
-        const dir = external_node_path_.join(this.#root, relative);
-        const entries = [];
-        try {
-            for await (const entry of await (0,promises_.opendir)(dir))
-                entries.push({ name: entry.name, isLink: entry.isSymbolicLink() });
-        }
-        catch (error) {
-            throw new errors_StoreError(`input: directory ${dir} cannot be read (${code(error)}).`, { cause: error });
-        }
-        // Sorted like an S3 listing, so both stores give the same plan for the same data.
-        entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
-        for (const { name, isLink } of entries) {
-            const key = relative === '' ? name : `${relative}/${name}`;
-            const file = external_node_path_.join(this.#root, key);
-            const real = isLink ? await this.#linkTarget(file, ancestors[0]) : external_node_path_.join(realDir, name);
-            const info = await (0,promises_.stat)(real).catch((error) => {
-                throw new errors_StoreError(`input: ${file} cannot be read (${code(error)}).`, { cause: error });
-            });
-            if (info.isDirectory()) {
-                if (ancestors.includes(real))
-                    throw new errors_StoreError(`input: ${file} is a symbolic link back to ${real}, which holds it: a loop. Remove the link.`);
-                yield* this.#walk(key, real, [...ancestors, real]);
-            }
-            else if (info.isFile()) {
-                yield { key, size: info.size, identity: dir_store_identityOf(info) };
-            }
-            else {
-                throw new errors_StoreError(`input: ${file} is not a regular file (a FIFO, socket or device): move it out of the input directory.`);
-            }
-        }
-    }
-    /** Where a symbolic link leads, when that is inside the input root. */
-    async #linkTarget(file, realRoot) {
-        const real = await (0,promises_.realpath)(file).catch(async (error) => {
-            const reason = code(error) === 'ELOOP' ? 'a symbolic link loop' : `a symbolic link to ${external_node_path_.resolve(external_node_path_.dirname(file), await (0,promises_.readlink)(file))}, which does not exist`;
-            throw new errors_StoreError(`input: ${file} is ${reason}. Remove the link or fix its target.`, { cause: error });
-        });
-        if (real !== realRoot && !real.startsWith(realRoot + external_node_path_.sep)) {
-            throw new errors_StoreError(`input: ${file} is a symbolic link to ${real}, outside the input directory ${this.#root}. sfn-fanout does not follow links out of the input: copy the file in, or give the directory that holds it as the input.`);
-        }
-        return real;
-    }
-    /**
-     * With an identity, the file is checked once the read ends, also when the reader stopped early:
-     * any write or replacement since the plan moved its size, times or inode, so the bytes handed
-     * out were the planned ones only if it still has its identity then.
-     */
-    async *read(key, range, identity) {
-        if (range !== undefined && range.end <= range.start)
-            return;
-        const file = this.#pathOf(key);
-        let failed = false;
-        let handle;
-        try {
-            handle = await (0,promises_.open)(file, 'r');
-            // Plain reads, no stream: a run reads thousands of small files, and a stream costs a chunk-sized buffer and an error object each.
-            const end = range?.end ?? Number.POSITIVE_INFINITY;
-            const chunk = Math.max(1, Math.min(READ_CHUNK, range === undefined ? (await handle.stat()).size : range.end - range.start));
-            for (let position = range?.start ?? 0; position < end;) {
-                const buffer = Buffer.allocUnsafe(Math.min(chunk, end - position));
-                const { bytesRead } = await handle.read(buffer, 0, buffer.length, position);
-                if (bytesRead === 0)
-                    break;
-                position += bytesRead;
-                yield buffer.subarray(0, bytesRead);
-            }
-        }
-        catch (error) {
-            failed = true;
-            throw new (code(error) === 'ENOENT' ? MissingObjectError : errors_StoreError)(`Cannot read ${file} (${code(error)}).`, { cause: error });
-        }
-        finally {
-            await handle?.close();
-            if (identity !== undefined && !failed)
-                checkIdentity(file, identity);
-        }
-    }
-    async write(key, body) {
-        const file = this.#pathOf(key);
-        // Most writes go to a folder that is there already (a run writes thousands of files into a few): make it only when missing.
-        await (0,promises_.writeFile)(file, body).catch(async (error) => {
-            if (code(error) !== 'ENOENT')
-                throw error;
-            await (0,promises_.mkdir)(external_node_path_.dirname(file), { recursive: true });
-            await (0,promises_.writeFile)(file, body);
-        });
-    }
-    /** Written to a temporary name beside the file, renamed into place at `end`. */
-    writer(key) {
-        const file = this.#pathOf(key);
-        const partial = `${file}.partial-${process.pid}-${Math.random().toString(36).slice(2, 10)}`;
-        let handle;
-        const opened = () => (handle ??= (0,promises_.mkdir)(external_node_path_.dirname(file), { recursive: true }).then(() => (0,promises_.open)(partial, 'w')));
-        return {
-            write: async (chunk) => {
-                await (await opened()).writeFile(chunk);
-            },
-            end: async () => {
-                await (await opened()).close();
-                await (0,promises_.rename)(partial, file);
-            },
-            abort: async () => {
-                if (handle === undefined)
-                    return;
-                await (await handle).close().catch(() => { });
-                await (0,promises_.rm)(partial, { force: true });
-            },
-        };
-    }
-    async copy(fromKey, toKey) {
-        const [from, to] = [this.#pathOf(fromKey), this.#pathOf(toKey)];
-        await (0,promises_.mkdir)(external_node_path_.dirname(to), { recursive: true });
-        await (0,promises_.copyFile)(from, to, external_node_fs_.constants.COPYFILE_FICLONE).catch((error) => {
-            throw new (code(error) === 'ENOENT' ? MissingObjectError : errors_StoreError)(`Cannot copy ${from} to ${to} (${code(error)}).`, { cause: error });
-        });
-    }
-    uriOf(key) {
-        return this.#pathOf(key);
-    }
-    #pathOf(key) {
-        const file = external_node_path_.resolve(this.#root, key);
-        if (!file.startsWith(external_node_path_.resolve(this.#root) + external_node_path_.sep)) {
-            throw new errors_StoreError(`Key "${key}" points outside ${this.#root}.`);
-        }
-        return file;
-    }
-}
-function code(error) {
-    return error.code ?? String(error);
-}
-/**
- * A file's version for the plan: its size and modification time, and its inode and change time.
- * A file replaced by another of the same size with its times copied (`rsync -a`, `cp -p`, `tar -x`,
- * a rewrite within the file system's time resolution) keeps the first two, never the last two: a
- * user can set a file's mtime, not its ctime, and a new file is a new inode.
- */
-function dir_store_identityOf(info) {
-    return `${info.size}:${info.mtimeMs}:${info.ino}:${info.ctimeMs}`;
-}
-/** Synchronous: one stat call, without a trip through libuv's thread pool for every read of a tiny partition. */
-function checkIdentity(file, identity) {
-    let info;
-    try {
-        info = (0,external_node_fs_.statSync)(file);
-    }
-    catch (error) {
-        throw new (code(error) === 'ENOENT' ? MissingObjectError : errors_StoreError)(`Cannot read ${file} (${code(error)}).`, { cause: error });
-    }
-    const now = dir_store_identityOf(info);
-    if (now !== identity) {
-        const [plannedSize, plannedTime, plannedInode] = identity.split(':');
-        const [size, time, inode] = now.split(':');
-        const how = size !== plannedSize || time !== plannedTime ? '' : inode === plannedInode ? 'written to or its metadata changed, keeping its size and modification time: a new change time; ' : 'replaced by another file of the same size and modification time: a new inode; ';
-        throw new InputChangedError(`${file} changed after the plan was made (${how}planned: ${plannedSize} bytes, modified ${new Date(Number(plannedTime)).toISOString()}; now: ${size} bytes, modified ${new Date(Number(time)).toISOString()}): its partitions cannot read the records they were planned with. Run the batch again once the input no longer changes.`);
-    }
-}
-
-;// CONCATENATED MODULE: ./lib/src/store/s3-store.js
-
-
-/** The name of the error a response body ends with once its request's deadline passed (open-store.ts). */
-const REQUEST_DEADLINE_ERROR = 'RequestDeadlineError';
-const MAX_RESUMES = 5;
-/** S3's smallest part but the last is 5 MiB; 8 MiB parts keep 10,000 parts (S3's most) above 78 GiB. */
-const PART_BYTES = 8 * 1024 * 1024;
-function isNetworkError(error) {
-    const { code, name } = error;
-    return ['ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'ECONNREFUSED'].includes(code ?? '') || name === 'TimeoutError' || /socket hang up/i.test(errors_errorMessage(error));
-}
-/** An S3 bucket and prefix as an object store; the client is built once by the caller. */
-class S3Store {
-    uri;
-    #client;
-    #bucket;
-    #prefix;
-    #only;
-    /** With `only`, the store lists that one object of the prefix (an input that is a single object). */
-    constructor(client, bucket, prefix, only) {
-        this.#client = client;
-        this.#bucket = bucket;
-        this.#prefix = prefix;
-        this.#only = only;
-        this.uri = `s3://${bucket}/${prefix}${only ?? ''}`;
-    }
-    async *list() {
-        let token;
-        let found = false;
-        do {
-            // One object is listed, not read with HeadObject: the role's s3:ListBucket on the prefix covers it.
-            const page = await this.#client
-                .send(new client_s3_dist_cjs/* ListObjectsV2Command */.u6x({ Bucket: this.#bucket, Prefix: this.#prefix + (this.#only ?? ''), ContinuationToken: token }))
-                .catch((error) => {
-                throw this.#explain('list', this.uri, error);
-            });
-            for (const object of page.Contents ?? []) {
-                const key = object.Key.slice(this.#prefix.length);
-                if (this.#only !== undefined && key !== this.#only)
-                    continue;
-                if (key === '' || key.endsWith('/')) {
-                    // Zero-byte "folder" markers made by the console are not data; one that holds data is refused, never skipped.
-                    if ((object.Size ?? 0) === 0)
-                        continue;
-                    throw new errors_StoreError(`${this.uriOf(key)} holds ${object.Size} bytes, but its key ends in "/" as a folder marker's does: sfn-fanout does not read it as data, and will not skip it silently. Move it to a key without the trailing "/" (aws s3 mv), or delete it if it is not data.`);
-                }
-                found = true;
-                yield { key, size: object.Size ?? 0, ...(object.ETag === undefined ? {} : { identity: object.ETag }) };
-            }
-            token = page.IsTruncated === true && (this.#only === undefined || !found) ? page.NextContinuationToken : undefined;
-        } while (token !== undefined);
-        if (this.#only !== undefined && !found) {
-            throw new errors_StoreError(`Cannot list ${this.uri}: no object has that key. End the URI with / if it is a folder.`);
-        }
-    }
-    /**
-     * Streams the bytes of a range. The SDK retries a failed request (SlowDown, 5xx); a connection
-     * dropped in the middle of a body is resumed here with a new ranged GET from the first byte not yet
-     * yielded, so no byte is lost or repeated. Given the planned ETag, every GET carries it as
-     * If-Match: S3 answers 412 once the object was replaced, and the bytes never mix two versions.
-     */
-    async *read(key, range, identity) {
-        if (range !== undefined && range.end <= range.start)
-            return;
-        let position = range?.start ?? 0;
-        for (let resumes = 0;; resumes += 1) {
-            let body;
-            try {
-                const response = await this.#client.send(new client_s3_dist_cjs/* GetObjectCommand */.jLs({
-                    Bucket: this.#bucket,
-                    Key: this.#prefix + key,
-                    ...(range === undefined && position === 0 ? {} : { Range: `bytes=${position}-${range === undefined ? '' : range.end - 1}` }),
-                    ...(identity === undefined ? {} : { IfMatch: identity }),
-                }));
-                body = response.Body;
-            }
-            catch (error) {
-                const status = error.$metadata?.httpStatusCode;
-                // A range that starts at or past the end of the object: there is nothing more to read.
-                if (status === 416)
-                    return;
-                if (status === 412) {
-                    throw new InputChangedError(`${this.uriOf(key)} changed after the plan was made (planned ETag ${identity}; S3 answered 412 Precondition Failed to If-Match): its partitions cannot read the records they were planned with. Run the batch again once the input no longer changes.`, { cause: error });
-                }
-                // A connection lost before the response: ask again, within the same budget.
-                if (isNetworkError(error) && resumes < MAX_RESUMES)
-                    continue;
-                throw this.#explain('read', this.uriOf(key), error);
-            }
-            try {
-                for await (const chunk of body) {
-                    position += chunk.byteLength;
-                    yield chunk;
-                }
-                return;
-            }
-            catch (error) {
-                // A body cut at its deadline is not read again: that would give it the time again.
-                if (resumes >= MAX_RESUMES || error.name === REQUEST_DEADLINE_ERROR)
-                    throw this.#explain('read', this.uriOf(key), error);
-            }
-            finally {
-                body.destroy();
-            }
-        }
-    }
-    async write(key, body) {
-        await this.#client
-            .send(new client_s3_dist_cjs/* PutObjectCommand */.wKZ({ Bucket: this.#bucket, Key: this.#prefix + key, Body: body }))
-            .catch((error) => {
-            throw this.#explain('write', this.uriOf(key), error);
-        });
-    }
-    /**
-     * A multipart upload, one part each PART_BYTES: memory stays at one part whatever the size. An
-     * object that ends within its first part is a single PutObject.
-     */
-    writer(key) {
-        const target = { Bucket: this.#bucket, Key: this.#prefix + key };
-        const fail = (error) => {
-            throw this.#explain('write', this.uriOf(key), error);
-        };
-        let pending = [];
-        let pendingBytes = 0;
-        let uploadId;
-        const parts = [];
-        const take = () => {
-            const body = Buffer.concat(pending);
-            pending = [];
-            pendingBytes = 0;
-            return body;
-        };
-        const uploadPart = async (body) => {
-            uploadId ??= (await this.#client.send(new client_s3_dist_cjs/* CreateMultipartUploadCommand */.nG4(target)).catch(fail)).UploadId;
-            const PartNumber = parts.length + 1;
-            const { ETag } = await this.#client.send(new client_s3_dist_cjs/* UploadPartCommand */.iVK({ ...target, UploadId: uploadId, PartNumber, Body: body })).catch(fail);
-            parts.push({ ETag: ETag, PartNumber });
-        };
-        return {
-            write: async (chunk) => {
-                const bytes = typeof chunk === 'string' ? Buffer.from(chunk) : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
-                pending.push(bytes);
-                pendingBytes += bytes.length;
-                if (pendingBytes >= PART_BYTES)
-                    await uploadPart(take());
-            },
-            end: async () => {
-                if (uploadId === undefined) {
-                    await this.write(key, take());
-                    return;
-                }
-                if (pendingBytes > 0)
-                    await uploadPart(take());
-                await this.#client.send(new client_s3_dist_cjs/* CompleteMultipartUploadCommand */.Gym({ ...target, UploadId: uploadId, MultipartUpload: { Parts: parts } })).catch(fail);
-            },
-            abort: async () => {
-                pending = [];
-                // An upload left incomplete is never an object; a lifecycle rule (AbortIncompleteMultipartUpload) clears its parts.
-                if (uploadId !== undefined)
-                    await this.#client.send(new client_s3_dist_cjs/* AbortMultipartUploadCommand */.tfP({ ...target, UploadId: uploadId })).catch(() => { });
-            },
-        };
-    }
-    /** A server-side copy (CopyObject: objects up to 5 GB, far above what one Lambda writes). */
-    async copy(fromKey, toKey) {
-        const source = `${this.#bucket}/${(this.#prefix + fromKey).split('/').map(encodeURIComponent).join('/')}`;
-        await this.#client.send(new client_s3_dist_cjs/* CopyObjectCommand */.s9Z({ Bucket: this.#bucket, Key: this.#prefix + toKey, CopySource: source })).catch((error) => {
-            throw this.#explain('copy', `${this.uriOf(fromKey)} to ${this.uriOf(toKey)}`, error);
-        });
-    }
-    uriOf(key) {
-        return `s3://${this.#bucket}/${this.#prefix}${key}`;
-    }
-    #explain(action, uri, error) {
-        const name = error.name ?? 'Error';
-        const hint = name === 'NoSuchBucket'
-            ? `bucket "${this.#bucket}" does not exist: create it or fix the URI`
-            : name === 'NoSuchKey'
-                ? 'the object is gone: was it deleted after the plan was made?'
-                : name === 'AccessDenied'
-                    ? `the role has no permission to ${action} it: allow s3:${action === 'list' ? 'ListBucket' : action === 'read' ? 'GetObject' : action === 'copy' ? 'GetObject on the source and s3:PutObject on the target' : 'PutObject'}`
-                    : errors_errorMessage(error);
-        return new (name === 'NoSuchKey' ? MissingObjectError : errors_StoreError)(`Cannot ${action} ${uri}: ${hint} (${name}).`, { cause: error });
-    }
-}
-
-;// CONCATENATED MODULE: ./lib/src/store/open-store.js
-
-
-
-
-
-const S3_TIMEOUTS = { connectionTimeoutMs: 5_000, socketTimeoutMs: 30_000, requestTimeoutMs: 300_000 };
-/** Reads S3 settings from the environment the way Lambda and the CLI both see them. */
-function s3SettingsFromEnv(env = process.env) {
-    return { endpoint: env.SFN_FANOUT_S3_ENDPOINT || undefined, region: env.AWS_REGION || env.AWS_DEFAULT_REGION };
-}
-/** The region S3 is reached in: the setting, else the environment's, as the SDK and Lambda read it. */
-function regionOf(settings, env = process.env) {
-    return settings.region ?? s3SettingsFromEnv(env).region ?? 'us-east-1';
-}
-/**
- * The longest one request of the CLI's own process may take, its response body included. The
- * timeouts above let a body that trickles a byte at a time run for ever; inside a Lambda the
- * function's Timeout ends that, but nothing does in the process that lists the input and reads
- * the batch file. A page of a listing or a batch file takes seconds.
- */
-const CLI_REQUEST_DEADLINE_MS = 300_000;
-function createS3Client(settings, options = {}) {
-    const timeouts = options.timeouts ?? S3_TIMEOUTS;
-    const http = new node_http_handler_dist_cjs.NodeHttpHandler({
-        connectionTimeout: timeouts.connectionTimeoutMs,
-        socketTimeout: timeouts.socketTimeoutMs,
-        requestTimeout: timeouts.requestTimeoutMs,
-        // Without this a request past requestTimeout only logs a warning and carries on waiting.
-        throwOnRequestTimeout: true,
-    });
-    return new client_s3_dist_cjs/* S3Client */.YxF({
-        region: regionOf(settings),
-        requestHandler: options.signal === undefined && options.requestDeadlineMs === undefined ? http : new CancellableHandler(http, options.signal, options.requestDeadlineMs),
-        ...(settings.endpoint === undefined ? {} : { endpoint: settings.endpoint, forcePathStyle: true }),
-    });
-}
-/** Hands every request the run's abort signal, alongside any signal of its own, and ends it at its deadline. */
-class CancellableHandler {
-    #inner;
-    #signal;
-    #deadlineMs;
-    constructor(inner, signal, deadlineMs) {
-        this.#inner = inner;
-        this.#signal = signal;
-        this.#deadlineMs = deadlineMs;
-    }
-    async handle(...[request, options = {}]) {
-        const deadline = this.#deadlineMs === undefined ? undefined : new AbortController();
-        const message = `S3 did not send the whole response within ${(this.#deadlineMs ?? 0) / 1000} s, the limit for one request: the endpoint is stalled or too slow. Check the endpoint and the network, then run again.`;
-        const timer = deadline === undefined ? undefined : setTimeout(() => deadline.abort(message), this.#deadlineMs);
-        timer?.unref();
-        const signals = [options.abortSignal, this.#signal, deadline?.signal].filter((signal) => signal !== undefined);
-        const handled = await this.#inner.handle(request, { ...options, abortSignal: signals.length === 1 ? signals[0] : AbortSignal.any(signals) }).catch((error) => {
-            clearTimeout(timer);
-            throw error;
-        });
-        const body = handled.response.body;
-        if (deadline === undefined || !(body instanceof external_node_stream_.Readable)) {
-            clearTimeout(timer);
-            return handled;
-        }
-        // The deadline covers the body too: one that trickles ends with an error a reader does not resume.
-        const end = () => void body.destroy(Object.assign(new Error(message), { name: REQUEST_DEADLINE_ERROR }));
-        deadline.signal.addEventListener('abort', end, { once: true });
-        body.once('close', () => {
-            clearTimeout(timer);
-            deadline.signal.removeEventListener('abort', end);
-        });
-        return handled;
-    }
-    updateHttpClientConfig(...args) {
-        this.#inner.updateHttpClientConfig(...args);
-    }
-    httpHandlerConfigs() {
-        return this.#inner.httpHandlerConfigs();
-    }
-    destroy() {
-        this.#inner.destroy();
-    }
-}
-/** Opens a store for a location; one S3 client serves every S3 location of a run. */
-function openStore(location, s3) {
-    return location.kind === 's3' ? new S3Store(s3(), location.bucket, location.prefix, location.object) : new DirStore(location.path, location.object);
-}
-/** Builds the S3 client lazily, once, so a local-only run never touches AWS configuration. */
-function lazyS3Client(settings, options = {}) {
-    let client;
-    return () => (client ??= createS3Client(settings, options));
-}
-
+// EXTERNAL MODULE: ./lib/src/store/open-store.js + 2 modules
+var open_store = __nccwpck_require__(7020);
 ;// CONCATENATED MODULE: ./lib/src/store/bucket-names.js
 
 
@@ -82996,7 +82410,7 @@ function bucket_names_bucketAndKey(output, key) {
 }
 /** The store that holds a bucket's keys: the output directory for the local stand-in, else the bucket's root. */
 function bucket_names_storeForBucket(bucket, output, s3) {
-    return bucket === LOCAL_BUCKET ? openStore(output, s3) : openStore(location_parseLocation(`s3://${bucket}/`, 'bucket'), s3);
+    return bucket === LOCAL_BUCKET ? (0,open_store/* openStore */.Ch)(output, s3) : (0,open_store/* openStore */.Ch)((0,src_location/* parseLocation */.zS)(`s3://${bucket}/`, 'bucket'), s3);
 }
 /** The template's InputBucket, InputPrefix, OutputBucket and OutputPrefix for two locations. */
 function locationParameters(input, output) {
@@ -83009,6 +82423,12 @@ function locationParameters(input, output) {
     return parameters;
 }
 
+// EXTERNAL MODULE: ./lib/src/store/s3-store.js
+var s3_store = __nccwpck_require__(804);
+// EXTERNAL MODULE: external "node:url"
+var external_node_url_ = __nccwpck_require__(3136);
+// EXTERNAL MODULE: ./node_modules/@aws-sdk/client-s3/dist-cjs/index.js
+var client_s3_dist_cjs = __nccwpck_require__(3711);
 ;// CONCATENATED MODULE: ./lib/src/handler/bundle-cache.js
 
 
@@ -83057,7 +82477,7 @@ function privateDirectory(dir) {
     const stat = (0,external_node_fs_.lstatSync)(dir);
     const uid = process.getuid?.();
     if (!stat.isDirectory() || (uid !== undefined && stat.uid !== uid) || (stat.mode & 0o022) !== 0) {
-        throw new errors_InputError(`The bundle cache ${dir} is ${stat.isDirectory() ? `owned by uid ${stat.uid} with mode ${(stat.mode & 0o777).toString(8)}` : 'not a directory'}: another user could choose the code a run executes. Remove it, or set SFN_FANOUT_CACHE_DIR to a directory of your own.`);
+        throw new errors/* InputError */.dz(`The bundle cache ${dir} is ${stat.isDirectory() ? `owned by uid ${stat.uid} with mode ${(stat.mode & 0o777).toString(8)}` : 'not a directory'}: another user could choose the code a run executes. Remove it, or set SFN_FANOUT_CACHE_DIR to a directory of your own.`);
     }
     return dir;
 }
@@ -83216,11 +82636,11 @@ async function loadEsbuild(sources) {
             return typeof loaded.build === 'function' ? loaded : loaded.default;
         }
         catch (error) {
-            failures.push(`${where}: ${errors_errorMessage(error).split('\n')[0]}`);
+            failures.push(`${where}: ${(0,errors/* errorMessage */.gJ)(error).split('\n')[0]}`);
             return undefined;
         }
     };
-    const fromFile = (packageJson) => async () => import(__rewriteRelativeImportExtension(/* webpackIgnore: true */ (0,external_node_url_namespaceObject.pathToFileURL)((0,external_node_module_namespaceObject.createRequire)(packageJson).resolve('esbuild')).href));
+    const fromFile = (packageJson) => async () => import(__rewriteRelativeImportExtension(/* webpackIgnore: true */ (0,external_node_url_.pathToFileURL)((0,external_node_module_namespaceObject.createRequire)(packageJson).resolve('esbuild')).href));
     const found = (await attempt('beside sfn-fanout', () => import(/* webpackIgnore: true */ 'esbuild'))) ??
         (await attempt(`in ${sources.projectDir}`, fromFile(external_node_path_.join(sources.projectDir, 'package.json')))) ??
         (await attempt(`in ${sources.installDir}`, fromFile(external_node_path_.join(sources.installDir, 'package.json'))));
@@ -83232,12 +82652,12 @@ async function loadEsbuild(sources) {
         await npm(['install', '--prefix', sources.installDir, '--no-save', '--no-package-lock', '--no-audit', '--no-fund', '--loglevel=error', `esbuild@${ESBUILD_VERSION}`]);
     }
     catch (error) {
-        throw new errors_HandlerModuleError(`sfn-fanout bundles the handler with esbuild, which is not installed (${failures.join('; ')}) and could not be installed with npm: ${errors_errorMessage(error)}. ` +
+        throw new errors/* HandlerModuleError */.rA(`sfn-fanout bundles the handler with esbuild, which is not installed (${failures.join('; ')}) and could not be installed with npm: ${(0,errors/* errorMessage */.gJ)(error)}. ` +
             `Run npm install --save-dev esbuild@${ESBUILD_VERSION} in the handler's project.`, { cause: error });
     }
     const installed = await attempt(`in ${sources.installDir}`, fromFile(external_node_path_.join(sources.installDir, 'package.json')));
     if (installed === undefined)
-        throw new errors_HandlerModuleError(`esbuild was installed into ${sources.installDir} but does not load: ${failures.at(-1)}.`);
+        throw new errors/* HandlerModuleError */.rA(`esbuild was installed into ${sources.installDir} but does not load: ${failures.at(-1)}.`);
     return installed;
 }
 async function runNpm(args) {
@@ -83283,7 +82703,7 @@ function nativeAddonProblem(addons, architecture) {
 function assertNativeAddonsRunOn(addons, architecture) {
     const problem = nativeAddonProblem(addons, architecture);
     if (problem !== undefined)
-        throw new errors_HandlerModuleError(problem);
+        throw new errors/* HandlerModuleError */.rA(problem);
 }
 const LOADER_PACKAGES = ['bindings', 'node-gyp-build', 'prebuild-install', 'node-pre-gyp', '@mapbox/node-pre-gyp', 'node-gyp-build-optional-packages'];
 /** Where packages keep compiled files; searched below the package root, never in its node_modules. */
@@ -83339,7 +82759,7 @@ async function copyPackage(name, dir, files) {
     for (const dependency of Object.keys(manifest.dependencies ?? {}).sort()) {
         const found = findPackageDir(dependency, dir);
         if (found === undefined)
-            throw new errors_HandlerModuleError(`${name} needs "${dependency}", which is not installed: run npm install in the handler's project.`);
+            throw new errors/* HandlerModuleError */.rA(`${name} needs "${dependency}", which is not installed: run npm install in the handler's project.`);
         await copyPackage(dependency, found, files);
     }
 }
@@ -83413,10 +82833,10 @@ const BUILD_OPTIONS = {
 async function bundleHandler(modulePath, options = {}) {
     const source = external_node_path_.resolve(modulePath);
     if (!(0,external_node_fs_.existsSync)(source)) {
-        throw new errors_HandlerModuleError(`Handler module ${source} does not exist: check the handler path (relative paths start from the working directory).`);
+        throw new errors/* HandlerModuleError */.rA(`Handler module ${source} does not exist: check the handler path (relative paths start from the working directory).`);
     }
     if (!(0,external_node_fs_.statSync)(source).isFile())
-        throw new errors_HandlerModuleError(`Handler module ${source} is a directory: give the module file, like ${external_node_path_.join(source, 'handler.ts')}.`);
+        throw new errors/* HandlerModuleError */.rA(`Handler module ${source} is a directory: give the module file, like ${external_node_path_.join(source, 'handler.ts')}.`);
     const projectDir = packageRoot(source);
     const cacheRoot = options.cacheRoot ?? bundleCacheRoot(projectDir);
     const esbuild = options.esbuild ?? (await loadEsbuild({ projectDir, installDir: external_node_path_.join(cacheRoot, `esbuild-${ESBUILD_VERSION}`), ...(options.log === undefined ? {} : { log: options.log }) }));
@@ -83444,7 +82864,7 @@ async function bundleHandler(modulePath, options = {}) {
         const failure = error;
         if (!Array.isArray(failure.errors))
             throw error;
-        throw new errors_HandlerModuleError(`Handler module ${displayPath(source)} does not build:\n${formatMessages(failure.errors, projectDir)}`, { cause: error });
+        throw new errors/* HandlerModuleError */.rA(`Handler module ${displayPath(source)} does not build:\n${formatMessages(failure.errors, projectDir)}`, { cause: error });
     }
     const files = new Map();
     const nativeAddons = [];
@@ -83545,13 +82965,13 @@ const UNIX_FILE_0644 = (0o100644 << 16) >>> 0;
 function deterministicZip(entries) {
     const sorted = [...entries].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
     if (sorted.length > 0xffff)
-        throw new errors_FanoutError(`The package has ${sorted.length} files, more than a zip without Zip64 holds (65,535).`);
+        throw new errors/* FanoutError */.gh(`The package has ${sorted.length} files, more than a zip without Zip64 holds (65,535).`);
     const locals = [];
     const centrals = [];
     let offset = 0;
     for (const [index, entry] of sorted.entries()) {
         if (index > 0 && sorted[index - 1].name === entry.name)
-            throw new errors_FanoutError(`The package has "${entry.name}" twice.`);
+            throw new errors/* FanoutError */.gh(`The package has "${entry.name}" twice.`);
         const name = Buffer.from(entry.name, 'utf8');
         const compressed = (0,external_node_zlib_.deflateRawSync)(entry.data, { level: 9 });
         const checksum = (0,external_node_zlib_.crc32)(entry.data);
@@ -83585,7 +83005,7 @@ function deterministicZip(entries) {
         centrals.push(central, name);
         offset += local.length + name.length + compressed.length;
         if (offset > 0xffffffff)
-            throw new errors_FanoutError('The package is over 4 GiB: Lambda takes 50 MB zipped.');
+            throw new errors/* FanoutError */.gh('The package is over 4 GiB: Lambda takes 50 MB zipped.');
     }
     const directory = Buffer.concat(centrals);
     const end = Buffer.alloc(22);
@@ -83611,7 +83031,7 @@ function deterministicZip(entries) {
 const LAMBDA_MODULES = ['partitioner', 'worker', 'reducer'];
 /** The bundled Lambda handlers: dist/lambdas/ beside the action, or in the repository. */
 function defaultLambdaDir() {
-    const here = external_node_path_.dirname((0,external_node_url_namespaceObject.fileURLToPath)(import.meta.url));
+    const here = external_node_path_.dirname((0,external_node_url_.fileURLToPath)(import.meta.url));
     return here.endsWith(`${external_node_path_.sep}dist`) ? external_node_path_.join(here, 'lambdas') : external_node_path_.resolve(here, '../../dist/lambdas');
 }
 /**
@@ -83625,7 +83045,7 @@ async function buildCodePackage(bundle, options) {
     for (const name of LAMBDA_MODULES) {
         const file = external_node_path_.join(lambdaDir, `${name}.js`);
         if (!(0,external_node_fs_.existsSync)(file))
-            throw new errors_StoreError(`The bundled ${name} handler is missing (${file}): run npm run build.`);
+            throw new errors/* StoreError */.AD(`The bundled ${name} handler is missing (${file}): run npm run build.`);
         entries.push({ name: `${name}.js`, data: await (0,promises_.readFile)(file) });
     }
     for (const [name, data] of bundle.files)
@@ -83655,10 +83075,10 @@ async function uploadIfAbsent(s3, bucket, key, body, options = {}) {
     }
     catch (error) {
         if (aborted())
-            throw new CancelledError(`Cancelled while checking s3://${bucket}/${key}.`, { cause: error });
+            throw new errors/* CancelledError */.cc(`Cancelled while checking s3://${bucket}/${key}.`, { cause: error });
         const status = httpStatus(error);
         if (status !== 404 && status !== 403)
-            throw new errors_StoreError(`Cannot check s3://${bucket}/${key}: ${errors_errorMessage(error)}. Does the role have s3:GetObject on the artifact bucket?`, { cause: error });
+            throw new errors/* StoreError */.AD(`Cannot check s3://${bucket}/${key}: ${(0,errors/* errorMessage */.gJ)(error)}. Does the role have s3:GetObject on the artifact bucket?`, { cause: error });
     }
     try {
         await s3.send(new client_s3_dist_cjs/* PutObjectCommand */.wKZ({ Bucket: bucket, Key: key, Body: body, ContentType: 'application/zip', IfNoneMatch: '*', ...owner }), call);
@@ -83666,13 +83086,13 @@ async function uploadIfAbsent(s3, bucket, key, body, options = {}) {
     }
     catch (error) {
         if (aborted())
-            throw new CancelledError(`Cancelled while uploading s3://${bucket}/${key}.`, { cause: error });
+            throw new errors/* CancelledError */.cc(`Cancelled while uploading s3://${bucket}/${key}.`, { cause: error });
         if (httpStatus(error) === 412)
             return false;
         const notOurs = expectedOwner !== undefined && httpStatus(error) === 403
             ? ` Either the bucket belongs to another AWS account than ${expectedOwner} (sfn-fanout only uses an artifact bucket of the account it runs in: set artifact-bucket to a bucket of account ${expectedOwner}), or the role lacks s3:PutObject on it.`
             : ' Does the role have s3:PutObject on the artifact bucket?';
-        throw new errors_StoreError(`Cannot upload s3://${bucket}/${key}: ${errors_errorMessage(error)}.${notOurs}`, { cause: error });
+        throw new errors/* StoreError */.AD(`Cannot upload s3://${bucket}/${key}: ${(0,errors/* errorMessage */.gJ)(error)}.${notOurs}`, { cause: error });
     }
 }
 function httpStatus(error) {
@@ -83726,15 +83146,15 @@ async function pollUntil(read, done, options) {
             if (!isTransient(error))
                 throw error;
             if (++failures > options.maxTransientFailures) {
-                throw new errors_FanoutError(`Gave up waiting for ${options.what} after ${failures} failed calls in a row: ${errors_errorMessage(error)}`, { cause: error });
+                throw new errors/* FanoutError */.gh(`Gave up waiting for ${options.what} after ${failures} failed calls in a row: ${(0,errors/* errorMessage */.gJ)(error)}`, { cause: error });
             }
         }
         if (clock.now() - started >= options.deadlineMs) {
-            throw new errors_FanoutError(`${options.what} is still ${options.status(last)} after ${Math.round(options.deadlineMs / 60_000)} min: stopped waiting. ${options.onDeadline}`);
+            throw new errors/* FanoutError */.gh(`${options.what} is still ${options.status(last)} after ${Math.round(options.deadlineMs / 60_000)} min: stopped waiting. ${options.onDeadline}`);
         }
         await clock.sleep(Math.max(options.minDelayMs, fullJitterDelay(attempt, options.firstDelayMs, options.maxDelayMs, options.random)), signal);
     }
-    throw new CancelledError(`Cancelled while waiting for ${options.what} (${options.status(last)}).`);
+    throw new errors/* CancelledError */.cc(`Cancelled while waiting for ${options.what} (${options.status(last)}).`);
 }
 
 ;// CONCATENATED MODULE: ./lib/src/aws/deploy.js
@@ -83748,7 +83168,7 @@ const DEFAULT_DEPLOY_WAITS = {
     changeSet: { deadlineMs: 15 * 60_000, maxTransientFailures: 8 },
     stack: { deadlineMs: 90 * 60_000, maxTransientFailures: 8 },
 };
-class StackDeployError extends errors_FanoutError {
+class StackDeployError extends errors/* FanoutError */.gh {
     failures;
     constructor(message, failures) {
         super(failures.length === 0 ? message : `${message}\n${failures.map((f) => `  ${f.logicalId} (${f.type}) ${f.status}: ${f.reason}`).join('\n')}`);
@@ -83786,7 +83206,7 @@ async function deployStack(cfn, request, deps) {
         changeSetId = created.Id;
     }
     catch (error) {
-        if (error.name === 'ValidationError' && NO_CHANGES.test(errors_errorMessage(error)))
+        if (error.name === 'ValidationError' && NO_CHANGES.test((0,errors/* errorMessage */.gJ)(error)))
             return unchanged(cfn, request, deps);
         throw error;
     }
@@ -83906,7 +83326,7 @@ async function describeStack(cfn, stackName, deps) {
         return (await cfn.send(new dist_cjs/* DescribeStacksCommand */.Y47({ StackName: stackName }), deploy_abortable(deps))).Stacks?.[0];
     }
     catch (error) {
-        if (error.name === 'ValidationError' && /does not exist/.test(errors_errorMessage(error)))
+        if (error.name === 'ValidationError' && /does not exist/.test((0,errors/* errorMessage */.gJ)(error)))
             return undefined;
         throw error;
     }
@@ -84063,7 +83483,7 @@ function executionName(step, attempt = step.runAttempt) {
 function executionArnOf(stateMachineArn, name) {
     const parts = stateMachineArn.split(':');
     if (parts.length < 7 || parts[5] !== 'stateMachine')
-        throw new errors_InputError(`"${stateMachineArn}" is not a state machine ARN.`);
+        throw new errors/* InputError */.dz(`"${stateMachineArn}" is not a state machine ARN.`);
     return [...parts.slice(0, 5), 'execution', parts[6], name].join(':');
 }
 /** A running execution's StartExecution answers with its own startDate: one this much before the call was started earlier. */
@@ -84087,7 +83507,7 @@ async function startOrAttach(sfn, stateMachineArn, name, input, signal, now) {
         const existing = await sfn.send(new client_sfn_dist_cjs/* DescribeExecutionCommand */.tVP({ executionArn }), call);
         if (existing.input !== undefined && existing.input !== body) {
             // Stopping it frees nothing: a Standard execution's name stays taken for 90 days after it closes.
-            throw new errors_FanoutError(`Execution ${name} already exists with different input (status ${existing.status}): this step of this run attempt already ran with other inputs. A Standard execution's name stays taken for 90 days after it closes, so stopping it does not free the name: re-run the workflow (each new run attempt starts an execution with a new name).`, { cause: error });
+            throw new errors/* FanoutError */.gh(`Execution ${name} already exists with different input (status ${existing.status}): this step of this run attempt already ran with other inputs. A Standard execution's name stays taken for 90 days after it closes, so stopping it does not free the name: re-run the workflow (each new run attempt starts an execution with a new name).`, { cause: error });
         }
         return { executionArn, attached: true };
     }
@@ -84146,7 +83566,7 @@ async function waitForExecution(sfn, executionArn, options) {
                     if (error.name !== 'AccessDeniedException')
                         throw error;
                     readMapRun = false;
-                    options.log?.(`Cannot read the Distributed Map's progress (${errors_errorMessage(error)}): grant states:DescribeMapRun on the stack's map runs, as template/deploy-role-policy.json does. Counting from the execution history instead.`);
+                    options.log?.(`Cannot read the Distributed Map's progress (${(0,errors/* errorMessage */.gJ)(error)}): grant states:DescribeMapRun on the stack's map runs, as template/deploy-role-policy.json does. Counting from the execution history instead.`);
                 }
             }
             options.onProgress?.(progress, response.status ?? 'RUNNING');
@@ -84206,7 +83626,7 @@ async function stopOnCancel(sfn, executionArn, clock) {
         if (!budget.aborted)
             throw error;
     }
-    throw new CancelledError(`Cancelled. Asked Step Functions to stop ${executionArn}, but it was not confirmed stopped within ${CANCEL_BUDGET_MS / 1000} s: check it in the console.`);
+    throw new errors/* CancelledError */.cc(`Cancelled. Asked Step Functions to stop ${executionArn}, but it was not confirmed stopped within ${CANCEL_BUDGET_MS / 1000} s: check it in the console.`);
 }
 async function newHistoryEvents(sfn, executionArn, lastEventId, call) {
     const fresh = [];
@@ -84228,7 +83648,7 @@ async function stopExecution(sfn, executionArn, cause, signal) {
     }
     catch (error) {
         // Already closed: nothing to stop.
-        if (error.name !== 'ExecutionDoesNotExist' && !/not running|already/i.test(errors_errorMessage(error)))
+        if (error.name !== 'ExecutionDoesNotExist' && !/not running|already/i.test((0,errors/* errorMessage */.gJ)(error)))
             throw error;
     }
 }
@@ -84308,7 +83728,7 @@ const BOOTSTRAP_STACK = 'sfn-fanout-bootstrap';
 function checkStackName(stackName, templateText) {
     // A fan-out deployed under this name would replace the bucket every other stack of the account uses.
     if (stackName.toLowerCase() === BOOTSTRAP_STACK) {
-        throw new errors_InputError(`stack-name "${stackName}" is the name of sfn-fanout's bootstrap stack, which holds the artifact bucket of every sfn-fanout stack in the account and region: choose another name.`);
+        throw new errors/* InputError */.dz(`stack-name "${stackName}" is the name of sfn-fanout's bootstrap stack, which holds the artifact bucket of every sfn-fanout stack in the account and region: choose another name.`);
     }
     const resources = Object.entries((parseTemplateText(templateText) ?? {}).Resources ?? {});
     let longest = Number.POSITIVE_INFINITY;
@@ -84335,7 +83755,7 @@ function checkStackName(stackName, templateText) {
         limitTo(Math.floor((named.limit - fixed) / uses), `${logicalId}'s ${named.property} "${pattern}" must fit in ${named.limit} characters`);
     }
     if (stackName.length > longest) {
-        throw new errors_InputError(`stack-name "${stackName}" is ${stackName.length} characters, too long for the template: ${reason}. Use at most ${longest} characters.`);
+        throw new errors/* InputError */.dz(`stack-name "${stackName}" is ${stackName.length} characters, too long for the template: ${reason}. Use at most ${longest} characters.`);
     }
 }
 
@@ -84403,7 +83823,7 @@ function checkTemplateReferences(templateText, file) {
         }
     }
     if (unknown.length > 0)
-        throw new errors_InputError(`Template ${file}: ${unknown.join('; ')}.`);
+        throw new errors/* InputError */.dz(`Template ${file}: ${unknown.join('; ')}.`);
 }
 
 ;// CONCATENATED MODULE: ./lib/src/local/template-definition.js
@@ -84414,7 +83834,7 @@ function checkTemplateReferences(templateText, file) {
 
 /** A template shipped in template/: found from src/local/ in the sources, or from dist/ in the bundle. */
 function bundledTemplate(name) {
-    const here = external_node_path_.dirname((0,external_node_url_namespaceObject.fileURLToPath)(import.meta.url));
+    const here = external_node_path_.dirname((0,external_node_url_.fileURLToPath)(import.meta.url));
     return external_node_path_.resolve(here, here.endsWith(`${external_node_path_.sep}dist`) ? '../template' : '../../template', name);
 }
 /** The template the action deploys and the local engine runs by default. */
@@ -84434,12 +83854,12 @@ async function loadStateMachine(templatePath, parameters = {}) {
         template = parseTemplateText(await (0,promises_.readFile)(templatePath, 'utf8'));
     }
     catch (error) {
-        throw new errors_InputError(`Template ${templatePath} cannot be read: ${errors_errorMessage(error)}`, { cause: error });
+        throw new errors/* InputError */.dz(`Template ${templatePath} cannot be read: ${(0,errors/* errorMessage */.gJ)(error)}`, { cause: error });
     }
     const resources = template?.Resources ?? {};
     const machines = Object.entries(resources).filter(([, resource]) => resource.Type === 'AWS::StepFunctions::StateMachine');
     if (machines.length !== 1) {
-        throw new errors_InputError(`Template ${templatePath} has ${machines.length} AWS::StepFunctions::StateMachine resources: the local engine needs exactly one.`);
+        throw new errors/* InputError */.dz(`Template ${templatePath} has ${machines.length} AWS::StepFunctions::StateMachine resources: the local engine needs exactly one.`);
     }
     const [machineId, machine] = machines[0];
     const resolver = new Resolver(template, parameters, templatePath);
@@ -84447,7 +83867,7 @@ async function loadStateMachine(templatePath, parameters = {}) {
     const substitutions = Object.fromEntries(Object.entries((properties.DefinitionSubstitutions ?? {})).map(([name, value]) => [name, String(resolver.resolve(value, `${machineId}.DefinitionSubstitutions.${name}`))]));
     const written = properties.Definition ?? (typeof properties.DefinitionString === 'string' ? JSON.parse(properties.DefinitionString) : undefined);
     if (written === undefined) {
-        throw new errors_InputError(`State machine ${machineId} has no Definition (or literal DefinitionString): the local engine reads the definition from the template.`);
+        throw new errors/* InputError */.dz(`State machine ${machineId} has no Definition (or literal DefinitionString): the local engine reads the definition from the template.`);
     }
     const definition = substitute(resolver.resolveDeep(written, `${machineId}.Definition`), substitutions, machineId);
     const functions = new Map();
@@ -84515,7 +83935,7 @@ class Resolver {
             return known;
         const expression = this.#template.Conditions?.[name];
         if (expression === undefined)
-            throw new errors_InputError(`${this.#file}: ${where} uses condition ${name}, which the template does not define.`);
+            throw new errors/* InputError */.dz(`${this.#file}: ${where} uses condition ${name}, which the template does not define.`);
         const value = this.#evaluate(expression, `Conditions.${name}`);
         this.#conditions.set(name, value);
         return value;
@@ -84534,7 +83954,7 @@ class Resolver {
             return node['Fn::And'].every((item) => this.#evaluate(item, where));
         if (Array.isArray(node['Fn::Or']))
             return node['Fn::Or'].some((item) => this.#evaluate(item, where));
-        throw new errors_InputError(`${this.#file}: ${where} is ${JSON.stringify(expression)}, a condition the local engine cannot evaluate (use Fn::Equals, Fn::Not, Fn::And, Fn::Or).`);
+        throw new errors/* InputError */.dz(`${this.#file}: ${where} is ${JSON.stringify(expression)}, a condition the local engine cannot evaluate (use Fn::Equals, Fn::Not, Fn::And, Fn::Or).`);
     }
     resolve(value, where) {
         if (typeof value !== 'object' || value === null)
@@ -84549,7 +83969,7 @@ class Resolver {
         const sub = node['Fn::Sub'];
         if (typeof sub === 'string')
             return sub.replace(/\$\{([^}!]+)\}/g, (_, name) => String(this.#ref(name, where)));
-        throw new errors_InputError(`${this.#file}: ${where} uses ${JSON.stringify(value)}, which the local engine cannot resolve. Use a literal, !Ref to a parameter, or !GetAtt <Function>.Arn.`);
+        throw new errors/* InputError */.dz(`${this.#file}: ${where} uses ${JSON.stringify(value)}, which the local engine cannot resolve. Use a literal, !Ref to a parameter, or !GetAtt <Function>.Arn.`);
     }
     #ref(name, where) {
         if (name in this.#parameters)
@@ -84557,7 +83977,7 @@ class Resolver {
         const parameter = this.#template.Parameters?.[name];
         if (parameter !== undefined) {
             if (parameter.Default === undefined) {
-                throw new errors_InputError(`${this.#file}: ${where} needs parameter ${name}, which has no Default: give it a value.`);
+                throw new errors/* InputError */.dz(`${this.#file}: ${where} needs parameter ${name}, which has no Default: give it a value.`);
             }
             return parameter.Default;
         }
@@ -84572,14 +83992,14 @@ class Resolver {
         const resource = this.#template.Resources?.[name];
         if (resource !== undefined)
             return name;
-        throw new errors_InputError(`${this.#file}: ${where} refers to "${name}", which is neither a parameter nor a resource.`);
+        throw new errors/* InputError */.dz(`${this.#file}: ${where} refers to "${name}", which is neither a parameter nor a resource.`);
     }
 }
 function substitute(value, substitutions, machineId) {
     if (typeof value === 'string') {
         return value.replace(/\$\{([A-Za-z0-9_]+)\}/g, (_match, name) => {
             if (!(name in substitutions)) {
-                throw new errors_InputError(`State machine ${machineId} uses \${${name}}, which is not in its DefinitionSubstitutions.`);
+                throw new errors/* InputError */.dz(`State machine ${machineId} uses \${${name}}, which is not in its DefinitionSubstitutions.`);
             }
             return substitutions[name];
         });
@@ -84790,7 +84210,7 @@ async function templateParameters(templatePath) {
         template = parseTemplateText(await (0,promises_.readFile)(templatePath, 'utf8'));
     }
     catch (error) {
-        throw new errors_InputError(`Template ${templatePath} cannot be read: ${errors_errorMessage(error)}`, { cause: error });
+        throw new errors/* InputError */.dz(`Template ${templatePath} cannot be read: ${(0,errors/* errorMessage */.gJ)(error)}`, { cause: error });
     }
     return template?.Parameters ?? {};
 }
@@ -84805,13 +84225,13 @@ async function checkTemplateParameters(templatePath, values) {
     for (const [name, value] of Object.entries(values)) {
         const spec = declared[name];
         if (spec === undefined) {
-            throw new errors_InputError(`parameters: ${name} is not a parameter of ${templatePath} (it has ${Object.keys(declared).join(', ') || 'none'}).`);
+            throw new errors/* InputError */.dz(`parameters: ${name} is not a parameter of ${templatePath} (it has ${Object.keys(declared).join(', ') || 'none'}).`);
         }
         const problem = parameterProblem(spec, value, WHOLE_NUMBERS.test(name));
         // A NoEcho or secret-sounding parameter's value stays out of the message, as CloudFormation keeps it out of its output.
         const shown = isNoEcho(spec.NoEcho) || isSecretName(name) ? '(value hidden)' : `"${value}"`;
         if (problem !== undefined)
-            throw new errors_InputError(`parameters: ${name} ${shown} ${problem} (${templatePath}).`);
+            throw new errors/* InputError */.dz(`parameters: ${name} ${shown} ${problem} (${templatePath}).`);
     }
 }
 /** A parameter's NoEcho, as CloudFormation reads it: true, or the string "true" in any case. */
@@ -84858,7 +84278,7 @@ async function declaresParameter(templatePath, name) {
 async function functionArchitecture(templatePath, values) {
     const architecture = values.Architecture ?? (await templateParameters(templatePath)).Architecture?.Default ?? 'x86_64';
     if (architecture !== 'arm64' && architecture !== 'x86_64')
-        throw new errors_InputError(`parameters: Architecture "${String(architecture)}" must be arm64 or x86_64.`);
+        throw new errors/* InputError */.dz(`parameters: Architecture "${String(architecture)}" must be arm64 or x86_64.`);
     return architecture;
 }
 
@@ -84990,12 +84410,12 @@ async function resume_resumePoint(store, runId, job, source) {
     const manifest = await read_json_readJsonIfPresent(store, commit_manifestKey(runId));
     const batch = await read_json_readJsonIfPresent(store, outcome_runKey(runId, outcome_BATCH_FILE));
     if (manifest === undefined || batch === undefined) {
-        throw new errors_InputError(`resume ${runId}: ${store.uriOf(outcome_runKey(runId, ''))} holds no run manifest and batch file, so that run never finished its Reduce step (it was cancelled or stopped, or failed before it) or wrote to another output. Resume runs again the partitions a finished run reported failed: check the run id and the output, or start a new run.`);
+        throw new errors/* InputError */.dz(`resume ${runId}: ${store.uriOf(outcome_runKey(runId, ''))} holds no run manifest and batch file, so that run never finished its Reduce step (it was cancelled or stopped, or failed before it) or wrote to another output. Resume runs again the partitions a finished run reported failed: check the run id and the output, or start a new run.`);
     }
     if (manifest.plan === undefined)
-        throw new errors_InputError(`resume ${runId}: that run did not record its plan (an older sfn-fanout made it): start a new run.`);
+        throw new errors/* InputError */.dz(`resume ${runId}: that run did not record its plan (an older sfn-fanout made it): start a new run.`);
     if (batch.job.input !== job.input || batch.job.format !== job.format) {
-        throw new errors_InputError(`resume ${runId}: that run read ${batch.job.input} as ${batch.job.format}, and this one would read ${job.input} as ${job.format}. A resumed run reads exactly what the run it resumes read: give the same input and format.`);
+        throw new errors/* InputError */.dz(`resume ${runId}: that run read ${batch.job.input} as ${batch.job.format}, and this one would read ${job.input} as ${job.format}. A resumed run reads exactly what the run it resumes read: give the same input and format.`);
     }
     const point = { manifest: { ...manifest, plan: manifest.plan }, plan: { objects: batch.plan.objects, bytes: batch.plan.bytes, partitions: batch.plan.partitions } };
     // With the input's store: also what the reused partitions rest on, the attempts they committed and the input they read.
@@ -85051,14 +84471,14 @@ async function checkInputUnchanged(source, destination, point) {
     if (added.length + changed.length + removed.length === 0)
         return;
     const some = (what, keys) => (keys.length === 0 ? [] : [`${keys.length} ${what} (${keys.slice(0, 3).map((key) => source.uriOf(key)).join(', ')}${keys.length > 3 ? ', …' : ''})`]);
-    throw new errors_InputError(`resume ${point.manifest.runId}: the input changed since that run planned it: ${[...some('added', added), ...some('changed', changed), ...some('removed', removed)].join('; ')}. A resumed run counts the partitions that run committed from the input as it was then, so the change would be left out: start a new run over the input as it is now.`);
+    throw new errors/* InputError */.dz(`resume ${point.manifest.runId}: the input changed since that run planned it: ${[...some('added', added), ...some('changed', changed), ...some('removed', removed)].join('; ')}. A resumed run counts the partitions that run committed from the input as it was then, so the change would be left out: start a new run over the input as it is now.`);
 }
 /** Refuses a resume whose earlier run's committed attempts are gone (deleted or expired), before anything runs again. */
 async function checkCommittedAttempts(destination, point) {
     const first = point.manifest.partitions[0];
     if (first === undefined || (await read_json_readJsonIfPresent(destination, first.outcome)) !== undefined)
         return;
-    throw new errors_InputError(`resume ${point.manifest.runId}: the attempts that run committed are gone (${destination.uriOf(first.outcome)} does not exist: deleted, or expired by a lifecycle rule), so their results cannot be counted again. Start a new run.`);
+    throw new errors/* InputError */.dz(`resume ${point.manifest.runId}: the attempts that run committed are gone (${destination.uriOf(first.outcome)} does not exist: deleted, or expired by a lifecycle rule), so their results cannot be counted again. Start a new run.`);
 }
 
 ;// CONCATENATED MODULE: ./lib/src/aws/aws-engine.js
@@ -85091,15 +84511,15 @@ const STOP_CONFIRM_MS = 60_000;
  * is an execution like any other, whose input names the run it resumes.
  */
 async function runAws(options, clients, deps) {
-    const input = parseInputLocation(options.job.input);
-    const output = location_parseLocation(options.job.output, 'output');
+    const input = (0,src_location/* parseInputLocation */.tJ)(options.job.input);
+    const output = (0,src_location/* parseLocation */.zS)(options.job.output, 'output');
     if (input.kind !== 's3' || output.kind !== 's3') {
-        throw new errors_InputError('engine aws reads and writes S3: give input and output as s3://bucket/prefix/ (or use engine local for directories).');
+        throw new errors/* InputError */.dz('engine aws reads and writes S3: give input and output as s3://bucket/prefix/ (or use engine local for directories).');
     }
     const templateBody = await (0,promises_.readFile)(options.template ?? defaultTemplatePath(), 'utf8');
     checkStackName(options.stackName, templateBody);
     checkTemplateReferences(templateBody, options.template ?? defaultTemplatePath());
-    const outputStore = new S3Store(clients.s3, output.bucket, output.prefix);
+    const outputStore = new s3_store.S3Store(clients.s3, output.bucket, output.prefix);
     const step = { ...options.step, leg: jobLeg(options.job) };
     const job = options.resume === undefined ? options.job : { ...options.job, resume: resumedRunId(options.resume, step, { region: options.region, account: options.account, stateMachine: `${options.stackName}-fanout` }) };
     if (job.resume !== undefined) {
@@ -85123,7 +84543,7 @@ async function runAws(options, clients, deps) {
     };
     if (options.deleteStack && options.terminationProtection !== false && (await describeStack(clients.cfn, options.stackName, deployDeps))?.EnableTerminationProtection === true) {
         // Found now, not when the delete fails after the run and leaves the stack behind.
-        throw new errors_InputError(`delete-stack is true, but stack ${options.stackName} has termination protection on, so CloudFormation would refuse to delete it after the run: set termination-protection to false to turn it off in this run, or leave delete-stack off.`);
+        throw new errors/* InputError */.dz(`delete-stack is true, but stack ${options.stackName} has termination protection on, so CloudFormation would refuse to delete it after the run: set termination-protection to false to turn it off in this run, or leave delete-stack off.`);
     }
     artifactBucket ??= await bootstrapBucket(clients.cfn, options.roleArn, `sfn-fanout-${options.account}-${options.region}`, deployDeps);
     const bundle = options.bundle ?? (await bundleHandler(options.handler, { log: deps.log }));
@@ -85193,7 +84613,7 @@ async function runAws(options, clients, deps) {
  * not deleted under it; a cancelled run only asks for the deletion, as it must end within seconds.
  */
 async function removeEphemeralStack(clients, stackName, runningExecution, deps) {
-    const warn = (what) => (error) => deps.log(`Could not ${what}: ${errors_errorMessage(error)}`);
+    const warn = (what) => (error) => deps.log(`Could not ${what}: ${(0,errors/* errorMessage */.gJ)(error)}`);
     if (deps.signal?.aborted === true) {
         await requestStackDeletion(clients.cfn, stackName, deps.log).catch(warn(`delete stack ${stackName}`));
         return;
@@ -85222,7 +84642,7 @@ async function bootstrapBucket(cfn, roleArn, bucketName, deps) {
         if (deps.signal?.aborted === true)
             throw error;
         // Bucket names are global: another account may hold this one, and then no deploy here can create it.
-        throw new errors_InputError(`Could not create the artifact bucket ${bucketName} (stack ${BOOTSTRAP_STACK}): ${errors_errorMessage(error)} If another AWS account already has a bucket of that name, set artifact-bucket to a bucket of your own account.`, { cause: error });
+        throw new errors/* InputError */.dz(`Could not create the artifact bucket ${bucketName} (stack ${BOOTSTRAP_STACK}): ${(0,errors/* errorMessage */.gJ)(error)} If another AWS account already has a bucket of that name, set artifact-bucket to a bucket of your own account.`, { cause: error });
     });
     return requireOutput(stack.outputs, BOOTSTRAP_STACK, 'BucketName', hint);
 }
@@ -85230,7 +84650,7 @@ async function bootstrapBucket(cfn, roleArn, bucketName, deps) {
 function resumedRunId(resume, step, home) {
     if (resume === 'previous-attempt') {
         if (step.runAttempt < 2) {
-            throw new errors_InputError('resume previous-attempt resumes the execution of this step in the previous run attempt, and this is the first attempt: re-run the failed jobs of the workflow run (its next attempt resumes this one), or give the run id to resume.');
+            throw new errors/* InputError */.dz('resume previous-attempt resumes the execution of this step in the previous run attempt, and this is the first attempt: re-run the failed jobs of the workflow run (its next attempt resumes this one), or give the run id to resume.');
         }
         return executionName(step, step.runAttempt - 1);
     }
@@ -85239,9 +84659,9 @@ function resumedRunId(resume, step, home) {
     // An execution ARN ends with the execution's name, which is its run id.
     const [, , service, region, account, type, stateMachine, name] = resume.split(':');
     if (service !== 'states' || type !== 'execution' || name === undefined)
-        throw new errors_InputError(`resume "${resume}" is not a Step Functions execution ARN (arn:aws:states:<region>:<account>:execution:<state machine>:<name>).`);
+        throw new errors/* InputError */.dz(`resume "${resume}" is not a Step Functions execution ARN (arn:aws:states:<region>:<account>:execution:<state machine>:<name>).`);
     if (home !== undefined && (region !== home.region || account !== home.account || stateMachine !== home.stateMachine)) {
-        throw new errors_InputError(`resume ${resume} is an execution of state machine ${stateMachine} in ${region}, account ${account}; this run's executions are those of ${home.stateMachine} in ${home.region}, account ${home.account}. Give an execution of this stack, or its run id (the execution's name) if that run wrote to this output.`);
+        throw new errors/* InputError */.dz(`resume ${resume} is an execution of state machine ${stateMachine} in ${region}, account ${account}; this run's executions are those of ${home.stateMachine} in ${home.region}, account ${home.account}. Give an execution of this stack, or its run id (the execution's name) if that run wrote to this output.`);
     }
     return parseRunId(name, 'resume');
 }
@@ -85249,7 +84669,7 @@ function requireOutput(outputs, stackName, name, hint) {
     const value = outputs[name];
     if (value === undefined || value === '') {
         const has = Object.keys(outputs);
-        throw new errors_InputError(`Stack ${stackName} has no ${name} output (${has.length === 0 ? 'it has no outputs' : `its outputs: ${has.join(', ')}`}): ${hint}`);
+        throw new errors/* InputError */.dz(`Stack ${stackName} has no ${name} output (${has.length === 0 ? 'it has no outputs' : `its outputs: ${has.join(', ')}`}): ${hint}`);
     }
     return value;
 }
@@ -85265,13 +84685,13 @@ async function checkCredentials(sts, signal) {
     }
     catch (error) {
         const name = error.name ?? '';
-        if (name === 'CredentialsProviderError' || /credential/i.test(errors_errorMessage(error))) {
-            throw new errors_InputError('No AWS credentials were found. Add a step before this one: uses: aws-actions/configure-aws-credentials@v4 with role-to-assume and aws-region, and give the job permissions: id-token: write.', { cause: error });
+        if (name === 'CredentialsProviderError' || /credential/i.test((0,errors/* errorMessage */.gJ)(error))) {
+            throw new errors/* InputError */.dz('No AWS credentials were found. Add a step before this one: uses: aws-actions/configure-aws-credentials@v4 with role-to-assume and aws-region, and give the job permissions: id-token: write.', { cause: error });
         }
-        throw new errors_InputError(`The AWS credentials do not work: ${errors_errorMessage(error)} (${name}).`, { cause: error });
+        throw new errors/* InputError */.dz(`The AWS credentials do not work: ${(0,errors/* errorMessage */.gJ)(error)} (${name}).`, { cause: error });
     }
     if (account === undefined)
-        throw new errors_InputError('STS GetCallerIdentity gave no account: the credentials cannot be checked against the artifact bucket.');
+        throw new errors/* InputError */.dz('STS GetCallerIdentity gave no account: the credentials cannot be checked against the artifact bucket.');
     return account;
 }
 /**
@@ -85340,7 +84760,7 @@ async function readAccountConcurrency(lambda, signal) {
     catch (error) {
         if (signal?.aborted === true)
             throw error;
-        return { unreadable: `${errors_errorMessage(error)} (${error.name ?? 'Error'})` };
+        return { unreadable: `${(0,errors/* errorMessage */.gJ)(error)} (${error.name ?? 'Error'})` };
     }
 }
 /**
@@ -90869,7 +90289,7 @@ const INIT_LIMIT_MS = 10_000;
 // Sources run as .ts on Node 24; the bundle keeps its thread entry beside itself in dist/. The test
 // suite names a bundle of these same sources, built when it starts: its threads load in half the time.
 const THREAD_URL = process.env.SFN_FANOUT_TEST_THREAD !== undefined && import.meta.url.endsWith('.ts')
-    ? (0,external_node_url_namespaceObject.pathToFileURL)(process.env.SFN_FANOUT_TEST_THREAD)
+    ? (0,external_node_url_.pathToFileURL)(process.env.SFN_FANOUT_TEST_THREAD)
     : new URL(import.meta.url.endsWith('.ts') ? './lambda-thread.ts' : './lambda-thread.js', import.meta.url);
 /**
  * The function's Timeout (Lambda's `Sandbox.Timedout`), or the calling Task's shorter TimeoutSeconds
@@ -91115,7 +90535,7 @@ function isDistributedMap(state) {
 }
 function assertDistributedMapRunsLocally(name, state) {
     const refuse = (feature) => {
-        throw new UnsupportedFeatureError(`State "${name}" uses ${feature}, which the local engine cannot execute faithfully in a Distributed Map: remove it for local runs, or run it with engine aws.`);
+        throw new errors/* UnsupportedFeatureError */.cj(`State "${name}" uses ${feature}, which the local engine cannot execute faithfully in a Distributed Map: remove it for local runs, or run it with engine aws.`);
     };
     for (const field of Object.keys(state))
         if (!SUPPORTED.has(field))
@@ -91164,7 +90584,7 @@ async function runDistributedMap(state, input, deps) {
         catch (failure) {
             const inner = failure.cause ?? failure;
             deps.onChildFinished?.(undefined, true);
-            return { Name: name, Input: JSON.stringify(childInput), Status: 'FAILED', Error: inner.name ?? 'Error', Cause: errors_errorMessage(inner) };
+            return { Name: name, Input: JSON.stringify(childInput), Status: 'FAILED', Error: inner.name ?? 'Error', Cause: (0,errors/* errorMessage */.gJ)(inner) };
         }
     });
     const succeeded = records.filter((record) => record.Status === 'SUCCEEDED');
@@ -91237,7 +90657,7 @@ function payload(template, input, context) {
 function valueAt(path, input, context) {
     const match = /^(\$\$?)((?:\.[A-Za-z0-9_]+)*)$/.exec(path);
     if (match === null)
-        throw new UnsupportedFeatureError(`The path ${path} is more than the local Distributed Map reads: use $.field.field or $$.Map.Item.Value.`);
+        throw new errors/* UnsupportedFeatureError */.cj(`The path ${path} is more than the local Distributed Map reads: use $.field.field or $$.Map.Item.Value.`);
     let value = match[1] === '$$' ? context : input;
     for (const part of match[2].split('.').slice(1))
         value = value?.[part];
@@ -91326,7 +90746,7 @@ function retryingStateNames(machine) {
 }
 function unsupported(where, feature, fix) {
     const subject = where === 'the state machine' ? where : `State "${where}"`;
-    return new UnsupportedFeatureError(`${subject} uses ${feature}, which the local engine cannot execute faithfully: ${fix}, or run it with engine aws.`);
+    return new errors/* UnsupportedFeatureError */.cj(`${subject} uses ${feature}, which the local engine cannot execute faithfully: ${fix}, or run it with engine aws.`);
 }
 
 ;// CONCATENATED MODULE: ./lib/src/local/task-timeouts.js
@@ -91376,7 +90796,7 @@ function taskTimeoutOf(name, state) {
     // Without Parameters to carry it, the path is read here, from the state input: refuse what that cannot read, before anything runs.
     if (!hasParameters(state)) {
         if (path.startsWith('$$')) {
-            throw new UnsupportedFeatureError(`State "${name}" reads TimeoutSecondsPath ${path} from the context object, which the local engine cannot execute faithfully without Parameters: read it from the state input ($.field), or run it with engine aws.`);
+            throw new errors/* UnsupportedFeatureError */.cj(`State "${name}" reads TimeoutSecondsPath ${path} from the context object, which the local engine cannot execute faithfully without Parameters: read it from the state input ($.field), or run it with engine aws.`);
         }
         valueAt(path, {}, {});
     }
@@ -91411,7 +90831,7 @@ const PAYLOAD_LIMIT_BYTES = 256 * 1024;
  * What AWS raises when a payload passes the quota: a terminal error that no Retry and no Catch
  * handles, States.ALL included, so the execution fails.
  */
-class DataLimitExceededError extends errors_FanoutError {
+class DataLimitExceededError extends errors/* FanoutError */.gh {
     isRetryable = false;
     isCatchable = false;
     constructor(state, kind, bytes) {
@@ -91504,8 +90924,8 @@ async function runLocal(options) {
     const startedAt = now();
     const { job, signal } = options;
     const runId = options.runId ?? newLocalRunId(startedAt);
-    const inputLocation = parseInputLocation(job.input);
-    const outputLocation = location_parseLocation(job.output, 'output');
+    const inputLocation = (0,src_location/* parseInputLocation */.tJ)(job.input);
+    const outputLocation = (0,src_location/* parseLocation */.zS)(job.output, 'output');
     const machine = await loadStateMachine(options.template ?? defaultTemplatePath(), {
         ...locationParameters(inputLocation, outputLocation),
         ...options.parameters,
@@ -91517,18 +90937,18 @@ async function runLocal(options) {
     // The same bundle the AWS engine zips: a local run exercises the code Lambda will run.
     const bundle = options.bundle ?? (await bundleHandler(options.handler));
     const redactor = options.redactor ?? new Redactor();
-    const s3Client = lazyS3Client(options.s3 ?? {}, { signal, requestDeadlineMs: CLI_REQUEST_DEADLINE_MS });
-    const region = regionOf(options.s3 ?? {});
+    const s3Client = (0,open_store/* lazyS3Client */.U6)(options.s3 ?? {}, { signal, requestDeadlineMs: open_store/* CLI_REQUEST_DEADLINE_MS */.Pj });
+    const region = (0,open_store/* regionOf */.AP)(options.s3 ?? {});
     // Like a Lambda's role, credentials go to the functions only when the run reads or writes S3.
     const usesS3 = inputLocation.kind === 's3' || outputLocation.kind === 's3';
     let credentials;
     try {
-        credentials = usesS3 ? await abortable(s3Client().config.credentials(), signal) : undefined;
+        credentials = usesS3 ? await abortable(s3Client().then((client) => client.config.credentials()), signal) : undefined;
     }
     catch (error) {
         if (cancelled())
             return cancelledReport(job, runId, startedAt, now(), signal);
-        throw new errors_InputError(`The run reads or writes S3, but no AWS credentials were found for it (${errors_errorMessage(error)}). Set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or AWS_PROFILE; an S3-compatible server takes its own keys the same way.`, { cause: error });
+        throw new errors/* InputError */.dz(`The run reads or writes S3, but no AWS credentials were found for it (${(0,errors/* errorMessage */.gJ)(error)}). Set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or AWS_PROFILE; an S3-compatible server takes its own keys the same way.`, { cause: error });
     }
     const pool = new LambdaPool({
         size: options.concurrency ?? (0,external_node_os_.availableParallelism)(),
@@ -91617,7 +91037,7 @@ async function runLocal(options) {
         await pool.close();
         await watching;
     }
-    const outputStore = openStore(outputLocation, s3Client);
+    const outputStore = (0,open_store/* openStore */.Ch)(outputLocation, s3Client);
     const files = await readRunFiles(outputStore, runId);
     // A read the cancel itself stopped says nothing new: the run was cancelled, and its report says so.
     if (files.unreadable !== undefined)
@@ -91633,7 +91053,7 @@ function newLocalRunId(startedAt) {
 }
 /** The report of a run cancelled before its state machine started. */
 function cancelledReport(job, runId, startedAt, finishedAt, signal) {
-    return buildReport({ engine: 'local', runId, input: job.input, output: job.output, format: job.format, startedAt, finishedAt, error: { name: 'ExecutionAborted', cause: CancelledError.of(signal).message } }, undefined);
+    return buildReport({ engine: 'local', runId, input: job.input, output: job.output, format: job.format, startedAt, finishedAt, error: { name: 'ExecutionAborted', cause: errors/* CancelledError */.cc.of(signal).message } }, undefined);
 }
 function withDistributedMapsAsTasks(machine, found) {
     const states = Object.fromEntries(Object.entries((machine.States ?? {})).map(([name, state]) => {
@@ -91666,9 +91086,9 @@ async function watchIterations(events, maps, onFinished) {
 /** The interpreter wraps the failing state's error; unwrap it to what AWS reports as error and cause. */
 function executionError(failure, signal) {
     if (signal?.aborted === true)
-        return { name: 'ExecutionAborted', cause: CancelledError.of(signal).message };
+        return { name: 'ExecutionAborted', cause: errors/* CancelledError */.cc.of(signal).message };
     const inner = failure.cause ?? failure;
-    return { name: inner.name ?? 'Error', cause: errors_errorMessage(inner) };
+    return { name: inner.name ?? 'Error', cause: (0,errors/* errorMessage */.gJ)(inner) };
 }
 
 ;// CONCATENATED MODULE: ./lib/src/handler/load-handler.js
@@ -91758,7 +91178,7 @@ function notContextAware(bundle, error) {
     if (!/did not self-register/.test(error.message))
         return undefined;
     const addons = bundle.nativeAddons.length === 0 ? 'a native addon' : `a native addon (${bundle.nativeAddons.map((addon) => addon.name).join(', ')})`;
-    return new errors_HandlerModuleError(`Handler module ${bundle.source} loads ${addons} that cannot be loaded in more than one thread ("Module did not self-register": it is not context-aware). The local engine runs each Lambda environment as a worker thread of one process, so it cannot run this handler: use a context-aware version of the addon (N-API, or NODE_MODULE_INIT), or run with engine aws.`, { cause: error });
+    return new errors/* HandlerModuleError */.rA(`Handler module ${bundle.source} loads ${addons} that cannot be loaded in more than one thread ("Module did not self-register": it is not context-aware). The local engine runs each Lambda environment as a worker thread of one process, so it cannot run this handler: use a context-aware version of the addon (N-API, or NODE_MODULE_INIT), or run with engine aws.`, { cause: error });
 }
 async function loadInThread(bundle, log) {
     // Only the handler's path: its top level never sees the runner's environment (tokens, credentials). What it prints goes where the run's Lambdas' output goes.
@@ -91771,13 +91191,13 @@ async function loadInThread(bundle, log) {
         const missing = new RegExp(`ENOENT[^']*'(${escapeRegExp(bundle.dir + external_node_path_.sep)}[^']+)'`).exec(error.message)?.[1];
         if (missing !== undefined) {
             const file = external_node_path_.relative(bundle.dir, missing);
-            throw new errors_HandlerModuleError(`Handler module ${bundle.source} failed to load: it reads ${file} beside its module, which is not in the bundle (nor in the code zip): only what the handler imports is bundled. Import the file (a JSON import is bundled), or read it from the input.`, { cause: error });
+            throw new errors/* HandlerModuleError */.rA(`Handler module ${bundle.source} failed to load: it reads ${file} beside its module, which is not in the bundle (nor in the code zip): only what the handler imports is bundled. Import the file (a JSON import is bundled), or read it from the input.`, { cause: error });
         }
         // Say it in the user's terms: their file, and source-mapped paths below their project.
         const message = causeMessage(error.message)
             .replaceAll(bundle.file, bundle.source)
             .replaceAll(bundle.dir + external_node_path_.sep, bundle.projectDir + external_node_path_.sep);
-        throw new errors_HandlerModuleError(message.startsWith('Handler module') ? message : `Handler module ${bundle.source} failed to load: ${message}`, { cause: error });
+        throw new errors/* HandlerModuleError */.rA(message.startsWith('Handler module') ? message : `Handler module ${bundle.source} failed to load: ${message}`, { cause: error });
     }
     finally {
         await pool.close();
@@ -91821,7 +91241,7 @@ async function prepareRun(settings, log, now = Date.now) {
         if (!bundle.exports.includes('default')) {
             const problem = exportsProblem(displayPath(bundle.source), bundle.exports.includes('processRecord'), bundle.exports.includes('processPartition'), bundle.exports);
             if (problem !== undefined)
-                throw new errors_HandlerModuleError(problem);
+                throw new errors/* HandlerModuleError */.rA(problem);
         }
         return { bundle, concurrency: settings.concurrency };
     }
@@ -91852,6 +91272,8 @@ function localConcurrency(requested, cores, maxConcurrency) {
     return notes.length === 0 ? { size } : { size, note: notes.join(' ') };
 }
 
+// EXTERNAL MODULE: external "node:stream"
+var external_node_stream_ = __nccwpck_require__(7075);
 ;// CONCATENATED MODULE: ./lib/src/records/segment-lines.js
 
 
@@ -92331,7 +91753,7 @@ async function planJob(job, deps, pacing) {
     if (plan.partitions.length === 0 && !job.allowEmpty) {
         // `s3://b/x/data` names the folder data/, never an object called data: say so where it can mislead.
         const asFolder = /^s3:\/\//i.test(job.input) && !job.input.endsWith('/') ? ` (read as the folder ${job.input}/: an S3 key is read as one object only when its name ends in a data file extension such as .jsonl, .csv or .gz)` : '';
-        throw new errors_InputError(`input ${job.input} is empty: ${plan.objects === 0 ? `there is no object under it${asFolder}` : `its ${plan.objects} objects are all empty`}. Check the path (a date in the prefix?), or set allow-empty to true when an empty batch is expected.`);
+        throw new errors/* InputError */.dz(`input ${job.input} is empty: ${plan.objects === 0 ? `there is no object under it${asFolder}` : `its ${plan.objects} objects are all empty`}. Check the path (a date in the prefix?), or set allow-empty to true when an empty batch is expected.`);
     }
     return adapted === undefined ? plan : { ...plan, adapted };
 }
@@ -92419,8 +91841,8 @@ function steps_parseRunId(runId) {
 }
 function stores(job, deps) {
     return {
-        source: openStore(parseInputLocation(job.input), deps.s3),
-        destination: openStore(location_parseLocation(job.output, 'output'), deps.s3),
+        source: (0,open_store/* openStore */.Ch)((0,src_location/* parseInputLocation */.tJ)(job.input), deps.s3),
+        destination: (0,open_store/* openStore */.Ch)((0,src_location/* parseLocation */.zS)(job.output, 'output'), deps.s3),
     };
 }
 /** Which partition (or half) an item is. */
@@ -92634,6 +92056,8 @@ function handlerFromEnv(env = process.env) {
     };
 }
 
+// EXTERNAL MODULE: ./lib/src/store/s3-client.js
+var s3_client = __nccwpck_require__(7974);
 ;// CONCATENATED MODULE: ./lib/src/run-batch.js
 
 
@@ -92671,13 +92095,13 @@ async function runOnAws(settings, hooks, log) {
     const clients = hooks.awsClients ?? {
         cfn: new dist_cjs/* CloudFormationClient */.m1N({ region: aws.region }),
         sfn: new client_sfn_dist_cjs/* SFNClient */.ZIB({ region: aws.region }),
-        s3: lazyS3Client({ region: aws.region }, { requestDeadlineMs: CLI_REQUEST_DEADLINE_MS })(),
+        s3: (0,s3_client.createS3Client)({ region: aws.region }, { requestDeadlineMs: open_store/* CLI_REQUEST_DEADLINE_MS */.Pj }),
         sts: new client_sts_dist_cjs/* STSClient */.iM({ region: aws.region }),
         lambda: new client_lambda_dist_cjs/* LambdaClient */.Nox({ region: aws.region }),
     };
     // Before planning, whose S3 listing would otherwise fail with the SDK's own credentials message.
     const account = await checkCredentials(clients.sts, hooks.signal);
-    const shared = await common(settings, prepared.bundle, () => clients.s3, log);
+    const shared = await common(settings, prepared.bundle, async () => clients.s3, log);
     const template = settings.template ?? defaultTemplatePath();
     // Auto mode keeps the Map under what the account's Lambdas may run at once.
     const parameters = settings.mapMode === 'auto' && (await declaresParameter(template, 'MaxConcurrency')) ? await underAccountConcurrency(shared.parameters, clients.lambda, log, hooks.signal) : shared.parameters;
@@ -92692,14 +92116,14 @@ async function runOnAws(settings, hooks, log) {
 async function runOnLocalEngine(settings, hooks, log, warn) {
     const startedAt = Date.now();
     // The local engine's S3 requests end when the run is cancelled.
-    const s3 = lazyS3Client(settings.s3, { signal: hooks.signal, requestDeadlineMs: CLI_REQUEST_DEADLINE_MS });
+    const s3 = (0,open_store/* lazyS3Client */.U6)(settings.s3, { signal: hooks.signal, requestDeadlineMs: open_store/* CLI_REQUEST_DEADLINE_MS */.Pj });
     let prepared;
     let shared;
     const job = settings.resume === undefined ? settings.job : { ...settings.job, resume: settings.resume };
     try {
         if (job.resume !== undefined) {
             // Before any work: the run to resume must have reported its partitions, for this input.
-            await abortable(resume_resumePoint(openStore(location_parseLocation(job.output, 'output'), s3), job.resume, job, openStore(parseInputLocation(job.input), s3)), hooks.signal);
+            await abortable(resume_resumePoint((0,open_store/* openStore */.Ch)((0,src_location/* parseLocation */.zS)(job.output, 'output'), s3), job.resume, job, (0,open_store/* openStore */.Ch)((0,src_location/* parseInputLocation */.tJ)(job.input), s3)), hooks.signal);
             log(`Resuming run ${job.resume}: only the partitions that failed there run again; the others count the results committed there.`);
         }
         prepared = await abortable(prepareRun(settings, log), hooks.signal);
@@ -92840,18 +92264,18 @@ function parseRunSettings(read) {
     };
     const engine = value('engine') ?? 'local';
     if (engine !== 'local' && engine !== 'aws') {
-        throw new errors_InputError(`engine "${engine}" is not known: use local (this machine) or aws (a deployed stack).`);
+        throw new errors/* InputError */.dz(`engine "${engine}" is not known: use local (this machine) or aws (a deployed stack).`);
     }
     const job = job_parseJob(readJobRequest(value));
     const handler = value('handler');
     if (handler === undefined) {
-        throw new errors_InputError('handler is required: give the module with your processRecord or processPartition, like examples/log-analytics/handler.ts.');
+        throw new errors/* InputError */.dz('handler is required: give the module with your processRecord or processPartition, like examples/log-analytics/handler.ts.');
     }
     if (!(0,external_node_fs_.existsSync)(handler))
-        throw new errors_InputError(`handler "${handler}" does not exist (looked in ${external_node_path_.resolve(handler)}).`);
+        throw new errors/* InputError */.dz(`handler "${handler}" does not exist (looked in ${external_node_path_.resolve(handler)}).`);
     const template = value('template');
     if (template !== undefined && !(0,external_node_fs_.existsSync)(template))
-        throw new errors_InputError(`template "${template}" does not exist (looked in ${external_node_path_.resolve(template)}).`);
+        throw new errors/* InputError */.dz(`template "${template}" does not exist (looked in ${external_node_path_.resolve(template)}).`);
     const parameters = { ...stringMap(value('parameters'), 'parameters') };
     const maxConcurrency = wholeNumber(value('max-concurrency'), 'max-concurrency', 0, 10_000);
     if (maxConcurrency !== undefined)
@@ -92860,7 +92284,7 @@ function parseRunSettings(read) {
     if (tolerated !== undefined) {
         const percent = Number(tolerated);
         if (!/^\d+(\.\d+)?$/.test(tolerated) || percent > 100) {
-            throw new errors_InputError(`tolerated-failure-percentage "${tolerated}" must be a number from 0 to 100.`);
+            throw new errors/* InputError */.dz(`tolerated-failure-percentage "${tolerated}" must be a number from 0 to 100.`);
         }
         parameters.ToleratedFailurePercentage = tolerated;
     }
@@ -92870,12 +92294,12 @@ function parseRunSettings(read) {
     checkLocalPaths({ input: job.input, output: job.output, summary, report });
     const mapMode = value('map-mode') ?? 'auto';
     if (mapMode !== 'auto' && mapMode !== 'inline' && mapMode !== 'distributed') {
-        throw new errors_InputError(`map-mode "${mapMode}" is not one of auto, inline, distributed.`);
+        throw new errors/* InputError */.dz(`map-mode "${mapMode}" is not one of auto, inline, distributed.`);
     }
     const resume = parseResume(value('resume'), engine);
     const passEnv = parsePassEnv(value('pass-env'));
     if (engine === 'aws' && passEnv.length > 0) {
-        throw new errors_InputError('pass-env is for engine local: in AWS a function sees only the Environment its template gives it.');
+        throw new errors/* InputError */.dz('pass-env is for engine local: in AWS a function sees only the Environment its template gives it.');
     }
     return {
         engine,
@@ -92913,11 +92337,11 @@ function parseEndpoint(text) {
         decoded = decodeURIComponent(password);
     }
     catch {
-        throw new errors_InputError(`s3-endpoint "${shown}" is not a URL: give one like http://127.0.0.1:4568${password === '' ? '' : ' (write a /, @, : or % in the password as %2F, %40, %3A or %25)'}.`);
+        throw new errors/* InputError */.dz(`s3-endpoint "${shown}" is not a URL: give one like http://127.0.0.1:4568${password === '' ? '' : ' (write a /, @, : or % in the password as %2F, %40, %3A or %25)'}.`);
     }
     if (!/^https?:\/\/[^\s/]+/.test(text) || (url.protocol !== 'http:' && url.protocol !== 'https:')) {
         const problem = /^[A-Za-z][A-Za-z0-9+.-]*:\/\//.test(text) ? 'is not an http or https URL' : 'is not a URL';
-        throw new errors_InputError(`s3-endpoint "${shown}" ${problem}: give one like http://127.0.0.1:4568.`);
+        throw new errors/* InputError */.dz(`s3-endpoint "${shown}" ${problem}: give one like http://127.0.0.1:4568.`);
     }
     url.username = '';
     url.password = '';
@@ -92939,35 +92363,35 @@ function noEchoValues(templatePath, parameters) {
 }
 function parseAwsSettings(value, endpoint, template) {
     if (endpoint !== undefined)
-        throw new errors_InputError('s3-endpoint is for engine local: the AWS engine uses S3 itself.');
+        throw new errors/* InputError */.dz('s3-endpoint is for engine local: the AWS engine uses S3 itself.');
     const region = value('region') ?? process.env.AWS_REGION ?? process.env.AWS_DEFAULT_REGION;
     if (region === undefined)
-        throw new errors_InputError('region is required for engine aws: set the region input, or aws-region in aws-actions/configure-aws-credentials.');
+        throw new errors/* InputError */.dz('region is required for engine aws: set the region input, or aws-region in aws-actions/configure-aws-credentials.');
     if (!/^[a-z]{2,4}(-[a-z]+)+-\d{1,2}$/.test(region))
-        throw new errors_InputError(`region "${region}" is not an AWS region, like us-east-1.`);
+        throw new errors/* InputError */.dz(`region "${region}" is not an AWS region, like us-east-1.`);
     const stackName = value('stack-name');
     if (stackName === undefined || !/^[A-Za-z][A-Za-z0-9-]{0,127}$/.test(stackName)) {
-        throw new errors_InputError(`stack-name ${stackName === undefined ? 'is required for engine aws' : `"${stackName}" is not a stack name`}: letters, digits and hyphens, starting with a letter, up to 128 characters.`);
+        throw new errors/* InputError */.dz(`stack-name ${stackName === undefined ? 'is required for engine aws' : `"${stackName}" is not a stack name`}: letters, digits and hyphens, starting with a letter, up to 128 characters.`);
     }
     // The names derived from it (state machine, generated role and function names) must fit too.
     checkStackName(stackName, (0,external_node_fs_.readFileSync)(template ?? defaultTemplatePath(), 'utf8'));
     const capabilities = (value('capabilities') ?? 'CAPABILITY_IAM').split(/[\s,]+/).filter(Boolean);
     for (const capability of capabilities) {
         if (!CAPABILITIES.includes(capability))
-            throw new errors_InputError(`capabilities "${capability}" is not one of ${CAPABILITIES.join(', ')}.`);
+            throw new errors/* InputError */.dz(`capabilities "${capability}" is not one of ${CAPABILITIES.join(', ')}.`);
     }
     const roleArn = value('role-arn');
     if (roleArn !== undefined && !/^arn:aws[a-z-]*:iam::\d{12}:role\/.+/.test(roleArn))
-        throw new errors_InputError(`role-arn "${roleArn}" is not an IAM role ARN.`);
+        throw new errors/* InputError */.dz(`role-arn "${roleArn}" is not an IAM role ARN.`);
     const timeoutMinutes = wholeNumber(value('timeout-minutes'), 'timeout-minutes', 1, 60 * 24 * 365);
     const terminationProtection = optionalBoolean(value('termination-protection'), 'termination-protection');
     const deleteStack = optionalBoolean(value('delete-stack'), 'delete-stack') ?? false;
     if (deleteStack && terminationProtection === true) {
-        throw new errors_InputError('delete-stack true and termination-protection true contradict each other: CloudFormation refuses to delete a protected stack. Choose one.');
+        throw new errors/* InputError */.dz('delete-stack true and termination-protection true contradict each other: CloudFormation refuses to delete a protected stack. Choose one.');
     }
     const artifactBucket = value('artifact-bucket');
     if (artifactBucket !== undefined && !/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/.test(artifactBucket)) {
-        throw new errors_InputError(`artifact-bucket "${artifactBucket}" is not a bucket name: 3-63 lowercase letters, digits, dots and hyphens.`);
+        throw new errors/* InputError */.dz(`artifact-bucket "${artifactBucket}" is not a bucket name: 3-63 lowercase letters, digits, dots and hyphens.`);
     }
     return {
         region,
@@ -92991,23 +92415,23 @@ function parseAwsSettings(value, endpoint, template) {
  * not a file, and the summary and report files are not directories.
  */
 function checkLocalPaths(paths) {
-    const input = paths.input === undefined ? undefined : parseInputLocation(paths.input);
+    const input = paths.input === undefined ? undefined : (0,src_location/* parseInputLocation */.tJ)(paths.input);
     if (input?.kind === 'dir' && !(0,external_node_fs_.existsSync)(input.uri)) {
-        throw new errors_InputError(`input: directory ${input.uri} does not exist: give the folder or file that holds the data (relative paths start from ${process.cwd()}).`);
+        throw new errors/* InputError */.dz(`input: directory ${input.uri} does not exist: give the folder or file that holds the data (relative paths start from ${process.cwd()}).`);
     }
-    const output = paths.output === undefined ? undefined : location_parseLocation(paths.output, 'output');
+    const output = paths.output === undefined ? undefined : (0,src_location/* parseLocation */.zS)(paths.output, 'output');
     if (output?.kind === 'dir' && (0,external_node_fs_.statSync)(output.path, { throwIfNoEntry: false })?.isFile() === true) {
-        throw new errors_InputError(`output: ${output.path} is a file: give a directory for the results (it is created when missing).`);
+        throw new errors/* InputError */.dz(`output: ${output.path} is a file: give a directory for the results (it is created when missing).`);
     }
     for (const [name, file] of [['summary', paths.summary], ['report', paths.report]]) {
         if (file !== undefined && (0,external_node_fs_.statSync)(file, { throwIfNoEntry: false })?.isDirectory() === true) {
-            throw new errors_InputError(`${name}: ${file} is a directory: give a file name, like ${external_node_path_.join(file, `${name === 'summary' ? 'summary.md' : 'report.json'}`)}.`);
+            throw new errors/* InputError */.dz(`${name}: ${file} is a directory: give a file name, like ${external_node_path_.join(file, `${name === 'summary' ? 'summary.md' : 'report.json'}`)}.`);
         }
     }
     for (const [name, target] of [['output', output?.kind === 'dir' ? output.path : undefined], ['summary', paths.summary], ['report', paths.report]]) {
         const blocking = target === undefined ? undefined : fileAbove(target);
         if (blocking !== undefined)
-            throw new errors_InputError(`${name}: ${target} cannot be created: ${blocking} is a file, not a directory. Give a path under a directory.`);
+            throw new errors/* InputError */.dz(`${name}: ${target} cannot be created: ${blocking} is a file, not a directory. Give a path under a directory.`);
     }
 }
 /** The nearest existing folder above a path, when it is a file instead: nothing can be created under it. */
@@ -93026,10 +92450,10 @@ function parseResume(text, engine) {
         return undefined;
     const awsOnly = text === 'previous-attempt' || text.startsWith('arn:');
     if (awsOnly && engine !== 'aws') {
-        throw new errors_InputError(`resume "${text}" is for engine aws: locally, give the run-id of the run to resume (its report and summary show it).`);
+        throw new errors/* InputError */.dz(`resume "${text}" is for engine aws: locally, give the run-id of the run to resume (its report and summary show it).`);
     }
     if (text.startsWith('arn:') && !/^arn:aws[a-z-]*:states:[^:]+:\d{12}:execution:[^:]+:[^:]+$/.test(text)) {
-        throw new errors_InputError(`resume "${text}" is not an execution ARN, like arn:aws:states:us-east-1:123456789012:execution:fanout-fanout:name.`);
+        throw new errors/* InputError */.dz(`resume "${text}" is not an execution ARN, like arn:aws:states:us-east-1:123456789012:execution:fanout-fanout:name.`);
     }
     return awsOnly ? text : parseRunId(text, 'resume');
 }
@@ -93038,9 +92462,9 @@ function parsePassEnv(text) {
     const names = [...new Set((text ?? '').split(/[\s,]+/).filter(Boolean))];
     for (const name of names) {
         if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(name))
-            throw new errors_InputError(`pass-env "${name}" is not a variable name: letters, digits and underscores, not starting with a digit.`);
+            throw new errors/* InputError */.dz(`pass-env "${name}" is not a variable name: letters, digits and underscores, not starting with a digit.`);
         if (RESERVED_VARIABLES.includes(name)) {
-            throw new errors_InputError(`pass-env names ${name}, which the local engine sets itself as Lambda does (region and S3 credentials come from the run's settings).`);
+            throw new errors/* InputError */.dz(`pass-env names ${name}, which the local engine sets itself as Lambda does (region and S3 credentials come from the run's settings).`);
         }
     }
     return names;
@@ -93058,14 +92482,14 @@ function stringMap(text, name) {
         parsed = (0,dist/* parse */.qg)(text);
     }
     catch (error) {
-        throw new errors_InputError(`${name} is neither JSON nor YAML: ${error.message.split('\n')[0]}. Give a map like ${MAP_EXAMPLES[name] ?? MAP_EXAMPLES.parameters}.`);
+        throw new errors/* InputError */.dz(`${name} is neither JSON nor YAML: ${error.message.split('\n')[0]}. Give a map like ${MAP_EXAMPLES[name] ?? MAP_EXAMPLES.parameters}.`);
     }
     if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
-        throw new errors_InputError(`${name} must be a map of names to values, like ${MAP_EXAMPLES[name] ?? MAP_EXAMPLES.parameters}.`);
+        throw new errors/* InputError */.dz(`${name} must be a map of names to values, like ${MAP_EXAMPLES[name] ?? MAP_EXAMPLES.parameters}.`);
     }
     return Object.fromEntries(Object.entries(parsed).map(([key, item]) => {
         if (typeof item === 'object' && item !== null)
-            throw new errors_InputError(`${name}: the value of ${key} must be a string, number or boolean.`);
+            throw new errors/* InputError */.dz(`${name}: the value of ${key} must be a string, number or boolean.`);
         return [key, String(item)];
     }));
 }
@@ -93074,13 +92498,13 @@ function optionalBoolean(text, name) {
         return undefined;
     if (text === 'true' || text === 'false')
         return text === 'true';
-    throw new errors_InputError(`${name} "${text}" must be true or false.`);
+    throw new errors/* InputError */.dz(`${name} "${text}" must be true or false.`);
 }
 function price(text, name) {
     if (text === undefined)
         return undefined;
     if (!/^\d+(\.\d+)?$/.test(text))
-        throw new errors_InputError(`${name} "${text}" must be a price in USD, like 0.0000133334.`);
+        throw new errors/* InputError */.dz(`${name} "${text}" must be a price in USD, like 0.0000133334.`);
     return Number(text);
 }
 function wholeNumber(text, name, min, max) {
@@ -93088,7 +92512,7 @@ function wholeNumber(text, name, min, max) {
         return undefined;
     const number = Number(text);
     if (!/^\d+$/.test(text) || number < min || number > max) {
-        throw new errors_InputError(`${name} "${text}" must be a whole number from ${min} to ${max}.`);
+        throw new errors/* InputError */.dz(`${name} "${text}" must be a whole number from ${min} to ${max}.`);
     }
     return number;
 }
@@ -93226,7 +92650,7 @@ async function main(argv, io) {
         parsed = parseCommandLine(argv);
     }
     catch (error) {
-        say.err(`${errors_errorMessage(error)}\nRun sfn-fanout --help for the options.\n`);
+        say.err(`${(0,errors/* errorMessage */.gJ)(error)}\nRun sfn-fanout --help for the options.\n`);
         return 2;
     }
     if (parsed.version) {
@@ -93242,10 +92666,10 @@ async function main(argv, io) {
         return io.signal?.aborted === true ? cancelledExitCode(io.signal) : code;
     }
     catch (error) {
-        say.err(`${error instanceof errors_FanoutError ? '' : 'Unexpected error: '}${errors_errorMessage(error)}\n`);
+        say.err(`${error instanceof errors/* FanoutError */.gh ? '' : 'Unexpected error: '}${(0,errors/* errorMessage */.gJ)(error)}\n`);
         if (io.signal?.aborted === true)
             return cancelledExitCode(io.signal);
-        return error instanceof errors_FanoutError ? 2 : 1;
+        return error instanceof errors/* FanoutError */.gh ? 2 : 1;
     }
 }
 function parseCommandLine(argv) {
@@ -93316,7 +92740,7 @@ async function planCommand(read, say, signal) {
     // Planning writes nothing, so the output only needs to parse.
     const job = job_parseJob({ ...readJobRequest(read), output: read('output') ?? '.' }, { outputUnused: true });
     checkLocalPaths({ input: job.input, report: read('report') });
-    const plan = await abortable(planJob(job, { s3: lazyS3Client({ endpoint: read('s3-endpoint'), region: read('region') }, { signal, requestDeadlineMs: CLI_REQUEST_DEADLINE_MS }) }), signal);
+    const plan = await abortable(planJob(job, { s3: (0,open_store/* lazyS3Client */.U6)({ endpoint: read('s3-endpoint'), region: read('region') }, { signal, requestDeadlineMs: open_store/* CLI_REQUEST_DEADLINE_MS */.Pj }) }), signal);
     say.out(`${renderPlan(plan, job.sizing)}\n`);
     const report = read('report');
     if (report !== undefined)
@@ -93330,6 +92754,81 @@ function cancelledExitCode(signal) {
 async function writeText(file, text) {
     await (0,promises_.mkdir)(external_node_path_.dirname(external_node_path_.resolve(file)), { recursive: true });
     await (0,promises_.writeFile)(file, text);
+}
+
+
+/***/ }),
+
+/***/ 5071:
+/***/ ((__unused_webpack___webpack_module__, __webpack_exports__, __nccwpck_require__) => {
+
+/* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
+/* harmony export */   AD: () => (/* binding */ StoreError),
+/* harmony export */   S3: () => (/* binding */ MissingObjectError),
+/* harmony export */   bf: () => (/* binding */ InputChangedError),
+/* harmony export */   cc: () => (/* binding */ CancelledError),
+/* harmony export */   cj: () => (/* binding */ UnsupportedFeatureError),
+/* harmony export */   dz: () => (/* binding */ InputError),
+/* harmony export */   gJ: () => (/* binding */ errorMessage),
+/* harmony export */   gh: () => (/* binding */ FanoutError),
+/* harmony export */   rA: () => (/* binding */ HandlerModuleError)
+/* harmony export */ });
+/* unused harmony exports UnreadRecordsError, RejectedRecordsError, MergeError, DataError */
+/**
+ * A small error hierarchy: every error sfn-fanout raises on purpose says what went wrong and how to
+ * fix it, and keeps the underlying error as `cause`.
+ */
+class FanoutError extends Error {
+    constructor(message, options) {
+        super(message, options);
+        // The bundler renames a class whose name another module also uses (errors_InputError): users see the source's name.
+        this.name = new.target.name.replace(/^[a-z][a-z0-9_]*_(?=[A-Z])/, '');
+    }
+}
+/** A user-supplied value (input, option, template, handler module) is unusable. */
+class InputError extends FanoutError {
+}
+/** The data store could not be listed, read or written. */
+class StoreError extends FanoutError {
+}
+/** A key that is not in the store. */
+class MissingObjectError extends StoreError {
+}
+/** An input object is not the one the plan was made from (S3 ETag, or a file's size and modification time). */
+class InputChangedError extends FanoutError {
+}
+/** A processPartition handler returned before reading every record of its partition. */
+class UnreadRecordsError extends (/* unused pure expression or super */ null && (FanoutError)) {
+}
+/** The user's handler module is missing or exports nothing usable. */
+class HandlerModuleError extends FanoutError {
+}
+/** A partition rejected more records than the job tolerates; it says how many it read, handed over and rejected. */
+class RejectedRecordsError extends FanoutError {
+    counts;
+    constructor(message, counts) {
+        super(message);
+        this.counts = counts;
+    }
+}
+/** The reducer's default merge met two values it cannot merge. */
+class MergeError extends (/* unused pure expression or super */ null && (FanoutError)) {
+}
+/** The run was cancelled (SIGINT, SIGTERM, a cancelled job) and stopped what it was doing. */
+class CancelledError extends FanoutError {
+    /** The error of an abort signal: its reason names the signal when one did it. */
+    static of(signal) {
+        return new CancelledError(`The run was cancelled${typeof signal.reason === 'string' ? ` by ${signal.reason}` : ''}.`);
+    }
+}
+/** A state machine definition uses a feature the local engine cannot execute faithfully. */
+class UnsupportedFeatureError extends FanoutError {
+}
+/** An input object's bytes cannot be decoded (a corrupt or truncated gzip object). */
+class DataError extends (/* unused pure expression or super */ null && (FanoutError)) {
+}
+function errorMessage(error) {
+    return error instanceof Error ? error.message : String(error);
 }
 
 
@@ -93413,6 +92912,671 @@ function processInfo(pid) {
     // After `pid (comm) `: state is field 3, ppid field 4, starttime field 22.
     const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
     return { parent: Number(fields[1]), startTime: fields[19] };
+}
+
+
+/***/ }),
+
+/***/ 8251:
+/***/ ((__unused_webpack___webpack_module__, __webpack_exports__, __nccwpck_require__) => {
+
+/* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
+/* harmony export */   qo: () => (/* binding */ s3KeyUri),
+/* harmony export */   tJ: () => (/* binding */ parseInputLocation),
+/* harmony export */   zS: () => (/* binding */ parseLocation)
+/* harmony export */ });
+/* harmony import */ var node_fs__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(3024);
+/* harmony import */ var node_path__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(6760);
+/* harmony import */ var node_url__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(3136);
+/* harmony import */ var _errors_js__WEBPACK_IMPORTED_MODULE_3__ = __nccwpck_require__(5071);
+
+
+
+
+const BUCKET_NAME = /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/;
+/** A last path part that names a data file rather than a folder: `logs/app.ndjson.gz`, `data.csv`. */
+const DATA_FILE = /\.(csv|tsv|txt|log|json|jsonl|ndjson|gz|gzip|bz2|xz|zst|zstd|lz4|snappy|zip|7z|parquet|orc|avro)$/i;
+/**
+ * Parses `s3://bucket/prefix`, `file:///abs/path` or a plain path. A prefix is a folder: it is
+ * normalised to end with `/`, so `s3://b/day-1` never picks up `day-10/`. As an input (`single`),
+ * an existing local file, or an S3 key without a trailing `/` whose last part has a data file
+ * extension (`s3://b/logs/app.csv`), is that one object.
+ */
+function parseLocation(value, inputName, { single = false } = {}) {
+    const text = value.trim();
+    if (text === '') {
+        throw new _errors_js__WEBPACK_IMPORTED_MODULE_3__/* .InputError */ .dz(`${inputName} is empty: give an S3 URI like s3://my-bucket/logs/ or a local directory path.`);
+    }
+    const scheme = /^([a-zA-Z][a-zA-Z0-9+.-]*):\/\//.exec(text)?.[1]?.toLowerCase();
+    // `s3:/bucket/x` would otherwise be a local directory named `s3:`. (One letter is a Windows drive.)
+    const malformed = scheme === undefined ? /^([a-zA-Z][a-zA-Z0-9+.-]+):/.exec(text)?.[1] : undefined;
+    if (malformed !== undefined) {
+        throw new _errors_js__WEBPACK_IMPORTED_MODULE_3__/* .InputError */ .dz(`${inputName} "${text}" is not a URI: write ${malformed.toLowerCase()}://bucket/prefix with two slashes, or ./${text} for a local path with a colon in its name.`);
+    }
+    if (scheme === undefined)
+        return dirLocation(node_path__WEBPACK_IMPORTED_MODULE_1__.resolve(text), single);
+    if (scheme === 'file')
+        return dirLocation((0,node_url__WEBPACK_IMPORTED_MODULE_2__.fileURLToPath)(text), single);
+    if (scheme !== 's3') {
+        throw new _errors_js__WEBPACK_IMPORTED_MODULE_3__/* .InputError */ .dz(`${inputName} "${text}" uses the unsupported scheme "${scheme}://": use s3://bucket/prefix or a local directory path.`);
+    }
+    const rest = text.slice('s3://'.length);
+    const slash = rest.indexOf('/');
+    const bucket = slash === -1 ? rest : rest.slice(0, slash);
+    if (!BUCKET_NAME.test(bucket) || bucket.includes('..')) {
+        throw new _errors_js__WEBPACK_IMPORTED_MODULE_3__/* .InputError */ .dz(`${inputName} "${text}" does not name a valid S3 bucket ("${bucket}"): bucket names are 3-63 lowercase letters, digits, dots and hyphens.`);
+    }
+    const rawPrefix = slash === -1 ? '' : rest.slice(slash + 1).replace(/^\/+/, '');
+    if (single && DATA_FILE.test(rawPrefix)) {
+        const cut = rawPrefix.lastIndexOf('/') + 1;
+        return { kind: 's3', bucket, prefix: rawPrefix.slice(0, cut), uri: `s3://${bucket}/${rawPrefix}`, object: rawPrefix.slice(cut) };
+    }
+    const prefix = rawPrefix === '' || rawPrefix.endsWith('/') ? rawPrefix : `${rawPrefix}/`;
+    return { kind: 's3', bucket, prefix, uri: `s3://${bucket}/${prefix}` };
+}
+/** The URI of a key under an S3 prefix, as reports and errors name it. */
+function s3KeyUri(bucket, prefix, key) {
+    return `s3://${bucket}/${prefix}${key}`;
+}
+function dirLocation(target, single) {
+    if (single && (0,node_fs__WEBPACK_IMPORTED_MODULE_0__.statSync)(target, { throwIfNoEntry: false })?.isFile() === true) {
+        return { kind: 'dir', path: node_path__WEBPACK_IMPORTED_MODULE_1__.dirname(target), uri: target, object: node_path__WEBPACK_IMPORTED_MODULE_1__.basename(target) };
+    }
+    return { kind: 'dir', path: target, uri: target };
+}
+/** The input location of a job: a folder, or one file or S3 object. */
+function parseInputLocation(value, inputName = 'input') {
+    return parseLocation(value, inputName, { single: true });
+}
+
+
+/***/ }),
+
+/***/ 7020:
+/***/ ((__unused_webpack___webpack_module__, __webpack_exports__, __nccwpck_require__) => {
+
+
+// EXPORTS
+__nccwpck_require__.d(__webpack_exports__, {
+  Pj: () => (/* binding */ CLI_REQUEST_DEADLINE_MS),
+  OM: () => (/* binding */ S3_TIMEOUTS),
+  U6: () => (/* binding */ lazyS3Client),
+  Ch: () => (/* binding */ openStore),
+  AP: () => (/* binding */ regionOf)
+});
+
+// UNUSED EXPORTS: s3SettingsFromEnv
+
+// EXTERNAL MODULE: ./lib/src/location.js
+var src_location = __nccwpck_require__(8251);
+;// CONCATENATED MODULE: ./lib/src/store/deferred-store.js
+/** A store opened when it is first used (S3's SDK is loaded then); every call waits for it. */
+class DeferredStore {
+    uri;
+    #uriOf;
+    #open;
+    #opened;
+    constructor(uri, uriOf, open) {
+        this.uri = uri;
+        this.#uriOf = uriOf;
+        this.#open = open;
+    }
+    #store() {
+        return (this.#opened ??= this.#open());
+    }
+    async *list() {
+        yield* (await this.#store()).list();
+    }
+    async *read(key, range, identity) {
+        yield* (await this.#store()).read(key, range, identity);
+    }
+    async write(key, body) {
+        await (await this.#store()).write(key, body);
+    }
+    writer(key) {
+        const writer = this.#store().then((store) => store.writer(key));
+        // Not unhandled while nobody waits yet: the first call that does throws it.
+        writer.catch(() => { });
+        return {
+            write: async (chunk) => (await writer).write(chunk),
+            end: async () => (await writer).end(),
+            abort: async () => (await writer).abort(),
+        };
+    }
+    async copy(fromKey, toKey) {
+        await (await this.#store()).copy(fromKey, toKey);
+    }
+    uriOf(key) {
+        return this.#uriOf(key);
+    }
+}
+
+// EXTERNAL MODULE: external "node:fs"
+var external_node_fs_ = __nccwpck_require__(3024);
+// EXTERNAL MODULE: external "node:fs/promises"
+var promises_ = __nccwpck_require__(1455);
+// EXTERNAL MODULE: external "node:path"
+var external_node_path_ = __nccwpck_require__(6760);
+// EXTERNAL MODULE: ./lib/src/errors.js
+var errors = __nccwpck_require__(5071);
+;// CONCATENATED MODULE: ./lib/src/store/dir-store.js
+
+
+
+
+const READ_CHUNK = 1 << 20;
+/** A local directory as an object store: keys are `/`-separated paths below it. */
+class DirStore {
+    uri;
+    #root;
+    #only;
+    /** With `only`, the store lists that one file of the directory (an input that is a single file). */
+    constructor(root, only) {
+        this.#root = root;
+        this.#only = only;
+        this.uri = only === undefined ? root : external_node_path_.join(root, only);
+    }
+    async *list() {
+        const info = await (0,promises_.stat)(this.uri).catch((error) => {
+            throw new errors/* StoreError */.AD(`${this.#only === undefined ? 'Directory' : 'File'} ${this.uri} cannot be read (${code(error)}): check the path exists.`, { cause: error });
+        });
+        if (this.#only !== undefined) {
+            if (!info.isFile())
+                throw new errors/* StoreError */.AD(`${this.uri} is not a file.`);
+            yield { key: this.#only, size: info.size, identity: identityOf(info) };
+            return;
+        }
+        if (!info.isDirectory())
+            throw new errors/* StoreError */.AD(`${this.#root} is not a directory: give the folder that holds the data.`);
+        const realRoot = await (0,promises_.realpath)(this.#root);
+        yield* this.#walk('', realRoot, [realRoot]);
+    }
+    /**
+     * Lists a directory in key order. A symbolic link is followed while it stays inside the input:
+     * one that leaves it, dangles or loops is refused by name, never skipped. Refused rather than
+     * skipped, since a skipped file is data silently missing from the result, and a followed one
+     * could be anything on the machine (a credentials file put its keys in rejected records once).
+     * A directory reached again through a link is a loop; FIFOs and devices are refused (reading
+     * one would hang or never end).
+     */
+    async *#walk(relative, realDir, ancestors) {
+        const dir = external_node_path_.join(this.#root, relative);
+        const entries = [];
+        try {
+            for await (const entry of await (0,promises_.opendir)(dir))
+                entries.push({ name: entry.name, isLink: entry.isSymbolicLink() });
+        }
+        catch (error) {
+            throw new errors/* StoreError */.AD(`input: directory ${dir} cannot be read (${code(error)}).`, { cause: error });
+        }
+        // Sorted like an S3 listing, so both stores give the same plan for the same data.
+        entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+        for (const { name, isLink } of entries) {
+            const key = relative === '' ? name : `${relative}/${name}`;
+            const file = external_node_path_.join(this.#root, key);
+            const real = isLink ? await this.#linkTarget(file, ancestors[0]) : external_node_path_.join(realDir, name);
+            const info = await (0,promises_.stat)(real).catch((error) => {
+                throw new errors/* StoreError */.AD(`input: ${file} cannot be read (${code(error)}).`, { cause: error });
+            });
+            if (info.isDirectory()) {
+                if (ancestors.includes(real))
+                    throw new errors/* StoreError */.AD(`input: ${file} is a symbolic link back to ${real}, which holds it: a loop. Remove the link.`);
+                yield* this.#walk(key, real, [...ancestors, real]);
+            }
+            else if (info.isFile()) {
+                yield { key, size: info.size, identity: identityOf(info) };
+            }
+            else {
+                throw new errors/* StoreError */.AD(`input: ${file} is not a regular file (a FIFO, socket or device): move it out of the input directory.`);
+            }
+        }
+    }
+    /** Where a symbolic link leads, when that is inside the input root. */
+    async #linkTarget(file, realRoot) {
+        const real = await (0,promises_.realpath)(file).catch(async (error) => {
+            const reason = code(error) === 'ELOOP' ? 'a symbolic link loop' : `a symbolic link to ${external_node_path_.resolve(external_node_path_.dirname(file), await (0,promises_.readlink)(file))}, which does not exist`;
+            throw new errors/* StoreError */.AD(`input: ${file} is ${reason}. Remove the link or fix its target.`, { cause: error });
+        });
+        if (real !== realRoot && !real.startsWith(realRoot + external_node_path_.sep)) {
+            throw new errors/* StoreError */.AD(`input: ${file} is a symbolic link to ${real}, outside the input directory ${this.#root}. sfn-fanout does not follow links out of the input: copy the file in, or give the directory that holds it as the input.`);
+        }
+        return real;
+    }
+    /**
+     * With an identity, the file is checked once the read ends, also when the reader stopped early:
+     * any write or replacement since the plan moved its size, times or inode, so the bytes handed
+     * out were the planned ones only if it still has its identity then.
+     */
+    async *read(key, range, identity) {
+        if (range !== undefined && range.end <= range.start)
+            return;
+        const file = this.#pathOf(key);
+        let failed = false;
+        let handle;
+        try {
+            handle = await (0,promises_.open)(file, 'r');
+            // Plain reads, no stream: a run reads thousands of small files, and a stream costs a chunk-sized buffer and an error object each.
+            const end = range?.end ?? Number.POSITIVE_INFINITY;
+            const chunk = Math.max(1, Math.min(READ_CHUNK, range === undefined ? (await handle.stat()).size : range.end - range.start));
+            for (let position = range?.start ?? 0; position < end;) {
+                const buffer = Buffer.allocUnsafe(Math.min(chunk, end - position));
+                const { bytesRead } = await handle.read(buffer, 0, buffer.length, position);
+                if (bytesRead === 0)
+                    break;
+                position += bytesRead;
+                yield buffer.subarray(0, bytesRead);
+            }
+        }
+        catch (error) {
+            failed = true;
+            throw new (code(error) === 'ENOENT' ? errors/* MissingObjectError */.S3 : errors/* StoreError */.AD)(`Cannot read ${file} (${code(error)}).`, { cause: error });
+        }
+        finally {
+            await handle?.close();
+            if (identity !== undefined && !failed)
+                checkIdentity(file, identity);
+        }
+    }
+    async write(key, body) {
+        const file = this.#pathOf(key);
+        // Most writes go to a folder that is there already (a run writes thousands of files into a few): make it only when missing.
+        await (0,promises_.writeFile)(file, body).catch(async (error) => {
+            if (code(error) !== 'ENOENT')
+                throw error;
+            await (0,promises_.mkdir)(external_node_path_.dirname(file), { recursive: true });
+            await (0,promises_.writeFile)(file, body);
+        });
+    }
+    /** Written to a temporary name beside the file, renamed into place at `end`. */
+    writer(key) {
+        const file = this.#pathOf(key);
+        const partial = `${file}.partial-${process.pid}-${Math.random().toString(36).slice(2, 10)}`;
+        let handle;
+        const opened = () => (handle ??= (0,promises_.mkdir)(external_node_path_.dirname(file), { recursive: true }).then(() => (0,promises_.open)(partial, 'w')));
+        return {
+            write: async (chunk) => {
+                await (await opened()).writeFile(chunk);
+            },
+            end: async () => {
+                await (await opened()).close();
+                await (0,promises_.rename)(partial, file);
+            },
+            abort: async () => {
+                if (handle === undefined)
+                    return;
+                await (await handle).close().catch(() => { });
+                await (0,promises_.rm)(partial, { force: true });
+            },
+        };
+    }
+    async copy(fromKey, toKey) {
+        const [from, to] = [this.#pathOf(fromKey), this.#pathOf(toKey)];
+        await (0,promises_.mkdir)(external_node_path_.dirname(to), { recursive: true });
+        await (0,promises_.copyFile)(from, to, external_node_fs_.constants.COPYFILE_FICLONE).catch((error) => {
+            throw new (code(error) === 'ENOENT' ? errors/* MissingObjectError */.S3 : errors/* StoreError */.AD)(`Cannot copy ${from} to ${to} (${code(error)}).`, { cause: error });
+        });
+    }
+    uriOf(key) {
+        return this.#pathOf(key);
+    }
+    #pathOf(key) {
+        const file = external_node_path_.resolve(this.#root, key);
+        if (!file.startsWith(external_node_path_.resolve(this.#root) + external_node_path_.sep)) {
+            throw new errors/* StoreError */.AD(`Key "${key}" points outside ${this.#root}.`);
+        }
+        return file;
+    }
+}
+function code(error) {
+    return error.code ?? String(error);
+}
+/**
+ * A file's version for the plan: its size and modification time, and its inode and change time.
+ * A file replaced by another of the same size with its times copied (`rsync -a`, `cp -p`, `tar -x`,
+ * a rewrite within the file system's time resolution) keeps the first two, never the last two: a
+ * user can set a file's mtime, not its ctime, and a new file is a new inode.
+ */
+function identityOf(info) {
+    return `${info.size}:${info.mtimeMs}:${info.ino}:${info.ctimeMs}`;
+}
+/** Synchronous: one stat call, without a trip through libuv's thread pool for every read of a tiny partition. */
+function checkIdentity(file, identity) {
+    let info;
+    try {
+        info = (0,external_node_fs_.statSync)(file);
+    }
+    catch (error) {
+        throw new (code(error) === 'ENOENT' ? errors/* MissingObjectError */.S3 : errors/* StoreError */.AD)(`Cannot read ${file} (${code(error)}).`, { cause: error });
+    }
+    const now = identityOf(info);
+    if (now !== identity) {
+        const [plannedSize, plannedTime, plannedInode] = identity.split(':');
+        const [size, time, inode] = now.split(':');
+        const how = size !== plannedSize || time !== plannedTime ? '' : inode === plannedInode ? 'written to or its metadata changed, keeping its size and modification time: a new change time; ' : 'replaced by another file of the same size and modification time: a new inode; ';
+        throw new errors/* InputChangedError */.bf(`${file} changed after the plan was made (${how}planned: ${plannedSize} bytes, modified ${new Date(Number(plannedTime)).toISOString()}; now: ${size} bytes, modified ${new Date(Number(time)).toISOString()}): its partitions cannot read the records they were planned with. Run the batch again once the input no longer changes.`);
+    }
+}
+
+;// CONCATENATED MODULE: ./lib/src/store/open-store.js
+
+
+
+const S3_TIMEOUTS = { connectionTimeoutMs: 5_000, socketTimeoutMs: 30_000, requestTimeoutMs: 300_000 };
+/** Reads S3 settings from the environment the way Lambda and the CLI both see them. */
+function s3SettingsFromEnv(env = process.env) {
+    return { endpoint: env.SFN_FANOUT_S3_ENDPOINT || undefined, region: env.AWS_REGION || env.AWS_DEFAULT_REGION };
+}
+/** The region S3 is reached in: the setting, else the environment's, as the SDK and Lambda read it. */
+function regionOf(settings, env = process.env) {
+    return settings.region ?? s3SettingsFromEnv(env).region ?? 'us-east-1';
+}
+/**
+ * The longest one request of the CLI's own process may take, its response body included. The
+ * timeouts above let a body that trickles a byte at a time run for ever; inside a Lambda the
+ * function's Timeout ends that, but nothing does in the process that lists the input and reads
+ * the batch file. A page of a listing or a batch file takes seconds.
+ */
+const CLI_REQUEST_DEADLINE_MS = 300_000;
+/**
+ * Opens a store for a location; one S3 client serves every S3 location of a run. S3's store and
+ * SDK are imported when the store is first used: a Lambda environment of a local run over a
+ * directory never evaluates them, which was two thirds of the time it took to start.
+ */
+function openStore(location, s3) {
+    if (location.kind !== 's3')
+        return new DirStore(location.path, location.object);
+    const { bucket, prefix, object } = location;
+    return new DeferredStore(location.uri, (key) => (0,src_location/* s3KeyUri */.qo)(bucket, prefix, key), async () => {
+        const [{ S3Store }, client] = await Promise.all([Promise.resolve(/* import() eager */).then(__nccwpck_require__.bind(__nccwpck_require__, 804)), s3()]);
+        return new S3Store(client, bucket, prefix, object);
+    });
+}
+/** Builds the S3 client lazily, once, so a local-only run never loads the SDK or touches AWS configuration. */
+function lazyS3Client(settings, options = {}) {
+    let client;
+    return () => (client ??= Promise.resolve(/* import() eager */).then(__nccwpck_require__.bind(__nccwpck_require__, 7974)).then(({ createS3Client }) => createS3Client(settings, options)));
+}
+
+
+/***/ }),
+
+/***/ 7974:
+/***/ ((__unused_webpack___webpack_module__, __webpack_exports__, __nccwpck_require__) => {
+
+__nccwpck_require__.r(__webpack_exports__);
+/* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
+/* harmony export */   createS3Client: () => (/* binding */ createS3Client)
+/* harmony export */ });
+/* harmony import */ var _aws_sdk_client_s3__WEBPACK_IMPORTED_MODULE_4__ = __nccwpck_require__(3711);
+/* harmony import */ var _smithy_node_http_handler__WEBPACK_IMPORTED_MODULE_3__ = __nccwpck_require__(1279);
+/* harmony import */ var node_stream__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(7075);
+/* harmony import */ var _open_store_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(7020);
+/* harmony import */ var _s3_store_js__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(804);
+
+
+
+
+
+function createS3Client(settings, options = {}) {
+    const timeouts = options.timeouts ?? _open_store_js__WEBPACK_IMPORTED_MODULE_1__/* .S3_TIMEOUTS */ .OM;
+    const http = new _smithy_node_http_handler__WEBPACK_IMPORTED_MODULE_3__.NodeHttpHandler({
+        connectionTimeout: timeouts.connectionTimeoutMs,
+        socketTimeout: timeouts.socketTimeoutMs,
+        requestTimeout: timeouts.requestTimeoutMs,
+        // Without this a request past requestTimeout only logs a warning and carries on waiting.
+        throwOnRequestTimeout: true,
+    });
+    return new _aws_sdk_client_s3__WEBPACK_IMPORTED_MODULE_4__/* .S3Client */ .YxF({
+        region: (0,_open_store_js__WEBPACK_IMPORTED_MODULE_1__/* .regionOf */ .AP)(settings),
+        requestHandler: options.signal === undefined && options.requestDeadlineMs === undefined ? http : new CancellableHandler(http, options.signal, options.requestDeadlineMs),
+        ...(settings.endpoint === undefined ? {} : { endpoint: settings.endpoint, forcePathStyle: true }),
+    });
+}
+/** Hands every request the run's abort signal, alongside any signal of its own, and ends it at its deadline. */
+class CancellableHandler {
+    #inner;
+    #signal;
+    #deadlineMs;
+    constructor(inner, signal, deadlineMs) {
+        this.#inner = inner;
+        this.#signal = signal;
+        this.#deadlineMs = deadlineMs;
+    }
+    async handle(...[request, options = {}]) {
+        const deadline = this.#deadlineMs === undefined ? undefined : new AbortController();
+        const message = `S3 did not send the whole response within ${(this.#deadlineMs ?? 0) / 1000} s, the limit for one request: the endpoint is stalled or too slow. Check the endpoint and the network, then run again.`;
+        const timer = deadline === undefined ? undefined : setTimeout(() => deadline.abort(message), this.#deadlineMs);
+        timer?.unref();
+        const signals = [options.abortSignal, this.#signal, deadline?.signal].filter((signal) => signal !== undefined);
+        const handled = await this.#inner.handle(request, { ...options, abortSignal: signals.length === 1 ? signals[0] : AbortSignal.any(signals) }).catch((error) => {
+            clearTimeout(timer);
+            throw error;
+        });
+        const body = handled.response.body;
+        if (deadline === undefined || !(body instanceof node_stream__WEBPACK_IMPORTED_MODULE_0__.Readable)) {
+            clearTimeout(timer);
+            return handled;
+        }
+        // The deadline covers the body too: one that trickles ends with an error a reader does not resume.
+        const end = () => void body.destroy(Object.assign(new Error(message), { name: _s3_store_js__WEBPACK_IMPORTED_MODULE_2__.REQUEST_DEADLINE_ERROR }));
+        deadline.signal.addEventListener('abort', end, { once: true });
+        body.once('close', () => {
+            clearTimeout(timer);
+            deadline.signal.removeEventListener('abort', end);
+        });
+        return handled;
+    }
+    updateHttpClientConfig(...args) {
+        this.#inner.updateHttpClientConfig(...args);
+    }
+    httpHandlerConfigs() {
+        return this.#inner.httpHandlerConfigs();
+    }
+    destroy() {
+        this.#inner.destroy();
+    }
+}
+
+
+/***/ }),
+
+/***/ 804:
+/***/ ((__unused_webpack___webpack_module__, __webpack_exports__, __nccwpck_require__) => {
+
+__nccwpck_require__.r(__webpack_exports__);
+/* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
+/* harmony export */   PART_BYTES: () => (/* binding */ PART_BYTES),
+/* harmony export */   REQUEST_DEADLINE_ERROR: () => (/* binding */ REQUEST_DEADLINE_ERROR),
+/* harmony export */   S3Store: () => (/* binding */ S3Store)
+/* harmony export */ });
+/* harmony import */ var _aws_sdk_client_s3__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(3711);
+/* harmony import */ var _errors_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(5071);
+/* harmony import */ var _location_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(8251);
+
+
+
+/** The name of the error a response body ends with once its request's deadline passed (open-store.ts). */
+const REQUEST_DEADLINE_ERROR = 'RequestDeadlineError';
+const MAX_RESUMES = 5;
+/** S3's smallest part but the last is 5 MiB; 8 MiB parts keep 10,000 parts (S3's most) above 78 GiB. */
+const PART_BYTES = 8 * 1024 * 1024;
+function isNetworkError(error) {
+    const { code, name } = error;
+    return ['ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'ECONNREFUSED'].includes(code ?? '') || name === 'TimeoutError' || /socket hang up/i.test((0,_errors_js__WEBPACK_IMPORTED_MODULE_0__/* .errorMessage */ .gJ)(error));
+}
+/** An S3 bucket and prefix as an object store; the client is built once by the caller. */
+class S3Store {
+    uri;
+    #client;
+    #bucket;
+    #prefix;
+    #only;
+    /** With `only`, the store lists that one object of the prefix (an input that is a single object). */
+    constructor(client, bucket, prefix, only) {
+        this.#client = client;
+        this.#bucket = bucket;
+        this.#prefix = prefix;
+        this.#only = only;
+        this.uri = `s3://${bucket}/${prefix}${only ?? ''}`;
+    }
+    async *list() {
+        let token;
+        let found = false;
+        do {
+            // One object is listed, not read with HeadObject: the role's s3:ListBucket on the prefix covers it.
+            const page = await this.#client
+                .send(new _aws_sdk_client_s3__WEBPACK_IMPORTED_MODULE_2__/* .ListObjectsV2Command */ .u6x({ Bucket: this.#bucket, Prefix: this.#prefix + (this.#only ?? ''), ContinuationToken: token }))
+                .catch((error) => {
+                throw this.#explain('list', this.uri, error);
+            });
+            for (const object of page.Contents ?? []) {
+                const key = object.Key.slice(this.#prefix.length);
+                if (this.#only !== undefined && key !== this.#only)
+                    continue;
+                if (key === '' || key.endsWith('/')) {
+                    // Zero-byte "folder" markers made by the console are not data; one that holds data is refused, never skipped.
+                    if ((object.Size ?? 0) === 0)
+                        continue;
+                    throw new _errors_js__WEBPACK_IMPORTED_MODULE_0__/* .StoreError */ .AD(`${this.uriOf(key)} holds ${object.Size} bytes, but its key ends in "/" as a folder marker's does: sfn-fanout does not read it as data, and will not skip it silently. Move it to a key without the trailing "/" (aws s3 mv), or delete it if it is not data.`);
+                }
+                found = true;
+                yield { key, size: object.Size ?? 0, ...(object.ETag === undefined ? {} : { identity: object.ETag }) };
+            }
+            token = page.IsTruncated === true && (this.#only === undefined || !found) ? page.NextContinuationToken : undefined;
+        } while (token !== undefined);
+        if (this.#only !== undefined && !found) {
+            throw new _errors_js__WEBPACK_IMPORTED_MODULE_0__/* .StoreError */ .AD(`Cannot list ${this.uri}: no object has that key. End the URI with / if it is a folder.`);
+        }
+    }
+    /**
+     * Streams the bytes of a range. The SDK retries a failed request (SlowDown, 5xx); a connection
+     * dropped in the middle of a body is resumed here with a new ranged GET from the first byte not yet
+     * yielded, so no byte is lost or repeated. Given the planned ETag, every GET carries it as
+     * If-Match: S3 answers 412 once the object was replaced, and the bytes never mix two versions.
+     */
+    async *read(key, range, identity) {
+        if (range !== undefined && range.end <= range.start)
+            return;
+        let position = range?.start ?? 0;
+        for (let resumes = 0;; resumes += 1) {
+            let body;
+            try {
+                const response = await this.#client.send(new _aws_sdk_client_s3__WEBPACK_IMPORTED_MODULE_2__/* .GetObjectCommand */ .jLs({
+                    Bucket: this.#bucket,
+                    Key: this.#prefix + key,
+                    ...(range === undefined && position === 0 ? {} : { Range: `bytes=${position}-${range === undefined ? '' : range.end - 1}` }),
+                    ...(identity === undefined ? {} : { IfMatch: identity }),
+                }));
+                body = response.Body;
+            }
+            catch (error) {
+                const status = error.$metadata?.httpStatusCode;
+                // A range that starts at or past the end of the object: there is nothing more to read.
+                if (status === 416)
+                    return;
+                if (status === 412) {
+                    throw new _errors_js__WEBPACK_IMPORTED_MODULE_0__/* .InputChangedError */ .bf(`${this.uriOf(key)} changed after the plan was made (planned ETag ${identity}; S3 answered 412 Precondition Failed to If-Match): its partitions cannot read the records they were planned with. Run the batch again once the input no longer changes.`, { cause: error });
+                }
+                // A connection lost before the response: ask again, within the same budget.
+                if (isNetworkError(error) && resumes < MAX_RESUMES)
+                    continue;
+                throw this.#explain('read', this.uriOf(key), error);
+            }
+            try {
+                for await (const chunk of body) {
+                    position += chunk.byteLength;
+                    yield chunk;
+                }
+                return;
+            }
+            catch (error) {
+                // A body cut at its deadline is not read again: that would give it the time again.
+                if (resumes >= MAX_RESUMES || error.name === REQUEST_DEADLINE_ERROR)
+                    throw this.#explain('read', this.uriOf(key), error);
+            }
+            finally {
+                body.destroy();
+            }
+        }
+    }
+    async write(key, body) {
+        await this.#client
+            .send(new _aws_sdk_client_s3__WEBPACK_IMPORTED_MODULE_2__/* .PutObjectCommand */ .wKZ({ Bucket: this.#bucket, Key: this.#prefix + key, Body: body }))
+            .catch((error) => {
+            throw this.#explain('write', this.uriOf(key), error);
+        });
+    }
+    /**
+     * A multipart upload, one part each PART_BYTES: memory stays at one part whatever the size. An
+     * object that ends within its first part is a single PutObject.
+     */
+    writer(key) {
+        const target = { Bucket: this.#bucket, Key: this.#prefix + key };
+        const fail = (error) => {
+            throw this.#explain('write', this.uriOf(key), error);
+        };
+        let pending = [];
+        let pendingBytes = 0;
+        let uploadId;
+        const parts = [];
+        const take = () => {
+            const body = Buffer.concat(pending);
+            pending = [];
+            pendingBytes = 0;
+            return body;
+        };
+        const uploadPart = async (body) => {
+            uploadId ??= (await this.#client.send(new _aws_sdk_client_s3__WEBPACK_IMPORTED_MODULE_2__/* .CreateMultipartUploadCommand */ .nG4(target)).catch(fail)).UploadId;
+            const PartNumber = parts.length + 1;
+            const { ETag } = await this.#client.send(new _aws_sdk_client_s3__WEBPACK_IMPORTED_MODULE_2__/* .UploadPartCommand */ .iVK({ ...target, UploadId: uploadId, PartNumber, Body: body })).catch(fail);
+            parts.push({ ETag: ETag, PartNumber });
+        };
+        return {
+            write: async (chunk) => {
+                const bytes = typeof chunk === 'string' ? Buffer.from(chunk) : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
+                pending.push(bytes);
+                pendingBytes += bytes.length;
+                if (pendingBytes >= PART_BYTES)
+                    await uploadPart(take());
+            },
+            end: async () => {
+                if (uploadId === undefined) {
+                    await this.write(key, take());
+                    return;
+                }
+                if (pendingBytes > 0)
+                    await uploadPart(take());
+                await this.#client.send(new _aws_sdk_client_s3__WEBPACK_IMPORTED_MODULE_2__/* .CompleteMultipartUploadCommand */ .Gym({ ...target, UploadId: uploadId, MultipartUpload: { Parts: parts } })).catch(fail);
+            },
+            abort: async () => {
+                pending = [];
+                // An upload left incomplete is never an object; a lifecycle rule (AbortIncompleteMultipartUpload) clears its parts.
+                if (uploadId !== undefined)
+                    await this.#client.send(new _aws_sdk_client_s3__WEBPACK_IMPORTED_MODULE_2__/* .AbortMultipartUploadCommand */ .tfP({ ...target, UploadId: uploadId })).catch(() => { });
+            },
+        };
+    }
+    /** A server-side copy (CopyObject: objects up to 5 GB, far above what one Lambda writes). */
+    async copy(fromKey, toKey) {
+        const source = `${this.#bucket}/${(this.#prefix + fromKey).split('/').map(encodeURIComponent).join('/')}`;
+        await this.#client.send(new _aws_sdk_client_s3__WEBPACK_IMPORTED_MODULE_2__/* .CopyObjectCommand */ .s9Z({ Bucket: this.#bucket, Key: this.#prefix + toKey, CopySource: source })).catch((error) => {
+            throw this.#explain('copy', `${this.uriOf(fromKey)} to ${this.uriOf(toKey)}`, error);
+        });
+    }
+    uriOf(key) {
+        return (0,_location_js__WEBPACK_IMPORTED_MODULE_1__/* .s3KeyUri */ .qo)(this.#bucket, this.#prefix, key);
+    }
+    #explain(action, uri, error) {
+        const name = error.name ?? 'Error';
+        const hint = name === 'NoSuchBucket'
+            ? `bucket "${this.#bucket}" does not exist: create it or fix the URI`
+            : name === 'NoSuchKey'
+                ? 'the object is gone: was it deleted after the plan was made?'
+                : name === 'AccessDenied'
+                    ? `the role has no permission to ${action} it: allow s3:${action === 'list' ? 'ListBucket' : action === 'read' ? 'GetObject' : action === 'copy' ? 'GetObject on the source and s3:PutObject on the target' : 'PutObject'}`
+                    : (0,_errors_js__WEBPACK_IMPORTED_MODULE_0__/* .errorMessage */ .gJ)(error);
+        return new (name === 'NoSuchKey' ? _errors_js__WEBPACK_IMPORTED_MODULE_0__/* .MissingObjectError */ .S3 : _errors_js__WEBPACK_IMPORTED_MODULE_0__/* .StoreError */ .AD)(`Cannot ${action} ${uri}: ${hint} (${name}).`, { cause: error });
+    }
 }
 
 

@@ -9,13 +9,16 @@ import { build } from 'esbuild';
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 
 export default async function bundleLambdaThread() {
-  const dir = path.join(root, '.tmp/jest');
-  mkdirSync(dir, { recursive: true });
-  // One file per run: parallel runs in one checkout never load each other's half-written bundle.
-  const outfile = path.join(dir, `lambda-thread-${process.pid}.mjs`);
+  // One directory per run: parallel runs in one checkout never load each other's half-written bundle.
+  const outdir = path.join(root, '.tmp/jest', `lambda-thread-${process.pid}`);
+  mkdirSync(outdir, { recursive: true });
   await build({
-    entryPoints: [path.join(root, 'src/local/lambda-thread.ts')],
-    outfile,
+    entryPoints: { 'lambda-thread': path.join(root, 'src/local/lambda-thread.ts') },
+    outdir,
+    outExtension: { '.js': '.mjs' },
+    // What a thread imports only when it needs it (S3's SDK, for a run over S3) goes to a chunk of its
+    // own, so a thread of a local run neither evaluates nor parses it (dist/ keeps one file: bundle.js).
+    splitting: true,
     bundle: true,
     platform: 'node',
     format: 'esm',
@@ -24,5 +27,5 @@ export default async function bundleLambdaThread() {
     banner: { js: "import { createRequire as __createRequire } from 'node:module';\nconst require = __createRequire(import.meta.url);" },
     logLevel: 'error',
   });
-  process.env.SFN_FANOUT_TEST_THREAD = outfile;
+  process.env.SFN_FANOUT_TEST_THREAD = path.join(outdir, 'lambda-thread.mjs');
 }

@@ -57,6 +57,11 @@ export function parseLocation(value: string, inputName: string, { single = false
   return { kind: 's3', bucket, prefix, uri: `s3://${bucket}/${prefix}` };
 }
 
+/** The URI of a key under an S3 prefix, as reports and errors name it. */
+export function s3KeyUri(bucket: string, prefix: string, key: string): string {
+  return `s3://${bucket}/${prefix}${key}`;
+}
+
 function dirLocation(target: string, single: boolean): Location {
   if (single && statSync(target, { throwIfNoEntry: false })?.isFile() === true) {
     return { kind: 'dir', path: path.dirname(target), uri: target, object: path.basename(target) };

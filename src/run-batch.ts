@@ -1,5 +1,4 @@
 import { CloudFormationClient } from '@aws-sdk/client-cloudformation';
-import { S3Client } from '@aws-sdk/client-s3';
 import { SFNClient } from '@aws-sdk/client-sfn';
 import { LambdaClient } from '@aws-sdk/client-lambda';
 import { STSClient } from '@aws-sdk/client-sts';
@@ -19,7 +18,8 @@ import { partitionShortfall } from './plan/partition-plan.ts';
 import { prepareRun } from './preflight.ts';
 import { runSecrets, type Redactor } from './secrets.ts';
 import { planJob } from './steps/steps.ts';
-import { CLI_REQUEST_DEADLINE_MS, lazyS3Client, openStore } from './store/open-store.ts';
+import { CLI_REQUEST_DEADLINE_MS, lazyS3Client, openStore, type S3ClientSource } from './store/open-store.ts';
+import { createS3Client } from './store/s3-client.ts';
 import { parseInputLocation, parseLocation } from './location.ts';
 import { resumePoint } from './partition/resume.ts';
 
@@ -56,13 +56,13 @@ async function runOnAws(settings: RunSettings, hooks: RunHooks, log: (line: stri
   const clients = hooks.awsClients ?? {
     cfn: new CloudFormationClient({ region: aws.region }),
     sfn: new SFNClient({ region: aws.region }),
-    s3: lazyS3Client({ region: aws.region }, { requestDeadlineMs: CLI_REQUEST_DEADLINE_MS })(),
+    s3: createS3Client({ region: aws.region }, { requestDeadlineMs: CLI_REQUEST_DEADLINE_MS }),
     sts: new STSClient({ region: aws.region }),
     lambda: new LambdaClient({ region: aws.region }),
   };
   // Before planning, whose S3 listing would otherwise fail with the SDK's own credentials message.
   const account = await checkCredentials(clients.sts, hooks.signal);
-  const shared = await common(settings, prepared.bundle, () => clients.s3, log);
+  const shared = await common(settings, prepared.bundle, async () => clients.s3, log);
   const template = settings.template ?? defaultTemplatePath();
   // Auto mode keeps the Map under what the account's Lambdas may run at once.
   const parameters = settings.mapMode === 'auto' && (await declaresParameter(template, 'MaxConcurrency')) ? await underAccountConcurrency(shared.parameters, clients.lambda, log, hooks.signal) : shared.parameters;
@@ -110,7 +110,7 @@ async function runOnLocalEngine(settings: RunSettings, hooks: RunHooks, log: (li
 }
 
 /** What both engines take: the job, the handler and its bundle, the template and its parameters (the map mode chosen). */
-async function common(settings: RunSettings, bundle: HandlerBundle, s3: () => S3Client, log: (line: string) => void, localEnvironments?: number) {
+async function common(settings: RunSettings, bundle: HandlerBundle, s3: S3ClientSource, log: (line: string) => void, localEnvironments?: number) {
   return {
     job: settings.job,
     handler: settings.handler,
@@ -124,7 +124,7 @@ async function common(settings: RunSettings, bundle: HandlerBundle, s3: () => S3
  * The template's MapMode (and ChildExecutionType) for this run, unless the parameters set them:
  * `auto` plans the input (sizes only) and chooses, saying why in the log.
  */
-async function withMapMode(settings: RunSettings, s3: () => S3Client, log: (line: string) => void, localEnvironments: number | undefined): Promise<Readonly<Record<string, string>>> {
+async function withMapMode(settings: RunSettings, s3: S3ClientSource, log: (line: string) => void, localEnvironments: number | undefined): Promise<Readonly<Record<string, string>>> {
   const { parameters } = settings;
   const askedFor = 'partitions' in settings.job.sizing;
   if (parameters.MapMode !== undefined && !askedFor) return parameters;

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import S3rver from 's3rver';
 import { S3Client } from '@aws-sdk/client-s3';
-import { createS3Client } from '../../src/store/open-store.ts';
+import { createS3Client } from '../../src/store/s3-client.ts';
 
 /** A real S3 protocol server (s3rver) on loopback, with a real SDK client pointed at it. */
 export interface LocalS3 {

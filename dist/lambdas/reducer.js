@@ -33140,6 +33140,13 @@ module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:stream"
 
 /***/ }),
 
+/***/ 3136:
+/***/ ((module) => {
+
+module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:url");
+
+/***/ }),
+
 /***/ 7975:
 /***/ ((module) => {
 
@@ -33151,6 +33158,744 @@ module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:util");
 /***/ ((module) => {
 
 module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:zlib");
+
+/***/ }),
+
+/***/ 5071:
+/***/ ((__unused_webpack___webpack_module__, __webpack_exports__, __nccwpck_require__) => {
+
+/* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
+/* harmony export */   AD: () => (/* binding */ StoreError),
+/* harmony export */   S3: () => (/* binding */ MissingObjectError),
+/* harmony export */   VX: () => (/* binding */ MergeError),
+/* harmony export */   bf: () => (/* binding */ InputChangedError),
+/* harmony export */   dz: () => (/* binding */ InputError),
+/* harmony export */   gJ: () => (/* binding */ errorMessage),
+/* harmony export */   rA: () => (/* binding */ HandlerModuleError)
+/* harmony export */ });
+/* unused harmony exports FanoutError, UnreadRecordsError, RejectedRecordsError, CancelledError, UnsupportedFeatureError, DataError */
+/**
+ * A small error hierarchy: every error sfn-fanout raises on purpose says what went wrong and how to
+ * fix it, and keeps the underlying error as `cause`.
+ */
+class FanoutError extends Error {
+    constructor(message, options) {
+        super(message, options);
+        // The bundler renames a class whose name another module also uses (errors_InputError): users see the source's name.
+        this.name = new.target.name.replace(/^[a-z][a-z0-9_]*_(?=[A-Z])/, '');
+    }
+}
+/** A user-supplied value (input, option, template, handler module) is unusable. */
+class InputError extends FanoutError {
+}
+/** The data store could not be listed, read or written. */
+class StoreError extends FanoutError {
+}
+/** A key that is not in the store. */
+class MissingObjectError extends StoreError {
+}
+/** An input object is not the one the plan was made from (S3 ETag, or a file's size and modification time). */
+class InputChangedError extends FanoutError {
+}
+/** A processPartition handler returned before reading every record of its partition. */
+class UnreadRecordsError extends (/* unused pure expression or super */ null && (FanoutError)) {
+}
+/** The user's handler module is missing or exports nothing usable. */
+class HandlerModuleError extends FanoutError {
+}
+/** A partition rejected more records than the job tolerates; it says how many it read, handed over and rejected. */
+class RejectedRecordsError extends FanoutError {
+    counts;
+    constructor(message, counts) {
+        super(message);
+        this.counts = counts;
+    }
+}
+/** The reducer's default merge met two values it cannot merge. */
+class MergeError extends FanoutError {
+}
+/** The run was cancelled (SIGINT, SIGTERM, a cancelled job) and stopped what it was doing. */
+class CancelledError extends (/* unused pure expression or super */ null && (FanoutError)) {
+    /** The error of an abort signal: its reason names the signal when one did it. */
+    static of(signal) {
+        return new CancelledError(`The run was cancelled${typeof signal.reason === 'string' ? ` by ${signal.reason}` : ''}.`);
+    }
+}
+/** A state machine definition uses a feature the local engine cannot execute faithfully. */
+class UnsupportedFeatureError extends (/* unused pure expression or super */ null && (FanoutError)) {
+}
+/** An input object's bytes cannot be decoded (a corrupt or truncated gzip object). */
+class DataError extends (/* unused pure expression or super */ null && (FanoutError)) {
+}
+function errorMessage(error) {
+    return error instanceof Error ? error.message : String(error);
+}
+
+
+/***/ }),
+
+/***/ 8251:
+/***/ ((__unused_webpack___webpack_module__, __webpack_exports__, __nccwpck_require__) => {
+
+/* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
+/* harmony export */   qo: () => (/* binding */ s3KeyUri),
+/* harmony export */   tJ: () => (/* binding */ parseInputLocation),
+/* harmony export */   zS: () => (/* binding */ parseLocation)
+/* harmony export */ });
+/* harmony import */ var node_fs__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(3024);
+/* harmony import */ var node_path__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(6760);
+/* harmony import */ var node_url__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(3136);
+/* harmony import */ var _errors_js__WEBPACK_IMPORTED_MODULE_3__ = __nccwpck_require__(5071);
+
+
+
+
+const BUCKET_NAME = /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/;
+/** A last path part that names a data file rather than a folder: `logs/app.ndjson.gz`, `data.csv`. */
+const DATA_FILE = /\.(csv|tsv|txt|log|json|jsonl|ndjson|gz|gzip|bz2|xz|zst|zstd|lz4|snappy|zip|7z|parquet|orc|avro)$/i;
+/**
+ * Parses `s3://bucket/prefix`, `file:///abs/path` or a plain path. A prefix is a folder: it is
+ * normalised to end with `/`, so `s3://b/day-1` never picks up `day-10/`. As an input (`single`),
+ * an existing local file, or an S3 key without a trailing `/` whose last part has a data file
+ * extension (`s3://b/logs/app.csv`), is that one object.
+ */
+function parseLocation(value, inputName, { single = false } = {}) {
+    const text = value.trim();
+    if (text === '') {
+        throw new _errors_js__WEBPACK_IMPORTED_MODULE_3__/* .InputError */ .dz(`${inputName} is empty: give an S3 URI like s3://my-bucket/logs/ or a local directory path.`);
+    }
+    const scheme = /^([a-zA-Z][a-zA-Z0-9+.-]*):\/\//.exec(text)?.[1]?.toLowerCase();
+    // `s3:/bucket/x` would otherwise be a local directory named `s3:`. (One letter is a Windows drive.)
+    const malformed = scheme === undefined ? /^([a-zA-Z][a-zA-Z0-9+.-]+):/.exec(text)?.[1] : undefined;
+    if (malformed !== undefined) {
+        throw new _errors_js__WEBPACK_IMPORTED_MODULE_3__/* .InputError */ .dz(`${inputName} "${text}" is not a URI: write ${malformed.toLowerCase()}://bucket/prefix with two slashes, or ./${text} for a local path with a colon in its name.`);
+    }
+    if (scheme === undefined)
+        return dirLocation(node_path__WEBPACK_IMPORTED_MODULE_1__.resolve(text), single);
+    if (scheme === 'file')
+        return dirLocation((0,node_url__WEBPACK_IMPORTED_MODULE_2__.fileURLToPath)(text), single);
+    if (scheme !== 's3') {
+        throw new _errors_js__WEBPACK_IMPORTED_MODULE_3__/* .InputError */ .dz(`${inputName} "${text}" uses the unsupported scheme "${scheme}://": use s3://bucket/prefix or a local directory path.`);
+    }
+    const rest = text.slice('s3://'.length);
+    const slash = rest.indexOf('/');
+    const bucket = slash === -1 ? rest : rest.slice(0, slash);
+    if (!BUCKET_NAME.test(bucket) || bucket.includes('..')) {
+        throw new _errors_js__WEBPACK_IMPORTED_MODULE_3__/* .InputError */ .dz(`${inputName} "${text}" does not name a valid S3 bucket ("${bucket}"): bucket names are 3-63 lowercase letters, digits, dots and hyphens.`);
+    }
+    const rawPrefix = slash === -1 ? '' : rest.slice(slash + 1).replace(/^\/+/, '');
+    if (single && DATA_FILE.test(rawPrefix)) {
+        const cut = rawPrefix.lastIndexOf('/') + 1;
+        return { kind: 's3', bucket, prefix: rawPrefix.slice(0, cut), uri: `s3://${bucket}/${rawPrefix}`, object: rawPrefix.slice(cut) };
+    }
+    const prefix = rawPrefix === '' || rawPrefix.endsWith('/') ? rawPrefix : `${rawPrefix}/`;
+    return { kind: 's3', bucket, prefix, uri: `s3://${bucket}/${prefix}` };
+}
+/** The URI of a key under an S3 prefix, as reports and errors name it. */
+function s3KeyUri(bucket, prefix, key) {
+    return `s3://${bucket}/${prefix}${key}`;
+}
+function dirLocation(target, single) {
+    if (single && (0,node_fs__WEBPACK_IMPORTED_MODULE_0__.statSync)(target, { throwIfNoEntry: false })?.isFile() === true) {
+        return { kind: 'dir', path: node_path__WEBPACK_IMPORTED_MODULE_1__.dirname(target), uri: target, object: node_path__WEBPACK_IMPORTED_MODULE_1__.basename(target) };
+    }
+    return { kind: 'dir', path: target, uri: target };
+}
+/** The input location of a job: a folder, or one file or S3 object. */
+function parseInputLocation(value, inputName = 'input') {
+    return parseLocation(value, inputName, { single: true });
+}
+
+
+/***/ }),
+
+/***/ 7020:
+/***/ ((__unused_webpack___webpack_module__, __webpack_exports__, __nccwpck_require__) => {
+
+
+// EXPORTS
+__nccwpck_require__.d(__webpack_exports__, {
+  OM: () => (/* binding */ S3_TIMEOUTS),
+  U6: () => (/* binding */ lazyS3Client),
+  Ch: () => (/* binding */ openStore),
+  AP: () => (/* binding */ regionOf),
+  j9: () => (/* binding */ s3SettingsFromEnv)
+});
+
+// UNUSED EXPORTS: CLI_REQUEST_DEADLINE_MS
+
+// EXTERNAL MODULE: ./lib/src/location.js
+var src_location = __nccwpck_require__(8251);
+;// CONCATENATED MODULE: ./lib/src/store/deferred-store.js
+/** A store opened when it is first used (S3's SDK is loaded then); every call waits for it. */
+class DeferredStore {
+    uri;
+    #uriOf;
+    #open;
+    #opened;
+    constructor(uri, uriOf, open) {
+        this.uri = uri;
+        this.#uriOf = uriOf;
+        this.#open = open;
+    }
+    #store() {
+        return (this.#opened ??= this.#open());
+    }
+    async *list() {
+        yield* (await this.#store()).list();
+    }
+    async *read(key, range, identity) {
+        yield* (await this.#store()).read(key, range, identity);
+    }
+    async write(key, body) {
+        await (await this.#store()).write(key, body);
+    }
+    writer(key) {
+        const writer = this.#store().then((store) => store.writer(key));
+        // Not unhandled while nobody waits yet: the first call that does throws it.
+        writer.catch(() => { });
+        return {
+            write: async (chunk) => (await writer).write(chunk),
+            end: async () => (await writer).end(),
+            abort: async () => (await writer).abort(),
+        };
+    }
+    async copy(fromKey, toKey) {
+        await (await this.#store()).copy(fromKey, toKey);
+    }
+    uriOf(key) {
+        return this.#uriOf(key);
+    }
+}
+
+// EXTERNAL MODULE: external "node:fs"
+var external_node_fs_ = __nccwpck_require__(3024);
+// EXTERNAL MODULE: external "node:fs/promises"
+var promises_ = __nccwpck_require__(1455);
+// EXTERNAL MODULE: external "node:path"
+var external_node_path_ = __nccwpck_require__(6760);
+// EXTERNAL MODULE: ./lib/src/errors.js
+var errors = __nccwpck_require__(5071);
+;// CONCATENATED MODULE: ./lib/src/store/dir-store.js
+
+
+
+
+const READ_CHUNK = 1 << 20;
+/** A local directory as an object store: keys are `/`-separated paths below it. */
+class DirStore {
+    uri;
+    #root;
+    #only;
+    /** With `only`, the store lists that one file of the directory (an input that is a single file). */
+    constructor(root, only) {
+        this.#root = root;
+        this.#only = only;
+        this.uri = only === undefined ? root : external_node_path_.join(root, only);
+    }
+    async *list() {
+        const info = await (0,promises_.stat)(this.uri).catch((error) => {
+            throw new errors/* StoreError */.AD(`${this.#only === undefined ? 'Directory' : 'File'} ${this.uri} cannot be read (${code(error)}): check the path exists.`, { cause: error });
+        });
+        if (this.#only !== undefined) {
+            if (!info.isFile())
+                throw new errors/* StoreError */.AD(`${this.uri} is not a file.`);
+            yield { key: this.#only, size: info.size, identity: identityOf(info) };
+            return;
+        }
+        if (!info.isDirectory())
+            throw new errors/* StoreError */.AD(`${this.#root} is not a directory: give the folder that holds the data.`);
+        const realRoot = await (0,promises_.realpath)(this.#root);
+        yield* this.#walk('', realRoot, [realRoot]);
+    }
+    /**
+     * Lists a directory in key order. A symbolic link is followed while it stays inside the input:
+     * one that leaves it, dangles or loops is refused by name, never skipped. Refused rather than
+     * skipped, since a skipped file is data silently missing from the result, and a followed one
+     * could be anything on the machine (a credentials file put its keys in rejected records once).
+     * A directory reached again through a link is a loop; FIFOs and devices are refused (reading
+     * one would hang or never end).
+     */
+    async *#walk(relative, realDir, ancestors) {
+        const dir = external_node_path_.join(this.#root, relative);
+        const entries = [];
+        try {
+            for await (const entry of await (0,promises_.opendir)(dir))
+                entries.push({ name: entry.name, isLink: entry.isSymbolicLink() });
+        }
+        catch (error) {
+            throw new errors/* StoreError */.AD(`input: directory ${dir} cannot be read (${code(error)}).`, { cause: error });
+        }
+        // Sorted like an S3 listing, so both stores give the same plan for the same data.
+        entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+        for (const { name, isLink } of entries) {
+            const key = relative === '' ? name : `${relative}/${name}`;
+            const file = external_node_path_.join(this.#root, key);
+            const real = isLink ? await this.#linkTarget(file, ancestors[0]) : external_node_path_.join(realDir, name);
+            const info = await (0,promises_.stat)(real).catch((error) => {
+                throw new errors/* StoreError */.AD(`input: ${file} cannot be read (${code(error)}).`, { cause: error });
+            });
+            if (info.isDirectory()) {
+                if (ancestors.includes(real))
+                    throw new errors/* StoreError */.AD(`input: ${file} is a symbolic link back to ${real}, which holds it: a loop. Remove the link.`);
+                yield* this.#walk(key, real, [...ancestors, real]);
+            }
+            else if (info.isFile()) {
+                yield { key, size: info.size, identity: identityOf(info) };
+            }
+            else {
+                throw new errors/* StoreError */.AD(`input: ${file} is not a regular file (a FIFO, socket or device): move it out of the input directory.`);
+            }
+        }
+    }
+    /** Where a symbolic link leads, when that is inside the input root. */
+    async #linkTarget(file, realRoot) {
+        const real = await (0,promises_.realpath)(file).catch(async (error) => {
+            const reason = code(error) === 'ELOOP' ? 'a symbolic link loop' : `a symbolic link to ${external_node_path_.resolve(external_node_path_.dirname(file), await (0,promises_.readlink)(file))}, which does not exist`;
+            throw new errors/* StoreError */.AD(`input: ${file} is ${reason}. Remove the link or fix its target.`, { cause: error });
+        });
+        if (real !== realRoot && !real.startsWith(realRoot + external_node_path_.sep)) {
+            throw new errors/* StoreError */.AD(`input: ${file} is a symbolic link to ${real}, outside the input directory ${this.#root}. sfn-fanout does not follow links out of the input: copy the file in, or give the directory that holds it as the input.`);
+        }
+        return real;
+    }
+    /**
+     * With an identity, the file is checked once the read ends, also when the reader stopped early:
+     * any write or replacement since the plan moved its size, times or inode, so the bytes handed
+     * out were the planned ones only if it still has its identity then.
+     */
+    async *read(key, range, identity) {
+        if (range !== undefined && range.end <= range.start)
+            return;
+        const file = this.#pathOf(key);
+        let failed = false;
+        let handle;
+        try {
+            handle = await (0,promises_.open)(file, 'r');
+            // Plain reads, no stream: a run reads thousands of small files, and a stream costs a chunk-sized buffer and an error object each.
+            const end = range?.end ?? Number.POSITIVE_INFINITY;
+            const chunk = Math.max(1, Math.min(READ_CHUNK, range === undefined ? (await handle.stat()).size : range.end - range.start));
+            for (let position = range?.start ?? 0; position < end;) {
+                const buffer = Buffer.allocUnsafe(Math.min(chunk, end - position));
+                const { bytesRead } = await handle.read(buffer, 0, buffer.length, position);
+                if (bytesRead === 0)
+                    break;
+                position += bytesRead;
+                yield buffer.subarray(0, bytesRead);
+            }
+        }
+        catch (error) {
+            failed = true;
+            throw new (code(error) === 'ENOENT' ? errors/* MissingObjectError */.S3 : errors/* StoreError */.AD)(`Cannot read ${file} (${code(error)}).`, { cause: error });
+        }
+        finally {
+            await handle?.close();
+            if (identity !== undefined && !failed)
+                checkIdentity(file, identity);
+        }
+    }
+    async write(key, body) {
+        const file = this.#pathOf(key);
+        // Most writes go to a folder that is there already (a run writes thousands of files into a few): make it only when missing.
+        await (0,promises_.writeFile)(file, body).catch(async (error) => {
+            if (code(error) !== 'ENOENT')
+                throw error;
+            await (0,promises_.mkdir)(external_node_path_.dirname(file), { recursive: true });
+            await (0,promises_.writeFile)(file, body);
+        });
+    }
+    /** Written to a temporary name beside the file, renamed into place at `end`. */
+    writer(key) {
+        const file = this.#pathOf(key);
+        const partial = `${file}.partial-${process.pid}-${Math.random().toString(36).slice(2, 10)}`;
+        let handle;
+        const opened = () => (handle ??= (0,promises_.mkdir)(external_node_path_.dirname(file), { recursive: true }).then(() => (0,promises_.open)(partial, 'w')));
+        return {
+            write: async (chunk) => {
+                await (await opened()).writeFile(chunk);
+            },
+            end: async () => {
+                await (await opened()).close();
+                await (0,promises_.rename)(partial, file);
+            },
+            abort: async () => {
+                if (handle === undefined)
+                    return;
+                await (await handle).close().catch(() => { });
+                await (0,promises_.rm)(partial, { force: true });
+            },
+        };
+    }
+    async copy(fromKey, toKey) {
+        const [from, to] = [this.#pathOf(fromKey), this.#pathOf(toKey)];
+        await (0,promises_.mkdir)(external_node_path_.dirname(to), { recursive: true });
+        await (0,promises_.copyFile)(from, to, external_node_fs_.constants.COPYFILE_FICLONE).catch((error) => {
+            throw new (code(error) === 'ENOENT' ? errors/* MissingObjectError */.S3 : errors/* StoreError */.AD)(`Cannot copy ${from} to ${to} (${code(error)}).`, { cause: error });
+        });
+    }
+    uriOf(key) {
+        return this.#pathOf(key);
+    }
+    #pathOf(key) {
+        const file = external_node_path_.resolve(this.#root, key);
+        if (!file.startsWith(external_node_path_.resolve(this.#root) + external_node_path_.sep)) {
+            throw new errors/* StoreError */.AD(`Key "${key}" points outside ${this.#root}.`);
+        }
+        return file;
+    }
+}
+function code(error) {
+    return error.code ?? String(error);
+}
+/**
+ * A file's version for the plan: its size and modification time, and its inode and change time.
+ * A file replaced by another of the same size with its times copied (`rsync -a`, `cp -p`, `tar -x`,
+ * a rewrite within the file system's time resolution) keeps the first two, never the last two: a
+ * user can set a file's mtime, not its ctime, and a new file is a new inode.
+ */
+function identityOf(info) {
+    return `${info.size}:${info.mtimeMs}:${info.ino}:${info.ctimeMs}`;
+}
+/** Synchronous: one stat call, without a trip through libuv's thread pool for every read of a tiny partition. */
+function checkIdentity(file, identity) {
+    let info;
+    try {
+        info = (0,external_node_fs_.statSync)(file);
+    }
+    catch (error) {
+        throw new (code(error) === 'ENOENT' ? errors/* MissingObjectError */.S3 : errors/* StoreError */.AD)(`Cannot read ${file} (${code(error)}).`, { cause: error });
+    }
+    const now = identityOf(info);
+    if (now !== identity) {
+        const [plannedSize, plannedTime, plannedInode] = identity.split(':');
+        const [size, time, inode] = now.split(':');
+        const how = size !== plannedSize || time !== plannedTime ? '' : inode === plannedInode ? 'written to or its metadata changed, keeping its size and modification time: a new change time; ' : 'replaced by another file of the same size and modification time: a new inode; ';
+        throw new errors/* InputChangedError */.bf(`${file} changed after the plan was made (${how}planned: ${plannedSize} bytes, modified ${new Date(Number(plannedTime)).toISOString()}; now: ${size} bytes, modified ${new Date(Number(time)).toISOString()}): its partitions cannot read the records they were planned with. Run the batch again once the input no longer changes.`);
+    }
+}
+
+;// CONCATENATED MODULE: ./lib/src/store/open-store.js
+
+
+
+const S3_TIMEOUTS = { connectionTimeoutMs: 5_000, socketTimeoutMs: 30_000, requestTimeoutMs: 300_000 };
+/** Reads S3 settings from the environment the way Lambda and the CLI both see them. */
+function s3SettingsFromEnv(env = process.env) {
+    return { endpoint: env.SFN_FANOUT_S3_ENDPOINT || undefined, region: env.AWS_REGION || env.AWS_DEFAULT_REGION };
+}
+/** The region S3 is reached in: the setting, else the environment's, as the SDK and Lambda read it. */
+function regionOf(settings, env = process.env) {
+    return settings.region ?? s3SettingsFromEnv(env).region ?? 'us-east-1';
+}
+/**
+ * The longest one request of the CLI's own process may take, its response body included. The
+ * timeouts above let a body that trickles a byte at a time run for ever; inside a Lambda the
+ * function's Timeout ends that, but nothing does in the process that lists the input and reads
+ * the batch file. A page of a listing or a batch file takes seconds.
+ */
+const CLI_REQUEST_DEADLINE_MS = 300_000;
+/**
+ * Opens a store for a location; one S3 client serves every S3 location of a run. S3's store and
+ * SDK are imported when the store is first used: a Lambda environment of a local run over a
+ * directory never evaluates them, which was two thirds of the time it took to start.
+ */
+function openStore(location, s3) {
+    if (location.kind !== 's3')
+        return new DirStore(location.path, location.object);
+    const { bucket, prefix, object } = location;
+    return new DeferredStore(location.uri, (key) => (0,src_location/* s3KeyUri */.qo)(bucket, prefix, key), async () => {
+        const [{ S3Store }, client] = await Promise.all([Promise.resolve(/* import() eager */).then(__nccwpck_require__.bind(__nccwpck_require__, 804)), s3()]);
+        return new S3Store(client, bucket, prefix, object);
+    });
+}
+/** Builds the S3 client lazily, once, so a local-only run never loads the SDK or touches AWS configuration. */
+function lazyS3Client(settings, options = {}) {
+    let client;
+    return () => (client ??= Promise.resolve(/* import() eager */).then(__nccwpck_require__.bind(__nccwpck_require__, 7974)).then(({ createS3Client }) => createS3Client(settings, options)));
+}
+
+
+/***/ }),
+
+/***/ 7974:
+/***/ ((__unused_webpack___webpack_module__, __webpack_exports__, __nccwpck_require__) => {
+
+__nccwpck_require__.r(__webpack_exports__);
+/* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
+/* harmony export */   createS3Client: () => (/* binding */ createS3Client)
+/* harmony export */ });
+/* harmony import */ var _aws_sdk_client_s3__WEBPACK_IMPORTED_MODULE_4__ = __nccwpck_require__(3711);
+/* harmony import */ var _smithy_node_http_handler__WEBPACK_IMPORTED_MODULE_3__ = __nccwpck_require__(1279);
+/* harmony import */ var node_stream__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(7075);
+/* harmony import */ var _open_store_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(7020);
+/* harmony import */ var _s3_store_js__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(804);
+
+
+
+
+
+function createS3Client(settings, options = {}) {
+    const timeouts = options.timeouts ?? _open_store_js__WEBPACK_IMPORTED_MODULE_1__/* .S3_TIMEOUTS */ .OM;
+    const http = new _smithy_node_http_handler__WEBPACK_IMPORTED_MODULE_3__.NodeHttpHandler({
+        connectionTimeout: timeouts.connectionTimeoutMs,
+        socketTimeout: timeouts.socketTimeoutMs,
+        requestTimeout: timeouts.requestTimeoutMs,
+        // Without this a request past requestTimeout only logs a warning and carries on waiting.
+        throwOnRequestTimeout: true,
+    });
+    return new _aws_sdk_client_s3__WEBPACK_IMPORTED_MODULE_4__/* .S3Client */ .YxF({
+        region: (0,_open_store_js__WEBPACK_IMPORTED_MODULE_1__/* .regionOf */ .AP)(settings),
+        requestHandler: options.signal === undefined && options.requestDeadlineMs === undefined ? http : new CancellableHandler(http, options.signal, options.requestDeadlineMs),
+        ...(settings.endpoint === undefined ? {} : { endpoint: settings.endpoint, forcePathStyle: true }),
+    });
+}
+/** Hands every request the run's abort signal, alongside any signal of its own, and ends it at its deadline. */
+class CancellableHandler {
+    #inner;
+    #signal;
+    #deadlineMs;
+    constructor(inner, signal, deadlineMs) {
+        this.#inner = inner;
+        this.#signal = signal;
+        this.#deadlineMs = deadlineMs;
+    }
+    async handle(...[request, options = {}]) {
+        const deadline = this.#deadlineMs === undefined ? undefined : new AbortController();
+        const message = `S3 did not send the whole response within ${(this.#deadlineMs ?? 0) / 1000} s, the limit for one request: the endpoint is stalled or too slow. Check the endpoint and the network, then run again.`;
+        const timer = deadline === undefined ? undefined : setTimeout(() => deadline.abort(message), this.#deadlineMs);
+        timer?.unref();
+        const signals = [options.abortSignal, this.#signal, deadline?.signal].filter((signal) => signal !== undefined);
+        const handled = await this.#inner.handle(request, { ...options, abortSignal: signals.length === 1 ? signals[0] : AbortSignal.any(signals) }).catch((error) => {
+            clearTimeout(timer);
+            throw error;
+        });
+        const body = handled.response.body;
+        if (deadline === undefined || !(body instanceof node_stream__WEBPACK_IMPORTED_MODULE_0__.Readable)) {
+            clearTimeout(timer);
+            return handled;
+        }
+        // The deadline covers the body too: one that trickles ends with an error a reader does not resume.
+        const end = () => void body.destroy(Object.assign(new Error(message), { name: _s3_store_js__WEBPACK_IMPORTED_MODULE_2__.REQUEST_DEADLINE_ERROR }));
+        deadline.signal.addEventListener('abort', end, { once: true });
+        body.once('close', () => {
+            clearTimeout(timer);
+            deadline.signal.removeEventListener('abort', end);
+        });
+        return handled;
+    }
+    updateHttpClientConfig(...args) {
+        this.#inner.updateHttpClientConfig(...args);
+    }
+    httpHandlerConfigs() {
+        return this.#inner.httpHandlerConfigs();
+    }
+    destroy() {
+        this.#inner.destroy();
+    }
+}
+
+
+/***/ }),
+
+/***/ 804:
+/***/ ((__unused_webpack___webpack_module__, __webpack_exports__, __nccwpck_require__) => {
+
+__nccwpck_require__.r(__webpack_exports__);
+/* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
+/* harmony export */   PART_BYTES: () => (/* binding */ PART_BYTES),
+/* harmony export */   REQUEST_DEADLINE_ERROR: () => (/* binding */ REQUEST_DEADLINE_ERROR),
+/* harmony export */   S3Store: () => (/* binding */ S3Store)
+/* harmony export */ });
+/* harmony import */ var _aws_sdk_client_s3__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(3711);
+/* harmony import */ var _errors_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(5071);
+/* harmony import */ var _location_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(8251);
+
+
+
+/** The name of the error a response body ends with once its request's deadline passed (open-store.ts). */
+const REQUEST_DEADLINE_ERROR = 'RequestDeadlineError';
+const MAX_RESUMES = 5;
+/** S3's smallest part but the last is 5 MiB; 8 MiB parts keep 10,000 parts (S3's most) above 78 GiB. */
+const PART_BYTES = 8 * 1024 * 1024;
+function isNetworkError(error) {
+    const { code, name } = error;
+    return ['ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'ECONNREFUSED'].includes(code ?? '') || name === 'TimeoutError' || /socket hang up/i.test((0,_errors_js__WEBPACK_IMPORTED_MODULE_0__/* .errorMessage */ .gJ)(error));
+}
+/** An S3 bucket and prefix as an object store; the client is built once by the caller. */
+class S3Store {
+    uri;
+    #client;
+    #bucket;
+    #prefix;
+    #only;
+    /** With `only`, the store lists that one object of the prefix (an input that is a single object). */
+    constructor(client, bucket, prefix, only) {
+        this.#client = client;
+        this.#bucket = bucket;
+        this.#prefix = prefix;
+        this.#only = only;
+        this.uri = `s3://${bucket}/${prefix}${only ?? ''}`;
+    }
+    async *list() {
+        let token;
+        let found = false;
+        do {
+            // One object is listed, not read with HeadObject: the role's s3:ListBucket on the prefix covers it.
+            const page = await this.#client
+                .send(new _aws_sdk_client_s3__WEBPACK_IMPORTED_MODULE_2__/* .ListObjectsV2Command */ .u6x({ Bucket: this.#bucket, Prefix: this.#prefix + (this.#only ?? ''), ContinuationToken: token }))
+                .catch((error) => {
+                throw this.#explain('list', this.uri, error);
+            });
+            for (const object of page.Contents ?? []) {
+                const key = object.Key.slice(this.#prefix.length);
+                if (this.#only !== undefined && key !== this.#only)
+                    continue;
+                if (key === '' || key.endsWith('/')) {
+                    // Zero-byte "folder" markers made by the console are not data; one that holds data is refused, never skipped.
+                    if ((object.Size ?? 0) === 0)
+                        continue;
+                    throw new _errors_js__WEBPACK_IMPORTED_MODULE_0__/* .StoreError */ .AD(`${this.uriOf(key)} holds ${object.Size} bytes, but its key ends in "/" as a folder marker's does: sfn-fanout does not read it as data, and will not skip it silently. Move it to a key without the trailing "/" (aws s3 mv), or delete it if it is not data.`);
+                }
+                found = true;
+                yield { key, size: object.Size ?? 0, ...(object.ETag === undefined ? {} : { identity: object.ETag }) };
+            }
+            token = page.IsTruncated === true && (this.#only === undefined || !found) ? page.NextContinuationToken : undefined;
+        } while (token !== undefined);
+        if (this.#only !== undefined && !found) {
+            throw new _errors_js__WEBPACK_IMPORTED_MODULE_0__/* .StoreError */ .AD(`Cannot list ${this.uri}: no object has that key. End the URI with / if it is a folder.`);
+        }
+    }
+    /**
+     * Streams the bytes of a range. The SDK retries a failed request (SlowDown, 5xx); a connection
+     * dropped in the middle of a body is resumed here with a new ranged GET from the first byte not yet
+     * yielded, so no byte is lost or repeated. Given the planned ETag, every GET carries it as
+     * If-Match: S3 answers 412 once the object was replaced, and the bytes never mix two versions.
+     */
+    async *read(key, range, identity) {
+        if (range !== undefined && range.end <= range.start)
+            return;
+        let position = range?.start ?? 0;
+        for (let resumes = 0;; resumes += 1) {
+            let body;
+            try {
+                const response = await this.#client.send(new _aws_sdk_client_s3__WEBPACK_IMPORTED_MODULE_2__/* .GetObjectCommand */ .jLs({
+                    Bucket: this.#bucket,
+                    Key: this.#prefix + key,
+                    ...(range === undefined && position === 0 ? {} : { Range: `bytes=${position}-${range === undefined ? '' : range.end - 1}` }),
+                    ...(identity === undefined ? {} : { IfMatch: identity }),
+                }));
+                body = response.Body;
+            }
+            catch (error) {
+                const status = error.$metadata?.httpStatusCode;
+                // A range that starts at or past the end of the object: there is nothing more to read.
+                if (status === 416)
+                    return;
+                if (status === 412) {
+                    throw new _errors_js__WEBPACK_IMPORTED_MODULE_0__/* .InputChangedError */ .bf(`${this.uriOf(key)} changed after the plan was made (planned ETag ${identity}; S3 answered 412 Precondition Failed to If-Match): its partitions cannot read the records they were planned with. Run the batch again once the input no longer changes.`, { cause: error });
+                }
+                // A connection lost before the response: ask again, within the same budget.
+                if (isNetworkError(error) && resumes < MAX_RESUMES)
+                    continue;
+                throw this.#explain('read', this.uriOf(key), error);
+            }
+            try {
+                for await (const chunk of body) {
+                    position += chunk.byteLength;
+                    yield chunk;
+                }
+                return;
+            }
+            catch (error) {
+                // A body cut at its deadline is not read again: that would give it the time again.
+                if (resumes >= MAX_RESUMES || error.name === REQUEST_DEADLINE_ERROR)
+                    throw this.#explain('read', this.uriOf(key), error);
+            }
+            finally {
+                body.destroy();
+            }
+        }
+    }
+    async write(key, body) {
+        await this.#client
+            .send(new _aws_sdk_client_s3__WEBPACK_IMPORTED_MODULE_2__/* .PutObjectCommand */ .wKZ({ Bucket: this.#bucket, Key: this.#prefix + key, Body: body }))
+            .catch((error) => {
+            throw this.#explain('write', this.uriOf(key), error);
+        });
+    }
+    /**
+     * A multipart upload, one part each PART_BYTES: memory stays at one part whatever the size. An
+     * object that ends within its first part is a single PutObject.
+     */
+    writer(key) {
+        const target = { Bucket: this.#bucket, Key: this.#prefix + key };
+        const fail = (error) => {
+            throw this.#explain('write', this.uriOf(key), error);
+        };
+        let pending = [];
+        let pendingBytes = 0;
+        let uploadId;
+        const parts = [];
+        const take = () => {
+            const body = Buffer.concat(pending);
+            pending = [];
+            pendingBytes = 0;
+            return body;
+        };
+        const uploadPart = async (body) => {
+            uploadId ??= (await this.#client.send(new _aws_sdk_client_s3__WEBPACK_IMPORTED_MODULE_2__/* .CreateMultipartUploadCommand */ .nG4(target)).catch(fail)).UploadId;
+            const PartNumber = parts.length + 1;
+            const { ETag } = await this.#client.send(new _aws_sdk_client_s3__WEBPACK_IMPORTED_MODULE_2__/* .UploadPartCommand */ .iVK({ ...target, UploadId: uploadId, PartNumber, Body: body })).catch(fail);
+            parts.push({ ETag: ETag, PartNumber });
+        };
+        return {
+            write: async (chunk) => {
+                const bytes = typeof chunk === 'string' ? Buffer.from(chunk) : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
+                pending.push(bytes);
+                pendingBytes += bytes.length;
+                if (pendingBytes >= PART_BYTES)
+                    await uploadPart(take());
+            },
+            end: async () => {
+                if (uploadId === undefined) {
+                    await this.write(key, take());
+                    return;
+                }
+                if (pendingBytes > 0)
+                    await uploadPart(take());
+                await this.#client.send(new _aws_sdk_client_s3__WEBPACK_IMPORTED_MODULE_2__/* .CompleteMultipartUploadCommand */ .Gym({ ...target, UploadId: uploadId, MultipartUpload: { Parts: parts } })).catch(fail);
+            },
+            abort: async () => {
+                pending = [];
+                // An upload left incomplete is never an object; a lifecycle rule (AbortIncompleteMultipartUpload) clears its parts.
+                if (uploadId !== undefined)
+                    await this.#client.send(new _aws_sdk_client_s3__WEBPACK_IMPORTED_MODULE_2__/* .AbortMultipartUploadCommand */ .tfP({ ...target, UploadId: uploadId })).catch(() => { });
+            },
+        };
+    }
+    /** A server-side copy (CopyObject: objects up to 5 GB, far above what one Lambda writes). */
+    async copy(fromKey, toKey) {
+        const source = `${this.#bucket}/${(this.#prefix + fromKey).split('/').map(encodeURIComponent).join('/')}`;
+        await this.#client.send(new _aws_sdk_client_s3__WEBPACK_IMPORTED_MODULE_2__/* .CopyObjectCommand */ .s9Z({ Bucket: this.#bucket, Key: this.#prefix + toKey, CopySource: source })).catch((error) => {
+            throw this.#explain('copy', `${this.uriOf(fromKey)} to ${this.uriOf(toKey)}`, error);
+        });
+    }
+    uriOf(key) {
+        return (0,_location_js__WEBPACK_IMPORTED_MODULE_1__/* .s3KeyUri */ .qo)(this.#bucket, this.#prefix, key);
+    }
+    #explain(action, uri, error) {
+        const name = error.name ?? 'Error';
+        const hint = name === 'NoSuchBucket'
+            ? `bucket "${this.#bucket}" does not exist: create it or fix the URI`
+            : name === 'NoSuchKey'
+                ? 'the object is gone: was it deleted after the plan was made?'
+                : name === 'AccessDenied'
+                    ? `the role has no permission to ${action} it: allow s3:${action === 'list' ? 'ListBucket' : action === 'read' ? 'GetObject' : action === 'copy' ? 'GetObject on the source and s3:PutObject on the target' : 'PutObject'}`
+                    : (0,_errors_js__WEBPACK_IMPORTED_MODULE_0__/* .errorMessage */ .gJ)(error);
+        return new (name === 'NoSuchKey' ? _errors_js__WEBPACK_IMPORTED_MODULE_0__/* .MissingObjectError */ .S3 : _errors_js__WEBPACK_IMPORTED_MODULE_0__/* .StoreError */ .AD)(`Cannot ${action} ${uri}: ${hint} (${name}).`, { cause: error });
+    }
+}
+
 
 /***/ })
 
@@ -33304,64 +34049,8 @@ function redactingHandler(redactor, handler) {
 
 // EXTERNAL MODULE: external "node:fs"
 var external_node_fs_ = __nccwpck_require__(3024);
-;// CONCATENATED MODULE: ./lib/src/errors.js
-/**
- * A small error hierarchy: every error sfn-fanout raises on purpose says what went wrong and how to
- * fix it, and keeps the underlying error as `cause`.
- */
-class errors_FanoutError extends Error {
-    constructor(message, options) {
-        super(message, options);
-        // The bundler renames a class whose name another module also uses (errors_InputError): users see the source's name.
-        this.name = new.target.name.replace(/^[a-z][a-z0-9_]*_(?=[A-Z])/, '');
-    }
-}
-/** A user-supplied value (input, option, template, handler module) is unusable. */
-class errors_InputError extends errors_FanoutError {
-}
-/** The data store could not be listed, read or written. */
-class errors_StoreError extends errors_FanoutError {
-}
-/** A key that is not in the store. */
-class errors_MissingObjectError extends errors_StoreError {
-}
-/** An input object is not the one the plan was made from (S3 ETag, or a file's size and modification time). */
-class InputChangedError extends errors_FanoutError {
-}
-/** A processPartition handler returned before reading every record of its partition. */
-class errors_UnreadRecordsError extends (/* unused pure expression or super */ null && (errors_FanoutError)) {
-}
-/** The user's handler module is missing or exports nothing usable. */
-class HandlerModuleError extends errors_FanoutError {
-}
-/** A partition rejected more records than the job tolerates; it says how many it read, handed over and rejected. */
-class errors_RejectedRecordsError extends errors_FanoutError {
-    counts;
-    constructor(message, counts) {
-        super(message);
-        this.counts = counts;
-    }
-}
-/** The reducer's default merge met two values it cannot merge. */
-class MergeError extends errors_FanoutError {
-}
-/** The run was cancelled (SIGINT, SIGTERM, a cancelled job) and stopped what it was doing. */
-class errors_CancelledError extends (/* unused pure expression or super */ null && (errors_FanoutError)) {
-    /** The error of an abort signal: its reason names the signal when one did it. */
-    static of(signal) {
-        return new errors_CancelledError(`The run was cancelled${typeof signal.reason === 'string' ? ` by ${signal.reason}` : ''}.`);
-    }
-}
-/** A state machine definition uses a feature the local engine cannot execute faithfully. */
-class UnsupportedFeatureError extends (/* unused pure expression or super */ null && (errors_FanoutError)) {
-}
-/** An input object's bytes cannot be decoded (a corrupt or truncated gzip object). */
-class errors_DataError extends (/* unused pure expression or super */ null && (errors_FanoutError)) {
-}
-function errors_errorMessage(error) {
-    return error instanceof Error ? error.message : String(error);
-}
-
+// EXTERNAL MODULE: ./lib/src/errors.js
+var errors = __nccwpck_require__(5071);
 ;// CONCATENATED MODULE: ./lib/src/handler/merge.js
 
 /** How much of a string a merge error quotes: the message stays one short line, whatever the data. */
@@ -33405,7 +34094,7 @@ function mergeAt(into, b, path) {
     }
     if (into === b)
         return into;
-    throw new MergeError(`Cannot merge result${path.map(pathPart).join('')}: ${quote(into)} and ${quote(b)} are neither numbers, arrays nor objects, and differ. Export a merge(a, b) function from the handler module.`);
+    throw new errors/* MergeError */.VX(`Cannot merge result${path.map(pathPart).join('')}: ${quote(into)} and ${quote(b)} are neither numbers, arrays nor objects, and differ. Export a merge(a, b) function from the handler module.`);
 }
 /**
  * A copy of a JSON value the merge may change. Its objects have no prototype, so a key from the
@@ -33488,7 +34177,7 @@ function pairwise(userMerge) {
 function mergedValue(value) {
     const kind = value === undefined ? 'undefined' : typeof value === 'function' ? 'a function' : typeof value === 'symbol' ? 'a symbol' : typeof value === 'number' && !Number.isFinite(value) ? String(value) : undefined;
     if (kind !== undefined)
-        throw new MergeError(`The handler's merge(a, b) returned ${kind}: it must return the merged result as JSON data (an object, array, string, finite number, boolean or null). Check that every path of merge returns a value.`);
+        throw new errors/* MergeError */.VX(`The handler's merge(a, b) returned ${kind}: it must return the merged result as JSON data (an object, array, string, finite number, boolean or null). Check that every path of merge returns a value.`);
     return value;
 }
 /** Totals over outcomes (results left out): what both the batch file and the report count. */
@@ -34033,8 +34722,8 @@ function abortable(promise, signal) {
 
 // EXTERNAL MODULE: external "node:path"
 var external_node_path_ = __nccwpck_require__(6760);
-;// CONCATENATED MODULE: external "node:url"
-const external_node_url_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:url");
+// EXTERNAL MODULE: external "node:url"
+var external_node_url_ = __nccwpck_require__(3136);
 ;// CONCATENATED MODULE: ./lib/src/handler/load-handler.js
 var __rewriteRelativeImportExtension = (undefined && undefined.__rewriteRelativeImportExtension) || function (path, preserveJsx) {
     if (typeof path === "string" && /^\.\.?\//.test(path)) {
@@ -34052,14 +34741,14 @@ var __rewriteRelativeImportExtension = (undefined && undefined.__rewriteRelative
 async function loadHandler(modulePath) {
     const file = external_node_path_.resolve(modulePath);
     if (!(0,external_node_fs_.existsSync)(file)) {
-        throw new HandlerModuleError(`Handler module ${file} does not exist: check the handler path (relative paths start from the working directory).`);
+        throw new errors/* HandlerModuleError */.rA(`Handler module ${file} does not exist: check the handler path (relative paths start from the working directory).`);
     }
     let loaded;
     try {
-        loaded = (await import(__rewriteRelativeImportExtension(/* webpackIgnore: true */ (0,external_node_url_namespaceObject.pathToFileURL)(file).href)));
+        loaded = (await import(__rewriteRelativeImportExtension(/* webpackIgnore: true */ (0,external_node_url_.pathToFileURL)(file).href)));
     }
     catch (error) {
-        throw new HandlerModuleError(`Handler module ${file} failed to load: ${errors_errorMessage(error)}`, { cause: error });
+        throw new errors/* HandlerModuleError */.rA(`Handler module ${file} failed to load: ${(0,errors/* errorMessage */.gJ)(error)}`, { cause: error });
     }
     return checkHandler(loaded, file);
 }
@@ -34068,12 +34757,12 @@ function checkHandler(loaded, file) {
     const has = (name) => typeof exports[name] === 'function';
     for (const name of ['init', 'processRecord', 'finish', 'processPartition', 'merge']) {
         if (exports[name] !== undefined && !has(name)) {
-            throw new HandlerModuleError(`Handler module ${file} exports "${name}" but it is a ${typeof exports[name]}, not a function.`);
+            throw new errors/* HandlerModuleError */.rA(`Handler module ${file} exports "${name}" but it is a ${typeof exports[name]}, not a function.`);
         }
     }
     const problem = exportsProblem(file, has('processRecord'), has('processPartition'), Object.keys(exports));
     if (problem !== undefined)
-        throw new HandlerModuleError(problem);
+        throw new errors/* HandlerModuleError */.rA(problem);
     const merge = has('merge') ? exports.merge : undefined;
     return has('processRecord')
         ? { kind: 'record', handler: exports, merge }
@@ -34089,63 +34778,8 @@ function exportsProblem(file, processRecord, processPartition, found) {
     return undefined;
 }
 
-;// CONCATENATED MODULE: ./lib/src/location.js
-
-
-
-
-const BUCKET_NAME = /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/;
-/** A last path part that names a data file rather than a folder: `logs/app.ndjson.gz`, `data.csv`. */
-const DATA_FILE = /\.(csv|tsv|txt|log|json|jsonl|ndjson|gz|gzip|bz2|xz|zst|zstd|lz4|snappy|zip|7z|parquet|orc|avro)$/i;
-/**
- * Parses `s3://bucket/prefix`, `file:///abs/path` or a plain path. A prefix is a folder: it is
- * normalised to end with `/`, so `s3://b/day-1` never picks up `day-10/`. As an input (`single`),
- * an existing local file, or an S3 key without a trailing `/` whose last part has a data file
- * extension (`s3://b/logs/app.csv`), is that one object.
- */
-function location_parseLocation(value, inputName, { single = false } = {}) {
-    const text = value.trim();
-    if (text === '') {
-        throw new errors_InputError(`${inputName} is empty: give an S3 URI like s3://my-bucket/logs/ or a local directory path.`);
-    }
-    const scheme = /^([a-zA-Z][a-zA-Z0-9+.-]*):\/\//.exec(text)?.[1]?.toLowerCase();
-    // `s3:/bucket/x` would otherwise be a local directory named `s3:`. (One letter is a Windows drive.)
-    const malformed = scheme === undefined ? /^([a-zA-Z][a-zA-Z0-9+.-]+):/.exec(text)?.[1] : undefined;
-    if (malformed !== undefined) {
-        throw new errors_InputError(`${inputName} "${text}" is not a URI: write ${malformed.toLowerCase()}://bucket/prefix with two slashes, or ./${text} for a local path with a colon in its name.`);
-    }
-    if (scheme === undefined)
-        return dirLocation(external_node_path_.resolve(text), single);
-    if (scheme === 'file')
-        return dirLocation((0,external_node_url_namespaceObject.fileURLToPath)(text), single);
-    if (scheme !== 's3') {
-        throw new errors_InputError(`${inputName} "${text}" uses the unsupported scheme "${scheme}://": use s3://bucket/prefix or a local directory path.`);
-    }
-    const rest = text.slice('s3://'.length);
-    const slash = rest.indexOf('/');
-    const bucket = slash === -1 ? rest : rest.slice(0, slash);
-    if (!BUCKET_NAME.test(bucket) || bucket.includes('..')) {
-        throw new errors_InputError(`${inputName} "${text}" does not name a valid S3 bucket ("${bucket}"): bucket names are 3-63 lowercase letters, digits, dots and hyphens.`);
-    }
-    const rawPrefix = slash === -1 ? '' : rest.slice(slash + 1).replace(/^\/+/, '');
-    if (single && DATA_FILE.test(rawPrefix)) {
-        const cut = rawPrefix.lastIndexOf('/') + 1;
-        return { kind: 's3', bucket, prefix: rawPrefix.slice(0, cut), uri: `s3://${bucket}/${rawPrefix}`, object: rawPrefix.slice(cut) };
-    }
-    const prefix = rawPrefix === '' || rawPrefix.endsWith('/') ? rawPrefix : `${rawPrefix}/`;
-    return { kind: 's3', bucket, prefix, uri: `s3://${bucket}/${prefix}` };
-}
-function dirLocation(target, single) {
-    if (single && (0,external_node_fs_.statSync)(target, { throwIfNoEntry: false })?.isFile() === true) {
-        return { kind: 'dir', path: external_node_path_.dirname(target), uri: target, object: external_node_path_.basename(target) };
-    }
-    return { kind: 'dir', path: target, uri: target };
-}
-/** The input location of a job: a folder, or one file or S3 object. */
-function location_parseInputLocation(value, inputName = 'input') {
-    return location_parseLocation(value, inputName, { single: true });
-}
-
+// EXTERNAL MODULE: ./lib/src/location.js
+var src_location = __nccwpck_require__(8251);
 ;// CONCATENATED MODULE: ./lib/src/records/formats.js
 
 const formats_RECORD_FORMATS = (/* unused pure expression or super */ null && (['lines', 'ndjson', 'csv']));
@@ -35465,488 +36099,8 @@ function measuredThroughput(outcomes, runId) {
     return bytes > 0 && ms > 0 ? { bytesPerSecond: Math.round((bytes / ms) * 1000), runId } : undefined;
 }
 
-// EXTERNAL MODULE: ./node_modules/@aws-sdk/client-s3/dist-cjs/index.js
-var dist_cjs = __nccwpck_require__(3711);
-// EXTERNAL MODULE: ./node_modules/@smithy/node-http-handler/dist-cjs/index.js
-var node_http_handler_dist_cjs = __nccwpck_require__(1279);
-// EXTERNAL MODULE: external "node:fs/promises"
-var promises_ = __nccwpck_require__(1455);
-;// CONCATENATED MODULE: ./lib/src/store/dir-store.js
-
-
-
-
-const READ_CHUNK = 1 << 20;
-/** A local directory as an object store: keys are `/`-separated paths below it. */
-class DirStore {
-    uri;
-    #root;
-    #only;
-    /** With `only`, the store lists that one file of the directory (an input that is a single file). */
-    constructor(root, only) {
-        this.#root = root;
-        this.#only = only;
-        this.uri = only === undefined ? root : external_node_path_.join(root, only);
-    }
-    async *list() {
-        const info = await (0,promises_.stat)(this.uri).catch((error) => {
-            throw new errors_StoreError(`${this.#only === undefined ? 'Directory' : 'File'} ${this.uri} cannot be read (${code(error)}): check the path exists.`, { cause: error });
-        });
-        if (this.#only !== undefined) {
-            if (!info.isFile())
-                throw new errors_StoreError(`${this.uri} is not a file.`);
-            yield { key: this.#only, size: info.size, identity: dir_store_identityOf(info) };
-            return;
-        }
-        if (!info.isDirectory())
-            throw new errors_StoreError(`${this.#root} is not a directory: give the folder that holds the data.`);
-        const realRoot = await (0,promises_.realpath)(this.#root);
-        yield* this.#walk('', realRoot, [realRoot]);
-    }
-    /**
-     * Lists a directory in key order. A symbolic link is followed while it stays inside the input:
-     * one that leaves it, dangles or loops is refused by name, never skipped. Refused rather than
-     * skipped, since a skipped file is data silently missing from the result, and a followed one
-     * could be anything on the machine (a credentials file put its keys in rejected records once).
-     * A directory reached again through a link is a loop; FIFOs and devices are refused (reading
-     * one would hang or never end).
-     */
-    async *#walk(relative, realDir, ancestors) {
-        const dir = external_node_path_.join(this.#root, relative);
-        const entries = [];
-        try {
-            for await (const entry of await (0,promises_.opendir)(dir))
-                entries.push({ name: entry.name, isLink: entry.isSymbolicLink() });
-        }
-        catch (error) {
-            throw new errors_StoreError(`input: directory ${dir} cannot be read (${code(error)}).`, { cause: error });
-        }
-        // Sorted like an S3 listing, so both stores give the same plan for the same data.
-        entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
-        for (const { name, isLink } of entries) {
-            const key = relative === '' ? name : `${relative}/${name}`;
-            const file = external_node_path_.join(this.#root, key);
-            const real = isLink ? await this.#linkTarget(file, ancestors[0]) : external_node_path_.join(realDir, name);
-            const info = await (0,promises_.stat)(real).catch((error) => {
-                throw new errors_StoreError(`input: ${file} cannot be read (${code(error)}).`, { cause: error });
-            });
-            if (info.isDirectory()) {
-                if (ancestors.includes(real))
-                    throw new errors_StoreError(`input: ${file} is a symbolic link back to ${real}, which holds it: a loop. Remove the link.`);
-                yield* this.#walk(key, real, [...ancestors, real]);
-            }
-            else if (info.isFile()) {
-                yield { key, size: info.size, identity: dir_store_identityOf(info) };
-            }
-            else {
-                throw new errors_StoreError(`input: ${file} is not a regular file (a FIFO, socket or device): move it out of the input directory.`);
-            }
-        }
-    }
-    /** Where a symbolic link leads, when that is inside the input root. */
-    async #linkTarget(file, realRoot) {
-        const real = await (0,promises_.realpath)(file).catch(async (error) => {
-            const reason = code(error) === 'ELOOP' ? 'a symbolic link loop' : `a symbolic link to ${external_node_path_.resolve(external_node_path_.dirname(file), await (0,promises_.readlink)(file))}, which does not exist`;
-            throw new errors_StoreError(`input: ${file} is ${reason}. Remove the link or fix its target.`, { cause: error });
-        });
-        if (real !== realRoot && !real.startsWith(realRoot + external_node_path_.sep)) {
-            throw new errors_StoreError(`input: ${file} is a symbolic link to ${real}, outside the input directory ${this.#root}. sfn-fanout does not follow links out of the input: copy the file in, or give the directory that holds it as the input.`);
-        }
-        return real;
-    }
-    /**
-     * With an identity, the file is checked once the read ends, also when the reader stopped early:
-     * any write or replacement since the plan moved its size, times or inode, so the bytes handed
-     * out were the planned ones only if it still has its identity then.
-     */
-    async *read(key, range, identity) {
-        if (range !== undefined && range.end <= range.start)
-            return;
-        const file = this.#pathOf(key);
-        let failed = false;
-        let handle;
-        try {
-            handle = await (0,promises_.open)(file, 'r');
-            // Plain reads, no stream: a run reads thousands of small files, and a stream costs a chunk-sized buffer and an error object each.
-            const end = range?.end ?? Number.POSITIVE_INFINITY;
-            const chunk = Math.max(1, Math.min(READ_CHUNK, range === undefined ? (await handle.stat()).size : range.end - range.start));
-            for (let position = range?.start ?? 0; position < end;) {
-                const buffer = Buffer.allocUnsafe(Math.min(chunk, end - position));
-                const { bytesRead } = await handle.read(buffer, 0, buffer.length, position);
-                if (bytesRead === 0)
-                    break;
-                position += bytesRead;
-                yield buffer.subarray(0, bytesRead);
-            }
-        }
-        catch (error) {
-            failed = true;
-            throw new (code(error) === 'ENOENT' ? errors_MissingObjectError : errors_StoreError)(`Cannot read ${file} (${code(error)}).`, { cause: error });
-        }
-        finally {
-            await handle?.close();
-            if (identity !== undefined && !failed)
-                checkIdentity(file, identity);
-        }
-    }
-    async write(key, body) {
-        const file = this.#pathOf(key);
-        // Most writes go to a folder that is there already (a run writes thousands of files into a few): make it only when missing.
-        await (0,promises_.writeFile)(file, body).catch(async (error) => {
-            if (code(error) !== 'ENOENT')
-                throw error;
-            await (0,promises_.mkdir)(external_node_path_.dirname(file), { recursive: true });
-            await (0,promises_.writeFile)(file, body);
-        });
-    }
-    /** Written to a temporary name beside the file, renamed into place at `end`. */
-    writer(key) {
-        const file = this.#pathOf(key);
-        const partial = `${file}.partial-${process.pid}-${Math.random().toString(36).slice(2, 10)}`;
-        let handle;
-        const opened = () => (handle ??= (0,promises_.mkdir)(external_node_path_.dirname(file), { recursive: true }).then(() => (0,promises_.open)(partial, 'w')));
-        return {
-            write: async (chunk) => {
-                await (await opened()).writeFile(chunk);
-            },
-            end: async () => {
-                await (await opened()).close();
-                await (0,promises_.rename)(partial, file);
-            },
-            abort: async () => {
-                if (handle === undefined)
-                    return;
-                await (await handle).close().catch(() => { });
-                await (0,promises_.rm)(partial, { force: true });
-            },
-        };
-    }
-    async copy(fromKey, toKey) {
-        const [from, to] = [this.#pathOf(fromKey), this.#pathOf(toKey)];
-        await (0,promises_.mkdir)(external_node_path_.dirname(to), { recursive: true });
-        await (0,promises_.copyFile)(from, to, external_node_fs_.constants.COPYFILE_FICLONE).catch((error) => {
-            throw new (code(error) === 'ENOENT' ? errors_MissingObjectError : errors_StoreError)(`Cannot copy ${from} to ${to} (${code(error)}).`, { cause: error });
-        });
-    }
-    uriOf(key) {
-        return this.#pathOf(key);
-    }
-    #pathOf(key) {
-        const file = external_node_path_.resolve(this.#root, key);
-        if (!file.startsWith(external_node_path_.resolve(this.#root) + external_node_path_.sep)) {
-            throw new errors_StoreError(`Key "${key}" points outside ${this.#root}.`);
-        }
-        return file;
-    }
-}
-function code(error) {
-    return error.code ?? String(error);
-}
-/**
- * A file's version for the plan: its size and modification time, and its inode and change time.
- * A file replaced by another of the same size with its times copied (`rsync -a`, `cp -p`, `tar -x`,
- * a rewrite within the file system's time resolution) keeps the first two, never the last two: a
- * user can set a file's mtime, not its ctime, and a new file is a new inode.
- */
-function dir_store_identityOf(info) {
-    return `${info.size}:${info.mtimeMs}:${info.ino}:${info.ctimeMs}`;
-}
-/** Synchronous: one stat call, without a trip through libuv's thread pool for every read of a tiny partition. */
-function checkIdentity(file, identity) {
-    let info;
-    try {
-        info = (0,external_node_fs_.statSync)(file);
-    }
-    catch (error) {
-        throw new (code(error) === 'ENOENT' ? errors_MissingObjectError : errors_StoreError)(`Cannot read ${file} (${code(error)}).`, { cause: error });
-    }
-    const now = dir_store_identityOf(info);
-    if (now !== identity) {
-        const [plannedSize, plannedTime, plannedInode] = identity.split(':');
-        const [size, time, inode] = now.split(':');
-        const how = size !== plannedSize || time !== plannedTime ? '' : inode === plannedInode ? 'written to or its metadata changed, keeping its size and modification time: a new change time; ' : 'replaced by another file of the same size and modification time: a new inode; ';
-        throw new InputChangedError(`${file} changed after the plan was made (${how}planned: ${plannedSize} bytes, modified ${new Date(Number(plannedTime)).toISOString()}; now: ${size} bytes, modified ${new Date(Number(time)).toISOString()}): its partitions cannot read the records they were planned with. Run the batch again once the input no longer changes.`);
-    }
-}
-
-;// CONCATENATED MODULE: ./lib/src/store/s3-store.js
-
-
-/** The name of the error a response body ends with once its request's deadline passed (open-store.ts). */
-const REQUEST_DEADLINE_ERROR = 'RequestDeadlineError';
-const MAX_RESUMES = 5;
-/** S3's smallest part but the last is 5 MiB; 8 MiB parts keep 10,000 parts (S3's most) above 78 GiB. */
-const PART_BYTES = 8 * 1024 * 1024;
-function isNetworkError(error) {
-    const { code, name } = error;
-    return ['ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'ECONNREFUSED'].includes(code ?? '') || name === 'TimeoutError' || /socket hang up/i.test(errors_errorMessage(error));
-}
-/** An S3 bucket and prefix as an object store; the client is built once by the caller. */
-class S3Store {
-    uri;
-    #client;
-    #bucket;
-    #prefix;
-    #only;
-    /** With `only`, the store lists that one object of the prefix (an input that is a single object). */
-    constructor(client, bucket, prefix, only) {
-        this.#client = client;
-        this.#bucket = bucket;
-        this.#prefix = prefix;
-        this.#only = only;
-        this.uri = `s3://${bucket}/${prefix}${only ?? ''}`;
-    }
-    async *list() {
-        let token;
-        let found = false;
-        do {
-            // One object is listed, not read with HeadObject: the role's s3:ListBucket on the prefix covers it.
-            const page = await this.#client
-                .send(new dist_cjs/* ListObjectsV2Command */.u6x({ Bucket: this.#bucket, Prefix: this.#prefix + (this.#only ?? ''), ContinuationToken: token }))
-                .catch((error) => {
-                throw this.#explain('list', this.uri, error);
-            });
-            for (const object of page.Contents ?? []) {
-                const key = object.Key.slice(this.#prefix.length);
-                if (this.#only !== undefined && key !== this.#only)
-                    continue;
-                if (key === '' || key.endsWith('/')) {
-                    // Zero-byte "folder" markers made by the console are not data; one that holds data is refused, never skipped.
-                    if ((object.Size ?? 0) === 0)
-                        continue;
-                    throw new errors_StoreError(`${this.uriOf(key)} holds ${object.Size} bytes, but its key ends in "/" as a folder marker's does: sfn-fanout does not read it as data, and will not skip it silently. Move it to a key without the trailing "/" (aws s3 mv), or delete it if it is not data.`);
-                }
-                found = true;
-                yield { key, size: object.Size ?? 0, ...(object.ETag === undefined ? {} : { identity: object.ETag }) };
-            }
-            token = page.IsTruncated === true && (this.#only === undefined || !found) ? page.NextContinuationToken : undefined;
-        } while (token !== undefined);
-        if (this.#only !== undefined && !found) {
-            throw new errors_StoreError(`Cannot list ${this.uri}: no object has that key. End the URI with / if it is a folder.`);
-        }
-    }
-    /**
-     * Streams the bytes of a range. The SDK retries a failed request (SlowDown, 5xx); a connection
-     * dropped in the middle of a body is resumed here with a new ranged GET from the first byte not yet
-     * yielded, so no byte is lost or repeated. Given the planned ETag, every GET carries it as
-     * If-Match: S3 answers 412 once the object was replaced, and the bytes never mix two versions.
-     */
-    async *read(key, range, identity) {
-        if (range !== undefined && range.end <= range.start)
-            return;
-        let position = range?.start ?? 0;
-        for (let resumes = 0;; resumes += 1) {
-            let body;
-            try {
-                const response = await this.#client.send(new dist_cjs/* GetObjectCommand */.jLs({
-                    Bucket: this.#bucket,
-                    Key: this.#prefix + key,
-                    ...(range === undefined && position === 0 ? {} : { Range: `bytes=${position}-${range === undefined ? '' : range.end - 1}` }),
-                    ...(identity === undefined ? {} : { IfMatch: identity }),
-                }));
-                body = response.Body;
-            }
-            catch (error) {
-                const status = error.$metadata?.httpStatusCode;
-                // A range that starts at or past the end of the object: there is nothing more to read.
-                if (status === 416)
-                    return;
-                if (status === 412) {
-                    throw new InputChangedError(`${this.uriOf(key)} changed after the plan was made (planned ETag ${identity}; S3 answered 412 Precondition Failed to If-Match): its partitions cannot read the records they were planned with. Run the batch again once the input no longer changes.`, { cause: error });
-                }
-                // A connection lost before the response: ask again, within the same budget.
-                if (isNetworkError(error) && resumes < MAX_RESUMES)
-                    continue;
-                throw this.#explain('read', this.uriOf(key), error);
-            }
-            try {
-                for await (const chunk of body) {
-                    position += chunk.byteLength;
-                    yield chunk;
-                }
-                return;
-            }
-            catch (error) {
-                // A body cut at its deadline is not read again: that would give it the time again.
-                if (resumes >= MAX_RESUMES || error.name === REQUEST_DEADLINE_ERROR)
-                    throw this.#explain('read', this.uriOf(key), error);
-            }
-            finally {
-                body.destroy();
-            }
-        }
-    }
-    async write(key, body) {
-        await this.#client
-            .send(new dist_cjs/* PutObjectCommand */.wKZ({ Bucket: this.#bucket, Key: this.#prefix + key, Body: body }))
-            .catch((error) => {
-            throw this.#explain('write', this.uriOf(key), error);
-        });
-    }
-    /**
-     * A multipart upload, one part each PART_BYTES: memory stays at one part whatever the size. An
-     * object that ends within its first part is a single PutObject.
-     */
-    writer(key) {
-        const target = { Bucket: this.#bucket, Key: this.#prefix + key };
-        const fail = (error) => {
-            throw this.#explain('write', this.uriOf(key), error);
-        };
-        let pending = [];
-        let pendingBytes = 0;
-        let uploadId;
-        const parts = [];
-        const take = () => {
-            const body = Buffer.concat(pending);
-            pending = [];
-            pendingBytes = 0;
-            return body;
-        };
-        const uploadPart = async (body) => {
-            uploadId ??= (await this.#client.send(new dist_cjs/* CreateMultipartUploadCommand */.nG4(target)).catch(fail)).UploadId;
-            const PartNumber = parts.length + 1;
-            const { ETag } = await this.#client.send(new dist_cjs/* UploadPartCommand */.iVK({ ...target, UploadId: uploadId, PartNumber, Body: body })).catch(fail);
-            parts.push({ ETag: ETag, PartNumber });
-        };
-        return {
-            write: async (chunk) => {
-                const bytes = typeof chunk === 'string' ? Buffer.from(chunk) : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
-                pending.push(bytes);
-                pendingBytes += bytes.length;
-                if (pendingBytes >= PART_BYTES)
-                    await uploadPart(take());
-            },
-            end: async () => {
-                if (uploadId === undefined) {
-                    await this.write(key, take());
-                    return;
-                }
-                if (pendingBytes > 0)
-                    await uploadPart(take());
-                await this.#client.send(new dist_cjs/* CompleteMultipartUploadCommand */.Gym({ ...target, UploadId: uploadId, MultipartUpload: { Parts: parts } })).catch(fail);
-            },
-            abort: async () => {
-                pending = [];
-                // An upload left incomplete is never an object; a lifecycle rule (AbortIncompleteMultipartUpload) clears its parts.
-                if (uploadId !== undefined)
-                    await this.#client.send(new dist_cjs/* AbortMultipartUploadCommand */.tfP({ ...target, UploadId: uploadId })).catch(() => { });
-            },
-        };
-    }
-    /** A server-side copy (CopyObject: objects up to 5 GB, far above what one Lambda writes). */
-    async copy(fromKey, toKey) {
-        const source = `${this.#bucket}/${(this.#prefix + fromKey).split('/').map(encodeURIComponent).join('/')}`;
-        await this.#client.send(new dist_cjs/* CopyObjectCommand */.s9Z({ Bucket: this.#bucket, Key: this.#prefix + toKey, CopySource: source })).catch((error) => {
-            throw this.#explain('copy', `${this.uriOf(fromKey)} to ${this.uriOf(toKey)}`, error);
-        });
-    }
-    uriOf(key) {
-        return `s3://${this.#bucket}/${this.#prefix}${key}`;
-    }
-    #explain(action, uri, error) {
-        const name = error.name ?? 'Error';
-        const hint = name === 'NoSuchBucket'
-            ? `bucket "${this.#bucket}" does not exist: create it or fix the URI`
-            : name === 'NoSuchKey'
-                ? 'the object is gone: was it deleted after the plan was made?'
-                : name === 'AccessDenied'
-                    ? `the role has no permission to ${action} it: allow s3:${action === 'list' ? 'ListBucket' : action === 'read' ? 'GetObject' : action === 'copy' ? 'GetObject on the source and s3:PutObject on the target' : 'PutObject'}`
-                    : errors_errorMessage(error);
-        return new (name === 'NoSuchKey' ? errors_MissingObjectError : errors_StoreError)(`Cannot ${action} ${uri}: ${hint} (${name}).`, { cause: error });
-    }
-}
-
-;// CONCATENATED MODULE: ./lib/src/store/open-store.js
-
-
-
-
-
-const S3_TIMEOUTS = { connectionTimeoutMs: 5_000, socketTimeoutMs: 30_000, requestTimeoutMs: 300_000 };
-/** Reads S3 settings from the environment the way Lambda and the CLI both see them. */
-function s3SettingsFromEnv(env = process.env) {
-    return { endpoint: env.SFN_FANOUT_S3_ENDPOINT || undefined, region: env.AWS_REGION || env.AWS_DEFAULT_REGION };
-}
-/** The region S3 is reached in: the setting, else the environment's, as the SDK and Lambda read it. */
-function regionOf(settings, env = process.env) {
-    return settings.region ?? s3SettingsFromEnv(env).region ?? 'us-east-1';
-}
-/**
- * The longest one request of the CLI's own process may take, its response body included. The
- * timeouts above let a body that trickles a byte at a time run for ever; inside a Lambda the
- * function's Timeout ends that, but nothing does in the process that lists the input and reads
- * the batch file. A page of a listing or a batch file takes seconds.
- */
-const CLI_REQUEST_DEADLINE_MS = 300_000;
-function createS3Client(settings, options = {}) {
-    const timeouts = options.timeouts ?? S3_TIMEOUTS;
-    const http = new node_http_handler_dist_cjs.NodeHttpHandler({
-        connectionTimeout: timeouts.connectionTimeoutMs,
-        socketTimeout: timeouts.socketTimeoutMs,
-        requestTimeout: timeouts.requestTimeoutMs,
-        // Without this a request past requestTimeout only logs a warning and carries on waiting.
-        throwOnRequestTimeout: true,
-    });
-    return new dist_cjs/* S3Client */.YxF({
-        region: regionOf(settings),
-        requestHandler: options.signal === undefined && options.requestDeadlineMs === undefined ? http : new CancellableHandler(http, options.signal, options.requestDeadlineMs),
-        ...(settings.endpoint === undefined ? {} : { endpoint: settings.endpoint, forcePathStyle: true }),
-    });
-}
-/** Hands every request the run's abort signal, alongside any signal of its own, and ends it at its deadline. */
-class CancellableHandler {
-    #inner;
-    #signal;
-    #deadlineMs;
-    constructor(inner, signal, deadlineMs) {
-        this.#inner = inner;
-        this.#signal = signal;
-        this.#deadlineMs = deadlineMs;
-    }
-    async handle(...[request, options = {}]) {
-        const deadline = this.#deadlineMs === undefined ? undefined : new AbortController();
-        const message = `S3 did not send the whole response within ${(this.#deadlineMs ?? 0) / 1000} s, the limit for one request: the endpoint is stalled or too slow. Check the endpoint and the network, then run again.`;
-        const timer = deadline === undefined ? undefined : setTimeout(() => deadline.abort(message), this.#deadlineMs);
-        timer?.unref();
-        const signals = [options.abortSignal, this.#signal, deadline?.signal].filter((signal) => signal !== undefined);
-        const handled = await this.#inner.handle(request, { ...options, abortSignal: signals.length === 1 ? signals[0] : AbortSignal.any(signals) }).catch((error) => {
-            clearTimeout(timer);
-            throw error;
-        });
-        const body = handled.response.body;
-        if (deadline === undefined || !(body instanceof external_node_stream_.Readable)) {
-            clearTimeout(timer);
-            return handled;
-        }
-        // The deadline covers the body too: one that trickles ends with an error a reader does not resume.
-        const end = () => void body.destroy(Object.assign(new Error(message), { name: REQUEST_DEADLINE_ERROR }));
-        deadline.signal.addEventListener('abort', end, { once: true });
-        body.once('close', () => {
-            clearTimeout(timer);
-            deadline.signal.removeEventListener('abort', end);
-        });
-        return handled;
-    }
-    updateHttpClientConfig(...args) {
-        this.#inner.updateHttpClientConfig(...args);
-    }
-    httpHandlerConfigs() {
-        return this.#inner.httpHandlerConfigs();
-    }
-    destroy() {
-        this.#inner.destroy();
-    }
-}
-/** Opens a store for a location; one S3 client serves every S3 location of a run. */
-function openStore(location, s3) {
-    return location.kind === 's3' ? new S3Store(s3(), location.bucket, location.prefix, location.object) : new DirStore(location.path, location.object);
-}
-/** Builds the S3 client lazily, once, so a local-only run never touches AWS configuration. */
-function lazyS3Client(settings, options = {}) {
-    let client;
-    return () => (client ??= createS3Client(settings, options));
-}
-
+// EXTERNAL MODULE: ./lib/src/store/open-store.js + 2 modules
+var open_store = __nccwpck_require__(7020);
 ;// CONCATENATED MODULE: ./lib/src/store/bucket-names.js
 
 
@@ -35961,7 +36115,7 @@ function bucket_names_bucketAndKey(output, key) {
 }
 /** The store that holds a bucket's keys: the output directory for the local stand-in, else the bucket's root. */
 function storeForBucket(bucket, output, s3) {
-    return bucket === LOCAL_BUCKET ? openStore(output, s3) : openStore(location_parseLocation(`s3://${bucket}/`, 'bucket'), s3);
+    return bucket === LOCAL_BUCKET ? (0,open_store/* openStore */.Ch)(output, s3) : (0,open_store/* openStore */.Ch)((0,src_location/* parseLocation */.zS)(`s3://${bucket}/`, 'bucket'), s3);
 }
 /** The template's InputBucket, InputPrefix, OutputBucket and OutputPrefix for two locations. */
 function locationParameters(input, output) {
@@ -35999,7 +36153,7 @@ function mapResultsOf(files) {
 }
 async function readMapRunResults(job, output, deps) {
     const { Bucket, Key } = output.ResultWriterDetails;
-    const store = storeForBucket(Bucket, location_parseLocation(job.output, 'output'), deps.s3);
+    const store = storeForBucket(Bucket, (0,src_location/* parseLocation */.zS)(job.output, 'output'), deps.s3);
     const manifest = await read_json_readJson(store, Key);
     const read = async (kind) => {
         const records = [];
@@ -36129,14 +36283,14 @@ function parseSettings(settings) {
 function steps_parseRunId(runId) {
     // Step Functions execution names: 1-80 characters, no spaces, slashes or wildcards.
     if (typeof runId !== 'string' || !/^[A-Za-z0-9_.-]{1,80}$/.test(runId)) {
-        throw new errors_InputError(`runId ${JSON.stringify(runId)} is not an execution name: pass $$.Execution.Name in the Partition state's Payload.`);
+        throw new errors/* InputError */.dz(`runId ${JSON.stringify(runId)} is not an execution name: pass $$.Execution.Name in the Partition state's Payload.`);
     }
     return runId;
 }
 function stores(job, deps) {
     return {
-        source: openStore(location_parseInputLocation(job.input), deps.s3),
-        destination: openStore(location_parseLocation(job.output, 'output'), deps.s3),
+        source: (0,open_store/* openStore */.Ch)((0,src_location/* parseInputLocation */.tJ)(job.input), deps.s3),
+        destination: (0,open_store/* openStore */.Ch)((0,src_location/* parseLocation */.zS)(job.output, 'output'), deps.s3),
     };
 }
 /** Which partition (or half) an item is. */
@@ -36275,7 +36429,7 @@ async function reduceStep(event, deps) {
         if (entry.attempt !== undefined)
             return read_json_readJson(destination, outcomeKey(runId, { ...entry, attempt: entry.attempt }));
         if (entry.status === 'succeeded')
-            throw new errors_InputError(`The Map result of partition ${outcome_partitionLabel(entry)} names no attempt.`);
+            throw new errors/* InputError */.dz(`The Map result of partition ${outcome_partitionLabel(entry)} names no attempt.`);
         return { ...entry, cause: entry.cause ?? knownFailureCause(entry.error, event.timeouts?.worker) };
     };
     // What to count, in partition order: each Map result, and for a resumed run each partition the run it resumes committed.
@@ -36344,7 +36498,7 @@ function handlerFromEnv(env = process.env) {
     return () => {
         const modulePath = env.SFN_FANOUT_HANDLER;
         if (modulePath === undefined || modulePath === '') {
-            return Promise.reject(new errors_InputError('SFN_FANOUT_HANDLER is not set: it must name the handler module the worker runs.'));
+            return Promise.reject(new errors/* InputError */.dz('SFN_FANOUT_HANDLER is not set: it must name the handler module the worker runs.'));
         }
         return (loaded ??= loadHandler(modulePath));
     };
@@ -36355,7 +36509,7 @@ function handlerFromEnv(env = process.env) {
 
 
 
-const s3 = lazyS3Client(s3SettingsFromEnv());
+const s3 = (0,open_store/* lazyS3Client */.U6)((0,open_store/* s3SettingsFromEnv */.j9)());
 const userHandler = handlerFromEnv();
 const secrets = lambdaSecrets();
 const redact = (text) => secrets.redact(text);

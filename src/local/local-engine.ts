@@ -87,7 +87,7 @@ export async function runLocal(options: LocalRunOptions): Promise<BatchReport> {
   const usesS3 = inputLocation.kind === 's3' || outputLocation.kind === 's3';
   let credentials: LambdaCredentials | undefined;
   try {
-    credentials = usesS3 ? await abortable(s3Client().config.credentials(), signal) : undefined;
+    credentials = usesS3 ? await abortable(s3Client().then((client) => client.config.credentials()), signal) : undefined;
   } catch (error) {
     if (cancelled()) return cancelledReport(job, runId, startedAt, now(), signal!);
     throw new InputError(`The run reads or writes S3, but no AWS credentials were found for it (${errorMessage(error)}). Set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or AWS_PROFILE; an S3-compatible server takes its own keys the same way.`, { cause: error });

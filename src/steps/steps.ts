@@ -1,4 +1,3 @@
-import type { S3Client } from '@aws-sdk/client-s3';
 import { mapInOrder, mapLimited } from '../concurrency.ts';
 import { InputError, RejectedRecordsError } from '../errors.ts';
 import { serializeError } from '../lambda-error.ts';
@@ -32,7 +31,7 @@ import { THROUGHPUT_FILE, adaptSizing, measuredThroughput, type AdaptedSizing, t
 import { readMapRunResults, type DistributedMapOutput } from './map-run-results.ts';
 import type { ObjectStore, StoredObject } from '../store/object-store.ts';
 import { bucketAndKey } from '../store/bucket-names.ts';
-import { openStore } from '../store/open-store.ts';
+import { openStore, type S3ClientSource } from '../store/open-store.ts';
 import { readJson, readJsonIfPresent } from '../store/read-json.ts';
 
 /**
@@ -106,7 +105,7 @@ export interface PartitionOutput {
 }
 
 export interface StepDeps {
-  readonly s3: () => S3Client;
+  readonly s3: S3ClientSource;
   /** Takes known secrets out of the files a step writes (partition details, rejected records, the batch file). */
   readonly redact?: (text: string) => string;
 }

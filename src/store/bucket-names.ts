@@ -1,7 +1,6 @@
-import type { S3Client } from '@aws-sdk/client-s3';
 import { parseLocation, type Location } from '../location.ts';
 import type { ObjectStore } from './object-store.ts';
-import { openStore } from './open-store.ts';
+import { openStore, type S3ClientSource } from './open-store.ts';
 
 /**
  * Where Step Functions wants a bucket (ItemReader, ResultWriter, template parameters), a local
@@ -15,7 +14,7 @@ export function bucketAndKey(output: Location, key: string): { bucket: string; k
 }
 
 /** The store that holds a bucket's keys: the output directory for the local stand-in, else the bucket's root. */
-export function storeForBucket(bucket: string, output: Location, s3: () => S3Client): ObjectStore {
+export function storeForBucket(bucket: string, output: Location, s3: S3ClientSource): ObjectStore {
   return bucket === LOCAL_BUCKET ? openStore(output, s3) : openStore(parseLocation(`s3://${bucket}/`, 'bucket'), s3);
 }
 

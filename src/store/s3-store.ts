@@ -12,6 +12,7 @@ import {
 } from '@aws-sdk/client-s3';
 import type { Readable } from 'node:stream';
 import { InputChangedError, MissingObjectError, StoreError, errorMessage } from '../errors.ts';
+import { s3KeyUri } from '../location.ts';
 import type { ByteRange, ObjectStore, ObjectWriter, StoredObject } from './object-store.ts';
 
 /** The name of the error a response body ends with once its request's deadline passed (open-store.ts). */
@@ -188,7 +189,7 @@ export class S3Store implements ObjectStore {
   }
 
   uriOf(key: string): string {
-    return `s3://${this.#bucket}/${this.#prefix}${key}`;
+    return s3KeyUri(this.#bucket, this.#prefix, key);
   }
 
   #explain(action: 'list' | 'read' | 'write' | 'copy', uri: string, error: unknown): StoreError {
