@@ -21,6 +21,20 @@ import { INTERPRETER_NEVER_SECONDS, TASK_TIMEOUT_FIELD, taskTimeoutSeconds, with
 import { checkPayload, withPayloadLimit, type PayloadListener } from './payload-limit.ts';
 import { assertRunsLocally, retryingStateNames, taskStateNames, visitStates } from './unsupported-features.ts';
 
+/**
+ * Definitions asl-validator (run by StateMachine's constructor) accepted in this process: it compiles
+ * its JSON schemas anew on every call, half a second of CPU, and a definition it accepted once is
+ * not checked again.
+ */
+const acceptedDefinitions = new Set<string>();
+
+function validatedStateMachine(definition: Readonly<Record<string, unknown>>): StateMachine {
+  const text = JSON.stringify(definition);
+  const machine = new StateMachine(definition as unknown as StateMachineDefinition, { validationOptions: { checkArn: false, noValidate: acceptedDefinitions.has(text) } });
+  acceptedDefinitions.add(text);
+  return machine;
+}
+
 /** Runs one invocation within the calling Task's limit, if it has one; the default is the pool. Tests wrap it to inject faults. */
 export type Invoke = (fn: LocalFunction, event: unknown, taskTimeoutSeconds?: number) => Promise<unknown>;
 
@@ -165,7 +179,7 @@ export async function runLocal(options: LocalRunOptions): Promise<BatchReport> {
   }
 
   const input = toJobRequest(job);
-  const execution = new StateMachine(definition as unknown as StateMachineDefinition, { validationOptions: { checkArn: false } }).run(input, {
+  const execution = validatedStateMachine(definition).run(input, {
     ...runOptions,
     context: { Execution: { Id: `local:${runId}`, Name: runId, Input: input, StartTime: new Date(startedAt).toISOString() } },
   });
