@@ -4,6 +4,7 @@ import { fileURLToPath } from 'node:url';
 import aslValidator from 'asl-validator';
 import { loadAwsServiceSpec } from '@aws-cdk/aws-service-spec';
 import { parseTemplateText } from '../src/local/cfn-yaml.ts';
+import { INTERPRETER, checkedStateMachine } from '../src/local/checked-state-machine.ts';
 import { defaultTemplatePath, functionArn, loadStateMachine } from '../src/local/template-definition.ts';
 import { assertRunsLocally } from '../src/local/unsupported-features.ts';
 
@@ -152,6 +153,44 @@ describe('a template the local engine cannot use', () => {
     const file = path.join(await mkdtemp(path.join(tmpdir(), 'tpl-')), 'bad.yaml');
     await writeFile(file, text);
     await expect(loadStateMachine(file)).rejects.toThrow(message);
+  });
+});
+
+describe('checking a definition once', () => {
+  const valid = { StartAt: 'Only', States: { Only: { Type: 'Pass', End: true } } };
+  const invalid = { StartAt: 'Missing', States: { Only: { Type: 'Pass', End: true } } };
+  const markers = async (cache: string) => {
+    const { readdir } = await import('node:fs/promises');
+    return readdir(path.join(cache, 'accepted-definitions')).catch(() => []);
+  };
+
+  it('names the interpreter installed, whose asl-validator the remembered checks were made with', async () => {
+    const installed = JSON.parse(await readFile(path.join(here, '../node_modules/aws-local-stepfunctions/package.json'), 'utf8')) as { version: string };
+    expect(INTERPRETER).toBe(`aws-local-stepfunctions@${installed.version}`);
+  });
+
+  it('refuses a definition asl-validator rejects, every time, and remembers none', async () => {
+    const { mkdtemp } = await import('node:fs/promises');
+    const { tmpdir } = await import('node:os');
+    const cache = await mkdtemp(path.join(tmpdir(), 'checked-'));
+    expect(() => checkedStateMachine(invalid, cache)).toThrow(/Missing/);
+    expect(() => checkedStateMachine(invalid, cache)).toThrow(/Missing/);
+    expect(await markers(cache)).toEqual([]);
+  });
+
+  it('remembers a definition it accepted by the hash of the interpreter and the definition, and then trusts the cache', async () => {
+    const { mkdtemp, writeFile } = await import('node:fs/promises');
+    const { tmpdir } = await import('node:os');
+    const { createHash } = await import('node:crypto');
+    const cache = await mkdtemp(path.join(tmpdir(), 'checked-'));
+    const hashOf = (definition: unknown) => createHash('sha256').update(`${INTERPRETER}\n${JSON.stringify(definition)}`).digest('hex');
+    // Before the constructor, which adds to the definition it is given.
+    const expected = hashOf(valid);
+    checkedStateMachine(valid, cache);
+    expect(await markers(cache)).toEqual([expected]);
+    // What the cache says is believed: its directory is the bundle cache, which only the user can write.
+    await writeFile(path.join(cache, 'accepted-definitions', hashOf(invalid)), '');
+    expect(() => checkedStateMachine(invalid, cache)).not.toThrow();
   });
 });
 

@@ -80613,7 +80613,7 @@ exports.JSONPath = JSONPath;
 
 __nccwpck_require__.a(__webpack_module__, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
 /* harmony import */ var _require_node_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(8898);
-/* harmony import */ var _cli_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(7579);
+/* harmony import */ var _cli_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(2685);
 /* harmony import */ var _launcher_js__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(826);
 // First: it checks the Node.js version before the rest of the CLI loads.
 
@@ -80725,7 +80725,7 @@ if (problem !== undefined) {
 
 /***/ }),
 
-/***/ 7579:
+/***/ 2685:
 /***/ ((__unused_webpack___webpack_module__, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -82973,7 +82973,8 @@ function deterministicZip(entries) {
         if (index > 0 && sorted[index - 1].name === entry.name)
             throw new errors/* FanoutError */.gh(`The package has "${entry.name}" twice.`);
         const name = Buffer.from(entry.name, 'utf8');
-        const compressed = (0,external_node_zlib_.deflateRawSync)(entry.data, { level: 9 });
+        // zlib's default level: 9 took three times as long for 1% fewer bytes.
+        const compressed = (0,external_node_zlib_.deflateRawSync)(entry.data, { level: 6 });
         const checksum = (0,external_node_zlib_.crc32)(entry.data);
         const local = Buffer.alloc(30);
         local.writeUInt32LE(0x04034b50, 0);
@@ -83693,9 +83694,16 @@ const CFN_TAGS = [
         ];
     }),
 ];
-/** Parses a CloudFormation template written in YAML (short-form tags included) or JSON. */
+/** Templates parsed in this process, by their text: a run reads its template five times (checks, parameters, the definition), and a parse takes 60-150 ms. */
+const parsedTemplates = new Map();
+/** Parses a CloudFormation template written in YAML (short-form tags included) or JSON; each caller gets its own copy. */
 function parseTemplateText(text) {
-    return (0,dist/* parse */.qg)(text, { customTags: CFN_TAGS, prettyErrors: true });
+    let parsed = parsedTemplates.get(text);
+    if (parsed === undefined) {
+        parsed = (0,dist/* parse */.qg)(text, { customTags: CFN_TAGS, prettyErrors: true });
+        parsedTemplates.set(text, parsed);
+    }
+    return structuredClone(parsed);
 }
 
 ;// CONCATENATED MODULE: ./lib/src/aws/stack-names.js
@@ -84798,6 +84806,352 @@ const systemClock = {
         signal?.addEventListener('abort', done, { once: true });
     }),
 };
+
+;// CONCATENATED MODULE: ./lib/src/local/lambda-environment.js
+
+/**
+ * Variables Lambda sets itself and a function's configuration cannot: the local engine sets them
+ * as Lambda would, so pass-env may not name them.
+ */
+const RESERVED_VARIABLES = [
+    '_HANDLER',
+    'AWS_REGION',
+    'AWS_DEFAULT_REGION',
+    'AWS_EXECUTION_ENV',
+    'AWS_LAMBDA_FUNCTION_NAME',
+    'AWS_LAMBDA_FUNCTION_MEMORY_SIZE',
+    'AWS_LAMBDA_FUNCTION_VERSION',
+    'AWS_LAMBDA_INITIALIZATION_TYPE',
+    'AWS_LAMBDA_LOG_GROUP_NAME',
+    'AWS_LAMBDA_LOG_STREAM_NAME',
+    'AWS_ACCESS_KEY_ID',
+    'AWS_SECRET_ACCESS_KEY',
+    'AWS_SESSION_TOKEN',
+    'AWS_CREDENTIAL_EXPIRATION',
+];
+/**
+ * One execution environment's variables, as Lambda builds them: the function's template
+ * variables, what the user passed on purpose, then Lambda's own (which nothing overrides). Nothing
+ * of the runner's environment reaches a handler unless it is named here.
+ */
+function lambdaEnvironment(fn, settings) {
+    const name = `sfn-fanout-local-${fn.logicalId}`;
+    const { credentials } = settings;
+    const day = new Date().toISOString().slice(0, 10).replace(/-/g, '/');
+    return {
+        ...fn.environment,
+        ...settings.passed,
+        ...settings.engine,
+        ...(settings.path === undefined ? {} : { PATH: settings.path }),
+        LANG: 'en_US.UTF-8',
+        _HANDLER: `${fn.module}.${fn.exportName}`,
+        AWS_REGION: settings.region,
+        AWS_DEFAULT_REGION: settings.region,
+        AWS_EXECUTION_ENV: `AWS_Lambda_${fn.runtime}`,
+        AWS_LAMBDA_FUNCTION_NAME: name,
+        AWS_LAMBDA_FUNCTION_MEMORY_SIZE: String(fn.memoryMb),
+        AWS_LAMBDA_FUNCTION_VERSION: '$LATEST',
+        AWS_LAMBDA_INITIALIZATION_TYPE: 'on-demand',
+        AWS_LAMBDA_LOG_GROUP_NAME: `/aws/lambda/${name}`,
+        AWS_LAMBDA_LOG_STREAM_NAME: `${day}/[$LATEST]${(0,external_node_crypto_.randomBytes)(16).toString('hex')}`,
+        ...(credentials === undefined
+            ? {}
+            : {
+                AWS_ACCESS_KEY_ID: credentials.accessKeyId,
+                AWS_SECRET_ACCESS_KEY: credentials.secretAccessKey,
+                ...(credentials.sessionToken === undefined ? {} : { AWS_SESSION_TOKEN: credentials.sessionToken }),
+                ...(credentials.expiration === undefined ? {} : { AWS_CREDENTIAL_EXPIRATION: credentials.expiration.toISOString() }),
+            }),
+    };
+}
+
+;// CONCATENATED MODULE: ./lib/src/local/partition-progress.js
+
+/**
+ * Where a local run stands, counted by planned partition: a partition split after a timeout is
+ * one partition, done when its halves are (failed if either failed); a batch counts each of its
+ * partitions. The results seen are kept: read in full from their outcome files, they are the report's rows if the reducer never writes
+ * its batch file.
+ */
+class PartitionProgress {
+    /** Partitions planned, once the partitioner has said. */
+    total;
+    seen = [];
+    #succeeded = 0;
+    #failed = 0;
+    #records = 0;
+    /** One finished Map iteration (a partition, the halves of a split one, or a batch); undefined when it failed outside any Catch. */
+    finished(output) {
+        if (output === undefined || output === null) {
+            this.#failed += 1;
+            return;
+        }
+        const results = outcome_partitionResults([output]);
+        this.seen.push(...results);
+        const failedIds = new Set(results.filter((result) => result.status === 'failed').map((result) => result.id));
+        for (const id of new Set(results.map((result) => result.id))) {
+            if (failedIds.has(id))
+                this.#failed += 1;
+            else
+                this.#succeeded += 1;
+        }
+        for (const result of results)
+            if (result.status === 'succeeded')
+                this.#records += result.records;
+    }
+    snapshot(running) {
+        return { total: this.total, running, succeeded: this.#succeeded, failed: this.#failed, records: this.#records };
+    }
+}
+
+;// CONCATENATED MODULE: external "node:worker_threads"
+const external_node_worker_threads_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:worker_threads");
+// EXTERNAL MODULE: ./lib/src/local/process-tree.js
+var process_tree = __nccwpck_require__(4924);
+;// CONCATENATED MODULE: ./lib/src/local/lambda-pool.js
+
+
+
+
+
+
+/** Lambda's limit on an environment's init phase; locally, the time a new thread may take to load. */
+const INIT_LIMIT_MS = 10_000;
+// Sources run as .ts on Node 24; the bundle keeps its thread entry beside itself in dist/. The test
+// suite names a bundle of these same sources, built when it starts: its threads load in half the time.
+const THREAD_URL = process.env.SFN_FANOUT_TEST_THREAD !== undefined && import.meta.url.endsWith('.ts')
+    ? (0,external_node_url_.pathToFileURL)(process.env.SFN_FANOUT_TEST_THREAD)
+    : new URL(import.meta.url.endsWith('.ts') ? './lambda-thread.ts' : './lambda-thread.js', import.meta.url);
+/**
+ * The function's Timeout (Lambda's `Sandbox.Timedout`), or the calling Task's shorter TimeoutSeconds
+ * (`States.Timeout`; AWS would leave the function running, here it is stopped).
+ */
+function timeLimit(fn, taskTimeoutSeconds) {
+    if (taskTimeoutSeconds !== undefined && taskTimeoutSeconds < fn.timeoutSeconds) {
+        return { seconds: taskTimeoutSeconds, errorType: 'States.Timeout', message: `The Task's TimeoutSeconds (${taskTimeoutSeconds} s) passed before ${fn.logicalId} returned.` };
+    }
+    return { seconds: fn.timeoutSeconds, errorType: 'Sandbox.Timedout', message: `Task timed out after ${fn.timeoutSeconds.toFixed(2)} seconds` };
+}
+/** Longest piece of output without a new line kept back waiting for one. */
+const MAX_LINE = 64 * 1024;
+/** A worker thread standing in for one Lambda execution environment of one function. */
+class Environment {
+    thread;
+    fn;
+    current;
+    /** The invocation its output is labelled with: the current one, or the last. */
+    last;
+    timer;
+    /** Set once the thread has loaded its code: Lambda's init phase, which a function's Timeout does not count. */
+    ready = false;
+    /** Set while its thread is being terminated: nothing more is started or reported for it. */
+    stopping = false;
+    /** Processes its handlers started that have not exited: they end with the environment, as in Lambda. */
+    children = new Set();
+    constructor(fn, options) {
+        this.fn = fn;
+        const env = options.environment(fn);
+        // Only what the function's Lambda would see: never the runner's own environment. Its console is
+        // the pool's to forward, redacted, like Lambda's logs.
+        this.thread = new external_node_worker_threads_namespaceObject.Worker(THREAD_URL, { env, stdout: true, stderr: true });
+        // Before any invocation, so before any handler code loads: no handler can see this message.
+        const handOver = secretsToHandOver(options.secrets ?? [], env);
+        if (handOver.length > 0)
+            this.thread.postMessage({ secrets: handOver });
+        for (const stream of [this.thread.stdout, this.thread.stderr])
+            this.#forward(stream, options.onOutput);
+    }
+    /** Hands the thread's output on in whole lines, each labelled with the invocation that was running. */
+    #forward(stream, onOutput) {
+        let pending = '';
+        const emit = (lines) => {
+            if (lines.length > 0)
+                onOutput({ fn: this.fn, event: this.last?.event, requestId: this.last?.id, lines });
+        };
+        stream.setEncoding('utf8');
+        stream.on('data', (chunk) => {
+            const lines = (pending + chunk).split('\n');
+            pending = lines.pop();
+            while (pending.length > MAX_LINE) {
+                lines.push(pending.slice(0, MAX_LINE));
+                pending = pending.slice(MAX_LINE);
+            }
+            emit(lines);
+        });
+        stream.on('end', () => emit(pending === '' ? [] : [pending]));
+    }
+    /** Ends the thread, then the processes its handlers started and all below them. */
+    async terminate() {
+        await this.thread.terminate();
+        (0,process_tree/* killProcessTrees */.X)(this.children);
+        this.children.clear();
+    }
+}
+/** Labels a Lambda's output lines as a log line names its function and request: `[WorkerFunction part-00003] …`. */
+function lambdaLogWriter(log) {
+    return ({ fn, event, requestId, lines }) => {
+        const item = event?.item;
+        const label = typeof item?.id === 'number' ? `part-${outcome_partitionLabel({ id: item.id, split: item.split })}` : `request ${requestId ?? '-'}`;
+        log(lines.map((line) => `[${fn.logicalId} ${label}] ${line}`).join('\n'));
+    };
+}
+/**
+ * Runs Lambda handlers in worker threads, so partitions really run in parallel on all cores.
+ * Like Lambda, an environment belongs to one function and runs one invocation at a time, a
+ * function's Timeout kills it (`Sandbox.Timedout`), and a crashed environment is replaced
+ * (`Runtime.ExitError`).
+ */
+class LambdaPool {
+    #options;
+    #idle = [];
+    #busy = new Set();
+    #queue = [];
+    #nextId = 0;
+    #closed = false;
+    constructor(options) {
+        if (!Number.isInteger(options.size) || options.size < 1)
+            throw new RangeError(`Pool size must be a positive whole number, not ${options.size}.`);
+        this.#options = options;
+    }
+    /** Invocations running now. */
+    get active() {
+        return this.#busy.size;
+    }
+    /** Invocations of one Lambda module (worker, partitioner, reducer) running now; queued ones are not. */
+    runningOf(module) {
+        let running = 0;
+        for (const environment of this.#busy)
+            if (environment.current?.fn.module === module)
+                running += 1;
+        return running;
+    }
+    /** Runs `fn` on `event`; `taskTimeoutSeconds` is the calling Task's limit when it has one. */
+    invoke(fn, event, taskTimeoutSeconds) {
+        if (this.#closed)
+            return Promise.reject(new Error('The Lambda pool is closed.'));
+        return new Promise((resolve, reject) => {
+            this.#queue.push({ id: this.#nextId++, fn, event, limit: timeLimit(fn, taskTimeoutSeconds), resolve, reject });
+            this.#dispatch();
+        });
+    }
+    async close() {
+        this.#closed = true;
+        for (const pending of this.#queue.splice(0))
+            pending.reject(new Error('The Lambda pool was closed before this invocation started.'));
+        const all = [...this.#idle.splice(0), ...this.#busy];
+        this.#busy.clear();
+        for (const environment of all)
+            clearTimeout(environment.timer);
+        await Promise.all(all.map((environment) => environment.terminate()));
+        for (const environment of all)
+            environment.current?.reject(new LambdaFunctionError('Runtime.ExitError', 'The run was stopped.'));
+    }
+    #dispatch() {
+        while (this.#queue.length > 0) {
+            const next = this.#queue[0];
+            const environment = this.#takeIdle(next.fn) ?? this.#spawnIfRoom(next.fn);
+            if (environment === undefined)
+                return;
+            this.#queue.shift();
+            this.#start(environment, next);
+        }
+    }
+    #takeIdle(fn) {
+        const index = this.#idle.findIndex((environment) => environment.fn.logicalId === fn.logicalId);
+        return index === -1 ? undefined : this.#idle.splice(index, 1)[0];
+    }
+    /** A new environment within the pool's size, retiring an idle one of another function if need be, as Lambda reclaims idle environments. */
+    #spawnIfRoom(fn) {
+        if (this.#busy.size + this.#idle.length >= this.#options.size) {
+            const spare = this.#idle.shift();
+            if (spare === undefined)
+                return undefined;
+            spare.thread.removeAllListeners();
+            this.#track(spare);
+            void spare.terminate();
+        }
+        const environment = new Environment(fn, this.#options);
+        this.#track(environment);
+        environment.thread.on('message', (reply) => {
+            if ('ready' in reply)
+                this.#ready(environment);
+            else if ('id' in reply)
+                this.#finish(environment, reply);
+        });
+        environment.thread.on('error', (error) => void this.#crash(environment, 'Runtime.ExitError', `The environment crashed: ${error.message}`));
+        environment.thread.on('exit', (code) => void this.#crash(environment, 'Runtime.ExitError', `The environment exited with code ${code} before the handler returned.`));
+        return environment;
+    }
+    /** Keeps count of the processes an environment's handlers start, also while it is being stopped. */
+    #track(environment) {
+        environment.thread.on('message', (notice) => {
+            if ('spawned' in notice)
+                environment.children.add(notice.spawned);
+            if ('exited' in notice)
+                environment.children.delete(notice.exited);
+        });
+    }
+    #start(environment, invocation) {
+        environment.current = invocation;
+        environment.last = invocation;
+        this.#busy.add(environment);
+        const { fn } = invocation;
+        this.#armTimeout(environment, invocation.limit.seconds * 1000 + (environment.ready ? 0 : INIT_LIMIT_MS));
+        environment.thread.postMessage({ id: invocation.id, module: fn.module, exportName: fn.exportName, event: invocation.event });
+    }
+    #armTimeout(environment, ms) {
+        clearTimeout(environment.timer);
+        const { limit } = environment.current;
+        environment.timer = setTimeout(() => void this.#crash(environment, limit.errorType, limit.message), ms);
+    }
+    /** A new environment's code is loaded: its invocation's limit counts from now, as Lambda's Timeout counts from the end of init. */
+    #ready(environment) {
+        environment.ready = true;
+        if (environment.current !== undefined && !environment.stopping)
+            this.#armTimeout(environment, environment.current.limit.seconds * 1000);
+    }
+    #finish(environment, reply) {
+        const invocation = environment.current;
+        if (invocation === undefined || invocation.id !== reply.id)
+            return;
+        clearTimeout(environment.timer);
+        environment.current = undefined;
+        this.#busy.delete(environment);
+        if (!this.#closed)
+            this.#idle.push(environment);
+        if (reply.ok)
+            invocation.resolve(reply.result);
+        else
+            invocation.reject(new LambdaFunctionError(reply.error.errorType, reply.error.errorMessage, reply.error.trace));
+        this.#dispatch();
+    }
+    /**
+     * The environment is lost (timeout, crash): stop its thread, then fail its invocation, and never
+     * reuse it. The thread is gone before the failure is reported, so nothing the old invocation
+     * still does can race what the state machine runs next (a timed-out partition's halves).
+     */
+    async #crash(environment, errorType, message) {
+        if (environment.stopping || (!this.#busy.has(environment) && !this.#idle.includes(environment)))
+            return;
+        environment.stopping = true;
+        clearTimeout(environment.timer);
+        const idleIndex = this.#idle.indexOf(environment);
+        if (idleIndex !== -1)
+            this.#idle.splice(idleIndex, 1);
+        const invocation = environment.current;
+        environment.current = undefined;
+        environment.thread.removeAllListeners();
+        this.#track(environment);
+        await environment.terminate();
+        this.#busy.delete(environment);
+        // A crash's cause travels through the state machine by name only: say it where Lambda would log it.
+        if (errorType === 'Runtime.ExitError' && invocation !== undefined)
+            this.#options.onOutput({ fn: environment.fn, event: invocation.event, requestId: invocation.id, lines: [`${errorType}: ${message}`] });
+        invocation?.reject(new LambdaFunctionError(errorType, message));
+        if (!this.#closed)
+            this.#dispatch();
+    }
+}
 
 // EXTERNAL MODULE: external "vm"
 var external_vm_ = __nccwpck_require__(9154);
@@ -90176,350 +90530,34 @@ var StateMachine = class {
 };
 
 
-;// CONCATENATED MODULE: ./lib/src/local/lambda-environment.js
+;// CONCATENATED MODULE: ./lib/src/local/checked-state-machine.js
 
-/**
- * Variables Lambda sets itself and a function's configuration cannot: the local engine sets them
- * as Lambda would, so pass-env may not name them.
- */
-const RESERVED_VARIABLES = [
-    '_HANDLER',
-    'AWS_REGION',
-    'AWS_DEFAULT_REGION',
-    'AWS_EXECUTION_ENV',
-    'AWS_LAMBDA_FUNCTION_NAME',
-    'AWS_LAMBDA_FUNCTION_MEMORY_SIZE',
-    'AWS_LAMBDA_FUNCTION_VERSION',
-    'AWS_LAMBDA_INITIALIZATION_TYPE',
-    'AWS_LAMBDA_LOG_GROUP_NAME',
-    'AWS_LAMBDA_LOG_STREAM_NAME',
-    'AWS_ACCESS_KEY_ID',
-    'AWS_SECRET_ACCESS_KEY',
-    'AWS_SESSION_TOKEN',
-    'AWS_CREDENTIAL_EXPIRATION',
-];
-/**
- * One execution environment's variables, as Lambda builds them: the function's template
- * variables, what the user passed on purpose, then Lambda's own (which nothing overrides). Nothing
- * of the runner's environment reaches a handler unless it is named here.
- */
-function lambdaEnvironment(fn, settings) {
-    const name = `sfn-fanout-local-${fn.logicalId}`;
-    const { credentials } = settings;
-    const day = new Date().toISOString().slice(0, 10).replace(/-/g, '/');
-    return {
-        ...fn.environment,
-        ...settings.passed,
-        ...settings.engine,
-        ...(settings.path === undefined ? {} : { PATH: settings.path }),
-        LANG: 'en_US.UTF-8',
-        _HANDLER: `${fn.module}.${fn.exportName}`,
-        AWS_REGION: settings.region,
-        AWS_DEFAULT_REGION: settings.region,
-        AWS_EXECUTION_ENV: `AWS_Lambda_${fn.runtime}`,
-        AWS_LAMBDA_FUNCTION_NAME: name,
-        AWS_LAMBDA_FUNCTION_MEMORY_SIZE: String(fn.memoryMb),
-        AWS_LAMBDA_FUNCTION_VERSION: '$LATEST',
-        AWS_LAMBDA_INITIALIZATION_TYPE: 'on-demand',
-        AWS_LAMBDA_LOG_GROUP_NAME: `/aws/lambda/${name}`,
-        AWS_LAMBDA_LOG_STREAM_NAME: `${day}/[$LATEST]${(0,external_node_crypto_.randomBytes)(16).toString('hex')}`,
-        ...(credentials === undefined
-            ? {}
-            : {
-                AWS_ACCESS_KEY_ID: credentials.accessKeyId,
-                AWS_SECRET_ACCESS_KEY: credentials.secretAccessKey,
-                ...(credentials.sessionToken === undefined ? {} : { AWS_SESSION_TOKEN: credentials.sessionToken }),
-                ...(credentials.expiration === undefined ? {} : { AWS_CREDENTIAL_EXPIRATION: credentials.expiration.toISOString() }),
-            }),
-    };
-}
 
-;// CONCATENATED MODULE: ./lib/src/local/partition-progress.js
 
+
+/** The interpreter, and so the asl-validator it checks definitions with: a definition another version accepted is checked again. */
+const INTERPRETER = 'aws-local-stepfunctions@3.0.0';
 /**
- * Where a local run stands, counted by planned partition: a partition split after a timeout is
- * one partition, done when its halves are (failed if either failed); a batch counts each of its
- * partitions. The results seen are kept: read in full from their outcome files, they are the report's rows if the reducer never writes
- * its batch file.
+ * The state machine of a definition, checked by asl-validator (in StateMachine's constructor) as
+ * CreateStateMachine checks it. The validator compiles its JSON schemas anew on every call, 0.4 to
+ * 0.8 s of CPU, so a definition it accepted is remembered in the cache (an empty file named by the
+ * definition's hash) and not checked again.
  */
-class PartitionProgress {
-    /** Partitions planned, once the partitioner has said. */
-    total;
-    seen = [];
-    #succeeded = 0;
-    #failed = 0;
-    #records = 0;
-    /** One finished Map iteration (a partition, the halves of a split one, or a batch); undefined when it failed outside any Catch. */
-    finished(output) {
-        if (output === undefined || output === null) {
-            this.#failed += 1;
-            return;
+function checkedStateMachine(definition, cacheRoot) {
+    const hash = (0,external_node_crypto_.createHash)('sha256').update(`${INTERPRETER}\n${JSON.stringify(definition)}`).digest('hex');
+    const accepted = external_node_path_.join(cacheRoot, 'accepted-definitions', hash);
+    const known = (0,external_node_fs_.existsSync)(accepted);
+    const machine = new StateMachine(definition, { validationOptions: { checkArn: false, noValidate: known } });
+    if (!known) {
+        try {
+            (0,external_node_fs_.mkdirSync)(external_node_path_.dirname(accepted), { recursive: true });
+            (0,external_node_fs_.writeFileSync)(accepted, '');
         }
-        const results = outcome_partitionResults([output]);
-        this.seen.push(...results);
-        const failedIds = new Set(results.filter((result) => result.status === 'failed').map((result) => result.id));
-        for (const id of new Set(results.map((result) => result.id))) {
-            if (failedIds.has(id))
-                this.#failed += 1;
-            else
-                this.#succeeded += 1;
-        }
-        for (const result of results)
-            if (result.status === 'succeeded')
-                this.#records += result.records;
-    }
-    snapshot(running) {
-        return { total: this.total, running, succeeded: this.#succeeded, failed: this.#failed, records: this.#records };
-    }
-}
-
-;// CONCATENATED MODULE: external "node:worker_threads"
-const external_node_worker_threads_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:worker_threads");
-// EXTERNAL MODULE: ./lib/src/local/process-tree.js
-var process_tree = __nccwpck_require__(4924);
-;// CONCATENATED MODULE: ./lib/src/local/lambda-pool.js
-
-
-
-
-
-
-/** Lambda's limit on an environment's init phase; locally, the time a new thread may take to load. */
-const INIT_LIMIT_MS = 10_000;
-// Sources run as .ts on Node 24; the bundle keeps its thread entry beside itself in dist/. The test
-// suite names a bundle of these same sources, built when it starts: its threads load in half the time.
-const THREAD_URL = process.env.SFN_FANOUT_TEST_THREAD !== undefined && import.meta.url.endsWith('.ts')
-    ? (0,external_node_url_.pathToFileURL)(process.env.SFN_FANOUT_TEST_THREAD)
-    : new URL(import.meta.url.endsWith('.ts') ? './lambda-thread.ts' : './lambda-thread.js', import.meta.url);
-/**
- * The function's Timeout (Lambda's `Sandbox.Timedout`), or the calling Task's shorter TimeoutSeconds
- * (`States.Timeout`; AWS would leave the function running, here it is stopped).
- */
-function timeLimit(fn, taskTimeoutSeconds) {
-    if (taskTimeoutSeconds !== undefined && taskTimeoutSeconds < fn.timeoutSeconds) {
-        return { seconds: taskTimeoutSeconds, errorType: 'States.Timeout', message: `The Task's TimeoutSeconds (${taskTimeoutSeconds} s) passed before ${fn.logicalId} returned.` };
-    }
-    return { seconds: fn.timeoutSeconds, errorType: 'Sandbox.Timedout', message: `Task timed out after ${fn.timeoutSeconds.toFixed(2)} seconds` };
-}
-/** Longest piece of output without a new line kept back waiting for one. */
-const MAX_LINE = 64 * 1024;
-/** A worker thread standing in for one Lambda execution environment of one function. */
-class Environment {
-    thread;
-    fn;
-    current;
-    /** The invocation its output is labelled with: the current one, or the last. */
-    last;
-    timer;
-    /** Set once the thread has loaded its code: Lambda's init phase, which a function's Timeout does not count. */
-    ready = false;
-    /** Set while its thread is being terminated: nothing more is started or reported for it. */
-    stopping = false;
-    /** Processes its handlers started that have not exited: they end with the environment, as in Lambda. */
-    children = new Set();
-    constructor(fn, options) {
-        this.fn = fn;
-        const env = options.environment(fn);
-        // Only what the function's Lambda would see: never the runner's own environment. Its console is
-        // the pool's to forward, redacted, like Lambda's logs.
-        this.thread = new external_node_worker_threads_namespaceObject.Worker(THREAD_URL, { env, stdout: true, stderr: true });
-        // Before any invocation, so before any handler code loads: no handler can see this message.
-        const handOver = secretsToHandOver(options.secrets ?? [], env);
-        if (handOver.length > 0)
-            this.thread.postMessage({ secrets: handOver });
-        for (const stream of [this.thread.stdout, this.thread.stderr])
-            this.#forward(stream, options.onOutput);
-    }
-    /** Hands the thread's output on in whole lines, each labelled with the invocation that was running. */
-    #forward(stream, onOutput) {
-        let pending = '';
-        const emit = (lines) => {
-            if (lines.length > 0)
-                onOutput({ fn: this.fn, event: this.last?.event, requestId: this.last?.id, lines });
-        };
-        stream.setEncoding('utf8');
-        stream.on('data', (chunk) => {
-            const lines = (pending + chunk).split('\n');
-            pending = lines.pop();
-            while (pending.length > MAX_LINE) {
-                lines.push(pending.slice(0, MAX_LINE));
-                pending = pending.slice(MAX_LINE);
-            }
-            emit(lines);
-        });
-        stream.on('end', () => emit(pending === '' ? [] : [pending]));
-    }
-    /** Ends the thread, then the processes its handlers started and all below them. */
-    async terminate() {
-        await this.thread.terminate();
-        (0,process_tree/* killProcessTrees */.X)(this.children);
-        this.children.clear();
-    }
-}
-/** Labels a Lambda's output lines as a log line names its function and request: `[WorkerFunction part-00003] …`. */
-function lambdaLogWriter(log) {
-    return ({ fn, event, requestId, lines }) => {
-        const item = event?.item;
-        const label = typeof item?.id === 'number' ? `part-${outcome_partitionLabel({ id: item.id, split: item.split })}` : `request ${requestId ?? '-'}`;
-        log(lines.map((line) => `[${fn.logicalId} ${label}] ${line}`).join('\n'));
-    };
-}
-/**
- * Runs Lambda handlers in worker threads, so partitions really run in parallel on all cores.
- * Like Lambda, an environment belongs to one function and runs one invocation at a time, a
- * function's Timeout kills it (`Sandbox.Timedout`), and a crashed environment is replaced
- * (`Runtime.ExitError`).
- */
-class LambdaPool {
-    #options;
-    #idle = [];
-    #busy = new Set();
-    #queue = [];
-    #nextId = 0;
-    #closed = false;
-    constructor(options) {
-        if (!Number.isInteger(options.size) || options.size < 1)
-            throw new RangeError(`Pool size must be a positive whole number, not ${options.size}.`);
-        this.#options = options;
-    }
-    /** Invocations running now. */
-    get active() {
-        return this.#busy.size;
-    }
-    /** Invocations of one Lambda module (worker, partitioner, reducer) running now; queued ones are not. */
-    runningOf(module) {
-        let running = 0;
-        for (const environment of this.#busy)
-            if (environment.current?.fn.module === module)
-                running += 1;
-        return running;
-    }
-    /** Runs `fn` on `event`; `taskTimeoutSeconds` is the calling Task's limit when it has one. */
-    invoke(fn, event, taskTimeoutSeconds) {
-        if (this.#closed)
-            return Promise.reject(new Error('The Lambda pool is closed.'));
-        return new Promise((resolve, reject) => {
-            this.#queue.push({ id: this.#nextId++, fn, event, limit: timeLimit(fn, taskTimeoutSeconds), resolve, reject });
-            this.#dispatch();
-        });
-    }
-    async close() {
-        this.#closed = true;
-        for (const pending of this.#queue.splice(0))
-            pending.reject(new Error('The Lambda pool was closed before this invocation started.'));
-        const all = [...this.#idle.splice(0), ...this.#busy];
-        this.#busy.clear();
-        for (const environment of all)
-            clearTimeout(environment.timer);
-        await Promise.all(all.map((environment) => environment.terminate()));
-        for (const environment of all)
-            environment.current?.reject(new LambdaFunctionError('Runtime.ExitError', 'The run was stopped.'));
-    }
-    #dispatch() {
-        while (this.#queue.length > 0) {
-            const next = this.#queue[0];
-            const environment = this.#takeIdle(next.fn) ?? this.#spawnIfRoom(next.fn);
-            if (environment === undefined)
-                return;
-            this.#queue.shift();
-            this.#start(environment, next);
+        catch {
+            // A cache that cannot be written only means checking the definition again next time.
         }
     }
-    #takeIdle(fn) {
-        const index = this.#idle.findIndex((environment) => environment.fn.logicalId === fn.logicalId);
-        return index === -1 ? undefined : this.#idle.splice(index, 1)[0];
-    }
-    /** A new environment within the pool's size, retiring an idle one of another function if need be, as Lambda reclaims idle environments. */
-    #spawnIfRoom(fn) {
-        if (this.#busy.size + this.#idle.length >= this.#options.size) {
-            const spare = this.#idle.shift();
-            if (spare === undefined)
-                return undefined;
-            spare.thread.removeAllListeners();
-            this.#track(spare);
-            void spare.terminate();
-        }
-        const environment = new Environment(fn, this.#options);
-        this.#track(environment);
-        environment.thread.on('message', (reply) => {
-            if ('ready' in reply)
-                this.#ready(environment);
-            else if ('id' in reply)
-                this.#finish(environment, reply);
-        });
-        environment.thread.on('error', (error) => void this.#crash(environment, 'Runtime.ExitError', `The environment crashed: ${error.message}`));
-        environment.thread.on('exit', (code) => void this.#crash(environment, 'Runtime.ExitError', `The environment exited with code ${code} before the handler returned.`));
-        return environment;
-    }
-    /** Keeps count of the processes an environment's handlers start, also while it is being stopped. */
-    #track(environment) {
-        environment.thread.on('message', (notice) => {
-            if ('spawned' in notice)
-                environment.children.add(notice.spawned);
-            if ('exited' in notice)
-                environment.children.delete(notice.exited);
-        });
-    }
-    #start(environment, invocation) {
-        environment.current = invocation;
-        environment.last = invocation;
-        this.#busy.add(environment);
-        const { fn } = invocation;
-        this.#armTimeout(environment, invocation.limit.seconds * 1000 + (environment.ready ? 0 : INIT_LIMIT_MS));
-        environment.thread.postMessage({ id: invocation.id, module: fn.module, exportName: fn.exportName, event: invocation.event });
-    }
-    #armTimeout(environment, ms) {
-        clearTimeout(environment.timer);
-        const { limit } = environment.current;
-        environment.timer = setTimeout(() => void this.#crash(environment, limit.errorType, limit.message), ms);
-    }
-    /** A new environment's code is loaded: its invocation's limit counts from now, as Lambda's Timeout counts from the end of init. */
-    #ready(environment) {
-        environment.ready = true;
-        if (environment.current !== undefined && !environment.stopping)
-            this.#armTimeout(environment, environment.current.limit.seconds * 1000);
-    }
-    #finish(environment, reply) {
-        const invocation = environment.current;
-        if (invocation === undefined || invocation.id !== reply.id)
-            return;
-        clearTimeout(environment.timer);
-        environment.current = undefined;
-        this.#busy.delete(environment);
-        if (!this.#closed)
-            this.#idle.push(environment);
-        if (reply.ok)
-            invocation.resolve(reply.result);
-        else
-            invocation.reject(new LambdaFunctionError(reply.error.errorType, reply.error.errorMessage, reply.error.trace));
-        this.#dispatch();
-    }
-    /**
-     * The environment is lost (timeout, crash): stop its thread, then fail its invocation, and never
-     * reuse it. The thread is gone before the failure is reported, so nothing the old invocation
-     * still does can race what the state machine runs next (a timed-out partition's halves).
-     */
-    async #crash(environment, errorType, message) {
-        if (environment.stopping || (!this.#busy.has(environment) && !this.#idle.includes(environment)))
-            return;
-        environment.stopping = true;
-        clearTimeout(environment.timer);
-        const idleIndex = this.#idle.indexOf(environment);
-        if (idleIndex !== -1)
-            this.#idle.splice(idleIndex, 1);
-        const invocation = environment.current;
-        environment.current = undefined;
-        environment.thread.removeAllListeners();
-        this.#track(environment);
-        await environment.terminate();
-        this.#busy.delete(environment);
-        // A crash's cause travels through the state machine by name only: say it where Lambda would log it.
-        if (errorType === 'Runtime.ExitError' && invocation !== undefined)
-            this.#options.onOutput({ fn: environment.fn, event: invocation.event, requestId: invocation.id, lines: [`${errorType}: ${message}`] });
-        invocation?.reject(new LambdaFunctionError(errorType, message));
-        if (!this.#closed)
-            this.#dispatch();
-    }
+    return machine;
 }
 
 ;// CONCATENATED MODULE: ./lib/src/local/distributed-map.js
@@ -90914,6 +90952,7 @@ function installPayloadLimit() {
 
 
 
+
 /**
  * Executes the template's state machine with a real Amazon States Language interpreter, running
  * each Task's Lambda handler in a pool of worker threads. The report comes from the batch file
@@ -91016,7 +91055,7 @@ async function runLocal(options) {
         }));
     }
     const input = toJobRequest(job);
-    const execution = new StateMachine(definition, { validationOptions: { checkArn: false } }).run(input, {
+    const execution = checkedStateMachine(definition, bundleCacheRoot(bundle.projectDir)).run(input, {
         ...runOptions,
         context: { Execution: { Id: `local:${runId}`, Name: runId, Input: input, StartTime: new Date(startedAt).toISOString() } },
     });

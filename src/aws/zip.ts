@@ -25,7 +25,8 @@ export function deterministicZip(entries: readonly ZipEntry[]): Buffer {
   for (const [index, entry] of sorted.entries()) {
     if (index > 0 && sorted[index - 1]!.name === entry.name) throw new FanoutError(`The package has "${entry.name}" twice.`);
     const name = Buffer.from(entry.name, 'utf8');
-    const compressed = deflateRawSync(entry.data, { level: 9 });
+    // zlib's default level: 9 took three times as long for 1% fewer bytes.
+    const compressed = deflateRawSync(entry.data, { level: 6 });
     const checksum = crc32(entry.data);
     const local = Buffer.alloc(30);
     local.writeUInt32LE(0x04034b50, 0);

@@ -1,9 +1,9 @@
 import { availableParallelism } from 'node:os';
 import { randomUUID } from 'node:crypto';
-import { StateMachine, type StateMachineDefinition } from 'aws-local-stepfunctions';
 import { abortable } from '../concurrency.ts';
 import { CancelledError, InputError, errorMessage } from '../errors.ts';
 import { bundleHandler, type HandlerBundle } from '../handler/bundle.ts';
+import { bundleCacheRoot } from '../handler/bundle-cache.ts';
 import { toJobRequest, type Job } from '../job.ts';
 import { parseInputLocation, parseLocation } from '../location.ts';
 import { buildReport, type BatchProgress, type BatchReport } from '../report/batch-report.ts';
@@ -15,25 +15,12 @@ import { Redactor } from '../secrets.ts';
 import { lambdaEnvironment, type LambdaCredentials } from './lambda-environment.ts';
 import { PartitionProgress } from './partition-progress.ts';
 import { LambdaPool, lambdaLogWriter } from './lambda-pool.ts';
+import { checkedStateMachine } from './checked-state-machine.ts';
 import { distributedMapAsTask, isDistributedMap, runDistributedMap } from './distributed-map.ts';
 import { defaultTemplatePath, loadStateMachine, type LocalFunction } from './template-definition.ts';
 import { INTERPRETER_NEVER_SECONDS, TASK_TIMEOUT_FIELD, taskTimeoutSeconds, withLocalTaskTimeouts } from './task-timeouts.ts';
 import { checkPayload, withPayloadLimit, type PayloadListener } from './payload-limit.ts';
 import { assertRunsLocally, retryingStateNames, taskStateNames, visitStates } from './unsupported-features.ts';
-
-/**
- * Definitions asl-validator (run by StateMachine's constructor) accepted in this process: it compiles
- * its JSON schemas anew on every call, half a second of CPU, and a definition it accepted once is
- * not checked again.
- */
-const acceptedDefinitions = new Set<string>();
-
-function validatedStateMachine(definition: Readonly<Record<string, unknown>>): StateMachine {
-  const text = JSON.stringify(definition);
-  const machine = new StateMachine(definition as unknown as StateMachineDefinition, { validationOptions: { checkArn: false, noValidate: acceptedDefinitions.has(text) } });
-  acceptedDefinitions.add(text);
-  return machine;
-}
 
 /** Runs one invocation within the calling Task's limit, if it has one; the default is the pool. Tests wrap it to inject faults. */
 export type Invoke = (fn: LocalFunction, event: unknown, taskTimeoutSeconds?: number) => Promise<unknown>;
@@ -179,7 +166,7 @@ export async function runLocal(options: LocalRunOptions): Promise<BatchReport> {
   }
 
   const input = toJobRequest(job);
-  const execution = validatedStateMachine(definition).run(input, {
+  const execution = checkedStateMachine(definition, bundleCacheRoot(bundle.projectDir)).run(input, {
     ...runOptions,
     context: { Execution: { Id: `local:${runId}`, Name: runId, Input: input, StartTime: new Date(startedAt).toISOString() } },
   });
