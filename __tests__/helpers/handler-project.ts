@@ -6,17 +6,30 @@ import { tempDir } from './corpus.ts';
 export const LEVELS = ['info', 'warn', 'info', 'error', 'info', 'warn'];
 
 /**
- * The handlers users actually write, one per feature the old packaging could not carry, each with
- * the result it must give over LEVELS (computed here by hand, not by running it).
+ * What esbuild must compile in TypeScript handlers users actually write, one handler module per
+ * feature the old packaging could not carry, each with the result it gives over LEVELS (computed
+ * here by hand, not by running it).
+ */
+const TYPESCRIPT_FEATURES: Record<string, { module: string; expected: unknown }> = {
+  enum: { module: 'enum', expected: { records: 6, severe: 3 } },
+  namespace: { module: 'namespace', expected: { records: 6, weight: 3 + 2 * 2 + 1 * 3 } },
+  'parameter properties': { module: 'parameter-properties', expected: { records: 6, tagged: 'info!,warn!,info!,error!,info!,warn!' } },
+  'a CommonJS dependency': { module: 'cjs-dependency', expected: { records: 6, padded: '...info|...warn|...info|..error|...info|...warn' } },
+  'a JSON import': { module: 'json-import', expected: { records: 6, codes: [20, 30, 20, 40, 20, 30] } },
+};
+
+/**
+ * The handlers to run in both engines: one that imports every TypeScript feature's module and
+ * gives each one's result under its name (a run each would cost a second apiece), and the two
+ * module formats a handler's entry can have besides ESM.
  */
 export const PROJECT_HANDLERS: Record<string, { file: string; expected: unknown }> = {
-  enum: { file: 'handlers/enum.ts', expected: { records: 6, severe: 3 } },
-  namespace: { file: 'handlers/namespace.ts', expected: { records: 6, weight: 3 + 2 * 2 + 1 * 3 } },
-  'parameter properties': { file: 'handlers/parameter-properties.ts', expected: { records: 6, tagged: 'info!,warn!,info!,error!,info!,warn!' } },
-  'a CommonJS dependency': { file: 'handlers/cjs-dependency.ts', expected: { records: 6, padded: '...info|...warn|...info|..error|...info|...warn' } },
+  [`TypeScript (${Object.keys(TYPESCRIPT_FEATURES).join(', ')})`]: {
+    file: 'handlers/typescript.ts',
+    expected: Object.fromEntries(Object.entries(TYPESCRIPT_FEATURES).map(([feature, { expected }]) => [feature, expected])),
+  },
   'require() in a CommonJS handler': { file: 'handlers/required.js', expected: { records: 6, digest: 'sha256:6' } },
   'ESM syntax in a "type": "commonjs" package': { file: 'handlers/esm-in-commonjs.js', expected: { records: 6, last: 'warn' } },
-  'a JSON import': { file: 'handlers/json-import.ts', expected: { records: 6, codes: [20, 30, 20, 40, 20, 30] } },
 };
 
 /**
@@ -89,6 +102,14 @@ export async function writeHandlerProject(dir?: string): Promise<string> {
       "import codes from '../data/codes.json';",
       'export function init() { return { records: 0, codes: [] as number[] }; }',
       'export function processRecord(state: { records: number; codes: number[] }, level: keyof typeof codes) { state.records += 1; state.codes.push(codes[level]); }',
+    ].join('\n'),
+    'handlers/typescript.ts': [
+      ...Object.values(TYPESCRIPT_FEATURES).map(({ module }, index) => `import * as feature${index} from './${module}';`),
+      `const features: Record<string, any> = { ${Object.keys(TYPESCRIPT_FEATURES).map((feature, index) => `${JSON.stringify(feature)}: feature${index}`).join(', ')} };`,
+      'const each = <T>(make: (handler: any, name: string) => T): Record<string, T> => Object.fromEntries(Object.entries(features).map(([name, handler]) => [name, make(handler, name)]));',
+      'export function init() { return each((handler) => handler.init()); }',
+      'export function processRecord(state: Record<string, unknown>, level: string) { for (const [name, handler] of Object.entries(features)) handler.processRecord(state[name], level); }',
+      'export function finish(state: Record<string, unknown>) { return each((handler, name) => (handler.finish === undefined ? state[name] : handler.finish(state[name]))); }',
     ].join('\n'),
     'input/levels.txt': `${LEVELS.join('\n')}\n`,
   };
