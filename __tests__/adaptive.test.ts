@@ -37,6 +37,13 @@ describe('splitting a partition that timed out', () => {
     ]);
   });
 
+  it('cuts by each segment’s length, wherever in its object the segment starts', () => {
+    expect(splitPartition({ id: 7, bytes: 60, segments: [{ key: 'a', start: 100, end: 120 }, { key: 'b', start: 0, end: 40 }] })).toEqual([
+      { id: 7, split: '1', bytes: 30, segments: [{ key: 'a', start: 100, end: 120 }, { key: 'b', start: 0, end: 10 }] },
+      { id: 7, split: '2', bytes: 30, segments: [{ key: 'b', start: 10, end: 40 }] },
+    ]);
+  });
+
   it('refuses, with the reason and the fix, to split one gzip object or a half', () => {
     expect(() => splitPartition({ id: 2, bytes: 9, segments: [{ key: 'x.gz', start: 0, end: 9 }] })).toThrow('Partition 2 is one gzip object (x.gz) and cannot be split');
     // An even size puts the midpoint in the object's second half: the first half would hold it all.
@@ -84,8 +91,10 @@ describe('sizing partitions from the previous run’s throughput', () => {
     });
   });
 
-  it('measures only the partitions that succeeded, not the time a failed one ran', () => {
-    expect(measuredThroughput([{ status: 'succeeded', bytes: 4e6, startedAt: 0, finishedAt: 2000 }, { status: 'failed', bytes: 1e6, startedAt: 0, finishedAt: 60_000 }], 'r')).toEqual({ bytesPerSecond: 2e6, runId: 'r' });
+  it('measures only the partitions that succeeded with both timings, not the time a failed one ran', () => {
+    const timed = { status: 'succeeded', bytes: 4e6, startedAt: 0, finishedAt: 2000 };
+    expect(measuredThroughput([timed, { status: 'failed', bytes: 1e6, startedAt: 0, finishedAt: 60_000 }], 'r')).toEqual({ bytesPerSecond: 2e6, runId: 'r' });
+    expect(measuredThroughput([timed, { status: 'succeeded', bytes: 5, finishedAt: 9 }, { status: 'succeeded', bytes: 5, startedAt: 3 }], 'r')).toEqual({ bytesPerSecond: 2e6, runId: 'r' });
   });
 
   it('measures nothing from partitions without timings, or from no bytes or no time', () => {

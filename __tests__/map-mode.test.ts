@@ -47,6 +47,9 @@ describe('choosing the map mode', () => {
       childExecutionType: 'EXPRESS',
       reason: 'Map mode INLINE: map-mode inline was asked for, although 5,000 partitions are more than an Inline Map holds with room (1,000).',
     });
+    expect(chooseMapMode('inline', { partitions: 5000, maxConcurrency: 100, largestPartitionBytes: MiB }).reason).toBe(
+      "Map mode INLINE: map-mode inline was asked for, although 5,000 partitions are more than an Inline Map holds with room (1,000) and max concurrency 100 is over Inline's 40.",
+    );
     expect(chooseMapMode('distributed', { partitions: 3, maxConcurrency: 0, largestPartitionBytes: MiB }).mapMode).toBe('DISTRIBUTED');
     // Distributed past Inline's limits is no warning: it is what those limits call for.
     expect(chooseMapMode('distributed', { partitions: 5000, maxConcurrency: 100, largestPartitionBytes: MiB }).reason).toBe(

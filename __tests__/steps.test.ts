@@ -154,7 +154,9 @@ describe('the plan manifest and the references into it', () => {
       { id: 2, split: '1', bytes: 10, manifest: ref.manifest },
       { id: 2, split: '2', bytes: 10, manifest: ref.manifest },
     ]);
-    expect(await Promise.all(halves.map((half) => resolvePartition(half, output)))).toEqual(splitPartition(plan.partitions[ref.id]!));
+    expect(await Promise.all(halves.map((half) => resolvePartition(half, output)))).toEqual(splitPartition(plan.partitions[2]!));
+    // An inline partition's halves are partitions.
+    expect(await halvesOf(plan.partitions[2]!, output)).toEqual(splitPartition(plan.partitions[2]!));
     const other = written.refs[1]!;
     const [start, end] = [other.manifest.start, other.manifest.end];
     await expect(resolvePartition({ ...ref, manifest: other.manifest }, output)).rejects.toMatchObject({
