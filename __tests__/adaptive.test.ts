@@ -30,8 +30,24 @@ describe('splitting a partition that timed out', () => {
     expect(second.segments).toEqual([{ key: 'c.txt', start: 0, end: 30 }]);
   });
 
+  it('moves the cut before a gzip object whose first half holds the midpoint', () => {
+    expect(splitPartition({ id: 5, bytes: 100, segments: [{ key: 'a.txt', start: 0, end: 40 }, { key: 'b.gz', start: 0, end: 40 }, { key: 'c.txt', start: 0, end: 20 }] })).toEqual([
+      { id: 5, split: '1', bytes: 40, segments: [{ key: 'a.txt', start: 0, end: 40 }] },
+      { id: 5, split: '2', bytes: 60, segments: [{ key: 'b.gz', start: 0, end: 40 }, { key: 'c.txt', start: 0, end: 20 }] },
+    ]);
+  });
+
+  it('cuts by each segment’s length, wherever in its object the segment starts', () => {
+    expect(splitPartition({ id: 7, bytes: 60, segments: [{ key: 'a', start: 100, end: 120 }, { key: 'b', start: 0, end: 40 }] })).toEqual([
+      { id: 7, split: '1', bytes: 30, segments: [{ key: 'a', start: 100, end: 120 }, { key: 'b', start: 0, end: 10 }] },
+      { id: 7, split: '2', bytes: 30, segments: [{ key: 'b', start: 10, end: 40 }] },
+    ]);
+  });
+
   it('refuses, with the reason and the fix, to split one gzip object or a half', () => {
     expect(() => splitPartition({ id: 2, bytes: 9, segments: [{ key: 'x.gz', start: 0, end: 9 }] })).toThrow('Partition 2 is one gzip object (x.gz) and cannot be split');
+    // An even size puts the midpoint in the object's second half: the first half would hold it all.
+    expect(() => splitPartition({ id: 6, bytes: 10, segments: [{ key: 'y.gz', start: 0, end: 10 }] })).toThrow('Partition 6 is one gzip object (y.gz) and cannot be split');
     expect(() => splitPartition({ id: 2, split: '1', bytes: 9, segments: [{ key: 'x', start: 0, end: 9 }] })).toThrow('Partition 2 half 1 timed out again: halves are not split further.');
   });
 });
@@ -73,6 +89,12 @@ describe('sizing partitions from the previous run’s throughput', () => {
       sizing: { partitionBytes: 1 },
       adapted: { maxPartitionBytes: 1, bytesPerSecond: 1, fromRun: 'slow' },
     });
+  });
+
+  it('measures only the partitions that succeeded with both timings, not the time a failed one ran', () => {
+    const timed = { status: 'succeeded', bytes: 4e6, startedAt: 0, finishedAt: 2000 };
+    expect(measuredThroughput([timed, { status: 'failed', bytes: 1e6, startedAt: 0, finishedAt: 60_000 }], 'r')).toEqual({ bytesPerSecond: 2e6, runId: 'r' });
+    expect(measuredThroughput([timed, { status: 'succeeded', bytes: 5, finishedAt: 9 }, { status: 'succeeded', bytes: 5, startedAt: 3 }], 'r')).toEqual({ bytesPerSecond: 2e6, runId: 'r' });
   });
 
   it('measures nothing from partitions without timings, or from no bytes or no time', () => {

@@ -247,6 +247,24 @@ describe('the plan as `sfn-fanout plan` prints it', () => {
     expect(lines.filter((line) => /^\d+ +[\d.]+ KiB /.test(line))).toHaveLength(100);
     expect(lines.at(-3)).toBe('... 20 more');
     expect(lines.at(-1)).toBe('1 objects, 150.0 KiB in 120 partitions; max/mean 1.000 (capped at max-partitions 120)');
+    // Exactly 100: all shown, and no "... 0 more".
+    const hundred = renderPlan(planPartitions([{ key: 'big.txt', size: 100 * 1024 }], { sizing: { partitionBytes: 1024 }, maxPartitions: 120 }), { partitionBytes: 1024 }).split('\n');
+    expect(hundred).toHaveLength(103);
+    expect(hundred.slice(-3)).toEqual(['99            1.0 KiB         1  big.txt [101376, 102400)', '', '1 objects, 100.0 KiB in 100 partitions; max/mean 1.000']);
+  });
+
+  it('ends with why the plan has fewer partitions than asked for', () => {
+    const plan = planPartitions([{ key: 'a.gz', size: 2048, uncompressedSize: 10_240 }, { key: 'b.txt', size: 1 }], { sizing: { partitions: 3 }, maxPartitions: 100 });
+    expect(renderPlan(plan, { partitions: 3 })).toBe(
+      [
+        'partition  bytes       segments  first',
+        '0             2.0 KiB         1  a.gz [0, 2048)  (gzip: one object, read whole; ~10.0 KiB uncompressed)',
+        '1                 1 B         1  b.txt [0, 1)',
+        '',
+        '2 objects, 2.0 KiB (~10.0 KiB uncompressed) in 2 partitions; max/mean 2.000 by uncompressed size',
+        '2 partitions, not the 3 asked for: gzip objects cannot be split, and they fill the others.',
+      ].join('\n'),
+    );
   });
 
   it('says why a plan has fewer partitions than asked for', () => {

@@ -53,11 +53,13 @@ describe('gzip objects are weighed by what they decompress to', () => {
         yield bodies.get(key)!.subarray(range!.start, range!.end);
       },
     } as unknown as ObjectStore;
-    const listing = [{ key: 'small.gz', size: 17 }, { key: 'min.gz', size: 18 }, { key: 'fails.gz', size: 30 }, ...[...bodies.keys()].slice(2).map((key) => ({ key, size: 20 }))];
+    // Plain text is never read, however large: its size is its work.
+    const listing = [{ key: 'small.gz', size: 17 }, { key: 'min.gz', size: 18 }, { key: 'fails.gz', size: 30 }, { key: 'plain.ndjson', size: 40 }, ...[...bodies.keys()].slice(2).map((key) => ({ key, size: 20 }))];
     const weighed = await withUncompressedSizes(store, listing);
-    expect(weighed.slice(0, 3)).toEqual([{ key: 'small.gz', size: 17 }, { key: 'min.gz', size: 18, uncompressedSize: 100 }, { key: 'fails.gz', size: 30 }]);
-    expect(weighed.slice(3).every((object) => object.uncompressedSize === 100)).toBe(true);
+    expect(weighed.slice(0, 4)).toEqual([{ key: 'small.gz', size: 17 }, { key: 'min.gz', size: 18, uncompressedSize: 100 }, { key: 'fails.gz', size: 30 }, { key: 'plain.ndjson', size: 40 }]);
+    expect(weighed.slice(4).map((object) => object.uncompressedSize)).toEqual(Array.from({ length: 40 }, () => 100));
     expect(reads).not.toContain('small.gz');
+    expect(reads).not.toContain('plain.ndjson');
     expect(most).toBe(16);
   });
 

@@ -18,6 +18,9 @@ describe('choosing the map mode', () => {
     expect(chooseMapMode('auto', { partitions: 1, maxConcurrency: 0, largestPartitionBytes: MiB, localEnvironments: 8 }).reason).toBe(
       'Map mode INLINE: 1 partition at concurrency up to 40 fits an Inline Map; this local run has 8 Lambda environments, so at most 1 run at once.',
     );
+    expect(chooseMapMode('distributed', { partitions: 3, maxConcurrency: 0, largestPartitionBytes: MiB, localEnvironments: 1 }).reason).toBe(
+      'Map mode DISTRIBUTED: map-mode distributed was asked for; children EXPRESS: the largest partition should take about 1 s at 30 MB/s, well within the 5-minute EXPRESS limit; this local run has 1 Lambda environment, so at most 1 run at once.',
+    );
   });
 
   it('goes Distributed one partition past the limit, and says why', () => {
@@ -44,7 +47,14 @@ describe('choosing the map mode', () => {
       childExecutionType: 'EXPRESS',
       reason: 'Map mode INLINE: map-mode inline was asked for, although 5,000 partitions are more than an Inline Map holds with room (1,000).',
     });
+    expect(chooseMapMode('inline', { partitions: 5000, maxConcurrency: 100, largestPartitionBytes: MiB }).reason).toBe(
+      "Map mode INLINE: map-mode inline was asked for, although 5,000 partitions are more than an Inline Map holds with room (1,000) and max concurrency 100 is over Inline's 40.",
+    );
     expect(chooseMapMode('distributed', { partitions: 3, maxConcurrency: 0, largestPartitionBytes: MiB }).mapMode).toBe('DISTRIBUTED');
+    // Distributed past Inline's limits is no warning: it is what those limits call for.
+    expect(chooseMapMode('distributed', { partitions: 5000, maxConcurrency: 100, largestPartitionBytes: MiB }).reason).toBe(
+      'Map mode DISTRIBUTED: map-mode distributed was asked for; children EXPRESS: the largest partition should take about 1 s at 30 MB/s, well within the 5-minute EXPRESS limit.',
+    );
   });
 
   it('says each reason in full: concurrency as the Map allows, both limits passed, and what was asked within the limits', () => {

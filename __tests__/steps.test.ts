@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { readFile, readdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
@@ -7,7 +8,7 @@ import { checkHandler, loadHandler } from '../src/handler/load-handler.ts';
 import { defaultMerge } from '../src/handler/merge.ts';
 import type { PartitionOutcome } from '../src/partition/outcome.ts';
 import { reduceOutcomes } from '../src/partition/reduce.ts';
-import { INLINE_ITEMS_BUDGET, halvesOf, inlineItems, resolvePartition, writeItems, writePlan, type PartitionRef } from '../src/plan/map-items.ts';
+import { INLINE_ITEMS_BUDGET, halvesOf, inlineItems, readPlanRefs, resolvePartition, writeItems, writePlan, type PartitionRef } from '../src/plan/map-items.ts';
 import { splitPartition } from '../src/plan/split-partition.ts';
 import { planPartitions, type Partition } from '../src/plan/partition-plan.ts';
 import { partitionStep, reduceStep, workStep } from '../src/steps/steps.ts';
@@ -108,6 +109,61 @@ describe('the steps of the state machine', () => {
     expect(stats.latencyMs.p50).toBeGreaterThan(20);
     expect(written).toMatchObject({ runId: 'exec-1', status: 'SUCCEEDED', records: 15438 });
     expect(written.outcomes.map((o: { id: number; records: number }) => o.id)).toEqual([0, 1, 2, 3]);
+  });
+});
+
+describe('the plan manifest and the references into it', () => {
+  const plan = planPartitions([{ key: 'a.ndjson', size: 30 }, { key: 'b.ndjson.gz', size: 20, uncompressedSize: 50 }, { key: 'c.ndjson', size: 10 }], { sizing: { partitions: 3 }, maxPartitions: 10 });
+  const lineBytes = plan.partitions.reduce((sum, partition) => sum + Buffer.byteLength(JSON.stringify(partition)) + 1, 0);
+
+  it('writes one partition a line under its content hash, and a reference to each line’s bytes', async () => {
+    const output = new DirStore(await tempDir());
+    const written = await writePlan(plan, output);
+    const body = await readFile(output.uriOf(written.key));
+    expect(written.key).toBe(`_sfn-fanout/plans/${createHash('sha256').update(body).digest('hex').slice(0, 20)}.jsonl`);
+    expect(body.length).toBe(lineBytes);
+    expect(written.refs.map(({ id, bytes, manifest }) => ({ id, bytes, line: JSON.parse(body.toString('utf8', manifest.start, manifest.end)), newline: body[manifest.end], key: manifest.key }))).toEqual(
+      plan.partitions.map((partition) => ({ id: partition.id, bytes: partition.bytes, line: partition, newline: 0x0a, key: written.key })),
+    );
+    expect(written.refs[0]!.manifest.start).toBe(0);
+    expect(written.refs.slice(1).map((ref) => ref.manifest.start)).toEqual(written.refs.slice(0, -1).map((ref) => ref.manifest.end + 1));
+    // Another run reads the same references back, and a manifest cut before its last newline still holds its last line.
+    expect(await readPlanRefs(output, written.key)).toEqual(written.refs);
+    await output.write('cut.jsonl', body.subarray(0, body.length - 1));
+    expect((await readPlanRefs(output, 'cut.jsonl')).map((ref) => ref.manifest)).toEqual(written.refs.map((ref) => ({ ...ref.manifest, key: 'cut.jsonl' })));
+    // The Distributed Map's items: one reference a line, under the hash of those lines.
+    const itemsKey = await writeItems(written.refs, output);
+    const items = await readFile(output.uriOf(itemsKey), 'utf8');
+    expect(itemsKey).toBe(`_sfn-fanout/plans/${createHash('sha256').update(items).digest('hex').slice(0, 20)}.items.jsonl`);
+    expect(items.split('\n')).toEqual([...written.refs.map((ref) => JSON.stringify(ref)), '']);
+  });
+
+  it('keeps the partitions inline up to the budget, counting a newline each, and refers to them one byte over', async () => {
+    const written = await writePlan(plan, new DirStore(await tempDir()));
+    expect(inlineItems(plan, written, lineBytes)).toEqual(plan.partitions);
+    expect(inlineItems(plan, written, lineBytes - 1)).toEqual(written.refs);
+  });
+
+  it('resolves a half by its reference, and refuses a line that holds another partition or a half that does not exist', async () => {
+    const output = new DirStore(await tempDir());
+    const written = await writePlan(plan, output);
+    // Partition 2 holds the end of a.ndjson and all of c.ndjson, 10 bytes each.
+    const ref = written.refs[2]!;
+    const halves = await halvesOf(ref, output);
+    expect(halves).toEqual([
+      { id: 2, split: '1', bytes: 10, manifest: ref.manifest },
+      { id: 2, split: '2', bytes: 10, manifest: ref.manifest },
+    ]);
+    expect(await Promise.all(halves.map((half) => resolvePartition(half, output)))).toEqual(splitPartition(plan.partitions[2]!));
+    // An inline partition's halves are partitions.
+    expect(await halvesOf(plan.partitions[2]!, output)).toEqual(splitPartition(plan.partitions[2]!));
+    const other = written.refs[1]!;
+    const [start, end] = [other.manifest.start, other.manifest.end];
+    await expect(resolvePartition({ ...ref, manifest: other.manifest }, output)).rejects.toMatchObject({
+      name: 'StoreError',
+      message: `Plan manifest ${output.uriOf(written.key)} does not hold partition 2 at bytes ${start}-${end}: it was overwritten. Run the batch again.`,
+    });
+    await expect(resolvePartition({ ...ref, split: '3' }, output)).rejects.toMatchObject({ name: 'StoreError', message: 'Partition 2 has no half "3": halves are "1" and "2".' });
   });
 });
 

@@ -35368,7 +35368,8 @@ function placeWholeObjects(whole, bins) {
  * partitions below the common level are raised to it. The quotas sum to `splittableBytes`.
  */
 function fillQuotas(loads, splittableBytes) {
-    const order = loads.map((load, index) => ({ load, index })).sort((a, b) => a.load - b.load || a.index - b.index);
+    // Array.prototype.sort is stable: partitions of equal load stay in index order.
+    const order = loads.map((load, index) => ({ load, index })).sort((a, b) => a.load - b.load);
     let level = 0;
     let filled = 0;
     let below = 0;

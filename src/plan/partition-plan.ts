@@ -156,7 +156,8 @@ function placeWholeObjects(whole: PlannedObject[], bins: Bin[]): void {
  * partitions below the common level are raised to it. The quotas sum to `splittableBytes`.
  */
 export function fillQuotas(loads: readonly number[], splittableBytes: number): number[] {
-  const order = loads.map((load, index) => ({ load, index })).sort((a, b) => a.load - b.load || a.index - b.index);
+  // Array.prototype.sort is stable: partitions of equal load stay in index order.
+  const order = loads.map((load, index) => ({ load, index })).sort((a, b) => a.load - b.load);
   let level = 0;
   let filled = 0;
   let below = 0;
@@ -203,7 +204,7 @@ function identityOf(object: StoredObject): Pick<Segment, 'identity'> {
   return object.identity === undefined ? {} : { identity: object.identity };
 }
 
-export function compareKeys(a: string, b: string): number {
+function compareKeys(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
 }
 
