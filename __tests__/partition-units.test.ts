@@ -1,0 +1,520 @@
+// Unit tests of src/partition/, in this process and in memory: what its mutation score rests on
+// (bench/MUTATION.md). Each case pins one behaviour a user sees in the files, the report or an error.
+import { MissingObjectError } from '../src/errors.ts';
+import type { Job } from '../src/job.ts';
+import { AttemptOutput, attemptKey, newAttemptId, stagedOutputKey } from '../src/partition/attempt-output.ts';
+import { commitAttempt, manifestKey, outcomeKey, runManifest, type RunManifest } from '../src/partition/commit.ts';
+import { knownFailureCause } from '../src/partition/known-failures.ts';
+import { outputName, partitionLabel, partitionOutputKey, partitionResults, rejectedKey, runKey, type SucceededPartition } from '../src/partition/outcome.ts';
+import { batchStatus, countOutcomes, failuresOf, partitionOrder, reduceOutcomes, resultFold } from '../src/partition/reduce.ts';
+import { RejectedRecords } from '../src/partition/rejected-records.ts';
+import { checkCommittedAttempts, checkInputUnchanged, resumeItems, resumePoint, type ResumePoint } from '../src/partition/resume.ts';
+import type { ByteRange, ObjectStore, ObjectWriter, StoredObject } from '../src/store/object-store.ts';
+
+/** An object store in memory: keys in a Map, listed in key order, each write and copy logged. */
+class MemoryStore implements ObjectStore {
+  readonly uri = 'mem://bucket/out';
+  readonly objects = new Map<string, { body: Buffer; identity: string }>();
+  readonly log: string[] = [];
+
+  async *list(): AsyncIterable<StoredObject> {
+    for (const key of [...this.objects.keys()].sort()) yield { key, size: this.objects.get(key)!.body.length, identity: this.objects.get(key)!.identity };
+  }
+
+  async *read(key: string, range?: ByteRange): AsyncIterable<Uint8Array> {
+    const object = this.objects.get(key);
+    if (object === undefined) throw new MissingObjectError(`no ${key}`);
+    yield object.body.subarray(range?.start ?? 0, range?.end ?? object.body.length);
+  }
+
+  async write(key: string, body: string | Uint8Array, identity = 'v1'): Promise<void> {
+    this.log.push(`write ${key}`);
+    this.objects.set(key, { body: Buffer.from(body), identity });
+  }
+
+  writer(key: string): ObjectWriter {
+    const chunks: Buffer[] = [];
+    this.log.push(`open ${key}`);
+    return {
+      write: async (chunk) => void chunks.push(Buffer.from(chunk)),
+      end: async () => this.write(key, Buffer.concat(chunks)),
+      abort: async () => void this.log.push(`abort ${key}`),
+    };
+  }
+
+  async copy(from: string, to: string): Promise<void> {
+    const object = this.objects.get(from);
+    if (object === undefined) throw new MissingObjectError(`no ${from}`);
+    this.log.push(`copy ${from} -> ${to}`);
+    this.objects.set(to, object);
+  }
+
+  uriOf(key: string): string {
+    return `${this.uri}/${key}`;
+  }
+
+  text(key: string): string | undefined {
+    return this.objects.get(key)?.body.toString('utf8');
+  }
+}
+
+const succeeded = (fields: Partial<SucceededPartition> & { id: number }): SucceededPartition => ({
+  status: 'succeeded', attempt: 'a1', bytes: 10, records: 2, handed: 2, rejected: 0, rejectedSamples: [], outputs: [], staged: [], startedAt: 0, finishedAt: 1, result: null, ...fields,
+});
+
+describe('names of partitions, outputs and run files', () => {
+  it('labels a partition by its id in five digits, and a half by its split', () => {
+    expect(partitionLabel({ id: 3 })).toBe('00003');
+    expect(partitionLabel({ id: 3, split: '1' })).toBe('00003-1');
+    expect(partitionLabel({ id: 123456 })).toBe('123456');
+  });
+
+  it('keys outputs, rejected records and run files under fixed prefixes', () => {
+    expect(partitionOutputKey({ id: 7, split: '2' }, 'dir/counts.json')).toBe('partitions/part-00007-2/dir/counts.json');
+    expect(rejectedKey({ id: 7 })).toBe('rejected/part-00007.jsonl');
+    expect(runKey('r1', 'batch.json')).toBe('_sfn-fanout/runs/r1/batch.json');
+    expect(manifestKey('r1')).toBe('_sfn-fanout/runs/r1/manifest.json');
+    const ref = { runId: 'r1', partition: { id: 7, split: '1' }, attempt: 'abc' };
+    expect(attemptKey(ref, '.json')).toBe('_sfn-fanout/runs/r1/attempts/part-00007-1.abc.json');
+    expect(attemptKey(ref, '.rejected.jsonl')).toBe('_sfn-fanout/runs/r1/attempts/part-00007-1.abc.rejected.jsonl');
+    expect(stagedOutputKey(ref, 'a/b.txt')).toBe('_sfn-fanout/runs/r1/attempts/part-00007-1.abc/a/b.txt');
+    expect(outcomeKey('r1', { id: 7, attempt: 'abc' })).toBe('_sfn-fanout/runs/r1/attempts/part-00007.abc.json');
+  });
+
+  it('accepts relative output names with folders, and refuses each kind of name that is not one', () => {
+    expect(outputName('counts.json')).toBe('counts.json');
+    expect(outputName('by-day/2024/x.json')).toBe('by-day/2024/x.json');
+    expect(outputName('..x/.y')).toBe('..x/.y');
+    expect(() => outputName('a\\b.txt')).toThrow('Output name "a\\b.txt" has a backslash: use / to make folders, and take backslashes out of names built from data (like DOMAIN\\user), so two names never become one file.');
+    for (const name of ['', '/abs.txt', '../up.txt', 'a/../b', './a', 'a/.', 'a//b', 'dir/']) {
+      expect(() => outputName(name)).toThrow(`Output name "${name}" must be a relative path without "." or ".." parts, like "counts.json".`);
+    }
+  });
+
+  it('makes attempt ids of 12 hex digits, a new one each time', () => {
+    const ids = new Set(Array.from({ length: 50 }, () => newAttemptId()));
+    expect(ids.size).toBe(50);
+    for (const id of ids) expect(id).toMatch(/^[0-9a-f]{12}$/);
+  });
+});
+
+describe('Map results as partitions', () => {
+  it('flattens halves, expands a failed batch to each of its partitions, and keeps single results', () => {
+    const halves = [
+      { id: 1, split: '1', status: 'succeeded' as const, attempt: 'a', records: 3 },
+      { id: 1, split: '2', status: 'failed' as const, bytes: 4, error: 'Boom' },
+    ];
+    const batch = { status: 'failed' as const, batch: [{ id: 2, bytes: 5 }, { id: 3, bytes: 6 }], error: 'States.Timeout', cause: 'late' };
+    const single = { id: 0, status: 'succeeded' as const, attempt: 'b', records: 1 };
+    expect(partitionResults([single, halves, batch])).toStrictEqual([
+      single,
+      ...halves,
+      { id: 2, status: 'failed', bytes: 5, error: 'States.Timeout', cause: 'late' },
+      { id: 3, status: 'failed', bytes: 6, error: 'States.Timeout', cause: 'late' },
+    ]);
+  });
+});
+
+describe('the cause written for a failure known only by its name', () => {
+  const message = (error: string, seconds?: number): unknown => JSON.parse(knownFailureCause(error, seconds));
+  const history = "the full cause is in the execution's history (for EXPRESS children, in the state machine's log group)";
+
+  it('says what each known error means and what to do about it', () => {
+    expect(message('Sandbox.Timedout', 60)).toStrictEqual({
+      errorType: 'Sandbox.Timedout',
+      errorMessage: 'Task timed out after 60.00 seconds: the worker ran past its Timeout (WorkerTimeout) and Lambda stopped it. Lower partition-size, or give the workers more memory (CPU) or a longer timeout.',
+      trace: [],
+    });
+    expect(message('Sandbox.Timedout')).toMatchObject({ errorMessage: 'the worker ran past its Timeout (WorkerTimeout) and Lambda stopped it. Lower partition-size, or give the workers more memory (CPU) or a longer timeout.' });
+    expect(message('States.Timeout')).toMatchObject({ errorType: 'States.Timeout', errorMessage: "The Task's TimeoutSeconds passed before the worker returned." });
+    expect(message('Lambda.TooManyRequestsException')).toMatchObject({
+      errorMessage: "Lambda throttled the worker for longer than the template's retries wait: the account's Lambda concurrency is below what the Map runs at once. Lower max-concurrency, or ask AWS for more concurrency.",
+    });
+    expect(message('States.DataLimitExceeded')).toMatchObject({ errorMessage: `A state's input or output passed Step Functions' 256 KiB limit; ${history}.` });
+    expect(message('Runtime.ExitError')).toMatchObject({
+      errorMessage: "The worker's runtime failed before it returned (Runtime.ExitError: a crash, or out of memory); its error is in the worker's log (in AWS its log group; locally the run's console, labelled with the partition).",
+    });
+    expect(message('Lambda.ServiceException')).toMatchObject({ errorMessage: `Lambda could not run the worker (Lambda.ServiceException), still after the template's retries; ${history}.` });
+    expect(message('MyError')).toStrictEqual({ errorType: 'MyError', errorMessage: `The worker failed with MyError; ${history}.`, trace: [] });
+  });
+
+  it('matches names whole or by their prefix only', () => {
+    expect(message('xRuntime.Crash')).toMatchObject({ errorMessage: `The worker failed with xRuntime.Crash; ${history}.` });
+    expect(message('XLambda.Oops')).toMatchObject({ errorMessage: `The worker failed with XLambda.Oops; ${history}.` });
+  });
+});
+
+describe('an attempt’s output', () => {
+  const ref = { runId: 'r1', partition: { id: 4 }, attempt: 'att' };
+
+  it('stages each name under the attempt once, in the order first written, and returns the URI it will have once committed', async () => {
+    const store = new MemoryStore();
+    const output = new AttemptOutput(store, ref);
+    expect(await output.writeOutput('b.txt', 'one')).toBe('mem://bucket/out/partitions/part-00004/b.txt');
+    await output.writeOutput('a/x.txt', 'two');
+    await output.writeOutput('b.txt', 'three');
+    await output.settled();
+    expect(output.staged).toStrictEqual(['b.txt', 'a/x.txt']);
+    expect(output.committedUris).toStrictEqual(['mem://bucket/out/partitions/part-00004/b.txt', 'mem://bucket/out/partitions/part-00004/a/x.txt']);
+    expect(store.text('_sfn-fanout/runs/r1/attempts/part-00004.att/b.txt')).toBe('three');
+    expect(store.text('_sfn-fanout/runs/r1/attempts/part-00004.att/a/x.txt')).toBe('two');
+    expect(output.rejectedUri).toBe('mem://bucket/out/_sfn-fanout/runs/r1/attempts/part-00004.att.rejected.jsonl');
+    (output.staged as string[]).length = 0;
+    expect(output.staged).toStrictEqual(['b.txt', 'a/x.txt']);
+  });
+
+  it('refuses a bad name with a rejected promise and stages nothing for it', async () => {
+    const output = new AttemptOutput(new MemoryStore(), ref);
+    await expect(output.writeOutput('../x', 'body')).rejects.toThrow('Output name "../x" must be a relative path');
+    await output.settled();
+    expect(output.staged).toStrictEqual([]);
+  });
+
+  it('refuses a write once settled, naming the output and the partition', async () => {
+    const store = new MemoryStore();
+    const output = new AttemptOutput(store, ref);
+    await output.settled();
+    await expect(output.writeOutput('late.txt', 'x')).rejects.toThrow(
+      'Output "late.txt" was written after partition 00004 had returned its result: it would never be committed. Write every output before processPartition or finish returns (await each writeOutput, or return its promise).',
+    );
+    expect(store.log).toStrictEqual([]);
+    expect(output.staged).toStrictEqual([]);
+  });
+
+  it('settles writes the handler never awaited, and those they start meanwhile', async () => {
+    const store = new MemoryStore();
+    const output = new AttemptOutput(store, ref);
+    void output.writeOutput('first.txt', '1').then(() => void output.writeOutput('second.txt', '2'));
+    await output.settled();
+    expect(store.text('_sfn-fanout/runs/r1/attempts/part-00004.att/first.txt')).toBe('1');
+    expect(store.text('_sfn-fanout/runs/r1/attempts/part-00004.att/second.txt')).toBe('2');
+  });
+
+  it('fails settled with the first failed write, and writes a name again after its last write failed', async () => {
+    const store = new MemoryStore();
+    const failing = Object.assign(Object.create(store) as MemoryStore, {
+      write: async (key: string, body: string | Uint8Array) => {
+        if (body === 'bad') throw new Error(`disk full at ${key}`);
+        await store.write(key, body);
+      },
+    });
+    const output = new AttemptOutput(failing, ref);
+    const first = output.writeOutput('x.txt', 'bad');
+    const second = output.writeOutput('x.txt', 'good');
+    await expect(first).rejects.toThrow('disk full at _sfn-fanout/runs/r1/attempts/part-00004.att/x.txt');
+    await expect(second).resolves.toBe('mem://bucket/out/partitions/part-00004/x.txt');
+    await expect(output.settled()).rejects.toThrow('disk full at _sfn-fanout/runs/r1/attempts/part-00004.att/x.txt');
+    expect(store.text('_sfn-fanout/runs/r1/attempts/part-00004.att/x.txt')).toBe('good');
+  });
+
+  it('streams rejected records to the attempt’s .rejected.jsonl', async () => {
+    const store = new MemoryStore();
+    const writer = new AttemptOutput(store, ref).rejectedWriter();
+    await writer.write('line\n');
+    await writer.end();
+    expect(store.text('_sfn-fanout/runs/r1/attempts/part-00004.att.rejected.jsonl')).toBe('line\n');
+  });
+});
+
+describe('committing an attempt', () => {
+  it('copies the staged outputs and rejected records of a half to its partition’s keys, and says what it published', async () => {
+    const store = new MemoryStore();
+    const staged = '_sfn-fanout/runs/r0/attempts/part-00002-1.a9';
+    await store.write(`${staged}/x.json`, 'X');
+    await store.write(`${staged}/d/y.json`, 'Y');
+    await store.write(`${staged}.rejected.jsonl`, 'R');
+    const committed = await commitAttempt(store, 'r0', succeeded({ id: 2, split: '1', attempt: 'a9', rejected: 1, staged: ['x.json', 'd/y.json'] }));
+    expect(committed).toStrictEqual({
+      id: 2,
+      split: '1',
+      run: 'r0',
+      attempt: 'a9',
+      outcome: `${staged}.json`,
+      outputs: ['partitions/part-00002-1/x.json', 'partitions/part-00002-1/d/y.json'],
+      rejected: 'rejected/part-00002-1.jsonl',
+    });
+    expect(store.text('partitions/part-00002-1/x.json')).toBe('X');
+    expect(store.text('partitions/part-00002-1/d/y.json')).toBe('Y');
+    expect(store.text('rejected/part-00002-1.jsonl')).toBe('R');
+  });
+
+  it('publishes no rejected file for an attempt that rejected nothing, and no split for a whole partition', async () => {
+    const store = new MemoryStore();
+    await store.write('_sfn-fanout/runs/r0/attempts/part-00003.a1/o.txt', 'O');
+    store.log.length = 0;
+    expect(await commitAttempt(store, 'r0', succeeded({ id: 3, staged: ['o.txt'] }))).toStrictEqual({
+      id: 3, run: 'r0', attempt: 'a1', outcome: '_sfn-fanout/runs/r0/attempts/part-00003.a1.json', outputs: ['partitions/part-00003/o.txt'],
+    });
+    expect(store.log).toStrictEqual(['copy _sfn-fanout/runs/r0/attempts/part-00003.a1/o.txt -> partitions/part-00003/o.txt']);
+  });
+
+  it('writes a run manifest listing partitions, failures by name only, and every committed key', () => {
+    const a = { id: 0, run: 'r1', attempt: 'x', outcome: 'o0', outputs: ['partitions/part-00000/a', 'partitions/part-00000/b'], rejected: 'rejected/part-00000.jsonl' };
+    const b = { id: 1, split: '2', run: 'r0', attempt: 'y', outcome: 'o1', outputs: ['partitions/part-00001-2/a'] };
+    const failed = [
+      { id: 1, split: '1', status: 'failed' as const, bytes: 5, error: 'E', cause: 'c', attempt: 'z' },
+      { id: 2, status: 'failed' as const, bytes: 6, error: 'E', cause: 'c' },
+    ];
+    expect(runManifest('r1', 'FAILED', 'mem://out', [a, b], failed, { plan: 'plan.jsonl', resumes: 'r0' })).toStrictEqual({
+      runId: 'r1',
+      status: 'FAILED',
+      output: 'mem://out',
+      plan: 'plan.jsonl',
+      resumes: 'r0',
+      partitions: [a, b],
+      failed: [{ id: 1, split: '1' }, { id: 2 }],
+      committed: ['partitions/part-00000/a', 'partitions/part-00000/b', 'rejected/part-00000.jsonl', 'partitions/part-00001-2/a'],
+    });
+    expect(runManifest('r2', 'SUCCEEDED', 'mem://out', [], [])).toStrictEqual({ runId: 'r2', status: 'SUCCEEDED', output: 'mem://out', partitions: [], failed: [], committed: [] });
+    expect(runManifest('r2', 'SUCCEEDED', 'mem://out', [], [], { plan: undefined, resumes: undefined })).toStrictEqual({ runId: 'r2', status: 'SUCCEEDED', output: 'mem://out', partitions: [], failed: [], committed: [] });
+  });
+});
+
+describe('a partition’s rejected records', () => {
+  const FLUSH_CHARS = 1 << 20;
+  /** A line whose JSON document, with its newline, is `chars` long. */
+  const EMPTY_LINE_CHARS = `${JSON.stringify({ key: 'k', offset: 0, message: 'm', line: '' })}\n`.length;
+  const lineOf = (chars: number): string => 'x'.repeat(chars - EMPTY_LINE_CHARS);
+
+  it('writes every record as a JSON line, redacted, and keeps only the first 10 as samples', async () => {
+    const store = new MemoryStore();
+    const rejected = new RejectedRecords(() => store.writer('rej.jsonl'), (text) => text.replaceAll('s3cret', '***'));
+    for (let i = 0; i < 12; i += 1) rejected.add('in.txt', i * 10, new Error(`bad ${i}`), `line s3cret ${i}`);
+    rejected.add('in.txt', 120, 'a string thrown', 'last');
+    expect(rejected.count).toBe(13);
+    expect(rejected.samples).toStrictEqual(Array.from({ length: 10 }, (_, i) => ({ key: 'in.txt', offset: i * 10, message: `bad ${i}` })));
+    await rejected.close();
+    const lines = store.text('rej.jsonl')!.split('\n');
+    expect(lines).toHaveLength(14);
+    expect(lines[13]).toBe('');
+    expect(JSON.parse(lines[0]!)).toStrictEqual({ key: 'in.txt', offset: 0, message: 'bad 0', line: 'line *** 0' });
+    expect(JSON.parse(lines[12]!)).toStrictEqual({ key: 'in.txt', offset: 120, message: 'a string thrown', line: 'last' });
+  });
+
+  it('opens no file when nothing was rejected', async () => {
+    const store = new MemoryStore();
+    const rejected = new RejectedRecords(() => store.writer('rej.jsonl'));
+    await rejected.flushIfFull();
+    await rejected.close();
+    expect(store.log).toStrictEqual([]);
+  });
+
+  it('writes the buffer once it holds 1 MiB of text, not before', async () => {
+    const store = new MemoryStore();
+    const chunks: string[] = [];
+    const rejected = new RejectedRecords(() => ({ write: async (chunk) => void chunks.push(String(chunk)), end: async () => store.write('done', ''), abort: async () => {} }));
+    rejected.add('k', 0, new Error('m'), lineOf(FLUSH_CHARS - 1));
+    await rejected.flushIfFull();
+    expect(chunks).toHaveLength(0);
+    rejected.add('k', 0, new Error('m'), '');
+    await rejected.flushIfFull();
+    expect(chunks.map((chunk) => chunk.length)).toStrictEqual([FLUSH_CHARS - 1 + EMPTY_LINE_CHARS]);
+    await rejected.flushIfFull();
+    expect(chunks).toHaveLength(1);
+    await rejected.close();
+    expect(chunks).toHaveLength(1);
+    expect(store.log).toStrictEqual(['write done']);
+  });
+
+  it('writes exactly 1 MiB as soon as it is buffered', async () => {
+    const chunks: string[] = [];
+    const rejected = new RejectedRecords(() => ({ write: async (chunk) => void chunks.push(String(chunk)), end: async () => {}, abort: async () => {} }));
+    rejected.add('k', 0, new Error('m'), lineOf(FLUSH_CHARS));
+    await rejected.flushIfFull();
+    expect(chunks.map((chunk) => chunk.length)).toStrictEqual([FLUSH_CHARS]);
+  });
+
+  it('on abort drops what it holds and aborts the file it opened', async () => {
+    const store = new MemoryStore();
+    const rejected = new RejectedRecords(() => store.writer('rej.jsonl'));
+    rejected.add('k', 0, new Error('m'), lineOf(FLUSH_CHARS));
+    await rejected.flushIfFull();
+    rejected.add('k', 1, new Error('m'), 'more');
+    await rejected.abort();
+    expect(store.log).toStrictEqual(['open rej.jsonl', 'abort rej.jsonl']);
+    expect(store.text('rej.jsonl')).toBeUndefined();
+  });
+
+  it('on abort before any write opens nothing', async () => {
+    const store = new MemoryStore();
+    const rejected = new RejectedRecords(() => store.writer('rej.jsonl'));
+    rejected.add('k', 0, new Error('m'), 'x');
+    await rejected.abort();
+    expect(store.log).toStrictEqual([]);
+  });
+});
+
+describe('reducing results', () => {
+  it('orders partitions by id, then a split one’s halves', () => {
+    const names = [{ id: 2 }, { id: 1, split: '2' }, { id: 10 }, { id: 1, split: '1' }, { id: 0 }];
+    expect(names.sort(partitionOrder)).toStrictEqual([{ id: 0 }, { id: 1, split: '1' }, { id: 1, split: '2' }, { id: 2 }, { id: 10 }]);
+    expect(partitionOrder({ id: 3 }, { id: 3, split: '1' })).toBeLessThan(0);
+    expect(partitionOrder({ id: 3, split: '1' }, { id: 3 })).toBeGreaterThan(0);
+  });
+
+  it('merges a handler’s results pairwise, neighbours first, awaiting an async merge', async () => {
+    const merge = async (a: unknown, b: unknown): Promise<string> => `(${String(a)}+${String(b)})`;
+    const fold = async (count: number): Promise<unknown> => {
+      const folding = resultFold(merge);
+      for (let i = 0; i < count; i += 1) await folding.add(String(i));
+      return folding.result();
+    };
+    expect(await fold(0)).toBeNull();
+    expect(await fold(1)).toBe('0');
+    expect(await fold(3)).toBe('((0+1)+2)');
+    expect(await fold(5)).toBe('(((0+1)+(2+3))+4)');
+    expect(await fold(7)).toBe('(((0+1)+(2+3))+((4+5)+6))');
+  });
+
+  it('gives null for a merged result of null', async () => {
+    const folding = resultFold(() => null);
+    await folding.add(1);
+    await folding.add(2);
+    expect(await folding.result()).toBeNull();
+  });
+
+  it('refuses a merge that returns what is not JSON data, saying what it returned', async () => {
+    const advice = ': it must return the merged result as JSON data (an object, array, string, finite number, boolean or null). Check that every path of merge returns a value.';
+    const cases: [unknown, string][] = [[undefined, 'undefined'], [() => 1, 'a function'], [Symbol('s'), 'a symbol'], [Number.NaN, 'NaN'], [Infinity, 'Infinity'], [-Infinity, '-Infinity']];
+    for (const [value, kind] of cases) {
+      const folding = resultFold(() => value);
+      await folding.add(1);
+      await expect(folding.add(2)).rejects.toThrow(`The handler's merge(a, b) returned ${kind}${advice}`);
+    }
+    for (const value of [0, false, '', null]) {
+      const folding = resultFold(() => value);
+      await folding.add(1);
+      await folding.add(2);
+      expect(await folding.result()).toBe(value);
+    }
+  });
+
+  it('counts partitions, records, handed, rejected and bytes, failed partitions by what they carried', () => {
+    expect(countOutcomes([
+      { status: 'succeeded', records: 5, handed: 4, rejected: 1, bytes: 100 },
+      { status: 'failed', records: 3, handed: 1, rejected: 2, bytes: 50 },
+      { status: 'failed' },
+      { status: 'succeeded', records: 1, handed: 1, rejected: 0 },
+    ])).toStrictEqual({ partitions: 4, succeeded: 2, failed: 2, records: 9, handed: 6, rejected: 3, bytes: 150 });
+  });
+
+  it('fails a batch only when its failed share is over the tolerance', () => {
+    const counts = (partitions: number, failed: number) => ({ partitions, succeeded: partitions - failed, failed, records: 0, handed: 0, rejected: 0, bytes: 0 });
+    expect(batchStatus(counts(4, 1), 25)).toBe('SUCCEEDED');
+    expect(batchStatus(counts(4, 1), 24)).toBe('FAILED');
+    expect(batchStatus(counts(4, 0), 0)).toBe('SUCCEEDED');
+    expect(batchStatus(counts(1, 1), 99)).toBe('FAILED');
+    expect(batchStatus(counts(0, 0), 0)).toBe('SUCCEEDED');
+  });
+
+  it('reduces outcomes in partition order, whatever order they came in, listing failures in that order', async () => {
+    const failed = (id: number) => ({ id, status: 'failed' as const, bytes: 1, error: `E${id}`, cause: `c${id}` });
+    const batch = await reduceOutcomes([succeeded({ id: 2, result: 'c' }), failed(3), succeeded({ id: 0, result: 'a' }), failed(1), succeeded({ id: 4, split: '1', result: 'd' })], (a, b) => `${String(a)}${String(b)}`, 40);
+    expect(batch).toStrictEqual({
+      status: 'SUCCEEDED', partitions: 5, succeeded: 3, failed: 2, records: 6, handed: 6, rejected: 0, bytes: 32, toleratedFailurePercentage: 40, result: 'acd',
+      failures: [{ id: 1, error: 'E1', cause: 'c1' }, { id: 3, error: 'E3', cause: 'c3' }],
+    });
+    expect(failuresOf([failed(5), succeeded({ id: 0 })])).toStrictEqual([{ id: 5, error: 'E5', cause: 'c5' }]);
+  });
+});
+
+describe('resuming a run', () => {
+  const job = { input: 's3://in/logs/', format: 'lines' } as Job;
+  const plan = [
+    { id: 0, bytes: 10, segments: [{ key: 'a.txt', start: 0, end: 10, identity: 'v1' }] },
+    { id: 1, bytes: 20, segments: [{ key: 'b.txt', start: 0, end: 8, identity: 'v1' }, { key: 'c.txt', start: 0, end: 12 }] },
+  ];
+  const committed = { id: 0, run: 'r0', attempt: 'x', outcome: '_sfn-fanout/runs/r0/attempts/part-00000.x.json', outputs: [] };
+
+  /** The output of a finished run r0 that failed partition 1 (or `failed`), and the input it read. */
+  async function finishedRun(manifest: Partial<RunManifest> = {}): Promise<{ destination: MemoryStore; source: MemoryStore }> {
+    const destination = new MemoryStore();
+    await destination.write('plan.jsonl', plan.map((partition) => `${JSON.stringify(partition)}\n`).join(''));
+    await destination.write(committed.outcome, '{}');
+    await destination.write('_sfn-fanout/runs/r0/manifest.json', JSON.stringify({ runId: 'r0', status: 'FAILED', output: destination.uri, plan: 'plan.jsonl', partitions: [committed], failed: [{ id: 1 }], committed: [], ...manifest }));
+    await destination.write('_sfn-fanout/runs/r0/batch.json', JSON.stringify({ job: { ...job, output: 'x' }, plan: { objects: 3, bytes: 30, partitions: 2, extra: true } }));
+    const source = new MemoryStore();
+    await source.write('a.txt', 'x'.repeat(10), 'v1');
+    await source.write('b.txt', 'x'.repeat(8), 'v1');
+    await source.write('c.txt', 'x'.repeat(12), 'v1');
+    return { destination, source };
+  }
+
+  it('reads the run’s manifest and plan summary, checked against the input as it is', async () => {
+    const { destination, source } = await finishedRun();
+    await source.write('empty.txt', '');
+    const point = await resumePoint(destination, 'r0', job, source);
+    expect(point.plan).toStrictEqual({ objects: 3, bytes: 30, partitions: 2 });
+    expect(point.manifest).toMatchObject({ runId: 'r0', plan: 'plan.jsonl', failed: [{ id: 1 }] });
+  });
+
+  it('refuses a run with no manifest or no batch file, one that recorded no plan, and one of another input or format', async () => {
+    const unfinished = 'resume r0: mem://bucket/out/_sfn-fanout/runs/r0/ holds no run manifest and batch file, so that run never finished its Reduce step';
+    const noManifest = await finishedRun();
+    noManifest.destination.objects.delete('_sfn-fanout/runs/r0/manifest.json');
+    await expect(resumePoint(noManifest.destination, 'r0', job)).rejects.toThrow(unfinished);
+    const noBatch = await finishedRun();
+    noBatch.destination.objects.delete('_sfn-fanout/runs/r0/batch.json');
+    await expect(resumePoint(noBatch.destination, 'r0', job)).rejects.toThrow(unfinished);
+    const noPlan = await finishedRun({ plan: undefined });
+    await expect(resumePoint(noPlan.destination, 'r0', job)).rejects.toThrow('resume r0: that run did not record its plan (an older sfn-fanout made it): start a new run.');
+    const { destination } = await finishedRun();
+    const other = 'A resumed run reads exactly what the run it resumes read: give the same input and format.';
+    await expect(resumePoint(destination, 'r0', { ...job, input: 's3://in/other/' })).rejects.toThrow(`resume r0: that run read s3://in/logs/ as lines, and this one would read s3://in/other/ as lines. ${other}`);
+    await expect(resumePoint(destination, 'r0', { ...job, format: 'csv' })).rejects.toThrow(`resume r0: that run read s3://in/logs/ as lines, and this one would read s3://in/logs/ as csv. ${other}`);
+  });
+
+  it('refuses a run whose committed attempts are gone, naming the first', async () => {
+    const { destination, source } = await finishedRun();
+    destination.objects.delete(committed.outcome);
+    await expect(resumePoint(destination, 'r0', job, source)).rejects.toThrow(
+      'resume r0: the attempts that run committed are gone (mem://bucket/out/_sfn-fanout/runs/r0/attempts/part-00000.x.json does not exist: deleted, or expired by a lifecycle rule), so their results cannot be counted again. Start a new run.',
+    );
+    await expect(resumePoint(destination, 'r0', job)).resolves.toMatchObject({ manifest: { runId: 'r0' } });
+    const none = await finishedRun({ partitions: [] });
+    none.destination.objects.delete(committed.outcome);
+    await expect(checkCommittedAttempts(none.destination, await resumePoint(none.destination, 'r0', job))).resolves.toBeUndefined();
+  });
+
+  it('refuses an input with objects added, changed in size or version, or removed, naming at most three of each', async () => {
+    const { destination, source } = await finishedRun();
+    const point: ResumePoint = await resumePoint(destination, 'r0', job);
+    await source.write('a.txt', 'x'.repeat(11), 'v1');
+    await source.write('b.txt', 'x'.repeat(8), 'v2');
+    source.objects.delete('c.txt');
+    for (const key of ['n1', 'n2', 'n3', 'n4']) await source.write(key, 'new');
+    await expect(checkInputUnchanged(source, destination, point)).rejects.toThrow(
+      'resume r0: the input changed since that run planned it: 4 added (mem://bucket/out/n1, mem://bucket/out/n2, mem://bucket/out/n3, …); 2 changed (mem://bucket/out/a.txt, mem://bucket/out/b.txt); 1 removed (mem://bucket/out/c.txt). A resumed run counts the partitions that run committed from the input as it was then, so the change would be left out: start a new run over the input as it is now.',
+    );
+    source.objects.delete('n4');
+    await expect(checkInputUnchanged(source, destination, point)).rejects.toThrow('3 added (mem://bucket/out/n1, mem://bucket/out/n2, mem://bucket/out/n3); 2 changed');
+  });
+
+  it('takes a planned object’s size from its furthest segment, and compares versions only where both are known', async () => {
+    const { destination, source } = await finishedRun();
+    await destination.write('plan.jsonl', `${JSON.stringify({ id: 0, bytes: 10, segments: [{ key: 'a.txt', start: 5, end: 10 }] })}\n${JSON.stringify({ id: 1, bytes: 5, segments: [{ key: 'a.txt', start: 0, end: 5 }] })}\n`);
+    source.objects.clear();
+    await source.write('a.txt', 'x'.repeat(10), 'v9');
+    const point = await resumePoint(destination, 'r0', job);
+    await expect(checkInputUnchanged(source, destination, point)).resolves.toBeUndefined();
+    await source.write('a.txt', 'x'.repeat(5), 'v9');
+    await expect(checkInputUnchanged(source, destination, point)).rejects.toThrow('1 changed (mem://bucket/out/a.txt)');
+  });
+
+  it('runs again exactly the failed partitions and halves, by reference to the plan', async () => {
+    const { destination } = await finishedRun({ failed: [{ id: 1, split: '2' }, { id: 0 }] });
+    const items = await resumeItems(destination, await resumePoint(destination, 'r0', job));
+    const line0 = `${JSON.stringify(plan[0])}\n`.length;
+    expect(items).toStrictEqual([
+      { id: 1, split: '2', bytes: 10, manifest: { key: 'plan.jsonl', start: line0, end: line0 + JSON.stringify(plan[1]).length } },
+      { id: 0, bytes: 10, manifest: { key: 'plan.jsonl', start: 0, end: line0 - 1 } },
+    ]);
+  });
+
+  it('refuses a failed partition its plan does not have', async () => {
+    const { destination } = await finishedRun({ failed: [{ id: 7, split: '1' }] });
+    await expect(resumeItems(destination, await resumePoint(destination, 'r0', job))).rejects.toThrow(
+      'resume r0: its plan mem://bucket/out/plan.jsonl has no partition 00007-1: it was overwritten. Start a new run.',
+    );
+  });
+});
