@@ -1,6 +1,8 @@
 // Unit tests of src/partition/, in this process and in memory: what its mutation score rests on
 // (bench/MUTATION.md). Each case pins one behaviour a user sees in the files, the report or an error.
-import { MissingObjectError } from '../src/errors.ts';
+import { MissingObjectError, RejectedRecordsError, UnreadRecordsError } from '../src/errors.ts';
+import type { FanoutRecord } from '../src/handler/api.ts';
+import { checkHandler } from '../src/handler/load-handler.ts';
 import type { Job } from '../src/job.ts';
 import { AttemptOutput, attemptKey, newAttemptId, stagedOutputKey } from '../src/partition/attempt-output.ts';
 import { commitAttempt, manifestKey, outcomeKey, runManifest, type RunManifest } from '../src/partition/commit.ts';
@@ -8,6 +10,7 @@ import { knownFailureCause } from '../src/partition/known-failures.ts';
 import { outputName, partitionLabel, partitionOutputKey, partitionResults, rejectedKey, runKey, type SucceededPartition } from '../src/partition/outcome.ts';
 import { batchStatus, countOutcomes, failuresOf, partitionOrder, reduceOutcomes, resultFold } from '../src/partition/reduce.ts';
 import { RejectedRecords } from '../src/partition/rejected-records.ts';
+import { runPartition, type PartitionRun } from '../src/partition/run-partition.ts';
 import { checkCommittedAttempts, checkInputUnchanged, resumeItems, resumePoint, type ResumePoint } from '../src/partition/resume.ts';
 import type { ByteRange, ObjectStore, ObjectWriter, StoredObject } from '../src/store/object-store.ts';
 
@@ -16,6 +19,8 @@ class MemoryStore implements ObjectStore {
   readonly uri = 'mem://bucket/out';
   readonly objects = new Map<string, { body: Buffer; identity: string }>();
   readonly log: string[] = [];
+  /** How many bytes each chunk of a read holds: a small one makes a partition many batches. */
+  chunk = Infinity;
 
   async *list(): AsyncIterable<StoredObject> {
     for (const key of [...this.objects.keys()].sort()) yield { key, size: this.objects.get(key)!.body.length, identity: this.objects.get(key)!.identity };
@@ -24,7 +29,8 @@ class MemoryStore implements ObjectStore {
   async *read(key: string, range?: ByteRange): AsyncIterable<Uint8Array> {
     const object = this.objects.get(key);
     if (object === undefined) throw new MissingObjectError(`no ${key}`);
-    yield object.body.subarray(range?.start ?? 0, range?.end ?? object.body.length);
+    const body = object.body.subarray(range?.start ?? 0, range?.end ?? object.body.length);
+    for (let at = 0; at < body.length; at += this.chunk) yield body.subarray(at, at + this.chunk);
   }
 
   async write(key: string, body: string | Uint8Array, identity = 'v1'): Promise<void> {
@@ -515,6 +521,138 @@ describe('resuming a run', () => {
     const { destination } = await finishedRun({ failed: [{ id: 7, split: '1' }] });
     await expect(resumeItems(destination, await resumePoint(destination, 'r0', job))).rejects.toThrow(
       'resume r0: its plan mem://bucket/out/plan.jsonl has no partition 00007-1: it was overwritten. Start a new run.',
+    );
+  });
+});
+
+describe('running a partition', () => {
+  /** One partition over one object `in.ndjson` read `chunk` bytes at a time, staged in memory. */
+  async function partitionOf(body: string, chunk = Infinity, split?: string): Promise<{ run: Omit<PartitionRun, 'handler' | 'maxRejected'>; output: MemoryStore }> {
+    const source = new MemoryStore();
+    source.chunk = chunk;
+    await source.write('in.ndjson', body);
+    const output = new MemoryStore();
+    const partition = { id: 3, ...(split === undefined ? {} : { split }), bytes: body.length, segments: [{ key: 'in.ndjson', start: 0, end: body.length }] };
+    return { output, run: { partition, format: 'ndjson', source, output: new AttemptOutput(output, { runId: 'r', partition, attempt: 'a' }), now: () => 7 } };
+  }
+  const parseError = (text: string): string => {
+    try {
+      JSON.parse(text);
+    } catch (error) {
+      return (error as Error).message;
+    }
+    throw new Error('parses');
+  };
+  const throwing = checkHandler({ processRecord: () => { throw new Error('no'); } }, 'throwing');
+  const collecting = checkHandler({ init: () => ({ v: [] }), processRecord: (state: { v: unknown[] }, record: unknown) => { state.v.push(record); } }, 'collecting');
+
+  it('reports a half, its lane, counts and result, exactly', async () => {
+    const { run } = await partitionOf('{"a":1}\n\n{"a":2}\n', Infinity, '2');
+    expect(await runPartition({ ...run, lane: 'stream-1', maxRejected: { count: 0 }, handler: collecting })).toStrictEqual({
+      id: 3, split: '2', status: 'succeeded', attempt: 'a', bytes: 17, records: 2, handed: 2, rejected: 0, lane: 'stream-1', rejectedSamples: [], outputs: [], staged: [], startedAt: 7, finishedAt: 7, result: { v: [{ a: 1 }, { a: 2 }] },
+    });
+  });
+
+  it('succeeds with as many rejected records as a count limit allows, and fails one over it', async () => {
+    const { run } = await partitionOf('bad\n{"a":1}\nworse\n');
+    expect(await runPartition({ ...run, maxRejected: { count: 2 }, handler: collecting })).toMatchObject({ records: 3, handed: 1, rejected: 2, result: { v: [{ a: 1 }] } });
+    const again = await partitionOf('bad\n{"a":1}\nworse\n');
+    await expect(runPartition({ ...again.run, maxRejected: { count: 1 }, handler: collecting })).rejects.toThrow(
+      `Partition 3 rejected 2 of 3 records read before it stopped, over max-rejected 1. First: in.ndjson at byte 0: ${parseError('bad')}. The rejected records are at mem://bucket/out/_sfn-fanout/runs/r/attempts/part-00003.a.rejected.jsonl.`,
+    );
+  });
+
+  it('succeeds with a rejected share exactly at a percent limit, and fails one over it', async () => {
+    const { run } = await partitionOf('bad\n{"a":1}\n');
+    expect(await runPartition({ ...run, maxRejected: { percent: 50 }, handler: collecting })).toMatchObject({ records: 2, handed: 1, rejected: 1 });
+    const again = await partitionOf('bad\n{"a":1}\n');
+    await expect(runPartition({ ...again.run, maxRejected: { percent: 49 }, handler: collecting })).rejects.toThrow('Partition 3 rejected 1 of 2 records, over max-rejected 49%. First: in.ndjson at byte 0');
+  });
+
+  it('stops reading at the chunk where a count limit is passed, and keeps what it rejected', async () => {
+    const body = Array.from({ length: 10 }, (_, i) => `bad${i}`).join('\n');
+    const { run, output } = await partitionOf(body, 10);
+    const failure = (await runPartition({ ...run, maxRejected: { count: 1 }, handler: collecting }).catch((error: unknown) => error)) as RejectedRecordsError;
+    expect(failure).toBeInstanceOf(RejectedRecordsError);
+    expect(failure.message).toBe(
+      `Partition 3 rejected 2 of 2 records read before it stopped, over max-rejected 1. First: in.ndjson at byte 0: ${parseError('bad0')}. The rejected records are at mem://bucket/out/_sfn-fanout/runs/r/attempts/part-00003.a.rejected.jsonl. Fix the data or the handler, or raise max-rejected.`,
+    );
+    expect(failure.counts).toStrictEqual({ records: 2, handed: 0, rejected: 2 });
+    expect(output.text('_sfn-fanout/runs/r/attempts/part-00003.a.rejected.jsonl')!.split('\n').map((line) => (line === '' ? '' : (JSON.parse(line) as { line: string }).line))).toStrictEqual(['bad0', 'bad1', '']);
+  });
+
+  it('stops a fold at the chunk where the records it threw on pass a count limit, without finishing', async () => {
+    const body = Array.from({ length: 10 }, (_, i) => `{"i":${i}}`).join('\n');
+    const { run } = await partitionOf(body, 16);
+    let finished = false;
+    const handler = checkHandler({ processRecord: () => { throw new Error('no'); }, finish: () => { finished = true; } }, 'throwing');
+    const failure = (await runPartition({ ...run, maxRejected: { count: 0 }, handler }).catch((error: unknown) => error)) as RejectedRecordsError;
+    expect(failure.counts).toStrictEqual({ records: 2, handed: 2, rejected: 2 });
+    expect(failure.message).toContain('rejected 2 of 2 records read before it stopped, over max-rejected 0. First: in.ndjson at byte 0: no.');
+    expect(finished).toBe(false);
+    const whole = await partitionOf(body, 16);
+    await expect(runPartition({ ...whole.run, maxRejected: { count: 10 }, handler: throwing })).resolves.toMatchObject({ records: 10, handed: 10, rejected: 10, result: {} });
+  });
+
+  it('fails a processPartition that returns before reading every record, naming the next one, also at a chunk boundary', async () => {
+    const body = '{"i":0}\n{"i":1}\n{"i":2}\n';
+    for (const [take, next] of [[1, 8], [2, 16], [0, 0]] as const) {
+      const { run } = await partitionOf(body, 16);
+      const handler = checkHandler({
+        async processPartition(records: AsyncIterable<FanoutRecord>) {
+          let taken = 0;
+          if (take === 0) return 'none';
+          for await (const record of records) {
+            void record;
+            taken += 1;
+            if (taken === take) return 'early';
+          }
+          return 'all';
+        },
+      }, 'early');
+      await expect(runPartition({ ...run, maxRejected: { count: 0 }, handler })).rejects.toThrow(
+        new UnreadRecordsError(`Partition 3: processPartition returned after ${take} of the partition’s records without reading the rest (the next was in.ndjson at byte ${next}). A processPartition handler must read every record: loop over all of \`records\`, skipping with continue, never returning or breaking out early.`),
+      );
+    }
+  });
+
+  it('hands a processPartition every record across chunks, counted, and lets one stop after a count limit is passed', async () => {
+    const { run } = await partitionOf('{"i":0}\n{"i":1}\n{"i":2}\n', 8);
+    const handler = checkHandler({
+      async processPartition(records: AsyncIterable<FanoutRecord<{ i: number }>>) {
+        const seen: string[] = [];
+        for await (const record of records) seen.push(`${record.key}@${record.offset}=${record.value.i}`);
+        return seen;
+      },
+    }, 'all');
+    expect(await runPartition({ ...run, maxRejected: { count: 0 }, handler })).toMatchObject({ records: 3, handed: 3, result: ['in.ndjson@0=0', 'in.ndjson@8=1', 'in.ndjson@16=2'] });
+    const bad = await partitionOf('bad\nworse\n{"i":2}\n', 4);
+    const firstOnly = checkHandler({
+      async processPartition(records: AsyncIterable<FanoutRecord>) {
+        for await (const record of records) return record;
+        return undefined;
+      },
+    }, 'first');
+    await expect(runPartition({ ...bad.run, maxRejected: { count: 1 }, handler: firstOnly })).rejects.toThrow('Partition 3 rejected 2 of 2 records read before it stopped');
+  });
+
+  it('takes a fold’s state from what processRecord returns: null, a value, or a thenable function’s value', async () => {
+    const { run } = await partitionOf('{"i":1}\n{"i":2}\n');
+    const nulling = checkHandler({ init: () => 5, processRecord: () => null }, 'null');
+    expect(await runPartition({ ...run, maxRejected: { count: 0 }, handler: nulling })).toMatchObject({ rejected: 0, result: null });
+    const again = await partitionOf('{"i":1}\n{"i":2}\n');
+    const thenable = checkHandler({
+      init: () => 0,
+      processRecord: (state: number, record: { i: number }) => Object.assign(() => 'not a state', { then: (resolve: (value: number) => void) => resolve(state + record.i) }),
+    }, 'thenable');
+    expect(await runPartition({ ...again.run, maxRejected: { count: 0 }, handler: thenable })).toMatchObject({ rejected: 0, result: 3 });
+  });
+
+  it('keeps a record a fold threw on as its JSON in the rejected records', async () => {
+    const { run, output } = await partitionOf('{"i":1}\n"text"\n');
+    expect(await runPartition({ ...run, maxRejected: { count: 2 }, handler: throwing })).toMatchObject({ rejected: 2, rejectedSamples: [{ key: 'in.ndjson', offset: 0, message: 'no' }, { key: 'in.ndjson', offset: 8, message: 'no' }] });
+    expect(output.text('_sfn-fanout/runs/r/attempts/part-00003.a.rejected.jsonl')).toBe(
+      `${JSON.stringify({ key: 'in.ndjson', offset: 0, message: 'no', line: '{"i":1}' })}\n${JSON.stringify({ key: 'in.ndjson', offset: 8, message: 'no', line: '"text"' })}\n`,
     );
   });
 });
