@@ -1,6 +1,6 @@
 // Unit tests of src/partition/, in this process and in memory: what its mutation score rests on
 // (bench/MUTATION.md). Each case pins one behaviour a user sees in the files, the report or an error.
-import { MissingObjectError, RejectedRecordsError, UnreadRecordsError } from '../src/errors.ts';
+import { InputError, MissingObjectError, RejectedRecordsError, UnreadRecordsError } from '../src/errors.ts';
 import type { FanoutRecord } from '../src/handler/api.ts';
 import { checkHandler } from '../src/handler/load-handler.ts';
 import type { Job } from '../src/job.ts';
@@ -17,13 +17,16 @@ import type { ByteRange, ObjectStore, ObjectWriter, StoredObject } from '../src/
 /** An object store in memory: keys in a Map, listed in key order, each write and copy logged. */
 class MemoryStore implements ObjectStore {
   readonly uri = 'mem://bucket/out';
-  readonly objects = new Map<string, { body: Buffer; identity: string }>();
+  readonly objects = new Map<string, { body: Buffer; identity: string | undefined }>();
   readonly log: string[] = [];
   /** How many bytes each chunk of a read holds: a small one makes a partition many batches. */
   chunk = Infinity;
 
   async *list(): AsyncIterable<StoredObject> {
-    for (const key of [...this.objects.keys()].sort()) yield { key, size: this.objects.get(key)!.body.length, identity: this.objects.get(key)!.identity };
+    for (const key of [...this.objects.keys()].sort()) {
+      const { body, identity } = this.objects.get(key)!;
+      yield { key, size: body.length, ...(identity === undefined ? {} : { identity }) };
+    }
   }
 
   async *read(key: string, range?: ByteRange): AsyncIterable<Uint8Array> {
@@ -33,7 +36,8 @@ class MemoryStore implements ObjectStore {
     for (let at = 0; at < body.length; at += this.chunk) yield body.subarray(at, at + this.chunk);
   }
 
-  async write(key: string, body: string | Uint8Array, identity = 'v1'): Promise<void> {
+  async write(key: string, body: string | Uint8Array, ...version: [identity?: string]): Promise<void> {
+    const identity = version.length === 0 ? 'v1' : version[0];
     this.log.push(`write ${key}`);
     this.objects.set(key, { body: Buffer.from(body), identity });
   }
@@ -504,7 +508,15 @@ describe('resuming a run', () => {
     const point = await resumePoint(destination, 'r0', job);
     await expect(checkInputUnchanged(source, destination, point)).resolves.toBeUndefined();
     await source.write('a.txt', 'x'.repeat(5), 'v9');
-    await expect(checkInputUnchanged(source, destination, point)).rejects.toThrow('1 changed (mem://bucket/out/a.txt)');
+    await expect(checkInputUnchanged(source, destination, point)).rejects.toThrow(
+      new InputError('resume r0: the input changed since that run planned it: 1 changed (mem://bucket/out/a.txt). A resumed run counts the partitions that run committed from the input as it was then, so the change would be left out: start a new run over the input as it is now.'),
+    );
+  });
+
+  it('takes an object listed without a version as unchanged when its size is', async () => {
+    const { destination, source } = await finishedRun();
+    await source.write('a.txt', 'x'.repeat(10), undefined);
+    await expect(checkInputUnchanged(source, destination, await resumePoint(destination, 'r0', job))).resolves.toBeUndefined();
   });
 
   it('runs again exactly the failed partitions and halves, by reference to the plan', async () => {
