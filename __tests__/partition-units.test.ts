@@ -33,7 +33,12 @@ class MemoryStore implements ObjectStore {
     const object = this.objects.get(key);
     if (object === undefined) throw new MissingObjectError(`no ${key}`);
     const body = object.body.subarray(range?.start ?? 0, range?.end ?? object.body.length);
-    for (let at = 0; at < body.length; at += this.chunk) yield body.subarray(at, at + this.chunk);
+    this.log.push(`read ${key}`);
+    try {
+      for (let at = 0; at < body.length; at += this.chunk) yield body.subarray(at, at + this.chunk);
+    } finally {
+      this.log.push(`read ${key} closed`);
+    }
   }
 
   async write(key: string, body: string | Uint8Array, ...version: [identity?: string]): Promise<void> {
@@ -638,14 +643,40 @@ describe('running a partition', () => {
       },
     }, 'all');
     expect(await runPartition({ ...run, maxRejected: { count: 0 }, handler })).toMatchObject({ records: 3, handed: 3, result: ['in.ndjson@0=0', 'in.ndjson@8=1', 'in.ndjson@16=2'] });
-    const bad = await partitionOf('bad\nworse\n{"i":2}\n', 4);
+    // One chunk: two lines rejected past the limit and two records; the handler takes one and returns, as the partition has failed anyway.
+    const bad = await partitionOf('bad\nworse\n{"i":2}\n{"i":3}\n');
     const firstOnly = checkHandler({
       async processPartition(records: AsyncIterable<FanoutRecord>) {
         for await (const record of records) return record;
         return undefined;
       },
     }, 'first');
-    await expect(runPartition({ ...bad.run, maxRejected: { count: 1 }, handler: firstOnly })).rejects.toThrow('Partition 3 rejected 2 of 2 records read before it stopped');
+    await expect(runPartition({ ...bad.run, maxRejected: { count: 1 }, handler: firstOnly })).rejects.toThrow(new RejectedRecordsError(
+      `Partition 3 rejected 2 of 3 records read before it stopped, over max-rejected 1. First: in.ndjson at byte 0: ${parseError('bad')}. The rejected records are at mem://bucket/out/_sfn-fanout/runs/r/attempts/part-00003.a.rejected.jsonl. Fix the data or the handler, or raise max-rejected.`,
+      { records: 3, handed: 1, rejected: 2 },
+    ));
+  });
+
+  it('closes the reads a processPartition left open when it returned early', async () => {
+    const { run } = await partitionOf('{"i":0}\n{"i":1}\n{"i":2}\n', 8);
+    const source = run.source as MemoryStore;
+    const firstOnly = checkHandler({
+      async processPartition(records: AsyncIterable<FanoutRecord>) {
+        for await (const record of records) return record;
+        return undefined;
+      },
+    }, 'first');
+    await expect(runPartition({ ...run, maxRejected: { count: 0 }, handler: firstOnly })).rejects.toThrow(UnreadRecordsError);
+    expect(source.log.filter((entry) => entry.startsWith('read'))).toStrictEqual(['read in.ndjson', 'read in.ndjson closed']);
+  });
+
+  it('tells processRecord the partition, object and byte offset of each record', async () => {
+    const { run } = await partitionOf('{"i":0}\n\n{"i":1}\n');
+    const where = checkHandler({
+      init: () => [] as string[],
+      processRecord: (seen: string[], _record: unknown, context: { partitionId: number; key: string; offset: number }) => void seen.push(`${context.partitionId}:${context.key}@${context.offset}`),
+    }, 'where');
+    expect((await runPartition({ ...run, maxRejected: { count: 0 }, handler: where })).result).toStrictEqual(['3:in.ndjson@0', '3:in.ndjson@9']);
   });
 
   it('takes a fold’s state from what processRecord returns: null, a value, or a thenable function’s value', async () => {
