@@ -679,7 +679,7 @@ describe('running a partition', () => {
     expect((await runPartition({ ...run, maxRejected: { count: 0 }, handler: where })).result).toStrictEqual(['3:in.ndjson@0', '3:in.ndjson@9']);
   });
 
-  it('takes a fold’s state from what processRecord returns: null, a value, or a thenable function’s value', async () => {
+  it('takes a fold’s state from what processRecord returns: null, a promise’s value, or a thenable function’s value', async () => {
     const { run } = await partitionOf('{"i":1}\n{"i":2}\n');
     const nulling = checkHandler({ init: () => 5, processRecord: () => null }, 'null');
     expect(await runPartition({ ...run, maxRejected: { count: 0 }, handler: nulling })).toMatchObject({ rejected: 0, result: null });
@@ -689,6 +689,9 @@ describe('running a partition', () => {
       processRecord: (state: number, record: { i: number }) => Object.assign(() => 'not a state', { then: (resolve: (value: number) => void) => resolve(state + record.i) }),
     }, 'thenable');
     expect(await runPartition({ ...again.run, maxRejected: { count: 0 }, handler: thenable })).toMatchObject({ rejected: 0, result: 3 });
+    const third = await partitionOf('{"i":1}\n{"i":2}\n');
+    const asynchronous = checkHandler({ init: async () => 10, processRecord: async (state: number, record: { i: number }) => state + record.i, finish: async (state: number) => state * 2 }, 'async');
+    expect(await runPartition({ ...third.run, maxRejected: { count: 0 }, handler: asynchronous })).toMatchObject({ rejected: 0, result: 26 });
   });
 
   it('keeps a record a fold threw on as its JSON in the rejected records', async () => {
