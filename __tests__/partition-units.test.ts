@@ -1,5 +1,6 @@
 // Unit tests of src/partition/, in this process and in memory: what its mutation score rests on
 // (bench/MUTATION.md). Each case pins one behaviour a user sees in the files, the report or an error.
+import { gzipSync } from 'node:zlib';
 import { InputError, MissingObjectError, RejectedRecordsError, UnreadRecordsError } from '../src/errors.ts';
 import type { FanoutRecord } from '../src/handler/api.ts';
 import { checkHandler } from '../src/handler/load-handler.ts';
@@ -100,6 +101,7 @@ describe('names of partitions, outputs and run files', () => {
     expect(outputName('counts.json')).toBe('counts.json');
     expect(outputName('by-day/2024/x.json')).toBe('by-day/2024/x.json');
     expect(outputName('..x/.y')).toBe('..x/.y');
+    expect(outputName('Stryker was here!')).toBe('Stryker was here!');
     expect(() => outputName('a\\b.txt')).toThrow('Output name "a\\b.txt" has a backslash: use / to make folders, and take backslashes out of names built from data (like DOMAIN\\user), so two names never become one file.');
     for (const name of ['', '/abs.txt', '../up.txt', 'a/../b', './a', 'a/.', 'a//b', 'dir/']) {
       expect(() => outputName(name)).toThrow(`Output name "${name}" must be a relative path without "." or ".." parts, like "counts.json".`);
@@ -381,6 +383,14 @@ describe('reducing results', () => {
     expect(await fold(7)).toBe('(((0+1)+(2+3))+((4+5)+6))');
   });
 
+  it('merges with the default merge when the handler has none: null for no results', async () => {
+    const folding = resultFold(undefined);
+    expect(await folding.result()).toBeNull();
+    await folding.add({ n: 1, seen: ['a'] });
+    await folding.add({ n: 2, seen: ['b'] });
+    expect(JSON.stringify(await folding.result())).toBe('{"n":3,"seen":["a","b"]}');
+  });
+
   it('gives null for a merged result of null', async () => {
     const folding = resultFold(() => null);
     await folding.add(1);
@@ -518,6 +528,18 @@ describe('resuming a run', () => {
     );
   });
 
+  it('refuses an input where one object was renamed, or one added and one changed: changes of each kind never cancel out', async () => {
+    const renamed = await finishedRun();
+    await renamed.source.write('d.txt', renamed.source.text('c.txt')!);
+    renamed.source.objects.delete('c.txt');
+    const point = await resumePoint(renamed.destination, 'r0', job);
+    await expect(checkInputUnchanged(renamed.source, renamed.destination, point)).rejects.toThrow('the input changed since that run planned it: 1 added (mem://bucket/out/d.txt); 1 removed (mem://bucket/out/c.txt).');
+    const grown = await finishedRun();
+    await grown.source.write('a.txt', 'x'.repeat(11), 'v1');
+    await grown.source.write('d.txt', 'new');
+    await expect(checkInputUnchanged(grown.source, grown.destination, point)).rejects.toThrow('the input changed since that run planned it: 1 added (mem://bucket/out/d.txt); 1 changed (mem://bucket/out/a.txt).');
+  });
+
   it('takes an object listed without a version as unchanged when its size is', async () => {
     const { destination, source } = await finishedRun();
     await source.write('a.txt', 'x'.repeat(10), undefined);
@@ -568,6 +590,21 @@ describe('running a partition', () => {
     expect(await runPartition({ ...run, lane: 'stream-1', maxRejected: { count: 0 }, handler: collecting })).toStrictEqual({
       id: 3, split: '2', status: 'succeeded', attempt: 'a', bytes: 17, records: 2, handed: 2, rejected: 0, lane: 'stream-1', rejectedSamples: [], outputs: [], staged: [], startedAt: 7, finishedAt: 7, result: { v: [{ a: 1 }, { a: 2 }] },
     });
+  });
+
+  it('reports a whole partition with no lane known without either field', async () => {
+    const { run } = await partitionOf('{"a":1}\n');
+    expect(await runPartition({ ...run, maxRejected: { count: 0 }, handler: collecting })).toStrictEqual({
+      id: 3, status: 'succeeded', attempt: 'a', bytes: 8, records: 1, handed: 1, rejected: 0, rejectedSamples: [], outputs: [], staged: [], startedAt: 7, finishedAt: 7, result: { v: [{ a: 1 }] },
+    });
+  });
+
+  it('finds no records in a gzipped CSV that is empty', async () => {
+    const source = new MemoryStore();
+    await source.write('empty.csv.gz', gzipSync(''));
+    const partition = { id: 0, bytes: 20, segments: [{ key: 'empty.csv.gz', start: 0, end: 20 }] };
+    const output = new AttemptOutput(new MemoryStore(), { runId: 'r', partition, attempt: 'a' });
+    expect(await runPartition({ partition, format: 'csv', source, output, maxRejected: { count: 0 }, handler: collecting })).toMatchObject({ records: 0, handed: 0, rejected: 0, result: { v: [] } });
   });
 
   it('succeeds with as many rejected records as a count limit allows, and fails one over it', async () => {
@@ -657,6 +694,19 @@ describe('running a partition', () => {
     ));
   });
 
+  it('stops handing records to a processPartition at the chunk where a count limit is passed', async () => {
+    const { run } = await partitionOf('bad0\nbad1\n{"i":2}\n{"i":3}\n', 10);
+    const handler = checkHandler({
+      async processPartition(records: AsyncIterable<FanoutRecord>) {
+        const seen: unknown[] = [];
+        for await (const record of records) seen.push(record.value);
+        return seen;
+      },
+    }, 'all');
+    const failure = (await runPartition({ ...run, maxRejected: { count: 1 }, handler }).catch((error: unknown) => error)) as RejectedRecordsError;
+    expect(failure.counts).toStrictEqual({ records: 2, handed: 0, rejected: 2 });
+  });
+
   it('closes the reads a processPartition left open when it returned early', async () => {
     const { run } = await partitionOf('{"i":0}\n{"i":1}\n{"i":2}\n', 8);
     const source = run.source as MemoryStore;
@@ -692,6 +742,9 @@ describe('running a partition', () => {
     const third = await partitionOf('{"i":1}\n{"i":2}\n');
     const asynchronous = checkHandler({ init: async () => 10, processRecord: async (state: number, record: { i: number }) => state + record.i, finish: async (state: number) => state * 2 }, 'async');
     expect(await runPartition({ ...third.run, maxRejected: { count: 0 }, handler: asynchronous })).toMatchObject({ rejected: 0, result: 26 });
+    const fourth = await partitionOf('{"i":1}\n{"i":2}\n');
+    const mutating = checkHandler({ init: () => ({ sum: 0 }), processRecord: async (state: { sum: number }, record: { i: number }) => void (state.sum += record.i) }, 'mutating');
+    expect(await runPartition({ ...fourth.run, maxRejected: { count: 0 }, handler: mutating })).toMatchObject({ rejected: 0, result: { sum: 3 } });
   });
 
   it('keeps a record a fold threw on as its JSON in the rejected records', async () => {
