@@ -40,7 +40,10 @@ function originalText(source, { start, end }) {
   return source.slice(offset(start), offset(end));
 }
 
-/** Mutants that cannot change behaviour, each with the reason; matched on file, mutator, original text and replacement. */
+/**
+ * Mutants that cannot change behaviour, each with the reason; matched on file, mutator, original text and replacement,
+ * and on the line when the entry gives one (the same text elsewhere in the file may be a mutant that does change behaviour).
+ */
 function equivalents() {
   return existsSync(EQUIVALENT) ? JSON.parse(readFileSync(EQUIVALENT, 'utf8')).mutants : [];
 }
@@ -63,7 +66,7 @@ function record(reportFile) {
       else if (status === 'CompileError' || status === 'RuntimeError' || status === 'Ignored') counts.errors += 1;
       else {
         const original = originalText(source, mutant.location);
-        const reason = known.find((entry) => entry.file === file && entry.mutator === mutant.mutatorName && entry.original === original && entry.replacement === mutant.replacement);
+        const reason = known.find((entry) => entry.file === file && (entry.line === undefined || entry.line === mutant.location.start.line) && entry.mutator === mutant.mutatorName && entry.original === original && entry.replacement === mutant.replacement);
         if (reason !== undefined) {
           counts.equivalent += 1;
           matched.push(reason);
@@ -122,7 +125,7 @@ function render(scores, known) {
     '',
     '| Where | Mutator | Change | Why it cannot change behaviour |',
     '|---|---|---|---|',
-    ...usedReasons.map((entry) => `| ${entry.file} | ${entry.mutator} | \`${oneLine(entry.original)}\` → \`${oneLine(entry.replacement)}\` | ${entry.reason} |`),
+    ...usedReasons.map((entry) => `| ${entry.file}${entry.line === undefined ? '' : `:${entry.line}`} | ${entry.mutator} | \`${oneLine(entry.original)}\` → \`${oneLine(entry.replacement)}\` | ${entry.reason} |`),
     '',
   ].join('\n');
 }
