@@ -9,6 +9,8 @@ import type { ObjectStore, StoredObject } from '../src/store/object-store.ts';
 import { AttemptOutput } from '../src/partition/attempt-output.ts';
 import { mergeInto, owned } from '../src/handler/merge.ts';
 import { DirStore } from '../src/store/dir-store.ts';
+import { DeferredStore } from '../src/store/deferred-store.ts';
+import { readdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { tempDir, tempDirStore } from './helpers/corpus.ts';
 
@@ -72,5 +74,41 @@ describe('adv17: a directory store keeps every key inside its root', () => {
     const store = new DirStore(root);
     expect(() => store.uriOf(`../${path.basename(root)}-evil/x.txt`)).toThrow(/points outside/);
     expect(store.uriOf('a/b.txt')).toBe(path.join(root, 'a/b.txt'));
+  });
+});
+
+describe('adv17: stores', () => {
+  it('a directory lists in byte order, as S3 does (upper case before lower, _ between)', async () => {
+    const root = await tempDir();
+    for (const name of ['b.txt', 'B.txt', '_c.txt', 'a.txt']) await writeFile(path.join(root, name), 'x\n');
+    const keys = (await listed(new DirStore(root).list())).map((object) => object.key);
+    expect(keys).toEqual(['B.txt', '_c.txt', 'a.txt', 'b.txt']);
+  });
+
+  it('an aborted writer leaves no partial file behind', async () => {
+    const root = await tempDir();
+    const writer = new DirStore(root).writer('d/rejected.jsonl');
+    await writer.write('{"a":1}\n');
+    await writer.abort();
+    expect(await readdir(path.join(root, 'd'))).toEqual([]);
+  });
+
+  it('a deferred store’s writer awaits the write it passes on', async () => {
+    const log: string[] = [];
+    const inner = {
+      writer: () => ({
+        write: async (chunk: string) => {
+          await new Promise((resolve) => setTimeout(resolve, 2));
+          log.push(`wrote ${chunk}`);
+        },
+        end: async () => void log.push('end'),
+        abort: async () => void log.push('abort'),
+      }),
+    } as unknown as ObjectStore;
+    const writer = new DeferredStore('mem://', (key) => key, async () => inner).writer('k');
+    await writer.write('a');
+    log.push('after write');
+    await writer.end();
+    expect(log).toEqual(['wrote a', 'after write', 'end']);
   });
 });
