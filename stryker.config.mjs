@@ -12,6 +12,7 @@ export const DATA_PATH_TESTS = [
   'adaptive',
   'map-mode',
   'handler-api',
+  'data-path-edges',
   'partition-units',
 ];
 

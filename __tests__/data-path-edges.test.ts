@@ -1,5 +1,5 @@
 /**
- * Hand-made mutants that slipped past the suite (adversarial run adv17): each test pins one
+ * Hand-made mutants that slipped past the suite (an adversarial run): each test pins one
  * behaviour the mutation run did not reach. In-process and a few ms each.
  */
 import { gzipSync } from 'node:zlib';
@@ -20,7 +20,7 @@ async function listed(objects: AsyncIterable<StoredObject>): Promise<StoredObjec
   return all;
 }
 
-describe('adv17: behaviours no mutant-scored test pinned', () => {
+describe('reading a gzip segment', () => {
   it('a whole gzip segment is read against its planned identity: a rewritten .gz fails as changed input', async () => {
     const store = await tempDirStore();
     await store.write('a.log.gz', gzipSync('x\ny\n'));
@@ -36,7 +36,7 @@ describe('adv17: behaviours no mutant-scored test pinned', () => {
   });
 });
 
-describe('adv17: an attempt waits for every write before its outcome lists them', () => {
+describe('an attempt waits for every write before its outcome lists them', () => {
   it('settled() also waits for a write the handler started when an earlier one finished', async () => {
     const written: string[] = [];
     const store = {
@@ -58,7 +58,7 @@ describe('adv17: an attempt waits for every write before its outcome lists them'
   });
 });
 
-describe('adv17: the default merge copies what it takes from a later result', () => {
+describe('the default merge copies what it takes from a later result', () => {
   it('a key first seen in a later partition is copied: merging into it later changes neither that result nor loses a __proto__ key', async () => {
     const second = JSON.parse('{"c":{"n":1}}') as Record<string, unknown>;
     const third = JSON.parse('{"c":{"n":2,"__proto__":5}}') as Record<string, unknown>;
@@ -68,7 +68,7 @@ describe('adv17: the default merge copies what it takes from a later result', ()
   });
 });
 
-describe('adv17: a directory store keeps every key inside its root', () => {
+describe('a directory store keeps every key inside its root', () => {
   it('refuses a key that leads to a sibling folder whose name starts with the root’s', async () => {
     const root = await tempDir();
     const store = new DirStore(root);
@@ -77,7 +77,7 @@ describe('adv17: a directory store keeps every key inside its root', () => {
   });
 });
 
-describe('adv17: stores', () => {
+describe('stores', () => {
   it('a directory lists in byte order, as S3 does (upper case before lower, _ between)', async () => {
     const root = await tempDir();
     for (const name of ['b.txt', 'B.txt', '_c.txt', 'a.txt']) await writeFile(path.join(root, name), 'x\n');
