@@ -12,6 +12,7 @@ import { jest } from '@jest/globals';
 import { CreateBucketCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { main } from '../src/cli.ts';
 import { InputError } from '../src/errors.ts';
+import { parseLocation } from '../src/location.ts';
 import { parseJob } from '../src/job.ts';
 import { LambdaPool } from '../src/local/lambda-pool.ts';
 import { runLocal, type Invoke, type LocalRunOptions } from '../src/local/local-engine.ts';
@@ -19,6 +20,7 @@ import { defaultTemplatePath, functionArn, loadStateMachine } from '../src/local
 import type { BatchReport } from '../src/report/batch-report.ts';
 import { DirStore } from '../src/store/dir-store.ts';
 import type { ObjectStore } from '../src/store/object-store.ts';
+import { openStore } from '../src/store/open-store.ts';
 import { createS3Client } from '../src/store/s3-client.ts';
 import { S3Store } from '../src/store/s3-store.ts';
 import { readJson } from '../src/store/read-json.ts';
@@ -392,6 +394,18 @@ describe('4. an input that changes after the plan fails the partitions that read
       expect((await manifestRecords(output, 'overwritten')).lines).toEqual(sortedCopy(a));
       // A batch result that was never written reads as missing (NoSuchKey), not as an error: RecoverBatch relies on it.
       await expect(readJson(output, '_sfn-fanout/runs/overwritten/batch-results/part-00001.json')).rejects.toMatchObject({ name: 'MissingObjectError' });
+    });
+
+    it('commits (copies) outputs whose names have a space, %, +, ?, #, = or &, byte for byte (CopySource is URL-encoded; s3rver decodes it with decodeURI and cannot check this)', async () => {
+      const store = openStore(parseLocation('s3://moving-output/odd/', 'output'), async () => client);
+      const names = [' ', '%', '+', '?', '#', '=', '&'].map((character) => `out${character}put.txt`);
+      for (const name of names) {
+        await store.write(`attempts/${name}`, `${name}\n`);
+        await store.copy(`attempts/${name}`, `partitions/${name}`);
+      }
+      const committed: string[] = [];
+      for (const name of names) for await (const chunk of store.read(`partitions/${name}`)) committed.push(Buffer.from(chunk).toString());
+      expect(committed).toEqual(names.map((name) => `${name}\n`));
     });
   });
 });
