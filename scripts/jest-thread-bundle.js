@@ -1,6 +1,6 @@
 // Jest's globalSetup: bundles the local engine's Lambda thread from src/ (as dist/ is bundled, but
 // from the sources of this run) and points the engine at it (src/local/lambda-pool.ts). Each Lambda
-// environment a test starts then loads one file instead of the .ts module graph: half the CPU.
+// environment a test starts then loads one bundle (and a few small chunks) instead of the .ts module graph.
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
